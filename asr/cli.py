@@ -1,0 +1,43 @@
+"""The `asr` command: one subcommand per stage.
+
+Each subcommand lives in its own module with a ``main(argv, prog) -> int``; only the chosen one is imported,
+so that light commands such as ``asr score`` never pay for torch or transformers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from asr import __version__
+
+#: subcommand -> (module with main(argv, prog), one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "score": ("asr.scoring.cli", "score hypotheses against references: WER/CER, sclite-exact alignment, reports"),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asr",
+        description="Fine-tune wav2vec2-family CTC models, decode them, and score WER/CER.",
+        epilog="Run 'asr COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"asr {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatches to the subcommand's module; returns its exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    args, rest = _parser().parse_known_args(argv)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    return module.main(rest, prog=f"asr {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

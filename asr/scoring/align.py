@@ -1,0 +1,133 @@
+"""Levenshtein alignment of a reference and a hypothesis, with sclite's or jiwer's cost model.
+
+Two cost models, selected by name (`COMPAT`):
+
+- ``sclite`` (default): NIST sclite's dynamic programme (correct 0, substitution 4, deletion 3,
+  insertion 3, sclite's tie-breaking), in the C extension ``_align``. Its counts equal sclite's.
+- ``jiwer``: unit costs through rapidfuzz's ``Levenshtein.opcodes``, which is exactly what jiwer 4's
+  ``process_words`` / ``process_characters`` call, so the counts equal jiwer's.
+
+Tokens come from `tokenize`: words are split on any whitespace; characters are Unicode code points,
+without whitespace in sclite mode (as ``sclite -e utf-8 -c``) and with the words re-joined by single
+spaces in jiwer mode (as jiwer's CER, which counts spaces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz.distance import Levenshtein
+
+from asr.scoring._align import sclite_ops
+
+Compat = Literal["sclite", "jiwer"]
+Level = Literal["word", "char"]
+COMPAT: tuple[Compat, ...] = ("sclite", "jiwer")
+LEVELS: tuple[Level, ...] = ("word", "char")
+
+#: What one token is, per level and compatibility mode; every report states it.
+UNITS: dict[tuple[str, str], str] = {
+    ("word", "sclite"): "words split on any whitespace",
+    ("word", "jiwer"): "words split on any whitespace",
+    ("char", "sclite"): "Unicode code points, whitespace not counted (as sclite -e utf-8 -c)",
+    ("char", "jiwer"): "Unicode code points, words re-joined by single spaces that count (as jiwer)",
+}
+
+Tokens = str | Sequence[str]
+
+
+def tokenize(text: str, level: Level, compat: Compat = "sclite") -> Tokens:
+    """Splits `text` into the tokens that `level` and `compat` align (a str is a sequence of chars)."""
+    if level == "word":
+        return text.split()
+    if level == "char":
+        return ("" if compat == "sclite" else " ").join(text.split())
+    raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Correct, substitution, deletion and insertion counts of one or many alignments."""
+
+    C: int = 0
+    S: int = 0
+    D: int = 0
+    I: int = 0  # noqa: E741 - the name every ASR scorer uses
+
+    @property
+    def N(self) -> int:
+        """Number of reference tokens."""
+        return self.C + self.S + self.D
+
+    @property
+    def E(self) -> int:
+        """Number of errors, S + D + I."""
+        return self.S + self.D + self.I
+
+    @property
+    def rate(self) -> float | None:
+        """Error rate E / N; None (undefined) when the reference is empty."""
+        return self.E / self.N if self.N else None
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.C + other.C, self.S + other.S, self.D + other.D, self.I + other.I)
+
+    def as_list(self) -> list[int]:
+        """[C, S, D, I], the per-utterance layout of the JSON report."""
+        return [self.C, self.S, self.D, self.I]
+
+    @classmethod
+    def from_ops(cls, ops: str) -> Counts:
+        """Counts the letters of an operation string such as ``"CCSDI"``."""
+        return cls(ops.count("C"), ops.count("S"), ops.count("D"), ops.count("I"))
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """An alignment: the tokens of both sides and one operation letter (C, S, D, I) per step."""
+
+    ref: Sequence[str]
+    hyp: Sequence[str]
+    ops: str
+
+    @property
+    def counts(self) -> Counts:
+        return Counts.from_ops(self.ops)
+
+    def steps(self) -> list[tuple[str, str | None, str | None]]:
+        """The operations in order as (op, ref token or None, hyp token or None)."""
+        out: list[tuple[str, str | None, str | None]] = []
+        i = j = 0
+        for op in self.ops:
+            ref_tok = self.ref[i] if op != "I" else None
+            hyp_tok = self.hyp[j] if op != "D" else None
+            i += op != "I"
+            j += op != "D"
+            out.append((op, ref_tok, hyp_tok))
+        return out
+
+
+_JIWER_OPS = {"equal": "C", "replace": "S", "delete": "D", "insert": "I"}
+
+
+def _jiwer_ops(ref: Tokens, hyp: Tokens) -> str:
+    parts = []
+    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(ref, hyp):
+        parts.append(_JIWER_OPS[tag] * (j2 - j1 if tag == "insert" else i2 - i1))
+    return "".join(parts)
+
+
+def align_ops(ref: Tokens, hyp: Tokens, compat: Compat = "sclite") -> str:
+    """Aligns two token sequences; returns one letter per operation (C, S, D, I) in order."""
+    if compat == "sclite":
+        return sclite_ops(ref, hyp).decode("ascii")
+    if compat == "jiwer":
+        return _jiwer_ops(ref, hyp)
+    raise ValueError(f"unknown compat {compat!r}; expected one of {', '.join(COMPAT)}")
+
+
+def align(ref: Tokens, hyp: Tokens, compat: Compat = "sclite") -> Alignment:
+    """Aligns two token sequences (two str compare by character) with the named cost model."""
+    return Alignment(ref, hyp, align_ops(ref, hyp, compat))

@@ -1,0 +1,107 @@
+"""`asr score REF [HYP]`: WER/CER of hypotheses against references, with sclite-style reports.
+
+Reads two transcript files (Kaldi text, TSV, sclite trn or JSONL; see `asr.scoring.transcripts`), or one
+JSONL file whose lines carry both ``ref`` and ``hyp``; prints a summary table per level; writes the JSON
+report (``--json``) and sclite-style reports (``--report-dir``). Imports nothing heavy: it starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from asr.errors import InputError, run_reporting_errors
+from asr.scoring.align import COMPAT, LEVELS, Level
+from asr.scoring.corpus import pair_transcripts, score_corpus
+from asr.scoring.report import summary_text, write_report_dir
+from asr.scoring.transcripts import FORMATS, read_transcripts
+from asr.text import NORMALIZERS, get_normalizer
+
+_MAX_LISTED = 10
+
+
+def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("ref", metavar="REF", type=Path, help="reference transcripts")
+    parser.add_argument(
+        "hyp", metavar="HYP", type=Path, nargs="?",
+        help="hypothesis transcripts (omit when REF is a JSONL file with 'ref' and 'hyp' fields)",
+    )  # fmt: skip
+    parser.add_argument("--format", choices=FORMATS, help="format of both files (default: detected per file)")
+    parser.add_argument(
+        "--compat", choices=COMPAT, default="sclite",
+        help="cost model: sclite (sub 4, del/ins 3, sclite's tie-breaking; default) or jiwer (unit costs)",
+    )  # fmt: skip
+    parser.add_argument("--level", default="word,char", help="comma-separated levels: word, char (default: both)")
+    parser.add_argument(
+        "--normalize", default="none", metavar="NAME",
+        help=f"text normaliser applied to both sides: {', '.join(NORMALIZERS)} (default: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--speaker-sep", default="_-", metavar="CHARS",
+        help="speaker = id prefix before the first of these characters (default: '_-', as sclite -i rm)",
+    )  # fmt: skip
+    parser.add_argument("--json", metavar="PATH", help="write the JSON report here ('-': standard output)")
+    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write .sys/.pra/.dtl reports and score.json")
+    return parser
+
+
+def _levels(spec: str) -> tuple[Level, ...]:
+    levels = tuple(part.strip() for part in spec.split(",") if part.strip())
+    unknown = [lv for lv in levels if lv not in LEVELS]
+    if unknown or not levels:
+        raise InputError(f"--level {spec!r}: expected a comma-separated list of {', '.join(LEVELS)}")
+    return tuple(dict.fromkeys(levels))  # type: ignore[arg-type]
+
+
+def _listing(ids: list[str]) -> str:
+    shown = ", ".join(ids[:_MAX_LISTED])
+    return shown + (f", ... ({len(ids) - _MAX_LISTED} more)" if len(ids) > _MAX_LISTED else "")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scores, prints and writes the reports for parsed arguments."""
+    levels = _levels(args.level)
+    normalizer = get_normalizer(args.normalize)
+    hyp_path = args.hyp or args.ref
+    refs = read_transcripts(args.ref, "ref", args.format)
+    hyps = read_transcripts(hyp_path, "hyp", args.format)
+    if not refs:
+        raise InputError(f"{args.ref}: no utterances")
+    refs = {utt_id: normalizer(text) for utt_id, text in refs.items()}
+    hyps = {utt_id: normalizer(text) for utt_id, text in hyps.items()}
+    triples, missing = pair_transcripts(refs, hyps, str(hyp_path))
+    score = score_corpus(triples, levels, args.compat, normalizer.id, args.speaker_sep, missing)
+    report = score.to_json() | {"ref": str(args.ref), "hyp": str(hyp_path)}
+
+    summary_stream = sys.stderr if args.json == "-" else sys.stdout
+    if missing:
+        print(
+            f"warning: {len(missing)} reference utterance(s) have no hypothesis in {hyp_path} and are scored "
+            f"as empty: {_listing(missing)}",
+            file=sys.stderr,
+        )
+    print(summary_text(score), file=summary_stream)
+    if args.json:
+        text = json.dumps(report, ensure_ascii=False, indent=1) + "\n"
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(text, encoding="utf-8")
+    if args.report_dir:
+        written = write_report_dir(score, args.report_dir, report)
+        print(f"\nreports: {', '.join(str(p) for p in written)}", file=summary_stream)
+    return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "asr score") -> int:
+    """Entry point of `asr score`; returns the exit status (2 for bad input)."""
+    args = build_parser(prog).parse_args(argv)
+    return run_reporting_errors(prog, lambda: run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

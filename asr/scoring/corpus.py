@@ -1,0 +1,118 @@
+"""Scoring a corpus: pairs references with hypotheses, aligns every utterance, sums the counts.
+
+Corpus rate = sum(S + D + I) / sum(N) over utterances, per speaker and in total; an empty reference
+adds its insertions and has an undefined (None) rate of its own, and a corpus with N = 0 has an
+undefined rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from asr.errors import InputError
+from asr.scoring.align import UNITS, Alignment, Compat, Counts, Level, align, tokenize
+
+
+@dataclass(slots=True)
+class Totals:
+    """Counts summed over a set of utterances, with the number of sentences and of erroneous ones."""
+
+    counts: Counts = field(default_factory=Counts)
+    sentences: int = 0
+    sentence_errors: int = 0
+
+    def add(self, counts: Counts) -> None:
+        self.counts += counts
+        self.sentences += 1
+        self.sentence_errors += counts.E > 0
+
+    def to_json(self) -> dict:
+        c = self.counts
+        return {
+            "N": c.N, "C": c.C, "S": c.S, "D": c.D, "I": c.I, "E": c.E, "rate": c.rate,
+            "sentences": self.sentences, "sentence_errors": self.sentence_errors,
+        }  # fmt: skip
+
+
+def speaker_of(utt_id: str, separators: str = "_-") -> str:
+    """The id's prefix before its first separator character (sclite ``-i rm``); the whole id if none."""
+    cut = min((i for i in (utt_id.find(s) for s in separators) if i > 0), default=len(utt_id))
+    return utt_id[:cut]
+
+
+@dataclass
+class CorpusScore:
+    """Alignments of every utterance at every level, with per-speaker and total counts."""
+
+    compat: Compat
+    normalizer: str
+    levels: tuple[Level, ...]
+    speakers: dict[str, str]  # utterance id -> speaker, in reference order
+    alignments: dict[Level, dict[str, Alignment]]
+    missing_hyp: list[str]
+
+    def totals(self, level: Level) -> Totals:
+        """Counts of `level` over the whole corpus."""
+        total = Totals()
+        for alignment in self.alignments[level].values():
+            total.add(alignment.counts)
+        return total
+
+    def speaker_totals(self, level: Level) -> dict[str, Totals]:
+        """Counts of `level` per speaker, speakers sorted."""
+        per: dict[str, Totals] = {}
+        for utt_id, alignment in self.alignments[level].items():
+            per.setdefault(self.speakers[utt_id], Totals()).add(alignment.counts)
+        return dict(sorted(per.items()))
+
+    def to_json(self) -> dict:
+        """The JSON report: totals per level, per utterance [C, S, D, I], per speaker, and settings."""
+        speaker_totals = {level: self.speaker_totals(level) for level in self.levels}
+        out: dict = {level: self.totals(level).to_json() | {"unit": UNITS[level, self.compat]} for level in self.levels}
+        out["utterances"] = {
+            utt_id: {level: self.alignments[level][utt_id].counts.as_list() for level in self.levels}
+            for utt_id in self.speakers
+        }
+        out["speakers"] = {
+            spk: {level: speaker_totals[level][spk].to_json() for level in self.levels}
+            for spk in speaker_totals[self.levels[0]]
+        }
+        out["missing_hyp"] = self.missing_hyp
+        out["compat"] = self.compat
+        out["normalizer"] = self.normalizer
+        return out
+
+
+def pair_transcripts(
+    refs: Mapping[str, str], hyps: Mapping[str, str], hyp_name: str = "hypothesis file"
+) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(id, ref, hyp) triples in reference order, and the ids that have no hypothesis (hyp "").
+
+    Raises:
+        InputError: a hypothesis id that is not in the references.
+    """
+    extra = next((utt_id for utt_id in hyps if utt_id not in refs), None)
+    if extra is not None:
+        raise InputError(f"{hyp_name}: utterance id '{extra}' is not in the references")
+    missing = [utt_id for utt_id in refs if utt_id not in hyps]
+    return [(utt_id, ref, hyps.get(utt_id, "")) for utt_id, ref in refs.items()], missing
+
+
+def score_corpus(
+    triples: Iterable[tuple[str, str, str]],
+    levels: Iterable[Level] = ("word", "char"),
+    compat: Compat = "sclite",
+    normalizer: str = "none@1",
+    speaker_separators: str = "_-",
+    missing_hyp: list[str] | None = None,
+) -> CorpusScore:
+    """Aligns every (id, reference, hypothesis) triple at each level; texts come already normalised."""
+    levels = tuple(levels)
+    speakers: dict[str, str] = {}
+    alignments: dict[Level, dict[str, Alignment]] = {level: {} for level in levels}
+    for utt_id, ref, hyp in triples:
+        speakers[utt_id] = speaker_of(utt_id, speaker_separators)
+        for level in levels:
+            alignments[level][utt_id] = align(tokenize(ref, level, compat), tokenize(hyp, level, compat), compat)
+    return CorpusScore(compat, normalizer, levels, speakers, alignments, list(missing_hyp or []))

@@ -1,0 +1,199 @@
+"""Human-readable score reports: summary tables and sclite-style files.
+
+Writes, per level, into a report folder:
+
+- ``<level>.sys``: the summary table per speaker and in total, in percent and in counts (sclite .sys/.raw);
+- ``<level>.pra``: every utterance's alignment, REF / HYP / Eval rows whose columns are padded by display
+  width (so Devanagari, Finnish and CJK line up, where sclite pads by bytes);
+- ``<level>.dtl``: totals, then confusion pairs, insertions, deletions, substitutions and falsely recognised
+  tokens, each sorted by count (sclite .dtl);
+
+plus ``score.json``. Tokens keep their case; errors are marked in the Eval row (sclite upper-cases them,
+which hides case errors when scoring is case-sensitive).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from wcwidth import wcswidth
+
+from asr.scoring.align import UNITS, Alignment, Level
+from asr.scoring.corpus import CorpusScore, Totals
+
+_UNIT_HEADER = {"word": "#Wrd", "char": "#Chr"}
+_COLUMNS = ("Corr", "Sub", "Del", "Ins", "Err", "S.Err")
+
+
+def display_width(text: str) -> int:
+    """Terminal columns `text` takes (wide CJK = 2, combining marks = 0)."""
+    width = wcswidth(text)
+    return width if width >= 0 else len(text)
+
+
+def pad(text: str, width: int) -> str:
+    """Left-aligns `text` in `width` display columns."""
+    return text + " " * max(0, width - display_width(text))
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.2f}" if whole else "undef"
+
+
+def _row_values(totals: Totals) -> list[tuple[int, int]]:
+    c = totals.counts
+    pairs = [(c.C, c.N), (c.S, c.N), (c.D, c.N), (c.I, c.N), (c.E, c.N)]
+    return [*pairs, (totals.sentence_errors, totals.sentences)]
+
+
+def _table(header: list[str], rows: list[list[str]], rule_before_last: bool = True) -> str:
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = pad(cells[0], widths[0])
+        rest = [" " * (w - display_width(c)) + c for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "| " + " | ".join([first, *rest]) + " |"
+
+    rule = "|" + "+".join("-" * (w + 2) for w in widths) + "|"
+    body = [line(r) for r in rows]
+    if rule_before_last and len(body) > 1:
+        body.insert(len(body) - 1, rule)
+    return "\n".join([line(header), rule, *body])
+
+
+def summary_table(score: CorpusScore, level: Level, percent: bool = True) -> str:
+    """Per-speaker and total table: #Snt #Wrd Corr Sub Del Ins Err S.Err, in percent or in counts."""
+    header = ["SPKR", "#Snt", _UNIT_HEADER[level], *_COLUMNS]
+    rows = []
+    items = [*score.speaker_totals(level).items(), ("Sum", score.totals(level))]
+    for name, totals in items:
+        values = _row_values(totals)
+        cells = [_pct(p, w) for p, w in values] if percent else [str(p) for p, _ in values]
+        rows.append([name, str(totals.sentences), str(totals.counts.N), *cells])
+    return _table(header, rows)
+
+
+def summary_text(score: CorpusScore) -> str:
+    """The printed summary: for each level, a headline, then the table in percent and in counts."""
+    parts = []
+    for level in score.levels:
+        total = score.totals(level)
+        rate = total.counts.rate
+        name = "WER" if level == "word" else "CER"
+        headline = f"{name} {100 * rate:.2f}%" if rate is not None else f"{name} undefined (no reference tokens)"
+        parts.append(
+            f"{headline}  [{level} level: {UNITS[level, score.compat]}; compat {score.compat}; "
+            f"normalizer {score.normalizer}]\n"
+            f"{summary_table(score, level, percent=True)}\n\nCounts:\n{summary_table(score, level, percent=False)}"
+        )
+    return "\n\n".join(parts)
+
+
+def _shown(token: str | None) -> str | None:
+    """A token as displayed: a lone combining mark (a Devanagari matra, say) on a dotted circle."""
+    if token and display_width(token) == 0:
+        return "\u25cc" + token
+    return token
+
+
+def alignment_rows(alignment: Alignment) -> tuple[str, str, str]:
+    """REF, HYP and Eval rows of one alignment, columns padded to the widest token's display width."""
+    refs, hyps, evals = [], [], []
+    for op, ref_raw, hyp_raw in alignment.steps():
+        ref_tok, hyp_tok = _shown(ref_raw), _shown(hyp_raw)
+        width = max(display_width(ref_tok or ""), display_width(hyp_tok or ""), 1)
+        refs.append(pad(ref_tok, width) if ref_tok is not None else "*" * width)
+        hyps.append(pad(hyp_tok, width) if hyp_tok is not None else "*" * width)
+        evals.append(pad("" if op == "C" else op, width))
+    return " ".join(refs).rstrip(), " ".join(hyps).rstrip(), " ".join(evals).rstrip()
+
+
+def pra_text(score: CorpusScore, level: Level) -> str:
+    """Every utterance's alignment, grouped by speaker (sclite .pra)."""
+    blocks = [f"Alignments, {level} level ({UNITS[level, score.compat]}), compat {score.compat}, "
+              f"normalizer {score.normalizer}\n"]  # fmt: skip
+    by_speaker: dict[str, list[str]] = {}
+    for utt_id, spk in score.speakers.items():
+        by_speaker.setdefault(spk, []).append(utt_id)
+    for spk in sorted(by_speaker):
+        blocks.append(f"Speaker: {spk}\n")
+        for utt_id in by_speaker[spk]:
+            alignment = score.alignments[level][utt_id]
+            c = alignment.counts
+            ref, hyp, evals = alignment_rows(alignment)
+            missing = "  (no hypothesis: scored as empty)" if utt_id in score.missing_hyp else ""
+            blocks.append(
+                f"id: ({utt_id}){missing}\nScores: (#C #S #D #I) {c.C} {c.S} {c.D} {c.I}\n"
+                f"REF:  {ref}\nHYP:  {hyp}\nEval: {evals}\n"
+            )
+    return "\n".join(blocks)
+
+
+def _ranked(title: str, counter: Counter, total: int) -> str:
+    lines = [f"{title:<32} Total {total}", f"{'':<32} Distinct {len(counter)}", ""]
+    ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines += [f"{rank:5}: {count:5}  ->  {item}" for rank, (item, count) in enumerate(ranked, 1)]
+    return "\n".join(lines) + "\n"
+
+
+def dtl_text(score: CorpusScore, level: Level) -> str:
+    """Totals and error listings sorted by count (sclite .dtl)."""
+    pairs: Counter = Counter()
+    ins: Counter = Counter()
+    dels: Counter = Counter()
+    subs: Counter = Counter()
+    false: Counter = Counter()
+    for alignment in score.alignments[level].values():
+        for op, ref_tok, hyp_tok in alignment.steps():
+            if op == "S":
+                pairs[f"{ref_tok} ==> {hyp_tok}"] += 1
+                subs[ref_tok] += 1
+                false[hyp_tok] += 1
+            elif op == "I":
+                ins[hyp_tok] += 1
+            elif op == "D":
+                dels[ref_tok] += 1
+    t = score.totals(level)
+    c = t.counts
+    unit = "words" if level == "word" else "characters"
+    head = (
+        f"DETAILED REPORT, {level} level ({UNITS[level, score.compat]}), compat {score.compat}, "
+        f"normalizer {score.normalizer}\n\n"
+        f"Sentences                 {t.sentences}\n"
+        f"  with errors             {_pct(t.sentence_errors, t.sentences)}% ({t.sentence_errors})\n\n"
+        f"Percent Total Error     = {_pct(c.E, c.N)}% ({c.E})\n"
+        f"Percent Correct         = {_pct(c.C, c.N)}% ({c.C})\n"
+        f"Percent Substitution    = {_pct(c.S, c.N)}% ({c.S})\n"
+        f"Percent Deletions       = {_pct(c.D, c.N)}% ({c.D})\n"
+        f"Percent Insertions      = {_pct(c.I, c.N)}% ({c.I})\n\n"
+        f"Ref. {unit:<20} ({c.N})\nHyp. {unit:<20} ({c.C + c.S + c.I})\n"
+        f"Aligned {unit:<17} ({c.C + c.S + c.D + c.I})\n"
+    )
+    sections = [
+        _ranked("CONFUSION PAIRS (ref ==> hyp)", pairs, c.S),
+        _ranked("INSERTIONS", ins, c.I),
+        _ranked("DELETIONS", dels, c.D),
+        _ranked("SUBSTITUTIONS (ref side)", subs, c.S),
+        _ranked("FALSELY RECOGNIZED (hyp side)", false, c.S),
+    ]
+    return "\n\n".join([head, *sections])
+
+
+def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> list[Path]:
+    """Writes the .sys, .pra and .dtl reports of every level and score.json; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for level in score.levels:
+        for suffix, text in (
+            ("sys", f"{summary_table(score, level)}\n\nCounts:\n{summary_table(score, level, percent=False)}"),
+            ("pra", pra_text(score, level)),
+            ("dtl", dtl_text(score, level)),
+        ):
+            path = out_dir / f"{level}.{suffix}"
+            path.write_text(text + "\n", encoding="utf-8")
+            written.append(path)
+    path = out_dir / "score.json"
+    path.write_text(json.dumps(score_json, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return [*written, path]

@@ -1,0 +1,134 @@
+"""Reading transcript files: Kaldi text, TSV, sclite trn and JSONL, detected or named.
+
+Formats (one utterance a line; blank lines are skipped, trn lines starting with ``;;`` are comments):
+
+- ``kaldi``: ``<id> <words...>``
+- ``tsv``: ``<id>\\t<text>``
+- ``trn``: ``<words...> (<id>)``
+- ``jsonl``: ``{"id": ..., "hyp": ...}``, ``{"id": ..., "ref": ..., "hyp": ...}`` or a manifest line
+  ``{"id": ..., "text": ...}``; a reference is read from ``ref`` (else ``text``), a hypothesis from ``hyp``.
+
+Every problem raises `InputError` naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+from asr.errors import InputError
+
+Format = Literal["kaldi", "tsv", "trn", "jsonl"]
+FORMATS: tuple[Format, ...] = ("kaldi", "tsv", "trn", "jsonl")
+Role = Literal["ref", "hyp"]
+
+_TRN_ID = re.compile(r"\(([^()\s]*)\)\s*$")
+_SUFFIXES = {".trn": "trn", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
+_SNIFF_LINES = 50
+
+
+def _read_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, line) for every non-blank line, decoded as strict UTF-8 (a BOM is dropped)."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x})") from None
+    # split on "\n" only: str.splitlines() would also split on \x1c, \x85, \u2028 inside a transcript
+    return [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+
+
+def detect_format(path: Path, lines: list[tuple[int, str]]) -> Format:
+    """Guesses the format from the file suffix, else from the first lines."""
+    if path.suffix.lower() in _SUFFIXES:
+        return _SUFFIXES[path.suffix.lower()]
+    sample = [line for _, line in lines[:_SNIFF_LINES] if not line.startswith(";;")]
+    if not sample:
+        return "kaldi"
+    if all(line.lstrip().startswith("{") for line in sample):
+        return "jsonl"
+    if all(_TRN_ID.search(line) for line in sample):
+        return "trn"
+    if all("\t" in line for line in sample):
+        return "tsv"
+    return "kaldi"
+
+
+def _parse_kaldi(line: str) -> tuple[str, str]:
+    parts = line.strip().split(maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def _parse_tsv(line: str) -> tuple[str, str]:
+    if "\t" not in line:
+        raise ValueError("no tab between the id and the text")
+    utt_id, text = line.split("\t", 1)
+    if not utt_id.strip():
+        raise ValueError("empty id")
+    return utt_id.strip(), text
+
+
+def _parse_trn(line: str) -> tuple[str, str]:
+    match = _TRN_ID.search(line)
+    if not match or not match.group(1):
+        raise ValueError("no '(id)' at the end of the trn line")
+    return match.group(1), line[: match.start()]
+
+
+def _json_parser(role: Role):
+    keys = ("ref", "text") if role == "ref" else ("hyp",)
+
+    def parse(line: str) -> tuple[str, str]:
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"invalid JSON ({err.msg})") from None
+        if not isinstance(obj, dict) or "id" not in obj:
+            raise ValueError("not a JSON object with an 'id'")
+        key = next((k for k in keys if k in obj), None)
+        if key is None:
+            raise ValueError(f"no {' or '.join(repr(k) for k in keys)} field")
+        if not isinstance(obj[key], str):
+            raise ValueError(f"field {key!r} is not a string")
+        return str(obj["id"]), obj[key]
+
+    return parse
+
+
+def read_transcripts(path: str | Path, role: Role = "hyp", fmt: Format | None = None) -> dict[str, str]:
+    """Reads a transcript file into {utterance id: text}, in file order.
+
+    Args:
+        path: the file.
+        role: which JSONL field is read ("ref": ``ref`` or ``text``; "hyp": ``hyp``).
+        fmt: one of `FORMATS`; detected from the suffix or the content when None.
+
+    Raises:
+        InputError: unreadable or undecodable file, malformed line, or duplicate id.
+    """
+    path = Path(path)
+    lines = _read_lines(path)
+    fmt = fmt or detect_format(path, lines)
+    parse = {"kaldi": _parse_kaldi, "tsv": _parse_tsv, "trn": _parse_trn}.get(fmt) or _json_parser(role)
+    out: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    for lineno, line in lines:
+        if fmt == "trn" and line.startswith(";;"):
+            continue
+        try:
+            utt_id, text = parse(line)
+        except ValueError as err:
+            raise InputError(f"{path}:{lineno}: {err} ({fmt} format)") from None
+        if utt_id in out:
+            raise InputError(
+                f"{path}:{lineno}: duplicate utterance id '{utt_id}' (first on line {first_line[utt_id]})"
+            )
+        out[utt_id] = text
+        first_line[utt_id] = lineno
+    return out
