@@ -86,15 +86,12 @@ class Counts:
 
 @dataclass(frozen=True, slots=True)
 class Alignment:
-    """An alignment: the tokens of both sides and one operation letter (C, S, D, I) per step."""
+    """An alignment: the tokens of both sides, one operation letter (C, S, D, I) per step, the counts."""
 
     ref: Sequence[str]
     hyp: Sequence[str]
     ops: str
-
-    @property
-    def counts(self) -> Counts:
-        return Counts.from_ops(self.ops)
+    counts: Counts
 
     def steps(self) -> list[tuple[str, str | None, str | None]]:
         """The operations in order as (op, ref token or None, hyp token or None)."""
@@ -130,4 +127,5 @@ def align_ops(ref: Tokens, hyp: Tokens, compat: Compat = "sclite") -> str:
 
 def align(ref: Tokens, hyp: Tokens, compat: Compat = "sclite") -> Alignment:
     """Aligns two token sequences (two str compare by character) with the named cost model."""
-    return Alignment(ref, hyp, align_ops(ref, hyp, compat))
+    ops = align_ops(ref, hyp, compat)
+    return Alignment(ref, hyp, ops, Counts.from_ops(ops))

@@ -51,32 +51,30 @@ class CorpusScore:
     speakers: dict[str, str]  # utterance id -> speaker, in reference order
     alignments: dict[Level, dict[str, Alignment]]
     missing_hyp: list[str]
+    totals: dict[Level, Totals] = field(init=False)
+    speaker_totals: dict[Level, dict[str, Totals]] = field(init=False)  # speakers sorted
 
-    def totals(self, level: Level) -> Totals:
-        """Counts of `level` over the whole corpus."""
-        total = Totals()
-        for alignment in self.alignments[level].values():
-            total.add(alignment.counts)
-        return total
-
-    def speaker_totals(self, level: Level) -> dict[str, Totals]:
-        """Counts of `level` per speaker, speakers sorted."""
-        per: dict[str, Totals] = {}
-        for utt_id, alignment in self.alignments[level].items():
-            per.setdefault(self.speakers[utt_id], Totals()).add(alignment.counts)
-        return dict(sorted(per.items()))
+    def __post_init__(self) -> None:
+        self.totals = {}
+        self.speaker_totals = {}
+        for level in self.levels:
+            total, per = Totals(), {}
+            for utt_id, alignment in self.alignments[level].items():
+                total.add(alignment.counts)
+                per.setdefault(self.speakers[utt_id], Totals()).add(alignment.counts)
+            self.totals[level] = total
+            self.speaker_totals[level] = dict(sorted(per.items()))
 
     def to_json(self) -> dict:
         """The JSON report: totals per level, per utterance [C, S, D, I], per speaker, and settings."""
-        speaker_totals = {level: self.speaker_totals(level) for level in self.levels}
-        out: dict = {level: self.totals(level).to_json() | {"unit": UNITS[level, self.compat]} for level in self.levels}
+        out: dict = {level: self.totals[level].to_json() | {"unit": UNITS[level, self.compat]} for level in self.levels}
         out["utterances"] = {
             utt_id: {level: self.alignments[level][utt_id].counts.as_list() for level in self.levels}
             for utt_id in self.speakers
         }
         out["speakers"] = {
-            spk: {level: speaker_totals[level][spk].to_json() for level in self.levels}
-            for spk in speaker_totals[self.levels[0]]
+            spk: {level: self.speaker_totals[level][spk].to_json() for level in self.levels}
+            for spk in self.speaker_totals[self.levels[0]]
         }
         out["missing_hyp"] = self.missing_hyp
         out["compat"] = self.compat

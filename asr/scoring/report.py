@@ -67,7 +67,7 @@ def summary_table(score: CorpusScore, level: Level, percent: bool = True) -> str
     """Per-speaker and total table: #Snt #Wrd Corr Sub Del Ins Err S.Err, in percent or in counts."""
     header = ["SPKR", "#Snt", _UNIT_HEADER[level], *_COLUMNS]
     rows = []
-    items = [*score.speaker_totals(level).items(), ("Sum", score.totals(level))]
+    items = [*score.speaker_totals[level].items(), ("Sum", score.totals[level])]
     for name, totals in items:
         values = _row_values(totals)
         cells = [_pct(p, w) for p, w in values] if percent else [str(p) for p, _ in values]
@@ -79,7 +79,7 @@ def summary_text(score: CorpusScore) -> str:
     """The printed summary: for each level, a headline, then the table in percent and in counts."""
     parts = []
     for level in score.levels:
-        total = score.totals(level)
+        total = score.totals[level]
         rate = total.counts.rate
         name = "WER" if level == "word" else "CER"
         headline = f"{name} {100 * rate:.2f}%" if rate is not None else f"{name} undefined (no reference tokens)"
@@ -155,7 +155,7 @@ def dtl_text(score: CorpusScore, level: Level) -> str:
                 ins[hyp_tok] += 1
             elif op == "D":
                 dels[ref_tok] += 1
-    t = score.totals(level)
+    t = score.totals[level]
     c = t.counts
     unit = "words" if level == "word" else "characters"
     head = (

@@ -1,0 +1,148 @@
+"""Scoring speed and memory: `asr score` against a jiwer script and NIST sclite, measured in one run.
+
+Corpus: 20,000 utterance pairs of 20 words (5,000-word vocabulary; per reference word 7% substitution,
+5% deletion, 3% insertion; seed 12345), written as trn. Each scorer runs as a whole process (start-up,
+reading, aligning, reporting), timed by wall clock (median of --repeats) with peak RSS from wait4():
+
+- `asr score --compat sclite` and `--compat jiwer`, word+char level;
+- a Python script that reads the trn files and calls jiwer.process_words and jiwer.process_characters;
+- sclite at word level (-o rsum) and at char level (-e utf-8 -c -o rsum).
+
+Then one pair of 20,000-word transcripts (long-form audio), word level: `asr score` vs sclite.
+
+Run: .venv/bin/python benchmarks/score_bench.py [--pairs 20000] [--words 20] [--long-words 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SCLITE = "/usr/lib/sctk/bin/sclite"
+VENV_BIN = Path(sys.executable).parent
+
+JIWER_SCRIPT = """
+import sys, re, jiwer
+def read(path):
+    out = {}
+    for line in open(path, encoding="utf-8"):
+        m = re.match(r"^(.*)\\(([^()]*)\\)\\s*$", line)
+        out[m.group(2)] = m.group(1).strip()
+    return out
+refs, hyps = read(sys.argv[1]), read(sys.argv[2])
+ids = list(refs)
+r, h = [refs[i] for i in ids], [hyps[i] for i in ids]
+w = jiwer.process_words(r, h)
+c = jiwer.process_characters(r, h)
+print(w.wer, c.cer)
+"""
+
+
+def make_corpus(pairs: int, words: int, seed: int = 12345) -> tuple[list[str], list[str]]:
+    """Reference and hypothesis sentences with 7% substitutions, 5% deletions and 3% insertions."""
+    rng = random.Random(seed)
+    letters = "abcdefghijklmnopqrstuvwxyzäöü"
+    vocab = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(5000)]
+    refs, hyps = [], []
+    for _ in range(pairs):
+        ref = [rng.choice(vocab) for _ in range(words)]
+        hyp = []
+        for word in ref:
+            u = rng.random()
+            if u < 0.07:
+                hyp.append(rng.choice(vocab))
+            elif u >= 0.12:
+                hyp.append(word)
+            if rng.random() < 0.03:
+                hyp.append(rng.choice(vocab))
+        refs.append(" ".join(ref))
+        hyps.append(" ".join(hyp))
+    return refs, hyps
+
+
+def write_trn(path: Path, texts: list[str]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for i, text in enumerate(texts):
+            f.write(f"{text} (spk{i % 50:02d}_{i:06d})\n")
+
+
+def run(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def measure(cmd: list[str], repeats: int) -> tuple[float, float]:
+    runs = [run(cmd) for _ in range(repeats)]
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
+def sclite_cmd(ref: Path, hyp: Path, out: Path, char: bool) -> list[str]:
+    extra = ["-e", "utf-8", "-c"] if char else []
+    return [SCLITE, "-r", str(ref), "trn", "-h", str(hyp), "trn", "-i", "rm", "-s", *extra,
+            "-O", str(out), "-n", "c" if char else "w", "-o", "rsum"]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=20000)
+    parser.add_argument("--words", type=int, default=20)
+    parser.add_argument("--long-words", type=int, default=20000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        refs, hyps = make_corpus(args.pairs, args.words)
+        write_trn(tmp / "ref.trn", refs)
+        write_trn(tmp / "hyp.trn", hyps)
+        ref_words = sum(len(r.split()) for r in refs)
+        asr = str(VENV_BIN / "asr")
+        (tmp / "jiwer_score.py").write_text(JIWER_SCRIPT)
+        files = [str(tmp / "ref.trn"), str(tmp / "hyp.trn")]
+        rows = {
+            "asr score --compat sclite (word+char)": measure([asr, "score", *files, "--compat", "sclite"], args.repeats),
+            "asr score --compat jiwer (word+char)": measure([asr, "score", *files, "--compat", "jiwer"], args.repeats),
+            "jiwer script (process_words+process_characters)": measure(
+                [sys.executable, str(tmp / "jiwer_score.py"), *files], args.repeats
+            ),
+            "sclite word (-o rsum)": measure(sclite_cmd(tmp / "ref.trn", tmp / "hyp.trn", tmp, False), 1),
+            "sclite char (-e utf-8 -c -o rsum)": measure(sclite_cmd(tmp / "ref.trn", tmp / "hyp.trn", tmp, True), 1),
+        }
+        print(f"{args.pairs} pairs x {args.words} words = {ref_words} reference words, 2 levels where stated\n")
+        print(f"{'process':<50} {'seconds':>8} {'M words/s':>10} {'peak MB':>8}")
+        for name, (seconds, mb) in rows.items():
+            print(f"{name:<50} {seconds:8.2f} {ref_words / seconds / 1e6:10.3f} {mb:8.0f}")
+        ours = rows["asr score --compat sclite (word+char)"][0]
+        jiwer_t = rows["jiwer script (process_words+process_characters)"][0]
+        sclite_t = rows["sclite word (-o rsum)"][0] + rows["sclite char (-e utf-8 -c -o rsum)"][0]
+        print(f"\nasr score (sclite mode) vs jiwer script: {jiwer_t / ours:.2f}x as fast (target >= 1)")
+        print(f"asr score (sclite mode) vs sclite word+char: {sclite_t / ours:.1f}x as fast (target >= 10)")
+
+        long_ref, long_hyp = make_corpus(1, args.long_words, seed=7)
+        write_trn(tmp / "long_ref.trn", long_ref)
+        write_trn(tmp / "long_hyp.trn", long_hyp)
+        long_files = [str(tmp / "long_ref.trn"), str(tmp / "long_hyp.trn")]
+        ours_long = measure([asr, "score", *long_files, "--level", "word"], 1)
+        sclite_long = measure(sclite_cmd(tmp / "long_ref.trn", tmp / "long_hyp.trn", tmp, False), 1)
+        print(f"\none pair of {args.long_words}-word transcripts, word level:")
+        print(f"{'asr score --level word':<50} {ours_long[0]:8.2f} s {ours_long[1]:8.0f} MB")
+        print(f"{'sclite':<50} {sclite_long[0]:8.2f} s {sclite_long[1]:8.0f} MB")
+        print(f"time ratio sclite/asr {sclite_long[0] / ours_long[0]:.1f}x (target > 1); "
+              f"memory ratio asr/sclite {ours_long[1] / sclite_long[1]:.3f} (target <= 0.25)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

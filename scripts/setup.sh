@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian machine, as root, and is quick when it is all there:
+# Debian packages, a virtual environment at .venv/, torch 2.13.0 first (the CPU build; an unpinned torch pulls
+# a CUDA build of several GB), then this package, editable, with its development extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(sctk gcc python3-dev)   # sctk: NIST sclite, the scoring yardstick the tests compare against
+TORCH_VERSION=2.13.0
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+    echo "setup: creating .venv with $($PYTHON --version)"
+    "$PYTHON" -m venv .venv
+fi
+pip() {  # quiet pip that shows its output only when it fails
+    local log
+    log=$(mktemp)
+    if ! .venv/bin/python -m pip --disable-pip-version-check -q "$@" >"$log" 2>&1; then
+        grep -v "is ignored: it is neither" "$log" >&2
+        rm -f "$log"
+        return 1
+    fi
+    rm -f "$log"
+}
+if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+    echo "setup: installing torch $TORCH_VERSION (CPU)"
+    pip install "torch==$TORCH_VERSION"
+fi
+echo "setup: installing the asr package (editable) and its dependencies"
+pip install -e ".[dev]"
+.venv/bin/python -c "import asr.scoring._align" || { echo "setup: the C extension did not build" >&2; exit 1; }
+echo "setup: done; the CLI is .venv/bin/asr"
