@@ -14,7 +14,10 @@ from asr import __version__
 
 #: subcommand -> (module with main(argv, prog), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "score": ("asr.scoring.cli", "score hypotheses against references: WER/CER, sclite-exact alignment, reports"),
+    "score": (
+        "asr.scoring.cli",
+        "score hypotheses against references: WER/CER, sclite-exact alignment, reports",
+    ),
 }
 
 

@@ -34,7 +34,9 @@ def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
         "--compat", choices=COMPAT, default="sclite",
         help="cost model: sclite (sub 4, del/ins 3, sclite's tie-breaking; default) or jiwer (unit costs)",
     )  # fmt: skip
-    parser.add_argument("--level", default="word,char", help="comma-separated levels: word, char (default: both)")
+    parser.add_argument(
+        "--level", default="word,char", help="comma-separated levels: word, char (default: both)"
+    )
     parser.add_argument(
         "--normalize", default="none", metavar="NAME",
         help=f"text normaliser applied to both sides: {', '.join(NORMALIZERS)} (default: none)",
@@ -44,7 +46,9 @@ def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
         help="speaker = id prefix before the first of these characters (default: '_-', as sclite -i rm)",
     )  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="write the JSON report here ('-': standard output)")
-    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write .sys/.pra/.dtl reports and score.json")
+    parser.add_argument(
+        "--report-dir", type=Path, metavar="DIR", help="write .sys/.pra/.dtl reports and score.json"
+    )
     return parser
 
 

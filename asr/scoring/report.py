@@ -75,20 +75,21 @@ def summary_table(score: CorpusScore, level: Level, percent: bool = True) -> str
     return _table(header, rows)
 
 
+def level_summary(score: CorpusScore, level: Level) -> str:
+    """A headline naming the level, unit, compat and normaliser, then the table in percent and in counts."""
+    rate = score.totals[level].counts.rate
+    name = "WER" if level == "word" else "CER"
+    headline = f"{name} {100 * rate:.2f}%" if rate is not None else f"{name} undefined (no reference tokens)"
+    return (
+        f"{headline}  [{level} level: {UNITS[level, score.compat]}; compat {score.compat}; "
+        f"normalizer {score.normalizer}]\n"
+        f"{summary_table(score, level)}\n\nCounts:\n{summary_table(score, level, percent=False)}"
+    )
+
+
 def summary_text(score: CorpusScore) -> str:
-    """The printed summary: for each level, a headline, then the table in percent and in counts."""
-    parts = []
-    for level in score.levels:
-        total = score.totals[level]
-        rate = total.counts.rate
-        name = "WER" if level == "word" else "CER"
-        headline = f"{name} {100 * rate:.2f}%" if rate is not None else f"{name} undefined (no reference tokens)"
-        parts.append(
-            f"{headline}  [{level} level: {UNITS[level, score.compat]}; compat {score.compat}; "
-            f"normalizer {score.normalizer}]\n"
-            f"{summary_table(score, level, percent=True)}\n\nCounts:\n{summary_table(score, level, percent=False)}"
-        )
-    return "\n\n".join(parts)
+    """The printed summary: `level_summary` of every level."""
+    return "\n\n".join(level_summary(score, level) for level in score.levels)
 
 
 def _shown(token: str | None) -> str | None:
@@ -187,7 +188,7 @@ def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> lis
     written = []
     for level in score.levels:
         for suffix, text in (
-            ("sys", f"{summary_table(score, level)}\n\nCounts:\n{summary_table(score, level, percent=False)}"),
+            ("sys", level_summary(score, level)),
             ("pra", pra_text(score, level)),
             ("dtl", dtl_text(score, level)),
         ):

@@ -78,7 +78,7 @@ def _parse_trn(line: str) -> tuple[str, str]:
     match = _TRN_ID.search(line)
     if not match or not match.group(1):
         raise ValueError("no '(id)' at the end of the trn line")
-    return match.group(1), line[: match.start()]
+    return match.group(1), line[: match.start()].strip()
 
 
 def _json_parser(role: Role):

@@ -1,0 +1,70 @@
+"""Shared test helpers: the real NIST sclite, and generated multilingual reference/hypothesis pairs."""
+
+from __future__ import annotations
+
+import random
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCLITE = Path("/usr/lib/sctk/bin/sclite")
+
+# Words in four scripts, few enough that generated pairs repeat words and create alignment ties.
+# No trn syntax: no parentheses, braces, '@', ';', ':', '"' or trailing '*'.
+VOCAB = {
+    "en": ["yes", "no", "the", "cat", "a", "an", "on"],
+    "fi": ["päivää", "hyvää", "öljy", "Öljy", "kiitos", "yö"],
+    "ru": ["да", "нет", "привет", "мир", "Мир"],
+    "hi": ["मैं", "घर", "जा", "रहा", "रही", "हूँ", "क्या"],
+    "ja": ["東京", "日本", "です", "ラーメン"],
+}
+
+
+def random_pair(rng: random.Random) -> tuple[str, str]:
+    """A reference and a hypothesis: empty ones, repeated words, edits, or unrelated word strings."""
+    langs = rng.sample(sorted(VOCAB), rng.choice([1, 1, 2]))
+    words = [w for lang in langs for w in VOCAB[lang]]
+    words = rng.sample(words, min(len(words), rng.choice([2, 3, 4, 8])))
+    ref = [rng.choice(words) for _ in range(rng.choice([0, 1, 2, 3, 5, 8, 13]))]
+    style = rng.random()
+    if style < 0.15:
+        hyp = [rng.choice(words) for _ in range(rng.choice([0, 1, 3, 6, 10]))]
+    else:
+        hyp = []
+        for word in ref:
+            u = rng.random()
+            if u < 0.15:
+                hyp.append(rng.choice(words))
+            elif u >= 0.25:
+                hyp.append(word)
+            if rng.random() < 0.1:
+                hyp.append(rng.choice(words))
+    return " ".join(ref), " ".join(hyp)
+
+
+def random_pairs(seed: int, count: int) -> list[tuple[str, str, str]]:
+    """(id, ref, hyp) triples with sclite-style ids (speaker_number)."""
+    rng = random.Random(seed)
+    return [(f"spk{i % 7}_{i:05d}", *random_pair(rng)) for i in range(count)]
+
+
+def write_trn(path: Path, triples: list[tuple[str, str, str]], side: int) -> Path:
+    path.write_text("".join(f"{t[side]} ({t[0]})\n" for t in triples), encoding="utf-8")
+    return path
+
+
+def sclite_alignments(tmp: Path, triples: list[tuple[str, str, str]], char: bool = False) -> dict[str, str]:
+    """Runs the real sclite (case-sensitive, -e utf-8, -c for characters) and returns {id: ops}."""
+    if not SCLITE.exists():
+        pytest.fail(f"{SCLITE} not found: install Debian's sctk (scripts/setup.sh does)")
+    ref = write_trn(tmp / "ref.trn", triples, 1)
+    hyp = write_trn(tmp / "hyp.trn", triples, 2)
+    name = "char" if char else "word"
+    cmd = [str(SCLITE), "-r", str(ref), "trn", "-h", str(hyp), "trn", "-i", "rm", "-s", "-e", "utf-8"]
+    cmd += ["-c"] if char else []
+    subprocess.run([*cmd, "-o", "sgml", "-O", str(tmp), "-n", name], check=True, capture_output=True)
+    sgml = (tmp / f"{name}.sgml").read_text(encoding="utf-8")
+    paths = re.findall(r'<PATH id="\(([^)]*)\)"[^>]*>\n(.*?)\n</PATH>', sgml, flags=re.S)
+    return {utt_id: "".join(item[0] for item in body.split(":") if item) for utt_id, body in paths}

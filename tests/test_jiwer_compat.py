@@ -1,0 +1,47 @@
+"""The jiwer cost model against jiwer 4: identical per-utterance counts at word and character level."""
+
+from __future__ import annotations
+
+import jiwer
+import pytest
+
+from asr.scoring.align import align_ops, tokenize
+from tests.conftest import random_pairs
+
+_TYPES = {"equal": 0, "substitute": 1, "delete": 2, "insert": 3}
+
+
+def _jiwer_counts(output) -> list[list[int]]:
+    """[C, S, D, I] per sentence from jiwer's alignment chunks."""
+    counts = []
+    for chunks in output.alignments:
+        c = [0, 0, 0, 0]
+        for chunk in chunks:
+            span = (
+                chunk.hyp_end_idx - chunk.hyp_start_idx
+                if chunk.type == "insert"
+                else (chunk.ref_end_idx - chunk.ref_start_idx)
+            )
+            c[_TYPES[chunk.type]] += span
+        counts.append(c)
+    return counts
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_counts_equal_jiwer(level):
+    triples = random_pairs(seed=4, count=3000)
+    refs, hyps = [t[1] for t in triples], [t[2] for t in triples]
+    process = jiwer.process_words if level == "word" else jiwer.process_characters
+    expected = _jiwer_counts(process(refs, hyps))
+    ours = []
+    for ref, hyp in zip(refs, hyps, strict=True):
+        ops = align_ops(tokenize(ref, level, "jiwer"), tokenize(hyp, level, "jiwer"), "jiwer")
+        ours.append([ops.count(op) for op in "CSDI"])
+    assert ours == expected
+
+
+def test_jiwer_mode_counts_spaces_once_and_splits_on_any_whitespace():
+    # jiwer itself splits words on " " only and counts every space: ours re-joins with single spaces
+    assert tokenize("a\tb  c", "word", "jiwer") == ["a", "b", "c"]
+    assert tokenize(" a\u00a0b  c ", "char", "jiwer") == "a b c"
+    assert tokenize(" a\u00a0b  c ", "char", "sclite") == "abc"

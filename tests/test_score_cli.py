@@ -1,0 +1,122 @@
+"""`asr score` end to end: JSON layout, missing and extra ids, exit codes, reports, start-up cost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asr.cli import main as asr_main
+from asr.scoring.report import display_width
+
+ASR = [sys.executable, "-m", "asr"]
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _score(capsys, *args: str) -> dict:
+    assert asr_main(["score", *map(str, args), "--json", "-"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_layout_and_missing_hypotheses(tmp_path, capsys):
+    ref = _write(tmp_path / "ref.txt", "a_1 the cat sat\na_2 on the mat\nb_1 hello\n")
+    hyp = _write(tmp_path / "hyp.txt", "a_1 the cat sit\nb_1 hello\n")
+    report = _score(capsys, ref, hyp)
+    assert report["word"] | {"unit": None} == {
+        "N": 7, "C": 3, "S": 1, "D": 3, "I": 0, "E": 4, "rate": 4 / 7,
+        "sentences": 3, "sentence_errors": 2, "unit": None,
+    }  # fmt: skip
+    assert report["utterances"]["a_2"] == {"word": [0, 0, 3, 0], "char": [0, 0, 8, 0]}
+    assert report["missing_hyp"] == ["a_2"]
+    assert report["speakers"]["a"]["word"]["N"] == 6
+    assert report["speakers"]["b"]["char"]["rate"] == 0.0
+    assert (report["compat"], report["normalizer"]) == ("sclite", "none@1")
+
+
+def test_empty_references_give_undefined_rates(tmp_path, capsys):
+    ref = _write(tmp_path / "ref.trn", "(u_1)\n(u_2)\n")
+    hyp = _write(tmp_path / "hyp.trn", "extra words (u_1)\n(u_2)\n")
+    report = _score(capsys, ref, hyp)
+    assert report["word"]["N"] == 0 and report["word"]["I"] == 2
+    assert report["word"]["rate"] is None and report["char"]["rate"] is None
+    assert report["utterances"]["u_1"]["word"] == [0, 0, 0, 2]
+
+
+def test_single_jsonl_with_ref_and_hyp(tmp_path, capsys):
+    path = _write(tmp_path / "hyp.jsonl", '{"id": "s_1", "ref": "Hello, World!", "hyp": "hello world"}\n')
+    assert _score(capsys, path)["word"]["E"] == 2
+    assert _score(capsys, path, "--normalize", "lower-nopunct")["word"]["E"] == 0
+
+
+def test_jiwer_compat_and_single_level(tmp_path, capsys):
+    ref = _write(tmp_path / "r.txt", "u_1 one two three four five\n")
+    hyp = _write(tmp_path / "h.txt", "u_1 four five six seven eight\n")
+    report = _score(capsys, ref, hyp, "--compat", "jiwer", "--level", "word")
+    assert "char" not in report and report["word"]["S"] == 5 and report["compat"] == "jiwer"
+
+
+@pytest.mark.parametrize(
+    ("ref", "hyp", "extra", "message"),
+    [
+        ("u_1 a\n", "u_1 a\nu_9 b\n", [], "hyp.txt: utterance id 'u_9' is not in the references"),
+        ("u_1 a\nu_1 b\n", "u_1 a\n", [], "ref.txt:2: duplicate utterance id 'u_1'"),
+        ("u_1 a\n", "u_1 a\n", ["--normalize", "nope"], "unknown normalizer 'nope'"),
+        ("u_1 a\n", "u_1 a\n", ["--level", "word,phone"], "--level 'word,phone'"),
+        ("", "u_1 a\n", [], "ref.txt: no utterances"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, ref, hyp, extra, message):
+    _write(tmp_path / "ref.txt", ref)
+    _write(tmp_path / "hyp.txt", hyp)
+    proc = subprocess.run(
+        [*ASR, "score", "ref.txt", "hyp.txt", *extra], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("asr score: error: ") and message in proc.stderr
+
+
+def test_score_does_not_import_torch_or_transformers():
+    code = (
+        "import sys; from asr.cli import main; main(['score', 'examples/ref.trn', 'examples/hyp.trn']); "
+        "print(sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_help_lists_subcommands():
+    proc = subprocess.run([*ASR, "--help"], capture_output=True, text=True, check=True)
+    assert "score" in proc.stdout
+    proc = subprocess.run([*ASR, "score", "--help"], capture_output=True, text=True, check=True)
+    assert "--compat" in proc.stdout and "--report-dir" in proc.stdout
+
+
+def test_report_dir_aligns_columns_by_display_width(tmp_path, capsys):
+    ref = _write(tmp_path / "ref.txt", "hi_1 मैं घर जा रहा हूँ\nja_1 東京 に 行く\nfi_1 hyvää päivää\n")
+    hyp = _write(tmp_path / "hyp.txt", "hi_1 मैं घर रही हूँ\nja_1 東京 へ 行く よ\nfi_1 hyvaa päivää\n")
+    out = tmp_path / "rep"
+    assert asr_main(["score", str(ref), str(hyp), "--report-dir", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "char.dtl", "char.pra", "char.sys", "score.json", "word.dtl", "word.pra", "word.sys",
+    ]  # fmt: skip
+    pra = (out / "word.pra").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(pra):
+        if line.startswith("REF:"):
+            rows = pra[i : i + 3]
+            # every column starts at the same display column in REF, HYP and Eval
+            starts = [
+                {display_width(r[:k]) for k in range(1, len(r)) if r[k - 1] == " " and r[k] != " "}
+                for r in rows
+            ]
+            assert starts[2] <= starts[0] and starts[0] == starts[1], rows
+    assert "रहा ==> रही" in (out / "word.dtl").read_text(encoding="utf-8")
+    sys_text = (out / "word.sys").read_text(encoding="utf-8")
+    assert "| Sum  |    3 |" in sys_text

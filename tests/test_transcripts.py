@@ -1,0 +1,62 @@
+"""Reading Kaldi, TSV, trn and JSONL transcripts, format detection, and one-line errors for bad files."""
+
+from __future__ import annotations
+
+import pytest
+
+from asr.errors import InputError
+from asr.scoring.transcripts import read_transcripts
+
+EXPECTED = {"spk1_a": "hello  world", "spk1_b": "", "spk2_c": "päivää"}
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("text", "spk1_a hello  world\nspk1_b\n\nspk2_c päivää\n"),
+        ("ref.txt", "spk1_a\thello  world\nspk1_b\t\nspk2_c\tpäivää\n"),
+        ("hyp.trn", ";; comment\nhello  world (spk1_a)\n(spk1_b)\npäivää (spk2_c)\n"),
+        ("noext", "hello  world (spk1_a)\r\n(spk1_b)\r\npäivää (spk2_c)\r\n"),
+        ("h.jsonl", '{"id": "spk1_a", "hyp": "hello  world"}\n{"id": "spk1_b", "hyp": ""}\n'
+                    '{"id": "spk2_c", "hyp": "päivää", "ref": "x"}\n'),
+    ],
+)  # fmt: skip
+def test_formats_are_detected_and_read(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert read_transcripts(path, "hyp") == EXPECTED
+
+
+def test_jsonl_reference_reads_ref_then_text(tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"id": "a", "text": "manifest"}\n{"id": "b", "ref": "r", "text": "t", "hyp": "h"}\n')
+    assert read_transcripts(path, "ref") == {"a": "manifest", "b": "r"}
+
+
+def test_bom_and_unicode_line_separators_inside_text(tmp_path):
+    path = tmp_path / "k.txt"
+    path.write_bytes("\ufeffu1 a\x85b\u2028c\nu2 d\n".encode())
+    assert read_transcripts(path) == {"u1": "a\x85b\u2028c", "u2": "d"}
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("dup.txt", b"u1 a\nu2 b\nu1 c\n", r"dup.txt:3: duplicate utterance id 'u1' \(first on line 1\)"),
+        ("bad.txt", b"u1 a\nu2 \xff\n", r"bad.txt:2: not valid UTF-8"),
+        ("bad.trn", b"a b (u1)\nno id here\n", r"bad.trn:2: no '\(id\)' at the end"),
+        ("bad.jsonl", b'{"id": "u1", "hyp": "a"}\n{"id": "u2", \n', r"bad.jsonl:2: invalid JSON"),
+        ("nohyp.jsonl", b'{"id": "u1", "text": "a"}\n', r"nohyp.jsonl:1: no 'hyp' field"),
+        ("bad.tsv", b"u1\ta\nu2 b\n", r"bad.tsv:2: no tab"),
+    ],
+)
+def test_bad_files_name_the_file_and_line(tmp_path, name, data, message):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=message):
+        read_transcripts(path, "hyp")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match=r"nothere.txt: cannot read: No such file"):
+        read_transcripts(tmp_path / "nothere.txt")
