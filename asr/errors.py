@@ -1,5 +1,6 @@
 """The error type every stage raises for bad input: the CLI prints its one-line message and exits 2."""
 
+import os
 import sys
 from collections.abc import Callable
 
@@ -15,3 +16,6 @@ def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
     except InputError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush silent
+        return 1

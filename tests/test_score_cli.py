@@ -70,6 +70,7 @@ def test_jiwer_compat_and_single_level(tmp_path, capsys):
         ("u_1 a\n", "u_1 a\n", ["--normalize", "nope"], "unknown normalizer 'nope'"),
         ("u_1 a\n", "u_1 a\n", ["--level", "word,phone"], "--level 'word,phone'"),
         ("", "u_1 a\n", [], "ref.txt: no utterances"),
+        ("u_1 a\n", "u_1 a\n", ["--json", "/proc/nope/x.json"], "/proc/nope: cannot write"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, ref, hyp, extra, message):
@@ -120,3 +121,9 @@ def test_report_dir_aligns_columns_by_display_width(tmp_path, capsys):
     assert "रहा ==> रही" in (out / "word.dtl").read_text(encoding="utf-8")
     sys_text = (out / "word.sys").read_text(encoding="utf-8")
     assert "| Sum  |    3 |" in sys_text
+
+
+def test_single_non_jsonl_file_is_refused(tmp_path):
+    _write(tmp_path / "ref.txt", "u_1 a\n")
+    proc = subprocess.run([*ASR, "score", "ref.txt"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 2 and "ref.txt: HYP is missing" in proc.stderr

@@ -8,15 +8,15 @@ report (``--json``) and sclite-style reports (``--report-dir``). Imports nothing
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from asr.errors import InputError, run_reporting_errors
 from asr.scoring.align import COMPAT, LEVELS, Level
-from asr.scoring.corpus import pair_transcripts, score_corpus
-from asr.scoring.report import summary_text, write_report_dir
-from asr.scoring.transcripts import FORMATS, read_transcripts
+from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
+from asr.scoring.report import report_json, summary_text, write_report_dir
+from asr.scoring.transcripts import FORMATS, detect_format, read_transcripts
 from asr.text import NORMALIZERS, get_normalizer
 
 _MAX_LISTED = 10
@@ -65,11 +65,26 @@ def _listing(ids: list[str]) -> str:
     return shown + (f", ... ({len(ids) - _MAX_LISTED} more)" if len(ids) > _MAX_LISTED else "")
 
 
+def _write_outputs(args: argparse.Namespace, score: CorpusScore, report: dict, stream: TextIO) -> None:
+    if args.json:
+        text = report_json(report)
+        if args.json == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(text, encoding="utf-8")
+    if args.report_dir:
+        written = write_report_dir(score, args.report_dir, report)
+        print(f"\nreports: {', '.join(str(p) for p in written)}", file=stream)
+
+
 def run(args: argparse.Namespace) -> int:
     """Scores, prints and writes the reports for parsed arguments."""
     levels = _levels(args.level)
     normalizer = get_normalizer(args.normalize)
     hyp_path = args.hyp or args.ref
+    if args.hyp is None and (args.format or detect_format(args.ref)) != "jsonl":
+        raise InputError(f"{args.ref}: HYP is missing (only a JSONL file can hold both 'ref' and 'hyp')")
     refs = read_transcripts(args.ref, "ref", args.format)
     hyps = read_transcripts(hyp_path, "hyp", args.format)
     if not refs:
@@ -88,16 +103,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(summary_text(score), file=summary_stream)
-    if args.json:
-        text = json.dumps(report, ensure_ascii=False, indent=1) + "\n"
-        if args.json == "-":
-            sys.stdout.write(text)
-        else:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(text, encoding="utf-8")
-    if args.report_dir:
-        written = write_report_dir(score, args.report_dir, report)
-        print(f"\nreports: {', '.join(str(p) for p in written)}", file=summary_stream)
+    try:
+        _write_outputs(args, score, report, summary_stream)
+    except OSError as err:
+        raise InputError(
+            f"{err.filename or args.json or args.report_dir}: cannot write: {err.strerror}"
+        ) from None
     return 0
 
 

@@ -182,6 +182,22 @@ def dtl_text(score: CorpusScore, level: Level) -> str:
     return "\n\n".join([head, *sections])
 
 
+def _compact(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def report_json(report: dict) -> str:
+    """The JSON report, one line per top-level key and per entry of the per-utterance and per-speaker maps."""
+    lines = []
+    for key, value in report.items():
+        if key in ("utterances", "speakers") and value:
+            entries = ",\n".join(f"  {_compact(k)}: {_compact(v)}" for k, v in value.items())
+            lines.append(f" {_compact(key)}: {{\n{entries}\n }}")
+        else:
+            lines.append(f" {_compact(key)}: {_compact(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
 def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> list[Path]:
     """Writes the .sys, .pra and .dtl reports of every level and score.json; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -196,5 +212,5 @@ def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> lis
             path.write_text(text + "\n", encoding="utf-8")
             written.append(path)
     path = out_dir / "score.json"
-    path.write_text(json.dumps(score_json, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    path.write_text(report_json(score_json), encoding="utf-8")
     return [*written, path]

@@ -44,10 +44,11 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     return [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
 
 
-def detect_format(path: Path, lines: list[tuple[int, str]]) -> Format:
-    """Guesses the format from the file suffix, else from the first lines."""
+def detect_format(path: Path, lines: list[tuple[int, str]] | None = None) -> Format:
+    """Guesses the format from the file suffix, else from the first lines (read when not given)."""
     if path.suffix.lower() in _SUFFIXES:
         return _SUFFIXES[path.suffix.lower()]
+    lines = _read_lines(path) if lines is None else lines
     sample = [line for _, line in lines[:_SNIFF_LINES] if not line.startswith(";;")]
     if not sample:
         return "kaldi"
