@@ -14,6 +14,8 @@ from asr import __version__
 
 #: subcommand -> (module with main(argv, prog), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "data": ("asr.data.cli", "prepare manifests from a corpus, check them, build the built-in corpora"),
+    "vocab": ("asr.vocab", "character vocabulary from the train split, saved as a Wav2Vec2Processor"),
     "score": (
         "asr.scoring.cli",
         "score hypotheses against references: WER/CER, sclite-exact alignment, reports",

@@ -1,48 +1,105 @@
 """Named, versioned text normalisers shared by training targets, LM text, references and hypotheses.
 
-A normaliser is looked up by name (`get_normalizer`); its ``id`` (``name@version``) is recorded in every
-score so that numbers made with different text processing are never compared silently. A change to
-what a normaliser does bumps its version.
+A normaliser is looked up by a spec (`get_normalizer`): a name (``none``, ``lower-nopunct`` or a language
+code such as ``fi``), optionally pinned to a version (``fi@1``), optionally with characters to remove first,
+as the transformers CTC example's ``chars_to_ignore`` (``fi+ignore=«»``). Its ``id`` is such a spec with the
+version (``fi@1+ignore=«»``) and is recorded in every score, vocabulary and LM, so numbers made with
+different text processing are never compared silently; `get_normalizer(id)` gives the same normaliser back.
+A change to what a normaliser does bumps its version.
+
+The language normalisers apply Unicode NFC, lower-case, drop format characters (zero-width joiners and the
+like), turn punctuation and symbols (Unicode P* and S*) into spaces, and collapse whitespace. They keep
+every letter, mark and digit: the language's own letters (ä ö å, ß, ñ, Devanagari matras, virama and nukta)
+are never stripped. Per language: apostrophes inside words are kept in en, fr and it (``don't``,
+``l'homme``) and removed elsewhere; Russian ё is written е, as most Russian text does.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 from asr.errors import InputError
 
-# Apostrophes inside words are dropped rather than split on ("don't" -> "dont"), as LM text and
-# character vocabularies expect one token for a contraction.
-_APOSTROPHES = {"'", "\u2019", "\u02bc"}
+_APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4"
 
 
 @dataclass(frozen=True)
 class Normalizer:
-    """A text normaliser: ``fn`` maps one transcript to its normalised form."""
+    """A text normaliser: ``fn`` maps one transcript to its normalised form, after ``ignore`` is removed."""
 
     name: str
     version: int
     description: str
     fn: Callable[[str], str]
+    ignore: str = ""
+    _table: dict[int, None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def id(self) -> str:
-        return f"{self.name}@{self.version}"
+        """``name@version``, plus ``+ignore=CHARS`` when characters are ignored."""
+        return f"{self.name}@{self.version}" + (f"+ignore={self.ignore}" if self.ignore else "")
+
+    def ignoring(self, chars: str) -> Normalizer:
+        """The same normaliser that first removes each of `chars` (as transformers' ``chars_to_ignore``)."""
+        chars = "".join(sorted(set(self.ignore + chars)))
+        return replace(self, ignore=chars, _table=dict.fromkeys(map(ord, chars)))
 
     def __call__(self, text: str) -> str:
-        return self.fn(text)
+        return self.fn(text.translate(self._table) if self._table else text)
 
 
 def _lower_nopunct(text: str) -> str:
     text = unicodedata.normalize("NFC", text).lower()
     chars = []
     for ch in text:
-        if ch in _APOSTROPHES:
+        if ch in _APOSTROPHES[:3]:
             continue
         chars.append(" " if unicodedata.category(ch).startswith("P") else ch)
     return " ".join("".join(chars).split())
+
+
+def _language(text: str, keep_apostrophe: bool, char_map: dict[int, str]) -> str:
+    text = unicodedata.normalize("NFC", text).lower().translate(char_map)
+    chars = []
+    for i, ch in enumerate(text):
+        category = unicodedata.category(ch)
+        if ch in _APOSTROPHES:
+            inside = 0 < i < len(text) - 1 and text[i - 1].isalpha() and text[i + 1].isalpha()
+            chars.append("'" if keep_apostrophe and inside else "" if inside else " ")
+        elif category == "Cf":
+            continue
+        elif category[0] in "PS":
+            chars.append(" ")
+        else:
+            chars.append(ch)
+    return " ".join("".join(chars).split())
+
+
+_LANGUAGES: dict[str, tuple[str, bool, dict[int, str]]] = {
+    "en": ("English", True, {}),
+    "fi": ("Finnish", False, {}),
+    "de": ("German", False, {}),
+    "es": ("Spanish", False, {}),
+    "fr": ("French", True, {}),
+    "it": ("Italian", True, {}),
+    "ru": ("Russian", False, {ord("ё"): "е"}),
+    "hi": ("Hindi", False, {}),
+}
+
+
+def _language_normalizer(code: str) -> Normalizer:
+    language, keep_apostrophe, char_map = _LANGUAGES[code]
+    apostrophes = "kept inside words" if keep_apostrophe else "removed"
+    return Normalizer(
+        code,
+        1,
+        f"{language}: NFC, lower case, punctuation and symbols to spaces, apostrophes {apostrophes}"
+        + (", ё written е" if char_map else ""),
+        partial(_language, keep_apostrophe=keep_apostrophe, char_map=char_map),
+    )
 
 
 NORMALIZERS: dict[str, Normalizer] = {
@@ -56,13 +113,23 @@ NORMALIZERS: dict[str, Normalizer] = {
             "spaces, whitespace collapsed",
             _lower_nopunct,
         ),
+        *(_language_normalizer(code) for code in _LANGUAGES),
     )
 }
 
 
-def get_normalizer(name: str) -> Normalizer:
-    """The normaliser registered under `name`; an `InputError` listing the known names otherwise."""
-    try:
-        return NORMALIZERS[name]
-    except KeyError:
-        raise InputError(f"unknown normalizer {name!r}; known: {', '.join(NORMALIZERS)}") from None
+def get_normalizer(spec: str) -> Normalizer:
+    """The normaliser for ``NAME[@VERSION][+ignore=CHARS]``; an `InputError` for an unknown one."""
+    base, _, ignore = spec.partition("+ignore=")
+    name, _, version = base.partition("@")
+    if name not in NORMALIZERS:
+        raise InputError(f"unknown normalizer {name!r}; known: {', '.join(NORMALIZERS)}")
+    normalizer = NORMALIZERS[name]
+    if version and version != str(normalizer.version):
+        raise InputError(f"normalizer {base} asked for, but this version of asr has {normalizer.id}")
+    return normalizer.ignoring(ignore) if ignore else normalizer
+
+
+def default_normalizer(lang: str) -> Normalizer:
+    """The language's normaliser, or ``lower-nopunct`` for a language without one of its own."""
+    return NORMALIZERS.get(lang) or NORMALIZERS["lower-nopunct"]

@@ -1,0 +1,68 @@
+"""Audio I/O: decode wav/flac/ogg/mp3 (libsndfile through soundfile), downmix to mono, resample with soxr.
+
+`datasets`' own Audio feature decodes through torchcodec and FFmpeg; the loaders read audio with
+``decode=False`` and decode here instead, so one well-kept path (libsndfile + soxr's VHQ resampler)
+serves every source, and the set-up needs no FFmpeg.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+TARGET_RATE = 16000
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the file header says: sample rate, channels and length in frames."""
+
+    rate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.rate if self.rate else 0.0
+
+
+def audio_info(path: str | Path) -> AudioInfo:
+    """Header information of an audio file; raises `soundfile.LibsndfileError` or `OSError` if unreadable."""
+    info = sf.info(str(path))
+    return AudioInfo(info.samplerate, info.channels, info.frames)
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Averages the channels of a (frames, channels) array; a 1-D array is returned as it is."""
+    return samples.mean(axis=1, dtype=np.float32) if samples.ndim == 2 else samples
+
+
+def resample(samples: np.ndarray, rate: int, target_rate: int = TARGET_RATE) -> np.ndarray:
+    """Resamples mono float32 audio with soxr (very high quality)."""
+    if rate == target_rate:
+        return samples
+    return soxr.resample(samples, rate, target_rate, quality="VHQ").astype(np.float32, copy=False)
+
+
+def load_audio(
+    path: str | Path, target_rate: int = TARGET_RATE, offset: float = 0.0, duration: float | None = None
+) -> np.ndarray:
+    """Mono float32 samples at `target_rate`, of the whole file or of [offset, offset + duration) seconds."""
+    with sf.SoundFile(str(path)) as f:
+        start = round(offset * f.samplerate)
+        if start:
+            f.seek(start)
+        frames = -1 if duration is None else round(duration * f.samplerate)
+        samples = f.read(frames, dtype="float32", always_2d=True)
+        rate = f.samplerate
+    return resample(to_mono(samples), rate, target_rate)
+
+
+def write_audio(path: str | Path, samples: np.ndarray, rate: int = TARGET_RATE) -> None:
+    """Writes mono audio as 16-bit FLAC (or WAV for a .wav path)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), samples, rate, subtype="PCM_16")

@@ -1,0 +1,151 @@
+"""Checks of a manifest's utterances: what cannot be trained or scored, and what is converted on loading.
+
+Unusable (filtered by `asr data prepare`, each counted with its reason): missing audio file, unreadable or
+corrupt audio, empty audio, a segment outside its file, empty transcript (after normalisation), a transcript
+too long for CTC at the model's frame rate, a duplicate id. Converted on loading and reported: non-mono
+audio (downmixed) and audio at another sample rate (resampled).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from itertools import pairwise
+from pathlib import Path
+
+import soundfile as sf
+from tqdm import tqdm
+
+from asr.data.audio import TARGET_RATE, audio_info, load_audio
+from asr.data.manifest import Utterance
+
+# wav2vec2's convolutional feature encoder: (kernel, stride) per layer; 320 samples a frame at 16 kHz.
+WAV2VEC2_CONV: tuple[tuple[int, int], ...] = ((10, 5), (3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2))
+
+
+def ctc_frames(num_samples: int, conv: Sequence[tuple[int, int]] = WAV2VEC2_CONV) -> int:
+    """Number of output frames of a convolutional encoder for `num_samples` input samples."""
+    n = num_samples
+    for kernel, stride in conv:
+        n = (n - kernel) // stride + 1 if n >= kernel else 0
+    return n
+
+
+def ctc_min_frames(labels: str) -> int:
+    """Frames CTC needs for a label string: one per label plus a blank between repeated labels."""
+    return len(labels) + sum(a == b for a, b in pairwise(labels))
+
+
+class Unusable(Exception):
+    """An utterance that cannot be used; the message is the reason (a key of the summary counts)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class CheckResult:
+    """Usable utterances (durations from the audio), rejected ones with reasons, and conversion notes."""
+
+    usable: list[Utterance] = field(default_factory=list)
+    rejected: list[tuple[Utterance, str, str]] = field(default_factory=list)  # (utterance, reason, detail)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (id, note)
+
+    def reason_counts(self) -> dict[str, int]:
+        return dict(Counter(reason for _, reason, _ in self.rejected).most_common())
+
+    def note_counts(self) -> dict[str, int]:
+        return dict(Counter(note.split(" (")[0] for _, note in self.notes).most_common())
+
+    def summary(self) -> dict:
+        """Counts for summary.json."""
+        return {
+            "items": len(self.usable) + len(self.rejected),
+            "kept": len(self.usable),
+            "hours": round(sum(u.duration for u in self.usable) / 3600, 4),
+            "filtered": self.reason_counts(),
+            "converted_on_load": self.note_counts(),
+        }
+
+
+def _inspect(utt: Utterance, base: Path, rate: int, decode: bool) -> tuple[float, list[str]]:
+    """Duration in seconds and conversion notes of one utterance's audio; raises `Unusable`."""
+    path = utt.audio_path(base)
+    if not path.is_file():
+        raise Unusable("missing audio file", str(path))
+    try:
+        info = audio_info(path)
+        duration = info.duration
+        if utt.offset is not None:
+            if utt.offset + utt.duration > duration + 0.01:
+                raise Unusable(
+                    "segment outside the audio", f"{utt.offset}+{utt.duration}s of {duration:.2f}s"
+                )
+            duration = utt.duration
+        if decode:  # reading every sample is what finds a truncated or corrupt file
+            samples = load_audio(
+                path, rate, utt.offset or 0.0, utt.duration if utt.offset is not None else None
+            )
+            duration = len(samples) / rate
+    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
+        raise Unusable("unreadable audio", str(err).splitlines()[0][:200]) from None
+    if duration <= 0:
+        raise Unusable("empty audio")
+    notes = []
+    if info.channels != 1:
+        notes.append(f"downmixed ({info.channels} channels)")
+    if info.rate != rate:
+        notes.append(f"resampled ({info.rate} Hz)")
+    return duration, notes
+
+
+def check_utterances(
+    utterances: Sequence[Utterance],
+    base: Path,
+    normalize: Callable[[str], str],
+    rate: int = TARGET_RATE,
+    conv: Sequence[tuple[int, int]] = WAV2VEC2_CONV,
+    decode: bool = True,
+    desc: str = "checking",
+) -> CheckResult:
+    """Checks every utterance (audio decoded in threads); audio paths resolve against `base`."""
+    result = CheckResult()
+    seen: set[str] = set()
+
+    def inspect(utt: Utterance) -> tuple[float, list[str]] | Unusable:
+        try:
+            return _inspect(utt, base, rate, decode)
+        except Unusable as err:
+            return err
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        outcomes = pool.map(inspect, utterances)
+        for utt, outcome in tqdm(
+            zip(utterances, outcomes, strict=True), total=len(utterances), desc=desc, unit="utt"
+        ):
+            try:
+                if utt.id in seen:
+                    raise Unusable("duplicate id")
+                seen.add(utt.id)
+                if isinstance(outcome, Unusable):
+                    raise outcome
+                duration, notes = outcome
+                labels = normalize(utt.text).replace(" ", "|")
+                if not labels:
+                    raise Unusable("empty transcript")
+                frames = ctc_frames(round(duration * rate), conv)
+                if ctc_min_frames(labels) > frames:
+                    raise Unusable(
+                        "transcript too long for CTC", f"{ctc_min_frames(labels)} labels > {frames} frames"
+                    )
+            except Unusable as err:
+                result.rejected.append((utt, err.reason, err.detail))
+                continue
+            result.usable.append(replace(utt, duration=round(duration, 4)))
+            result.notes.extend((utt.id, note) for note in notes)
+    return result

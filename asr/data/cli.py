@@ -1,0 +1,111 @@
+"""`asr data prepare|check|synth|asterisk`: manifests from corpora, and manifest checks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from asr.errors import InputError, run_reporting_errors
+from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer
+
+
+def _normalizer(spec: str | None, lang: str) -> Normalizer:
+    return get_normalizer(spec) if spec else default_normalizer(lang)
+
+
+def _add_prepare(sub) -> None:
+    p = sub.add_parser(
+        "prepare", help="turn a corpus into checked manifests OUT/<split>.jsonl + summary.json"
+    )
+    p.add_argument(
+        "--source", required=True, help="hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE"
+    )
+    p.add_argument("--lang", required=True, help="language code (en, fi, de, hi, ...)")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--splits", default="train,validation,test", help="splits of a hf source (comma-separated)"
+    )
+    p.add_argument("--split", help="the split of a one-split source (default: from its name, else train)")
+    p.add_argument("--audio-column", default="audio")
+    p.add_argument(
+        "--text-column", help="default: the first of sentence, text, transcription, transcript, ..."
+    )
+    p.add_argument("--speaker-column", help="default: the first of speaker, speaker_id, client_id, spk_id")
+    p.add_argument("--id-column", help="default: id, else the audio file's name")
+    p.add_argument(
+        "--normalize", help=f"normaliser for the checks (default: the language's; {', '.join(NORMALIZERS)})"
+    )
+
+
+def _add_check(sub) -> None:
+    p = sub.add_parser(
+        "check", help="check a manifest: exit 0 if every utterance is usable, 1 if not, 2 if unreadable"
+    )
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--normalize", help="normaliser for the transcripts (default: the manifest language's)")
+    p.add_argument("--json", type=Path, help="write every problem and conversion note here")
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    from asr.data.prepare import prepare, summary_table
+    from asr.data.sources import SourceOptions
+
+    options = SourceOptions(
+        splits=tuple(s for s in args.splits.split(",") if s),
+        split=args.split,
+        audio_column=args.audio_column,
+        text_column=args.text_column,
+        speaker_column=args.speaker_column,
+        id_column=args.id_column,
+    )
+    summary = prepare(args.source, args.lang, args.out, options, _normalizer(args.normalize, args.lang))
+    print(summary_table(summary))
+    print(f"manifests and summary.json in {args.out}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from asr.data.check import check_utterances
+    from asr.data.manifest import read_manifest
+
+    utts = read_manifest(args.manifest)
+    if not utts:
+        raise InputError(f"{args.manifest}: no utterances")
+    lang = utts[0].lang
+    result = check_utterances(utts, args.manifest.parent, _normalizer(args.normalize, lang))
+    for utt, reason, detail in result.rejected:
+        print(f"{utt.id}: {reason}" + (f" ({detail})" if detail else ""))
+    print(f"{len(result.usable)} of {len(utts)} utterances usable ({result.summary()['hours']:.3f} h)")
+    for name, count in result.reason_counts().items():
+        print(f"  unusable, {name}: {count}")
+    for name, count in result.note_counts().items():
+        print(f"  {name} on loading: {count}")
+    if args.json:
+        report = result.summary() | {
+            "rejected": [{"id": u.id, "reason": r, "detail": d} for u, r, d in result.rejected],
+            "notes": [{"id": i, "note": n} for i, n in result.notes],
+        }
+        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return 1 if result.rejected else 0
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _add_prepare(sub)
+    _add_check(sub)
+    return parser
+
+
+_RUN = {"prepare": run_prepare, "check": run_check}
+
+
+def main(argv: list[str] | None = None, prog: str = "asr data") -> int:
+    args = build_parser(prog).parse_args(argv)
+    return run_reporting_errors(f"{prog} {args.action}", lambda: _RUN[args.action](args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

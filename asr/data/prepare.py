@@ -1,0 +1,67 @@
+"""`asr data prepare`: a corpus → checked manifests ``OUT/<split>.jsonl`` and ``OUT/summary.json``.
+
+Every utterance that fails a check (see `asr.data.check`) is left out of the manifest, counted by reason in
+``summary.json`` and listed with its reason in ``OUT/<split>.rejected.jsonl``. A split where every
+utterance fails is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from asr.data.check import CheckResult, check_utterances
+from asr.data.manifest import Utterance, write_manifest
+from asr.data.sources import SourceOptions, load_source
+from asr.errors import InputError
+from asr.text import Normalizer
+
+
+def write_split(out_dir: Path, split: str, result: CheckResult) -> None:
+    """Writes the manifest of the usable utterances and the list of rejected ones with their reasons."""
+    write_manifest(out_dir / f"{split}.jsonl", result.usable)
+    rejected = [
+        json.dumps({"id": u.id, "reason": reason, "detail": detail, "audio": u.audio}, ensure_ascii=False)
+        for u, reason, detail in result.rejected
+    ]
+    (out_dir / f"{split}.rejected.jsonl").write_text("".join(r + "\n" for r in rejected), encoding="utf-8")
+
+
+def check_and_write(
+    splits: dict[str, list[Utterance]], out_dir: Path, normalizer: Normalizer, where: str, extra: dict
+) -> dict:
+    """Checks every split, writes manifests and summary.json (with `extra` fields); returns the summary."""
+    summary: dict = dict(extra, normalizer=normalizer.id, splits={})
+    for split, utts in sorted(splits.items()):
+        result = check_utterances(utts, out_dir, normalizer, desc=f"checking {split}")
+        if not result.usable:
+            raise InputError(
+                f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()}"
+            )
+        write_split(out_dir, split, result)
+        summary["splits"][split] = result.summary()
+    (out_dir / "summary.json").write_text(
+        json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    return summary
+
+
+def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, normalizer: Normalizer) -> dict:
+    """Loads `source`, checks it and writes the manifests; returns the summary."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    splits = load_source(source, lang, out_dir, options)
+    if not any(splits.values()):
+        raise InputError(f"{source}: no utterances")
+    return check_and_write(splits, out_dir, normalizer, source, {"source": source, "lang": lang})
+
+
+def summary_table(summary: dict) -> str:
+    """One row per split: items, kept, hours, and the filtered and converted counts."""
+    lines = [f"{'split':<8} {'items':>7} {'kept':>7} {'hours':>8}  filtered / converted on load"]
+    for split, s in summary["splits"].items():
+        filtered = ", ".join(f"{k}: {v}" for k, v in s["filtered"].items()) or "none"
+        converted = ", ".join(f"{k}: {v}" for k, v in s["converted_on_load"].items()) or "none"
+        lines.append(
+            f"{split:<8} {s['items']:>7} {s['kept']:>7} {s['hours']:>8.3f}  {filtered} / {converted}"
+        )
+    return "\n".join(lines)

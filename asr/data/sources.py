@@ -1,0 +1,244 @@
+"""Loaders that turn a user's corpus into utterances per split (durations are filled in by the checks).
+
+Source specs:
+
+- ``hf:NAME[:CONFIG]``: a Hugging Face dataset, from the hub (``hf:mozilla-foundation/common_voice_17_0:fi``)
+  or a local folder (one written by ``save_to_disk``, or data files such as parquet). Audio is read with
+  ``Audio(decode=False)``: embedded bytes are written under ``OUT/audio/<split>/`` as they are, files on
+  disk are referenced.
+- ``audiofolder:DIR``: ``metadata.csv`` / ``metadata.jsonl`` files with ``file_name`` and ``transcription``
+  or ``text``; the split is the first folder under DIR when it is a split name, else ``train``.
+- ``kaldi:DIR``: ``wav.scp``, ``text``, optional ``utt2spk`` and ``segments``; one split.
+- ``jsonl:FILE`` (or a path ending in .jsonl): a manifest; one split.
+
+Split names: ``validation`` is written ``dev``. A one-split source takes its split from ``--split``, else
+from its folder or file name when that is a split name, else ``train``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from asr.data.manifest import Utterance, read_manifest
+from asr.errors import InputError
+
+SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "dev", "test": "test"}
+TEXT_COLUMNS = ("sentence", "text", "transcription", "transcript", "normalized_text", "raw_transcription")
+SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id", "spk_id")
+_UNSAFE_ID = re.compile(r"[\s()]+")
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """Column names (None: the first of the usual ones that exists) and split choices."""
+
+    splits: tuple[str, ...] = ("train", "validation", "test")
+    split: str | None = None
+    audio_column: str = "audio"
+    text_column: str | None = None
+    speaker_column: str | None = None
+    id_column: str | None = None
+
+
+def split_name(name: str) -> str:
+    return SPLIT_NAMES.get(name.lower(), name)
+
+
+def _one_split(path: Path, options: SourceOptions) -> str:
+    if options.split:
+        return split_name(options.split)
+    return SPLIT_NAMES.get(path.stem.lower()) or SPLIT_NAMES.get(path.name.lower(), "train")
+
+
+def safe_id(text: str) -> str:
+    """An utterance id without whitespace or parentheses (which trn and Kaldi files cannot hold)."""
+    return _UNSAFE_ID.sub("-", text.strip())
+
+
+def speaker_prefixed(speaker: str, utt_id: str) -> str:
+    """``speaker_id``, so that scoring groups by speaker; ids already starting with the speaker are kept."""
+    if not speaker or utt_id.startswith(speaker):
+        return safe_id(utt_id)
+    return safe_id(f"{speaker}_{utt_id}")
+
+
+def _pick(
+    columns: list[str], wanted: str | None, usual: tuple[str, ...], what: str, where: str
+) -> str | None:
+    if wanted:
+        if wanted not in columns:
+            raise InputError(f"{where}: no {what} column {wanted!r} (columns: {', '.join(columns)})")
+        return wanted
+    return next((c for c in usual if c in columns), None)
+
+
+def load_source(spec: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+    """Utterances per split of the corpus named by `spec` (see the module docstring)."""
+    kind, sep, rest = spec.partition(":")
+    if not sep and spec.endswith(".jsonl"):
+        kind, rest = "jsonl", spec
+    loaders = {"hf": _load_hf, "audiofolder": _load_audiofolder, "kaldi": _load_kaldi, "jsonl": _load_jsonl}
+    if kind not in loaders or not rest:
+        raise InputError(
+            f"source {spec!r}: expected hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE"
+        )
+    return loaders[kind](rest, lang, out_dir, options)
+
+
+def _load_jsonl(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+    path = Path(rest)
+    base = path.parent.resolve()
+    utts = [
+        Utterance(u.id, str(u.audio_path(base)), u.duration, u.text, u.speaker, u.lang or lang, u.offset)
+        for u in read_manifest(path)
+    ]
+    return {_one_split(path, options): utts}
+
+
+def _read_table(path: Path) -> dict[str, str]:
+    """A Kaldi two-column file: ``key value...`` per line."""
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
+    table: dict[str, str] = {}
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        key, _, value = line.strip().partition(" ")
+        if key in table:
+            raise InputError(f"{path}:{lineno}: duplicate id '{key}'")
+        table[key] = value.strip()
+    return table
+
+
+def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+    data = Path(rest)
+    wav_scp = _read_table(data / "wav.scp")
+    texts = _read_table(data / "text")
+    utt2spk = _read_table(data / "utt2spk") if (data / "utt2spk").exists() else {}
+    segments = _read_table(data / "segments") if (data / "segments").exists() else {}
+    for rec_id, value in wav_scp.items():
+        if value.endswith("|"):
+            raise InputError(
+                f"{data / 'wav.scp'}: recording '{rec_id}' is a command pipe; convert it to a file"
+            )
+    utts = []
+    for utt_id, text in texts.items():
+        offset = duration = None
+        rec_id = utt_id
+        if segments:
+            if utt_id not in segments:
+                raise InputError(
+                    f"{data / 'segments'}: no segment for utterance '{utt_id}' of {data / 'text'}"
+                )
+            rec_id, start, end = segments[utt_id].split()[:3]
+            offset, duration = float(start), float(end) - float(start)
+        if rec_id not in wav_scp:
+            raise InputError(f"{data / 'wav.scp'}: no recording '{rec_id}' for utterance '{utt_id}'")
+        audio = Path(wav_scp[rec_id])
+        audio = audio if audio.is_absolute() else (data / audio).resolve()
+        speaker = utt2spk.get(utt_id, "")
+        utts.append(Utterance(utt_id, str(audio), duration or 0.0, text, speaker, lang, offset))
+    return {_one_split(data, options): utts}
+
+
+def _metadata_rows(path: Path) -> list[dict]:
+    try:
+        if path.suffix == ".csv":
+            with path.open(encoding="utf-8", newline="") as f:
+                return list(csv.DictReader(f))
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as err:
+        raise InputError(f"{path}: cannot read metadata: {err}") from None
+
+
+def _load_audiofolder(
+    rest: str, lang: str, out_dir: Path, options: SourceOptions
+) -> dict[str, list[Utterance]]:
+    root = Path(rest)
+    metadata = sorted([*root.rglob("metadata.csv"), *root.rglob("metadata.jsonl")])
+    if not metadata:
+        raise InputError(f"{root}: no metadata.csv or metadata.jsonl")
+    splits: dict[str, list[Utterance]] = {}
+    for meta in metadata:
+        rows = _metadata_rows(meta)
+        columns = list(rows[0]) if rows else []
+        if rows and "file_name" not in columns:
+            raise InputError(f"{meta}: no 'file_name' column")
+        text_col = _pick(columns, options.text_column, TEXT_COLUMNS, "text", str(meta))
+        if rows and text_col is None:
+            raise InputError(f"{meta}: no text column (one of {', '.join(TEXT_COLUMNS)})")
+        spk_col = _pick(columns, options.speaker_column, SPEAKER_COLUMNS, "speaker", str(meta))
+        for row in rows:
+            audio = (meta.parent / row["file_name"]).resolve()
+            first = audio.relative_to(root.resolve()).parts[0]
+            split = split_name(first) if first.lower() in SPLIT_NAMES else _one_split(Path("train"), options)
+            speaker = str(row.get(spk_col) or "") if spk_col else ""
+            utt_id = speaker_prefixed(speaker, str(row.get(options.id_column or "id") or audio.stem))
+            splits.setdefault(split, []).append(
+                Utterance(utt_id, str(audio), 0.0, str(row[text_col]), speaker, lang)
+            )
+    return splits
+
+
+def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+    import datasets  # heavy: imported only for this source
+
+    local = Path(rest)
+    if local.is_dir() and ((local / "dataset_dict.json").exists() or (local / "state.json").exists()):
+        loaded = datasets.load_from_disk(str(local))
+        parts = loaded if isinstance(loaded, datasets.DatasetDict) else {options.split or "train": loaded}
+        wanted = {
+            s: parts[s] for s in parts if not options.split or split_name(s) == split_name(options.split)
+        }
+    else:
+        name, _, config = rest.partition(":")
+        wanted = {}
+        for split in (options.split,) if options.split else options.splits:
+            try:
+                wanted[split] = datasets.load_dataset(name, config or None, split=split)
+            except ValueError as err:  # an unknown split; other failures (no hub, no access) propagate
+                if "split" not in str(err).lower() or options.split:
+                    raise InputError(f"hf:{rest}: {err}") from None
+    if not wanted:
+        raise InputError(f"hf:{rest}: none of the splits {', '.join(options.splits)} found")
+    return {
+        split_name(s): _hf_split(ds, split_name(s), lang, out_dir, options, rest) for s, ds in wanted.items()
+    }
+
+
+def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, name: str) -> list[Utterance]:
+    import datasets
+
+    where = f"hf:{name} split {split}"
+    columns = list(ds.column_names)
+    if options.audio_column not in columns:
+        raise InputError(f"{where}: no audio column {options.audio_column!r} (columns: {', '.join(columns)})")
+    text_col = _pick(columns, options.text_column, TEXT_COLUMNS, "text", where)
+    if text_col is None:
+        raise InputError(f"{where}: no text column (one of {', '.join(TEXT_COLUMNS)}); give --text-column")
+    spk_col = _pick(columns, options.speaker_column, SPEAKER_COLUMNS, "speaker", where)
+    id_col = _pick(columns, options.id_column, ("id",), "id", where)
+    ds = ds.cast_column(options.audio_column, datasets.Audio(decode=False))
+    utts = []
+    for i, row in enumerate(ds):
+        audio = row[options.audio_column] or {}
+        source_path = audio.get("path") or ""
+        speaker = str(row[spk_col]) if spk_col and row[spk_col] is not None else ""
+        raw_id = str(row[id_col]) if id_col else (Path(source_path).stem or f"{split}{i:07d}")
+        utt_id = speaker_prefixed(speaker, raw_id)
+        if audio.get("bytes"):
+            suffix = Path(source_path).suffix or ".wav"
+            target = out_dir / "audio" / split / f"{utt_id}{suffix}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(audio["bytes"])
+            path = str(target.relative_to(out_dir))
+        else:
+            path = source_path
+        utts.append(Utterance(utt_id, path, 0.0, str(row[text_col] or ""), speaker, lang))
+    return utts

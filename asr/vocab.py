@@ -1,0 +1,121 @@
+"""`asr vocab --train MANIFEST --out DIR`: the character vocabulary of the train split, as a processor.
+
+Characters come from the normalised transcripts of the train split only (never dev or test); a space is the
+word delimiter ``|``; ``[UNK]`` and ``[PAD]`` (the CTC blank) follow, as in transformers'
+``run_speech_recognition_ctc.py``. Writes a ``Wav2Vec2CTCTokenizer`` and a ``Wav2Vec2FeatureExtractor`` (so
+``Wav2Vec2Processor.from_pretrained(DIR)`` works), ``asr_text.json`` naming the normaliser that every later
+stage must use, and ``vocab_report.json`` with the characters of the other manifests that the vocabulary
+lacks, with counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from asr.data.audio import TARGET_RATE
+from asr.data.manifest import read_manifest
+from asr.errors import InputError, run_reporting_errors
+from asr.text import Normalizer, default_normalizer, get_normalizer
+
+WORD_DELIMITER, UNK, PAD = "|", "[UNK]", "[PAD]"
+TEXT_CONFIG = "asr_text.json"
+
+
+def char_counts(texts: list[str], normalize: Normalizer) -> Counter:
+    """Counts of the label characters (space written as the word delimiter) of normalised texts."""
+    counts: Counter = Counter()
+    for text in texts:
+        counts.update(normalize(text).replace(" ", WORD_DELIMITER))
+    return counts
+
+
+def build_vocab(train_texts: list[str], normalize: Normalizer) -> dict[str, int]:
+    """Sorted characters of the train texts, then [UNK] and [PAD]; token -> id."""
+    chars = sorted(char_counts(train_texts, normalize))
+    if not chars:
+        raise InputError("the train transcripts are empty after normalisation")
+    return {token: i for i, token in enumerate([*chars, UNK, PAD])}
+
+
+def save_processor(
+    out_dir: Path, vocab: dict[str, int], normalize: Normalizer, lang: str, sampling_rate: int
+) -> None:
+    """Writes vocab.json, the tokenizer, the feature extractor and asr_text.json to `out_dir`."""
+    from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2Processor
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    vocab_file = out_dir / "vocab.json"
+    vocab_file.write_text(json.dumps(vocab, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    tokenizer = Wav2Vec2CTCTokenizer(
+        str(vocab_file),
+        unk_token=UNK,
+        pad_token=PAD,
+        word_delimiter_token=WORD_DELIMITER,
+        do_lower_case=False,
+    )
+    extractor = Wav2Vec2FeatureExtractor(
+        feature_size=1,
+        sampling_rate=sampling_rate,
+        padding_value=0.0,
+        do_normalize=True,
+        return_attention_mask=True,
+    )
+    Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(str(out_dir))
+    config = {"normalizer": normalize.id, "lang": lang}
+    (out_dir / TEXT_CONFIG).write_text(json.dumps(config, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def missing_chars(manifest: Path, vocab: dict[str, int], normalize: Normalizer) -> dict[str, int]:
+    """Characters of `manifest`'s normalised transcripts that are not in the vocabulary, with counts."""
+    counts = char_counts([u.text for u in read_manifest(manifest)], normalize)
+    return dict(sorted(((c, n) for c, n in counts.items() if c not in vocab), key=lambda kv: (-kv[1], kv[0])))
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", required=True, type=Path, help="the train manifest")
+    parser.add_argument("--out", required=True, type=Path, help="processor folder")
+    parser.add_argument(
+        "--check", nargs="*", type=Path, default=[], help="dev/test manifests to check for unseen characters"
+    )
+    parser.add_argument("--normalize", help="normaliser spec (default: the train manifest language's)")
+    parser.add_argument("--sampling-rate", type=int, default=TARGET_RATE)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    utts = read_manifest(args.train)
+    if not utts:
+        raise InputError(f"{args.train}: no utterances")
+    lang = utts[0].lang
+    normalize = get_normalizer(args.normalize) if args.normalize else default_normalizer(lang)
+    vocab = build_vocab([u.text for u in utts], normalize)
+    save_processor(args.out, vocab, normalize, lang, args.sampling_rate)
+    report = {"normalizer": normalize.id, "size": len(vocab), "missing": {}}
+    print(
+        f"vocabulary: {len(vocab)} tokens from {len(utts)} train utterances ({normalize.id}):",
+        " ".join(vocab),
+    )
+    for manifest in args.check:
+        missing = missing_chars(manifest, vocab, normalize)
+        report["missing"][str(manifest)] = missing
+        listed = ", ".join(f"{c!r}: {n}" for c, n in missing.items()) or "none"
+        print(f"{manifest}: characters not in the vocabulary (mapped to {UNK}): {listed}")
+    (args.out / "vocab_report.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
+    print(f"processor written to {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "asr vocab") -> int:
+    args = build_parser(prog).parse_args(argv)
+    return run_reporting_errors(prog, lambda: run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
