@@ -41,9 +41,7 @@ def build_vocab(train_texts: list[str], normalize: Normalizer) -> dict[str, int]
     return {token: i for i, token in enumerate([*chars, UNK, PAD])}
 
 
-def save_processor(
-    out_dir: Path, vocab: dict[str, int], normalize: Normalizer, lang: str, sampling_rate: int
-) -> None:
+def save_processor(out_dir: Path, vocab: dict[str, int], normalize: Normalizer, lang: str, sampling_rate: int) -> None:
     """Writes vocab.json, the tokenizer, the feature extractor and asr_text.json to `out_dir`."""
     from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2Processor
 

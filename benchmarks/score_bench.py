@@ -116,20 +116,14 @@ def main() -> None:
             "asr score --compat sclite (word+char)": measure(
                 [asr, "score", *files, "--compat", "sclite"], args.repeats
             ),
-            "asr score --compat jiwer (word+char)": measure(
-                [asr, "score", *files, "--compat", "jiwer"], args.repeats
-            ),
+            "asr score --compat jiwer (word+char)": measure([asr, "score", *files, "--compat", "jiwer"], args.repeats),
             "jiwer script (process_words+process_characters)": measure(
                 [sys.executable, str(tmp / "jiwer_score.py"), *files], args.repeats
             ),
             "sclite word (-o rsum)": measure(sclite_cmd(tmp / "ref.trn", tmp / "hyp.trn", tmp, False), 1),
-            "sclite char (-e utf-8 -c -o rsum)": measure(
-                sclite_cmd(tmp / "ref.trn", tmp / "hyp.trn", tmp, True), 1
-            ),
+            "sclite char (-e utf-8 -c -o rsum)": measure(sclite_cmd(tmp / "ref.trn", tmp / "hyp.trn", tmp, True), 1),
         }
-        print(
-            f"{args.pairs} pairs x {args.words} words = {ref_words} reference words, 2 levels where stated\n"
-        )
+        print(f"{args.pairs} pairs x {args.words} words = {ref_words} reference words, 2 levels where stated\n")
         print(f"{'process':<50} {'seconds':>8} {'M words/s':>10} {'peak MB':>8}")
         for name, (seconds, mb) in rows.items():
             print(f"{name:<50} {seconds:8.2f} {ref_words / seconds / 1e6:10.3f} {mb:8.0f}")

@@ -76,9 +76,7 @@ def test_jiwer_compat_and_single_level(tmp_path, capsys):
 def test_bad_input_is_one_line_and_exit_2(tmp_path, ref, hyp, extra, message):
     _write(tmp_path / "ref.txt", ref)
     _write(tmp_path / "hyp.txt", hyp)
-    proc = subprocess.run(
-        [*ASR, "score", "ref.txt", "hyp.txt", *extra], cwd=tmp_path, capture_output=True, text=True
-    )
+    proc = subprocess.run([*ASR, "score", "ref.txt", "hyp.txt", *extra], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("asr score: error: ") and message in proc.stderr
@@ -113,10 +111,7 @@ def test_report_dir_aligns_columns_by_display_width(tmp_path, capsys):
         if line.startswith("REF:"):
             rows = pra[i : i + 3]
             # every column starts at the same display column in REF, HYP and Eval
-            starts = [
-                {display_width(r[:k]) for k in range(1, len(r)) if r[k - 1] == " " and r[k] != " "}
-                for r in rows
-            ]
+            starts = [{display_width(r[:k]) for k in range(1, len(r)) if r[k - 1] == " " and r[k] != " "} for r in rows]
             assert starts[2] <= starts[0] and starts[0] == starts[1], rows
     assert "रहा ==> रही" in (out / "word.dtl").read_text(encoding="utf-8")
     sys_text = (out / "word.sys").read_text(encoding="utf-8")

@@ -83,14 +83,10 @@ def _inspect(utt: Utterance, base: Path, rate: int, decode: bool) -> tuple[float
         duration = info.duration
         if utt.offset is not None:
             if utt.offset + utt.duration > duration + 0.01:
-                raise Unusable(
-                    "segment outside the audio", f"{utt.offset}+{utt.duration}s of {duration:.2f}s"
-                )
+                raise Unusable("segment outside the audio", f"{utt.offset}+{utt.duration}s of {duration:.2f}s")
             duration = utt.duration
         if decode:  # reading every sample is what finds a truncated or corrupt file
-            samples = load_audio(
-                path, rate, utt.offset or 0.0, utt.duration if utt.offset is not None else None
-            )
+            samples = load_audio(path, rate, utt.offset or 0.0, utt.duration if utt.offset is not None else None)
             duration = len(samples) / rate
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
         raise Unusable("unreadable audio", str(err).splitlines()[0][:200]) from None
@@ -125,9 +121,7 @@ def check_utterances(
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         outcomes = pool.map(inspect, utterances)
-        for utt, outcome in tqdm(
-            zip(utterances, outcomes, strict=True), total=len(utterances), desc=desc, unit="utt"
-        ):
+        for utt, outcome in tqdm(zip(utterances, outcomes, strict=True), total=len(utterances), desc=desc, unit="utt"):
             try:
                 if utt.id in seen:
                     raise Unusable("duplicate id")
@@ -140,9 +134,7 @@ def check_utterances(
                     raise Unusable("empty transcript")
                 frames = ctc_frames(round(duration * rate), conv)
                 if ctc_min_frames(labels) > frames:
-                    raise Unusable(
-                        "transcript too long for CTC", f"{ctc_min_frames(labels)} labels > {frames} frames"
-                    )
+                    raise Unusable("transcript too long for CTC", f"{ctc_min_frames(labels)} labels > {frames} frames")
             except Unusable as err:
                 result.rejected.append((utt, err.reason, err.detail))
                 continue

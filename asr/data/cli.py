@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -16,36 +17,71 @@ def _normalizer(spec: str | None, lang: str) -> Normalizer:
 
 
 def _add_prepare(sub) -> None:
-    p = sub.add_parser(
-        "prepare", help="turn a corpus into checked manifests OUT/<split>.jsonl + summary.json"
-    )
-    p.add_argument(
-        "--source", required=True, help="hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE"
-    )
+    p = sub.add_parser("prepare", help="turn a corpus into checked manifests OUT/<split>.jsonl + summary.json")
+    p.add_argument("--source", required=True, help="hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE")
     p.add_argument("--lang", required=True, help="language code (en, fi, de, hi, ...)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument(
-        "--splits", default="train,validation,test", help="splits of a hf source (comma-separated)"
-    )
+    p.add_argument("--splits", default="train,validation,test", help="splits of a hf source (comma-separated)")
     p.add_argument("--split", help="the split of a one-split source (default: from its name, else train)")
     p.add_argument("--audio-column", default="audio")
-    p.add_argument(
-        "--text-column", help="default: the first of sentence, text, transcription, transcript, ..."
-    )
+    p.add_argument("--text-column", help="default: the first of sentence, text, transcription, transcript, ...")
     p.add_argument("--speaker-column", help="default: the first of speaker, speaker_id, client_id, spk_id")
     p.add_argument("--id-column", help="default: id, else the audio file's name")
-    p.add_argument(
-        "--normalize", help=f"normaliser for the checks (default: the language's; {', '.join(NORMALIZERS)})"
-    )
+    p.add_argument("--normalize", help=f"normaliser for the checks (default: the language's; {', '.join(NORMALIZERS)})")
 
 
 def _add_check(sub) -> None:
-    p = sub.add_parser(
-        "check", help="check a manifest: exit 0 if every utterance is usable, 1 if not, 2 if unreadable"
-    )
+    p = sub.add_parser("check", help="check a manifest: exit 0 if every utterance is usable, 1 if not, 2 if unreadable")
     p.add_argument("manifest", type=Path)
     p.add_argument("--normalize", help="normaliser for the transcripts (default: the manifest language's)")
     p.add_argument("--json", type=Path, help="write every problem and conversion note here")
+
+
+def _add_synth(sub) -> None:
+    p = sub.add_parser("synth", help="build the synthetic espeak-ng corpus: OUT/<lang>/{train,dev,test}.jsonl")
+    p.add_argument("--langs", default="en,fi,de,hi", help="comma-separated: en, de, es, fi, hi, it, ru")
+    p.add_argument("--hours", type=float, default=0.5, help="hours of audio per language (all splits)")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--speed-factors", default="0.9,1.0,1.1", help="speed perturbation factors, one drawn each")
+    p.add_argument("--reverb-prob", type=float, default=0.3)
+    p.add_argument("--noise-prob", type=float, default=0.5)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+
+
+def _add_asterisk(sub) -> None:
+    p = sub.add_parser("asterisk", help="real recorded telephone prompts (Debian asterisk-core-sounds-*)")
+    p.add_argument("--lang", required=True, help="en, es, fr, it or ru")
+    p.add_argument("--out", required=True, type=Path)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    from asr.data.prepare import summary_table
+    from asr.data.synth.augment import Augmentation
+    from asr.data.synth.corpus import synth_language
+
+    settings = Augmentation(
+        speed_factors=tuple(float(f) for f in args.speed_factors.split(",")),
+        reverb_prob=args.reverb_prob,
+        noise_prob=args.noise_prob,
+    )
+    for lang in [lang for lang in args.langs.split(",") if lang]:
+        summary = synth_language(lang, args.hours, args.out, args.seed, settings, args.workers)
+        print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM")
+        print(summary_table(summary))
+    print(f"corpus in {args.out}")
+    return 0
+
+
+def run_asterisk(args: argparse.Namespace) -> int:
+    from asr.data.asterisk import build
+    from asr.data.prepare import summary_table
+
+    summary = build(args.lang, args.out)
+    print(f"skipped transcript entries: {summary['entries_skipped']}")
+    print(summary_table(summary))
+    print(f"recordings by {summary['credit']}; manifests in {args.out}")
+    return 0
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -96,10 +132,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     _add_prepare(sub)
     _add_check(sub)
+    _add_synth(sub)
+    _add_asterisk(sub)
     return parser
 
 
-_RUN = {"prepare": run_prepare, "check": run_check}
+_RUN = {"prepare": run_prepare, "check": run_check, "synth": run_synth, "asterisk": run_asterisk}
 
 
 def main(argv: list[str] | None = None, prog: str = "asr data") -> int:

@@ -35,14 +35,10 @@ def check_and_write(
     for split, utts in sorted(splits.items()):
         result = check_utterances(utts, out_dir, normalizer, desc=f"checking {split}")
         if not result.usable:
-            raise InputError(
-                f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()}"
-            )
+            raise InputError(f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()}")
         write_split(out_dir, split, result)
         summary["splits"][split] = result.summary()
-    (out_dir / "summary.json").write_text(
-        json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
+    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return summary
 
 
@@ -61,7 +57,5 @@ def summary_table(summary: dict) -> str:
     for split, s in summary["splits"].items():
         filtered = ", ".join(f"{k}: {v}" for k, v in s["filtered"].items()) or "none"
         converted = ", ".join(f"{k}: {v}" for k, v in s["converted_on_load"].items()) or "none"
-        lines.append(
-            f"{split:<8} {s['items']:>7} {s['kept']:>7} {s['hours']:>8.3f}  {filtered} / {converted}"
-        )
+        lines.append(f"{split:<8} {s['items']:>7} {s['kept']:>7} {s['hours']:>8.3f}  {filtered} / {converted}")
     return "\n".join(lines)

@@ -66,9 +66,7 @@ def speaker_prefixed(speaker: str, utt_id: str) -> str:
     return safe_id(f"{speaker}_{utt_id}")
 
 
-def _pick(
-    columns: list[str], wanted: str | None, usual: tuple[str, ...], what: str, where: str
-) -> str | None:
+def _pick(columns: list[str], wanted: str | None, usual: tuple[str, ...], what: str, where: str) -> str | None:
     if wanted:
         if wanted not in columns:
             raise InputError(f"{where}: no {what} column {wanted!r} (columns: {', '.join(columns)})")
@@ -83,9 +81,7 @@ def load_source(spec: str, lang: str, out_dir: Path, options: SourceOptions) -> 
         kind, rest = "jsonl", spec
     loaders = {"hf": _load_hf, "audiofolder": _load_audiofolder, "kaldi": _load_kaldi, "jsonl": _load_jsonl}
     if kind not in loaders or not rest:
-        raise InputError(
-            f"source {spec!r}: expected hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE"
-        )
+        raise InputError(f"source {spec!r}: expected hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE")
     return loaders[kind](rest, lang, out_dir, options)
 
 
@@ -124,18 +120,14 @@ def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
     segments = _read_table(data / "segments") if (data / "segments").exists() else {}
     for rec_id, value in wav_scp.items():
         if value.endswith("|"):
-            raise InputError(
-                f"{data / 'wav.scp'}: recording '{rec_id}' is a command pipe; convert it to a file"
-            )
+            raise InputError(f"{data / 'wav.scp'}: recording '{rec_id}' is a command pipe; convert it to a file")
     utts = []
     for utt_id, text in texts.items():
         offset = duration = None
         rec_id = utt_id
         if segments:
             if utt_id not in segments:
-                raise InputError(
-                    f"{data / 'segments'}: no segment for utterance '{utt_id}' of {data / 'text'}"
-                )
+                raise InputError(f"{data / 'segments'}: no segment for utterance '{utt_id}' of {data / 'text'}")
             rec_id, start, end = segments[utt_id].split()[:3]
             offset, duration = float(start), float(end) - float(start)
         if rec_id not in wav_scp:
@@ -157,9 +149,7 @@ def _metadata_rows(path: Path) -> list[dict]:
         raise InputError(f"{path}: cannot read metadata: {err}") from None
 
 
-def _load_audiofolder(
-    rest: str, lang: str, out_dir: Path, options: SourceOptions
-) -> dict[str, list[Utterance]]:
+def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     root = Path(rest)
     metadata = sorted([*root.rglob("metadata.csv"), *root.rglob("metadata.jsonl")])
     if not metadata:
@@ -180,9 +170,7 @@ def _load_audiofolder(
             split = split_name(first) if first.lower() in SPLIT_NAMES else _one_split(Path("train"), options)
             speaker = str(row.get(spk_col) or "") if spk_col else ""
             utt_id = speaker_prefixed(speaker, str(row.get(options.id_column or "id") or audio.stem))
-            splits.setdefault(split, []).append(
-                Utterance(utt_id, str(audio), 0.0, str(row[text_col]), speaker, lang)
-            )
+            splits.setdefault(split, []).append(Utterance(utt_id, str(audio), 0.0, str(row[text_col]), speaker, lang))
     return splits
 
 
@@ -193,9 +181,7 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
     if local.is_dir() and ((local / "dataset_dict.json").exists() or (local / "state.json").exists()):
         loaded = datasets.load_from_disk(str(local))
         parts = loaded if isinstance(loaded, datasets.DatasetDict) else {options.split or "train": loaded}
-        wanted = {
-            s: parts[s] for s in parts if not options.split or split_name(s) == split_name(options.split)
-        }
+        wanted = {s: parts[s] for s in parts if not options.split or split_name(s) == split_name(options.split)}
     else:
         name, _, config = rest.partition(":")
         wanted = {}
@@ -207,9 +193,7 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
                     raise InputError(f"hf:{rest}: {err}") from None
     if not wanted:
         raise InputError(f"hf:{rest}: none of the splits {', '.join(options.splits)} found")
-    return {
-        split_name(s): _hf_split(ds, split_name(s), lang, out_dir, options, rest) for s, ds in wanted.items()
-    }
+    return {split_name(s): _hf_split(ds, split_name(s), lang, out_dir, options, rest) for s, ds in wanted.items()}
 
 
 def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, name: str) -> list[Utterance]:

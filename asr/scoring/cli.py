@@ -34,9 +34,7 @@ def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
         "--compat", choices=COMPAT, default="sclite",
         help="cost model: sclite (sub 4, del/ins 3, sclite's tie-breaking; default) or jiwer (unit costs)",
     )  # fmt: skip
-    parser.add_argument(
-        "--level", default="word,char", help="comma-separated levels: word, char (default: both)"
-    )
+    parser.add_argument("--level", default="word,char", help="comma-separated levels: word, char (default: both)")
     parser.add_argument(
         "--normalize", default="none", metavar="NAME",
         help=f"text normaliser applied to both sides: {', '.join(NORMALIZERS)} (default: none)",
@@ -46,9 +44,7 @@ def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
         help="speaker = id prefix before the first of these characters (default: '_-', as sclite -i rm)",
     )  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="write the JSON report here ('-': standard output)")
-    parser.add_argument(
-        "--report-dir", type=Path, metavar="DIR", help="write .sys/.pra/.dtl reports and score.json"
-    )
+    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write .sys/.pra/.dtl reports and score.json")
     return parser
 
 
@@ -106,9 +102,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         _write_outputs(args, score, report, summary_stream)
     except OSError as err:
-        raise InputError(
-            f"{err.filename or args.json or args.report_dir}: cannot write: {err.strerror}"
-        ) from None
+        raise InputError(f"{err.filename or args.json or args.report_dir}: cannot write: {err.strerror}") from None
     return 0
 
 

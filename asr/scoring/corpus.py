@@ -67,9 +67,7 @@ class CorpusScore:
 
     def to_json(self) -> dict:
         """The JSON report: totals per level, per utterance [C, S, D, I], per speaker, and settings."""
-        out: dict = {
-            level: self.totals[level].to_json() | {"unit": UNITS[level, self.compat]} for level in self.levels
-        }
+        out: dict = {level: self.totals[level].to_json() | {"unit": UNITS[level, self.compat]} for level in self.levels}
         out["utterances"] = {
             utt_id: {level: self.alignments[level][utt_id].counts.as_list() for level in self.levels}
             for utt_id in self.speakers
@@ -114,7 +112,5 @@ def score_corpus(
     for utt_id, ref, hyp in triples:
         speakers[utt_id] = speaker_of(utt_id, speaker_separators)
         for level in levels:
-            alignments[level][utt_id] = align(
-                tokenize(ref, level, compat), tokenize(hyp, level, compat), compat
-            )
+            alignments[level][utt_id] = align(tokenize(ref, level, compat), tokenize(hyp, level, compat), compat)
     return CorpusScore(compat, normalizer, levels, speakers, alignments, list(missing_hyp or []))

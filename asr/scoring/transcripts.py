@@ -127,9 +127,7 @@ def read_transcripts(path: str | Path, role: Role = "hyp", fmt: Format | None = 
         except ValueError as err:
             raise InputError(f"{path}:{lineno}: {err} ({fmt} format)") from None
         if utt_id in out:
-            raise InputError(
-                f"{path}:{lineno}: duplicate utterance id '{utt_id}' (first on line {first_line[utt_id]})"
-            )
+            raise InputError(f"{path}:{lineno}: duplicate utterance id '{utt_id}' (first on line {first_line[utt_id]})")
         out[utt_id] = text
         first_line[utt_id] = lineno
     return out

@@ -1,0 +1,107 @@
+"""`asr data asterisk`: real recorded speech from Debian's Asterisk prompt packages.
+
+``asterisk-core-sounds-<lang>`` holds the transcripts (``/usr/share/doc/.../core-sounds-<lang>.txt.gz``,
+``name: text`` per line) and ``asterisk-core-sounds-<lang>-wav`` the 8 kHz studio recordings under
+``/usr/share/asterisk/sounds/<lang>/`` (a link to the voice's folder, such as ``en_US_f_Allison``). One
+professional speaker per language: the voice folder names the speaker. Entries are skipped, and counted by
+reason, when they are not speech (``[beep]``), have no recording, or speak symbols the text does not hold
+(``*``, ``#``); bracketed glosses and stage notes are removed from the text. Prompts are split 80/10/10
+into train/dev/test by a hash of their name, so the split of a prompt never changes. Audio is referenced
+where it lies and resampled to 16 kHz on loading.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from collections import Counter
+from pathlib import Path
+
+from asr.data.manifest import Utterance
+from asr.data.prepare import check_and_write
+from asr.errors import InputError
+from asr.text import default_normalizer
+
+LANGUAGES = ("en", "es", "fr", "it", "ru")
+# speaker and licence per language, from /usr/share/doc/asterisk-core-sounds-<lang>/copyright
+CREDITS = {
+    "en": "Allison Smith (theivrvoice.com), CC-BY-SA-3.0",
+    "es": "Allison Smith (theivrvoice.com), CC-BY-SA-3.0",
+    "fr": "June Wallack, CC-BY-SA-3.0",
+    "it": "Carlo Flora, CC-BY-3.0",
+    "ru": "Maxim Topal (ivrvoice.ru), CC-BY-3.0",
+}
+SOUNDS = Path("/usr/share/asterisk/sounds")
+DOCS = Path("/usr/share/doc")
+_GLOSS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+
+
+def split_of(name: str) -> str:
+    """train, dev or test for a prompt name, 80/10/10 by a stable hash."""
+    bucket = zlib.crc32(name.encode()) % 10
+    return "dev" if bucket == 0 else "test" if bucket == 1 else "train"
+
+
+def clean_text(text: str) -> tuple[str, str | None]:
+    """The spoken text of a transcript entry, and the reason to skip it (None when usable)."""
+    if re.fullmatch(r"\s*\[[^\]]*\]\s*", text):
+        return "", "not speech"
+    if "*" in text or "#" in text:
+        return "", "symbols spoken as words"
+    spoken = " ".join(_GLOSS.sub(" ", text).split())
+    return spoken, None if spoken else "empty text"
+
+
+def _transcripts(lang: str) -> list[tuple[str, str]]:
+    path = DOCS / f"asterisk-core-sounds-{lang}" / f"core-sounds-{lang}.txt.gz"
+    if not path.exists():
+        raise InputError(f"{path}: not found; install Debian's asterisk-core-sounds-{lang} (scripts/setup.sh does)")
+    entries = []
+    for line in gzip.decompress(path.read_bytes()).decode("utf-8-sig").splitlines():
+        if line.strip() and not line.startswith(";") and ":" in line:
+            name, _, text = line.partition(":")
+            entries.append((name.strip(), text.strip()))
+    return entries
+
+
+def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], Counter]:
+    """Utterances per split and the counts of skipped entries by reason."""
+    if lang not in LANGUAGES:
+        raise InputError(f"no Asterisk prompts for {lang!r}; available: {', '.join(LANGUAGES)}")
+    folder = (SOUNDS / lang).resolve()
+    if not folder.is_dir():
+        raise InputError(f"{SOUNDS / lang}: not found; install asterisk-core-sounds-{lang}-wav (scripts/setup.sh does)")
+    speaker = re.sub(r"[^a-z0-9]", "", folder.name.split("_")[-1].lower())
+    wavs = {str(p.relative_to(folder).with_suffix("")).lower(): p for p in folder.rglob("*.wav")}
+    splits: dict[str, list[Utterance]] = {}
+    skipped: Counter = Counter()
+    seen: set[str] = set()
+    for name, text in _transcripts(lang):
+        spoken, reason = clean_text(text)
+        wav = wavs.get(name.lower())
+        if reason is None and wav is None:
+            reason = "no recording"
+        if reason is None and name.lower() in seen:
+            reason = "duplicate name"
+        if reason:
+            skipped[reason] += 1
+            continue
+        seen.add(name.lower())
+        utt_id = f"{speaker}_{lang}-{name.replace('/', '-')}"
+        utterance = Utterance(utt_id, str(wav), 0.0, spoken, speaker, lang)
+        splits.setdefault(split_of(name), []).append(utterance)
+    return splits, skipped
+
+
+def build(lang: str, out_dir: Path) -> dict:
+    """Writes OUT/{train,dev,test}.jsonl and summary.json for one language; returns the summary."""
+    splits, skipped = load_prompts(lang)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extra = {
+        "source": f"asterisk-core-sounds-{lang}",
+        "lang": lang,
+        "credit": CREDITS[lang],
+        "entries_skipped": dict(skipped.most_common()),
+    }
+    return check_and_write(splits, out_dir, default_normalizer(lang), f"asterisk {lang}", extra)

@@ -1,0 +1,1 @@
+"""The built-in synthetic speech corpus: espeak-ng voices reading license-clean text (`asr data synth`)."""

@@ -1,0 +1,148 @@
+"""`asr data synth`: a multi-speaker synthetic speech corpus per language, made with espeak-ng.
+
+Per language, writes ``OUT/<lang>/{train,dev,test}.jsonl`` (checked like any prepared corpus, with
+``summary.json``), the audio as 16 kHz FLAC under ``OUT/<lang>/audio/<split>/``, and ``lm_text.txt``: the
+sentences not used for audio, for the language model. Splits are disjoint in sentences and dev/test
+speakers use espeak-ng variants never heard in training. Everything derives from the seed: the sentence
+order, the speakers, and each utterance's own augmentation seed, so two runs write the same corpus.
+Utterances whose audio exists are not synthesised again, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import tempfile
+import zlib
+from dataclasses import asdict, dataclass
+from multiprocessing import Pool
+from pathlib import Path
+
+import soundfile as sf
+from tqdm import tqdm
+
+from asr.data.audio import TARGET_RATE, audio_info, resample, write_audio
+from asr.data.manifest import Utterance
+from asr.data.prepare import check_and_write
+from asr.data.synth.augment import Augmentation, augment
+from asr.data.synth.texts import sentences
+from asr.data.synth.voices import Speaker, make_speakers
+from asr.errors import InputError
+from asr.text import default_normalizer
+
+CHARS_PER_SECOND = 14.0  # espeak-ng at about 160 words a minute: for planning the number of sentences
+MAX_AUDIO_SHARE = 0.7  # at most this share of a language's sentences gets audio; the rest feeds the LM
+SPLIT_SHARES = {"dev": 0.1, "test": 0.1}
+SPEAKERS = {"train": 16, "dev": 4, "test": 4}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One utterance to synthesise."""
+
+    id: str
+    text: str
+    speaker: Speaker
+    path: Path
+    seed: int
+
+
+def _seed(*parts: object) -> int:
+    return zlib.crc32(":".join(map(str, parts)).encode())
+
+
+def synthesize(job: Job, settings: Augmentation) -> dict:
+    """Synthesises, augments and writes one utterance (unless its file exists); returns what was applied."""
+    if job.path.exists():
+        return {"resumed": True}
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "u.wav"
+        # text through stdin: a sentence starting with "-" would be read as an option
+        cmd = ["espeak-ng", *job.speaker.espeak_args, "-w", str(wav), "--stdin"]
+        proc = subprocess.run(cmd, input=job.text, capture_output=True, text=True)
+        if proc.returncode != 0 or not wav.exists():
+            raise InputError(f"espeak-ng failed on utterance {job.id} ({job.text!r}): {proc.stderr.strip()}")
+        samples, rate = sf.read(wav, dtype="float32")
+    samples, applied = augment(samples, rate, settings, job.seed)
+    tmp_path = job.path.with_suffix(".part.flac")
+    write_audio(tmp_path, resample(samples, rate, TARGET_RATE), TARGET_RATE)
+    tmp_path.replace(job.path)  # whole files only: an interrupted run leaves no truncated audio
+    return applied
+
+
+def _run(args: tuple[Job, Augmentation]) -> dict:
+    return synthesize(*args)
+
+
+def plan(lang: str, hours: float, seed: int, lang_dir: Path) -> tuple[dict[str, list[Job]], list[str], dict]:
+    """Jobs per split, the LM sentences, and the sentence statistics for the summary."""
+    texts, rejected = sentences(lang)
+    rng = random.Random(_seed(seed, lang))
+    rng.shuffle(texts)
+    budget, used = hours * 3600, 0
+    total = 0.0
+    limit = int(len(texts) * MAX_AUDIO_SHARE)
+    while used < limit and total < budget:
+        total += len(texts[used]) / CHARS_PER_SECOND
+        used += 1
+    counts = {split: max(1, round(used * share)) for split, share in SPLIT_SHARES.items()}
+    counts["train"] = used - sum(counts.values())
+    if counts["train"] < 1:
+        raise InputError(f"--hours {hours} gives {used} {lang} sentences: too few for train, dev and test")
+    jobs: dict[str, list[Job]] = {}
+    start = 0
+    for split in ("train", "dev", "test"):
+        speakers = make_speakers(lang, split, SPEAKERS[split], rng)
+        chunk = texts[start : start + counts[split]]
+        start += counts[split]
+        jobs[split] = []
+        for i, text in enumerate(chunk):
+            speaker = speakers[i % len(speakers)]
+            utt_id = f"{speaker.id}_{lang}{split}{i:06d}"
+            path = lang_dir / "audio" / split / f"{utt_id}.flac"
+            jobs[split].append(Job(utt_id, text, speaker, path, _seed(seed, lang, split, i)))
+    stats = {
+        "sentences_available": len(texts),
+        "sentences_rejected": dict(rejected.most_common()),
+        "sentences_with_audio": used,
+        "lm_sentences": len(texts) - used,
+        "speakers": {split: sorted({j.speaker.id for j in js}) for split, js in jobs.items()},
+    }
+    return jobs, texts[used:], stats
+
+
+def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: Augmentation, workers: int) -> dict:
+    """Builds one language's corpus; returns its summary."""
+    lang_dir = out_dir / lang
+    jobs, lm_text, stats = plan(lang, hours, seed, lang_dir)
+    all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
+    for job in all_jobs:
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+    with Pool(workers) as pool:
+        work = pool.imap(_run, [(job, settings) for job in all_jobs], chunksize=8)
+        resumed = sum("resumed" in r for r in tqdm(work, total=len(all_jobs), desc=f"synth {lang}", unit="utt"))
+    (lang_dir / "lm_text.txt").write_text("".join(t + "\n" for t in lm_text), encoding="utf-8")
+    splits = {
+        split: [
+            Utterance(
+                j.id,
+                str(j.path.relative_to(lang_dir)),
+                audio_info(j.path).duration,
+                j.text,
+                j.speaker.id,
+                lang,
+            )
+            for j in split_jobs
+        ]
+        for split, split_jobs in jobs.items()
+    }
+    extra = {
+        "source": "synth (espeak-ng)",
+        "lang": lang,
+        "seed": seed,
+        "hours_requested": hours,
+        "augmentation": asdict(settings),
+        "resumed_utterances": resumed,
+        **stats,
+    }
+    return check_and_write(splits, lang_dir, default_normalizer(lang), f"synth {lang}", extra)

@@ -1,0 +1,91 @@
+"""Sentences per language for the synthetic corpus, from license-clean text that Debian ships.
+
+English, German, Russian, Spanish and Italian come from the fortune databases (packages fortunes-min,
+fortunes, fortunes-de, fortunes-ru, fortunes-es, fortunes-it: entries separated by ``%`` lines), leaving out
+the offensive collections and the topics listed in `_EXCLUDED`; Finnish and Hindi from `grammar`.
+Sentences are cut at . ! ? and kept when they have 3 to 20 words, no digits (espeak-ng would read them as
+number words that the transcript lacks) and no characters outside letters and light punctuation; every
+rejected sentence is counted by reason.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+from asr.data.synth import grammar
+from asr.errors import InputError
+
+FORTUNES = Path("/usr/share/games/fortunes")
+_SOURCES = {
+    "en": (FORTUNES, "fortunes-min / fortunes"),
+    "de": (FORTUNES / "de", "fortunes-de"),
+    "ru": (FORTUNES / "ru", "fortunes-ru"),
+    "es": (FORTUNES / "es", "fortunes-es"),
+    "it": (FORTUNES / "it", "fortunes-it"),
+}
+_GRAMMARS = {"fi": grammar.finnish, "hi": grammar.hindi}
+LANGUAGES = tuple(sorted([*_SOURCES, *_GRAMMARS]))
+_EXCLUDED = {
+    "off", "ethnic", "men-women", "politics", "drugs", "sex", "flirt", "art", "ascii-art", "asciiart",
+    "banner", "M$", "linux", "computers", "computer", "debian", "perl", "startrek", "zippy",
+}  # fmt: skip
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_PUNCTUATION = set(",.;:!?'’«»„“”\"-–—।")
+
+
+def _fortune_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix in ("", ".fortunes") and p.stem not in _EXCLUDED and not p.is_symlink()
+    )
+
+
+def _entries(path: Path) -> list[str]:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    entries = []
+    for entry in re.split(r"\n%\n", text):
+        lines = [line for line in entry.splitlines() if not re.match(r"^\s+--", line)]
+        entries.append(" ".join(" ".join(lines).split()))
+    return entries
+
+
+def sentence_filter(sentence: str) -> str | None:
+    """The reason a sentence is rejected, or None when it is kept."""
+    words = sentence.split()
+    if not 3 <= len(words) <= 20:
+        return "not 3 to 20 words"
+    if any(ch.isdigit() for ch in sentence):
+        return "digits"
+    if not all(ch.isspace() or ch in _PUNCTUATION or unicodedata.category(ch)[0] in "LM" for ch in sentence):
+        return "other characters"
+    if not any(ch.isalpha() for ch in sentence):
+        return "no letters"
+    return None
+
+
+def sentences(lang: str) -> tuple[list[str], Counter]:
+    """Distinct kept sentences of `lang` in a fixed order, and the counts of rejected ones by reason."""
+    if lang in _GRAMMARS:
+        candidates = _GRAMMARS[lang]()
+    elif lang in _SOURCES:
+        folder, package = _SOURCES[lang]
+        if not folder.is_dir():
+            raise InputError(f"{folder}: not found; install Debian's {package} (scripts/setup.sh does)")
+        candidates = [s for f in _fortune_files(folder) for e in _entries(f) for s in _SENTENCE_END.split(e)]
+    else:
+        raise InputError(f"no text source for language {lang!r}; available: {', '.join(LANGUAGES)}")
+    kept: dict[str, None] = {}
+    rejected: Counter = Counter()
+    for sentence in candidates:
+        reason = sentence_filter(sentence)
+        if reason:
+            rejected[reason] += 1
+        elif sentence in kept:
+            rejected["duplicate"] += 1
+        else:
+            kept[sentence] = None
+    return list(kept), rejected
