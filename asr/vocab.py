@@ -2,10 +2,11 @@
 
 Characters come from the normalised transcripts of the train split only (never dev or test); a space is the
 word delimiter ``|``; ``[UNK]`` and ``[PAD]`` (the CTC blank) follow, as in transformers'
-``run_speech_recognition_ctc.py``. Writes a ``Wav2Vec2CTCTokenizer`` and a ``Wav2Vec2FeatureExtractor`` (so
-``Wav2Vec2Processor.from_pretrained(DIR)`` works), ``asr_text.json`` naming the normaliser that every later
-stage must use, and ``vocab_report.json`` with the characters of the other manifests that the vocabulary
-lacks, with counts.
+``run_speech_recognition_ctc.py``. Writes a ``Wav2Vec2CTCTokenizer`` and a ``Wav2Vec2FeatureExtractor``, so
+``Wav2Vec2Processor.from_pretrained(DIR)`` works; as in that example the tokenizer also holds ``<s>`` and
+``</s>``, never targets, and the CTC head has ``len(tokenizer)`` outputs. Also writes ``asr_text.json``,
+naming the normaliser that every later stage must use, and ``vocab_report.json`` with the characters of
+the other manifests that the vocabulary lacks, with counts.
 """
 
 from __future__ import annotations

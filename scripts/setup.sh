@@ -5,7 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(sctk gcc python3-dev)   # sctk: NIST sclite, the scoring yardstick the tests compare against
+# sctk: NIST sclite, the scoring yardstick; espeak-ng and the fortunes: the synthetic corpus (voices, text);
+# asterisk-core-sounds-*: real recorded prompts (transcripts, and the 8 kHz recordings in the -wav packages)
+APT_PACKAGES=(sctk gcc python3-dev espeak-ng fortunes-min fortunes fortunes-de fortunes-ru fortunes-es fortunes-it)
+for lang in en es fr it ru; do
+    APT_PACKAGES+=("asterisk-core-sounds-$lang" "asterisk-core-sounds-$lang-wav")
+done
 TORCH_VERSION=2.13.0
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3

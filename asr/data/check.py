@@ -73,7 +73,7 @@ class CheckResult:
         }
 
 
-def _inspect(utt: Utterance, base: Path, rate: int, decode: bool) -> tuple[float, list[str]]:
+def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
     """Duration in seconds and conversion notes of one utterance's audio; raises `Unusable`."""
     path = utt.audio_path(base)
     if not path.is_file():
@@ -85,9 +85,9 @@ def _inspect(utt: Utterance, base: Path, rate: int, decode: bool) -> tuple[float
             if utt.offset + utt.duration > duration + 0.01:
                 raise Unusable("segment outside the audio", f"{utt.offset}+{utt.duration}s of {duration:.2f}s")
             duration = utt.duration
-        if decode:  # reading every sample is what finds a truncated or corrupt file
-            samples = load_audio(path, rate, utt.offset or 0.0, utt.duration if utt.offset is not None else None)
-            duration = len(samples) / rate
+        # reading every sample is what finds a truncated or corrupt file
+        samples = load_audio(path, rate, utt.offset or 0.0, utt.duration if utt.offset is not None else None)
+        duration = len(samples) / rate
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
         raise Unusable("unreadable audio", str(err).splitlines()[0][:200]) from None
     if duration <= 0:
@@ -106,7 +106,6 @@ def check_utterances(
     normalize: Callable[[str], str],
     rate: int = TARGET_RATE,
     conv: Sequence[tuple[int, int]] = WAV2VEC2_CONV,
-    decode: bool = True,
     desc: str = "checking",
 ) -> CheckResult:
     """Checks every utterance (audio decoded in threads); audio paths resolve against `base`."""
@@ -115,7 +114,7 @@ def check_utterances(
 
     def inspect(utt: Utterance) -> tuple[float, list[str]] | Unusable:
         try:
-            return _inspect(utt, base, rate, decode)
+            return _inspect(utt, base, rate)
         except Unusable as err:
             return err
 

@@ -167,7 +167,7 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
         for row in rows:
             audio = (meta.parent / row["file_name"]).resolve()
             first = audio.relative_to(root.resolve()).parts[0]
-            split = split_name(first) if first.lower() in SPLIT_NAMES else _one_split(Path("train"), options)
+            split = split_name(first) if first.lower() in SPLIT_NAMES else split_name(options.split or "train")
             speaker = str(row.get(spk_col) or "") if spk_col else ""
             utt_id = speaker_prefixed(speaker, str(row.get(options.id_column or "id") or audio.stem))
             splits.setdefault(split, []).append(Utterance(utt_id, str(audio), 0.0, str(row[text_col]), speaker, lang))

@@ -1,0 +1,150 @@
+"""Loaders, checks and `asr data prepare/check` on real audio (espeak-ng), with every bad case counted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asr.data.cli import main as data_main
+from asr.data.manifest import read_manifest
+
+ASR = [sys.executable, "-m", "asr"]
+
+
+def speak(path: Path, text: str, voice: str = "en") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(path), "--stdin"], input=text, text=True, check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("audio")
+    files = {f"u{i}": speak(d / f"u{i}.wav", text) for i, text in enumerate(["hello there", "good morning", "yes"])}
+    stereo, rate = sf.read(files["u0"], dtype="float32")
+    sf.write(d / "stereo.flac", np.stack([stereo, stereo], axis=1), rate)  # 2 channels, 22.05 kHz
+    sf.write(d / "empty.wav", np.zeros(0, dtype=np.float32), 16000)
+    (d / "corrupt.wav").write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt garbage")
+    return {**files, "stereo": d / "stereo.flac", "empty": d / "empty.wav", "corrupt": d / "corrupt.wav"}
+
+
+def _jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_prepare_counts_every_filtered_item(tmp_path, audio):
+    rows = [
+        {"id": "a_1", "audio": str(audio["u0"]), "text": "Hello there!"},
+        {"id": "a_2", "audio": str(audio["stereo"]), "text": "hello there"},
+        {"id": "a_3", "audio": str(audio["u1"]), "text": "?!"},
+        {"id": "a_4", "audio": str(tmp_path / "nope.wav"), "text": "x"},
+        {"id": "a_5", "audio": str(audio["empty"]), "text": "nothing"},
+        {"id": "a_6", "audio": str(audio["corrupt"]), "text": "broken"},
+        {"id": "a_7", "audio": str(audio["u2"]), "text": "this transcript is far too long for one short yes"},
+        {"id": "a_1", "audio": str(audio["u1"]), "text": "again"},
+    ]
+    out = tmp_path / "out"
+    src = _jsonl(tmp_path / "train.jsonl", rows)
+    assert data_main(["prepare", "--source", f"jsonl:{src}", "--lang", "en", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())["splits"]["train"]
+    assert summary["items"] == 8 and summary["kept"] == 2
+    assert summary["filtered"] == {
+        "empty transcript": 1, "missing audio file": 1, "empty audio": 1, "unreadable audio": 1,
+        "transcript too long for CTC": 1, "duplicate id": 1,
+    }  # fmt: skip
+    assert summary["converted_on_load"] == {"resampled": 2, "downmixed": 1}
+    kept = read_manifest(out / "train.jsonl")
+    assert [u.id for u in kept] == ["a_1", "a_2"] and kept[0].duration > 0.5
+    rejected = [json.loads(line) for line in (out / "train.rejected.jsonl").read_text().splitlines()]
+    assert {r["id"]: r["reason"] for r in rejected}["a_6"] == "unreadable audio"
+
+
+def test_check_exit_codes(tmp_path, audio):
+    good = _jsonl(tmp_path / "good.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": "hello there"}])
+    bad = _jsonl(tmp_path / "bad.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": ""}])
+    (tmp_path / "broken.jsonl").write_text('{"id": "x"\n')
+    codes = [subprocess.run([*ASR, "data", "check", str(p)], capture_output=True, text=True) for p in (good, bad)]
+    assert [c.returncode for c in codes] == [0, 1]
+    assert "s_1: empty transcript" in codes[1].stdout
+    proc = subprocess.run([*ASR, "data", "check", str(tmp_path / "broken.jsonl")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "broken.jsonl:1: invalid JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_everything_failing_is_an_error(tmp_path):
+    src = _jsonl(tmp_path / "train.jsonl", [{"id": "a_1", "audio": "missing.wav", "text": "x"}])
+    proc = subprocess.run(
+        [*ASR, "data", "prepare", "--source", f"jsonl:{src}", "--lang", "en", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "every utterance of split 'train' failed the checks" in proc.stderr
+
+
+def test_kaldi_dir_with_segments(tmp_path, audio):
+    data = tmp_path / "data" / "dev"
+    data.mkdir(parents=True)
+    (data / "wav.scp").write_text(f"rec1 {audio['u0']}\nrec2 {audio['u1']}\n")
+    (data / "segments").write_text("spk1-rec1-a rec1 0.0 0.6\nspk1-rec1-b rec1 0.5 0.8\nspk2-rec2 rec2 0 0.9\n")
+    (data / "text").write_text("spk1-rec1-a hello\nspk1-rec1-b there\nspk2-rec2 good morning\n")
+    (data / "utt2spk").write_text("spk1-rec1-a spk1\nspk1-rec1-b spk1\nspk2-rec2 spk2\n")
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(out)]) == 0
+    utts = read_manifest(out / "dev.jsonl")
+    assert [(u.id, u.speaker, u.offset) for u in utts] == [
+        ("spk1-rec1-a", "spk1", 0.0), ("spk1-rec1-b", "spk1", 0.5), ("spk2-rec2", "spk2", 0.0),
+    ]  # fmt: skip
+    assert abs(utts[1].duration - 0.3) < 0.01
+
+
+def test_audiofolder_with_split_folders(tmp_path, audio):
+    root = tmp_path / "folder"
+    for split, key in (("train", "u0"), ("test", "u1")):
+        (root / split).mkdir(parents=True)
+        (root / split / "a.wav").write_bytes(audio[key].read_bytes())
+        (root / split / "metadata.csv").write_text(
+            f"file_name,transcription,speaker_id\na.wav,text of {split},s{split}\n"
+        )
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out", str(out)]) == 0
+    assert [u.text for u in read_manifest(out / "train.jsonl")] == ["text of train"]
+    assert [u.id for u in read_manifest(out / "test.jsonl")] == ["stest_a"]
+
+
+def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):
+    datasets = pytest.importorskip("datasets")
+    files = [str(audio[k]) for k in ("u0", "u1", "u2")]
+    ds = datasets.Dataset.from_dict(
+        {"audio": files, "sentence": ["hello there", "good morning", "yes"], "client_id": ["c1", "c2", "c1"]}
+    ).cast_column("audio", datasets.Audio())
+    datasets.DatasetDict({"train": ds, "validation": ds.select([1])}).save_to_disk(str(tmp_path / "saved"))
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"hf:{tmp_path / 'saved'}", "--lang", "en", "--out", str(out)]) == 0
+    train = read_manifest(out / "train.jsonl")
+    assert [(u.id, u.speaker) for u in train] == [("c1_u0", "c1"), ("c1_u2", "c1"), ("c2_u1", "c2")]
+    assert (out / train[0].audio).is_file() and [u.text for u in read_manifest(out / "dev.jsonl")] == ["good morning"]
+
+    ds.to_parquet(str(tmp_path / "pq" / "train.parquet"))
+    out2 = tmp_path / "out2"
+    assert data_main(["prepare", "--source", f"hf:{tmp_path / 'pq'}", "--lang", "en", "--out", str(out2)]) == 0
+    assert len(read_manifest(out2 / "train.jsonl")) == 3
+
+
+def test_hf_missing_text_column_is_named(tmp_path, audio):
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"audio": [str(audio["u0"])], "words": ["hi"]}).cast_column(
+        "audio", datasets.Audio()
+    )
+    ds.save_to_disk(str(tmp_path / "saved"))
+    proc = subprocess.run(
+        [*ASR, "data", "prepare", "--source", f"hf:{tmp_path / 'saved'}", "--lang", "en", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "no text column" in proc.stderr

@@ -1,0 +1,57 @@
+"""Normalisers: per-language letters kept, punctuation handled, specs and versions round-trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from asr.errors import InputError
+from asr.text import NORMALIZERS, default_normalizer, get_normalizer
+
+
+@pytest.mark.parametrize(
+    ("spec", "text", "expected"),
+    [
+        ("en", "Don’t STOP, 'believing'! well-known", "don't stop believing well known"),
+        ("fi", "Hyvää PÄIVÄÄ, vaa'an yö!", "hyvää päivää vaaan yö"),
+        ("de", "Straße, GRÖSSE: Äpfel", "straße grösse äpfel"),
+        ("es", "¿Qué tal, Ñandú?", "qué tal ñandú"),
+        ("fr", "L’homme «peut-être» aujourd'hui", "l'homme peut être aujourd'hui"),
+        ("it", "Perché l’uomo è qui?", "perché l'uomo è qui"),
+        ("ru", "Ёлка, ЁЖИК — ещё!", "елка ежик еще"),
+        ("hi", "मैं घर जा रहा हूँ। क्या?", "मैं घर जा रहा हूँ क्या"),
+        ("hi", "क्\u200dष", "क्ष"),  # zero-width joiner dropped, virama kept
+        ("lower-nopunct", "Don't, STOP", "dont stop"),
+        ("none", " As Is, ", " As Is, "),
+    ],
+)
+def test_normalizers(spec, text, expected):
+    assert get_normalizer(spec)(text) == expected
+
+
+def test_nfc_composes_decomposed_letters():
+    assert get_normalizer("fi")("pa\u0308iva\u0308") == "päivä"
+
+
+def test_devanagari_marks_survive():
+    out = get_normalizer("hi")("क्या हूँ")
+    assert "\u094d" in out and "\u0942" in out and "\u0901" in out  # virama, matra, chandrabindu
+
+
+def test_chars_to_ignore_and_id_round_trip():
+    normalizer = get_normalizer("fi").ignoring("äö")
+    assert normalizer.id == "fi@1+ignore=äö"
+    assert normalizer("Päivää yö") == "piv y"
+    again = get_normalizer(normalizer.id)
+    assert again.id == normalizer.id and again("Päivää yö") == "piv y"
+
+
+def test_unknown_name_and_version_mismatch():
+    with pytest.raises(InputError, match="unknown normalizer 'xx'"):
+        get_normalizer("xx")
+    with pytest.raises(InputError, match="fi@9 asked for"):
+        get_normalizer("fi@9")
+
+
+def test_languages_and_default():
+    assert {"en", "fi", "de", "es", "fr", "it", "ru", "hi"} <= set(NORMALIZERS)
+    assert default_normalizer("sw").name == "lower-nopunct"
