@@ -1,0 +1,97 @@
+"""The built-in corpora (espeak-ng synthetic speech, Asterisk prompts) and `asr vocab` on them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from asr.data.cli import main as data_main
+from asr.data.manifest import read_manifest
+from asr.vocab import main as vocab_main
+
+ASR = [sys.executable, "-m", "asr"]
+SPLITS = ("train", "dev", "test")
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    assert data_main(["synth", "--langs", "en,hi", "--hours", "0.03", "--out", str(out), "--seed", "3"]) == 0
+    return out
+
+
+def test_synth_splits_are_disjoint_in_sentences_and_voices(synth):
+    for lang in ("en", "hi"):
+        manifests = {s: read_manifest(synth / lang / f"{s}.jsonl") for s in SPLITS}
+        texts = {s: {u.text for u in us} for s, us in manifests.items()}
+        speakers = {s: {u.speaker for u in us} for s, us in manifests.items()}
+        assert all(manifests.values()) and sum(len(u) for u in manifests.values()) >= 20
+        assert not texts["train"] & (texts["dev"] | texts["test"]) and not texts["dev"] & texts["test"]
+        assert not speakers["train"] & (speakers["dev"] | speakers["test"])
+        lm_text = set((synth / lang / "lm_text.txt").read_text(encoding="utf-8").splitlines())
+        assert len(lm_text) > 100 and not lm_text & set().union(*texts.values())
+        for u in manifests["test"]:
+            assert u.id.startswith(u.speaker + "_") and (synth / lang / u.audio).is_file() and u.duration > 0.3
+    summary = json.loads((synth / "hi" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["normalizer"] == "hi@1" and set(summary["splits"]) == set(SPLITS)
+
+
+def test_synth_is_deterministic_and_resumes(synth, tmp_path):
+    out = tmp_path / "again"
+    args = ["synth", "--langs", "en", "--hours", "0.03", "--out", str(out), "--seed", "3"]
+    assert data_main(args) == 0
+    assert (out / "en" / "train.jsonl").read_text() == (synth / "en" / "train.jsonl").read_text()
+    first = read_manifest(out / "en" / "dev.jsonl")[0]
+    assert (out / "en" / first.audio).read_bytes() == (synth / "en" / first.audio).read_bytes()
+    (out / "en" / first.audio).unlink()
+    assert data_main(args) == 0
+    summary = json.loads((out / "en" / "summary.json").read_text())
+    total = sum(s["items"] for s in summary["splits"].values())
+    assert summary["resumed_utterances"] == total - 1
+    assert (out / "en" / first.audio).read_bytes() == (synth / "en" / first.audio).read_bytes()
+
+
+def test_vocab_from_train_only_reports_unseen_characters(synth, tmp_path):
+    train = synth / "en" / "train.jsonl"
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(
+        json.dumps({"id": "x_1", "audio": "a.wav", "text": "Zürich ÅÅ", "speaker": "x", "lang": "en"}) + "\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "processor"
+    assert vocab_main(["--train", str(train), "--out", str(out), "--check", str(dev)]) == 0
+    from transformers import Wav2Vec2Processor
+
+    processor = Wav2Vec2Processor.from_pretrained(str(out))
+    vocab = processor.tokenizer.get_vocab()
+    assert processor.tokenizer.pad_token == "[PAD]" and processor.tokenizer.word_delimiter_token == "|"
+    assert "å" not in vocab and " " not in vocab and "|" in vocab
+    report = json.loads((out / "vocab_report.json").read_text(encoding="utf-8"))
+    assert report["missing"][str(dev)]["å"] == 2 and report["normalizer"] == "en@1"
+    assert json.loads((out / "asr_text.json").read_text())["normalizer"] == "en@1"
+    ids = processor.tokenizer("hello world").input_ids
+    assert processor.tokenizer.decode(ids, group_tokens=False) == "hello world"
+
+
+def test_asterisk_prompts_are_real_speech_with_clean_text(tmp_path):
+    out = tmp_path / "en"
+    proc = subprocess.run([*ASR, "data", "asterisk", "--lang", "en", "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["entries_skipped"]["not speech"] >= 1 and "Allison Smith" in summary["credit"]
+    utts = {s: read_manifest(out / f"{s}.jsonl") for s in SPLITS}
+    assert sum(len(u) for u in utts.values()) > 400 and all(len(u) > 20 for u in utts.values())
+    assert summary["splits"]["train"]["converted_on_load"] == {"resampled": len(utts["train"])}
+    texts = [u.text for us in utts.values() for u in us]
+    assert not any("[" in t or "(" in t or "*" in t for t in texts)
+    assert all(u.id.startswith("allison_en-") and u.speaker == "allison" for u in utts["dev"])
+
+
+def test_asterisk_unknown_language(tmp_path):
+    proc = subprocess.run(
+        [*ASR, "data", "asterisk", "--lang", "de", "--out", str(tmp_path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "no Asterisk prompts for 'de'" in proc.stderr
