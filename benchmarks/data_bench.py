@@ -1,0 +1,76 @@
+"""Data preparation throughput: synthetic corpus generation, and loading + resampling against datasets.map.
+
+1. `asr data synth` (espeak-ng, augmentation, 16 kHz FLAC, checks) as a whole process: utterances/s.
+2. Loading + resampling to 16 kHz of real 8 kHz recordings (the Asterisk English prompts, repeated to
+   --copies x): the checks of `asr data prepare` (decode every sample with soundfile, resample with soxr, in
+   threads) against a plain `datasets.Dataset.map` doing the same decode + resample, in one run.
+
+Run: .venv/bin/python benchmarks/data_bench.py [--hours 0.1] [--copies 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import soundfile as sf
+import soxr
+
+from asr.data.asterisk import load_prompts
+from asr.data.check import check_utterances
+from asr.text import get_normalizer
+
+
+def _decode_resample(batch: dict) -> dict:
+    arrays = []
+    for path in batch["audio"]:
+        samples, rate = sf.read(path, dtype="float32")
+        arrays.append(soxr.resample(samples, rate, 16000, quality="VHQ"))
+    return {"array": arrays}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hours", type=float, default=0.1, help="hours of synthetic English")
+    parser.add_argument("--copies", type=int, default=4, help="how many times the Asterisk prompts are loaded")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        cmd = [sys.executable, "-m", "asr", "data", "synth", "--langs", "en", "--hours", str(args.hours), "--out", tmp]
+        subprocess.run(cmd, check=True, capture_output=True)
+        seconds = time.perf_counter() - start
+        n = sum(1 for s in ("train", "dev", "test") for _ in (Path(tmp) / "en" / f"{s}.jsonl").open())
+        print(f"asr data synth: {n} utterances ({args.hours} h) in {seconds:.1f} s = {n / seconds:.1f} utt/s")
+
+    splits, _ = load_prompts("en")
+    prompts = [u for us in splits.values() for u in us]
+    utts = [replace(u, id=f"{u.id}-{copy}") for copy in range(args.copies) for u in prompts]
+
+    start = time.perf_counter()
+    result = check_utterances(utts, Path("/"), get_normalizer("en"), desc="asr checks")
+    ours = time.perf_counter() - start
+    audio_hours = sum(u.duration for u in result.usable) / 3600
+
+    import datasets
+
+    datasets.disable_progress_bars()
+    with tempfile.TemporaryDirectory() as cache:
+        ds = datasets.Dataset.from_dict({"audio": [u.audio for u in utts]})
+        start = time.perf_counter()
+        ds.map(_decode_resample, batched=True, batch_size=32, cache_file_name=f"{cache}/map.arrow")
+        peer = time.perf_counter() - start
+
+    print(f"\nloading + resampling {len(utts)} real 8 kHz prompts ({audio_hours:.2f} h) to 16 kHz:")
+    print(f"{'asr data prepare checks (threads)':<40} {ours:7.2f} s {len(utts) / ours:8.1f} utt/s")
+    print(f"{'datasets.map (same decode + resample)':<40} {peer:7.2f} s {len(utts) / peer:8.1f} utt/s")
+    print(f"ratio: {peer / ours:.2f}x as fast as datasets.map")
+
+
+if __name__ == "__main__":
+    main()
