@@ -148,3 +148,17 @@ def test_hf_missing_text_column_is_named(tmp_path, audio):
         text=True,
     )
     assert proc.returncode == 2 and "no text column" in proc.stderr
+
+
+@pytest.mark.parametrize(("suffix", "fmt"), [(".ogg", "OGG"), (".mp3", "MP3"), (".flac", "FLAC"), (".wav", "WAV")])
+def test_codecs_decode_to_mono_16k(tmp_path, audio, suffix, fmt):
+    from asr.data.audio import load_audio
+
+    samples, rate = sf.read(audio["u0"], dtype="float32")
+    stereo = np.stack([samples, 0.5 * samples], axis=1)
+    path = tmp_path / f"x{suffix}"
+    sf.write(path, stereo, rate, format=fmt, **({"subtype": "VORBIS"} if fmt == "OGG" else {}))
+    out = load_audio(path)
+    assert out.ndim == 1 and out.dtype == np.float32
+    assert abs(len(out) - len(samples) * 16000 / rate) < 0.05 * 16000  # mp3 adds encoder padding
+    assert np.max(np.abs(out)) > 0.1
