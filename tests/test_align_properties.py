@@ -6,9 +6,12 @@ transcription of sclite's cell rule and backtrace (net_dp.c) for the exact path.
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from asr.scoring._align import sclite_ops
 from asr.scoring.align import Counts, align, align_ops
 from asr.scoring.corpus import speaker_of
 
@@ -86,8 +89,6 @@ def test_strings_align_by_code_point_like_lists(ref, hyp):
 @settings(max_examples=20, deadline=None)
 @given(st.integers(300, 900), st.integers(0, 2**32 - 1))
 def test_long_sequences_match_the_reference(n, seed):
-    import random
-
     rng = random.Random(seed)
     ref = [rng.choice("abcd") for _ in range(n)]
     hyp = [t if rng.random() < 0.8 else rng.choice("abcde") for t in ref if rng.random() < 0.95]
@@ -105,3 +106,18 @@ def test_speaker_is_the_prefix_before_the_first_separator():
     assert speaker_of("1272-128104-0000") == "1272"
     assert speaker_of("utt7") == "utt7"
     assert speaker_of("a.b_c", ".") == "a"
+
+
+@settings(deadline=None)
+@given(tokens, tokens, st.integers(1, 6))
+def test_alignment_in_blocks_of_rows_is_the_same(ref, hyp, max_move_bytes):
+    assert sclite_ops(ref, hyp, max_move_bytes) == sclite_ops(ref, hyp)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(300, 900), st.integers(0, 2**32 - 1), st.integers(1, 200))
+def test_long_sequences_in_blocks_match_the_reference(n, seed, max_move_bytes):
+    rng = random.Random(seed)
+    ref = [rng.choice("abcd") for _ in range(n)]
+    hyp = [t if rng.random() < 0.8 else rng.choice("abcde") for t in ref if rng.random() < 0.95]
+    assert sclite_ops(ref, hyp, max_move_bytes).decode() == sclite_reference(ref, hyp)
