@@ -1,0 +1,1 @@
+"""CTC fine-tuning with transformers models and accelerate (`asr train`)."""

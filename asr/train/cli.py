@@ -1,0 +1,61 @@
+"""`asr train --config conf/train.yaml [--key value ...]`: CTC fine-tuning; under `accelerate launch` too.
+
+Every key of `asr.train.config.TrainConfig` can be set in the YAML file or as ``--key value`` (a flag given
+alone, such as ``--resume``, means true). Examples::
+
+    asr train --config conf/train.yaml
+    asr train --config conf/train.yaml --max_steps 2000 --learning_rate 3e-4
+    accelerate launch --multi_gpu --num_processes 8 -m asr train --config conf/train.yaml
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from asr.errors import InputError, run_reporting_errors
+
+
+def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
+    """(config path, {key: value}) from ``--config PATH --key value --flag ...``."""
+    config, overrides, i = None, {}, 0
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--"):
+            raise InputError(f"unexpected argument {token!r}: options are --key value")
+        key = token[2:].replace("-", "_")
+        has_value = i + 1 < len(argv) and not argv[i + 1].startswith("--")
+        value = argv[i + 1] if has_value else "true"
+        i += 2 if has_value else 1
+        if key == "config":
+            config = value
+        else:
+            overrides[key] = value
+    return config, overrides
+
+
+def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"usage: {prog} --config FILE [--key value ...]\n\n{__doc__}")
+        from asr.train.config import TrainConfig
+
+        print("keys:", ", ".join(TrainConfig.__dataclass_fields__))
+        return 0
+
+    def run() -> int:
+        from asr.train.config import TrainConfig
+        from asr.train.loop import train
+
+        config, overrides = parse_args(argv)
+        info = train(TrainConfig.load(config, overrides), shlex.join(["asr", "train", *argv]))
+        wer = "n/a" if info["best_dev_wer"] is None else f"{100 * info['best_dev_wer']:.2f}%"
+        print(f"{info['steps']} steps in {info['minutes']:.1f} min; best dev WER {wer}; "
+              f"model in {info['config']['output_dir']}/model")  # fmt: skip
+        return 0
+
+    return run_reporting_errors(prog, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Training data: utterances with label ids, decoded audio (cached in memory for small sets), and batches
+grouped by length under an audio-seconds budget, sharded over processes."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from asr.data.audio import load_audio
+from asr.data.manifest import read_manifest
+from asr.errors import InputError
+
+
+@dataclass(frozen=True)
+class Example:
+    """One utterance ready for CTC: where its audio is, how long it is, its label ids."""
+
+    id: str
+    audio: Path
+    offset: float | None
+    duration: float
+    text: str
+    labels: tuple[int, ...]
+
+
+@dataclass
+class Split:
+    """The examples of one manifest and the counts of those left out (by reason)."""
+
+    examples: list[Example]
+    filtered: dict[str, int]
+
+
+def load_split(manifest: str, tokenizer, normalize, min_duration: float = 0.0, max_duration: float = 0.0) -> Split:
+    """Examples of a manifest; durations outside [min, max] (max 0 = no limit) are counted and left out."""
+    path = Path(manifest)
+    examples, filtered = [], {"too short": 0, "too long": 0, "empty transcript": 0}
+    for utt in read_manifest(path):
+        if utt.duration < min_duration:
+            filtered["too short"] += 1
+            continue
+        if max_duration and utt.duration > max_duration:
+            filtered["too long"] += 1
+            continue
+        text = normalize(utt.text)
+        if not text:
+            filtered["empty transcript"] += 1
+            continue
+        labels = tuple(tokenizer(text).input_ids)
+        audio = utt.audio_path(path.parent)
+        examples.append(Example(utt.id, audio, utt.offset, utt.duration, text, labels))
+    if not examples:
+        raise InputError(f"{manifest}: no usable utterances (left out: {filtered})")
+    return Split(examples, {k: v for k, v in filtered.items() if v})
+
+
+class AudioStore:
+    """Decoded 16 kHz audio of examples; kept in memory when `cache` is set."""
+
+    def __init__(self, rate: int, cache: bool) -> None:
+        self.rate = rate
+        self.cache: dict[str, np.ndarray] | None = {} if cache else None
+
+    def get(self, ex: Example) -> np.ndarray:
+        if self.cache is not None and ex.id in self.cache:
+            return self.cache[ex.id]
+        samples = load_audio(ex.audio, self.rate, ex.offset or 0.0, ex.duration if ex.offset is not None else None)
+        if self.cache is not None:
+            self.cache[ex.id] = samples
+        return samples
+
+
+def length_grouped_batches(
+    durations: list[float], max_seconds: float, max_size: int, seed: int, epoch: int
+) -> list[list[int]]:
+    """Batches of indices of similar length whose padded length (longest x count) stays within
+    `max_seconds`; the grouping varies a little and the batch order a lot with (seed, epoch)."""
+    rng = random.Random(f"{seed}:{epoch}")
+    order = sorted(range(len(durations)), key=lambda i: durations[i] * rng.uniform(0.95, 1.05))
+    batches, current, longest = [], [], 0.0
+    for i in order:
+        longest_if = max(longest, durations[i])
+        if current and (longest_if * (len(current) + 1) > max_seconds or len(current) >= max_size):
+            batches.append(current)
+            current, longest_if = [], durations[i]
+        current.append(i)
+        longest = longest_if
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+def shard(batches: list[list[int]], rank: int, world: int) -> list[list[int]]:
+    """This process's batches: every world-th one; all processes get the same number (the tail of an epoch's
+    shuffled batches, fewer than `world`, waits for the next epoch's order)."""
+    usable = len(batches) - len(batches) % world
+    return batches[rank:usable:world]
