@@ -17,7 +17,7 @@ from asr.errors import InputError, run_reporting_errors
 
 PRESETS: dict[str, dict] = {
     "tiny": {
-        "hidden_size": 96, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 256,
+        "hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 384,
         "conv_dim": (64, 64, 64, 64, 64, 64, 64), "num_conv_pos_embeddings": 32, "num_conv_pos_embedding_groups": 4,
         "feat_extract_norm": "layer", "do_stable_layer_norm": True,
     },

@@ -58,6 +58,7 @@ class TrainConfig:
     # data
     max_batch_seconds: float = 120.0  # audio seconds per batch (per process), before padding
     max_batch_size: int = 64
+    sortagrad: bool = False  # first epoch in order of length, shortest first
     max_duration: float = 20.0  # longest train utterance kept (seconds); dev is never filtered
     min_duration: float = 0.0
     cache_audio_hours: float = 2.0  # keep decoded train audio in memory when the split is at most this long
@@ -68,7 +69,7 @@ class TrainConfig:
     save_steps: int = 200
     save_total_limit: int = 2
     logging_steps: int = 10
-    resume: bool = True  # continue from the last checkpoint in output_dir when there is one
+    resume: str = "auto"  # auto: continue from output_dir's last checkpoint if any; true: must; false: must not
     sync_check: bool = False  # assert after every step that all processes hold the same weights
 
     @classmethod
@@ -88,6 +89,8 @@ class TrainConfig:
         if unknown:
             raise InputError(f"unknown config key(s): {', '.join(unknown)}")
         config = cls(**{k: _coerce(known[k], v) for k, v in values.items()})
+        if config.resume not in ("auto", "true", "false"):
+            raise InputError(f"config key resume: expected auto, true or false, got {config.resume!r}")
         missing = [k for k in ("model", "processor", "train_manifest") if not getattr(config, k)]
         if missing:
             raise InputError(f"config: {', '.join(missing)} must be set")
@@ -101,6 +104,8 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
     kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type))
     if kind is None or value is None:
         return value
+    if kind is str and isinstance(value, bool):  # YAML reads an unquoted true/false as a bool
+        return str(value).lower()
     if kind is bool and not isinstance(value, bool):
         raise InputError(f"config key {f.name}: expected true or false, got {value!r}")
     try:

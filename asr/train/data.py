@@ -74,10 +74,12 @@ class AudioStore:
 
 
 def length_grouped_batches(
-    durations: list[float], max_seconds: float, max_size: int, seed: int, epoch: int
+    durations: list[float], max_seconds: float, max_size: int, seed: int, epoch: int, shortest_first: bool = False
 ) -> list[list[int]]:
     """Batches of indices of similar length whose padded length (longest x count) stays within
-    `max_seconds`; the grouping varies a little and the batch order a lot with (seed, epoch)."""
+    `max_seconds`; the grouping varies a little and the batch order a lot with (seed, epoch). With
+    `shortest_first` the batches come in order of length (SortaGrad, for the first epoch of a CTC model
+    trained from scratch: short utterances first get it out of the all-blank phase sooner)."""
     rng = random.Random(f"{seed}:{epoch}")
     order = sorted(range(len(durations)), key=lambda i: durations[i] * rng.uniform(0.95, 1.05))
     batches, current, longest = [], [], 0.0
@@ -90,7 +92,8 @@ def length_grouped_batches(
         longest = longest_if
     if current:
         batches.append(current)
-    rng.shuffle(batches)
+    if not shortest_first:
+        rng.shuffle(batches)
     return batches
 
 

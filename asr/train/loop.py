@@ -3,7 +3,8 @@
 Writes to ``output_dir``: ``checkpoint-<step>/`` (accelerate state: safetensors weights, optimizer,
 scheduler, RNG states, the loop state), ``best/`` (model + processor at the best dev WER), ``model/`` (the
 final model + processor: the best one when there was a dev set, else the last), ``train_log.csv`` and
-``tensorboard/`` (loss, learning rate, dev WER/CER), ``run_info.json`` (resolved config, command, processes,
+``tensorboard/`` (loss, learning rate, dev WER/CER), ``learning_curve.png`` (dev CER against minutes),
+``run_info.json`` (resolved config, command, processes,
 figures). Only the main process writes. A run finds its last checkpoint in ``output_dir`` and continues from
 it, ending with the same weights as a run that was never interrupted.
 """
@@ -26,6 +27,7 @@ from asr.scoring.corpus import score_corpus
 from asr.text import get_normalizer
 from asr.train.config import TrainConfig
 from asr.train.data import AudioStore, Example, Split, length_grouped_batches, load_split, shard
+from asr.train.plot import learning_curve
 
 
 class TrainError(InputError):
@@ -196,7 +198,12 @@ class Trainer:
     def _epoch_batches(self, epoch: int) -> list[list[Example]]:
         exs = self.train.examples
         batches = length_grouped_batches(
-            [ex.duration for ex in exs], self.cfg.max_batch_seconds, self.cfg.max_batch_size, self.cfg.seed, epoch
+            [ex.duration for ex in exs],
+            self.cfg.max_batch_seconds,
+            self.cfg.max_batch_size,
+            self.cfg.seed,
+            epoch,
+            shortest_first=self.cfg.sortagrad and epoch == 0,
         )
         mine = shard(batches, self.acc.process_index, self.acc.num_processes)
         if not mine:
@@ -266,15 +273,22 @@ class Trainer:
         result = [None]
         if self.acc.is_main_process:
             score = score_corpus(sorted(gathered))
-            result = [{"dev_wer": score.totals["word"].counts.rate, "dev_cer": score.totals["char"].counts.rate}]
+            totals = score.totals
+            result = [{"dev_wer": totals["word"].counts.rate, "dev_cer": totals["char"].counts.rate,
+                       "dev_utterances": len(gathered)}]  # fmt: skip
         broadcast_object_list(result)
         return result[0]
 
     # writing ---------------------------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
         self.acc.wait_for_everyone()
-        self.acc.save_state(str(self.out / f"checkpoint-{self.state.step}"))
+        final = self.out / f"checkpoint-{self.state.step}"
+        partial = self.out / f"{final.name}.partial"  # renamed when whole: a kill never leaves half a checkpoint
+        self.acc.save_state(str(partial))
+        self.acc.wait_for_everyone()
         if self.acc.is_main_process:
+            shutil.rmtree(final, ignore_errors=True)
+            partial.rename(final)
             old = sorted((p for p in self.out.glob("checkpoint-*")), key=lambda p: int(p.name.split("-")[-1]))
             for path in old[: -self.cfg.save_total_limit] if self.cfg.save_total_limit > 0 else []:
                 shutil.rmtree(path, ignore_errors=True)
@@ -292,7 +306,7 @@ class Trainer:
         if not self.acc.is_main_process:
             return
         path = self.out / "train_log.csv"
-        columns = ["step", "epoch", "minutes", "loss", "lr", "dev_wer", "dev_cer"]
+        columns = ["step", "epoch", "minutes", "loss", "lr", "dev_wer", "dev_cer", "dev_utterances"]
         new = not path.exists()
         with path.open("a", newline="") as f:
             writer = csv.DictWriter(f, columns)
@@ -319,7 +333,7 @@ class Trainer:
         if self.acc.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
         self.acc.wait_for_everyone()
-        resumed = last_checkpoint(self.out) if cfg.resume else None
+        resumed = self._checkpoint_to_resume()
         if resumed:
             self.acc.load_state(str(resumed))
         self.tensorboard = self._open_tensorboard()
@@ -348,6 +362,14 @@ class Trainer:
         if self.state.step % cfg.save_steps:
             self._save_checkpoint()
         return self._finish(resumed)
+
+    def _checkpoint_to_resume(self) -> Path | None:
+        found = last_checkpoint(self.out)
+        if self.cfg.resume == "true" and found is None:
+            raise InputError(f"resume=true but {self.out} holds no checkpoint to resume from")
+        if self.cfg.resume == "false" and found is not None:
+            raise InputError(f"{self.out} holds {found.name}: resume it (resume=auto) or use a new output_dir")
+        return found
 
     def _progress(self, resumed: Path | None):
         from tqdm import tqdm
@@ -420,6 +442,8 @@ class Trainer:
         if self.acc.is_main_process:
             (final / "run_info.json").write_text(json.dumps(info, indent=1) + "\n")
             (self.out / "run_info.json").write_text(json.dumps(info, indent=1) + "\n")
+            title = f"{self.cfg.model} on {self.cfg.train_manifest}"
+            learning_curve(self.state.history, self.out / "learning_curve.png", title)
             if self.tensorboard is not None:
                 self.tensorboard.close()
         self.acc.wait_for_everyone()

@@ -1,0 +1,31 @@
+"""The learning curve of a run: dev CER (and WER) against training minutes, as a PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def learning_curve(history: list[dict], path: Path, title: str) -> bool:
+    """Plots the dev rows of `history` to `path`; False when there is nothing to plot."""
+    rows = [r for r in history if r.get("dev_cer") is not None]
+    if not rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    minutes = [r["minutes"] for r in rows]
+    ax.plot(minutes, [100 * r["dev_cer"] for r in rows], marker="o", label="dev CER")
+    ax.plot(minutes, [100 * r["dev_wer"] for r in rows], marker=".", linestyle="--", label="dev WER")
+    ax.set_xlabel("training minutes")
+    ax.set_ylabel("error rate (%)")
+    ax.set_ylim(0, 105)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

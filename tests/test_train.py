@@ -1,0 +1,148 @@
+"""CTC training: real optimisation steps, resume equivalence after a kill, two processes, pipeline, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from asr.data.cli import main as data_main
+from asr.model import init_model
+from asr.train.cli import main as train_main
+from asr.vocab import main as vocab_main
+
+ASR = [sys.executable, "-m", "asr"]
+ACCELERATE = str(Path(sys.executable).parent / "accelerate")
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("train")
+    assert data_main(["synth", "--langs", "en", "--hours", "0.02", "--out", str(root), "--workers", "2"]) == 0
+    assert vocab_main(["--train", str(root / "en" / "train.jsonl"), "--out", str(root / "processor")]) == 0
+    init_model("tiny", root / "model", root / "processor")
+    return {"root": root, "processor": root / "processor", "model": root / "model", "data": root / "en"}
+
+
+def _args(setup: dict, out: Path, **extra) -> list[str]:
+    options = {
+        "model": setup["model"], "processor": setup["processor"], "train_manifest": setup["data"] / "train.jsonl",
+        "dev_manifest": setup["data"] / "dev.jsonl", "output_dir": out, "learning_rate": 3e-3, "warmup_steps": 2,
+        "max_batch_seconds": 12, "freeze_feature_encoder": "false", "logging_steps": 1, "eval_steps": 4,
+        "save_steps": 4, "mask_time_prob": 0.2, "hidden_dropout": 0.1,
+    } | extra  # fmt: skip
+    return [token for key, value in options.items() for token in (f"--{key}", str(value))]
+
+
+def _weights(path: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_optimisation_steps_reduce_the_loss(setup, tmp_path):
+    assert train_main(_args(setup, tmp_path / "run", max_steps=10, mask_time_prob=0.0, hidden_dropout=0.0)) == 0
+    info = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    losses = [row["loss"] for row in info["history"] if row.get("loss") is not None]
+    assert info["steps"] == 10 and len(losses) >= 8
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3
+    assert (tmp_path / "run" / "checkpoint-8" / "model.safetensors").exists()
+    assert info["num_processes"] == 1 and info["final_model"] == "best"
+
+
+def test_killed_run_resumes_to_the_same_weights(setup, tmp_path):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert train_main(_args(setup, whole, max_steps=12)) == 0
+    proc = subprocess.Popen([*ASR, "train", *_args(setup, killed, max_steps=12)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (killed / "checkpoint-4").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "checkpoint-12").exists(), "the run ended before it could be killed"
+    assert train_main(_args(setup, killed, max_steps=12)) == 0
+    info = json.loads((killed / "run_info.json").read_text())
+    assert info["resumed_from"] in ("checkpoint-4", "checkpoint-8")
+    a, b = (
+        _weights(whole / "checkpoint-12" / "model.safetensors"),
+        _weights(killed / "checkpoint-12" / "model.safetensors"),
+    )
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+    dev = [{k: r.get(k) for k in ("step", "dev_wer", "dev_cer")} for r in info["history"] if "dev_wer" in r]
+    whole_info = json.loads((whole / "run_info.json").read_text())
+    assert dev == [
+        {k: r.get(k) for k in ("step", "dev_wer", "dev_cer")} for r in whole_info["history"] if "dev_wer" in r
+    ]
+
+
+def test_two_processes_stay_in_sync(setup, tmp_path):
+    out = tmp_path / "ddp"
+    launch = [ACCELERATE, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
+    launch += ["--mixed_precision", "no", "--dynamo_backend", "no"]
+    cmd = [*launch, "-m", "asr", "train", *_args(setup, out, max_steps=4, sync_check="true")]
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["num_processes"] == 2 and "MULTI_CPU" in info["distributed_type"]
+    dev_rows = [r for r in info["history"] if "dev_wer" in r]
+    dev_count = sum(1 for _ in (setup["data"] / "dev.jsonl").open())
+    assert dev_rows and all(r["dev_utterances"] == dev_count for r in dev_rows)
+    assert (out / "model" / "model.safetensors").exists()
+
+
+def test_saved_model_transcribes_in_a_pipeline(setup, tmp_path):
+    import numpy as np
+    from transformers import pipeline
+
+    assert train_main(_args(setup, tmp_path / "p", max_steps=2)) == 0
+    asr = pipeline("automatic-speech-recognition", model=str(tmp_path / "p" / "model"))
+    out = asr({"raw": np.zeros(16000, dtype=np.float32), "sampling_rate": 16000})
+    assert isinstance(out["text"], str)
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([*ASR, "train", *args], capture_output=True, text=True)
+
+
+def test_bad_input_is_reported(setup, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    proc = _run(_args(setup, tmp_path / "a", train_manifest=empty))
+    assert proc.returncode == 2 and "empty.jsonl: no usable utterances" in proc.stderr
+
+    other = tmp_path / "other_model"
+    shutil.copytree(setup["model"], other)
+    vocab = json.loads((other / "vocab.json").read_text())
+    (other / "vocab.json").write_text(json.dumps(dict(reversed(list(vocab.items())))))
+    proc = _run(_args(setup, tmp_path / "b", model=other))
+    assert proc.returncode == 2 and "does not match the CTC head" in proc.stderr and "new_head=true" in proc.stderr
+
+    proc = _run(_args(setup, tmp_path / "c", model=tmp_path / "nothing"))
+    assert proc.returncode == 2 and "nothing" in proc.stderr and "Traceback" not in proc.stderr
+
+    proc = _run(_args(setup, tmp_path / "d", resume="true"))
+    assert proc.returncode == 2 and "holds no checkpoint to resume from" in proc.stderr
+
+    proc = _run(_args(setup, tmp_path / "e", max_steps=1, unknown_key=1))
+    assert proc.returncode == 2 and "unknown config key(s): unknown_key" in proc.stderr
+
+
+def test_non_finite_loss_names_step_and_utterances(setup, tmp_path):
+    line = json.loads((setup["data"] / "train.jsonl").read_text().splitlines()[0])
+    line["text"] = " ".join(["abcdefghij"] * 60)  # far more labels than frames: CTC loss is infinite
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(line | {"audio": str(setup["data"] / line["audio"])}) + "\n")
+    proc = _run(_args(setup, tmp_path / "f", train_manifest=bad, dev_manifest="", max_steps=2))
+    assert proc.returncode == 2 and f"non-finite loss at step 1 on utterances {line['id']}" in proc.stderr
+    proc = _run(
+        _args(setup, tmp_path / "g", train_manifest=bad, dev_manifest="", max_steps=2, ctc_zero_infinity="true")
+    )
+    assert proc.returncode == 0
