@@ -84,6 +84,30 @@ def run_asterisk(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_merge(sub) -> None:
+    p = sub.add_parser("merge", help="merge manifests (several languages, say) into one, audio paths kept valid")
+    p.add_argument("manifests", nargs="+", type=Path)
+    p.add_argument("--out", required=True, type=Path, help="the merged manifest")
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from asr.data.manifest import read_manifest, write_manifest
+
+    merged, seen = [], {}
+    for manifest in args.manifests:
+        base = manifest.parent.resolve()
+        for utt in read_manifest(manifest):
+            if utt.id in seen:
+                raise InputError(f"{manifest}: utterance id '{utt.id}' is also in {seen[utt.id]}")
+            seen[utt.id] = manifest
+            merged.append(replace(utt, audio=str(utt.audio_path(base))))
+    write_manifest(args.out, merged)
+    print(f"{len(merged)} utterances from {len(args.manifests)} manifests written to {args.out}")
+    return 0
+
+
 def run_prepare(args: argparse.Namespace) -> int:
     from asr.data.prepare import prepare, summary_table
     from asr.data.sources import SourceOptions
@@ -134,10 +158,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_check(sub)
     _add_synth(sub)
     _add_asterisk(sub)
+    _add_merge(sub)
     return parser
 
 
-_RUN = {"prepare": run_prepare, "check": run_check, "synth": run_synth, "asterisk": run_asterisk}
+_RUN = {"prepare": run_prepare, "check": run_check, "synth": run_synth, "asterisk": run_asterisk, "merge": run_merge}
 
 
 def main(argv: list[str] | None = None, prog: str = "asr data") -> int:

@@ -23,6 +23,7 @@ class TrainConfig:
     processor: str = ""  # folder written by `asr vocab`
     train_manifest: str = ""
     dev_manifest: str = ""
+    test_manifest: str = ""  # scored once at the end, with the final model
     output_dir: str = "exp/train"
     new_head: bool = False  # train a new CTC head when the model's vocabulary differs
     max_steps: int = 1000

@@ -46,6 +46,7 @@ class LoopState:
     best_step: int = 0
     last_eval_step: int = -1
     skipped_batches: int = 0
+    audio_seconds: float = 0.0  # audio trained on by this process
     history: list[dict] = field(default_factory=list)
 
     def state_dict(self) -> dict:
@@ -154,9 +155,10 @@ class Trainer:
         self.train = load_split(
             cfg.train_manifest, self.processor.tokenizer, self.normalize, cfg.min_duration, cfg.max_duration
         )
-        self.dev: Split | None = None
-        if cfg.dev_manifest:  # dev is never filtered by duration: it is always scored whole
-            self.dev = load_split(cfg.dev_manifest, self.processor.tokenizer, self.normalize)
+        # dev and test are never filtered by duration: they are always scored whole
+        tokenizer = self.processor.tokenizer
+        self.dev = load_split(cfg.dev_manifest, tokenizer, self.normalize) if cfg.dev_manifest else None
+        self.test = load_split(cfg.test_manifest, tokenizer, self.normalize) if cfg.test_manifest else None
         model = load_model(cfg, self.processor)
         self.attention_mask = getattr(model.config, "feat_extract_norm", "layer") == "layer"
         params = [p for p in model.parameters() if p.requires_grad]
@@ -253,13 +255,12 @@ class Trainer:
 
     # evaluation ------------------------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self) -> dict:
-        """Greedy dev WER/CER over the whole dev set, split over the processes and gathered."""
+    def evaluate(self, split: Split, name: str = "dev") -> dict:
+        """Greedy WER/CER over a whole split (``<name>_wer``, ...), split over the processes and gathered."""
         from accelerate.utils import broadcast_object_list, gather_object
 
-        assert self.dev is not None
         self.model.eval()
-        exs = self.dev.examples[self.acc.process_index :: self.acc.num_processes]
+        exs = split.examples[self.acc.process_index :: self.acc.num_processes]
         batches = length_grouped_batches([ex.duration for ex in exs], self.cfg.eval_batch_seconds, 64, 0, 0)
         hyps = []
         for batch in batches:
@@ -274,8 +275,8 @@ class Trainer:
         if self.acc.is_main_process:
             score = score_corpus(sorted(gathered))
             totals = score.totals
-            result = [{"dev_wer": totals["word"].counts.rate, "dev_cer": totals["char"].counts.rate,
-                       "dev_utterances": len(gathered)}]  # fmt: skip
+            result = [{f"{name}_wer": totals["word"].counts.rate, f"{name}_cer": totals["char"].counts.rate,
+                       f"{name}_utterances": len(gathered)}]  # fmt: skip
         broadcast_object_list(result)
         return result[0]
 
@@ -345,6 +346,7 @@ class Trainer:
             while self.state.batch_in_epoch + k <= len(batches) and self.state.step < cfg.max_steps:
                 group = batches[self.state.batch_in_epoch : self.state.batch_in_epoch + k]
                 loss = self._optimizer_step(group)
+                self.state.audio_seconds += sum(ex.duration for batch in group for ex in batch)
                 self.state.batch_in_epoch += k
                 self.state.step += 1
                 self.state.elapsed = time.monotonic() - start
@@ -403,12 +405,23 @@ class Trainer:
         row = self._row(loss)
         self.state.last_eval_step = self.state.step
         if self.dev is not None:
-            row |= self.evaluate()
+            row |= self.evaluate(self.dev)
             wer = row["dev_wer"]
             if wer is not None and (self.state.best_wer is None or wer < self.state.best_wer):
                 self.state.best_wer, self.state.best_step = wer, self.state.step
                 self._save_model("best")
         self._log(row)
+
+    def _test(self) -> dict:
+        """Greedy test WER/CER of the final model (the best on dev, loaded back, when there is one)."""
+        if self.test is None:
+            return {}
+        if self.dev is not None and (self.out / "best" / "model.safetensors").exists():
+            from safetensors.torch import load_file
+
+            best = load_file(str(self.out / "best" / "model.safetensors"), device=str(self.acc.device))
+            self.acc.unwrap_model(self.model).load_state_dict(best)
+        return self.evaluate(self.test, "test")
 
     def _finish(self, resumed: Path | None) -> dict:
         self.acc.wait_for_everyone()
@@ -419,6 +432,7 @@ class Trainer:
                 shutil.copytree(self.out / "best", final)
             else:
                 self._save_model("model")
+        test = self._test()
         info = {
             "command": self.command,
             "config": self.cfg.to_dict(),
@@ -433,7 +447,11 @@ class Trainer:
             "best_dev_wer": self.state.best_wer,
             "best_step": self.state.best_step,
             "final_model": "best" if self.dev is not None else "last",
+            **test,
             "skipped_batches": self.state.skipped_batches,
+            "audio_seconds_per_second": round(
+                self.state.audio_seconds * self.acc.num_processes / max(self.state.elapsed, 1e-9), 2
+            ),
             "train_utterances": len(self.train.examples),
             "train_filtered": self.train.filtered,
             "train_hours": round(sum(ex.duration for ex in self.train.examples) / 3600, 4),

@@ -1,0 +1,119 @@
+"""Training throughput (audio seconds per wall second): `asr train` against the transformers example's recipe.
+
+Same model (a fresh `asr model init` preset), same utterances, same optimiser settings, same number of
+optimizer steps, one run each on this machine:
+
+- ours: `asr train` (batches grouped by length under an audio-seconds budget, decoded audio cached);
+- peer: transformers' `Trainer` with `run_speech_recognition_ctc.py`'s `DataCollatorCTCWithPadding` and no
+  length grouping, on a dataset decoded beforehand with `map` as the example does (not timed), with the
+  per-device batch size that gives the same mean number of utterances per batch as ours.
+
+Throughput counts the real (unpadded) audio seconds of the batches trained on, over the training time.
+
+Run: .venv/bin/python benchmarks/train_bench.py [--steps 60] [--preset tiny] [--hours 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ASR = [sys.executable, "-m", "asr"]
+
+
+@dataclass
+class DataCollatorCTCWithPadding:
+    """As in transformers' examples/pytorch/speech-recognition/run_speech_recognition_ctc.py."""
+
+    processor: object
+    padding: bool | str = "longest"
+    seconds: float = 0.0
+
+    def __call__(self, features: list[dict]) -> dict:
+        input_features = [{"input_values": f["input_values"]} for f in features]
+        label_features = [{"input_ids": f["labels"]} for f in features]
+        self.seconds += sum(len(f["input_values"]) for f in features) / 16000
+        batch = self.processor.pad(input_features, padding=self.padding, return_tensors="pt")
+        labels_batch = self.processor.pad(labels=label_features, padding=self.padding, return_tensors="pt")
+        batch["labels"] = labels_batch["input_ids"].masked_fill(labels_batch.attention_mask.ne(1), -100)
+        return batch
+
+
+def peer(model_dir: Path, manifest: Path, batch_size: int, steps: int, lr: float, out: Path) -> tuple[float, float]:
+    import datasets
+    from transformers import AutoModelForCTC, AutoProcessor, Trainer, TrainingArguments
+
+    from asr.data.audio import load_audio
+    from asr.data.manifest import read_manifest
+    from asr.text import get_normalizer
+
+    processor = AutoProcessor.from_pretrained(str(model_dir))
+    normalize = get_normalizer(json.loads((model_dir / "asr_text.json").read_text())["normalizer"])
+    utts = read_manifest(manifest)
+    ds = datasets.Dataset.from_dict({"audio": [str(u.audio_path(manifest.parent)) for u in utts],
+                                     "text": [normalize(u.text) for u in utts]})  # fmt: skip
+
+    def prepare(row: dict) -> dict:
+        audio = load_audio(row["audio"])
+        row["input_values"] = processor(audio, sampling_rate=16000).input_values[0]
+        row["labels"] = processor(text=row["text"]).input_ids
+        return row
+
+    ds = ds.map(prepare, remove_columns=["audio", "text"])
+    model = AutoModelForCTC.from_pretrained(str(model_dir))
+    collator = DataCollatorCTCWithPadding(processor)
+    args = TrainingArguments(
+        output_dir=str(out), per_device_train_batch_size=batch_size, max_steps=steps, learning_rate=lr,
+        warmup_steps=10, adam_beta2=0.98, save_strategy="no", report_to=[], logging_steps=1000,
+        group_by_length=False, dataloader_num_workers=0, disable_tqdm=True, use_cpu=True,
+    )  # fmt: skip
+    trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=ds)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    return collator.seconds, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--hours", type=float, default=0.1, help="hours of synthetic English to train on")
+    parser.add_argument("--batch-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    lr = 1e-3
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        run = lambda *cmd: subprocess.run([*ASR, *cmd], check=True, capture_output=True)  # noqa: E731
+        run("data", "synth", "--langs", "en", "--hours", str(args.hours), "--out", str(tmp / "data"))
+        manifest = tmp / "data" / "en" / "train.jsonl"
+        run("vocab", "--train", str(manifest), "--out", str(tmp / "proc"))
+        run("model", "init", "--preset", args.preset, "--processor", str(tmp / "proc"), "--out", str(tmp / "model"))
+        (tmp / "model" / "asr_text.json").write_bytes((tmp / "proc" / "asr_text.json").read_bytes())
+
+        run("train", "--model", str(tmp / "model"), "--processor", str(tmp / "proc"), "--train_manifest",
+            str(manifest), "--output_dir", str(tmp / "ours"), "--max_steps", str(args.steps), "--learning_rate",
+            str(lr), "--warmup_steps", "10", "--max_batch_seconds", str(args.batch_seconds), "--save_steps",
+            "100000", "--eval_steps", "100000")  # fmt: skip
+        info = json.loads((tmp / "ours" / "run_info.json").read_text())
+        ours = info["audio_seconds_per_second"]
+        utts = info["train_utterances"] * info["epochs"] or info["train_utterances"]
+        mean_duration = info["train_hours"] * 3600 / info["train_utterances"]
+        batch_size = max(1, round(args.batch_seconds / mean_duration))
+        del utts
+        audio, seconds = peer(tmp / "model", manifest, batch_size, args.steps, lr, tmp / "peer")
+        theirs = audio / seconds
+        print(f"{args.preset} model, {args.steps} optimizer steps, {info['train_hours']:.3f} h of train audio")
+        print(f"{'asr train (length-grouped, cached)':<48} {ours:8.1f} audio s / s")
+        print(f"{f'transformers Trainer, batch {batch_size}, no grouping':<48} {theirs:8.1f} audio s / s")
+        print(f"ratio: {ours / theirs:.2f}x (target >= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
