@@ -10,6 +10,7 @@ alone, such as ``--resume``, means true). Examples::
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
 
         config, overrides = parse_args(argv)
         info = train(TrainConfig.load(config, overrides), shlex.join(["asr", "train", *argv]))
+        if os.environ.get("RANK", "0") != "0":  # under accelerate launch, the main process reports
+            return 0
         wer = "n/a" if info["best_dev_wer"] is None else f"{100 * info['best_dev_wer']:.2f}%"
         print(f"{info['steps']} steps in {info['minutes']:.1f} min; best dev WER {wer}; "
               f"model in {info['config']['output_dir']}/model")  # fmt: skip

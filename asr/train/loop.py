@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shutil
 import time
 from contextlib import nullcontext
@@ -143,7 +144,10 @@ class Trainer:
         self.cfg, self.command = cfg, command
         self.out = Path(cfg.output_dir)
         handlers = [DistributedDataParallelKwargs(find_unused_parameters=cfg.layerdrop > 0)]
-        self.acc = Accelerator(mixed_precision=self._precision(), kwargs_handlers=handlers)
+        # on a machine without GPUs, `accelerate launch --multi_gpu` starts the processes but accelerate 1.15
+        # would leave each alone (DistributedType.NO): asking for the CPU makes them one gloo group
+        cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+        self.acc = Accelerator(mixed_precision=self._precision(), kwargs_handlers=handlers, cpu=cpu)
         set_seed(cfg.seed)
         try:
             self.processor = AutoProcessor.from_pretrained(cfg.processor)
