@@ -31,11 +31,12 @@ model-index:
 A tiny wav2vec2 CTC model ({params:.2f} M parameters: `asr model init --preset tiny`) trained from scratch, offline,
 on the toolkit's built-in synthetic speech in German, Spanish, Italian, Russian and Finnish: {hours:.2f} hours of
 espeak-ng voices reading sentences from Debian's fortune databases and the project's Finnish grammar, with speed
-perturbation, reverberation and noise. It is the starting point of the per-language fine-tuning on CPU
+perturbation and without noise or reverberation. It is the starting point of the per-language fine-tuning on CPU
 (`recipes/synth/conf/train_cpu.yaml`, which trains a new CTC head for the target language); it is not meant to
 transcribe real speech.
 
-- Made by: `recipes/synth/make_start_checkpoint.sh` (all its commands below), which reproduces it.
+- Made by: `recipes/synth/make_start_checkpoint.sh EXP_DIR`, which reproduces it; the training command it ran
+  is below (EXP_DIR was a scratch folder).
 - Training: {steps} steps, {minutes:.1f} minutes on {device} ({processes} process), seed 0.
 - Vocabulary: the characters of the five languages after `lower-nopunct` normalisation ({vocab} tokens).
 - Dev (greedy, sclite-exact scoring, {dev_utts} utterances of voices never heard in training): WER {wer:.2f}%,
