@@ -115,20 +115,20 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 def test_bad_input_is_reported(setup, tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    proc = _run(_args(setup, tmp_path / "a", train_manifest=empty))
+    proc = _run(_args(setup, tmp_path / "a", train_manifest=empty, max_steps=1))
     assert proc.returncode == 2 and "empty.jsonl: no usable utterances" in proc.stderr
 
     other = tmp_path / "other_model"
     shutil.copytree(setup["model"], other)
     vocab = json.loads((other / "vocab.json").read_text())
-    (other / "vocab.json").write_text(json.dumps(dict(reversed(list(vocab.items())))))
-    proc = _run(_args(setup, tmp_path / "b", model=other))
+    (other / "vocab.json").write_text(json.dumps({token: len(vocab) - 1 - i for token, i in vocab.items()}))
+    proc = _run(_args(setup, tmp_path / "b", model=other, max_steps=1))
     assert proc.returncode == 2 and "does not match the CTC head" in proc.stderr and "new_head=true" in proc.stderr
 
-    proc = _run(_args(setup, tmp_path / "c", model=tmp_path / "nothing"))
+    proc = _run(_args(setup, tmp_path / "c", model=tmp_path / "nothing", max_steps=1))
     assert proc.returncode == 2 and "nothing" in proc.stderr and "Traceback" not in proc.stderr
 
-    proc = _run(_args(setup, tmp_path / "d", resume="true"))
+    proc = _run(_args(setup, tmp_path / "d", resume="true", max_steps=1))
     assert proc.returncode == 2 and "holds no checkpoint to resume from" in proc.stderr
 
     proc = _run(_args(setup, tmp_path / "e", max_steps=1, unknown_key=1))
