@@ -67,11 +67,12 @@ def peer(model_dir: Path, manifest: Path, batch_size: int, steps: int, lr: float
 
     ds = ds.map(prepare, remove_columns=["audio", "text"])
     model = AutoModelForCTC.from_pretrained(str(model_dir))
+    model.freeze_feature_encoder()  # as the example does by default, and as asr train does
     collator = DataCollatorCTCWithPadding(processor)
     args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=batch_size, max_steps=steps, learning_rate=lr,
         warmup_steps=10, adam_beta2=0.98, save_strategy="no", report_to=[], logging_steps=1000,
-        group_by_length=False, dataloader_num_workers=0, disable_tqdm=True, use_cpu=True,
+        train_sampling_strategy="random", dataloader_num_workers=0, disable_tqdm=True, use_cpu=True,
     )  # fmt: skip
     trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=ds)
     start = time.perf_counter()
@@ -103,10 +104,8 @@ def main() -> None:
             "100000", "--eval_steps", "100000")  # fmt: skip
         info = json.loads((tmp / "ours" / "run_info.json").read_text())
         ours = info["audio_seconds_per_second"]
-        utts = info["train_utterances"] * info["epochs"] or info["train_utterances"]
         mean_duration = info["train_hours"] * 3600 / info["train_utterances"]
         batch_size = max(1, round(args.batch_seconds / mean_duration))
-        del utts
         audio, seconds = peer(tmp / "model", manifest, batch_size, args.steps, lr, tmp / "peer")
         theirs = audio / seconds
         print(f"{args.preset} model, {args.steps} optimizer steps, {info['train_hours']:.3f} h of train audio")
