@@ -212,8 +212,12 @@ class Trainer:
             shortest_first=self.cfg.sortagrad and epoch == 0,
         )
         mine = shard(batches, self.acc.process_index, self.acc.num_processes)
-        if not mine:
-            raise InputError(f"{self.cfg.train_manifest}: too few batches for {self.acc.num_processes} processes")
+        if len(mine) < self.cfg.gradient_accumulation_steps:
+            raise InputError(
+                f"{self.cfg.train_manifest}: {len(batches)} batches an epoch are too few for "
+                f"{self.acc.num_processes} process(es) x gradient_accumulation_steps "
+                f"{self.cfg.gradient_accumulation_steps}; lower max_batch_seconds"
+            )
         return [[exs[i] for i in batch] for batch in mine]
 
     # steps -----------------------------------------------------------------------------------------------
@@ -355,9 +359,9 @@ class Trainer:
                 self.state.step += 1
                 self.state.elapsed = time.monotonic() - start
                 self._after_step(loss, progress)
-                if cfg.max_minutes and self.state.elapsed >= cfg.max_minutes * 60:
+                if self._time_up():
                     break
-            if cfg.max_minutes and self.state.elapsed >= cfg.max_minutes * 60:
+            if self._time_up():
                 break
             if self.state.batch_in_epoch + k > len(batches):
                 self.state.epoch += 1
@@ -368,6 +372,17 @@ class Trainer:
         if self.state.step % cfg.save_steps:
             self._save_checkpoint()
         return self._finish(resumed)
+
+    def _time_up(self) -> bool:
+        """Whether max_minutes has passed, as the main process sees it (so that all processes stop together)."""
+        if not self.cfg.max_minutes:
+            return False
+        from accelerate.utils import broadcast_object_list
+
+        flag = [self.state.elapsed >= self.cfg.max_minutes * 60]
+        if self.acc.num_processes > 1:
+            broadcast_object_list(flag)
+        return flag[0]
 
     def _checkpoint_to_resume(self) -> Path | None:
         found = last_checkpoint(self.out)
