@@ -135,14 +135,15 @@ def test_bad_input_is_reported(setup, tmp_path):
     assert proc.returncode == 2 and "unknown config key(s): unknown_key" in proc.stderr
 
 
-def test_non_finite_loss_names_step_and_utterances(setup, tmp_path):
+def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp_path):
     line = json.loads((setup["data"] / "train.jsonl").read_text().splitlines()[0])
     line["text"] = " ".join(["abcdefghij"] * 60)  # far more labels than frames: CTC loss is infinite
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(line | {"audio": str(setup["data"] / line["audio"])}) + "\n")
     proc = _run(_args(setup, tmp_path / "f", train_manifest=bad, dev_manifest="", max_steps=2))
-    assert proc.returncode == 2 and f"non-finite loss at step 1 on utterances {line['id']}" in proc.stderr
+    assert proc.returncode == 2 and f"utterance(s) {line['id']} at step 1 have more labels than frames" in proc.stderr
     proc = _run(
         _args(setup, tmp_path / "g", train_manifest=bad, dev_manifest="", max_steps=2, ctc_zero_infinity="true")
     )
     assert proc.returncode == 0
+    assert json.loads((tmp_path / "g" / "run_info.json").read_text())["infeasible_utterances"] == 2

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from asr.data.check import ctc_frames, ctc_min_frames
 from asr.errors import InputError
 from asr.scoring.corpus import score_corpus
 from asr.text import get_normalizer
@@ -47,6 +48,7 @@ class LoopState:
     best_step: int = 0
     last_eval_step: int = -1
     skipped_batches: int = 0
+    infeasible_utterances: int = 0
     audio_seconds: float = 0.0  # audio trained on by this process
     history: list[dict] = field(default_factory=list)
 
@@ -221,7 +223,22 @@ class Trainer:
         return [[exs[i] for i in batch] for batch in mine]
 
     # steps -----------------------------------------------------------------------------------------------
+    def _infeasible(self, batch: list[Example]) -> list[Example]:
+        """Utterances whose labels (plus a blank between repeats) outnumber the model's frames: CTC cannot
+        align them and their loss is infinite."""
+        config = self.acc.unwrap_model(self.model).config
+        conv = list(zip(config.conv_kernel, config.conv_stride, strict=True))
+        rate = self.processor.feature_extractor.sampling_rate
+        return [ex for ex in batch if ctc_min_frames(ex.labels) > ctc_frames(round(ex.duration * rate), conv)]
+
     def _micro_step(self, batch: list[Example], sync: bool) -> float:
+        infeasible = self._infeasible(batch)
+        if infeasible and not self.cfg.ctc_zero_infinity:
+            raise TrainError(
+                f"utterance(s) {', '.join(ex.id for ex in infeasible)} at step {self.state.step + 1} have more "
+                f"labels than frames, so the CTC loss is infinite; set ctc_zero_infinity=true to skip them (counted)"
+            )
+        self.state.infeasible_utterances += len(infeasible)  # zero_infinity gives them a zero loss
         context = nullcontext() if sync else self.acc.no_sync(self.model)
         with context, self.acc.autocast():
             out = self.model(**self._inputs(batch, self.audio), labels=self._labels(batch))
@@ -468,6 +485,7 @@ class Trainer:
             "final_model": "best" if self.dev is not None else "last",
             **test,
             "skipped_batches": self.state.skipped_batches,
+            "infeasible_utterances": self.state.infeasible_utterances,
             "audio_seconds_per_second": round(
                 self.state.audio_seconds * self.acc.num_processes / max(self.state.elapsed, 1e-9), 2
             ),
