@@ -68,6 +68,12 @@ def save_processor(out_dir: Path, vocab: dict[str, int], normalize: Normalizer, 
     (out_dir / TEXT_CONFIG).write_text(json.dumps(config, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def folder_normalizer(folder: Path) -> Normalizer:
+    """The normaliser named by a processor or model folder's asr_text.json (``none`` without one)."""
+    path = folder / TEXT_CONFIG
+    return get_normalizer(json.loads(path.read_text(encoding="utf-8"))["normalizer"] if path.exists() else "none")
+
+
 def missing_chars(manifest: Path, vocab: dict[str, int], normalize: Normalizer) -> dict[str, int]:
     """Characters of `manifest`'s normalised transcripts that are not in the vocabulary, with counts."""
     counts = char_counts([u.text for u in read_manifest(manifest)], normalize)

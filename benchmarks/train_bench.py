@@ -51,10 +51,10 @@ def peer(model_dir: Path, manifest: Path, batch_size: int, steps: int, lr: float
 
     from asr.data.audio import load_audio
     from asr.data.manifest import read_manifest
-    from asr.text import get_normalizer
+    from asr.vocab import folder_normalizer
 
     processor = AutoProcessor.from_pretrained(str(model_dir))
-    normalize = get_normalizer(json.loads((model_dir / "asr_text.json").read_text())["normalizer"])
+    normalize = folder_normalizer(model_dir)
     utts = read_manifest(manifest)
     ds = datasets.Dataset.from_dict({"audio": [str(u.audio_path(manifest.parent)) for u in utts],
                                      "text": [normalize(u.text) for u in utts]})  # fmt: skip

@@ -26,10 +26,10 @@ import torch
 from asr.data.check import ctc_frames, ctc_min_frames
 from asr.errors import InputError
 from asr.scoring.corpus import score_corpus
-from asr.text import get_normalizer
 from asr.train.config import TrainConfig
 from asr.train.data import AudioStore, Example, Split, length_grouped_batches, load_split, shard
 from asr.train.plot import learning_curve
+from asr.vocab import TEXT_CONFIG, folder_normalizer
 
 
 class TrainError(InputError):
@@ -129,10 +129,16 @@ def load_model(cfg: TrainConfig, processor):
     return model
 
 
+def checkpoints(output_dir: Path) -> list[Path]:
+    """The whole checkpoints in `output_dir` (not ``*.partial`` ones), oldest step first."""
+    found = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
 def last_checkpoint(output_dir: Path) -> Path | None:
     """The checkpoint with the highest step in `output_dir`, if any."""
-    found = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return max(found, key=lambda p: int(p.name.split("-")[-1]), default=None)
+    found = checkpoints(output_dir)
+    return found[-1] if found else None
 
 
 class Trainer:
@@ -155,9 +161,7 @@ class Trainer:
             self.processor = AutoProcessor.from_pretrained(cfg.processor)
         except OSError as err:
             raise InputError(f"processor {cfg.processor!r}: {str(err).splitlines()[0]}") from None
-        text_config = Path(cfg.processor, "asr_text.json")
-        spec = json.loads(text_config.read_text())["normalizer"] if text_config.exists() else "none"
-        self.normalize = get_normalizer(spec)
+        self.normalize = folder_normalizer(Path(cfg.processor))
         self.train = load_split(
             cfg.train_manifest, self.processor.tokenizer, self.normalize, cfg.min_duration, cfg.max_duration
         )
@@ -310,12 +314,15 @@ class Trainer:
         self.acc.wait_for_everyone()
         final = self.out / f"checkpoint-{self.state.step}"
         partial = self.out / f"{final.name}.partial"  # renamed when whole: a kill never leaves half a checkpoint
+        if self.acc.is_main_process:
+            shutil.rmtree(partial, ignore_errors=True)  # left by a run killed while saving
+        self.acc.wait_for_everyone()
         self.acc.save_state(str(partial))
         self.acc.wait_for_everyone()
         if self.acc.is_main_process:
             shutil.rmtree(final, ignore_errors=True)
             partial.rename(final)
-            old = sorted((p for p in self.out.glob("checkpoint-*")), key=lambda p: int(p.name.split("-")[-1]))
+            old = checkpoints(self.out)
             for path in old[: -self.cfg.save_total_limit] if self.cfg.save_total_limit > 0 else []:
                 shutil.rmtree(path, ignore_errors=True)
 
@@ -323,7 +330,7 @@ class Trainer:
         if self.acc.is_main_process:
             self.acc.unwrap_model(self.model).save_pretrained(str(self.out / folder), safe_serialization=True)
             self.processor.save_pretrained(str(self.out / folder))
-            text_config = Path(self.cfg.processor, "asr_text.json")
+            text_config = Path(self.cfg.processor, TEXT_CONFIG)
             if text_config.exists():
                 shutil.copy(text_config, self.out / folder)
 
