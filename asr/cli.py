@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "vocab": ("asr.vocab", "character vocabulary from the train split, saved as a Wav2Vec2Processor"),
     "model": ("asr.model", "write a randomly initialised wav2vec2 CTC model (tiny, small, base)"),
     "train": ("asr.train.cli", "fine-tune a CTC model on manifests (one process or accelerate launch)"),
+    "lm": ("lm.cli", "n-gram language models with KenLM: build from text, perplexity"),
+    "decode": ("asr.decode.cli", "transcribe a manifest: greedy, beam, beam + KenLM (tuned on dev)"),
     "score": (
         "asr.scoring.cli",
         "score hypotheses against references: WER/CER, sclite-exact alignment, reports",

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 # sctk: NIST sclite, the scoring yardstick; espeak-ng and the fortunes: the synthetic corpus (voices, text);
 # asterisk-core-sounds-*: real recorded prompts (transcripts, and the 8 kHz recordings in the -wav packages)
 APT_PACKAGES=(sctk gcc python3-dev espeak-ng fortunes-min fortunes fortunes-de fortunes-ru fortunes-es fortunes-it)
+# KenLM's lmplz and build_binary are built from source (scripts/build_kenlm.sh): a compiler, cmake, Boost, zlib
+APT_PACKAGES+=(g++ cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev
+    zlib1g-dev libbz2-dev liblzma-dev)
 for lang in en es fr it ru; do
     APT_PACKAGES+=("asterisk-core-sounds-$lang" "asterisk-core-sounds-$lang-wav")
 done
@@ -45,5 +48,11 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+
 fi
 echo "setup: installing the asr package (editable) and its dependencies"
 pip install -e ".[dev]"
+# pyctcdecode 0.5.0 (the reference beam decoder, 2023) pins numpy<2 without needing it: its outputs are
+# identical on numpy 2 (tests/test_decoders.py compares them with the fast backend), so it goes in without deps
+if ! .venv/bin/python -c "import pyctcdecode" 2>/dev/null; then
+    pip install --no-deps "pyctcdecode==0.5.0"
+fi
+scripts/build_kenlm.sh
 .venv/bin/python -c "import asr.scoring._align" || { echo "setup: the C extension did not build" >&2; exit 1; }
 echo "setup: done; the CLI is .venv/bin/asr"

@@ -31,6 +31,11 @@ class Utterance:
         path = Path(self.audio)
         return path if path.is_absolute() else base / path
 
+    @property
+    def segment_duration(self) -> float | None:
+        """How much audio to read from the offset when the utterance is a segment of a file; else None."""
+        return self.duration if self.offset is not None else None
+
     def to_json(self) -> str:
         fields = {k: v for k, v in asdict(self).items() if v is not None}
         return json.dumps(fields, ensure_ascii=False)

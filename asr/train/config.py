@@ -36,6 +36,9 @@ class TrainConfig:
     adam_beta2: float = 0.98
     adam_epsilon: float = 1e-8
     lr_schedule: str = "linear"  # linear | tri_stage | constant
+    # steps: the schedule spans max_steps; budget: it ends at max_steps or max_minutes, whichever comes first
+    # (a wall-clock budget then gets its whole decay phase; the run is no longer reproducible step for step)
+    schedule_by: str = "steps"
     warmup_steps: int = 500
     tri_stage_ratios: list[float] = field(default_factory=lambda: [0.1, 0.4, 0.5])
     tri_stage_final_scale: float = 0.05
@@ -90,8 +93,9 @@ class TrainConfig:
         if unknown:
             raise InputError(f"unknown config key(s): {', '.join(unknown)}")
         config = cls(**{k: _coerce(known[k], v) for k, v in values.items()})
-        if config.resume not in ("auto", "true", "false"):
-            raise InputError(f"config key resume: expected auto, true or false, got {config.resume!r}")
+        for key, allowed in (("resume", ("auto", "true", "false")), ("schedule_by", ("steps", "budget"))):
+            if getattr(config, key) not in allowed:
+                raise InputError(f"config key {key}: expected {' or '.join(allowed)}, got {getattr(config, key)!r}")
         missing = [k for k in ("model", "processor", "train_manifest") if not getattr(config, k)]
         if missing:
             raise InputError(f"config: {', '.join(missing)} must be set")

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from asr.data.check import ctc_frames, ctc_min_frames
+from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError
 from asr.scoring.corpus import score_corpus
 from asr.train.config import TrainConfig
@@ -162,6 +163,7 @@ class Trainer:
         except OSError as err:
             raise InputError(f"processor {cfg.processor!r}: {str(err).splitlines()[0]}") from None
         self.normalize = folder_normalizer(Path(cfg.processor))
+        self.labels = Labels.from_tokenizer(self.processor.tokenizer)
         self.train = load_split(
             cfg.train_manifest, self.processor.tokenizer, self.normalize, cfg.min_duration, cfg.max_duration
         )
@@ -190,15 +192,16 @@ class Trainer:
         return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
     # batches ---------------------------------------------------------------------------------------------
-    def _inputs(self, examples: list[Example], store: AudioStore) -> dict:
+    def _inputs(self, examples: list[Example], store: AudioStore) -> tuple[dict, torch.Tensor]:
+        """The padded batch for the model, and each example's number of samples."""
         fe = self.processor.feature_extractor
         arrays = [store.get(ex) for ex in examples]
         features = fe(arrays, sampling_rate=fe.sampling_rate, padding=True, return_tensors="pt",
-                      return_attention_mask=self.attention_mask)  # fmt: skip
+                      return_attention_mask=True)  # fmt: skip
         inputs = {"input_values": features.input_values.to(self.acc.device)}
         if self.attention_mask:
             inputs["attention_mask"] = features.attention_mask.to(self.acc.device)
-        return inputs
+        return inputs, features.attention_mask.sum(-1)
 
     def _labels(self, examples: list[Example]) -> torch.Tensor:
         width = max(len(ex.labels) for ex in examples)
@@ -245,7 +248,7 @@ class Trainer:
         self.state.infeasible_utterances += len(infeasible)  # zero_infinity gives them a zero loss
         context = nullcontext() if sync else self.acc.no_sync(self.model)
         with context, self.acc.autocast():
-            out = self.model(**self._inputs(batch, self.audio), labels=self._labels(batch))
+            out = self.model(**self._inputs(batch, self.audio)[0], labels=self._labels(batch))
             loss = out.loss / self.cfg.gradient_accumulation_steps
         if not torch.isfinite(loss):
             ids = ", ".join(ex.id for ex in batch)
@@ -268,6 +271,8 @@ class Trainer:
         if self.cfg.max_grad_norm > 0:
             self.acc.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
         self.optimizer.step()
+        if self.cfg.schedule_by == "budget":
+            self.scheduler.last_epoch = self._schedule_position() - 1  # LambdaLR.step() adds one
         self.scheduler.step()
         self.optimizer.zero_grad()
         if self.cfg.sync_check:
@@ -292,12 +297,15 @@ class Trainer:
         exs = split.examples[self.acc.process_index :: self.acc.num_processes]
         batches = length_grouped_batches([ex.duration for ex in exs], self.cfg.eval_batch_seconds, 64, 0, 0)
         hyps = []
+        model = self.acc.unwrap_model(self.model)
         for batch in batches:
             batch_exs = [exs[i] for i in batch]
+            inputs, samples = self._inputs(batch_exs, self.dev_audio)
             with self.acc.autocast():
-                logits = self.model(**self._inputs(batch_exs, self.dev_audio)).logits
-            ids = logits.argmax(-1).cpu().numpy()
-            texts = self.processor.tokenizer.batch_decode(ids)
+                logits = self.model(**inputs).logits.float().cpu().numpy()
+            frames = model._get_feat_extract_output_lengths(samples).tolist()
+            # each row cut to its own frames: the outputs at padded frames are not silence
+            texts = [greedy(row[:n], self.labels) for row, n in zip(logits, frames, strict=True)]
             hyps += [(ex.id, ex.text, self.normalize(t)) for ex, t in zip(batch_exs, texts, strict=True)]
         gathered = gather_object(hyps)
         result = [None]
@@ -381,7 +389,7 @@ class Trainer:
                 self.state.audio_seconds += sum(ex.duration for batch in group for ex in batch)
                 self.state.batch_in_epoch += k
                 self.state.step += 1
-                self.state.elapsed = time.monotonic() - start
+                self.state.elapsed = self._shared_elapsed(time.monotonic() - start)
                 self._after_step(loss, progress)
                 if self._time_up():
                     break
@@ -397,16 +405,26 @@ class Trainer:
             self._save_checkpoint()
         return self._finish(resumed)
 
-    def _time_up(self) -> bool:
-        """Whether max_minutes has passed, as the main process sees it (so that all processes stop together)."""
-        if not self.cfg.max_minutes:
-            return False
+    def _shared_elapsed(self, elapsed: float) -> float:
+        """The main process's elapsed seconds, on every process: they stop, and schedule, together."""
+        if self.acc.num_processes == 1 or not self.cfg.max_minutes:
+            return elapsed
         from accelerate.utils import broadcast_object_list
 
-        flag = [self.state.elapsed >= self.cfg.max_minutes * 60]
-        if self.acc.num_processes > 1:
-            broadcast_object_list(flag)
-        return flag[0]
+        shared = [elapsed]
+        broadcast_object_list(shared)
+        return shared[0]
+
+    def _time_up(self) -> bool:
+        return bool(self.cfg.max_minutes) and self.state.elapsed >= self.cfg.max_minutes * 60
+
+    def _schedule_position(self) -> int:
+        """Where the learning-rate schedule stands for the coming step: with ``schedule_by: budget`` the share
+        of max_steps or of max_minutes used, whichever is further, so that the schedule ends with the budget."""
+        step = self.state.step + 1
+        if self.cfg.max_minutes:
+            step = max(step, int(self.cfg.max_steps * self.state.elapsed / (self.cfg.max_minutes * 60)))
+        return step
 
     def _checkpoint_to_resume(self) -> Path | None:
         found = last_checkpoint(self.out)

@@ -1,0 +1,83 @@
+"""`asr decode --model DIR --manifest M --decoder greedy|beam|beam_lm --out DIR`: transcribe and score a split.
+
+Runs under `accelerate launch` too: the network's work is split over the processes and the hypotheses are
+gathered and written once, in manifest order.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from asr.decode.decoders import BACKENDS, DECODERS, BeamSettings
+from asr.decode.tune import ALPHA_GRID, BETA_GRID, parse_grid
+from asr.errors import InputError, run_reporting_errors
+
+DEFAULT_CACHE = Path.home() / ".cache" / "asr-toolkit" / "logits"
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    d = BeamSettings()
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="a CTC model folder (with its processor) or a hub id")
+    p.add_argument("--manifest", required=True, type=Path, help="the split to transcribe (JSONL manifest)")
+    p.add_argument("--out", required=True, type=Path, help="folder for hyp.jsonl, results.json, score/")
+    p.add_argument("--decoder", choices=DECODERS, default="greedy")
+    p.add_argument("--lm", type=Path, help="an LM folder from 'asr lm build' (for beam_lm)")
+    p.add_argument("--alpha", type=float, default=d.alpha, help=f"LM weight (default {d.alpha})")
+    p.add_argument("--beta", type=float, default=d.beta, help=f"word insertion bonus (default {d.beta})")
+    p.add_argument("--beam-width", type=int, default=d.beam_width)
+    p.add_argument("--beam-prune-logp", type=float, default=d.beam_prune_logp)
+    p.add_argument("--token-min-logp", type=float, default=d.token_min_logp)
+    p.add_argument("--hotwords", default="", help="comma-separated words to favour")
+    p.add_argument("--hotword-weight", type=float, default=d.hotword_weight)
+    p.add_argument("--backend", choices=BACKENDS, default="ctcbeam", help="beam search implementation")
+    p.add_argument("--workers", type=int, default=0, help="beam search threads/processes (default: CPU cores)")
+    p.add_argument("--tune", default="", help="'alpha,beta' (or one of them): search them on --dev first")
+    p.add_argument("--dev", type=Path, help="the manifest to tune on")
+    p.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)))
+    p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)))
+    p.add_argument("--batch-seconds", type=float, default=160.0, help="padded audio seconds per network batch")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
+    p.add_argument("--logits-cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
+    p.add_argument("--no-cache", action="store_true", help="always run the network, write no cache")
+    p.add_argument("--normalize", help="normaliser for scoring (default: the model's asr_text.json)")
+    return p
+
+
+def options(args: argparse.Namespace):
+    from asr.decode.run import DecodeOptions
+
+    tune = tuple(t for t in args.tune.replace(" ", "").split(",") if t)
+    if set(tune) - {"alpha", "beta"}:
+        raise InputError(f"--tune {args.tune!r}: expected alpha, beta or alpha,beta")
+    beam = BeamSettings(args.beam_width, args.alpha, args.beta, args.beam_prune_logp, args.token_min_logp,
+                        [w for w in args.hotwords.split(",") if w.strip()], args.hotword_weight)  # fmt: skip
+    return DecodeOptions(
+        model=args.model, manifest=args.manifest, out=args.out, decoder=args.decoder, lm=args.lm,
+        backend=args.backend, beam=beam, workers=args.workers, batch_seconds=args.batch_seconds, dtype=args.dtype,
+        cache_dir=None if args.no_cache else args.logits_cache, normalize=args.normalize, dev=args.dev, tune=tune,
+        alpha_grid=parse_grid(args.alpha_grid), beta_grid=parse_grid(args.beta_grid),
+    )  # fmt: skip
+
+
+def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
+    from asr.decode.run import run
+    from asr.provenance import provenance
+
+    results = run(options(args), provenance(prog, argv))
+    if results is not None:
+        t = results["timing"]
+        tuned = results["tuning"]["best"] if results["tuning"] else None
+        extra = f", tuned alpha {tuned['alpha']} beta {tuned['beta']}" if tuned else ""
+        print(f"{args.manifest} ({results['decoder']['name']}{extra}): WER {100 * results['wer']:.2f}%  "
+              f"CER {100 * results['cer']:.2f}%  RTFx {t['rtfx']}  -> {args.out}")  # fmt: skip
+    return 0
+
+
+def main(argv: list[str] | None = None, prog: str = "asr decode") -> int:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(prog).parse_args(argv)
+    return run_reporting_errors(prog, lambda: _run(args, argv, prog))

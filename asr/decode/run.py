@@ -1,0 +1,239 @@
+"""`asr decode`: network log-probabilities (sharded over processes, cached), decoding, scoring, results.
+
+Writes ``OUT/hyp.jsonl`` (id, ref, hyp, speaker, duration, am_seconds, decode_seconds, in manifest order),
+``OUT/results.json`` (scores and everything that reproduces the row) and ``OUT/score/`` (sclite-style
+reports). With ``tune``, alpha/beta are searched on the dev manifest first and the best values decode the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from asr.data.manifest import Utterance, read_manifest
+from asr.decode import logits as am
+from asr.decode.decoders import BeamSearch, BeamSettings, Labels, LanguageModel, greedy
+from asr.decode.tune import ALPHA_GRID, BETA_GRID, tune
+from asr.errors import InputError
+from asr.scoring.corpus import CorpusScore, score_corpus
+from asr.scoring.report import write_report_dir
+from asr.text import Normalizer, get_normalizer
+
+
+@dataclass
+class DecodeOptions:
+    """What `asr decode` was asked to do."""
+
+    model: str
+    manifest: Path
+    out: Path
+    decoder: str = "greedy"
+    lm: Path | None = None
+    backend: str = "ctcbeam"
+    beam: BeamSettings = field(default_factory=BeamSettings)
+    workers: int = 0  # 0: one per CPU core
+    batch_seconds: float = 160.0
+    dtype: str = "float32"
+    cache_dir: Path | None = None
+    normalize: str | None = None  # default: the model's (asr_text.json)
+    dev: Path | None = None
+    tune: tuple[str, ...] = ()
+    alpha_grid: tuple[float, ...] = ALPHA_GRID
+    beta_grid: tuple[float, ...] = BETA_GRID
+
+
+@dataclass
+class Split:
+    """A manifest's utterances (manifest order) and their log-probabilities."""
+
+    manifest: Path
+    utts: list[Utterance]
+    post: am.Posteriors
+    cached: bool
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(u.duration for u in self.utts)
+
+
+def load_split(model: am.AcousticModel, manifest: Path, opts: DecodeOptions) -> Split:
+    """Log-probabilities of a manifest: from the cache, or computed with this process's share of the
+    utterances (accelerate's split_between_processes) and gathered on every process."""
+    from accelerate.utils import gather_object
+
+    utts = read_manifest(manifest)
+    if not utts:
+        raise InputError(f"{manifest}: no utterances")
+    path = am.cache_path(opts.cache_dir, model, manifest) if opts.cache_dir else None
+    if path is not None and path.is_file():
+        return Split(manifest, utts, am.load_cache(path), True)
+    state = _state()
+    with state.split_between_processes(utts) as mine:
+        post = am.compute(model, mine, manifest.parent, opts.batch_seconds, f"network {manifest.name}")
+    if state.num_processes > 1:
+        rows = gather_object([(i, post.logprobs[i], post.am_seconds[i]) for i in post.logprobs])
+        post = am.Posteriors({i: x for i, x, _ in rows}, {i: s for i, _, s in rows})
+    if path is not None and state.is_main_process:
+        am.save_cache(path, post, {"model": opts.model, "manifest": str(manifest), "processes": state.num_processes})
+    return Split(manifest, utts, post, False)
+
+
+def _state():
+    """accelerate's process state; GPU-less processes started by `accelerate launch` form a gloo group."""
+    import torch
+    from accelerate import PartialState
+
+    return PartialState(cpu=not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1)
+
+
+class Transcriber:
+    """The chosen decoder over lists of log-probabilities."""
+
+    def __init__(self, opts: DecodeOptions, labels: Labels, lm: LanguageModel | None) -> None:
+        self.name, self.labels = opts.decoder, labels
+        workers = opts.workers or os.cpu_count() or 1
+        self.beam = None if opts.decoder == "greedy" else BeamSearch(labels, opts.beam, lm, opts.backend, workers)
+
+    def __call__(self, logprobs: list[np.ndarray]) -> tuple[list[str], list[float]]:
+        if self.beam is not None:
+            return self.beam.decode(logprobs)
+        import time
+
+        hyps, seconds = [], []
+        for x in logprobs:
+            start = time.perf_counter()
+            hyps.append(greedy(x, self.labels))
+            seconds.append(time.perf_counter() - start)
+        return hyps, seconds
+
+
+def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer) -> tuple[list[dict], CorpusScore]:
+    """Hypothesis rows in manifest order, and their score."""
+    for utt in split.utts:
+        if utt.id not in split.post.logprobs:
+            raise InputError(f"{split.manifest}: utterance {utt.id} has no log-probabilities (stale cache?)")
+    hyps, seconds = transcribe([split.post.logprobs[u.id] for u in split.utts])
+    rows = [
+        {"id": u.id, "ref": u.text, "hyp": h, "speaker": u.speaker, "duration": u.duration,
+         "am_seconds": round(split.post.am_seconds[u.id], 6), "decode_seconds": round(s, 6)}
+        for u, h, s in zip(split.utts, hyps, seconds, strict=True)
+    ]  # fmt: skip
+    score = score_corpus(((r["id"], normalize(r["ref"]), normalize(r["hyp"])) for r in rows), normalizer=normalize.id)
+    return rows, score
+
+
+def _rates(score: CorpusScore) -> tuple[float, float]:
+    return score.totals["word"].counts.rate, score.totals["char"].counts.rate
+
+
+def run(opts: DecodeOptions, provenance: dict) -> dict | None:
+    """Decodes (and tunes); returns results.json's content on the main process, None on the others."""
+    from asr.vocab import folder_normalizer
+
+    if opts.decoder == "beam_lm" and opts.lm is None:
+        raise InputError("--decoder beam_lm needs --lm (a folder made by 'asr lm build')")
+    if opts.tune and (opts.decoder != "beam_lm" or opts.dev is None):
+        raise InputError("--tune needs --decoder beam_lm and --dev (the manifest to tune on)")
+    state = _state()
+    model = am.AcousticModel(opts.model, str(state.device), opts.dtype)
+    normalize = get_normalizer(opts.normalize) if opts.normalize else folder_normalizer(Path(opts.model))
+    labels = Labels.from_tokenizer(model.processor.tokenizer)
+    lm = LanguageModel.load(opts.lm) if opts.decoder == "beam_lm" else None
+    if lm is not None:
+        lm.check_against(labels, normalize.id)
+    dev = load_split(model, opts.dev, opts) if opts.tune else None
+    test = load_split(model, opts.manifest, opts)
+    if not state.is_main_process:
+        return None
+    transcribe = Transcriber(opts, labels, lm)
+    tuning = None
+    if dev is not None:
+        tuning = tune_on_dev(dev, transcribe, normalize, opts)
+        transcribe.beam.set_weights(tuning["best"]["alpha"], tuning["best"]["beta"])
+    rows, score = decode_split(test, transcribe, normalize)
+    if transcribe.beam is not None:
+        transcribe.beam.close()
+    results = results_json(opts, model, lm, test, rows, score, tuning, state.num_processes, provenance)
+    write_outputs(opts.out, rows, score, results)
+    return results
+
+
+def tune_on_dev(dev: Split, transcribe: Transcriber, normalize: Normalizer, opts: DecodeOptions) -> dict:
+    def evaluate(alpha: float, beta: float) -> tuple[float, float]:
+        transcribe.beam.set_weights(alpha, beta)
+        return _rates(decode_split(dev, transcribe, normalize)[1])
+
+    start = (opts.beam.alpha, opts.beam.beta)
+    result = tune(evaluate, start, set(opts.tune), opts.alpha_grid, opts.beta_grid)
+    return {"dev_manifest": str(dev.manifest), **result}
+
+
+def results_json(opts, model, lm, test, rows, score, tuning, processes, provenance) -> dict:
+    wer, cer = _rates(score)
+    decoder = {"name": opts.decoder}
+    if opts.decoder != "greedy":
+        decoder |= {"backend": opts.backend, **asdict(opts.beam)}
+        if opts.decoder == "beam":
+            decoder.pop("alpha"), decoder.pop("beta")
+    test_set = {"manifest": str(opts.manifest), "name": opts.manifest.stem, "utterances": len(rows)}
+    model_info = {"path": opts.model, "parameters": sum(p.numel() for p in model.model.parameters())}
+    return {
+        "wer": wer,
+        "cer": cer,
+        "test_set": test_set | {"hours": round(test.audio_seconds / 3600, 4)},
+        "model": model_info | {"dtype": opts.dtype, "train_info": _train_info(opts.model)},
+        "decoder": decoder,
+        "lm": None if lm is None else {"path": str(lm.folder), **_lm_summary(lm.folder)},
+        "tuning": tuning,
+        "normalizer": score.normalizer,
+        "scoring": score.compat,
+        "scores": {level: score.totals[level].to_json() for level in score.levels},
+        "timing": timing(test, rows, str(model.device), processes, opts.batch_seconds),
+        **provenance,
+    }
+
+
+def timing(test: Split, rows: list[dict], device: str, processes: int, batch_seconds: float) -> dict:
+    """Audio, network and decoding seconds; RTFx = audio seconds per second of network + decoding."""
+    am_seconds = sum(r["am_seconds"] for r in rows)
+    decode_seconds = sum(r["decode_seconds"] for r in rows)
+    return {
+        "audio_seconds": round(test.audio_seconds, 3),
+        "am_seconds": round(am_seconds, 3),
+        "decode_seconds": round(decode_seconds, 3),
+        "rtfx": round(test.audio_seconds / max(am_seconds + decode_seconds, 1e-9), 1),
+        "logits_cached": test.cached,
+        "device": device,
+        "processes": processes,
+        "batch_seconds": batch_seconds,
+    }
+
+
+def _lm_summary(folder: Path) -> dict:
+    from lm.build import lm_info
+
+    info = lm_info(folder)
+    return {k: info.get(k) for k in ("order", "options", "normalizer", "vocabulary", "ngrams", "text", "dev")}
+
+
+def _train_info(model: str) -> dict | None:
+    """What the model was trained on, from the run_info.json of its training run (when it is a local run)."""
+    path = Path(model).parent / "run_info.json"
+    if not path.is_file():
+        return None
+    info = json.loads(path.read_text(encoding="utf-8"))
+    return {k: info.get(k) for k in ("train_hours", "train_utterances", "steps", "minutes", "best_dev_wer")} | {
+        "train_manifest": info.get("config", {}).get("train_manifest")
+    }
+
+
+def write_outputs(out: Path, rows: list[dict], score: CorpusScore, results: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "hyp.jsonl", "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    write_report_dir(score, out / "score", score.to_json())
+    (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

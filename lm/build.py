@@ -1,0 +1,139 @@
+"""Building an n-gram LM with KenLM: normalised text -> `lmplz` (modified Kneser-Ney) -> ARPA -> `build_binary`.
+
+A built LM folder holds ``lm.arpa``, ``lm.bin`` (trie), ``unigrams.txt`` (the words, for the beam search),
+``text.txt`` (the normalised training text) and ``lm.json`` (what was built, from what, and its dev perplexity).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from asr.errors import InputError
+from asr.text import Normalizer
+from lm import arpa
+from lm.kenlm_tools import run_kenlm
+from lm.perplexity import load, perplexity
+from lm.text import normalized_sentences, raw_lines
+
+MAX_ORDER = 6  # KenLM's default build (KENLM_MAX_ORDER)
+LM_FILES = {"arpa": "lm.arpa", "binary": "lm.bin", "unigrams": "unigrams.txt", "info": "lm.json"}
+
+
+@dataclass
+class BuildOptions:
+    """lmplz and build_binary settings."""
+
+    order: int = 4
+    prune: list[int] = field(default_factory=list)  # lmplz --prune: count thresholds per order (0 = keep all)
+    memory: str = "1G"  # lmplz -S: its sorting memory (the default of 80% of RAM is slow to start)
+    quantize: int = 0  # build_binary -q/-b bits for probabilities and backoffs; 0 keeps them exact
+
+
+def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
+    """Writes the normalised sentences to `out`; returns counts; `InputError` for a file that gives nothing."""
+    per_file: Counter = Counter()
+    words = longest = 0
+    with open(out, "w", encoding="utf-8") as f:
+        for path, sentence in normalized_sentences(paths, normalize):
+            f.write(sentence + "\n")
+            per_file[path] += 1
+            n = sentence.count(" ") + 1
+            words += n
+            longest = max(longest, n)
+    for path in paths:
+        if per_file[path] == 0:
+            has_lines = any(line.strip() for line in raw_lines(path))
+            why = f"no words left after normalisation with {normalize.id}" if has_lines else "empty"
+            raise InputError(f"{path}: {why}")
+    return {
+        "files": {str(p): per_file[p] for p in paths},
+        "sentences": sum(per_file.values()),
+        "words": words,
+        "longest_sentence": longest,
+    }
+
+
+def check_order(order: int, longest_sentence: int) -> None:
+    """`InputError` unless KenLM can build an `order`-gram model from sentences of at most that many words."""
+    if not 1 <= order <= MAX_ORDER:
+        raise InputError(f"--order {order}: KenLM builds orders 1 to {MAX_ORDER}")
+    if longest_sentence + 2 < order:  # with <s> and </s>, a sentence of k words holds (k+2)-grams at most
+        raise InputError(
+            f"--order {order} needs sentences of at least {order - 2} words; the longest has {longest_sentence}"
+        )
+
+
+def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path]) -> dict:
+    """Builds the LM folder `out`; returns (and writes) its ``lm.json``."""
+    if options.prune and len(options.prune) > options.order:
+        raise InputError(f"--prune has {len(options.prune)} thresholds for an order-{options.order} model")
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    corpus = write_text(texts, normalize, out / "text.txt")
+    check_order(options.order, corpus["longest_sentence"])
+    arpa_path = out / LM_FILES["arpa"]
+    log = _lmplz(out / "text.txt", arpa_path, options)
+    binary_args = ["-q", str(options.quantize), "-b", str(options.quantize)] if options.quantize else []
+    run_kenlm("build_binary", [*binary_args, "trie", str(arpa_path), str(out / LM_FILES["binary"])])
+    words = arpa.unigrams(arpa_path)
+    (out / LM_FILES["unigrams"]).write_text("".join(w + "\n" for w in words), encoding="utf-8")
+    info = {
+        "order": options.order,
+        "options": asdict(options),
+        "normalizer": normalize.id,
+        "text": corpus,
+        "ngrams": arpa.ngram_counts(arpa_path),
+        "vocabulary": len(words),
+        "discount_fallback_used": "fallback" in log.lower(),
+        "files": {k: v for k, v in LM_FILES.items() if k != "info"},
+        "bytes": {k: (out / v).stat().st_size for k, v in LM_FILES.items() if k in ("arpa", "binary")},
+        "build_seconds": round(time.perf_counter() - start, 2),
+        "dev": dev_perplexity(out / LM_FILES["binary"], dev, normalize) if dev else None,
+    }
+    (out / LM_FILES["info"]).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return info
+
+
+def _lmplz(text: Path, arpa_path: Path, options: BuildOptions) -> str:
+    tmp = arpa_path.parent / "lmplz_tmp"
+    tmp.mkdir(exist_ok=True)
+    args = ["-o", str(options.order), "-S", options.memory, "-T", str(tmp), "--discount_fallback"]
+    if options.prune:
+        args += ["--prune", *map(str, options.prune)]
+    partial = arpa_path.with_suffix(".arpa.partial")
+    try:
+        log = run_kenlm("lmplz", args, stdin=text, stdout=partial)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if "</s>" not in arpa.unigram_entries(partial):
+        raise InputError(f"lmplz wrote no </s> unigram in {arpa_path}; pyctcdecode needs one")
+    partial.replace(arpa_path)
+    return log
+
+
+def dev_perplexity(model_path: Path, dev: list[Path], normalize: Normalizer) -> dict:
+    """Perplexity and OOV rate of the normalised dev sentences."""
+    model = load(model_path)
+    return {"files": [str(p) for p in dev], **perplexity(model, (s for _, s in normalized_sentences(dev, normalize)))}
+
+
+def lm_info(lm_dir: Path) -> dict:
+    """The ``lm.json`` of a built LM folder; `InputError` when the folder is not one."""
+    path = lm_dir / LM_FILES["info"]
+    if not path.is_file():
+        raise InputError(f"{lm_dir}: not an LM folder (no {LM_FILES['info']}; make one with 'asr lm build')")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def parse_prune(text: str) -> list[int]:
+    """``"0,0,1"`` or ``"0 0 1"`` -> [0, 0, 1]."""
+    parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
+    if not all(p.isdigit() for p in parts):
+        raise InputError(f"--prune {text!r}: expected counts per order such as 0,0,1")
+    return [int(p) for p in parts]

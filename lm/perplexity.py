@@ -1,0 +1,42 @@
+"""Perplexity and out-of-vocabulary rate of sentences under a KenLM model (the `kenlm` query module)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def load(path: Path):
+    """A `kenlm.Model` (ARPA or binary)."""
+    import kenlm
+
+    return kenlm.Model(str(path))
+
+
+def perplexity(model, sentences: Iterable[str]) -> dict:
+    """Perplexity over words and ``</s>`` (OOV words included, scored as ``<unk>``, and excluded), OOV rate."""
+    log10_all = log10_known = 0.0
+    sentences_n = words = oov = 0
+    for sentence in sentences:
+        sentences_n += 1
+        scores = list(model.full_scores(sentence, bos=True, eos=True))
+        words += len(scores) - 1
+        for log10_prob, _, is_oov in scores:
+            log10_all += log10_prob
+            if is_oov:
+                oov += 1
+            else:
+                log10_known += log10_prob
+    if sentences_n == 0:
+        return {"sentences": 0, "words": 0, "oov": 0, "oov_rate": None, "perplexity": None, "perplexity_no_oov": None}
+    tokens = words + sentences_n
+    known = tokens - oov
+    return {
+        "sentences": sentences_n,
+        "words": words,
+        "oov": oov,
+        "oov_rate": oov / words if words else 0.0,
+        "perplexity": 10 ** (-log10_all / tokens),
+        "perplexity_no_oov": 10 ** (-log10_known / known) if known else math.inf,
+    }

@@ -1,0 +1,31 @@
+"""LM training and evaluation text: plain text files (a sentence per line) or manifests (their transcripts),
+normalised by the same normaliser as the acoustic model's training targets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from asr.data.manifest import read_manifest
+from asr.errors import InputError
+from asr.text import Normalizer
+
+
+def raw_lines(path: Path) -> Iterator[str]:
+    """The sentences of a text file, or the transcripts of a ``.jsonl`` manifest."""
+    if path.suffix == ".jsonl":
+        yield from (u.text for u in read_manifest(path))
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            yield from f
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read text: {getattr(err, 'strerror', None) or err}") from None
+
+
+def normalized_sentences(paths: list[Path], normalize: Normalizer) -> Iterator[tuple[Path, str]]:
+    """(file, sentence) for every non-empty normalised sentence of the files, in order."""
+    for path in paths:
+        for line in raw_lines(path):
+            if sentence := normalize(line):
+                yield path, sentence

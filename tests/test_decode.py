@@ -1,0 +1,244 @@
+"""Decoding: greedy, beam, beam + a real KenLM model, both beam backends, tuning, caching, batch-size and
+process-count invariance, and the transformers processor with the LM."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asr.data.cli import main as data_main
+from asr.decode.cli import main as decode_main
+from asr.decode.decoders import BeamSearch, BeamSettings, Labels, LanguageModel, greedy
+from asr.errors import InputError
+from asr.scoring.cli import main as score_main
+from lm.cli import main as lm_main
+
+MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"  # knows Spanish
+ACCELERATE = str(Path(sys.executable).parent / "accelerate")
+
+
+@pytest.fixture(scope="module")
+def es(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("decode")
+    synth = ["synth", "--langs", "es", "--hours", "0.06", "--seed", "5", "--noise-prob", "0", "--reverb-prob", "0"]
+    assert data_main([*synth, "--out", str(root)]) == 0
+    data = root / "es"
+    build = ["build", "--text", str(data / "lm_text.txt"), str(data / "train.jsonl"), "--order", "3"]
+    assert lm_main([*build, "--processor", str(MODEL), "--out", str(root / "lm")]) == 0
+    return {"root": root, "test": data / "test.jsonl", "dev": data / "dev.jsonl", "lm": root / "lm"}
+
+
+def decode(es: dict, out: Path, *extra: str) -> tuple[list[dict], dict]:
+    args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(out)]
+    assert decode_main([*args, "--logits-cache", str(es["root"] / "cache"), *extra]) == 0
+    rows = [json.loads(line) for line in (out / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
+    return rows, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+LABELS = Labels(("", " ", "a", "c", "e", "h", "k", "s", "t"), blank=0)
+
+
+def frames(text: str, confusions: dict[int, dict[str, float]] | None = None) -> np.ndarray:
+    """Log-probabilities spelling `text` (a blank after every character), with some frames made ambiguous."""
+    rows = []
+    for i, char in enumerate(text):
+        probs = dict.fromkeys(LABELS.tokens, 0.002)
+        probs.update((confusions or {}).get(i, {char: 0.98}))
+        rows.append([probs[t] for t in LABELS.tokens])
+        rows.append([0.98 if t == "" else 0.002 for t in LABELS.tokens])
+    x = np.array(rows, dtype=np.float32)
+    return np.log(x / x.sum(axis=1, keepdims=True))
+
+
+def test_greedy_collapses_repeats_and_drops_blanks():
+    x = frames("the cat")
+    doubled = np.repeat(x, 2, axis=0)  # every frame twice: repeats collapse
+    assert greedy(x, LABELS) == greedy(doubled, LABELS) == "the cat"
+
+
+@pytest.fixture(scope="module")
+def cat_lm(tmp_path_factory) -> LanguageModel:
+    root = tmp_path_factory.mktemp("catlm")
+    (root / "text.txt").write_text("the cat sat\nthe cat eats\na cat\nthe hat\n" * 5, encoding="utf-8")
+    assert lm_main(["build", "--text", str(root / "text.txt"), "--order", "2", "--normalize", "none",
+                    "--out", str(root / "lm")]) == 0  # fmt: skip
+    return LanguageModel.load(root / "lm")
+
+
+@pytest.mark.parametrize("backend", ["ctcbeam", "pyctcdecode"])
+def test_the_lm_wins_where_the_acoustics_are_ambiguous(cat_lm, backend):
+    x = frames("the kat", {4: {"k": 0.55, "c": 0.43}})  # 'k' slightly ahead of 'c' in "cat"
+    assert greedy(x, LABELS) == "the kat"
+    plain = BeamSearch(LABELS, BeamSettings(), None, backend)
+    with_lm = BeamSearch(LABELS, BeamSettings(), cat_lm, backend)
+    assert plain.decode([x])[0] == ["the kat"]
+    assert with_lm.decode([x])[0] == ["the cat"]
+
+
+def test_backends_give_identical_hypotheses(es, cat_lm, tmp_path):
+    rng = np.random.default_rng(0)
+    flat = [np.log(rng.dirichlet(np.full(len(LABELS.tokens), 0.3), size=60)).astype(np.float32) for _ in range(20)]
+    settings = BeamSettings(hotwords=["hat"])
+    fast, reference = (BeamSearch(LABELS, settings, cat_lm, b, workers=2) for b in ("ctcbeam", "pyctcdecode"))
+    assert fast.decode(flat)[0] == reference.decode(flat)[0]
+    fast.close(), reference.close()
+    rows = {}
+    for backend in ("ctcbeam", "pyctcdecode"):
+        rows[backend], _ = decode(es, tmp_path / backend, "--decoder", "beam_lm", "--lm", str(es["lm"]),
+                                  "--backend", backend)  # fmt: skip
+    assert [r["hyp"] for r in rows["ctcbeam"]] == [r["hyp"] for r in rows["pyctcdecode"]]
+
+
+def test_decode_writes_hypotheses_in_manifest_order_with_scores_equal_to_asr_score(es, tmp_path, capsys):
+    from asr.data.manifest import read_manifest
+
+    rows, results = decode(es, tmp_path / "greedy")
+    utts = read_manifest(es["test"])
+    assert [r["id"] for r in rows] == [u.id for u in utts] and [r["ref"] for r in rows] == [u.text for u in utts]
+    assert all(r["am_seconds"] > 0 and r["decode_seconds"] >= 0 for r in rows)
+    capsys.readouterr()
+    assert score_main([str(tmp_path / "greedy" / "hyp.jsonl"), "--normalize", "lower-nopunct", "--json", "-"]) == 0
+    score = json.loads(capsys.readouterr().out)
+    assert results["scores"]["word"]["E"] == score["word"]["E"] and results["wer"] == score["word"]["rate"]
+    assert results["scores"]["char"]["N"] == score["char"]["N"] and results["cer"] == score["char"]["rate"]
+    assert results["decoder"] == {"name": "greedy"} and results["normalizer"] == "lower-nopunct@1"
+    assert results["timing"]["rtfx"] > 1 and results["model"]["parameters"] > 100_000
+    assert (tmp_path / "greedy" / "score" / "word.pra").is_file()
+
+
+def test_beam_with_lm_beats_greedy_on_the_synthetic_test_split(es, tmp_path):
+    _, greedy_results = decode(es, tmp_path / "greedy")
+    _, beam_results = decode(es, tmp_path / "beam", "--decoder", "beam")
+    _, lm_results = decode(es, tmp_path / "lm", "--decoder", "beam_lm", "--lm", str(es["lm"]))
+    assert beam_results["timing"]["logits_cached"] and lm_results["lm"]["order"] == 3
+    assert lm_results["wer"] < greedy_results["wer"]
+    assert lm_results["decoder"]["alpha"] == 0.5 and "alpha" not in beam_results["decoder"]
+
+
+def test_results_do_not_depend_on_the_batch_size(es, tmp_path):
+    small, _ = decode(es, tmp_path / "small", "--batch-seconds", "1", "--no-cache")
+    large, _ = decode(es, tmp_path / "large", "--batch-seconds", "1000", "--no-cache")
+    assert [r["hyp"] for r in small] == [r["hyp"] for r in large]
+
+
+def test_a_model_without_attention_masks_is_batched_by_equal_length(es, tmp_path):
+    from transformers import Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2Processor
+
+    from asr.data.manifest import read_manifest
+    from asr.decode.logits import AcousticModel, load_cache
+
+    processor = Wav2Vec2Processor.from_pretrained(MODEL)
+    processor.feature_extractor.return_attention_mask = False  # as wav2vec2-base: group norm, no masks
+    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                            conv_dim=(16,) * 7, feat_extract_norm="group", vocab_size=len(processor.tokenizer),
+                            pad_token_id=processor.tokenizer.pad_token_id)  # fmt: skip
+    folder = tmp_path / "group_norm"
+    Wav2Vec2ForCTC(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    model, utts, base = AcousticModel(str(folder)), read_manifest(es["test"]), es["test"].parent
+    short, long = sorted(utts[:2], key=lambda u: u.duration)
+    alone, padded = model.run([short], base)[0][0], model.run([long, short], base)[0][1]
+    assert not np.allclose(alone, padded, atol=1e-3)  # the group norm spans the padding: why batches are equal
+    assert all(len({round(u.duration * 16000) for u in batch}) == 1 for batch in model.batches(utts, 1000))
+    caches = []
+    for seconds in ("1", "1000"):
+        args = ["--model", str(folder), "--manifest", str(es["test"]), "--out", str(tmp_path / seconds)]
+        assert decode_main([*args, "--batch-seconds", seconds, "--logits-cache", str(tmp_path / f"c{seconds}")]) == 0
+        caches.append(load_cache(next((tmp_path / f"c{seconds}").glob("*.npz"))).logprobs)
+    assert all(np.allclose(caches[0][k], caches[1][k], atol=1e-5) for k in caches[0])
+
+
+def test_tuning_is_no_worse_than_the_defaults_on_dev(es, tmp_path):
+    _, results = decode(es, tmp_path / "tuned", "--decoder", "beam_lm", "--lm", str(es["lm"]), "--tune", "alpha,beta",
+                        "--dev", str(es["dev"]), "--alpha-grid", "0,0.5,1,2", "--beta-grid", "0,1.5,3")  # fmt: skip
+    tuning = results["tuning"]
+    default = next(p for p in tuning["points"] if (p["alpha"], p["beta"]) == (0.5, 1.5))
+    assert tuning["best"]["dev_wer"] <= default["dev_wer"] and len(tuning["points"]) >= 4
+    assert (results["decoder"]["alpha"], results["decoder"]["beta"]) == (
+        tuning["best"]["alpha"],
+        tuning["best"]["beta"],
+    )
+
+
+def test_two_processes_decode_like_one(es, tmp_path):
+    one, _ = decode(es, tmp_path / "one", "--no-cache")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [ACCELERATE, "launch", "--multi_gpu", "--num_processes", "2", "-m", "asr", "decode", "--model", str(MODEL),
+           "--manifest", str(es["test"]), "--out", str(tmp_path / "two"), "--no-cache"]  # fmt: skip
+    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
+    two = [json.loads(line) for line in (tmp_path / "two" / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
+    results = json.loads((tmp_path / "two" / "results.json").read_text(encoding="utf-8"))
+    assert [(r["id"], r["hyp"]) for r in two] == [(r["id"], r["hyp"]) for r in one]
+    assert results["timing"]["processes"] == 2
+
+
+def test_the_lm_is_checked_against_the_model(es, tmp_path, capsys):
+    upper = tmp_path / "upper.txt"
+    upper.write_text((es["root"] / "es" / "lm_text.txt").read_text(encoding="utf-8").upper(), encoding="utf-8")
+    assert lm_main(["build", "--text", str(upper), "--order", "2", "--normalize", "none", "--out",
+                    str(tmp_path / "upper")]) == 0  # fmt: skip
+    lm = LanguageModel.load(tmp_path / "upper")
+    with pytest.raises(InputError, match="letter case differs"):
+        lm.check_against(Labels.from_tokenizer(_tokenizer()), "none@1")
+    with pytest.raises(InputError, match="normalised with none@1, the model's targets with lower-nopunct@1"):
+        lm.check_against(Labels.from_tokenizer(_tokenizer()), "lower-nopunct@1")
+    assert decode_main(["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x"),
+                        "--decoder", "beam_lm"]) == 2  # fmt: skip
+    assert "needs --lm" in capsys.readouterr().err
+
+
+def _tokenizer():
+    from transformers import Wav2Vec2CTCTokenizer
+
+    return Wav2Vec2CTCTokenizer.from_pretrained(MODEL)
+
+
+def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, monkeypatch):
+    from transformers import AutoProcessor, pipeline
+
+    from asr.data.audio import load_audio
+    from asr.data.manifest import read_manifest
+    from lm.cli import main as lm_cli
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    out = tmp_path / "model_with_lm"
+    assert lm_cli(["attach", "--model", str(MODEL), "--lm", str(es["lm"]), "--out", str(out)]) == 0
+    processor = AutoProcessor.from_pretrained(out)
+    assert type(processor).__name__ == "Wav2Vec2ProcessorWithLM"
+    asr = pipeline("automatic-speech-recognition", model=str(out))
+    assert asr.type == "ctc_with_lm"
+    utt = read_manifest(es["test"])[0]
+    text = asr({"raw": load_audio(utt.audio_path(es["test"].parent), 16000), "sampling_rate": 16000})["text"]
+    rows, _ = decode(es, tmp_path / "lm", "--decoder", "beam_lm", "--lm", str(es["lm"]))
+    assert text.split() and len(set(text.split()) & set(rows[0]["hyp"].split())) >= len(text.split()) // 2
+
+
+def test_dev_scores_logged_in_training_equal_asr_decode(es, tmp_path):
+    from asr.train.cli import main as train_main
+
+    data = es["test"].parent
+    args = {
+        "model": MODEL,
+        "processor": MODEL,
+        "train_manifest": data / "train.jsonl",
+        "dev_manifest": es["dev"],
+        "output_dir": tmp_path / "run",
+        "max_steps": 1,
+        "learning_rate": 1e-9,
+        "eval_steps": 1,
+        "eval_batch_seconds": 1000,  # one padded dev batch: the padded frames must not add errors
+    }
+    assert train_main([token for key, value in args.items() for token in (f"--{key}", str(value))]) == 0
+    info = json.loads((tmp_path / "run" / "run_info.json").read_text(encoding="utf-8"))
+    dev = [row for row in info["history"] if "dev_cer" in row][-1]
+    out = tmp_path / "decoded"
+    assert decode_main(["--model", str(tmp_path / "run" / "model"), "--manifest", str(es["dev"]), "--out", str(out),
+                        "--no-cache"]) == 0  # fmt: skip
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert 0 < results["cer"] < 0.5 and (dev["dev_wer"], dev["dev_cer"]) == (results["wer"], results["cer"])

@@ -1,0 +1,89 @@
+"""KenLM models built with the real lmplz/build_binary: files, perplexity, and bad input."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from asr.data.synth.texts import sentences
+from lm.cli import main as lm_main
+
+
+@pytest.fixture(scope="module")
+def english(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("lm")
+    texts, _ = sentences("en")
+    random.Random(0).shuffle(texts)
+    train, held_out = texts[:3000], texts[3000:3300]
+    (root / "train.txt").write_text("\n".join(train) + "\n", encoding="utf-8")
+    (root / "dev.txt").write_text("\n".join(held_out) + "\n", encoding="utf-8")
+    rng = random.Random(1)
+    shuffled = []
+    for line in held_out:
+        words = line.split()
+        rng.shuffle(words)
+        shuffled.append(" ".join(words))
+    (root / "shuffled.txt").write_text("\n".join(shuffled) + "\n", encoding="utf-8")
+    args = ["build", "--text", str(root / "train.txt"), "--order", "3", "--normalize", "en"]
+    assert lm_main([*args, "--dev", str(root / "dev.txt"), "--out", str(root / "lm")]) == 0
+    return {"root": root, "lm": root / "lm"}
+
+
+def test_build_writes_a_loadable_kenlm_model(english):
+    import kenlm
+
+    lm = english["lm"]
+    info = json.loads((lm / "lm.json").read_text(encoding="utf-8"))
+    assert info["order"] == 3 and info["normalizer"] == "en@1" and info["text"]["sentences"] == 3000
+    assert set(info["ngrams"]) == {"1", "2", "3"} and all(n > 0 for n in info["ngrams"].values())
+    words = (lm / "unigrams.txt").read_text(encoding="utf-8").split()
+    assert len(words) == info["vocabulary"] > 1000 and not {"<s>", "</s>", "<unk>"} & set(words)
+    assert all(w == w.lower() for w in words)  # the en normaliser lower-cases the text
+    arpa_model, binary_model = kenlm.Model(str(lm / "lm.arpa")), kenlm.Model(str(lm / "lm.bin"))
+    assert arpa_model.order == binary_model.order == 3
+    assert arpa_model.score("the cat is on the mat") == pytest.approx(
+        binary_model.score("the cat is on the mat"), abs=1e-4
+    )
+    dev = info["dev"]
+    assert dev["sentences"] == 300 and 0 < dev["oov_rate"] < 0.2 and dev["perplexity"] > dev["perplexity_no_oov"] > 1
+
+
+def test_in_domain_text_has_lower_perplexity_than_shuffled_text(english, capsys):
+    root = english["root"]
+    results = {}
+    for name in ("dev", "shuffled"):
+        capsys.readouterr()
+        assert (
+            lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(root / f"{name}.txt"), "--normalize", "en"]) == 0
+        )
+        results[name] = json.loads(capsys.readouterr().out)
+    assert results["dev"]["oov"] == results["shuffled"]["oov"]  # the same words, in another order
+    assert results["dev"]["perplexity"] < 0.7 * results["shuffled"]["perplexity"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "extra", "message"),
+    [
+        ("", [], "empty"),
+        ("!!! ???\n...\n", [], "no words left after normalisation with lower-nopunct@1"),
+        ("one two three\n", ["--order", "7"], "KenLM builds orders 1 to 6"),
+        ("hello\nworld\n", ["--order", "5"], "needs sentences of at least 3 words; the longest has 1"),
+        ("a b c\n", ["--order", "2", "--prune", "0,0,1"], "3 thresholds for an order-2 model"),
+    ],
+)
+def test_bad_text_is_reported(tmp_path, capsys, lines, extra, message):
+    text = tmp_path / "text.txt"
+    text.write_text(lines, encoding="utf-8")
+    args = ["build", "--text", str(text), "--normalize", "lower-nopunct", "--out", str(tmp_path / "lm"), *extra]
+    assert lm_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_folder_that_is_not_an_lm_is_named(tmp_path, capsys):
+    text = tmp_path / "t.txt"
+    text.write_text("a b\n", encoding="utf-8")
+    assert lm_main(["ppl", "--lm", str(tmp_path), "--text", str(text), "--normalize", "none"]) == 2
+    assert f"{tmp_path}: not an LM folder" in capsys.readouterr().err
