@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("asr.train.cli", "fine-tune a CTC model on manifests (one process or accelerate launch)"),
     "lm": ("lm.cli", "n-gram language models with KenLM: build from text, perplexity"),
     "decode": ("asr.decode.cli", "transcribe a manifest: greedy, beam, beam + KenLM (tuned on dev)"),
+    "leaderboard": ("asr.leaderboard.cli", "tables, an HTML page and exports from asr decode results"),
     "score": (
         "asr.scoring.cli",
         "score hypotheses against references: WER/CER, sclite-exact alignment, reports",

@@ -11,6 +11,8 @@ APT_PACKAGES=(sctk gcc python3-dev espeak-ng fortunes-min fortunes fortunes-de f
 # KenLM's lmplz and build_binary are built from source (scripts/build_kenlm.sh): a compiler, cmake, Boost, zlib
 APT_PACKAGES+=(g++ cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev
     zlib1g-dev libbz2-dev liblzma-dev)
+# a headless browser for the test that opens the leaderboard page
+APT_PACKAGES+=(chromium chromium-driver)
 for lang in en es fr it ru; do
     APT_PACKAGES+=("asterisk-core-sounds-$lang" "asterisk-core-sounds-$lang-wav")
 done

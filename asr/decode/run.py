@@ -179,7 +179,8 @@ def results_json(opts, model, lm, test, rows, score, tuning, processes, provenan
         decoder |= {"backend": opts.backend, **asdict(opts.beam)}
         if opts.decoder == "beam":
             decoder.pop("alpha"), decoder.pop("beta")
-    test_set = {"manifest": str(opts.manifest), "name": opts.manifest.stem, "utterances": len(rows)}
+    name = f"{opts.manifest.parent.name}/{opts.manifest.stem}"  # e.g. hi/test
+    test_set = {"manifest": str(opts.manifest), "name": name, "utterances": len(rows)}
     model_info = {"path": opts.model, "parameters": sum(p.numel() for p in model.model.parameters())}
     return {
         "wer": wer,
@@ -222,13 +223,13 @@ def _lm_summary(folder: Path) -> dict:
 
 def _train_info(model: str) -> dict | None:
     """What the model was trained on, from the run_info.json of its training run (when it is a local run)."""
-    path = Path(model).parent / "run_info.json"
-    if not path.is_file():
+    path = next((p for p in (Path(model) / "run_info.json", Path(model).parent / "run_info.json") if p.is_file()), None)
+    if path is None:
         return None
     info = json.loads(path.read_text(encoding="utf-8"))
-    return {k: info.get(k) for k in ("train_hours", "train_utterances", "steps", "minutes", "best_dev_wer")} | {
-        "train_manifest": info.get("config", {}).get("train_manifest")
-    }
+    curve = [[r["minutes"], r["dev_wer"], r["dev_cer"]] for r in info.get("history", []) if "dev_cer" in r]
+    summary = {k: info.get(k) for k in ("train_hours", "train_utterances", "steps", "minutes", "best_dev_wer")}
+    return summary | {"train_manifest": info.get("config", {}).get("train_manifest"), "dev_curve": curve}
 
 
 def write_outputs(out: Path, rows: list[dict], score: CorpusScore, results: dict) -> None:

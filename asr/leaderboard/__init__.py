@@ -1,0 +1,1 @@
+"""Leaderboard reports from `asr decode` results: tables (Markdown, CSV, JSON), an HTML page with plots, exports."""

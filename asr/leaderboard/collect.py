@@ -1,0 +1,104 @@
+"""Finding `results.json` files and turning each into a leaderboard run: a system (model, labeled data, LM,
+decoder) scored on one test set."""
+
+from __future__ import annotations
+
+import glob
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from asr.errors import InputError
+
+DECODER_ORDER = {"greedy": 0, "beam": 1, "beam_lm": 2}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One decode: its results.json and the folder with hyp.jsonl and score/."""
+
+    path: Path
+    results: dict
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def test_set(self) -> str:
+        return self.results["test_set"]["name"]
+
+    @property
+    def comparability(self) -> tuple[str, str]:
+        """Rows of one test set are comparable only with the same normaliser and scoring mode."""
+        return self.results["normalizer"], self.results["scoring"]
+
+    @cached_property
+    def system(self) -> dict[str, str]:
+        r = self.results
+        train = r["model"].get("train_info") or {}
+        hours = train.get("train_hours")
+        dec = r["decoder"]
+        decoder = dec["name"] if dec["name"] == "greedy" else f"{dec['name']} (beam {dec['beam_width']})"
+        if dec["name"] == "beam_lm":
+            decoder += f" α={dec['alpha']:g} β={dec['beta']:g}" + (" tuned" if r.get("tuning") else "")
+        return {
+            "model": model_label(r["model"]["path"]),
+            "labeled": "-" if hours is None else f"{hours:.2f} h",
+            "lm": "none" if r["lm"] is None else f"{r['lm']['order']}-gram",
+            "decoder": decoder,
+        }
+
+    @property
+    def system_key(self) -> tuple:
+        return (self.system["model"], self.system["labeled"], self.system["lm"],
+                DECODER_ORDER.get(self.results["decoder"]["name"], 9), self.system["decoder"])  # fmt: skip
+
+    def hypotheses(self) -> list[dict]:
+        path = self.folder / "hyp.jsonl"
+        if not path.is_file():
+            raise InputError(f"{self.path}: hyp.jsonl is missing beside it")
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def utterance_counts(self, level: str = "word") -> dict[str, list[int]]:
+        """Per-utterance [C, S, D, I] from score/score.json."""
+        path = self.folder / "score" / "score.json"
+        if not path.is_file():
+            raise InputError(f"{self.path}: score/score.json is missing beside it")
+        report = json.loads(path.read_text(encoding="utf-8"))
+        return {utt: counts[level] for utt, counts in report["utterances"].items()}
+
+    def score_report(self) -> dict:
+        return json.loads((self.folder / "score" / "score.json").read_text(encoding="utf-8"))
+
+
+def model_label(path: str) -> str:
+    """A short name: ``exp/hi/train/model`` -> ``exp/hi/train``; hub ids stay as they are."""
+    p = Path(path)
+    return str(p.parent) if p.name in ("model", "best") else path
+
+
+def collect(specs: list[str]) -> list[Run]:
+    """Runs from results.json files, folders searched recursively, or glob patterns; sorted by system."""
+    paths: list[Path] = []
+    for spec in specs:
+        p = Path(spec)
+        if p.is_dir():
+            found = sorted(p.rglob("results.json"))
+        elif any(c in spec for c in "*?["):
+            found = sorted(Path(x) for x in glob.glob(spec, recursive=True) if x.endswith(".json"))
+        else:
+            found = [p] if p.is_file() else []
+        if not found:
+            raise InputError(f"{spec}: no results.json found")
+        paths += found
+    runs = []
+    for path in dict.fromkeys(paths):
+        try:
+            results = json.loads(path.read_text(encoding="utf-8"))
+            runs.append(Run(path, results))
+            runs[-1].system  # noqa: B018 - validates the fields the tables need
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise InputError(f"{path}: not a results.json written by 'asr decode' ({err})") from None
+    return sorted(runs, key=lambda r: (r.system_key, r.test_set))

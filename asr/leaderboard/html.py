@@ -1,0 +1,94 @@
+"""The static leaderboard page: sortable tables, plots and per-run details in one index.html (no network)."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from asr.leaderboard.collect import Run
+from asr.leaderboard.details import run_details
+from asr.leaderboard.tables import Table, header, rows
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 14px; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+th { background: #f2f2f2; cursor: pointer; user-select: none; }
+td:nth-child(-n+4), th:nth-child(-n+4) { text-align: left; }
+th.asc::after { content: " ▲"; } th.desc::after { content: " ▼"; }
+pre { background: #f7f7f7; padding: 6px; overflow-x: auto; font-size: 13px; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
+.flag { color: #b00; } .meta { color: #666; font-size: 13px; }
+"""
+
+SCRIPT = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  table.querySelectorAll("th").forEach(function (th, col) {
+    th.addEventListener("click", function () {
+      var body = table.tBodies[0], rows = Array.from(body.rows);
+      var asc = !th.classList.contains("asc");
+      table.querySelectorAll("th").forEach(function (h) { h.classList.remove("asc", "desc"); });
+      th.classList.add(asc ? "asc" : "desc");
+      rows.sort(function (a, b) {
+        var x = a.cells[col].textContent.trim(), y = b.cells[col].textContent.trim();
+        var nx = parseFloat(x), ny = parseFloat(y);
+        var cmp = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
+        return asc ? cmp : -cmp;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+def _table(head: list[str], body: list[list[str]], sortable: bool = True) -> str:
+    cls = ' class="sortable"' if sortable else ""
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    trs = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in body)
+    return f"<table{cls}><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def _run_section(number: int, run: Run) -> str:
+    d = run_details(run)
+    r = run.results
+    speakers = _table(["speaker", "#Snt", "#Wrd", "Sub", "Del", "Ins", "WER %"],
+                      [[s, str(t["sentences"]), str(t["N"]), str(t["S"]), str(t["D"]), str(t["I"]),
+                        f"{100 * t['rate']:.2f}"] for s, t in d.speakers])  # fmt: skip
+    worst = "".join(
+        f"<p class='meta'>{escape(utt)}: {errors} word errors</p><pre>REF:  {escape(rows_[0])}\n"
+        f"HYP:  {escape(rows_[1])}\nEval: {escape(rows_[2])}</pre>"
+        for utt, errors, rows_ in d.worst
+    )
+    confusions = _table(["reference", "hypothesis", "count"], [[a, b, str(n)] for a, b, n in d.confusions])
+    meta = (f"normaliser {r['normalizer']}, scoring {r['scoring']}, RTFx {r['timing']['rtfx']}, "
+            f"git {r.get('git_revision')}, {r.get('date')}")  # fmt: skip
+    return (
+        f"<details><summary>#{number} {escape(run.system['decoder'])} · {escape(run.system['model'])} on "
+        f"{escape(run.test_set)}: WER {100 * r['wer']:.2f}%, CER {100 * r['cer']:.2f}%</summary>"
+        f"<p class='meta'>{escape(meta)}</p><pre>{escape(r.get('command', ''))}</pre>"
+        f"<h4>Per speaker</h4>{speakers}<h4>Worst utterances</h4>{worst or '<p>none</p>'}"
+        f"<h4>Most frequent substitutions</h4>{confusions}</details>"
+    )
+
+
+def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, title: str) -> Path:
+    """Writes OUT/index.html; the plots are referenced by their paths relative to OUT."""
+    flags = "".join(f"<li class='flag'>† {escape(text)}</li>" for text in dict.fromkeys(table.flags.values()))
+    images = "".join(f'<img src="{escape(str(p.relative_to(out)))}" alt="{escape(p.stem)}">' for p in plots)
+    sections = "".join(_run_section(i, run) for i, run in enumerate(runs, 1))
+    settings = ", ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items())
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{STYLE}</style></head>
+<body><h1>{escape(title)}</h1>
+<h2>WER / CER (%)</h2>{_table(header(table), rows(table))}
+<p class="meta">Normaliser and scoring per test set: {escape(settings)}. Click a column to sort.</p>
+{f"<ul>{flags}</ul>" if flags else ""}
+<h2>Plots</h2>{images}
+<h2>Runs</h2>{sections}
+<script>{SCRIPT}</script></body></html>
+"""
+    path = out / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,104 @@
+"""The leaderboard's pictures (PNG): WER by decoder and LM, the LM weight sweep, dev CER against training
+time, and RTFx. Each function returns the file it wrote, or None when the runs hold nothing to draw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from asr.leaderboard.collect import Run
+from asr.leaderboard.tables import Table
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def wer_by_system(table: Table, out: Path) -> Path | None:
+    """Grouped bars: one group per system, one bar per test set."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(table.systems)), 4))
+    width = 0.8 / max(len(table.test_sets), 1)
+    for k, test_set in enumerate(table.test_sets):
+        xs, ys = [], []
+        for i, system in enumerate(table.systems):
+            run = table.cells.get((system, test_set))
+            if run is not None:
+                xs.append(i + k * width)
+                ys.append(100 * run.results["wer"])
+        ax.bar(xs, ys, width, label=test_set)
+    labels = [f"{table.system_of(s)['lm']}\n{table.system_of(s)['decoder'].split(' (')[0]}" for s in table.systems]
+    ax.set_xticks([i + width * (len(table.test_sets) - 1) / 2 for i in range(len(table.systems))], labels, fontsize=8)
+    ax.set_ylabel("WER (%)")
+    ax.set_title("WER by system (LM, decoder)")
+    ax.legend(fontsize=8)
+    return _save(fig, out / "wer_by_system.png")
+
+
+def lm_sweep(runs: list[Run], out: Path) -> Path | None:
+    """Dev WER against the LM weight alpha, a line per insertion bonus beta, for every tuned run."""
+    sweeps = {}  # one per (model, LM, dev set): the dev and test decodes of a recipe share their tuning
+    for r in runs:
+        if r.results.get("tuning"):
+            sweeps.setdefault((r.system["model"], r.results["lm"]["path"], r.results["tuning"]["dev_manifest"]), r)
+    tuned = list(sweeps.values())
+    if not tuned:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(tuned), figsize=(5 * len(tuned), 3.6), squeeze=False)
+    for ax, run in zip(axes[0], tuned, strict=True):
+        points = run.results["tuning"]["points"]
+        for beta in sorted({p["beta"] for p in points}):
+            line = sorted((p["alpha"], 100 * p["dev_wer"]) for p in points if p["beta"] == beta)
+            ax.plot(*zip(*line, strict=True), marker="o", label=f"β={beta:g}")
+        best = run.results["tuning"]["best"]
+        ax.plot([best["alpha"]], [100 * best["dev_wer"]], "k*", markersize=12, label="chosen")
+        ax.set_xlabel("LM weight α")
+        ax.set_ylabel("dev WER (%)")
+        ax.set_title(f"{run.system['model']} on {run.results['tuning']['dev_manifest'].split('/')[-1]}", fontsize=9)
+        ax.legend(fontsize=7)
+    return _save(fig, out / "lm_sweep.png")
+
+
+def training_curves(runs: list[Run], out: Path) -> Path | None:
+    """Dev CER against training minutes, one line per trained model."""
+    curves = {}
+    for run in runs:
+        info = run.results["model"].get("train_info") or {}
+        if info.get("dev_curve"):
+            curves[run.system["model"]] = info["dev_curve"]
+    if not curves:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for model, curve in curves.items():
+        ax.plot([c[0] for c in curve], [100 * c[2] for c in curve], marker="o", label=model)
+    ax.set_xlabel("training minutes")
+    ax.set_ylabel("dev CER (%, greedy)")
+    ax.set_title("Dev CER during training")
+    ax.legend(fontsize=7)
+    return _save(fig, out / "dev_cer_curve.png")
+
+
+def rtfx(runs: list[Run], out: Path) -> Path | None:
+    """Audio seconds per second of network + decoding, per run."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(runs)), 3.6))
+    labels = [f"{r.system['decoder'].split(' (')[0]}\n{r.test_set}" for r in runs]
+    ax.bar(range(len(runs)), [r.results["timing"]["rtfx"] for r in runs])
+    ax.set_xticks(range(len(runs)), labels, fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylabel("RTFx (audio s / s)")
+    ax.set_title("Speed: network + decoding")
+    return _save(fig, out / "rtfx.png")

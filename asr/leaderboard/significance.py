@@ -1,0 +1,41 @@
+"""Bootstrap confidence intervals on WER and the paired bootstrap test between two systems (Bisani & Ney, 2004),
+over utterances: the resampling unit is the utterance, as in sclite's sc_stats matched-pair tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+RESAMPLES = 1000
+
+
+def _arrays(counts: dict[str, list[int]], ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Errors (S+D+I) and reference words (C+S+D) per utterance, in `ids` order."""
+    rows = np.array([counts[i] for i in ids], dtype=np.int64).reshape(-1, 4)
+    return rows[:, 1:].sum(axis=1), rows[:, :3].sum(axis=1)
+
+
+def bootstrap_interval(counts: dict[str, list[int]], seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """The `level` percentile interval of corpus WER over utterance resamples."""
+    errors, words = _arrays(counts, sorted(counts))
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(errors), size=(RESAMPLES, len(errors)))
+    rates = errors[picks].sum(axis=1) / np.maximum(words[picks].sum(axis=1), 1)
+    low, high = np.quantile(rates, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
+
+
+def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int = 0) -> dict:
+    """How often system `b` is not better than `a` over resamples of their common utterances (a p-value for
+    "b is better than a" when b's WER is lower)."""
+    ids = sorted(set(a) & set(b))
+    errors_a, words = _arrays(a, ids)
+    errors_b, _ = _arrays(b, ids)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(ids), size=(RESAMPLES, len(ids)))
+    diff = errors_a[picks].sum(axis=1) - errors_b[picks].sum(axis=1)
+    return {
+        "utterances": len(ids),
+        "wer_a": float(errors_a.sum() / max(words.sum(), 1)),
+        "wer_b": float(errors_b.sum() / max(words.sum(), 1)),
+        "p_value": float((diff <= 0).mean()),
+    }

@@ -1,0 +1,97 @@
+"""The leaderboard table: a row per system, WER and CER per test set, with non-comparable cells flagged."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+
+from asr.errors import InputError
+from asr.leaderboard.collect import Run
+from asr.leaderboard.significance import bootstrap_interval
+
+SYSTEM_COLUMNS = ("model", "labeled", "lm", "decoder")
+HEADERS = {"model": "model", "labeled": "labeled data", "lm": "LM", "decoder": "decoder"}
+
+
+@dataclass
+class Table:
+    """Runs pivoted: systems (rows) x test sets (columns)."""
+
+    runs: list[Run]
+    systems: list[tuple] = field(init=False)
+    test_sets: list[str] = field(init=False)
+    cells: dict[tuple[tuple, str], Run] = field(init=False)
+    flags: dict[tuple[tuple, str], str] = field(init=False)  # cells not comparable with their column
+    settings: dict[str, tuple[str, str]] = field(init=False)  # test set -> (normaliser, scoring) of most rows
+
+    def __post_init__(self) -> None:
+        self.systems = list(dict.fromkeys(r.system_key for r in self.runs))
+        self.test_sets = sorted({r.test_set for r in self.runs})
+        self.cells = {}
+        for run in self.runs:
+            key = (run.system_key, run.test_set)
+            if key in self.cells:
+                raise InputError(f"two results for one system on {run.test_set}: {self.cells[key].path} and {run.path}")
+            self.cells[key] = run
+        self.settings, self.flags = {}, {}
+        for test_set in self.test_sets:
+            runs = [r for r in self.runs if r.test_set == test_set]
+            common = Counter(r.comparability for r in runs).most_common(1)[0][0]
+            self.settings[test_set] = common
+            for run in runs:
+                if run.comparability != common:
+                    norm, scoring = run.comparability
+                    self.flags[(run.system_key, test_set)] = (
+                        f"{test_set}: normaliser {norm}, scoring {scoring} (the column uses {common[0]}, {common[1]})"
+                    )
+
+    def system_of(self, key: tuple) -> dict[str, str]:
+        return next(r.system for r in self.runs if r.system_key == key)
+
+
+def _cell(table: Table, system: tuple, test_set: str, metric: str, intervals: bool) -> str:
+    run = table.cells.get((system, test_set))
+    if run is None:
+        return "-"
+    text = f"{100 * run.results[metric]:.2f}"
+    if intervals and metric == "wer":
+        low, high = bootstrap_interval(run.utterance_counts("word"))
+        text += f" [{100 * low:.1f}, {100 * high:.1f}]"
+    return text + (" †" if (system, test_set) in table.flags else "")
+
+
+def header(table: Table) -> list[str]:
+    return [HEADERS[c] for c in SYSTEM_COLUMNS] + [f"{t} {m}" for t in table.test_sets for m in ("WER", "CER")]
+
+
+def rows(table: Table, intervals: bool = False) -> list[list[str]]:
+    out = []
+    for system in table.systems:
+        names = table.system_of(system)
+        values = [_cell(table, system, t, m, intervals) for t in table.test_sets for m in ("wer", "cer")]
+        out.append([names[c] for c in SYSTEM_COLUMNS] + values)
+    return out
+
+
+def markdown_table(table: Table, intervals: bool = False) -> str:
+    lines = ["| " + " | ".join(header(table)) + " |", "|" + "---|" * len(header(table))]
+    lines += ["| " + " | ".join(row) + " |" for row in rows(table, intervals)]
+    return "\n".join(lines)
+
+
+def csv_text(table: Table) -> str:
+    """One row per system; WER and CER in percent, unrounded beyond 4 decimals; flags in their own column."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*SYSTEM_COLUMNS, *(f"{t} {m}" for t in table.test_sets for m in ("WER", "CER")), "flags"])
+    for system in table.systems:
+        names = table.system_of(system)
+        values = []
+        for t in table.test_sets:
+            run = table.cells.get((system, t))
+            values += ["" if run is None else f"{100 * run.results[m]:.4f}" for m in ("wer", "cer")]
+        flags = "; ".join(v for (s, _), v in table.flags.items() if s == system)
+        writer.writerow([names[c] for c in SYSTEM_COLUMNS] + values + [flags])
+    return buf.getvalue()

@@ -1,0 +1,77 @@
+# Shared by recipes/<corpus>/run.sh (sourced, never run): options, logging and stages.
+#
+# A recipe sets its defaults as shell variables, then sources this file with its arguments:
+#   stage=1 stop_stage=100 lang=hi exp=exp/synth/hi ...; . "$(dirname "$0")/../_lib/common.sh" "$@"
+# Then it computes what depends on the options and calls begin_recipe. Options: --stage N, --stop-stage M, --force (redo finished stages), --num-processes N (or --ngpu N;
+# training runs through `accelerate launch` when N > 1), and --NAME VALUE for any default the recipe defined
+# (--lang, --exp, ...). Any other --key value goes to the training config (asr train --key value), in
+# TRAIN_OVERRIDES. Every stage is logged with a timestamp to stdout and to $exp/logs/run.<time>.log.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ASR=${ASR:-$ROOT/.venv/bin/asr}
+ACCELERATE=${ACCELERATE:-$ROOT/.venv/bin/accelerate}
+stage=${stage:-1}
+stop_stage=${stop_stage:-100}
+force=${force:-false}
+num_processes=${num_processes:-1}
+TRAIN_OVERRIDES=()
+ORIGINAL_ARGS=("$@")
+
+while (($#)); do
+    case $1 in
+        --force) force=true; shift ;;
+        --help | -h) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        --*)
+            (($# >= 2)) || { echo "$0: option $1 needs a value" >&2; exit 2; }
+            name=${1#--}
+            name=${name//-/_}
+            [[ $name == ngpu ]] && name=num_processes
+            if [[ -n ${!name+set} && $name =~ ^[a-z_]+$ ]]; then
+                printf -v "$name" '%s' "$2"
+            else
+                TRAIN_OVERRIDES+=("--$name" "$2")
+            fi
+            shift 2 ;;
+        *) echo "$0: unexpected argument $1 (options are --name value)" >&2; exit 2 ;;
+    esac
+done
+
+log() { echo "$(date '+%F %T') $*"; }
+
+# run_stage N NAME: true when stage N is selected and not finished (or --force); logs what it decides.
+run_stage() {
+    local n=$1 name=$2
+    if ((n < stage || n > stop_stage)); then
+        return 1
+    fi
+    if [[ $force != true && -e "$exp/.done/$n.$name" ]]; then
+        log "stage $n ($name): done before, skipped (--force to redo)"
+        return 1
+    fi
+    log "stage $n ($name): start"
+    return 0
+}
+
+# stage_done N NAME: marks stage N finished (a stage interrupted before this is redone on the next run).
+stage_done() {
+    touch "$exp/.done/$1.$2"
+    log "stage $1 ($2): done"
+}
+
+# begin_recipe: called once the recipe has its settings; starts the log and sets TRAIN_CMD (asr train, through
+# accelerate launch when more than one process is asked for).
+begin_recipe() {
+    [[ -n $exp ]] || { echo "$0: --exp is empty" >&2; exit 2; }
+    mkdir -p "$exp/logs" "$exp/.done"
+    LOG_FILE="$exp/logs/run.$(date +%Y%m%d-%H%M%S).log"
+    exec > >(tee -a "$LOG_FILE") 2>&1
+    if ((num_processes > 1)); then
+        TRAIN_CMD=("$ACCELERATE" launch --multi_gpu --num_processes "$num_processes" -m asr train)
+    else
+        TRAIN_CMD=("$ASR" train)
+    fi
+    log "$0 ${ORIGINAL_ARGS[*]@Q}"
+    log "exp=$exp stage=$stage stop_stage=$stop_stage num_processes=$num_processes force=$force log=$LOG_FILE"
+}

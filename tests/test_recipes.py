@@ -1,0 +1,126 @@
+"""recipes/synth/run.sh end to end on a small setting, stage skipping, --force, resuming after a kill, and the
+leaderboard page in a real headless browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from asr.scoring.cli import main as score_main
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "recipes" / "synth" / "run.sh"
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def small(exp: Path, *extra: str) -> list[str]:
+    """A few minutes on 2 cores: a tiny Spanish corpus, 30 training steps, small tuning grids."""
+    return ["bash", str(RUN), "--lang", "es", "--hours", "0.05", "--exp", str(exp),
+            "--results-md", str(exp / "RESULTS.md"), "--max_steps", "30", "--max_minutes", "2",
+            "--eval_steps", "15", "--save_steps", "15", *extra]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory) -> dict:
+    exp = tmp_path_factory.mktemp("recipe") / "exp with space"
+    proc = subprocess.run(small(exp), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {"exp": exp, "out": proc.stdout}
+
+
+def test_the_recipe_runs_every_stage_and_logs_them(recipe):
+    exp = recipe["exp"]
+    for n, name in enumerate(["data", "vocab", "lm", "train", "decode", "leaderboard"], 1):
+        assert f"stage {n} ({name}): done" in recipe["out"]
+        assert (exp / ".done" / f"{n}.{name}").exists()
+    logs = list((exp / "logs").glob("run.*.log"))
+    assert len(logs) == 1 and "stage 6 (leaderboard): done" in logs[0].read_text(encoding="utf-8")
+    assert (exp / "RESULTS.md").read_text(encoding="utf-8") == (exp / "leaderboard" / "RESULTS.md").read_text()
+
+
+def test_leaderboard_numbers_equal_asr_score_on_the_written_hypotheses(recipe, capsys):
+    exp = recipe["exp"]
+    rows = json.loads((exp / "leaderboard" / "results.json").read_text(encoding="utf-8"))
+    assert len(rows) == 6 and {r["decoder"].split(" ")[0] for r in rows} == {"greedy", "beam", "beam_lm"}
+    for row in rows:
+        folder = Path(row["results"]).parent
+        capsys.readouterr()
+        assert score_main([str(folder / "hyp.jsonl"), "--normalize", row["normalizer"], "--json", "-"]) == 0
+        score = json.loads(capsys.readouterr().out)
+        assert (row["wer"], row["cer"]) == (score["word"]["rate"], score["char"]["rate"])
+    csv_lines = (exp / "leaderboard" / "results.csv").read_text(encoding="utf-8").splitlines()
+    assert len(csv_lines) == 4 and "es/test WER" in csv_lines[0]  # three systems, two test sets
+    exports = list((exp / "leaderboard" / "open_asr").glob("MODEL_*_DATASET_es_test.jsonl"))
+    assert len(exports) == 3
+    first = json.loads(exports[0].read_text(encoding="utf-8").splitlines()[0])
+    assert set(first) == {"audio_filepath", "duration", "time", "text", "pred_text"}
+
+
+def test_a_second_run_skips_finished_stages_and_force_redoes_one(recipe):
+    exp = recipe["exp"]
+    again = subprocess.run(small(exp), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0
+    assert all(f"stage {n} (" in again.stdout and "skipped" in again.stdout for n in range(1, 7))
+    assert ": start" not in again.stdout
+    before = (exp / ".done" / "6.leaderboard").stat().st_mtime_ns
+    forced = subprocess.run(small(exp, "--stage", "6", "--force"), capture_output=True, text=True, timeout=300)
+    assert forced.returncode == 0 and "stage 6 (leaderboard): start" in forced.stdout
+    assert "stage 5" not in forced.stdout and (exp / ".done" / "6.leaderboard").stat().st_mtime_ns > before
+
+
+def test_a_recipe_killed_in_a_stage_finishes_without_redoing_finished_stages(tmp_path):
+    exp = tmp_path / "exp"
+    proc = subprocess.Popen(small(exp, "--stop-stage", "4"), stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    seen = ""
+    deadline = time.monotonic() + 600
+    while "stage 4 (train): start" not in seen and time.monotonic() < deadline:
+        seen += proc.stdout.readline()
+    time.sleep(8)  # into training
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (exp / ".done" / "4.train").exists()
+    rerun = subprocess.run(small(exp, "--stop-stage", "4"), capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stdout[-2000:]
+    for n, name in enumerate(["data", "vocab", "lm"], 1):
+        assert f"stage {n} ({name}): done before, skipped" in rerun.stdout
+    assert "stage 4 (train): done" in rerun.stdout
+    assert json.loads((exp / "train" / "run_info.json").read_text())["steps"] == 30
+
+
+def test_the_leaderboard_page_renders_in_a_headless_browser(recipe):
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1400,2400"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    service = webdriver.ChromeService(executable_path="/usr/bin/chromedriver")
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        driver.get((recipe["exp"] / "leaderboard" / "index.html").as_uri())
+        table = driver.find_element(By.CSS_SELECTOR, "table.sortable")
+        assert len(table.find_elements(By.CSS_SELECTOR, "tbody tr")) == 3
+        images = driver.find_elements(By.TAG_NAME, "img")
+        assert len(images) >= 3
+        assert all(driver.execute_script("return arguments[0].naturalWidth", img) > 100 for img in images)
+        wer_column = table.find_elements(By.TAG_NAME, "th")[6]  # es/test WER
+        wer_column.click()
+        values = [float(r.find_elements(By.TAG_NAME, "td")[6].text.split()[0])
+                  for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]  # fmt: skip
+        assert values == sorted(values)
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "leaderboard.png"))
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        assert errors == []
+    finally:
+        driver.quit()
