@@ -1,4 +1,4 @@
-"""Where a result came from: the toolkit's git revision, the time, the command line."""
+"""Where a result came from: the toolkit's git revision, the time, the command line, package versions."""
 
 from __future__ import annotations
 
@@ -22,11 +22,24 @@ def git_revision() -> str | None:
     return rev + ("-dirty" if dirty else "")
 
 
+def versions() -> dict[str, str | None]:
+    """Versions of Python and of the packages a result depends on (read from their metadata, not imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"python": sys.version.split()[0]}
+    for package in ("asr-toolkit", "torch", "transformers", "accelerate", "kenlm", "ctc-beam-decoder", "pyctcdecode"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = None
+    return out
+
+
 def provenance(prog: str, argv: list[str]) -> dict:
-    """git revision, UTC date and the command (as typed, quoted for a shell)."""
+    """git revision, UTC date, the command (as typed, quoted for a shell) and the package versions."""
     return {
         "git_revision": git_revision(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": shlex.join([*prog.split(), *argv]),
-        "python": sys.version.split()[0],
+        "versions": versions(),
     }

@@ -124,3 +124,101 @@ def test_the_leaderboard_page_renders_in_a_headless_browser(recipe):
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_model_cards_carry_parseable_model_index(recipe, tmp_path):
+    import shutil
+
+    import yaml
+
+    from asr.leaderboard.collect import collect
+    from asr.leaderboard.export import model_card
+
+    model = tmp_path / "model"
+    shutil.copytree(recipe["exp"] / "train" / "model", model)
+    card = model_card(model, collect([str(recipe["exp"] / "decode")]))
+    meta = yaml.safe_load(card.read_text(encoding="utf-8").split("---")[1])
+    results = meta["model-index"][0]["results"]
+    assert len(results) == 6 and {m["type"] for r in results for m in r["metrics"]} == {"wer", "cer"}
+    (model / "README.md").write_text("my own card\n")
+    assert model_card(model, []) is None and (model / "README.md").read_text() == "my own card\n"
+
+
+def _leaderboard_rows(exp: Path) -> list[dict]:
+    return json.loads((exp / "leaderboard" / "results.json").read_text(encoding="utf-8"))
+
+
+QUICK = ["--max_steps", "8", "--max_minutes", "1", "--eval_steps", "8", "--save_steps", "8"]
+
+
+def test_the_common_voice_recipe_runs_on_a_local_stand_in_dataset(recipe, tmp_path):
+    """The hub path (`asr data prepare --source hf:...`) with a save_to_disk folder in Common Voice's layout."""
+    import datasets
+
+    from asr.data.manifest import read_manifest
+
+    data = recipe["exp"] / "data" / "es"
+    splits = {}
+    for ours, theirs in (("train", "train"), ("dev", "validation"), ("test", "test")):
+        utts = read_manifest(data / f"{ours}.jsonl")
+        splits[theirs] = datasets.Dataset.from_dict({
+            "client_id": [u.speaker for u in utts], "path": [Path(u.audio).name for u in utts],
+            "audio": [str(u.audio_path(data)) for u in utts], "sentence": [u.text for u in utts],
+        }).cast_column("audio", datasets.Audio())  # fmt: skip
+    datasets.DatasetDict(splits).save_to_disk(str(tmp_path / "cv_es"))
+    exp = tmp_path / "exp"
+    cmd = ["bash", str(ROOT / "recipes" / "common_voice" / "run.sh"), "--lang", "es", "--dataset",
+           f"hf:{tmp_path / 'cv_es'}", "--model", str(ROOT / "models" / "synth-ctc-tiny"), "--train-config",
+           str(ROOT / "recipes" / "synth" / "conf" / "train_cpu.yaml"), "--exp", str(exp),
+           "--results-md", str(tmp_path / "RESULTS.md"), *QUICK]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    rows = _leaderboard_rows(exp)
+    assert {r["test_set"] for r in rows} == {"cv_es/dev", "cv_es/test"} and len(rows) == 6
+    prepared = read_manifest(exp / "data" / "cv_es" / "train.jsonl")
+    assert sorted(u.text for u in prepared) == sorted(u.text for u in read_manifest(data / "train.jsonl"))
+
+
+def test_the_asterisk_recipe_runs_on_the_real_recordings(tmp_path):
+    exp = tmp_path / "exp"
+    cmd = ["bash", str(ROOT / "recipes" / "asterisk" / "run.sh"), "--lang", "it", "--exp", str(exp),
+           "--results-md", str(tmp_path / "RESULTS.md"), *QUICK]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    rows = _leaderboard_rows(exp)
+    assert len(rows) == 6 and all(r["normalizer"] == "it@1" for r in rows)
+    assert {r["test_set"] for r in rows} == {"asterisk_it/dev", "asterisk_it/test"}
+
+
+def test_the_librispeech_grid_runs_in_miniature_on_the_synthetic_corpus(tmp_path):
+    exp = tmp_path / "exp"
+    cmd = ["bash", str(ROOT / "recipes" / "librispeech" / "run.sh"), "--corpus", "synth", "--hours", "0.3",
+           "--subsets", "10min", "--exp", str(exp), "--results-md", str(tmp_path / "RESULTS.md"), *QUICK]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    rows = _leaderboard_rows(exp)
+    sets = {"synth/dev_clean", "synth/dev_other", "synth/test_clean", "synth/test_other"}
+    assert {r["test_set"] for r in rows} == sets and len(rows) == 8  # greedy and beam_lm on four sets
+    tuned = [json.loads(Path(r["results"]).read_text())["tuning"] for r in rows if r["lm"] != "none"]
+    assert len({json.dumps(t["best"]) for t in tuned}) == 1  # tuned once on dev_other, reused
+    assert sum(1 for t in tuned if "reused_from" in t) == 3
+    header = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "synth/test_other WER" in header and "0.17 h" in header
+
+
+def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path):
+    import shutil
+
+    from asr.leaderboard.cli import main as leaderboard_main
+
+    other = tmp_path / "other" / "greedy" / "test"
+    shutil.copytree(recipe["exp"] / "decode" / "greedy" / "test", other)
+    results = json.loads((other / "results.json").read_text(encoding="utf-8"))
+    results["normalizer"], results["model"]["path"] = "none@1", "someone/else-model"
+    (other / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    board = tmp_path / "board"
+    assert leaderboard_main([str(recipe["exp"] / "decode"), str(tmp_path / "other"), "--out", str(board)]) == 0
+    text = (board / "RESULTS.md").read_text(encoding="utf-8")
+    assert "es/test: normaliser none@1, scoring sclite (the column uses es@1, sclite)" in text and " †" in text
+    rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
+    assert [r["model"] for r in rows if r["flag"]] == ["someone/else-model"]

@@ -108,6 +108,39 @@ def run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_subset(sub) -> None:
+    p = sub.add_parser("subset", help="a random subset of a manifest with a given number of hours (labeled subsets)")
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--hours", type=float, required=True, help="audio hours to keep (e.g. 0.1667 for 10 minutes)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="the subset manifest")
+
+
+def run_subset(args: argparse.Namespace) -> int:
+    import random
+    from dataclasses import replace
+
+    from asr.data.manifest import read_manifest, write_manifest
+
+    utts = read_manifest(args.manifest)
+    total = sum(u.duration for u in utts)
+    if args.hours * 3600 > total:
+        raise InputError(f"{args.manifest}: --hours {args.hours} asked for, it holds {total / 3600:.3f} h")
+    order = list(utts)
+    random.Random(args.seed).shuffle(order)
+    kept, seconds = [], 0.0
+    # utterances in random order until the hours are reached: with one seed, a smaller subset is part of a larger
+    for utt in order:
+        if seconds >= args.hours * 3600:
+            break
+        kept.append(utt)
+        seconds += utt.duration
+    base = args.manifest.parent.resolve()
+    write_manifest(args.out, [replace(u, audio=str(u.audio_path(base))) for u in kept])
+    print(f"{len(kept)} of {len(utts)} utterances ({seconds / 3600:.3f} h of {total / 3600:.3f} h) -> {args.out}")
+    return 0
+
+
 def run_prepare(args: argparse.Namespace) -> int:
     from asr.data.prepare import prepare, summary_table
     from asr.data.sources import SourceOptions
@@ -159,10 +192,18 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_synth(sub)
     _add_asterisk(sub)
     _add_merge(sub)
+    _add_subset(sub)
     return parser
 
 
-_RUN = {"prepare": run_prepare, "check": run_check, "synth": run_synth, "asterisk": run_asterisk, "merge": run_merge}
+_RUN = {
+    "prepare": run_prepare,
+    "check": run_check,
+    "synth": run_synth,
+    "asterisk": run_asterisk,
+    "merge": run_merge,
+    "subset": run_subset,
+}
 
 
 def main(argv: list[str] | None = None, prog: str = "asr data") -> int:

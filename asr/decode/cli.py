@@ -35,6 +35,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="beam search threads/processes (default: CPU cores)")
     p.add_argument("--tune", default="", help="'alpha,beta' (or one of them): search them on --dev first")
     p.add_argument("--dev", type=Path, help="the manifest to tune on")
+    p.add_argument("--tuned-from", type=Path, help="reuse the alpha/beta tuned by an earlier decode (its results.json)")
     p.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)))
     p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)))
     p.add_argument("--batch-seconds", type=float, default=160.0, help="padded audio seconds per network batch")
@@ -57,6 +58,7 @@ def options(args: argparse.Namespace):
         model=args.model, manifest=args.manifest, out=args.out, decoder=args.decoder, lm=args.lm,
         backend=args.backend, beam=beam, workers=args.workers, batch_seconds=args.batch_seconds, dtype=args.dtype,
         cache_dir=None if args.no_cache else args.logits_cache, normalize=args.normalize, dev=args.dev, tune=tune,
+        tuned_from=args.tuned_from,
         alpha_grid=parse_grid(args.alpha_grid), beta_grid=parse_grid(args.beta_grid),
     )  # fmt: skip
 

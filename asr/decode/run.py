@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ class DecodeOptions:
     normalize: str | None = None  # default: the model's (asr_text.json)
     dev: Path | None = None
     tune: tuple[str, ...] = ()
+    tuned_from: Path | None = None  # a results.json whose tuned alpha/beta (and tuning record) this decode reuses
     alpha_grid: tuple[float, ...] = ALPHA_GRID
     beta_grid: tuple[float, ...] = BETA_GRID
 
@@ -101,8 +103,6 @@ class Transcriber:
     def __call__(self, logprobs: list[np.ndarray]) -> tuple[list[str], list[float]]:
         if self.beam is not None:
             return self.beam.decode(logprobs)
-        import time
-
         hyps, seconds = [], []
         for x in logprobs:
             start = time.perf_counter()
@@ -138,6 +138,8 @@ def run(opts: DecodeOptions, provenance: dict) -> dict | None:
         raise InputError("--decoder beam_lm needs --lm (a folder made by 'asr lm build')")
     if opts.tune and (opts.decoder != "beam_lm" or opts.dev is None):
         raise InputError("--tune needs --decoder beam_lm and --dev (the manifest to tune on)")
+    if opts.tuned_from and (opts.decoder != "beam_lm" or opts.tune):
+        raise InputError("--tuned-from goes with --decoder beam_lm and without --tune")
     state = _state()
     model = am.AcousticModel(opts.model, str(state.device), opts.dtype)
     normalize = get_normalizer(opts.normalize) if opts.normalize else folder_normalizer(Path(opts.model))
@@ -150,7 +152,7 @@ def run(opts: DecodeOptions, provenance: dict) -> dict | None:
     if not state.is_main_process:
         return None
     transcribe = Transcriber(opts, labels, lm)
-    tuning = None
+    tuning = reuse_tuning(opts.tuned_from, transcribe) if opts.tuned_from else None
     if dev is not None:
         tuning = tune_on_dev(dev, transcribe, normalize, opts)
         transcribe.beam.set_weights(tuning["best"]["alpha"], tuning["best"]["beta"])
@@ -160,6 +162,17 @@ def run(opts: DecodeOptions, provenance: dict) -> dict | None:
     results = results_json(opts, model, lm, test, rows, score, tuning, state.num_processes, provenance)
     write_outputs(opts.out, rows, score, results)
     return results
+
+
+def reuse_tuning(path: Path, transcribe: Transcriber) -> dict:
+    """The tuning record of an earlier decode (the dev set's, typically), its best weights applied."""
+    try:
+        tuning = json.loads(path.read_text(encoding="utf-8"))["tuning"]
+        best = tuning["best"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise InputError(f"{path}: no tuning to reuse (a results.json of 'asr decode --tune'): {err}") from None
+    transcribe.beam.set_weights(best["alpha"], best["beta"])
+    return {**tuning, "reused_from": str(path)}
 
 
 def tune_on_dev(dev: Split, transcribe: Transcriber, normalize: Normalizer, opts: DecodeOptions) -> dict:
@@ -229,7 +242,8 @@ def _train_info(model: str) -> dict | None:
     info = json.loads(path.read_text(encoding="utf-8"))
     curve = [[r["minutes"], r["dev_wer"], r["dev_cer"]] for r in info.get("history", []) if "dev_cer" in r]
     summary = {k: info.get(k) for k in ("train_hours", "train_utterances", "steps", "minutes", "best_dev_wer")}
-    return summary | {"train_manifest": info.get("config", {}).get("train_manifest"), "dev_curve": curve}
+    extra = {"train_manifest": info.get("config", {}).get("train_manifest"), "command": info.get("command")}
+    return summary | extra | {"dev_curve": curve}
 
 
 def write_outputs(out: Path, rows: list[dict], score: CorpusScore, results: dict) -> None:

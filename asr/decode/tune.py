@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 MAX_ROUNDS = 3
 ALPHA_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
-BETA_GRID = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+BETA_GRID = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
 def parse_grid(text: str) -> tuple[float, ...]:

@@ -64,11 +64,19 @@ def results_markdown(table, runs, command: str, significance: bool) -> str:
                   "| test set | best | other | best WER | other WER | p (other not worse) |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
         lines += ["| " + " | ".join(row) + " |" for row in paired_tests(table)]
+    environment = runs[0].results.get("versions") or {}
+    lines += ["", "## Environment", "", ", ".join(f"{k} {v}" for k, v in environment.items() if v) or "unknown"]
     lines += ["", "## Commands", ""]
+    trained = {r.system["model"]: (r.results["model"].get("train_info") or {}).get("command") for r in runs}
+    for model, command in trained.items():
+        if command:
+            lines += [f"Training of {model}:", "", f"```\n{command}\n```", ""]
     for i, run in enumerate(runs, 1):
         t = run.results["timing"]
         lines += [f"{i}. {run.test_set}, {run.system['decoder']}, LM {run.system['lm']}: WER "
-                  f"{100 * run.results['wer']:.2f}%, RTFx {t['rtfx']} ({run.results.get('date')})", "",
+                  f"{100 * run.results['wer']:.2f}%, RTFx {t['rtfx']}; normaliser {run.results['normalizer']}, "
+                  f"scoring {run.results['scoring']}, git {run.results.get('git_revision')}, {run.results.get('date')}",
+                  "",
                   f"   ```\n   {run.results.get('command', '')}\n   ```", ""]  # fmt: skip
     return "\n".join(lines).rstrip() + "\n"
 

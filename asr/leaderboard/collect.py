@@ -52,8 +52,10 @@ class Run:
 
     @property
     def system_key(self) -> tuple:
-        return (self.system["model"], self.system["labeled"], self.system["lm"],
-                DECODER_ORDER.get(self.results["decoder"]["name"], 9), self.system["decoder"])  # fmt: skip
+        """Sorts systems by labeled hours, model, then no LM before LM, as the wav2vec 2.0 tables do."""
+        hours = (self.results["model"].get("train_info") or {}).get("train_hours") or 0.0
+        order = DECODER_ORDER.get(self.results["decoder"]["name"], 9)
+        return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"])
 
     def hypotheses(self) -> list[dict]:
         path = self.folder / "hyp.jsonl"

@@ -85,13 +85,18 @@ def csv_text(table: Table) -> str:
     """One row per system; WER and CER in percent, unrounded beyond 4 decimals; flags in their own column."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*SYSTEM_COLUMNS, *(f"{t} {m}" for t in table.test_sets for m in ("WER", "CER")), "flags"])
+    metrics = [f"{t} {m}" for t in table.test_sets for m in ("WER", "CER")]
+    writer.writerow([*SYSTEM_COLUMNS, *metrics, "normalizer", "scoring", "git_revision", "flags"])
     for system in table.systems:
         names = table.system_of(system)
+        runs = [r for (s, _), r in table.cells.items() if s == system]
         values = []
         for t in table.test_sets:
             run = table.cells.get((system, t))
             values += ["" if run is None else f"{100 * run.results[m]:.4f}" for m in ("wer", "cer")]
+        provenance = [
+            ";".join(sorted({str(r.results.get(k)) for r in runs})) for k in ("normalizer", "scoring", "git_revision")
+        ]
         flags = "; ".join(v for (s, _), v in table.flags.items() if s == system)
-        writer.writerow([names[c] for c in SYSTEM_COLUMNS] + values + [flags])
+        writer.writerow([names[c] for c in SYSTEM_COLUMNS] + values + provenance + [flags])
     return buf.getvalue()

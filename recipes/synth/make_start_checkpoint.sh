@@ -29,7 +29,9 @@ log "stage 6: the checkpoint, with its model card, in models/synth-ctc-tiny"
 rm -rf models/synth-ctc-tiny.new
 cp -r "$exp/train/model" models/synth-ctc-tiny.new
 cp "$exp/train/learning_curve.png" models/synth-ctc-tiny.new/
-.venv/bin/python recipes/synth/model_card.py models/synth-ctc-tiny.new "$exp/train/run_info.json"
+"$asr" decode --model models/synth-ctc-tiny.new --manifest "$exp/dev.jsonl" --out "$exp/decode_dev" --no-cache
+.venv/bin/python recipes/synth/model_card.py models/synth-ctc-tiny.new "$exp/train/run_info.json" \
+    "$exp/decode_dev/results.json"
 rm -rf models/synth-ctc-tiny
 mv models/synth-ctc-tiny.new models/synth-ctc-tiny
 log "done: models/synth-ctc-tiny"

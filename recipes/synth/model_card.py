@@ -1,6 +1,8 @@
 """Writes the model card (README.md with model-index metadata) of the shipped starting checkpoint.
 
-Usage: python recipes/synth/model_card.py MODEL_DIR RUN_INFO_JSON
+Usage: python recipes/synth/model_card.py MODEL_DIR RUN_INFO_JSON DEV_RESULTS_JSON
+
+DEV_RESULTS_JSON is `asr decode`'s results.json for the model on the dev split (greedy): the card's scores.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ model-index:
 - name: synth-ctc-tiny
   results:
   - task: {{type: automatic-speech-recognition, name: Speech Recognition}}
-    dataset: {{type: asr-synth, name: asr built-in synthetic corpus (de es it ru fi), split: dev}}
+    dataset: {{type: asr-synth, name: "asr built-in synthetic corpus (de es it ru fi)", split: dev}}
     metrics:
-    - {{type: wer, value: {wer:.2f}, name: dev WER (greedy, %)}}
-    - {{type: cer, value: {cer:.2f}, name: dev CER (greedy, %)}}
+    - {{type: wer, value: {wer:.2f}, name: "dev WER (greedy, %)"}}
+    - {{type: cer, value: {cer:.2f}, name: "dev CER (greedy, %)"}}
 ---
 
 # synth-ctc-tiny
@@ -39,8 +41,8 @@ transcribe real speech.
   is below (EXP_DIR was a scratch folder).
 - Training: {steps} steps, {minutes:.1f} minutes on {device} ({processes} process), seed 0.
 - Vocabulary: the characters of the five languages after `lower-nopunct` normalisation ({vocab} tokens).
-- Dev (greedy, sclite-exact scoring, {dev_utts} utterances of voices never heard in training): WER {wer:.2f}%,
-  CER {cer:.2f}%.
+- Dev (`asr decode`, greedy, sclite-exact scoring, {dev_utts} utterances of voices never heard in training):
+  WER {wer:.2f}%, CER {cer:.2f}%. (The learning curve shows the dev scores logged during training.)
 
 ```
 {command}
@@ -52,17 +54,16 @@ transcribe real speech.
 
 def main() -> None:
     model_dir, run_info = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
+    dev = json.loads(Path(sys.argv[3]).read_text())
     from safetensors import safe_open
 
     with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
         params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys()) / 1e6  # noqa: SIM118
-    dev = [r for r in run_info["history"] if r.get("dev_wer") is not None]
-    best = min(dev, key=lambda r: r["dev_wer"])
     card = CARD.format(
-        wer=100 * best["dev_wer"], cer=100 * best["dev_cer"], params=params, hours=run_info["train_hours"],
+        wer=100 * dev["wer"], cer=100 * dev["cer"], params=params, hours=run_info["train_hours"],
         steps=run_info["steps"], minutes=run_info["minutes"], device=run_info["device"],
         processes=run_info["num_processes"], vocab=len(json.loads((model_dir / "vocab.json").read_text())),
-        dev_utts=best["dev_utterances"], command=run_info["command"],
+        dev_utts=dev["test_set"]["utterances"], command=run_info["command"],
     )  # fmt: skip
     (model_dir / "README.md").write_text(card, encoding="utf-8")
 

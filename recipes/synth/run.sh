@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The built-in default, end to end on 2 CPU cores in about 15 minutes: a synthetic espeak-ng corpus in one
+# The built-in default, end to end on 2 CPU cores in about 16 minutes: a synthetic espeak-ng corpus in one
 # language -> character vocabulary -> 4-gram LM -> 10 minutes of CTC fine-tuning from the shipped starting
 # checkpoint -> greedy, beam and beam + LM (alpha/beta tuned on dev) decoding of dev and test -> leaderboard.
 #
@@ -17,55 +17,24 @@ train_config=
 exp=
 results_md=
 . "$(dirname "$0")/../_lib/common.sh" "$@"
+. "$(dirname "$0")/../_lib/stages.sh"
 exp=${exp:-exp/synth/$lang}
 model=${model:-$ROOT/models/synth-ctc-tiny}
 train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
 results_md=${results_md:-$ROOT/recipes/synth/RESULTS.md}
 data=$exp/data/$lang
+lm_text=("$data/lm_text.txt" "$data/train.jsonl")  # the sentences that were not voiced, and the train transcripts
+decode_sets=(dev test)
+title="recipes/synth: $lang"
 begin_recipe
 
 if run_stage 1 data; then
     "$ASR" data synth --langs "$lang" --hours "$hours" --seed "$seed" --out "$exp/data"
     stage_done 1 data
 fi
-
-if run_stage 2 vocab; then
-    "$ASR" vocab --train "$data/train.jsonl" --out "$exp/processor" --check "$data/dev.jsonl" "$data/test.jsonl"
-    stage_done 2 vocab
-fi
-
-if run_stage 3 lm; then
-    # the sentences that were not voiced, and the train transcripts; never dev or test
-    "$ASR" lm build --text "$data/lm_text.txt" "$data/train.jsonl" --order "$lm_order" --processor "$exp/processor" \
-        --dev "$data/dev.jsonl" --out "$exp/lm"
-    stage_done 3 lm
-fi
-
-if run_stage 4 train; then
-    [[ $force == true ]] && rm -rf "$exp/train"  # otherwise an interrupted run resumes from its last checkpoint
-    "${TRAIN_CMD[@]}" --config "$train_config" --model "$model" --processor "$exp/processor" \
-        --train_manifest "$data/train.jsonl" --dev_manifest "$data/dev.jsonl" --output_dir "$exp/train" \
-        "${TRAIN_OVERRIDES[@]}"
-    stage_done 4 train
-fi
-
-if run_stage 5 decode; then
-    for split in dev test; do
-        common=(--model "$exp/train/model" --manifest "$data/$split.jsonl" --logits-cache "$exp/logits")
-        "$ASR" decode "${common[@]}" --decoder greedy --out "$exp/decode/greedy/$split"
-        "$ASR" decode "${common[@]}" --decoder beam --out "$exp/decode/beam/$split"
-        "$ASR" decode "${common[@]}" --decoder beam_lm --lm "$exp/lm" --tune alpha,beta --dev "$data/dev.jsonl" \
-            --out "$exp/decode/beam_lm/$split"
-    done
-    stage_done 5 decode
-fi
-
-if run_stage 6 leaderboard; then
-    "$ASR" leaderboard "$exp/decode" --out "$exp/leaderboard" --title "recipes/synth: $lang" --significance
-    if [[ -n $results_md ]]; then
-        cp "$exp/leaderboard/RESULTS.md" "$results_md"
-        log "RESULTS.md -> $results_md"
-    fi
-    stage_done 6 leaderboard
-fi
+stage_vocab 2
+stage_lm 3
+stage_train 4
+stage_decode 5
+stage_leaderboard 6
 log "done: $exp/leaderboard/index.html"

@@ -1,0 +1,71 @@
+# The stages every ASR recipe shares (sourced after common.sh, as functions; a recipe adds its data stage):
+#   stage_vocab N         asr vocab on $data/train.jsonl                           -> $exp/processor
+#   stage_lm N            asr lm build on "${lm_text[@]}" (order $lm_order)         -> $exp/lm
+#   stage_train N [DIR [TRAIN]]   asr train --config $train_config from $model on TRAIN (default
+#                         $data/train.jsonl)                                        -> DIR (default $exp/train)
+#   stage_decode N [DIR [OUT]]    each of "${decoders[@]}" (default greedy beam beam_lm) on each manifest
+#                         $data/<set>.jsonl of "${decode_sets[@]}" with DIR/model; beam_lm's alpha/beta are
+#                         tuned on $data/$tune_set.jsonl (default dev) and reused  -> OUT (default $exp/decode)
+#   stage_leaderboard N   asr leaderboard $exp/decode (and RESULTS.md to $results_md when set)
+# Each runs only when selected and not finished (run_stage); a suffix after N (e.g. 4.1h) names its marker.
+
+# _named NAME DIR: NAME for the recipe's default run folder, NAME.<folder> for another one
+_named() { [[ $2 == "$exp/train" ]] && echo "$1" || echo "$1.$(basename "$2")"; }
+
+stage_vocab() {
+    run_stage "$1" vocab || return 0
+    local checks=() set
+    for set in "${decode_sets[@]}"; do checks+=("$data/$set.jsonl"); done
+    "$ASR" vocab --train "$data/train.jsonl" --out "$exp/processor" --check "${checks[@]}"
+    stage_done "$1" vocab
+}
+
+stage_lm() {
+    run_stage "$1" lm || return 0
+    "$ASR" lm build --text "${lm_text[@]}" --order "$lm_order" --processor "$exp/processor" \
+        --dev "$data/dev.jsonl" --out "$exp/lm"
+    stage_done "$1" lm
+}
+
+stage_train() {
+    local dir=${2:-$exp/train} manifest=${3:-$data/train.jsonl}
+    run_stage "$1" "$(_named train "$dir")" || return 0
+    [[ $force == true ]] && rm -rf "$dir"  # otherwise an interrupted run resumes from its last checkpoint
+    "${TRAIN_CMD[@]}" --config "$train_config" --model "$model" --processor "$exp/processor" \
+        --train_manifest "$manifest" --dev_manifest "$data/dev.jsonl" --output_dir "$dir" "${TRAIN_OVERRIDES[@]}"
+    stage_done "$1" "$(_named train "$dir")"
+}
+
+stage_decode() {
+    local dir=${2:-$exp/train} out=${3:-$exp/decode}
+    run_stage "$1" "$(_named decode "$dir")" || return 0
+    local tune=${tune_set:-dev} sets set decoder common lm_args decs=(greedy beam beam_lm)
+    [[ -n ${decoders+set} ]] && decs=("${decoders[@]}")
+    sets=("$tune")  # the tuning set first: the others reuse its alpha/beta
+    for set in "${decode_sets[@]}"; do [[ $set == "$tune" ]] || sets+=("$set"); done
+    for set in "${sets[@]}"; do
+        common=(--model "$dir/model" --manifest "$data/$set.jsonl" --logits-cache "$exp/logits")
+        for decoder in "${decs[@]}"; do
+            case $decoder in
+                beam_lm) if [[ $set == "$tune" ]]; then
+                             lm_args=(--lm "$exp/lm" --tune alpha,beta --dev "$data/$tune.jsonl")
+                         else
+                             lm_args=(--lm "$exp/lm" --tuned-from "$out/beam_lm/$tune/results.json")
+                         fi ;;
+                *) lm_args=() ;;
+            esac
+            "$ASR" decode "${common[@]}" --decoder "$decoder" "${lm_args[@]}" --out "$out/$decoder/$set"
+        done
+    done
+    stage_done "$1" "$(_named decode "$dir")"
+}
+
+stage_leaderboard() {
+    run_stage "$1" leaderboard || return 0
+    "$ASR" leaderboard "$exp/decode" --out "$exp/leaderboard" --title "$title" --significance
+    if [[ -n ${results_md-} ]]; then
+        cp "$exp/leaderboard/RESULTS.md" "$results_md"
+        log "RESULTS.md -> $results_md"
+    fi
+    stage_done "$1" leaderboard
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Real recorded telephone prompts (Debian's asterisk-core-sounds-<lang>, 8 kHz studio recordings, one speaker
+# per language): fine-tune the shipped starting checkpoint on the prompts' train split and decode dev and test
+# greedy, beam and beam + LM (a 3-gram on the train prompts, or --lm-text FILE), then the leaderboard.
+#
+# Usage: recipes/asterisk/run.sh [--lang en|es|fr|it|ru] [--exp exp/asterisk/<lang>] [--lm-text FILE]
+#            [--stage N] [--stop-stage M] [--force] [--num-processes N] [--KEY VALUE ...: asr train config keys]
+# Stages: 1 data, 2 vocab, 3 lm, 4 train, 5 decode, 6 leaderboard.
+lang=en
+lm_order=3
+lm_text=
+model=
+train_config=
+exp=
+results_md=
+. "$(dirname "$0")/../_lib/common.sh" "$@"
+. "$(dirname "$0")/../_lib/stages.sh"
+exp=${exp:-exp/asterisk/$lang}
+model=${model:-$ROOT/models/synth-ctc-tiny}
+train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
+data=$exp/data/asterisk_$lang
+if [[ -n $lm_text ]]; then lm_text=("$lm_text" "$data/train.jsonl"); else lm_text=("$data/train.jsonl"); fi
+decode_sets=(dev test)
+title="recipes/asterisk: $lang"
+begin_recipe
+
+if run_stage 1 data; then
+    "$ASR" data asterisk --lang "$lang" --out "$data"
+    stage_done 1 data
+fi
+stage_vocab 2
+stage_lm 3
+stage_train 4
+stage_decode 5
+stage_leaderboard 6
+log "done: $exp/leaderboard/index.html"

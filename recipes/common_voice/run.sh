@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Common Voice in one language from the hub, fine-tuning XLS-R 300M on GPUs through accelerate: the real path
+# for users with a hub and GPUs. Data (train, validation -> dev, test) -> vocab -> 4-gram on the train
+# sentences (or --lm-text FILE) -> training -> greedy, beam and beam + LM decoding -> leaderboard.
+#
+# Usage: recipes/common_voice/run.sh --lang fi [--ngpu 8] [--dataset hf:mozilla-foundation/common_voice_17_0:fi]
+#            [--model facebook/wav2vec2-xls-r-300m] [--train-config recipes/common_voice/conf/xlsr_300m.yaml]
+#            [--exp exp/common_voice/<lang>] [--stage N] [--stop-stage M] [--force] [--KEY VALUE ...]
+# --dataset takes any `asr data prepare` source with train/validation/test splits (a local save_to_disk
+# folder works too: hf:/path/to/folder). Stages: 1 data, 2 vocab, 3 lm, 4 train, 5 decode, 6 leaderboard.
+lang=fi
+dataset=
+model=facebook/wav2vec2-xls-r-300m
+train_config=
+lm_text=
+lm_order=4
+exp=
+results_md=
+. "$(dirname "$0")/../_lib/common.sh" "$@"
+. "$(dirname "$0")/../_lib/stages.sh"
+exp=${exp:-exp/common_voice/$lang}
+dataset=${dataset:-hf:mozilla-foundation/common_voice_17_0:$lang}
+train_config=${train_config:-$ROOT/recipes/common_voice/conf/xlsr_300m.yaml}
+data=$exp/data/cv_$lang
+if [[ -n $lm_text ]]; then lm_text=("$lm_text" "$data/train.jsonl"); else lm_text=("$data/train.jsonl"); fi
+decode_sets=(dev test)
+title="recipes/common_voice: $lang ($model)"
+begin_recipe
+
+if run_stage 1 data; then
+    "$ASR" data prepare --source "$dataset" --splits train,validation,test --lang "$lang" --out "$data"
+    stage_done 1 data
+fi
+stage_vocab 2
+stage_lm 3
+stage_train 4
+stage_decode 5
+stage_leaderboard 6
+log "done: $exp/leaderboard/index.html"

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The wav2vec 2.0 low-resource grid: fine-tune on labeled subsets (10 min, 1 h, 10 h, 100 h) and decode
+# dev-clean, dev-other, test-clean and test-other without an LM and with a 4-gram, as the paper's Table 1.
+#
+# Usage: recipes/librispeech/run.sh [--corpus librispeech|synth] [--subsets "10min 1h 10h 100h" (synth: "10min 1h")]
+#            [--model facebook/wav2vec2-base] [--train-config FILE] [--lm-text FILE] [--exp DIR] [--ngpu N]
+#            [--stage N] [--stop-stage M] [--force] [--KEY VALUE ...: asr train config keys]
+# --corpus librispeech reads openslr/librispeech_asr from the hub (train.100 for the subsets; --lm-text can
+# name the LibriSpeech LM corpus, else the train.100 transcripts feed the 4-gram). --corpus synth runs the same
+# stages offline on the built-in synthetic English: "clean" sets are speech without noise or reverberation,
+# "other" sets the same sentences and voices with them (--hours of each), and the subsets are 10 min and 1 h.
+# Stages: 1 data, 2 labeled subsets, 3 vocab, 4 lm, 5 train (one run per subset), 6 decode, 7 leaderboard.
+corpus=librispeech
+subsets=
+lang=en
+hours=1.5
+model=
+train_config=
+lm_text=
+lm_order=4
+exp=
+results_md=
+. "$(dirname "$0")/../_lib/common.sh" "$@"
+. "$(dirname "$0")/../_lib/stages.sh"
+exp=${exp:-exp/librispeech/$corpus}
+if [[ $corpus == synth ]]; then
+    subsets=${subsets:-10min 1h}
+    model=${model:-$ROOT/models/synth-ctc-tiny}
+    train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
+    results_md=${results_md:-$ROOT/recipes/librispeech/RESULTS.synth.md}
+else
+    subsets=${subsets:-10min 1h 10h 100h}
+    model=${model:-facebook/wav2vec2-base}
+    train_config=${train_config:-$ROOT/recipes/librispeech/conf/finetune_base.yaml}
+    results_md=${results_md:-$ROOT/recipes/librispeech/RESULTS.md}
+fi
+data=$exp/data/$corpus
+decode_sets=(dev_clean dev_other test_clean test_other)
+tune_set=dev_other
+decoders=(greedy beam_lm)
+title="recipes/librispeech ($corpus): labeled data x LM"
+declare -A subset_hours=([10min]=0.1667 [1h]=1 [10h]=10 [100h]=100)
+begin_recipe
+
+if run_stage 1 data; then
+    if [[ $corpus == synth ]]; then
+        "$ASR" data synth --langs "$lang" --hours "$hours" --seed 0 --noise-prob 0 --reverb-prob 0 --out "$exp/raw/clean"
+        "$ASR" data synth --langs "$lang" --hours "$hours" --seed 0 --out "$exp/raw/other"
+        clean=$exp/raw/clean/$lang other=$exp/raw/other/$lang
+        cp "$clean/lm_text.txt" "$exp/raw/lm_text.txt"
+    else
+        "$ASR" data prepare --source hf:openslr/librispeech_asr:clean --splits train.100,validation,test --lang en \
+            --out "$exp/raw/clean"
+        "$ASR" data prepare --source hf:openslr/librispeech_asr:other --splits validation,test --lang en \
+            --out "$exp/raw/other"
+        clean=$exp/raw/clean other=$exp/raw/other
+        mv "$clean/train.100.jsonl" "$clean/train.jsonl"
+    fi
+    mkdir -p "$data"
+    "$ASR" data merge "$clean/train.jsonl" --out "$data/train.jsonl"
+    for kind in clean other; do
+        dir=$clean; [[ $kind == other ]] && dir=$other
+        "$ASR" data merge "$dir/dev.jsonl" --out "$data/dev_$kind.jsonl"
+        "$ASR" data merge "$dir/test.jsonl" --out "$data/test_$kind.jsonl"
+    done
+    cp "$data/dev_other.jsonl" "$data/dev.jsonl"  # what vocab --check, LM perplexity and training's dev use
+    stage_done 1 data
+fi
+
+if run_stage 2 subsets; then
+    for subset in $subsets; do
+        "$ASR" data subset "$data/train.jsonl" --hours "${subset_hours[$subset]}" --seed 0 --out "$data/train_$subset.jsonl"
+    done
+    stage_done 2 subsets
+fi
+
+stage_vocab 3
+if [[ -n $lm_text ]]; then
+    lm_text=("$lm_text")
+elif [[ $corpus == synth ]]; then
+    lm_text=("$exp/raw/lm_text.txt")  # the sentences never voiced
+else
+    lm_text=("$data/train.jsonl")
+fi
+stage_lm 4
+for subset in $subsets; do
+    stage_train 5 "$exp/train_$subset" "$data/train_$subset.jsonl"
+done
+for subset in $subsets; do
+    stage_decode 6 "$exp/train_$subset" "$exp/decode/$subset"
+done
+stage_leaderboard 7
+log "done: $exp/leaderboard/index.html"
