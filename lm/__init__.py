@@ -1,1 +1,1 @@
-"""N-gram language models: KenLM building, loading and perplexity (see issue 5)."""
+"""N-gram language models with KenLM: building from text (lmplz, build_binary), perplexity, attaching to a model."""

@@ -7,6 +7,7 @@
 #                         $data/<set>.jsonl of "${decode_sets[@]}" with DIR/model; beam_lm's alpha/beta are
 #                         tuned on $data/$tune_set.jsonl (default dev) and reused  -> OUT (default $exp/decode)
 #   stage_leaderboard N   asr leaderboard $exp/decode (and RESULTS.md to $results_md when set)
+#   standard_stages N     the five above as stages N to N+4
 # Each runs only when selected and not finished (run_stage); a suffix after N (e.g. 4.1h) names its marker.
 
 # _named NAME DIR: NAME for the recipe's default run folder, NAME.<folder> for another one
@@ -68,4 +69,14 @@ stage_leaderboard() {
         log "RESULTS.md -> $results_md"
     fi
     stage_done "$1" leaderboard
+}
+
+# standard_stages N: vocab, lm, train, decode and leaderboard as stages N to N+4 (after a recipe's data stage).
+standard_stages() {
+    stage_vocab "$1"
+    stage_lm $(($1 + 1))
+    stage_train $(($1 + 2))
+    stage_decode $(($1 + 3))
+    stage_leaderboard $(($1 + 4))
+    log "done: $exp/leaderboard/index.html"
 }

@@ -28,9 +28,4 @@ if run_stage 1 data; then
     "$ASR" data asterisk --lang "$lang" --out "$data"
     stage_done 1 data
 fi
-stage_vocab 2
-stage_lm 3
-stage_train 4
-stage_decode 5
-stage_leaderboard 6
-log "done: $exp/leaderboard/index.html"
+standard_stages 2
