@@ -62,7 +62,7 @@ class Split:
         return sum(u.duration for u in self.utts)
 
 
-def load_split(model: am.AcousticModel, manifest: Path, opts: DecodeOptions) -> Split:
+def load_posteriors(model: am.AcousticModel, manifest: Path, opts: DecodeOptions) -> Split:
     """Log-probabilities of a manifest: from the cache, or computed with this process's share of the
     utterances (accelerate's split_between_processes) and gathered on every process."""
     from accelerate.utils import gather_object
@@ -147,8 +147,8 @@ def run(opts: DecodeOptions, provenance: dict) -> dict | None:
     lm = LanguageModel.load(opts.lm) if opts.decoder == "beam_lm" else None
     if lm is not None:
         lm.check_against(labels, normalize.id)
-    dev = load_split(model, opts.dev, opts) if opts.tune else None
-    test = load_split(model, opts.manifest, opts)
+    dev = load_posteriors(model, opts.dev, opts) if opts.tune else None
+    test = load_posteriors(model, opts.manifest, opts)
     if not state.is_main_process:
         return None
     transcribe = Transcriber(opts, labels, lm)

@@ -1,8 +1,10 @@
 # Shared by recipes/<corpus>/run.sh (sourced, never run): options, logging and stages.
 #
-# A recipe sets its defaults as shell variables, then sources this file with its arguments:
-#   stage=1 stop_stage=100 lang=hi exp=exp/synth/hi ...; . "$(dirname "$0")/../_lib/common.sh" "$@"
-# Then it computes what depends on the options and calls begin_recipe. Options: --stage N, --stop-stage M, --force (redo finished stages), --num-processes N (or --ngpu N;
+# A recipe sets its own defaults as shell variables, then sources this file with its arguments:
+#   lang=hi hours=3; . "$(dirname "$0")/../_lib/common.sh" "$@"
+# Then it computes what depends on the options and calls begin_recipe. The settings every recipe has are declared
+# here (exp, model, train_config, lm_text, lm_order, results_md; empty means the recipe's default), and the shared
+# stages (stages.sh) are loaded. Options: --stage N, --stop-stage M, --force (redo finished stages), --num-processes N (or --ngpu N;
 # training runs through `accelerate launch` when N > 1), and --NAME VALUE for any default the recipe defined
 # (--lang, --exp, ...). Any other --key value goes to the training config (asr train --key value), in
 # TRAIN_OVERRIDES. Every stage is logged with a timestamp to stdout and to $exp/logs/run.<time>.log.
@@ -12,6 +14,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ASR=${ASR:-$ROOT/.venv/bin/asr}
 ACCELERATE=${ACCELERATE:-$ROOT/.venv/bin/accelerate}
+exp=${exp-} model=${model-} train_config=${train_config-} lm_text=${lm_text-} results_md=${results_md-}
+lm_order=${lm_order:-4}
 stage=${stage:-1}
 stop_stage=${stop_stage:-100}
 force=${force:-false}
@@ -72,6 +76,9 @@ begin_recipe() {
     else
         TRAIN_CMD=("$ASR" train)
     fi
+    [[ -n ${decode_sets+set} ]] || decode_sets=(dev test)
     log "$0 ${ORIGINAL_ARGS[*]@Q}"
     log "exp=$exp stage=$stage stop_stage=$stop_stage num_processes=$num_processes force=$force log=$LOG_FILE"
 }
+
+. "$(dirname "${BASH_SOURCE[0]}")/stages.sh"

@@ -1,6 +1,7 @@
 # The stages every ASR recipe shares (sourced after common.sh, as functions; a recipe adds its data stage):
 #   stage_vocab N         asr vocab on $data/train.jsonl                           -> $exp/processor
-#   stage_lm N            asr lm build on "${lm_text[@]}" (order $lm_order)         -> $exp/lm
+#   stage_lm N            asr lm build (order $lm_order) on "${lm_files[@]}" when the recipe sets it, else on
+#                         $data/train.jsonl and the --lm-text file if given         -> $exp/lm
 #   stage_train N [DIR [TRAIN]]   asr train --config $train_config from $model on TRAIN (default
 #                         $data/train.jsonl)                                        -> DIR (default $exp/train)
 #   stage_decode N [DIR [OUT]]    each of "${decoders[@]}" (default greedy beam beam_lm) on each manifest
@@ -23,7 +24,10 @@ stage_vocab() {
 
 stage_lm() {
     run_stage "$1" lm || return 0
-    "$ASR" lm build --text "${lm_text[@]}" --order "$lm_order" --processor "$exp/processor" \
+    local files=("$data/train.jsonl")
+    [[ -n $lm_text ]] && files+=("$lm_text")
+    [[ -n ${lm_files+set} ]] && files=("${lm_files[@]}")
+    "$ASR" lm build --text "${files[@]}" --order "$lm_order" --processor "$exp/processor" \
         --dev "$data/dev.jsonl" --out "$exp/lm"
     stage_done "$1" lm
 }

@@ -8,19 +8,11 @@
 # Stages: 1 data, 2 vocab, 3 lm, 4 train, 5 decode, 6 leaderboard.
 lang=en
 lm_order=3
-lm_text=
-model=
-train_config=
-exp=
-results_md=
 . "$(dirname "$0")/../_lib/common.sh" "$@"
-. "$(dirname "$0")/../_lib/stages.sh"
 exp=${exp:-exp/asterisk/$lang}
 model=${model:-$ROOT/models/synth-ctc-tiny}
 train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
 data=$exp/data/asterisk_$lang
-if [[ -n $lm_text ]]; then lm_text=("$lm_text" "$data/train.jsonl"); else lm_text=("$data/train.jsonl"); fi
-decode_sets=(dev test)
 title="recipes/asterisk: $lang"
 begin_recipe
 

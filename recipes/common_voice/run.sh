@@ -11,19 +11,11 @@
 lang=fi
 dataset=
 model=facebook/wav2vec2-xls-r-300m
-train_config=
-lm_text=
-lm_order=4
-exp=
-results_md=
 . "$(dirname "$0")/../_lib/common.sh" "$@"
-. "$(dirname "$0")/../_lib/stages.sh"
 exp=${exp:-exp/common_voice/$lang}
 dataset=${dataset:-hf:mozilla-foundation/common_voice_17_0:$lang}
 train_config=${train_config:-$ROOT/recipes/common_voice/conf/xlsr_300m.yaml}
 data=$exp/data/cv_$lang
-if [[ -n $lm_text ]]; then lm_text=("$lm_text" "$data/train.jsonl"); else lm_text=("$data/train.jsonl"); fi
-decode_sets=(dev test)
 title="recipes/common_voice: $lang ($model)"
 begin_recipe
 

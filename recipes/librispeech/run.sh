@@ -14,14 +14,7 @@ corpus=librispeech
 subsets=
 lang=en
 hours=1.5
-model=
-train_config=
-lm_text=
-lm_order=4
-exp=
-results_md=
 . "$(dirname "$0")/../_lib/common.sh" "$@"
-. "$(dirname "$0")/../_lib/stages.sh"
 exp=${exp:-exp/librispeech/$corpus}
 if [[ $corpus == synth ]]; then
     subsets=${subsets:-10min 1h}
@@ -76,11 +69,9 @@ fi
 
 stage_vocab 3
 if [[ -n $lm_text ]]; then
-    lm_text=("$lm_text")
+    lm_files=("$lm_text")  # the LibriSpeech LM corpus, say
 elif [[ $corpus == synth ]]; then
-    lm_text=("$exp/raw/lm_text.txt")  # the sentences never voiced
-else
-    lm_text=("$data/train.jsonl")
+    lm_files=("$exp/raw/lm_text.txt")  # the sentences never voiced
 fi
 stage_lm 4
 for subset in $subsets; do

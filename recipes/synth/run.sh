@@ -11,20 +11,13 @@
 lang=hi
 hours=3
 seed=0
-lm_order=4
-model=
-train_config=
-exp=
-results_md=
 . "$(dirname "$0")/../_lib/common.sh" "$@"
-. "$(dirname "$0")/../_lib/stages.sh"
 exp=${exp:-exp/synth/$lang}
 model=${model:-$ROOT/models/synth-ctc-tiny}
 train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
 results_md=${results_md:-$ROOT/recipes/synth/RESULTS.md}
 data=$exp/data/$lang
-lm_text=("$data/lm_text.txt" "$data/train.jsonl")  # the sentences that were not voiced, and the train transcripts
-decode_sets=(dev test)
+lm_files=("$data/lm_text.txt" "$data/train.jsonl")  # the sentences that were not voiced, and the train transcripts
 title="recipes/synth: $lang"
 begin_recipe
 
