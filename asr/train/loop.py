@@ -438,14 +438,18 @@ class Trainer:
         from tqdm import tqdm
 
         desc = f"train (from {resumed.name})" if resumed else "train"
+        if self.cfg.max_minutes:  # the bar counts steps; the run may end earlier, at the budget
+            desc += f", at most {self.cfg.max_minutes:g} min"
         return tqdm(total=self.cfg.max_steps, initial=self.state.step, desc=desc, unit="step",
                     disable=not self.acc.is_main_process)  # fmt: skip
 
     def _after_step(self, loss: float, progress) -> None:
         cfg, step = self.cfg, self.state.step
         progress.update(1)
-        if not math.isnan(loss):
-            progress.set_postfix(loss=f"{loss:.3f}")
+        postfix = {} if math.isnan(loss) else {"loss": f"{loss:.3f}"}
+        if cfg.max_minutes:
+            postfix["left"] = f"{max(0.0, cfg.max_minutes - self.state.elapsed / 60):.1f} min"
+        progress.set_postfix(postfix)
         if self.dev is not None and step % cfg.eval_steps == 0:
             self._evaluate_and_log(loss)
         elif step % cfg.logging_steps == 0:
