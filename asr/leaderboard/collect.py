@@ -57,22 +57,25 @@ class Run:
         order = DECODER_ORDER.get(self.results["decoder"]["name"], 9)
         return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"])
 
+    @cached_property
     def hypotheses(self) -> list[dict]:
+        """The rows of hyp.jsonl (read once: the page and the exports both use them)."""
         path = self.folder / "hyp.jsonl"
         if not path.is_file():
             raise InputError(f"{self.path}: hyp.jsonl is missing beside it")
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
-    def utterance_counts(self, level: str = "word") -> dict[str, list[int]]:
-        """Per-utterance [C, S, D, I] from score/score.json."""
+    @cached_property
+    def score_report(self) -> dict:
+        """score/score.json (read once: intervals, paired tests and the page all use it)."""
         path = self.folder / "score" / "score.json"
         if not path.is_file():
             raise InputError(f"{self.path}: score/score.json is missing beside it")
-        report = json.loads(path.read_text(encoding="utf-8"))
-        return {utt: counts[level] for utt, counts in report["utterances"].items()}
+        return json.loads(path.read_text(encoding="utf-8"))
 
-    def score_report(self) -> dict:
-        return json.loads((self.folder / "score" / "score.json").read_text(encoding="utf-8"))
+    def utterance_counts(self, level: str = "word") -> dict[str, list[int]]:
+        """Per-utterance [C, S, D, I] from score/score.json."""
+        return {utt: counts[level] for utt, counts in self.score_report["utterances"].items()}
 
 
 def model_label(path: str) -> str:

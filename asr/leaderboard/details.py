@@ -23,13 +23,13 @@ class RunDetails:
 
 
 def run_details(run: Run) -> RunDetails:
-    report = run.score_report()
+    report = run.score_report
     speakers = [(spk, levels["word"]) for spk, levels in report["speakers"].items()]
     normalize = get_normalizer(run.results["normalizer"])
     compat = run.results["scoring"]
     alignments = {}
     confusions: Counter = Counter()
-    for row in run.hypotheses():
+    for row in run.hypotheses:
         ref, hyp = tokenize(normalize(row["ref"]), "word", compat), tokenize(normalize(row["hyp"]), "word", compat)
         alignment = align(ref, hyp, compat)
         alignments[row["id"]] = alignment

@@ -24,7 +24,7 @@ def open_asr_jsonl(run: Run, out: Path) -> Path:
     decoder = run.results["decoder"]["name"]
     path = out / f"MODEL_{model}-{decoder}_DATASET_{corpus or 'data'}_{split}.jsonl"
     with open(path, "w", encoding="utf-8") as f:
-        for row in run.hypotheses():
+        for row in run.hypotheses:
             f.write(json.dumps({"audio_filepath": audio.get(row["id"], row["id"]), "duration": row["duration"],
                                 "time": row["am_seconds"] + row["decode_seconds"], "text": row["ref"],
                                 "pred_text": row["hyp"]}, ensure_ascii=False) + "\n")  # fmt: skip
