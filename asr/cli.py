@@ -16,7 +16,7 @@ from asr import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("asr.data.cli", "prepare manifests from a corpus, check them, build the built-in corpora"),
     "vocab": ("asr.vocab", "character vocabulary from the train split, saved as a Wav2Vec2Processor"),
-    "model": ("asr.model", "write a randomly initialised wav2vec2 CTC model (tiny, small, base)"),
+    "model": ("asr.model.cli", "write a randomly initialised wav2vec2-family CTC model (tiny, small, base)"),
     "train": ("asr.train.cli", "fine-tune a CTC model on manifests (one process or accelerate launch)"),
     "lm": ("lm.cli", "n-gram language models with KenLM: build from text, perplexity"),
     "decode": ("asr.decode.cli", "transcribe a manifest: greedy, beam, beam + KenLM (tuned on dev)"),

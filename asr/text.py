@@ -16,10 +16,12 @@ are never stripped. Per language: apostrophes inside words are kept in en, fr an
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
+from pathlib import Path
 
 from asr.errors import InputError
 
@@ -133,3 +135,31 @@ def get_normalizer(spec: str) -> Normalizer:
 def default_normalizer(lang: str) -> Normalizer:
     """The language's normaliser, or ``lower-nopunct`` for a language without one of its own."""
     return NORMALIZERS.get(lang) or NORMALIZERS["lower-nopunct"]
+
+
+#: the file in a processor, model or LM folder that names the normaliser (and language) of its text
+TEXT_CONFIG = "asr_text.json"
+
+
+def read_text_config(folder: Path) -> dict:
+    """A folder's ``asr_text.json`` ({"normalizer", "lang"}); empty without one."""
+    path = Path(folder) / TEXT_CONFIG
+    if not path.is_file():
+        return {}
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: unreadable ({err})") from None
+    if not isinstance(config, dict) or not isinstance(config.get("normalizer", ""), str):
+        raise InputError(f"{path}: expected {{'normalizer': SPEC, 'lang': CODE}}")
+    return config
+
+
+def write_text_config(folder: Path, normalize: Normalizer, lang: str) -> None:
+    config = {"normalizer": normalize.id, "lang": lang}
+    (Path(folder) / TEXT_CONFIG).write_text(json.dumps(config, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def folder_normalizer(folder: Path) -> Normalizer:
+    """The normaliser named by a processor or model folder's asr_text.json (``none`` without one)."""
+    return get_normalizer(read_text_config(folder).get("normalizer", "none"))

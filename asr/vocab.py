@@ -20,10 +20,9 @@ from pathlib import Path
 from asr.data.audio import TARGET_RATE
 from asr.data.manifest import read_manifest
 from asr.errors import InputError, run_reporting_errors
-from asr.text import Normalizer, default_normalizer, get_normalizer
+from asr.text import Normalizer, default_normalizer, get_normalizer, write_text_config
 
 WORD_DELIMITER, UNK, PAD = "|", "[UNK]", "[PAD]"
-TEXT_CONFIG = "asr_text.json"
 
 
 def char_counts(texts: list[str], normalize: Normalizer) -> Counter:
@@ -64,14 +63,7 @@ def save_processor(out_dir: Path, vocab: dict[str, int], normalize: Normalizer, 
         return_attention_mask=True,
     )
     Wav2Vec2Processor(feature_extractor=extractor, tokenizer=tokenizer).save_pretrained(str(out_dir))
-    config = {"normalizer": normalize.id, "lang": lang}
-    (out_dir / TEXT_CONFIG).write_text(json.dumps(config, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def folder_normalizer(folder: Path) -> Normalizer:
-    """The normaliser named by a processor or model folder's asr_text.json (``none`` without one)."""
-    path = folder / TEXT_CONFIG
-    return get_normalizer(json.loads(path.read_text(encoding="utf-8"))["normalizer"] if path.exists() else "none")
+    write_text_config(out_dir, normalize, lang)
 
 
 def missing_chars(manifest: Path, vocab: dict[str, int], normalize: Normalizer) -> dict[str, int]:

@@ -26,7 +26,7 @@ MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
 def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
     """(log-probabilities, durations) of the dev + test utterances, and the LM folder."""
     from asr.data.manifest import read_manifest
-    from asr.decode import logits as am
+    from asr.decode import logits as cache
 
     data = root / "es"
     if not (data / "test.jsonl").exists():
@@ -35,16 +35,16 @@ def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
     if not (root / "lm" / "lm.json").exists():
         subprocess.run([*ASR, "lm", "build", "--text", str(data / "lm_text.txt"), "--order", "4", "--processor",
                         str(MODEL), "--out", str(root / "lm")], check=True)  # fmt: skip
-    model = am.AcousticModel(str(MODEL))
+    key = cache.model_fingerprint(str(MODEL), "float32", None)
     logprobs, durations = [], []
     for split in ("dev", "test"):
         manifest = data / f"{split}.jsonl"
-        path = am.cache_path(root / "cache", model, manifest)
+        path = cache.cache_path(root / "cache", key, manifest)
         if not path.exists():
             out = root / f"greedy_{split}"
             subprocess.run([*ASR, "decode", "--model", str(MODEL), "--manifest", str(manifest), "--out", str(out),
                             "--logits-cache", str(root / "cache")], check=True)  # fmt: skip
-        post = am.load_cache(path)
+        post = cache.load_cache(path)
         for utt in read_manifest(manifest):
             logprobs.append(post.logprobs[utt.id])
             durations.append(utt.duration)

@@ -51,7 +51,7 @@ def peer(model_dir: Path, manifest: Path, batch_size: int, steps: int, lr: float
 
     from asr.data.audio import load_audio
     from asr.data.manifest import read_manifest
-    from asr.vocab import folder_normalizer
+    from asr.text import folder_normalizer
 
     processor = AutoProcessor.from_pretrained(str(model_dir))
     normalize = folder_normalizer(model_dir)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from asr.decode.decoders import Labels, LanguageModel
 from asr.errors import InputError
-from asr.vocab import folder_normalizer
+from asr.text import folder_normalizer
 
 
 def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: float) -> Path:

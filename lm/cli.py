@@ -20,7 +20,7 @@ def _add_normalizer(p: argparse.ArgumentParser) -> None:
 def _normalizer(args: argparse.Namespace) -> Normalizer:
     if args.normalize:
         return get_normalizer(args.normalize)
-    from asr.vocab import TEXT_CONFIG, folder_normalizer
+    from asr.text import TEXT_CONFIG, folder_normalizer
 
     if not (args.processor / TEXT_CONFIG).is_file():
         raise InputError(f"{args.processor}: no {TEXT_CONFIG}; give --normalize, or a folder made by 'asr vocab'")

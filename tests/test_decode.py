@@ -127,33 +127,6 @@ def test_results_do_not_depend_on_the_batch_size(es, tmp_path):
     assert [r["hyp"] for r in small] == [r["hyp"] for r in large]
 
 
-def test_a_model_without_attention_masks_is_batched_by_equal_length(es, tmp_path):
-    from transformers import Wav2Vec2Config, Wav2Vec2ForCTC, Wav2Vec2Processor
-
-    from asr.data.manifest import read_manifest
-    from asr.decode.logits import AcousticModel, load_cache
-
-    processor = Wav2Vec2Processor.from_pretrained(MODEL)
-    processor.feature_extractor.return_attention_mask = False  # as wav2vec2-base: group norm, no masks
-    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                            conv_dim=(16,) * 7, feat_extract_norm="group", vocab_size=len(processor.tokenizer),
-                            pad_token_id=processor.tokenizer.pad_token_id)  # fmt: skip
-    folder = tmp_path / "group_norm"
-    Wav2Vec2ForCTC(config).save_pretrained(folder)
-    processor.save_pretrained(folder)
-    model, utts, base = AcousticModel(str(folder)), read_manifest(es["test"]), es["test"].parent
-    short, long = sorted(utts[:2], key=lambda u: u.duration)
-    alone, padded = model.run([short], base)[0][0], model.run([long, short], base)[0][1]
-    assert not np.allclose(alone, padded, atol=1e-3)  # the group norm spans the padding: why batches are equal
-    assert all(len({round(u.duration * 16000) for u in batch}) == 1 for batch in model.batches(utts, 1000))
-    caches = []
-    for seconds in ("1", "1000"):
-        args = ["--model", str(folder), "--manifest", str(es["test"]), "--out", str(tmp_path / seconds)]
-        assert decode_main([*args, "--batch-seconds", seconds, "--logits-cache", str(tmp_path / f"c{seconds}")]) == 0
-        caches.append(load_cache(next((tmp_path / f"c{seconds}").glob("*.npz"))).logprobs)
-    assert all(np.allclose(caches[0][k], caches[1][k], atol=1e-5) for k in caches[0])
-
-
 def test_tuning_is_no_worse_than_the_defaults_on_dev(es, tmp_path):
     _, results = decode(es, tmp_path / "tuned", "--decoder", "beam_lm", "--lm", str(es["lm"]), "--tune", "alpha,beta",
                         "--dev", str(es["dev"]), "--alpha-grid", "0,0.5,1,2", "--beta-grid", "0,1.5,3")  # fmt: skip

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from asr.data.cli import main as data_main
-from asr.model import init_model
+from asr.model.init import init_model
 from asr.train.cli import main as train_main
 from asr.vocab import main as vocab_main
 

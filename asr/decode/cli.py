@@ -1,7 +1,9 @@
-"""`asr decode --model DIR --manifest M --decoder greedy|beam|beam_lm --out DIR`: transcribe and score a split.
+"""`asr decode --model DIR --manifest M [M ...] --decoder greedy|beam|beam_lm --out DIR`: transcribe and score.
 
-Runs under `accelerate launch` too: the network's work is split over the processes and the hypotheses are
-gathered and written once, in manifest order.
+With several manifests each one's results go to OUT/<manifest stem>/, and ``--tune alpha,beta --tune-on dev``
+tunes the LM weights on one of them and reuses them on the others (the recipes' protocol). Runs under
+`accelerate launch` too: the network's work is split over the processes and the hypotheses are gathered and
+written once, in manifest order.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     d = BeamSettings()
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="a CTC model folder (with its processor) or a hub id")
-    p.add_argument("--manifest", required=True, type=Path, help="the split to transcribe (JSONL manifest)")
-    p.add_argument("--out", required=True, type=Path, help="folder for hyp.jsonl, results.json, score/")
+    p.add_argument("--manifest", required=True, type=Path, nargs="+", help="the split(s) to transcribe (JSONL)")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="folder for hyp.jsonl, results.json, score/ (OUT/<manifest stem>/ for several manifests)",
+    )
+    p.add_argument("--adapter", help="load this language's adapter of an MMS-style model (adapter.LANG.safetensors)")
     p.add_argument("--decoder", choices=DECODERS, default="greedy")
     p.add_argument("--lm", type=Path, help="an LM folder from 'asr lm build' (for beam_lm)")
     p.add_argument("--alpha", type=float, default=d.alpha, help=f"LM weight (default {d.alpha})")
@@ -34,7 +42,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, default="ctcbeam", help="beam search implementation")
     p.add_argument("--workers", type=int, default=0, help="beam search threads/processes (default: CPU cores)")
     p.add_argument("--tune", default="", help="'alpha,beta' (or one of them): search them on --dev first")
-    p.add_argument("--dev", type=Path, help="the manifest to tune on")
+    p.add_argument("--tune-on", help="tune on this one of the --manifest files (its name, e.g. dev); the others reuse")
+    p.add_argument("--dev", type=Path, help="a manifest to tune on that is not decoded itself")
     p.add_argument("--tuned-from", type=Path, help="reuse the alpha/beta tuned by an earlier decode (its results.json)")
     p.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)))
     p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)))
@@ -55,7 +64,8 @@ def options(args: argparse.Namespace):
     beam = BeamSettings(args.beam_width, args.alpha, args.beta, args.beam_prune_logp, args.token_min_logp,
                         [w for w in args.hotwords.split(",") if w.strip()], args.hotword_weight)  # fmt: skip
     return DecodeOptions(
-        model=args.model, manifest=args.manifest, out=args.out, decoder=args.decoder, lm=args.lm,
+        model=args.model, manifests=tuple(args.manifest), out=args.out, adapter=args.adapter, tune_on=args.tune_on,
+        decoder=args.decoder, lm=args.lm,
         backend=args.backend, beam=beam, workers=args.workers, batch_seconds=args.batch_seconds, dtype=args.dtype,
         cache_dir=None if args.no_cache else args.logits_cache, normalize=args.normalize, dev=args.dev, tune=tune,
         tuned_from=args.tuned_from,
@@ -67,13 +77,13 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     from asr.decode.run import run
     from asr.provenance import provenance
 
-    results = run(options(args), provenance(prog, argv))
-    if results is not None:
+    opts = options(args)
+    for manifest, results in zip(opts.manifests, run(opts, provenance(prog, argv)) or [], strict=False):
         t = results["timing"]
         tuned = results["tuning"]["best"] if results["tuning"] else None
         extra = f", tuned alpha {tuned['alpha']} beta {tuned['beta']}" if tuned else ""
-        print(f"{args.manifest} ({results['decoder']['name']}{extra}): WER {100 * results['wer']:.2f}%  "
-              f"CER {100 * results['cer']:.2f}%  RTFx {t['rtfx']}  -> {args.out}")  # fmt: skip
+        print(f"{manifest} ({results['decoder']['name']}{extra}): WER {100 * results['wer']:.2f}%  "
+              f"CER {100 * results['cer']:.2f}%  RTFx {t['rtfx']}  -> {opts.out_dir(manifest)}")  # fmt: skip
     return 0
 
 

@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from asr.data.manifest import Utterance, read_manifest
-from asr.decode import logits as am
+from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Labels, LanguageModel, greedy
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, tune
 from asr.errors import InputError
-from asr.scoring.corpus import CorpusScore, score_corpus
+from asr.inference import CTCInference, Posteriors, manifest_audio
+from asr.model.folder import ModelFolder
+from asr.scoring.corpus import CorpusScore, score_normalized
 from asr.scoring.report import write_report_dir
 from asr.text import Normalizer, get_normalizer
 
@@ -30,7 +32,7 @@ class DecodeOptions:
     """What `asr decode` was asked to do."""
 
     model: str
-    manifest: Path
+    manifests: tuple[Path, ...]
     out: Path
     decoder: str = "greedy"
     lm: Path | None = None
@@ -41,11 +43,27 @@ class DecodeOptions:
     dtype: str = "float32"
     cache_dir: Path | None = None
     normalize: str | None = None  # default: the model's (asr_text.json)
-    dev: Path | None = None
+    adapter: str | None = None  # an MMS-style language adapter to load (adapter.<lang>.safetensors)
+    dev: Path | None = None  # a manifest to tune on that is not itself decoded
+    tune_on: str | None = None  # tune on this one of `manifests` (its stem or path); the others reuse the weights
     tune: tuple[str, ...] = ()
     tuned_from: Path | None = None  # a results.json whose tuned alpha/beta (and tuning record) this decode reuses
     alpha_grid: tuple[float, ...] = ALPHA_GRID
     beta_grid: tuple[float, ...] = BETA_GRID
+
+    def out_dir(self, manifest: Path) -> Path:
+        """Where a manifest's results go: OUT itself for one manifest, OUT/<manifest stem>/ for several."""
+        return self.out if len(self.manifests) == 1 else self.out / manifest.stem
+
+    def tune_manifest(self) -> Path | None:
+        """The manifest alpha/beta are tuned on: --dev, or the one of --manifest that --tune-on names."""
+        if self.tune_on is None:
+            return self.dev
+        found = [m for m in self.manifests if self.tune_on in (m.stem, str(m))]
+        if not found:
+            names = ", ".join(m.stem for m in self.manifests)
+            raise InputError(f"--tune-on {self.tune_on!r}: not one of the decoded manifests ({names})")
+        return found[0]
 
 
 @dataclass
@@ -54,7 +72,7 @@ class Split:
 
     manifest: Path
     utts: list[Utterance]
-    post: am.Posteriors
+    post: Posteriors
     cached: bool
 
     @property
@@ -62,7 +80,7 @@ class Split:
         return sum(u.duration for u in self.utts)
 
 
-def load_posteriors(model: am.AcousticModel, manifest: Path, opts: DecodeOptions) -> Split:
+def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) -> Split:
     """Log-probabilities of a manifest: from the cache, or computed with this process's share of the
     utterances (accelerate's split_between_processes) and gathered on every process."""
     from accelerate.utils import gather_object
@@ -70,17 +88,19 @@ def load_posteriors(model: am.AcousticModel, manifest: Path, opts: DecodeOptions
     utts = read_manifest(manifest)
     if not utts:
         raise InputError(f"{manifest}: no utterances")
-    path = am.cache_path(opts.cache_dir, model, manifest) if opts.cache_dir else None
+    key = cache.model_fingerprint(opts.model, opts.dtype, opts.adapter)
+    path = cache.cache_path(opts.cache_dir, key, manifest) if opts.cache_dir else None
     if path is not None and path.is_file():
-        return Split(manifest, utts, am.load_cache(path), True)
+        return Split(manifest, utts, cache.load_cache(path), True)
     state = _state()
     with state.split_between_processes(utts) as mine:
-        post = am.compute(model, mine, manifest.parent, opts.batch_seconds, f"network {manifest.name}")
+        audio = manifest_audio(manifest.parent, model.rate)
+        post = model.log_probs(mine, audio, opts.batch_seconds, f"network {manifest.name}")
     if state.num_processes > 1:
         rows = gather_object([(i, post.logprobs[i], post.am_seconds[i]) for i in post.logprobs])
-        post = am.Posteriors({i: x for i, x, _ in rows}, {i: s for i, _, s in rows})
+        post = Posteriors({i: x for i, x, _ in rows}, {i: s for i, _, s in rows})
     if path is not None and state.is_main_process:
-        am.save_cache(path, post, {"model": opts.model, "manifest": str(manifest), "processes": state.num_processes})
+        cache.save_cache(path, post, {"model": opts.model, "manifest": str(manifest), "processes": state.num_processes})
     return Split(manifest, utts, post, False)
 
 
@@ -122,7 +142,7 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer) -
          "am_seconds": round(split.post.am_seconds[u.id], 6), "decode_seconds": round(s, 6)}
         for u, h, s in zip(split.utts, hyps, seconds, strict=True)
     ]  # fmt: skip
-    score = score_corpus(((r["id"], normalize(r["ref"]), normalize(r["hyp"])) for r in rows), normalizer=normalize.id)
+    score = score_normalized(((r["id"], r["ref"], r["hyp"]) for r in rows), normalize)
     return rows, score
 
 
@@ -130,25 +150,21 @@ def _rates(score: CorpusScore) -> tuple[float, float]:
     return score.totals["word"].counts.rate, score.totals["char"].counts.rate
 
 
-def run(opts: DecodeOptions, provenance: dict) -> dict | None:
-    """Decodes (and tunes); returns results.json's content on the main process, None on the others."""
-    from asr.vocab import folder_normalizer
-
-    if opts.decoder == "beam_lm" and opts.lm is None:
-        raise InputError("--decoder beam_lm needs --lm (a folder made by 'asr lm build')")
-    if opts.tune and (opts.decoder != "beam_lm" or opts.dev is None):
-        raise InputError("--tune needs --decoder beam_lm and --dev (the manifest to tune on)")
-    if opts.tuned_from and (opts.decoder != "beam_lm" or opts.tune):
-        raise InputError("--tuned-from goes with --decoder beam_lm and without --tune")
+def run(opts: DecodeOptions, provenance: dict) -> list[dict] | None:
+    """Decodes every manifest (tuning first where asked); returns each one's results.json content on the main
+    process, None on the others."""
+    check_options(opts)
     state = _state()
-    model = am.AcousticModel(opts.model, str(state.device), opts.dtype)
-    normalize = get_normalizer(opts.normalize) if opts.normalize else folder_normalizer(Path(opts.model))
+    model = CTCInference.load(opts.model, str(state.device), opts.dtype, opts.adapter)
+    own = ModelFolder(Path(opts.model)).normalizer()
+    normalize = get_normalizer(opts.normalize) if opts.normalize else own
     labels = Labels.from_tokenizer(model.processor.tokenizer)
     lm = LanguageModel.load(opts.lm) if opts.decoder == "beam_lm" else None
     if lm is not None:
-        lm.check_against(labels, normalize.id)
-    dev = load_posteriors(model, opts.dev, opts) if opts.tune else None
-    test = load_posteriors(model, opts.manifest, opts)
+        lm.check_against(labels, own.id)  # the LM must spell words as the model's targets do
+    tune_manifest = opts.tune_manifest() if opts.tune else None
+    dev = load_posteriors(model, tune_manifest, opts) if tune_manifest else None
+    splits = [dev if m == tune_manifest else load_posteriors(model, m, opts) for m in opts.manifests]
     if not state.is_main_process:
         return None
     transcribe = Transcriber(opts, labels, lm)
@@ -156,12 +172,33 @@ def run(opts: DecodeOptions, provenance: dict) -> dict | None:
     if dev is not None:
         tuning = tune_on_dev(dev, transcribe, normalize, opts)
         transcribe.beam.set_weights(tuning["best"]["alpha"], tuning["best"]["beta"])
-    rows, score = decode_split(test, transcribe, normalize)
+    outputs = []
+    for split in splits:
+        rows, score = decode_split(split, transcribe, normalize)
+        record = tuning
+        if tuning is not None and dev is not None and split is not dev:
+            record = {**tuning, "reused_from": str(opts.out_dir(dev.manifest) / "results.json")}
+        results = results_json(opts, split, model, lm, rows, score, record, state.num_processes, provenance)
+        write_outputs(opts.out_dir(split.manifest), rows, score, results)
+        outputs.append(results)
     if transcribe.beam is not None:
         transcribe.beam.close()
-    results = results_json(opts, model, lm, test, rows, score, tuning, state.num_processes, provenance)
-    write_outputs(opts.out, rows, score, results)
-    return results
+    return outputs
+
+
+def check_options(opts: DecodeOptions) -> None:
+    """One line for every combination of options that cannot work."""
+    if opts.decoder == "beam_lm" and opts.lm is None:
+        raise InputError("--decoder beam_lm needs --lm (a folder made by 'asr lm build')")
+    if opts.tune and (opts.decoder != "beam_lm" or (opts.dev is None) == (opts.tune_on is None)):
+        raise InputError("--tune needs --decoder beam_lm and one of --tune-on (a decoded manifest) or --dev")
+    if opts.tune_on and not opts.tune:
+        raise InputError("--tune-on goes with --tune alpha,beta")
+    if opts.tuned_from and (opts.decoder != "beam_lm" or opts.tune):
+        raise InputError("--tuned-from goes with --decoder beam_lm and without --tune")
+    stems = [m.stem for m in opts.manifests]
+    if len(set(stems)) < len(stems):
+        raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
 
 
 def reuse_tuning(path: Path, transcribe: Transcriber) -> dict:
@@ -185,21 +222,21 @@ def tune_on_dev(dev: Split, transcribe: Transcriber, normalize: Normalizer, opts
     return {"dev_manifest": str(dev.manifest), **result}
 
 
-def results_json(opts, model, lm, test, rows, score, tuning, processes, provenance) -> dict:
+def results_json(opts, test, model, lm, rows, score, tuning, processes, provenance) -> dict:
     wer, cer = _rates(score)
     decoder = {"name": opts.decoder}
     if opts.decoder != "greedy":
         decoder |= {"backend": opts.backend, **asdict(opts.beam)}
         if opts.decoder == "beam":
             decoder.pop("alpha"), decoder.pop("beta")
-    name = f"{opts.manifest.parent.name}/{opts.manifest.stem}"  # e.g. hi/test
-    test_set = {"manifest": str(opts.manifest), "name": name, "utterances": len(rows)}
-    model_info = {"path": opts.model, "parameters": sum(p.numel() for p in model.model.parameters())}
+    name = f"{test.manifest.parent.name}/{test.manifest.stem}"  # e.g. hi/test
+    test_set = {"manifest": str(test.manifest), "name": name, "utterances": len(rows)}
+    model_info = {"path": opts.model, "parameters": model.parameters(), "adapter": opts.adapter}
     return {
         "wer": wer,
         "cer": cer,
         "test_set": test_set | {"hours": round(test.audio_seconds / 3600, 4)},
-        "model": model_info | {"dtype": opts.dtype, "train_info": _train_info(opts.model)},
+        "model": model_info | {"dtype": opts.dtype, "train_info": ModelFolder(Path(opts.model)).train_summary()},
         "decoder": decoder,
         "lm": None if lm is None else {"path": str(lm.folder), **_lm_summary(lm.folder)},
         "tuning": tuning,
@@ -232,18 +269,6 @@ def _lm_summary(folder: Path) -> dict:
 
     info = lm_info(folder)
     return {k: info.get(k) for k in ("order", "options", "normalizer", "vocabulary", "ngrams", "text", "dev")}
-
-
-def _train_info(model: str) -> dict | None:
-    """What the model was trained on, from the run_info.json of its training run (when it is a local run)."""
-    path = next((p for p in (Path(model) / "run_info.json", Path(model).parent / "run_info.json") if p.is_file()), None)
-    if path is None:
-        return None
-    info = json.loads(path.read_text(encoding="utf-8"))
-    curve = [[r["minutes"], r["dev_wer"], r["dev_cer"]] for r in info.get("history", []) if "dev_cer" in r]
-    summary = {k: info.get(k) for k in ("train_hours", "train_utterances", "steps", "minutes", "best_dev_wer")}
-    extra = {"train_manifest": info.get("config", {}).get("train_manifest"), "command": info.get("command")}
-    return summary | extra | {"dev_curve": curve}
 
 
 def write_outputs(out: Path, rows: list[dict], score: CorpusScore, results: dict) -> None:

@@ -114,3 +114,10 @@ def score_corpus(
         for level in levels:
             alignments[level][utt_id] = align(tokenize(ref, level, compat), tokenize(hyp, level, compat), compat)
     return CorpusScore(compat, normalizer, levels, speakers, alignments, list(missing_hyp or []))
+
+
+def score_normalized(triples: Iterable[tuple[str, str, str]], normalize) -> CorpusScore:
+    """Word and char score of raw (id, reference, hypothesis) triples, both sides normalised by `normalize`
+    (an `asr.text.Normalizer`): what `asr decode` reports and training logs for dev and test."""
+    normalized = ((i, normalize(ref), normalize(hyp)) for i, ref, hyp in triples)
+    return score_corpus(normalized, normalizer=normalize.id)

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
         print(f"usage: {prog} --config FILE [--key value ...]\n\n{__doc__}")
         from asr.train.config import TrainConfig
 
-        print("keys:", ", ".join(TrainConfig.__dataclass_fields__))
+        print(f"keys:\n{TrainConfig.help()}")
         return 0
 
     def run() -> int:

@@ -1,6 +1,7 @@
 """Training configuration: one dataclass, read from YAML, any key overridable as ``--key value``.
 
-Defaults follow transformers' ``run_speech_recognition_ctc.py`` where they fit (SpecAugment
+Each field carries its help text (``asr train --help`` lists them). Defaults follow transformers'
+``run_speech_recognition_ctc.py`` where they fit (SpecAugment
 ``mask_time_prob`` 0.05 and ``mask_time_length`` 10, dropouts 0, frozen feature encoder, max duration 20 s).
 """
 
@@ -15,66 +16,82 @@ import yaml
 from asr.errors import InputError
 
 
+def option(default, help: str, model: bool = False):
+    """A config field with its help text (shown by ``asr train --help``); `model` marks an option that is
+    written into the model's config (dropouts, SpecAugment, ...)."""
+    factory = {"default_factory": lambda: list(default)} if isinstance(default, list) else {"default": default}
+    return field(**factory, metadata={"help": help, "model": model})
+
+
 @dataclass
 class TrainConfig:
     """Every option of `asr train`; YAML keys and ``--flags`` use these names."""
 
-    model: str = ""  # hub id or local folder of any AutoModelForCTC checkpoint
-    processor: str = ""  # folder written by `asr vocab`
-    train_manifest: str = ""
-    dev_manifest: str = ""
-    test_manifest: str = ""  # scored once at the end, with the final model
-    output_dir: str = "exp/train"
-    new_head: bool = False  # train a new CTC head when the model's vocabulary differs
-    max_steps: int = 1000
-    max_minutes: float = 0.0  # wall-clock budget; 0 = none
-    seed: int = 0
+    model: str = option("", "hub id or local folder of any AutoModelForCTC checkpoint")
+    processor: str = option("", "processor folder written by 'asr vocab'")
+    train_manifest: str = option("", "the train split (JSONL manifest)")
+    dev_manifest: str = option("", "scored every eval_steps (greedy WER/CER); chooses best/")
+    test_manifest: str = option("", "scored once at the end, with the final model")
+    output_dir: str = option("exp/train", "checkpoints, best/, model/, logs and run_info.json")
+    new_head: bool = option(False, "train a new CTC head when the model's vocabulary differs")
+    adapters_only: bool = option(
+        False, "train only the adapter layers and the head of an MMS-style model (adapter_attn_dim); writes "
+        "adapter.<adapter_lang>.safetensors beside the model"
+    )  # fmt: skip
+    adapter_lang: str = option("", "language name of the adapter file (default: the processor's language)")
+    max_steps: int = option(1000, "optimizer steps")
+    max_minutes: float = option(0.0, "wall-clock budget in minutes; 0 = none")
+    seed: int = option(0, "seed of initialisation, batching and masking")
     # optimisation
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.98
-    adam_epsilon: float = 1e-8
-    lr_schedule: str = "linear"  # linear | tri_stage | constant
-    # steps: the schedule spans max_steps; budget: it ends at max_steps or max_minutes, whichever comes first
-    # (a wall-clock budget then gets its whole decay phase; the run is no longer reproducible step for step)
-    schedule_by: str = "steps"
-    warmup_steps: int = 500
-    tri_stage_ratios: list[float] = field(default_factory=lambda: [0.1, 0.4, 0.5])
-    tri_stage_final_scale: float = 0.05
-    gradient_accumulation_steps: int = 1
-    max_grad_norm: float = 1.0
-    mixed_precision: str = "auto"  # auto | no | bf16 | fp16
-    gradient_checkpointing: bool = False
+    learning_rate: float = option(1e-4, "peak learning rate (AdamW)")
+    weight_decay: float = option(0.0, "AdamW weight decay")
+    adam_beta1: float = option(0.9, "AdamW beta1")
+    adam_beta2: float = option(0.98, "AdamW beta2")
+    adam_epsilon: float = option(1e-8, "AdamW epsilon")
+    lr_schedule: str = option("linear", "linear (warm-up, linear decay) | tri_stage (fairseq) | constant")
+    schedule_by: str = option(
+        "steps", "steps: the schedule spans max_steps; budget: it ends at max_steps or max_minutes, whichever "
+        "comes first (a wall-clock budget gets its whole decay; the run is then not reproducible step for step)"
+    )  # fmt: skip
+    warmup_steps: int = option(500, "linear warm-up steps (linear schedule)")
+    tri_stage_ratios: list[float] = option(  # noqa: RUF009 - option() makes a default_factory for lists
+        [0.1, 0.4, 0.5], "tri_stage: shares of warm-up, hold and decay"
+    )
+    tri_stage_final_scale: float = option(0.05, "tri_stage: learning rate at the end, relative to the peak")
+    gradient_accumulation_steps: int = option(1, "batches per optimizer step")
+    max_grad_norm: float = option(1.0, "gradient clipping norm; 0 = none")
+    mixed_precision: str = option("auto", "auto (bf16 where the GPU has it) | no | bf16 | fp16")
+    gradient_checkpointing: bool = option(False, "recompute activations in the backward pass (less memory)")
+    freeze_feature_encoder: bool = option(True, "keep the convolutional feature encoder fixed")
     # model options written into its config
-    freeze_feature_encoder: bool = True
-    mask_time_prob: float = 0.05
-    mask_time_length: int = 10
-    mask_feature_prob: float = 0.0
-    mask_feature_length: int = 10
-    layerdrop: float = 0.0
-    attention_dropout: float = 0.0
-    activation_dropout: float = 0.0
-    hidden_dropout: float = 0.0
-    feat_proj_dropout: float = 0.0
-    final_dropout: float = 0.0
-    ctc_zero_infinity: bool = False
+    mask_time_prob: float = option(0.05, "SpecAugment: share of frames masked in time", model=True)
+    mask_time_length: int = option(10, "SpecAugment: frames per time mask", model=True)
+    mask_feature_prob: float = option(0.0, "SpecAugment: share of feature channels masked", model=True)
+    mask_feature_length: int = option(10, "SpecAugment: channels per feature mask", model=True)
+    layerdrop: float = option(0.0, "probability of skipping a transformer layer", model=True)
+    attention_dropout: float = option(0.0, "dropout of attention weights", model=True)
+    activation_dropout: float = option(0.0, "dropout after the feed-forward activation", model=True)
+    hidden_dropout: float = option(0.0, "dropout of hidden states", model=True)
+    feat_proj_dropout: float = option(0.0, "dropout after the feature projection", model=True)
+    final_dropout: float = option(0.0, "dropout before the CTC head", model=True)
+    ctc_zero_infinity: bool = option(
+        False, "give utterances CTC cannot align a zero loss (counted) instead of stopping", model=True
+    )
     # data
-    max_batch_seconds: float = 120.0  # audio seconds per batch (per process), before padding
-    max_batch_size: int = 64
-    sortagrad: bool = False  # first epoch in order of length, shortest first
-    max_duration: float = 20.0  # longest train utterance kept (seconds); dev is never filtered
-    min_duration: float = 0.0
-    cache_audio_hours: float = 2.0  # keep decoded train audio in memory when the split is at most this long
-    num_workers: int = 0
+    max_batch_seconds: float = option(120.0, "audio seconds per batch (per process), padded")
+    max_batch_size: int = option(64, "utterances per batch at most")
+    sortagrad: bool = option(False, "first epoch in order of length, shortest first")
+    max_duration: float = option(20.0, "longest train utterance kept (seconds); dev is never filtered")
+    min_duration: float = option(0.0, "shortest train utterance kept (seconds)")
+    cache_audio_hours: float = option(2.0, "keep decoded train audio in memory when the split is at most this long")
     # evaluation, logging, checkpoints
-    eval_steps: int = 200
-    eval_batch_seconds: float = 240.0
-    save_steps: int = 200
-    save_total_limit: int = 2
-    logging_steps: int = 10
-    resume: str = "auto"  # auto: continue from output_dir's last checkpoint if any; true: must; false: must not
-    sync_check: bool = False  # assert after every step that all processes hold the same weights
+    eval_steps: int = option(200, "steps between dev scorings")
+    eval_batch_seconds: float = option(240.0, "padded audio seconds per dev/test batch")
+    save_steps: int = option(200, "steps between checkpoints")
+    save_total_limit: int = option(2, "checkpoints kept (oldest removed first); 0 = all")
+    logging_steps: int = option(10, "steps between log rows")
+    resume: str = option("auto", "auto: continue from output_dir's last checkpoint if any; true: must; false: must not")
+    sync_check: bool = option(False, "assert after every step that all processes hold the same weights")
 
     @classmethod
     def load(cls, path: str | None, overrides: dict[str, str]) -> TrainConfig:
@@ -103,6 +120,19 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def model_options(self) -> dict:
+        """The options written into the model's config."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("model")}
+
+    @classmethod
+    def help(cls) -> str:
+        """Every key with its type, default and help text."""
+        lines = []
+        for f in fields(cls):
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            lines.append(f"  --{f.name} ({f.type}, default {default!r})\n      {f.metadata['help']}")
+        return "\n".join(lines)
 
 
 def _coerce(f: dataclasses.Field, value: object) -> object:

@@ -1,18 +1,16 @@
 """The CTC training loop: accelerate for devices, processes and mixed precision; resumable to the bit.
 
-Writes to ``output_dir``: ``checkpoint-<step>/`` (accelerate state: safetensors weights, optimizer,
-scheduler, RNG states, the loop state), ``best/`` (model + processor at the best dev WER), ``model/`` (the
-final model + processor: the best one when there was a dev set, else the last), ``train_log.csv`` and
-``tensorboard/`` (loss, learning rate, dev WER/CER), ``learning_curve.png`` (dev CER against minutes),
-``run_info.json`` (resolved config, command, processes,
-figures). Only the main process writes. A run finds its last checkpoint in ``output_dir`` and continues from
-it, ending with the same weights as a run that was never interrupted.
+Writes to ``output_dir``: ``checkpoint-<step>/`` (`asr.train.checkpoints`), ``best/`` (model + processor at
+the best dev WER), ``model/`` (the final model + processor: the best one when there was a dev set, else the
+last; with ``adapters_only`` also ``adapter.<lang>.safetensors``), and the logs of `asr.train.runlog`. Only the
+main process writes. A run finds its last checkpoint in ``output_dir`` and continues from it, ending with the
+same weights as a run that was never interrupted. Dev and test are scored through `asr.inference`, the forward
+pass that `asr decode` runs, so the logged dev scores are the ones `asr decode` reports on the saved model.
 """
 
 from __future__ import annotations
 
-import csv
-import json
+import functools
 import math
 import os
 import shutil
@@ -24,13 +22,19 @@ from pathlib import Path
 import torch
 
 from asr.data.check import ctc_frames, ctc_min_frames
+from asr.data.manifest import Utterance, read_manifest
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError
-from asr.scoring.corpus import score_corpus
+from asr.inference import CTCInference, manifest_audio, uses_attention_mask
+from asr.model.adapters import save_adapter
+from asr.model.folder import ModelFolder
+from asr.scoring.corpus import score_normalized
+from asr.train import checkpoints
 from asr.train.config import TrainConfig
-from asr.train.data import AudioStore, Example, Split, length_grouped_batches, load_split, shard
-from asr.train.plot import learning_curve
-from asr.vocab import TEXT_CONFIG, folder_normalizer
+from asr.train.data import AudioStore, Example, length_grouped_batches, load_split, shard
+from asr.train.modeling import load_model
+from asr.train.runlog import RunLog
+from asr.train.schedule import Budget, lr_lambda
 
 
 class TrainError(InputError):
@@ -61,85 +65,21 @@ class LoopState:
             setattr(self, key, value)
 
 
-def lr_lambda(cfg: TrainConfig):
-    """Learning-rate multiplier per optimizer step: linear warm-up then linear decay, tri-stage or constant."""
-    total = max(cfg.max_steps, 1)
+@dataclass
+class EvalSet:
+    """A dev or test manifest, scored whole (never filtered), with its audio kept in memory."""
 
-    def linear(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        return max(0.0, (total - step) / max(1, total - cfg.warmup_steps))
+    manifest: Path
+    utts: list[Utterance]
+    audio: object  # Utterance -> samples, cached
 
-    def tri_stage(step: int) -> float:  # fairseq: warm-up, hold, exponential decay to final_scale
-        warm, hold = (int(r * total) for r in cfg.tri_stage_ratios[:2])
-        if step < warm:
-            return 0.01 + 0.99 * step / max(1, warm)
-        if step < warm + hold:
-            return 1.0
-        decay = (step - warm - hold) / max(1, total - warm - hold)
-        return math.exp(math.log(cfg.tri_stage_final_scale) * min(1.0, decay))
-
-    schedules = {"linear": linear, "tri_stage": tri_stage, "constant": lambda step: 1.0}
-    if cfg.lr_schedule not in schedules:
-        raise InputError(f"lr_schedule {cfg.lr_schedule!r}: expected one of {', '.join(schedules)}")
-    return schedules[cfg.lr_schedule]
-
-
-def load_model(cfg: TrainConfig, processor):
-    """The CTC model with its head sized to the processor's vocabulary and the config's training options."""
-    from transformers import AutoConfig, AutoModelForCTC
-
-    tokenizer = processor.tokenizer
-    try:
-        config = AutoConfig.from_pretrained(cfg.model)
-    except OSError as err:
-        raise InputError(f"model {cfg.model!r}: {str(err).splitlines()[0]}") from None
-    vocab_size = len(tokenizer)
-    has_head = getattr(config, "vocab_size", None) is not None and Path(cfg.model, "vocab.json").exists()
-    if has_head and not cfg.new_head:
-        own = json.loads(Path(cfg.model, "vocab.json").read_text(encoding="utf-8"))
-        mine = tokenizer.get_vocab()
-        if config.vocab_size != vocab_size or any(mine.get(token) != i for token, i in own.items()):
-            raise InputError(
-                f"the vocabulary of {cfg.processor} ({vocab_size} tokens) does not match the CTC head of {cfg.model} "
-                f"({config.vocab_size} outputs, its own vocab.json); set new_head=true to train a new head"
-            )
-    config.update(
-        {
-            "vocab_size": vocab_size,
-            "pad_token_id": tokenizer.pad_token_id,
-            "ctc_loss_reduction": "mean",
-            "ctc_zero_infinity": cfg.ctc_zero_infinity,
-            "mask_time_prob": cfg.mask_time_prob,
-            "mask_time_length": cfg.mask_time_length,
-            "mask_feature_prob": cfg.mask_feature_prob,
-            "mask_feature_length": cfg.mask_feature_length,
-            "layerdrop": cfg.layerdrop,
-            "attention_dropout": cfg.attention_dropout,
-            "activation_dropout": cfg.activation_dropout,
-            "hidden_dropout": cfg.hidden_dropout,
-            "feat_proj_dropout": cfg.feat_proj_dropout,
-            "final_dropout": cfg.final_dropout,
-        }
-    )
-    model = AutoModelForCTC.from_pretrained(cfg.model, config=config, ignore_mismatched_sizes=cfg.new_head)
-    if cfg.freeze_feature_encoder:
-        model.freeze_feature_encoder()
-    if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-    return model
-
-
-def checkpoints(output_dir: Path) -> list[Path]:
-    """The whole checkpoints in `output_dir` (not ``*.partial`` ones), oldest step first."""
-    found = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
-
-
-def last_checkpoint(output_dir: Path) -> Path | None:
-    """The checkpoint with the highest step in `output_dir`, if any."""
-    found = checkpoints(output_dir)
-    return found[-1] if found else None
+    @classmethod
+    def load(cls, manifest: str, rate: int) -> EvalSet:
+        path = Path(manifest)
+        utts = read_manifest(path)
+        if not utts:
+            raise InputError(f"{manifest}: no utterances")
+        return cls(path, utts, functools.cache(manifest_audio(path.parent, rate)))
 
 
 class Trainer:
@@ -162,17 +102,21 @@ class Trainer:
             self.processor = AutoProcessor.from_pretrained(cfg.processor)
         except OSError as err:
             raise InputError(f"processor {cfg.processor!r}: {str(err).splitlines()[0]}") from None
-        self.normalize = folder_normalizer(Path(cfg.processor))
+        self.processor_folder = ModelFolder(Path(cfg.processor))
+        self.normalize = self.processor_folder.normalizer()
         self.labels = Labels.from_tokenizer(self.processor.tokenizer)
         self.train = load_split(
             cfg.train_manifest, self.processor.tokenizer, self.normalize, cfg.min_duration, cfg.max_duration
         )
-        # dev and test are never filtered by duration: they are always scored whole
-        tokenizer = self.processor.tokenizer
-        self.dev = load_split(cfg.dev_manifest, tokenizer, self.normalize) if cfg.dev_manifest else None
-        self.test = load_split(cfg.test_manifest, tokenizer, self.normalize) if cfg.test_manifest else None
+        rate = self.processor.feature_extractor.sampling_rate
+        self.dev = EvalSet.load(cfg.dev_manifest, rate) if cfg.dev_manifest else None
+        self.test = EvalSet.load(cfg.test_manifest, rate) if cfg.test_manifest else None
         model = load_model(cfg, self.processor)
-        self.attention_mask = getattr(model.config, "feat_extract_norm", "layer") == "layer"
+        self.adapter_lang = self._adapter_lang() if cfg.adapters_only else None
+        # sets the processor's return_attention_mask to what the model needs, so the saved processor states it
+        self.inference = CTCInference(model, self.processor, cfg.model)
+        self.attention_mask = uses_attention_mask(model.config)
+        self.budget = Budget(cfg.max_steps, cfg.max_minutes)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(
             params, lr=cfg.learning_rate, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon,
@@ -183,8 +127,13 @@ class Trainer:
         self.state = LoopState()
         self.acc.register_for_checkpointing(self.scheduler, self.state)
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
-        self.audio = AudioStore(self.processor.feature_extractor.sampling_rate, train_hours <= cfg.cache_audio_hours)
-        self.dev_audio = AudioStore(self.processor.feature_extractor.sampling_rate, True)
+        self.audio = AudioStore(rate, train_hours <= cfg.cache_audio_hours)
+
+    def _adapter_lang(self) -> str:
+        lang = self.cfg.adapter_lang or self.processor_folder.language()
+        if not lang:
+            raise InputError("adapters_only: set adapter_lang (the processor names no language)")
+        return lang
 
     def _precision(self) -> str:
         if self.cfg.mixed_precision != "auto":
@@ -192,16 +141,17 @@ class Trainer:
         return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
     # batches ---------------------------------------------------------------------------------------------
-    def _inputs(self, examples: list[Example], store: AudioStore) -> tuple[dict, torch.Tensor]:
-        """The padded batch for the model, and each example's number of samples."""
+    def _inputs(self, examples: list[Example]) -> dict:
+        """The padded batch for the model (zero-padded without masks for group-norm models, as the
+        transformers example trains them)."""
         fe = self.processor.feature_extractor
-        arrays = [store.get(ex) for ex in examples]
+        arrays = [self.audio.get(ex) for ex in examples]
         features = fe(arrays, sampling_rate=fe.sampling_rate, padding=True, return_tensors="pt",
                       return_attention_mask=True)  # fmt: skip
         inputs = {"input_values": features.input_values.to(self.acc.device)}
         if self.attention_mask:
             inputs["attention_mask"] = features.attention_mask.to(self.acc.device)
-        return inputs, features.attention_mask.sum(-1)
+        return inputs
 
     def _labels(self, examples: list[Example]) -> torch.Tensor:
         width = max(len(ex.labels) for ex in examples)
@@ -248,7 +198,7 @@ class Trainer:
         self.state.infeasible_utterances += len(infeasible)  # zero_infinity gives them a zero loss
         context = nullcontext() if sync else self.acc.no_sync(self.model)
         with context, self.acc.autocast():
-            out = self.model(**self._inputs(batch, self.audio)[0], labels=self._labels(batch))
+            out = self.model(**self._inputs(batch), labels=self._labels(batch))
             loss = out.loss / self.cfg.gradient_accumulation_steps
         if not torch.isfinite(loss):
             ids = ", ".join(ex.id for ex in batch)
@@ -271,8 +221,8 @@ class Trainer:
         if self.cfg.max_grad_norm > 0:
             self.acc.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
         self.optimizer.step()
-        if self.cfg.schedule_by == "budget":
-            self.scheduler.last_epoch = self._schedule_position() - 1  # LambdaLR.step() adds one
+        if self.cfg.schedule_by == "budget":  # LambdaLR.step() adds one
+            self.scheduler.last_epoch = self.budget.schedule_position(self.state.step, self.state.elapsed) - 1
         self.scheduler.step()
         self.optimizer.zero_grad()
         if self.cfg.sync_check:
@@ -288,85 +238,39 @@ class Trainer:
             raise TrainError(f"weights differ between processes after step {self.state.step + 1}: {sums.tolist()}")
 
     # evaluation ------------------------------------------------------------------------------------------
-    @torch.no_grad()
-    def evaluate(self, split: Split, name: str = "dev") -> dict:
-        """Greedy WER/CER over a whole split (``<name>_wer``, ...), split over the processes and gathered."""
+    def evaluate(self, split: EvalSet, name: str = "dev") -> dict:
+        """Greedy WER/CER over a whole split (``<name>_wer``, ...), split over the processes and gathered;
+        the forward pass and the scoring are `asr decode`'s."""
         from accelerate.utils import broadcast_object_list, gather_object
 
-        self.model.eval()
-        exs = split.examples[self.acc.process_index :: self.acc.num_processes]
-        batches = length_grouped_batches([ex.duration for ex in exs], self.cfg.eval_batch_seconds, 64, 0, 0)
-        hyps = []
-        model = self.acc.unwrap_model(self.model)
-        for batch in batches:
-            batch_exs = [exs[i] for i in batch]
-            inputs, samples = self._inputs(batch_exs, self.dev_audio)
-            with self.acc.autocast():
-                logits = self.model(**inputs).logits.float().cpu().numpy()
-            frames = model._get_feat_extract_output_lengths(samples).tolist()
-            # each row cut to its own frames: the outputs at padded frames are not silence
-            texts = [greedy(row[:n], self.labels) for row, n in zip(logits, frames, strict=True)]
-            hyps += [(ex.id, ex.text, self.normalize(t)) for ex, t in zip(batch_exs, texts, strict=True)]
-        gathered = gather_object(hyps)
+        utts = split.utts[self.acc.process_index :: self.acc.num_processes]
+        post = self.inference.log_probs(utts, split.audio, self.cfg.eval_batch_seconds)
+        hyps = gather_object([(u.id, u.text, greedy(post.logprobs[u.id], self.labels)) for u in utts])
         result = [None]
         if self.acc.is_main_process:
-            score = score_corpus(sorted(gathered))
-            totals = score.totals
+            totals = score_normalized(sorted(hyps), self.normalize).totals
             result = [{f"{name}_wer": totals["word"].counts.rate, f"{name}_cer": totals["char"].counts.rate,
-                       f"{name}_utterances": len(gathered)}]  # fmt: skip
+                       f"{name}_utterances": len(hyps)}]  # fmt: skip
         broadcast_object_list(result)
         return result[0]
 
     # writing ---------------------------------------------------------------------------------------------
     def _save_checkpoint(self) -> None:
-        self.acc.wait_for_everyone()
-        final = self.out / f"checkpoint-{self.state.step}"
-        partial = self.out / f"{final.name}.partial"  # renamed when whole: a kill never leaves half a checkpoint
-        if self.acc.is_main_process:
-            shutil.rmtree(partial, ignore_errors=True)  # left by a run killed while saving
-        self.acc.wait_for_everyone()
-        self.acc.save_state(str(partial))
-        self.acc.wait_for_everyone()
-        if self.acc.is_main_process:
-            shutil.rmtree(final, ignore_errors=True)
-            partial.rename(final)
-            old = checkpoints(self.out)
-            for path in old[: -self.cfg.save_total_limit] if self.cfg.save_total_limit > 0 else []:
-                shutil.rmtree(path, ignore_errors=True)
+        checkpoints.save_checkpoint(self.acc, self.out, self.state.step, self.cfg.save_total_limit)
 
     def _save_model(self, folder: str) -> None:
-        if self.acc.is_main_process:
-            self.acc.unwrap_model(self.model).save_pretrained(str(self.out / folder), safe_serialization=True)
-            self.processor.save_pretrained(str(self.out / folder))
-            text_config = Path(self.cfg.processor, TEXT_CONFIG)
-            if text_config.exists():
-                shutil.copy(text_config, self.out / folder)
+        if not self.acc.is_main_process:
+            return
+        model = self.acc.unwrap_model(self.model)
+        model.save_pretrained(str(self.out / folder), safe_serialization=True)
+        self.processor.save_pretrained(str(self.out / folder))
+        if self.adapter_lang:
+            save_adapter(model, self.out / folder, self.adapter_lang)
+        self.processor_folder.copy_text_config(self.out / folder)
 
     def _log(self, row: dict) -> None:
         self.state.history.append(row)
-        if not self.acc.is_main_process:
-            return
-        path = self.out / "train_log.csv"
-        columns = ["step", "epoch", "minutes", "loss", "lr", "dev_wer", "dev_cer", "dev_utterances"]
-        new = not path.exists()
-        with path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, columns)
-            if new:
-                writer.writeheader()
-            writer.writerow({k: row.get(k, "") for k in columns})
-        if self.tensorboard is not None:
-            for key in ("loss", "lr", "dev_wer", "dev_cer"):
-                if row.get(key) is not None:
-                    self.tensorboard.add_scalar(key, row[key], row["step"])
-
-    def _open_tensorboard(self):
-        if not self.acc.is_main_process:
-            return None
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            return None
-        return SummaryWriter(str(self.out / "tensorboard"))
+        self.runlog.write(row)
 
     # the run ---------------------------------------------------------------------------------------------
     def run(self) -> dict:
@@ -374,10 +278,10 @@ class Trainer:
         if self.acc.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
         self.acc.wait_for_everyone()
-        resumed = self._checkpoint_to_resume()
+        resumed = checkpoints.to_resume(self.out, cfg.resume)
         if resumed:
             self.acc.load_state(str(resumed))
-        self.tensorboard = self._open_tensorboard()
+        self.runlog = RunLog(self.out, self.acc.is_main_process)
         start = time.monotonic() - self.state.elapsed
         progress = self._progress(resumed)
         while self.state.step < cfg.max_steps:
@@ -416,23 +320,7 @@ class Trainer:
         return shared[0]
 
     def _time_up(self) -> bool:
-        return bool(self.cfg.max_minutes) and self.state.elapsed >= self.cfg.max_minutes * 60
-
-    def _schedule_position(self) -> int:
-        """Where the learning-rate schedule stands for the coming step: with ``schedule_by: budget`` the share
-        of max_steps or of max_minutes used, whichever is further, so that the schedule ends with the budget."""
-        step = self.state.step + 1
-        if self.cfg.max_minutes:
-            step = max(step, int(self.cfg.max_steps * self.state.elapsed / (self.cfg.max_minutes * 60)))
-        return step
-
-    def _checkpoint_to_resume(self) -> Path | None:
-        found = last_checkpoint(self.out)
-        if self.cfg.resume == "true" and found is None:
-            raise InputError(f"resume=true but {self.out} holds no checkpoint to resume from")
-        if self.cfg.resume == "false" and found is not None:
-            raise InputError(f"{self.out} holds {found.name}: resume it (resume=auto) or use a new output_dir")
-        return found
+        return self.budget.time_up(self.state.elapsed)
 
     def _progress(self, resumed: Path | None):
         from tqdm import tqdm
@@ -448,7 +336,7 @@ class Trainer:
         progress.update(1)
         postfix = {} if math.isnan(loss) else {"loss": f"{loss:.3f}"}
         if cfg.max_minutes:
-            postfix["left"] = f"{max(0.0, cfg.max_minutes - self.state.elapsed / 60):.1f} min"
+            postfix["left"] = f"{self.budget.minutes_left(self.state.elapsed):.1f} min"
         progress.set_postfix(postfix)
         if self.dev is not None and step % cfg.eval_steps == 0:
             self._evaluate_and_log(loss)
@@ -515,6 +403,7 @@ class Trainer:
             **test,
             "skipped_batches": self.state.skipped_batches,
             "infeasible_utterances": self.state.infeasible_utterances,
+            "adapter": self.adapter_lang,
             "audio_seconds_per_second": round(
                 self.state.audio_seconds * self.acc.num_processes / max(self.state.elapsed, 1e-9), 2
             ),
@@ -523,13 +412,7 @@ class Trainer:
             "train_hours": round(sum(ex.duration for ex in self.train.examples) / 3600, 4),
             "history": self.state.history,
         }
-        if self.acc.is_main_process:
-            (final / "run_info.json").write_text(json.dumps(info, indent=1) + "\n")
-            (self.out / "run_info.json").write_text(json.dumps(info, indent=1) + "\n")
-            title = f"{self.cfg.model} on {self.cfg.train_manifest}"
-            learning_curve(self.state.history, self.out / "learning_curve.png", title)
-            if self.tensorboard is not None:
-                self.tensorboard.close()
+        self.runlog.finish(info, final, f"{self.cfg.model} on {self.cfg.train_manifest}")
         self.acc.wait_for_everyone()
         self.acc.end_training()
         return info

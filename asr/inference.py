@@ -1,0 +1,160 @@
+"""THE forward pass of a CTC model: the one path that training's dev/test scoring and `asr decode` share.
+
+It owns loading a model with its processor (and an MMS-style language adapter), the attention-mask rule,
+batching, the forward pass and cutting each output to its own frames. Results do not depend on how utterances
+are batched, for every wav2vec2-family architecture:
+
+- models whose feature encoder normalises each frame (``feat_extract_norm="layer"``: wav2vec2-large, XLS-R,
+  MMS, HuBERT-large, Data2VecAudio) take attention masks, so padded batches of any lengths are exact;
+- models with a group-normalised first convolution (``feat_extract_norm="group"``: wav2vec2-base, HuBERT-base,
+  WavLM) take no masks and the group norm spans the padding (transformers documents that they are fed
+  zero-padded input without masks), so only utterances of exactly the same number of samples share a batch.
+
+The rule comes from the model's config (`uses_attention_mask`), never from a processor file, and the processor
+is set to agree with it when loaded (so a processor saved beside the model states what the model needs).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from asr.data.audio import load_audio
+from asr.data.manifest import Utterance
+from asr.errors import InputError
+
+
+def uses_attention_mask(config) -> bool:
+    """Whether a model takes attention masks: its feature encoder normalises per frame (layer norm).
+
+    Configs without ``feat_extract_norm`` (Data2VecAudio) always use layer norm in their feature encoder.
+    """
+    return getattr(config, "feat_extract_norm", "layer") == "layer"
+
+
+@dataclass
+class Posteriors:
+    """Log-probabilities (frames x tokens) per utterance id, and the network seconds spent on each."""
+
+    logprobs: dict[str, np.ndarray]
+    am_seconds: dict[str, float]
+
+
+def manifest_audio(base: Path, rate: int) -> Callable[[Utterance], np.ndarray]:
+    """Reads an utterance's samples (its segment, for one with an offset) relative to the manifest folder."""
+
+    def read(utt: Utterance) -> np.ndarray:
+        return load_audio(utt.audio_path(base), rate, utt.offset or 0.0, utt.segment_duration)
+
+    return read
+
+
+class CTCInference:
+    """A CTC model (in eval mode) with its processor; `log_probs` runs it over utterances in batches."""
+
+    def __init__(self, model, processor, name: str = "") -> None:
+        self.model, self.processor, self.name = model, processor, name
+        self.attention_mask = uses_attention_mask(model.config)
+        processor.feature_extractor.return_attention_mask = self.attention_mask
+        self.rate = processor.feature_extractor.sampling_rate
+
+    @classmethod
+    def load(cls, name: str, device: str = "cpu", dtype: str = "float32", adapter: str | None = None) -> CTCInference:
+        """A model folder or hub id with its processor; `adapter` loads that language's adapter weights
+        (``adapter.<lang>.safetensors``, as transformers' ``load_adapter`` reads them)."""
+        import torch
+        from transformers import AutoModelForCTC, AutoProcessor
+
+        try:
+            processor = AutoProcessor.from_pretrained(name)
+            model = AutoModelForCTC.from_pretrained(name, dtype=getattr(torch, dtype))
+        except (OSError, ValueError) as err:
+            raise InputError(f"{name}: cannot load a CTC model and processor: {str(err).splitlines()[0]}") from None
+        if adapter:
+            from asr.model.adapters import load_adapter
+
+            load_adapter(model, processor, name, adapter)
+        return cls(model.to(device).eval(), processor, name)
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self):
+        return next(self.model.parameters()).dtype
+
+    def batches(self, utts: list[Utterance], batch_seconds: float) -> list[list[Utterance]]:
+        """Longest first, padded length within `batch_seconds`; without attention masks, equal durations only
+        (`forward` splits further by exact sample counts)."""
+        ordered = sorted(utts, key=lambda u: (-u.duration, u.id))
+        out: list[list[Utterance]] = []
+        for utt in ordered:
+            batch = out[-1] if out else None
+            fits = batch is not None and batch[0].duration * (len(batch) + 1) <= batch_seconds
+            if fits and (self.attention_mask or self._samples(utt) == self._samples(batch[0])):
+                batch.append(utt)
+            else:
+                out.append([utt])
+        return out
+
+    def _samples(self, utt: Utterance) -> int:
+        return round(utt.duration * self.rate)
+
+    def forward(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """Log-probabilities (frames x tokens, float32) of each array, cut to its own frames."""
+        if self.attention_mask:
+            return self._forward(arrays)
+        out: list[np.ndarray | None] = [None] * len(arrays)
+        for length in dict.fromkeys(len(a) for a in arrays):  # equal lengths only: no padding at all
+            rows = [i for i, a in enumerate(arrays) if len(a) == length]
+            for i, x in zip(rows, self._forward([arrays[i] for i in rows]), strict=True):
+                out[i] = x
+        return out
+
+    def _forward(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        fe = self.processor.feature_extractor
+        features = fe(arrays, sampling_rate=self.rate, padding=True, return_tensors="pt", return_attention_mask=True)
+        inputs = {"input_values": features.input_values.to(self.device, self.dtype)}
+        if self.attention_mask:
+            inputs["attention_mask"] = features.attention_mask.to(self.device)
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits.float()
+            logprobs = torch.log_softmax(logits, dim=-1).cpu().numpy()
+            frames = self.model._get_feat_extract_output_lengths(features.attention_mask.sum(-1)).tolist()
+        return [logprobs[i, : int(n)] for i, n in enumerate(frames)]
+
+    def log_probs(
+        self,
+        utts: list[Utterance],
+        audio: Callable[[Utterance], np.ndarray],
+        batch_seconds: float,
+        desc: str | None = None,
+    ) -> Posteriors:
+        """Log-probabilities of `utts`, batched under `batch_seconds`; network time split over a batch by
+        duration. `desc` shows a progress bar in audio seconds."""
+        was_training = self.model.training
+        self.model.eval()
+        post = Posteriors({}, {})
+        with tqdm(total=round(sum(u.duration for u in utts)), desc=desc, unit="audio s", disable=desc is None) as bar:
+            for batch in self.batches(utts, batch_seconds):
+                start = time.perf_counter()
+                outputs = self.forward([audio(u) for u in batch])
+                seconds = time.perf_counter() - start
+                batch_audio = max(sum(u.duration for u in batch), 1e-9)
+                for utt, logprobs in zip(batch, outputs, strict=True):
+                    post.logprobs[utt.id] = logprobs
+                    post.am_seconds[utt.id] = seconds * utt.duration / batch_audio
+                bar.update(round(batch_audio))
+        self.model.train(was_training)
+        return post
+
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())

@@ -1,0 +1,1 @@
+"""Model folders and randomly initialised wav2vec2-family CTC models."""

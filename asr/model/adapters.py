@@ -1,0 +1,58 @@
+"""MMS-style language adapters: small attention adapters in every transformer layer plus the CTC head, one set
+per language, stored beside the model as ``adapter.<lang>.safetensors`` (the file transformers' ``load_adapter``
+reads; facebook/mms-1b-all ships one per language). Training them alone leaves the shared model untouched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from asr.errors import InputError
+
+
+def adapter_file(lang: str) -> str:
+    """The file name of a language's adapter weights."""
+    return f"adapter.{lang}.safetensors"
+
+
+def has_adapters(model) -> bool:
+    return bool(getattr(model.config, "adapter_attn_dim", None))
+
+
+def train_adapters_only(model, name: str, new_language: bool) -> None:
+    """Freezes everything but the adapter layers and the head; a new language starts from fresh adapters."""
+    if not has_adapters(model):
+        raise InputError(f"{name}: adapters_only needs a model with adapter layers (adapter_attn_dim in its config)")
+    if new_language:
+        model.init_adapter_layers()
+    model.freeze_base_model()
+    for param in model._get_adapters().values():
+        param.requires_grad = True
+
+
+def save_adapter(model, folder: Path, lang: str) -> Path:
+    """Writes the adapter layers and head of `model` as ``folder/adapter.<lang>.safetensors``."""
+    from safetensors.torch import save_file
+
+    path = folder / adapter_file(lang)
+    weights = {k: v.detach().cpu().contiguous() for k, v in model._get_adapters().items()}
+    save_file(weights, str(path), metadata={"format": "pt"})
+    return path
+
+
+def load_adapter(model, processor, name: str, lang: str) -> None:
+    """Loads language `lang`'s adapter (and head) into `model`; a tokenizer with one vocabulary per language
+    (as facebook/mms-1b-all's) is switched to it."""
+    if not has_adapters(model):
+        raise InputError(f"{name}: --adapter {lang}: the model has no adapter layers (adapter_attn_dim)")
+    try:
+        model.load_adapter(lang, force_load=True)
+    except (OSError, ValueError) as err:
+        raise InputError(f"{name}: no adapter {lang!r} ({adapter_file(lang)}): {str(err).splitlines()[0]}") from None
+    tokenizer = processor.tokenizer
+    if isinstance(next(iter(tokenizer.vocab.values()), None), dict):  # nested {lang: vocab}, as MMS ships it
+        tokenizer.set_target_lang(lang)
+    if len(tokenizer) != model.config.vocab_size:
+        raise InputError(
+            f"{name}: the tokenizer has {len(tokenizer)} tokens, adapter {lang!r}'s head {model.config.vocab_size}"
+        )

@@ -1,0 +1,43 @@
+"""`asr model init`: a randomly initialised wav2vec2-family CTC model, written as a local checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from asr.errors import run_reporting_errors
+from asr.model.init import FAMILIES, NORMS, SIZES, init_model
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = sub.add_parser("init", help="write a randomly initialised CTC model")
+    p.add_argument("--preset", choices=list(SIZES), default="tiny", help="size: tiny, small or base")
+    p.add_argument("--family", choices=list(FAMILIES), default="wav2vec2")
+    norm_help = (
+        "feature encoder: group (base models, no attention masks), layer, or stable (layer norm and a "
+        "pre-norm transformer, as large/XLS-R/MMS); default stable for tiny/small, group for base"
+    )
+    p.add_argument("--norm", choices=list(NORMS), help=norm_help)
+    p.add_argument("--adapter-dim", type=int, default=0, help="add MMS-style adapter layers of this size")
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--processor", type=Path, help="size the CTC head to this processor's vocabulary and copy it")
+    p.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "asr model") -> int:
+    args = build_parser(prog).parse_args(argv)
+
+    def run() -> int:
+        count = init_model(args.preset, args.out, args.processor, args.seed, args.family, args.norm, args.adapter_dim)
+        print(f"{args.preset} {args.family} CTC model, {count / 1e6:.2f} M parameters, written to {args.out}")
+        return 0
+
+    return run_reporting_errors(f"{prog} {args.action}", run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

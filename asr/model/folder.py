@@ -1,0 +1,67 @@
+"""A model folder: what `asr train` writes and `asr decode`, `asr lm` and the leaderboard read.
+
+It holds the weights and config (transformers' files), the processor (tokenizer + feature extractor, its
+``return_attention_mask`` set to what the model needs), ``asr_text.json`` (the normaliser of its targets and
+the language), ``run_info.json`` of the training run that made it, and ``adapter.<lang>.safetensors`` per
+language for MMS-style models. A hub id is a model folder without the last three.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from asr.errors import InputError
+from asr.text import TEXT_CONFIG, Normalizer, folder_normalizer, read_text_config
+
+RUN_INFO = "run_info.json"
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """A local model (or processor) folder, or a hub id."""
+
+    path: Path
+
+    @property
+    def is_local(self) -> bool:
+        return self.path.is_dir()
+
+    def normalizer(self) -> Normalizer:
+        """The normaliser of the model's targets (``none`` when the folder names none)."""
+        return folder_normalizer(self.path)
+
+    def language(self) -> str:
+        return read_text_config(self.path).get("lang", "")
+
+    def copy_text_config(self, dest: Path) -> None:
+        """Copies asr_text.json (when there is one) into `dest`."""
+        source = self.path / TEXT_CONFIG
+        if source.is_file():
+            shutil.copy(source, Path(dest) / TEXT_CONFIG)
+
+    def adapters(self) -> list[str]:
+        """The languages whose adapter files the folder holds."""
+        return sorted(p.name.split(".")[1] for p in self.path.glob("adapter.*.safetensors"))
+
+    def run_info(self) -> dict | None:
+        """The run_info.json of the training run that made the model (beside it or in the run folder)."""
+        for path in (self.path / RUN_INFO, self.path.parent / RUN_INFO):
+            if path.is_file():
+                try:
+                    return json.loads(path.read_text(encoding="utf-8"))
+                except json.JSONDecodeError as err:
+                    raise InputError(f"{path}: not JSON ({err})") from None
+        return None
+
+    def train_summary(self) -> dict | None:
+        """What the model was trained on and how long, with its dev curve, for results.json."""
+        info = self.run_info()
+        if info is None:
+            return None
+        curve = [[r["minutes"], r["dev_wer"], r["dev_cer"]] for r in info.get("history", []) if "dev_cer" in r]
+        summary = {k: info.get(k) for k in ("train_hours", "train_utterances", "steps", "minutes", "best_dev_wer")}
+        extra = {"train_manifest": info.get("config", {}).get("train_manifest"), "command": info.get("command")}
+        return summary | extra | {"dev_curve": curve}

@@ -1,0 +1,94 @@
+"""Randomly initialised wav2vec2-family CTC models of a preset size, written as local checkpoints.
+
+There is no model hub here, so training starts from a local folder exactly as it would from
+``facebook/wav2vec2-xls-r-300m``. Sizes: ``tiny`` (about 0.7 M parameters, trainable on 2 CPU cores),
+``small`` (about 6 M) and ``base`` (the wav2vec2-base architecture, 95 M). Families: wav2vec2, HuBERT, WavLM
+and Data2VecAudio. The feature encoder's normalisation is a choice: ``group`` (wav2vec2-base, HuBERT-base,
+WavLM: no attention masks), ``layer`` or ``stable`` (layer norm, pre-norm transformer, as wav2vec2-large,
+XLS-R and MMS). ``adapter_dim`` adds MMS-style attention adapters to a wav2vec2 model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from asr.errors import InputError
+
+SIZES: dict[str, dict] = {
+    "tiny": {
+        "hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 384,
+        "conv_dim": (64, 64, 64, 64, 64, 64, 64), "num_conv_pos_embeddings": 32, "num_conv_pos_embedding_groups": 4,
+    },
+    "small": {
+        "hidden_size": 256, "num_hidden_layers": 6, "num_attention_heads": 4, "intermediate_size": 1024,
+        "conv_dim": (256,) * 7, "num_conv_pos_embeddings": 64, "num_conv_pos_embedding_groups": 8,
+    },
+    "base": {},  # transformers' defaults are wav2vec2-base (and HuBERT-base, WavLM-base)
+}  # fmt: skip
+#: each size's feature-encoder normalisation when none is asked for
+DEFAULT_NORM = {"tiny": "stable", "small": "stable", "base": "group"}
+NORMS = {
+    "group": {"feat_extract_norm": "group", "do_stable_layer_norm": False},
+    "layer": {"feat_extract_norm": "layer", "do_stable_layer_norm": False},
+    "stable": {"feat_extract_norm": "layer", "do_stable_layer_norm": True},
+}
+#: family -> transformers model type
+FAMILIES = {"wav2vec2": "wav2vec2", "hubert": "hubert", "wavlm": "wavlm", "data2vec-audio": "data2vec-audio"}
+
+
+def model_config(size: str, family: str = "wav2vec2", norm: str | None = None, adapter_dim: int = 0, **extra):
+    """The transformers config of a size, family and feature-encoder normalisation."""
+    from transformers import AutoConfig
+
+    if size not in SIZES:
+        raise InputError(f"unknown size {size!r}; expected one of {', '.join(SIZES)}")
+    if family not in FAMILIES:
+        raise InputError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+    norm = norm or DEFAULT_NORM[size]
+    if norm not in NORMS:
+        raise InputError(f"unknown norm {norm!r}; expected one of {', '.join(NORMS)}")
+    settings = dict(SIZES[size])
+    if family == "data2vec-audio":  # its feature encoder is always layer-normalised, its position encoder a stack
+        if norm == "group":
+            raise InputError("data2vec-audio has a layer-norm feature encoder: norm group does not exist for it")
+        settings.pop("num_conv_pos_embeddings", None)
+    else:
+        settings |= NORMS[norm]
+    if adapter_dim:
+        if family != "wav2vec2":
+            raise InputError("adapter layers (MMS) exist for the wav2vec2 family only")
+        settings["adapter_attn_dim"] = adapter_dim
+    return AutoConfig.for_model(FAMILIES[family], **settings, **extra, ctc_loss_reduction="mean")
+
+
+def init_model(
+    size: str,
+    out_dir: Path,
+    processor_dir: Path | None = None,
+    seed: int = 0,
+    family: str = "wav2vec2",
+    norm: str | None = None,
+    adapter_dim: int = 0,
+) -> int:
+    """Writes config + safetensors weights (+ the processor, set to the model's attention-mask rule) to
+    `out_dir`; returns the parameter count."""
+    import torch
+    from transformers import AutoModelForCTC, Wav2Vec2Processor
+
+    from asr.inference import uses_attention_mask
+    from asr.model.folder import ModelFolder
+
+    torch.manual_seed(seed)
+    extra, processor = {}, None
+    if processor_dir is not None:
+        processor = Wav2Vec2Processor.from_pretrained(str(processor_dir))
+        extra = {"vocab_size": len(processor.tokenizer), "pad_token_id": processor.tokenizer.pad_token_id}
+    config = model_config(size, family, norm, adapter_dim, **extra)
+    model = AutoModelForCTC.from_config(config)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir), safe_serialization=True)
+    if processor is not None:
+        processor.feature_extractor.return_attention_mask = uses_attention_mask(config)
+        processor.save_pretrained(str(out_dir))
+        ModelFolder(processor_dir).copy_text_config(out_dir)
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,47 @@
+"""The model a run trains: any AutoModelForCTC checkpoint, its head sized to the processor's vocabulary, the
+config's model options written into its config, and what is trained (everything, or only MMS adapters)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from asr.errors import InputError
+from asr.model.adapters import train_adapters_only
+from asr.train.config import TrainConfig
+
+
+def check_head(cfg: TrainConfig, config, tokenizer) -> None:
+    """Refuses a model whose CTC head was trained on another vocabulary, unless new_head is set."""
+    own_vocab = Path(cfg.model, "vocab.json")
+    if cfg.new_head or getattr(config, "vocab_size", None) is None or not own_vocab.exists():
+        return
+    own = json.loads(own_vocab.read_text(encoding="utf-8"))
+    mine = tokenizer.get_vocab()
+    if config.vocab_size != len(tokenizer) or any(mine.get(token) != i for token, i in own.items()):
+        raise InputError(
+            f"the vocabulary of {cfg.processor} ({len(tokenizer)} tokens) does not match the CTC head of {cfg.model} "
+            f"({config.vocab_size} outputs, its own vocab.json); set new_head=true to train a new head"
+        )
+
+
+def load_model(cfg: TrainConfig, processor):
+    """The CTC model with its head sized to the processor's vocabulary and the config's model options."""
+    from transformers import AutoConfig, AutoModelForCTC
+
+    tokenizer = processor.tokenizer
+    try:
+        config = AutoConfig.from_pretrained(cfg.model)
+    except (OSError, ValueError) as err:
+        raise InputError(f"model {cfg.model!r}: {str(err).splitlines()[0]}") from None
+    check_head(cfg, config, tokenizer)
+    config.update(cfg.model_options())
+    config.update({"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, "ctc_loss_reduction": "mean"})
+    model = AutoModelForCTC.from_pretrained(cfg.model, config=config, ignore_mismatched_sizes=cfg.new_head)
+    if cfg.adapters_only:
+        train_adapters_only(model, cfg.model, new_language=cfg.new_head)
+    elif cfg.freeze_feature_encoder:
+        model.freeze_feature_encoder()
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    return model
