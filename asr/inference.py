@@ -5,13 +5,17 @@ batching, the forward pass and cutting each output to its own frames. Results do
 are batched, for every wav2vec2-family architecture:
 
 - models whose feature encoder normalises each frame (``feat_extract_norm="layer"``: wav2vec2-large, XLS-R,
-  MMS, HuBERT-large, Data2VecAudio) take attention masks, so padded batches of any lengths are exact;
+  MMS, HuBERT-large, WavLM-large, Data2VecAudio) take attention masks;
 - models with a group-normalised first convolution (``feat_extract_norm="group"``: wav2vec2-base, HuBERT-base,
-  WavLM) take no masks and the group norm spans the padding (transformers documents that they are fed
-  zero-padded input without masks), so only utterances of exactly the same number of samples share a batch.
+  WavLM-base) take no masks and the group norm spans the padding (transformers documents that they are fed
+  zero-padded input without masks).
 
-The rule comes from the model's config (`uses_attention_mask`), never from a processor file, and the processor
-is set to agree with it when loaded (so a processor saved beside the model states what the model needs).
+Padded batches of different lengths are used only where the architecture matrix in the tests shows them to be
+exact (`pads_exactly`: masked wav2vec2, HuBERT and WavLM). Every other model gets batches of utterances with
+exactly the same number of samples: group-norm models, and Data2VecAudio, whose stack of positional
+convolutions carries the padding into the last ~50 frames even with a mask. The rules come from the model's
+config, never from a processor file, and the processor is set to agree with them when loaded (so a processor
+saved beside the model states what the model needs).
 """
 
 from __future__ import annotations
@@ -37,6 +41,15 @@ def uses_attention_mask(config) -> bool:
     return getattr(config, "feat_extract_norm", "layer") == "layer"
 
 
+#: model types whose masked, padded batches give the outputs of single utterances (tests/test_architectures.py)
+EXACT_PADDING = ("wav2vec2", "hubert", "wavlm")
+
+
+def pads_exactly(config) -> bool:
+    """Whether utterances of different lengths can share a padded batch without changing any output."""
+    return uses_attention_mask(config) and config.model_type in EXACT_PADDING
+
+
 @dataclass
 class Posteriors:
     """Log-probabilities (frames x tokens) per utterance id, and the network seconds spent on each."""
@@ -60,6 +73,7 @@ class CTCInference:
     def __init__(self, model, processor, name: str = "") -> None:
         self.model, self.processor, self.name = model, processor, name
         self.attention_mask = uses_attention_mask(model.config)
+        self.padding = pads_exactly(model.config)
         processor.feature_extractor.return_attention_mask = self.attention_mask
         self.rate = processor.feature_extractor.sampling_rate
 
@@ -90,14 +104,14 @@ class CTCInference:
         return next(self.model.parameters()).dtype
 
     def batches(self, utts: list[Utterance], batch_seconds: float) -> list[list[Utterance]]:
-        """Longest first, padded length within `batch_seconds`; without attention masks, equal durations only
-        (`forward` splits further by exact sample counts)."""
+        """Longest first, padded length within `batch_seconds`; equal durations only where padding is not
+        exact (`forward` splits further by exact sample counts)."""
         ordered = sorted(utts, key=lambda u: (-u.duration, u.id))
         out: list[list[Utterance]] = []
         for utt in ordered:
             batch = out[-1] if out else None
             fits = batch is not None and batch[0].duration * (len(batch) + 1) <= batch_seconds
-            if fits and (self.attention_mask or self._samples(utt) == self._samples(batch[0])):
+            if fits and (self.padding or self._samples(utt) == self._samples(batch[0])):
                 batch.append(utt)
             else:
                 out.append([utt])
@@ -108,7 +122,7 @@ class CTCInference:
 
     def forward(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         """Log-probabilities (frames x tokens, float32) of each array, cut to its own frames."""
-        if self.attention_mask:
+        if self.padding:
             return self._forward(arrays)
         out: list[np.ndarray | None] = [None] * len(arrays)
         for length in dict.fromkeys(len(a) for a in arrays):  # equal lengths only: no padding at all

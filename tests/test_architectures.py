@@ -1,0 +1,142 @@
+"""The architecture matrix: every wav2vec2-family model trains, saves, loads in transformers, decodes the same
+batched and one utterance at a time, and training's logged dev CER is `asr decode`'s on the saved model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asr.data.cli import main as data_main
+from asr.data.manifest import read_manifest
+from asr.decode.cli import main as decode_main
+from asr.inference import CTCInference, manifest_audio, pads_exactly, uses_attention_mask
+from asr.model.init import init_model
+from asr.train.cli import main as train_main
+from asr.vocab import main as vocab_main
+
+#: name -> (family, feature-encoder norm, MMS adapter size)
+ARCHITECTURES = {
+    "wav2vec2-group": ("wav2vec2", "group", 0),  # wav2vec2-base
+    "wav2vec2-layer": ("wav2vec2", "layer", 0),
+    "wav2vec2-stable": ("wav2vec2", "stable", 0),  # wav2vec2-large, XLS-R
+    "hubert-group": ("hubert", "group", 0),  # HuBERT-base
+    "hubert-stable": ("hubert", "stable", 0),  # HuBERT-large
+    "wavlm-group": ("wavlm", "group", 0),  # WavLM-base
+    "wavlm-stable": ("wavlm", "stable", 0),  # WavLM-large
+    "data2vec-audio": ("data2vec-audio", "layer", 0),
+    "mms-adapter": ("wav2vec2", "stable", 16),  # mms-1b-all
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("matrix")
+    synth = ["synth", "--langs", "en", "--hours", "0.05", "--noise-prob", "0", "--reverb-prob", "0"]
+    assert data_main([*synth, "--out", str(root), "--workers", "2"]) == 0
+    assert vocab_main(["--train", str(root / "en" / "train.jsonl"), "--out", str(root / "processor")]) == 0
+    return {"root": root, "processor": root / "processor", "train": root / "en" / "train.jsonl",
+            "dev": root / "en" / "dev.jsonl"}  # fmt: skip
+
+
+def _train(data: dict, init: Path, out: Path, **extra) -> dict:
+    options = {
+        "model": init, "processor": data["processor"], "train_manifest": data["train"],
+        "dev_manifest": data["dev"], "output_dir": out, "max_steps": 3, "eval_steps": 3, "save_steps": 3,
+        "learning_rate": 1e-3, "warmup_steps": 1, "max_batch_seconds": 12, "mask_time_prob": 0.0,
+    } | extra  # fmt: skip
+    assert train_main([token for key, value in options.items() for token in (f"--{key}", str(value))]) == 0
+    return json.loads((out / "run_info.json").read_text(encoding="utf-8"))
+
+
+def _decode(model: Path, manifest: Path, out: Path, batch_seconds: float, *extra: str) -> tuple[list[str], dict]:
+    args = ["--model", str(model), "--manifest", str(manifest), "--out", str(out), "--no-cache"]
+    assert decode_main([*args, "--batch-seconds", str(batch_seconds), *extra]) == 0
+    rows = [json.loads(line) for line in (out / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [r["hyp"] for r in rows], json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_architecture(data, tmp_path, name):
+    from transformers import AutoFeatureExtractor, AutoModelForCTC, pipeline
+
+    family, norm, adapter_dim = ARCHITECTURES[name]
+    init = tmp_path / "init"
+    init_model("tiny", init, data["processor"], seed=1, family=family, norm=norm, adapter_dim=adapter_dim)
+    adapter = ["--adapter", "en"] if adapter_dim else []
+    info = _train(data, init, tmp_path / "run", **({"adapters_only": "true"} if adapter_dim else {}))
+    model_dir = tmp_path / "run" / "model"
+
+    # the saved processor states the mask rule of the model; transformers loads the model and runs a pipeline
+    model = AutoModelForCTC.from_pretrained(model_dir)
+    masks = AutoFeatureExtractor.from_pretrained(model_dir).return_attention_mask
+    assert masks == uses_attention_mask(model.config) == (norm != "group")
+    assert pads_exactly(model.config) == (norm != "group" and family != "data2vec-audio")
+    utt = read_manifest(data["dev"])[0]
+    audio = manifest_audio(data["dev"].parent, 16000)(utt)
+    assert isinstance(pipeline("automatic-speech-recognition", model=str(model_dir))(audio)["text"], str)
+
+    # batched and one at a time: the same log-probabilities and hypotheses
+    batched, results = _decode(model_dir, data["dev"], tmp_path / "batched", 1000, *adapter)
+    alone, _ = _decode(model_dir, data["dev"], tmp_path / "alone", 0.01, *adapter)
+    assert batched == alone
+    inference = CTCInference.load(str(model_dir), adapter=adapter_dim and "en" or None)
+    utts = read_manifest(data["dev"])
+    read = manifest_audio(data["dev"].parent, inference.rate)
+    together = inference.log_probs(utts, read, 1000).logprobs
+    assert len(inference.batches(utts, 1000)) < len(utts) or not inference.padding
+    for u in utts:
+        single = inference.forward([read(u)])[0]
+        assert single.shape == together[u.id].shape and np.allclose(single, together[u.id], atol=1e-4), u.id
+
+    # training's logged dev scores are asr decode's on the saved (best) model
+    dev = [row for row in info["history"] if "dev_cer" in row][-1]
+    assert (dev["dev_wer"], dev["dev_cer"]) == (results["wer"], results["cer"])
+    assert dev["dev_utterances"] == results["test_set"]["utterances"] == len(utts)
+
+
+def test_group_norm_outputs_depend_on_padding(data, tmp_path):
+    """Why the rule exists: a group-norm model fed a zero-padded batch gives other outputs than alone."""
+    import torch
+    from transformers import Wav2Vec2Processor
+
+    init_model("tiny", tmp_path / "m", data["processor"], family="wav2vec2", norm="group")
+    Wav2Vec2Processor.from_pretrained(data["processor"]).save_pretrained(tmp_path / "m")  # says: masks
+    inference = CTCInference.load(str(tmp_path / "m"))  # the model's config decides, not the processor file
+    assert not inference.attention_mask and not inference.processor.feature_extractor.return_attention_mask
+    utts = sorted(read_manifest(data["dev"]), key=lambda u: u.duration)
+    read = manifest_audio(data["dev"].parent, inference.rate)
+    short, long = read(utts[0]), read(utts[-1])
+    assert len(short) < len(long)
+    padded = np.zeros_like(long)
+    padded[: len(short)] = short
+    fe = inference.processor.feature_extractor
+    with torch.no_grad():
+        batch = fe([long, short], sampling_rate=16000, padding=True, return_tensors="pt").input_values
+        naive = torch.log_softmax(inference.model(batch).logits, -1)[1].numpy()
+    alone = inference.forward([short])[0]
+    assert not np.allclose(naive[: len(alone)], alone, atol=1e-3)
+    assert np.allclose(inference.forward([long, short])[1], alone, atol=1e-5)
+
+
+def test_adapter_training_touches_only_adapters_and_head(data, tmp_path):
+    from safetensors.torch import load_file
+    from transformers import Wav2Vec2ForCTC
+
+    init_model("tiny", tmp_path / "init", data["processor"], family="wav2vec2", norm="stable", adapter_dim=16)
+    info = _train(data, tmp_path / "init", tmp_path / "run", adapters_only="true", dev_manifest="")
+    assert info["adapter"] == "en"
+    before, after = load_file(str(tmp_path / "init" / "model.safetensors")), load_file(
+        str(tmp_path / "run" / "model" / "model.safetensors")
+    )
+    changed = {k for k in before.keys() & after.keys() if not np.array_equal(before[k].numpy(), after[k].numpy())}
+    assert changed and all("adapter_layer" in k or k.startswith("lm_head") for k in changed)
+    adapter = load_file(str(tmp_path / "run" / "model" / "adapter.en.safetensors"))
+    assert set(adapter) == {k for k in after if "adapter_layer" in k or k.startswith("lm_head")}
+    # transformers' own loader reads the file: target_lang loads the adapter when the model is built
+    model = Wav2Vec2ForCTC.from_pretrained(tmp_path / "run" / "model", target_lang="en")
+    assert np.array_equal(model.lm_head.weight.detach().numpy(), adapter["lm_head.weight"].numpy())
+    assert decode_main(["--model", str(tmp_path / "run" / "model"), "--manifest", str(data["dev"]), "--out",
+                        str(tmp_path / "d"), "--adapter", "xx", "--no-cache"]) == 2  # fmt: skip
