@@ -82,7 +82,7 @@ def test_architecture(data, tmp_path, name):
     batched, results = _decode(model_dir, data["dev"], tmp_path / "batched", 1000, *adapter)
     alone, _ = _decode(model_dir, data["dev"], tmp_path / "alone", 0.01, *adapter)
     assert batched == alone
-    inference = CTCInference.load(str(model_dir), adapter=adapter_dim and "en" or None)
+    inference = CTCInference.load(str(model_dir), adapter="en" if adapter_dim else None)
     utts = read_manifest(data["dev"])
     read = manifest_audio(data["dev"].parent, inference.rate)
     together = inference.log_probs(utts, read, 1000).logprobs
