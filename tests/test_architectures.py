@@ -128,8 +128,9 @@ def test_adapter_training_touches_only_adapters_and_head(data, tmp_path):
     init_model("tiny", tmp_path / "init", data["processor"], family="wav2vec2", norm="stable", adapter_dim=16)
     info = _train(data, tmp_path / "init", tmp_path / "run", adapters_only="true", dev_manifest="")
     assert info["adapter"] == "en"
-    before, after = load_file(str(tmp_path / "init" / "model.safetensors")), load_file(
-        str(tmp_path / "run" / "model" / "model.safetensors")
+    before, after = (
+        load_file(str(tmp_path / "init" / "model.safetensors")),
+        load_file(str(tmp_path / "run" / "model" / "model.safetensors")),
     )
     changed = {k for k in before.keys() & after.keys() if not np.array_equal(before[k].numpy(), after[k].numpy())}
     assert changed and all("adapter_layer" in k or k.startswith("lm_head") for k in changed)
