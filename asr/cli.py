@@ -15,10 +15,10 @@ from asr import __version__
 #: subcommand -> (module with main(argv, prog), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("asr.data.cli", "prepare manifests from a corpus, check them, build the built-in corpora"),
-    "vocab": ("asr.vocab", "character vocabulary from the train split, saved as a Wav2Vec2Processor"),
+    "vocab": ("asr.vocab.cli", "character vocabulary from the train split, saved as a Wav2Vec2Processor"),
     "model": ("asr.model.cli", "write a randomly initialised wav2vec2-family CTC model (tiny, small, base)"),
     "train": ("asr.train.cli", "fine-tune a CTC model on manifests (one process or accelerate launch)"),
-    "lm": ("lm.cli", "n-gram language models with KenLM: build from text, perplexity"),
+    "lm": ("lm.cli", "n-gram language models with KenLM: build from text, perplexity; attach one to a model"),
     "decode": ("asr.decode.cli", "transcribe a manifest: greedy, beam, beam + KenLM (tuned on dev)"),
     "leaderboard": ("asr.leaderboard.cli", "tables, an HTML page and exports from asr decode results"),
     "score": (
@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "score hypotheses against references: WER/CER, sclite-exact alignment, reports",
     ),
 }
+
+
+#: (subcommand, action) -> module: actions served outside their subcommand's module
+ACTIONS: dict[tuple[str, str], str] = {("lm", "attach"): "asr.decode.export"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatches to the subcommand's module; returns its exit status."""
     argv = sys.argv[1:] if argv is None else argv
     args, rest = _parser().parse_known_args(argv)
+    action = ACTIONS.get((args.command, rest[0])) if rest else None
+    if action is not None:
+        return importlib.import_module(action).main(rest[1:], prog=f"asr {args.command} {rest[0]}")
     module = importlib.import_module(COMMANDS[args.command][0])
     return module.main(rest, prog=f"asr {args.command}")
 

@@ -82,13 +82,14 @@ def main() -> None:
     args = parser.parse_args()
     from transformers import Wav2Vec2CTCTokenizer
 
-    from asr.decode.decoders import Labels, LanguageModel
+    from asr.decode.decoders import Labels
+    from lm.folder import LMFolder
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.work or Path(tmp)
         logprobs, durations, lm_dir = prepare(root, args.hours)
         labels = Labels.from_tokenizer(Wav2Vec2CTCTokenizer.from_pretrained(MODEL))
-        lm = LanguageModel.load(lm_dir)
+        lm = LMFolder.load(lm_dir)
         audio = sum(durations)
         print(f"{len(logprobs)} utterances, {audio:.0f} s of audio; LM {lm_dir} ({len(lm.unigrams)} words); "
               f"beam {args.beam_width}, alpha 0.5, beta 1.5")  # fmt: skip

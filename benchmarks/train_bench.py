@@ -10,7 +10,8 @@ optimizer steps, one run each on this machine:
 
 Throughput counts the real (unpadded) audio seconds of the batches trained on, over the training time.
 
-Run: .venv/bin/python benchmarks/train_bench.py [--steps 60] [--preset tiny] [--hours 0.1]
+Run: .venv/bin/python benchmarks/train_bench.py [--steps 60] [--preset tiny] [--hours 0.1] [--gpu]
+(``--gpu``: both in bf16 on the GPU; benchmarks/gpu_check.py runs it with the base architecture.)
 """
 
 from __future__ import annotations
@@ -45,7 +46,9 @@ class DataCollatorCTCWithPadding:
         return batch
 
 
-def peer(model_dir: Path, manifest: Path, batch_size: int, steps: int, lr: float, out: Path) -> tuple[float, float]:
+def peer(
+    model_dir: Path, manifest: Path, batch_size: int, steps: int, lr: float, out: Path, gpu: bool = False
+) -> tuple[float, float]:
     import datasets
     from transformers import AutoModelForCTC, AutoProcessor, Trainer, TrainingArguments
 
@@ -72,7 +75,7 @@ def peer(model_dir: Path, manifest: Path, batch_size: int, steps: int, lr: float
     args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=batch_size, max_steps=steps, learning_rate=lr,
         warmup_steps=10, adam_beta2=0.98, save_strategy="no", report_to=[], logging_steps=1000,
-        train_sampling_strategy="random", dataloader_num_workers=0, disable_tqdm=True, use_cpu=True,
+        train_sampling_strategy="random", dataloader_num_workers=0, disable_tqdm=True, use_cpu=not gpu, bf16=gpu,
     )  # fmt: skip
     trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=ds)
     start = time.perf_counter()
@@ -81,37 +84,45 @@ def peer(model_dir: Path, manifest: Path, batch_size: int, steps: int, lr: float
     return collator.seconds, seconds
 
 
+def compare(preset: str, steps: int, hours: float, batch_seconds: float, gpu: bool = False) -> dict:
+    """Trains a fresh `preset` model with both for `steps` steps; returns both throughputs and the ratio."""
+    lr = 1e-3
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        run = lambda *cmd: subprocess.run([*ASR, *cmd], check=True, capture_output=True)  # noqa: E731
+        run("data", "synth", "--langs", "en", "--hours", str(hours), "--out", str(tmp / "data"))
+        manifest = tmp / "data" / "en" / "train.jsonl"
+        run("vocab", "--train", str(manifest), "--out", str(tmp / "proc"))
+        run("model", "init", "--preset", preset, "--processor", str(tmp / "proc"), "--out", str(tmp / "model"))
+        run("train", "--model", str(tmp / "model"), "--processor", str(tmp / "proc"), "--train_manifest",
+            str(manifest), "--output_dir", str(tmp / "ours"), "--max_steps", str(steps), "--learning_rate",
+            str(lr), "--warmup_steps", "10", "--max_batch_seconds", str(batch_seconds), "--save_steps",
+            "100000", "--eval_steps", "100000", "--mixed_precision", "bf16" if gpu else "no")  # fmt: skip
+        info = json.loads((tmp / "ours" / "run_info.json").read_text())
+        mean_duration = info["train_hours"] * 3600 / info["train_utterances"]
+        batch_size = max(1, round(batch_seconds / mean_duration))
+        audio, seconds = peer(tmp / "model", manifest, batch_size, steps, lr, tmp / "peer", gpu)
+    ours, theirs = info["audio_seconds_per_second"], audio / seconds
+    return {"preset": preset, "steps": steps, "train_hours": info["train_hours"], "device": info["device"],
+            "mixed_precision": info["mixed_precision"], "ours": ours, "peer": theirs, "peer_batch_size": batch_size,
+            "ratio": ours / theirs}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--hours", type=float, default=0.1, help="hours of synthetic English to train on")
     parser.add_argument("--batch-seconds", type=float, default=60.0)
+    parser.add_argument("--gpu", action="store_true", help="train on the GPU in bf16 (both)")
     args = parser.parse_args()
-    lr = 1e-3
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        run = lambda *cmd: subprocess.run([*ASR, *cmd], check=True, capture_output=True)  # noqa: E731
-        run("data", "synth", "--langs", "en", "--hours", str(args.hours), "--out", str(tmp / "data"))
-        manifest = tmp / "data" / "en" / "train.jsonl"
-        run("vocab", "--train", str(manifest), "--out", str(tmp / "proc"))
-        run("model", "init", "--preset", args.preset, "--processor", str(tmp / "proc"), "--out", str(tmp / "model"))
-        (tmp / "model" / "asr_text.json").write_bytes((tmp / "proc" / "asr_text.json").read_bytes())
-
-        run("train", "--model", str(tmp / "model"), "--processor", str(tmp / "proc"), "--train_manifest",
-            str(manifest), "--output_dir", str(tmp / "ours"), "--max_steps", str(args.steps), "--learning_rate",
-            str(lr), "--warmup_steps", "10", "--max_batch_seconds", str(args.batch_seconds), "--save_steps",
-            "100000", "--eval_steps", "100000")  # fmt: skip
-        info = json.loads((tmp / "ours" / "run_info.json").read_text())
-        ours = info["audio_seconds_per_second"]
-        mean_duration = info["train_hours"] * 3600 / info["train_utterances"]
-        batch_size = max(1, round(args.batch_seconds / mean_duration))
-        audio, seconds = peer(tmp / "model", manifest, batch_size, args.steps, lr, tmp / "peer")
-        theirs = audio / seconds
-        print(f"{args.preset} model, {args.steps} optimizer steps, {info['train_hours']:.3f} h of train audio")
-        print(f"{'asr train (length-grouped, cached)':<48} {ours:8.1f} audio s / s")
-        print(f"{f'transformers Trainer, batch {batch_size}, no grouping':<48} {theirs:8.1f} audio s / s")
-        print(f"ratio: {ours / theirs:.2f}x (target >= 1.3)")
+    r = compare(args.preset, args.steps, args.hours, args.batch_seconds, args.gpu)
+    print(f"{r['preset']} model, {r['steps']} optimizer steps, {r['train_hours']:.3f} h of train audio, "
+          f"{r['device']}, {r['mixed_precision']}")  # fmt: skip
+    print(f"{'asr train (length-grouped, cached)':<48} {r['ours']:8.1f} audio s / s")
+    peer_label = f"transformers Trainer, batch {r['peer_batch_size']}, no grouping"
+    print(f"{peer_label:<48} {r['peer']:8.1f} audio s / s")
+    print(f"ratio: {r['ratio']:.2f}x (target >= 1.3)")
 
 
 if __name__ == "__main__":

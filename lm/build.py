@@ -1,6 +1,6 @@
 """Building an n-gram LM with KenLM: normalised text -> `lmplz` (modified Kneser-Ney) -> ARPA -> `build_binary`.
 
-A built LM folder holds ``lm.arpa``, ``lm.bin`` (trie), ``unigrams.txt`` (the words, for the beam search),
+Writes an LM folder (`lm.folder.LMFolder` reads it): ``lm.arpa``, ``lm.bin`` (trie), ``unigrams.txt``,
 ``text.txt`` (the normalised training text) and ``lm.json`` (what was built, from what, and its dev perplexity).
 """
 
@@ -17,12 +17,12 @@ from pathlib import Path
 from asr.errors import InputError
 from asr.text import Normalizer
 from lm import arpa
+from lm.folder import LM_FILES, LM_SCHEMA_VERSION
 from lm.kenlm_tools import run_kenlm
 from lm.perplexity import load, perplexity
 from lm.text import normalized_sentences, raw_lines
 
 MAX_ORDER = 6  # KenLM's default build (KENLM_MAX_ORDER)
-LM_FILES = {"arpa": "lm.arpa", "binary": "lm.bin", "unigrams": "unigrams.txt", "info": "lm.json"}
 
 
 @dataclass
@@ -75,15 +75,16 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
         raise InputError(f"--prune has {len(options.prune)} thresholds for an order-{options.order} model")
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    corpus = write_text(texts, normalize, out / "text.txt")
+    corpus = write_text(texts, normalize, out / LM_FILES["text"])
     check_order(options.order, corpus["longest_sentence"])
     arpa_path = out / LM_FILES["arpa"]
-    log = _lmplz(out / "text.txt", arpa_path, options)
+    log = _lmplz(out / LM_FILES["text"], arpa_path, options)
     binary_args = ["-q", str(options.quantize), "-b", str(options.quantize)] if options.quantize else []
     run_kenlm("build_binary", [*binary_args, "trie", str(arpa_path), str(out / LM_FILES["binary"])])
     words = arpa.unigrams(arpa_path)
     (out / LM_FILES["unigrams"]).write_text("".join(w + "\n" for w in words), encoding="utf-8")
     info = {
+        "schema": LM_SCHEMA_VERSION,
         "order": options.order,
         "options": asdict(options),
         "normalizer": normalize.id,
@@ -91,7 +92,7 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
         "ngrams": arpa.ngram_counts(arpa_path),
         "vocabulary": len(words),
         "discount_fallback_used": "fallback" in log.lower(),
-        "files": {k: v for k, v in LM_FILES.items() if k != "info"},
+        "files": {k: v for k, v in LM_FILES.items() if k not in ("info", "text")},
         "bytes": {k: (out / v).stat().st_size for k, v in LM_FILES.items() if k in ("arpa", "binary")},
         "build_seconds": round(time.perf_counter() - start, 2),
         "dev": dev_perplexity(out / LM_FILES["binary"], dev, normalize) if dev else None,
@@ -121,14 +122,6 @@ def dev_perplexity(model_path: Path, dev: list[Path], normalize: Normalizer) -> 
     """Perplexity and OOV rate of the normalised dev sentences."""
     model = load(model_path)
     return {"files": [str(p) for p in dev], **perplexity(model, (s for _, s in normalized_sentences(dev, normalize)))}
-
-
-def lm_info(lm_dir: Path) -> dict:
-    """The ``lm.json`` of a built LM folder; `InputError` when the folder is not one."""
-    path = lm_dir / LM_FILES["info"]
-    if not path.is_file():
-        raise InputError(f"{lm_dir}: not an LM folder (no {LM_FILES['info']}; make one with 'asr lm build')")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def parse_prune(text: str) -> list[int]:

@@ -1,4 +1,7 @@
-"""`asr lm build|ppl|attach`: n-gram LMs from text with KenLM, their perplexity, and models that decode with them."""
+"""`asr lm build|ppl`: n-gram LMs from text with KenLM and their perplexity.
+
+(`asr lm attach`, a model exported with its LM, is `asr.decode.export`: decoding depends on `lm`, never the
+other way.)"""
 
 from __future__ import annotations
 
@@ -43,12 +46,6 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--lm", type=Path, required=True)
     p.add_argument("--text", type=Path, nargs="+", required=True)
     _add_normalizer(p)
-    a = sub.add_parser("attach", help="save a Wav2Vec2ProcessorWithLM beside a model")
-    a.add_argument("--model", type=Path, required=True, help="a model folder (from 'asr train')")
-    a.add_argument("--lm", type=Path, required=True, help="an LM folder (from 'asr lm build')")
-    a.add_argument("--alpha", type=float, default=0.5, help="LM weight (take the tuned one from results.json)")
-    a.add_argument("--beta", type=float, default=1.5, help="word insertion bonus")
-    a.add_argument("--out", type=Path, help="write a copy of the model there (default: into the model folder)")
     return parser
 
 
@@ -67,23 +64,16 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _ppl(args: argparse.Namespace) -> int:
-    from lm.build import LM_FILES, dev_perplexity, lm_info
+    from lm.build import dev_perplexity
+    from lm.folder import LM_FILES, read_info
 
-    lm_info(args.lm)
+    read_info(args.lm)
     result = dev_perplexity(args.lm / LM_FILES["binary"], args.text, _normalizer(args))
     json.dump(result, sys.stdout, indent=1)
     print()
     return 0
 
 
-def _attach(args: argparse.Namespace) -> int:
-    from lm.attach import attach
-
-    out = attach(args.model, args.lm, args.out or args.model, args.alpha, args.beta)
-    print(f"{out}: processor with LM (alpha {args.alpha}, beta {args.beta})")
-    return 0
-
-
 def main(argv: list[str] | None = None, prog: str = "asr lm") -> int:
     args = build_parser(prog).parse_args(argv)
-    return run_reporting_errors(prog, lambda: {"build": _build, "ppl": _ppl, "attach": _attach}[args.action](args))
+    return run_reporting_errors(prog, lambda: {"build": _build, "ppl": _ppl}[args.action](args))

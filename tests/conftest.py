@@ -68,3 +68,17 @@ def sclite_alignments(tmp: Path, triples: list[tuple[str, str, str]], char: bool
     sgml = (tmp / f"{name}.sgml").read_text(encoding="utf-8")
     paths = re.findall(r'<PATH id="\(([^)]*)\)"[^>]*>\n(.*?)\n</PATH>', sgml, flags=re.S)
     return {utt_id: "".join(item[0] for item in body.split(":") if item) for utt_id, body in paths}
+
+
+def accelerate_launch(processes: int) -> list[str]:
+    """`accelerate launch` for `processes` CPU processes on a free port (two launches on one machine, or one
+    right after another, would collide on accelerate's default port)."""
+    import socket
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    accelerate = str(Path(sys.executable).parent / "accelerate")
+    return [accelerate, "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
+            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port)]  # fmt: skip

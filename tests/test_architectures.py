@@ -15,7 +15,7 @@ from asr.decode.cli import main as decode_main
 from asr.inference import CTCInference, manifest_audio, pads_exactly, uses_attention_mask
 from asr.model.init import init_model
 from asr.train.cli import main as train_main
-from asr.vocab import main as vocab_main
+from asr.vocab.cli import main as vocab_main
 
 #: name -> (family, feature-encoder norm, MMS adapter size)
 ARCHITECTURES = {

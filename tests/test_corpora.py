@@ -10,7 +10,7 @@ import pytest
 
 from asr.data.cli import main as data_main
 from asr.data.manifest import read_manifest
-from asr.vocab import main as vocab_main
+from asr.vocab.cli import main as vocab_main
 
 ASR = [sys.executable, "-m", "asr"]
 SPLITS = ("train", "dev", "test")

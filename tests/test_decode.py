@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +13,14 @@ import pytest
 
 from asr.data.cli import main as data_main
 from asr.decode.cli import main as decode_main
-from asr.decode.decoders import BeamSearch, BeamSettings, Labels, LanguageModel, greedy
+from asr.decode.decoders import BeamSearch, BeamSettings, Labels, greedy
 from asr.errors import InputError
 from asr.scoring.cli import main as score_main
 from lm.cli import main as lm_main
+from lm.folder import LMFolder
+from tests.conftest import accelerate_launch
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"  # knows Spanish
-ACCELERATE = str(Path(sys.executable).parent / "accelerate")
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +63,12 @@ def test_greedy_collapses_repeats_and_drops_blanks():
 
 
 @pytest.fixture(scope="module")
-def cat_lm(tmp_path_factory) -> LanguageModel:
+def cat_lm(tmp_path_factory) -> LMFolder:
     root = tmp_path_factory.mktemp("catlm")
     (root / "text.txt").write_text("the cat sat\nthe cat eats\na cat\nthe hat\n" * 5, encoding="utf-8")
     assert lm_main(["build", "--text", str(root / "text.txt"), "--order", "2", "--normalize", "none",
                     "--out", str(root / "lm")]) == 0  # fmt: skip
-    return LanguageModel.load(root / "lm")
+    return LMFolder.load(root / "lm")
 
 
 @pytest.mark.parametrize("backend", ["ctcbeam", "pyctcdecode"])
@@ -142,7 +142,7 @@ def test_tuning_is_no_worse_than_the_defaults_on_dev(es, tmp_path):
 def test_two_processes_decode_like_one(es, tmp_path):
     one, _ = decode(es, tmp_path / "one", "--no-cache")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [ACCELERATE, "launch", "--multi_gpu", "--num_processes", "2", "-m", "asr", "decode", "--model", str(MODEL),
+    cmd = [*accelerate_launch(2), "-m", "asr", "decode", "--model", str(MODEL),
            "--manifest", str(es["test"]), "--out", str(tmp_path / "two"), "--no-cache"]  # fmt: skip
     subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
     two = [json.loads(line) for line in (tmp_path / "two" / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -156,11 +156,11 @@ def test_the_lm_is_checked_against_the_model(es, tmp_path, capsys):
     upper.write_text((es["root"] / "es" / "lm_text.txt").read_text(encoding="utf-8").upper(), encoding="utf-8")
     assert lm_main(["build", "--text", str(upper), "--order", "2", "--normalize", "none", "--out",
                     str(tmp_path / "upper")]) == 0  # fmt: skip
-    lm = LanguageModel.load(tmp_path / "upper")
+    lm = LMFolder.load(tmp_path / "upper")
     with pytest.raises(InputError, match="letter case differs"):
-        lm.check_against(Labels.from_tokenizer(_tokenizer()), "none@1")
+        lm.check_against(Labels.from_tokenizer(_tokenizer()).alphabet(), "none@1")
     with pytest.raises(InputError, match="normalised with none@1, the model's targets with lower-nopunct@1"):
-        lm.check_against(Labels.from_tokenizer(_tokenizer()), "lower-nopunct@1")
+        lm.check_against(Labels.from_tokenizer(_tokenizer()).alphabet(), "lower-nopunct@1")
     assert decode_main(["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x"),
                         "--decoder", "beam_lm"]) == 2  # fmt: skip
     assert "needs --lm" in capsys.readouterr().err
@@ -175,13 +175,13 @@ def _tokenizer():
 def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, monkeypatch):
     from transformers import AutoProcessor, pipeline
 
+    from asr.cli import main as asr_main
     from asr.data.audio import load_audio
     from asr.data.manifest import read_manifest
-    from lm.cli import main as lm_cli
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     out = tmp_path / "model_with_lm"
-    assert lm_cli(["attach", "--model", str(MODEL), "--lm", str(es["lm"]), "--out", str(out)]) == 0
+    assert asr_main(["lm", "attach", "--model", str(MODEL), "--lm", str(es["lm"]), "--out", str(out)]) == 0
     processor = AutoProcessor.from_pretrained(out)
     assert type(processor).__name__ == "Wav2Vec2ProcessorWithLM"
     asr = pipeline("automatic-speech-recognition", model=str(out))

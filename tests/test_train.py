@@ -16,10 +16,10 @@ import pytest
 from asr.data.cli import main as data_main
 from asr.model.init import init_model
 from asr.train.cli import main as train_main
-from asr.vocab import main as vocab_main
+from asr.vocab.cli import main as vocab_main
+from tests.conftest import accelerate_launch
 
 ASR = [sys.executable, "-m", "asr"]
-ACCELERATE = str(Path(sys.executable).parent / "accelerate")
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +84,7 @@ def test_killed_run_resumes_to_the_same_weights(setup, tmp_path):
 
 def test_two_processes_stay_in_sync(setup, tmp_path):
     out = tmp_path / "ddp"
-    launch = [ACCELERATE, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1"]
-    launch += ["--mixed_precision", "no", "--dynamo_backend", "no"]
-    cmd = [*launch, "-m", "asr", "train", *_args(setup, out, max_steps=4, sync_check="true")]
+    cmd = [*accelerate_launch(2), "-m", "asr", "train", *_args(setup, out, max_steps=4, sync_check="true")]
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

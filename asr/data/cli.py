@@ -1,4 +1,4 @@
-"""`asr data prepare|check|synth|asterisk`: manifests from corpora, and manifest checks."""
+"""`asr data prepare|check|synth|asterisk|merge|subset`: manifests from corpora, and manifest checks."""
 
 from __future__ import annotations
 
@@ -91,18 +91,9 @@ def _add_merge(sub) -> None:
 
 
 def run_merge(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from asr.data.manifest import merge_manifests, write_manifest
 
-    from asr.data.manifest import read_manifest, write_manifest
-
-    merged, seen = [], {}
-    for manifest in args.manifests:
-        base = manifest.parent.resolve()
-        for utt in read_manifest(manifest):
-            if utt.id in seen:
-                raise InputError(f"{manifest}: utterance id '{utt.id}' is also in {seen[utt.id]}")
-            seen[utt.id] = manifest
-            merged.append(replace(utt, audio=str(utt.audio_path(base))))
+    merged = merge_manifests(args.manifests)
     write_manifest(args.out, merged)
     print(f"{len(merged)} utterances from {len(args.manifests)} manifests written to {args.out}")
     return 0
@@ -117,27 +108,13 @@ def _add_subset(sub) -> None:
 
 
 def run_subset(args: argparse.Namespace) -> int:
-    import random
-    from dataclasses import replace
+    from asr.data.manifest import read_manifest, subset_hours, write_manifest
 
-    from asr.data.manifest import read_manifest, write_manifest
-
-    utts = read_manifest(args.manifest)
-    total = sum(u.duration for u in utts)
-    if args.hours * 3600 > total:
-        raise InputError(f"{args.manifest}: --hours {args.hours} asked for, it holds {total / 3600:.3f} h")
-    order = list(utts)
-    random.Random(args.seed).shuffle(order)
-    kept, seconds = [], 0.0
-    # utterances in random order until the hours are reached: with one seed, a smaller subset is part of a larger
-    for utt in order:
-        if seconds >= args.hours * 3600:
-            break
-        kept.append(utt)
-        seconds += utt.duration
-    base = args.manifest.parent.resolve()
-    write_manifest(args.out, [replace(u, audio=str(u.audio_path(base))) for u in kept])
-    print(f"{len(kept)} of {len(utts)} utterances ({seconds / 3600:.3f} h of {total / 3600:.3f} h) -> {args.out}")
+    kept = subset_hours(args.manifest, args.hours, args.seed)
+    write_manifest(args.out, kept)
+    total = sum(u.duration for u in read_manifest(args.manifest))
+    hours = sum(u.duration for u in kept) / 3600
+    print(f"{len(kept)} utterances ({hours:.3f} h of {total / 3600:.3f} h) -> {args.out}")
     return 0
 
 

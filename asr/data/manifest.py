@@ -8,7 +8,8 @@ is the original transcript: normalised text is computed where needed, never stor
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import random
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from asr.errors import InputError
@@ -82,3 +83,42 @@ def write_manifest(path: str | Path, utterances: list[Utterance]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(u.to_json() + "\n" for u in sorted(utterances, key=lambda u: u.id))
     path.write_text(text, encoding="utf-8")
+
+
+def absolute_audio(utts: list[Utterance], manifest: Path) -> list[Utterance]:
+    """The utterances with audio paths made absolute, so that they stay valid in a manifest written elsewhere."""
+    base = Path(manifest).parent.resolve()
+    return [replace(u, audio=str(u.audio_path(base))) for u in utts]
+
+
+def merge_manifests(manifests: list[Path]) -> list[Utterance]:
+    """The utterances of several manifests (several languages, say), audio paths kept valid; a repeated id
+    is an error naming both manifests."""
+    merged: list[Utterance] = []
+    seen: dict[str, Path] = {}
+    for manifest in manifests:
+        utts = read_manifest(manifest)
+        for utt in utts:
+            if utt.id in seen:
+                raise InputError(f"{manifest}: utterance id '{utt.id}' is also in {seen[utt.id]}")
+            seen[utt.id] = manifest
+        merged += absolute_audio(utts, manifest)
+    return merged
+
+
+def subset_hours(manifest: Path, hours: float, seed: int) -> list[Utterance]:
+    """A random subset of `hours` of audio (labeled subsets): utterances in a seeded random order until the
+    hours are reached, so that with one seed a smaller subset is part of a larger one."""
+    utts = read_manifest(manifest)
+    total = sum(u.duration for u in utts)
+    if hours * 3600 > total:
+        raise InputError(f"{manifest}: --hours {hours} asked for, it holds {total / 3600:.3f} h")
+    order = list(utts)
+    random.Random(seed).shuffle(order)
+    kept, seconds = [], 0.0
+    for utt in order:
+        if seconds >= hours * 3600:
+            break
+        kept.append(utt)
+        seconds += utt.duration
+    return absolute_audio(kept, manifest)

@@ -79,11 +79,10 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
 
     opts = options(args)
     for manifest, results in zip(opts.manifests, run(opts, provenance(prog, argv)) or [], strict=False):
-        t = results["timing"]
-        tuned = results["tuning"]["best"] if results["tuning"] else None
+        tuned = results.tuning["best"] if results.tuning else None
         extra = f", tuned alpha {tuned['alpha']} beta {tuned['beta']}" if tuned else ""
-        print(f"{manifest} ({results['decoder']['name']}{extra}): WER {100 * results['wer']:.2f}%  "
-              f"CER {100 * results['cer']:.2f}%  RTFx {t['rtfx']}  -> {opts.out_dir(manifest)}")  # fmt: skip
+        print(f"{manifest} ({results.decoder['name']}{extra}): WER {100 * results.wer:.2f}%  "
+              f"CER {100 * results.cer:.2f}%  RTFx {results.timing['rtfx']}  -> {opts.out_dir(manifest)}")  # fmt: skip
     return 0
 
 

@@ -12,11 +12,11 @@ import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from asr.errors import InputError
+from lm.folder import LMFolder
 
 UNK_SYMBOL = "⁇"  # what pyctcdecode writes for the unknown token
 BACKENDS = ("ctcbeam", "pyctcdecode")
@@ -73,48 +73,6 @@ class BeamSettings:
     hotword_weight: float = 10.0
 
 
-@dataclass(frozen=True)
-class LanguageModel:
-    """A built LM folder (``asr lm build``): the binary model and its words."""
-
-    folder: Path
-    binary: Path
-    unigrams: list[str]
-    normalizer: str
-
-    @classmethod
-    def load(cls, folder: Path) -> LanguageModel:
-        from lm.build import LM_FILES, lm_info
-
-        info = lm_info(folder)
-        binary, words = folder / LM_FILES["binary"], folder / LM_FILES["unigrams"]
-        for path in (binary, words):
-            if not path.is_file():
-                raise InputError(f"{folder}: {path.name} is missing (rebuild with 'asr lm build')")
-        # without its words a binary LM decodes ~3x slower with only a warning: they are required here
-        unigrams = words.read_text(encoding="utf-8").split()
-        if not unigrams:
-            raise InputError(f"{words}: no words")
-        return cls(folder, binary, unigrams, info["normalizer"])
-
-    def check_against(self, labels: Labels, normalizer: str) -> None:
-        """Fails loudly where pyctcdecode only warns: words the model cannot spell (letter case!) or a
-        different normaliser both wreck WER silently."""
-        if normalizer != self.normalizer:
-            raise InputError(
-                f"{self.folder}: LM text was normalised with {self.normalizer}, the model's targets with "
-                f"{normalizer}; rebuild the LM with 'asr lm build --processor MODEL'"
-            )
-        alphabet = labels.alphabet()
-        bad = [w for w in self.unigrams if not set(w) <= alphabet]
-        if len(bad) > 0.05 * len(self.unigrams):
-            case = " (letter case differs from the model's)" if any(set(w.swapcase()) <= alphabet for w in bad) else ""
-            raise InputError(
-                f"{self.folder}: {len(bad)} of {len(self.unigrams)} LM words use characters the model cannot "
-                f"write{case}, e.g. {', '.join(bad[:3])}"
-            )
-
-
 _WORKER_DECODER = None  # the decoder a forked pyctcdecode worker inherits
 
 
@@ -140,7 +98,7 @@ class BeamSearch:
         self,
         labels: Labels,
         settings: BeamSettings,
-        lm: LanguageModel | None,
+        lm: LMFolder | None,
         backend: str = "ctcbeam",
         workers: int = 1,
     ) -> None:

@@ -17,7 +17,8 @@ import numpy as np
 
 from asr.data.manifest import Utterance, read_manifest
 from asr.decode import logits as cache
-from asr.decode.decoders import BeamSearch, BeamSettings, Labels, LanguageModel, greedy
+from asr.decode.decoders import BeamSearch, BeamSettings, Labels, greedy
+from asr.decode.results import DecodeResult
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, tune
 from asr.errors import InputError
 from asr.inference import CTCInference, Posteriors, manifest_audio
@@ -25,6 +26,7 @@ from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized
 from asr.scoring.report import write_report_dir
 from asr.text import Normalizer, get_normalizer
+from lm.folder import LMFolder
 
 
 @dataclass
@@ -115,7 +117,7 @@ def _state():
 class Transcriber:
     """The chosen decoder over lists of log-probabilities."""
 
-    def __init__(self, opts: DecodeOptions, labels: Labels, lm: LanguageModel | None) -> None:
+    def __init__(self, opts: DecodeOptions, labels: Labels, lm: LMFolder | None) -> None:
         self.name, self.labels = opts.decoder, labels
         workers = opts.workers or os.cpu_count() or 1
         self.beam = None if opts.decoder == "greedy" else BeamSearch(labels, opts.beam, lm, opts.backend, workers)
@@ -150,7 +152,7 @@ def _rates(score: CorpusScore) -> tuple[float, float]:
     return score.totals["word"].counts.rate, score.totals["char"].counts.rate
 
 
-def run(opts: DecodeOptions, provenance: dict) -> list[dict] | None:
+def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     """Decodes every manifest (tuning first where asked); returns each one's results.json content on the main
     process, None on the others."""
     check_options(opts)
@@ -159,9 +161,9 @@ def run(opts: DecodeOptions, provenance: dict) -> list[dict] | None:
     own = ModelFolder(Path(opts.model)).normalizer()
     normalize = get_normalizer(opts.normalize) if opts.normalize else own
     labels = Labels.from_tokenizer(model.processor.tokenizer)
-    lm = LanguageModel.load(opts.lm) if opts.decoder == "beam_lm" else None
+    lm = LMFolder.load(opts.lm) if opts.decoder == "beam_lm" else None
     if lm is not None:
-        lm.check_against(labels, own.id)  # the LM must spell words as the model's targets do
+        lm.check_against(labels.alphabet(), own.id)  # the LM must spell words as the model's targets do
     tune_manifest = opts.tune_manifest() if opts.tune else None
     dev = load_posteriors(model, tune_manifest, opts) if tune_manifest else None
     splits = [dev if m == tune_manifest else load_posteriors(model, m, opts) for m in opts.manifests]
@@ -178,7 +180,7 @@ def run(opts: DecodeOptions, provenance: dict) -> list[dict] | None:
         record = tuning
         if tuning is not None and dev is not None and split is not dev:
             record = {**tuning, "reused_from": str(opts.out_dir(dev.manifest) / "results.json")}
-        results = results_json(opts, split, model, lm, rows, score, record, state.num_processes, provenance)
+        results = decode_result(opts, split, model, lm, rows, score, record, state.num_processes, provenance)
         write_outputs(opts.out_dir(split.manifest), rows, score, results)
         outputs.append(results)
     if transcribe.beam is not None:
@@ -203,11 +205,10 @@ def check_options(opts: DecodeOptions) -> None:
 
 def reuse_tuning(path: Path, transcribe: Transcriber) -> dict:
     """The tuning record of an earlier decode (the dev set's, typically), its best weights applied."""
-    try:
-        tuning = json.loads(path.read_text(encoding="utf-8"))["tuning"]
-        best = tuning["best"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise InputError(f"{path}: no tuning to reuse (a results.json of 'asr decode --tune'): {err}") from None
+    tuning = DecodeResult.read(path).tuning
+    best = (tuning or {}).get("best")
+    if not isinstance(best, dict) or not {"alpha", "beta"} <= set(best):
+        raise InputError(f"{path}: no tuning to reuse (a results.json of 'asr decode --tune')")
     transcribe.beam.set_weights(best["alpha"], best["beta"])
     return {**tuning, "reused_from": str(path)}
 
@@ -222,7 +223,7 @@ def tune_on_dev(dev: Split, transcribe: Transcriber, normalize: Normalizer, opts
     return {"dev_manifest": str(dev.manifest), **result}
 
 
-def results_json(opts, test, model, lm, rows, score, tuning, processes, provenance) -> dict:
+def decode_result(opts, test, model, lm, rows, score, tuning, processes, provenance) -> DecodeResult:
     wer, cer = _rates(score)
     decoder = {"name": opts.decoder}
     if opts.decoder != "greedy":
@@ -232,20 +233,20 @@ def results_json(opts, test, model, lm, rows, score, tuning, processes, provenan
     name = f"{test.manifest.parent.name}/{test.manifest.stem}"  # e.g. hi/test
     test_set = {"manifest": str(test.manifest), "name": name, "utterances": len(rows)}
     model_info = {"path": opts.model, "parameters": model.parameters(), "adapter": opts.adapter}
-    return {
-        "wer": wer,
-        "cer": cer,
-        "test_set": test_set | {"hours": round(test.audio_seconds / 3600, 4)},
-        "model": model_info | {"dtype": opts.dtype, "train_info": ModelFolder(Path(opts.model)).train_summary()},
-        "decoder": decoder,
-        "lm": None if lm is None else {"path": str(lm.folder), **_lm_summary(lm.folder)},
-        "tuning": tuning,
-        "normalizer": score.normalizer,
-        "scoring": score.compat,
-        "scores": {level: score.totals[level].to_json() for level in score.levels},
-        "timing": timing(test, rows, str(model.device), processes, opts.batch_seconds),
-        **provenance,
-    }
+    return DecodeResult(
+        wer=wer,
+        cer=cer,
+        test_set=test_set | {"hours": round(test.audio_seconds / 3600, 4)},
+        model=model_info | {"dtype": opts.dtype, "train_info": ModelFolder(Path(opts.model)).train_summary()},
+        decoder=decoder,
+        lm=None if lm is None else lm.summary(),
+        tuning=tuning,
+        normalizer=score.normalizer,
+        scoring=score.compat,
+        scores={level: score.totals[level].to_json() for level in score.levels},
+        timing=timing(test, rows, str(model.device), processes, opts.batch_seconds),
+        provenance=provenance,
+    )
 
 
 def timing(test: Split, rows: list[dict], device: str, processes: int, batch_seconds: float) -> dict:
@@ -264,16 +265,9 @@ def timing(test: Split, rows: list[dict], device: str, processes: int, batch_sec
     }
 
 
-def _lm_summary(folder: Path) -> dict:
-    from lm.build import lm_info
-
-    info = lm_info(folder)
-    return {k: info.get(k) for k in ("order", "options", "normalizer", "vocabulary", "ngrams", "text", "dev")}
-
-
-def write_outputs(out: Path, rows: list[dict], score: CorpusScore, results: dict) -> None:
+def write_outputs(out: Path, rows: list[dict], score: CorpusScore, results: DecodeResult) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "hyp.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     write_report_dir(score, out / "score", score.to_json())
-    (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    results.write(out)

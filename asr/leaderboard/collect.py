@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from asr.decode.results import DecodeResult
 from asr.errors import InputError
 
 DECODER_ORDER = {"greedy": 0, "beam": 1, "beam_lm": 2}
@@ -19,7 +20,7 @@ class Run:
     """One decode: its results.json and the folder with hyp.jsonl and score/."""
 
     path: Path
-    results: dict
+    result: DecodeResult
 
     @property
     def folder(self) -> Path:
@@ -27,34 +28,33 @@ class Run:
 
     @property
     def test_set(self) -> str:
-        return self.results["test_set"]["name"]
+        return self.result.test_set["name"]
 
     @property
     def comparability(self) -> tuple[str, str]:
         """Rows of one test set are comparable only with the same normaliser and scoring mode."""
-        return self.results["normalizer"], self.results["scoring"]
+        return self.result.normalizer, self.result.scoring
 
     @cached_property
     def system(self) -> dict[str, str]:
-        r = self.results
-        train = r["model"].get("train_info") or {}
-        hours = train.get("train_hours")
-        dec = r["decoder"]
+        r = self.result
+        hours = r.train_info.get("train_hours")
+        dec = r.decoder
         decoder = dec["name"] if dec["name"] == "greedy" else f"{dec['name']} (beam {dec['beam_width']})"
         if dec["name"] == "beam_lm":
-            decoder += f" α={dec['alpha']:g} β={dec['beta']:g}" + (" tuned" if r.get("tuning") else "")
+            decoder += f" α={dec['alpha']:g} β={dec['beta']:g}" + (" tuned" if r.tuning else "")
         return {
-            "model": model_label(r["model"]["path"]),
+            "model": model_label(r.model["path"]),
             "labeled": "-" if hours is None else f"{hours:.2f} h",
-            "lm": "none" if r["lm"] is None else f"{r['lm']['order']}-gram",
+            "lm": "none" if r.lm is None else f"{r.lm['order']}-gram",
             "decoder": decoder,
         }
 
     @property
     def system_key(self) -> tuple:
         """Sorts systems by labeled hours, model, then no LM before LM, as the wav2vec 2.0 tables do."""
-        hours = (self.results["model"].get("train_info") or {}).get("train_hours") or 0.0
-        order = DECODER_ORDER.get(self.results["decoder"]["name"], 9)
+        hours = self.result.train_info.get("train_hours") or 0.0
+        order = DECODER_ORDER.get(self.result.decoder["name"], 9)
         return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"])
 
     @cached_property
@@ -100,10 +100,9 @@ def collect(specs: list[str]) -> list[Run]:
         paths += found
     runs = []
     for path in dict.fromkeys(paths):
+        runs.append(Run(path, DecodeResult.read(path)))
         try:
-            results = json.loads(path.read_text(encoding="utf-8"))
-            runs.append(Run(path, results))
             runs[-1].system  # noqa: B018 - validates the fields the tables need
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise InputError(f"{path}: not a results.json written by 'asr decode' ({err})") from None
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"{path}: not a results.json written by 'asr decode' ({err!r})") from None
     return sorted(runs, key=lambda r: (r.system_key, r.test_set))

@@ -25,8 +25,8 @@ class RunDetails:
 def run_details(run: Run) -> RunDetails:
     report = run.score_report
     speakers = [(spk, levels["word"]) for spk, levels in report["speakers"].items()]
-    normalize = get_normalizer(run.results["normalizer"])
-    compat = run.results["scoring"]
+    normalize = get_normalizer(run.result.normalizer)
+    compat = run.result.scoring
     alignments = {}
     confusions: Counter = Counter()
     for row in run.hypotheses:

@@ -17,11 +17,11 @@ CARD_MARK = "<!-- written by asr leaderboard -->"
 
 def open_asr_jsonl(run: Run, out: Path) -> Path:
     """``MODEL_<model>_DATASET_<corpus>_<split>.jsonl``: audio_filepath, duration, time, text, pred_text (raw)."""
-    manifest = Path(run.results["test_set"]["manifest"])
+    manifest = Path(run.result.test_set["manifest"])
     audio = {u.id: str(u.audio_path(manifest.parent).resolve()) for u in read_manifest(manifest)}
     model = re.sub(r"[^A-Za-z0-9._-]+", "-", run.system["model"]).strip("-")
     corpus, _, split = run.test_set.rpartition("/")
-    decoder = run.results["decoder"]["name"]
+    decoder = run.result.decoder["name"]
     path = out / f"MODEL_{model}-{decoder}_DATASET_{corpus or 'data'}_{split}.jsonl"
     with open(path, "w", encoding="utf-8") as f:
         for row in run.hypotheses:
@@ -44,15 +44,15 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
         results.append({
             "task": {"type": "automatic-speech-recognition", "name": "Speech Recognition"},
             "dataset": {"type": corpus or "data", "name": run.test_set, "split": split},
-            "metrics": [{"type": m, "value": round(100 * run.results[m], 2), "name": f"{m.upper()} ({label})"}
+            "metrics": [{"type": m, "value": round(100 * run.result.rate(m), 2), "name": f"{m.upper()} ({label})"}
                         for m in ("wer", "cer")],
         })  # fmt: skip
     meta = {"library_name": "transformers", "pipeline_tag": "automatic-speech-recognition",
             "tags": ["automatic-speech-recognition", "wav2vec2", "ctc", "asr-toolkit"],
             "model-index": [{"name": model_dir.name, "results": results}]}  # fmt: skip
     lines = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip()]
-    table = "\n".join(f"| {r.test_set} | {r.system['decoder']} | {r.system['lm']} | {100 * r.results['wer']:.2f} | "
-                      f"{100 * r.results['cer']:.2f} |" for r in runs)  # fmt: skip
+    table = "\n".join(f"| {r.test_set} | {r.system['decoder']} | {r.system['lm']} | {100 * r.result.wer:.2f} | "
+                      f"{100 * r.result.cer:.2f} |" for r in runs)  # fmt: skip
     lines += ["---", CARD_MARK, f"# {model_dir.name}", "",
               "A CTC model fine-tuned with the asr toolkit; scores from `asr decode` (sclite-exact alignment).", "",
               "| test set | decoder | LM | WER % | CER % |", "|---|---|---|---|---|", table, ""]  # fmt: skip

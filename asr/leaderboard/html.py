@@ -52,7 +52,7 @@ def _table(head: list[str], body: list[list[str]], sortable: bool = True) -> str
 
 def _run_section(number: int, run: Run) -> str:
     d = run_details(run)
-    r = run.results
+    r = run.result
     speakers = _table(["speaker", "#Snt", "#Wrd", "Sub", "Del", "Ins", "WER %"],
                       [[s, str(t["sentences"]), str(t["N"]), str(t["S"]), str(t["D"]), str(t["I"]),
                         f"{100 * t['rate']:.2f}"] for s, t in d.speakers])  # fmt: skip
@@ -62,12 +62,12 @@ def _run_section(number: int, run: Run) -> str:
         for utt, errors, rows_ in d.worst
     )
     confusions = _table(["reference", "hypothesis", "count"], [[a, b, str(n)] for a, b, n in d.confusions])
-    meta = (f"normaliser {r['normalizer']}, scoring {r['scoring']}, RTFx {r['timing']['rtfx']}, "
-            f"git {r.get('git_revision')}, {r.get('date')}")  # fmt: skip
+    meta = (f"normaliser {r.normalizer}, scoring {r.scoring}, RTFx {r.timing['rtfx']}, "
+            f"git {r.git_revision}, {r.date}")  # fmt: skip
     return (
         f"<details><summary>#{number} {escape(run.system['decoder'])} · {escape(run.system['model'])} on "
-        f"{escape(run.test_set)}: WER {100 * r['wer']:.2f}%, CER {100 * r['cer']:.2f}%</summary>"
-        f"<p class='meta'>{escape(meta)}</p><pre>{escape(r.get('command', ''))}</pre>"
+        f"{escape(run.test_set)}: WER {100 * r.wer:.2f}%, CER {100 * r.cer:.2f}%</summary>"
+        f"<p class='meta'>{escape(meta)}</p><pre>{escape(r.command)}</pre>"
         f"<h4>Per speaker</h4>{speakers}<h4>Worst utterances</h4>{worst or '<p>none</p>'}"
         f"<h4>Most frequent substitutions</h4>{confusions}</details>"
     )

@@ -36,7 +36,7 @@ def wer_by_system(table: Table, out: Path) -> Path | None:
             run = table.cells.get((system, test_set))
             if run is not None:
                 xs.append(i + k * width)
-                ys.append(100 * run.results["wer"])
+                ys.append(100 * run.result.wer)
         ax.bar(xs, ys, width, label=test_set)
     labels = [f"{table.system_of(s)['lm']}\n{table.system_of(s)['decoder'].split(' (')[0]}" for s in table.systems]
     ax.set_xticks([i + width * (len(table.test_sets) - 1) / 2 for i in range(len(table.systems))], labels, fontsize=8)
@@ -50,23 +50,23 @@ def lm_sweep(runs: list[Run], out: Path) -> Path | None:
     """Dev WER against the LM weight alpha, a line per insertion bonus beta, for every tuned run."""
     sweeps = {}  # one per (model, LM, dev set): the dev and test decodes of a recipe share their tuning
     for r in runs:
-        if r.results.get("tuning"):
-            sweeps.setdefault((r.system["model"], r.results["lm"]["path"], r.results["tuning"]["dev_manifest"]), r)
+        if r.result.tuning:
+            sweeps.setdefault((r.system["model"], r.result.lm["path"], r.result.tuning["dev_manifest"]), r)
     tuned = list(sweeps.values())
     if not tuned:
         return None
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(tuned), figsize=(5 * len(tuned), 3.6), squeeze=False)
     for ax, run in zip(axes[0], tuned, strict=True):
-        points = run.results["tuning"]["points"]
+        points = run.result.tuning["points"]
         for beta in sorted({p["beta"] for p in points}):
             line = sorted((p["alpha"], 100 * p["dev_wer"]) for p in points if p["beta"] == beta)
             ax.plot(*zip(*line, strict=True), marker="o", label=f"β={beta:g}")
-        best = run.results["tuning"]["best"]
+        best = run.result.tuning["best"]
         ax.plot([best["alpha"]], [100 * best["dev_wer"]], "k*", markersize=12, label="chosen")
         ax.set_xlabel("LM weight α")
         ax.set_ylabel("dev WER (%)")
-        ax.set_title(f"{run.system['model']} on {run.results['tuning']['dev_manifest'].split('/')[-1]}", fontsize=9)
+        ax.set_title(f"{run.system['model']} on {run.result.tuning['dev_manifest'].split('/')[-1]}", fontsize=9)
         ax.legend(fontsize=7)
     return _save(fig, out / "lm_sweep.png")
 
@@ -75,7 +75,7 @@ def training_curves(runs: list[Run], out: Path) -> Path | None:
     """Dev CER against training minutes, one line per trained model."""
     curves = {}
     for run in runs:
-        info = run.results["model"].get("train_info") or {}
+        info = run.result.train_info
         if info.get("dev_curve"):
             curves[run.system["model"]] = info["dev_curve"]
     if not curves:
@@ -96,7 +96,7 @@ def rtfx(runs: list[Run], out: Path) -> Path | None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(runs)), 3.6))
     labels = [f"{r.system['decoder'].split(' (')[0]}\n{r.test_set}" for r in runs]
-    ax.bar(range(len(runs)), [r.results["timing"]["rtfx"] for r in runs])
+    ax.bar(range(len(runs)), [r.result.timing["rtfx"] for r in runs])
     ax.set_xticks(range(len(runs)), labels, fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("RTFx (audio s / s)")

@@ -55,7 +55,7 @@ def _cell(table: Table, system: tuple, test_set: str, metric: str, intervals: bo
     run = table.cells.get((system, test_set))
     if run is None:
         return "-"
-    text = f"{100 * run.results[metric]:.2f}"
+    text = f"{100 * run.result.rate(metric):.2f}"
     if intervals and metric == "wer":
         low, high = bootstrap_interval(run.utterance_counts("word"))
         text += f" [{100 * low:.1f}, {100 * high:.1f}]"
@@ -93,9 +93,10 @@ def csv_text(table: Table) -> str:
         values = []
         for t in table.test_sets:
             run = table.cells.get((system, t))
-            values += ["" if run is None else f"{100 * run.results[m]:.4f}" for m in ("wer", "cer")]
+            values += ["" if run is None else f"{100 * run.result.rate(m):.4f}" for m in ("wer", "cer")]
         provenance = [
-            ";".join(sorted({str(r.results.get(k)) for r in runs})) for k in ("normalizer", "scoring", "git_revision")
+            ";".join(sorted({str(getattr(r.result, k)) for r in runs}))
+            for k in ("normalizer", "scoring", "git_revision")
         ]
         flags = "; ".join(v for (s, _), v in table.flags.items() if s == system)
         writer.writerow([names[c] for c in SYSTEM_COLUMNS] + values + provenance + [flags])

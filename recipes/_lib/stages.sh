@@ -4,9 +4,10 @@
 #                         $data/train.jsonl and the --lm-text file if given         -> $exp/lm
 #   stage_train N [DIR [TRAIN]]   asr train --config $train_config from $model on TRAIN (default
 #                         $data/train.jsonl)                                        -> DIR (default $exp/train)
-#   stage_decode N [DIR [OUT]]    each of "${decoders[@]}" (default greedy beam beam_lm) on each manifest
-#                         $data/<set>.jsonl of "${decode_sets[@]}" with DIR/model; beam_lm's alpha/beta are
-#                         tuned on $data/$tune_set.jsonl (default dev) and reused  -> OUT (default $exp/decode)
+#   stage_decode N [DIR [OUT]]    one `asr decode` per decoder of "${decoders[@]}" (default greedy beam beam_lm)
+#                         over the manifests $data/<set>.jsonl of "${decode_sets[@]}" with DIR/model; beam_lm's
+#                         alpha/beta are tuned on $tune_set (default dev) and reused  -> OUT/<decoder>/<set>
+#                         (OUT default $exp/decode)
 #   stage_leaderboard N   asr leaderboard $exp/decode (and RESULTS.md to $results_md when set)
 #   standard_stages N     the five above as stages N to N+4
 # Each runs only when selected and not finished (run_stage); a suffix after N (e.g. 4.1h) names its marker.
@@ -44,23 +45,17 @@ stage_train() {
 stage_decode() {
     local dir=${2:-$exp/train} out=${3:-$exp/decode}
     run_stage "$1" "$(_named decode "$dir")" || return 0
-    local tune=${tune_set:-dev} sets set decoder common lm_args decs=(greedy beam beam_lm)
+    local tune=${tune_set:-dev} set decoder target lm_args manifests=() decs=(greedy beam beam_lm)
     [[ -n ${decoders+set} ]] && decs=("${decoders[@]}")
-    sets=("$tune")  # the tuning set first: the others reuse its alpha/beta
-    for set in "${decode_sets[@]}"; do [[ $set == "$tune" ]] || sets+=("$set"); done
-    for set in "${sets[@]}"; do
-        common=(--model "$dir/model" --manifest "$data/$set.jsonl" --logits-cache "$exp/logits")
-        for decoder in "${decs[@]}"; do
-            case $decoder in
-                beam_lm) if [[ $set == "$tune" ]]; then
-                             lm_args=(--lm "$exp/lm" --tune alpha,beta --dev "$data/$tune.jsonl")
-                         else
-                             lm_args=(--lm "$exp/lm" --tuned-from "$out/beam_lm/$tune/results.json")
-                         fi ;;
-                *) lm_args=() ;;
-            esac
-            "$ASR" decode "${common[@]}" --decoder "$decoder" "${lm_args[@]}" --out "$out/$decoder/$set"
-        done
+    manifests=("$data/$tune.jsonl")  # beam_lm's alpha/beta are tuned on it and reused on the others
+    for set in "${decode_sets[@]}"; do [[ $set == "$tune" ]] || manifests+=("$data/$set.jsonl"); done
+    for decoder in "${decs[@]}"; do
+        lm_args=()
+        [[ $decoder == beam_lm ]] && lm_args=(--lm "$exp/lm" --tune alpha,beta --tune-on "$tune")
+        target=$out/$decoder  # one manifest: asr decode writes into --out itself, not --out/<set>
+        ((${#manifests[@]} == 1)) && target=$out/$decoder/$tune
+        "$ASR" decode --model "$dir/model" --manifest "${manifests[@]}" --logits-cache "$exp/logits" \
+            --decoder "$decoder" "${lm_args[@]}" --out "$target"
     done
     stage_done "$1" "$(_named decode "$dir")"
 }

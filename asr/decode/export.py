@@ -1,4 +1,5 @@
-"""`asr lm attach`: a model folder whose processor decodes with the LM, offline, in plain transformers.
+"""Exporting a model with its LM: a model folder whose processor decodes with the LM, offline, in plain
+transformers (`asr lm attach`).
 
 Saves a ``Wav2Vec2ProcessorWithLM`` (pyctcdecode decoder: ``alphabet.json`` and ``language_model/`` with the
 binary LM, its words and alpha/beta) beside the model, so that ``processor.batch_decode(logits)`` and
@@ -8,13 +9,16 @@ binary LM, its words and alpha/beta) beside the model, so that ``processor.batch
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
-from asr.decode.decoders import Labels, LanguageModel
-from asr.errors import InputError
+from asr.decode.decoders import Labels
+from asr.errors import InputError, run_reporting_errors
 from asr.text import folder_normalizer
+from lm.folder import LMFolder
 
 
 def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: float) -> Path:
@@ -26,8 +30,8 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
         raise InputError(f"{model_dir}: not a model folder (no config.json)")
     processor = Wav2Vec2Processor.from_pretrained(model_dir)
     labels = Labels.from_tokenizer(processor.tokenizer)
-    lm = LanguageModel.load(lm_dir)
-    lm.check_against(labels, folder_normalizer(model_dir).id)
+    lm = LMFolder.load(lm_dir)
+    lm.check_against(labels.alphabet(), folder_normalizer(model_dir).id)
     decoder = build_ctcdecoder(list(labels.tokens), str(lm.binary), lm.unigrams, alpha=alpha, beta=beta)
     with_lm = Wav2Vec2ProcessorWithLM(
         feature_extractor=processor.feature_extractor, tokenizer=processor.tokenizer, decoder=decoder
@@ -48,3 +52,24 @@ def _mark_feature_extractor(path: Path) -> None:
     if nested is not None:
         nested["processor_class"] = config.get("processor_class", "Wav2Vec2ProcessorWithLM")
         path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None, prog: str = "asr lm attach") -> int:
+    p = argparse.ArgumentParser(prog=prog, description="save a Wav2Vec2ProcessorWithLM beside a model")
+    p.add_argument("--model", type=Path, required=True, help="a model folder (from 'asr train')")
+    p.add_argument("--lm", type=Path, required=True, help="an LM folder (from 'asr lm build')")
+    p.add_argument("--alpha", type=float, default=0.5, help="LM weight (take the tuned one from results.json)")
+    p.add_argument("--beta", type=float, default=1.5, help="word insertion bonus")
+    p.add_argument("--out", type=Path, help="write a copy of the model there (default: into the model folder)")
+    args = p.parse_args(argv)
+
+    def run() -> int:
+        out = attach(args.model, args.lm, args.out or args.model, args.alpha, args.beta)
+        print(f"{out}: processor with LM (alpha {args.alpha}, beta {args.beta})")
+        return 0
+
+    return run_reporting_errors(prog, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

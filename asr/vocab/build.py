@@ -1,4 +1,4 @@
-"""`asr vocab --train MANIFEST --out DIR`: the character vocabulary of the train split, as a processor.
+"""The character vocabulary of a train split, saved as a processor.
 
 Characters come from the normalised transcripts of the train split only (never dev or test); a space is the
 word delimiter ``|``; ``[UNK]`` and ``[PAD]`` (the CTC blank) follow, as in transformers'
@@ -11,16 +11,13 @@ the other manifests that the vocabulary lacks, with counts.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
-from asr.data.audio import TARGET_RATE
 from asr.data.manifest import read_manifest
-from asr.errors import InputError, run_reporting_errors
-from asr.text import Normalizer, default_normalizer, get_normalizer, write_text_config
+from asr.errors import InputError
+from asr.text import Normalizer, write_text_config
 
 WORD_DELIMITER, UNK, PAD = "|", "[UNK]", "[PAD]"
 
@@ -70,49 +67,3 @@ def missing_chars(manifest: Path, vocab: dict[str, int], normalize: Normalizer) 
     """Characters of `manifest`'s normalised transcripts that are not in the vocabulary, with counts."""
     counts = char_counts([u.text for u in read_manifest(manifest)], normalize)
     return dict(sorted(((c, n) for c, n in counts.items() if c not in vocab), key=lambda kv: (-kv[1], kv[0])))
-
-
-def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", required=True, type=Path, help="the train manifest")
-    parser.add_argument("--out", required=True, type=Path, help="processor folder")
-    parser.add_argument(
-        "--check", nargs="*", type=Path, default=[], help="dev/test manifests to check for unseen characters"
-    )
-    parser.add_argument("--normalize", help="normaliser spec (default: the train manifest language's)")
-    parser.add_argument("--sampling-rate", type=int, default=TARGET_RATE)
-    return parser
-
-
-def run(args: argparse.Namespace) -> int:
-    utts = read_manifest(args.train)
-    if not utts:
-        raise InputError(f"{args.train}: no utterances")
-    lang = utts[0].lang
-    normalize = get_normalizer(args.normalize) if args.normalize else default_normalizer(lang)
-    vocab = build_vocab([u.text for u in utts], normalize)
-    save_processor(args.out, vocab, normalize, lang, args.sampling_rate)
-    report = {"normalizer": normalize.id, "size": len(vocab), "missing": {}}
-    print(
-        f"vocabulary: {len(vocab)} tokens from {len(utts)} train utterances ({normalize.id}):",
-        " ".join(vocab),
-    )
-    for manifest in args.check:
-        missing = missing_chars(manifest, vocab, normalize)
-        report["missing"][str(manifest)] = missing
-        listed = ", ".join(f"{c!r}: {n}" for c, n in missing.items()) or "none"
-        print(f"{manifest}: characters not in the vocabulary (mapped to {UNK}): {listed}")
-    (args.out / "vocab_report.json").write_text(
-        json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
-    print(f"processor written to {args.out}")
-    return 0
-
-
-def main(argv: list[str] | None = None, prog: str = "asr vocab") -> int:
-    args = build_parser(prog).parse_args(argv)
-    return run_reporting_errors(prog, lambda: run(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

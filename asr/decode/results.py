@@ -1,0 +1,108 @@
+"""``results.json``: one decode's scores and everything that reproduces and compares its row.
+
+`asr decode` writes it and `asr leaderboard` reads it through this one class; the file carries a schema
+version (files without one are version 1, the same layout). Reading checks the types of what the tables use,
+so a damaged file is one line of error naming it, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from asr.errors import InputError
+
+SCHEMA_VERSION = 2
+RESULTS_FILE = "results.json"
+PROVENANCE = ("git_revision", "date", "command", "versions")
+
+
+@dataclass
+class DecodeResult:
+    """The content of a results.json."""
+
+    wer: float
+    cer: float
+    test_set: dict  # manifest, name (e.g. hi/test), utterances, hours
+    model: dict  # path, parameters, adapter, dtype, train_info (a ModelFolder's train_summary)
+    decoder: dict  # name, backend and beam settings
+    lm: dict | None  # path, order, normaliser, ... of the LM folder
+    tuning: dict | None  # dev_manifest, points, best (and reused_from)
+    normalizer: str
+    scoring: str
+    scores: dict  # per level: N C S D I rate
+    timing: dict  # audio/network/decoding seconds, rtfx, device, processes
+    provenance: dict = field(default_factory=dict)  # git_revision, date, command, versions
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        return {**{k: v for k, v in data.items() if k != "provenance"}, **data["provenance"]}
+
+    def write(self, folder: Path) -> Path:
+        path = Path(folder) / RESULTS_FILE
+        path.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, path: Path) -> DecodeResult:
+        """Reads and checks a results.json; `InputError` naming the file for anything malformed."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise InputError(f"{path}: not a readable results.json ({err})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: not a results.json written by 'asr decode'")
+        data.setdefault("schema", 1)
+        if not isinstance(data["schema"], int) or data["schema"] > SCHEMA_VERSION:
+            raise InputError(f"{path}: schema {data['schema']!r} is newer than this toolkit reads ({SCHEMA_VERSION})")
+        names = {f.name for f in fields(cls)} - {"provenance"}
+        missing = sorted(n for n in names - {"schema"} if n not in data)
+        if missing:
+            raise InputError(f"{path}: not a results.json written by 'asr decode' (no {', '.join(missing)})")
+        result = cls(**{k: data[k] for k in names}, provenance={k: data[k] for k in PROVENANCE if k in data})
+        result._check(path)
+        return result
+
+    def _check(self, path: Path) -> None:
+        def bad(what: str) -> InputError:
+            return InputError(f"{path}: {what}")
+
+        for name in ("wer", "cer"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise bad(f"{name} is {value!r}, not a number")
+        for name in ("test_set", "model", "decoder", "scores", "timing"):
+            if not isinstance(getattr(self, name), dict):
+                raise bad(f"{name} is not an object")
+        if not isinstance(self.test_set.get("name"), str) or not isinstance(self.decoder.get("name"), str):
+            raise bad("test_set.name and decoder.name must be strings")
+        if not isinstance(self.timing.get("rtfx"), int | float):
+            raise bad("timing.rtfx is missing or not a number")
+        if self.lm is not None and not isinstance(self.lm, dict):
+            raise bad("lm is neither null nor an object")
+
+    def rate(self, metric: str) -> float:
+        """``wer`` or ``cer``."""
+        return {"wer": self.wer, "cer": self.cer}[metric]
+
+    @property
+    def train_info(self) -> dict:
+        return self.model.get("train_info") or {}
+
+    @property
+    def git_revision(self) -> str | None:
+        return self.provenance.get("git_revision")
+
+    @property
+    def date(self) -> str | None:
+        return self.provenance.get("date")
+
+    @property
+    def command(self) -> str:
+        return self.provenance.get("command") or ""
+
+    @property
+    def versions(self) -> dict:
+        return self.provenance.get("versions") or {}

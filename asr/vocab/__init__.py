@@ -1,0 +1,1 @@
+"""The character vocabulary of a train split, as a Wav2Vec2Processor."""

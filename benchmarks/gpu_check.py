@@ -1,0 +1,93 @@
+"""GPU readiness in one run, for a machine with a CUDA GPU: prints a table (and writes it as JSON with --json).
+
+1. Training throughput in bf16 of the wav2vec2-base architecture (randomly initialised, group norm):
+   `asr train` against transformers' `Trainer` with the CTC example's collator (benchmarks/train_bench.py).
+2. `asr decode` RTFx (greedy) on the GPU in float32 and bfloat16, network included (no logits cache).
+3. Batch invariance on the GPU: the same manifest decoded in batches of up to `--batch-seconds` and one
+   utterance at a time gives identical hypotheses, for a group-norm (base) and a stable-layer-norm (large, XLS-R)
+   model.
+
+Run: .venv/bin/python benchmarks/gpu_check.py [--steps 100] [--hours 0.5] [--json gpu_check.json]
+     .venv/bin/python benchmarks/gpu_check.py --smoke   # the tiny preset on the CPU: checks the script itself
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from train_bench import compare  # the benchmark beside this script (its folder is on sys.path when run)
+
+ASR = [sys.executable, "-m", "asr"]
+
+
+def asr(*args: str) -> None:
+    subprocess.run([*ASR, *args], check=True, capture_output=True)
+
+
+def decode(model: Path, manifest: Path, out: Path, batch_seconds: float, dtype: str = "float32") -> tuple[list, dict]:
+    asr("decode", "--model", str(model), "--manifest", str(manifest), "--out", str(out), "--no-cache",
+        "--batch-seconds", str(batch_seconds), "--dtype", dtype)  # fmt: skip
+    hyps = [json.loads(line)["hyp"] for line in (out / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
+    return hyps, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def decoding_checks(root: Path, size: str, hours: float, batch_seconds: float, gpu: bool) -> list[dict]:
+    """RTFx per dtype and batch invariance per feature-encoder norm, on the synthetic English test split."""
+    asr("data", "synth", "--langs", "en", "--hours", str(hours), "--out", str(root / "data"))
+    test = root / "data" / "en" / "test.jsonl"
+    asr("vocab", "--train", str(root / "data" / "en" / "train.jsonl"), "--out", str(root / "proc"))
+    rows = []
+    for norm in ("group", "stable"):
+        model = root / f"model_{norm}"
+        asr("model", "init", "--preset", size, "--norm", norm, "--processor", str(root / "proc"), "--out", str(model))
+        batched, results = decode(model, test, root / f"{norm}_batched", batch_seconds)
+        alone, _ = decode(model, test, root / f"{norm}_alone", 0.01)
+        differing = sum(a != b for a, b in zip(batched, alone, strict=True))
+        rows.append({"check": f"batch invariance, {size} {norm} norm", "value": f"{differing} of {len(alone)} differ",
+                     "ok": differing == 0, "device": results["timing"]["device"]})  # fmt: skip
+        for dtype in ("float32", "bfloat16") if gpu or norm == "group" else ():
+            _, timed = decode(model, test, root / f"{norm}_{dtype}", batch_seconds, dtype)
+            t = timed["timing"]
+            rows.append({"check": f"asr decode RTFx, {size} {norm} norm, {dtype}", "value": f"{t['rtfx']:.0f}",
+                         "ok": True, "device": t["device"], "audio_seconds": t["audio_seconds"]})  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=100, help="training steps of each trainer")
+    parser.add_argument("--hours", type=float, default=0.5, help="hours of synthetic English")
+    parser.add_argument("--batch-seconds", type=float, default=200.0, help="audio seconds per batch")
+    parser.add_argument("--smoke", action="store_true", help="tiny preset, few steps, on the CPU")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args()
+    import torch
+
+    gpu = torch.cuda.is_available() and not args.smoke
+    if not gpu and not args.smoke:
+        sys.exit("gpu_check: no CUDA GPU here (use --smoke to check the script on the CPU)")
+    size = "tiny" if args.smoke else "base"
+    steps, hours = (5, 0.02) if args.smoke else (args.steps, args.hours)
+    train = compare(size, steps, hours, args.batch_seconds / 2, gpu=gpu)
+    rows = [{"check": f"train audio s/s, {size}, {train['mixed_precision']}: asr train / Trainer",
+             "value": f"{train['ours']:.0f} / {train['peer']:.0f} = {train['ratio']:.2f}x", "ok": train["ratio"] >= 1,
+             "device": train["device"]}]  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        rows += decoding_checks(Path(tmp), size, hours, args.batch_seconds, gpu)
+    device = torch.cuda.get_device_name(0) if gpu else "CPU (smoke run)"
+    width = max(len(r["check"]) for r in rows)
+    print(f"GPU check on {device}\n")
+    print(f"{'check':<{width}}  {'result':<28} ok")
+    for r in rows:
+        print(f"{r['check']:<{width}}  {r['value']:<28} {'yes' if r['ok'] else 'NO'}")
+    if args.json:
+        args.json.write_text(json.dumps({"device": device, "rows": rows}, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

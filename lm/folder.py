@@ -1,0 +1,78 @@
+"""An LM folder made by `asr lm build`: its files, its ``lm.json``, and the checks against a model.
+
+``lm.arpa``, ``lm.bin`` (KenLM trie), ``unigrams.txt`` (the words, for the beam search), ``text.txt`` (the
+normalised training text) and ``lm.json`` (what was built, from what, with which normaliser, its dev
+perplexity; with a schema version). Decoding reads LMs only through this class.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from asr.errors import InputError
+
+LM_FILES = {"arpa": "lm.arpa", "binary": "lm.bin", "unigrams": "unigrams.txt", "info": "lm.json", "text": "text.txt"}
+LM_SCHEMA_VERSION = 1
+#: what a decode records of the LM it used
+SUMMARY_KEYS = ("order", "options", "normalizer", "vocabulary", "ngrams", "text", "dev")
+
+
+def read_info(folder: Path) -> dict:
+    """The ``lm.json`` of an LM folder; `InputError` when the folder is not one."""
+    path = Path(folder) / LM_FILES["info"]
+    if not path.is_file():
+        raise InputError(f"{folder}: not an LM folder (no {LM_FILES['info']}; make one with 'asr lm build')")
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{path}: unreadable ({err}); rebuild with 'asr lm build'") from None
+    if not isinstance(info, dict) or not isinstance(info.get("normalizer"), str):
+        raise InputError(f"{path}: not an lm.json written by 'asr lm build' (no normalizer)")
+    return info
+
+
+@dataclass(frozen=True)
+class LMFolder:
+    """A built LM folder: the binary model, its words and the normaliser of its text."""
+
+    folder: Path
+    binary: Path
+    unigrams: list[str]
+    normalizer: str
+    info: dict
+
+    @classmethod
+    def load(cls, folder: Path) -> LMFolder:
+        folder = Path(folder)
+        info = read_info(folder)
+        binary, words = folder / LM_FILES["binary"], folder / LM_FILES["unigrams"]
+        for path in (binary, words):
+            if not path.is_file():
+                raise InputError(f"{folder}: {path.name} is missing (rebuild with 'asr lm build')")
+        # without its words a binary LM decodes ~3x slower with only a warning: they are required here
+        unigrams = words.read_text(encoding="utf-8").split()
+        if not unigrams:
+            raise InputError(f"{words}: no words")
+        return cls(folder, binary, unigrams, info["normalizer"], info)
+
+    def summary(self) -> dict:
+        """What a decode records of the LM: its path and what it was built from."""
+        return {"path": str(self.folder), **{k: self.info.get(k) for k in SUMMARY_KEYS}}
+
+    def check_against(self, alphabet: set[str], normalizer: str) -> None:
+        """Fails loudly where pyctcdecode only warns: words the model cannot spell with `alphabet` (letter
+        case!) or text normalised otherwise than the model's targets (`normalizer`) both wreck WER silently."""
+        if normalizer != self.normalizer:
+            raise InputError(
+                f"{self.folder}: LM text was normalised with {self.normalizer}, the model's targets with "
+                f"{normalizer}; rebuild the LM with 'asr lm build --processor MODEL'"
+            )
+        bad = [w for w in self.unigrams if not set(w) <= alphabet]
+        if len(bad) > 0.05 * len(self.unigrams):
+            case = " (letter case differs from the model's)" if any(set(w.swapcase()) <= alphabet for w in bad) else ""
+            raise InputError(
+                f"{self.folder}: {len(bad)} of {len(self.unigrams)} LM words use characters the model cannot "
+                f"write{case}, e.g. {', '.join(bad[:3])}"
+            )

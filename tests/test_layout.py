@@ -1,0 +1,35 @@
+"""Module boundaries: `lm` depends only on asr.text, asr.errors and asr.data; decoding depends on `lm`."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LM_MAY_USE = ("asr.text", "asr.errors", "asr.data")
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_lm_uses_only_text_errors_and_data():
+    used = {(p.name, m) for p in (ROOT / "lm").glob("*.py") for m in _imports(p) if m.split(".")[0] == "asr"}
+    assert used and all(m.startswith(LM_MAY_USE) for _, m in used), sorted(used)
+
+
+def test_only_asr_inference_runs_the_network_for_inference():
+    """`asr decode` and training's scoring call asr.inference; no other module calls the model on a batch
+    with torch.inference_mode or no_grad."""
+    callers = [
+        p.relative_to(ROOT)
+        for p in (ROOT / "asr").rglob("*.py")
+        if "inference_mode" in p.read_text(encoding="utf-8") or "no_grad" in p.read_text(encoding="utf-8")
+    ]
+    assert callers == [Path("asr/inference.py")]

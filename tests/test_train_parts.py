@@ -1,0 +1,104 @@
+"""The parts of the training loop on their own: schedule and budget, checkpoints, run logging, the config."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import pytest
+
+from asr.errors import InputError
+from asr.train import checkpoints
+from asr.train.config import TrainConfig
+from asr.train.runlog import RunLog
+from asr.train.schedule import Budget, lr_lambda
+
+
+def _config(**values) -> TrainConfig:
+    return TrainConfig(model="m", processor="p", train_manifest="t", **values)
+
+
+def test_linear_schedule_warms_up_then_decays_to_zero():
+    f = lr_lambda(_config(max_steps=100, warmup_steps=10))
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
+    assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5) and f(100) == 0.0
+    assert all(f(s) >= f(s + 1) for s in range(10, 100))
+
+
+def test_tri_stage_schedule_holds_then_decays_to_the_final_scale():
+    f = lr_lambda(_config(max_steps=100, lr_schedule="tri_stage", tri_stage_ratios=[0.1, 0.4, 0.5]))
+    assert f(0) == pytest.approx(0.01) and f(10) == f(49) == 1.0
+    assert f(100) == pytest.approx(0.05) and f(75) == pytest.approx(math.sqrt(0.05))
+    assert lr_lambda(_config(lr_schedule="constant"))(123) == 1.0
+    with pytest.raises(InputError, match="lr_schedule 'cosine'"):
+        lr_lambda(_config(lr_schedule="cosine"))
+
+
+def test_budget_stops_at_the_minutes_and_moves_the_schedule_with_them():
+    budget = Budget(max_steps=1000, max_minutes=10)
+    assert not budget.time_up(599.0) and budget.time_up(600.0)
+    assert budget.minutes_left(300.0) == 5.0 and budget.minutes_left(700.0) == 0.0
+    assert budget.schedule_position(step=9, elapsed=0.0) == 10  # the coming step
+    assert budget.schedule_position(step=9, elapsed=300.0) == 500  # half the minutes: half the schedule
+    assert not Budget(1000, 0).time_up(1e9) and Budget(1000, 0).schedule_position(9, 1e9) == 10
+
+
+def test_checkpoints_are_listed_by_step_and_partial_ones_ignored(tmp_path):
+    for name in ("checkpoint-10", "checkpoint-9", "checkpoint-100", "checkpoint-110.partial", "checkpoint-x"):
+        (tmp_path / name).mkdir()
+    assert [p.name for p in checkpoints.checkpoints(tmp_path)] == ["checkpoint-9", "checkpoint-10", "checkpoint-100"]
+    assert checkpoints.to_resume(tmp_path, "auto").name == "checkpoint-100"
+    with pytest.raises(InputError, match="holds checkpoint-100"):
+        checkpoints.to_resume(tmp_path, "false")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert checkpoints.to_resume(empty, "auto") is None and checkpoints.to_resume(empty, "false") is None
+    with pytest.raises(InputError, match="holds no checkpoint"):
+        checkpoints.to_resume(empty, "true")
+
+
+def test_saving_checkpoints_keeps_the_last_ones_and_clears_partial_ones(tmp_path):
+    import torch
+    from accelerate import Accelerator
+
+    acc = Accelerator(cpu=True)
+    model = acc.prepare(torch.nn.Linear(2, 2))
+    (tmp_path / "checkpoint-3.partial").mkdir()  # left by a kill while saving
+    for step in (1, 2, 3):
+        with torch.no_grad():
+            model.weight.fill_(step)
+        checkpoints.save_checkpoint(acc, tmp_path, step, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-3"]
+    acc.load_state(str(tmp_path / "checkpoint-2"))
+    assert torch.all(model.weight == 2)
+
+
+def test_run_log_writes_one_header_and_the_run_info(tmp_path):
+    log = RunLog(tmp_path, active=True)
+    log.write({"step": 1, "loss": 2.5, "lr": 1e-4})
+    log.write({"step": 2, "loss": 2.0, "lr": 1e-4, "dev_wer": 0.5, "dev_cer": 0.2, "minutes": 0.1})
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    history = [{"step": 2, "minutes": 0.1, "dev_wer": 0.5, "dev_cer": 0.2}]
+    log.finish({"steps": 2, "history": history}, model_dir, "a run")
+    rows = list(csv.DictReader((tmp_path / "train_log.csv").open()))
+    assert [r["step"] for r in rows] == ["1", "2"] and rows[1]["dev_cer"] == "0.2" and rows[0]["dev_cer"] == ""
+    assert json.loads((model_dir / "run_info.json").read_text())["steps"] == 2
+    assert (tmp_path / "run_info.json").read_text() == (model_dir / "run_info.json").read_text()
+    assert (tmp_path / "learning_curve.png").stat().st_size > 1000
+    assert list((tmp_path / "tensorboard").iterdir())
+    quiet = tmp_path / "quiet"
+    quiet.mkdir()
+    RunLog(quiet, active=False).write({"step": 1})
+    assert not list(quiet.iterdir())
+
+
+def test_every_config_key_has_help_and_the_model_options_are_marked():
+    text = TrainConfig.help()
+    for name in TrainConfig.__dataclass_fields__:
+        assert f"--{name} (" in text
+    options = _config().model_options()
+    assert {"mask_time_prob", "hidden_dropout", "layerdrop", "ctc_zero_infinity"} <= set(options)
+    assert "learning_rate" not in options and "freeze_feature_encoder" not in options
+    assert _config(mask_time_prob=0.3).model_options()["mask_time_prob"] == 0.3
