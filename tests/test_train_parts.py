@@ -102,3 +102,14 @@ def test_every_config_key_has_help_and_the_model_options_are_marked():
     assert {"mask_time_prob", "hidden_dropout", "layerdrop", "ctc_zero_infinity"} <= set(options)
     assert "learning_rate" not in options and "freeze_feature_encoder" not in options
     assert _config(mask_time_prob=0.3).model_options()["mask_time_prob"] == 0.3
+
+
+def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
+    required = {"model": "m", "processor": "p", "train_manifest": "t"}
+    assert TrainConfig.load(None, required | {"mixed_precision": "no"}).mixed_precision == "no"
+    (tmp_path / "c.yaml").write_text("mixed_precision: no\nresume: false\n")
+    config = TrainConfig.load(str(tmp_path / "c.yaml"), required)
+    assert (config.mixed_precision, config.resume) == ("no", "false")
+    for key, value in (("mixed_precision", "bogus"), ("lr_schedule", "cosine"), ("schedule_by", "epochs")):
+        with pytest.raises(InputError, match=f"config key {key}: expected"):
+            TrainConfig.load(None, required | {key: value})

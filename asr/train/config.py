@@ -16,11 +16,11 @@ import yaml
 from asr.errors import InputError
 
 
-def option(default, help: str, model: bool = False):
+def option(default, help: str, model: bool = False, choices: tuple[str, ...] = ()):
     """A config field with its help text (shown by ``asr train --help``); `model` marks an option that is
-    written into the model's config (dropouts, SpecAugment, ...)."""
+    written into the model's config (dropouts, SpecAugment, ...); `choices` are the values a string may take."""
     factory = {"default_factory": lambda: list(default)} if isinstance(default, list) else {"default": default}
-    return field(**factory, metadata={"help": help, "model": model})
+    return field(**factory, metadata={"help": help, "model": model, "choices": choices})
 
 
 @dataclass
@@ -48,10 +48,15 @@ class TrainConfig:
     adam_beta1: float = option(0.9, "AdamW beta1")
     adam_beta2: float = option(0.98, "AdamW beta2")
     adam_epsilon: float = option(1e-8, "AdamW epsilon")
-    lr_schedule: str = option("linear", "linear (warm-up, linear decay) | tri_stage (fairseq) | constant")
+    lr_schedule: str = option(
+        "linear",
+        "linear (warm-up, linear decay) | tri_stage (fairseq) | constant",
+        choices=("linear", "tri_stage", "constant"),
+    )
     schedule_by: str = option(
         "steps", "steps: the schedule spans max_steps; budget: it ends at max_steps or max_minutes, whichever "
-        "comes first (a wall-clock budget gets its whole decay; the run is then not reproducible step for step)"
+        "comes first (a wall-clock budget gets its whole decay; the run is then not reproducible step for step)",
+        choices=("steps", "budget"),
     )  # fmt: skip
     warmup_steps: int = option(500, "linear warm-up steps (linear schedule)")
     tri_stage_ratios: list[float] = option(  # noqa: RUF009 - option() makes a default_factory for lists
@@ -60,7 +65,9 @@ class TrainConfig:
     tri_stage_final_scale: float = option(0.05, "tri_stage: learning rate at the end, relative to the peak")
     gradient_accumulation_steps: int = option(1, "batches per optimizer step")
     max_grad_norm: float = option(1.0, "gradient clipping norm; 0 = none")
-    mixed_precision: str = option("auto", "auto (bf16 where the GPU has it) | no | bf16 | fp16")
+    mixed_precision: str = option(
+        "auto", "auto (bf16 where the GPU has it) | no | bf16 | fp16", choices=("auto", "no", "bf16", "fp16")
+    )
     gradient_checkpointing: bool = option(False, "recompute activations in the backward pass (less memory)")
     freeze_feature_encoder: bool = option(True, "keep the convolutional feature encoder fixed")
     # model options written into its config
@@ -90,7 +97,10 @@ class TrainConfig:
     save_steps: int = option(200, "steps between checkpoints")
     save_total_limit: int = option(2, "checkpoints kept (oldest removed first); 0 = all")
     logging_steps: int = option(10, "steps between log rows")
-    resume: str = option("auto", "auto: continue from output_dir's last checkpoint if any; true: must; false: must not")
+    resume: str = option(
+        "auto", "auto: continue from output_dir's last checkpoint if any; true: must; false: must not",
+        choices=("auto", "true", "false"),
+    )  # fmt: skip
     sync_check: bool = option(False, "assert after every step that all processes hold the same weights")
 
     @classmethod
@@ -110,9 +120,12 @@ class TrainConfig:
         if unknown:
             raise InputError(f"unknown config key(s): {', '.join(unknown)}")
         config = cls(**{k: _coerce(known[k], v) for k, v in values.items()})
-        for key, allowed in (("resume", ("auto", "true", "false")), ("schedule_by", ("steps", "budget"))):
-            if getattr(config, key) not in allowed:
-                raise InputError(f"config key {key}: expected {' or '.join(allowed)}, got {getattr(config, key)!r}")
+        for f in fields(cls):
+            allowed = f.metadata["choices"]
+            if allowed and getattr(config, f.name) not in allowed:
+                raise InputError(
+                    f"config key {f.name}: expected {' or '.join(allowed)}, got {getattr(config, f.name)!r}"
+                )
         missing = [k for k in ("model", "processor", "train_manifest") if not getattr(config, k)]
         if missing:
             raise InputError(f"config: {', '.join(missing)} must be set")
@@ -139,8 +152,8 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
     kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type))
     if kind is None or value is None:
         return value
-    if kind is str and isinstance(value, bool):  # YAML reads an unquoted true/false as a bool
-        return str(value).lower()
+    if kind is str and isinstance(value, bool):  # YAML reads an unquoted true/false/no/yes as a bool
+        return "no" if not value and "no" in f.metadata["choices"] else str(value).lower()
     if kind is bool and not isinstance(value, bool):
         raise InputError(f"config key {f.name}: expected true or false, got {value!r}")
     try:
