@@ -80,6 +80,22 @@ def test_killed_run_resumes_to_the_same_weights(setup, tmp_path):
     assert dev == [
         {k: r.get(k) for k in ("step", "dev_wer", "dev_cer")} for r in whole_info["history"] if "dev_wer" in r
     ]
+    # the steps logged after the last checkpoint by the killed run are not logged twice
+    logged = [row.split(",")[0] for row in (killed / "train_log.csv").read_text().splitlines()[1:]]
+    assert logged == [row.split(",")[0] for row in (whole / "train_log.csv").read_text().splitlines()[1:]]
+    assert not list(killed.glob("checkpoint-*/*.pkl"))
+
+
+def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path):
+    out = tmp_path / "run"
+    assert train_main(_args(setup, out, max_steps=4, eval_steps=100)) == 0
+    proc = _run(_args(setup, out, max_steps=8, learning_rate=1e-2, seed=3, eval_steps=100))
+    assert proc.returncode == 2 and "checkpoint-4 was saved by a run with another config" in proc.stderr
+    assert "learning_rate: 0.003 -> 0.01" in proc.stderr and "seed: 0 -> 3" in proc.stderr
+    assert train_main(_args(setup, out, max_steps=8, eval_steps=100, resume_with_changes="true")) == 0
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["resumed_from"] == "checkpoint-4" and info["resumed_with_changes"] == {"max_steps": [4, 8]}
+    assert info["steps"] == 8
 
 
 def test_two_processes_stay_in_sync(setup, tmp_path):

@@ -58,20 +58,64 @@ def test_checkpoints_are_listed_by_step_and_partial_ones_ignored(tmp_path):
         checkpoints.to_resume(empty, "true")
 
 
-def test_saving_checkpoints_keeps_the_last_ones_and_clears_partial_ones(tmp_path):
+def _training_state(step: int = 0):
     import torch
     from accelerate import Accelerator
 
     acc = Accelerator(cpu=True)
-    model = acc.prepare(torch.nn.Linear(2, 2))
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 / (s + 1))
+    model, optimizer = acc.prepare(model, optimizer)
+    return acc, checkpoints.TrainingState(model, optimizer, scheduler, {"step": step}, {"seed": 0})
+
+
+def test_saving_checkpoints_keeps_the_last_ones_and_restores_everything(tmp_path):
+    import random
+
+    import numpy as np
+    import torch
+
+    acc, state = _training_state()
     (tmp_path / "checkpoint-3.partial").mkdir()  # left by a kill while saving
     for step in (1, 2, 3):
-        with torch.no_grad():
-            model.weight.fill_(step)
-        checkpoints.save_checkpoint(acc, tmp_path, step, keep=2)
+        state.model(torch.ones(4, 2)).sum().backward()
+        state.optimizer.step(), state.scheduler.step(), state.optimizer.zero_grad()
+        state.loop = {"step": step}
+        checkpoints.save_checkpoint(acc, tmp_path, step, keep=2, state=state)
+        if step == 2:
+            saved_weight, saved_lr = state.model.weight.detach().clone(), state.scheduler.get_last_lr()
+            draws = (random.random(), np.random.rand(), torch.rand(1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-3"]
-    acc.load_state(str(tmp_path / "checkpoint-2"))
-    assert torch.all(model.weight == 2)
+    acc, fresh = _training_state()
+    trainer = checkpoints.load_checkpoint(acc, tmp_path / "checkpoint-2", fresh)
+    assert trainer["loop"] == {"step": 2} and trainer["config"] == {"seed": 0}
+    assert torch.equal(fresh.model.weight, saved_weight) and fresh.scheduler.get_last_lr() == saved_lr
+    assert fresh.optimizer.state_dict()["state"][0]["step"] == 2
+    assert (random.random(), np.random.rand(), torch.rand(1)) == draws  # the generators continue as they were
+
+
+def test_a_checkpoint_is_never_unpickled(tmp_path):
+    import pickle
+
+    import torch
+
+    acc, state = _training_state()
+    checkpoints.save_checkpoint(acc, tmp_path, 1, keep=0, state=state)
+    planted = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(planted), "w"))
+
+    folder = tmp_path / "checkpoint-1"
+    for name in ("custom_checkpoint_0.pkl", "random_states_0.pkl", "scheduler.bin"):
+        (folder / name).write_bytes(pickle.dumps(Payload()))
+    torch.save({"state": Payload()}, folder / "optimizer.pt")  # a hostile optimizer file is refused
+    acc, fresh = _training_state()
+    with pytest.raises(InputError, match="not a checkpoint this version can resume"):
+        checkpoints.load_checkpoint(acc, folder, fresh)
+    assert not planted.exists()
 
 
 def test_run_log_writes_one_header_and_the_run_info(tmp_path):

@@ -1,15 +1,30 @@
-"""Checkpoints in a run folder: ``checkpoint-<step>/`` (accelerate state), listed, saved whole, rotated, resumed.
+"""Checkpoints in a run folder: ``checkpoint-<step>/``, listed, saved whole, rotated, resumed, in formats that
+cannot run code.
 
-A checkpoint is written to ``checkpoint-<step>.partial`` and renamed when whole, so a kill never leaves half a
-checkpoint; a ``.partial`` folder left by a kill is ignored and cleared by the next save.
+A checkpoint holds ``model.safetensors`` (weights), ``optimizer.pt`` (tensors and numbers only: loaded with
+``torch.load(weights_only=True)``), ``trainer_state.json`` (the loop state, the scheduler, the gradient
+scaler and the config the run was started with) and per process ``rng_<rank>.json`` + ``rng_<rank>.safetensors``
+(Python, NumPy and torch generator states). Nothing is unpickled on resume, unlike accelerate's ``save_state``
+(whose ``custom_checkpoint_*.pkl`` and ``random_states_*.pkl`` are loaded with ``weights_only=False``: a planted
+file would run code). A checkpoint is written to ``checkpoint-<step>.partial`` and renamed when whole, so a
+kill never leaves half a checkpoint; a ``.partial`` folder left by a kill is ignored and cleared by the next
+save.
 """
 
 from __future__ import annotations
 
+import json
+import pickle
+import random
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from asr.errors import InputError
+
+STATE_FILE = "trainer_state.json"
 
 
 def checkpoints(output_dir: Path) -> list[Path]:
@@ -34,19 +49,97 @@ def to_resume(output_dir: Path, resume: str) -> Path | None:
     return found
 
 
-def save_checkpoint(acc, output_dir: Path, step: int, keep: int) -> None:
-    """Saves accelerate's state (all processes take part) as checkpoint-<step>, keeping the last `keep`
-    (0: all)."""
+@dataclass
+class TrainingState:
+    """What a checkpoint restores besides the weights: the optimizer, the scheduler, the loop's own state (a
+    JSON-able dict) and the config the run was started with."""
+
+    model: object  # as prepared by accelerate
+    optimizer: object
+    scheduler: object
+    loop: dict
+    config: dict
+
+
+def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: TrainingState) -> None:
+    """Saves the run's state (all processes take part) as checkpoint-<step>, keeping the last `keep` (0: all)."""
+    import torch
+    from safetensors.torch import save_file
+
     acc.wait_for_everyone()
     final = output_dir / f"checkpoint-{step}"
     partial = output_dir / f"{final.name}.partial"
     if acc.is_main_process:
         shutil.rmtree(partial, ignore_errors=True)  # left by a run killed while saving
+        partial.mkdir(parents=True)
     acc.wait_for_everyone()
-    acc.save_state(str(partial))
+    _save_rng(partial, acc.process_index)
+    if acc.is_main_process:
+        weights = acc.unwrap_model(state.model).state_dict()
+        save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(partial / "model.safetensors"))
+        torch.save(state.optimizer.state_dict(), partial / "optimizer.pt")
+        scaler = acc.scaler.state_dict() if acc.scaler is not None else None
+        trainer = {"loop": state.loop, "scheduler": state.scheduler.state_dict(), "scaler": scaler,
+                   "config": state.config}  # fmt: skip
+        (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
     acc.wait_for_everyone()
     if acc.is_main_process:
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)
         for path in checkpoints(output_dir)[:-keep] if keep > 0 else []:
             shutil.rmtree(path, ignore_errors=True)
+    acc.wait_for_everyone()
+
+
+def load_checkpoint(acc, path: Path, state: TrainingState) -> dict:
+    """Restores weights, optimizer, scheduler, scaler and this process's generators from `path`; returns the
+    checkpoint's trainer state (``loop`` and ``config``)."""
+    import torch
+    from safetensors.torch import load_file
+
+    try:
+        trainer = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
+        weights = load_file(str(path / "model.safetensors"))
+        optimizer = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
+    except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
+        raise InputError(f"{path}: not a checkpoint this version can resume ({str(err).splitlines()[0]})") from None
+    acc.unwrap_model(state.model).load_state_dict(weights)
+    state.optimizer.load_state_dict(optimizer)
+    state.scheduler.load_state_dict(trainer["scheduler"])
+    if acc.scaler is not None and trainer.get("scaler"):
+        acc.scaler.load_state_dict(trainer["scaler"])
+    _load_rng(path, acc.process_index)
+    return trainer
+
+
+def _save_rng(folder: Path, rank: int) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    numbers = {"python": [version, list(mt), gauss], "numpy": [kind, keys.tolist(), pos, has_gauss, cached]}
+    (folder / f"rng_{rank}.json").write_text(json.dumps(numbers), encoding="utf-8")
+    tensors = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        tensors |= {f"cuda_{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
+    save_file(tensors, str(folder / f"rng_{rank}.safetensors"))
+
+
+def _load_rng(folder: Path, rank: int) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    numbers_file, tensors_file = folder / f"rng_{rank}.json", folder / f"rng_{rank}.safetensors"
+    if not numbers_file.is_file():  # resumed with more processes than saved it: their generators start anew
+        return
+    numbers = json.loads(numbers_file.read_text(encoding="utf-8"))
+    version, mt, gauss = numbers["python"]
+    random.setstate((version, tuple(mt), gauss))
+    kind, keys, pos, has_gauss, cached = numbers["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    tensors = load_file(str(tensors_file))
+    torch.set_rng_state(tensors["torch"])
+    cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("cuda_")), key=lambda k: int(k[5:]))]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)

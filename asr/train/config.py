@@ -97,6 +97,10 @@ class TrainConfig:
     save_steps: int = option(200, "steps between checkpoints")
     save_total_limit: int = option(2, "checkpoints kept (oldest removed first); 0 = all")
     logging_steps: int = option(10, "steps between log rows")
+    resume_with_changes: bool = option(
+        False, "resume although the config differs from the checkpoint's in keys that change the run (both are "
+        "recorded in run_info.json)"
+    )  # fmt: skip
     resume: str = option(
         "auto", "auto: continue from output_dir's last checkpoint if any; true: must; false: must not",
         choices=("auto", "true", "false"),
@@ -134,6 +138,13 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def changes_from(self, saved: dict) -> dict[str, list]:
+        """The keys, other than those a resumed run may change freely, whose values differ from a checkpoint's
+        config: {key: [saved, now]}."""
+        now = self.to_dict()
+        keys = (set(now) | set(saved)) - FREE_ON_RESUME
+        return {k: [saved.get(k), now.get(k)] for k in sorted(keys) if saved.get(k) != now.get(k)}
+
     def model_options(self) -> dict:
         """The options written into the model's config."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("model")}
@@ -146,6 +157,13 @@ class TrainConfig:
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
             lines.append(f"  --{f.name} ({f.type}, default {default!r})\n      {f.metadata['help']}")
         return "\n".join(lines)
+
+
+#: keys that do not change what a resumed run computes (where it writes, how often it reports, its wall clock)
+FREE_ON_RESUME = {
+    "output_dir", "resume", "resume_with_changes", "max_minutes", "eval_steps", "eval_batch_seconds", "save_steps",
+    "save_total_limit", "logging_steps", "sync_check", "test_manifest", "cache_audio_hours",
+}  # fmt: skip
 
 
 def _coerce(f: dataclasses.Field, value: object) -> object:

@@ -125,7 +125,6 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
         self.model, self.optimizer = self.acc.prepare(model, optimizer)
         self.state = LoopState()
-        self.acc.register_for_checkpointing(self.scheduler, self.state)
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
         self.audio = AudioStore(rate, train_hours <= cfg.cache_audio_hours)
 
@@ -255,8 +254,27 @@ class Trainer:
         return result[0]
 
     # writing ---------------------------------------------------------------------------------------------
+    def _training_state(self) -> checkpoints.TrainingState:
+        return checkpoints.TrainingState(
+            self.model, self.optimizer, self.scheduler, self.state.state_dict(), self.cfg.to_dict()
+        )
+
     def _save_checkpoint(self) -> None:
-        checkpoints.save_checkpoint(self.acc, self.out, self.state.step, self.cfg.save_total_limit)
+        checkpoints.save_checkpoint(
+            self.acc, self.out, self.state.step, self.cfg.save_total_limit, self._training_state()
+        )
+
+    def _resume(self, path: Path) -> None:
+        """Restores the run from a checkpoint; refuses a config that changes the run unless told otherwise."""
+        saved = checkpoints.load_checkpoint(self.acc, path, self._training_state())
+        self.config_changes = self.cfg.changes_from(saved["config"])
+        if self.config_changes and not self.cfg.resume_with_changes:
+            listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in self.config_changes.items())
+            raise InputError(
+                f"{path} was saved by a run with another config ({listed}); resume with that config, use a new "
+                f"output_dir, or set resume_with_changes=true"
+            )
+        self.state.load_state_dict(saved["loop"])
 
     def _save_model(self, folder: str) -> None:
         if not self.acc.is_main_process:
@@ -279,9 +297,10 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
         self.acc.wait_for_everyone()
         resumed = checkpoints.to_resume(self.out, cfg.resume)
+        self.config_changes: dict = {}
         if resumed:
-            self.acc.load_state(str(resumed))
-        self.runlog = RunLog(self.out, self.acc.is_main_process)
+            self._resume(resumed)
+        self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
         start = time.monotonic() - self.state.elapsed
         progress = self._progress(resumed)
         while self.state.step < cfg.max_steps:
@@ -397,6 +416,7 @@ class Trainer:
             "epochs": self.state.epoch,
             "minutes": round(self.state.elapsed / 60, 3),
             "resumed_from": resumed.name if resumed else None,
+            "resumed_with_changes": self.config_changes,
             "best_dev_wer": self.state.best_wer,
             "best_step": self.state.best_step,
             "final_model": "best" if self.dev is not None else "last",

@@ -14,18 +14,36 @@ SCALARS = ("loss", "lr", "dev_wer", "dev_cer")
 
 
 class RunLog:
-    """Writes log rows to the CSV file and TensorBoard; does nothing where `active` is false."""
+    """Writes log rows to the CSV file and TensorBoard; does nothing where `active` is false. A run resumed
+    from the checkpoint of `resumed_step` first drops what was logged after it (a killed run logged on past
+    its last checkpoint, and the resumed run logs those steps again)."""
 
-    def __init__(self, output_dir: Path, active: bool) -> None:
+    def __init__(self, output_dir: Path, active: bool, resumed_step: int | None = None) -> None:
         self.out, self.active = output_dir, active
-        self.tensorboard = self._open_tensorboard() if active else None
+        if active and resumed_step is not None:
+            self._cut_csv(resumed_step)
+        self.tensorboard = self._open_tensorboard(resumed_step) if active else None
 
-    def _open_tensorboard(self):
+    def _cut_csv(self, step: int) -> None:
+        path = self.out / "train_log.csv"
+        if not path.is_file():
+            return
+        with path.open(newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= step]
+        tmp = path.with_suffix(".partial")
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: r.get(k, "") for k in COLUMNS} for r in rows)
+        tmp.replace(path)
+
+    def _open_tensorboard(self, resumed_step: int | None):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             return None
-        return SummaryWriter(str(self.out / "tensorboard"))
+        purge = None if resumed_step is None else resumed_step + 1  # events from this step on are dropped
+        return SummaryWriter(str(self.out / "tensorboard"), purge_step=purge)
 
     def write(self, row: dict) -> None:
         if not self.active:
