@@ -39,7 +39,7 @@ def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
     logprobs, durations = [], []
     for split in ("dev", "test"):
         manifest = data / f"{split}.jsonl"
-        path = cache.cache_path(root / "cache", key, manifest)
+        path = cache.cache_path(root / "cache", key, manifest, read_manifest(manifest))
         if not path.exists():
             out = root / f"greedy_{split}"
             subprocess.run([*ASR, "decode", "--model", str(MODEL), "--manifest", str(manifest), "--out", str(out),

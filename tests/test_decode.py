@@ -215,3 +215,39 @@ def test_dev_scores_logged_in_training_equal_asr_decode(es, tmp_path):
                         "--no-cache"]) == 0  # fmt: skip
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert 0 < results["cer"] < 0.5 and (dev["dev_wer"], dev["dev_cer"]) == (results["wer"], results["cer"])
+
+
+def test_the_cache_is_keyed_on_the_audio_and_a_broken_cache_is_recomputed(es, tmp_path, capsys):
+    import shutil
+
+    from asr.data.manifest import read_manifest
+
+    copy = tmp_path / "copy"
+    shutil.copytree(es["test"].parent, copy)  # same manifest bytes, relative audio paths
+    utts = read_manifest(copy / "test.jsonl")
+    shutil.copy(utts[1].audio_path(copy), utts[0].audio_path(copy))  # other audio under the first utterance
+    cache = tmp_path / "cache"
+    args = ["--model", str(MODEL), "--logits-cache", str(cache)]
+    assert decode_main([*args, "--manifest", str(es["test"]), "--out", str(tmp_path / "a")]) == 0
+    assert decode_main([*args, "--manifest", str(copy / "test.jsonl"), "--out", str(tmp_path / "b")]) == 0
+    a, b = ([json.loads(x) for x in (tmp_path / d / "hyp.jsonl").read_text().splitlines()] for d in "ab")
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["timing"]["logits_cached"] is False
+    assert b[0]["hyp"] == a[1]["hyp"] != a[0]["hyp"]  # the copy's first utterance was decoded from its own audio
+    files = sorted(cache.glob("*.npz"))
+    assert len(files) == 2
+    files[0].write_bytes(files[0].read_bytes()[:1000])  # truncated
+    capsys.readouterr()
+    for d in ("a2", "b2"):
+        manifest = es["test"] if d == "a2" else copy / "test.jsonl"
+        assert decode_main([*args, "--manifest", str(manifest), "--out", str(tmp_path / d)]) == 0
+    assert "unreadable cache" in capsys.readouterr().err
+    again = [json.loads(x)["hyp"] for x in (tmp_path / "a2" / "hyp.jsonl").read_text().splitlines()]
+    assert again == [r["hyp"] for r in a]
+
+
+def test_the_lm_is_checked_against_the_models_normaliser_not_the_scoring_one(es, tmp_path):
+    # the LM matches the model (lower-nopunct); scoring with another normaliser must not refuse it
+    out = tmp_path / "lm"
+    assert decode_main(["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(out), "--decoder",
+                        "beam_lm", "--lm", str(es["lm"]), "--normalize", "none", "--no-cache"]) == 0  # fmt: skip
+    assert json.loads((out / "results.json").read_text())["normalizer"] == "none@1"

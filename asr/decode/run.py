@@ -91,9 +91,10 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     if not utts:
         raise InputError(f"{manifest}: no utterances")
     key = cache.model_fingerprint(opts.model, opts.dtype, opts.adapter)
-    path = cache.cache_path(opts.cache_dir, key, manifest) if opts.cache_dir else None
-    if path is not None and path.is_file():
-        return Split(manifest, utts, cache.load_cache(path), True)
+    path = cache.cache_path(opts.cache_dir, key, manifest, utts) if opts.cache_dir else None
+    cached = cache.load_cache(path) if path is not None and path.is_file() else None
+    if cached is not None:
+        return Split(manifest, utts, cached, True)
     state = _state()
     with state.split_between_processes(utts) as mine:
         audio = manifest_audio(manifest.parent, model.rate)
