@@ -162,3 +162,64 @@ def test_codecs_decode_to_mono_16k(tmp_path, audio, suffix, fmt):
     assert out.ndim == 1 and out.dtype == np.float32
     assert abs(len(out) - len(samples) * 16000 / rate) < 0.05 * 16000  # mp3 adds encoder padding
     assert np.max(np.abs(out)) > 0.1
+
+
+def test_hub_ids_are_made_safe_and_colliding_ids_refused_before_anything_is_written(tmp_path, audio):
+    datasets = pytest.importorskip("datasets")
+    files = [str(audio[k]) for k in ("u0", "u1")]
+
+    def saved(ids: list[str], name: str) -> Path:
+        ds = datasets.Dataset.from_dict({"audio": files, "sentence": ["hello there", "good morning"], "id": ids})
+        ds.cast_column("audio", datasets.Audio()).save_to_disk(str(tmp_path / name))
+        return tmp_path / name
+
+    out = tmp_path / "corpus" / "out"
+    source = saved(["../../escaped", "ok"], "hostile")
+    assert data_main(["prepare", "--source", f"hf:{source}", "--lang", "en", "--out", str(out)]) == 0
+    assert not list(tmp_path.glob("escaped*")) and not list((tmp_path / "corpus").glob("escaped*"))
+    written = sorted(p.relative_to(out).as_posix() for p in (out / "audio").rglob("*.*"))
+    assert written == ["audio/train/escaped.wav", "audio/train/ok.wav"]
+
+    clash = tmp_path / "clash_out"
+    source = saved(["a b", "a-b"], "clash")
+    proc = subprocess.run([*ASR, "data", "prepare", "--source", f"hf:{source}", "--lang", "en", "--out", str(clash)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "ids 'a b' and 'a-b' both become 'a-b'" in proc.stderr
+    assert not (clash / "audio").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"id": "a", "audio": "x.wav", "text": None, "duration": 1}, "'text' is null, expected a string"),
+        ({"id": "a", "audio": "x.wav", "text": 4711, "duration": 1}, "'text' is 4711, expected a string"),
+        ({"id": None, "audio": "x.wav", "text": "t", "duration": 1}, "'id' is null, expected a non-empty string"),
+        ({"id": "a", "audio": "x.wav", "text": "t", "duration": "long"}, "'duration' is \"long\", expected a number"),
+        ({"id": "a", "audio": "x.wav", "text": "t", "duration": [1]}, "'duration' is [1], expected a number"),
+        ({"id": "a", "audio": "x.wav", "text": "t", "duration": -1.0}, "'duration' is -1.0, expected a number"),
+        ({"id": "a", "audio": "x.wav", "text": "t", "duration": 1, "offset": -2}, "'offset' is -2, expected"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_type_are_one_line_errors(tmp_path, line, message):
+    from asr.errors import InputError
+
+    path = _jsonl(tmp_path / "m.jsonl", [{"id": "ok", "audio": "x.wav", "text": "fine", "duration": 1}, line])
+    with pytest.raises(InputError, match=f"m.jsonl:2: {message}".replace("[", r"\[").replace("]", r"\]")):
+        read_manifest(path)
+
+
+def test_audiofolder_rows_without_transcription_are_filtered_and_without_file_name_refused(tmp_path, audio):
+    root = tmp_path / "folder"
+    root.mkdir()
+    for name in ("a", "b"):
+        (root / f"{name}.wav").write_bytes(audio["u0"].read_bytes())
+    _jsonl(root / "metadata.jsonl", [{"file_name": "a.wav", "transcription": "hello there"},
+                                     {"file_name": "b.wav", "transcription": None}])  # fmt: skip
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out", str(out)]) == 0
+    assert [u.text for u in read_manifest(out / "train.jsonl")] == ["hello there"]
+    assert json.loads((out / "summary.json").read_text())["splits"]["train"]["filtered"] == {"empty transcript": 1}
+    _jsonl(root / "metadata.jsonl", [{"file_name": "a.wav", "transcription": "x"}, {"transcription": "y"}])
+    proc = subprocess.run([*ASR, "data", "prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out",
+                           str(tmp_path / "o2")], capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "metadata.jsonl row 2: no file_name" in proc.stderr

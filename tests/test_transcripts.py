@@ -17,6 +17,7 @@ EXPECTED = {"spk1_a": "hello  world", "spk1_b": "", "spk2_c": "päivää"}
         ("ref.txt", "spk1_a\thello  world\nspk1_b\t\nspk2_c\tpäivää\n"),
         ("hyp.trn", ";; comment\nhello  world (spk1_a)\n(spk1_b)\npäivää (spk2_c)\n"),
         ("noext", "hello  world (spk1_a)\r\n(spk1_b)\r\npäivää (spk2_c)\r\n"),
+        ("mac.txt", "spk1_a hello  world\rspk1_b\r\rspk2_c päivää\r"),  # CR-only line ends
         ("h.jsonl", '{"id": "spk1_a", "hyp": "hello  world"}\n{"id": "spk1_b", "hyp": ""}\n'
                     '{"id": "spk2_c", "hyp": "päivää", "ref": "x"}\n'),
     ],

@@ -8,6 +8,7 @@ is the original transcript: normalised text is computed where needed, never stor
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -60,21 +61,38 @@ def read_manifest(path: str | Path) -> list[Utterance]:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}:{lineno}: invalid JSON ({err.msg})") from None
-        missing = [k for k in _REQUIRED if not isinstance(obj, dict) or k not in obj]
-        if missing:
-            raise InputError(f"{path}:{lineno}: manifest line without {', '.join(missing)}")
-        utterances.append(
-            Utterance(
-                id=str(obj["id"]),
-                audio=str(obj["audio"]),
-                duration=float(obj.get("duration") or 0.0),
-                text=str(obj["text"]),
-                speaker=str(obj.get("speaker") or ""),
-                lang=str(obj.get("lang") or ""),
-                offset=None if obj.get("offset") is None else float(obj["offset"]),
-            )
-        )
+        utterances.append(_utterance(obj, f"{path}:{lineno}"))
     return utterances
+
+
+def _utterance(obj: object, where: str) -> Utterance:
+    """One manifest line's utterance, its fields' types checked: a wrong type is an error, never a transcript
+    such as "None" or "4711"."""
+    missing = [k for k in _REQUIRED if not isinstance(obj, dict) or k not in obj]
+    if missing:
+        raise InputError(f"{where}: manifest line without {', '.join(missing)}")
+    for key in ("id", "audio", "text"):
+        if not isinstance(obj[key], str) or (key != "text" and not obj[key].strip()):
+            raise InputError(
+                f"{where}: {key!r} is {json.dumps(obj[key])}, expected a non-empty string"
+                if key != "text"
+                else f"{where}: 'text' is {json.dumps(obj[key])}, expected a string"
+            )
+    for key in ("speaker", "lang"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            raise InputError(f"{where}: {key!r} is {json.dumps(obj[key])}, expected a string")
+    duration = _seconds(obj.get("duration", 0.0), "duration", where)
+    offset = None if obj.get("offset") is None else _seconds(obj["offset"], "offset", where)
+    return Utterance(obj["id"], obj["audio"], duration, obj["text"], obj.get("speaker") or "", obj.get("lang") or "",
+                     offset)  # fmt: skip
+
+
+def _seconds(value: object, key: str, where: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise InputError(f"{where}: {key!r} is {json.dumps(value)}, expected a number of seconds >= 0")
+    return float(value)
 
 
 def write_manifest(path: str | Path, utterances: list[Utterance]) -> None:

@@ -29,7 +29,7 @@ from asr.errors import InputError
 SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "dev", "test": "test"}
 TEXT_COLUMNS = ("sentence", "text", "transcription", "transcript", "normalized_text", "raw_transcription")
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id", "spk_id")
-_UNSAFE_ID = re.compile(r"[\s()]+")
+_UNSAFE_ID = re.compile(r"[\s()/\\]+")
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,29 @@ def _one_split(path: Path, options: SourceOptions) -> str:
 
 
 def safe_id(text: str) -> str:
-    """An utterance id without whitespace or parentheses (which trn and Kaldi files cannot hold)."""
-    return _UNSAFE_ID.sub("-", text.strip())
+    """An utterance id without whitespace or parentheses (which trn and Kaldi files cannot hold) and without
+    path separators or leading dots (ids name audio files: ``../../x`` must not write outside the corpus)."""
+    return _UNSAFE_ID.sub("-", text.strip()).lstrip(".-") or "utt"
+
+
+def transcript(value: object, where: str) -> str:
+    """A row's transcript: missing or null is empty (filtered and counted by the checks); another type than a
+    string is an error, never a transcript such as "None"."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{where}: the transcript is {value!r}, not text")
+    return value
+
+
+def check_unique_ids(utts: list[Utterance], raw: list[str], where: str) -> None:
+    """Refuses ids that became one after cleaning (``a b`` and ``a-b``): they would share an audio file."""
+    seen: dict[str, str] = {}
+    for utt, original in zip(utts, raw, strict=True):
+        if utt.id in seen:
+            raise InputError(f"{where}: ids {seen[utt.id]!r} and {original!r} both become {utt.id!r}; give "
+                             f"--id-column a column with unique ids")  # fmt: skip
+        seen[utt.id] = original
 
 
 def speaker_prefixed(speaker: str, utt_id: str) -> str:
@@ -164,13 +185,17 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
         if rows and text_col is None:
             raise InputError(f"{meta}: no text column (one of {', '.join(TEXT_COLUMNS)})")
         spk_col = _pick(columns, options.speaker_column, SPEAKER_COLUMNS, "speaker", str(meta))
-        for row in rows:
+        for number, row in enumerate(rows, 1):
+            where = f"{meta} row {number}"
+            if not isinstance(row.get("file_name"), str) or not row["file_name"]:
+                raise InputError(f"{where}: no file_name")
             audio = (meta.parent / row["file_name"]).resolve()
             first = audio.relative_to(root.resolve()).parts[0]
             split = split_name(first) if first.lower() in SPLIT_NAMES else split_name(options.split or "train")
             speaker = str(row.get(spk_col) or "") if spk_col else ""
             utt_id = speaker_prefixed(speaker, str(row.get(options.id_column or "id") or audio.stem))
-            splits.setdefault(split, []).append(Utterance(utt_id, str(audio), 0.0, str(row[text_col]), speaker, lang))
+            text = transcript(row.get(text_col), where)
+            splits.setdefault(split, []).append(Utterance(utt_id, str(audio), 0.0, text, speaker, lang))
     return splits
 
 
@@ -209,20 +234,21 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
     spk_col = _pick(columns, options.speaker_column, SPEAKER_COLUMNS, "speaker", where)
     id_col = _pick(columns, options.id_column, ("id",), "id", where)
     ds = ds.cast_column(options.audio_column, datasets.Audio(decode=False))
-    utts = []
+    utts, raw_ids, embedded = [], [], {}
     for i, row in enumerate(ds):
         audio = row[options.audio_column] or {}
         source_path = audio.get("path") or ""
         speaker = str(row[spk_col]) if spk_col and row[spk_col] is not None else ""
-        raw_id = str(row[id_col]) if id_col else (Path(source_path).stem or f"{split}{i:07d}")
-        utt_id = speaker_prefixed(speaker, raw_id)
+        raw_ids.append(str(row[id_col]) if id_col else (Path(source_path).stem or f"{split}{i:07d}"))
+        utt_id = speaker_prefixed(speaker, raw_ids[-1])
+        path = source_path
         if audio.get("bytes"):
-            suffix = Path(source_path).suffix or ".wav"
-            target = out_dir / "audio" / split / f"{utt_id}{suffix}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(audio["bytes"])
-            path = str(target.relative_to(out_dir))
-        else:
-            path = source_path
-        utts.append(Utterance(utt_id, path, 0.0, str(row[text_col] or ""), speaker, lang))
+            path = f"audio/{split}/{utt_id}{Path(source_path).suffix or '.wav'}"
+            embedded[path] = i
+        utts.append(Utterance(utt_id, path, 0.0, transcript(row[text_col], f"{where} row {i}"), speaker, lang))
+    check_unique_ids(utts, raw_ids, where)  # before anything is written
+    for path, i in embedded.items():  # only now the audio: ids are safe names and unique
+        target = out_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(ds[i][options.audio_column]["bytes"])
     return utts

@@ -40,8 +40,10 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x})") from None
-    # split on "\n" only: str.splitlines() would also split on \x1c, \x85, \u2028 inside a transcript
-    return [(n, line.rstrip("\r")) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+    # lines end with \n, \r\n or (classic Mac) a lone \r; str.splitlines() would also split on \x1c, \x85,
+    # \u2028 inside a transcript
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
 
 
 def detect_format(path: Path, lines: list[tuple[int, str]] | None = None) -> Format:
