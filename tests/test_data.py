@@ -223,3 +223,29 @@ def test_audiofolder_rows_without_transcription_are_filtered_and_without_file_na
     proc = subprocess.run([*ASR, "data", "prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out",
                            str(tmp_path / "o2")], capture_output=True, text=True)  # fmt: skip
     assert proc.returncode == 2 and "metadata.jsonl row 2: no file_name" in proc.stderr
+
+
+def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refused(tmp_path, audio):
+    wav = audio["u0"].read_bytes()
+    (tmp_path / "truncated.wav").write_bytes(wav[: len(wav) // 3])  # the header still promises all of it
+    samples, rate = sf.read(audio["u1"], dtype="float32")
+    samples[100] = np.nan
+    sf.write(tmp_path / "nan.wav", samples, rate, subtype="FLOAT")
+    rows = [{"id": "a_1", "audio": str(audio["u0"]), "text": "hello there"},
+            {"id": "a_2", "audio": str(tmp_path / "truncated.wav"), "text": "hello there"},
+            {"id": "a_3", "audio": str(tmp_path / "nan.wav"), "text": "good morning"}]  # fmt: skip
+    proc = subprocess.run([*ASR, "data", "check", str(_jsonl(tmp_path / "m.jsonl", rows))], capture_output=True,
+                          text=True)  # fmt: skip
+    assert proc.returncode == 1
+    assert "a_2: truncated audio" in proc.stdout and "a_3: non-finite samples" in proc.stdout
+
+    data = tmp_path / "kaldi"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"rec1 {audio['u0']}\n")
+    (data / "text").write_text("u1 hello\n")
+    for segments, message in (("u1 rec1 0.8 0.2\n", "ends at 0.2 s, not after its start 0.8 s"),
+                              ("u1 rec1\n", "expected: recording start end")):  # fmt: skip
+        (data / "segments").write_text(segments)
+        proc = subprocess.run([*ASR, "data", "prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out",
+                               str(tmp_path / "o")], capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr

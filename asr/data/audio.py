@@ -36,6 +36,27 @@ def audio_info(path: str | Path) -> AudioInfo:
     return AudioInfo(info.samplerate, info.channels, info.frames)
 
 
+def wav_header_frames(path: str | Path) -> int | None:
+    """The frames a RIFF/WAVE file's header promises (its data chunk's size); None for other files and for
+    streamed WAVs whose header leaves the size open. libsndfile counts the frames the file really holds, so a
+    truncated WAV is found only by reading its header (written by hand: `wave` reads PCM headers only)."""
+    with open(path, "rb") as f:
+        if f.read(12)[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while len(header := f.read(8)) == 8:
+            chunk, size = header[:4], int.from_bytes(header[4:], "little")
+            if chunk == b"fmt ":
+                fmt = f.read(size + size % 2)
+                block_align = int.from_bytes(fmt[12:14], "little")
+            elif chunk == b"data":
+                unknown = size in (0, 0xFFFFFFFF) or size >= 0x7FFFF000 or not block_align
+                return None if unknown else size // block_align
+            else:
+                f.seek(size + size % 2, 1)
+    return None
+
+
 def to_mono(samples: np.ndarray) -> np.ndarray:
     """Averages the channels of a (frames, channels) array; a 1-D array is returned as it is."""
     return samples.mean(axis=1, dtype=np.float32) if samples.ndim == 2 else samples

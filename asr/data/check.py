@@ -1,7 +1,8 @@
 """Checks of a manifest's utterances: what cannot be trained or scored, and what is converted on loading.
 
 Unusable (filtered by `asr data prepare`, each counted with its reason): missing audio file, unreadable or
-corrupt audio, empty audio, a segment outside its file, empty transcript (after normalisation), a transcript
+corrupt audio, truncated audio (fewer samples than the header promises), NaN or Inf samples, empty audio, a
+segment outside its file, empty transcript (after normalisation), a transcript
 too long for CTC at the model's frame rate, a duplicate id. Converted on loading and reported: non-mono
 audio (downmixed) and audio at another sample rate (resampled).
 """
@@ -16,10 +17,11 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.data.audio import TARGET_RATE, audio_info, load_audio
+from asr.data.audio import TARGET_RATE, audio_info, load_audio, wav_header_frames
 from asr.data.manifest import Utterance
 
 # wav2vec2's convolutional feature encoder: (kernel, stride) per layer; 320 samples a frame at 16 kHz.
@@ -92,6 +94,12 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
         raise Unusable("unreadable audio", str(err).splitlines()[0][:200]) from None
     if duration <= 0:
         raise Unusable("empty audio")
+    header_frames = wav_header_frames(path)
+    if header_frames is not None and header_frames > info.frames:  # libsndfile reads what is there, silently
+        promised, holds = header_frames / info.rate, info.frames / info.rate
+        raise Unusable("truncated audio", f"the header promises {promised:.2f} s, the file holds {holds:.2f} s")
+    if not np.isfinite(samples).all():
+        raise Unusable("non-finite samples", f"{int((~np.isfinite(samples)).sum())} NaN or Inf samples")
     notes = []
     if info.channels != 1:
         notes.append(f"downmixed ({info.channels} channels)")

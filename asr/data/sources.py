@@ -149,8 +149,7 @@ def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
         if segments:
             if utt_id not in segments:
                 raise InputError(f"{data / 'segments'}: no segment for utterance '{utt_id}' of {data / 'text'}")
-            rec_id, start, end = segments[utt_id].split()[:3]
-            offset, duration = float(start), float(end) - float(start)
+            offset, duration, rec_id = _segment(segments[utt_id], utt_id, data / "segments")
         if rec_id not in wav_scp:
             raise InputError(f"{data / 'wav.scp'}: no recording '{rec_id}' for utterance '{utt_id}'")
         audio = Path(wav_scp[rec_id])
@@ -158,6 +157,18 @@ def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
         speaker = utt2spk.get(utt_id, "")
         utts.append(Utterance(utt_id, str(audio), duration or 0.0, text, speaker, lang, offset))
     return {_one_split(data, options): utts}
+
+
+def _segment(value: str, utt_id: str, path: Path) -> tuple[float, float, str]:
+    """(offset, duration, recording) of a Kaldi ``segments`` line ``<utt> <recording> <start> <end>``."""
+    fields = value.split()
+    try:
+        start, end = float(fields[1]), float(fields[2])
+    except (IndexError, ValueError):
+        raise InputError(f"{path}: segment of '{utt_id}' is {value!r}, expected: recording start end") from None
+    if not 0 <= start < end:
+        raise InputError(f"{path}: segment of '{utt_id}' ends at {end} s, not after its start {start} s")
+    return start, end - start, fields[0]
 
 
 def _metadata_rows(path: Path) -> list[dict]:
