@@ -8,8 +8,10 @@ import sys
 
 import pytest
 
+from asr.data.cli import build_parser, run_synth
 from asr.data.cli import main as data_main
 from asr.data.manifest import read_manifest
+from asr.errors import InputError
 from asr.vocab.cli import main as vocab_main
 
 ASR = [sys.executable, "-m", "asr"]
@@ -52,6 +54,14 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     total = sum(s["items"] for s in summary["splits"].values())
     assert summary["resumed_utterances"] == total - 1
     assert (out / "en" / first.audio).read_bytes() == (synth / "en" / first.audio).read_bytes()
+    # a rerun with other settings would keep old audio under new transcripts: refused, nothing changed
+    before = (out / "en" / "train.jsonl").read_text()
+    for other in (["--hours", "0.05"], ["--noise-prob", "0"], ["--seed", "4"]):
+        changed = [*args[:3], "--out", str(out), "--hours", "0.03", "--seed", "3", *other]
+        with pytest.raises(InputError, match="holds a corpus made with other settings"):
+            run_synth(build_parser("asr data").parse_args(changed))
+    assert (out / "en" / "train.jsonl").read_text() == before
+    assert data_main([*args[:3], "--out", str(out), "--hours", "0.03", "--workers", "0"]) == 2
 
 
 def test_vocab_from_train_only_reports_unseen_characters(synth, tmp_path):

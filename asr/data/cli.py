@@ -60,8 +60,14 @@ def run_synth(args: argparse.Namespace) -> int:
     from asr.data.synth.augment import Augmentation
     from asr.data.synth.corpus import synth_language
 
+    if args.workers < 1:
+        raise InputError(f"--workers {args.workers}: expected at least 1")
+    try:
+        speed_factors = tuple(float(f) for f in args.speed_factors.split(","))
+    except ValueError:
+        raise InputError(f"--speed-factors {args.speed_factors!r}: expected numbers such as 0.9,1.0,1.1") from None
     settings = Augmentation(
-        speed_factors=tuple(float(f) for f in args.speed_factors.split(",")),
+        speed_factors=speed_factors,
         reverb_prob=args.reverb_prob,
         noise_prob=args.noise_prob,
     )

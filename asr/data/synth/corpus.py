@@ -10,6 +10,7 @@ Utterances whose audio exists are not synthesised again, so an interrupted run r
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import tempfile
@@ -111,9 +112,30 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path) -> tuple[dict[str, 
     return jobs, texts[used:], stats
 
 
+SETTINGS_FILE = "synth_settings.json"
+
+
+def claim_folder(lang_dir: Path, settings: dict) -> None:
+    """Records the settings a corpus folder is made with; a folder made with other settings is refused (its
+    audio would be kept under the new settings' transcripts)."""
+    path = lang_dir / SETTINGS_FILE
+    if path.is_file():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        changed = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        if changed:
+            listed = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
+            raise InputError(f"{lang_dir} holds a corpus made with other settings ({listed}); use another --out")
+    elif lang_dir.exists() and any(lang_dir.iterdir()):
+        raise InputError(f"{lang_dir} is not empty and was not made by 'asr data synth'; use another --out")
+    lang_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+
+
 def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: Augmentation, workers: int) -> dict:
-    """Builds one language's corpus; returns its summary."""
+    """Builds one language's corpus; returns its summary. A rerun with the same settings resumes (what exists
+    is kept); a rerun with other settings is refused."""
     lang_dir = out_dir / lang
+    claim_folder(lang_dir, {"hours": hours, "seed": seed, "augmentation": json.loads(json.dumps(asdict(settings)))})
     jobs, lm_text, stats = plan(lang, hours, seed, lang_dir)
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
     for job in all_jobs:
