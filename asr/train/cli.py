@@ -6,6 +6,9 @@ alone, such as ``--resume``, means true). Examples::
     asr train --config conf/train.yaml
     asr train --config conf/train.yaml --max_steps 2000 --learning_rate 3e-4
     accelerate launch --multi_gpu --num_processes 8 -m asr train --config conf/train.yaml
+
+``asr train --check-keys KEY ...`` exits 2 naming the keys that are not config keys (recipes check their
+training options with it before their first stage).
 """
 
 from __future__ import annotations
@@ -35,6 +38,15 @@ def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
     return config, overrides
 
 
+def check_keys(keys: list[str]) -> int:
+    from asr.train.config import TrainConfig
+
+    unknown = [k for k in keys if k.replace("-", "_") not in TrainConfig.__dataclass_fields__ and k != "config"]
+    if unknown:
+        raise InputError(f"unknown option(s) --{', --'.join(unknown)} (neither the recipe's nor a training key)")
+    return 0
+
+
 def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] in (["-h"], ["--help"]):
@@ -43,6 +55,9 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
 
         print(f"keys:\n{TrainConfig.help()}")
         return 0
+
+    if argv[:1] == ["--check-keys"]:
+        return run_reporting_errors(prog, lambda: check_keys(argv[1:]))
 
     def run() -> int:
         from asr.train.config import TrainConfig

@@ -31,8 +31,11 @@ while (($#)); do
             (($# >= 2)) || { echo "$0: option $1 needs a value" >&2; exit 2; }
             name=${1#--}
             name=${name//-/_}
+            # checked before any expansion: ${!name} of 'x[$(cmd)]' would run cmd
+            [[ $name =~ ^[a-z][a-z0-9_]*$ ]] || { echo "$0: bad option name $1" >&2; exit 2; }
             [[ $name == ngpu ]] && name=num_processes
-            if [[ -n ${!name+set} && $name =~ ^[a-z_]+$ ]]; then
+            [[ $name == exp && -z $2 ]] && { echo "$0: --exp is empty" >&2; exit 2; }
+            if [[ -n ${!name+set} ]]; then
                 printf -v "$name" '%s' "$2"
             else
                 TRAIN_OVERRIDES+=("--$name" "$2")
@@ -40,6 +43,11 @@ while (($#)); do
             shift 2 ;;
         *) echo "$0: unexpected argument $1 (options are --name value)" >&2; exit 2 ;;
     esac
+done
+
+# numbers are checked before any arithmetic: (( )) would evaluate '1[$(cmd)]'
+for name in stage stop_stage num_processes; do
+    [[ ${!name} =~ ^[0-9]+$ ]] || { echo "$0: --${name//_/-} ${!name}: expected a whole number" >&2; exit 2; }
 done
 
 log() { echo "$(date '+%F %T') $*"; }
@@ -54,6 +62,7 @@ run_stage() {
         log "stage $n ($name): done before, skipped (--force to redo)"
         return 1
     fi
+    rm -f "$exp/.done/$n.$name"  # a marker never outlives what it vouches for (--force deletes outputs next)
     log "stage $n ($name): start"
     return 0
 }
@@ -64,10 +73,16 @@ stage_done() {
     log "stage $1 ($2): done"
 }
 
-# begin_recipe: called once the recipe has its settings; starts the log and sets TRAIN_CMD (asr train, through
-# accelerate launch when more than one process is asked for).
+# begin_recipe LAST: called once the recipe has its settings (LAST: its last stage); checks the options (a
+# --stage past LAST, training keys that asr train does not know), starts the log and sets TRAIN_CMD (asr train,
+# through accelerate launch when more than one process is asked for).
 begin_recipe() {
+    last_stage=$1
     [[ -n $exp ]] || { echo "$0: --exp is empty" >&2; exit 2; }
+    ((stage <= last_stage)) || { echo "$0: --stage $stage is past the last stage ($last_stage)" >&2; exit 2; }
+    local keys=() i
+    for ((i = 0; i < ${#TRAIN_OVERRIDES[@]}; i += 2)); do keys+=("${TRAIN_OVERRIDES[i]#--}"); done
+    ((${#keys[@]} == 0)) || "$ASR" train --check-keys "${keys[@]}" || exit 2
     mkdir -p "$exp/logs" "$exp/.done"
     LOG_FILE="$exp/logs/run.$(date +%Y%m%d-%H%M%S).log"
     exec > >(tee -a "$LOG_FILE") 2>&1
@@ -79,6 +94,15 @@ begin_recipe() {
     [[ -n ${decode_sets+set} ]] || decode_sets=(dev test)
     log "$0 ${ORIGINAL_ARGS[*]@Q}"
     log "exp=$exp stage=$stage stop_stage=$stop_stage num_processes=$num_processes force=$force log=$LOG_FILE"
+}
+
+# end_recipe: the closing log line.
+end_recipe() {
+    if [[ -e $exp/leaderboard/index.html ]] && ((stop_stage >= last_stage)); then
+        log "done: $exp/leaderboard/index.html"
+    else
+        log "done: stages $stage to $((stop_stage < last_stage ? stop_stage : last_stage))"
+    fi
 }
 
 . "$(dirname "${BASH_SOURCE[0]}")/stages.sh"

@@ -77,5 +77,5 @@ standard_stages() {
     stage_train $(($1 + 2))
     stage_decode $(($1 + 3))
     stage_leaderboard $(($1 + 4))
-    log "done: $exp/leaderboard/index.html"
+    end_recipe
 }

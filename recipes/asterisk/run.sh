@@ -14,7 +14,7 @@ model=${model:-$ROOT/models/synth-ctc-tiny}
 train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
 data=$exp/data/asterisk_$lang
 title="recipes/asterisk: $lang"
-begin_recipe
+begin_recipe 6
 
 if run_stage 1 data; then
     "$ASR" data asterisk --lang "$lang" --out "$data"

@@ -17,7 +17,7 @@ dataset=${dataset:-hf:mozilla-foundation/common_voice_17_0:$lang}
 train_config=${train_config:-$ROOT/recipes/common_voice/conf/xlsr_300m.yaml}
 data=$exp/data/cv_$lang
 title="recipes/common_voice: $lang ($model)"
-begin_recipe
+begin_recipe 6
 
 if run_stage 1 data; then
     "$ASR" data prepare --source "$dataset" --splits train,validation,test --lang "$lang" --out "$data"

@@ -33,7 +33,7 @@ tune_set=dev_other
 decoders=(greedy beam_lm)
 title="recipes/librispeech ($corpus): labeled data x LM"
 declare -A subset_hours=([10min]=0.1667 [1h]=1 [10h]=10 [100h]=100)
-begin_recipe
+begin_recipe 7
 
 if run_stage 1 data; then
     if [[ $corpus == synth ]]; then
@@ -81,4 +81,4 @@ for subset in $subsets; do
     stage_decode 6 "$exp/train_$subset" "$exp/decode/$subset"
 done
 stage_leaderboard 7
-log "done: $exp/leaderboard/index.html"
+end_recipe

@@ -19,7 +19,7 @@ results_md=${results_md:-$ROOT/recipes/synth/RESULTS.md}
 data=$exp/data/$lang
 lm_files=("$data/lm_text.txt" "$data/train.jsonl")  # the sentences that were not voiced, and the train transcripts
 title="recipes/synth: $lang"
-begin_recipe
+begin_recipe 6
 
 if run_stage 1 data; then
     "$ASR" data synth --langs "$lang" --hours "$hours" --seed "$seed" --out "$exp/data"
