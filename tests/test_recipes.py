@@ -222,3 +222,39 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
     assert "es/test: normaliser none@1, scoring sclite (the column uses es@1, sclite)" in text and " †" in text
     rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
     assert [r["model"] for r in rows if r["flag"]] == ["someone/else-model"]
+
+
+def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path):
+    planted = tmp_path / "planted"
+    exp = tmp_path / "exp"
+    for bad, message in (
+        ([f"--x[$(touch {planted})]", "1"], "bad option name"),
+        (["--stage", f"A[$(touch {planted})]"], "--stage A[$(touch"),
+        (["--stop-stage", "1+1"], "expected a whole number"),
+        (["--exp", ""], "--exp is empty"),
+        (["--stage", "9"], "--stage 9 is past the last stage (6)"),
+        (["--learning-rat", "0.1"], "unknown option(s) --learning_rat"),
+    ):
+        args = ["bash", str(RUN), "--lang", "es", *(["--exp", str(exp)] if "--exp" not in bad else []), *bad]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and message in proc.stderr, (bad, proc.stderr[-500:])
+        assert not planted.exists() and not (exp / ".done").exists(), bad
+
+
+def test_an_interrupted_forced_stage_is_redone(recipe, tmp_path):
+    """--force deletes a stage's outputs before redoing it: its marker goes first, so a kill in between
+    leaves the stage to be redone, never skipped."""
+    import shutil
+
+    exp = tmp_path / "exp"
+    shutil.copytree(recipe["exp"], exp, symlinks=True)
+    proc = subprocess.Popen(small(exp, "--stage", "6", "--force"), stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    seen = ""
+    while "stage 6 (leaderboard): start" not in seen:
+        seen += proc.stdout.readline()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (exp / ".done" / "6.leaderboard").exists()
+    rerun = subprocess.run(small(exp, "--stage", "6"), capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0 and "stage 6 (leaderboard): start" in rerun.stdout
