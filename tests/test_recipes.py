@@ -224,6 +224,34 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
     assert [r["model"] for r in rows if r["flag"]] == ["someone/else-model"]
 
 
+def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe, tmp_path):
+    import shutil
+
+    from asr.leaderboard.cli import main as leaderboard_main
+
+    smaller = tmp_path / "smaller" / "greedy" / "test"  # es/test with one utterance fewer, another model
+    shutil.copytree(recipe["exp"] / "decode" / "greedy" / "test", smaller)
+    lines = (smaller / "hyp.jsonl").read_text(encoding="utf-8").splitlines()
+    (smaller / "hyp.jsonl").write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    results = json.loads((smaller / "results.json").read_text(encoding="utf-8"))
+    results["model"]["path"] = "someone/else-model"
+    (smaller / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    twin = tmp_path / "twin" / "beam_lm" / "test"  # the same model and decoder with another LM folder
+    shutil.copytree(recipe["exp"] / "decode" / "beam_lm" / "test", twin)
+    results = json.loads((twin / "results.json").read_text(encoding="utf-8"))
+    results["lm"]["order"], results["decoder"]["alpha"] = 3, 0.1234
+    (twin / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    board = tmp_path / "board"
+    folders = [str(recipe["exp"] / "decode"), str(tmp_path / "smaller"), str(tmp_path / "twin")]
+    assert leaderboard_main([*folders, "--out", str(board), "--significance"]) == 0
+    rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
+    columns = {r["test_set"] for r in rows if r["test_set"].startswith("es/test")}
+    assert len(columns) == 2 and all(f"[{n} utt " in " ".join(columns) for n in (len(lines), len(lines) - 1))
+    assert "other results under this name hold other utterances" in (board / "RESULTS.md").read_text()
+    exports = sorted((board / "open_asr").glob("*_DATASET_es_test.jsonl"))
+    assert len(exports) == 5  # greedy, beam, beam_lm, the twin's beam_lm, the smaller set's greedy
+
+
 def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path):
     planted = tmp_path / "planted"
     exp = tmp_path / "exp"

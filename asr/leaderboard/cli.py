@@ -49,8 +49,9 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     drawn = [plots.wer_by_system(table, out / "plots"), plots.lm_sweep(runs, out / "plots"),
              plots.training_curves(runs, out / "plots"), plots.rtfx(runs, out / "plots")]  # fmt: skip
     write_html(table, runs, [p for p in drawn if p is not None], out, args.title)
+    exported: set[Path] = set()
     for run in runs:
-        export.open_asr_jsonl(run, out / "open_asr")
+        export.open_asr_jsonl(run, out / "open_asr", exported)
     cards = []
     if args.model_cards:
         by_model: dict[Path, list] = {}

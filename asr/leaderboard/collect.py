@@ -4,8 +4,9 @@ decoder) scored on one test set."""
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -21,6 +22,7 @@ class Run:
 
     path: Path
     result: DecodeResult
+    column: str = ""  # the test set's column: its name, with its content when two sets share a name
 
     @property
     def folder(self) -> Path:
@@ -28,7 +30,13 @@ class Run:
 
     @property
     def test_set(self) -> str:
-        return self.result.test_set["name"]
+        return self.column or self.result.test_set["name"]
+
+    @cached_property
+    def content_id(self) -> str:
+        """Identifies the test set by its utterances (a hash of the sorted ids), not by its name."""
+        ids = sorted(row["id"] for row in self.hypotheses)
+        return hashlib.sha1("\n".join(ids).encode()).hexdigest()[:8]
 
     @property
     def comparability(self) -> tuple[str, str]:
@@ -105,4 +113,18 @@ def collect(specs: list[str]) -> list[Run]:
             runs[-1].system  # noqa: B018 - validates the fields the tables need
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"{path}: not a results.json written by 'asr decode' ({err!r})") from None
-    return sorted(runs, key=lambda r: (r.system_key, r.test_set))
+    return sorted(name_columns(runs), key=lambda r: (r.system_key, r.test_set))
+
+
+def name_columns(runs: list[Run]) -> list[Run]:
+    """Each run's column: the test set's name, or where several sets of utterances share a name (es/test with
+    2 utterances and with 1), the name with the size and content id of each, so they are never mixed."""
+    contents: dict[str, set[str]] = {}
+    for run in runs:
+        contents.setdefault(run.result.test_set["name"], set()).add(run.content_id)
+    out = []
+    for run in runs:
+        name = run.result.test_set["name"]
+        column = name if len(contents[name]) == 1 else f"{name} [{len(run.hypotheses)} utt {run.content_id}]"
+        out.append(replace(run, column=column))
+    return out

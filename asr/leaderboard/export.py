@@ -15,14 +15,25 @@ from asr.leaderboard.collect import Run
 CARD_MARK = "<!-- written by asr leaderboard -->"
 
 
-def open_asr_jsonl(run: Run, out: Path) -> Path:
-    """``MODEL_<model>_DATASET_<corpus>_<split>.jsonl``: audio_filepath, duration, time, text, pred_text (raw)."""
+def open_asr_jsonl(run: Run, out: Path, taken: set[Path]) -> Path:
+    """``MODEL_<model>-<decoder>[-<lm>]_DATASET_<corpus>_<split>.jsonl``: audio_filepath, duration, time, text,
+    pred_text (raw); a name already in `taken` (two systems alike in model, decoder and LM folder name) gets a
+    number, so no system's file overwrites another's."""
     manifest = Path(run.result.test_set["manifest"])
     audio = {u.id: str(u.audio_path(manifest.parent).resolve()) for u in read_manifest(manifest)}
     model = re.sub(r"[^A-Za-z0-9._-]+", "-", run.system["model"]).strip("-")
-    corpus, _, split = run.test_set.rpartition("/")
-    decoder = run.result.decoder["name"]
-    path = out / f"MODEL_{model}-{decoder}_DATASET_{corpus or 'data'}_{split}.jsonl"
+    corpus, _, split = run.result.test_set["name"].rpartition("/")
+    system = "-".join(
+        [model, run.result.decoder["name"], *([Path(run.result.lm["path"]).name] if run.result.lm else [])]
+    )
+    system = re.sub(r"[^A-Za-z0-9._-]+", "-", system)
+    dataset = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{corpus or 'data'}_{split}")
+    path = out / f"MODEL_{system}_DATASET_{dataset}.jsonl"
+    number = 1
+    while path in taken:
+        number += 1
+        path = out / f"MODEL_{system}-{number}_DATASET_{dataset}.jsonl"
+    taken.add(path)
     with open(path, "w", encoding="utf-8") as f:
         for row in run.hypotheses:
             f.write(json.dumps({"audio_filepath": audio.get(row["id"], row["id"]), "duration": row["duration"],

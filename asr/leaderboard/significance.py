@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from asr.errors import InputError
+
 RESAMPLES = 1000
 
 
@@ -27,7 +29,9 @@ def bootstrap_interval(counts: dict[str, list[int]], seed: int = 0, level: float
 def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int = 0) -> dict:
     """How often system `b` is not better than `a` over resamples of their common utterances (a p-value for
     "b is better than a" when b's WER is lower)."""
-    ids = sorted(set(a) & set(b))
+    if set(a) != set(b):
+        raise InputError(f"paired test on different utterances ({len(set(a) ^ set(b))} not in both)")
+    ids = sorted(a)
     errors_a, words = _arrays(a, ids)
     errors_b, _ = _arrays(b, ids)
     rng = np.random.default_rng(seed)

@@ -36,6 +36,12 @@ class Table:
                 raise InputError(f"two results for one system on {run.test_set}: {self.cells[key].path} and {run.path}")
             self.cells[key] = run
         self.settings, self.flags = {}, {}
+        for run in self.runs:
+            if run.column != run.result.test_set["name"]:
+                self.flags[(run.system_key, run.test_set)] = (
+                    f"{run.result.test_set['name']}: other results under this name hold other utterances; the "
+                    f"columns are told apart by size and content id"
+                )
         for test_set in self.test_sets:
             runs = [r for r in self.runs if r.test_set == test_set]
             common = Counter(r.comparability for r in runs).most_common(1)[0][0]
