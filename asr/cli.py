@@ -50,10 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args, rest = _parser().parse_known_args(argv)
     action = ACTIONS.get((args.command, rest[0])) if rest else None
-    if action is not None:
-        return importlib.import_module(action).main(rest[1:], prog=f"asr {args.command} {rest[0]}")
-    module = importlib.import_module(COMMANDS[args.command][0])
-    return module.main(rest, prog=f"asr {args.command}")
+    try:
+        if action is not None:
+            return importlib.import_module(action).main(rest[1:], prog=f"asr {args.command} {rest[0]}")
+        module = importlib.import_module(COMMANDS[args.command][0])
+        return module.main(rest, prog=f"asr {args.command}")
+    except KeyboardInterrupt:  # while importing, or in a command's argument parsing
+        print(f"asr {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 """The error type every stage raises for bad input: the CLI prints its one-line message and exits 2."""
 
 import os
+import signal
 import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 
 class InputError(Exception):
@@ -10,12 +13,34 @@ class InputError(Exception):
 
 
 def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
-    """Runs a command body; an `InputError` becomes one line on stderr and exit status 2."""
+    """Runs a command body; an `InputError` becomes one line on stderr and exit status 2, Ctrl-C one line and
+    exit status 130 (work that resumes, resumes on the next run)."""
     try:
         return fn()
     except InputError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush silent
         return 1
+
+
+def writable_dir(path: Path, option: str) -> Path:
+    """Creates the output folder `path` (with its parents) and checks that files can be written in it; one
+    line naming `option` when it cannot be (a file in the way, no permission), before any work is done."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise InputError(f"{option} {path}: cannot write there ({err.strerror or err})") from None
+    return path
+
+
+def ignore_interrupts() -> None:
+    """A worker process's initializer: Ctrl-C reaches the whole process group, and the parent alone answers
+    it (one line, exit 130) and ends its pool, instead of every worker printing a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

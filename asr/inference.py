@@ -62,7 +62,11 @@ def manifest_audio(base: Path, rate: int) -> Callable[[Utterance], np.ndarray]:
     """Reads an utterance's samples (its segment, for one with an offset) relative to the manifest folder."""
 
     def read(utt: Utterance) -> np.ndarray:
-        return load_audio(utt.audio_path(base), rate, utt.offset or 0.0, utt.segment_duration)
+        path = utt.audio_path(base)
+        try:
+            return load_audio(path, rate, utt.offset or 0.0, utt.segment_duration)
+        except (OSError, RuntimeError, ValueError) as err:  # soundfile's errors are RuntimeErrors
+            raise InputError(f"utterance {utt.id}: cannot read {path}: {str(err).splitlines()[0]}") from None
 
     return read
 

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from asr.errors import InputError
+from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
 from lm import arpa
 from lm.folder import LM_FILES, LM_SCHEMA_VERSION
@@ -61,8 +61,8 @@ def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
 
 def check_order(order: int, longest_sentence: int) -> None:
     """`InputError` unless KenLM can build an `order`-gram model from sentences of at most that many words."""
-    if not 1 <= order <= MAX_ORDER:
-        raise InputError(f"--order {order}: KenLM builds orders 1 to {MAX_ORDER}")
+    if not 2 <= order <= MAX_ORDER:
+        raise InputError(f"--order {order}: KenLM builds orders 2 to {MAX_ORDER} (its binary needs bigrams)")
     if longest_sentence + 2 < order:  # with <s> and </s>, a sentence of k words holds (k+2)-grams at most
         raise InputError(
             f"--order {order} needs sentences of at least {order - 2} words; the longest has {longest_sentence}"
@@ -70,10 +70,27 @@ def check_order(order: int, longest_sentence: int) -> None:
 
 
 def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path]) -> dict:
-    """Builds the LM folder `out`; returns (and writes) its ``lm.json``."""
+    """Builds the LM folder `out` whole or not at all (in ``<out>.partial``, then swapped in: a failed rebuild
+    leaves the old LM as it was); returns (and writes) its ``lm.json``."""
     if options.prune and len(options.prune) > options.order:
         raise InputError(f"--prune has {len(options.prune)} thresholds for an order-{options.order} model")
-    out.mkdir(parents=True, exist_ok=True)
+    if dev and not any(True for _ in normalized_sentences(dev, normalize)):
+        raise InputError(f"--dev {' '.join(map(str, dev))}: no words after normalisation ({normalize.id})")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: a file, not a folder")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    writable_dir(partial, "--out")
+    info = _build(texts, partial, normalize, options, dev)
+    old = out.with_name(out.name + ".old")
+    if out.exists():
+        out.rename(old)
+    partial.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+    return info
+
+
+def _build(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path]) -> dict:
     start = time.perf_counter()
     corpus = write_text(texts, normalize, out / LM_FILES["text"])
     check_order(options.order, corpus["longest_sentence"])

@@ -14,7 +14,7 @@ from asr.text import Normalizer
 def raw_lines(path: Path) -> Iterator[str]:
     """The sentences of a text file, or the transcripts of a ``.jsonl`` manifest."""
     if path.suffix == ".jsonl":
-        yield from (u.text for u in read_manifest(path))
+        yield from (u.text for u in read_manifest(path, durations=False))
         return
     try:
         with open(path, encoding="utf-8") as f:

@@ -146,7 +146,7 @@ def run_check(args: argparse.Namespace) -> int:
     from asr.data.check import check_utterances
     from asr.data.manifest import read_manifest
 
-    utts = read_manifest(args.manifest)
+    utts = read_manifest(args.manifest, durations=False)
     if not utts:
         raise InputError(f"{args.manifest}: no utterances")
     lang = utts[0].lang

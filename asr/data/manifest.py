@@ -46,8 +46,10 @@ class Utterance:
 _REQUIRED = ("id", "audio", "text")
 
 
-def read_manifest(path: str | Path) -> list[Utterance]:
-    """Reads a manifest; `InputError` naming the file and line for anything malformed."""
+def read_manifest(path: str | Path, durations: bool = True) -> list[Utterance]:
+    """Reads a manifest; `InputError` naming the file and line for anything malformed. With `durations`
+    (training, decoding, subsets) every line must carry its duration; the checks (`asr data check|prepare`),
+    which measure the audio, and text readers do without."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").split("\n")
@@ -61,11 +63,11 @@ def read_manifest(path: str | Path) -> list[Utterance]:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}:{lineno}: invalid JSON ({err.msg})") from None
-        utterances.append(_utterance(obj, f"{path}:{lineno}"))
+        utterances.append(_utterance(obj, f"{path}:{lineno}", durations))
     return utterances
 
 
-def _utterance(obj: object, where: str) -> Utterance:
+def _utterance(obj: object, where: str, durations: bool) -> Utterance:
     """One manifest line's utterance, its fields' types checked: a wrong type is an error, never a transcript
     such as "None" or "4711"."""
     missing = [k for k in _REQUIRED if not isinstance(obj, dict) or k not in obj]
@@ -81,6 +83,8 @@ def _utterance(obj: object, where: str) -> Utterance:
     for key in ("speaker", "lang"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise InputError(f"{where}: {key!r} is {json.dumps(obj[key])}, expected a string")
+    if durations and obj.get("duration") is None:
+        raise InputError(f"{where}: no duration; 'asr data check' or 'asr data prepare' measures the audio")
     duration = _seconds(obj.get("duration", 0.0), "duration", where)
     offset = None if obj.get("offset") is None else _seconds(obj["offset"], "offset", where)
     return Utterance(obj["id"], obj["audio"], duration, obj["text"], obj.get("speaker") or "", obj.get("lang") or "",
@@ -127,6 +131,8 @@ def merge_manifests(manifests: list[Path]) -> list[Utterance]:
 def subset_hours(manifest: Path, hours: float, seed: int) -> list[Utterance]:
     """A random subset of `hours` of audio (labeled subsets): utterances in a seeded random order until the
     hours are reached, so that with one seed a smaller subset is part of a larger one."""
+    if hours <= 0:
+        raise InputError(f"--hours {hours}: expected a number of hours > 0")
     utts = read_manifest(manifest)
     total = sum(u.duration for u in utts)
     if hours * 3600 > total:

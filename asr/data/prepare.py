@@ -13,7 +13,7 @@ from pathlib import Path
 from asr.data.check import CheckResult, check_utterances
 from asr.data.manifest import Utterance, write_manifest
 from asr.data.sources import SourceOptions, load_source
-from asr.errors import InputError
+from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
 
 
@@ -44,7 +44,7 @@ def check_and_write(
 
 def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, normalizer: Normalizer) -> dict:
     """Loads `source`, checks it and writes the manifests; returns the summary."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_dir(out_dir, "--out")
     splits = load_source(source, lang, out_dir, options)
     if not any(splits.values()):
         raise InputError(f"{source}: no utterances")

@@ -111,7 +111,7 @@ def _load_jsonl(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
     base = path.parent.resolve()
     utts = [
         Utterance(u.id, str(u.audio_path(base)), u.duration, u.text, u.speaker, u.lang or lang, u.offset)
-        for u in read_manifest(path)
+        for u in read_manifest(path, durations=False)
     ]
     return {_one_split(path, options): utts}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from asr.errors import InputError
+from asr.errors import InputError, ignore_interrupts
 from lm.folder import LMFolder
 
 UNK_SYMBOL = "⁇"  # what pyctcdecode writes for the unknown token
@@ -137,7 +137,7 @@ class BeamSearch:
                 self._pool = (
                     ThreadPoolExecutor(self.workers)
                     if self.backend == "ctcbeam"
-                    else multiprocessing.get_context("fork").Pool(self.workers)
+                    else multiprocessing.get_context("fork").Pool(self.workers, initializer=ignore_interrupts)
                 )
             mapper = self._pool.map if self.backend == "ctcbeam" else self._pool.imap
             results = list(mapper(_timed_decode, jobs))

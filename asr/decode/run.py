@@ -20,7 +20,7 @@ from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Labels, greedy
 from asr.decode.results import DecodeResult
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, tune
-from asr.errors import InputError
+from asr.errors import InputError, writable_dir
 from asr.inference import CTCInference, Posteriors, manifest_audio
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized
@@ -146,6 +146,8 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer) -
         for u, h, s in zip(split.utts, hyps, seconds, strict=True)
     ]  # fmt: skip
     score = score_normalized(((r["id"], r["ref"], r["hyp"]) for r in rows), normalize)
+    if score.totals["word"].counts.rate is None:
+        raise InputError(f"{split.manifest}: every reference is empty after normalisation ({normalize.id})")
     return rows, score
 
 
@@ -202,6 +204,10 @@ def check_options(opts: DecodeOptions) -> None:
     stems = [m.stem for m in opts.manifests]
     if len(set(stems)) < len(stems):
         raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
+    if opts.beam.beam_width < 1 or opts.batch_seconds <= 0 or opts.workers < 0:
+        raise InputError("--beam-width must be at least 1, --batch-seconds above 0, --workers 0 or more")
+    for manifest in opts.manifests:
+        writable_dir(opts.out_dir(manifest), "--out")
 
 
 def reuse_tuning(path: Path, transcribe: Transcriber) -> dict:

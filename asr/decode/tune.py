@@ -7,9 +7,12 @@ go to lower CER, then to the point nearer the defaults. Every evaluated point is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from tqdm import tqdm
+
+from asr.errors import InputError
 
 MAX_ROUNDS = 3
 ALPHA_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
@@ -17,7 +20,14 @@ BETA_GRID = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
-    return tuple(sorted({float(v) for v in text.replace(",", " ").split()}))
+    """``"0,0.5,1"`` or ``"0 0.5 1"`` -> (0.0, 0.5, 1.0); `InputError` for anything else."""
+    try:
+        grid = tuple(sorted({float(v) for v in text.replace(",", " ").split()}))
+    except ValueError:
+        grid = ()
+    if not grid or not all(math.isfinite(v) for v in grid):
+        raise InputError(f"grid {text!r}: expected numbers such as 0,0.5,1")
+    return grid
 
 
 def tune(

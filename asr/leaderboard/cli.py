@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from asr.errors import run_reporting_errors
+from asr.errors import run_reporting_errors, writable_dir
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -37,7 +37,8 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     runs = collect(args.results)
     table = Table(runs)
     out = args.out
-    (out / "plots").mkdir(parents=True, exist_ok=True)
+    writable_dir(out, "--out")
+    (out / "plots").mkdir(exist_ok=True)
     (out / "open_asr").mkdir(exist_ok=True)
     command = provenance(prog, argv)["command"]
     (out / "RESULTS.md").write_text(results_markdown(table, runs, command, args.significance), encoding="utf-8")

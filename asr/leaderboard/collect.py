@@ -71,7 +71,18 @@ class Run:
         path = self.folder / "hyp.jsonl"
         if not path.is_file():
             raise InputError(f"{self.path}: hyp.jsonl is missing beside it")
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputError(f"{path}:{number}: invalid JSON ({err.msg})") from None
+            if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("id", "ref", "hyp")):
+                raise InputError(f"{path}:{number}: not a hypothesis row (id, ref, hyp)")
+            rows.append(row)
+        return rows
 
     @cached_property
     def score_report(self) -> dict:

@@ -20,7 +20,7 @@ def open_asr_jsonl(run: Run, out: Path, taken: set[Path]) -> Path:
     pred_text (raw); a name already in `taken` (two systems alike in model, decoder and LM folder name) gets a
     number, so no system's file overwrites another's."""
     manifest = Path(run.result.test_set["manifest"])
-    audio = {u.id: str(u.audio_path(manifest.parent).resolve()) for u in read_manifest(manifest)}
+    audio = {u.id: str(u.audio_path(manifest.parent).resolve()) for u in read_manifest(manifest, durations=False)}
     model = re.sub(r"[^A-Za-z0-9._-]+", "-", run.system["model"]).strip("-")
     corpus, _, split = run.result.test_set["name"].rpartition("/")
     system = "-".join(

@@ -55,7 +55,7 @@ def _run_section(number: int, run: Run) -> str:
     r = run.result
     speakers = _table(["speaker", "#Snt", "#Wrd", "Sub", "Del", "Ins", "WER %"],
                       [[s, str(t["sentences"]), str(t["N"]), str(t["S"]), str(t["D"]), str(t["I"]),
-                        f"{100 * t['rate']:.2f}"] for s, t in d.speakers])  # fmt: skip
+                        "-" if t["rate"] is None else f"{100 * t['rate']:.2f}"] for s, t in d.speakers])  # fmt: skip
     worst = "".join(
         f"<p class='meta'>{escape(utt)}: {errors} word errors</p><pre>REF:  {escape(rows_[0])}\n"
         f"HYP:  {escape(rows_[1])}\nEval: {escape(rows_[2])}</pre>"

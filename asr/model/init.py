@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.errors import InputError
+from asr.errors import InputError, writable_dir
 
 SIZES: dict[str, dict] = {
     "tiny": {
@@ -85,7 +85,7 @@ def init_model(
         extra = {"vocab_size": len(processor.tokenizer), "pad_token_id": processor.tokenizer.pad_token_id}
     config = model_config(size, family, norm, adapter_dim, **extra)
     model = AutoModelForCTC.from_config(config)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_dir(out_dir, "--out")
     model.save_pretrained(str(out_dir), safe_serialization=True)
     if processor is not None:
         processor.feature_extractor.return_attention_mask = uses_attention_mask(config)

@@ -133,7 +133,26 @@ class TrainConfig:
         missing = [k for k in ("model", "processor", "train_manifest") if not getattr(config, k)]
         if missing:
             raise InputError(f"config: {', '.join(missing)} must be set")
+        config.check_values()
         return config
+
+    def check_values(self) -> None:
+        """One line for a value no run can use (a zero interval, a negative budget, a malformed list)."""
+        for key in ("max_steps", "eval_steps", "save_steps", "logging_steps", "gradient_accumulation_steps",
+                    "max_batch_size"):  # fmt: skip
+            if getattr(self, key) < 1:
+                raise InputError(f"config key {key}: expected at least 1, got {getattr(self, key)}")
+        for key in ("max_minutes", "learning_rate", "warmup_steps", "max_duration", "min_duration", "save_total_limit"):
+            if getattr(self, key) < 0:
+                raise InputError(f"config key {key}: expected 0 or more, got {getattr(self, key)}")
+        for key in ("max_batch_seconds", "eval_batch_seconds"):
+            if getattr(self, key) <= 0:
+                raise InputError(f"config key {key}: expected more than 0, got {getattr(self, key)}")
+        ratios = self.tri_stage_ratios
+        if not isinstance(ratios, list) or len(ratios) != 3 or not all(isinstance(r, int | float) for r in ratios):
+            raise InputError(
+                f"config key tri_stage_ratios: expected three numbers such as [0.1, 0.4, 0.5], got {ratios!r}"
+            )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

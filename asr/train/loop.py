@@ -24,7 +24,7 @@ import torch
 from asr.data.check import ctc_frames, ctc_min_frames
 from asr.data.manifest import Utterance, read_manifest
 from asr.decode.decoders import Labels, greedy
-from asr.errors import InputError
+from asr.errors import InputError, writable_dir
 from asr.inference import CTCInference, manifest_audio, uses_attention_mask
 from asr.model.adapters import save_adapter
 from asr.model.folder import ModelFolder
@@ -97,6 +97,8 @@ class Trainer:
         # would leave each alone (DistributedType.NO): asking for the CPU makes them one gloo group
         cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
         self.acc = Accelerator(mixed_precision=self._precision(), kwargs_handlers=handlers, cpu=cpu)
+        if self.acc.is_main_process:
+            writable_dir(self.out, "output_dir")
         set_seed(cfg.seed)
         try:
             self.processor = AutoProcessor.from_pretrained(cfg.processor)

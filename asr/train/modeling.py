@@ -14,14 +14,15 @@ from asr.train.config import TrainConfig
 def check_head(cfg: TrainConfig, config, tokenizer) -> None:
     """Refuses a model whose CTC head was trained on another vocabulary, unless new_head is set."""
     own_vocab = Path(cfg.model, "vocab.json")
-    if cfg.new_head or getattr(config, "vocab_size", None) is None or not own_vocab.exists():
+    if cfg.new_head or getattr(config, "vocab_size", None) is None:
         return
-    own = json.loads(own_vocab.read_text(encoding="utf-8"))
     mine = tokenizer.get_vocab()
+    own = json.loads(own_vocab.read_text(encoding="utf-8")) if own_vocab.exists() else {}
     if config.vocab_size != len(tokenizer) or any(mine.get(token) != i for token, i in own.items()):
         raise InputError(
             f"the vocabulary of {cfg.processor} ({len(tokenizer)} tokens) does not match the CTC head of {cfg.model} "
-            f"({config.vocab_size} outputs, its own vocab.json); set new_head=true to train a new head"
+            f"({config.vocab_size} outputs{', its own vocab.json' if own else ''}); set new_head=true to train a "
+            f"new head"
         )
 
 

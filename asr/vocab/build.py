@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from asr.data.manifest import read_manifest
-from asr.errors import InputError
+from asr.errors import InputError, writable_dir
 from asr.text import Normalizer, write_text_config
 
 WORD_DELIMITER, UNK, PAD = "|", "[UNK]", "[PAD]"
@@ -42,7 +42,7 @@ def save_processor(out_dir: Path, vocab: dict[str, int], normalize: Normalizer, 
     """Writes vocab.json, the tokenizer, the feature extractor and asr_text.json to `out_dir`."""
     from transformers import Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2Processor
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    writable_dir(out_dir, "--out")
     vocab_file = out_dir / "vocab.json"
     vocab_file.write_text(json.dumps(vocab, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     tokenizer = Wav2Vec2CTCTokenizer(
@@ -65,5 +65,5 @@ def save_processor(out_dir: Path, vocab: dict[str, int], normalize: Normalizer, 
 
 def missing_chars(manifest: Path, vocab: dict[str, int], normalize: Normalizer) -> dict[str, int]:
     """Characters of `manifest`'s normalised transcripts that are not in the vocabulary, with counts."""
-    counts = char_counts([u.text for u in read_manifest(manifest)], normalize)
+    counts = char_counts([u.text for u in read_manifest(manifest, durations=False)], normalize)
     return dict(sorted(((c, n) for c, n in counts.items() if c not in vocab), key=lambda kv: (-kv[1], kv[0])))

@@ -28,7 +28,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    utts = read_manifest(args.train)
+    utts = read_manifest(args.train, durations=False)
     if not utts:
         raise InputError(f"{args.train}: no utterances")
     lang = utts[0].lang

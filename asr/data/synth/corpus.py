@@ -28,7 +28,7 @@ from asr.data.prepare import check_and_write
 from asr.data.synth.augment import Augmentation, augment
 from asr.data.synth.texts import sentences
 from asr.data.synth.voices import Speaker, make_speakers
-from asr.errors import InputError
+from asr.errors import InputError, ignore_interrupts, writable_dir
 from asr.text import default_normalizer
 
 CHARS_PER_SECOND = 14.0  # espeak-ng at about 160 words a minute: for planning the number of sentences
@@ -127,7 +127,7 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
             raise InputError(f"{lang_dir} holds a corpus made with other settings ({listed}); use another --out")
     elif lang_dir.exists() and any(lang_dir.iterdir()):
         raise InputError(f"{lang_dir} is not empty and was not made by 'asr data synth'; use another --out")
-    lang_dir.mkdir(parents=True, exist_ok=True)
+    writable_dir(lang_dir, "--out")
     path.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
 
 
@@ -140,7 +140,7 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
     for job in all_jobs:
         job.path.parent.mkdir(parents=True, exist_ok=True)
-    with Pool(workers) as pool:
+    with Pool(workers, initializer=ignore_interrupts) as pool:
         work = pool.imap(_run, [(job, settings) for job in all_jobs], chunksize=8)
         resumed = sum("resumed" in r for r in tqdm(work, total=len(all_jobs), desc=f"synth {lang}", unit="utt"))
     (lang_dir / "lm_text.txt").write_text("".join(t + "\n" for t in lm_text), encoding="utf-8")

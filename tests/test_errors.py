@@ -1,0 +1,99 @@
+"""Input a user can give never ends in a traceback: one line naming the file, line, utterance or option, exit 2;
+Ctrl-C is one line and exit 130."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from asr.cli import main as asr_main
+from asr.data.cli import main as data_main
+
+MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
+
+
+@pytest.fixture(scope="module")
+def w(tmp_path_factory) -> Path:
+    """A tiny Spanish corpus, manifests with faults, a file where folders are expected, a 32-output model."""
+    root = tmp_path_factory.mktemp("errors")
+    synth = ["synth", "--langs", "es", "--hours", "0.02", "--noise-prob", "0", "--reverb-prob", "0"]
+    assert data_main([*synth, "--out", str(root / "data")]) == 0
+    rows = [json.loads(line) for line in (root / "data" / "es" / "test.jsonl").read_text().splitlines()]
+    rows = [r | {"audio": str(root / "data" / "es" / r["audio"])} for r in rows]
+    variants = {
+        "nodur": [{k: v for k, v in r.items() if k != "duration"} for r in rows],
+        "missing": [r | {"audio": str(root / "nope.flac")} for r in rows],
+        "emptyref": [r | {"text": ""} for r in rows],
+    }
+    for name, lines in variants.items():
+        (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (root / "afile").write_text("")
+    (root / "nowords.txt").write_text("\n")
+    assert asr_main(["model", "init", "--preset", "tiny", "--out", str(root / "m32")]) == 0
+    assert asr_main(["vocab", "--train", str(root / "data" / "es" / "train.jsonl"), "--out", str(root / "proc")]) == 0
+    return root
+
+
+TEST = "--manifest {w}/data/es/test.jsonl"
+TRAIN = "train --model {w}/m32 --processor {w}/proc --train_manifest {w}/data/es/train.jsonl --output_dir {w}/t"
+LM = "lm build --text {w}/data/es/lm_text.txt --processor {model}"
+CASES = {
+    "decode, no durations": ("decode --model {model} --manifest {w}/nodur.jsonl --out {w}/o --no-cache",
+                             "nodur.jsonl:1: no duration"),
+    "decode, missing audio": ("decode --model {model} --manifest {w}/missing.jsonl --out {w}/o --no-cache",
+                              "cannot read {w}/nope.flac"),
+    "decode, --out a file": (f"decode --model {{model}} {TEST} --out {{w}}/afile/x",
+                             "--out {w}/afile/x: cannot write there"),
+    "decode, no such model": (f"decode --model {{w}}/nothing {TEST} --out {{w}}/o", "cannot load a CTC model"),
+    "decode, model without tokenizer": (f"decode --model {{w}}/m32 {TEST} --out {{w}}/o", "m32: cannot load"),
+    "decode, --beam-width 0": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --beam-width 0",
+                               "--beam-width must be at least 1"),
+    "decode, --alpha-grid abc": (f"decode --model {{model}} {TEST} --out {{w}}/o --alpha-grid abc", "grid 'abc'"),
+    "decode, every reference empty": ("decode --model {model} --manifest {w}/emptyref.jsonl --out {w}/o --no-cache",
+                                      "every reference is empty"),
+    "prepare, --out a file": ("data prepare --source jsonl:{w}/nodur.jsonl --lang es --out {w}/afile/y",
+                              "--out {w}/afile/y: cannot write there"),
+    "subset, --hours -1": ("data subset {w}/data/es/train.jsonl --hours -1 --out {w}/s.jsonl",
+                           "--hours -1.0: expected a number of hours > 0"),
+    "synth, --workers 0": ("data synth --langs es --hours 0.01 --out {w}/s --workers 0", "--workers 0: expected"),
+    "lm build, --order 1": (f"{LM} --order 1 --out {{w}}/lm1", "--order 1: KenLM builds orders 2 to"),
+    "lm build, --dev without words": (f"{LM} --order 3 --dev {{w}}/nowords.txt --out {{w}}/lm2", "no words after"),
+    "lm build, --out a file": (f"{LM} --order 3 --out {{w}}/afile/z", "cannot write there"),
+    "vocab, --out a file": ("vocab --train {w}/data/es/train.jsonl --out {w}/afile/v", "--out {w}/afile/v: cannot"),
+    "leaderboard, nothing there": ("leaderboard {w}/nothing --out {w}/lb", "no results.json found"),
+    "train, eval_steps 0": (f"{TRAIN} --eval_steps 0", "eval_steps: expected at least 1"),
+    "train, save_steps 0": (f"{TRAIN} --save_steps 0", "save_steps: expected at least 1"),
+    "train, scalar tri_stage_ratios": (f"{TRAIN} --tri_stage_ratios 0.5", "tri_stage_ratios: expected three"),
+    "train, another head size": (TRAIN, "(32 outputs); set new_head=true"),
+    "train, output_dir a file": (f"{TRAIN}/../afile/t --new_head", "cannot write there"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_line_and_exit_2(w, case, capsys):
+    command, message = CASES[case]
+    argv = command.format(w=w, model=MODEL).split()
+    capsys.readouterr()
+    assert asr_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message.format(w=w) in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if "error:" in line]) == 1
+
+
+def test_ctrl_c_is_one_line_and_exit_130(w):
+    cmd = [sys.executable, "-m", "asr", "data", "synth", "--langs", "es", "--hours", "0.3", "--workers", "1",
+           "--out", str(w / "interrupted")]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list((w / "interrupted").rglob("*.flac")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err and "asr data synth: interrupted" in err
