@@ -27,10 +27,7 @@ def _jiwer_counts(output) -> list[list[int]]:
     return counts
 
 
-@pytest.mark.parametrize("level", ["word", "char"])
-def test_counts_equal_jiwer(level):
-    triples = random_pairs(seed=4, count=3000)
-    refs, hyps = [t[1] for t in triples], [t[2] for t in triples]
+def _check_against_jiwer(refs: list[str], hyps: list[str], level: str) -> None:
     process = jiwer.process_words if level == "word" else jiwer.process_characters
     expected = _jiwer_counts(process(refs, hyps))
     ours = []
@@ -40,8 +37,28 @@ def test_counts_equal_jiwer(level):
     assert ours == expected
 
 
-def test_jiwer_mode_counts_spaces_once_and_splits_on_any_whitespace():
-    # jiwer itself splits words on " " only and counts every space: ours re-joins with single spaces
-    assert tokenize("a\tb  c", "word", "jiwer") == ["a", "b", "c"]
-    assert tokenize(" a\u00a0b  c ", "char", "jiwer") == "a b c"
-    assert tokenize(" a\u00a0b  c ", "char", "sclite") == "abc"
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_counts_equal_jiwer(level):
+    triples = random_pairs(seed=4, count=3000)
+    _check_against_jiwer([t[1] for t in triples], [t[2] for t in triples], level)
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_counts_equal_jiwer_with_tabs_no_break_spaces_and_runs_of_whitespace(level):
+    import random
+
+    rng = random.Random(7)
+    spaces = [" ", " ", " ", "\t", "\u00a0", "  ", " \t", "\u00a0\u00a0"]
+
+    def respace(text: str) -> str:
+        words = text.split()
+        return rng.choice(["", " ", "\t"]) + "".join(w + rng.choice(spaces) for w in words).rstrip(" ")
+
+    triples = random_pairs(seed=9, count=1500)
+    _check_against_jiwer([respace(t[1]) or "x" for t in triples], [respace(t[2]) for t in triples], level)
+
+
+def test_jiwer_mode_tokens_are_jiwers():
+    assert tokenize("a\tb  c", "word", "jiwer") == ["a\tb", "c"]  # a lone tab is inside a word in jiwer
+    assert tokenize(" a\u00a0b  c ", "char", "jiwer") == "a\u00a0b  c"
+    assert tokenize(" a\u00a0b  c ", "char", "sclite") == "abc" and tokenize("a\tb", "word") == ["a", "b"]

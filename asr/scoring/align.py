@@ -7,13 +7,16 @@ Two cost models, selected by name (`COMPAT`):
 - ``jiwer``: unit costs through rapidfuzz's ``Levenshtein.opcodes``, which is exactly what jiwer 4's
   ``process_words`` / ``process_characters`` call, so the counts equal jiwer's.
 
-Tokens come from `tokenize`: words are split on any whitespace; characters are Unicode code points,
-without whitespace in sclite mode (as ``sclite -e utf-8 -c``) and with the words re-joined by single
-spaces in jiwer mode (as jiwer's CER, which counts spaces).
+Tokens come from `tokenize`. sclite mode: words split on any whitespace, characters are Unicode code points
+without whitespace (as ``sclite -e utf-8 -c``). jiwer mode does what jiwer 4's default transforms do, so that
+the counts equal jiwer's on any text: words after collapsing runs of two or more whitespace characters to one
+space, stripping, and splitting on spaces only (a lone tab or no-break space stays inside a word);
+characters of the stripped text, every space and tab counted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -30,20 +33,26 @@ LEVELS: tuple[Level, ...] = ("word", "char")
 #: What one token is, per level and compatibility mode; every report states it.
 UNITS: dict[tuple[str, str], str] = {
     ("word", "sclite"): "words split on any whitespace",
-    ("word", "jiwer"): "words split on any whitespace",
+    ("word", "jiwer"): "words split on spaces after runs of whitespace become one space (as jiwer)",
     ("char", "sclite"): "Unicode code points, whitespace not counted (as sclite -e utf-8 -c)",
-    ("char", "jiwer"): "Unicode code points, words re-joined by single spaces that count (as jiwer)",
+    ("char", "jiwer"): "Unicode code points of the stripped text, whitespace counted (as jiwer)",
 }
 
 Tokens = str | Sequence[str]
+_WHITESPACE_RUN = re.compile(r"\s\s+")
 
 
 def tokenize(text: str, level: Level, compat: Compat = "sclite") -> Tokens:
     """Splits `text` into the tokens that `level` and `compat` align (a str is a sequence of chars)."""
+    if compat == "jiwer":  # jiwer's wer_default / cer_default transforms
+        if level == "word":
+            return [w for w in _WHITESPACE_RUN.sub(" ", text).strip().split(" ") if w]
+        if level == "char":
+            return text.strip()
     if level == "word":
         return text.split()
     if level == "char":
-        return ("" if compat == "sclite" else " ").join(text.split())
+        return "".join(text.split())
     raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
 
 
