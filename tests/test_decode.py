@@ -144,7 +144,8 @@ def test_two_processes_decode_like_one(es, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [*accelerate_launch(2), "-m", "asr", "decode", "--model", str(MODEL),
            "--manifest", str(es["test"]), "--out", str(tmp_path / "two"), "--no-cache"]  # fmt: skip
-    subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     two = [json.loads(line) for line in (tmp_path / "two" / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
     results = json.loads((tmp_path / "two" / "results.json").read_text(encoding="utf-8"))
     assert [(r["id"], r["hyp"]) for r in two] == [(r["id"], r["hyp"]) for r in one]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -51,20 +52,22 @@ def read_manifest(path: str | Path, durations: bool = True) -> list[Utterance]:
     (training, decoding, subsets) every line must carry its duration; the checks (`asr data check|prepare`),
     which measure the audio, and text readers do without."""
     path = Path(path)
+    return [_utterance(obj, f"{path}:{lineno}", durations) for lineno, obj in read_jsonl(path)]
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, value) of every non-blank line of a JSONL file; `InputError` naming the file and line."""
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
+        lines = Path(path).read_text(encoding="utf-8").split("\n")
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read manifest: {getattr(err, 'strerror', None) or err}") from None
-    utterances = []
+        raise InputError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            yield lineno, json.loads(line)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}:{lineno}: invalid JSON ({err.msg})") from None
-        utterances.append(_utterance(obj, f"{path}:{lineno}", durations))
-    return utterances
 
 
 def _utterance(obj: object, where: str, durations: bool) -> Utterance:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
+from asr.data.manifest import read_jsonl
 from asr.decode.results import DecodeResult
 from asr.errors import InputError
 
@@ -72,13 +73,7 @@ class Run:
         if not path.is_file():
             raise InputError(f"{self.path}: hyp.jsonl is missing beside it")
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(f"{path}:{number}: invalid JSON ({err.msg})") from None
+        for number, row in read_jsonl(path):
             if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("id", "ref", "hyp")):
                 raise InputError(f"{path}:{number}: not a hypothesis row (id, ref, hyp)")
             rows.append(row)
