@@ -20,6 +20,7 @@ saved beside the model states what the model needs).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,6 +99,11 @@ class CTCInference:
 
             load_adapter(model, processor, name, adapter)
         return cls(model.to(device).eval(), processor, name)
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds between two output frames (the feature encoder's total stride over the sample rate)."""
+        return math.prod(self.model.config.conv_stride) / self.rate
 
     @property
     def device(self):

@@ -67,7 +67,7 @@ def ours(labels, lm, logprobs, beam_width: int, backend: str, workers: int) -> t
     search = BeamSearch(labels, BeamSettings(beam_width=beam_width), lm, backend, workers)
     search.decode(logprobs[:2])  # builds the decoder (and the pool) outside the timing, as the peer's build is
     start = time.perf_counter()
-    hyps, _ = search.decode(logprobs)
+    hyps = [d.text for d in search.decode(logprobs)]
     seconds = time.perf_counter() - start
     search.close()
     return hyps, seconds

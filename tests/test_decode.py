@@ -77,8 +77,8 @@ def test_the_lm_wins_where_the_acoustics_are_ambiguous(cat_lm, backend):
     assert greedy(x, LABELS) == "the kat"
     plain = BeamSearch(LABELS, BeamSettings(), None, backend)
     with_lm = BeamSearch(LABELS, BeamSettings(), cat_lm, backend)
-    assert plain.decode([x])[0] == ["the kat"]
-    assert with_lm.decode([x])[0] == ["the cat"]
+    assert plain.decode([x])[0].text == "the kat"
+    assert with_lm.decode([x])[0].text == "the cat"
 
 
 def test_backends_give_identical_hypotheses(es, cat_lm, tmp_path):
@@ -86,7 +86,10 @@ def test_backends_give_identical_hypotheses(es, cat_lm, tmp_path):
     flat = [np.log(rng.dirichlet(np.full(len(LABELS.tokens), 0.3), size=60)).astype(np.float32) for _ in range(20)]
     settings = BeamSettings(hotwords=["hat"])
     fast, reference = (BeamSearch(LABELS, settings, cat_lm, b, workers=2) for b in ("ctcbeam", "pyctcdecode"))
-    assert fast.decode(flat)[0] == reference.decode(flat)[0]
+    a, b = fast.decode(flat, nbest=3), reference.decode(flat, nbest=3)
+    assert [(d.text, d.words, [h["text"] for h in d.nbest]) for d in a] == [
+        (d.text, d.words, [h["text"] for h in d.nbest]) for d in b
+    ]
     fast.close(), reference.close()
     rows = {}
     for backend in ("ctcbeam", "pyctcdecode"):
@@ -252,3 +255,65 @@ def test_the_lm_is_checked_against_the_models_normaliser_not_the_scoring_one(es,
     assert decode_main(["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(out), "--decoder",
                         "beam_lm", "--lm", str(es["lm"]), "--normalize", "none", "--no-cache"]) == 0  # fmt: skip
     assert json.loads((out / "results.json").read_text())["normalizer"] == "none@1"
+
+
+def test_greedy_and_beam_give_the_same_word_frames():
+    from asr.decode.decoders import greedy_decoded
+
+    x = frames("the cat")  # a character, then a blank, per frame pair
+    beam = BeamSearch(LABELS, BeamSettings(), None).decode([x])[0]
+    assert greedy_decoded(x, LABELS).words == beam.words == [("the", 0, 5), ("cat", 8, 13)]
+
+
+def _sclite_counts(out: Path) -> list[int]:
+    """[C, S, D, I] of the real sclite scoring hyp.ctm against ref.stm by time."""
+    import re
+
+    from tests.conftest import SCLITE
+
+    subprocess.run([str(SCLITE), "-r", str(out / "ref.stm"), "stm", "-h", str(out / "hyp.ctm"), "ctm", "-e", "utf-8",
+                    "-o", "sgml", "-O", str(out), "-n", "timed"], check=True, capture_output=True)  # fmt: skip
+    sgml = (out / "timed.sgml").read_text(encoding="utf-8")
+    ops = "".join(item[0] for body in re.findall(r"<PATH[^>]*>\n(.*?)\n</PATH>", sgml, flags=re.S)
+                  for item in body.split(":") if item)  # fmt: skip
+    return [ops.count(op) for op in "CSDI"]
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "beam_lm"])
+def test_ctm_and_stm_score_in_sclite_as_asr_score_does(es, tmp_path, decoder):
+    extra = ["--decoder", decoder] + (["--lm", str(es["lm"])] if decoder == "beam_lm" else [])
+    rows, results = decode(es, tmp_path / decoder, *extra)
+    word = results["scores"]["word"]
+    assert _sclite_counts(tmp_path / decoder) == [word["C"], word["S"], word["D"], word["I"]]
+    for row in rows:  # words in order, inside the utterance, with the hypothesis' text
+        times = [(w["start"], w["end"]) for w in row["words"]]
+        assert [w["word"] for w in row["words"]] == row["hyp"].split()
+        assert all(0 <= a < b <= row["duration"] + 0.02 for a, b in times) and times == sorted(times)
+
+
+def test_nbest_lists_carry_their_scores(es, tmp_path):
+    rows, _ = decode(es, tmp_path / "n", "--decoder", "beam_lm", "--lm", str(es["lm"]), "--nbest", "4")
+    listed = [json.loads(line) for line in (tmp_path / "n" / "nbest.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in listed] == [r["id"] for r in rows]
+    for row, entry in zip(rows, listed, strict=True):
+        hyps = entry["nbest"]
+        assert 1 <= len(hyps) <= 4 and hyps[0]["text"] == row["hyp"] and len({h["text"] for h in hyps}) == len(hyps)
+        assert all(h["total"] == pytest.approx(h["acoustic"] + h["lm"]) for h in hyps)
+        assert [h["total"] for h in hyps] == sorted((h["total"] for h in hyps), reverse=True)
+    assert any(len(e["nbest"]) > 1 for e in listed)
+    decode(es, tmp_path / "one", "--decoder", "beam")
+    assert not (tmp_path / "one" / "nbest.jsonl").exists()
+
+
+def test_a_boosted_hotword_goes_from_wrong_to_right(es, tmp_path):
+    rows, _ = decode(es, tmp_path / "plain", "--decoder", "beam")
+    missed = [(r, w) for r in rows for w in r["ref"].lower().split() if w.isalpha() and len(w) > 5
+              and w not in r["hyp"].split()]  # fmt: skip
+    fixed = None
+    for row, word in missed[:12]:  # the first misrecognised long words, in manifest order
+        boosted, _ = decode(es, tmp_path / word, "--decoder", "beam", "--hotwords", word, "--hotword-weight", "10")
+        after = next(r for r in boosted if r["id"] == row["id"])
+        if word in after["hyp"].split():
+            fixed = word
+            break
+    assert fixed is not None, missed[:12]

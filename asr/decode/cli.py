@@ -37,6 +37,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--beam-width", type=int, default=d.beam_width)
     p.add_argument("--beam-prune-logp", type=float, default=d.beam_prune_logp)
     p.add_argument("--token-min-logp", type=float, default=d.token_min_logp)
+    p.add_argument("--nbest", type=int, default=1, help="write this many hypotheses per utterance to nbest.jsonl")
     p.add_argument("--hotwords", default="", help="comma-separated words to favour")
     p.add_argument("--hotword-weight", type=float, default=d.hotword_weight)
     p.add_argument("--backend", choices=BACKENDS, default="ctcbeam", help="beam search implementation")
@@ -65,7 +66,7 @@ def options(args: argparse.Namespace):
                         [w for w in args.hotwords.split(",") if w.strip()], args.hotword_weight)  # fmt: skip
     return DecodeOptions(
         model=args.model, manifests=tuple(args.manifest), out=args.out, adapter=args.adapter, tune_on=args.tune_on,
-        decoder=args.decoder, lm=args.lm,
+        nbest=args.nbest, decoder=args.decoder, lm=args.lm,
         backend=args.backend, beam=beam, workers=args.workers, batch_seconds=args.batch_seconds, dtype=args.dtype,
         cache_dir=None if args.no_cache else args.logits_cache, normalize=args.normalize, dev=args.dev, tune=tune,
         tuned_from=args.tuned_from,

@@ -53,11 +53,47 @@ class Labels:
 
 def greedy(logprobs: np.ndarray, labels: Labels) -> str:
     """Best token per frame, repeats collapsed, blanks removed."""
+    return greedy_decoded(logprobs, labels).text
+
+
+@dataclass
+class Decoded:
+    """One utterance's decoding: the text, its words with their frames [start, end), the n-best list
+    (text, acoustic, lm and total scores; the best first) and the decoding seconds."""
+
+    text: str
+    words: list[tuple[str, int, int]]
+    nbest: list[dict]
+    seconds: float
+
+
+def greedy_decoded(logprobs: np.ndarray, labels: Labels) -> Decoded:
+    """Greedy decoding with word frames: a word runs from the frame of its first character to the one after
+    its last (blanks and repeats between characters belong to the word)."""
+    start = time.perf_counter()
     best = logprobs.argmax(axis=1)
-    keep = np.ones(len(best), dtype=bool)
-    keep[1:] = best[1:] != best[:-1]
-    tokens = [labels.tokens[i] for i in best[keep] if i != labels.blank]
-    return " ".join("".join(tokens).split())
+    words: list[tuple[str, int, int]] = []
+    chars, first, last, previous = [], 0, 0, labels.blank
+    for frame, token in enumerate(best.tolist()):
+        if token != previous and token != labels.blank:
+            char = labels.tokens[token]
+            if char == " ":
+                if chars:
+                    words.append(("".join(chars), first, last + 1))
+                chars = []
+            else:
+                if not chars:
+                    first = frame
+                chars.append(char)
+        if token != labels.blank and labels.tokens[token] != " " and chars:
+            last = frame
+        previous = token
+    if chars:
+        words.append(("".join(chars), first, last + 1))
+    text = " ".join(w for w, _, _ in words)
+    score = float(logprobs.max(axis=1).sum())
+    return Decoded(text, words, [{"text": text, "acoustic": score, "lm": 0.0, "total": score}],
+                   time.perf_counter() - start)  # fmt: skip
 
 
 @dataclass
@@ -76,18 +112,27 @@ class BeamSettings:
 _WORKER_DECODER = None  # the decoder a forked pyctcdecode worker inherits
 
 
-def _timed_decode(args: tuple[np.ndarray, BeamSettings]) -> tuple[str, float]:
-    logprobs, s = args
+def _timed_decode(args: tuple[np.ndarray, BeamSettings, int]) -> Decoded:
+    """`decode_beams` with the history pruning that `decode()` applies (so the best beam is `decode()`'s),
+    keeping the word frames and the first `nbest` beams with their scores."""
+    logprobs, s, nbest = args
     start = time.perf_counter()
-    text = _WORKER_DECODER.decode(
+    beams = _WORKER_DECODER.decode_beams(
         logprobs,
         beam_width=s.beam_width,
         beam_prune_logp=s.beam_prune_logp,
         token_min_logp=s.token_min_logp,
+        prune_history=True,
         hotwords=s.hotwords or None,
         hotword_weight=s.hotword_weight,
     )
-    return " ".join(text.split()), time.perf_counter() - start
+    if not beams:
+        return Decoded("", [], [], time.perf_counter() - start)
+    text, _, frames, _, _ = beams[0]
+    words = [(word, int(first), int(end)) for word, (first, end) in frames if word.strip()]
+    listed = [{"text": " ".join(b[0].split()), "acoustic": float(b[3]), "lm": float(b[4] - b[3]), "total": float(b[4])}
+              for b in beams[:nbest]]  # fmt: skip
+    return Decoded(" ".join(text.split()), words, listed, time.perf_counter() - start)
 
 
 class BeamSearch:
@@ -123,13 +168,13 @@ class BeamSearch:
         self.settings.alpha, self.settings.beta = float(alpha), float(beta)
         self.close()
 
-    def decode(self, logprobs: list[np.ndarray]) -> tuple[list[str], list[float]]:
-        """Hypotheses and decoding seconds per utterance, in input order."""
+    def decode(self, logprobs: list[np.ndarray], nbest: int = 1) -> list[Decoded]:
+        """Each utterance's decoding (with up to `nbest` hypotheses), in input order."""
         global _WORKER_DECODER
         if self._decoder is None:
             self._decoder = self._build()
         _WORKER_DECODER = self._decoder
-        jobs = [(x, self.settings) for x in logprobs]
+        jobs = [(x, self.settings, nbest) for x in logprobs]
         if self.workers <= 1:
             results = [_timed_decode(job) for job in jobs]
         else:
@@ -141,7 +186,7 @@ class BeamSearch:
                 )
             mapper = self._pool.map if self.backend == "ctcbeam" else self._pool.imap
             results = list(mapper(_timed_decode, jobs))
-        return [r[0] for r in results], [r[1] for r in results]
+        return results
 
     def close(self) -> None:
         """Ends the worker pool and drops the decoder."""

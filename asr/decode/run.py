@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -17,8 +16,9 @@ import numpy as np
 
 from asr.data.manifest import Utterance, read_manifest
 from asr.decode import logits as cache
-from asr.decode.decoders import BeamSearch, BeamSettings, Labels, greedy
+from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greedy_decoded
 from asr.decode.results import DecodeResult
+from asr.decode.sclite_files import write_sclite_files
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, tune
 from asr.errors import InputError, writable_dir
 from asr.inference import CTCInference, Posteriors, manifest_audio
@@ -46,6 +46,7 @@ class DecodeOptions:
     cache_dir: Path | None = None
     normalize: str | None = None  # default: the model's (asr_text.json)
     adapter: str | None = None  # an MMS-style language adapter to load (adapter.<lang>.safetensors)
+    nbest: int = 1  # hypotheses per utterance written to nbest.jsonl (with their scores) when above 1
     dev: Path | None = None  # a manifest to tune on that is not itself decoded
     tune_on: str | None = None  # tune on this one of `manifests` (its stem or path); the others reuse the weights
     tune: tuple[str, ...] = ()
@@ -123,32 +124,40 @@ class Transcriber:
         workers = opts.workers or os.cpu_count() or 1
         self.beam = None if opts.decoder == "greedy" else BeamSearch(labels, opts.beam, lm, opts.backend, workers)
 
-    def __call__(self, logprobs: list[np.ndarray]) -> tuple[list[str], list[float]]:
+    def __call__(self, logprobs: list[np.ndarray], nbest: int = 1) -> list[Decoded]:
         if self.beam is not None:
-            return self.beam.decode(logprobs)
-        hyps, seconds = [], []
-        for x in logprobs:
-            start = time.perf_counter()
-            hyps.append(greedy(x, self.labels))
-            seconds.append(time.perf_counter() - start)
-        return hyps, seconds
+            return self.beam.decode(logprobs, nbest)
+        return [greedy_decoded(x, self.labels) for x in logprobs]
 
 
-def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer) -> tuple[list[dict], CorpusScore]:
-    """Hypothesis rows in manifest order, and their score."""
+@dataclass
+class Decoding:
+    """A split's hypothesis rows (manifest order; each with its words' times), n-best rows and score."""
+
+    rows: list[dict]
+    nbest: list[dict]
+    score: CorpusScore
+
+
+def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, frame_seconds: float,
+                 nbest: int = 1) -> Decoding:  # fmt: skip
+    """Decodes and scores a split; word times in seconds from each utterance's start."""
     for utt in split.utts:
         if utt.id not in split.post.logprobs:
             raise InputError(f"{split.manifest}: utterance {utt.id} has no log-probabilities (stale cache?)")
-    hyps, seconds = transcribe([split.post.logprobs[u.id] for u in split.utts])
+    decoded = transcribe([split.post.logprobs[u.id] for u in split.utts], nbest)
     rows = [
-        {"id": u.id, "ref": u.text, "hyp": h, "speaker": u.speaker, "duration": u.duration,
-         "am_seconds": round(split.post.am_seconds[u.id], 6), "decode_seconds": round(s, 6)}
-        for u, h, s in zip(split.utts, hyps, seconds, strict=True)
+        {"id": u.id, "ref": u.text, "hyp": d.text, "speaker": u.speaker, "duration": u.duration,
+         "am_seconds": round(split.post.am_seconds[u.id], 6), "decode_seconds": round(d.seconds, 6),
+         "words": [{"word": w, "start": round(a * frame_seconds, 3), "end": round(b * frame_seconds, 3)}
+                   for w, a, b in d.words]}
+        for u, d in zip(split.utts, decoded, strict=True)
     ]  # fmt: skip
+    listed = [{"id": u.id, "nbest": d.nbest} for u, d in zip(split.utts, decoded, strict=True)]
     score = score_normalized(((r["id"], r["ref"], r["hyp"]) for r in rows), normalize)
     if score.totals["word"].counts.rate is None:
         raise InputError(f"{split.manifest}: every reference is empty after normalisation ({normalize.id})")
-    return rows, score
+    return Decoding(rows, listed, score)
 
 
 def _rates(score: CorpusScore) -> tuple[float, float]:
@@ -175,16 +184,16 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     transcribe = Transcriber(opts, labels, lm)
     tuning = reuse_tuning(opts.tuned_from, transcribe) if opts.tuned_from else None
     if dev is not None:
-        tuning = tune_on_dev(dev, transcribe, normalize, opts)
+        tuning = tune_on_dev(dev, transcribe, normalize, opts, model.frame_seconds)
         transcribe.beam.set_weights(tuning["best"]["alpha"], tuning["best"]["beta"])
     outputs = []
     for split in splits:
-        rows, score = decode_split(split, transcribe, normalize)
+        decoding = decode_split(split, transcribe, normalize, model.frame_seconds, opts.nbest)
         record = tuning
         if tuning is not None and dev is not None and split is not dev:
             record = {**tuning, "reused_from": str(opts.out_dir(dev.manifest) / "results.json")}
-        results = decode_result(opts, split, model, lm, rows, score, record, state.num_processes, provenance)
-        write_outputs(opts.out_dir(split.manifest), rows, score, results)
+        results = decode_result(opts, split, model, lm, decoding, record, state.num_processes, provenance)
+        write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.nbest > 1)
         outputs.append(results)
     if transcribe.beam is not None:
         transcribe.beam.close()
@@ -204,8 +213,8 @@ def check_options(opts: DecodeOptions) -> None:
     stems = [m.stem for m in opts.manifests]
     if len(set(stems)) < len(stems):
         raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
-    if opts.beam.beam_width < 1 or opts.batch_seconds <= 0 or opts.workers < 0:
-        raise InputError("--beam-width must be at least 1, --batch-seconds above 0, --workers 0 or more")
+    if opts.beam.beam_width < 1 or opts.batch_seconds <= 0 or opts.workers < 0 or opts.nbest < 1:
+        raise InputError("--beam-width and --nbest must be at least 1, --batch-seconds above 0, --workers 0 or more")
     for manifest in opts.manifests:
         writable_dir(opts.out_dir(manifest), "--out")
 
@@ -220,17 +229,20 @@ def reuse_tuning(path: Path, transcribe: Transcriber) -> dict:
     return {**tuning, "reused_from": str(path)}
 
 
-def tune_on_dev(dev: Split, transcribe: Transcriber, normalize: Normalizer, opts: DecodeOptions) -> dict:
+def tune_on_dev(
+    dev: Split, transcribe: Transcriber, normalize: Normalizer, opts: DecodeOptions, frame_seconds: float
+) -> dict:
     def evaluate(alpha: float, beta: float) -> tuple[float, float]:
         transcribe.beam.set_weights(alpha, beta)
-        return _rates(decode_split(dev, transcribe, normalize)[1])
+        return _rates(decode_split(dev, transcribe, normalize, frame_seconds).score)
 
     start = (opts.beam.alpha, opts.beam.beta)
     result = tune(evaluate, start, set(opts.tune), opts.alpha_grid, opts.beta_grid)
     return {"dev_manifest": str(dev.manifest), **result}
 
 
-def decode_result(opts, test, model, lm, rows, score, tuning, processes, provenance) -> DecodeResult:
+def decode_result(opts, test, model, lm, decoding: Decoding, tuning, processes, provenance) -> DecodeResult:
+    rows, score = decoding.rows, decoding.score
     wer, cer = _rates(score)
     decoder = {"name": opts.decoder}
     if opts.decoder != "greedy":
@@ -272,9 +284,17 @@ def timing(test: Split, rows: list[dict], device: str, processes: int, batch_sec
     }
 
 
-def write_outputs(out: Path, rows: list[dict], score: CorpusScore, results: DecodeResult) -> None:
+def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results: DecodeResult, nbest: bool) -> None:
+    """hyp.jsonl, hyp.ctm and ref.stm, nbest.jsonl (with --nbest), score/ and results.json."""
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "hyp.jsonl", "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    write_report_dir(score, out / "score", score.to_json())
+    _write_jsonl(out / "hyp.jsonl", decoding.rows)
+    if nbest:
+        _write_jsonl(out / "nbest.jsonl", decoding.nbest)
+    write_sclite_files(out, decoding.rows, normalize)
+    write_report_dir(decoding.score, out / "score", decoding.score.to_json())
     results.write(out)
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

@@ -1,0 +1,39 @@
+"""Files NIST sclite scores by time: ``hyp.ctm`` (a word a line with its start and duration) and ``ref.stm``
+(an utterance a line with its segment and normalised reference), so that
+``sclite -r ref.stm stm -h hyp.ctm ctm`` gives the word error counts `asr score` gives.
+
+Each utterance is its own "file" (its id) on channel 1, times in seconds from the utterance's start. Words
+are normalised one by one with the scoring normaliser (a word it splits shares the word's time span equally;
+one it empties is left out), so the CTM holds exactly the words that are scored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from asr.text import Normalizer
+
+CHANNEL = "1"
+
+
+def ctm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
+    """``<id> 1 <start> <duration> <word>`` for every normalised word, ordered by id and time."""
+    lines = []
+    for row in sorted(rows, key=lambda r: r["id"]):
+        for word in row["words"]:
+            parts = normalize(word["word"]).split()
+            span = (word["end"] - word["start"]) / max(len(parts), 1)
+            for k, part in enumerate(parts):
+                lines.append(f"{row['id']} {CHANNEL} {word['start'] + k * span:.3f} {span:.3f} {part}")
+    return lines
+
+
+def stm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
+    """``<id> 1 <speaker> 0 <duration> <normalised reference>`` per utterance, ordered by id."""
+    return [f"{r['id']} {CHANNEL} {r['speaker'] or 'unknown'} 0.000 {r['duration']:.3f} {normalize(r['ref'])}".rstrip()
+            for r in sorted(rows, key=lambda r: r["id"])]  # fmt: skip
+
+
+def write_sclite_files(out: Path, rows: list[dict], normalize: Normalizer) -> None:
+    (out / "hyp.ctm").write_text("".join(line + "\n" for line in ctm_lines(rows, normalize)), encoding="utf-8")
+    (out / "ref.stm").write_text("".join(line + "\n" for line in stm_lines(rows, normalize)), encoding="utf-8")
