@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +32,21 @@ from tqdm import tqdm
 from asr.data.audio import load_audio
 from asr.data.manifest import Utterance
 from asr.errors import InputError
+
+CHUNK_SECONDS = 30.0  # recordings longer than this run through the network in overlapping chunks
+
+
+def chunk_spans(length: int, chunk: int) -> Iterator[tuple[int, int, int, int]]:
+    """(start, end, left context, right context) in samples of the chunks of a recording of `length` samples:
+    `chunk` samples each, neighbours overlapping by a sixth of a chunk on each side (transformers' chunking)."""
+    stride = chunk // 6
+    step = chunk - 2 * stride
+    for start in range(0, length, step):
+        end = min(start + chunk, length)
+        last = end >= length
+        yield start, end, 0 if start == 0 else stride, 0 if last else stride
+        if last:
+            return
 
 
 def uses_attention_mask(config) -> bool:
@@ -75,17 +90,25 @@ def manifest_audio(base: Path, rate: int) -> Callable[[Utterance], np.ndarray]:
 class CTCInference:
     """A CTC model (in eval mode) with its processor; `log_probs` runs it over utterances in batches."""
 
-    def __init__(self, model, processor, name: str = "") -> None:
-        self.model, self.processor, self.name = model, processor, name
+    def __init__(self, model, processor, name: str = "", chunk_seconds: float = CHUNK_SECONDS) -> None:
+        self.model, self.processor, self.name, self.chunk_seconds = model, processor, name, chunk_seconds
         self.attention_mask = uses_attention_mask(model.config)
         self.padding = pads_exactly(model.config)
         processor.feature_extractor.return_attention_mask = self.attention_mask
         self.rate = processor.feature_extractor.sampling_rate
 
     @classmethod
-    def load(cls, name: str, device: str = "cpu", dtype: str = "float32", adapter: str | None = None) -> CTCInference:
+    def load(
+        cls,
+        name: str,
+        device: str = "cpu",
+        dtype: str = "float32",
+        adapter: str | None = None,
+        chunk_seconds: float = CHUNK_SECONDS,
+    ) -> CTCInference:
         """A model folder or hub id with its processor; `adapter` loads that language's adapter weights
-        (``adapter.<lang>.safetensors``, as transformers' ``load_adapter`` reads them)."""
+        (``adapter.<lang>.safetensors``, as transformers' ``load_adapter`` reads them); recordings longer than
+        `chunk_seconds` (0: none) run in overlapping chunks."""
         import torch
         from transformers import AutoModelForCTC, AutoProcessor
 
@@ -98,7 +121,7 @@ class CTCInference:
             from asr.model.adapters import load_adapter
 
             load_adapter(model, processor, name, adapter)
-        return cls(model.to(device).eval(), processor, name)
+        return cls(model.to(device).eval(), processor, name, chunk_seconds)
 
     @property
     def frame_seconds(self) -> float:
@@ -132,6 +155,8 @@ class CTCInference:
 
     def forward(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         """Log-probabilities (frames x tokens, float32) of each array, cut to its own frames."""
+        if not arrays:
+            return []
         if self.padding:
             return self._forward(arrays)
         out: list[np.ndarray | None] = [None] * len(arrays)
@@ -170,7 +195,7 @@ class CTCInference:
         with tqdm(total=round(sum(u.duration for u in utts)), desc=desc, unit="audio s", disable=desc is None) as bar:
             for batch in self.batches(utts, batch_seconds):
                 start = time.perf_counter()
-                outputs = self.forward([audio(u) for u in batch])
+                outputs = self._batch_log_probs([audio(u) for u in batch], batch_seconds)
                 seconds = time.perf_counter() - start
                 batch_audio = max(sum(u.duration for u in batch), 1e-9)
                 for utt, logprobs in zip(batch, outputs, strict=True):
@@ -179,6 +204,33 @@ class CTCInference:
                 bar.update(round(batch_audio))
         self.model.train(was_training)
         return post
+
+    def _batch_log_probs(self, arrays: list[np.ndarray], batch_seconds: float) -> list[np.ndarray]:
+        """`forward` for a batch; a recording longer than `chunk_seconds` runs on its own, in chunks."""
+        long = self.chunk_seconds and [len(a) > self.chunk_seconds * self.rate for a in arrays]
+        if not long or not any(long):
+            return self.forward(arrays)
+        short = iter(self.forward([a for a, is_long in zip(arrays, long, strict=True) if not is_long]))
+        return [
+            self.long_log_probs(a, batch_seconds) if is_long else next(short)
+            for a, is_long in zip(arrays, long, strict=True)
+        ]
+
+    def long_log_probs(self, samples: np.ndarray, batch_seconds: float) -> np.ndarray:
+        """Log-probabilities of a long recording in bounded memory: overlapping chunks of `chunk_seconds` with
+        `chunk_seconds / 6` of context on each side (as transformers' ASR pipeline with chunk_length_s and its
+        default stride), at most `batch_seconds` of chunks at a time; each chunk's context frames are dropped and
+        the rest joined."""
+        chunks = list(chunk_spans(len(samples), round(self.chunk_seconds * self.rate)))
+        per_batch = max(1, int(batch_seconds // self.chunk_seconds))
+        kept = []
+        for k in range(0, len(chunks), per_batch):
+            group = chunks[k : k + per_batch]
+            outputs = self.forward([samples[a:b] for a, b, _, _ in group])
+            for (a, b, left, right), logprobs in zip(group, outputs, strict=True):
+                frames = len(logprobs)
+                kept.append(logprobs[round(left / (b - a) * frames) : frames - round(right / (b - a) * frames)])
+        return np.concatenate(kept)
 
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())

@@ -27,6 +27,7 @@ def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
     """(log-probabilities, durations) of the dev + test utterances, and the LM folder."""
     from asr.data.manifest import read_manifest
     from asr.decode import logits as cache
+    from asr.inference import CHUNK_SECONDS
 
     data = root / "es"
     if not (data / "test.jsonl").exists():
@@ -35,7 +36,7 @@ def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
     if not (root / "lm" / "lm.json").exists():
         subprocess.run([*ASR, "lm", "build", "--text", str(data / "lm_text.txt"), "--order", "4", "--processor",
                         str(MODEL), "--out", str(root / "lm")], check=True)  # fmt: skip
-    key = cache.model_fingerprint(str(MODEL), "float32", None)
+    key = cache.model_fingerprint(str(MODEL), "float32", None, CHUNK_SECONDS)
     logprobs, durations = [], []
     for split in ("dev", "test"):
         manifest = data / f"{split}.jsonl"

@@ -3,6 +3,7 @@ process-count invariance, and the transformers processor with the LM."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -317,3 +318,36 @@ def test_a_boosted_hotword_goes_from_wrong_to_right(es, tmp_path):
             fixed = word
             break
     assert fixed is not None, missed[:12]
+
+
+@pytest.mark.parametrize("length", [1000, 16000 * 7, 16000 * 31, 16000 * 95 + 123])
+def test_chunks_cover_a_recording_once(length):
+    from asr.inference import chunk_spans
+
+    spans = list(chunk_spans(length, 16000 * 30))
+    kept = [(a + left, b - right) for a, b, left, right in spans]
+    assert kept[0][0] == 0 and kept[-1][1] == length
+    assert all(x[1] == y[0] for x, y in itertools.pairwise(kept)) and all(b - a <= 16000 * 30 for a, b, _, _ in spans)
+
+
+def test_a_long_recording_decodes_in_chunks_close_to_its_parts(es, tmp_path):
+    import soundfile as sf
+
+    from asr.data.audio import load_audio
+    from asr.data.manifest import read_manifest
+
+    utts = read_manifest(es["test"])
+    gap = np.zeros(4800, dtype=np.float32)
+    audio = np.concatenate([x for u in utts for x in (load_audio(u.audio_path(es["test"].parent)), gap)])
+    sf.write(tmp_path / "long.flac", audio, 16000)
+    line = {"id": "long_1", "audio": "long.flac", "duration": len(audio) / 16000, "speaker": "long", "lang": "es",
+            "text": " ".join(u.text for u in utts)}  # fmt: skip
+    (tmp_path / "long.jsonl").write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert line["duration"] > 30
+    args = ["--model", str(MODEL), "--manifest", str(tmp_path / "long.jsonl"), "--no-cache"]
+    assert decode_main([*args, "--out", str(tmp_path / "chunked"), "--chunk-seconds", "10"]) == 0
+    chunked = json.loads((tmp_path / "chunked" / "results.json").read_text())
+    _, parts = decode(es, tmp_path / "parts")
+    assert abs(chunked["wer"] - parts["wer"]) < 0.05 and abs(chunked["cer"] - parts["cer"]) < 0.02
+    words = json.loads((tmp_path / "chunked" / "hyp.jsonl").read_text())["words"]
+    assert words[-1]["end"] > line["duration"] - 5  # timestamps run over the whole recording

@@ -49,6 +49,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)))
     p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)))
     p.add_argument("--batch-seconds", type=float, default=160.0, help="padded audio seconds per network batch")
+    p.add_argument(
+        "--chunk-seconds",
+        type=float,
+        default=30.0,
+        help="recordings longer than this run through the network in overlapping chunks (0: never)",
+    )
     p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
     p.add_argument("--logits-cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
     p.add_argument("--no-cache", action="store_true", help="always run the network, write no cache")
@@ -66,7 +72,7 @@ def options(args: argparse.Namespace):
                         [w for w in args.hotwords.split(",") if w.strip()], args.hotword_weight)  # fmt: skip
     return DecodeOptions(
         model=args.model, manifests=tuple(args.manifest), out=args.out, adapter=args.adapter, tune_on=args.tune_on,
-        nbest=args.nbest, decoder=args.decoder, lm=args.lm,
+        nbest=args.nbest, chunk_seconds=args.chunk_seconds, decoder=args.decoder, lm=args.lm,
         backend=args.backend, beam=beam, workers=args.workers, batch_seconds=args.batch_seconds, dtype=args.dtype,
         cache_dir=None if args.no_cache else args.logits_cache, normalize=args.normalize, dev=args.dev, tune=tune,
         tuned_from=args.tuned_from,

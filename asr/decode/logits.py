@@ -24,12 +24,13 @@ from asr.inference import Posteriors
 CACHE_VERSION = 3
 
 
-def model_fingerprint(name: str, dtype: str, adapter: str | None) -> str:
-    """Identifies the weights: a local folder by its files' sizes and times, a hub id by itself."""
+def model_fingerprint(name: str, dtype: str, adapter: str | None, chunk_seconds: float) -> str:
+    """Identifies the network's output: the weights (a local folder by its files' sizes and times, a hub id by
+    itself), the dtype, the adapter and the chunking of long recordings."""
     folder = Path(name)
     files = sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
     stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    return json.dumps([str(folder.resolve()) if files else name, stats, dtype, adapter])
+    return json.dumps([str(folder.resolve()) if files else name, stats, dtype, adapter, chunk_seconds])
 
 
 def data_fingerprint(manifest: Path, utts: list[Utterance]) -> str:

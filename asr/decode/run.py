@@ -21,7 +21,7 @@ from asr.decode.results import DecodeResult
 from asr.decode.sclite_files import write_sclite_files
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, tune
 from asr.errors import InputError, writable_dir
-from asr.inference import CTCInference, Posteriors, manifest_audio
+from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, manifest_audio
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized
 from asr.scoring.report import write_report_dir
@@ -46,6 +46,7 @@ class DecodeOptions:
     cache_dir: Path | None = None
     normalize: str | None = None  # default: the model's (asr_text.json)
     adapter: str | None = None  # an MMS-style language adapter to load (adapter.<lang>.safetensors)
+    chunk_seconds: float = CHUNK_SECONDS  # longer recordings run through the network in chunks; 0: never
     nbest: int = 1  # hypotheses per utterance written to nbest.jsonl (with their scores) when above 1
     dev: Path | None = None  # a manifest to tune on that is not itself decoded
     tune_on: str | None = None  # tune on this one of `manifests` (its stem or path); the others reuse the weights
@@ -91,7 +92,7 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     utts = read_manifest(manifest)
     if not utts:
         raise InputError(f"{manifest}: no utterances")
-    key = cache.model_fingerprint(opts.model, opts.dtype, opts.adapter)
+    key = cache.model_fingerprint(opts.model, opts.dtype, opts.adapter, opts.chunk_seconds)
     path = cache.cache_path(opts.cache_dir, key, manifest, utts) if opts.cache_dir else None
     cached = cache.load_cache(path) if path is not None and path.is_file() else None
     if cached is not None:
@@ -169,7 +170,7 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     process, None on the others."""
     check_options(opts)
     state = _state()
-    model = CTCInference.load(opts.model, str(state.device), opts.dtype, opts.adapter)
+    model = CTCInference.load(opts.model, str(state.device), opts.dtype, opts.adapter, opts.chunk_seconds)
     own = ModelFolder(Path(opts.model)).normalizer()
     normalize = get_normalizer(opts.normalize) if opts.normalize else own
     labels = Labels.from_tokenizer(model.processor.tokenizer)
@@ -215,6 +216,8 @@ def check_options(opts: DecodeOptions) -> None:
         raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
     if opts.beam.beam_width < 1 or opts.batch_seconds <= 0 or opts.workers < 0 or opts.nbest < 1:
         raise InputError("--beam-width and --nbest must be at least 1, --batch-seconds above 0, --workers 0 or more")
+    if opts.chunk_seconds < 0 or 0 < opts.chunk_seconds < 1:
+        raise InputError(f"--chunk-seconds {opts.chunk_seconds:g}: expected 0 (no chunks) or at least 1")
     for manifest in opts.manifests:
         writable_dir(opts.out_dir(manifest), "--out")
 
