@@ -54,7 +54,7 @@ CASES = {
     "decode, no such model": (f"decode --model {{w}}/nothing {TEST} --out {{w}}/o", "cannot load a CTC model"),
     "decode, model without tokenizer": (f"decode --model {{w}}/m32 {TEST} --out {{w}}/o", "m32: cannot load"),
     "decode, --beam-width 0": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --beam-width 0",
-                               "--beam-width must be at least 1"),
+                               "--beam-width 0: expected at least 1"),
     "decode, --alpha-grid abc": (f"decode --model {{model}} {TEST} --out {{w}}/o --alpha-grid abc", "grid 'abc'"),
     "decode, every reference empty": ("decode --model {model} --manifest {w}/emptyref.jsonl --out {w}/o --no-cache",
                                       "every reference is empty"),

@@ -214,10 +214,15 @@ def check_options(opts: DecodeOptions) -> None:
     stems = [m.stem for m in opts.manifests]
     if len(set(stems)) < len(stems):
         raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
-    if opts.beam.beam_width < 1 or opts.batch_seconds <= 0 or opts.workers < 0 or opts.nbest < 1:
-        raise InputError("--beam-width and --nbest must be at least 1, --batch-seconds above 0, --workers 0 or more")
-    if opts.chunk_seconds < 0 or 0 < opts.chunk_seconds < 1:
-        raise InputError(f"--chunk-seconds {opts.chunk_seconds:g}: expected 0 (no chunks) or at least 1")
+    for option, value, ok, expected in (
+        ("--beam-width", opts.beam.beam_width, opts.beam.beam_width >= 1, "at least 1"),
+        ("--nbest", opts.nbest, opts.nbest >= 1, "at least 1"),
+        ("--batch-seconds", opts.batch_seconds, opts.batch_seconds > 0, "more than 0"),
+        ("--workers", opts.workers, opts.workers >= 0, "0 (one per core) or more"),
+        ("--chunk-seconds", opts.chunk_seconds, opts.chunk_seconds == 0 or opts.chunk_seconds >= 1, "0 or at least 1"),
+    ):
+        if not ok:
+            raise InputError(f"{option} {value:g}: expected {expected}")
     for manifest in opts.manifests:
         writable_dir(opts.out_dir(manifest), "--out")
 
