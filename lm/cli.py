@@ -1,4 +1,4 @@
-"""`asr lm build|ppl`: n-gram LMs from text with KenLM and their perplexity.
+"""`asr lm build|ppl|train`: n-gram LMs from text with KenLM, their perplexity, and causal Transformer LMs.
 
 (`asr lm attach`, a model exported with its LM, is `asr.decode.export`: decoding depends on `lm`, never the
 other way.)"""
@@ -42,6 +42,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     b.add_argument("--memory", default="1G", help="lmplz -S sorting memory (default 1G)")
     b.add_argument("--quantize", type=int, default=0, help="build_binary -q/-b bits (0: exact, default)")
     _add_normalizer(b)
+    t = sub.add_parser("train", help="train a causal Transformer LM on the same normalised text (lm/neural.py)")
+    t.add_argument("--text", type=Path, nargs="+", required=True, help="text files (a sentence a line) or .jsonl")
+    t.add_argument("--out", type=Path, required=True, help="the LM folder to write")
+    t.add_argument("--dev", type=Path, nargs="*", default=[], help="text or manifests for the dev perplexity")
+    t.add_argument("--max-minutes", type=float, default=5.0, help="training time (default 5)")
+    t.add_argument("--from", dest="from_model", help="fine-tune this causal LM (folder or hub id, e.g. gpt2)")
+    t.add_argument("--seed", type=int, default=0)
+    _add_normalizer(t)
     p = sub.add_parser("ppl", help="perplexity and OOV rate of text under an LM folder")
     p.add_argument("--lm", type=Path, required=True)
     p.add_argument("--text", type=Path, nargs="+", required=True)
@@ -63,6 +71,22 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from lm.neural import train_neural_lm
+
+    if args.max_minutes <= 0:
+        raise InputError(f"--max-minutes {args.max_minutes:g}: expected more than 0")
+    info = train_neural_lm(args.text, args.out, _normalizer(args), args.dev, args.max_minutes, args.from_model,
+                           args.seed)  # fmt: skip
+    print(f"{args.out}: {info['parameters'] / 1e6:.2f} M parameters, {info['steps']} steps, {info['epochs']} epochs "
+          f"on {info['text']['sentences']} sentences in {info['minutes']} min")  # fmt: skip
+    if info["dev"]:
+        print(
+            f"  dev: perplexity per word {info['dev']['perplexity']:.1f}, OOV rate {100 * info['dev']['oov_rate']:.2f}%"
+        )
+    return 0
+
+
 def _ppl(args: argparse.Namespace) -> int:
     from lm.build import dev_perplexity
     from lm.folder import LM_FILES, read_info
@@ -76,4 +100,4 @@ def _ppl(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None, prog: str = "asr lm") -> int:
     args = build_parser(prog).parse_args(argv)
-    return run_reporting_errors(prog, lambda: {"build": _build, "ppl": _ppl}[args.action](args))
+    return run_reporting_errors(prog, lambda: {"build": _build, "ppl": _ppl, "train": _train}[args.action](args))

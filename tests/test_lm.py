@@ -88,3 +88,27 @@ def test_a_folder_that_is_not_an_lm_is_named(tmp_path, capsys):
     text.write_text("a b\n", encoding="utf-8")
     assert lm_main(["ppl", "--lm", str(tmp_path), "--text", str(text), "--normalize", "none"]) == 2
     assert f"{tmp_path}: not an LM folder" in capsys.readouterr().err
+
+
+def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lm.neural import NeuralLM
+
+    root, out = english["root"], tmp_path / "neural"
+    args = ["train", "--text", str(root / "train.txt"), "--normalize", "en", "--dev", str(root / "dev.txt")]
+    assert lm_main([*args, "--max-minutes", "0.15", "--out", str(out)]) == 0
+    info = json.loads((out / "lm.json").read_text(encoding="utf-8"))
+    ngram = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
+    dev = info["dev"]
+    assert info["kind"] == "transformer" and info["normalizer"] == "en@1" and info["steps"] > 10
+    # counted as KenLM counts: the same words, the same OOVs (the n-gram's vocabulary), </s> per sentence
+    assert (dev["words"], dev["oov"], dev["sentences"]) == (ngram["words"], ngram["oov"], ngram["sentences"])
+    assert 1 < dev["perplexity"] < info["vocabulary"]  # far better than uniform after a few seconds
+    AutoModelForCausalLM.from_pretrained(out), AutoTokenizer.from_pretrained(out)
+    lm = NeuralLM.load(str(out))
+    good, shuffled = lm.log_probs(["the cat is on the mat", "mat the on is cat the"])
+    assert good > shuffled
+    # --from: continue training any causal LM folder (here, this one)
+    assert lm_main([*args, "--max-minutes", "0.05", "--from", str(out), "--out", str(tmp_path / "more")]) == 0
+    assert json.loads((tmp_path / "more" / "lm.json").read_text())["from"] == str(out)

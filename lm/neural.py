@@ -1,0 +1,188 @@
+"""Causal Transformer language models (`asr lm train`): trained with transformers on the same normalised text
+as the n-gram, and their per-word perplexity, computed so that it compares with KenLM's.
+
+From scratch, the model is a small GPT-2 (2 layers, 128 wide: minutes of CPU) over the words of the training
+text, the n-gram's vocabulary (words seen once are trained as ``<unk>`` half the time, so that ``<unk>`` gets a
+probability for the words it will meet, as KenLM's does), saved with a `tokenizers` word-level tokenizer, so
+the folder loads with ``AutoModelForCausalLM`` and ``AutoTokenizer``. ``--from`` fine-tunes any causal LM folder or
+hub id (``gpt2``) with its own (subword) tokenizer instead.
+
+Perplexity per word, as ``asr lm build --dev`` reports it for the n-gram: every sentence is scored from
+``<s>`` through its words to ``</s>``, the log-probabilities are summed and divided by words + sentences (KenLM
+counts ``</s>`` as a token); out-of-vocabulary words are scored as ``<unk>`` by both. With a subword
+tokenizer a word's probability is the product of its pieces', so the division is still by words.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+from asr.errors import InputError, writable_dir
+from asr.text import Normalizer
+from lm.text import normalized_sentences
+
+SPECIAL = ("<pad>", "<unk>", "<s>", "</s>")
+INFO_FILE = "lm.json"
+SCRATCH = {"n_embd": 128, "n_layer": 2, "n_head": 4}
+
+
+def word_tokenizer(sentences: list[str]):
+    """A word-level tokenizer over the words of `sentences` (whitespace-split), as a transformers tokenizer."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = sorted({w for s in sentences for w in s.split()})
+    vocab = {token: i for i, token in enumerate([*SPECIAL, *words])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
+                                   eos_token="</s>")  # fmt: skip
+
+
+class NeuralLM:
+    """A causal LM and its tokenizer; scores sentences with natural-log probabilities."""
+
+    def __init__(self, model, tokenizer) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self.bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+        self.eos = tokenizer.eos_token_id
+        self.pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos
+
+    @classmethod
+    def load(cls, name: str, device: str = "cpu") -> NeuralLM:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(name)
+            model = AutoModelForCausalLM.from_pretrained(name).to(device)
+        except (OSError, ValueError) as err:
+            raise InputError(f"{name}: cannot load a causal LM and its tokenizer: {str(err).splitlines()[0]}") from None
+        return cls(model.eval(), tokenizer)
+
+    def ids(self, sentence: str) -> list[int]:
+        """``<s>`` sentence ``</s>`` as token ids (cut to the model's context)."""
+        ids = [self.bos, *self.tokenizer(sentence, add_special_tokens=False).input_ids, self.eos]
+        return ids[: self.model.config.max_position_embeddings]
+
+    def batch(self, sentences: list[str]):
+        """Padded input ids and labels (-100 where there is padding) of a batch of sentences."""
+        import torch
+
+        rows = [self.ids(s) for s in sentences]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long)
+        for k, row in enumerate(rows):
+            ids[k, : len(row)] = torch.tensor(row)
+            labels[k, : len(row)] = torch.tensor(row)
+        device = next(self.model.parameters()).device
+        return ids.to(device), labels.to(device)
+
+    def log_probs(self, sentences: list[str], batch_size: int = 64) -> list[float]:
+        """The natural-log probability of each sentence, ``</s>`` included, given ``<s>``."""
+        import torch
+
+        out = []
+        with torch.inference_mode():
+            for k in range(0, len(sentences), batch_size):
+                ids, labels = self.batch(sentences[k : k + batch_size])
+                logits = self.model(input_ids=ids, attention_mask=(labels != -100).long()).logits[:, :-1].float()
+                target = labels[:, 1:]
+                token = torch.log_softmax(logits, -1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+                out += (token * (target != -100)).sum(-1).tolist()
+        return out
+
+    def perplexity(self, sentences: list[str]) -> dict:
+        """Per-word perplexity over words and ``</s>`` (comparable with KenLM's), and the OOV rate for a word
+        vocabulary."""
+        if not sentences:
+            return {"sentences": 0, "words": 0, "perplexity": None}
+        total = sum(self.log_probs(sentences))
+        words = sum(len(s.split()) for s in sentences)
+        unk = self.tokenizer.unk_token_id
+        oov = sum(1 for s in sentences for i in self.ids(s)[1:-1] if i == unk) if unk is not None else 0
+        return {"sentences": len(sentences), "words": words, "oov": oov, "oov_rate": oov / words if words else 0.0,
+                "perplexity": math.exp(-total / (words + len(sentences)))}  # fmt: skip
+
+
+def scratch_lm(sentences: list[str], seed: int) -> NeuralLM:
+    """A randomly initialised small GPT-2 over the words of `sentences`."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = word_tokenizer(sentences)
+    longest = max(len(s.split()) for s in sentences) + 2
+    torch.manual_seed(seed)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=min(max(longest, 16), 256), bos_token_id=2,
+                        eos_token_id=3, pad_token_id=0, **SCRATCH)  # fmt: skip
+    return NeuralLM(GPT2LMHeadModel(config), tokenizer)
+
+
+def unk_some(sentence: str, once: set[str], rng: random.Random) -> str:
+    """The sentence with each word seen once in training replaced by ``<unk>`` half the time."""
+    if not once:
+        return sentence
+    return " ".join("<unk>" if w in once and rng.random() < 0.5 else w for w in sentence.split())
+
+
+def train_neural_lm(
+    texts: list[Path],
+    out: Path,
+    normalize: Normalizer,
+    dev: list[Path],
+    max_minutes: float,
+    from_model: str | None = None,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> dict:
+    """Trains a causal LM on the normalised sentences of `texts` for `max_minutes`; writes the model, its
+    tokenizer and ``lm.json`` (with the dev perplexity) to `out`; returns the lm.json content."""
+    import torch
+    from tqdm import tqdm
+
+    sentences = [s for _, s in normalized_sentences(texts, normalize)]
+    if not sentences:
+        raise InputError(f"{' '.join(map(str, texts))}: no words after normalisation ({normalize.id})")
+    dev_sentences = [s for _, s in normalized_sentences(dev, normalize)]
+    if dev and not dev_sentences:
+        raise InputError(f"--dev {' '.join(map(str, dev))}: no words after normalisation ({normalize.id})")
+    writable_dir(out, "--out")
+    lm = NeuralLM.load(from_model) if from_model else scratch_lm(sentences, seed)
+    optimizer = torch.optim.AdamW(lm.model.parameters(), lr=5e-5 if from_model else 2e-3)
+    rng = random.Random(seed)
+    once = (
+        {w for w, n in Counter(w for s in sentences for w in s.split()).items() if n == 1} if not from_model else set()
+    )
+    start, steps, epochs = time.monotonic(), 0, 0
+    lm.model.train()
+    with tqdm(total=round(max_minutes * 60), desc="train LM", unit="s") as bar:
+        while time.monotonic() - start < max_minutes * 60:
+            order = [unk_some(s, once, rng) for s in sentences]
+            rng.shuffle(order)
+            for k in range(0, len(order), batch_size):
+                ids, labels = lm.batch(order[k : k + batch_size])
+                loss = lm.model(input_ids=ids, attention_mask=(labels != -100).long(), labels=labels).loss
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+                steps += 1
+                bar.n = min(round(time.monotonic() - start), bar.total)
+                bar.set_postfix(loss=f"{loss.item():.3f}", epoch=epochs)
+                if time.monotonic() - start >= max_minutes * 60:
+                    break
+            epochs += 1
+    lm.model.eval()
+    lm.model.save_pretrained(str(out), safe_serialization=True)
+    lm.tokenizer.save_pretrained(str(out))
+    info = {"kind": "transformer", "normalizer": normalize.id, "from": from_model, "steps": steps,
+            "epochs": epochs, "minutes": round((time.monotonic() - start) / 60, 2),
+            "parameters": sum(p.numel() for p in lm.model.parameters()), "vocabulary": len(lm.tokenizer),
+            "text": {"files": [str(p) for p in texts], "sentences": len(sentences)},
+            "dev": {"files": [str(p) for p in dev], **lm.perplexity(dev_sentences)} if dev else None}  # fmt: skip
+    (out / INFO_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return info
