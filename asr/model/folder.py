@@ -3,7 +3,7 @@
 It holds the weights and config (transformers' files), the processor (tokenizer + feature extractor, its
 ``return_attention_mask`` set to what the model needs), ``asr_text.json`` (the normaliser of its targets and
 the language), ``run_info.json`` of the training run that made it, and ``adapter.<lang>.safetensors`` per
-language for MMS-style models. A hub id is a model folder without the last three.
+language for MMS-style models (`asr.model.adapters`). A hub id is a model folder without the last three.
 """
 
 from __future__ import annotations
@@ -25,10 +25,6 @@ class ModelFolder:
 
     path: Path
 
-    @property
-    def is_local(self) -> bool:
-        return self.path.is_dir()
-
     def normalizer(self) -> Normalizer:
         """The normaliser of the model's targets (``none`` when the folder names none)."""
         return folder_normalizer(self.path)
@@ -41,10 +37,6 @@ class ModelFolder:
         source = self.path / TEXT_CONFIG
         if source.is_file():
             shutil.copy(source, Path(dest) / TEXT_CONFIG)
-
-    def adapters(self) -> list[str]:
-        """The languages whose adapter files the folder holds."""
-        return sorted(p.name.split(".")[1] for p in self.path.glob("adapter.*.safetensors"))
 
     def run_info(self) -> dict | None:
         """The run_info.json of the training run that made the model (beside it or in the run folder)."""
