@@ -180,6 +180,8 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     tune_manifest = opts.tune_manifest() if opts.tune else None
     dev = load_posteriors(model, tune_manifest, opts) if tune_manifest else None
     splits = [dev if m == tune_manifest else load_posteriors(model, m, opts) for m in opts.manifests]
+    if state.num_processes > 1:  # no collective follows: every process leaves the group now, cleanly (a process
+        state.destroy_process_group()  # that exits still in a gloo group can abort: "terminate called ...")
     if not state.is_main_process:
         return None
     transcribe = Transcriber(opts, labels, lm)
