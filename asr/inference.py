@@ -90,8 +90,8 @@ def manifest_audio(base: Path, rate: int) -> Callable[[Utterance], np.ndarray]:
 class CTCInference:
     """A CTC model (in eval mode) with its processor; `log_probs` runs it over utterances in batches."""
 
-    def __init__(self, model, processor, name: str = "", chunk_seconds: float = CHUNK_SECONDS) -> None:
-        self.model, self.processor, self.name, self.chunk_seconds = model, processor, name, chunk_seconds
+    def __init__(self, model, processor, chunk_seconds: float = CHUNK_SECONDS) -> None:
+        self.model, self.processor, self.chunk_seconds = model, processor, chunk_seconds
         self.attention_mask = uses_attention_mask(model.config)
         self.padding = pads_exactly(model.config)
         processor.feature_extractor.return_attention_mask = self.attention_mask
@@ -121,7 +121,7 @@ class CTCInference:
             from asr.model.adapters import load_adapter
 
             load_adapter(model, processor, name, adapter)
-        return cls(model.to(device).eval(), processor, name, chunk_seconds)
+        return cls(model.to(device).eval(), processor, chunk_seconds)
 
     @property
     def frame_seconds(self) -> float:
@@ -207,8 +207,8 @@ class CTCInference:
 
     def _batch_log_probs(self, arrays: list[np.ndarray], batch_seconds: float) -> list[np.ndarray]:
         """`forward` for a batch; a recording longer than `chunk_seconds` runs on its own, in chunks."""
-        long = self.chunk_seconds and [len(a) > self.chunk_seconds * self.rate for a in arrays]
-        if not long or not any(long):
+        long = [bool(self.chunk_seconds) and len(a) > self.chunk_seconds * self.rate for a in arrays]
+        if not any(long):
             return self.forward(arrays)
         short = iter(self.forward([a for a, is_long in zip(arrays, long, strict=True) if not is_long]))
         return [

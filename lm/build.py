@@ -20,7 +20,7 @@ from lm import arpa
 from lm.folder import LM_FILES, LM_SCHEMA_VERSION
 from lm.kenlm_tools import run_kenlm
 from lm.perplexity import load, perplexity
-from lm.text import normalized_sentences, raw_lines
+from lm.text import normalized_sentences, raw_lines, sentences_of
 
 MAX_ORDER = 6  # KenLM's default build (KENLM_MAX_ORDER)
 
@@ -74,8 +74,8 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
     leaves the old LM as it was); returns (and writes) its ``lm.json``."""
     if options.prune and len(options.prune) > options.order:
         raise InputError(f"--prune has {len(options.prune)} thresholds for an order-{options.order} model")
-    if dev and not any(True for _ in normalized_sentences(dev, normalize)):
-        raise InputError(f"--dev {' '.join(map(str, dev))}: no words after normalisation ({normalize.id})")
+    if dev:
+        sentences_of(dev, normalize, "--dev")  # checked before anything is built
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: a file, not a folder")
     partial = out.with_name(out.name + ".partial")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
-from lm.text import normalized_sentences
+from lm.text import sentences_of
 
 SPECIAL = ("<pad>", "<unk>", "<s>", "</s>")
 INFO_FILE = "lm.json"
@@ -145,12 +145,8 @@ def train_neural_lm(
     import torch
     from tqdm import tqdm
 
-    sentences = [s for _, s in normalized_sentences(texts, normalize)]
-    if not sentences:
-        raise InputError(f"{' '.join(map(str, texts))}: no words after normalisation ({normalize.id})")
-    dev_sentences = [s for _, s in normalized_sentences(dev, normalize)]
-    if dev and not dev_sentences:
-        raise InputError(f"--dev {' '.join(map(str, dev))}: no words after normalisation ({normalize.id})")
+    sentences = sentences_of(texts, normalize, "--text")
+    dev_sentences = sentences_of(dev, normalize, "--dev") if dev else []
     writable_dir(out, "--out")
     lm = NeuralLM.load(from_model) if from_model else scratch_lm(sentences, seed)
     optimizer = torch.optim.AdamW(lm.model.parameters(), lr=5e-5 if from_model else 2e-3)

@@ -23,6 +23,14 @@ def raw_lines(path: Path) -> Iterator[str]:
         raise InputError(f"{path}: cannot read text: {getattr(err, 'strerror', None) or err}") from None
 
 
+def sentences_of(paths: list[Path], normalize: Normalizer, option: str) -> list[str]:
+    """The normalised sentences of `paths`; `InputError` naming `option` when they hold no words."""
+    sentences = [s for _, s in normalized_sentences(paths, normalize)]
+    if not sentences:
+        raise InputError(f"{option} {' '.join(map(str, paths))}: no words after normalisation ({normalize.id})")
+    return sentences
+
+
 def normalized_sentences(paths: list[Path], normalize: Normalizer) -> Iterator[tuple[Path, str]]:
     """(file, sentence) for every non-empty normalised sentence of the files, in order."""
     for path in paths:

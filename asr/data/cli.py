@@ -114,11 +114,10 @@ def _add_subset(sub) -> None:
 
 
 def run_subset(args: argparse.Namespace) -> int:
-    from asr.data.manifest import read_manifest, subset_hours, write_manifest
+    from asr.data.manifest import subset_hours, write_manifest
 
-    kept = subset_hours(args.manifest, args.hours, args.seed)
+    kept, total = subset_hours(args.manifest, args.hours, args.seed)
     write_manifest(args.out, kept)
-    total = sum(u.duration for u in read_manifest(args.manifest))
     hours = sum(u.duration for u in kept) / 3600
     print(f"{len(kept)} utterances ({hours:.3f} h of {total / 3600:.3f} h) -> {args.out}")
     return 0

@@ -131,9 +131,10 @@ def merge_manifests(manifests: list[Path]) -> list[Utterance]:
     return merged
 
 
-def subset_hours(manifest: Path, hours: float, seed: int) -> list[Utterance]:
+def subset_hours(manifest: Path, hours: float, seed: int) -> tuple[list[Utterance], float]:
     """A random subset of `hours` of audio (labeled subsets): utterances in a seeded random order until the
-    hours are reached, so that with one seed a smaller subset is part of a larger one."""
+    hours are reached, so that with one seed a smaller subset is part of a larger one; and the manifest's
+    total seconds."""
     if hours <= 0:
         raise InputError(f"--hours {hours}: expected a number of hours > 0")
     utts = read_manifest(manifest)
@@ -148,4 +149,4 @@ def subset_hours(manifest: Path, hours: float, seed: int) -> list[Utterance]:
             break
         kept.append(utt)
         seconds += utt.duration
-    return absolute_audio(kept, manifest)
+    return absolute_audio(kept, manifest), total

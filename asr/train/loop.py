@@ -25,7 +25,7 @@ from asr.data.check import ctc_frames, ctc_min_frames
 from asr.data.manifest import Utterance, read_manifest
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
-from asr.inference import CTCInference, manifest_audio, uses_attention_mask
+from asr.inference import CTCInference, manifest_audio
 from asr.model.adapters import save_adapter
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import score_normalized
@@ -116,8 +116,7 @@ class Trainer:
         model = load_model(cfg, self.processor)
         self.adapter_lang = self._adapter_lang() if cfg.adapters_only else None
         # sets the processor's return_attention_mask to what the model needs, so the saved processor states it
-        self.inference = CTCInference(model, self.processor, cfg.model)
-        self.attention_mask = uses_attention_mask(model.config)
+        self.inference = CTCInference(model, self.processor)
         self.budget = Budget(cfg.max_steps, cfg.max_minutes)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(
@@ -150,7 +149,7 @@ class Trainer:
         features = fe(arrays, sampling_rate=fe.sampling_rate, padding=True, return_tensors="pt",
                       return_attention_mask=True)  # fmt: skip
         inputs = {"input_values": features.input_values.to(self.acc.device)}
-        if self.attention_mask:
+        if self.inference.attention_mask:
             inputs["attention_mask"] = features.attention_mask.to(self.acc.device)
         return inputs
 
