@@ -81,7 +81,11 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     writable_dir(partial, "--out")
-    info = _build(texts, partial, normalize, options, dev)
+    try:
+        info = _build(texts, partial, normalize, options, dev)
+    except BaseException:  # a failed or interrupted build leaves nothing beside --out
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     old = out.with_name(out.name + ".old")
     if out.exists():
         out.rename(old)
