@@ -299,11 +299,68 @@ def test_nbest_lists_carry_their_scores(es, tmp_path):
     for row, entry in zip(rows, listed, strict=True):
         hyps = entry["nbest"]
         assert 1 <= len(hyps) <= 4 and hyps[0]["text"] == row["hyp"] and len({h["text"] for h in hyps}) == len(hyps)
-        assert all(h["total"] == pytest.approx(h["acoustic"] + h["lm"]) for h in hyps)
+        assert all(h["total"] == pytest.approx(h["acoustic"] + h["ngram"]) for h in hyps)
+        assert [w["word"] for w in hyps[0]["words"]] == row["hyp"].split()
         assert [h["total"] for h in hyps] == sorted((h["total"] for h in hyps), reverse=True)
     assert any(len(e["nbest"]) > 1 for e in listed)
     decode(es, tmp_path / "one", "--decoder", "beam")
     assert not (tmp_path / "one" / "nbest.jsonl").exists()
+
+
+@pytest.fixture(scope="module")
+def neural(es) -> Path:
+    """A Transformer LM trained for a few seconds on the Spanish LM text."""
+    out = es["root"] / "neural"
+    data = es["test"].parent
+    args = ["train", "--text", str(data / "lm_text.txt"), str(data / "train.jsonl"), "--processor", str(MODEL)]
+    assert lm_main([*args, "--max-minutes", "0.1", "--out", str(out)]) == 0
+    return out
+
+
+def test_rescoring_reranks_the_nbest_lists_with_the_transformer_lm(es, neural, tmp_path):
+    lm = ["--decoder", "beam_lm", "--lm", str(es["lm"]), "--nbest", "8"]
+    plain, _ = decode(es, tmp_path / "plain", *lm)
+    zero, _ = decode(es, tmp_path / "zero", *lm, "--rescore", str(neural), "--gamma", "0")
+    assert [r["hyp"] for r in zero] == [r["hyp"] for r in plain]  # gamma 0: the beam's own order
+    rows, results = decode(es, tmp_path / "on", *lm, "--rescore", str(neural), "--gamma", "1")
+    listed = [json.loads(line) for line in (tmp_path / "on" / "nbest.jsonl").read_text(encoding="utf-8").splitlines()]
+    for row, entry in zip(rows, listed, strict=True):
+        hyps = entry["nbest"]
+        assert all(h["total"] == pytest.approx(h["acoustic"] + h["ngram"] + h["neural"]) for h in hyps)
+        assert [h["total"] for h in hyps] == sorted((h["total"] for h in hyps), reverse=True)
+        assert hyps[0]["text"] == row["hyp"] and [w["word"] for w in row["words"]] == row["hyp"].split()
+    assert any(r["hyp"] != p["hyp"] for r, p in zip(rows, plain, strict=True))  # the Transformer changed some
+    assert results["rescoring"]["gamma"] == 1 and results["rescoring"]["nbest"] == 8
+    assert results["timing"]["rescore_seconds"] > 0 and results["timing"]["rtfx_first_pass"] > results["timing"]["rtfx"]
+
+
+def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path):
+    extra = ["--decoder", "beam", "--rescore", str(neural), "--tune", "beta,gamma", "--dev", str(es["dev"]),
+             "--beta-grid", "0,2", "--gamma-grid", "0,0.5,1"]  # fmt: skip
+    _, results = decode(es, tmp_path / "tuned", *extra)
+    tuning = results["tuning"]
+    assert {(p["beta"], p["gamma"]) for p in tuning["points"]} >= {(1.5, 0.5), (1.5, 0), (1.5, 1)}
+    start = next(p for p in tuning["points"] if (p["beta"], p["gamma"]) == (1.5, 0.5))
+    assert tuning["best"]["dev_wer"] <= start["dev_wer"] and results["rescoring"]["gamma"] == tuning["best"]["gamma"]
+    _, again = decode(es, tmp_path / "reused", "--decoder", "beam", "--rescore", str(neural), "--tuned-from",
+                           str(tmp_path / "tuned" / "results.json"))  # fmt: skip
+    assert again["rescoring"]["gamma"] == tuning["best"]["gamma"] and again["wer"] == results["wer"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--rescore", "NEURAL"], "--rescore needs n-best lists"),
+        (["--decoder", "beam", "--tune", "gamma", "--dev", "DEV"], "--tune gamma goes with --rescore"),
+        (["--decoder", "beam", "--rescore", "LM"], "not written by 'asr lm train'"),
+    ],
+)
+def test_rescoring_mistakes_are_one_line(es, neural, tmp_path, capsys, extra, message):
+    names = {"NEURAL": str(neural), "DEV": str(es["dev"]), "LM": str(es["lm"])}
+    args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x")]
+    assert decode_main([*args, *(names.get(a, a) for a in extra)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
 
 
 def test_a_boosted_hotword_goes_from_wrong_to_right(es, tmp_path):

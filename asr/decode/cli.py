@@ -1,7 +1,8 @@
 """`asr decode --model DIR --manifest M [M ...] --decoder greedy|beam|beam_lm --out DIR`: transcribe and score.
 
 With several manifests each one's results go to OUT/<manifest stem>/, and ``--tune alpha,beta --tune-on dev``
-tunes the LM weights on one of them and reuses them on the others (the recipes' protocol). Runs under
+tunes the LM weights on one of them and reuses them on the others (the recipes' protocol). ``--rescore DIR``
+rescores the beam's n-best lists with a Transformer LM from `asr lm train` (``--tune alpha,beta,gamma``). Runs under
 `accelerate launch` too: the network's work is split over the processes and the hypotheses are gathered and
 written once, in manifest order.
 """
@@ -12,7 +13,8 @@ import argparse
 from pathlib import Path
 
 from asr.decode.decoders import BACKENDS, DECODERS, BeamSettings
-from asr.decode.tune import ALPHA_GRID, BETA_GRID, parse_grid
+from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA
+from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHTS, parse_grid
 from asr.errors import InputError, run_reporting_errors
 
 DEFAULT_CACHE = Path.home() / ".cache" / "asr-toolkit" / "logits"
@@ -37,17 +39,23 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--beam-width", type=int, default=d.beam_width)
     p.add_argument("--beam-prune-logp", type=float, default=d.beam_prune_logp)
     p.add_argument("--token-min-logp", type=float, default=d.token_min_logp)
-    p.add_argument("--nbest", type=int, default=1, help="write this many hypotheses per utterance to nbest.jsonl")
+    p.add_argument("--nbest", type=int, help=f"keep (and rescore) this many hypotheses per utterance, written to "
+                   f"nbest.jsonl (default 1; {DEFAULT_DEPTH} with --rescore)")  # fmt: skip
+    p.add_argument("--rescore", type=Path, help="rescore the n-best lists with this Transformer LM ('asr lm train')")
+    p.add_argument("--gamma", type=float, default=DEFAULT_GAMMA,
+                   help=f"the Transformer LM's weight in rescoring (default {DEFAULT_GAMMA})")  # fmt: skip
     p.add_argument("--hotwords", default="", help="comma-separated words to favour")
     p.add_argument("--hotword-weight", type=float, default=d.hotword_weight)
     p.add_argument("--backend", choices=BACKENDS, default="ctcbeam", help="beam search implementation")
     p.add_argument("--workers", type=int, default=0, help="beam search threads/processes (default: CPU cores)")
-    p.add_argument("--tune", default="", help="'alpha,beta' (or one of them): search them on --dev first")
+    p.add_argument("--tune", default="", help="'alpha,beta' (',gamma' with --rescore; or some of them): search "
+                   "them on the --tune-on or --dev manifest first")  # fmt: skip
     p.add_argument("--tune-on", help="tune on this one of the --manifest files (its name, e.g. dev); the others reuse")
     p.add_argument("--dev", type=Path, help="a manifest to tune on that is not decoded itself")
     p.add_argument("--tuned-from", type=Path, help="reuse the alpha/beta tuned by an earlier decode (its results.json)")
     p.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)))
     p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)))
+    p.add_argument("--gamma-grid", default=",".join(map(str, GAMMA_GRID)))
     p.add_argument("--batch-seconds", type=float, default=160.0, help="padded audio seconds per network batch")
     p.add_argument(
         "--chunk-seconds",
@@ -66,17 +74,19 @@ def options(args: argparse.Namespace):
     from asr.decode.run import DecodeOptions
 
     tune = tuple(t for t in args.tune.replace(" ", "").split(",") if t)
-    if set(tune) - {"alpha", "beta"}:
-        raise InputError(f"--tune {args.tune!r}: expected alpha, beta or alpha,beta")
+    if not set(tune) <= set(WEIGHTS):
+        raise InputError(f"--tune {args.tune!r}: expected some of {','.join(WEIGHTS)}")
     beam = BeamSettings(args.beam_width, args.alpha, args.beta, args.beam_prune_logp, args.token_min_logp,
                         [w for w in args.hotwords.split(",") if w.strip()], args.hotword_weight)  # fmt: skip
     return DecodeOptions(
         model=args.model, manifests=tuple(args.manifest), out=args.out, adapter=args.adapter, tune_on=args.tune_on,
-        nbest=args.nbest, chunk_seconds=args.chunk_seconds, decoder=args.decoder, lm=args.lm,
+        nbest=args.nbest, rescore=args.rescore, gamma=args.gamma, chunk_seconds=args.chunk_seconds,
+        decoder=args.decoder, lm=args.lm,
         backend=args.backend, beam=beam, workers=args.workers, batch_seconds=args.batch_seconds, dtype=args.dtype,
         cache_dir=None if args.no_cache else args.logits_cache, normalize=args.normalize, dev=args.dev, tune=tune,
         tuned_from=args.tuned_from,
         alpha_grid=parse_grid(args.alpha_grid), beta_grid=parse_grid(args.beta_grid),
+        gamma_grid=parse_grid(args.gamma_grid),
     )  # fmt: skip
 
 
@@ -86,10 +96,13 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
 
     opts = options(args)
     for manifest, results in zip(opts.manifests, run(opts, provenance(prog, argv)) or [], strict=False):
-        tuned = results.tuning["best"] if results.tuning else None
-        extra = f", tuned alpha {tuned['alpha']} beta {tuned['beta']}" if tuned else ""
-        print(f"{manifest} ({results.decoder['name']}{extra}): WER {100 * results.wer:.2f}%  "
-              f"CER {100 * results.cer:.2f}%  RTFx {results.timing['rtfx']}  -> {opts.out_dir(manifest)}")  # fmt: skip
+        tuned = results.tuning["best"] if results.tuning else {}
+        extra = "".join(f" {k} {tuned[k]:g}" for k in WEIGHTS if k in tuned)
+        name = results.decoder["name"] + (" + rescoring" if results.rescoring else "")
+        name += f", tuned{extra}" if extra else ""
+        first = f" ({results.timing['rtfx_first_pass']} without rescoring)" if results.rescoring else ""
+        print(f"{manifest} ({name}): WER {100 * results.wer:.2f}%  CER {100 * results.cer:.2f}%  "
+              f"RTFx {results.timing['rtfx']}{first}  -> {opts.out_dir(manifest)}")  # fmt: skip
     return 0
 
 

@@ -58,8 +58,9 @@ def greedy(logprobs: np.ndarray, labels: Labels) -> str:
 
 @dataclass
 class Decoded:
-    """One utterance's decoding: the text, its words with their frames [start, end), the n-best list
-    (text, acoustic, lm and total scores; the best first) and the decoding seconds."""
+    """One utterance's decoding: the text, its words with their frames [start, end), the n-best list (best
+    first; each with its text, words, ``acoustic`` and ``ngram`` scores, the latter α·ln P + β·words as the
+    beam search scored them, and their sum ``total``) and the decoding seconds."""
 
     text: str
     words: list[tuple[str, int, int]]
@@ -92,7 +93,7 @@ def greedy_decoded(logprobs: np.ndarray, labels: Labels) -> Decoded:
         words.append(("".join(chars), first, last + 1))
     text = " ".join(w for w, _, _ in words)
     score = float(logprobs.max(axis=1).sum())
-    return Decoded(text, words, [{"text": text, "acoustic": score, "lm": 0.0, "total": score}],
+    return Decoded(text, words, [{"text": text, "words": words, "acoustic": score, "ngram": 0.0, "total": score}],
                    time.perf_counter() - start)  # fmt: skip
 
 
@@ -128,11 +129,15 @@ def _timed_decode(args: tuple[np.ndarray, BeamSettings, int]) -> Decoded:
     )
     if not beams:
         return Decoded("", [], [], time.perf_counter() - start)
-    text, _, frames, _, _ = beams[0]
-    words = [(word, int(first), int(end)) for word, (first, end) in frames if word.strip()]
-    listed = [{"text": " ".join(b[0].split()), "acoustic": float(b[3]), "lm": float(b[4] - b[3]), "total": float(b[4])}
-              for b in beams[:nbest]]  # fmt: skip
-    return Decoded(" ".join(text.split()), words, listed, time.perf_counter() - start)
+    listed = [{"text": " ".join(text.split()), "words": _word_frames(frames), "acoustic": float(acoustic),
+               "ngram": float(total - acoustic), "total": float(total)}
+              for text, _, frames, acoustic, total in beams[:nbest]]  # fmt: skip
+    return Decoded(listed[0]["text"], listed[0]["words"], listed, time.perf_counter() - start)
+
+
+def _word_frames(frames: list) -> list[tuple[str, int, int]]:
+    """A beam's (word, (first, end)) pairs as (word, first, end), spaces dropped."""
+    return [(word, int(first), int(end)) for word, (first, end) in frames if word.strip()]
 
 
 class BeamSearch:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from asr.errors import InputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: rescoring (absent before: no rescoring)
 RESULTS_FILE = "results.json"
 PROVENANCE = ("git_revision", "date", "command", "versions")
 
@@ -33,6 +33,7 @@ class DecodeResult:
     scoring: str
     scores: dict  # per level: N C S D I rate
     timing: dict  # audio/network/decoding seconds, rtfx, device, processes
+    rescoring: dict | None = None  # the Transformer LM that rescored the n-best lists, nbest, gamma
     provenance: dict = field(default_factory=dict)  # git_revision, date, command, versions
     schema: int = SCHEMA_VERSION
 
@@ -58,10 +59,11 @@ class DecodeResult:
         if not isinstance(data["schema"], int) or data["schema"] > SCHEMA_VERSION:
             raise InputError(f"{path}: schema {data['schema']!r} is newer than this toolkit reads ({SCHEMA_VERSION})")
         names = {f.name for f in fields(cls)} - {"provenance"}
-        missing = sorted(n for n in names - {"schema"} if n not in data)
+        missing = sorted(n for n in names - {"schema", "rescoring"} if n not in data)
         if missing:
             raise InputError(f"{path}: not a results.json written by 'asr decode' (no {', '.join(missing)})")
-        result = cls(**{k: data[k] for k in names}, provenance={k: data[k] for k in PROVENANCE if k in data})
+        given = {k: data[k] for k in names if k in data}
+        result = cls(**given, provenance={k: data[k] for k in PROVENANCE if k in data})
         result._check(path)
         return result
 
@@ -80,8 +82,9 @@ class DecodeResult:
             raise bad("test_set.name and decoder.name must be strings")
         if not isinstance(self.timing.get("rtfx"), int | float):
             raise bad("timing.rtfx is missing or not a number")
-        if self.lm is not None and not isinstance(self.lm, dict):
-            raise bad("lm is neither null nor an object")
+        for name in ("lm", "rescoring"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
+                raise bad(f"{name} is neither null nor an object")
 
     def rate(self, metric: str) -> float:
         """``wer`` or ``cer``."""

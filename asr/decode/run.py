@@ -2,7 +2,9 @@
 
 Writes ``OUT/hyp.jsonl`` (id, ref, hyp, speaker, duration, am_seconds, decode_seconds, in manifest order),
 ``OUT/results.json`` (scores and everything that reproduces the row) and ``OUT/score/`` (sclite-style
-reports). With ``tune``, alpha/beta are searched on the dev manifest first and the best values decode the test.
+reports). With ``tune``, alpha/beta (and gamma, rescoring) are searched on the dev manifest first and the
+best values decode the test. With ``rescore``, the beam's n-best lists are rescored with a Transformer LM
+(asr/decode/rescore.py) and ``OUT/nbest.jsonl`` is written.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import numpy as np
 from asr.data.manifest import Utterance, read_manifest
 from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greedy_decoded
+from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
 from asr.decode.results import DecodeResult
 from asr.decode.sclite_files import write_sclite_files
-from asr.decode.tune import ALPHA_GRID, BETA_GRID, tune
+from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
 from asr.errors import InputError, writable_dir
 from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, manifest_audio
 from asr.model.folder import ModelFolder
@@ -47,13 +50,21 @@ class DecodeOptions:
     normalize: str | None = None  # default: the model's (asr_text.json)
     adapter: str | None = None  # an MMS-style language adapter to load (adapter.<lang>.safetensors)
     chunk_seconds: float = CHUNK_SECONDS  # longer recordings run through the network in chunks; 0: never
-    nbest: int = 1  # hypotheses per utterance written to nbest.jsonl (with their scores) when above 1
+    nbest: int | None = None  # hypotheses per utterance kept (and rescored); written to nbest.jsonl when above 1
+    rescore: Path | None = None  # a Transformer LM folder ('asr lm train') that rescores the n-best lists
+    gamma: float = DEFAULT_GAMMA  # the Transformer LM's weight in rescoring
     dev: Path | None = None  # a manifest to tune on that is not itself decoded
     tune_on: str | None = None  # tune on this one of `manifests` (its stem or path); the others reuse the weights
     tune: tuple[str, ...] = ()
     tuned_from: Path | None = None  # a results.json whose tuned alpha/beta (and tuning record) this decode reuses
     alpha_grid: tuple[float, ...] = ALPHA_GRID
     beta_grid: tuple[float, ...] = BETA_GRID
+    gamma_grid: tuple[float, ...] = GAMMA_GRID
+
+    @property
+    def depth(self) -> int:
+        """Hypotheses kept per utterance: --nbest, else 16 when rescoring and 1 otherwise."""
+        return self.nbest or (DEFAULT_DEPTH if self.rescore else 1)
 
     def out_dir(self, manifest: Path) -> Path:
         """Where a manifest's results go: OUT itself for one manifest, OUT/<manifest stem>/ for several."""
@@ -118,47 +129,84 @@ def _state():
 
 
 class Transcriber:
-    """The chosen decoder over lists of log-probabilities."""
+    """The chosen decoder over lists of log-probabilities: a first pass (greedy or beam search, `depth`
+    hypotheses each) and, with a rescorer, the n-best lists re-ranked with the Transformer LM."""
 
-    def __init__(self, opts: DecodeOptions, labels: Labels, lm: LMFolder | None) -> None:
-        self.name, self.labels = opts.decoder, labels
+    def __init__(self, opts: DecodeOptions, labels: Labels, lm: LMFolder | None, rescorer: Rescorer | None) -> None:
+        self.labels, self.depth, self.rescorer, self.gamma = labels, opts.depth, rescorer, opts.gamma
         workers = opts.workers or os.cpu_count() or 1
         self.beam = None if opts.decoder == "greedy" else BeamSearch(labels, opts.beam, lm, opts.backend, workers)
 
-    def __call__(self, logprobs: list[np.ndarray], nbest: int = 1) -> list[Decoded]:
+    @property
+    def weights(self) -> dict[str, float]:
+        """The weights tuning can search: alpha and beta of a beam search, gamma of rescoring."""
+        weights = {} if self.beam is None else {"alpha": self.beam.settings.alpha, "beta": self.beam.settings.beta}
+        return weights | ({"gamma": self.gamma} if self.rescorer else {})
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        if self.beam is not None and (weights["alpha"], weights["beta"]) != tuple(self.weights.values())[:2]:
+            self.beam.set_weights(weights["alpha"], weights["beta"])
+        self.gamma = weights.get("gamma", self.gamma)
+
+    @property
+    def first_pass_key(self) -> tuple:
+        """What the first pass depends on: without an n-gram, neither alpha nor beta."""
+        return () if self.beam is None or self.beam.lm is None else (self.beam.settings.alpha, self.beam.settings.beta)
+
+    def first_pass(self, logprobs: list[np.ndarray]) -> list[Decoded]:
         if self.beam is not None:
-            return self.beam.decode(logprobs, nbest)
+            return self.beam.decode(logprobs, self.depth)
         return [greedy_decoded(x, self.labels) for x in logprobs]
+
+    def finish(self, decoded: list[Decoded]) -> tuple[list[Decoded], float | None]:
+        """The first pass's decodings rescored (when there is a rescorer) and the seconds rescoring took."""
+        if self.rescorer is None:
+            return decoded, None
+        bonus = self.beam.settings.beta if self.beam.lm is None else 0.0  # the beam added no β without an n-gram
+        return self.rescorer.rerank(decoded, self.gamma, bonus)
 
 
 @dataclass
 class Decoding:
-    """A split's hypothesis rows (manifest order; each with its words' times), n-best rows and score."""
+    """A split's hypothesis rows (manifest order; each with its words' times), n-best rows, score and the
+    seconds the neural LM took to rescore (None without rescoring)."""
 
     rows: list[dict]
     nbest: list[dict]
     score: CorpusScore
+    rescore_seconds: float | None = None
 
 
-def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, frame_seconds: float,
-                 nbest: int = 1) -> Decoding:  # fmt: skip
-    """Decodes and scores a split; word times in seconds from each utterance's start."""
+def first_pass(split: Split, transcribe: Transcriber) -> list[Decoded]:
+    """The first pass over a split's utterances, in manifest order."""
     for utt in split.utts:
         if utt.id not in split.post.logprobs:
             raise InputError(f"{split.manifest}: utterance {utt.id} has no log-probabilities (stale cache?)")
-    decoded = transcribe([split.post.logprobs[u.id] for u in split.utts], nbest)
+    return transcribe.first_pass([split.post.logprobs[u.id] for u in split.utts])
+
+
+def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, frame_seconds: float,
+                 first: list[Decoded] | None = None) -> Decoding:  # fmt: skip
+    """Decodes (from the `first` pass when given), rescores and scores a split; word times in seconds from
+    each utterance's start."""
+    decoded, rescore_seconds = transcribe.finish(first_pass(split, transcribe) if first is None else first)
+
+    def timed(words: list[tuple[str, int, int]]) -> list[dict]:
+        return [{"word": w, "start": round(a * frame_seconds, 3), "end": round(b * frame_seconds, 3)}
+                for w, a, b in words]  # fmt: skip
+
     rows = [
         {"id": u.id, "ref": u.text, "hyp": d.text, "speaker": u.speaker, "duration": u.duration,
          "am_seconds": round(split.post.am_seconds[u.id], 6), "decode_seconds": round(d.seconds, 6),
-         "words": [{"word": w, "start": round(a * frame_seconds, 3), "end": round(b * frame_seconds, 3)}
-                   for w, a, b in d.words]}
+         "words": timed(d.words)}
         for u, d in zip(split.utts, decoded, strict=True)
     ]  # fmt: skip
-    listed = [{"id": u.id, "nbest": d.nbest} for u, d in zip(split.utts, decoded, strict=True)]
+    listed = [{"id": u.id, "nbest": [{**h, "words": timed(h["words"])} for h in d.nbest]}
+              for u, d in zip(split.utts, decoded, strict=True)]  # fmt: skip
     score = score_normalized(((r["id"], r["ref"], r["hyp"]) for r in rows), normalize)
     if score.totals["word"].counts.rate is None:
         raise InputError(f"{split.manifest}: every reference is empty after normalisation ({normalize.id})")
-    return Decoding(rows, listed, score)
+    return Decoding(rows, listed, score, rescore_seconds)
 
 
 def _rates(score: CorpusScore) -> tuple[float, float]:
@@ -170,6 +218,7 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     process, None on the others."""
     check_options(opts)
     state = _state()
+    rescorer = Rescorer(opts.rescore, str(state.device)) if opts.rescore else None
     model = CTCInference.load(opts.model, str(state.device), opts.dtype, opts.adapter, opts.chunk_seconds)
     own = ModelFolder(Path(opts.model)).normalizer()
     normalize = get_normalizer(opts.normalize) if opts.normalize else own
@@ -177,6 +226,8 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     lm = LMFolder.load(opts.lm) if opts.decoder == "beam_lm" else None
     if lm is not None:
         lm.check_against(labels.alphabet(), own.id)  # the LM must spell words as the model's targets do
+    if rescorer is not None:
+        rescorer.check_against(own.id)
     tune_manifest = opts.tune_manifest() if opts.tune else None
     dev = load_posteriors(model, tune_manifest, opts) if tune_manifest else None
     splits = [dev if m == tune_manifest else load_posteriors(model, m, opts) for m in opts.manifests]
@@ -184,19 +235,22 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
         state.destroy_process_group()  # that exits still in a gloo group can abort: "terminate called ...")
     if not state.is_main_process:
         return None
-    transcribe = Transcriber(opts, labels, lm)
+    transcribe = Transcriber(opts, labels, lm, rescorer)
     tuning = reuse_tuning(opts.tuned_from, transcribe) if opts.tuned_from else None
     if dev is not None:
         tuning = tune_on_dev(dev, transcribe, normalize, opts, model.frame_seconds)
-        transcribe.beam.set_weights(tuning["best"]["alpha"], tuning["best"]["beta"])
+        transcribe.set_weights(tuning["best"])
     outputs = []
     for split in splits:
-        decoding = decode_split(split, transcribe, normalize, model.frame_seconds, opts.nbest)
+        if rescorer is not None:
+            rescorer.cache.clear()  # each split's RTFx counts the scoring of its own hypotheses
+        decoding = decode_split(split, transcribe, normalize, model.frame_seconds)
         record = tuning
         if tuning is not None and dev is not None and split is not dev:
             record = {**tuning, "reused_from": str(opts.out_dir(dev.manifest) / "results.json")}
-        results = decode_result(opts, split, model, lm, decoding, record, state.num_processes, provenance)
-        write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.nbest > 1)
+        results = decode_result(opts, split, model, (lm, rescorer), decoding, record, state.num_processes,
+                                provenance)  # fmt: skip
+        write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.depth > 1)
         outputs.append(results)
     if transcribe.beam is not None:
         transcribe.beam.close()
@@ -207,18 +261,25 @@ def check_options(opts: DecodeOptions) -> None:
     """One line for every combination of options that cannot work."""
     if opts.decoder == "beam_lm" and opts.lm is None:
         raise InputError("--decoder beam_lm needs --lm (a folder made by 'asr lm build')")
-    if opts.tune and (opts.decoder != "beam_lm" or (opts.dev is None) == (opts.tune_on is None)):
-        raise InputError("--tune needs --decoder beam_lm and one of --tune-on (a decoded manifest) or --dev")
+    if opts.rescore and opts.decoder == "greedy":
+        raise InputError("--rescore needs n-best lists: --decoder beam or beam_lm")
+    if "gamma" in opts.tune and not opts.rescore:
+        raise InputError("--tune gamma goes with --rescore (a Transformer LM folder)")
+    beta_alone = opts.rescore and "alpha" not in opts.tune  # beta as a word bonus in rescoring
+    if {"alpha", "beta"} & set(opts.tune) and not (opts.decoder == "beam_lm" or beta_alone):
+        raise InputError("--tune alpha,beta needs --decoder beam_lm (beta alone: --decoder beam with --rescore)")
+    if opts.tune and (opts.dev is None) == (opts.tune_on is None):
+        raise InputError("--tune needs one of --tune-on (a decoded manifest) or --dev")
     if opts.tune_on and not opts.tune:
         raise InputError("--tune-on goes with --tune alpha,beta")
-    if opts.tuned_from and (opts.decoder != "beam_lm" or opts.tune):
-        raise InputError("--tuned-from goes with --decoder beam_lm and without --tune")
+    if opts.tuned_from and (opts.decoder == "greedy" or opts.tune):
+        raise InputError("--tuned-from goes with a beam decoder and without --tune")
     stems = [m.stem for m in opts.manifests]
     if len(set(stems)) < len(stems):
         raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
     for option, value, ok, expected in (
         ("--beam-width", opts.beam.beam_width, opts.beam.beam_width >= 1, "at least 1"),
-        ("--nbest", opts.nbest, opts.nbest >= 1, "at least 1"),
+        ("--nbest", opts.depth, opts.depth >= 1, "at least 1"),
         ("--batch-seconds", opts.batch_seconds, opts.batch_seconds > 0, "more than 0"),
         ("--workers", opts.workers, opts.workers >= 0, "0 (one per core) or more"),
         ("--chunk-seconds", opts.chunk_seconds, opts.chunk_seconds == 0 or opts.chunk_seconds >= 1, "0 or at least 1"),
@@ -233,32 +294,47 @@ def reuse_tuning(path: Path, transcribe: Transcriber) -> dict:
     """The tuning record of an earlier decode (the dev set's, typically), its best weights applied."""
     tuning = DecodeResult.read(path).tuning
     best = (tuning or {}).get("best")
-    if not isinstance(best, dict) or not {"alpha", "beta"} <= set(best):
-        raise InputError(f"{path}: no tuning to reuse (a results.json of 'asr decode --tune')")
-    transcribe.beam.set_weights(best["alpha"], best["beta"])
+    needed = set(transcribe.weights)
+    if not isinstance(best, dict) or not needed <= set(best):
+        raise InputError(f"{path}: no tuning of {', '.join(sorted(needed))} to reuse (a results.json of "
+                         "'asr decode --tune' with the same decoder)")  # fmt: skip
+    transcribe.set_weights(best)
     return {**tuning, "reused_from": str(path)}
 
 
 def tune_on_dev(
     dev: Split, transcribe: Transcriber, normalize: Normalizer, opts: DecodeOptions, frame_seconds: float
 ) -> dict:
-    def evaluate(alpha: float, beta: float) -> tuple[float, float]:
-        transcribe.beam.set_weights(alpha, beta)
-        return _rates(decode_split(dev, transcribe, normalize, frame_seconds).score)
+    """Searches the tuned weights on dev; the first pass runs once per (alpha, beta) it depends on, so a
+    gamma sweep only re-ranks."""
+    first: dict[tuple, list[Decoded]] = {}
 
-    start = (opts.beam.alpha, opts.beam.beta)
-    result = tune(evaluate, start, set(opts.tune), opts.alpha_grid, opts.beta_grid)
+    def evaluate(weights: dict[str, float]) -> tuple[float, float]:
+        transcribe.set_weights(weights)
+        key = transcribe.first_pass_key
+        if key not in first:
+            first.clear()  # one first pass held at a time
+            first[key] = first_pass(dev, transcribe)
+        return _rates(decode_split(dev, transcribe, normalize, frame_seconds, first[key]).score)
+
+    grids = {"alpha": opts.alpha_grid, "beta": opts.beta_grid, "gamma": opts.gamma_grid}
+    result = tune(evaluate, transcribe.weights, set(opts.tune), grids)
     return {"dev_manifest": str(dev.manifest), **result}
 
 
-def decode_result(opts, test, model, lm, decoding: Decoding, tuning, processes, provenance) -> DecodeResult:
-    rows, score = decoding.rows, decoding.score
+def decode_result(opts, test, model, lms, decoding: Decoding, tuning, processes, provenance) -> DecodeResult:
+    (lm, rescorer), rows, score = lms, decoding.rows, decoding.score
     wer, cer = _rates(score)
     decoder = {"name": opts.decoder}
     if opts.decoder != "greedy":
         decoder |= {"backend": opts.backend, **asdict(opts.beam)}
         if opts.decoder == "beam":
-            decoder.pop("alpha"), decoder.pop("beta")
+            decoder.pop("alpha")
+            if not rescorer:
+                decoder.pop("beta")
+    rescoring = None
+    if rescorer is not None:
+        rescoring = {**rescorer.summary(), "nbest": opts.depth, "gamma": decoding_gamma(tuning, opts)}
     name = f"{test.manifest.parent.name}/{test.manifest.stem}"  # e.g. hi/test
     test_set = {"manifest": str(test.manifest), "name": name, "utterances": len(rows)}
     model_info = {"path": opts.model, "parameters": model.parameters(), "adapter": opts.adapter}
@@ -269,24 +345,37 @@ def decode_result(opts, test, model, lm, decoding: Decoding, tuning, processes, 
         model=model_info | {"dtype": opts.dtype, "train_info": ModelFolder(Path(opts.model)).train_summary()},
         decoder=decoder,
         lm=None if lm is None else lm.summary(),
+        rescoring=rescoring,
         tuning=tuning,
         normalizer=score.normalizer,
         scoring=score.compat,
         scores={level: score.totals[level].to_json() for level in score.levels},
-        timing=timing(test, rows, str(model.device), processes, opts.batch_seconds),
+        timing=timing(test, decoding, str(model.device), processes, opts.batch_seconds),
         provenance=provenance,
     )
 
 
-def timing(test: Split, rows: list[dict], device: str, processes: int, batch_seconds: float) -> dict:
-    """Audio, network and decoding seconds; RTFx = audio seconds per second of network + decoding."""
-    am_seconds = sum(r["am_seconds"] for r in rows)
-    decode_seconds = sum(r["decode_seconds"] for r in rows)
+def decoding_gamma(tuning: dict | None, opts: DecodeOptions) -> float:
+    """The Transformer LM weight a decode used: tuned or reused, else --gamma."""
+    return (tuning or {}).get("best", {}).get("gamma", opts.gamma)
+
+
+def timing(test: Split, decoding: Decoding, device: str, processes: int, batch_seconds: float) -> dict:
+    """Audio, network, decoding and rescoring seconds; RTFx = audio seconds per second of all three, and
+    without rescoring (the first pass alone) where there was some."""
+    am_seconds = sum(r["am_seconds"] for r in decoding.rows)
+    decode_seconds = sum(r["decode_seconds"] for r in decoding.rows)
+    first = {}
+    rescore_seconds = decoding.rescore_seconds or 0.0
+    if decoding.rescore_seconds is not None:
+        first = {"rescore_seconds": round(rescore_seconds, 3),
+                 "rtfx_first_pass": round(test.audio_seconds / max(am_seconds + decode_seconds, 1e-9), 1)}  # fmt: skip
     return {
         "audio_seconds": round(test.audio_seconds, 3),
         "am_seconds": round(am_seconds, 3),
         "decode_seconds": round(decode_seconds, 3),
-        "rtfx": round(test.audio_seconds / max(am_seconds + decode_seconds, 1e-9), 1),
+        **first,
+        "rtfx": round(test.audio_seconds / max(am_seconds + decode_seconds + rescore_seconds, 1e-9), 1),
         "logits_cached": test.cached,
         "device": device,
         "processes": processes,

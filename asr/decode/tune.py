@@ -1,8 +1,10 @@
-"""LM weight (alpha) and word insertion bonus (beta) search on dev: coordinate descent over two grids.
+"""Decoding weight search on dev: coordinate descent over a grid per weight.
 
-Starting from the defaults, each round sweeps alpha with beta fixed, then beta with alpha fixed, until a round
-changes nothing. The defaults are always evaluated, so the chosen point is never worse on dev than them; ties
-go to lower CER, then to the point nearer the defaults. Every evaluated point is kept, for the sweep plot.
+The weights are the n-gram's weight (alpha), the word insertion bonus (beta) and, when n-best lists are
+rescored, the neural LM's weight (gamma). Starting from the defaults, each round sweeps every tuned weight in
+turn (alpha, beta, gamma) with the others fixed, until a round changes nothing. The defaults are always
+evaluated, so the chosen point is never worse on dev than them; ties go to lower CER, then to the point nearer
+the defaults. Every evaluated point is kept, for the sweep plot.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from tqdm import tqdm
 from asr.errors import InputError
 
 MAX_ROUNDS = 3
+WEIGHTS = ("alpha", "beta", "gamma")
 ALPHA_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 BETA_GRID = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+GAMMA_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
@@ -31,41 +35,42 @@ def parse_grid(text: str) -> tuple[float, ...]:
 
 
 def tune(
-    evaluate: Callable[[float, float], tuple[float, float]],
-    start: tuple[float, float],
+    evaluate: Callable[[dict[str, float]], tuple[float, float]],
+    start: dict[str, float],
     params: set[str],
-    alpha_grid: tuple[float, ...] = ALPHA_GRID,
-    beta_grid: tuple[float, ...] = BETA_GRID,
+    grids: dict[str, tuple[float, ...]],
 ) -> dict:
-    """Searches the `params` ("alpha", "beta") with `evaluate(alpha, beta) -> (wer, cer)` on dev."""
-    points: dict[tuple[float, float], tuple[float, float]] = {}
-    bar = tqdm(desc="tune alpha/beta on dev", unit="point")
+    """Searches the `params` (some of `WEIGHTS`) from `start` (every weight's default) with
+    `evaluate(weights) -> (wer, cer)` on dev; returns the tuning record (start, best, every point)."""
+    names = list(start)
+    points: dict[tuple[float, ...], tuple[float, float]] = {}
+    bar = tqdm(desc=f"tune {','.join(n for n in WEIGHTS if n in params)} on dev", unit="point")
+    origin = tuple(start.values())
 
-    def key(point: tuple[float, float]) -> tuple:
-        wer, cer = points[point]
-        return (wer, cer, abs(point[0] - start[0]) + abs(point[1] - start[1]))
-
-    def score(point: tuple[float, float]) -> tuple:
+    def score(point: tuple[float, ...]) -> tuple:
         if point not in points:
-            points[point] = evaluate(*point)
+            points[point] = evaluate(dict(zip(names, point, strict=True)))
             bar.update()
             bar.set_postfix(best=f"{min(points.values())[0]:.4f}")
-        return key(point)
+        return (*points[point], sum(abs(a - b) for a, b in zip(point, origin, strict=True)))
 
-    best = start
+    best = origin
     score(best)
     for _ in range(MAX_ROUNDS):
         before = best
-        if "alpha" in params:
-            best = min([(a, best[1]) for a in alpha_grid] + [best], key=score)
-        if "beta" in params:
-            best = min([(best[0], b) for b in beta_grid] + [best], key=score)
+        for name in (n for n in WEIGHTS if n in params):
+            k = names.index(name)
+            best = min([(*best[:k], v, *best[k + 1 :]) for v in grids[name]] + [best], key=score)
         if best == before:
             break
     bar.close()
+
+    def record(point: tuple[float, ...]) -> dict:
+        return {**dict(zip(names, point, strict=True)), "dev_wer": points[point][0], "dev_cer": points[point][1]}
+
     return {
         "params": sorted(params),
-        "start": {"alpha": start[0], "beta": start[1]},
-        "best": {"alpha": best[0], "beta": best[1], "dev_wer": points[best][0], "dev_cer": points[best][1]},
-        "points": [{"alpha": a, "beta": b, "dev_wer": w, "dev_cer": c} for (a, b), (w, c) in sorted(points.items())],
+        "start": dict(start),
+        "best": record(best),
+        "points": [record(p) for p in sorted(points)],
     }

@@ -50,12 +50,19 @@ class Run:
         hours = r.train_info.get("train_hours")
         dec = r.decoder
         decoder = dec["name"] if dec["name"] == "greedy" else f"{dec['name']} (beam {dec['beam_width']})"
-        if dec["name"] == "beam_lm":
-            decoder += f" α={dec['alpha']:g} β={dec['beta']:g}" + (" tuned" if r.tuning else "")
+        weights = [f"α={dec['alpha']:g}"] if dec["name"] == "beam_lm" else []
+        weights += [f"β={dec['beta']:g}"] if "beta" in dec else []
+        lms = [] if r.lm is None else [f"{r.lm['order']}-gram"]
+        if r.rescoring:
+            weights.append(f"γ={r.rescoring['gamma']:g}")
+            lms.append("Transformer")
+            decoder += f" + rescoring {r.rescoring['nbest']}-best"
+        if weights:
+            decoder += " " + " ".join(weights) + (" tuned" if r.tuning else "")
         return {
             "model": model_label(r.model["path"]),
             "labeled": "-" if hours is None else f"{hours:.2f} h",
-            "lm": "none" if r.lm is None else f"{r.lm['order']}-gram",
+            "lm": " + ".join(lms) or "none",
             "decoder": decoder,
         }
 

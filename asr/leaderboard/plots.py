@@ -58,11 +58,11 @@ def lm_sweep(runs: list[Run], out: Path) -> Path | None:
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(tuned), figsize=(5 * len(tuned), 3.6), squeeze=False)
     for ax, run in zip(axes[0], tuned, strict=True):
-        points = run.result.tuning["points"]
+        best = run.result.tuning["best"]
+        points = [p for p in run.result.tuning["points"] if p.get("gamma") == best.get("gamma")]  # at the chosen γ
         for beta in sorted({p["beta"] for p in points}):
             line = sorted((p["alpha"], 100 * p["dev_wer"]) for p in points if p["beta"] == beta)
             ax.plot(*zip(*line, strict=True), marker="o", label=f"β={beta:g}")
-        best = run.result.tuning["best"]
         ax.plot([best["alpha"]], [100 * best["dev_wer"]], "k*", markersize=12, label="chosen")
         ax.set_xlabel("LM weight α")
         ax.set_ylabel("dev WER (%)")

@@ -16,6 +16,7 @@ ASR=${ASR:-$ROOT/.venv/bin/asr}
 ACCELERATE=${ACCELERATE:-$ROOT/.venv/bin/accelerate}
 exp=${exp-} model=${model-} train_config=${train_config-} lm_text=${lm_text-} results_md=${results_md-}
 lm_order=${lm_order:-4}
+nlm_minutes=${nlm_minutes:-10}  # training minutes of the Transformer LM (stage_nlm)
 stage=${stage:-1}
 stop_stage=${stop_stage:-100}
 force=${force:-false}

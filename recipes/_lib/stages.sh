@@ -2,11 +2,14 @@
 #   stage_vocab N         asr vocab on $data/train.jsonl                           -> $exp/processor
 #   stage_lm N            asr lm build (order $lm_order) on "${lm_files[@]}" when the recipe sets it, else on
 #                         $data/train.jsonl and the --lm-text file if given         -> $exp/lm
+#   stage_nlm N           asr lm train (a Transformer LM, $nlm_minutes of training) on the same text -> $exp/nlm
 #   stage_train N [DIR [TRAIN]]   asr train --config $train_config from $model on TRAIN (default
 #                         $data/train.jsonl)                                        -> DIR (default $exp/train)
 #   stage_decode N [DIR [OUT]]    one `asr decode` per decoder of "${decoders[@]}" (default greedy beam beam_lm)
 #                         over the manifests $data/<set>.jsonl of "${decode_sets[@]}" with DIR/model; beam_lm's
-#                         alpha/beta are tuned on $tune_set (default dev) and reused  -> OUT/<decoder>/<set>
+#                         alpha/beta are tuned on $tune_set (default dev) and reused  -> OUT/<decoder>/<set>;
+#                         the decoder "rescore" is beam_lm with its n-best lists rescored by $exp/nlm
+#                         (alpha, beta and gamma tuned)
 #                         (OUT default $exp/decode)
 #   stage_leaderboard N   asr leaderboard $exp/decode (and RESULTS.md to $results_md when set)
 #   standard_stages N     the five above as stages N to N+4
@@ -23,14 +26,29 @@ stage_vocab() {
     stage_done "$1" vocab
 }
 
+# _lm_texts: the LM text files, in LM_TEXTS (the recipe's lm_files, else train.jsonl and --lm-text)
+_lm_texts() {
+    LM_TEXTS=("$data/train.jsonl")
+    [[ -n $lm_text ]] && LM_TEXTS+=("$lm_text")
+    [[ -n ${lm_files+set} ]] && LM_TEXTS=("${lm_files[@]}")
+    return 0
+}
+
 stage_lm() {
     run_stage "$1" lm || return 0
-    local files=("$data/train.jsonl")
-    [[ -n $lm_text ]] && files+=("$lm_text")
-    [[ -n ${lm_files+set} ]] && files=("${lm_files[@]}")
-    "$ASR" lm build --text "${files[@]}" --order "$lm_order" --processor "$exp/processor" \
+    _lm_texts
+    "$ASR" lm build --text "${LM_TEXTS[@]}" --order "$lm_order" --processor "$exp/processor" \
         --dev "$data/dev.jsonl" --out "$exp/lm"
     stage_done "$1" lm
+}
+
+stage_nlm() {
+    run_stage "$1" nlm || return 0
+    _lm_texts
+    rm -rf "$exp/nlm"
+    "$ASR" lm train --text "${LM_TEXTS[@]}" --max-minutes "$nlm_minutes" --processor "$exp/processor" \
+        --dev "$data/dev.jsonl" --out "$exp/nlm"
+    stage_done "$1" nlm
 }
 
 stage_train() {
@@ -50,12 +68,14 @@ stage_decode() {
     manifests=("$data/$tune.jsonl")  # beam_lm's alpha/beta are tuned on it and reused on the others
     for set in "${decode_sets[@]}"; do [[ $set == "$tune" ]] || manifests+=("$data/$set.jsonl"); done
     for decoder in "${decs[@]}"; do
-        lm_args=()
-        [[ $decoder == beam_lm ]] && lm_args=(--lm "$exp/lm" --tune alpha,beta --tune-on "$tune")
+        lm_args=(--decoder "$decoder")
+        [[ $decoder == beam_lm ]] && lm_args+=(--lm "$exp/lm" --tune alpha,beta --tune-on "$tune")
+        [[ $decoder == rescore ]] && lm_args=(--decoder beam_lm --lm "$exp/lm" --rescore "$exp/nlm" \
+            --tune alpha,beta,gamma --tune-on "$tune")
         target=$out/$decoder  # one manifest: asr decode writes into --out itself, not --out/<set>
         ((${#manifests[@]} == 1)) && target=$out/$decoder/$tune
         "$ASR" decode --model "$dir/model" --manifest "${manifests[@]}" --logits-cache "$exp/logits" \
-            --decoder "$decoder" "${lm_args[@]}" --out "$target"
+            "${lm_args[@]}" --out "$target"
     done
     stage_done "$1" "$(_named decode "$dir")"
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The wav2vec 2.0 low-resource grid: fine-tune on labeled subsets (10 min, 1 h, 10 h, 100 h) and decode
-# dev-clean, dev-other, test-clean and test-other without an LM and with a 4-gram, as the paper's Table 1.
+# dev-clean, dev-other, test-clean and test-other without an LM, with a 4-gram and with a Transformer LM, as
+# the paper's Table 1 (which fuses the Transformer LM into a beam of 500; here it rescores the 4-gram beam's
+# 16-best lists, alpha, beta and gamma tuned on dev-other).
 #
 # Usage: recipes/librispeech/run.sh [--corpus librispeech|synth] [--subsets "10min 1h 10h 100h" (synth: "10min 1h")]
-#            [--model facebook/wav2vec2-base] [--train-config FILE] [--lm-text FILE] [--exp DIR] [--ngpu N]
-#            [--stage N] [--stop-stage M] [--force] [--KEY VALUE ...: asr train config keys]
+#            [--model facebook/wav2vec2-base] [--train-config FILE] [--lm-text FILE] [--nlm-minutes 10]
+#            [--exp DIR] [--ngpu N] [--stage N] [--stop-stage M] [--force] [--KEY VALUE ...: asr train config keys]
 # --corpus librispeech reads openslr/librispeech_asr from the hub (train.100 for the subsets; --lm-text can
 # name the LibriSpeech LM corpus, else the train.100 transcripts feed the 4-gram). --corpus synth runs the same
 # stages offline on the built-in synthetic English: "clean" sets are speech without noise or reverberation,
 # "other" sets the same sentences and voices with them (--hours of each), and the subsets are 10 min and 1 h.
-# Stages: 1 data, 2 labeled subsets, 3 vocab, 4 lm, 5 train (one run per subset), 6 decode, 7 leaderboard.
+# Stages: 1 data, 2 labeled subsets, 3 vocab, 4 lm (4-gram), 5 nlm (Transformer LM), 6 train (one run per
+# subset), 7 decode, 8 leaderboard.
 corpus=librispeech
 subsets=
 lang=en
@@ -30,10 +33,10 @@ fi
 data=$exp/data/$corpus
 decode_sets=(dev_clean dev_other test_clean test_other)
 tune_set=dev_other
-decoders=(greedy beam_lm)
+decoders=(greedy beam_lm rescore)
 title="recipes/librispeech ($corpus): labeled data x LM"
 declare -A subset_hours=([10min]=0.1667 [1h]=1 [10h]=10 [100h]=100)
-begin_recipe 7
+begin_recipe 8
 
 if run_stage 1 data; then
     if [[ $corpus == synth ]]; then
@@ -74,11 +77,12 @@ elif [[ $corpus == synth ]]; then
     lm_files=("$exp/raw/lm_text.txt")  # the sentences never voiced
 fi
 stage_lm 4
+stage_nlm 5
 for subset in $subsets; do
-    stage_train 5 "$exp/train_$subset" "$data/train_$subset.jsonl"
+    stage_train 6 "$exp/train_$subset" "$data/train_$subset.jsonl"
 done
 for subset in $subsets; do
-    stage_decode 6 "$exp/train_$subset" "$exp/decode/$subset"
+    stage_decode 7 "$exp/train_$subset" "$exp/decode/$subset"
 done
-stage_leaderboard 7
+stage_leaderboard 8
 end_recipe
