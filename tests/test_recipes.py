@@ -193,15 +193,18 @@ def test_the_asterisk_recipe_runs_on_the_real_recordings(tmp_path):
 def test_the_librispeech_grid_runs_in_miniature_on_the_synthetic_corpus(tmp_path):
     exp = tmp_path / "exp"
     cmd = ["bash", str(ROOT / "recipes" / "librispeech" / "run.sh"), "--corpus", "synth", "--hours", "0.3",
-           "--subsets", "10min", "--exp", str(exp), "--results-md", str(tmp_path / "RESULTS.md"), *QUICK]  # fmt: skip
+           "--subsets", "10min", "--nlm-minutes", "0.1", "--exp", str(exp), "--results-md", str(tmp_path / "RESULTS.md"),
+           *QUICK]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     rows = _leaderboard_rows(exp)
     sets = {"synth/dev_clean", "synth/dev_other", "synth/test_clean", "synth/test_other"}
-    assert {r["test_set"] for r in rows} == sets and len(rows) == 8  # greedy and beam_lm on four sets
-    tuned = [json.loads(Path(r["results"]).read_text())["tuning"] for r in rows if r["lm"] != "none"]
-    assert len({json.dumps(t["best"]) for t in tuned}) == 1  # tuned once on dev_other, reused
-    assert sum(1 for t in tuned if "reused_from" in t) == 3
+    assert {r["test_set"] for r in rows} == sets and len(rows) == 12  # the paper's three LM columns on four sets
+    assert {r["lm"] for r in rows} == {"none", "4-gram", "4-gram + Transformer"}
+    for lm in ("4-gram", "4-gram + Transformer"):  # each tuned once on dev_other, reused on the other three
+        tuned = [json.loads(Path(r["results"]).read_text())["tuning"] for r in rows if r["lm"] == lm]
+        assert len({json.dumps(t["best"]) for t in tuned}) == 1 and sum("reused_from" in t for t in tuned) == 3
+    assert all("gamma" in t["best"] for t in tuned)
     header = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "synth/test_other WER" in header and "0.17 h" in header
 
