@@ -64,6 +64,27 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     assert data_main([*args[:3], "--out", str(out), "--hours", "0.03", "--workers", "0"]) == 2
 
 
+def test_festival_voices_join_with_held_out_test_voices(tmp_path):
+    from asr.data.synth.voices import FESTIVAL_VOICES
+
+    out = tmp_path / "fest"
+    args = ["synth", "--langs", "en,it", "--hours", "0.05", "--engines", "espeak-ng,festival", "--seed", "1"]
+    assert data_main([*args, "--out", str(out)]) == 0
+    for lang in ("en", "it"):
+        summary = json.loads((out / lang / "summary.json").read_text(encoding="utf-8"))
+        manifests = {s: read_manifest(out / lang / f"{s}.jsonl") for s in SPLITS}
+        festival = {s: {u.speaker for u in us if "fest" in u.speaker} for s, us in manifests.items()}
+        assert festival["train"] and festival["test"] and summary["source"] == "synth (espeak-ng, festival)"
+        trained = {v for v in FESTIVAL_VOICES[lang]["train"] if any(v.replace("_", "") in f for f in festival["train"])}
+        assert trained == set(FESTIVAL_VOICES[lang]["train"])  # every training voice speaks
+        assert summary["held_out_voices"] == list(FESTIVAL_VOICES[lang]["test"])
+        assert not any(v.replace("_", "") in f for v in summary["held_out_voices"] for f in festival["train"])
+        for u in manifests["test"]:  # Festival speech of plausible length (a failed voice writes ~0 s)
+            assert u.duration > 0.05 * len(u.text) and (out / lang / u.audio).is_file()
+    with pytest.raises(InputError, match="espeak-ng first"):
+        run_synth(build_parser("asr data").parse_args([*args[:5], "--engines", "festival", "--out", str(out)]))
+
+
 def test_vocab_from_train_only_reports_unseen_characters(synth, tmp_path):
     train = synth / "en" / "train.jsonl"
     dev = tmp_path / "dev.jsonl"

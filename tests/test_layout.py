@@ -33,3 +33,11 @@ def test_only_asr_inference_runs_the_network_for_inference():
         if "inference_mode" in p.read_text(encoding="utf-8") or "no_grad" in p.read_text(encoding="utf-8")
     ]
     assert callers == [Path("asr/inference.py")]
+
+
+def test_setup_installs_every_festival_voice_the_corpus_uses():
+    from asr.data.synth.voices import FESTIVAL_PACKAGES, FESTIVAL_VOICES
+
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    voices = {v for splits in FESTIVAL_VOICES.values() for names in splits.values() for v in names}
+    assert voices == set(FESTIVAL_PACKAGES) and all(f" {FESTIVAL_PACKAGES[v]}" in setup for v in voices)

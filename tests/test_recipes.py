@@ -193,8 +193,8 @@ def test_the_asterisk_recipe_runs_on_the_real_recordings(tmp_path):
 def test_the_librispeech_grid_runs_in_miniature_on_the_synthetic_corpus(tmp_path):
     exp = tmp_path / "exp"
     cmd = ["bash", str(ROOT / "recipes" / "librispeech" / "run.sh"), "--corpus", "synth", "--hours", "0.3",
-           "--subsets", "10min", "--nlm-minutes", "0.1", "--exp", str(exp), "--results-md", str(tmp_path / "RESULTS.md"),
-           *QUICK]  # fmt: skip
+           "--subsets", "10min", "--nlm-minutes", "0.1", "--exp", str(exp),
+           "--results-md", str(tmp_path / "RESULTS.md"), *QUICK]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     rows = _leaderboard_rows(exp)

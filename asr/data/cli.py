@@ -38,7 +38,7 @@ def _add_check(sub) -> None:
 
 
 def _add_synth(sub) -> None:
-    p = sub.add_parser("synth", help="build the synthetic espeak-ng corpus: OUT/<lang>/{train,dev,test}.jsonl")
+    p = sub.add_parser("synth", help="build the synthetic corpus: OUT/<lang>/{train,dev,test}.jsonl")
     p.add_argument("--langs", default="en,fi,de,hi", help="comma-separated: en, de, es, fi, hi, it, ru")
     p.add_argument("--hours", type=float, default=0.5, help="hours of audio per language (all splits)")
     p.add_argument("--out", required=True, type=Path)
@@ -46,6 +46,12 @@ def _add_synth(sub) -> None:
     p.add_argument("--speed-factors", default="0.9,1.0,1.1", help="speed perturbation factors, one drawn each")
     p.add_argument("--reverb-prob", type=float, default=0.3)
     p.add_argument("--noise-prob", type=float, default=0.5)
+    p.add_argument("--engines", default="espeak-ng", help="espeak-ng, or espeak-ng,festival: half the speakers "
+                   "from Festival's voices of real speakers where the language has some (en fi hi it ru)")  # fmt: skip
+    p.add_argument("--noise-colours", default="white,brown", help="of white, pink, brown, blue, violet")
+    p.add_argument("--telephone-prob", type=float, default=0.0, help="share sent through an 8 kHz telephone codec")
+    p.add_argument("--codec-prob", type=float, default=0.0, help="share through a wideband codec (mp3, vorbis, opus)")
+    p.add_argument("--level-dbfs", help="loudness range 'LOW,HIGH' in dBFS RMS (e.g. -35,-15); default: as made")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
 
 
@@ -57,8 +63,9 @@ def _add_asterisk(sub) -> None:
 
 def run_synth(args: argparse.Namespace) -> int:
     from asr.data.prepare import summary_table
-    from asr.data.synth.augment import Augmentation
+    from asr.data.synth.augment import NOISE_SLOPES, Augmentation
     from asr.data.synth.corpus import synth_language
+    from asr.data.synth.voices import ENGINES
 
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: expected at least 1")
@@ -66,17 +73,48 @@ def run_synth(args: argparse.Namespace) -> int:
         speed_factors = tuple(float(f) for f in args.speed_factors.split(","))
     except ValueError:
         raise InputError(f"--speed-factors {args.speed_factors!r}: expected numbers such as 0.9,1.0,1.1") from None
+    engines = tuple(_listed(args.engines, "--engines", ENGINES))
+    if engines[:1] != ("espeak-ng",):
+        raise InputError(f"--engines {args.engines!r}: espeak-ng first (Festival adds voices to it)")
+    for name in ("telephone_prob", "codec_prob", "noise_prob", "reverb_prob"):
+        if not 0 <= getattr(args, name) <= 1:
+            raise InputError(f"--{name.replace('_', '-')} {getattr(args, name)}: expected a share from 0 to 1")
     settings = Augmentation(
         speed_factors=speed_factors,
         reverb_prob=args.reverb_prob,
         noise_prob=args.noise_prob,
+        noise_colours=tuple(_listed(args.noise_colours, "--noise-colours", tuple(NOISE_SLOPES))),
+        telephone_prob=args.telephone_prob,
+        codec_prob=args.codec_prob,
+        level_dbfs=_level(args.level_dbfs),
     )
     for lang in [lang for lang in args.langs.split(",") if lang]:
-        summary = synth_language(lang, args.hours, args.out, args.seed, settings, args.workers)
+        summary = synth_language(lang, args.hours, args.out, args.seed, settings, args.workers, engines)
         print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM")
         print(summary_table(summary))
     print(f"corpus in {args.out}")
     return 0
+
+
+def _listed(text: str, option: str, known: tuple[str, ...]) -> list[str]:
+    """Comma-separated names, each one of `known`, in the order given (no repeats)."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise InputError(f"{option} {text!r}: expected some of {', '.join(known)}")
+    return names
+
+
+def _level(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        low, high = sorted(float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--level-dbfs {text!r}: expected LOW,HIGH in dBFS such as -35,-15") from None
+    if high > 0:
+        raise InputError(f"--level-dbfs {text!r}: levels are at most 0 dBFS")
+    return low, high
 
 
 def run_asterisk(args: argparse.Namespace) -> int:

@@ -1,10 +1,17 @@
-"""Acoustic variety for synthetic speech: speed perturbation, reverberation and additive noise (NumPy)."""
+"""Acoustic variety for synthetic speech: speed perturbation, reverberation, noise of several colours, telephone
+channels and codecs, and loudness (NumPy; codecs round-trip through libsndfile via soundfile).
+
+The defaults keep the augmentation of the first corpora (speed, reverberation, white or brown noise), so their
+audio is unchanged draw for draw; the telephone channel, codecs, more noise colours and loudness are opt-in.
+"""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
+import soundfile as sf
 
 from asr.data.audio import resample
 
@@ -18,6 +25,19 @@ class Augmentation:
     rt60: tuple[float, float] = (0.15, 0.6)
     noise_prob: float = 0.5
     snr_db: tuple[float, float] = (5.0, 30.0)
+    noise_colours: tuple[str, ...] = ("white", "brown")  # of NOISE_SLOPES
+    telephone_prob: float = 0.0  # 8 kHz narrowband through a telephone codec (TELEPHONE_CODECS)
+    codec_prob: float = 0.0  # a wideband lossy codec round-trip (WIDEBAND_CODECS)
+    level_dbfs: tuple[float, float] | None = None  # RMS loudness drawn from this range (dBFS); None: as made
+
+
+#: power spectral slope per colour: power ~ frequency ** slope
+NOISE_SLOPES = {"white": 0.0, "pink": -1.0, "brown": -2.0, "blue": 1.0, "violet": 2.0}
+#: (soundfile format, subtype) of the codecs a telephone channel uses, at 8 kHz
+TELEPHONE_CODECS = {"ulaw": ("WAV", "ULAW"), "alaw": ("WAV", "ALAW"), "gsm": ("WAV", "GSM610"),
+                    "g721": ("WAV", "G721_32")}  # fmt: skip
+#: wideband lossy codecs, at the audio's rate
+WIDEBAND_CODECS = {"mp3": ("MP3", "MPEG_LAYER_III"), "vorbis": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS")}
 
 
 def speed_perturb(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
@@ -36,15 +56,57 @@ def reverberate(samples: np.ndarray, rate: int, rt60: float, rng: np.random.Gene
     return out.astype(np.float32)
 
 
-def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """Adds white or brown noise at the given signal-to-noise ratio."""
-    noise = rng.standard_normal(len(samples))
-    if rng.random() < 0.5:
+def coloured(noise: np.ndarray, colour: str) -> np.ndarray:
+    """White Gaussian noise given the colour's spectral slope (brown: integrated, as the first corpora made it)."""
+    if colour == "white" or len(noise) < 2:
+        return noise
+    if colour == "brown":
         noise = np.cumsum(noise)
-        noise -= np.linspace(noise[0], noise[-1], len(noise))  # no drift
+        return noise - np.linspace(noise[0], noise[-1], len(noise))  # no drift
+    spectrum = np.fft.rfft(noise)
+    freqs = np.arange(len(spectrum), dtype=np.float64)
+    freqs[0] = 1.0
+    return np.fft.irfft(spectrum * freqs ** (NOISE_SLOPES[colour] / 2), len(noise))
+
+
+def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator,
+              colours: tuple[str, ...] = ("white", "brown")) -> tuple[np.ndarray, str]:  # fmt: skip
+    """Adds noise of one of `colours` at the given signal-to-noise ratio; returns it and the colour."""
+    noise = rng.standard_normal(len(samples))
+    colour = colours[min(int(rng.random() * len(colours)), len(colours) - 1)]
+    noise = coloured(noise, colour)
     power = np.mean(samples**2) or 1e-10
     noise *= np.sqrt(power / (10 ** (snr_db / 10)) / (np.mean(noise**2) or 1e-10))
-    return (samples + noise).astype(np.float32)
+    return (samples + noise).astype(np.float32), colour
+
+
+def codec_round_trip(samples: np.ndarray, rate: int, codec: tuple[str, str]) -> np.ndarray:
+    """The audio encoded with a libsndfile codec and decoded again (same length: codec padding is cut)."""
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(samples, -1, 1), rate, format=codec[0], subtype=codec[1])
+    buffer.seek(0)
+    decoded, _ = sf.read(buffer, dtype="float32")
+    decoded = decoded[: len(samples)]
+    return np.pad(decoded, (0, len(samples) - len(decoded)))
+
+
+def telephone(samples: np.ndarray, rate: int, codec: str) -> np.ndarray:
+    """A narrowband telephone channel: down to 8 kHz (the band below 4 kHz), through a telephone codec, back up."""
+    narrow = codec_round_trip(resample(samples, rate, 8000), 8000, TELEPHONE_CODECS[codec])
+    out = resample(narrow, 8000, rate)[: len(samples)]
+    return np.pad(out, (0, len(samples) - len(out))).astype(np.float32)
+
+
+def wideband_codec(samples: np.ndarray, rate: int, codec: str) -> np.ndarray:
+    """A wideband lossy codec round-trip at 16 kHz (a rate every one of them takes)."""
+    out = resample(codec_round_trip(resample(samples, rate, 16000), 16000, WIDEBAND_CODECS[codec]), 16000, rate)
+    return np.pad(out[: len(samples)], (0, max(0, len(samples) - len(out)))).astype(np.float32)
+
+
+def set_level(samples: np.ndarray, dbfs: float) -> np.ndarray:
+    """The audio scaled to an RMS level of `dbfs` (peaks are limited afterwards)."""
+    rms = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+    return samples if rms == 0 else samples * (10 ** (dbfs / 20) / rms)
 
 
 def augment(samples: np.ndarray, rate: int, settings: Augmentation, seed: int) -> tuple[np.ndarray, dict]:
@@ -57,7 +119,19 @@ def augment(samples: np.ndarray, rate: int, settings: Augmentation, seed: int) -
         samples = reverberate(samples, rate, applied["rt60"], rng)
     if rng.random() < settings.noise_prob:
         applied["snr_db"] = round(float(rng.uniform(*settings.snr_db)), 1)
-        samples = add_noise(samples, applied["snr_db"], rng)
+        samples, colour = add_noise(samples, applied["snr_db"], rng, settings.noise_colours)
+        if settings.noise_colours != ("white", "brown"):
+            applied["noise"] = colour
+    # opt-in steps draw only when enabled: corpora made without them keep their audio draw for draw
+    if settings.telephone_prob and rng.random() < settings.telephone_prob:
+        applied["telephone"] = str(rng.choice(sorted(TELEPHONE_CODECS)))
+        samples = telephone(samples, rate, applied["telephone"])
+    elif settings.codec_prob and rng.random() < settings.codec_prob:
+        applied["codec"] = str(rng.choice(sorted(WIDEBAND_CODECS)))
+        samples = wideband_codec(samples, rate, applied["codec"])
+    if settings.level_dbfs is not None:
+        applied["level_dbfs"] = round(float(rng.uniform(*settings.level_dbfs)), 1)
+        samples = set_level(samples, applied["level_dbfs"])
     peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
     if peak > 0.95:
         samples = samples * (0.95 / peak)

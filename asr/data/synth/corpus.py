@@ -27,7 +27,7 @@ from asr.data.manifest import Utterance
 from asr.data.prepare import check_and_write
 from asr.data.synth.augment import Augmentation, augment
 from asr.data.synth.texts import sentences
-from asr.data.synth.voices import Speaker, make_speakers
+from asr.data.synth.voices import ENGINES, Speaker, make_speakers
 from asr.errors import InputError, ignore_interrupts, writable_dir
 from asr.text import default_normalizer
 
@@ -59,10 +59,12 @@ def synthesize(job: Job, settings: Augmentation) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "u.wav"
         # text through stdin: a sentence starting with "-" would be read as an option
-        cmd = ["espeak-ng", *job.speaker.espeak_args, "-w", str(wav), "--stdin"]
-        proc = subprocess.run(cmd, input=job.text, capture_output=True, text=True)
-        if proc.returncode != 0 or not wav.exists():
-            raise InputError(f"espeak-ng failed on utterance {job.id} ({job.text!r}): {proc.stderr.strip()}")
+        cmd, encoding = job.speaker.command(wav)
+        text = job.text.encode(encoding, errors="replace")  # a character the voice cannot read becomes "?"
+        proc = subprocess.run(cmd, input=text, capture_output=True)
+        if proc.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
+            error = proc.stderr.decode(errors="replace").strip()
+            raise InputError(f"{cmd[0]} failed on utterance {job.id} ({job.text!r}): {error}")
         samples, rate = sf.read(wav, dtype="float32")
     samples, applied = augment(samples, rate, settings, job.seed)
     tmp_path = job.path.with_suffix(".part.flac")
@@ -75,7 +77,8 @@ def _run(args: tuple[Job, Augmentation]) -> dict:
     return synthesize(*args)
 
 
-def plan(lang: str, hours: float, seed: int, lang_dir: Path) -> tuple[dict[str, list[Job]], list[str], dict]:
+def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str, ...] = ENGINES[:1]
+         ) -> tuple[dict[str, list[Job]], list[str], dict]:  # fmt: skip
     """Jobs per split, the LM sentences, and the sentence statistics for the summary."""
     texts, rejected = sentences(lang)
     rng = random.Random(_seed(seed, lang))
@@ -93,7 +96,7 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path) -> tuple[dict[str, 
     jobs: dict[str, list[Job]] = {}
     start = 0
     for split in ("train", "dev", "test"):
-        speakers = make_speakers(lang, split, SPEAKERS[split], rng)
+        speakers = make_speakers(lang, split, SPEAKERS[split], rng, engines)
         chunk = texts[start : start + counts[split]]
         start += counts[split]
         jobs[split] = []
@@ -108,11 +111,23 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path) -> tuple[dict[str, 
         "sentences_with_audio": used,
         "lm_sentences": len(texts) - used,
         "speakers": {split: sorted({j.speaker.id for j in js}) for split, js in jobs.items()},
+        "held_out_voices": sorted(held_out_voices(jobs)),
     }
     return jobs, texts[used:], stats
 
 
+def held_out_voices(jobs: dict[str, list[Job]]) -> set[str]:
+    """Festival voices of dev or test that no training utterance used (espeak-ng voices share base voices)."""
+    trained = {j.speaker.voice for j in jobs["train"]}
+    return {j.speaker.voice for s in ("dev", "test") for j in jobs[s] if j.speaker.engine == "festival"} - trained
+
+
 SETTINGS_FILE = "synth_settings.json"
+
+
+def _json(value):
+    """As it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
 
 
 def claim_folder(lang_dir: Path, settings: dict) -> None:
@@ -121,6 +136,9 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
     path = lang_dir / SETTINGS_FILE
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
+        # a corpus made before a setting existed was made with its default
+        old = {"engines": list(ENGINES[:1]), **old,
+               "augmentation": {**_json(asdict(Augmentation())), **old.get("augmentation", {})}}  # fmt: skip
         changed = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
         if changed:
             listed = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
@@ -131,12 +149,14 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
     path.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
 
 
-def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: Augmentation, workers: int) -> dict:
-    """Builds one language's corpus; returns its summary. A rerun with the same settings resumes (what exists
-    is kept); a rerun with other settings is refused."""
+def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: Augmentation, workers: int,
+                   engines: tuple[str, ...] = ENGINES[:1]) -> dict:  # fmt: skip
+    """Builds one language's corpus with the speech `engines`; returns its summary. A rerun with the same
+    settings resumes (what exists is kept); a rerun with other settings is refused."""
     lang_dir = out_dir / lang
-    claim_folder(lang_dir, {"hours": hours, "seed": seed, "augmentation": json.loads(json.dumps(asdict(settings)))})
-    jobs, lm_text, stats = plan(lang, hours, seed, lang_dir)
+    claim_folder(lang_dir, {"hours": hours, "seed": seed, "augmentation": _json(asdict(settings)),
+                            "engines": list(engines)})  # fmt: skip
+    jobs, lm_text, stats = plan(lang, hours, seed, lang_dir, engines)
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
     for job in all_jobs:
         job.path.parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +179,7 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
         for split, split_jobs in jobs.items()
     }
     extra = {
-        "source": "synth (espeak-ng)",
+        "source": f"synth ({', '.join(engines)})",
         "lang": lang,
         "seed": seed,
         "hours_requested": hours,

@@ -1,0 +1,74 @@
+"""The synthetic corpus's augmentation steps: each does what it says to the signal."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asr.data.synth.augment import (
+    NOISE_SLOPES,
+    TELEPHONE_CODECS,
+    WIDEBAND_CODECS,
+    Augmentation,
+    augment,
+    coloured,
+    set_level,
+    telephone,
+    wideband_codec,
+)
+
+RATE = 22050
+
+
+def speechlike(seconds: float = 1.0) -> np.ndarray:
+    """Harmonics from 150 Hz to 7.5 kHz with a slow envelope."""
+    t = np.arange(int(RATE * seconds)) / RATE
+    tone = sum(np.sin(2 * np.pi * 150 * k * t) for k in range(1, 50)) / 10
+    return (0.2 * tone * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+def band_power(x: np.ndarray, low: float, high: float) -> float:
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1 / RATE)
+    return float(spectrum[(freqs >= low) & (freqs < high)].sum())
+
+
+@pytest.mark.parametrize("codec", sorted(TELEPHONE_CODECS))
+def test_a_telephone_channel_removes_the_band_above_4khz(codec):
+    x = speechlike()
+    y = telephone(x, RATE, codec)
+    assert len(y) == len(x)
+    assert band_power(x, 4500, 10000) > 0.1 * band_power(x, 0, 4000)
+    assert band_power(y, 4500, 10000) < 0.01 * band_power(y, 0, 4000)
+    assert np.corrcoef(x, y)[0, 1] > 0.5  # still the same signal
+
+
+@pytest.mark.parametrize("codec", sorted(WIDEBAND_CODECS))
+def test_a_wideband_codec_keeps_length_and_signal(codec):
+    x = speechlike()
+    y = wideband_codec(x, RATE, codec)
+    assert len(y) == len(x) and np.corrcoef(x, y)[0, 1] > 0.5 and not np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("colour", sorted(NOISE_SLOPES))
+def test_noise_colours_tilt_the_spectrum(colour):
+    noise = coloured(np.random.default_rng(0).standard_normal(RATE * 2), colour)
+    low, high = band_power(noise, 100, 1000), band_power(noise, 5000, 5900)  # equal widths
+    ratio = low / high
+    expected = {"white": (0.7, 1.4), "pink": (1.5, 20), "brown": (20, np.inf), "blue": (0, 0.7), "violet": (0, 0.1)}
+    assert expected[colour][0] < ratio < expected[colour][1]
+
+
+def test_loudness_is_set_to_the_drawn_rms_level():
+    y = set_level(speechlike(), -30.0)
+    assert 20 * np.log10(np.sqrt(np.mean(y**2))) == pytest.approx(-30.0, abs=0.01)
+
+
+def test_opt_in_steps_leave_the_default_augmentation_draw_for_draw():
+    x, defaults = speechlike(), Augmentation()
+    opted = Augmentation(telephone_prob=1.0, level_dbfs=(-30.0, -20.0))
+    for seed in range(8):
+        _, applied = augment(x, RATE, defaults, seed)
+        assert set(applied) <= {"speed", "rt60", "snr_db"}
+        _, more = augment(x, RATE, opted, seed)
+        assert {k: more[k] for k in applied} == applied and "telephone" in more and "level_dbfs" in more
