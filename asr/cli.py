@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "vocab": ("asr.vocab.cli", "character vocabulary from the train split, saved as a Wav2Vec2Processor"),
     "model": ("asr.model.cli", "write a randomly initialised wav2vec2-family CTC model (tiny, small, base)"),
     "train": ("asr.train.cli", "fine-tune a CTC model on manifests (one process or accelerate launch)"),
+    "pretrain": ("asr.pretrain.cli", "self-supervised wav2vec 2.0 pretraining on unlabeled manifests"),
     "lm": ("lm.cli", "language models: KenLM n-grams (build, perplexity), Transformer LMs (train); attach one"),
     "decode": ("asr.decode.cli", "transcribe a manifest: greedy, beam, beam + KenLM (tuned on dev)"),
     "leaderboard": ("asr.leaderboard.cli", "tables, an HTML page and exports from asr decode results"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
@@ -26,6 +27,9 @@ def option(default, help: str, model: bool = False, choices: tuple[str, ...] = (
 @dataclass
 class TrainConfig:
     """Every option of `asr train`; YAML keys and ``--flags`` use these names."""
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ("model", "processor", "train_manifest")
+    UNUSED: ClassVar[frozenset[str]] = frozenset()  # keys a subclass's runs do not read (refused when set)
 
     model: str = option("", "hub id or local folder of any AutoModelForCTC checkpoint")
     processor: str = option("", "processor folder written by 'asr vocab'")
@@ -119,7 +123,7 @@ class TrainConfig:
             if not isinstance(values, dict):
                 raise InputError(f"{path}: the config is not a mapping of keys to values")
         values |= {key: yaml.safe_load(value) for key, value in overrides.items()}
-        known = {f.name: f for f in fields(cls)}
+        known = {f.name: f for f in fields(cls) if f.name not in cls.UNUSED}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise InputError(f"unknown config key(s): {', '.join(unknown)}")
@@ -130,7 +134,7 @@ class TrainConfig:
                 raise InputError(
                     f"config key {f.name}: expected {' or '.join(allowed)}, got {getattr(config, f.name)!r}"
                 )
-        missing = [k for k in ("model", "processor", "train_manifest") if not getattr(config, k)]
+        missing = [k for k in cls.REQUIRED if not getattr(config, k)]
         if missing:
             raise InputError(f"config: {', '.join(missing)} must be set")
         config.check_values()
@@ -166,13 +170,14 @@ class TrainConfig:
 
     def model_options(self) -> dict:
         """The options written into the model's config."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("model")}
+        used = (f for f in fields(self) if f.metadata.get("model") and f.name not in self.UNUSED)
+        return {f.name: getattr(self, f.name) for f in used}
 
     @classmethod
     def help(cls) -> str:
         """Every key with its type, default and help text."""
         lines = []
-        for f in fields(cls):
+        for f in (f for f in fields(cls) if f.name not in cls.UNUSED):
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
             lines.append(f"  --{f.name} ({f.type}, default {default!r})\n      {f.metadata['help']}")
         return "\n".join(lines)

@@ -35,7 +35,8 @@ class Split:
 
 
 def load_split(manifest: str, tokenizer, normalize, min_duration: float = 0.0, max_duration: float = 0.0) -> Split:
-    """Examples of a manifest; durations outside [min, max] (max 0 = no limit) are counted and left out."""
+    """Examples of a manifest; durations outside [min, max] (max 0 = no limit) are counted and left out. Without
+    a `tokenizer` the transcripts are not used (unlabeled audio: no labels, none left out for its text)."""
     path = Path(manifest)
     examples, filtered = [], {"too short": 0, "too long": 0, "empty transcript": 0}
     for utt in read_manifest(path):
@@ -45,11 +46,11 @@ def load_split(manifest: str, tokenizer, normalize, min_duration: float = 0.0, m
         if max_duration and utt.duration > max_duration:
             filtered["too long"] += 1
             continue
-        text = normalize(utt.text)
-        if not text:
+        text = normalize(utt.text) if tokenizer else ""
+        if tokenizer and not text:
             filtered["empty transcript"] += 1
             continue
-        labels = tuple(tokenizer(text).input_ids)
+        labels = tuple(tokenizer(text).input_ids) if tokenizer else ()
         audio = utt.audio_path(path.parent)
         examples.append(Example(utt.id, audio, utt.offset, utt.duration, text, labels))
     if not examples:

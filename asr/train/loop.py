@@ -86,20 +86,9 @@ class Trainer:
     """One training run; `run()` trains and writes everything."""
 
     def __init__(self, cfg: TrainConfig, command: str) -> None:
-        from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs, set_seed
         from transformers import AutoProcessor
 
-        self.cfg, self.command = cfg, command
-        self.out = Path(cfg.output_dir)
-        handlers = [DistributedDataParallelKwargs(find_unused_parameters=cfg.layerdrop > 0)]
-        # on a machine without GPUs, `accelerate launch --multi_gpu` starts the processes but accelerate 1.15
-        # would leave each alone (DistributedType.NO): asking for the CPU makes them one gloo group
-        cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-        self.acc = Accelerator(mixed_precision=self._precision(), kwargs_handlers=handlers, cpu=cpu)
-        if self.acc.is_main_process:
-            writable_dir(self.out, "output_dir")
-        set_seed(cfg.seed)
+        self._start(cfg, command)
         try:
             self.processor = AutoProcessor.from_pretrained(cfg.processor)
         except OSError as err:
@@ -117,6 +106,30 @@ class Trainer:
         self.adapter_lang = self._adapter_lang() if cfg.adapters_only else None
         # sets the processor's return_attention_mask to what the model needs, so the saved processor states it
         self.inference = CTCInference(model, self.processor)
+        self.attention_mask = self.inference.attention_mask
+        self.feature_extractor = self.processor.feature_extractor
+        self._prepare(model, rate)
+
+    def _start(self, cfg: TrainConfig, command: str) -> None:
+        """The config, the output folder, the accelerator (devices, processes, precision) and the seed."""
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs, set_seed
+
+        self.cfg, self.command = cfg, command
+        self.out = Path(cfg.output_dir)
+        handlers = [DistributedDataParallelKwargs(find_unused_parameters=cfg.layerdrop > 0)]
+        # on a machine without GPUs, `accelerate launch --multi_gpu` starts the processes but accelerate 1.15
+        # would leave each alone (DistributedType.NO): asking for the CPU makes them one gloo group
+        cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+        self.acc = Accelerator(mixed_precision=self._precision(), kwargs_handlers=handlers, cpu=cpu)
+        if self.acc.is_main_process:
+            writable_dir(self.out, "output_dir")
+        set_seed(cfg.seed)
+
+    def _prepare(self, model, rate: int) -> None:
+        """Optimizer, schedule and budget for `model` (prepared by the accelerator), the loop state and the
+        train audio store."""
+        cfg = self.cfg
         self.budget = Budget(cfg.max_steps, cfg.max_minutes)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(
@@ -144,12 +157,12 @@ class Trainer:
     def _inputs(self, examples: list[Example]) -> dict:
         """The padded batch for the model (zero-padded without masks for group-norm models, as the
         transformers example trains them)."""
-        fe = self.processor.feature_extractor
+        fe = self.feature_extractor
         arrays = [self.audio.get(ex) for ex in examples]
         features = fe(arrays, sampling_rate=fe.sampling_rate, padding=True, return_tensors="pt",
                       return_attention_mask=True)  # fmt: skip
         inputs = {"input_values": features.input_values.to(self.acc.device)}
-        if self.inference.attention_mask:
+        if self.attention_mask:
             inputs["attention_mask"] = features.attention_mask.to(self.acc.device)
         return inputs
 
@@ -397,6 +410,7 @@ class Trainer:
         return self.evaluate(self.test, "test")
 
     def _finish(self, resumed: Path | None) -> dict:
+        """Writes model/ (best/ when there was a dev set, else the last weights) and run_info.json."""
         self.acc.wait_for_everyone()
         final = self.out / "model"
         if self.acc.is_main_process:
@@ -405,8 +419,15 @@ class Trainer:
                 shutil.copytree(self.out / "best", final)
             else:
                 self._save_model("model")
-        test = self._test()
-        info = {
+        info = self._run_info(resumed)
+        self.runlog.finish(info, final, f"{self.cfg.model} on {self.cfg.train_manifest}")
+        self.acc.wait_for_everyone()
+        self.acc.end_training()
+        return info
+
+    def _run_basics(self, resumed: Path | None) -> dict:
+        """What every run records: command, config, processes, steps, time, resumption, best step."""
+        return {
             "command": self.command,
             "config": self.cfg.to_dict(),
             "num_processes": self.acc.num_processes,
@@ -418,25 +439,27 @@ class Trainer:
             "minutes": round(self.state.elapsed / 60, 3),
             "resumed_from": resumed.name if resumed else None,
             "resumed_with_changes": self.config_changes,
-            "best_dev_wer": self.state.best_wer,
             "best_step": self.state.best_step,
             "final_model": "best" if self.dev is not None else "last",
-            **test,
+            "train_utterances": len(self.train.examples),
+            "train_filtered": self.train.filtered,
+            "train_hours": round(sum(ex.duration for ex in self.train.examples) / 3600, 4),
+        }
+
+    def _run_info(self, resumed: Path | None) -> dict:
+        """run_info.json: the basics, dev and test scores, skipped work, throughput and the history."""
+        return {
+            **self._run_basics(resumed),
+            "best_dev_wer": self.state.best_wer,
+            **self._test(),
             "skipped_batches": self.state.skipped_batches,
             "infeasible_utterances": self.state.infeasible_utterances,
             "adapter": self.adapter_lang,
             "audio_seconds_per_second": round(
                 self.state.audio_seconds * self.acc.num_processes / max(self.state.elapsed, 1e-9), 2
             ),
-            "train_utterances": len(self.train.examples),
-            "train_filtered": self.train.filtered,
-            "train_hours": round(sum(ex.duration for ex in self.train.examples) / 3600, 4),
             "history": self.state.history,
         }
-        self.runlog.finish(info, final, f"{self.cfg.model} on {self.cfg.train_manifest}")
-        self.acc.wait_for_everyone()
-        self.acc.end_training()
-        return info
 
 
 def train(cfg: TrainConfig, command: str) -> dict:

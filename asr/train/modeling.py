@@ -12,9 +12,12 @@ from asr.train.config import TrainConfig
 
 
 def check_head(cfg: TrainConfig, config, tokenizer) -> None:
-    """Refuses a model whose CTC head was trained on another vocabulary, unless new_head is set."""
+    """Refuses a model whose CTC head was trained on another vocabulary, unless new_head is set. A checkpoint
+    without a CTC head (pretrained only, as facebook/wav2vec2-base or `asr pretrain`'s) gets a new one."""
     own_vocab = Path(cfg.model, "vocab.json")
     if cfg.new_head or getattr(config, "vocab_size", None) is None:
+        return
+    if config.architectures and not any(a.endswith("ForCTC") for a in config.architectures):
         return
     mine = tokenizer.get_vocab()
     own = json.loads(own_vocab.read_text(encoding="utf-8")) if own_vocab.exists() else {}

@@ -1,4 +1,5 @@
-"""The learning curve of a run: dev CER (and WER) against training minutes, as a PNG."""
+"""The learning curve of a run: dev CER (and WER) against training minutes, or the dev loss of a pretraining
+run, as a PNG."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 def learning_curve(history: list[dict], path: Path, title: str) -> bool:
     """Plots the dev rows of `history` to `path`; False when there is nothing to plot."""
-    rows = [r for r in history if r.get("dev_cer") is not None]
+    rows = [r for r in history if r.get("dev_cer") is not None or r.get("dev_loss") is not None]
     if not rows:
         return False
     import matplotlib
@@ -17,11 +18,15 @@ def learning_curve(history: list[dict], path: Path, title: str) -> bool:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     minutes = [r["minutes"] for r in rows]
-    ax.plot(minutes, [100 * r["dev_cer"] for r in rows], marker="o", label="dev CER")
-    ax.plot(minutes, [100 * r["dev_wer"] for r in rows], marker=".", linestyle="--", label="dev WER")
+    if rows[0].get("dev_cer") is not None:
+        ax.plot(minutes, [100 * r["dev_cer"] for r in rows], marker="o", label="dev CER")
+        ax.plot(minutes, [100 * r["dev_wer"] for r in rows], marker=".", linestyle="--", label="dev WER")
+        ax.set_ylabel("error rate (%)")
+        ax.set_ylim(0, 105)
+    else:
+        ax.plot(minutes, [r["dev_loss"] for r in rows], marker="o", label="dev loss (contrastive + diversity)")
+        ax.set_ylabel("loss per masked frame")
     ax.set_xlabel("training minutes")
-    ax.set_ylabel("error rate (%)")
-    ax.set_ylim(0, 105)
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title(title, fontsize=9)

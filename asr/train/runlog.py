@@ -9,8 +9,20 @@ from pathlib import Path
 
 from asr.train.plot import learning_curve
 
-COLUMNS = ["step", "epoch", "minutes", "loss", "lr", "dev_wer", "dev_cer", "dev_utterances"]
-SCALARS = ("loss", "lr", "dev_wer", "dev_cer")
+COLUMNS = [
+    "step",
+    "epoch",
+    "minutes",
+    "loss",
+    "lr",
+    "dev_wer",
+    "dev_cer",
+    "dev_loss",
+    "dev_utterances",
+    "contrastive",
+    "codevector_perplexity",
+]  # the last two: pretraining
+SCALARS = ("loss", "lr", "dev_wer", "dev_cer", "dev_loss", "contrastive", "codevector_perplexity")
 
 
 class RunLog:

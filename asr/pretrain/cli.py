@@ -1,0 +1,49 @@
+"""`asr pretrain --config conf/pretrain.yaml [--key value ...]`: self-supervised wav2vec 2.0 pretraining.
+
+Trains `Wav2Vec2ForPreTraining` (contrastive + diversity loss over masked frames, Gumbel quantiser with a
+decaying temperature) on the audio of unlabeled manifests (transcripts, if any, are ignored); resumable and
+under `accelerate launch` like `asr train`, whose options it shares (less the CTC ones). The folder it writes
+(OUT/model) is what `asr train --model OUT/model` fine-tunes. Examples::
+
+    asr pretrain --model models/tiny-init --train_manifest data/all.jsonl --max_minutes 60 --output_dir exp/pt
+    accelerate launch --multi_gpu --num_processes 8 -m asr pretrain --config conf/pretrain.yaml
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+from asr.errors import run_reporting_errors
+
+
+def main(argv: list[str] | None = None, prog: str = "asr pretrain") -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["-h"], ["--help"]):
+        from asr.pretrain.config import PretrainConfig
+
+        print(f"usage: {prog} --config FILE [--key value ...]\n\n{__doc__}\nkeys:\n{PretrainConfig.help()}")
+        return 0
+
+    def run() -> int:
+        from asr.pretrain.config import PretrainConfig
+        from asr.pretrain.loop import pretrain
+        from asr.train.cli import parse_args
+
+        config, overrides = parse_args(argv)
+        info = pretrain(PretrainConfig.load(config, overrides), shlex.join(["asr", "pretrain", *argv]))
+        if os.environ.get("RANK", "0") != "0":
+            return 0
+        best = "n/a" if info["best_dev_loss"] is None else f"{info['best_dev_loss']:.3f}"
+        print(
+            f"{info['steps']} steps in {info['minutes']:.1f} min; loss {info['first_loss']:.3f} -> "
+            f"{info['last_loss']:.3f}; best dev loss {best}; model in {info['config']['output_dir']}/model"
+        )
+        return 0
+
+    return run_reporting_errors(prog, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""`asr pretrain` options: `asr train`'s (optimisation, budget, batching, checkpoints, accelerate) less the CTC
+ones, with wav2vec 2.0's masking and quantiser settings.
+
+Defaults follow transformers' ``run_wav2vec2_pretraining_no_trainer.py`` and the wav2vec 2.0 paper: 65% of the
+frames start a mask (``mask_time_prob`` 0.65, spans of 10), 100 negatives, diversity loss weight 0.1, the Gumbel
+temperature decays from 2 to 0.5 by 0.999995 a step, and the feature encoder trains too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from asr.train.config import TrainConfig, option
+
+
+@dataclass
+class PretrainConfig(TrainConfig):
+    """Every option of `asr pretrain`; YAML keys and ``--flags`` use these names."""
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ("model", "train_manifest")
+    UNUSED: ClassVar[frozenset[str]] = frozenset({
+        "processor", "test_manifest", "new_head", "adapters_only", "adapter_lang", "ctc_zero_infinity",
+        "final_dropout", "sortagrad",
+    })  # fmt: skip
+
+    model: str = option("", "a wav2vec2 folder or hub id (its encoder is kept; a quantiser is added if missing)")
+    dev_manifest: str = option("", "unlabeled dev split: its contrastive loss every eval_steps chooses best/")
+    output_dir: str = option("exp/pretrain", "checkpoints, best/, model/, logs and run_info.json")
+    learning_rate: float = option(5e-4, "peak learning rate (AdamW)")
+    weight_decay: float = option(0.01, "AdamW weight decay")
+    warmup_steps: int = option(100, "linear warm-up steps (linear schedule)")
+    freeze_feature_encoder: bool = option(False, "keep the convolutional feature encoder fixed")
+    mask_time_prob: float = option(0.65, "share of frames that start a masked span", model=True)
+    mask_time_length: int = option(10, "frames per masked span", model=True)
+    num_negatives: int = option(100, "distractors per masked frame in the contrastive loss", model=True)
+    diversity_loss_weight: float = option(0.1, "weight of the codebook diversity loss", model=True)
+    max_gumbel_temperature: float = option(2.0, "Gumbel softmax temperature at the start")
+    min_gumbel_temperature: float = option(0.5, "Gumbel softmax temperature floor")
+    gumbel_temperature_decay: float = option(0.999995, "temperature factor per step")
