@@ -39,9 +39,12 @@ def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
 
 
 def check_keys(keys: list[str]) -> int:
+    from dataclasses import fields
+
     from asr.train.config import TrainConfig
 
-    unknown = [k for k in keys if k.replace("-", "_") not in TrainConfig.__dataclass_fields__ and k != "config"]
+    known = {f.name for f in fields(TrainConfig)} | {"config"}
+    unknown = [k for k in keys if k.replace("-", "_") not in known]
     if unknown:
         raise InputError(f"unknown option(s) --{', --'.join(unknown)} (neither the recipe's nor a training key)")
     return 0

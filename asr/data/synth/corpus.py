@@ -61,7 +61,8 @@ def synthesize(job: Job, settings: Augmentation) -> dict:
         # text through stdin: a sentence starting with "-" would be read as an option
         cmd, encoding = job.speaker.command(wav)
         text = job.text.encode(encoding, errors="replace")  # a character the voice cannot read becomes "?"
-        proc = subprocess.run(cmd, input=text, capture_output=True)
+        # its own session: Ctrl-C reaches the main process (which stops the pool), not the engine mid-utterance
+        proc = subprocess.run(cmd, input=text, capture_output=True, start_new_session=True)
         if proc.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
             error = proc.stderr.decode(errors="replace").strip()
             raise InputError(f"{cmd[0]} failed on utterance {job.id} ({job.text!r}): {error}")
