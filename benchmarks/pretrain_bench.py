@@ -7,7 +7,9 @@ corpus (espeak-ng + Festival voices, clean), run one after the other:
   pretrain+ctc   `asr pretrain` for share x M minutes on the same audio, then `asr train` for the rest
 
 Both CTC stages schedule their learning rate by the clock (`schedule_by: budget`). Reported: the steps of each
-stage and the greedy dev and test CER/WER of each final model (`asr decode`), as a table and JSON.
+stage, the CTC training loss at the end (mean of the last five logged values: it separates runs that are both
+still in CTC's all-blank phase, where CER is 100%) and the greedy dev and test CER/WER of each final model
+(`asr decode`), as a table and JSON.
 
 Run: .venv/bin/python benchmarks/pretrain_bench.py [--minutes 20] [--share 0.5] [--langs it,fi] [--hours 0.3]
 """
@@ -59,6 +61,11 @@ def pretrain(files: dict, out: Path, minutes: float) -> dict:
     return json.loads((out / "run_info.json").read_text())
 
 
+def final_loss(info: dict) -> float:
+    losses = [r["loss"] for r in info["history"] if r.get("loss") is not None][-5:]
+    return sum(losses) / max(len(losses), 1)
+
+
 def scores(model: Path, files: dict, out: Path) -> dict:
     result = {}
     for split in ("dev", "test"):
@@ -81,20 +88,22 @@ def main() -> None:
         files = corpus(root, args.langs.split(","), args.hours)
         rows = []
         plain = ctc(files, files["init"], root / "ctc", args.minutes)
-        rows.append({"arm": "ctc", "pretrain_steps": 0, "ctc_steps": plain["steps"],
+        rows.append({"arm": "ctc", "pretrain_steps": 0, "ctc_steps": plain["steps"], "ctc_loss": final_loss(plain),
                      **scores(root / "ctc" / "model", files, root / "d_ctc")})  # fmt: skip
         pre = pretrain(files, root / "pt", args.share * args.minutes)
         tuned = ctc(files, root / "pt" / "model", root / "ptctc", (1 - args.share) * args.minutes)
         rows.append({"arm": "pretrain+ctc", "pretrain_steps": pre["steps"], "ctc_steps": tuned["steps"],
+                     "ctc_loss": final_loss(tuned),
                      "pretrain_contrastive": [pre["first_contrastive"], pre["last_contrastive"]],
                      **scores(root / "ptctc" / "model", files, root / "d_pt")})  # fmt: skip
     print(f"{args.minutes:g} CPU minutes per arm ({args.share:.0%} pretraining in the second); {args.langs}, "
           f"{args.hours} h each, espeak-ng + Festival, clean")  # fmt: skip
-    print("| arm | pretrain steps | CTC steps | dev CER | dev WER | test CER | test WER |")
-    print("|---|---|---|---|---|---|---|")
+    print("| arm | pretrain steps | CTC steps | final CTC loss | dev CER | dev WER | test CER | test WER |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['arm']} | {r['pretrain_steps']} | {r['ctc_steps']} | {100 * r['dev_cer']:.2f} | "
-              f"{100 * r['dev_wer']:.2f} | {100 * r['test_cer']:.2f} | {100 * r['test_wer']:.2f} |")  # fmt: skip
+        print(f"| {r['arm']} | {r['pretrain_steps']} | {r['ctc_steps']} | {r['ctc_loss']:.3f} | "
+              f"{100 * r['dev_cer']:.2f} | {100 * r['dev_wer']:.2f} | {100 * r['test_cer']:.2f} | "
+              f"{100 * r['test_wer']:.2f} |")  # fmt: skip
     ratio = rows[1]["test_cer"] / max(rows[0]["test_cer"], 1e-9)
     print(f"test CER, pretrain+ctc / ctc: {ratio:.2f}")
     if args.json:
