@@ -90,7 +90,9 @@ def test_bad_input_is_one_line_and_exit_2(w, case, capsys):
 def test_ctrl_c_is_one_line_and_exit_130(w):
     cmd = [sys.executable, "-m", "asr", "data", "synth", "--langs", "es", "--hours", "0.3", "--workers", "1",
            "--out", str(w / "interrupted")]  # fmt: skip
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # as a foreground job: a test run started in the background (`cmd &`) ignores SIGINT, and children inherit that
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 60
     while not list((w / "interrupted").rglob("*.flac")) and time.monotonic() < deadline:
         time.sleep(0.05)

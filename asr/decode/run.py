@@ -144,8 +144,11 @@ class Transcriber:
         return weights | ({"gamma": self.gamma} if self.rescorer else {})
 
     def set_weights(self, weights: dict[str, float]) -> None:
-        if self.beam is not None and (weights["alpha"], weights["beta"]) != tuple(self.weights.values())[:2]:
-            self.beam.set_weights(weights["alpha"], weights["beta"])
+        """New weights (those of `weights`); the beam search is rebuilt only when alpha or beta changed."""
+        if self.beam is not None:
+            alpha, beta = weights["alpha"], weights["beta"]
+            if (alpha, beta) != (self.beam.settings.alpha, self.beam.settings.beta):
+                self.beam.set_weights(alpha, beta)
         self.gamma = weights.get("gamma", self.gamma)
 
     @property
