@@ -243,6 +243,9 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     if dev is not None:
         tuning = tune_on_dev(dev, transcribe, normalize, opts, model.frame_seconds)
         transcribe.set_weights(tuning["best"])
+    rescoring = None  # what results.json records of the rescoring: the LM, the list depth, the gamma used
+    if rescorer is not None:
+        rescoring = {**rescorer.summary(), "nbest": opts.depth, "gamma": transcribe.gamma}
     outputs = []
     for split in splits:
         if rescorer is not None:
@@ -251,7 +254,7 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
         record = tuning
         if tuning is not None and dev is not None and split is not dev:
             record = {**tuning, "reused_from": str(opts.out_dir(dev.manifest) / "results.json")}
-        results = decode_result(opts, split, model, (lm, rescorer), decoding, record, state.num_processes,
+        results = decode_result(opts, split, model, (lm, rescoring), decoding, record, state.num_processes,
                                 provenance)  # fmt: skip
         write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.depth > 1)
         outputs.append(results)
@@ -326,18 +329,15 @@ def tune_on_dev(
 
 
 def decode_result(opts, test, model, lms, decoding: Decoding, tuning, processes, provenance) -> DecodeResult:
-    (lm, rescorer), rows, score = lms, decoding.rows, decoding.score
+    (lm, rescoring), rows, score = lms, decoding.rows, decoding.score
     wer, cer = _rates(score)
     decoder = {"name": opts.decoder}
     if opts.decoder != "greedy":
         decoder |= {"backend": opts.backend, **asdict(opts.beam)}
         if opts.decoder == "beam":
             decoder.pop("alpha")
-            if not rescorer:
+            if not rescoring:
                 decoder.pop("beta")
-    rescoring = None
-    if rescorer is not None:
-        rescoring = {**rescorer.summary(), "nbest": opts.depth, "gamma": decoding_gamma(tuning, opts)}
     name = f"{test.manifest.parent.name}/{test.manifest.stem}"  # e.g. hi/test
     test_set = {"manifest": str(test.manifest), "name": name, "utterances": len(rows)}
     model_info = {"path": opts.model, "parameters": model.parameters(), "adapter": opts.adapter}
@@ -356,11 +356,6 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, processes,
         timing=timing(test, decoding, str(model.device), processes, opts.batch_seconds),
         provenance=provenance,
     )
-
-
-def decoding_gamma(tuning: dict | None, opts: DecodeOptions) -> float:
-    """The Transformer LM weight a decode used: tuned or reused, else --gamma."""
-    return (tuning or {}).get("best", {}).get("gamma", opts.gamma)
 
 
 def timing(test: Split, decoding: Decoding, device: str, processes: int, batch_seconds: float) -> dict:

@@ -21,7 +21,8 @@ from asr.errors import InputError
 from asr.inference import uses_attention_mask
 from asr.pretrain.config import PretrainConfig
 from asr.train.data import Example, Split, load_split
-from asr.train.loop import EvalSet, Trainer
+from asr.train.loop import EvalSet, Trainer, TrainError
+from asr.train.modeling import model_config
 
 
 def load_unlabeled(cfg: PretrainConfig) -> Split:
@@ -32,12 +33,9 @@ def load_unlabeled(cfg: PretrainConfig) -> Split:
 def load_pretraining_model(cfg: PretrainConfig):
     """`Wav2Vec2ForPreTraining` from a wav2vec2 folder or hub id, with the config's model options; the
     quantiser and projections are initialised where the checkpoint has none (a CTC or a new model)."""
-    from transformers import AutoConfig, Wav2Vec2ForPreTraining
+    from transformers import Wav2Vec2ForPreTraining
 
-    try:
-        config = AutoConfig.from_pretrained(cfg.model)
-    except (OSError, ValueError) as err:
-        raise InputError(f"model {cfg.model!r}: {str(err).splitlines()[0]}") from None
+    config = model_config(cfg)
     if config.model_type != "wav2vec2":
         raise InputError(f"model {cfg.model!r} is {config.model_type}; asr pretrain trains wav2vec2 models")
     config.update(cfg.model_options())
@@ -52,6 +50,8 @@ def load_pretraining_model(cfg: PretrainConfig):
 class Pretrainer(Trainer):
     """One pretraining run; `run()` trains and writes everything (as `Trainer` does)."""
 
+    DEV_METRIC = "dev_loss"
+
     def __init__(self, cfg: PretrainConfig, command: str) -> None:
         from transformers import Wav2Vec2FeatureExtractor
 
@@ -63,7 +63,7 @@ class Pretrainer(Trainer):
         )
         self.train = load_unlabeled(cfg)
         self.dev = EvalSet.load(cfg.dev_manifest, TARGET_RATE) if cfg.dev_manifest else None
-        self.test, self.adapter_lang, self.losses = None, None, []
+        self.losses: list[dict] = []
         self._prepare(model, TARGET_RATE)
 
     def _masks(self, inputs: dict) -> dict:
@@ -103,7 +103,7 @@ class Pretrainer(Trainer):
             loss, parts = self._loss(self._inputs(batch))
             loss = loss / cfg.gradient_accumulation_steps
         if not torch.isfinite(loss):
-            raise InputError(f"non-finite pretraining loss at step {self.state.step + 1} on "
+            raise TrainError(f"non-finite pretraining loss at step {self.state.step + 1} on "
                              f"utterances {', '.join(ex.id for ex in batch)}")  # fmt: skip
         self.acc.backward(loss)
         value = float(loss.detach()) * cfg.gradient_accumulation_steps
@@ -124,26 +124,10 @@ class Pretrainer(Trainer):
         losses = []
         with torch.no_grad():
             for k in range(0, len(utts), 8):
-                arrays = [split.audio(u) for u in utts[k : k + 8]]
-                features = self.feature_extractor(arrays, sampling_rate=TARGET_RATE, padding=True,
-                                                  return_tensors="pt", return_attention_mask=True)  # fmt: skip
-                inputs = {"input_values": features.input_values.to(self.acc.device)}
-                if self.attention_mask:
-                    inputs["attention_mask"] = features.attention_mask.to(self.acc.device)
-                losses.append(float(self._loss(inputs)[0]))
+                losses.append(float(self._loss(self._features([split.audio(u) for u in utts[k : k + 8]]))[0]))
         np.random.set_state(generator)
         mean = torch.tensor(sum(losses) / max(len(losses), 1), device=self.acc.device)
         return {f"{name}_loss": float(self.acc.reduce(mean, "mean")), f"{name}_utterances": len(split.utts)}
-
-    def _evaluate_and_log(self, loss: float | None) -> None:
-        row = self._row(loss)
-        self.state.last_eval_step = self.state.step
-        if self.dev is not None:
-            row |= self.evaluate(self.dev)
-            if self.state.best_wer is None or row["dev_loss"] < self.state.best_wer:  # best_wer holds the loss
-                self.state.best_wer, self.state.best_step = row["dev_loss"], self.state.step
-                self._save_model("best")
-        self._log(row)
 
     def _save_model(self, folder: str) -> None:
         if self.acc.is_main_process:

@@ -39,11 +39,9 @@ def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
 
 
 def check_keys(keys: list[str]) -> int:
-    from dataclasses import fields
-
     from asr.train.config import TrainConfig
 
-    known = {f.name for f in fields(TrainConfig)} | {"config"}
+    known = {f.name for f in TrainConfig.used_fields()} | {"config"}
     unknown = [k for k in keys if k.replace("-", "_") not in known]
     if unknown:
         raise InputError(f"unknown option(s) --{', --'.join(unknown)} (neither the recipe's nor a training key)")

@@ -112,6 +112,11 @@ class TrainConfig:
     sync_check: bool = option(False, "assert after every step that all processes hold the same weights")
 
     @classmethod
+    def used_fields(cls) -> list[dataclasses.Field]:
+        """The fields a run of this config reads (the keys it accepts)."""
+        return [f for f in fields(cls) if f.name not in cls.UNUSED]
+
+    @classmethod
     def load(cls, path: str | None, overrides: dict[str, str]) -> TrainConfig:
         """Defaults, then the YAML file, then the overrides (values parsed as YAML scalars)."""
         values: dict = {}
@@ -123,7 +128,7 @@ class TrainConfig:
             if not isinstance(values, dict):
                 raise InputError(f"{path}: the config is not a mapping of keys to values")
         values |= {key: yaml.safe_load(value) for key, value in overrides.items()}
-        known = {f.name: f for f in fields(cls) if f.name not in cls.UNUSED}
+        known = {f.name: f for f in cls.used_fields()}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise InputError(f"unknown config key(s): {', '.join(unknown)}")
@@ -170,14 +175,13 @@ class TrainConfig:
 
     def model_options(self) -> dict:
         """The options written into the model's config."""
-        used = (f for f in fields(self) if f.metadata.get("model") and f.name not in self.UNUSED)
-        return {f.name: getattr(self, f.name) for f in used}
+        return {f.name: getattr(self, f.name) for f in self.used_fields() if f.metadata.get("model")}
 
     @classmethod
     def help(cls) -> str:
         """Every key with its type, default and help text."""
         lines = []
-        for f in (f for f in fields(cls) if f.name not in cls.UNUSED):
+        for f in cls.used_fields():
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
             lines.append(f"  --{f.name} ({f.type}, default {default!r})\n      {f.metadata['help']}")
         return "\n".join(lines)

@@ -85,6 +85,8 @@ class EvalSet:
 class Trainer:
     """One training run; `run()` trains and writes everything."""
 
+    DEV_METRIC = "dev_wer"  # the dev score that chooses best/ (lower is better; LoopState.best_wer holds it)
+
     def __init__(self, cfg: TrainConfig, command: str) -> None:
         from transformers import AutoProcessor
 
@@ -155,10 +157,13 @@ class Trainer:
 
     # batches ---------------------------------------------------------------------------------------------
     def _inputs(self, examples: list[Example]) -> dict:
-        """The padded batch for the model (zero-padded without masks for group-norm models, as the
-        transformers example trains them)."""
+        """The padded batch of train examples for the model."""
+        return self._features([self.audio.get(ex) for ex in examples])
+
+    def _features(self, arrays: list) -> dict:
+        """A padded batch of audio arrays for the model (zero-padded without masks for group-norm models, as
+        the transformers example trains them)."""
         fe = self.feature_extractor
-        arrays = [self.audio.get(ex) for ex in examples]
         features = fe(arrays, sampling_rate=fe.sampling_rate, padding=True, return_tensors="pt",
                       return_attention_mask=True)  # fmt: skip
         inputs = {"input_values": features.input_values.to(self.acc.device)}
@@ -392,9 +397,9 @@ class Trainer:
         self.state.last_eval_step = self.state.step
         if self.dev is not None:
             row |= self.evaluate(self.dev)
-            wer = row["dev_wer"]
-            if wer is not None and (self.state.best_wer is None or wer < self.state.best_wer):
-                self.state.best_wer, self.state.best_step = wer, self.state.step
+            score = row[self.DEV_METRIC]
+            if score is not None and (self.state.best_wer is None or score < self.state.best_wer):
+                self.state.best_wer, self.state.best_step = score, self.state.step
                 self._save_model("best")
         self._log(row)
 

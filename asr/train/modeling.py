@@ -29,15 +29,22 @@ def check_head(cfg: TrainConfig, config, tokenizer) -> None:
         )
 
 
-def load_model(cfg: TrainConfig, processor):
-    """The CTC model with its head sized to the processor's vocabulary and the config's model options."""
-    from transformers import AutoConfig, AutoModelForCTC
+def model_config(cfg: TrainConfig):
+    """The config of `cfg.model` (a folder or hub id); one line when there is none."""
+    from transformers import AutoConfig
 
-    tokenizer = processor.tokenizer
     try:
-        config = AutoConfig.from_pretrained(cfg.model)
+        return AutoConfig.from_pretrained(cfg.model)
     except (OSError, ValueError) as err:
         raise InputError(f"model {cfg.model!r}: {str(err).splitlines()[0]}") from None
+
+
+def load_model(cfg: TrainConfig, processor):
+    """The CTC model with its head sized to the processor's vocabulary and the config's model options."""
+    from transformers import AutoModelForCTC
+
+    tokenizer = processor.tokenizer
+    config = model_config(cfg)
     check_head(cfg, config, tokenizer)
     config.update(cfg.model_options())
     config.update({"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, "ctc_loss_reduction": "mean"})

@@ -15,6 +15,8 @@ import soundfile as sf
 
 from asr.data.audio import resample
 
+FIRST_COLOURS = ("white", "brown")  # the noise of the first corpora
+
 
 @dataclass(frozen=True)
 class Augmentation:
@@ -25,7 +27,7 @@ class Augmentation:
     rt60: tuple[float, float] = (0.15, 0.6)
     noise_prob: float = 0.5
     snr_db: tuple[float, float] = (5.0, 30.0)
-    noise_colours: tuple[str, ...] = ("white", "brown")  # of NOISE_SLOPES
+    noise_colours: tuple[str, ...] = FIRST_COLOURS  # of NOISE_SLOPES
     telephone_prob: float = 0.0  # 8 kHz narrowband through a telephone codec (TELEPHONE_CODECS)
     codec_prob: float = 0.0  # a wideband lossy codec round-trip (WIDEBAND_CODECS)
     level_dbfs: tuple[float, float] | None = None  # RMS loudness drawn from this range (dBFS); None: as made
@@ -70,7 +72,7 @@ def coloured(noise: np.ndarray, colour: str) -> np.ndarray:
 
 
 def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator,
-              colours: tuple[str, ...] = ("white", "brown")) -> tuple[np.ndarray, str]:  # fmt: skip
+              colours: tuple[str, ...] = FIRST_COLOURS) -> tuple[np.ndarray, str]:  # fmt: skip
     """Adds noise of one of `colours` at the given signal-to-noise ratio; returns it and the colour."""
     noise = rng.standard_normal(len(samples))
     colour = colours[min(int(rng.random() * len(colours)), len(colours) - 1)]
@@ -80,27 +82,34 @@ def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator,
     return (samples + noise).astype(np.float32), colour
 
 
+def _fit(samples: np.ndarray, length: int) -> np.ndarray:
+    """`samples` cut or zero-padded to `length` (codecs and resampling add or drop a few samples)."""
+    return np.pad(samples[:length], (0, max(0, length - len(samples)))).astype(np.float32)
+
+
 def codec_round_trip(samples: np.ndarray, rate: int, codec: tuple[str, str]) -> np.ndarray:
-    """The audio encoded with a libsndfile codec and decoded again (same length: codec padding is cut)."""
+    """The audio encoded with a libsndfile codec at `rate` and decoded again, at its own length."""
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(samples, -1, 1), rate, format=codec[0], subtype=codec[1])
     buffer.seek(0)
     decoded, _ = sf.read(buffer, dtype="float32")
-    decoded = decoded[: len(samples)]
-    return np.pad(decoded, (0, len(samples) - len(decoded)))
+    return _fit(decoded, len(samples))
+
+
+def _through_codec(samples: np.ndarray, rate: int, codec_rate: int, codec: tuple[str, str]) -> np.ndarray:
+    """The audio resampled to `codec_rate`, through the codec, and back to `rate`, at its own length."""
+    coded = codec_round_trip(resample(samples, rate, codec_rate), codec_rate, codec)
+    return _fit(resample(coded, codec_rate, rate), len(samples))
 
 
 def telephone(samples: np.ndarray, rate: int, codec: str) -> np.ndarray:
     """A narrowband telephone channel: down to 8 kHz (the band below 4 kHz), through a telephone codec, back up."""
-    narrow = codec_round_trip(resample(samples, rate, 8000), 8000, TELEPHONE_CODECS[codec])
-    out = resample(narrow, 8000, rate)[: len(samples)]
-    return np.pad(out, (0, len(samples) - len(out))).astype(np.float32)
+    return _through_codec(samples, rate, 8000, TELEPHONE_CODECS[codec])
 
 
 def wideband_codec(samples: np.ndarray, rate: int, codec: str) -> np.ndarray:
     """A wideband lossy codec round-trip at 16 kHz (a rate every one of them takes)."""
-    out = resample(codec_round_trip(resample(samples, rate, 16000), 16000, WIDEBAND_CODECS[codec]), 16000, rate)
-    return np.pad(out[: len(samples)], (0, max(0, len(samples) - len(out)))).astype(np.float32)
+    return _through_codec(samples, rate, 16000, WIDEBAND_CODECS[codec])
 
 
 def set_level(samples: np.ndarray, dbfs: float) -> np.ndarray:
@@ -120,7 +129,7 @@ def augment(samples: np.ndarray, rate: int, settings: Augmentation, seed: int) -
     if rng.random() < settings.noise_prob:
         applied["snr_db"] = round(float(rng.uniform(*settings.snr_db)), 1)
         samples, colour = add_noise(samples, applied["snr_db"], rng, settings.noise_colours)
-        if settings.noise_colours != ("white", "brown"):
+        if settings.noise_colours != FIRST_COLOURS:
             applied["noise"] = colour
     # opt-in steps draw only when enabled: corpora made without them keep their audio draw for draw
     if settings.telephone_prob and rng.random() < settings.telephone_prob:

@@ -73,9 +73,10 @@ class Speaker:
     @property
     def id(self) -> str:
         """Letters and digits only, so that it is the prefix of utterance ids before the first '_'."""
-        name = f"{self.lang}{self.voice[len(self.lang) :]}{self.variant}p{self.pitch}s{self.rate}"
         if self.engine == "festival":
             name = f"{self.lang}fest{self.voice}s{self.rate}"
+        else:
+            name = f"{self.lang}{self.voice[len(self.lang) :]}{self.variant}p{self.pitch}s{self.rate}"
         return re.sub(r"[^A-Za-z0-9]", "", name)
 
     def command(self, wav: Path) -> tuple[list[str], str]:
