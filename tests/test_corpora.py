@@ -85,6 +85,21 @@ def test_festival_voices_join_with_held_out_test_voices(tmp_path):
         run_synth(build_parser("asr data").parse_args([*args[:5], "--engines", "festival", "--out", str(out)]))
 
 
+def test_mojibake_sentences_are_rejected_and_a_voice_without_audio_is_named(tmp_path):
+    from asr.data.synth.corpus import Augmentation, Job, synthesize
+    from asr.data.synth.texts import sentence_filter
+    from asr.data.synth.voices import Speaker
+
+    broken = "Il prossimo sara' tuo figlio, quando ti chiamera': \u00c2\u00abPapa'!\u00c2\u00bb."  # in fortunes-it
+    assert sentence_filter(broken) == "mojibake"
+    assert sentence_filter("Il prossimo sarà tuo figlio: «Papà!».") is None
+    # Festival's letter rules fail on it and it writes a WAV header without data: one named error, no file
+    job = Job("itfestlp_x", broken, Speaker("it", "lp_diphone", "", 0, 95, "festival"), tmp_path / "x.flac", 0)
+    with pytest.raises(InputError, match="gave no audio for utterance itfestlp_x"):
+        synthesize(job, Augmentation())
+    assert not (tmp_path / "x.flac").exists()
+
+
 def test_vocab_from_train_only_reports_unseen_characters(synth, tmp_path):
     train = synth / "en" / "train.jsonl"
     dev = tmp_path / "dev.jsonl"

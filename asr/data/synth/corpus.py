@@ -67,6 +67,8 @@ def synthesize(job: Job, settings: Augmentation) -> dict:
             error = proc.stderr.decode(errors="replace").strip()
             raise InputError(f"{cmd[0]} failed on utterance {job.id} ({job.text!r}): {error}")
         samples, rate = sf.read(wav, dtype="float32")
+    if not samples.size:  # seen: Festival writes a header without data when its letter rules fail
+        raise InputError(f"{cmd[0]} gave no audio for utterance {job.id} ({job.text!r})")
     samples, applied = augment(samples, rate, settings, job.seed)
     tmp_path = job.path.with_suffix(".part.flac")
     write_audio(tmp_path, resample(samples, rate, TARGET_RATE), TARGET_RATE)

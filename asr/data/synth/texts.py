@@ -64,7 +64,17 @@ def sentence_filter(sentence: str) -> str | None:
         return "other characters"
     if not any(ch.isalpha() for ch in sentence):
         return "no letters"
+    if _mojibake(sentence):
+        return "mojibake"
     return None
+
+
+def _mojibake(sentence: str) -> bool:
+    """UTF-8 that was read as Latin-1 ("Â«" for "«"): a voice reads it as noise, and Festival as no audio."""
+    try:
+        return sentence.encode("latin-1").decode("utf-8") != sentence
+    except UnicodeError:
+        return False
 
 
 def sentences(lang: str) -> tuple[list[str], Counter]:
