@@ -93,11 +93,33 @@ def test_mojibake_sentences_are_rejected_and_a_voice_without_audio_is_named(tmp_
     broken = "Il prossimo sara' tuo figlio, quando ti chiamera': \u00c2\u00abPapa'!\u00c2\u00bb."  # in fortunes-it
     assert sentence_filter(broken) == "mojibake"
     assert sentence_filter("Il prossimo sarà tuo figlio: «Papà!».") is None
-    # Festival's letter rules fail on it and it writes a WAV header without data: one named error, no file
+    # Festival's letter rules fail on such text and it writes a WAV header without data: no file, a reason
     job = Job("itfestlp_x", broken, Speaker("it", "lp_diphone", "", 0, 95, "festival"), tmp_path / "x.flac", 0)
-    with pytest.raises(InputError, match="gave no audio for utterance itfestlp_x"):
-        synthesize(job, Augmentation())
+    assert synthesize(job, Augmentation())["failed"].startswith("text2wave gave no audio")
     assert not (tmp_path / "x.flac").exists()
+
+
+def test_utterances_an_engine_cannot_voice_are_counted_and_listed(tmp_path, monkeypatch):
+    """Russian's Festival voice has no letter rule for "...чужая" (a fortunes-ru sentence has it): its utterances
+    are kept out with a reason in <split>.rejected.jsonl and counted; espeak-ng's readings of the same text stay."""
+    from collections import Counter
+
+    from asr.data.synth import corpus
+
+    words = ["дом", "лес", "река", "город", "поле", "небо", "море", "гора", "сад", "мост", "окно", "стол"]
+    texts = [f"...чужая жизнь и {a} {b}" for a in words for b in words if a != b][:60]
+    monkeypatch.setattr(corpus, "sentences", lambda lang: (list(texts), Counter()))
+    out = tmp_path / "ru"
+    args = ["synth", "--langs", "ru", "--hours", "0.03", "--engines", "espeak-ng,festival", "--out", str(out)]
+    assert data_main(args) == 0
+    summary = json.loads((out / "ru" / "summary.json").read_text(encoding="utf-8"))
+    for split in ("train", "dev", "test"):
+        kept = read_manifest(out / "ru" / f"{split}.jsonl")
+        rejected = [json.loads(line) for line in (out / "ru" / f"{split}.rejected.jsonl").read_text().splitlines()]
+        counts = summary["splits"][split]
+        assert kept and all("fest" not in u.speaker for u in kept)
+        assert counts["filtered"].get("synthesis engine failed", 0) == len(rejected) == counts["items"] - counts["kept"]
+    assert summary["splits"]["train"]["filtered"]["synthesis engine failed"] >= 1
 
 
 def test_vocab_from_train_only_reports_unseen_characters(synth, tmp_path):

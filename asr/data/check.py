@@ -24,6 +24,9 @@ from tqdm import tqdm
 from asr.data.audio import TARGET_RATE, audio_info, load_audio, wav_header_frames
 from asr.data.manifest import Utterance
 
+#: an utterance kept out, with its reason and a detail
+Rejected = tuple[Utterance, str, str]
+
 # wav2vec2's convolutional feature encoder: (kernel, stride) per layer; 320 samples a frame at 16 kHz.
 WAV2VEC2_CONV: tuple[tuple[int, int], ...] = ((10, 5), (3, 2), (3, 2), (3, 2), (3, 2), (2, 2), (2, 2))
 
@@ -55,7 +58,7 @@ class CheckResult:
     """Usable utterances (durations from the audio), rejected ones with reasons, and conversion notes."""
 
     usable: list[Utterance] = field(default_factory=list)
-    rejected: list[tuple[Utterance, str, str]] = field(default_factory=list)  # (utterance, reason, detail)
+    rejected: list[Rejected] = field(default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (id, note)
 
     def reason_counts(self) -> dict[str, int]:

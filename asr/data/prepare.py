@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from asr.data.check import CheckResult, check_utterances
+from asr.data.check import CheckResult, Rejected, check_utterances
 from asr.data.manifest import Utterance, write_manifest
 from asr.data.sources import SourceOptions, load_source
 from asr.errors import InputError, writable_dir
@@ -28,12 +28,19 @@ def write_split(out_dir: Path, split: str, result: CheckResult) -> None:
 
 
 def check_and_write(
-    splits: dict[str, list[Utterance]], out_dir: Path, normalizer: Normalizer, where: str, extra: dict
+    splits: dict[str, list[Utterance]],
+    out_dir: Path,
+    normalizer: Normalizer,
+    where: str,
+    extra: dict,
+    rejected: dict[str, list[Rejected]] | None = None,
 ) -> dict:
-    """Checks every split, writes manifests and summary.json (with `extra` fields); returns the summary."""
+    """Checks every split, writes manifests and summary.json (with `extra` fields); returns the summary.
+    `rejected` holds utterances a source already refused, per split: reported with those the checks refuse."""
     summary: dict = dict(extra, normalizer=normalizer.id, splits={})
     for split, utts in sorted(splits.items()):
         result = check_utterances(utts, out_dir, normalizer, desc=f"checking {split}")
+        result.rejected.extend((rejected or {}).get(split, []))
         if not result.usable:
             raise InputError(f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()}")
         write_split(out_dir, split, result)

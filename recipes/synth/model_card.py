@@ -1,28 +1,33 @@
 """Writes the model card (README.md with model-index metadata) of the shipped starting checkpoint.
 
-Usage: python recipes/synth/model_card.py MODEL_DIR RUN_INFO_JSON DEV_RESULTS_JSON
+Usage: python recipes/synth/model_card.py MODEL_DIR PHASE1_RUN_INFO RUN_INFO DEV_RESULTS TEST_DECODES
 
-DEV_RESULTS_JSON is `asr decode`'s results.json for the model on the dev split (greedy): the card's scores.
+DEV_RESULTS is `asr decode`'s results.json for the model on the merged dev split (greedy): the card's scores.
+TEST_DECODES holds one greedy `asr decode` folder per test set; each set's utterances are grouped by voice
+(espeak-ng's test variants, each Festival test voice, the Asterisk speaker), none of which training heard
+except the Asterisk speaker (whose train prompts it did).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 CARD = """---
-language: [de, es, it, ru, fi]
+language: [en, de, es, fi, hi, it, ru, fr]
 license: apache-2.0
 library_name: transformers
 pipeline_tag: automatic-speech-recognition
-tags: [automatic-speech-recognition, wav2vec2, ctc, synthetic-speech, espeak-ng]
+tags: [automatic-speech-recognition, wav2vec2, ctc, synthetic-speech, espeak-ng, festival]
 model-index:
 - name: synth-ctc-tiny
   results:
   - task: {{type: automatic-speech-recognition, name: Speech Recognition}}
-    dataset: {{type: asr-synth, name: "asr built-in synthetic corpus (de es it ru fi)", split: dev}}
+    dataset: {{type: asr-synth, name: "asr built-in synthetic corpus and Asterisk prompts", split: dev}}
     metrics:
     - {{type: wer, value: {wer:.2f}, name: "dev WER (greedy, %)"}}
     - {{type: cer, value: {cer:.2f}, name: "dev CER (greedy, %)"}}
@@ -30,19 +35,30 @@ model-index:
 
 # synth-ctc-tiny
 
-A tiny wav2vec2 CTC model ({params:.2f} M parameters: `asr model init --preset tiny`) trained from scratch, offline,
-on the toolkit's built-in synthetic speech in German, Spanish, Italian, Russian and Finnish: {hours:.2f} hours of
-espeak-ng voices reading sentences from Debian's fortune databases and the project's Finnish grammar, with speed
-perturbation and without noise or reverberation. It is the starting point of the per-language fine-tuning on CPU
+A tiny wav2vec2 CTC model ({params:.2f} M parameters: `asr model init --preset tiny`) trained offline on the
+toolkit's built-in speech in two phases. Phase 1 ({p1_steps} steps, {p1_minutes:.1f} minutes, from a random
+initialisation): clean espeak-ng speech in German, Spanish, Italian, Russian and Finnish. Phase 2 ({steps} steps,
+{minutes:.1f} minutes, a new CTC head): {hours:.2f} hours ({utts} utterances) in English, German, Spanish,
+Finnish, Hindi, Italian and Russian read by espeak-ng voices and by Festival voices built from real speakers,
+with noise of five colours, reverberation, telephone-band and wideband codec round trips and loudness from -35
+to -15 dBFS, plus the real Asterisk prompt recordings (8 kHz studio speech) in English, Spanish, French, Italian
+and Russian. It is the starting point of the per-language fine-tuning on CPU
 (`recipes/synth/conf/train_cpu.yaml`, which trains a new CTC head for the target language); it is not meant to
-transcribe real speech.
+transcribe real speech by itself.
 
-- Made by: `recipes/synth/make_start_checkpoint.sh EXP_DIR`, which reproduces it; the training command it ran
-  is below (EXP_DIR was a scratch folder).
-- Training: {steps} steps, {minutes:.1f} minutes on {device} ({processes} process), seed 0.
-- Vocabulary: the characters of the five languages after `lower-nopunct` normalisation ({vocab} tokens).
-- Dev (`asr decode`, greedy, sclite-exact scoring, {dev_utts} utterances of voices never heard in training):
-  WER {wer:.2f}%, CER {cer:.2f}%. (The learning curve shows the dev scores logged during training.)
+- Made by: `recipes/synth/make_start_checkpoint.sh EXP_DIR`, which reproduces it; the phase-2 training command
+  it ran is below (EXP_DIR was a scratch folder). Device: {device} ({processes} process), seed 0.
+- Vocabulary: the characters of the eight languages after `lower-nopunct` normalisation ({vocab} tokens).
+- Dev (`asr decode`, greedy, sclite-exact scoring, {dev_utts} utterances of voices never heard in training and
+  Asterisk prompts not in training): WER {wer:.2f}%, CER {cer:.2f}%. The learning curve shows the dev scores
+  logged during phase 2.
+
+Test sets, greedy, by voice. Every synthetic voice here is test-only (no training utterance used it); the
+Asterisk speaker of each language was heard in training, reading other prompts.
+
+| test set | voice | utterances | WER % | CER % |
+|---|---|---:|---:|---:|
+{test_rows}
 
 ```
 {command}
@@ -52,18 +68,53 @@ transcribe real speech.
 """
 
 
+def _rate(counts: list[int]) -> float:
+    correct, sub, dele, ins = counts
+    return 100 * (sub + dele + ins) / max(1, correct + sub + dele)
+
+
+def _voice(speaker: str, held_out: list[str]) -> str:
+    """The voice of a synthetic test speaker id: its Festival voice, else espeak-ng's test variants."""
+    for voice in held_out:
+        if "fest" + re.sub(r"[^A-Za-z0-9]", "", voice) in speaker:
+            return f"Festival {voice}"
+    return "espeak-ng test variants"
+
+
+def test_rows(decodes: Path) -> list[str]:
+    """One table row per (test set, voice) of the greedy decodes under `decodes`."""
+    rows = []
+    for results_path in sorted(decodes.glob("*/results.json")):
+        manifest = Path(json.loads(results_path.read_text())["test_set"]["manifest"])
+        summary = json.loads((manifest.parent / "summary.json").read_text())
+        held_out = summary.get("held_out_voices", [])
+        utterances = json.loads((results_path.parent / "score" / "score.json").read_text())["utterances"]
+        groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"n": [0], "word": [0] * 4, "char": [0] * 4})
+        for utt_id, counts in utterances.items():
+            voice = "Asterisk speaker" if summary["source"].startswith("asterisk") else _voice(utt_id, held_out)
+            group = groups[voice]
+            group["n"][0] += 1
+            for level in ("word", "char"):
+                group[level] = [a + b for a, b in zip(group[level], counts[level], strict=True)]
+        for voice, group in sorted(groups.items()):
+            rows.append(f"| {results_path.parent.name} | {voice} | {group['n'][0]} | "
+                        f"{_rate(group['word']):.2f} | {_rate(group['char']):.2f} |")  # fmt: skip
+    return rows
+
+
 def main() -> None:
-    model_dir, run_info = Path(sys.argv[1]), json.loads(Path(sys.argv[2]).read_text())
-    dev = json.loads(Path(sys.argv[3]).read_text())
+    model_dir, decodes = Path(sys.argv[1]), Path(sys.argv[5])
+    phase1, run_info, dev = (json.loads(Path(p).read_text()) for p in sys.argv[2:5])
     from safetensors import safe_open
 
     with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
         params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys()) / 1e6  # noqa: SIM118
     card = CARD.format(
         wer=100 * dev["wer"], cer=100 * dev["cer"], params=params, hours=run_info["train_hours"],
-        steps=run_info["steps"], minutes=run_info["minutes"], device=run_info["device"],
+        utts=run_info["train_utterances"], steps=run_info["steps"], minutes=run_info["minutes"],
+        p1_steps=phase1["steps"], p1_minutes=phase1["minutes"], device=run_info["device"],
         processes=run_info["num_processes"], vocab=len(json.loads((model_dir / "vocab.json").read_text())),
-        dev_utts=dev["test_set"]["utterances"], command=run_info["command"],
+        dev_utts=dev["test_set"]["utterances"], command=run_info["command"], test_rows="\n".join(test_rows(decodes)),
     )  # fmt: skip
     (model_dir / "README.md").write_text(card, encoding="utf-8")
 

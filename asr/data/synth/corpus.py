@@ -23,6 +23,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from asr.data.audio import TARGET_RATE, audio_info, resample, write_audio
+from asr.data.check import Rejected
 from asr.data.manifest import Utterance
 from asr.data.prepare import check_and_write
 from asr.data.synth.augment import Augmentation, augment
@@ -53,7 +54,8 @@ def _seed(*parts: object) -> int:
 
 
 def synthesize(job: Job, settings: Augmentation) -> dict:
-    """Synthesises, augments and writes one utterance (unless its file exists); returns what was applied."""
+    """Synthesises, augments and writes one utterance (unless its file exists); returns what was applied, or
+    {"failed": why} when the engine gave no audio (no file is written; a rerun tries again)."""
     if job.path.exists():
         return {"resumed": True}
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,12 +65,11 @@ def synthesize(job: Job, settings: Augmentation) -> dict:
         text = job.text.encode(encoding, errors="replace")  # a character the voice cannot read becomes "?"
         # its own session: Ctrl-C reaches the main process (which stops the pool), not the engine mid-utterance
         proc = subprocess.run(cmd, input=text, capture_output=True, start_new_session=True)
-        if proc.returncode != 0 or not wav.exists() or wav.stat().st_size <= 44:
-            error = proc.stderr.decode(errors="replace").strip()
-            raise InputError(f"{cmd[0]} failed on utterance {job.id} ({job.text!r}): {error}")
-        samples, rate = sf.read(wav, dtype="float32")
-    if not samples.size:  # seen: Festival writes a header without data when its letter rules fail
-        raise InputError(f"{cmd[0]} gave no audio for utterance {job.id} ({job.text!r})")
+        # seen: Festival's letter rules fail on some words ("...чужая") and it writes a header without data
+        samples, rate = sf.read(wav, dtype="float32") if wav.exists() and wav.stat().st_size > 44 else ([], 0)
+        if proc.returncode != 0 or not len(samples):
+            error = " ".join(proc.stderr.decode(errors="replace").split())[:300]
+            return {"failed": f"{cmd[0]} gave no audio: {error or 'no message'}"}
     samples, applied = augment(samples, rate, settings, job.seed)
     tmp_path = job.path.with_suffix(".part.flac")
     write_audio(tmp_path, resample(samples, rate, TARGET_RATE), TARGET_RATE)
@@ -165,29 +166,30 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
         job.path.parent.mkdir(parents=True, exist_ok=True)
     with Pool(workers, initializer=ignore_interrupts) as pool:
         work = pool.imap(_run, [(job, settings) for job in all_jobs], chunksize=8)
-        resumed = sum("resumed" in r for r in tqdm(work, total=len(all_jobs), desc=f"synth {lang}", unit="utt"))
+        outcomes = dict(zip((job.id for job in all_jobs), tqdm(work, total=len(all_jobs), desc=f"synth {lang}",
+                                                                  unit="utt"), strict=True))  # fmt: skip
     (lang_dir / "lm_text.txt").write_text("".join(t + "\n" for t in lm_text), encoding="utf-8")
-    splits = {
-        split: [
-            Utterance(
-                j.id,
-                str(j.path.relative_to(lang_dir)),
-                audio_info(j.path).duration,
-                j.text,
-                j.speaker.id,
-                lang,
-            )
-            for j in split_jobs
-        ]
-        for split, split_jobs in jobs.items()
-    }
+    splits: dict[str, list[Utterance]] = {split: [] for split in jobs}
+    failed: dict[str, list[Rejected]] = {split: [] for split in jobs}
+    for split, split_jobs in jobs.items():
+        for j in split_jobs:
+            why = outcomes[j.id].get("failed")
+            duration = 0.0 if why else audio_info(j.path).duration
+            utt = Utterance(j.id, str(j.path.relative_to(lang_dir)), duration, j.text, j.speaker.id, lang)
+            if why:
+                failed[split].append((utt, "synthesis engine failed", why))
+            else:
+                splits[split].append(utt)
+    if any(failed.values()):
+        count = sum(map(len, failed.values()))
+        print(f"synth {lang}: {count} utterance(s) the engine gave no audio for, kept out (<split>.rejected.jsonl)")
     extra = {
         "source": f"synth ({', '.join(engines)})",
         "lang": lang,
         "seed": seed,
         "hours_requested": hours,
         "augmentation": asdict(settings),
-        "resumed_utterances": resumed,
+        "resumed_utterances": sum("resumed" in r for r in outcomes.values()),
         **stats,
     }
-    return check_and_write(splits, lang_dir, default_normalizer(lang), f"synth {lang}", extra)
+    return check_and_write(splits, lang_dir, default_normalizer(lang), f"synth {lang}", extra, failed)
