@@ -169,17 +169,7 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
         outcomes = dict(zip((job.id for job in all_jobs), tqdm(work, total=len(all_jobs), desc=f"synth {lang}",
                                                                   unit="utt"), strict=True))  # fmt: skip
     (lang_dir / "lm_text.txt").write_text("".join(t + "\n" for t in lm_text), encoding="utf-8")
-    splits: dict[str, list[Utterance]] = {split: [] for split in jobs}
-    failed: dict[str, list[Rejected]] = {split: [] for split in jobs}
-    for split, split_jobs in jobs.items():
-        for j in split_jobs:
-            why = outcomes[j.id].get("failed")
-            duration = 0.0 if why else audio_info(j.path).duration
-            utt = Utterance(j.id, str(j.path.relative_to(lang_dir)), duration, j.text, j.speaker.id, lang)
-            if why:
-                failed[split].append((utt, "synthesis engine failed", why))
-            else:
-                splits[split].append(utt)
+    splits, failed = _utterances(jobs, outcomes, lang_dir, lang)
     if any(failed.values()):
         count = sum(map(len, failed.values()))
         print(f"synth {lang}: {count} utterance(s) the engine gave no audio for, kept out (<split>.rejected.jsonl)")
@@ -193,3 +183,20 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
         **stats,
     }
     return check_and_write(splits, lang_dir, default_normalizer(lang), f"synth {lang}", extra, failed)
+
+
+def _utterances(jobs: dict[str, list[Job]], outcomes: dict[str, dict], lang_dir: Path, lang: str
+                ) -> tuple[dict[str, list[Utterance]], dict[str, list[Rejected]]]:  # fmt: skip
+    """Per split: the utterances with audio, and those the engine gave none for (with the reason)."""
+    splits: dict[str, list[Utterance]] = {split: [] for split in jobs}
+    failed: dict[str, list[Rejected]] = {split: [] for split in jobs}
+    for split, split_jobs in jobs.items():
+        for j in split_jobs:
+            why = outcomes[j.id].get("failed")
+            duration = 0.0 if why else audio_info(j.path).duration
+            utt = Utterance(j.id, str(j.path.relative_to(lang_dir)), duration, j.text, j.speaker.id, lang)
+            if why:
+                failed[split].append((utt, "synthesis engine failed", why))
+            else:
+                splits[split].append(utt)
+    return splits, failed
