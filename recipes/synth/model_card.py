@@ -46,8 +46,9 @@ and Russian. It is the starting point of the per-language fine-tuning on CPU
 (`recipes/synth/conf/train_cpu.yaml`, which trains a new CTC head for the target language); it is not meant to
 transcribe real speech by itself.
 
-- Made by: `recipes/synth/make_start_checkpoint.sh EXP_DIR`, which reproduces it; the phase-2 training command
-  it ran is below (EXP_DIR was a scratch folder). Device: {device} ({processes} process), seed 0.
+- Made by: `recipes/synth/make_start_checkpoint.sh EXP_DIR`, which reproduces it; the training commands of both
+  phases are below (EXP_DIR was a scratch folder; `--from DIR` gives phase 2 a phase-1 model made before, as
+  the first command's output). Phase 2 device: {device} ({processes} process), seed 0.
 - Vocabulary: the characters of the eight languages after `lower-nopunct` normalisation ({vocab} tokens).
 - Dev (`asr decode`, greedy, sclite-exact scoring, {dev_utts} utterances of voices never heard in training and
   Asterisk prompts not in training): WER {wer:.2f}%, CER {cer:.2f}%. The learning curve shows the dev scores
@@ -61,6 +62,7 @@ Asterisk speaker of each language was heard in training, reading other prompts.
 {test_rows}
 
 ```
+{phase1_command}
 {command}
 ```
 
@@ -114,7 +116,8 @@ def main() -> None:
         utts=run_info["train_utterances"], steps=run_info["steps"], minutes=run_info["minutes"],
         p1_steps=phase1["steps"], p1_minutes=phase1["minutes"], device=run_info["device"],
         processes=run_info["num_processes"], vocab=len(json.loads((model_dir / "vocab.json").read_text())),
-        dev_utts=dev["test_set"]["utterances"], command=run_info["command"], test_rows="\n".join(test_rows(decodes)),
+        dev_utts=dev["test_set"]["utterances"], command=run_info["command"], phase1_command=phase1["command"],
+        test_rows="\n".join(test_rows(decodes)),
     )  # fmt: skip
     (model_dir / "README.md").write_text(card, encoding="utf-8")
 
