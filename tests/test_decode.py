@@ -339,7 +339,9 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path):
              "--beta-grid", "0,2", "--gamma-grid", "0,0.5,1"]  # fmt: skip
     _, results = decode(es, tmp_path / "tuned", *extra)
     tuning = results["tuning"]
-    assert {(p["beta"], p["gamma"]) for p in tuning["points"]} >= {(1.5, 0.5), (1.5, 0), (1.5, 1)}
+    points = {(p["beta"], p["gamma"]) for p in tuning["points"]}
+    # from the default (beta 1.5, gamma 0.5), over beta's grid, then every gamma at the chosen beta
+    assert (1.5, 0.5) in points and {(tuning["best"]["beta"], g) for g in (0, 0.5, 1)} <= points
     start = next(p for p in tuning["points"] if (p["beta"], p["gamma"]) == (1.5, 0.5))
     assert tuning["best"]["dev_wer"] <= start["dev_wer"] and results["rescoring"]["gamma"] == tuning["best"]["gamma"]
     _, again = decode(es, tmp_path / "reused", "--decoder", "beam", "--rescore", str(neural), "--tuned-from",
