@@ -17,6 +17,9 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from asr.scoring.align import Counts
+from asr.scoring.corpus import Totals
+
 CARD = """---
 language: [en, de, es, fi, hi, it, ru, fr]
 license: apache-2.0
@@ -70,15 +73,10 @@ Asterisk speaker of each language was heard in training, reading other prompts.
 """
 
 
-def _rate(counts: list[int]) -> float:
-    correct, sub, dele, ins = counts
-    return 100 * (sub + dele + ins) / max(1, correct + sub + dele)
-
-
 def _voice(speaker: str, held_out: list[str]) -> str:
     """The voice of a synthetic test speaker id: its Festival voice, else espeak-ng's test variants."""
     for voice in held_out:
-        if "fest" + re.sub(r"[^A-Za-z0-9]", "", voice) in speaker:
+        if "fest" + re.sub(r"[^A-Za-z0-9]", "", voice) in speaker:  # as asr.data.synth.voices.Speaker.id spells it
             return f"Festival {voice}"
     return "espeak-ng test variants"
 
@@ -91,16 +89,15 @@ def test_rows(decodes: Path) -> list[str]:
         summary = json.loads((manifest.parent / "summary.json").read_text())
         held_out = summary.get("held_out_voices", [])
         utterances = json.loads((results_path.parent / "score" / "score.json").read_text())["utterances"]
-        groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: {"n": [0], "word": [0] * 4, "char": [0] * 4})
+        groups: dict[str, dict[str, Totals]] = defaultdict(lambda: {"word": Totals(), "char": Totals()})
         for utt_id, counts in utterances.items():
             voice = "Asterisk speaker" if summary["source"].startswith("asterisk") else _voice(utt_id, held_out)
-            group = groups[voice]
-            group["n"][0] += 1
-            for level in ("word", "char"):
-                group[level] = [a + b for a, b in zip(group[level], counts[level], strict=True)]
-        for voice, group in sorted(groups.items()):
-            rows.append(f"| {results_path.parent.name} | {voice} | {group['n'][0]} | "
-                        f"{_rate(group['word']):.2f} | {_rate(group['char']):.2f} |")  # fmt: skip
+            for level, totals in groups[voice].items():
+                totals.add(Counts(*counts[level]))
+        for voice, totals in sorted(groups.items()):
+            word, char = totals["word"], totals["char"]
+            rows.append(f"| {results_path.parent.name} | {voice} | {word.sentences} | "
+                        f"{100 * word.counts.rate:.2f} | {100 * char.counts.rate:.2f} |")  # fmt: skip
     return rows
 
 
