@@ -20,6 +20,7 @@ phase1=""
 while (($#)); do
     case $1 in
         --from) phase1=$2; shift 2 ;;
+        -*) echo "make_start_checkpoint.sh: unknown option $1 (usage: [EXP_DIR] [--from PHASE1_MODEL_DIR])" >&2; exit 2 ;;
         *) exp=$1; shift ;;
     esac
 done
