@@ -161,3 +161,56 @@ def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp
     )
     assert proc.returncode == 0
     assert json.loads((tmp_path / "g" / "run_info.json").read_text())["infeasible_utterances"] == 2
+
+
+def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, tmp_path):
+    import torch
+    from transformers import AutoProcessor
+
+    from asr.train.config import TrainConfig
+    from asr.train.modeling import load_model
+
+    vocab = json.loads((setup["processor"] / "vocab.json").read_text())
+    letters = sorted(token for token in vocab if not token.startswith("["))
+    # the checkpoint's own vocabulary: the letters at other indices, and one letter it never emitted
+    own = {token: vocab[other] for token, other in zip(letters, reversed(letters), strict=True)}
+    own |= {token: i for token, i in vocab.items() if token.startswith("[")}
+    unseen = letters[0]
+    del own[unseen]
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(setup["model"], checkpoint)
+    (checkpoint / "vocab.json").write_text(json.dumps(own))
+    old = _weights(checkpoint / "model.safetensors")
+    processor = AutoProcessor.from_pretrained(setup["processor"])
+
+    def head(init: str) -> torch.nn.Linear:
+        cfg = TrainConfig(
+            model=str(checkpoint), processor=str(setup["processor"]), train_manifest="t", new_head=True,
+            new_head_init=init,
+        )  # fmt: skip
+        return load_model(cfg, processor).lm_head
+
+    carried = head("carry")
+    for token, i in own.items():
+        assert torch.equal(carried.weight[vocab[token]], old["lm_head.weight"][i]), token
+        assert carried.bias[vocab[token]] == old["lm_head.bias"][i], token
+    assert not any(torch.equal(carried.weight[vocab[unseen]], row) for row in old["lm_head.weight"])
+    blank = vocab["[PAD]"]
+    assert not torch.equal(head("random").weight[blank], carried.weight[blank])
+
+
+def test_a_frozen_feature_encoder_cached_trains_as_one_computed_every_step(setup, tmp_path):
+    import torch
+
+    runs = {}
+    for name, hours in (("computed", 0), ("cached", 1)):
+        args = _args(setup, tmp_path / name, max_steps=14, freeze_feature_encoder="true", cache_audio_hours=hours)
+        assert train_main(args) == 0
+        runs[name] = json.loads((tmp_path / name / "run_info.json").read_text())
+    assert not runs["computed"]["feature_encoder_cached"] and runs["cached"]["feature_encoder_cached"]
+    assert runs["cached"]["history"][-1]["epoch"] >= 2  # later epochs reuse the rows the first one computed
+    losses = {name: [row["loss"] for row in info["history"] if row.get("loss")] for name, info in runs.items()}
+    assert len(losses["cached"]) == 14 and losses["cached"] == pytest.approx(losses["computed"], rel=1e-4)
+    weights = {name: _weights(tmp_path / name / "model" / "model.safetensors") for name in runs}
+    for key, value in weights["computed"].items():
+        assert torch.allclose(weights["cached"][key], value, atol=1e-5), key

@@ -20,7 +20,7 @@ class PretrainConfig(TrainConfig):
 
     REQUIRED: ClassVar[tuple[str, ...]] = ("model", "train_manifest")
     UNUSED: ClassVar[frozenset[str]] = frozenset({
-        "processor", "test_manifest", "new_head", "adapters_only", "adapter_lang", "ctc_zero_infinity",
+        "processor", "test_manifest", "new_head", "new_head_init", "adapters_only", "adapter_lang", "ctc_zero_infinity",
         "final_dropout", "sortagrad",
     })  # fmt: skip
 

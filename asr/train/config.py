@@ -38,6 +38,10 @@ class TrainConfig:
     test_manifest: str = option("", "scored once at the end, with the final model")
     output_dir: str = option("exp/train", "checkpoints, best/, model/, logs and run_info.json")
     new_head: bool = option(False, "train a new CTC head when the model's vocabulary differs")
+    new_head_init: str = option(
+        "carry", "new_head: carry (rows of the tokens the model's vocab.json shares, blank included, are copied; "
+        "the rest start random) | random (every row random)", choices=("carry", "random"),
+    )  # fmt: skip
     adapters_only: bool = option(
         False, "train only the adapter layers and the head of an MMS-style model (adapter_attn_dim); writes "
         "adapter.<adapter_lang>.safetensors beside the model"
@@ -94,7 +98,10 @@ class TrainConfig:
     sortagrad: bool = option(False, "first epoch in order of length, shortest first")
     max_duration: float = option(20.0, "longest train utterance kept (seconds); dev is never filtered")
     min_duration: float = option(0.0, "shortest train utterance kept (seconds)")
-    cache_audio_hours: float = option(2.0, "keep decoded train audio in memory when the split is at most this long")
+    cache_audio_hours: float = option(
+        4.0, "keep decoded train audio (and a frozen layer-norm feature encoder's output) in memory when the split "
+        "is at most this long"
+    )  # fmt: skip
     # evaluation, logging, checkpoints
     eval_steps: int = option(200, "steps between dev scorings")
     eval_batch_seconds: float = option(240.0, "padded audio seconds per dev/test batch")

@@ -32,6 +32,7 @@ from asr.scoring.corpus import score_normalized
 from asr.train import checkpoints
 from asr.train.config import TrainConfig
 from asr.train.data import AudioStore, Example, length_grouped_batches, load_split, shard
+from asr.train.feature_cache import FeatureCache, can_cache
 from asr.train.modeling import load_model
 from asr.train.runlog import RunLog
 from asr.train.schedule import Budget, lr_lambda
@@ -142,7 +143,9 @@ class Trainer:
         self.model, self.optimizer = self.acc.prepare(model, optimizer)
         self.state = LoopState()
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
-        self.audio = AudioStore(rate, train_hours <= cfg.cache_audio_hours)
+        in_memory = train_hours <= cfg.cache_audio_hours
+        self.audio = AudioStore(rate, in_memory)
+        self.feature_cache = FeatureCache(model) if in_memory and can_cache(model, self.attention_mask) else None
 
     def _adapter_lang(self) -> str:
         lang = self.cfg.adapter_lang or self.processor_folder.language()
@@ -158,7 +161,10 @@ class Trainer:
     # batches ---------------------------------------------------------------------------------------------
     def _inputs(self, examples: list[Example]) -> dict:
         """The padded batch of train examples for the model."""
-        return self._features([self.audio.get(ex) for ex in examples])
+        inputs = self._features([self.audio.get(ex) for ex in examples])
+        if self.feature_cache:
+            self.feature_cache.prepare([ex.id for ex in examples], inputs)
+        return inputs
 
     def _features(self, arrays: list) -> dict:
         """A padded batch of audio arrays for the model (zero-padded without masks for group-norm models, as
@@ -460,6 +466,7 @@ class Trainer:
             "skipped_batches": self.state.skipped_batches,
             "infeasible_utterances": self.state.infeasible_utterances,
             "adapter": self.adapter_lang,
+            "feature_encoder_cached": self.feature_cache is not None,
             "audio_seconds_per_second": round(
                 self.state.audio_seconds * self.acc.num_processes / max(self.state.elapsed, 1e-9), 2
             ),

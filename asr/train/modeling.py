@@ -9,6 +9,7 @@ from pathlib import Path
 from asr.errors import InputError
 from asr.model.adapters import train_adapters_only
 from asr.train.config import TrainConfig
+from asr.train.head import init_new_head
 
 
 def check_head(cfg: TrainConfig, config, tokenizer) -> None:
@@ -46,9 +47,12 @@ def load_model(cfg: TrainConfig, processor):
     tokenizer = processor.tokenizer
     config = model_config(cfg)
     check_head(cfg, config, tokenizer)
+    old_blank = config.pad_token_id
     config.update(cfg.model_options())
     config.update({"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, "ctc_loss_reduction": "mean"})
     model = AutoModelForCTC.from_pretrained(cfg.model, config=config, ignore_mismatched_sizes=cfg.new_head)
+    if cfg.new_head and not cfg.adapters_only:
+        init_new_head(model, cfg.model, old_blank, tokenizer, carry=cfg.new_head_init == "carry")
     if cfg.adapters_only:
         train_adapters_only(model, cfg.model, new_language=cfg.new_head)
     elif cfg.freeze_feature_encoder:

@@ -1,0 +1,57 @@
+"""A new CTC head that keeps what the checkpoint's head knew: the rows (output weights and bias) of every token
+the checkpoint's vocabulary shares with the new one, the CTC blank (the pad token) included, are copied over;
+only tokens the checkpoint never emitted start from random. Fine-tuning a multilingual checkpoint on one of its
+languages then starts from its readings of that language's letters instead of from chance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _checkpoint_head(folder: Path) -> dict | None:
+    """The checkpoint's CTC head weights (lm_head.*), or None when the folder has no safetensors file."""
+    from safetensors import safe_open
+
+    path = folder / "model.safetensors"
+    if not path.exists():
+        return None
+    with safe_open(str(path), framework="pt") as f:
+        names = [name for name in f.keys() if name.startswith("lm_head.")]  # noqa: SIM118 - safe_open has no __iter__
+        return {name.removeprefix("lm_head."): f.get_tensor(name) for name in names} or None
+
+
+def shared_rows(old_vocab: dict[str, int], old_blank: int, new_vocab: dict[str, int], new_blank: int) -> dict[int, int]:
+    """New row -> old row for every token both vocabularies hold; the blanks map to each other whatever their
+    names."""
+    old_tokens = {token: i for token, i in old_vocab.items() if i != old_blank}
+    rows = {i: old_tokens[token] for token, i in new_vocab.items() if token in old_tokens and i != new_blank}
+    rows[new_blank] = old_blank
+    return rows
+
+
+def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carry: bool) -> int:
+    """Starts `model`'s CTC head afresh (as transformers initialises it: normal(0, initializer_range) weights,
+    zero bias; from_pretrained keeps the old rows when the sizes match) and, with `carry`, copies the rows of the
+    tokens `checkpoint`'s vocab.json shares with `tokenizer`. Returns how many rows were copied (0 when the
+    checkpoint has no local vocab.json or head)."""
+    import torch
+
+    head = model.lm_head
+    with torch.no_grad():
+        head.weight.normal_(0.0, model.config.initializer_range)
+        head.bias.zero_()
+    folder = Path(checkpoint)
+    vocab_file = folder / "vocab.json"
+    old = _checkpoint_head(folder) if carry and vocab_file.exists() and old_blank is not None else None
+    if old is None:
+        return 0
+    old_vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
+    rows = shared_rows(old_vocab, old_blank, tokenizer.get_vocab(), tokenizer.pad_token_id)
+    rows = {new: i for new, i in rows.items() if i < old["weight"].shape[0]}
+    new_index, old_index = torch.tensor(list(rows)), torch.tensor(list(rows.values()))
+    with torch.no_grad():
+        head.weight[new_index] = old["weight"][old_index].to(head.weight.dtype)
+        head.bias[new_index] = old["bias"][old_index].to(head.bias.dtype)
+    return len(rows)
