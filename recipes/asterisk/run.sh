@@ -9,6 +9,9 @@
 lang=en
 lm_order=3
 . "$(dirname "$0")/../_lib/common.sh" "$@"
+# 0.3 h of one speaker is learnt by heart in 10 minutes (train loss 0.2 against dev CER 32%): stronger
+# SpecAugment than the synthetic recipes' (chosen on dev; the command line's own keys come after and win)
+TRAIN_OVERRIDES=(--mask_time_prob 0.25 --mask_feature_prob 0.1 "${TRAIN_OVERRIDES[@]}")
 exp=${exp:-exp/asterisk/$lang}
 model=${model:-$ROOT/models/synth-ctc-tiny}
 train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
