@@ -3,7 +3,8 @@
 Same model (a fresh `asr model init` preset), same utterances, same optimiser settings, same number of
 optimizer steps, one run each on this machine:
 
-- ours: `asr train` (batches grouped by length under an audio-seconds budget, decoded audio cached);
+- ours: `asr train` (batches grouped by length under an audio-seconds budget, decoded audio cached, and the
+  frozen layer-norm feature encoder's output computed once per utterance);
 - peer: transformers' `Trainer` with `run_speech_recognition_ctc.py`'s `DataCollatorCTCWithPadding` and no
   length grouping, on a dataset decoded beforehand with `map` as the example does (not timed), with the
   per-device batch size that gives the same mean number of utterances per batch as ours.

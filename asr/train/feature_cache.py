@@ -15,8 +15,11 @@ import torch
 
 def can_cache(model, attention_mask: bool) -> bool:
     """Whether `model`'s feature encoder output may be cached in a run (see the module docstring)."""
+    config = model.config
     frozen = not any(p.requires_grad for p in model.base_model.feature_extractor.parameters())
-    return frozen and attention_mask and getattr(model.config, "feat_extract_norm", None) == "layer"
+    layer_norm = getattr(config, "feat_extract_norm", None) == "layer"
+    # an output adapter (add_adapter) shortens the frames after the encoder; the lengths here would not know it
+    return frozen and attention_mask and layer_norm and not getattr(config, "add_adapter", False)
 
 
 class FeatureCache:
