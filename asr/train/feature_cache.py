@@ -1,8 +1,8 @@
 """The frozen feature encoder's output, computed once per train utterance and reused by every later epoch.
 
 With ``freeze_feature_encoder`` the convolutional encoder is a fixed function of the audio, yet it runs again in
-every step: measured on 2 CPU cores, 0.106 s of a tiny model's 0.194 s step (`benchmarks/model_size_bench.py`
-measures the runs with and without the cache). Only layer-norm encoders (``feat_extract_norm: layer``, as the
+every step: on 2 CPU cores a tiny model's fine-tuning step takes 0.168 s with it and 0.097 s with its output
+cached (`benchmarks/model_size_bench.py`). Only layer-norm encoders (``feat_extract_norm: layer``, as the
 tiny/small presets, large, XLS-R and MMS) trained with an attention mask qualify: each output frame then depends
 on its utterance's samples alone, so a row computed in one batch equals the row of any other batch, and padded
 frames are masked. Group-norm encoders (wav2vec2-base, HuBERT/WavLM base) normalise over the padded length.

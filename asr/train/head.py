@@ -31,11 +31,11 @@ def shared_rows(old_vocab: dict[str, int], old_blank: int, new_vocab: dict[str, 
     return rows
 
 
-def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carry: bool) -> int:
+def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carry: bool) -> None:
     """Starts `model`'s CTC head afresh (as transformers initialises it: normal(0, initializer_range) weights,
     zero bias; from_pretrained keeps the old rows when the sizes match) and, with `carry`, copies the rows of the
-    tokens `checkpoint`'s vocab.json shares with `tokenizer`. Returns how many rows were copied (0 when the
-    checkpoint has no local vocab.json or head)."""
+    tokens `checkpoint`'s vocab.json shares with `tokenizer` (none when the checkpoint is not a local folder with
+    a vocab.json and a safetensors head)."""
     import torch
 
     head = model.lm_head
@@ -46,7 +46,7 @@ def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carr
     vocab_file = folder / "vocab.json"
     old = _checkpoint_head(folder) if carry and vocab_file.exists() and old_blank is not None else None
     if old is None:
-        return 0
+        return
     old_vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
     rows = shared_rows(old_vocab, old_blank, tokenizer.get_vocab(), tokenizer.pad_token_id)
     rows = {new: i for new, i in rows.items() if i < old["weight"].shape[0]}
@@ -54,4 +54,3 @@ def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carr
     with torch.no_grad():
         head.weight[new_index] = old["weight"][old_index].to(head.weight.dtype)
         head.bias[new_index] = old["bias"][old_index].to(head.bias.dtype)
-    return len(rows)
