@@ -46,9 +46,8 @@ class FeatureCache:
         values = inputs["input_values"]
         lengths = self.model._get_feat_extract_output_lengths(inputs["attention_mask"].sum(-1)).tolist()
         missing = [i for i, id_ in enumerate(ids) if id_ not in self.rows]
-        if missing:
-            with torch.no_grad():
-                computed = self.compute(values[missing])
+        if missing:  # the encoder's weights are frozen, so no graph is recorded
+            computed = self.compute(values[missing])
             for row, i in zip(computed, missing, strict=True):
                 self.rows[ids[i]] = row[:, : lengths[i]].clone()
         width = int(self.model._get_feat_extract_output_lengths(values.shape[1]))

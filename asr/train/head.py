@@ -39,18 +39,16 @@ def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carr
     import torch
 
     head = model.lm_head
-    with torch.no_grad():
-        head.weight.normal_(0.0, model.config.initializer_range)
-        head.bias.zero_()
+    weight = torch.empty_like(head.weight).normal_(0.0, model.config.initializer_range)
+    bias = torch.zeros_like(head.bias)
     folder = Path(checkpoint)
     vocab_file = folder / "vocab.json"
     old = _checkpoint_head(folder) if carry and vocab_file.exists() and old_blank is not None else None
-    if old is None:
-        return
-    old_vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
-    rows = shared_rows(old_vocab, old_blank, tokenizer.get_vocab(), tokenizer.pad_token_id)
-    rows = {new: i for new, i in rows.items() if i < old["weight"].shape[0]}
-    new_index, old_index = torch.tensor(list(rows)), torch.tensor(list(rows.values()))
-    with torch.no_grad():
-        head.weight[new_index] = old["weight"][old_index].to(head.weight.dtype)
-        head.bias[new_index] = old["bias"][old_index].to(head.bias.dtype)
+    if old is not None:
+        old_vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
+        rows = shared_rows(old_vocab, old_blank, tokenizer.get_vocab(), tokenizer.pad_token_id)
+        rows = {new: i for new, i in rows.items() if i < old["weight"].shape[0]}
+        new_index, old_index = torch.tensor(list(rows)), torch.tensor(list(rows.values()))
+        weight[new_index] = old["weight"][old_index].to(weight.dtype)
+        bias[new_index] = old["bias"][old_index].to(bias.dtype)
+    head.weight, head.bias = torch.nn.Parameter(weight), torch.nn.Parameter(bias)
