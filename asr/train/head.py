@@ -10,6 +10,12 @@ import json
 from pathlib import Path
 
 
+def own_vocab(checkpoint: str) -> dict[str, int]:
+    """The vocabulary a local checkpoint's CTC head was trained on (its vocab.json); empty when it has none."""
+    path = Path(checkpoint, "vocab.json")
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def _checkpoint_head(folder: Path) -> dict | None:
     """The checkpoint's CTC head weights (lm_head.*), or None when the folder has no safetensors file."""
     from safetensors import safe_open
@@ -41,11 +47,9 @@ def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carr
     head = model.lm_head
     weight = torch.empty_like(head.weight).normal_(0.0, model.config.initializer_range)
     bias = torch.zeros_like(head.bias)
-    folder = Path(checkpoint)
-    vocab_file = folder / "vocab.json"
-    old = _checkpoint_head(folder) if carry and vocab_file.exists() and old_blank is not None else None
+    old_vocab = own_vocab(checkpoint) if carry and old_blank is not None else {}
+    old = _checkpoint_head(Path(checkpoint)) if old_vocab else None
     if old is not None:
-        old_vocab = json.loads(vocab_file.read_text(encoding="utf-8"))
         rows = shared_rows(old_vocab, old_blank, tokenizer.get_vocab(), tokenizer.pad_token_id)
         rows = {new: i for new, i in rows.items() if i < old["weight"].shape[0]}
         new_index, old_index = torch.tensor(list(rows)), torch.tensor(list(rows.values()))

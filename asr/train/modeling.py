@@ -3,25 +3,21 @@ config's model options written into its config, and what is trained (everything,
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from asr.errors import InputError
 from asr.model.adapters import train_adapters_only
 from asr.train.config import TrainConfig
-from asr.train.head import init_new_head
+from asr.train.head import init_new_head, own_vocab
 
 
 def check_head(cfg: TrainConfig, config, tokenizer) -> None:
     """Refuses a model whose CTC head was trained on another vocabulary, unless new_head is set. A checkpoint
     without a CTC head (pretrained only, as facebook/wav2vec2-base or `asr pretrain`'s) gets a new one."""
-    own_vocab = Path(cfg.model, "vocab.json")
     if cfg.new_head or getattr(config, "vocab_size", None) is None:
         return
     if config.architectures and not any(a.endswith("ForCTC") for a in config.architectures):
         return
     mine = tokenizer.get_vocab()
-    own = json.loads(own_vocab.read_text(encoding="utf-8")) if own_vocab.exists() else {}
+    own = own_vocab(cfg.model)
     if config.vocab_size != len(tokenizer) or any(mine.get(token) != i for token, i in own.items()):
         raise InputError(
             f"the vocabulary of {cfg.processor} ({len(tokenizer)} tokens) does not match the CTC head of {cfg.model} "
