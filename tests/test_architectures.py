@@ -141,3 +141,25 @@ def test_adapter_training_touches_only_adapters_and_head(data, tmp_path):
     assert np.array_equal(model.lm_head.weight.detach().numpy(), adapter["lm_head.weight"].numpy())
     assert decode_main(["--model", str(tmp_path / "run" / "model"), "--manifest", str(data["dev"]), "--out",
                         str(tmp_path / "d"), "--adapter", "xx", "--no-cache"]) == 2  # fmt: skip
+
+
+def test_a_wider_model_starts_from_a_checkpoint_feature_encoder(data, tmp_path, capsys):
+    """`asr model init --encoder-from`: a bigger transformer over a trained convolutional feature encoder
+    (how the starting checkpoint's phase 3 begins); a checkpoint with other conv layers is refused."""
+    from safetensors.torch import load_file
+
+    from asr.model.cli import main as model_main
+
+    init_model("tiny", tmp_path / "tiny", data["processor"], seed=1)
+    wide = ["init", "--preset", "tiny-wide", "--processor", str(data["processor"]), "--seed", "0"]
+    assert model_main([*wide, "--out", str(tmp_path / "wide"), "--encoder-from", str(tmp_path / "tiny")]) == 0
+    assert model_main([*wide, "--out", str(tmp_path / "fresh")]) == 0
+    source, copied, fresh = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("tiny", "wide", "fresh"))
+    encoder = [k for k in source if ".feature_extractor." in k]
+    assert encoder and all(np.array_equal(source[k].numpy(), copied[k].numpy()) for k in encoder)
+    assert not all(np.array_equal(fresh[k].numpy(), copied[k].numpy()) for k in encoder)
+    assert copied["wav2vec2.encoder.layers.3.attention.k_proj.weight"].shape == (256, 256)
+    small = ["init", "--preset", "small", "--out", str(tmp_path / "small"), "--encoder-from", str(tmp_path / "tiny")]
+    assert model_main(small) == 2
+    assert "feature encoder's layers differ" in capsys.readouterr().err.strip().splitlines()[-1]
+    assert not (tmp_path / "small").exists()

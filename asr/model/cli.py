@@ -14,7 +14,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = sub.add_parser("init", help="write a randomly initialised CTC model")
-    p.add_argument("--preset", choices=list(SIZES), default="tiny", help="size: tiny, small or base")
+    p.add_argument("--preset", choices=list(SIZES), default="tiny", help="size: tiny, tiny-wide, small or base")
     p.add_argument("--family", choices=list(FAMILIES), default="wav2vec2")
     norm_help = (
         "feature encoder: group (base models, no attention masks), layer, or stable (layer norm and a "
@@ -25,6 +25,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--processor", type=Path, help="size the CTC head to this processor's vocabulary and copy it")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--encoder-from", type=Path, help="copy this checkpoint's convolutional feature encoder (same conv layers)"
+    )
     return parser
 
 
@@ -32,7 +35,8 @@ def main(argv: list[str] | None = None, prog: str = "asr model") -> int:
     args = build_parser(prog).parse_args(argv)
 
     def run() -> int:
-        count = init_model(args.preset, args.out, args.processor, args.seed, args.family, args.norm, args.adapter_dim)
+        shape = (args.family, args.norm, args.adapter_dim, args.encoder_from)
+        count = init_model(args.preset, args.out, args.processor, args.seed, *shape)
         print(f"{args.preset} {args.family} CTC model, {count / 1e6:.2f} M parameters, written to {args.out}")
         return 0
 

@@ -2,8 +2,9 @@
 
 There is no model hub here, so training starts from a local folder exactly as it would from
 ``facebook/wav2vec2-xls-r-300m``. Sizes: ``tiny`` (about 0.7 M parameters, trainable on 2 CPU cores),
-``small`` (about 6 M) and ``base`` (the wav2vec2-base architecture, 95 M). Families: wav2vec2, HuBERT, WavLM
-and Data2VecAudio. The feature encoder's normalisation is a choice: ``group`` (wav2vec2-base, HuBERT-base,
+``tiny-wide`` (tiny's feature encoder under a 4-layer, 256-wide transformer: 3.8 M), ``small`` (about 6 M) and
+``base`` (the wav2vec2-base architecture, 95 M). Families: wav2vec2, HuBERT, WavLM and Data2VecAudio.
+The feature encoder's normalisation is a choice: ``group`` (wav2vec2-base, HuBERT-base,
 WavLM: no attention masks), ``layer`` or ``stable`` (layer norm, pre-norm transformer, as wav2vec2-large,
 XLS-R and MMS). ``adapter_dim`` adds MMS-style attention adapters to a wav2vec2 model.
 """
@@ -19,6 +20,10 @@ SIZES: dict[str, dict] = {
         "hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 384,
         "conv_dim": (64, 64, 64, 64, 64, 64, 64), "num_conv_pos_embeddings": 32, "num_conv_pos_embedding_groups": 4,
     },
+    "tiny-wide": {
+        "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024,
+        "conv_dim": (64, 64, 64, 64, 64, 64, 64), "num_conv_pos_embeddings": 32, "num_conv_pos_embedding_groups": 4,
+    },
     "small": {
         "hidden_size": 256, "num_hidden_layers": 6, "num_attention_heads": 4, "intermediate_size": 1024,
         "conv_dim": (256,) * 7, "num_conv_pos_embeddings": 64, "num_conv_pos_embedding_groups": 8,
@@ -26,7 +31,7 @@ SIZES: dict[str, dict] = {
     "base": {},  # transformers' defaults are wav2vec2-base (and HuBERT-base, WavLM-base)
 }  # fmt: skip
 #: each size's feature-encoder normalisation when none is asked for
-DEFAULT_NORM = {"tiny": "stable", "small": "stable", "base": "group"}
+DEFAULT_NORM = {"tiny": "stable", "tiny-wide": "stable", "small": "stable", "base": "group"}
 NORMS = {
     "group": {"feat_extract_norm": "group", "do_stable_layer_norm": False},
     "layer": {"feat_extract_norm": "layer", "do_stable_layer_norm": False},
@@ -69,9 +74,11 @@ def init_model(
     family: str = "wav2vec2",
     norm: str | None = None,
     adapter_dim: int = 0,
+    encoder_from: Path | None = None,
 ) -> int:
     """Writes config + safetensors weights (+ the processor, set to the model's attention-mask rule) to
-    `out_dir`; returns the parameter count."""
+    `out_dir`; returns the parameter count. `encoder_from`: a checkpoint whose convolutional feature encoder
+    (same conv layers and normalisation) is copied in, so that a bigger transformer starts from trained features."""
     import torch
     from transformers import AutoModelForCTC, Wav2Vec2Processor
 
@@ -85,6 +92,8 @@ def init_model(
         extra = {"vocab_size": len(processor.tokenizer), "pad_token_id": processor.tokenizer.pad_token_id}
     config = model_config(size, family, norm, adapter_dim, **extra)
     model = AutoModelForCTC.from_config(config)
+    if encoder_from is not None:
+        copy_feature_encoder(model, encoder_from)
     writable_dir(out_dir, "--out")
     model.save_pretrained(str(out_dir), safe_serialization=True)
     if processor is not None:
@@ -92,3 +101,18 @@ def init_model(
         processor.save_pretrained(str(out_dir))
         ModelFolder(processor_dir).copy_text_config(out_dir)
     return sum(p.numel() for p in model.parameters())
+
+
+def copy_feature_encoder(model, checkpoint: Path) -> None:
+    """Loads `checkpoint`'s convolutional feature encoder weights into `model`'s (an InputError if they differ
+    in shape or the checkpoint has none)."""
+    from transformers import AutoModelForCTC
+
+    if not (checkpoint / "config.json").is_file():
+        raise InputError(f"--encoder-from {checkpoint}: not a model folder (no config.json)")
+    source = AutoModelForCTC.from_pretrained(str(checkpoint)).base_model.feature_extractor.state_dict()
+    target = model.base_model.feature_extractor
+    shapes = {k: v.shape for k, v in target.state_dict().items()}
+    if shapes != {k: v.shape for k, v in source.items()}:
+        raise InputError(f"--encoder-from {checkpoint}: its feature encoder's layers differ from the new model's")
+    target.load_state_dict(source)
