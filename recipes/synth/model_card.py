@@ -1,6 +1,7 @@
 """Writes the model card (README.md with model-index metadata) of the shipped starting checkpoint.
 
-Usage: python recipes/synth/model_card.py MODEL_DIR PHASE1_RUN_INFO RUN_INFO DEV_RESULTS TEST_DECODES
+Usage: python recipes/synth/model_card.py MODEL_DIR PHASE1_RUN_INFO PHASE2_RUN_INFO RUN_INFO DEV_RESULTS
+TEST_DECODES (RUN_INFO: the last phase's, which made MODEL_DIR)
 
 DEV_RESULTS is `asr decode`'s results.json for the model on the merged dev split (greedy): the card's scores.
 TEST_DECODES holds one greedy `asr decode` folder per test set; each set's utterances are grouped by voice
@@ -27,7 +28,7 @@ library_name: transformers
 pipeline_tag: automatic-speech-recognition
 tags: [automatic-speech-recognition, wav2vec2, ctc, synthetic-speech, espeak-ng, festival]
 model-index:
-- name: synth-ctc-tiny
+- name: synth-ctc-tiny-wide
   results:
   - task: {{type: automatic-speech-recognition, name: Speech Recognition}}
     dataset: {{type: asr-synth, name: "asr built-in synthetic corpus and Asterisk prompts", split: dev}}
@@ -36,26 +37,30 @@ model-index:
     - {{type: cer, value: {cer:.2f}, name: "dev CER (greedy, %)"}}
 ---
 
-# synth-ctc-tiny
+# synth-ctc-tiny-wide
 
-A tiny wav2vec2 CTC model ({params:.2f} M parameters: `asr model init --preset tiny`) trained offline on the
-toolkit's built-in speech in two phases. Phase 1 ({p1_steps} steps, {p1_minutes:.1f} minutes, from a random
-initialisation): clean espeak-ng speech in German, Spanish, Italian, Russian and Finnish. Phase 2 ({steps} steps,
-{minutes:.1f} minutes, a new CTC head): {hours:.2f} hours ({utts} utterances) in English, German, Spanish,
-Finnish, Hindi, Italian and Russian read by espeak-ng voices and by Festival voices built from real speakers,
-with noise of five colours, reverberation, telephone-band and wideband codec round trips and loudness from -35
-to -15 dBFS, plus the real Asterisk prompt recordings (8 kHz studio speech) in English, Spanish, French, Italian
-and Russian. It is the starting point of the per-language fine-tuning on CPU
+A small wav2vec2 CTC model ({params:.2f} M parameters: `asr model init --preset tiny-wide`, a 4-layer, 256-wide
+transformer over the 64-channel convolutional feature encoder of the `tiny` size) trained offline on the
+toolkit's built-in speech in three phases. Phase 1 ({p1_steps} steps, {p1_minutes:.1f} minutes, a `tiny` model
+from a random initialisation): clean espeak-ng speech in German, Spanish, Italian, Russian and Finnish. Phase 2
+({p2_steps} steps, {p2_minutes:.1f} minutes, a new CTC head, all weights): {hours:.2f} hours ({utts} utterances)
+in English, German, Spanish, Finnish, Hindi, Italian and Russian read by espeak-ng voices and by Festival voices
+built from real speakers, with noise of five colours, reverberation, telephone-band and wideband codec round
+trips and loudness from -35 to -15 dBFS, plus the real Asterisk prompt recordings (8 kHz studio speech) in
+English, Spanish, French, Italian and Russian. Phase 3 ({steps} steps, {minutes:.1f} minutes): this model's
+transformer and head, from a random initialisation, over phase 2's feature encoder (copied, frozen), on the
+same corpus. It is the starting point of the per-language fine-tuning on CPU
 (`recipes/synth/conf/train_cpu.yaml`, which trains a new CTC head for the target language); it is not meant to
 transcribe real speech by itself.
 
-- Made by: `recipes/synth/make_start_checkpoint.sh EXP_DIR`, which reproduces it; the training commands of both
-  phases are below (EXP_DIR was a scratch folder; `--from DIR` gives phase 2 a phase-1 model made before, as
-  the first command's output). Phase 2 device: {device} ({processes} process), seed 0.
+- Made by: `recipes/synth/make_start_checkpoint.sh EXP_DIR`, which reproduces it; the training commands of the
+  three phases are below (`--from DIR` gives phase 2 a phase-1 model made before, `--phase2 DIR` gives phase 3
+  a phase-2 model made before, as the earlier commands' outputs). Phase 3 device: {device} ({processes}
+  process), seed 0.
 - Vocabulary: the characters of the eight languages after `lower-nopunct` normalisation ({vocab} tokens).
 - Dev (`asr decode`, greedy, sclite-exact scoring, {dev_utts} utterances of voices never heard in training and
   Asterisk prompts not in training): WER {wer:.2f}%, CER {cer:.2f}%. The learning curve shows the dev scores
-  logged during phase 2.
+  logged during phase 3.
 
 Test sets, greedy, by voice. Every synthetic voice here is test-only (no training utterance used it); the
 Asterisk speaker of each language was heard in training, reading other prompts.
@@ -66,6 +71,9 @@ Asterisk speaker of each language was heard in training, reading other prompts.
 
 ```
 {phase1_command}
+{phase2_command}
+asr model init --preset tiny-wide --processor EXP_DIR/processor --out EXP_DIR/wide_init --seed 0 \\
+    --encoder-from PHASE2_MODEL
 {command}
 ```
 
@@ -102,16 +110,17 @@ def test_rows(decodes: Path) -> list[str]:
 
 
 def main() -> None:
-    model_dir, decodes = Path(sys.argv[1]), Path(sys.argv[5])
-    phase1, run_info, dev = (json.loads(Path(p).read_text()) for p in sys.argv[2:5])
+    model_dir, decodes = Path(sys.argv[1]), Path(sys.argv[6])
+    phase1, phase2, run_info, dev = (json.loads(Path(p).read_text()) for p in sys.argv[2:6])
     from safetensors import safe_open
 
     with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
         params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys()) / 1e6  # noqa: SIM118
     card = CARD.format(
-        wer=100 * dev["wer"], cer=100 * dev["cer"], params=params, hours=run_info["train_hours"],
-        utts=run_info["train_utterances"], steps=run_info["steps"], minutes=run_info["minutes"],
-        p1_steps=phase1["steps"], p1_minutes=phase1["minutes"], device=run_info["device"],
+        wer=100 * dev["wer"], cer=100 * dev["cer"], params=params, hours=phase2["train_hours"],
+        utts=phase2["train_utterances"], steps=run_info["steps"], minutes=run_info["minutes"],
+        p1_steps=phase1["steps"], p1_minutes=phase1["minutes"], p2_steps=phase2["steps"],
+        p2_minutes=phase2["minutes"], phase2_command=phase2["command"], device=run_info["device"],
         processes=run_info["num_processes"], vocab=len(json.loads((model_dir / "vocab.json").read_text())),
         dev_utts=dev["test_set"]["utterances"], command=run_info["command"], phase1_command=phase1["command"],
         test_rows="\n".join(test_rows(decodes)),
