@@ -13,7 +13,7 @@ lm_order=3
 # SpecAugment than the synthetic recipes' (chosen on dev; the command line's own keys come after and win)
 TRAIN_OVERRIDES=(--mask_time_prob 0.25 --mask_feature_prob 0.1 "${TRAIN_OVERRIDES[@]}")
 exp=${exp:-exp/asterisk/$lang}
-model=${model:-$ROOT/models/synth-ctc-tiny}
+model=${model:-$ROOT/models/synth-ctc-tiny-wide}
 train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
 data=$exp/data/asterisk_$lang
 title="recipes/asterisk: $lang"

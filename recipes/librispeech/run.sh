@@ -21,7 +21,7 @@ hours=1.5
 exp=${exp:-exp/librispeech/$corpus}
 if [[ $corpus == synth ]]; then
     subsets=${subsets:-10min 1h}
-    model=${model:-$ROOT/models/synth-ctc-tiny}
+    model=${model:-$ROOT/models/synth-ctc-tiny-wide}
     train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
     results_md=${results_md:-$ROOT/recipes/librispeech/RESULTS.synth.md}
 else

@@ -13,7 +13,7 @@ hours=3
 seed=0
 . "$(dirname "$0")/../_lib/common.sh" "$@"
 exp=${exp:-exp/synth/$lang}
-model=${model:-$ROOT/models/synth-ctc-tiny}
+model=${model:-$ROOT/models/synth-ctc-tiny-wide}
 train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
 results_md=${results_md:-$ROOT/recipes/synth/RESULTS.md}
 data=$exp/data/$lang
