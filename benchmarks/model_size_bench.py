@@ -48,7 +48,7 @@ def seconds_per_step(model: Wav2Vec2ForCTC, steps: int, cache: FeatureCache | No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="tiny,small")
+    parser.add_argument("--sizes", default="tiny,tiny-wide,small")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
@@ -64,11 +64,11 @@ def main() -> None:
             rows.append({"size": size, "parameters_m": round(params, 2), "setting": setting,
                          "seconds_per_step": round(step, 3), "steps_in_budget": int(minutes * 60 / step)})  # fmt: skip
     print(f"torch threads: {torch.get_num_threads()}")
-    print(f"{'size':<6} {'params':>7}  {'setting':<38} {'s/step':>7} {'x tiny':>7} {'steps in budget':>16}")
+    print(f"{'size':<9} {'params':>7}  {'setting':<38} {'s/step':>7} {'x tiny':>7} {'steps in budget':>16}")
     for row in rows:
         tiny = next(r for r in rows if r["size"] == "tiny" and r["setting"] == row["setting"])
         row["cost_vs_tiny"] = round(row["seconds_per_step"] / tiny["seconds_per_step"], 2)
-        print(f"{row['size']:<6} {row['parameters_m']:>6.2f}M  {row['setting']:<38} {row['seconds_per_step']:>7.3f} "
+        print(f"{row['size']:<9} {row['parameters_m']:>6.2f}M  {row['setting']:<38} {row['seconds_per_step']:>7.3f} "
               f"{row['cost_vs_tiny']:>7.2f} {row['steps_in_budget']:>16,}")  # fmt: skip
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
