@@ -15,15 +15,14 @@ from pathlib import Path
 
 from asr.errors import InputError, writable_dir
 
+TINY = {
+    "hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 384,
+    "conv_dim": (64, 64, 64, 64, 64, 64, 64), "num_conv_pos_embeddings": 32, "num_conv_pos_embedding_groups": 4,
+}  # fmt: skip
 SIZES: dict[str, dict] = {
-    "tiny": {
-        "hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 384,
-        "conv_dim": (64, 64, 64, 64, 64, 64, 64), "num_conv_pos_embeddings": 32, "num_conv_pos_embedding_groups": 4,
-    },
-    "tiny-wide": {
-        "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024,
-        "conv_dim": (64, 64, 64, 64, 64, 64, 64), "num_conv_pos_embeddings": 32, "num_conv_pos_embedding_groups": 4,
-    },
+    "tiny": TINY,
+    # tiny's feature encoder (so --encoder-from can copy a trained tiny one) under a wider, deeper transformer
+    "tiny-wide": TINY | {"hidden_size": 256, "num_hidden_layers": 4, "intermediate_size": 1024},
     "small": {
         "hidden_size": 256, "num_hidden_layers": 6, "num_attention_heads": 4, "intermediate_size": 1024,
         "conv_dim": (256,) * 7, "num_conv_pos_embeddings": 64, "num_conv_pos_embedding_groups": 8,
@@ -78,7 +77,7 @@ def init_model(
 ) -> int:
     """Writes config + safetensors weights (+ the processor, set to the model's attention-mask rule) to
     `out_dir`; returns the parameter count. `encoder_from`: a checkpoint whose convolutional feature encoder
-    (same conv layers and normalisation) is copied in, so that a bigger transformer starts from trained features."""
+    (same conv layers) is copied in, so that a bigger transformer starts from trained features."""
     import torch
     from transformers import AutoModelForCTC, Wav2Vec2Processor
 
@@ -104,13 +103,14 @@ def init_model(
 
 
 def copy_feature_encoder(model, checkpoint: Path) -> None:
-    """Loads `checkpoint`'s convolutional feature encoder weights into `model`'s (an InputError if they differ
-    in shape or the checkpoint has none)."""
-    from transformers import AutoModelForCTC
+    """Loads the convolutional feature encoder weights of `checkpoint` (a folder or hub id; a CTC or a
+    pretraining checkpoint) into `model`'s: an InputError when it cannot be loaded or its layers differ."""
+    from transformers import AutoModel
 
-    if not (checkpoint / "config.json").is_file():
-        raise InputError(f"--encoder-from {checkpoint}: not a model folder (no config.json)")
-    source = AutoModelForCTC.from_pretrained(str(checkpoint)).base_model.feature_extractor.state_dict()
+    try:
+        source = AutoModel.from_pretrained(str(checkpoint)).feature_extractor.state_dict()
+    except (OSError, ValueError) as err:
+        raise InputError(f"--encoder-from {checkpoint}: cannot load a model: {str(err).splitlines()[0]}") from None
     target = model.base_model.feature_extractor
     shapes = {k: v.shape for k, v in target.state_dict().items()}
     if shapes != {k: v.shape for k, v in source.items()}:

@@ -95,11 +95,8 @@ for l in "${asterisk_langs[@]}"; do
     "$asr" decode --model "$new.new" --manifest "$exp/asterisk/$l/test.jsonl" --out "$exp/decode_test/asterisk_$l" \
         --no-cache
 done
-# the phase-1 model a phase-2 model was trained from (its run_info.json names it)
-phase1=${phase1:-$(.venv/bin/python -c 'import json, sys; print(json.load(open(sys.argv[1]))["config"]["model"])' \
-    "$phase2/run_info.json")}
-.venv/bin/python recipes/synth/model_card.py "$new.new" "$phase1/run_info.json" "$phase2/run_info.json" \
-    "$exp/wide/run_info.json" "$exp/decode_dev/results.json" "$exp/decode_test"
+.venv/bin/python recipes/synth/model_card.py "$new.new" "$phase2/run_info.json" "$exp/wide/run_info.json" \
+    "$exp/decode_dev/results.json" "$exp/decode_test"
 rm -rf "$new"
 mv "$new.new" "$new"
 log "done: $new"

@@ -1,7 +1,7 @@
 """Writes the model card (README.md with model-index metadata) of the shipped starting checkpoint.
 
-Usage: python recipes/synth/model_card.py MODEL_DIR PHASE1_RUN_INFO PHASE2_RUN_INFO RUN_INFO DEV_RESULTS
-TEST_DECODES (RUN_INFO: the last phase's, which made MODEL_DIR)
+Usage: python recipes/synth/model_card.py MODEL_DIR PHASE2_RUN_INFO RUN_INFO DEV_RESULTS TEST_DECODES
+(RUN_INFO: phase 3's, which made MODEL_DIR; phase 1's is read from the model folder phase 2 started from)
 
 DEV_RESULTS is `asr decode`'s results.json for the model on the merged dev split (greedy): the card's scores.
 TEST_DECODES holds one greedy `asr decode` folder per test set; each set's utterances are grouped by voice
@@ -110,8 +110,9 @@ def test_rows(decodes: Path) -> list[str]:
 
 
 def main() -> None:
-    model_dir, decodes = Path(sys.argv[1]), Path(sys.argv[6])
-    phase1, phase2, run_info, dev = (json.loads(Path(p).read_text()) for p in sys.argv[2:6])
+    model_dir, decodes = Path(sys.argv[1]), Path(sys.argv[5])
+    phase2, run_info, dev = (json.loads(Path(p).read_text()) for p in sys.argv[2:5])
+    phase1 = json.loads(Path(phase2["config"]["model"], "run_info.json").read_text())
     from safetensors import safe_open
 
     with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
