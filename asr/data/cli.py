@@ -52,6 +52,10 @@ def _add_synth(sub) -> None:
     p.add_argument("--telephone-prob", type=float, default=0.0, help="share sent through an 8 kHz telephone codec")
     p.add_argument("--codec-prob", type=float, default=0.0, help="share through a wideband codec (mp3, vorbis, opus)")
     p.add_argument("--level-dbfs", help="loudness range 'LOW,HIGH' in dBFS RMS (e.g. -35,-15); default: as made")
+    p.add_argument("--sentence-pool", choices=("main", "reserve"), default="main",
+                   help="main: the seed's sentence order from its start, as recipes voice it; reserve: its last "
+                   "30%%, which no main corpus of the seed voices, for pretraining data that must stay out of "
+                   "every recipe's dev and test sentences")  # fmt: skip
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
 
 
@@ -89,7 +93,9 @@ def run_synth(args: argparse.Namespace) -> int:
         level_dbfs=_level(args.level_dbfs),
     )
     for lang in [lang for lang in args.langs.split(",") if lang]:
-        summary = synth_language(lang, args.hours, args.out, args.seed, settings, args.workers, engines)
+        summary = synth_language(
+            lang, args.hours, args.out, args.seed, settings, args.workers, engines, args.sentence_pool
+        )
         print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM")
         print(summary_table(summary))
     print(f"corpus in {args.out}")

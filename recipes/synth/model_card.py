@@ -48,10 +48,11 @@ in English, German, Spanish, Finnish, Hindi, Italian and Russian read by espeak-
 built from real speakers, with noise of five colours, reverberation, telephone-band and wideband codec round
 trips and loudness from -35 to -15 dBFS, plus the real Asterisk prompt recordings (8 kHz studio speech) in
 English, Spanish, French, Italian and Russian. Phase 3 ({steps} steps, {minutes:.1f} minutes): this model's
-transformer and head, from a random initialisation, over phase 2's feature encoder (copied, frozen), on the
-same corpus. It is the starting point of the per-language fine-tuning on CPU
-(`recipes/synth/conf/train_cpu.yaml`, which trains a new CTC head for the target language); it is not meant to
-transcribe real speech by itself.
+transformer and head, from a random initialisation, over phase 2's feature encoder (copied, frozen), on
+{p3_hours:.2f} hours ({p3_utts} utterances): phase 2's corpus plus more English, the same voices and augmentation
+reading sentences that no recipe voices (`asr data synth --sentence-pool reserve`). It is the starting point of
+the per-language fine-tuning on CPU (`recipes/synth/conf/train_cpu.yaml`, which trains a new CTC head for the
+target language); it is not meant to transcribe real speech by itself.
 
 - Made by: `recipes/synth/make_start_checkpoint.sh EXP_DIR`, which reproduces it; the training commands of the
   three phases are below (`--from DIR` gives phase 2 a phase-1 model made before, `--phase2 DIR` gives phase 3
@@ -119,7 +120,8 @@ def main() -> None:
         params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys()) / 1e6  # noqa: SIM118
     card = CARD.format(
         wer=100 * dev["wer"], cer=100 * dev["cer"], params=params, hours=phase2["train_hours"],
-        utts=phase2["train_utterances"], steps=run_info["steps"], minutes=run_info["minutes"],
+        utts=phase2["train_utterances"], p3_hours=run_info["train_hours"], p3_utts=run_info["train_utterances"],
+        steps=run_info["steps"], minutes=run_info["minutes"],
         p1_steps=phase1["steps"], p1_minutes=phase1["minutes"], p2_steps=phase2["steps"],
         p2_minutes=phase2["minutes"], phase2_command=phase2["command"], device=run_info["device"],
         processes=run_info["num_processes"], vocab=len(json.loads((model_dir / "vocab.json").read_text())),

@@ -81,12 +81,15 @@ def _run(args: tuple[Job, Augmentation]) -> dict:
     return synthesize(*args)
 
 
-def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str, ...] = ENGINES[:1]
-         ) -> tuple[dict[str, list[Job]], list[str], dict]:  # fmt: skip
+def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str, ...] = ENGINES[:1],
+         pool: str = "main") -> tuple[dict[str, list[Job]], list[str], dict]:  # fmt: skip
     """Jobs per split, the LM sentences, and the sentence statistics for the summary."""
     texts, rejected = sentences(lang)
     rng = random.Random(_seed(seed, lang))
     rng.shuffle(texts)
+    tag = ""
+    if pool == "reserve":  # the share that no "main" corpus of this seed voices, at any --hours
+        texts, tag = texts[int(len(texts) * MAX_AUDIO_SHARE) :], pool
     budget, used = hours * 3600, 0
     total = 0.0
     limit = int(len(texts) * MAX_AUDIO_SHARE)
@@ -106,7 +109,7 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str,
         jobs[split] = []
         for i, text in enumerate(chunk):
             speaker = speakers[i % len(speakers)]
-            utt_id = f"{speaker.id}_{lang}{split}{i:06d}"
+            utt_id = f"{speaker.id}_{lang}{tag}{split}{i:06d}"
             path = lang_dir / "audio" / split / f"{utt_id}.flac"
             jobs[split].append(Job(utt_id, text, speaker, path, _seed(seed, lang, split, i)))
     stats = {
@@ -141,7 +144,7 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
         # a corpus made before a setting existed was made with its default
-        old = {"engines": list(ENGINES[:1]), **old,
+        old = {"engines": list(ENGINES[:1]), "sentence_pool": "main", **old,
                "augmentation": {**_json(asdict(Augmentation())), **old.get("augmentation", {})}}  # fmt: skip
         changed = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
         if changed:
@@ -154,13 +157,15 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
 
 
 def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: Augmentation, workers: int,
-                   engines: tuple[str, ...] = ENGINES[:1]) -> dict:  # fmt: skip
-    """Builds one language's corpus with the speech `engines`; returns its summary. A rerun with the same
-    settings resumes (what exists is kept); a rerun with other settings is refused."""
+                   engines: tuple[str, ...] = ENGINES[:1], sentence_pool: str = "main") -> dict:  # fmt: skip
+    """Builds one language's corpus with the speech `engines`; returns its summary. `sentence_pool` "main"
+    takes the seed's sentence order from its start (as recipes do), "reserve" its last 1 - MAX_AUDIO_SHARE, which no
+    "main" corpus of the same seed voices: pretraining data kept out of every recipe's dev and test sentences.
+    A rerun with the same settings resumes (what exists is kept); a rerun with other settings is refused."""
     lang_dir = out_dir / lang
     claim_folder(lang_dir, {"hours": hours, "seed": seed, "augmentation": _json(asdict(settings)),
-                            "engines": list(engines)})  # fmt: skip
-    jobs, lm_text, stats = plan(lang, hours, seed, lang_dir, engines)
+                            "engines": list(engines), "sentence_pool": sentence_pool})  # fmt: skip
+    jobs, lm_text, stats = plan(lang, hours, seed, lang_dir, engines, sentence_pool)
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
     for job in all_jobs:
         job.path.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +183,7 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
         "lang": lang,
         "seed": seed,
         "hours_requested": hours,
+        "sentence_pool": sentence_pool,
         "augmentation": asdict(settings),
         "resumed_utterances": sum("resumed" in r for r in outcomes.values()),
         **stats,
