@@ -56,12 +56,28 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     assert (out / "en" / first.audio).read_bytes() == (synth / "en" / first.audio).read_bytes()
     # a rerun with other settings would keep old audio under new transcripts: refused, nothing changed
     before = (out / "en" / "train.jsonl").read_text()
-    for other in (["--hours", "0.05"], ["--noise-prob", "0"], ["--seed", "4"]):
+    for other in (["--hours", "0.05"], ["--noise-prob", "0"], ["--seed", "4"], ["--sentence-pool", "reserve"]):
         changed = [*args[:3], "--out", str(out), "--hours", "0.03", "--seed", "3", *other]
         with pytest.raises(InputError, match="holds a corpus made with other settings"):
             run_synth(build_parser("asr data").parse_args(changed))
     assert (out / "en" / "train.jsonl").read_text() == before
     assert data_main([*args[:3], "--out", str(out), "--hours", "0.03", "--workers", "0"]) == 2
+
+
+def test_the_reserve_pool_never_meets_a_main_corpus_of_its_seed(tmp_path):
+    from asr.data.synth.corpus import plan
+
+    def voiced(pool: str, hours: float) -> tuple[set[str], set[str], list[str]]:
+        jobs, lm_text, _ = plan("en", hours, 0, tmp_path, ("espeak-ng",), pool)
+        return {j.text for js in jobs.values() for j in js}, {j.id for js in jobs.values() for j in js}, lm_text
+
+    main_texts, main_ids, main_lm = voiced("main", 1e6)  # as many hours as there are sentences
+    reserve_texts, reserve_ids, _ = voiced("reserve", 1e6)
+    assert len(reserve_texts) > 1000 and not reserve_texts & main_texts and not reserve_ids & main_ids
+    assert reserve_texts <= set(main_lm)  # they feed the recipes' LM text, never their audio
+    assert all("enreserve" in i for i in reserve_ids)
+    small, _, _ = voiced("reserve", 0.05)  # a small reserve corpus starts where a bigger one does
+    assert small and small <= reserve_texts
 
 
 def test_festival_voices_join_with_held_out_test_voices(tmp_path):
