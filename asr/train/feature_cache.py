@@ -3,9 +3,9 @@
 With ``freeze_feature_encoder`` the convolutional encoder is a fixed function of the audio, yet it runs again in
 every step: on 2 CPU cores a tiny model's fine-tuning step takes 0.168 s with it and 0.097 s with its output
 cached (`benchmarks/model_size_bench.py`). Only layer-norm encoders (``feat_extract_norm: layer``, as the
-tiny/small presets, large, XLS-R and MMS) trained with an attention mask qualify: each output frame then depends
-on its utterance's samples alone, so a row computed in one batch equals the row of any other batch, and padded
-frames are masked. Group-norm encoders (wav2vec2-base, HuBERT/WavLM base) normalise over the padded length.
+tiny/tiny-wide/small presets, large, XLS-R and MMS) trained with an attention mask qualify: each output frame
+then depends on its utterance's samples alone, so a row computed in one batch equals the row of any other batch,
+and padded frames are masked. Group-norm encoders (wav2vec2-base, HuBERT/WavLM base) normalise over the padded length.
 """
 
 from __future__ import annotations
