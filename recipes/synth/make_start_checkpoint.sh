@@ -36,6 +36,9 @@ asr=.venv/bin/asr
 clean_langs=(de es it ru fi)
 langs=(en de es fi hi it ru)
 asterisk_langs=(en es fr it ru)
+# the varied corpus's voices and augmentation (phases 2 and 3)
+varied=(--engines espeak-ng,festival --noise-prob 0.5 --reverb-prob 0.3 --noise-colours white,pink,brown,blue,violet
+    --telephone-prob 0.15 --codec-prob 0.15 --level-dbfs=-35,-15)
 log() { echo "$(date '+%F %T') $*"; }
 csv() { local IFS=,; echo "$*"; }
 manifests() { for l in "${@:3}"; do echo "$1/$l/$2.jsonl"; done; }
@@ -56,9 +59,7 @@ if [[ -z $phase1 && -z $phase2 ]]; then
 fi
 
 log "phase 2, stage 1: varied synthetic corpus (${langs[*]})"
-"$asr" data synth --langs "$(csv "${langs[@]}")" --hours 0.75 --seed 0 --engines espeak-ng,festival \
-    --noise-prob 0.5 --reverb-prob 0.3 --noise-colours white,pink,brown,blue,violet --telephone-prob 0.15 \
-    --codec-prob 0.15 --level-dbfs=-35,-15 --out "$exp/data"
+"$asr" data synth --langs "$(csv "${langs[@]}")" --hours 0.75 --seed 0 "${varied[@]}" --out "$exp/data"
 log "phase 2, stage 2: Asterisk recordings (${asterisk_langs[*]})"
 for l in "${asterisk_langs[@]}"; do
     "$asr" data asterisk --lang "$l" --out "$exp/asterisk/$l"
@@ -78,9 +79,7 @@ if [[ -z $phase2 ]]; then
 fi
 
 log "phase 3, stage 1: 2 h more English, from sentences no recipe voices"
-"$asr" data synth --langs en --hours 2 --seed 0 --sentence-pool reserve --engines espeak-ng,festival \
-    --noise-prob 0.5 --reverb-prob 0.3 --noise-colours white,pink,brown,blue,violet --telephone-prob 0.15 \
-    --codec-prob 0.15 --level-dbfs=-35,-15 --out "$exp/data_reserve"
+"$asr" data synth --langs en --hours 2 --seed 0 --sentence-pool reserve "${varied[@]}" --out "$exp/data_reserve"
 for split in train dev; do
     "$asr" data merge "$exp/$split.jsonl" "$exp/data_reserve/en/$split.jsonl" --out "$exp/${split}_wide.jsonl"
 done

@@ -82,14 +82,14 @@ def _run(args: tuple[Job, Augmentation]) -> dict:
 
 
 def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str, ...] = ENGINES[:1],
-         pool: str = "main") -> tuple[dict[str, list[Job]], list[str], dict]:  # fmt: skip
+         sentence_pool: str = "main") -> tuple[dict[str, list[Job]], list[str], dict]:  # fmt: skip
     """Jobs per split, the LM sentences, and the sentence statistics for the summary."""
     texts, rejected = sentences(lang)
     rng = random.Random(_seed(seed, lang))
     rng.shuffle(texts)
     tag = ""
-    if pool == "reserve":  # the share that no "main" corpus of this seed voices, at any --hours
-        texts, tag = texts[int(len(texts) * MAX_AUDIO_SHARE) :], pool
+    if sentence_pool == "reserve":  # the share that no "main" corpus of this seed voices, at any --hours
+        texts, tag = texts[int(len(texts) * MAX_AUDIO_SHARE) :], sentence_pool
     budget, used = hours * 3600, 0
     total = 0.0
     limit = int(len(texts) * MAX_AUDIO_SHARE)
