@@ -4,10 +4,13 @@ The starting checkpoint is fine-tuned for 10 minutes on 2 cores (recipes/synth/c
 convolutional feature encoder frozen, its output computed once per utterance by asr.train.feature_cache) and
 made in a fixed time (recipes/synth/make_start_checkpoint.sh: all weights trained). For each size: one step of a
 batch of 24 s of audio (6 x 4 s, the recipes' max_batch_seconds) with AdamW, timed over `--steps` steps after
-two warm-up steps, in each setting (frozen encoder with and without the cache); and the steps each setting gets
-in its budget. Ratios are against tiny in the same setting, measured in the same run.
+two warm-up steps, in each setting (frozen encoder with and without the cache) and precision (fp32; bf16
+autocast, which `asr train`'s `mixed_precision: auto` takes on a CPU with AVX512-BF16 or AMX); and the steps each
+setting gets in its budget. Ratios are against tiny in the same setting and precision, and of bf16 against fp32,
+measured in the same run.
 
-Run: .venv/bin/python benchmarks/model_size_bench.py [--sizes tiny,small] [--steps 8] [--json FILE]
+Run: .venv/bin/python benchmarks/model_size_bench.py [--sizes tiny,small] [--precisions fp32,bf16] [--steps 8]
+[--json FILE]
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ BUDGET_MINUTES = {
 }
 
 
-def seconds_per_step(model: Wav2Vec2ForCTC, steps: int, cache: FeatureCache | None) -> float:
+def seconds_per_step(model: Wav2Vec2ForCTC, steps: int, cache: FeatureCache | None, bf16: bool) -> float:
     """Seconds per step (the cache's rows are computed in the first warm-up step, as in a run's first epoch)."""
     audio, labels = torch.randn(6, 64_000), torch.randint(1, 80, (6, 40))
     inputs = {"input_values": audio, "attention_mask": torch.ones_like(audio, dtype=torch.long)}
@@ -40,15 +43,35 @@ def seconds_per_step(model: Wav2Vec2ForCTC, steps: int, cache: FeatureCache | No
             start = time.perf_counter()
         if cache:
             cache.prepare(ids, inputs)
-        model(**inputs, labels=labels).loss.backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(**inputs, labels=labels).loss
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad()
     return (time.perf_counter() - start) / steps
 
 
+def measure(size: str, setting: str, precision: str, minutes: int, steps: int) -> dict:
+    """One row: a fresh model of `size` trained in `setting` at `precision` (fp32 or bf16)."""
+    model = Wav2Vec2ForCTC(model_config(size, vocab_size=80, pad_token_id=0))
+    if "frozen" in setting:
+        model.freeze_feature_encoder()
+    cache = FeatureCache(model) if "cached" in setting else None
+    step = seconds_per_step(model, steps, cache, bf16=precision == "bf16")
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    return {"size": size, "parameters_m": round(params, 2), "setting": setting, "precision": precision,
+            "seconds_per_step": round(step, 3), "steps_in_budget": int(minutes * 60 / step)}  # fmt: skip
+
+
+def _bf16_instructions() -> bool:
+    flags = torch.cpu.get_capabilities()
+    return bool(flags.get("avx512_bf16") or flags.get("amx_bf16"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="tiny,tiny-wide,small")
+    parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
@@ -56,20 +79,20 @@ def main() -> None:
     rows = []
     for size in args.sizes.split(","):
         for setting, minutes in BUDGET_MINUTES.items():
-            model = Wav2Vec2ForCTC(model_config(size, vocab_size=80, pad_token_id=0))
-            if "frozen" in setting:
-                model.freeze_feature_encoder()
-            step = seconds_per_step(model, args.steps, FeatureCache(model) if "cached" in setting else None)
-            params = sum(p.numel() for p in model.parameters()) / 1e6
-            rows.append({"size": size, "parameters_m": round(params, 2), "setting": setting,
-                         "seconds_per_step": round(step, 3), "steps_in_budget": int(minutes * 60 / step)})  # fmt: skip
-    print(f"torch threads: {torch.get_num_threads()}")
-    print(f"{'size':<9} {'params':>7}  {'setting':<38} {'s/step':>7} {'x tiny':>7} {'steps in budget':>16}")
+            for precision in args.precisions.split(","):
+                rows.append(measure(size, setting, precision, minutes, args.steps))
+    print(f"torch threads: {torch.get_num_threads()}; CPU bf16 instructions: {_bf16_instructions()}")
+    print(f"{'size':<9} {'params':>7}  {'setting':<38} {'prec':<5} {'s/step':>7} {'x tiny':>7} {'x fp32':>7} "
+          f"{'steps in budget':>16}")  # fmt: skip
     for row in rows:
-        tiny = next(r for r in rows if r["size"] == "tiny" and r["setting"] == row["setting"])
+        same = [r for r in rows if r["setting"] == row["setting"]]
+        tiny = next(r for r in same if r["size"] == "tiny" and r["precision"] == row["precision"])
+        fp32 = next(r for r in same if r["size"] == row["size"] and r["precision"] == "fp32")
         row["cost_vs_tiny"] = round(row["seconds_per_step"] / tiny["seconds_per_step"], 2)
-        print(f"{row['size']:<9} {row['parameters_m']:>6.2f}M  {row['setting']:<38} {row['seconds_per_step']:>7.3f} "
-              f"{row['cost_vs_tiny']:>7.2f} {row['steps_in_budget']:>16,}")  # fmt: skip
+        row["cost_vs_fp32"] = round(row["seconds_per_step"] / fp32["seconds_per_step"], 2)
+        print(f"{row['size']:<9} {row['parameters_m']:>6.2f}M  {row['setting']:<38} {row['precision']:<5} "
+              f"{row['seconds_per_step']:>7.3f} {row['cost_vs_tiny']:>7.2f} {row['cost_vs_fp32']:>7.2f} "
+              f"{row['steps_in_budget']:>16,}")  # fmt: skip
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(rows, f, indent=1)

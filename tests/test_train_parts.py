@@ -159,3 +159,25 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
     for key, value in (("mixed_precision", "bogus"), ("lr_schedule", "cosine"), ("schedule_by", "epochs")):
         with pytest.raises(InputError, match=f"config key {key}: expected"):
             TrainConfig.load(None, required | {key: value})
+
+
+@pytest.mark.parametrize(
+    ("cuda", "cpu_flags", "expected"),
+    [
+        (None, {"avx512_bf16": True, "amx_bf16": False}, "bf16"),
+        (None, {"avx512_bf16": False, "amx_bf16": True}, "bf16"),
+        (None, {"avx512_bf16": False, "amx_bf16": False}, "no"),
+        (True, {"avx512_bf16": False}, "bf16"),
+        (False, {"avx512_bf16": True}, "no"),  # a GPU without bf16: the CPU's instructions do not matter
+    ],
+)
+def test_auto_precision_is_bf16_only_where_the_hardware_computes_in_it(monkeypatch, cuda, cpu_flags, expected):
+    import torch
+
+    from asr.train.loop import mixed_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda is not None)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bool(cuda))
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: cpu_flags)
+    assert mixed_precision("auto") == expected
+    assert mixed_precision("no") == "no" and mixed_precision("fp16") == "fp16"
