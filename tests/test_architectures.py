@@ -46,6 +46,8 @@ def _train(data: dict, init: Path, out: Path, **extra) -> dict:
         "model": init, "processor": data["processor"], "train_manifest": data["train"],
         "dev_manifest": data["dev"], "output_dir": out, "max_steps": 3, "eval_steps": 3, "save_steps": 3,
         "learning_rate": 1e-3, "warmup_steps": 1, "max_batch_seconds": 12, "mask_time_prob": 0.0,
+        # trained in bf16 (what auto takes on a GPU or a CPU with bf16 instructions), evaluated in float32
+        "mixed_precision": "bf16",
     } | extra  # fmt: skip
     assert train_main([token for key, value in options.items() for token in (f"--{key}", str(value))]) == 0
     return json.loads((out / "run_info.json").read_text(encoding="utf-8"))

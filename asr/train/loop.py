@@ -154,6 +154,11 @@ class Trainer:
         )  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
         self.model, self.optimizer = self.acc.prepare(model, optimizer)
+        # for mixed precision accelerate wraps the model's forward in autocast; the train step enters
+        # `acc.autocast()` itself, so the plain forward comes back and dev evaluation runs in float32, as `asr
+        # decode` does: its logged scores stay the scores of the saved model
+        if "_original_forward" in model.__dict__:
+            model.forward = model.__dict__.pop("_original_forward")
         self.state = LoopState()
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
         in_memory = train_hours <= cfg.cache_audio_hours
