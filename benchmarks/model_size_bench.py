@@ -24,6 +24,7 @@ from transformers import Wav2Vec2ForCTC
 
 from asr.model.init import model_config
 from asr.train.feature_cache import FeatureCache
+from asr.train.loop import cpu_computes_bf16
 
 BUDGET_MINUTES = {
     "fine-tune (encoder frozen, cached)": 10,
@@ -63,11 +64,6 @@ def measure(size: str, setting: str, precision: str, minutes: int, steps: int) -
             "seconds_per_step": round(step, 3), "steps_in_budget": int(minutes * 60 / step)}  # fmt: skip
 
 
-def _bf16_instructions() -> bool:
-    flags = torch.cpu.get_capabilities()
-    return bool(flags.get("avx512_bf16") or flags.get("amx_bf16"))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="tiny,tiny-wide,small")
@@ -81,7 +77,7 @@ def main() -> None:
         for setting, minutes in BUDGET_MINUTES.items():
             for precision in args.precisions.split(","):
                 rows.append(measure(size, setting, precision, minutes, args.steps))
-    print(f"torch threads: {torch.get_num_threads()}; CPU bf16 instructions: {_bf16_instructions()}")
+    print(f"torch threads: {torch.get_num_threads()}; CPU bf16 instructions: {cpu_computes_bf16()}")
     print(f"{'size':<9} {'params':>7}  {'setting':<38} {'prec':<5} {'s/step':>7} {'x tiny':>7} {'x fp32':>7} "
           f"{'steps in budget':>16}")  # fmt: skip
     for row in rows:

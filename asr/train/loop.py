@@ -45,10 +45,15 @@ def mixed_precision(setting: str) -> str:
         return setting
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "no"
-    # on 2 cores with AVX512-BF16, bf16 autocast makes a tiny-wide fine-tuning step 1.3 times faster
-    # (benchmarks/model_size_bench.py); without the instructions the CPU would emulate it, slower than fp32
+    return "bf16" if cpu_computes_bf16() else "no"
+
+
+def cpu_computes_bf16() -> bool:
+    """Whether the CPU has bf16 instructions (AVX512-BF16 or AMX). With them, bf16 autocast makes a tiny-wide
+    fine-tuning step on 2 cores 0.65 as long as in float32 (benchmarks/model_size_bench.py); without them the
+    CPU would emulate bf16, slower than float32."""
     capabilities = torch.cpu.get_capabilities()
-    return "bf16" if capabilities.get("avx512_bf16") or capabilities.get("amx_bf16") else "no"
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
 
 
 class TrainError(InputError):
@@ -155,10 +160,9 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
         self.model, self.optimizer = self.acc.prepare(model, optimizer)
         # for mixed precision accelerate wraps the model's forward in autocast; the train step enters
-        # `acc.autocast()` itself, so the plain forward comes back and dev evaluation runs in float32, as `asr
-        # decode` does: its logged scores stay the scores of the saved model
-        if "_original_forward" in model.__dict__:
-            model.forward = model.__dict__.pop("_original_forward")
+        # `acc.autocast()` itself, so the wrapper is taken off (in place) and dev evaluation runs in float32, as
+        # `asr decode` does: its logged scores stay the scores of the saved model
+        self.acc.unwrap_model(self.model, keep_fp32_wrapper=False)
         self.state = LoopState()
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
         in_memory = train_hours <= cfg.cache_audio_hours
