@@ -12,6 +12,7 @@ from asr.data.synth.augment import (
     Augmentation,
     augment,
     coloured,
+    reverberate,
     set_level,
     telephone,
     wideband_codec,
@@ -69,6 +70,24 @@ def test_opt_in_steps_leave_the_default_augmentation_draw_for_draw():
     opted = Augmentation(telephone_prob=1.0, level_dbfs=(-30.0, -20.0))
     for seed in range(8):
         _, applied = augment(x, RATE, defaults, seed)
-        assert set(applied) <= {"speed", "rt60", "snr_db"}
+        assert set(applied) <= {"speed", "rt60", "drr_db", "snr_db"}
         _, more = augment(x, RATE, opted, seed)
         assert {k: more[k] for k in applied} == applied and "telephone" in more and "level_dbfs" in more
+
+
+@pytest.mark.parametrize("drr_db", [-6.0, 0.0, 12.0])
+def test_a_room_response_keeps_the_drawn_direct_to_reverberant_ratio(drr_db):
+    impulse = np.zeros(RATE, dtype=np.float32)
+    impulse[0] = 1.0
+    rir = reverberate(impulse, RATE, 0.4, np.random.default_rng(0), drr_db)
+    measured = 10 * np.log10(rir[0] ** 2 / np.sum(rir[1:] ** 2))
+    assert measured == pytest.approx(drr_db, abs=0.01)
+
+
+def test_the_first_room_response_is_mostly_tail():
+    impulse = np.zeros(RATE, dtype=np.float32)
+    impulse[0] = 1.0
+    rir = reverberate(impulse, RATE, 0.4, np.random.default_rng(0))
+    assert 10 * np.log10(rir[0] ** 2 / np.sum(rir[1:] ** 2)) < -20
+    _, applied = augment(speechlike(), RATE, Augmentation(reverb_prob=1.0, reverb_drr_db=None), 0)
+    assert "rt60" in applied and "drr_db" not in applied

@@ -64,6 +64,24 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     assert data_main([*args[:3], "--out", str(out), "--hours", "0.03", "--workers", "0"]) == 2
 
 
+def test_a_corpus_made_before_the_room_response_ratio_resumes_only_with_the_first_response(tmp_path):
+    from dataclasses import asdict
+
+    from asr.data.synth.augment import Augmentation
+    from asr.data.synth.corpus import SETTINGS_FILE, _json, claim_folder
+
+    def settings(augmentation: Augmentation) -> dict:
+        return {"hours": 1.0, "seed": 0, "augmentation": _json(asdict(augmentation)), "engines": ["espeak-ng"],
+                "sentence_pool": "main"}  # fmt: skip
+
+    first = settings(Augmentation(reverb_drr_db=None))
+    del first["augmentation"]["reverb_drr_db"]  # as the settings file of an older corpus reads
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(first), encoding="utf-8")
+    claim_folder(tmp_path, settings(Augmentation(reverb_drr_db=None)))
+    with pytest.raises(InputError, match=r"settings \(reverb_drr_db: None -> \[-6.0, 12.0\]\)"):
+        claim_folder(tmp_path, settings(Augmentation()))
+
+
 def test_the_reserve_pool_never_meets_a_main_corpus_of_its_seed(tmp_path):
     from asr.data.synth.corpus import plan
 

@@ -45,6 +45,8 @@ def _add_synth(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--speed-factors", default="0.9,1.0,1.1", help="speed perturbation factors, one drawn each")
     p.add_argument("--reverb-prob", type=float, default=0.3)
+    p.add_argument("--reverb-drr", default="-6,12", help="direct-to-reverberant ratio range 'LOW,HIGH' in dB of the "
+                   "room responses, or 'first': the first corpora's (a tail as loud as the direct sound)")  # fmt: skip
     p.add_argument("--noise-prob", type=float, default=0.5)
     p.add_argument("--engines", default="espeak-ng", help="espeak-ng, or espeak-ng,festival: half the speakers "
                    "from Festival's voices of real speakers where the language has some (en fi hi it ru)")  # fmt: skip
@@ -86,6 +88,7 @@ def run_synth(args: argparse.Namespace) -> int:
     settings = Augmentation(
         speed_factors=speed_factors,
         reverb_prob=args.reverb_prob,
+        reverb_drr_db=_drr(args.reverb_drr),
         noise_prob=args.noise_prob,
         noise_colours=tuple(_listed(args.noise_colours, "--noise-colours", tuple(NOISE_SLOPES))),
         telephone_prob=args.telephone_prob,
@@ -120,6 +123,16 @@ def _level(text: str | None) -> tuple[float, float] | None:
         raise InputError(f"--level-dbfs {text!r}: expected LOW,HIGH in dBFS such as -35,-15") from None
     if high > 0:
         raise InputError(f"--level-dbfs {text!r}: levels are at most 0 dBFS")
+    return low, high
+
+
+def _drr(text: str) -> tuple[float, float] | None:
+    if text == "first":
+        return None
+    try:
+        low, high = sorted(float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--reverb-drr {text!r}: expected LOW,HIGH in dB such as -6,12, or 'first'") from None
     return low, high
 
 

@@ -36,8 +36,9 @@ asr=.venv/bin/asr
 clean_langs=(de es it ru fi)
 langs=(en de es fi hi it ru)
 asterisk_langs=(en es fr it ru)
-# the varied corpus's voices and augmentation (phases 2 and 3)
-varied=(--engines espeak-ng,festival --noise-prob 0.5 --reverb-prob 0.3 --noise-colours white,pink,brown,blue,violet
+# the varied corpus's voices and augmentation (phases 2 and 3); the shipped checkpoint heard the first room
+# responses (--reverb-drr first), made before their direct-to-reverberant ratio was drawn from real rooms' range
+varied=(--engines espeak-ng,festival --noise-prob 0.5 --reverb-prob 0.3 --reverb-drr first --noise-colours white,pink,brown,blue,violet
     --telephone-prob 0.15 --codec-prob 0.15 --level-dbfs=-35,-15)
 log() { echo "$(date '+%F %T') $*"; }
 csv() { local IFS=,; echo "$*"; }

@@ -1,8 +1,9 @@
 """Acoustic variety for synthetic speech: speed perturbation, reverberation, noise of several colours, telephone
 channels and codecs, and loudness (NumPy; codecs round-trip through libsndfile via soundfile).
 
-The defaults keep the augmentation of the first corpora (speed, reverberation, white or brown noise), so their
-audio is unchanged draw for draw; the telephone channel, codecs, more noise colours and loudness are opt-in.
+The defaults keep the augmentation of the first corpora (speed, reverberation, white or brown noise) but for the
+room response's direct-to-reverberant ratio (`reverb_drr_db=None` gives their audio draw for draw); the telephone
+channel, codecs, more noise colours and loudness are opt-in.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class Augmentation:
     speed_factors: tuple[float, ...] = (0.9, 1.0, 1.1)
     reverb_prob: float = 0.3
     rt60: tuple[float, float] = (0.15, 0.6)
+    # direct-to-reverberant energy ratio of the room response; None: the first corpora's response, a tail as loud
+    # as the direct sound (about -28 to -22 dB, which no real room gives at a talking distance)
+    reverb_drr_db: tuple[float, float] | None = (-6.0, 12.0)
     noise_prob: float = 0.5
     snr_db: tuple[float, float] = (5.0, 30.0)
     noise_colours: tuple[str, ...] = FIRST_COLOURS  # of NOISE_SLOPES
@@ -47,10 +51,16 @@ def speed_perturb(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
     return samples if factor == 1.0 else resample(samples, round(rate * factor), rate)
 
 
-def reverberate(samples: np.ndarray, rate: int, rt60: float, rng: np.random.Generator) -> np.ndarray:
-    """Convolves with a synthetic room impulse response: exponentially decaying noise of reverb time `rt60`."""
+def reverberate(samples: np.ndarray, rate: int, rt60: float, rng: np.random.Generator,
+                drr_db: float | None = None) -> np.ndarray:  # fmt: skip
+    """Convolves with a synthetic room impulse response: the direct sound, then exponentially decaying noise of
+    reverb time `rt60` carrying 1/10**(drr_db/10) of its energy (None: a tail that starts as loud as the direct
+    sound, as the first corpora made it)."""
     t = np.arange(int(rt60 * rate)) / rate
     rir = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
+    if drr_db is not None:
+        rir[0] = 0.0
+        rir *= np.sqrt(10 ** (-drr_db / 10) / (np.sum(rir**2) or 1e-10))
     rir[0] = 1.0
     rir /= np.sqrt(np.sum(rir**2))
     size = len(samples) + len(rir) - 1
@@ -125,7 +135,9 @@ def augment(samples: np.ndarray, rate: int, settings: Augmentation, seed: int) -
     samples = speed_perturb(samples, rate, applied["speed"])
     if rng.random() < settings.reverb_prob:
         applied["rt60"] = round(float(rng.uniform(*settings.rt60)), 3)
-        samples = reverberate(samples, rate, applied["rt60"], rng)
+        if settings.reverb_drr_db is not None:
+            applied["drr_db"] = round(float(rng.uniform(*settings.reverb_drr_db)), 1)
+        samples = reverberate(samples, rate, applied["rt60"], rng, applied.get("drr_db"))
     if rng.random() < settings.noise_prob:
         applied["snr_db"] = round(float(rng.uniform(*settings.snr_db)), 1)
         samples, colour = add_noise(samples, applied["snr_db"], rng, settings.noise_colours)

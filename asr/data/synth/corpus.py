@@ -137,16 +137,23 @@ def _json(value):
     return json.loads(json.dumps(value))
 
 
+def _flat(settings: dict) -> dict:
+    """The settings with the augmentation's fields at the top level (an error names only those that changed)."""
+    return {**{k: v for k, v in settings.items() if k != "augmentation"}, **settings.get("augmentation", {})}
+
+
 def claim_folder(lang_dir: Path, settings: dict) -> None:
     """Records the settings a corpus folder is made with; a folder made with other settings is refused (its
     audio would be kept under the new settings' transcripts)."""
     path = lang_dir / SETTINGS_FILE
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
-        # a corpus made before a setting existed was made with its default
+        # a corpus made before a setting existed was made with its default, or with the first room response
+        first = {**_json(asdict(Augmentation())), "reverb_drr_db": None}
         old = {"engines": list(ENGINES[:1]), "sentence_pool": "main", **old,
-               "augmentation": {**_json(asdict(Augmentation())), **old.get("augmentation", {})}}  # fmt: skip
-        changed = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+               "augmentation": {**first, **old.get("augmentation", {})}}  # fmt: skip
+        flat_old, flat_new = _flat(old), _flat(settings)
+        changed = {k: (flat_old.get(k), v) for k, v in flat_new.items() if flat_old.get(k) != v}
         if changed:
             listed = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
             raise InputError(f"{lang_dir} holds a corpus made with other settings ({listed}); use another --out")
