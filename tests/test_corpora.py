@@ -80,6 +80,10 @@ def test_a_corpus_made_before_the_room_response_ratio_resumes_only_with_the_firs
     claim_folder(tmp_path, settings(Augmentation(reverb_drr_db=None)))
     with pytest.raises(InputError, match=r"settings \(reverb_drr_db: None -> \[-6.0, 12.0\]\)"):
         claim_folder(tmp_path, settings(Augmentation()))
+    # without reverberation the ratio makes no difference to the audio: such an older corpus resumes
+    first["augmentation"]["reverb_prob"] = 0.0
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps(first), encoding="utf-8")
+    claim_folder(tmp_path, settings(Augmentation(reverb_prob=0.0)))
 
 
 def test_the_reserve_pool_never_meets_a_main_corpus_of_its_seed(tmp_path):

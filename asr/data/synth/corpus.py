@@ -137,9 +137,18 @@ def _json(value):
     return json.loads(json.dumps(value))
 
 
+#: the fields of an augmentation step that make no difference while its probability is 0 (it draws nothing)
+STEP_FIELDS = {"reverb_prob": ("rt60", "reverb_drr_db"), "noise_prob": ("snr_db", "noise_colours")}
+
+
 def _flat(settings: dict) -> dict:
-    """The settings with the augmentation's fields at the top level (an error names only those that changed)."""
-    return {**{k: v for k, v in settings.items() if k != "augmentation"}, **settings.get("augmentation", {})}
+    """The settings that decide the audio, with the augmentation's fields at the top level (an error names only
+    those that changed)."""
+    augmentation = dict(settings.get("augmentation", {}))
+    for prob, fields in STEP_FIELDS.items():
+        if augmentation.get(prob) == 0:
+            augmentation = {k: v for k, v in augmentation.items() if k not in fields}
+    return {**{k: v for k, v in settings.items() if k != "augmentation"}, **augmentation}
 
 
 def claim_folder(lang_dir: Path, settings: dict) -> None:
