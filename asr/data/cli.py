@@ -38,6 +38,8 @@ def _add_check(sub) -> None:
 
 
 def _add_synth(sub) -> None:
+    from asr.data.synth.texts import MAX_AUDIO_SHARE
+
     p = sub.add_parser("synth", help="build the synthetic corpus: OUT/<lang>/{train,dev,test}.jsonl")
     p.add_argument("--langs", default="en,fi,de,hi", help="comma-separated: en, de, es, fi, hi, it, ru")
     p.add_argument("--hours", type=float, default=0.5, help="hours of audio per language (all splits)")
@@ -56,8 +58,8 @@ def _add_synth(sub) -> None:
     p.add_argument("--level-dbfs", help="loudness range 'LOW,HIGH' in dBFS RMS (e.g. -35,-15); default: as made")
     p.add_argument("--sentence-pool", choices=("main", "reserve"), default="main",
                    help="main: the seed's sentence order from its start, as recipes voice it; reserve: its last "
-                   "30%%, which no main corpus of the seed voices, for pretraining data that must stay out of "
-                   "every recipe's dev and test sentences")  # fmt: skip
+                   f"{(1 - MAX_AUDIO_SHARE) * 100:.0f}%%, which no main corpus of the seed voices, for pretraining "
+                   "data that must stay out of every recipe's dev and test sentences")  # fmt: skip
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
 
 

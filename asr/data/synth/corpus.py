@@ -27,13 +27,12 @@ from asr.data.check import Rejected
 from asr.data.manifest import Utterance
 from asr.data.prepare import check_and_write
 from asr.data.synth.augment import Augmentation, augment
-from asr.data.synth.texts import sentences
+from asr.data.synth.texts import MAX_AUDIO_SHARE, sentences
 from asr.data.synth.voices import ENGINES, Speaker, make_speakers
 from asr.errors import InputError, ignore_interrupts, writable_dir
 from asr.text import default_normalizer
 
 CHARS_PER_SECOND = 14.0  # espeak-ng at about 160 words a minute: for planning the number of sentences
-MAX_AUDIO_SHARE = 0.7  # at most this share of a language's sentences gets audio; the rest feeds the LM
 SPLIT_SHARES = {"dev": 0.1, "test": 0.1}
 SPEAKERS = {"train": 16, "dev": 4, "test": 4}
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from asr.data.synth import grammar
 from asr.errors import InputError
 
+MAX_AUDIO_SHARE = 0.7  # at most this share of a language's sentences gets audio; the rest feeds the LM
+
 FORTUNES = Path("/usr/share/games/fortunes")
 _SOURCES = {
     "en": (FORTUNES, "fortunes-min / fortunes"),
