@@ -34,6 +34,10 @@ from asr.data.manifest import Utterance
 from asr.errors import InputError
 
 CHUNK_SECONDS = 30.0  # recordings longer than this run through the network in overlapping chunks
+# padded audio seconds per network batch where none is given (0): on 2 CPU cores 30 s batches ran the shipped
+# models at 1.3-1.4x the RTFx of one utterance at a time and 2.0-2.3x that of 160-240 s batches, whose
+# activations leave the caches (benchmarks/batch_seconds_bench.py); an accelerator is fed large batches
+DEFAULT_BATCH_SECONDS = {"cpu": 30.0, "accelerator": 160.0}
 
 
 def chunk_spans(length: int, chunk: int) -> Iterator[tuple[int, int, int, int]]:
@@ -136,6 +140,10 @@ class CTCInference:
     def dtype(self):
         return next(self.model.parameters()).dtype
 
+    def batch_seconds(self, requested: float) -> float:
+        """`requested`, or the device's default where it is 0 (DEFAULT_BATCH_SECONDS)."""
+        return requested or DEFAULT_BATCH_SECONDS["cpu" if self.device.type == "cpu" else "accelerator"]
+
     def batches(self, utts: list[Utterance], batch_seconds: float) -> list[list[Utterance]]:
         """Longest first, padded length within `batch_seconds`; equal durations only where padding is not
         exact (`forward` splits further by exact sample counts)."""
@@ -187,8 +195,9 @@ class CTCInference:
         batch_seconds: float,
         desc: str | None = None,
     ) -> Posteriors:
-        """Log-probabilities of `utts`, batched under `batch_seconds`; network time split over a batch by
-        duration. `desc` shows a progress bar in audio seconds."""
+        """Log-probabilities of `utts`, batched under `batch_seconds` (0: the device's default); network time
+        split over a batch by duration. `desc` shows a progress bar in audio seconds."""
+        batch_seconds = self.batch_seconds(batch_seconds)
         was_training = self.model.training
         self.model.eval()
         post = Posteriors({}, {})

@@ -113,6 +113,7 @@ def test_decode_writes_hypotheses_in_manifest_order_with_scores_equal_to_asr_sco
     assert results["scores"]["char"]["N"] == score["char"]["N"] and results["cer"] == score["char"]["rate"]
     assert results["decoder"] == {"name": "greedy"} and results["normalizer"] == "lower-nopunct@1"
     assert results["timing"]["rtfx"] > 1 and results["model"]["parameters"] > 100_000
+    assert results["timing"]["batch_seconds"] == 30  # the CPU's default (benchmarks/batch_seconds_bench.py)
     assert (tmp_path / "greedy" / "score" / "word.pra").is_file()
 
 
@@ -127,8 +128,8 @@ def test_beam_with_lm_beats_greedy_on_the_synthetic_test_split(es, tmp_path):
 
 def test_results_do_not_depend_on_the_batch_size(es, tmp_path):
     small, _ = decode(es, tmp_path / "small", "--batch-seconds", "1", "--no-cache")
-    large, _ = decode(es, tmp_path / "large", "--batch-seconds", "1000", "--no-cache")
-    assert [r["hyp"] for r in small] == [r["hyp"] for r in large]
+    large, results = decode(es, tmp_path / "large", "--batch-seconds", "1000", "--no-cache")
+    assert [r["hyp"] for r in small] == [r["hyp"] for r in large] and results["timing"]["batch_seconds"] == 1000
 
 
 def test_tuning_is_no_worse_than_the_defaults_on_dev(es, tmp_path):

@@ -214,3 +214,31 @@ def test_a_frozen_feature_encoder_cached_trains_as_one_computed_every_step(setup
     weights = {name: _weights(tmp_path / name / "model" / "model.safetensors") for name in runs}
     for key, value in weights["computed"].items():
         assert torch.allclose(weights["cached"][key], value, atol=1e-5), key
+    dev = {name: [row["dev_cer"] for row in info["history"] if "dev_cer" in row] for name, info in runs.items()}
+    assert len(dev["cached"]) >= 3 and dev["cached"] == pytest.approx(dev["computed"], abs=1e-9)
+
+
+def test_the_feature_cache_runs_the_encoder_once_per_dev_batch(setup):
+    import torch
+    from transformers import Wav2Vec2ForCTC
+
+    from asr.train.feature_cache import FeatureCache
+
+    reference = Wav2Vec2ForCTC.from_pretrained(setup["model"]).eval()
+    model = Wav2Vec2ForCTC.from_pretrained(setup["model"])
+    model.freeze_feature_encoder()
+    cache = FeatureCache(model)
+    inputs = [torch.randn(2, 16000, generator=torch.Generator().manual_seed(seed)) for seed in (0, 1)]
+    calls = []
+    compute = cache.compute
+    cache.compute = lambda values: calls.append(values.shape) or compute(values)
+    model.eval()
+    with torch.inference_mode():
+        logits = [model(inputs[i]).logits for i in (0, 0, 1, 0)]
+        expected = [reference(values).logits for values in inputs]
+    assert len(calls) == 2  # the second and fourth passes reuse the first one's encoder output
+    assert torch.equal(logits[0], expected[0]) and torch.equal(logits[1], expected[0])
+    assert torch.equal(logits[2], expected[1]) and torch.equal(logits[3], expected[0])
+    model.train()
+    model(inputs[0])
+    assert len(calls) == 3  # a training pass without prepare() computes

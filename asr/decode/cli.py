@@ -56,7 +56,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)))
     p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)))
     p.add_argument("--gamma-grid", default=",".join(map(str, GAMMA_GRID)))
-    p.add_argument("--batch-seconds", type=float, default=160.0, help="padded audio seconds per network batch")
+    p.add_argument("--batch-seconds", type=float, default=0.0,
+                   help="padded audio seconds per network batch; 0: 30 on a CPU, 160 on a GPU")  # fmt: skip
     p.add_argument(
         "--chunk-seconds",
         type=float,

@@ -44,7 +44,7 @@ class DecodeOptions:
     backend: str = "ctcbeam"
     beam: BeamSettings = field(default_factory=BeamSettings)
     workers: int = 0  # 0: one per CPU core
-    batch_seconds: float = 160.0
+    batch_seconds: float = 0.0  # 0: the device's default (asr.inference.DEFAULT_BATCH_SECONDS)
     dtype: str = "float32"
     cache_dir: Path | None = None
     normalize: str | None = None  # default: the model's (asr_text.json)
@@ -286,7 +286,7 @@ def check_options(opts: DecodeOptions) -> None:
     for option, value, ok, expected in (
         ("--beam-width", opts.beam.beam_width, opts.beam.beam_width >= 1, "at least 1"),
         ("--nbest", opts.depth, opts.depth >= 1, "at least 1"),
-        ("--batch-seconds", opts.batch_seconds, opts.batch_seconds > 0, "more than 0"),
+        ("--batch-seconds", opts.batch_seconds, opts.batch_seconds >= 0, "0 (the device's default) or more"),
         ("--workers", opts.workers, opts.workers >= 0, "0 (one per core) or more"),
         ("--chunk-seconds", opts.chunk_seconds, opts.chunk_seconds == 0 or opts.chunk_seconds >= 1, "0 or at least 1"),
     ):
@@ -353,7 +353,7 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, processes,
         normalizer=score.normalizer,
         scoring=score.compat,
         scores={level: score.totals[level].to_json() for level in score.levels},
-        timing=timing(test, decoding, str(model.device), processes, opts.batch_seconds),
+        timing=timing(test, decoding, str(model.device), processes, model.batch_seconds(opts.batch_seconds)),
         provenance=provenance,
     )
 

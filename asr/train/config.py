@@ -106,7 +106,7 @@ class TrainConfig:
     )  # fmt: skip
     # evaluation, logging, checkpoints
     eval_steps: int = option(200, "steps between dev scorings")
-    eval_batch_seconds: float = option(240.0, "padded audio seconds per dev/test batch")
+    eval_batch_seconds: float = option(0.0, "padded audio seconds per dev/test batch; 0: 30 on a CPU, 160 on a GPU")
     save_steps: int = option(200, "steps between checkpoints")
     save_total_limit: int = option(2, "checkpoints kept (oldest removed first); 0 = all")
     logging_steps: int = option(10, "steps between log rows")
@@ -160,12 +160,12 @@ class TrainConfig:
                     "max_batch_size"):  # fmt: skip
             if getattr(self, key) < 1:
                 raise InputError(f"config key {key}: expected at least 1, got {getattr(self, key)}")
-        for key in ("max_minutes", "learning_rate", "warmup_steps", "max_duration", "min_duration", "save_total_limit"):
+        for key in ("max_minutes", "learning_rate", "warmup_steps", "max_duration", "min_duration", "save_total_limit",
+                    "eval_batch_seconds"):  # fmt: skip
             if getattr(self, key) < 0:
                 raise InputError(f"config key {key}: expected 0 or more, got {getattr(self, key)}")
-        for key in ("max_batch_seconds", "eval_batch_seconds"):
-            if getattr(self, key) <= 0:
-                raise InputError(f"config key {key}: expected more than 0, got {getattr(self, key)}")
+        if self.max_batch_seconds <= 0:
+            raise InputError(f"config key max_batch_seconds: expected more than 0, got {self.max_batch_seconds}")
         ratios = self.tri_stage_ratios
         if not isinstance(ratios, list) or len(ratios) != 3 or not all(isinstance(r, int | float) for r in ratios):
             raise InputError(

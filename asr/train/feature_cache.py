@@ -6,9 +6,15 @@ cached (`benchmarks/model_size_bench.py`). Only layer-norm encoders (``feat_extr
 tiny/tiny-wide/small presets, large, XLS-R and MMS) trained with an attention mask qualify: each output frame
 then depends on its utterance's samples alone, so a row computed in one batch equals the row of any other batch,
 and padded frames are masked. Group-norm encoders (wav2vec2-base, HuBERT/WavLM base) normalise over the padded length.
+
+Dev evaluation runs the same padded batches every time, so their encoder output is kept too, keyed by the batch's
+samples: an evaluation of the English recipe's dev set (1,013 s of audio, the shipped checkpoint, 2 cores, 30 s
+batches) takes 5.4-6.8 s with it and 8.5-9.3 s without (it took 17.7 s in the 240 s batches used before).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import torch
 
@@ -23,22 +29,31 @@ def can_cache(model, attention_mask: bool) -> bool:
 
 
 class FeatureCache:
-    """Takes over `model`'s feature encoder for the next forward pass after `prepare`; every other pass (dev
-    evaluation, inference) runs the encoder as before. The model's weights and state dict are untouched."""
+    """Takes over `model`'s feature encoder for the next forward pass after `prepare`; a pass in eval mode (dev
+    evaluation) computes the output of a padded batch once and reuses it. The model's weights and state dict
+    are untouched."""
 
     def __init__(self, model) -> None:
         self.model = model
         self.encoder = model.base_model.feature_extractor
         self.compute = self.encoder.forward
         self.rows: dict[str, torch.Tensor] = {}
+        self.evaluated: dict[bytes, torch.Tensor] = {}
         self.pending: torch.Tensor | None = None
         self.encoder.forward = self._forward
 
     def _forward(self, input_values: torch.Tensor) -> torch.Tensor:
-        if self.pending is None:
+        if self.pending is not None:
+            features, self.pending = self.pending, None
+            return features
+        if self.model.training:
             return self.compute(input_values)
-        features, self.pending = self.pending, None
-        return features
+        key = hashlib.blake2b(input_values.cpu().numpy().tobytes(), digest_size=16)
+        key.update(repr((tuple(input_values.shape), input_values.dtype)).encode())
+        digest = key.digest()
+        if digest not in self.evaluated:
+            self.evaluated[digest] = self.compute(input_values)
+        return self.evaluated[digest].clone()
 
     def prepare(self, ids: list[str], inputs: dict) -> None:
         """Sets the batch's encoder output (batch, channels, frames) for the next forward pass, computing the
