@@ -5,11 +5,27 @@ from __future__ import annotations
 import random
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 SCLITE = Path("/usr/lib/sctk/bin/sclite")
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """accelerate keeps one precision per process and refuses another ("restart your runtime"); the tests run
+    many `asr train` calls in one process, some in bf16 (test_architectures) and the rest at `auto`, which is
+    float32 on a CPU without bf16 instructions. Each test starts from a fresh state, as accelerate's own test
+    case does (AccelerateTestCase.tearDown)."""
+    yield
+    if "accelerate.state" in sys.modules:
+        from accelerate.state import AcceleratorState, GradientState
+
+        AcceleratorState._reset_state(reset_partial_state=True)
+        GradientState._reset_state()
+
 
 # Words in four scripts, few enough that generated pairs repeat words and create alignment ties.
 # No trn syntax: no parentheses, braces, '@', ';', ':', '"' or trailing '*'.
