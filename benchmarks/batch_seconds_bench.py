@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from clean_spanish import clean_spanish
 
-ASR = [sys.executable, "-m", "asr"]
 MODELS = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -32,10 +30,7 @@ def utterances(root: Path, hours: float) -> tuple[list, object]:
     from asr.data.manifest import read_manifest
     from asr.inference import manifest_audio
 
-    data = root / "es"
-    if not (data / "test.jsonl").exists():
-        subprocess.run([*ASR, "data", "synth", "--langs", "es", "--hours", str(hours), "--seed", "11",
-                        "--noise-prob", "0", "--reverb-prob", "0", "--out", str(root)], check=True)  # fmt: skip
+    data = clean_spanish(root, hours)
     utts = [u for split in ("dev", "test") for u in read_manifest(data / f"{split}.jsonl")]
     return utts, functools.cache(manifest_audio(data, 16000))
 

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from clean_spanish import clean_spanish
+
 ASR = [sys.executable, "-m", "asr"]
 MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
 
@@ -29,10 +31,7 @@ def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
     from asr.decode import logits as cache
     from asr.inference import CHUNK_SECONDS
 
-    data = root / "es"
-    if not (data / "test.jsonl").exists():
-        subprocess.run([*ASR, "data", "synth", "--langs", "es", "--hours", str(hours), "--seed", "11",
-                        "--noise-prob", "0", "--reverb-prob", "0", "--out", str(root)], check=True)  # fmt: skip
+    data = clean_spanish(root, hours)
     if not (root / "lm" / "lm.json").exists():
         subprocess.run([*ASR, "lm", "build", "--text", str(data / "lm_text.txt"), "--order", "4", "--processor",
                         str(MODEL), "--out", str(root / "lm")], check=True)  # fmt: skip

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from clean_spanish import clean_spanish
 
 ASR = [sys.executable, "-m", "asr"]
 MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
@@ -31,10 +32,8 @@ PEAK = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=Tru
 def corpus(root: Path) -> list:
     from asr.data.manifest import read_manifest
 
-    if not (root / "es" / "test.jsonl").exists():
-        subprocess.run([*ASR, "data", "synth", "--langs", "es", "--hours", "0.2", "--seed", "11", "--noise-prob", "0",
-                        "--reverb-prob", "0", "--out", str(root)], check=True, capture_output=True)  # fmt: skip
-    return [(u, root / "es") for split in ("test", "dev") for u in read_manifest(root / "es" / f"{split}.jsonl")]
+    data = clean_spanish(root, 0.2, quiet=True)
+    return [(u, data) for split in ("test", "dev") for u in read_manifest(data / f"{split}.jsonl")]
 
 
 def recording(utts: list, minutes: float, out: Path) -> Path:
