@@ -235,7 +235,8 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     dev = load_posteriors(model, tune_manifest, opts) if tune_manifest else None
     splits = [dev if m == tune_manifest else load_posteriors(model, m, opts) for m in opts.manifests]
     if state.num_processes > 1:  # no collective follows: every process leaves the group now, cleanly (a process
-        state.destroy_process_group()  # that exits still in a gloo group can abort: "terminate called ...")
+        state.wait_for_everyone()  # that exits still in a gloo group can abort: "terminate called ..."), after a
+        state.destroy_process_group()  # barrier, as training ends (a peer's gather may still be in flight)
     if not state.is_main_process:
         return None
     transcribe = Transcriber(opts, labels, lm, rescorer)
