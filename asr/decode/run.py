@@ -234,9 +234,12 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     tune_manifest = opts.tune_manifest() if opts.tune else None
     dev = load_posteriors(model, tune_manifest, opts) if tune_manifest else None
     splits = [dev if m == tune_manifest else load_posteriors(model, m, opts) for m in opts.manifests]
-    if state.num_processes > 1:  # no collective follows: every process leaves the group now, cleanly (a process
-        state.wait_for_everyone()  # that exits still in a gloo group can abort: "terminate called ..."), after a
-        state.destroy_process_group()  # barrier, as training ends (a peer's gather may still be in flight)
+    # No collective follows, so every process leaves the gloo group now: one that exits still in it can abort
+    # ("terminate called without an active exception"). The barrier first, as training ends, so that no peer's
+    # gather is still in flight when a process leaves.
+    if state.num_processes > 1:
+        state.wait_for_everyone()
+        state.destroy_process_group()
     if not state.is_main_process:
         return None
     transcribe = Transcriber(opts, labels, lm, rescorer)
