@@ -18,7 +18,7 @@ for lang in en es fr it ru; do
 done
 # Festival and the voices of asr/data/synth/voices.py (FESTIVAL_PACKAGES; tests/test_layout.py checks the list)
 APT_PACKAGES+=(festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts festvox-suopuhe-lj festvox-suopuhe-mv
-    festvox-hi-nsk festvox-italp16k festvox-itapc16k festvox-ru)
+    festvox-hi-nsk festival-hi festvox-italp16k festvox-itapc16k festvox-ru)
 TORCH_VERSION=2.13.0
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3

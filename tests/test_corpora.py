@@ -123,6 +123,21 @@ def test_festival_voices_join_with_held_out_test_voices(tmp_path):
         run_synth(build_parser("asr data").parse_args([*args[:5], "--engines", "festival", "--out", str(out)]))
 
 
+def test_every_festival_voice_loads_and_one_that_does_not_is_named(monkeypatch):
+    """A voice whose files are installed can still lack a package (festvox-hi-nsk without festival-hi failed on
+    every Hindi utterance): synthesis stops before it starts, naming the voice, its packages and Festival's error."""
+    import random
+
+    from asr.data.synth import voices
+
+    errors = {v: voices.festival_voice_error(v) for v in voices.FESTIVAL_PACKAGES}
+    assert errors == dict.fromkeys(voices.FESTIVAL_PACKAGES)
+    monkeypatch.setitem(voices.FESTIVAL_VOICES, "hi", {"train": ("hindi_XYZ_diphone",)})
+    monkeypatch.setitem(voices.FESTIVAL_PACKAGES, "hindi_XYZ_diphone", "festvox-hi-xyz")
+    with pytest.raises(InputError, match=r"do not load: hindi_XYZ_diphone \(festvox-hi-xyz: SIOD ERROR: unbound"):
+        voices.festival_speakers("hi", "train", 2, random.Random(0))
+
+
 def test_mojibake_sentences_are_rejected_and_a_voice_without_audio_is_named(tmp_path):
     from asr.data.synth.corpus import Augmentation, Job, synthesize
     from asr.data.synth.texts import sentence_filter

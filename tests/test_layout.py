@@ -41,4 +41,6 @@ def test_setup_installs_every_festival_voice_the_corpus_uses():
 
     setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
     voices = {v for splits in FESTIVAL_VOICES.values() for names in splits.values() for v in names}
-    assert voices == set(FESTIVAL_PACKAGES) and all(f" {FESTIVAL_PACKAGES[v]}" in setup for v in voices)
+    assert voices == set(FESTIVAL_PACKAGES) and all(
+        f" {package}" in setup for v in voices for package in FESTIVAL_PACKAGES[v].split()
+    )

@@ -47,12 +47,13 @@ FESTIVAL_VOICES = {
     "it": {"train": ("lp_diphone",), "test": ("pc_diphone",)},
     "ru": {"train": ("msu_ru_nsh_clunits",)},
 }
+# festvox-hi-nsk only recommends festival-hi, without whose Hindi phone set and lexicon its voice does not load
 FESTIVAL_PACKAGES = {
     "kal_diphone": "festvox-kallpc16k", "cmu_us_slt_arctic_hts": "festvox-us-slt-hts",
     "ked_diphone": "festvox-kdlpc16k",
     "suo_fi_lj_diphone": "festvox-suopuhe-lj", "hy_fi_mv_diphone": "festvox-suopuhe-mv",
-    "hindi_NSK_diphone": "festvox-hi-nsk", "lp_diphone": "festvox-italp16k", "pc_diphone": "festvox-itapc16k",
-    "msu_ru_nsh_clunits": "festvox-ru",
+    "hindi_NSK_diphone": "festvox-hi-nsk festival-hi", "lp_diphone": "festvox-italp16k",
+    "pc_diphone": "festvox-itapc16k", "msu_ru_nsh_clunits": "festvox-ru",
 }  # fmt: skip
 FESTIVAL_ENCODING = {"fi": "latin-1", "it": "latin-1"}  # what those voices read; the others read UTF-8
 FESTIVAL_SHARE = 0.5  # of a split's speakers, where the language has Festival voices for it
@@ -106,17 +107,23 @@ def installed_variants() -> frozenset[str]:
 
 
 @cache
-def installed_festival_voices() -> frozenset[str]:
-    """Names of the Festival voices installed (folders under /usr/share/festival/voices/<language>/)."""
-    return frozenset(p.name for p in Path("/usr/share/festival/voices").glob("*/*") if p.is_dir())
+def festival_voice_error(voice: str) -> str | None:
+    """Why Festival cannot load `voice` (its first error line), or None where it loads: a voice whose files are
+    there can still lack a package it needs, and would then fail on every utterance."""
+    try:
+        done = subprocess.run(["festival", "-b", f"(voice_{voice})"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return str(err)
+    lines = (done.stderr + done.stdout).splitlines()
+    return None if done.returncode == 0 else next((x for x in lines if "ERROR" in x), f"exit {done.returncode}")
 
 
 def festival_speakers(lang: str, split: str, count: int, rng: random.Random) -> list[Speaker]:
     """`count` Festival speakers of `split`: the split's voices in turn, each at its own speaking rate."""
     voices = FESTIVAL_VOICES[lang][split]
-    missing = [f"{v} ({FESTIVAL_PACKAGES[v]})" for v in voices if v not in installed_festival_voices()]
-    if missing:
-        raise InputError(f"Festival voices not installed: {', '.join(missing)}; scripts/setup.sh installs them")
+    broken = [f"{v} ({FESTIVAL_PACKAGES[v]}: {why})" for v in voices if (why := festival_voice_error(v))]
+    if broken:
+        raise InputError(f"Festival voices that do not load: {'; '.join(broken)}; scripts/setup.sh installs them")
     found: dict[str, Speaker] = {}
     while len(found) < count:
         speaker = Speaker(lang, voices[len(found) % len(voices)], "", 0, rng.randint(85, 120), "festival")
