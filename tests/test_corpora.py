@@ -170,7 +170,7 @@ def test_utterances_an_engine_cannot_voice_are_counted_and_listed(tmp_path, monk
         kept = read_manifest(out / "ru" / f"{split}.jsonl")
         rejected = [json.loads(line) for line in (out / "ru" / f"{split}.rejected.jsonl").read_text().splitlines()]
         counts = summary["splits"][split]
-        assert kept and all("fest" not in u.speaker for u in kept)
+        assert kept and all("fest" not in u.speaker for u in kept) and all("чужая" in r["text"] for r in rejected)
         assert counts["filtered"].get("synthesis engine failed", 0) == len(rejected) == counts["items"] - counts["kept"]
     assert summary["splits"]["train"]["filtered"]["synthesis engine failed"] >= 1
 
