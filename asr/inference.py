@@ -38,6 +38,8 @@ CHUNK_SECONDS = 30.0  # recordings longer than this run through the network in o
 # models at 1.3-1.4x the RTFx of one utterance at a time and 2.0-2.3x that of 160-240 s batches, whose
 # activations leave the caches (benchmarks/batch_seconds_bench.py); an accelerator is fed large batches
 DEFAULT_BATCH_SECONDS = {"cpu": 30.0, "accelerator": 160.0}
+# what a batch-seconds option of 0 means, for help texts
+ZERO_BATCH_SECONDS_HELP = "0: {cpu:g} on a CPU, {accelerator:g} on a GPU".format(**DEFAULT_BATCH_SECONDS)
 
 
 def chunk_spans(length: int, chunk: int) -> Iterator[tuple[int, int, int, int]]:

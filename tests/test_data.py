@@ -70,9 +70,15 @@ def test_check_exit_codes(tmp_path, audio):
     good = _jsonl(tmp_path / "good.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": "hello there"}])
     bad = _jsonl(tmp_path / "bad.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": ""}])
     (tmp_path / "broken.jsonl").write_text('{"id": "x"\n')
-    codes = [subprocess.run([*ASR, "data", "check", str(p)], capture_output=True, text=True) for p in (good, bad)]
+    codes = [subprocess.run([*ASR, "data", "check", str(p), "--json", str(p.with_suffix(".report.json"))],
+                            capture_output=True, text=True) for p in (good, bad)]  # fmt: skip
     assert [c.returncode for c in codes] == [0, 1]
     assert "s_1: empty transcript" in codes[1].stdout
+    # the same record as <split>.rejected.jsonl's lines: the refused item can be read without the manifest
+    report = json.loads(bad.with_suffix(".report.json").read_text())
+    assert report["rejected"] == [
+        {"id": "s_1", "reason": "empty transcript", "detail": "", "audio": str(audio["u0"]), "text": ""}
+    ]
     proc = subprocess.run([*ASR, "data", "check", str(tmp_path / "broken.jsonl")], capture_output=True, text=True)
     assert proc.returncode == 2 and "broken.jsonl:1: invalid JSON" in proc.stderr and "Traceback" not in proc.stderr
 

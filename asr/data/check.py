@@ -67,6 +67,14 @@ class CheckResult:
     def note_counts(self) -> dict[str, int]:
         return dict(Counter(note.split(" (")[0] for _, note in self.notes).most_common())
 
+    def rejected_records(self) -> list[dict]:
+        """One record per rejected utterance (id, reason, detail, audio, text): the `<split>.rejected.jsonl`
+        lines and `asr data check --json`'s list, so that what a check or an engine refused can be read."""
+        return [
+            {"id": u.id, "reason": reason, "detail": detail, "audio": u.audio, "text": u.text}
+            for u, reason, detail in self.rejected
+        ]
+
     def summary(self) -> dict:
         """Counts for summary.json."""
         return {

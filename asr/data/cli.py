@@ -218,7 +218,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"  {name} on loading: {count}")
     if args.json:
         report = result.summary() | {
-            "rejected": [{"id": u.id, "reason": r, "detail": d} for u, r, d in result.rejected],
+            "rejected": result.rejected_records(),
             "notes": [{"id": i, "note": n} for i, n in result.notes],
         }
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

@@ -18,16 +18,10 @@ from asr.text import Normalizer
 
 
 def write_split(out_dir: Path, split: str, result: CheckResult) -> None:
-    """Writes the manifest of the usable utterances and the list of rejected ones with their reasons (and
-    transcripts, so that what a check or an engine refused can be read)."""
+    """Writes the manifest of the usable utterances and the list of rejected ones (`CheckResult.rejected_records`)."""
     write_manifest(out_dir / f"{split}.jsonl", result.usable)
-    rejected = [
-        json.dumps(
-            {"id": u.id, "reason": reason, "detail": detail, "audio": u.audio, "text": u.text}, ensure_ascii=False
-        )
-        for u, reason, detail in result.rejected
-    ]
-    (out_dir / f"{split}.rejected.jsonl").write_text("".join(r + "\n" for r in rejected), encoding="utf-8")
+    lines = (json.dumps(record, ensure_ascii=False) + "\n" for record in result.rejected_records())
+    (out_dir / f"{split}.rejected.jsonl").write_text("".join(lines), encoding="utf-8")
 
 
 def check_and_write(

@@ -16,6 +16,7 @@ from asr.decode.decoders import BACKENDS, DECODERS, BeamSettings
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHTS, parse_grid
 from asr.errors import InputError, run_reporting_errors
+from asr.inference import ZERO_BATCH_SECONDS_HELP
 
 DEFAULT_CACHE = Path.home() / ".cache" / "asr-toolkit" / "logits"
 
@@ -57,7 +58,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)))
     p.add_argument("--gamma-grid", default=",".join(map(str, GAMMA_GRID)))
     p.add_argument("--batch-seconds", type=float, default=0.0,
-                   help="padded audio seconds per network batch; 0: 30 on a CPU, 160 on a GPU")  # fmt: skip
+                   help=f"padded audio seconds per network batch; {ZERO_BATCH_SECONDS_HELP}")  # fmt: skip
     p.add_argument(
         "--chunk-seconds",
         type=float,

@@ -15,6 +15,7 @@ from typing import ClassVar
 import yaml
 
 from asr.errors import InputError
+from asr.inference import ZERO_BATCH_SECONDS_HELP
 
 
 def option(default, help: str, model: bool = False, choices: tuple[str, ...] = ()):
@@ -106,7 +107,7 @@ class TrainConfig:
     )  # fmt: skip
     # evaluation, logging, checkpoints
     eval_steps: int = option(200, "steps between dev scorings")
-    eval_batch_seconds: float = option(0.0, "padded audio seconds per dev/test batch; 0: 30 on a CPU, 160 on a GPU")
+    eval_batch_seconds: float = option(0.0, f"padded audio seconds per dev/test batch; {ZERO_BATCH_SECONDS_HELP}")
     save_steps: int = option(200, "steps between checkpoints")
     save_total_limit: int = option(2, "checkpoints kept (oldest removed first); 0 = all")
     logging_steps: int = option(10, "steps between log rows")
