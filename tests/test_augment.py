@@ -11,6 +11,7 @@ from asr.data.synth.augment import (
     WIDEBAND_CODECS,
     Augmentation,
     augment,
+    codec_round_trip,
     coloured,
     reverberate,
     set_level,
@@ -49,6 +50,13 @@ def test_a_wideband_codec_keeps_length_and_signal(codec):
     x = speechlike()
     y = wideband_codec(x, RATE, codec)
     assert len(y) == len(x) and np.corrcoef(x, y)[0, 1] > 0.5 and not np.array_equal(x, y)
+
+
+def test_audio_louder_than_full_scale_goes_through_a_codec_unclipped():
+    x = 4 * speechlike()  # noise and reverberation can take a peak above 1
+    y = codec_round_trip(x, RATE, TELEPHONE_CODECS["ulaw"])
+    assert np.max(np.abs(x)) > 1.5 and np.corrcoef(x, y)[0, 1] > 0.999
+    assert np.corrcoef(x, np.clip(x, -1, 1))[0, 1] < 0.99  # what clipping would have made of it
 
 
 @pytest.mark.parametrize("colour", sorted(NOISE_SLOPES))

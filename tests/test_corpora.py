@@ -54,6 +54,11 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     total = sum(s["items"] for s in summary["splits"].values())
     assert summary["resumed_utterances"] == total - 1
     assert (out / "en" / first.audio).read_bytes() == (synth / "en" / first.audio).read_bytes()
+    # each utterance's draws, read back from the audio files' tags on the resume: the same as the first run's
+    draws = [json.loads(line) for line in (out / "en" / "augmentation.jsonl").read_text().splitlines()]
+    assert (out / "en" / "augmentation.jsonl").read_text() == (synth / "en" / "augmentation.jsonl").read_text()
+    assert len(draws) == total and all(d["applied"]["speed"] in (0.9, 1.0, 1.1) for d in draws)
+    assert any("snr_db" in d["applied"] for d in draws) and any("snr_db" not in d["applied"] for d in draws)
     # a rerun with other settings would keep old audio under new transcripts: refused, nothing changed
     before = (out / "en" / "train.jsonl").read_text()
     for other in (["--hours", "0.05"], ["--noise-prob", "0"], ["--seed", "4"], ["--sentence-pool", "reserve"]):
@@ -62,6 +67,25 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
             run_synth(build_parser("asr data").parse_args(changed))
     assert (out / "en" / "train.jsonl").read_text() == before
     assert data_main([*args[:3], "--out", str(out), "--hours", "0.03", "--workers", "0"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--hours", "0"], "too few for train, dev and test"),
+        (["--langs", "fi,xx"], "--langs 'fi,xx': expected some of"),
+        (["--langs", ""], "--langs '': expected some of"),
+        (["--speed-factors", "0"], "expected positive numbers"),
+        (["--speed-factors", "nan"], "expected positive numbers"),
+        (["--level-dbfs=-15,-35"], "LOW at most HIGH"),
+        (["--level-dbfs=-200,-190"], "expected values from -70 to 0"),
+        (["--reverb-drr", "nan,5"], "LOW at most HIGH"),
+    ],
+)
+def test_bad_synth_settings_are_refused_before_any_work(tmp_path, capsys, option, message):
+    out = tmp_path / "c"
+    assert data_main(["synth", "--langs", "fi", "--hours", "0.01", "--out", str(out), *option]) == 2
+    assert message in capsys.readouterr().err and not (out / "fi").exists()  # nothing made, nothing claimed
 
 
 def test_a_corpus_made_before_the_room_response_ratio_resumes_only_with_the_first_response(tmp_path):
@@ -173,6 +197,8 @@ def test_utterances_an_engine_cannot_voice_are_counted_and_listed(tmp_path, monk
         assert kept and all("fest" not in u.speaker for u in kept) and all("чужая" in r["text"] for r in rejected)
         assert counts["filtered"].get("synthesis engine failed", 0) == len(rejected) == counts["items"] - counts["kept"]
     assert summary["splits"]["train"]["filtered"]["synthesis engine failed"] >= 1
+    failed = sum(s["filtered"].get("synthesis engine failed", 0) for s in summary["splits"].values())
+    assert summary["sentences_with_audio"] == sum(s["items"] for s in summary["splits"].values()) - failed
 
 
 def test_vocab_from_train_only_reports_unseen_characters(synth, tmp_path):
@@ -209,6 +235,17 @@ def test_asterisk_prompts_are_real_speech_with_clean_text(tmp_path):
     texts = [u.text for us in utts.values() for u in us]
     assert not any("[" in t or "(" in t or "*" in t for t in texts)
     assert all(u.id.startswith("allison_en-") and u.speaker == "allison" for u in utts["dev"])
+    skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
+    assert len(skipped) == sum(summary["entries_skipped"].values()) and all(e["name"] and e["reason"] for e in skipped)
+    # another language, or a synthetic corpus, is not written over; a file is no folder
+    for lang, folder in (("es", out), ("en", tmp_path / "synth")):
+        (tmp_path / "synth" / "fi").mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run([*ASR, "data", "asterisk", "--lang", lang, "--out", str(folder)], capture_output=True,
+                              text=True)  # fmt: skip
+        assert proc.returncode == 2 and "use another --out" in proc.stderr, proc.stderr
+    assert data_main(["asterisk", "--lang", "en", "--out", str(out)]) == 0  # its own language again: rewritten
+    (tmp_path / "file").touch()
+    assert data_main(["asterisk", "--lang", "en", "--out", str(tmp_path / "file")]) == 2
 
 
 def test_asterisk_unknown_language(tmp_path):

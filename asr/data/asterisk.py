@@ -4,15 +4,16 @@
 ``name: text`` per line) and ``asterisk-core-sounds-<lang>-wav`` the 8 kHz studio recordings under
 ``/usr/share/asterisk/sounds/<lang>/`` (a link to the voice's folder, such as ``en_US_f_Allison``). One
 professional speaker per language: the voice folder names the speaker. Entries are skipped, and counted by
-reason, when they are not speech (``[beep]``), have no recording, or speak symbols the text does not hold
-(``*``, ``#``); bracketed glosses and stage notes are removed from the text. Prompts are split 80/10/10
-into train/dev/test by a hash of their name, so the split of a prompt never changes. Audio is referenced
-where it lies and resampled to 16 kHz on loading.
+reason (and listed in ``skipped.jsonl``), when they are not speech (``[beep]``), have no recording, or speak
+symbols the text does not hold (``*``, ``#``); bracketed glosses and stage notes are removed from the text.
+Prompts are split 80/10/10 into train/dev/test by a hash of their name, so the split of a prompt never changes.
+Audio is referenced where it lies and resampled to 16 kHz on loading.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import zlib
 from collections import Counter
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from asr.data.manifest import Utterance
 from asr.data.prepare import check_and_write
-from asr.errors import InputError
+from asr.errors import InputError, writable_dir
 from asr.text import default_normalizer
 
 LANGUAGES = ("en", "es", "fr", "it", "ru")
@@ -65,8 +66,8 @@ def _transcripts(lang: str) -> list[tuple[str, str]]:
     return entries
 
 
-def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], Counter]:
-    """Utterances per split and the counts of skipped entries by reason."""
+def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], list[dict]]:
+    """Utterances per split and the skipped entries (name, reason, text)."""
     if lang not in LANGUAGES:
         raise InputError(f"no Asterisk prompts for {lang!r}; available: {', '.join(LANGUAGES)}")
     folder = (SOUNDS / lang).resolve()
@@ -75,7 +76,7 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], Counter]:
     speaker = re.sub(r"[^a-z0-9]", "", folder.name.split("_")[-1].lower())
     wavs = {str(p.relative_to(folder).with_suffix("")).lower(): p for p in folder.rglob("*.wav")}
     splits: dict[str, list[Utterance]] = {}
-    skipped: Counter = Counter()
+    skipped: list[dict] = []
     seen: set[str] = set()
     for name, text in _transcripts(lang):
         spoken, reason = clean_text(text)
@@ -85,7 +86,7 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], Counter]:
         if reason is None and name.lower() in seen:
             reason = "duplicate name"
         if reason:
-            skipped[reason] += 1
+            skipped.append({"name": name, "reason": reason, "text": text})
             continue
         seen.add(name.lower())
         utt_id = f"{speaker}_{lang}-{name.replace('/', '-')}"
@@ -94,14 +95,36 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], Counter]:
     return splits, skipped
 
 
+SKIPPED_FILE = "skipped.jsonl"
+
+
+def claim_folder(out_dir: Path, source: str) -> None:
+    """Refuses an --out that holds another corpus (another language's prompts, a synthetic corpus, other files):
+    writing there would mix them. A rerun of the same language rewrites its own files."""
+    summary = out_dir / "summary.json"
+    if summary.is_file():
+        made = json.loads(summary.read_text(encoding="utf-8")).get("source")
+        if made != source:
+            raise InputError(f"{out_dir} holds another corpus ({made}); use another --out")
+    elif out_dir.is_dir():
+        own = {SKIPPED_FILE} | {f"{s}{ext}" for s in ("train", "dev", "test") for ext in (".jsonl", ".rejected.jsonl")}
+        if others := sorted(p.name for p in out_dir.iterdir() if p.name not in own):
+            raise InputError(f"{out_dir} is not empty ({', '.join(others[:3])}) and was not made by "
+                             "'asr data asterisk'; use another --out")  # fmt: skip
+    writable_dir(out_dir, "--out")
+
+
 def build(lang: str, out_dir: Path) -> dict:
-    """Writes OUT/{train,dev,test}.jsonl and summary.json for one language; returns the summary."""
+    """Writes OUT/{train,dev,test}.jsonl, summary.json and skipped.jsonl (the entries skipped, with their
+    reasons) for one language; returns the summary."""
     splits, skipped = load_prompts(lang)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    source = f"asterisk-core-sounds-{lang}"
+    claim_folder(out_dir, source)
+    (out_dir / SKIPPED_FILE).write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in skipped), "utf-8")
     extra = {
-        "source": f"asterisk-core-sounds-{lang}",
+        "source": source,
         "lang": lang,
         "credit": CREDITS[lang],
-        "entries_skipped": dict(skipped.most_common()),
+        "entries_skipped": dict(Counter(e["reason"] for e in skipped).most_common()),
     }
     return check_and_write(splits, out_dir, default_normalizer(lang), f"asterisk {lang}", extra)

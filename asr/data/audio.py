@@ -83,7 +83,16 @@ def load_audio(
     return resample(to_mono(samples), rate, target_rate)
 
 
-def write_audio(path: str | Path, samples: np.ndarray, rate: int = TARGET_RATE) -> None:
-    """Writes mono audio as 16-bit FLAC (or WAV for a .wav path)."""
+def write_audio(path: str | Path, samples: np.ndarray, rate: int = TARGET_RATE, comment: str = "") -> None:
+    """Writes mono audio as 16-bit FLAC (or WAV for a .wav path), with `comment` in its comment tag."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), samples, rate, subtype="PCM_16")
+    with sf.SoundFile(str(path), "w", rate, 1, subtype="PCM_16") as f:
+        if comment:
+            f.comment = comment
+        f.write(samples)
+
+
+def audio_comment(path: str | Path) -> str:
+    """The comment tag of an audio file ("" where it has none)."""
+    with sf.SoundFile(str(path)) as f:
+        return f.comment

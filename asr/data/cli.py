@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -54,8 +55,10 @@ def _add_synth(sub) -> None:
                    "from Festival's voices of real speakers where the language has some (en fi hi it ru)")  # fmt: skip
     p.add_argument("--noise-colours", default="white,brown", help="of white, pink, brown, blue, violet")
     p.add_argument("--telephone-prob", type=float, default=0.0, help="share sent through an 8 kHz telephone codec")
-    p.add_argument("--codec-prob", type=float, default=0.0, help="share through a wideband codec (mp3, vorbis, opus)")
-    p.add_argument("--level-dbfs", help="loudness range 'LOW,HIGH' in dBFS RMS (e.g. -35,-15); default: as made")
+    p.add_argument("--codec-prob", type=float, default=0.0, help="share through a wideband codec (mp3, vorbis, opus) "
+                   "of the utterances not sent through the telephone channel")  # fmt: skip
+    p.add_argument("--level-dbfs", help="loudness range 'LOW,HIGH' in dBFS RMS (e.g. -35,-15; -70 to 0); the "
+                   "peak limit (0.95 of full scale) lowers what peaks cannot reach; default: as made")  # fmt: skip
     p.add_argument("--sentence-pool", choices=("main", "reserve"), default="main",
                    help="main: the seed's sentence order from its start, as recipes voice it; reserve: its last "
                    f"{(1 - MAX_AUDIO_SHARE) * 100:.0f}%%, which no main corpus of the seed voices, for pretraining "
@@ -73,14 +76,12 @@ def run_synth(args: argparse.Namespace) -> int:
     from asr.data.prepare import summary_table
     from asr.data.synth.augment import NOISE_SLOPES, Augmentation
     from asr.data.synth.corpus import synth_language
+    from asr.data.synth.texts import LANGUAGES
     from asr.data.synth.voices import ENGINES
 
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: expected at least 1")
-    try:
-        speed_factors = tuple(float(f) for f in args.speed_factors.split(","))
-    except ValueError:
-        raise InputError(f"--speed-factors {args.speed_factors!r}: expected numbers such as 0.9,1.0,1.1") from None
+    langs = _listed(args.langs, "--langs", LANGUAGES)  # every language checked before any is made
     engines = tuple(_listed(args.engines, "--engines", ENGINES))
     if engines[:1] != ("espeak-ng",):
         raise InputError(f"--engines {args.engines!r}: espeak-ng first (Festival adds voices to it)")
@@ -88,16 +89,16 @@ def run_synth(args: argparse.Namespace) -> int:
         if not 0 <= getattr(args, name) <= 1:
             raise InputError(f"--{name.replace('_', '-')} {getattr(args, name)}: expected a share from 0 to 1")
     settings = Augmentation(
-        speed_factors=speed_factors,
+        speed_factors=_speed_factors(args.speed_factors),
         reverb_prob=args.reverb_prob,
-        reverb_drr_db=_drr(args.reverb_drr),
+        reverb_drr_db=None if args.reverb_drr == "first" else _range(args.reverb_drr, "--reverb-drr", "-6,12 (dB)"),
         noise_prob=args.noise_prob,
         noise_colours=tuple(_listed(args.noise_colours, "--noise-colours", tuple(NOISE_SLOPES))),
         telephone_prob=args.telephone_prob,
         codec_prob=args.codec_prob,
-        level_dbfs=_level(args.level_dbfs),
+        level_dbfs=None if args.level_dbfs is None else _range(args.level_dbfs, "--level-dbfs", "-35,-15", LEVELS),
     )
-    for lang in [lang for lang in args.langs.split(",") if lang]:
+    for lang in langs:
         summary = synth_language(
             lang, args.hours, args.out, args.seed, settings, args.workers, engines, args.sentence_pool
         )
@@ -116,25 +117,31 @@ def _listed(text: str, option: str, known: tuple[str, ...]) -> list[str]:
     return names
 
 
-def _level(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
+def _speed_factors(text: str) -> tuple[float, ...]:
     try:
-        low, high = sorted(float(v) for v in text.split(","))
+        factors = tuple(float(f) for f in text.split(","))
     except ValueError:
-        raise InputError(f"--level-dbfs {text!r}: expected LOW,HIGH in dBFS such as -35,-15") from None
-    if high > 0:
-        raise InputError(f"--level-dbfs {text!r}: levels are at most 0 dBFS")
-    return low, high
+        factors = ()
+    if not factors or not all(0 < f < math.inf for f in factors):
+        raise InputError(f"--speed-factors {text!r}: expected positive numbers such as 0.9,1.0,1.1")
+    return factors
 
 
-def _drr(text: str) -> tuple[float, float] | None:
-    if text == "first":
-        return None
+# the loudness a level range may ask for: below -70 dBFS RMS 16-bit audio keeps little of the speech
+LEVELS = (-70.0, 0.0)
+
+
+def _range(text: str, option: str, example: str, bounds: tuple[float, float] = (-math.inf, math.inf)
+           ) -> tuple[float, float]:  # fmt: skip
+    """'LOW,HIGH': two finite numbers in order, within `bounds`."""
     try:
-        low, high = sorted(float(v) for v in text.split(","))
+        low, high = (float(v) for v in text.split(","))
     except ValueError:
-        raise InputError(f"--reverb-drr {text!r}: expected LOW,HIGH in dB such as -6,12, or 'first'") from None
+        raise InputError(f"{option} {text!r}: expected LOW,HIGH such as {example}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise InputError(f"{option} {text!r}: expected LOW,HIGH, two numbers with LOW at most HIGH, e.g. {example}")
+    if low < bounds[0] or high > bounds[1]:
+        raise InputError(f"{option} {text!r}: expected values from {bounds[0]:g} to {bounds[1]:g}")
     return low, high
 
 
@@ -143,7 +150,7 @@ def run_asterisk(args: argparse.Namespace) -> int:
     from asr.data.prepare import summary_table
 
     summary = build(args.lang, args.out)
-    print(f"skipped transcript entries: {summary['entries_skipped']}")
+    print(f"skipped transcript entries: {summary['entries_skipped']} (listed in {args.out / 'skipped.jsonl'})")
     print(summary_table(summary))
     print(f"recordings by {summary['credit']}; manifests in {args.out}")
     return 0

@@ -98,9 +98,11 @@ def _fit(samples: np.ndarray, length: int) -> np.ndarray:
 
 
 def codec_round_trip(samples: np.ndarray, rate: int, codec: tuple[str, str]) -> np.ndarray:
-    """The audio encoded with a libsndfile codec at `rate` and decoded again, at its own length."""
+    """The audio encoded with a libsndfile codec at `rate` and decoded again, at its own length (scaled into full
+    scale first where noise or reverberation took its peak above it: the codec would clip it)."""
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(samples, -1, 1), rate, format=codec[0], subtype=codec[1])
+    sf.write(buffer, samples / max(peak, 1.0), rate, format=codec[0], subtype=codec[1])
     buffer.seek(0)
     decoded, _ = sf.read(buffer, dtype="float32")
     return _fit(decoded, len(samples))

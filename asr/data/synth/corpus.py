@@ -22,7 +22,7 @@ from pathlib import Path
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.data.audio import TARGET_RATE, audio_info, resample, write_audio
+from asr.data.audio import TARGET_RATE, audio_comment, audio_info, resample, write_audio
 from asr.data.check import Rejected
 from asr.data.manifest import Utterance
 from asr.data.prepare import check_and_write
@@ -53,10 +53,12 @@ def _seed(*parts: object) -> int:
 
 
 def synthesize(job: Job, settings: Augmentation) -> dict:
-    """Synthesises, augments and writes one utterance (unless its file exists); returns what was applied, or
-    {"failed": why} when the engine gave no audio (no file is written; a rerun tries again)."""
+    """Synthesises, augments and writes one utterance (unless its file exists); returns {"applied": the values
+    its augmentation drew} (also in the audio file's comment tag, where a resumed run reads them back; None for
+    files written before the tag), or {"failed": why} when the engine gave no audio (no file is written; a rerun
+    tries again)."""
     if job.path.exists():
-        return {"resumed": True}
+        return {"resumed": True, "applied": json.loads(audio_comment(job.path) or "null")}
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "u.wav"
         # text through stdin: a sentence starting with "-" would be read as an option
@@ -71,9 +73,9 @@ def synthesize(job: Job, settings: Augmentation) -> dict:
             return {"failed": f"{cmd[0]} gave no audio: {error or 'no message'}"}
     samples, applied = augment(samples, rate, settings, job.seed)
     tmp_path = job.path.with_suffix(".part.flac")
-    write_audio(tmp_path, resample(samples, rate, TARGET_RATE), TARGET_RATE)
+    write_audio(tmp_path, resample(samples, rate, TARGET_RATE), TARGET_RATE, comment=json.dumps(applied))
     tmp_path.replace(job.path)  # whole files only: an interrupted run leaves no truncated audio
-    return applied
+    return {"applied": applied}
 
 
 def _run(args: tuple[Job, Augmentation]) -> dict:
@@ -178,9 +180,9 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
     "main" corpus of the same seed voices: pretraining data kept out of every recipe's dev and test sentences.
     A rerun with the same settings resumes (what exists is kept); a rerun with other settings is refused."""
     lang_dir = out_dir / lang
+    jobs, lm_text, stats = plan(lang, hours, seed, lang_dir, engines, sentence_pool)  # refuses bad settings first
     claim_folder(lang_dir, {"hours": hours, "seed": seed, "augmentation": _json(asdict(settings)),
                             "engines": list(engines), "sentence_pool": sentence_pool})  # fmt: skip
-    jobs, lm_text, stats = plan(lang, hours, seed, lang_dir, engines, sentence_pool)
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
     for job in all_jobs:
         job.path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,9 +192,10 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
                                                                   unit="utt"), strict=True))  # fmt: skip
     (lang_dir / "lm_text.txt").write_text("".join(t + "\n" for t in lm_text), encoding="utf-8")
     splits, failed = _utterances(jobs, outcomes, lang_dir, lang)
-    if any(failed.values()):
-        count = sum(map(len, failed.values()))
+    write_draws(lang_dir / DRAWS_FILE, splits, outcomes)
+    if count := sum(map(len, failed.values())):
         print(f"synth {lang}: {count} utterance(s) the engine gave no audio for, kept out (<split>.rejected.jsonl)")
+        stats["sentences_with_audio"] -= count
     extra = {
         "source": f"synth ({', '.join(engines)})",
         "lang": lang,
@@ -204,6 +207,17 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
         **stats,
     }
     return check_and_write(splits, lang_dir, default_normalizer(lang), f"synth {lang}", extra, failed)
+
+
+DRAWS_FILE = "augmentation.jsonl"
+
+
+def write_draws(path: Path, splits: dict[str, list[Utterance]], outcomes: dict[str, dict]) -> None:
+    """One line per utterance with audio: its id, split and the values its augmentation drew ("applied")."""
+    rows = [
+        {"id": u.id, "split": split, "applied": outcomes[u.id]["applied"]} for split, us in splits.items() for u in us
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in sorted(rows, key=lambda r: r["id"])), encoding="utf-8")
 
 
 def _utterances(jobs: dict[str, list[Job]], outcomes: dict[str, dict], lang_dir: Path, lang: str
