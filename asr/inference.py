@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from asr.data.audio import load_audio
+from asr.data.audio import read_utterance_audio
 from asr.data.manifest import Utterance
 from asr.errors import InputError
 
@@ -84,11 +84,7 @@ def manifest_audio(base: Path, rate: int) -> Callable[[Utterance], np.ndarray]:
     """Reads an utterance's samples (its segment, for one with an offset) relative to the manifest folder."""
 
     def read(utt: Utterance) -> np.ndarray:
-        path = utt.audio_path(base)
-        try:
-            return load_audio(path, rate, utt.offset or 0.0, utt.segment_duration)
-        except (OSError, RuntimeError, ValueError) as err:  # soundfile's errors are RuntimeErrors
-            raise InputError(f"utterance {utt.id}: cannot read {path}: {str(err).splitlines()[0]}") from None
+        return read_utterance_audio(utt.id, utt.audio_path(base), rate, utt.offset or 0.0, utt.segment_duration)
 
     return read
 

@@ -73,6 +73,70 @@ def test_an_interrupted_pretraining_run_resumes_to_the_same_run(tiny, tmp_path):
         return {r.split(",")[0]: float(r.split(",")[3]) for r in rows if r.split(",")[3]}
 
     assert losses("parts") == pytest.approx(losses("whole"), rel=1e-5) and len(losses("whole")) == 8
+    # the figures of the first and last steps are checkpointed: the resumed run reports the uninterrupted one's
+    whole_info = json.loads((tmp_path / "whole" / "run_info.json").read_text())
+    figures = [f"{w}_{k}" for w in ("first", "last") for k in ("loss", "contrastive", "codevector_perplexity")]
+    assert [info[k] for k in figures] == pytest.approx([whole_info[k] for k in figures], rel=1e-5)
+    # a finished run run again changes nothing: no step, no second final evaluation, the same figures
+    log = (tmp_path / "whole" / "train_log.csv").read_text()
+    again = pretrain(tiny, tmp_path / "whole", "--max_steps", "8", *constant)
+    assert (tmp_path / "whole" / "train_log.csv").read_text() == log
+    assert [again[k] for k in figures] == [whole_info[k] for k in figures]
+
+
+def test_a_step_logs_the_means_of_its_micro_batches(tiny, tmp_path):
+    info = pretrain(tiny, tmp_path / "acc", "--max_steps", "3", "--gradient_accumulation_steps", "2",
+                    "--max_batch_seconds", "10", "--diversity_loss_weight", "0.01")  # fmt: skip
+    rows = [r for r in info["history"] if r.get("loss") is not None]
+    assert len(rows) == 3 and all(r["loss"] >= r["contrastive"] for r in rows)  # loss = contrastive + diversity
+
+
+def test_utterances_too_short_to_mask_are_left_out_of_train_and_refused_in_dev(tiny, tmp_path, capsys):
+    import soundfile as sf
+
+    sf.write(tmp_path / "short.wav", [0.1, -0.1] * 800, 16000)  # 0.1 s: 4 frames, fewer than a span of 5
+    short = json.dumps({"id": "z_short", "audio": str(tmp_path / "short.wav"), "duration": 0.1, "text": "a",
+                        "speaker": "z", "lang": "en"})  # fmt: skip
+    train = tmp_path / "train.jsonl"
+    train.write_text(tiny["train"].read_text().replace('"audio": "', f'"audio": "{tiny["train"].parent}/') + short)
+    info = pretrain(dict(tiny, train=train), tmp_path / "pt", "--max_steps", "2")
+    assert info["train_filtered"] == {"too short to mask": 1} and info["steps"] == 2
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(short + "\n")
+    args = ["--model", str(tiny["init"]), "--train_manifest", str(train), "--dev_manifest", str(dev)]
+    assert pretrain_main([*args, "--output_dir", str(tmp_path / "pt2"), *QUICK]) == 2
+    assert "1 utterance(s) shorter than 5 frames" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("mask_time_length", "0"), ("mask_time_prob", "0"), ("num_negatives", "0"),
+                       ("min_gumbel_temperature", "3")],
+)  # fmt: skip
+def test_settings_no_pretraining_can_use_are_refused(tiny, tmp_path, capsys, key, value):
+    args = ["--model", str(tiny["init"]), "--train_manifest", str(tiny["train"]), "--output_dir", str(tmp_path)]
+    assert pretrain_main([*args, *QUICK, f"--{key}", value]) == 2
+    assert f"config key {key}: expected" in capsys.readouterr().err
+
+
+def test_unreadable_audio_and_models_and_another_models_checkpoint_are_one_line_errors(tiny, tmp_path, capsys):
+    args = ["--train_manifest", str(tiny["train"]), *QUICK, "--max_steps", "1"]
+    missing = tmp_path / "missing.jsonl"
+    missing.write_text(json.dumps({"id": "m_1", "audio": "nope.wav", "duration": 2.0, "text": "a"}) + "\n")
+    weightless = tmp_path / "weightless"
+    weightless.mkdir()
+    (weightless / "config.json").write_text((tiny["init"] / "config.json").read_text())
+    assert model_main(["init", "--preset", "tiny", "--norm", "group", "--processor", str(tiny["processor"]),
+                       "--out", str(tmp_path / "group")]) == 0  # fmt: skip
+    pretrain(tiny, tmp_path / "run", "--max_steps", "4")
+    for extra, message in (
+        (["--model", str(tiny["init"]), "--train_manifest", str(missing)], "utterance m_1: cannot read"),
+        (["--model", str(weightless)], "cannot load its weights"),
+        (["--model", str(tmp_path / "group"), "--output_dir", str(tmp_path / "run")], "saved by a run with another"),
+    ):
+        out = [] if "--output_dir" in extra else ["--output_dir", str(tmp_path / "x")]
+        assert pretrain_main([*args, *extra, *out]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
 
 
 def test_ctc_keys_are_not_pretraining_keys(tiny, tmp_path, capsys):

@@ -89,7 +89,8 @@ def test_saving_checkpoints_keeps_the_last_ones_and_restores_everything(tmp_path
             draws = (random.random(), np.random.rand(), torch.rand(1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-2", "checkpoint-3"]
     acc, fresh = _training_state()
-    trainer = checkpoints.load_checkpoint(acc, tmp_path / "checkpoint-2", fresh)
+    checkpoints.load_checkpoint(acc, tmp_path / "checkpoint-2", fresh)
+    trainer = checkpoints.read_state(tmp_path / "checkpoint-2")
     assert trainer["loop"] == {"step": 2} and trainer["config"] == {"seed": 0}
     assert torch.equal(fresh.model.weight, saved_weight) and fresh.scheduler.get_last_lr() == saved_lr
     assert fresh.optimizer.state_dict()["state"][0]["step"] == 2

@@ -14,6 +14,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from asr.errors import InputError
+
 TARGET_RATE = 16000
 
 
@@ -81,6 +83,15 @@ def load_audio(
         samples = f.read(frames, dtype="float32", always_2d=True)
         rate = f.samplerate
     return resample(to_mono(samples), rate, target_rate)
+
+
+def read_utterance_audio(utt_id: str, path: Path, rate: int, offset: float = 0.0, duration: float | None = None
+                         ) -> np.ndarray:  # fmt: skip
+    """`load_audio` for an utterance; one line naming it and its file where the audio cannot be read."""
+    try:
+        return load_audio(path, rate, offset, duration)
+    except (OSError, RuntimeError, ValueError) as err:  # soundfile's errors are RuntimeErrors
+        raise InputError(f"utterance {utt_id}: cannot read {path}: {str(err).splitlines()[0]}") from None
 
 
 def write_audio(path: str | Path, samples: np.ndarray, rate: int = TARGET_RATE, comment: str = "") -> None:

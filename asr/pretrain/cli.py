@@ -35,14 +35,19 @@ def main(argv: list[str] | None = None, prog: str = "asr pretrain") -> int:
         info = pretrain(PretrainConfig.load(config, overrides), shlex.join(["asr", "pretrain", *argv]))
         if os.environ.get("RANK", "0") != "0":
             return 0
-        best = "n/a" if info["best_dev_loss"] is None else f"{info['best_dev_loss']:.3f}"
+        first, last, best = (_figure(info[k]) for k in ("first_loss", "last_loss", "best_dev_loss"))
+        left_out = f"; train utterances left out: {info['train_filtered']}" if info["train_filtered"] else ""
         print(
-            f"{info['steps']} steps in {info['minutes']:.1f} min; loss {info['first_loss']:.3f} -> "
-            f"{info['last_loss']:.3f}; best dev loss {best}; model in {info['config']['output_dir']}/model"
+            f"{info['steps']} steps in {info['minutes']:.1f} min; loss {first} -> {last}; best dev loss {best}"
+            f"{left_out}; model in {info['config']['output_dir']}/model"
         )
         return 0
 
     return run_reporting_errors(prog, run)
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 if __name__ == "__main__":

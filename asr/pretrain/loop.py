@@ -4,25 +4,27 @@ wav2vec 2.0's objective instead of CTC.
 Each step masks spans of the feature frames (transformers' `_compute_mask_indices`, drawn from NumPy's
 generator, which checkpoints save, so a resumed run draws the same masks), samples negatives among the masked
 frames, and minimises the contrastive + weighted diversity loss per masked frame; the Gumbel temperature decays
-with the step. The dev loss uses fixed masks (seed 0) so that its values compare across evaluations.
+with the step. Train utterances shorter than a masked span are left out and counted; a dev split with one is
+refused. The dev loss uses fixed masks (seed 0) so that its values compare across evaluations.
 """
 
 from __future__ import annotations
 
-import math
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from asr.data.audio import TARGET_RATE
+from asr.data.check import ctc_frames
 from asr.errors import InputError
-from asr.inference import uses_attention_mask
+from asr.inference import DEFAULT_BATCH_SECONDS, uses_attention_mask
 from asr.pretrain.config import PretrainConfig
-from asr.train.data import Example, Split, load_split
-from asr.train.loop import EvalSet, Trainer, TrainError
-from asr.train.modeling import model_config
+from asr.train.data import Example, Split, length_grouped_batches, load_split
+from asr.train.loop import EvalSet, LoopState, Trainer, TrainError
+from asr.train.modeling import from_pretrained, model_config
 
 
 def load_unlabeled(cfg: PretrainConfig) -> Split:
@@ -39,7 +41,7 @@ def load_pretraining_model(cfg: PretrainConfig):
     if config.model_type != "wav2vec2":
         raise InputError(f"model {cfg.model!r} is {config.model_type}; asr pretrain trains wav2vec2 models")
     config.update(cfg.model_options())
-    model = Wav2Vec2ForPreTraining.from_pretrained(cfg.model, config=config)
+    model = from_pretrained(Wav2Vec2ForPreTraining, cfg.model, config=config)
     if cfg.freeze_feature_encoder:
         model.freeze_feature_encoder()
     if cfg.gradient_checkpointing:
@@ -47,10 +49,37 @@ def load_pretraining_model(cfg: PretrainConfig):
     return model
 
 
+WINDOW = 10  # steps averaged for run_info's first_* and last_* figures
+FIGURES = ("loss", "contrastive", "codevector_perplexity")
+
+
+@dataclass
+class PretrainState(LoopState):
+    """The loop state plus the figures of the run's first and last WINDOW steps, so that a resumed run reports
+    what an uninterrupted one does."""
+
+    first_steps: list[dict] = field(default_factory=list)
+    last_steps: list[dict] = field(default_factory=list)
+
+    def record(self, figures: dict) -> None:
+        """Keeps one step's figures (call once per step, before the step count moves on)."""
+        if len(self.first_steps) < WINDOW:
+            self.first_steps.append(figures)
+        self.last_steps = [*self.last_steps, figures][-WINDOW:]
+
+    def summary(self) -> dict:
+        """first_* and last_*: means over the first and last min(WINDOW, half the steps) steps (None: no steps)."""
+        window = max(1, min(WINDOW, self.step // 2))
+        first, last = self.first_steps[:window], self.last_steps[-window:]
+        return {f"{which}_{k}": _mean([x[k] for x in rows]) for which, rows in (("first", first), ("last", last))
+                for k in FIGURES}  # fmt: skip
+
+
 class Pretrainer(Trainer):
     """One pretraining run; `run()` trains and writes everything (as `Trainer` does)."""
 
     DEV_METRIC = "dev_loss"
+    STATE = PretrainState
 
     def __init__(self, cfg: PretrainConfig, command: str) -> None:
         from transformers import Wav2Vec2FeatureExtractor
@@ -61,10 +90,33 @@ class Pretrainer(Trainer):
         self.feature_extractor = Wav2Vec2FeatureExtractor(
             sampling_rate=TARGET_RATE, do_normalize=True, return_attention_mask=self.attention_mask
         )
-        self.train = load_unlabeled(cfg)
+        conv = list(zip(model.config.conv_kernel, model.config.conv_stride, strict=True))
+        self.frames = lambda seconds: ctc_frames(round(seconds * TARGET_RATE), conv)
+        self.min_frames = max(cfg.mask_time_length, 2)  # a whole span, and a negative besides each masked frame
+        self.train = self._maskable(load_unlabeled(cfg))
         self.dev = EvalSet.load(cfg.dev_manifest, TARGET_RATE) if cfg.dev_manifest else None
-        self.losses: list[dict] = []
+        if self.dev:
+            self._check_maskable(self.dev)
+        self.micro_figures: list[dict] = []
         self._prepare(model, TARGET_RATE)
+
+    def _maskable(self, split: Split) -> Split:
+        """The split without the utterances shorter than a masked span (counted as "too short to mask")."""
+        kept = [ex for ex in split.examples if self.frames(ex.duration) >= self.min_frames]
+        if not kept:
+            raise InputError(f"{self.cfg.train_manifest}: no utterance is {self.min_frames} frames long, the "
+                             f"shortest that mask_time_length {self.cfg.mask_time_length} can mask")  # fmt: skip
+        short = len(split.examples) - len(kept)
+        return Split(kept, split.filtered | ({"too short to mask": short} if short else {}))
+
+    def _check_maskable(self, dev: EvalSet) -> None:
+        """Refuses a dev split with an utterance too short to mask: the dev loss is over every utterance."""
+        short = [u.id for u in dev.utts if self.frames(u.duration) < self.min_frames]
+        if short:
+            raise InputError(
+                f"{dev.manifest}: {len(short)} utterance(s) shorter than {self.min_frames} frames, the shortest that "
+                f"mask_time_length {self.cfg.mask_time_length} can mask ({', '.join(short[:3])}); leave them out"
+            )
 
     def _masks(self, inputs: dict) -> dict:
         """Masked spans and sampled negatives for a batch, as the model's forward takes them."""
@@ -83,15 +135,16 @@ class Pretrainer(Trainer):
         return {"mask_time_indices": torch.tensor(masked, dtype=torch.bool, device=device),
                 "sampled_negative_indices": torch.tensor(negatives, dtype=torch.long, device=device)}  # fmt: skip
 
-    def _loss(self, inputs: dict) -> tuple[torch.Tensor, dict]:
-        """Contrastive + weighted diversity loss per masked frame, and its parts: the contrastive loss per
-        masked frame and the codebooks' perplexity (how many codewords are in use; near 1 is collapse)."""
+    def _loss(self, inputs: dict) -> tuple[torch.Tensor, int, dict]:
+        """The contrastive + weighted diversity loss summed over the masked frames, their number, and per masked
+        frame the contrastive loss and the codebooks' perplexity (how many codewords are in use; near 1 is
+        collapse)."""
         masks = self._masks(inputs)
         out = self.model(**inputs, **masks)
-        frames = masks["mask_time_indices"].sum().clamp(min=1)
-        parts = {"contrastive": float(out.contrastive_loss.detach() / frames),
+        frames = max(int(masks["mask_time_indices"].sum()), 1)
+        parts = {"contrastive": float(out.contrastive_loss.detach()) / frames,
                  "codevector_perplexity": float(out.codevector_perplexity.detach())}  # fmt: skip
-        return out.loss / frames, parts
+        return out.loss, frames, parts
 
     def _micro_step(self, batch: list[Example], sync: bool) -> float:
         cfg = self.cfg
@@ -100,34 +153,46 @@ class Pretrainer(Trainer):
         self.acc.unwrap_model(self.model).set_gumbel_temperature(temperature)
         context = nullcontext() if sync else self.acc.no_sync(self.model)
         with context, self.acc.autocast():
-            loss, parts = self._loss(self._inputs(batch))
-            loss = loss / cfg.gradient_accumulation_steps
+            total, frames, parts = self._loss(self._inputs(batch))
+            loss = total / frames / cfg.gradient_accumulation_steps
         if not torch.isfinite(loss):
             raise TrainError(f"non-finite pretraining loss at step {self.state.step + 1} on "
                              f"utterances {', '.join(ex.id for ex in batch)}")  # fmt: skip
         self.acc.backward(loss)
         value = float(loss.detach()) * cfg.gradient_accumulation_steps
-        self.losses.append({"loss": value, **parts})
+        self.micro_figures.append({"loss": value, **parts})
         return value
 
+    def _optimizer_step(self, group: list[list[Example]]) -> float:
+        """A step, with its figures (the means over its micro-batches) kept for the log and run_info."""
+        self.micro_figures = []
+        loss = super()._optimizer_step(group)
+        self.state.record({k: _mean([x[k] for x in self.micro_figures]) for k in FIGURES})
+        return loss
+
     def _row(self, loss: float | None) -> dict:
-        """The log row, with this process's last contrastive loss and codebook perplexity."""
-        last = self.losses[-1] if self.losses else {}
+        """The log row, with the last step's contrastive loss and codebook perplexity (this process's)."""
+        last = self.state.last_steps[-1] if self.state.last_steps else {}
         return super()._row(loss) | {k: last[k] for k in ("contrastive", "codevector_perplexity") if k in last}
 
     def evaluate(self, split: EvalSet, name: str = "dev") -> dict:
-        """The mean loss per masked frame over the split, with fixed masks (this process's share, averaged)."""
+        """The loss per masked frame over the whole split (summed over the processes' shares), in batches of
+        eval_batch_seconds, with fixed masks (seed 0): the values compare across evaluations."""
         generator = np.random.get_state()
         np.random.seed(0)
         self.model.eval()
-        utts = sorted(split.utts[self.acc.process_index :: self.acc.num_processes], key=lambda u: u.duration)
-        losses = []
+        utts = split.utts[self.acc.process_index :: self.acc.num_processes]
+        seconds = self.cfg.eval_batch_seconds or DEFAULT_BATCH_SECONDS[
+            "cpu" if self.acc.device.type == "cpu" else "accelerator"]  # fmt: skip
+        batches = length_grouped_batches([u.duration for u in utts], seconds, len(utts) or 1, 0, 0, True)
+        total, frames = 0.0, 0
         with torch.no_grad():
-            for k in range(0, len(utts), 8):
-                losses.append(float(self._loss(self._features([split.audio(u) for u in utts[k : k + 8]]))[0]))
+            for batch in batches:
+                loss, n, _ = self._loss(self._features([split.audio(utts[i]) for i in batch]))
+                total, frames = total + float(loss), frames + n
         np.random.set_state(generator)
-        mean = torch.tensor(sum(losses) / max(len(losses), 1), device=self.acc.device)
-        return {f"{name}_loss": float(self.acc.reduce(mean, "mean")), f"{name}_utterances": len(split.utts)}
+        sums = self.acc.reduce(torch.tensor([total, frames], dtype=torch.float64, device=self.acc.device), "sum")
+        return {f"{name}_loss": float(sums[0] / sums[1]), f"{name}_utterances": len(split.utts)}
 
     def _save_model(self, folder: str) -> None:
         if self.acc.is_main_process:
@@ -140,20 +205,17 @@ class Pretrainer(Trainer):
         return config.num_codevector_groups * config.num_codevectors_per_group
 
     def _run_info(self, resumed: Path | None) -> dict:
-        window = max(1, min(10, len(self.losses) // 2))
-        first, last = self.losses[:window], self.losses[-window:]  # of this process's steps since it started
         return {
             **self._run_basics(resumed),
-            **{f"first_{k}": _mean([x[k] for x in first]) for k in ("loss", "contrastive", "codevector_perplexity")},
-            **{f"last_{k}": _mean([x[k] for x in last]) for k in ("loss", "contrastive", "codevector_perplexity")},
+            **self.state.summary(),
             "codevectors": self._codevectors(),
             "best_dev_loss": self.state.best_wer,
             "history": self.state.history,
         }
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else math.nan
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def pretrain(cfg: PretrainConfig, command: str) -> dict:

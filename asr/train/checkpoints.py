@@ -91,25 +91,35 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
     acc.wait_for_everyone()
 
 
-def load_checkpoint(acc, path: Path, state: TrainingState) -> dict:
-    """Restores weights, optimizer, scheduler, scaler and this process's generators from `path`; returns the
-    checkpoint's trainer state (``loop`` and ``config``)."""
+def read_state(path: Path) -> dict:
+    """A checkpoint's trainer state (``loop``, ``scheduler``, ``scaler`` and ``config``): read before anything
+    is loaded, so that a run can compare configs first."""
+    try:
+        return json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{path}: not a checkpoint this version can resume ({str(err).splitlines()[0]})") from None
+
+
+def load_checkpoint(acc, path: Path, state: TrainingState) -> None:
+    """Restores weights, optimizer, scheduler, scaler and this process's generators from `path`."""
     import torch
     from safetensors.torch import load_file
 
+    trainer = read_state(path)
     try:
-        trainer = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
         weights = load_file(str(path / "model.safetensors"))
         optimizer = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
     except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
         raise InputError(f"{path}: not a checkpoint this version can resume ({str(err).splitlines()[0]})") from None
-    acc.unwrap_model(state.model).load_state_dict(weights)
-    state.optimizer.load_state_dict(optimizer)
+    try:
+        acc.unwrap_model(state.model).load_state_dict(weights)
+        state.optimizer.load_state_dict(optimizer)
+    except (ValueError, RuntimeError) as err:
+        raise InputError(f"{path}: not a checkpoint of this model ({str(err).splitlines()[0]})") from None
     state.scheduler.load_state_dict(trainer["scheduler"])
     if acc.scaler is not None and trainer.get("scaler"):
         acc.scaler.load_state_dict(trainer["scaler"])
     _load_rng(path, acc.process_index)
-    return trainer
 
 
 def _save_rng(folder: Path, rank: int) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.data.audio import load_audio
+from asr.data.audio import read_utterance_audio
 from asr.data.manifest import read_manifest
 from asr.errors import InputError
 
@@ -68,7 +68,8 @@ class AudioStore:
     def get(self, ex: Example) -> np.ndarray:
         if self.cache is not None and ex.id in self.cache:
             return self.cache[ex.id]
-        samples = load_audio(ex.audio, self.rate, ex.offset or 0.0, ex.duration if ex.offset is not None else None)
+        duration = ex.duration if ex.offset is not None else None
+        samples = read_utterance_audio(ex.id, ex.audio, self.rate, ex.offset or 0.0, duration)
         if self.cache is not None:
             self.cache[ex.id] = samples
         return samples

@@ -105,6 +105,7 @@ class Trainer:
     """One training run; `run()` trains and writes everything."""
 
     DEV_METRIC = "dev_wer"  # the dev score that chooses best/ (lower is better; LoopState.best_wer holds it)
+    STATE: type[LoopState] = LoopState  # what a checkpoint saves of the loop
 
     def __init__(self, cfg: TrainConfig, command: str) -> None:
         from transformers import AutoProcessor
@@ -163,7 +164,7 @@ class Trainer:
         # `acc.autocast()` itself, so the wrapper is taken off (in place) and dev evaluation runs in float32, as
         # `asr decode` does: its logged scores stay the scores of the saved model
         self.acc.unwrap_model(self.model, keep_fp32_wrapper=False)
-        self.state = LoopState()
+        self.state = self.STATE()
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
         in_memory = train_hours <= cfg.cache_audio_hours
         self.audio = AudioStore(rate, in_memory)
@@ -307,8 +308,9 @@ class Trainer:
         )
 
     def _resume(self, path: Path) -> None:
-        """Restores the run from a checkpoint; refuses a config that changes the run unless told otherwise."""
-        saved = checkpoints.load_checkpoint(self.acc, path, self._training_state())
+        """Restores the run from a checkpoint; refuses a config that changes the run unless told otherwise (before
+        loading anything: another model's weights would not fit)."""
+        saved = checkpoints.read_state(path)
         self.config_changes = self.cfg.changes_from(saved["config"])
         if self.config_changes and not self.cfg.resume_with_changes:
             listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in self.config_changes.items())
@@ -316,6 +318,7 @@ class Trainer:
                 f"{path} was saved by a run with another config ({listed}); resume with that config, use a new "
                 f"output_dir, or set resume_with_changes=true"
             )
+        checkpoints.load_checkpoint(self.acc, path, self._training_state())
         self.state.load_state_dict(saved["loop"])
 
     def _save_model(self, folder: str) -> None:
@@ -364,10 +367,11 @@ class Trainer:
                 self.state.epoch += 1
                 self.state.batch_in_epoch = 0
         progress.close()
-        if self.state.last_eval_step != self.state.step:
+        evaluated = self.state.last_eval_step != self.state.step
+        if evaluated:
             self._evaluate_and_log(loss=None)
-        if self.state.step % cfg.save_steps:
-            self._save_checkpoint()
+        if evaluated or self.state.step % cfg.save_steps:  # the last checkpoint holds the final evaluation:
+            self._save_checkpoint()  # a rerun of the finished run resumes past it instead of logging it again
         return self._finish(resumed)
 
     def _shared_elapsed(self, elapsed: float) -> float:

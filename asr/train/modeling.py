@@ -36,6 +36,17 @@ def model_config(cfg: TrainConfig):
         raise InputError(f"model {cfg.model!r}: {str(err).splitlines()[0]}") from None
 
 
+def from_pretrained(cls, name: str, **kwargs):
+    """`cls.from_pretrained(name, **kwargs)`; one line naming the model where its weights cannot be loaded (none
+    in the folder, a damaged file)."""
+    from safetensors import SafetensorError
+
+    try:
+        return cls.from_pretrained(name, **kwargs)
+    except (OSError, SafetensorError) as err:
+        raise InputError(f"model {name!r}: cannot load its weights: {str(err).splitlines()[0]}") from None
+
+
 def load_model(cfg: TrainConfig, processor):
     """The CTC model with its head sized to the processor's vocabulary and the config's model options."""
     from transformers import AutoModelForCTC
@@ -46,7 +57,7 @@ def load_model(cfg: TrainConfig, processor):
     old_blank = config.pad_token_id
     config.update(cfg.model_options())
     config.update({"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, "ctc_loss_reduction": "mean"})
-    model = AutoModelForCTC.from_pretrained(cfg.model, config=config, ignore_mismatched_sizes=cfg.new_head)
+    model = from_pretrained(AutoModelForCTC, cfg.model, config=config, ignore_mismatched_sizes=cfg.new_head)
     if cfg.new_head and not cfg.adapters_only:
         init_new_head(model, cfg.model, old_blank, tokenizer, carry=cfg.new_head_init == "carry")
     if cfg.adapters_only:
