@@ -91,7 +91,7 @@ def run_synth(args: argparse.Namespace) -> int:
     settings = Augmentation(
         speed_factors=_speed_factors(args.speed_factors),
         reverb_prob=args.reverb_prob,
-        reverb_drr_db=None if args.reverb_drr == "first" else _range(args.reverb_drr, "--reverb-drr", "-6,12 (dB)"),
+        reverb_drr_db=None if args.reverb_drr == "first" else _range(args.reverb_drr, "--reverb-drr", DRR_EXAMPLE),
         noise_prob=args.noise_prob,
         noise_colours=tuple(_listed(args.noise_colours, "--noise-colours", tuple(NOISE_SLOPES))),
         telephone_prob=args.telephone_prob,
@@ -127,6 +127,7 @@ def _speed_factors(text: str) -> tuple[float, ...]:
     return factors
 
 
+DRR_EXAMPLE = "-6,12 (dB) or 'first'"
 # the loudness a level range may ask for: below -70 dBFS RMS 16-bit audio keeps little of the speech
 LEVELS = (-70.0, 0.0)
 

@@ -90,8 +90,7 @@ class Pretrainer(Trainer):
         self.feature_extractor = Wav2Vec2FeatureExtractor(
             sampling_rate=TARGET_RATE, do_normalize=True, return_attention_mask=self.attention_mask
         )
-        conv = list(zip(model.config.conv_kernel, model.config.conv_stride, strict=True))
-        self.frames = lambda seconds: ctc_frames(round(seconds * TARGET_RATE), conv)
+        self.conv = list(zip(model.config.conv_kernel, model.config.conv_stride, strict=True))
         self.min_frames = max(cfg.mask_time_length, 2)  # a whole span, and a negative besides each masked frame
         self.train = self._maskable(load_unlabeled(cfg))
         self.dev = EvalSet.load(cfg.dev_manifest, TARGET_RATE) if cfg.dev_manifest else None
@@ -100,9 +99,13 @@ class Pretrainer(Trainer):
         self.micro_figures: list[dict] = []
         self._prepare(model, TARGET_RATE)
 
+    def _frames(self, seconds: float) -> int:
+        """The feature frames of `seconds` of audio."""
+        return ctc_frames(round(seconds * TARGET_RATE), self.conv)
+
     def _maskable(self, split: Split) -> Split:
         """The split without the utterances shorter than a masked span (counted as "too short to mask")."""
-        kept = [ex for ex in split.examples if self.frames(ex.duration) >= self.min_frames]
+        kept = [ex for ex in split.examples if self._frames(ex.duration) >= self.min_frames]
         if not kept:
             raise InputError(f"{self.cfg.train_manifest}: no utterance is {self.min_frames} frames long, the "
                              f"shortest that mask_time_length {self.cfg.mask_time_length} can mask")  # fmt: skip
@@ -111,7 +114,7 @@ class Pretrainer(Trainer):
 
     def _check_maskable(self, dev: EvalSet) -> None:
         """Refuses a dev split with an utterance too short to mask: the dev loss is over every utterance."""
-        short = [u.id for u in dev.utts if self.frames(u.duration) < self.min_frames]
+        short = [u.id for u in dev.utts if self._frames(u.duration) < self.min_frames]
         if short:
             raise InputError(
                 f"{dev.manifest}: {len(short)} utterance(s) shorter than {self.min_frames} frames, the shortest that "
@@ -184,7 +187,7 @@ class Pretrainer(Trainer):
         utts = split.utts[self.acc.process_index :: self.acc.num_processes]
         seconds = self.cfg.eval_batch_seconds or DEFAULT_BATCH_SECONDS[
             "cpu" if self.acc.device.type == "cpu" else "accelerator"]  # fmt: skip
-        batches = length_grouped_batches([u.duration for u in utts], seconds, len(utts) or 1, 0, 0, True)
+        batches = length_grouped_batches([u.duration for u in utts], seconds, len(utts) or 1, 0, 0, shortest_first=True)
         total, frames = 0.0, 0
         with torch.no_grad():
             for batch in batches:
