@@ -261,6 +261,8 @@ def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path
         (["--stop-stage", "1+1"], "expected a whole number"),
         (["--exp", ""], "--exp is empty"),
         (["--stage", "9"], "--stage 9 is past the last stage (6)"),
+        (["--stage", "3", "--stop-stage", "2"], "--stage 3 is after --stop-stage 2"),
+        (["--stop-stage", "09"], "--stop-stage 09: expected a whole number"),  # bash would read octal
         (["--learning-rat", "0.1"], "unknown option(s) --learning_rat"),
     ):
         args = ["bash", str(RUN), "--lang", "es", *(["--exp", str(exp)] if "--exp" not in bad else []), *bad]
@@ -286,3 +288,18 @@ def test_an_interrupted_forced_stage_is_redone(recipe, tmp_path):
     assert not (exp / ".done" / "6.leaderboard").exists()
     rerun = subprocess.run(small(exp, "--stage", "6"), capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0 and "stage 6 (leaderboard): start" in rerun.stdout
+
+
+def test_a_stage_run_again_makes_later_stages_stale_and_changed_settings_are_named(recipe, tmp_path):
+    import shutil
+
+    exp = tmp_path / "exp"
+    shutil.copytree(recipe["exp"], exp, symlinks=True)
+    skipped = subprocess.run(small(exp, "--stop-stage", "2", "--lm-order", "3"), capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+    assert skipped.returncode == 0 and "stage 2 (vocab): done before, skipped" in skipped.stdout
+    assert 'WARNING: it was made with lm_order="4"' in skipped.stdout
+    redone = subprocess.run(small(exp, "--stage", "2", "--stop-stage", "2", "--force"), capture_output=True,
+                            text=True, timeout=300)  # fmt: skip
+    assert redone.returncode == 0 and "stage 2 (vocab): done" in redone.stdout
+    assert sorted(p.name for p in (exp / ".done").iterdir()) == ["1.data", "2.vocab"]  # the LM onwards: redo

@@ -7,7 +7,8 @@
 # stages (stages.sh) are loaded. Options: --stage N, --stop-stage M, --force (redo finished stages), --num-processes N (or --ngpu N;
 # training runs through `accelerate launch` when N > 1), and --NAME VALUE for any default the recipe defined
 # (--lang, --exp, ...). Any other --key value goes to the training config (asr train --key value), in
-# TRAIN_OVERRIDES. Every stage is logged with a timestamp to stdout and to $exp/logs/run.<time>.log.
+# TRAIN_OVERRIDES. Every stage is logged with a timestamp to stdout and to $exp/logs/run.<time>.log. A finished
+# stage's marker, $exp/.done/<N>.<name>, holds the settings it ran with (see run_stage).
 
 set -euo pipefail
 
@@ -23,6 +24,11 @@ force=${force:-false}
 num_processes=${num_processes:-1}
 TRAIN_OVERRIDES=()
 ORIGINAL_ARGS=("$@")
+# the recipe's settings (lower-case variables, its defaults and the ones above), less how this run is driven and
+# where it writes: a finished stage's marker records their values, and a rerun that changed one says so when it
+# skips the stage
+mapfile -t SETTINGS < <(compgen -v | grep -E '^[a-z][a-z0-9_]*$' |
+    grep -vxE 'stage|stop_stage|force|num_processes|exp|results_md')
 
 while (($#)); do
     case $1 in
@@ -30,48 +36,86 @@ while (($#)); do
         --help | -h) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         --*)
             (($# >= 2)) || { echo "$0: option $1 needs a value" >&2; exit 2; }
-            name=${1#--}
-            name=${name//-/_}
-            # checked before any expansion: ${!name} of 'x[$(cmd)]' would run cmd
-            [[ $name =~ ^[a-z][a-z0-9_]*$ ]] || { echo "$0: bad option name $1" >&2; exit 2; }
-            [[ $name == ngpu ]] && name=num_processes
-            [[ $name == exp && -z $2 ]] && { echo "$0: --exp is empty" >&2; exit 2; }
-            if [[ -n ${!name+set} ]]; then
-                printf -v "$name" '%s' "$2"
+            _opt=${1#--}
+            _opt=${_opt//-/_}
+            # checked before any expansion: ${!_opt} of 'x[$(cmd)]' would run cmd
+            [[ $_opt =~ ^[a-z][a-z0-9_]*$ ]] || { echo "$0: bad option name $1" >&2; exit 2; }
+            [[ $_opt == ngpu ]] && _opt=num_processes
+            [[ $_opt == exp && -z $2 ]] && { echo "$0: --exp is empty" >&2; exit 2; }
+            if [[ -n ${!_opt+set} ]]; then
+                printf -v "$_opt" '%s' "$2"
             else
-                TRAIN_OVERRIDES+=("--$name" "$2")
+                TRAIN_OVERRIDES+=("--$_opt" "$2")
             fi
             shift 2 ;;
         *) echo "$0: unexpected argument $1 (options are --name value)" >&2; exit 2 ;;
     esac
 done
 
-# numbers are checked before any arithmetic: (( )) would evaluate '1[$(cmd)]'
-for name in stage stop_stage num_processes; do
-    [[ ${!name} =~ ^[0-9]+$ ]] || { echo "$0: --${name//_/-} ${!name}: expected a whole number" >&2; exit 2; }
+# numbers are checked before any arithmetic: (( )) would evaluate '1[$(cmd)]', and read 09 as octal
+for _opt in stage stop_stage num_processes; do
+    [[ ${!_opt} =~ ^[1-9][0-9]*$ ]] || { echo "$0: --${_opt//_/-} ${!_opt}: expected a whole number" >&2; exit 2; }
 done
+((stage <= stop_stage)) || { echo "$0: --stage $stage is after --stop-stage $stop_stage" >&2; exit 2; }
 
 log() { echo "$(date '+%F %T') $*"; }
 
-# run_stage N NAME: true when stage N is selected and not finished (or --force); logs what it decides.
+# run_stage N NAME: true when stage N is selected and not finished (or --force); logs what it decides. A stage
+# that runs makes the later stages' results stale: their markers go (those of other run folders stay, see
+# _stale), so a rerun redoes them instead of keeping what the old results were made from.
 run_stage() {
     local n=$1 name=$2
     if ((n < stage || n > stop_stage)); then
         return 1
     fi
-    if [[ $force != true && -e "$exp/.done/$n.$name" ]]; then
-        log "stage $n ($name): done before, skipped (--force to redo)"
+    local marker="$exp/.done/$n.$name"
+    if [[ $force != true && -e $marker ]]; then
+        log "stage $n ($name): done before, skipped (--force to redo)$(_changed "$marker")"
         return 1
     fi
-    rm -f "$exp/.done/$n.$name"  # a marker never outlives what it vouches for (--force deletes outputs next)
+    local stale
+    mapfile -t stale < <(_stale "$n" "$name")
+    rm -f "$marker" "${stale[@]}"  # a marker never outlives what it vouches for
     log "stage $n ($name): start"
     return 0
 }
 
-# stage_done N NAME: marks stage N finished (a stage interrupted before this is redone on the next run).
+# stage_done N NAME: marks stage N finished, with the settings it ran with (a stage interrupted before this is
+# redone on the next run).
 stage_done() {
-    touch "$exp/.done/$1.$2"
+    _settings >"$exp/.done/$1.$2"
     log "stage $1 ($2): done"
+}
+
+# _settings: the recipe's settings as `declare -p` lines, and the training overrides
+_settings() {
+    local name
+    for name in "${SETTINGS[@]}"; do declare -p "$name" 2>/dev/null || true; done
+    echo "train overrides: ${TRAIN_OVERRIDES[*]@Q}"
+}
+
+# _changed MARKER: a warning naming the settings MARKER recorded where they differ from this run's
+_changed() {
+    [[ -s $1 ]] || return 0  # a marker of an earlier version records none
+    local changed
+    changed=$(diff <(_settings) "$1" | sed -n 's/^> declare -[^ ]* //p; s/^> \(train overrides\)/\1/p' | paste -sd ';' -)
+    [[ -z $changed ]] || echo "; WARNING: it was made with $changed"
+}
+
+# _stale N NAME: the markers of later stages that depend on stage N: all of them, except those of another run
+# folder where NAME belongs to one (train.train_1h makes decode.train_1h stale, not decode.train_10min)
+_stale() {
+    local n=$1 folder=${2#*.} marker later
+    [[ $folder == "$2" ]] && folder=""
+    for marker in "$exp/.done/"*; do
+        [[ -e $marker ]] || continue
+        later=${marker##*/}
+        ((${later%%.*} > n)) || continue
+        local rest=${later#*.}
+        local own=${rest#*.}
+        [[ $own == "$rest" ]] && own=""
+        if [[ -z $folder || -z $own || $own == "$folder" ]]; then echo "$marker"; fi
+    done
 }
 
 # begin_recipe LAST: called once the recipe has its settings (LAST: its last stage); checks the options (a

@@ -13,7 +13,8 @@
 #                         (OUT default $exp/decode)
 #   stage_leaderboard N   asr leaderboard $exp/decode (and RESULTS.md to $results_md when set)
 #   standard_stages N     the five above as stages N to N+4
-# Each runs only when selected and not finished (run_stage); a suffix after N (e.g. 4.1h) names its marker.
+# Each runs only when selected and not finished (run_stage); a stage run for another folder than $exp/train
+# (stage_train 6 "$exp/train_1h") has a marker of its own, NAME.<folder> (6.train.train_1h).
 
 # _named NAME DIR: NAME for the recipe's default run folder, NAME.<folder> for another one
 _named() { [[ $2 == "$exp/train" ]] && echo "$1" || echo "$1.$(basename "$2")"; }
