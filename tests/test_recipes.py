@@ -141,6 +141,28 @@ def test_model_cards_carry_parseable_model_index(recipe, tmp_path):
     assert model_card(model, []) is None and (model / "README.md").read_text() == "my own card\n"
 
 
+def test_the_checkpoint_card_scores_each_test_set_as_its_decode_does(recipe, tmp_path):
+    import shutil
+    import sys
+
+    model, exp = tmp_path / "model", recipe["exp"]
+    shutil.copytree(exp / "train" / "model", model)
+    info, greedy = exp / "train" / "run_info.json", exp / "decode" / "greedy"
+    card = [sys.executable, str(ROOT / "recipes" / "synth" / "model_card.py"), str(model), str(info), str(info),
+            str(greedy / "dev" / "results.json")]  # fmt: skip
+    assert subprocess.run([*card, str(greedy)], capture_output=True, text=True).returncode == 0
+    text = (model / "README.md").read_text(encoding="utf-8")
+    for split in ("dev", "test"):
+        results = json.loads((greedy / split / "results.json").read_text())
+        utterances, wer = results["test_set"]["utterances"], 100 * results["wer"]
+        row = f"| {split} | espeak-ng test variants | {utterances} | {wer:.2f} |"
+        assert row in text, text
+    (tmp_path / "decodes" / "test").mkdir(parents=True)  # an interrupted decode: no results.json
+    for decodes, message in ((tmp_path / "none", "no test decodes"), (tmp_path / "decodes", "results.json")):
+        proc = subprocess.run([*card, str(decodes)], capture_output=True, text=True)
+        assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
 def _leaderboard_rows(exp: Path) -> list[dict]:
     return json.loads((exp / "leaderboard" / "results.json").read_text(encoding="utf-8"))
 

@@ -18,20 +18,28 @@
 # reserve share of that order (--sentence-pool reserve), which no recipe voices at any --hours. So no recipe's
 # dev or test sentence, and no test-only voice, is in the checkpoint's training data.
 # Usage: recipes/synth/make_start_checkpoint.sh [EXP_DIR] [--from PHASE1_MODEL_DIR | --phase2 PHASE2_MODEL_DIR]
+# (paths relative to the current folder; EXP_DIR defaults to exp/start_checkpoint in the repository)
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-exp=exp/start_checkpoint
+usage="usage: $0 [EXP_DIR] [--from PHASE1_MODEL_DIR | --phase2 PHASE2_MODEL_DIR]"
+fail() { echo "make_start_checkpoint.sh: $*" >&2; exit 2; }
+exp=""
 phase1=""
 phase2=""
 while (($#)); do
     case $1 in
-        --from) phase1=$2; shift 2 ;;
-        --phase2) phase2=$2; shift 2 ;;
-        -*) echo "make_start_checkpoint.sh: unknown option $1 (usage: [EXP_DIR] [--from PHASE1_MODEL_DIR |" \
-            "--phase2 PHASE2_MODEL_DIR])" >&2; exit 2 ;;
-        *) exp=$1; shift ;;
+        --from | --phase2)
+            (($# >= 2)) && [[ -n $2 ]] || fail "$1 needs a model folder ($usage)"
+            [[ -f $2/model.safetensors && -f $2/run_info.json ]] ||
+                fail "$1 $2: not a model folder of asr train (model.safetensors and run_info.json)"
+            [[ $1 == --from ]] && phase1=$(realpath "$2") || phase2=$(realpath "$2")
+            shift 2 ;;
+        -*) fail "unknown option $1 ($usage)" ;;
+        *) [[ -n $1 ]] || fail "EXP_DIR is empty ($usage)"; exp=$(realpath -m "$1"); shift ;;
     esac
 done
+[[ -z $phase1 || -z $phase2 ]] || fail "--from and --phase2 exclude each other ($usage)"
+cd "$(dirname "$0")/../.."
+exp=${exp:-exp/start_checkpoint}
 asr=.venv/bin/asr
 clean_langs=(de es it ru fi)
 langs=(en de es fi hi it ru)

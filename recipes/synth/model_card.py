@@ -90,14 +90,32 @@ def _voice(speaker: str, held_out: list[str]) -> str:
     return "espeak-ng test variants"
 
 
+def _read_json(path: Path) -> dict:
+    """A JSON file the card is made from; one line naming it where it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        sys.exit(f"model_card.py: {path}: {err}")
+
+
+def _percent(counts: Counts) -> str:
+    return "n/a" if counts.rate is None else f"{100 * counts.rate:.2f}"
+
+
 def test_rows(decodes: Path) -> list[str]:
-    """One table row per (test set, voice) of the greedy decodes under `decodes`."""
+    """One table row per (test set, voice) of the greedy decodes under `decodes` (every folder there a decode)."""
+    folders = sorted(p for p in decodes.iterdir() if p.is_dir()) if decodes.is_dir() else []
+    if not folders:
+        sys.exit(f"model_card.py: {decodes}: no test decodes (one `asr decode` folder per test set)")
     rows = []
-    for results_path in sorted(decodes.glob("*/results.json")):
-        manifest = Path(json.loads(results_path.read_text())["test_set"]["manifest"])
-        summary = json.loads((manifest.parent / "summary.json").read_text())
+    for folder in folders:
+        manifest = Path(_read_json(folder / "results.json")["test_set"]["manifest"])
+        summary = _read_json(manifest.parent / "summary.json")
+        if "festival" in summary["source"] and "held_out_voices" not in summary:
+            sys.exit(f"model_card.py: {manifest.parent / 'summary.json'}: Festival voices but no held_out_voices "
+                     "(a corpus of an earlier version: make it again)")  # fmt: skip
         held_out = summary.get("held_out_voices", [])
-        utterances = json.loads((results_path.parent / "score" / "score.json").read_text())["utterances"]
+        utterances = _read_json(folder / "score" / "score.json")["utterances"]
         groups: dict[str, dict[str, Totals]] = defaultdict(lambda: {"word": Totals(), "char": Totals()})
         for utt_id, counts in utterances.items():
             voice = "Asterisk speaker" if summary["source"].startswith("asterisk") else _voice(utt_id, held_out)
@@ -105,18 +123,24 @@ def test_rows(decodes: Path) -> list[str]:
                 totals.add(Counts(*counts[level]))
         for voice, totals in sorted(groups.items()):
             word, char = totals["word"], totals["char"]
-            rows.append(f"| {results_path.parent.name} | {voice} | {word.sentences} | "
-                        f"{100 * word.counts.rate:.2f} | {100 * char.counts.rate:.2f} |")  # fmt: skip
+            rows.append(f"| {folder.name} | {voice} | {word.sentences} | {_percent(word.counts)} | "
+                        f"{_percent(char.counts)} |")  # fmt: skip
     return rows
 
 
 def main() -> None:
-    model_dir, decodes = Path(sys.argv[1]), Path(sys.argv[5])
-    phase2, run_info, dev = (json.loads(Path(p).read_text()) for p in sys.argv[2:5])
-    phase1 = json.loads(Path(phase2["config"]["model"], "run_info.json").read_text())
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for name in ("model_dir", "phase2_run_info", "run_info", "dev_results", "test_decodes"):
+        parser.add_argument(name, type=Path)
+    args = parser.parse_args()
+    phase2, run_info, dev = (_read_json(p) for p in (args.phase2_run_info, args.run_info, args.dev_results))
+    phase1 = _read_json(Path(phase2["config"]["model"], "run_info.json"))
+    rows = test_rows(args.test_decodes)
     from safetensors import safe_open
 
-    with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
+    with safe_open(str(args.model_dir / "model.safetensors"), "pt") as f:
         params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys()) / 1e6  # noqa: SIM118
     card = CARD.format(
         wer=100 * dev["wer"], cer=100 * dev["cer"], params=params, hours=phase2["train_hours"],
@@ -124,11 +148,11 @@ def main() -> None:
         steps=run_info["steps"], minutes=run_info["minutes"],
         p1_steps=phase1["steps"], p1_minutes=phase1["minutes"], p2_steps=phase2["steps"],
         p2_minutes=phase2["minutes"], phase2_command=phase2["command"], device=run_info["device"],
-        processes=run_info["num_processes"], vocab=len(json.loads((model_dir / "vocab.json").read_text())),
+        processes=run_info["num_processes"], vocab=len(_read_json(args.model_dir / "vocab.json")),
         dev_utts=dev["test_set"]["utterances"], command=run_info["command"], phase1_command=phase1["command"],
-        test_rows="\n".join(test_rows(decodes)),
+        test_rows="\n".join(rows),
     )  # fmt: skip
-    (model_dir / "README.md").write_text(card, encoding="utf-8")
+    (args.model_dir / "README.md").write_text(card, encoding="utf-8")
 
 
 if __name__ == "__main__":
