@@ -165,3 +165,11 @@ def test_a_wider_model_starts_from_a_checkpoint_feature_encoder(data, tmp_path, 
     assert model_main(small) == 2
     assert "feature encoder's layers differ" in capsys.readouterr().err.strip().splitlines()[-1]
     assert not (tmp_path / "small").exists()
+    config = json.loads((tmp_path / "tiny" / "config.json").read_text())
+    (tmp_path / "tiny" / "config.json").write_text(json.dumps(config | {"conv_stride": [4, 2, 2, 2, 2, 2, 2]}))
+    assert model_main([*wide, "--out", str(tmp_path / "strided"), "--encoder-from", str(tmp_path / "tiny")]) == 2
+    assert "differ from the new model's (conv_stride)" in capsys.readouterr().err  # the same weights, other strides
+    for out, processor, message in ((tmp_path / "wide", data["processor"], "holds a model already"),
+                                    (tmp_path / "x", tmp_path, "not a processor folder")):  # fmt: skip
+        assert model_main(["init", "--preset", "tiny", "--processor", str(processor), "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err

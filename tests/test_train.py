@@ -149,6 +149,31 @@ def test_bad_input_is_reported(setup, tmp_path):
     assert proc.returncode == 2 and "unknown config key(s): unknown_key" in proc.stderr
 
 
+def test_a_finished_run_run_again_changes_nothing_and_the_last_step_is_logged_once(setup, tmp_path):
+    out = tmp_path / "run"
+    for _ in range(2):  # stopped by its budget; then the same command again
+        assert train_main(_args(setup, out, max_steps=1000, max_minutes=0.004, eval_steps=1000, save_steps=1000)) == 0
+        if _ == 0:
+            log, info = (out / "train_log.csv").read_text(), json.loads((out / "run_info.json").read_text())
+    assert (out / "train_log.csv").read_text() == log and json.loads((out / "run_info.json").read_text())["steps"] == (
+        info["steps"]
+    )
+    steps = [line.split(",")[0] for line in log.splitlines()[1:]]
+    assert len(steps) == len(set(steps)) == info["steps"]  # one row a step, the last one with its dev scores
+    assert log.splitlines()[-1].split(",")[3] and info["history"][-1]["dev_wer"] is not None
+
+
+def test_a_processor_of_other_data_and_a_dev_set_with_nothing_to_score_are_refused(setup, tmp_path):
+    other = tmp_path / "hi"
+    assert data_main(["synth", "--langs", "hi", "--hours", "0.02", "--out", str(other), "--workers", "2"]) == 0
+    proc = _run(_args(setup, tmp_path / "a", train_manifest=other / "hi" / "train.jsonl", max_steps=1))
+    assert proc.returncode == 2 and "processor's vocabulary" in proc.stderr, proc.stderr
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text(json.dumps({"id": "d_1", "audio": str(setup["data"] / "audio"), "duration": 1.0, "text": "?!"}))
+    proc = _run(_args(setup, tmp_path / "b", dev_manifest=dev, max_steps=1))
+    assert proc.returncode == 2 and "every transcript normalises to nothing" in proc.stderr, proc.stderr
+
+
 def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp_path):
     line = json.loads((setup["data"] / "train.jsonl").read_text().splitlines()[0])
     line["text"] = " ".join(["abcdefghij"] * 60)  # far more labels than frames: CTC loss is infinite

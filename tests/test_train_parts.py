@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import math
+import re
 
 import pytest
 
@@ -34,6 +35,24 @@ def test_tri_stage_schedule_holds_then_decays_to_the_final_scale():
     assert lr_lambda(_config(lr_schedule="constant"))(123) == 1.0
     with pytest.raises(InputError, match="lr_schedule 'cosine'"):
         lr_lambda(_config(lr_schedule="cosine"))
+
+
+def test_overrides_keep_strings_and_numbers_are_not_made_up():
+    from asr.train.config import TrainConfig
+
+    required = {"model": "m", "train_manifest": "t", "processor": "p"}
+    cfg = TrainConfig.load(None, required | {"adapter_lang": "no", "output_dir": "0x10", "processor": "[unclosed"})
+    assert (cfg.adapter_lang, cfg.output_dir, cfg.processor) == ("no", "0x10", "[unclosed")  # YAML: false, 16, error
+    for key, value, message in (
+        ("max_steps", "2.7", "max_steps: expected a whole number"),
+        ("learning_rate", "true", "learning_rate: expected a number"),  # a --learning_rate given no value
+        ("tri_stage_final_scale", "0", "tri_stage_final_scale: expected more than 0"),
+        ("tri_stage_ratios", "[0.5, -0.2, 0.7]", "that sum to 1"),
+        ("tri_stage_ratios", "[0.1, 0.4, 0.1]", "that sum to 1"),
+        ("max_batch_seconds", "[unclosed", "--max_batch_seconds '[unclosed': not a value"),
+    ):
+        with pytest.raises(InputError, match=re.escape(message)):
+            TrainConfig.load(None, required | {key: value})
 
 
 def test_budget_stops_at_the_minutes_and_moves_the_schedule_with_them():
@@ -120,6 +139,12 @@ def test_a_checkpoint_is_never_unpickled(tmp_path):
     assert not planted.exists()
 
 
+def test_a_run_that_starts_afresh_drops_the_log_of_one_killed_before_its_first_checkpoint(tmp_path):
+    RunLog(tmp_path, active=True).write({"step": 1, "loss": 2.5})
+    RunLog(tmp_path, active=True).write({"step": 1, "loss": 2.4})
+    assert (tmp_path / "train_log.csv").read_text().splitlines()[1:] == ["1,,,2.4,,,,,,,"]
+
+
 def test_run_log_writes_one_header_and_the_run_info(tmp_path):
     log = RunLog(tmp_path, active=True)
     log.write({"step": 1, "loss": 2.5, "lr": 1e-4})
@@ -180,5 +205,9 @@ def test_auto_precision_is_bf16_only_where_the_hardware_computes_in_it(monkeypat
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda is not None)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bool(cuda))
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: cpu_flags)
-    assert mixed_precision("auto") == expected
-    assert mixed_precision("no") == "no" and mixed_precision("fp16") == "fp16"
+    assert mixed_precision("auto") == expected and mixed_precision("no") == "no"
+    if cuda is not None:
+        assert mixed_precision("fp16") == "fp16"
+    else:  # a CPU would compute in float32 and the run be recorded as fp16
+        with pytest.raises(InputError, match="mixed_precision fp16: no GPU here"):
+            mixed_precision("fp16")

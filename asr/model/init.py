@@ -85,9 +85,20 @@ def init_model(
     from asr.model.folder import ModelFolder
 
     torch.manual_seed(seed)
+    if (out_dir / "model.safetensors").exists():  # a trained model's run_info.json would describe the new one
+        raise InputError(f"--out {out_dir} holds a model already; use another --out")
+    if adapter_dim < 0:
+        raise InputError(f"--adapter-dim {adapter_dim}: expected a positive size (0: no adapters)")
     extra, processor = {}, None
     if processor_dir is not None:
-        processor = Wav2Vec2Processor.from_pretrained(str(processor_dir))
+        if not (processor_dir / "vocab.json").is_file():  # else transformers would ask the hub for it, by name
+            raise InputError(
+                f"--processor {processor_dir}: not a processor folder (no vocab.json; asr vocab writes one)"
+            )
+        try:
+            processor = Wav2Vec2Processor.from_pretrained(str(processor_dir))
+        except (OSError, ValueError) as err:
+            raise InputError(f"--processor {processor_dir}: {str(err).splitlines()[0]}") from None
         extra = {"vocab_size": len(processor.tokenizer), "pad_token_id": processor.tokenizer.pad_token_id}
     config = model_config(size, family, norm, adapter_dim, **extra)
     model = AutoModelForCTC.from_config(config)
@@ -102,17 +113,30 @@ def init_model(
     return sum(p.numel() for p in model.parameters())
 
 
+#: the config keys that make a convolutional feature encoder what it is
+ENCODER_KEYS = ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "feat_extract_norm", "feat_extract_activation")
+
+
 def copy_feature_encoder(model, checkpoint: Path) -> None:
     """Loads the convolutional feature encoder weights of `checkpoint` (a folder or hub id; a CTC or a
     pretraining checkpoint) into `model`'s: an InputError when it cannot be loaded or its layers differ."""
     from transformers import AutoModel
 
     try:
-        source = AutoModel.from_pretrained(str(checkpoint)).feature_extractor.state_dict()
+        loaded = AutoModel.from_pretrained(str(checkpoint))
     except (OSError, ValueError) as err:
         raise InputError(f"--encoder-from {checkpoint}: cannot load a model: {str(err).splitlines()[0]}") from None
-    target = model.base_model.feature_extractor
+    source, target = loaded.feature_extractor.state_dict(), model.base_model.feature_extractor
+    # the same weights can sit in another encoder (strides, activation): the layers' settings must agree too
+    differ = [k for k in ENCODER_KEYS if _setting(loaded.config, k) != _setting(model.config, k)]
     shapes = {k: v.shape for k, v in target.state_dict().items()}
-    if shapes != {k: v.shape for k, v in source.items()}:
-        raise InputError(f"--encoder-from {checkpoint}: its feature encoder's layers differ from the new model's")
+    if differ or shapes != {k: v.shape for k, v in source.items()}:
+        raise InputError(f"--encoder-from {checkpoint}: its feature encoder's layers differ from the new model's"
+                         f"{' (' + ', '.join(differ) + ')' if differ else ''}")  # fmt: skip
     target.load_state_dict(source)
+
+
+def _setting(config, key: str):
+    """A config value, lists and tuples alike (a config read from JSON holds lists, a new one tuples)."""
+    value = getattr(config, key, None)
+    return list(value) if isinstance(value, tuple | list) else value

@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
         if os.environ.get("RANK", "0") != "0":  # under accelerate launch, the main process reports
             return 0
         wer = "n/a" if info["best_dev_wer"] is None else f"{100 * info['best_dev_wer']:.2f}%"
+        notes = [f"{k.replace('_', ' ')}: {info[k]}" for k in ("train_filtered", "train_unknown_characters") if info[k]]
         print(f"{info['steps']} steps in {info['minutes']:.1f} min; best dev WER {wer}; "
-              f"model in {info['config']['output_dir']}/model")  # fmt: skip
+              f"{''.join(n + '; ' for n in notes)}model in {info['config']['output_dir']}/model")  # fmt: skip
         return 0
 
     return run_reporting_errors(prog, run)

@@ -134,11 +134,11 @@ class TrainConfig:
             try:
                 values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
             except (OSError, yaml.YAMLError) as err:
-                raise InputError(f"{path}: cannot read the config: {err}") from None
+                raise InputError(f"{path}: cannot read the config: {' '.join(str(err).split())}") from None
             if not isinstance(values, dict):
                 raise InputError(f"{path}: the config is not a mapping of keys to values")
-        values |= {key: yaml.safe_load(value) for key, value in overrides.items()}
         known = {f.name: f for f in cls.used_fields()}
+        values |= {key: _override(known.get(key), key, value) for key, value in overrides.items()}
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise InputError(f"unknown config key(s): {', '.join(unknown)}")
@@ -167,10 +167,15 @@ class TrainConfig:
                 raise InputError(f"config key {key}: expected 0 or more, got {getattr(self, key)}")
         if self.max_batch_seconds <= 0:
             raise InputError(f"config key max_batch_seconds: expected more than 0, got {self.max_batch_seconds}")
+        if not 0 < self.tri_stage_final_scale <= 1:
+            raise InputError(f"config key tri_stage_final_scale: expected more than 0 and at most 1, got "
+                             f"{self.tri_stage_final_scale}")  # fmt: skip
         ratios = self.tri_stage_ratios
-        if not isinstance(ratios, list) or len(ratios) != 3 or not all(isinstance(r, int | float) for r in ratios):
+        numbers = isinstance(ratios, list) and len(ratios) == 3 and all(isinstance(r, int | float) for r in ratios)
+        if not numbers or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
             raise InputError(
-                f"config key tri_stage_ratios: expected three numbers such as [0.1, 0.4, 0.5], got {ratios!r}"
+                f"config key tri_stage_ratios: expected three shares of max_steps (warm-up, hold, decay) that sum "
+                f"to 1, such as [0.1, 0.4, 0.5], got {ratios!r}"
             )
 
     def to_dict(self) -> dict:
@@ -204,6 +209,17 @@ FREE_ON_RESUME = {
 }  # fmt: skip
 
 
+def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
+    """A ``--key value`` override: the text itself for a string key (YAML would read 'no' as false and '0x10'
+    as 16), else the value as a YAML scalar."""
+    if f is not None and str(f.type) == "str":
+        return value
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise InputError(f"--{key} {value!r}: not a value") from None
+
+
 def _coerce(f: dataclasses.Field, value: object) -> object:
     kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type))
     if kind is None or value is None:
@@ -212,6 +228,10 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
         return "no" if not value and "no" in f.metadata["choices"] else str(value).lower()
     if kind is bool and not isinstance(value, bool):
         raise InputError(f"config key {f.name}: expected true or false, got {value!r}")
+    # a number is not a flag (a --key given without a value means true), and an int is not truncated
+    if kind in (int, float) and (isinstance(value, bool) or (kind is int and isinstance(value, float))):
+        raise InputError(f"config key {f.name}: expected {'a whole number' if kind is int else 'a number'}, got "
+                         f"{value!r}")  # fmt: skip
     try:
         return kind(value)
     except (TypeError, ValueError):

@@ -4,7 +4,8 @@ grouped by length under an audio-seconds budget, sharded over processes."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +29,12 @@ class Example:
 
 @dataclass
 class Split:
-    """The examples of one manifest and the counts of those left out (by reason)."""
+    """The examples of one manifest, the counts of those left out (by reason) and of the characters of the kept
+    transcripts that the vocabulary lacks (trained as [UNK])."""
 
     examples: list[Example]
     filtered: dict[str, int]
+    unknown_characters: dict[str, int] = field(default_factory=dict)
 
 
 def load_split(manifest: str, tokenizer, normalize, min_duration: float = 0.0, max_duration: float = 0.0) -> Split:
@@ -55,7 +58,24 @@ def load_split(manifest: str, tokenizer, normalize, min_duration: float = 0.0, m
         examples.append(Example(utt.id, audio, utt.offset, utt.duration, text, labels))
     if not examples:
         raise InputError(f"{manifest}: no usable utterances (left out: {filtered})")
-    return Split(examples, {k: v for k, v in filtered.items() if v})
+    unknown = unknown_characters([ex.text for ex in examples], tokenizer) if tokenizer else Counter()
+    return Split(examples, {k: v for k, v in filtered.items() if v}, dict(unknown.most_common()))
+
+
+UNKNOWN_SHARE = 0.1  # more of a transcript's characters than this outside the vocabulary: another language's
+
+
+def unknown_characters(texts: list[str], tokenizer) -> Counter:
+    """The characters of normalised `texts` that the tokenizer's vocabulary lacks (spaces are word delimiters);
+    refuses a vocabulary that lacks more than UNKNOWN_SHARE of them (a processor made for other data)."""
+    vocab = tokenizer.get_vocab()
+    chars = Counter(c for text in texts for c in text if c != " ")
+    unknown = Counter({c: n for c, n in chars.items() if c not in vocab})
+    if unknown.total() > UNKNOWN_SHARE * max(chars.total(), 1):
+        top = ", ".join(repr(c) for c, _ in unknown.most_common(5))
+        raise InputError(f"{unknown.total() / chars.total():.0%} of the train transcripts' characters are not in the "
+                         f"processor's vocabulary ({top}, ...): a processor made from other data?")  # fmt: skip
+    return unknown
 
 
 class AudioStore:

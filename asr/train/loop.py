@@ -41,6 +41,9 @@ from asr.train.schedule import Budget, lr_lambda
 def mixed_precision(setting: str) -> str:
     """The accelerator's precision for a config's `mixed_precision`: "auto" is bf16 where the hardware computes
     in it natively (a GPU with bf16; without a GPU, a CPU with AVX512-BF16 or AMX instructions), else "no"."""
+    if setting == "fp16" and not torch.cuda.is_available():
+        raise InputError("mixed_precision fp16: no GPU here, and a CPU computes in fp16 only as float32 (it would "
+                         "run in float32 and be recorded as fp16); use bf16, auto or no")  # fmt: skip
     if setting != "auto":
         return setting
     if torch.cuda.is_available():
@@ -70,10 +73,10 @@ class LoopState:
     elapsed: float = 0.0
     best_wer: float | None = None
     best_step: int = 0
-    last_eval_step: int = -1
     skipped_batches: int = 0
     infeasible_utterances: int = 0
     audio_seconds: float = 0.0  # audio trained on by this process
+    batches_left_at_epoch_ends: int = 0  # by this process, fewer than gradient_accumulation_steps each time
     history: list[dict] = field(default_factory=list)
 
     def state_dict(self) -> dict:
@@ -113,7 +116,7 @@ class Trainer:
         self._start(cfg, command)
         try:
             self.processor = AutoProcessor.from_pretrained(cfg.processor)
-        except OSError as err:
+        except (OSError, ValueError) as err:
             raise InputError(f"processor {cfg.processor!r}: {str(err).splitlines()[0]}") from None
         self.processor_folder = ModelFolder(Path(cfg.processor))
         self.normalize = self.processor_folder.normalizer()
@@ -124,6 +127,9 @@ class Trainer:
         rate = self.processor.feature_extractor.sampling_rate
         self.dev = EvalSet.load(cfg.dev_manifest, rate) if cfg.dev_manifest else None
         self.test = EvalSet.load(cfg.test_manifest, rate) if cfg.test_manifest else None
+        for split in (s for s in (self.dev, self.test) if s):
+            if not any(self.normalize(u.text) for u in split.utts):
+                raise InputError(f"{split.manifest}: every transcript normalises to nothing: no word to score")
         model = load_model(cfg, self.processor)
         self.adapter_lang = self._adapter_lang() if cfg.adapters_only else None
         # sets the processor's return_attention_mask to what the model needs, so the saved processor states it
@@ -352,6 +358,8 @@ class Trainer:
             batches = self._epoch_batches(self.state.epoch)
             k = cfg.gradient_accumulation_steps
             while self.state.batch_in_epoch + k <= len(batches) and self.state.step < cfg.max_steps:
+                if self._time_up():  # a run resumed after its budget was spent takes no step
+                    break
                 group = batches[self.state.batch_in_epoch : self.state.batch_in_epoch + k]
                 loss = self._optimizer_step(group)
                 self.state.audio_seconds += sum(ex.duration for batch in group for ex in batch)
@@ -364,14 +372,13 @@ class Trainer:
             if self._time_up():
                 break
             if self.state.batch_in_epoch + k > len(batches):
+                # fewer than gradient_accumulation_steps batches left: they wait for the next epoch's order
+                self.state.batches_left_at_epoch_ends += len(batches) - self.state.batch_in_epoch
                 self.state.epoch += 1
                 self.state.batch_in_epoch = 0
         progress.close()
-        evaluated = self.state.last_eval_step != self.state.step
-        if evaluated:
-            self._evaluate_and_log(loss=None)
-        if evaluated or self.state.step % cfg.save_steps:  # the last checkpoint holds the final evaluation:
-            self._save_checkpoint()  # a rerun of the finished run resumes past it instead of logging it again
+        if self.state.step % cfg.save_steps:  # the last checkpoint holds the final evaluation (_after_step): a
+            self._save_checkpoint()  # rerun of the finished run resumes past it instead of logging it again
         return self._finish(resumed)
 
     def _shared_elapsed(self, elapsed: float) -> float:
@@ -403,9 +410,10 @@ class Trainer:
         if cfg.max_minutes:
             postfix["left"] = f"{self.budget.minutes_left(self.state.elapsed):.1f} min"
         progress.set_postfix(postfix)
-        if self.dev is not None and step % cfg.eval_steps == 0:
+        last = step >= cfg.max_steps or self._time_up()  # logged, and evaluated, whatever the intervals
+        if self.dev is not None and (step % cfg.eval_steps == 0 or last):
             self._evaluate_and_log(loss)
-        elif step % cfg.logging_steps == 0:
+        elif step % cfg.logging_steps == 0 or last:
             self._log(self._row(loss))
         if step % cfg.save_steps == 0:
             self._save_checkpoint()
@@ -421,7 +429,6 @@ class Trainer:
 
     def _evaluate_and_log(self, loss: float | None) -> None:
         row = self._row(loss)
-        self.state.last_eval_step = self.state.step
         if self.dev is not None:
             row |= self.evaluate(self.dev)
             score = row[self.DEV_METRIC]
@@ -446,7 +453,7 @@ class Trainer:
         self.acc.wait_for_everyone()
         final = self.out / "model"
         if self.acc.is_main_process:
-            if self.dev is not None and (self.out / "best").exists():
+            if self.state.best_step and (self.out / "best").exists():
                 shutil.rmtree(final, ignore_errors=True)
                 shutil.copytree(self.out / "best", final)
             else:
@@ -472,9 +479,10 @@ class Trainer:
             "resumed_from": resumed.name if resumed else None,
             "resumed_with_changes": self.config_changes,
             "best_step": self.state.best_step,
-            "final_model": "best" if self.dev is not None else "last",
+            "final_model": "best" if self.state.best_step else "last",
             "train_utterances": len(self.train.examples),
             "train_filtered": self.train.filtered,
+            "train_unknown_characters": self.train.unknown_characters,
             "train_hours": round(sum(ex.duration for ex in self.train.examples) / 3600, 4),
         }
 
@@ -485,6 +493,7 @@ class Trainer:
             "best_dev_wer": self.state.best_wer,
             **self._test(),
             "skipped_batches": self.state.skipped_batches,
+            "batches_left_at_epoch_ends": self.state.batches_left_at_epoch_ends,
             "infeasible_utterances": self.state.infeasible_utterances,
             "adapter": self.adapter_lang,
             "feature_encoder_cached": self.feature_cache is not None,

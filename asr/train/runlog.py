@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 from asr.train.plot import learning_curve
@@ -28,12 +29,16 @@ SCALARS = ("loss", "lr", "dev_wer", "dev_cer", "dev_loss", "contrastive", "codev
 class RunLog:
     """Writes log rows to the CSV file and TensorBoard; does nothing where `active` is false. A run resumed
     from the checkpoint of `resumed_step` first drops what was logged after it (a killed run logged on past
-    its last checkpoint, and the resumed run logs those steps again)."""
+    its last checkpoint, and the resumed run logs those steps again); a run that starts afresh drops the logs
+    of one killed before its first checkpoint."""
 
     def __init__(self, output_dir: Path, active: bool, resumed_step: int | None = None) -> None:
         self.out, self.active = output_dir, active
         if active and resumed_step is not None:
             self._cut_csv(resumed_step)
+        elif active:
+            (self.out / "train_log.csv").unlink(missing_ok=True)
+            shutil.rmtree(self.out / "tensorboard", ignore_errors=True)
         self.tensorboard = self._open_tensorboard(resumed_step) if active else None
 
     def _cut_csv(self, step: int) -> None:
