@@ -143,6 +143,15 @@ def test_adapter_training_touches_only_adapters_and_head(data, tmp_path):
     assert np.array_equal(model.lm_head.weight.detach().numpy(), adapter["lm_head.weight"].numpy())
     assert decode_main(["--model", str(tmp_path / "run" / "model"), "--manifest", str(data["dev"]), "--out",
                         str(tmp_path / "d"), "--adapter", "xx", "--no-cache"]) == 2  # fmt: skip
+    # a new language (new_head) starts from fresh adapters, not the loaded ones
+    from asr.model.adapters import train_adapters_only
+
+    model = Wav2Vec2ForCTC.from_pretrained(tmp_path / "init")
+    train_adapters_only(model, "init", new_language=True)
+    fresh = {k: v.detach().numpy() for k, v in model.state_dict().items() if "adapter_layer" in k}
+    linear = [k for k in fresh if k.endswith("linear_1.weight")]
+    assert linear and not any(np.array_equal(fresh[k], before[k].numpy()) for k in linear)
+    assert all(np.all(fresh[k] == 1) for k in fresh if k.endswith("norm.weight"))
 
 
 def test_a_wider_model_starts_from_a_checkpoint_feature_encoder(data, tmp_path, capsys):

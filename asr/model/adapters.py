@@ -24,10 +24,29 @@ def train_adapters_only(model, name: str, new_language: bool) -> None:
     if not has_adapters(model):
         raise InputError(f"{name}: adapters_only needs a model with adapter layers (adapter_attn_dim in its config)")
     if new_language:
-        model.init_adapter_layers()
+        fresh_adapters(model)
     model.freeze_base_model()
     for param in model._get_adapters().values():
         param.requires_grad = True
+
+
+def fresh_adapters(model) -> None:
+    """Initialises the attention adapter layers as a new model's (normal(0, initializer_range) weights, zero
+    biases, unit layer norms). transformers' `init_adapter_layers` would, but since 5.x its initialisers leave
+    weights that `from_pretrained` loaded as they are."""
+    import torch
+
+    std = model.config.initializer_range
+    for module in model.modules():
+        if type(module).__name__ != "Wav2Vec2AttnAdapterLayer":
+            continue
+        for layer in module.modules():
+            if isinstance(layer, torch.nn.Linear):
+                torch.nn.init.normal_(layer.weight, std=std)
+                torch.nn.init.zeros_(layer.bias)
+            elif isinstance(layer, torch.nn.LayerNorm):
+                torch.nn.init.ones_(layer.weight)
+                torch.nn.init.zeros_(layer.bias)
 
 
 def save_adapter(model, folder: Path, lang: str) -> Path:

@@ -58,7 +58,7 @@ def load_model(cfg: TrainConfig, processor):
     config.update(cfg.model_options())
     config.update({"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, "ctc_loss_reduction": "mean"})
     model = from_pretrained(AutoModelForCTC, cfg.model, config=config, ignore_mismatched_sizes=cfg.new_head)
-    if cfg.new_head and not cfg.adapters_only:
+    if cfg.new_head:
         init_new_head(model, cfg.model, old_blank, tokenizer, carry=cfg.new_head_init == "carry")
     if cfg.adapters_only:
         train_adapters_only(model, cfg.model, new_language=cfg.new_head)
