@@ -61,4 +61,4 @@ def test_counts_equal_jiwer_with_tabs_no_break_spaces_and_runs_of_whitespace(lev
 def test_jiwer_mode_tokens_are_jiwers():
     assert tokenize("a\tb  c", "word", "jiwer") == ["a\tb", "c"]  # a lone tab is inside a word in jiwer
     assert tokenize(" a\u00a0b  c ", "char", "jiwer") == "a\u00a0b  c"
-    assert tokenize(" a\u00a0b  c ", "char", "sclite") == "abc" and tokenize("a\tb", "word") == ["a", "b"]
+    assert tokenize(" a\u00a0b  c ", "char", "sclite") == "a\u00a0bc" and tokenize("a\tb", "word") == ["a", "b"]

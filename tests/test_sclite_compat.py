@@ -39,6 +39,14 @@ def test_asr_score_totals_equal_sclite(tmp_path, capsys):
             assert report["utterances"][utt_id][level] == Counts.from_ops(ops).as_list(), utt_id
 
 
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_unicode_spaces_are_characters_as_sclite_reads_them(tmp_path, level):
+    triples = [("u1", "prix 10\u00a0000 euros", "prix 10 000 euros"), ("u2", "a\u3000b c", "a b\u2028c"),
+               ("u3", "x\ty  z", "x y z")]  # fmt: skip
+    expected = sclite_alignments(tmp_path, triples, char=level == "char")
+    assert {u: align_ops(tokenize(r, level), tokenize(h, level)) for u, r, h in triples} == expected
+
+
 def test_deletion_plus_insertion_preferred_to_substitutions():
     ops = align_ops(["one", "two", "three", "four", "five"], ["four", "five", "six", "seven", "eight"])
     assert Counts.from_ops(ops) == Counts(C=2, S=0, D=3, I=3)

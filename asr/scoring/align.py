@@ -7,11 +7,11 @@ Two cost models, selected by name (`COMPAT`):
 - ``jiwer``: unit costs through rapidfuzz's ``Levenshtein.opcodes``, which is exactly what jiwer 4's
   ``process_words`` / ``process_characters`` call, so the counts equal jiwer's.
 
-Tokens come from `tokenize`. sclite mode: words split on any whitespace, characters are Unicode code points
-without whitespace (as ``sclite -e utf-8 -c``). jiwer mode does what jiwer 4's default transforms do, so that
-the counts equal jiwer's on any text: words after collapsing runs of two or more whitespace characters to one
-space, stripping, and splitting on spaces only (a lone tab or no-break space stays inside a word);
-characters of the stripped text, every space and tab counted.
+Tokens come from `tokenize`. sclite mode: words split at ASCII white space (a no-break space stays inside its
+word, as in sclite), characters are Unicode code points without ASCII white space (as ``sclite -e utf-8 -c``).
+jiwer mode does what jiwer 4's default transforms do, so that the counts equal jiwer's on any text: words after
+collapsing runs of two or more whitespace characters to one space, stripping, and splitting on spaces only (a
+lone tab or no-break space stays inside a word); characters of the stripped text, every space and tab counted.
 """
 
 from __future__ import annotations
@@ -32,14 +32,17 @@ LEVELS: tuple[Level, ...] = ("word", "char")
 
 #: What one token is, per level and compatibility mode; every report states it.
 UNITS: dict[tuple[str, str], str] = {
-    ("word", "sclite"): "words split on any whitespace",
+    ("word", "sclite"): "words split at ASCII white space (as sclite)",
     ("word", "jiwer"): "words split on spaces after runs of whitespace become one space (as jiwer)",
-    ("char", "sclite"): "Unicode code points, whitespace not counted (as sclite -e utf-8 -c)",
+    ("char", "sclite"): "Unicode code points, ASCII white space not counted (as sclite -e utf-8 -c)",
     ("char", "jiwer"): "Unicode code points of the stripped text, whitespace counted (as jiwer)",
 }
 
 Tokens = str | Sequence[str]
 _WHITESPACE_RUN = re.compile(r"\s\s+")
+# sclite separates words at ASCII white space only: a no-break space (U+00A0), U+3000 or U+2028 is a character of
+# its word, where Python's str.split() would break there
+_SCLITE_SPACE = re.compile(r"[ \t\n\r\f\v]+")
 
 
 def tokenize(text: str, level: Level, compat: Compat = "sclite") -> Tokens:
@@ -50,9 +53,9 @@ def tokenize(text: str, level: Level, compat: Compat = "sclite") -> Tokens:
         if level == "char":
             return text.strip()
     if level == "word":
-        return text.split()
+        return [w for w in _SCLITE_SPACE.split(text) if w]
     if level == "char":
-        return "".join(text.split())
+        return _SCLITE_SPACE.sub("", text)
     raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
 
 
