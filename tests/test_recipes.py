@@ -244,6 +244,23 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
     assert "es/test: normaliser none@1, scoring sclite (the column uses es@1, sclite)" in text and " †" in text
     rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
     assert [r["model"] for r in rows if r["flag"]] == ["someone/else-model"]
+    # a flagged row with the lowest WER is neither the best of the paired tests nor tested
+    results["wer"] = 0.0
+    (other / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    assert leaderboard_main([str(recipe["exp"] / "decode"), str(tmp_path / "other"), "--out", str(board),
+                             "--significance"]) == 0  # fmt: skip
+    tests = (board / "RESULTS.md").read_text(encoding="utf-8").split("## Paired bootstrap tests")[1]
+    tests = tests.split("## Environment")[0]
+    assert tests.count("| es/test | beam_lm") == 2 and "†" not in tests
+    # the board's own results.json in a searched folder is passed over on the next run
+    inside = recipe["exp"] / "decode" / "board_inside"
+    for _ in range(2):
+        assert leaderboard_main([str(recipe["exp"] / "decode"), "--out", str(inside)]) == 0
+    shutil.rmtree(inside)
+    # a glob of folders finds the results.json files below them; a damaged score.json is one line
+    assert leaderboard_main([str(recipe["exp"] / "decode" / "*"), "--out", str(tmp_path / "globbed")]) == 0
+    (other / "score" / "score.json").write_text('{"utterances": ')
+    assert leaderboard_main([str(tmp_path / "other"), "--out", str(tmp_path / "b2"), "--significance"]) == 2
 
 
 def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe, tmp_path):
@@ -263,15 +280,33 @@ def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe
     results = json.loads((twin / "results.json").read_text(encoding="utf-8"))
     results["lm"]["order"], results["decoder"]["alpha"] = 3, 0.1234
     (twin / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    other_lm = tmp_path / "other_lm" / "beam_lm" / "test"  # all the same but the LM folder: another system
+    shutil.copytree(recipe["exp"] / "decode" / "beam_lm" / "test", other_lm)
+    results = json.loads((other_lm / "results.json").read_text(encoding="utf-8"))
+    results["lm"]["path"] = "exp/es/lm_bigger"
+    (other_lm / "results.json").write_text(json.dumps(results), encoding="utf-8")
     board = tmp_path / "board"
-    folders = [str(recipe["exp"] / "decode"), str(tmp_path / "smaller"), str(tmp_path / "twin")]
+    folders = [str(recipe["exp"] / "decode"), str(tmp_path / "smaller"), str(tmp_path / "twin"), str(other_lm)]
     assert leaderboard_main([*folders, "--out", str(board), "--significance"]) == 0
     rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
     columns = {r["test_set"] for r in rows if r["test_set"].startswith("es/test")}
     assert len(columns) == 2 and all(f"[{n} utt " in " ".join(columns) for n in (len(lines), len(lines) - 1))
     assert "other results under this name hold other utterances" in (board / "RESULTS.md").read_text()
     exports = sorted((board / "open_asr").glob("*_DATASET_es_test.jsonl"))
-    assert len(exports) == 5  # greedy, beam, beam_lm, the twin's beam_lm, the smaller set's greedy
+    assert len(exports) == 6  # greedy, beam, beam_lm, the twin's and the other LM's beam_lm, the smaller set's
+    assert any(r["lm"] == "4-gram (lm_bigger)" for r in rows)
+    # the same ids with other transcripts are another test set, not the same column
+    relabelled = tmp_path / "relabelled" / "greedy" / "test"
+    shutil.copytree(recipe["exp"] / "decode" / "greedy" / "test", relabelled)
+    rows_text = [json.loads(line) for line in (relabelled / "hyp.jsonl").read_text().splitlines()]
+    (relabelled / "hyp.jsonl").write_text("".join(json.dumps(r | {"ref": r["hyp"]}) + "\n" for r in rows_text))
+    results = json.loads((relabelled / "results.json").read_text(encoding="utf-8"))
+    results["model"]["path"] = "someone/else-model"
+    (relabelled / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    assert leaderboard_main([str(recipe["exp"] / "decode"), str(tmp_path / "relabelled"), "--out",
+                             str(tmp_path / "board2")]) == 0  # fmt: skip
+    rows = json.loads((tmp_path / "board2" / "results.json").read_text(encoding="utf-8"))
+    assert len({r["test_set"] for r in rows if r["test_set"].startswith("es/test")}) == 2
 
 
 def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path):

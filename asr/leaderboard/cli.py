@@ -34,7 +34,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     from asr.leaderboard.tables import Table, csv_text
     from asr.provenance import provenance
 
-    runs = collect(args.results)
+    runs = collect(args.results, exclude=args.out)
     table = Table(runs)
     out = args.out
     writable_dir(out, "--out")

@@ -35,9 +35,10 @@ class Run:
 
     @cached_property
     def content_id(self) -> str:
-        """Identifies the test set by its utterances (a hash of the sorted ids), not by its name."""
-        ids = sorted(row["id"] for row in self.hypotheses)
-        return hashlib.sha1("\n".join(ids).encode()).hexdigest()[:8]
+        """Identifies the test set by its utterances (a hash of the sorted ids and references), not by its name:
+        the same ids with other transcripts are another test set."""
+        pairs = sorted(f"{row['id']}\t{row['ref']}" for row in self.hypotheses)
+        return hashlib.sha1("\n".join(pairs).encode()).hexdigest()[:8]
 
     @property
     def comparability(self) -> tuple[str, str]:
@@ -52,7 +53,7 @@ class Run:
         decoder = dec["name"] if dec["name"] == "greedy" else f"{dec['name']} (beam {dec['beam_width']})"
         weights = [f"α={dec['alpha']:g}"] if dec["name"] == "beam_lm" else []
         weights += [f"β={dec['beta']:g}"] if "beta" in dec else []
-        lms = [] if r.lm is None else [f"{r.lm['order']}-gram"]
+        lms = [] if r.lm is None else [lm_label(r.lm)]
         if r.rescoring:
             weights.append(f"γ={r.rescoring['gamma']:g}")
             lms.append("Transformer")
@@ -71,7 +72,8 @@ class Run:
         """Sorts systems by labeled hours, model, then no LM before LM, as the wav2vec 2.0 tables do."""
         hours = self.result.train_info.get("train_hours") or 0.0
         order = DECODER_ORDER.get(self.result.decoder["name"], 9)
-        return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"])
+        return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"],
+                self.result.model["path"], (self.result.lm or {}).get("path", ""))  # fmt: skip
 
     @cached_property
     def hypotheses(self) -> list[dict]:
@@ -92,7 +94,13 @@ class Run:
         path = self.folder / "score" / "score.json"
         if not path.is_file():
             raise InputError(f"{self.path}: score/score.json is missing beside it")
-        return json.loads(path.read_text(encoding="utf-8"))
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise InputError(f"{path}: not readable ({err})") from None
+        if not isinstance(report, dict) or not isinstance(report.get("utterances"), dict):
+            raise InputError(f"{path}: not a score.json written by 'asr score' (no per-utterance counts)")
+        return report
 
     def utterance_counts(self, level: str = "word") -> dict[str, list[int]]:
         """Per-utterance [C, S, D, I] from score/score.json."""
@@ -100,22 +108,32 @@ class Run:
 
 
 def model_label(path: str) -> str:
-    """A short name: ``exp/hi/train/model`` -> ``exp/hi/train``; hub ids stay as they are."""
+    """A short name: ``exp/hi/train/model`` -> ``exp/hi/train`` (``.../best`` stays: another model); hub ids stay
+    as they are."""
     p = Path(path)
-    return str(p.parent) if p.name in ("model", "best") else path
+    return str(p.parent) if p.name == "model" else path
 
 
-def collect(specs: list[str]) -> list[Run]:
-    """Runs from results.json files, folders searched recursively, or glob patterns; sorted by system."""
+def lm_label(lm: dict) -> str:
+    """``4-gram``, with the LM folder's name where it is not the recipes' ``lm`` (two LMs, two systems)."""
+    name = Path(lm.get("path", "lm")).name
+    return f"{lm['order']}-gram" + ("" if name == "lm" else f" ({name})")
+
+
+def collect(specs: list[str], exclude: Path | None = None) -> list[Run]:
+    """Runs from results.json files, folders searched recursively, or glob patterns (of files or folders);
+    sorted by system. Files under `exclude` (the leaderboard's own output folder) are passed over."""
     paths: list[Path] = []
     for spec in specs:
-        p = Path(spec)
-        if p.is_dir():
-            found = sorted(p.rglob("results.json"))
-        elif any(c in spec for c in "*?["):
-            found = sorted(Path(x) for x in glob.glob(spec, recursive=True) if x.endswith(".json"))
-        else:
-            found = [p] if p.is_file() else []
+        matches = [Path(x) for x in glob.glob(spec, recursive=True)] if any(c in spec for c in "*?[") else [Path(spec)]
+        found = []
+        for p in sorted(matches):
+            if p.is_dir():
+                found += sorted(p.rglob("results.json"))
+            elif p.is_file() and p.suffix == ".json":
+                found.append(p)
+        if exclude is not None:
+            found = [p for p in found if exclude.resolve() not in p.resolve().parents]
         if not found:
             raise InputError(f"{spec}: no results.json found")
         paths += found

@@ -51,7 +51,7 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
     results = []
     for run in runs:
         corpus, _, split = run.test_set.rpartition("/")
-        label = f"{run.system['decoder']}, {run.system['lm']} LM"
+        label = f"{run.system['decoder']}, {run.system['lm']} LM, normaliser {run.result.normalizer}"
         results.append({
             "task": {"type": "automatic-speech-recognition", "name": "Speech Recognition"},
             "dataset": {"type": corpus or "data", "name": run.test_set, "split": split},
@@ -62,10 +62,11 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
             "tags": ["automatic-speech-recognition", "wav2vec2", "ctc", "asr-toolkit"],
             "model-index": [{"name": model_dir.name, "results": results}]}  # fmt: skip
     lines = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip()]
-    table = "\n".join(f"| {r.test_set} | {r.system['decoder']} | {r.system['lm']} | {100 * r.result.wer:.2f} | "
-                      f"{100 * r.result.cer:.2f} |" for r in runs)  # fmt: skip
+    table = "\n".join(f"| {r.test_set} | {r.system['decoder']} | {r.system['lm']} | {r.result.normalizer} | "
+                      f"{100 * r.result.wer:.2f} | {100 * r.result.cer:.2f} |" for r in runs)  # fmt: skip
     lines += ["---", CARD_MARK, f"# {model_dir.name}", "",
               "A CTC model fine-tuned with the asr toolkit; scores from `asr decode` (sclite-exact alignment).", "",
-              "| test set | decoder | LM | WER % | CER % |", "|---|---|---|---|---|", table, ""]  # fmt: skip
+              "| test set | decoder | LM | normaliser | WER % | CER % |", "|---|---|---|---|---|---|", table,
+              ""]  # fmt: skip
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
