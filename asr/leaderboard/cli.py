@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     (out / "results.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     drawn = [plots.wer_by_system(table, out / "plots"), plots.lm_sweep(runs, out / "plots"),
              plots.training_curves(runs, out / "plots"), plots.rtfx(runs, out / "plots")]  # fmt: skip
-    write_html(table, runs, [p for p in drawn if p is not None], out, args.title)
+    write_html(table, runs, [p for p in drawn if p is not None], out, args.title, args.significance)
     exported: set[Path] = set()
     for run in runs:
         export.open_asr_jsonl(run, out / "open_asr", exported)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from asr.leaderboard.collect import Run
 from asr.leaderboard.details import run_details
+from asr.leaderboard.markdown import paired_tests
 from asr.leaderboard.tables import Table, header, rows
 
 STYLE = """
@@ -73,8 +74,10 @@ def _run_section(number: int, run: Run) -> str:
     )
 
 
-def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, title: str) -> Path:
-    """Writes OUT/index.html; the plots are referenced by their paths relative to OUT."""
+def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, title: str,
+               significance: bool = False) -> Path:  # fmt: skip
+    """Writes OUT/index.html; the plots are referenced by their paths relative to OUT. With `significance`, the
+    WER cells carry their bootstrap intervals and the paired tests follow the table, as in RESULTS.md."""
     flags = "".join(f"<li class='flag'>† {escape(text)}</li>" for text in dict.fromkeys(table.flags.values()))
     images = "".join(f'<img src="{escape(str(p.relative_to(out)))}" alt="{escape(p.stem)}">' for p in plots)
     sections = "".join(_run_section(i, run) for i, run in enumerate(runs, 1))
@@ -82,9 +85,9 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{STYLE}</style></head>
 <body><h1>{escape(title)}</h1>
-<h2>WER / CER (%)</h2>{_table(header(table), rows(table))}
+<h2>WER / CER (%)</h2>{_table(header(table), rows(table, significance))}
 <p class="meta">Normaliser and scoring per test set: {escape(settings)}. Click a column to sort.</p>
-{f"<ul>{flags}</ul>" if flags else ""}
+{f"<ul>{flags}</ul>" if flags else ""}{_paired(table) if significance else ""}
 <h2>Plots</h2>{images}
 <h2>Runs</h2>{sections}
 <script>{SCRIPT}</script></body></html>
@@ -92,3 +95,8 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
     path = out / "index.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _paired(table: Table) -> str:
+    head = ["test set", "best", "other", "best WER", "other WER", "p (other not worse)"]
+    return f"<h2>Paired bootstrap tests (1000 resamples of utterances)</h2>{_table(head, paired_tests(table))}"
