@@ -156,6 +156,15 @@ class CTCInference:
                 out.append([utt])
         return out
 
+    def _checked(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
+        """`samples`, or one line naming the utterance where they are too few for one output frame."""
+        kernels, strides = self.model.config.conv_kernel, self.model.config.conv_stride
+        needed = 1 + sum((k - 1) * math.prod(strides[:i]) for i, k in enumerate(kernels))  # the receptive field
+        if len(samples) < needed:
+            raise InputError(f"utterance {utt.id}: {len(samples)} samples of audio, fewer than the {needed} "
+                             f"({needed / self.rate * 1000:.0f} ms) the model needs for one frame")  # fmt: skip
+        return samples
+
     def _samples(self, utt: Utterance) -> int:
         return round(utt.duration * self.rate)
 
@@ -202,7 +211,7 @@ class CTCInference:
         with tqdm(total=round(sum(u.duration for u in utts)), desc=desc, unit="audio s", disable=desc is None) as bar:
             for batch in self.batches(utts, batch_seconds):
                 start = time.perf_counter()
-                outputs = self._batch_log_probs([audio(u) for u in batch], batch_seconds)
+                outputs = self._batch_log_probs([self._checked(u, audio(u)) for u in batch], batch_seconds)
                 seconds = time.perf_counter() - start
                 batch_audio = max(sum(u.duration for u in batch), 1e-9)
                 for utt, logprobs in zip(batch, outputs, strict=True):
@@ -227,16 +236,21 @@ class CTCInference:
         """Log-probabilities of a long recording in bounded memory: overlapping chunks of `chunk_seconds` with
         `chunk_seconds / 6` of context on each side (as transformers' ASR pipeline with chunk_length_s and its
         default stride), at most `batch_seconds` of chunks at a time; each chunk's context frames are dropped and
-        the rest joined."""
-        chunks = list(chunk_spans(len(samples), round(self.chunk_seconds * self.rate)))
+        the rest joined. Chunks start on the frame grid and each keeps the frames between its own boundaries, so
+        the joined frames are as many as an unchunked run's, and word times do not drift."""
+        hop = math.prod(self.model.config.conv_stride)  # samples per output frame
+        # chunks, contexts and steps whole frames long (a chunk a multiple of 6 frames), so every chunk's frames
+        # lie on the unchunked run's frame grid
+        chunk = max(1, round(self.chunk_seconds * self.rate / (6 * hop))) * 6 * hop
+        chunks = list(chunk_spans(len(samples), chunk))
         per_batch = max(1, int(batch_seconds // self.chunk_seconds))
         kept = []
         for k in range(0, len(chunks), per_batch):
             group = chunks[k : k + per_batch]
             outputs = self.forward([samples[a:b] for a, b, _, _ in group])
             for (a, b, left, right), logprobs in zip(group, outputs, strict=True):
-                frames = len(logprobs)
-                kept.append(logprobs[round(left / (b - a) * frames) : frames - round(right / (b - a) * frames)])
+                end = len(logprobs) if right == 0 else math.ceil((b - a - right) / hop)
+                kept.append(logprobs[math.ceil(left / hop) : end])
         return np.concatenate(kept)
 
     def parameters(self) -> int:

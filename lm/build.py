@@ -17,7 +17,7 @@ from pathlib import Path
 from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
 from lm import arpa
-from lm.folder import LM_FILES, LM_SCHEMA_VERSION
+from lm.folder import LM_FILES, LM_SCHEMA_VERSION, claim_out
 from lm.kenlm_tools import run_kenlm
 from lm.perplexity import load, perplexity
 from lm.text import normalized_sentences, raw_lines, sentences_of
@@ -78,6 +78,7 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
         sentences_of(dev, normalize, "--dev")  # checked before anything is built
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: a file, not a folder")
+    claim_out(out, "ngram")
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     writable_dir(partial, "--out")

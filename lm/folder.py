@@ -33,6 +33,21 @@ def read_info(folder: Path) -> dict:
     return info
 
 
+def claim_out(out: Path, kind: str) -> None:
+    """Refuses an ``--out`` that holds anything but an LM of `kind` ("ngram" or "transformer"): rebuilding
+    replaces the folder, and another LM's lm.json would describe the wrong model."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    path = out / LM_FILES["info"]
+    try:
+        made = json.loads(path.read_text(encoding="utf-8")).get("kind", "ngram") if path.is_file() else None
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        made = None
+    if made != kind:
+        what = f"a {made} LM" if made else "files that are not an LM"
+        raise InputError(f"--out {out} holds {what}; use another --out (it would be replaced)")
+
+
 @dataclass(frozen=True)
 class LMFolder:
     """A built LM folder: the binary model, its words and the normaliser of its text."""

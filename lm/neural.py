@@ -24,6 +24,7 @@ from pathlib import Path
 
 from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
+from lm.folder import claim_out
 from lm.text import sentences_of
 
 SPECIAL = ("<pad>", "<unk>", "<s>", "</s>")
@@ -147,6 +148,7 @@ def train_neural_lm(
 
     sentences = sentences_of(texts, normalize, "--text")
     dev_sentences = sentences_of(dev, normalize, "--dev") if dev else []
+    claim_out(out, "transformer")
     writable_dir(out, "--out")
     lm = NeuralLM.load(from_model) if from_model else scratch_lm(sentences, seed)
     optimizer = torch.optim.AdamW(lm.model.parameters(), lr=5e-5 if from_model else 2e-3)

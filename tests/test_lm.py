@@ -90,6 +90,18 @@ def test_a_folder_that_is_not_an_lm_is_named(tmp_path, capsys):
     assert f"{tmp_path}: not an LM folder" in capsys.readouterr().err
 
 
+def test_an_out_folder_holding_something_else_is_not_replaced(english, tmp_path, capsys):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("important\n")
+    text = english["root"] / "train.txt"
+    assert lm_main(["build", "--text", str(text), "--order", "2", "--normalize", "en", "--out", str(precious)]) == 2
+    assert "holds files that are not an LM" in capsys.readouterr().err and (precious / "notes.txt").is_file()
+    args = ["train", "--text", str(text), "--normalize", "en", "--max-minutes", "0.01", "--out", str(english["lm"])]
+    assert lm_main(args) == 2  # a Transformer LM over the n-gram's lm.json would describe the wrong model
+    assert "holds a ngram LM" in capsys.readouterr().err
+
+
 def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -28,7 +28,7 @@ class DecodeResult:
     model: dict  # path, parameters, adapter, dtype, train_info (a ModelFolder's train_summary)
     decoder: dict  # name, backend and beam settings
     lm: dict | None  # path, order, normaliser, ... of the LM folder
-    tuning: dict | None  # dev_manifest, points, best (and reused_from)
+    tuning: dict | None  # dev_manifest, points, best (and reused_from, or tuned_on for a --dev not decoded)
     normalizer: str
     scoring: str
     scores: dict  # per level: N C S D I rate

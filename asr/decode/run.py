@@ -10,7 +10,9 @@ best values decode the test. With ``rescore``, the beam's n-best lists are resco
 from __future__ import annotations
 
 import json
+import math
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -64,7 +66,7 @@ class DecodeOptions:
     @property
     def depth(self) -> int:
         """Hypotheses kept per utterance: --nbest, else 16 when rescoring and 1 otherwise."""
-        return self.nbest or (DEFAULT_DEPTH if self.rescore else 1)
+        return self.nbest if self.nbest is not None else (DEFAULT_DEPTH if self.rescore else 1)
 
     def out_dir(self, manifest: Path) -> Path:
         """Where a manifest's results go: OUT itself for one manifest, OUT/<manifest stem>/ for several."""
@@ -103,6 +105,9 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     utts = read_manifest(manifest)
     if not utts:
         raise InputError(f"{manifest}: no utterances")
+    seen: set[str] = set()
+    if twice := [u.id for u in utts if u.id in seen or seen.add(u.id)]:  # one output row per id
+        raise InputError(f"{manifest}: utterance id(s) {', '.join(twice[:3])} more than once")
     key = cache.model_fingerprint(opts.model, opts.dtype, opts.adapter, opts.chunk_seconds)
     path = cache.cache_path(opts.cache_dir, key, manifest, utts) if opts.cache_dir else None
     cached = cache.load_cache(path) if path is not None and path.is_file() else None
@@ -177,6 +182,7 @@ class Decoding:
     rows: list[dict]
     nbest: list[dict]
     score: CorpusScore
+    decode_seconds: float  # the first pass, wall clock
     rescore_seconds: float | None = None
 
 
@@ -192,7 +198,10 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, f
                  first: list[Decoded] | None = None) -> Decoding:  # fmt: skip
     """Decodes (from the `first` pass when given), rescores and scores a split; word times in seconds from
     each utterance's start."""
-    decoded, rescore_seconds = transcribe.finish(first_pass(split, transcribe) if first is None else first)
+    start = time.perf_counter()
+    first = first_pass(split, transcribe) if first is None else first
+    first_seconds = time.perf_counter() - start  # wall clock: beam workers' own seconds overlap
+    decoded, rescore_seconds = transcribe.finish(first)
 
     def timed(words: list[tuple[str, int, int]]) -> list[dict]:
         return [{"word": w, "start": round(a * frame_seconds, 3), "end": round(b * frame_seconds, 3)}
@@ -209,7 +218,7 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, f
     score = score_normalized(((r["id"], r["ref"], r["hyp"]) for r in rows), normalize)
     if score.totals["word"].counts.rate is None:
         raise InputError(f"{split.manifest}: every reference is empty after normalisation ({normalize.id})")
-    return Decoding(rows, listed, score, rescore_seconds)
+    return Decoding(rows, listed, score, first_seconds, rescore_seconds)
 
 
 def _rates(score: CorpusScore) -> tuple[float, float]:
@@ -256,8 +265,10 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
             rescorer.cache.clear()  # each split's RTFx counts the scoring of its own hypotheses
         decoding = decode_split(split, transcribe, normalize, model.frame_seconds)
         record = tuning
-        if tuning is not None and dev is not None and split is not dev:
-            record = {**tuning, "reused_from": str(opts.out_dir(dev.manifest) / "results.json")}
+        if tuning is not None and dev is not None and split is not dev:  # --tune-on: the dev decode's results;
+            decoded = dev.manifest in opts.manifests  # --dev is not decoded, so it has none
+            record = {**tuning, **({"reused_from": str(opts.out_dir(dev.manifest) / "results.json")} if decoded
+                                   else {"tuned_on": str(dev.manifest)})}  # fmt: skip
         results = decode_result(opts, split, model, (lm, rescoring), decoding, record, state.num_processes,
                                 provenance)  # fmt: skip
         write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.depth > 1)
@@ -284,13 +295,29 @@ def check_options(opts: DecodeOptions) -> None:
         raise InputError("--tune-on goes with --tune alpha,beta")
     if opts.tuned_from and (opts.decoder == "greedy" or opts.tune):
         raise InputError("--tuned-from goes with a beam decoder and without --tune")
+    if opts.lm is not None and opts.decoder != "beam_lm":
+        raise InputError(f"--lm goes with --decoder beam_lm (--decoder {opts.decoder} would not use it)")
+    if opts.dev is not None and not opts.tune:
+        raise InputError("--dev goes with --tune (it is a manifest to tune on, not decoded)")
+    if opts.decoder == "greedy" and (opts.beam != BeamSettings() or opts.nbest is not None):
+        raise InputError("beam settings (--beam-width, --alpha, --beta, --hotwords, --nbest, ...) go with "
+                         "--decoder beam or beam_lm; greedy would ignore them")  # fmt: skip
     stems = [m.stem for m in opts.manifests]
     if len(set(stems)) < len(stems):
         raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
     for option, value, ok, expected in (
         ("--beam-width", opts.beam.beam_width, opts.beam.beam_width >= 1, "at least 1"),
         ("--nbest", opts.depth, opts.depth >= 1, "at least 1"),
-        ("--batch-seconds", opts.batch_seconds, opts.batch_seconds >= 0, "0 (the device's default) or more"),
+        ("--batch-seconds", opts.batch_seconds, 0 <= opts.batch_seconds < math.inf, "0 (the device's default) or more"),
+        ("--alpha", opts.beam.alpha, math.isfinite(opts.beam.alpha), "a number"),
+        ("--beta", opts.beam.beta, math.isfinite(opts.beam.beta), "a number"),
+        (
+            "--beam-prune-logp",
+            opts.beam.beam_prune_logp,
+            opts.beam.beam_prune_logp <= 0,
+            "0 or less (a log-probability)",
+        ),
+        ("--token-min-logp", opts.beam.token_min_logp, opts.beam.token_min_logp <= 0, "0 or less (a log-probability)"),
         ("--workers", opts.workers, opts.workers >= 0, "0 (one per core) or more"),
         ("--chunk-seconds", opts.chunk_seconds, opts.chunk_seconds == 0 or opts.chunk_seconds >= 1, "0 or at least 1"),
     ):
@@ -366,7 +393,7 @@ def timing(test: Split, decoding: Decoding, device: str, processes: int, batch_s
     """Audio, network, decoding and rescoring seconds; RTFx = audio seconds per second of all three, and
     without rescoring (the first pass alone) where there was some."""
     am_seconds = sum(r["am_seconds"] for r in decoding.rows)
-    decode_seconds = sum(r["decode_seconds"] for r in decoding.rows)
+    decode_seconds = decoding.decode_seconds
     first = {}
     rescore_seconds = decoding.rescore_seconds or 0.0
     if decoding.rescore_seconds is not None:
@@ -391,6 +418,8 @@ def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results:
     _write_jsonl(out / "hyp.jsonl", decoding.rows)
     if nbest:
         _write_jsonl(out / "nbest.jsonl", decoding.nbest)
+    else:  # an earlier decode's n-best lists would sit beside these hypotheses
+        (out / "nbest.jsonl").unlink(missing_ok=True)
     write_sclite_files(out, decoding.rows, normalize)
     write_report_dir(decoding.score, out / "score", decoding.score.to_json())
     results.write(out)
