@@ -65,10 +65,17 @@ class NeuralLM:
             raise InputError(f"{name}: cannot load a causal LM and its tokenizer: {str(err).splitlines()[0]}") from None
         return cls(model.eval(), tokenizer)
 
+    @property
+    def context(self) -> int:
+        return self.model.config.max_position_embeddings
+
+    def tokens(self, sentence: str) -> list[int]:
+        """``<s>`` sentence ``</s>`` as token ids."""
+        return [self.bos, *self.tokenizer(sentence, add_special_tokens=False).input_ids, self.eos]
+
     def ids(self, sentence: str) -> list[int]:
-        """``<s>`` sentence ``</s>`` as token ids (cut to the model's context)."""
-        ids = [self.bos, *self.tokenizer(sentence, add_special_tokens=False).input_ids, self.eos]
-        return ids[: self.model.config.max_position_embeddings]
+        """`tokens`, cut to the model's context (training batches: a long sentence trains on its start)."""
+        return self.tokens(sentence)[: self.context]
 
     def batch(self, sentences: list[str]):
         """Padded input ids and labels (-100 where there is padding) of a batch of sentences."""
@@ -88,15 +95,35 @@ class NeuralLM:
         """The natural-log probability of each sentence, ``</s>`` included, given ``<s>``."""
         import torch
 
-        out = []
+        fits = [s for s in sentences if len(self.tokens(s)) <= self.context]
+        scores = {}
         with torch.inference_mode():
-            for k in range(0, len(sentences), batch_size):
-                ids, labels = self.batch(sentences[k : k + batch_size])
+            for k in range(0, len(fits), batch_size):
+                ids, labels = self.batch(fits[k : k + batch_size])
                 logits = self.model(input_ids=ids, attention_mask=(labels != -100).long()).logits[:, :-1].float()
                 target = labels[:, 1:]
                 token = torch.log_softmax(logits, -1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-                out += (token * (target != -100)).sum(-1).tolist()
-        return out
+                scores.update(zip(fits[k : k + batch_size], (token * (target != -100)).sum(-1).tolist(), strict=True))
+            for sentence in set(sentences) - set(fits):
+                scores[sentence] = self._windowed(self.tokens(sentence))
+        return [scores[s] for s in sentences]
+
+    def _windowed(self, ids: list[int]) -> float:
+        """The log probability of a sentence longer than the context: windows of the context's length, each
+        scoring the tokens after the previous window's with at least half a context of history."""
+        import torch
+
+        device = next(self.model.parameters()).device
+        total, position = 0.0, 1  # the next token to score
+        while position < len(ids):
+            start = max(0, position - self.context // 2)
+            window = torch.tensor([ids[start : start + self.context]], device=device)
+            logp = torch.log_softmax(self.model(input_ids=window).logits[0, :-1].float(), -1)
+            targets = window[0, 1:]
+            scored = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[position - start - 1 :]
+            total += float(scored.sum())
+            position = start + window.shape[1]
+        return total
 
     def perplexity(self, sentences: list[str]) -> dict:
         """Per-word perplexity over words and ``</s>`` (comparable with KenLM's), and the OOV rate for a word
@@ -106,7 +133,7 @@ class NeuralLM:
         total = sum(self.log_probs(sentences))
         words = sum(len(s.split()) for s in sentences)
         unk = self.tokenizer.unk_token_id
-        oov = sum(1 for s in sentences for i in self.ids(s)[1:-1] if i == unk) if unk is not None else 0
+        oov = sum(1 for s in sentences for i in self.tokens(s)[1:-1] if i == unk) if unk is not None else 0
         return {"sentences": len(sentences), "words": words, "oov": oov, "oov_rate": oov / words if words else 0.0,
                 "perplexity": math.exp(-total / (words + len(sentences)))}  # fmt: skip
 

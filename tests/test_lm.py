@@ -121,6 +121,12 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path):
     lm = NeuralLM.load(str(out))
     good, shuffled = lm.log_probs(["the cat is on the mat", "mat the on is cat the"])
     assert good > shuffled
+    # a sentence longer than the context is scored whole (in windows), not cut: every word costs something
+    words = ["the", "cat", "is", "on", "the", "mat", "and", "the", "dog", "is", "in", "the", "house"] * 6
+    assert len(words) + 2 > lm.context
+    whole, cut = lm.log_probs([" ".join(words), " ".join(words[: lm.context - 2])])
+    assert whole < cut - 1
+    assert lm._windowed(lm.tokens("the cat is on the mat")) == pytest.approx(good, abs=1e-3)
     # --from: continue training any causal LM folder (here, this one)
     assert lm_main([*args, "--max-minutes", "0.05", "--from", str(out), "--out", str(tmp_path / "more")]) == 0
     assert json.loads((tmp_path / "more" / "lm.json").read_text())["from"] == str(out)
