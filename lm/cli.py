@@ -57,6 +57,19 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _report_unspellable(out: Path, processor: Path) -> None:
+    """Names the LM words the processor's characters cannot spell (the beam search can never reach them;
+    `asr decode` refuses an LM with more than 5% of them)."""
+    from lm.folder import LM_FILES
+
+    vocab = json.loads((processor / "vocab.json").read_text(encoding="utf-8"))
+    alphabet = {token for token in vocab if len(token) == 1}
+    words = (out / LM_FILES["unigrams"]).read_text(encoding="utf-8").split()
+    if bad := [w for w in words if not set(w) <= alphabet]:
+        print(f"  {len(bad)} of {len(words)} words use characters {processor}'s vocabulary lacks (the model cannot "
+              f"write them), e.g. {', '.join(bad[:3])}")  # fmt: skip
+
+
 def _build(args: argparse.Namespace) -> int:
     from lm.build import BuildOptions, build_lm, parse_prune
 
@@ -68,6 +81,8 @@ def _build(args: argparse.Namespace) -> int:
     if info["dev"]:
         dev = info["dev"]
         print(f"  dev: perplexity {dev['perplexity']:.1f}, OOV rate {100 * dev['oov_rate']:.2f}%")
+    if args.processor is not None and (args.processor / "vocab.json").is_file():
+        _report_unspellable(args.out, args.processor)
     return 0
 
 

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from asr.data.synth.texts import sentences
+from asr.vocab.cli import main as vocab_main
 from lm.cli import main as lm_main
 
 
@@ -100,6 +101,19 @@ def test_an_out_folder_holding_something_else_is_not_replaced(english, tmp_path,
     args = ["train", "--text", str(text), "--normalize", "en", "--max-minutes", "0.01", "--out", str(english["lm"])]
     assert lm_main(args) == 2  # a Transformer LM over the n-gram's lm.json would describe the wrong model
     assert "holds a ngram LM" in capsys.readouterr().err
+
+
+def test_words_the_model_cannot_write_are_named_at_build(tmp_path, capsys):
+    from asr.model.init import init_model
+
+    (tmp_path / "t.txt").write_text("नमस्ते दुनिया\nनमस्ते hello\n", encoding="utf-8")
+    row = {"id": "a_1", "audio": "a.wav", "duration": 1.0, "text": "नमस्ते दुनिया", "speaker": "a", "lang": "hi"}
+    (tmp_path / "train.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert vocab_main(["--train", str(tmp_path / "train.jsonl"), "--out", str(tmp_path / "p")]) == 0
+    init_model("tiny", tmp_path / "m", tmp_path / "p")
+    args = ["build", "--text", str(tmp_path / "t.txt"), "--order", "2", "--processor", str(tmp_path / "m")]
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 0
+    assert "1 of 3 words use characters" in capsys.readouterr().out
 
 
 def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path):
