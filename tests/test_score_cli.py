@@ -71,6 +71,8 @@ def test_jiwer_compat_and_single_level(tmp_path, capsys):
         ("u_1 a\n", "u_1 a\n", ["--level", "word,phone"], "--level 'word,phone'"),
         ("", "u_1 a\n", [], "ref.txt: no utterances"),
         ("u_1 a\n", "u_1 a\n", ["--json", "/proc/nope/x.json"], "/proc/nope: cannot write"),
+        # a Kaldi text whose lines end in "(...)" is read as trn: the error says how both files were read
+        ("u_1 a b\n", "u_1 a b (laughs)\n", [], "(the files were read as kaldi and trn; --format names"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, ref, hyp, extra, message):

@@ -87,7 +87,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.ref}: no utterances")
     refs = {utt_id: normalizer(text) for utt_id, text in refs.items()}
     hyps = {utt_id: normalizer(text) for utt_id, text in hyps.items()}
-    triples, missing = pair_transcripts(refs, hyps, str(hyp_path))
+    try:
+        triples, missing = pair_transcripts(refs, hyps, str(hyp_path))
+    except InputError as err:  # ids that do not meet are often a format guessed wrong (a Kaldi line ending in "(x)")
+        if args.format:
+            raise
+        formats = f"{detect_format(args.ref)} and {detect_format(hyp_path)}"
+        raise InputError(f"{err} (the files were read as {formats}; --format names the format of both)") from None
     score = score_corpus(triples, levels, args.compat, normalizer.id, args.speaker_sep, missing)
     report = score.to_json() | {"ref": str(args.ref), "hyp": str(hyp_path)}
 
