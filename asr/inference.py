@@ -157,7 +157,12 @@ class CTCInference:
         return out
 
     def _checked(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
-        """`samples`, or one line naming the utterance where they are too few for one output frame."""
+        """`samples`, or one line naming the utterance where they are too few for one output frame, or where the
+        manifest's duration (which hours and RTFx are counted from) is not the audio's."""
+        expected = utt.duration
+        if expected and abs(len(samples) / self.rate - expected) > max(0.05, 0.01 * expected):
+            raise InputError(f"utterance {utt.id}: the manifest says {expected:.3f} s, its audio holds "
+                             f"{len(samples) / self.rate:.3f} s ('asr data check' measures every row)")  # fmt: skip
         kernels, strides = self.model.config.conv_kernel, self.model.config.conv_stride
         needed = 1 + sum((k - 1) * math.prod(strides[:i]) for i, k in enumerate(kernels))  # the receptive field
         if len(samples) < needed:

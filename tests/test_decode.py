@@ -231,14 +231,18 @@ def test_the_cache_is_keyed_on_the_audio_and_a_broken_cache_is_recomputed(es, tm
     copy = tmp_path / "copy"
     shutil.copytree(es["test"].parent, copy)  # same manifest bytes, relative audio paths
     utts = read_manifest(copy / "test.jsonl")
-    shutil.copy(utts[1].audio_path(copy), utts[0].audio_path(copy))  # other audio under the first utterance
+    import soundfile as sf
+
+    samples, rate = sf.read(utts[0].audio_path(copy))
+    sf.write(utts[0].audio_path(copy), samples[::-1], rate)  # other audio of the same length, same file name
     cache = tmp_path / "cache"
     args = ["--model", str(MODEL), "--logits-cache", str(cache)]
     assert decode_main([*args, "--manifest", str(es["test"]), "--out", str(tmp_path / "a")]) == 0
     assert decode_main([*args, "--manifest", str(copy / "test.jsonl"), "--out", str(tmp_path / "b")]) == 0
     a, b = ([json.loads(x) for x in (tmp_path / d / "hyp.jsonl").read_text().splitlines()] for d in "ab")
     assert json.loads((tmp_path / "b" / "results.json").read_text())["timing"]["logits_cached"] is False
-    assert b[0]["hyp"] == a[1]["hyp"] != a[0]["hyp"]  # the copy's first utterance was decoded from its own audio
+    hyps = [[r["hyp"] for r in rows] for rows in (a, b)]
+    assert hyps[1][0] != hyps[0][0] and hyps[1][1:] == hyps[0][1:]  # the first one decoded from its own audio
     files = sorted(cache.glob("*.npz"))
     assert len(files) == 2
     files[0].write_bytes(files[0].read_bytes()[:1000])  # truncated
@@ -365,6 +369,7 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path):
         (["--batch-seconds", "inf"], "--batch-seconds inf: expected"),
         (["--manifest", "TWICE"], "more than once"),
         (["--manifest", "SHORT"], "fewer than the 400"),
+        (["--manifest", "LONGER"], "the manifest says 100.000 s"),  # its hours and RTFx would be counted from it
     ],
 )
 def test_rescoring_mistakes_are_one_line(es, neural, tmp_path, capsys, extra, message):
@@ -375,10 +380,11 @@ def test_rescoring_mistakes_are_one_line(es, neural, tmp_path, capsys, extra, me
         es["test"].read_text(encoding="utf-8").splitlines()[0].replace('"audio": "', f'"audio": "{es["test"].parent}/')
     )
     twice.write_text(f"{first}\n{first}\n", encoding="utf-8")
+    (tmp_path / "longer.jsonl").write_text(json.dumps(json.loads(first) | {"duration": 100.0}), encoding="utf-8")
     sf.write(tmp_path / "short.wav", np.zeros(200, dtype=np.float32), 16000)
     short.write_text(json.dumps({"id": "s_1", "audio": str(tmp_path / "short.wav"), "duration": 0.0125, "text": "a"}))
     names = {"NEURAL": str(neural), "DEV": str(es["dev"]), "LM": str(es["lm"]), "TWICE": str(twice),
-             "SHORT": str(short)}  # fmt: skip
+             "SHORT": str(short), "LONGER": str(tmp_path / "longer.jsonl")}  # fmt: skip
     args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x")]
     assert decode_main([*args, *(names.get(a, a) for a in extra)]) == 2
     err = capsys.readouterr().err.strip()  # the errors found after the model loads follow its progress bar
