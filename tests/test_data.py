@@ -107,6 +107,20 @@ def test_kaldi_dir_with_segments(tmp_path, audio):
         ("spk1-rec1-a", "spk1", 0.0), ("spk1-rec1-b", "spk1", 0.5), ("spk2-rec2", "spk2", 0.0),
     ]  # fmt: skip
     assert abs(utts[1].duration - 0.3) < 0.01
+    # tab-separated tables, and an utterance with a recording but no line in `text`: counted and listed
+    for name in ("wav.scp", "segments", "text", "utt2spk"):
+        (data / name).write_text(
+            "".join(line.replace(" ", "\t", 1) + "\n" for line in (data / name).read_text().splitlines())
+        )
+    (data / "segments").write_text((data / "segments").read_text() + "spk2-rec2-b rec2 0.1 0.5\n")
+    assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "o2")]) == 0
+    rejected = [json.loads(line) for line in (tmp_path / "o2" / "dev.rejected.jsonl").read_text().splitlines()]
+    assert [(r["id"], r["reason"]) for r in rejected] == [("spk2-rec2-b", "empty transcript")]
+    # --out in the source manifest's folder would overwrite it: refused
+    source = tmp_path / "o2" / "dev.jsonl"
+    before = source.read_text()
+    assert data_main(["prepare", "--source", f"jsonl:{source}", "--lang", "en", "--out", str(tmp_path / "o2")]) == 2
+    assert source.read_text() == before
 
 
 def test_audiofolder_with_split_folders(tmp_path, audio):

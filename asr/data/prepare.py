@@ -52,6 +52,10 @@ def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, norma
     splits = load_source(source, lang, out_dir, options)
     if not any(splits.values()):
         raise InputError(f"{source}: no utterances")
+    kind, _, rest = source.partition(":")
+    written = {(out_dir / f"{split}{ext}").resolve() for split in splits for ext in (".jsonl", ".rejected.jsonl")}
+    if kind == "jsonl" and Path(rest).resolve() in written:
+        raise InputError(f"--out {out_dir}: writing there would replace the source manifest {rest}; use another --out")
     return check_and_write(splits, out_dir, normalizer, source, {"source": source, "lang": lang})
 
 

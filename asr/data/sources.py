@@ -126,7 +126,7 @@ def _read_table(path: Path) -> dict[str, str]:
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        key, _, value = line.strip().partition(" ")
+        key, value = [*line.strip().split(maxsplit=1), ""][:2]  # any white space, as Kaldi splits
         if key in table:
             raise InputError(f"{path}:{lineno}: duplicate id '{key}'")
         table[key] = value.strip()
@@ -143,7 +143,11 @@ def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
         if value.endswith("|"):
             raise InputError(f"{data / 'wav.scp'}: recording '{rec_id}' is a command pipe; convert it to a file")
     utts = []
-    for utt_id, text in texts.items():
+    # an utterance with no line in `text` (but a recording or a segment) has an empty transcript, which the
+    # checks count and list, instead of leaving it out unseen
+    listed = list(texts) + [u for u in (segments or wav_scp) if u not in texts]
+    for utt_id in dict.fromkeys(listed):
+        text = texts.get(utt_id, "")
         offset = duration = None
         rec_id = utt_id
         if segments:
