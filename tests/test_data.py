@@ -269,3 +269,23 @@ def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refus
         proc = subprocess.run([*ASR, "data", "prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out",
                                str(tmp_path / "o")], capture_output=True, text=True)  # fmt: skip
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_path, audio, capsys):
+    from asr.vocab.cli import main as vocab_main
+
+    rows = [{"id": f"a_{i}", "audio": str(audio["u0"]), "duration": 1.0, "text": "hello there"} for i in range(3)]
+    manifest = _jsonl(tmp_path / "m.jsonl", rows)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.safetensors").write_bytes(b"")
+    for main, args, message in (
+        (data_main, ["merge", str(manifest), "--out", str(tmp_path / "folder")], "cannot write the manifest"),
+        (data_main, ["subset", str(manifest), "--hours", "nan", "--out", str(tmp_path / "s.jsonl")], "--hours nan"),
+        (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--sampling-rate", "-5"], "-5"),
+        (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--check", "nope.jsonl"], "nope.jsonl"),
+        (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "model")], "holds a model"),
+    ):
+        assert main(args) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "v").exists() and not (tmp_path / "s.jsonl").exists()

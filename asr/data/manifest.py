@@ -103,11 +103,14 @@ def _seconds(value: object, key: str, where: str) -> float:
 
 
 def write_manifest(path: str | Path, utterances: list[Utterance]) -> None:
-    """Writes utterances sorted by id."""
+    """Writes utterances sorted by id; one line where the path cannot be written (a folder, no permission)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(u.to_json() + "\n" for u in sorted(utterances, key=lambda u: u.id))
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"{path}: cannot write the manifest ({err.strerror or err})") from None
 
 
 def absolute_audio(utts: list[Utterance], manifest: Path) -> list[Utterance]:
@@ -135,7 +138,7 @@ def subset_hours(manifest: Path, hours: float, seed: int) -> tuple[list[Utteranc
     """A random subset of `hours` of audio (labeled subsets): utterances in a seeded random order until the
     hours are reached, so that with one seed a smaller subset is part of a larger one; and the manifest's
     total seconds."""
-    if hours <= 0:
+    if not 0 < hours < math.inf:
         raise InputError(f"--hours {hours}: expected a number of hours > 0")
     utts = read_manifest(manifest)
     total = sum(u.duration for u in utts)

@@ -33,6 +33,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{args.train}: no utterances")
     lang = utts[0].lang
     normalize = get_normalizer(args.normalize) if args.normalize else default_normalizer(lang)
+    if args.sampling_rate <= 0:
+        raise InputError(f"--sampling-rate {args.sampling_rate}: expected samples per second, such as 16000")
+    for manifest in args.check:  # read before anything is written
+        read_manifest(manifest, durations=False)
+    if (args.out / "model.safetensors").exists():
+        raise InputError(f"--out {args.out} holds a model; a processor written there would not be its own")
     vocab = build_vocab([u.text for u in utts], normalize)
     save_processor(args.out, vocab, normalize, lang, args.sampling_rate)
     report = {"normalizer": normalize.id, "size": len(vocab), "missing": {}}
