@@ -135,6 +135,17 @@ def test_audiofolder_with_split_folders(tmp_path, audio):
     assert data_main(["prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out", str(out)]) == 0
     assert [u.text for u in read_manifest(out / "train.jsonl")] == ["text of train"]
     assert [u.id for u in read_manifest(out / "test.jsonl")] == ["stest_a"]
+    # two files of one name in two folders are two utterances; a missing --id-column and a file outside are named
+    for folder in ("s1", "s2"):
+        (root / "train" / folder).mkdir()
+        (root / "train" / folder / "1.wav").write_bytes(audio["u0"].read_bytes())
+    (root / "train" / "metadata.csv").write_text("file_name,transcription\ns1/1.wav,one\ns2/1.wav,two\n")
+    assert data_main(["prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out", str(tmp_path / "o")]) == 0
+    assert [u.id for u in read_manifest(tmp_path / "o" / "train.jsonl")] == ["s1-1", "s2-1"]
+    args = ["prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out", str(tmp_path / "o2")]
+    assert data_main([*args, "--id-column", "nosuch"]) == 2
+    (root / "train" / "metadata.csv").write_text(f"file_name,transcription\n../../{audio['u0'].name},x\n")
+    assert data_main(args) == 2
 
 
 def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):

@@ -200,15 +200,20 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
         if rows and text_col is None:
             raise InputError(f"{meta}: no text column (one of {', '.join(TEXT_COLUMNS)})")
         spk_col = _pick(columns, options.speaker_column, SPEAKER_COLUMNS, "speaker", str(meta))
+        id_col = _pick(columns, options.id_column, ("id",), "id", str(meta))
         for number, row in enumerate(rows, 1):
             where = f"{meta} row {number}"
             if not isinstance(row.get("file_name"), str) or not row["file_name"]:
                 raise InputError(f"{where}: no file_name")
             audio = (meta.parent / row["file_name"]).resolve()
+            if not audio.is_relative_to(root.resolve()):
+                raise InputError(f"{where}: {row['file_name']} lies outside {root}")
             first = audio.relative_to(root.resolve()).parts[0]
             split = split_name(first) if first.lower() in SPLIT_NAMES else split_name(options.split or "train")
             speaker = str(row.get(spk_col) or "") if spk_col else ""
-            utt_id = speaker_prefixed(speaker, str(row.get(options.id_column or "id") or audio.stem))
+            # without an id column, the file's path under its metadata (s1/1.wav and s2/1.wav: s1-1 and s2-1)
+            name = str(Path(row["file_name"]).with_suffix("")).replace("/", "-").lstrip(".-")
+            utt_id = speaker_prefixed(speaker, str((row.get(id_col) if id_col else None) or name))
             text = transcript(row.get(text_col), where)
             splits.setdefault(split, []).append(Utterance(utt_id, str(audio), 0.0, text, speaker, lang))
     return splits
