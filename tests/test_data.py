@@ -160,6 +160,10 @@ def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):
     train = read_manifest(out / "train.jsonl")
     assert [(u.id, u.speaker) for u in train] == [("c1_u0", "c1"), ("c1_u2", "c1"), ("c2_u1", "c2")]
     assert (out / train[0].audio).is_file() and [u.text for u in read_manifest(out / "dev.jsonl")] == ["good morning"]
+    args = ["prepare", "--source", f"hf:{tmp_path / 'saved'}", "--lang", "en"]
+    assert data_main([*args, "--splits", "train", "--out", str(tmp_path / "only")]) == 0  # --splits, as on the hub
+    assert sorted(p.name for p in (tmp_path / "only").glob("*.jsonl")) == ["train.jsonl", "train.rejected.jsonl"]
+    assert data_main([*args, "--split", "nosuch", "--out", str(tmp_path / "none")]) == 2
 
     ds.to_parquet(str(tmp_path / "pq" / "train.parquet"))
     out2 = tmp_path / "out2"

@@ -226,18 +226,23 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
     if local.is_dir() and ((local / "dataset_dict.json").exists() or (local / "state.json").exists()):
         loaded = datasets.load_from_disk(str(local))
         parts = loaded if isinstance(loaded, datasets.DatasetDict) else {options.split or "train": loaded}
-        wanted = {s: parts[s] for s in parts if not options.split or split_name(s) == split_name(options.split)}
+        asked = {split_name(s) for s in ((options.split,) if options.split else options.splits)}
+        wanted = {s: parts[s] for s in parts if split_name(s) in asked}  # --split, else --splits, as on the hub
+        available = ", ".join(parts)
     else:
         name, _, config = rest.partition(":")
-        wanted = {}
+        wanted, available = {}, "see the dataset's card"
         for split in (options.split,) if options.split else options.splits:
             try:
                 wanted[split] = datasets.load_dataset(name, config or None, split=split)
-            except ValueError as err:  # an unknown split; other failures (no hub, no access) propagate
+            except ValueError as err:  # an unknown split
                 if "split" not in str(err).lower() or options.split:
                     raise InputError(f"hf:{rest}: {err}") from None
+            except (OSError, ConnectionError, datasets.exceptions.DatasetNotFoundError) as err:  # no hub, no data
+                raise InputError(f"hf:{rest}: {' '.join(str(err).split())[:300]}") from None
     if not wanted:
-        raise InputError(f"hf:{rest}: none of the splits {', '.join(options.splits)} found")
+        asked_for = options.split or ", ".join(options.splits)
+        raise InputError(f"hf:{rest}: none of the splits {asked_for} found (available: {available})")
     return {split_name(s): _hf_split(ds, split_name(s), lang, out_dir, options, rest) for s, ds in wanted.items()}
 
 
