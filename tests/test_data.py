@@ -304,3 +304,16 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         assert main(args) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "v").exists() and not (tmp_path / "s.jsonl").exists()
+
+
+def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_duration(tmp_path, audio, capsys):
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    one = _jsonl(tmp_path / "a" / "train.jsonl", [{"id": "a_1", "audio": str(audio["u0"]), "text": "hello"}])
+    two = _jsonl(tmp_path / "b" / "train.jsonl", [{"id": "b_1", "audio": str(audio["u1"]), "text": "there"}])
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"jsonl:{one}", "--lang", "en", "--out", str(out)]) == 0
+    assert data_main(["prepare", "--source", f"jsonl:{two}", "--lang", "en", "--out", str(out)]) == 2
+    assert "holds a corpus prepared from jsonl:" in capsys.readouterr().err
+    segment = _jsonl(tmp_path / "s.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": "x", "offset": 0.5}])
+    assert data_main(["check", str(segment)]) == 2
+    assert "an 'offset' without a 'duration'" in capsys.readouterr().err

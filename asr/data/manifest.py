@@ -90,6 +90,8 @@ def _utterance(obj: object, where: str, durations: bool) -> Utterance:
         raise InputError(f"{where}: no duration; 'asr data check' or 'asr data prepare' measures the audio")
     duration = _seconds(obj.get("duration", 0.0), "duration", where)
     offset = None if obj.get("offset") is None else _seconds(obj["offset"], "offset", where)
+    if offset is not None and not duration:
+        raise InputError(f"{where}: an 'offset' without a 'duration': a segment needs its length")
     return Utterance(obj["id"], obj["audio"], duration, obj["text"], obj.get("speaker") or "", obj.get("lang") or "",
                      offset)  # fmt: skip
 
