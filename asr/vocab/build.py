@@ -31,7 +31,12 @@ def char_counts(texts: list[str], normalize: Normalizer) -> Counter:
 
 
 def build_vocab(train_texts: list[str], normalize: Normalizer) -> dict[str, int]:
-    """Sorted characters of the train texts, then [UNK] and [PAD]; token -> id."""
+    """Sorted characters of the train texts, then [UNK] and [PAD]; token -> id. A transcript that keeps the word
+    delimiter itself after normalisation is refused: the tokenizer would read it as a space, the scoring not."""
+    if clash := next((t for t in train_texts if WORD_DELIMITER in normalize(t)), None):
+        raise InputError(f"a train transcript keeps {WORD_DELIMITER!r}, the tokenizer's word delimiter, after "
+                         f"{normalize.id} ({clash[:60]!r}); remove it with --normalize "
+                         f"{normalize.name}+ignore={WORD_DELIMITER}")  # fmt: skip
     chars = sorted(char_counts(train_texts, normalize))
     if not chars:
         raise InputError("the train transcripts are empty after normalisation")
