@@ -56,12 +56,17 @@ def test_pretraining_lowers_its_loss_and_asr_train_fine_tunes_the_result(tiny, t
     assert shared and "lm_head.weight" in tuned
 
 
-def test_an_interrupted_pretraining_run_resumes_to_the_same_run(tiny, tmp_path):
+def test_an_interrupted_pretraining_run_resumes_to_the_same_run(tiny, tmp_path, capsys):
     constant = ["--lr_schedule", "constant", "--learning_rate", "1e-3"]
     pretrain(tiny, tmp_path / "whole", "--max_steps", "8", *constant)
     pretrain(tiny, tmp_path / "parts", "--max_steps", "4", *constant)
     info = pretrain(tiny, tmp_path / "parts", "--max_steps", "8", "--resume_with_changes", "true", *constant)
     assert info["resumed_from"] == "checkpoint-4"
+    # the dev loss's fixed masks depend on the batches: another eval_batch_seconds is a change of the run
+    args = ["--model", str(tiny["init"]), "--train_manifest", str(tiny["train"]), "--max_steps", "8"]
+    assert pretrain_main([*args, "--output_dir", str(tmp_path / "parts"), *QUICK, *constant, "--eval_batch_seconds",
+                          "5"]) == 2  # fmt: skip
+    assert "eval_batch_seconds: 0.0 -> 5.0" in capsys.readouterr().err
     whole = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
     parts = load_file(str(tmp_path / "parts" / "model" / "model.safetensors"))
     # to float rounding: the backward pass of the negatives' gather accumulates in a thread-dependent order on

@@ -43,6 +43,14 @@ class PretrainConfig(TrainConfig):
     min_gumbel_temperature: float = option(0.5, "Gumbel softmax temperature floor")
     gumbel_temperature_decay: float = option(0.999995, "temperature factor per step")
 
+    def changes_from(self, saved: dict) -> dict[str, list]:
+        """`asr train`'s, and eval_batch_seconds too: the dev loss's fixed masks depend on the batches, so a
+        resumed run's dev losses would not compare with the earlier ones that chose best/."""
+        changes = super().changes_from(saved)
+        if saved.get("eval_batch_seconds") != self.eval_batch_seconds:
+            changes["eval_batch_seconds"] = [saved.get("eval_batch_seconds"), self.eval_batch_seconds]
+        return changes
+
     def check_values(self) -> None:
         """`asr train`'s checks, and one line for a masking, negatives or temperature setting no run can use."""
         super().check_values()
