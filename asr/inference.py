@@ -20,6 +20,7 @@ saved beside the model states what the model needs).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +41,11 @@ CHUNK_SECONDS = 30.0  # recordings longer than this run through the network in o
 DEFAULT_BATCH_SECONDS = {"cpu": 30.0, "accelerator": 160.0}
 # what a batch-seconds option of 0 means, for help texts
 ZERO_BATCH_SECONDS_HELP = "0: {cpu:g} on a CPU, {accelerator:g} on a GPU".format(**DEFAULT_BATCH_SECONDS)
+
+
+def batch_seconds(requested: float, device_type: str) -> float:
+    """`requested`, or the default of a device of `device_type` ("cpu", "cuda", ...) where it is 0."""
+    return requested or DEFAULT_BATCH_SECONDS["cpu" if device_type == "cpu" else "accelerator"]
 
 
 def chunk_spans(length: int, chunk: int) -> Iterator[tuple[int, int, int, int]]:
@@ -140,7 +146,7 @@ class CTCInference:
 
     def batch_seconds(self, requested: float) -> float:
         """`requested`, or the device's default where it is 0 (DEFAULT_BATCH_SECONDS)."""
-        return requested or DEFAULT_BATCH_SECONDS["cpu" if self.device.type == "cpu" else "accelerator"]
+        return batch_seconds(requested, self.device.type)
 
     def batches(self, utts: list[Utterance], batch_seconds: float) -> list[list[Utterance]]:
         """Longest first, padded length within `batch_seconds`; equal durations only where padding is not
@@ -163,12 +169,16 @@ class CTCInference:
         if expected and abs(len(samples) / self.rate - expected) > max(0.05, 0.01 * expected):
             raise InputError(f"utterance {utt.id}: the manifest says {expected:.3f} s, its audio holds "
                              f"{len(samples) / self.rate:.3f} s ('asr data check' measures every row)")  # fmt: skip
-        kernels, strides = self.model.config.conv_kernel, self.model.config.conv_stride
-        needed = 1 + sum((k - 1) * math.prod(strides[:i]) for i, k in enumerate(kernels))  # the receptive field
-        if len(samples) < needed:
+        if len(samples) < (needed := self.min_samples):
             raise InputError(f"utterance {utt.id}: {len(samples)} samples of audio, fewer than the {needed} "
                              f"({needed / self.rate * 1000:.0f} ms) the model needs for one frame")  # fmt: skip
         return samples
+
+    @functools.cached_property
+    def min_samples(self) -> int:
+        """The samples one output frame needs: the feature encoder's receptive field."""
+        kernels, strides = self.model.config.conv_kernel, self.model.config.conv_stride
+        return 1 + sum((k - 1) * math.prod(strides[:i]) for i, k in enumerate(kernels))
 
     def _samples(self, utt: Utterance) -> int:
         return round(utt.duration * self.rate)

@@ -20,7 +20,7 @@ import torch
 from asr.data.audio import TARGET_RATE
 from asr.data.check import ctc_frames
 from asr.errors import InputError
-from asr.inference import DEFAULT_BATCH_SECONDS, uses_attention_mask
+from asr.inference import batch_seconds, uses_attention_mask
 from asr.pretrain.config import PretrainConfig
 from asr.train.data import Example, Split, length_grouped_batches, load_split
 from asr.train.loop import EvalSet, LoopState, Trainer, TrainError
@@ -185,8 +185,7 @@ class Pretrainer(Trainer):
         np.random.seed(0)
         self.model.eval()
         utts = split.utts[self.acc.process_index :: self.acc.num_processes]
-        seconds = self.cfg.eval_batch_seconds or DEFAULT_BATCH_SECONDS[
-            "cpu" if self.acc.device.type == "cpu" else "accelerator"]  # fmt: skip
+        seconds = batch_seconds(self.cfg.eval_batch_seconds, self.acc.device.type)
         batches = length_grouped_batches([u.duration for u in utts], seconds, len(utts) or 1, 0, 0, shortest_first=True)
         total, frames = 0.0, 0
         with torch.no_grad():
