@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 from asr.data.manifest import Utterance
-from asr.data.prepare import check_and_write
+from asr.data.prepare import check_and_write, claim_prepared
 from asr.errors import InputError, writable_dir
 from asr.text import default_normalizer
 
@@ -98,15 +98,10 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], list[dict]]:
 SKIPPED_FILE = "skipped.jsonl"
 
 
-def claim_folder(out_dir: Path, source: str) -> None:
+def claim_folder(out_dir: Path, source: str, splits: dict) -> None:
     """Refuses an --out that holds another corpus (another language's prompts, a synthetic corpus, other files):
     writing there would mix them. A rerun of the same language rewrites its own files."""
-    summary = out_dir / "summary.json"
-    if summary.is_file():
-        made = json.loads(summary.read_text(encoding="utf-8")).get("source")
-        if made != source:
-            raise InputError(f"{out_dir} holds another corpus ({made}); use another --out")
-    elif out_dir.is_dir():
+    if not claim_prepared(out_dir, source, splits) and out_dir.is_dir():  # no summary.json: whose files?
         own = {SKIPPED_FILE} | {f"{s}{ext}" for s in ("train", "dev", "test") for ext in (".jsonl", ".rejected.jsonl")}
         if others := sorted(p.name for p in out_dir.iterdir() if p.name not in own):
             raise InputError(f"{out_dir} is not empty ({', '.join(others[:3])}) and was not made by "
@@ -119,7 +114,7 @@ def build(lang: str, out_dir: Path) -> dict:
     reasons) for one language; returns the summary."""
     splits, skipped = load_prompts(lang)
     source = f"asterisk-core-sounds-{lang}"
-    claim_folder(out_dir, source)
+    claim_folder(out_dir, source, splits)
     (out_dir / SKIPPED_FILE).write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in skipped), "utf-8")
     extra = {
         "source": source,

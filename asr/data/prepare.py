@@ -52,29 +52,32 @@ def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, norma
     splits = load_source(source, lang, out_dir, options)
     if not any(splits.values()):
         raise InputError(f"{source}: no utterances")
-    _replace_earlier(out_dir, source, splits)
     kind, _, rest = source.partition(":")
     written = {(out_dir / f"{split}{ext}").resolve() for split in splits for ext in (".jsonl", ".rejected.jsonl")}
     if kind == "jsonl" and Path(rest).resolve() in written:
         raise InputError(f"--out {out_dir}: writing there would replace the source manifest {rest}; use another --out")
+    claim_prepared(out_dir, source, splits)
     return check_and_write(splits, out_dir, normalizer, source, {"source": source, "lang": lang})
 
 
-def _replace_earlier(out_dir: Path, source: str, splits: dict) -> None:
-    """Refuses an --out prepared from another source; removes the manifests of splits an earlier run of the same
-    source wrote that this one does not (they would be taken for this corpus's)."""
+def claim_prepared(out_dir: Path, source: str, splits: dict) -> bool:
+    """Refuses an --out whose summary.json names another source; removes the manifests of splits an earlier run
+    of the same source wrote that this one does not (they would be taken for this corpus's). Whether there was
+    a summary.json."""
     path = out_dir / "summary.json"
     if not path.is_file():
-        return
+        return False
     try:
         earlier = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
         earlier = {}
     if earlier.get("source") != source:
-        raise InputError(f"--out {out_dir} holds a corpus prepared from {earlier.get('source')}; use another --out")
+        made = earlier.get("source") or "an unknown source (its summary.json names none)"
+        raise InputError(f"--out {out_dir} holds a corpus prepared from {made}; use another --out")
     for split in set(earlier.get("splits", {})) - set(splits):
         for ext in (".jsonl", ".rejected.jsonl"):
             (out_dir / f"{split}{ext}").unlink(missing_ok=True)
+    return True
 
 
 def summary_table(summary: dict) -> str:
