@@ -60,14 +60,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def _report_unspellable(out: Path, processor: Path) -> None:
     """Names the LM words the processor's characters cannot spell (the beam search can never reach them;
     `asr decode` refuses an LM with more than 5% of them)."""
-    from lm.folder import LM_FILES
+    from lm.folder import LMFolder
 
     vocab = json.loads((processor / "vocab.json").read_text(encoding="utf-8"))
-    alphabet = {token for token in vocab if len(token) == 1}
-    words = (out / LM_FILES["unigrams"]).read_text(encoding="utf-8").split()
-    if bad := [w for w in words if not set(w) <= alphabet]:
-        print(f"  {len(bad)} of {len(words)} words use characters {processor}'s vocabulary lacks (the model cannot "
-              f"write them), e.g. {', '.join(bad[:3])}")  # fmt: skip
+    lm = LMFolder.load(out)
+    if bad := lm.unspellable({token for token in vocab if len(token) == 1}):
+        print(f"  {len(bad)} of {len(lm.unigrams)} words use characters {processor}'s vocabulary lacks (the model "
+              f"cannot write them), e.g. {', '.join(bad[:3])}")  # fmt: skip
 
 
 def _build(args: argparse.Namespace) -> int:

@@ -76,6 +76,10 @@ class LMFolder:
         """What a decode records of the LM: its path and what it was built from."""
         return {"path": str(self.folder), **{k: self.info.get(k) for k in SUMMARY_KEYS}}
 
+    def unspellable(self, alphabet: set[str]) -> list[str]:
+        """The LM's words with a character outside `alphabet`: a model writing only those cannot reach them."""
+        return [w for w in self.unigrams if not set(w) <= alphabet]
+
     def check_against(self, alphabet: set[str], normalizer: str) -> None:
         """Fails loudly where pyctcdecode only warns: words the model cannot spell with `alphabet` (letter
         case!) or text normalised otherwise than the model's targets (`normalizer`) both wreck WER silently."""
@@ -84,7 +88,7 @@ class LMFolder:
                 f"{self.folder}: LM text was normalised with {self.normalizer}, the model's targets with "
                 f"{normalizer}; rebuild the LM with 'asr lm build --processor MODEL'"
             )
-        bad = [w for w in self.unigrams if not set(w) <= alphabet]
+        bad = self.unspellable(alphabet)
         if len(bad) > 0.05 * len(self.unigrams):
             case = " (letter case differs from the model's)" if any(set(w.swapcase()) <= alphabet for w in bad) else ""
             raise InputError(

@@ -79,9 +79,11 @@ class NeuralLM:
 
     def batch(self, sentences: list[str]):
         """Padded input ids and labels (-100 where there is padding) of a batch of sentences."""
+        return self._padded([self.ids(s) for s in sentences])
+
+    def _padded(self, rows: list[list[int]]):
         import torch
 
-        rows = [self.ids(s) for s in sentences]
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.pad, dtype=torch.long)
         labels = torch.full((len(rows), width), -100, dtype=torch.long)
@@ -95,17 +97,18 @@ class NeuralLM:
         """The natural-log probability of each sentence, ``</s>`` included, given ``<s>``."""
         import torch
 
-        fits = [s for s in sentences if len(self.tokens(s)) <= self.context]
+        tokens = {s: self.tokens(s) for s in sentences}  # each sentence tokenised once
+        fits = [s for s in tokens if len(tokens[s]) <= self.context]
         scores = {}
         with torch.inference_mode():
             for k in range(0, len(fits), batch_size):
-                ids, labels = self.batch(fits[k : k + batch_size])
+                ids, labels = self._padded([tokens[s] for s in fits[k : k + batch_size]])
                 logits = self.model(input_ids=ids, attention_mask=(labels != -100).long()).logits[:, :-1].float()
                 target = labels[:, 1:]
                 token = torch.log_softmax(logits, -1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
                 scores.update(zip(fits[k : k + batch_size], (token * (target != -100)).sum(-1).tolist(), strict=True))
-            for sentence in set(sentences) - set(fits):
-                scores[sentence] = self._windowed(self.tokens(sentence))
+            for sentence in tokens.keys() - scores.keys():
+                scores[sentence] = self._windowed(tokens[sentence])
         return [scores[s] for s in sentences]
 
     def _windowed(self, ids: list[int]) -> float:
