@@ -13,6 +13,7 @@ import json
 import math
 import os
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -105,8 +106,7 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     utts = read_manifest(manifest)
     if not utts:
         raise InputError(f"{manifest}: no utterances")
-    seen: set[str] = set()
-    if twice := [u.id for u in utts if u.id in seen or seen.add(u.id)]:  # one output row per id
+    if twice := [i for i, n in Counter(u.id for u in utts).items() if n > 1]:  # one output row per id
         raise InputError(f"{manifest}: utterance id(s) {', '.join(twice[:3])} more than once")
     key = cache.model_fingerprint(opts.model, opts.dtype, opts.adapter, opts.chunk_seconds)
     path = cache.cache_path(opts.cache_dir, key, manifest, utts) if opts.cache_dir else None
