@@ -13,13 +13,12 @@ Audio is referenced where it lies and resampled to 16 kHz on loading.
 from __future__ import annotations
 
 import gzip
-import json
 import re
 import zlib
 from collections import Counter
 from pathlib import Path
 
-from asr.data.manifest import Utterance
+from asr.data.manifest import Utterance, write_jsonl
 from asr.data.prepare import check_and_write, claim_prepared
 from asr.errors import InputError, writable_dir
 from asr.text import default_normalizer
@@ -115,7 +114,7 @@ def build(lang: str, out_dir: Path) -> dict:
     splits, skipped = load_prompts(lang)
     source = f"asterisk-core-sounds-{lang}"
     claim_folder(out_dir, source, splits)
-    (out_dir / SKIPPED_FILE).write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in skipped), "utf-8")
+    write_jsonl(out_dir / SKIPPED_FILE, skipped)
     extra = {
         "source": source,
         "lang": lang,

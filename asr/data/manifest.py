@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -53,6 +53,12 @@ def read_manifest(path: str | Path, durations: bool = True) -> list[Utterance]:
     which measure the audio, and text readers do without."""
     path = Path(path)
     return [_utterance(obj, f"{path}:{lineno}", durations) for lineno, obj in read_jsonl(path)]
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
+    """Writes one JSON object a line (UTF-8, characters as they are)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from asr.data.check import CheckResult, Rejected, check_utterances
-from asr.data.manifest import Utterance, write_manifest
+from asr.data.manifest import Utterance, write_jsonl, write_manifest
 from asr.data.sources import SourceOptions, load_source
 from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
@@ -20,8 +20,7 @@ from asr.text import Normalizer
 def write_split(out_dir: Path, split: str, result: CheckResult) -> None:
     """Writes the manifest of the usable utterances and the list of rejected ones (`CheckResult.rejected_records`)."""
     write_manifest(out_dir / f"{split}.jsonl", result.usable)
-    lines = (json.dumps(record, ensure_ascii=False) + "\n" for record in result.rejected_records())
-    (out_dir / f"{split}.rejected.jsonl").write_text("".join(lines), encoding="utf-8")
+    write_jsonl(out_dir / f"{split}.rejected.jsonl", result.rejected_records())
 
 
 def check_and_write(

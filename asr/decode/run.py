@@ -9,7 +9,6 @@ best values decode the test. With ``rescore``, the beam's n-best lists are resco
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.data.manifest import Utterance, read_manifest
+from asr.data.manifest import Utterance, read_manifest, write_jsonl
 from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greedy_decoded
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
@@ -415,16 +414,11 @@ def timing(test: Split, decoding: Decoding, device: str, processes: int, batch_s
 def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results: DecodeResult, nbest: bool) -> None:
     """hyp.jsonl, hyp.ctm and ref.stm, nbest.jsonl (with --nbest), score/ and results.json."""
     out.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(out / "hyp.jsonl", decoding.rows)
+    write_jsonl(out / "hyp.jsonl", decoding.rows)
     if nbest:
-        _write_jsonl(out / "nbest.jsonl", decoding.nbest)
+        write_jsonl(out / "nbest.jsonl", decoding.nbest)
     else:  # an earlier decode's n-best lists would sit beside these hypotheses
         (out / "nbest.jsonl").unlink(missing_ok=True)
     write_sclite_files(out, decoding.rows, normalize)
     write_report_dir(decoding.score, out / "score", decoding.score.to_json())
     results.write(out)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)

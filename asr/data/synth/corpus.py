@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from asr.data.audio import TARGET_RATE, audio_comment, audio_info, resample, write_audio
 from asr.data.check import Rejected
-from asr.data.manifest import Utterance
+from asr.data.manifest import Utterance, write_jsonl
 from asr.data.prepare import check_and_write
 from asr.data.synth.augment import Augmentation, augment
 from asr.data.synth.texts import MAX_AUDIO_SHARE, sentences
@@ -217,7 +217,7 @@ def write_draws(path: Path, splits: dict[str, list[Utterance]], outcomes: dict[s
     rows = [
         {"id": u.id, "split": split, "applied": outcomes[u.id]["applied"]} for split, us in splits.items() for u in us
     ]
-    path.write_text("".join(json.dumps(r) + "\n" for r in sorted(rows, key=lambda r: r["id"])), encoding="utf-8")
+    write_jsonl(path, sorted(rows, key=lambda r: r["id"]))
 
 
 def _utterances(jobs: dict[str, list[Job]], outcomes: dict[str, dict], lang_dir: Path, lang: str
