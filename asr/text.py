@@ -5,7 +5,8 @@ code such as ``fi``), optionally pinned to a version (``fi@1``), optionally with
 as the transformers CTC example's ``chars_to_ignore`` (``fi+ignore=«»``). Its ``id`` is such a spec with the
 version (``fi@1+ignore=«»``) and is recorded in every score, vocabulary and LM, so numbers made with
 different text processing are never compared silently; `get_normalizer(id)` gives the same normaliser back.
-A change to what a normaliser does bumps its version.
+A change to what a normaliser does bumps its version; the earlier version stays available by its id
+(``lower-nopunct@1``) for the folders and scores made with it.
 
 The language normalisers apply Unicode NFC, lower-case, drop format characters (zero-width joiners and the
 like), turn punctuation and symbols (Unicode P* and S*) into spaces, and collapse whitespace. They keep
@@ -53,11 +54,11 @@ class Normalizer:
         return self.fn(text.translate(self._table) if self._table else text)
 
 
-def _lower_nopunct(text: str) -> str:
+def _lower_nopunct(text: str, apostrophes: str) -> str:
     text = unicodedata.normalize("NFC", text).lower()
     chars = []
     for ch in text:
-        if ch in _APOSTROPHES[:3]:
+        if ch in apostrophes:
             continue
         chars.append(" " if unicodedata.category(ch).startswith("P") else ch)
     return " ".join("".join(chars).split())
@@ -104,18 +105,33 @@ def _language_normalizer(code: str) -> Normalizer:
     )
 
 
+#: every normaliser by name, in its present version
 NORMALIZERS: dict[str, Normalizer] = {
     n.name: n
     for n in (
         Normalizer("none", 1, "text as given", lambda text: text),
         Normalizer(
             "lower-nopunct",
-            1,
-            "Unicode NFC, lower case, apostrophes removed, other punctuation (Unicode P*) turned into "
-            "spaces, whitespace collapsed",
-            _lower_nopunct,
+            2,
+            "Unicode NFC, lower case, apostrophes (' \u2019 \u02bc \u2018 ` \u00b4) removed, other punctuation "
+            "(Unicode P*) turned into spaces, whitespace collapsed",
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES),
         ),
         *(_language_normalizer(code) for code in _LANGUAGES),
+    )
+}
+
+#: earlier versions kept for the folders and scores that name them (the shipped checkpoints' processors
+#: use lower-nopunct@1)
+EARLIER_VERSIONS: dict[str, Normalizer] = {
+    n.id: n
+    for n in (
+        Normalizer(
+            "lower-nopunct",
+            1,
+            "as lower-nopunct@2, but \u2018 turned into a space and ` \u00b4 kept as letters",
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES[:3]),
+        ),
     )
 }
 
@@ -128,7 +144,10 @@ def get_normalizer(spec: str) -> Normalizer:
         raise InputError(f"unknown normalizer {name!r}; known: {', '.join(NORMALIZERS)}")
     normalizer = NORMALIZERS[name]
     if version and version != str(normalizer.version):
-        raise InputError(f"normalizer {base} asked for, but this version of asr has {normalizer.id}")
+        normalizer = EARLIER_VERSIONS.get(base)
+        if normalizer is None:
+            known = [n.id for n in (NORMALIZERS[name], *EARLIER_VERSIONS.values()) if n.name == name]
+            raise InputError(f"normalizer {base} asked for, but this version of asr has {', '.join(known)}")
     return normalizer.ignoring(ignore) if ignore else normalizer
 
 

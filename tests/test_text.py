@@ -52,6 +52,16 @@ def test_unknown_name_and_version_mismatch():
         get_normalizer("fi@9")
 
 
+def test_lower_nopunct_versions():
+    text = "Don‘t, don`t, DON´T"
+    assert get_normalizer("lower-nopunct")(text) == "dont dont dont"
+    earlier = get_normalizer("lower-nopunct@1")
+    assert earlier.id == "lower-nopunct@1" and earlier(text) == "don t don`t don´t"
+    assert get_normalizer(earlier.ignoring("`").id)(text) == "don t dont don´t"
+    with pytest.raises(InputError, match="has lower-nopunct@2, lower-nopunct@1"):
+        get_normalizer("lower-nopunct@3")
+
+
 def test_languages_and_default():
     assert {"en", "fi", "de", "es", "fr", "it", "ru", "hi"} <= set(NORMALIZERS)
     assert default_normalizer("sw").name == "lower-nopunct"

@@ -58,7 +58,8 @@ if [[ -z $phase1 && -z $phase2 ]]; then
         --out "$exp/clean"
     "$asr" data merge $(manifests "$exp/clean" train "${clean_langs[@]}") --out "$exp/clean_train.jsonl"
     "$asr" data merge $(manifests "$exp/clean" dev "${clean_langs[@]}") --out "$exp/clean_dev.jsonl"
-    "$asr" vocab --train "$exp/clean_train.jsonl" --out "$exp/clean_processor" --normalize lower-nopunct
+    # the shipped checkpoints were made with lower-nopunct@1; pinned, so that this script reproduces them
+    "$asr" vocab --train "$exp/clean_train.jsonl" --out "$exp/clean_processor" --normalize lower-nopunct@1
     log "phase 1, stage 2: CTC training from a random initialisation"
     "$asr" model init --preset tiny --processor "$exp/clean_processor" --out "$exp/init" --seed 0
     "$asr" train --config recipes/synth/conf/start_checkpoint.yaml --model "$exp/init" \
@@ -78,7 +79,7 @@ log "phase 2, stage 3: merged manifests and vocabulary"
     --out "$exp/train.jsonl"
 "$asr" data merge $(manifests "$exp/data" dev "${langs[@]}") $(manifests "$exp/asterisk" dev "${asterisk_langs[@]}") \
     --out "$exp/dev.jsonl"
-"$asr" vocab --train "$exp/train.jsonl" --out "$exp/processor" --normalize lower-nopunct
+"$asr" vocab --train "$exp/train.jsonl" --out "$exp/processor" --normalize lower-nopunct@1
 if [[ -z $phase2 ]]; then
     log "phase 2, stage 4: CTC training from $phase1 on the varied corpus"
     "$asr" train --config recipes/synth/conf/start_checkpoint_varied.yaml --model "$phase1" \
