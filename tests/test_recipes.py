@@ -158,8 +158,13 @@ def test_the_checkpoint_card_scores_each_test_set_as_its_decode_does(recipe, tmp
         row = f"| {split} | espeak-ng test variants | {utterances} | {wer:.2f} |"
         assert row in text, text
     (tmp_path / "decodes" / "test").mkdir(parents=True)  # an interrupted decode: no results.json
-    for decodes, message in ((tmp_path / "none", "no test decodes"), (tmp_path / "decodes", "results.json")):
-        proc = subprocess.run([*card, str(decodes)], capture_output=True, text=True)
+    refused = [(card, tmp_path / "none", "no test decodes"), (card, tmp_path / "decodes", "results.json"),
+               (card, exp / "decode" / "beam", "a beam decode")]  # fmt: skip
+    other = tmp_path / "other"  # decodes of another model's weights
+    shutil.copytree(ROOT / "models" / "synth-ctc-tiny", other)
+    refused.append(([*card[:2], str(other), *card[3:]], greedy, "whose weights are not MODEL_DIR's"))
+    for command, decodes, message in refused:
+        proc = subprocess.run([*command, str(decodes)], capture_output=True, text=True)
         assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 

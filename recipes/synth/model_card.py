@@ -6,11 +6,13 @@ Usage: python recipes/synth/model_card.py MODEL_DIR PHASE2_RUN_INFO RUN_INFO DEV
 DEV_RESULTS is `asr decode`'s results.json for the model on the merged dev split (greedy): the card's scores.
 TEST_DECODES holds one greedy `asr decode` folder per test set; each set's utterances are grouped by voice
 (espeak-ng's test variants, each Festival test voice, the Asterisk speaker), none of which training heard
-except the Asterisk speaker (whose train prompts it did).
+except the Asterisk speaker (whose train prompts it did). Every decode must be a greedy one of MODEL_DIR's weights
+(the decoded model folder's model.safetensors is compared).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -98,18 +100,38 @@ def _read_json(path: Path) -> dict:
         sys.exit(f"model_card.py: {path}: {err}")
 
 
+def _weights_digest(model_dir: Path) -> str:
+    try:
+        return hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()
+    except OSError as err:
+        sys.exit(f"model_card.py: {model_dir}: no model weights ({err})")
+
+
+def _check_decode(results: dict, where: Path, digest: str) -> None:
+    """Stops unless `results` (read from `where`) is a greedy decode of the weights whose digest is `digest`."""
+    decoder = results.get("decoder", {}).get("name")
+    if decoder != "greedy":
+        sys.exit(f"model_card.py: {where}: a {decoder} decode; the card reports greedy ones")
+    decoded = Path(results["model"]["path"])
+    if _weights_digest(decoded) != digest:
+        sys.exit(f"model_card.py: {where}: decodes {decoded}, whose weights are not MODEL_DIR's")
+
+
 def _percent(counts: Counts) -> str:
     return "n/a" if counts.rate is None else f"{100 * counts.rate:.2f}"
 
 
-def test_rows(decodes: Path) -> list[str]:
-    """One table row per (test set, voice) of the greedy decodes under `decodes` (every folder there a decode)."""
+def test_rows(decodes: Path, digest: str) -> list[str]:
+    """One table row per (test set, voice) of the greedy decodes under `decodes` (every folder there a decode)
+    of the model whose weights have `digest`."""
     folders = sorted(p for p in decodes.iterdir() if p.is_dir()) if decodes.is_dir() else []
     if not folders:
         sys.exit(f"model_card.py: {decodes}: no test decodes (one `asr decode` folder per test set)")
     rows = []
     for folder in folders:
-        manifest = Path(_read_json(folder / "results.json")["test_set"]["manifest"])
+        results = _read_json(folder / "results.json")
+        _check_decode(results, folder / "results.json", digest)
+        manifest = Path(results["test_set"]["manifest"])
         summary = _read_json(manifest.parent / "summary.json")
         if "festival" in summary["source"] and "held_out_voices" not in summary:
             sys.exit(f"model_card.py: {manifest.parent / 'summary.json'}: Festival voices but no held_out_voices "
@@ -137,7 +159,9 @@ def main() -> None:
     args = parser.parse_args()
     phase2, run_info, dev = (_read_json(p) for p in (args.phase2_run_info, args.run_info, args.dev_results))
     phase1 = _read_json(Path(phase2["config"]["model"], "run_info.json"))
-    rows = test_rows(args.test_decodes)
+    digest = _weights_digest(args.model_dir)
+    _check_decode(dev, args.dev_results, digest)
+    rows = test_rows(args.test_decodes, digest)
     from safetensors import safe_open
 
     with safe_open(str(args.model_dir / "model.safetensors"), "pt") as f:
