@@ -68,7 +68,7 @@ def test_in_domain_text_has_lower_perplexity_than_shuffled_text(english, capsys)
     ("lines", "extra", "message"),
     [
         ("", [], "empty"),
-        ("!!! ???\n...\n", [], "no words left after normalisation with lower-nopunct@1"),
+        ("!!! ???\n...\n", [], "no words left after normalisation with lower-nopunct@2"),
         ("one two three\n", ["--order", "7"], "KenLM builds orders 2 to 6"),
         ("one two three\n", ["--order", "1"], "KenLM builds orders 2 to 6"),
         ("hello\nworld\n", ["--order", "5"], "needs sentences of at least 3 words; the longest has 1"),
