@@ -12,6 +12,7 @@ except the Asterisk speaker (whose train prompts it did). Every decode must be a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -100,6 +101,7 @@ def _read_json(path: Path) -> dict:
         sys.exit(f"model_card.py: {path}: {err}")
 
 
+@functools.cache  # every decode names the same model folder: its weights are read and hashed once
 def _weights_digest(model_dir: Path) -> str:
     try:
         return hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()
