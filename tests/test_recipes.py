@@ -16,6 +16,7 @@ from asr.scoring.cli import main as score_main
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "recipes" / "synth" / "run.sh"
+START = ROOT / "recipes" / "synth" / "make_start_checkpoint.sh"
 ARTIFACTS = ROOT / "test-artifacts"
 
 
@@ -333,6 +334,39 @@ def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr, (bad, proc.stderr[-500:])
         assert not planted.exists() and not (exp / ".done").exists(), bad
+
+
+def test_the_checkpoint_script_refuses_bad_options_in_one_line_before_any_stage(tmp_path):
+    exp, tiny = tmp_path / "exp", str(ROOT / "models" / "synth-ctc-tiny")
+    for bad, message in (
+        (["--from", str(tmp_path)], "not a model folder of asr train"),
+        (["--from", tiny, "--phase2", tiny], "--from and --phase2 exclude each other"),
+        (["--learning-rate", "1"], "unknown option(s) --learning_rate"),  # the phases' configs hold the settings
+        (["--stage", "8"], "--stage 8 is past the last stage (7)"),
+    ):
+        proc = subprocess.run(["bash", str(START), str(exp), *bad], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, (bad, proc.stderr)
+        assert not exp.exists(), bad
+
+
+def test_the_checkpoint_script_skips_finished_stages_and_those_a_given_model_replaces(tmp_path):
+    """A rerun after an interruption (2.3 hours of work) redoes only the stages without a marker."""
+    exp = tmp_path / "exp"
+    stages = ["clean_corpus", "phase1", "varied_corpus", "phase2", "more_english", "phase3", "card"]
+    (exp / ".done").mkdir(parents=True)
+    for n, name in enumerate(stages, 1):
+        (exp / ".done" / f"{n}.{name}").touch()
+    phase2 = ROOT / "models" / "synth-ctc-tiny"
+    proc = subprocess.run(["bash", str(START), str(exp), "--phase2", str(phase2)], capture_output=True, text=True,
+                          cwd=ROOT / "recipes", timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    said = [line[20:] for line in proc.stdout.splitlines() if " stage " in line]
+    assert said == [
+        f"stage {n} ({name}): skipped, --phase2 {phase2} replaces it"
+        if n in (1, 2, 4)
+        else f"stage {n} ({name}): done before, skipped (--force to redo)"
+        for n, name in enumerate(stages, 1)
+    ]
 
 
 def test_an_interrupted_forced_stage_is_redone(recipe, tmp_path):

@@ -18,29 +18,28 @@
 # reserve share of that order (--sentence-pool reserve), which no recipe voices at any --hours. So no recipe's
 # dev or test sentence, and no test-only voice, is in the checkpoint's training data.
 # Usage: recipes/synth/make_start_checkpoint.sh [EXP_DIR] [--from PHASE1_MODEL_DIR | --phase2 PHASE2_MODEL_DIR]
-# (paths relative to the current folder; EXP_DIR defaults to exp/start_checkpoint in the repository)
-set -euo pipefail
-usage="usage: $0 [EXP_DIR] [--from PHASE1_MODEL_DIR | --phase2 PHASE2_MODEL_DIR]"
+#            [--stage N] [--stop-stage M] [--force] [--num-processes N]
+# (paths relative to the current folder; EXP_DIR, or --exp EXP_DIR, defaults to exp/start_checkpoint in the
+# repository). Stages: 1 clean corpus, 2 phase 1, 3 varied corpus, 4 phase 2, 5 more English, 6 phase 3, 7 model
+# card (test decodes) and the checkpoint in models/. A finished stage is skipped when the script runs again, an
+# interrupted one is redone (asr data synth and asr train resume their own work), --force redoes the selected
+# ones; --from skips stages 1-2, --phase2 stages 1, 2 and 4. --num-processes N > 1 trains through accelerate.
+[[ $# -gt 0 && $1 != -* ]] && set -- --exp "$@"  # EXP_DIR as the first argument, as before the stages
+exp="" from="" phase2=""
+. "$(dirname "$0")/../_lib/common.sh" "$@"
 fail() { echo "make_start_checkpoint.sh: $*" >&2; exit 2; }
-exp=""
-phase1=""
-phase2=""
-while (($#)); do
-    case $1 in
-        --from | --phase2)
-            (($# >= 2)) && [[ -n $2 ]] || fail "$1 needs a model folder ($usage)"
-            [[ -f $2/model.safetensors && -f $2/run_info.json ]] ||
-                fail "$1 $2: not a model folder of asr train (model.safetensors and run_info.json)"
-            [[ $1 == --from ]] && phase1=$(realpath "$2") || phase2=$(realpath "$2")
-            shift 2 ;;
-        -*) fail "unknown option $1 ($usage)" ;;
-        *) [[ -n $1 ]] || fail "EXP_DIR is empty ($usage)"; exp=$(realpath -m "$1"); shift ;;
-    esac
+# the three phases' training settings are their configs (conf/start_checkpoint*.yaml): no --key value for them
+((${#TRAIN_OVERRIDES[@]} == 0)) || fail "unknown option(s) ${TRAIN_OVERRIDES[*]}"
+for _opt in from phase2; do
+    [[ -n ${!_opt} ]] || continue
+    [[ -f ${!_opt}/model.safetensors && -f ${!_opt}/run_info.json ]] ||
+        fail "--$_opt ${!_opt}: not a model folder of asr train (model.safetensors and run_info.json)"
+    printf -v "$_opt" '%s' "$(realpath "${!_opt}")"
 done
-[[ -z $phase1 || -z $phase2 ]] || fail "--from and --phase2 exclude each other ($usage)"
-cd "$(dirname "$0")/../.."
-exp=${exp:-exp/start_checkpoint}
-asr=.venv/bin/asr
+[[ -z $from || -z $phase2 ]] || fail "--from and --phase2 exclude each other"
+exp=$(realpath -m "${exp:-$ROOT/exp/start_checkpoint}")
+cd "$ROOT"
+begin_recipe 7
 clean_langs=(de es it ru fi)
 langs=(en de es fi hi it ru)
 asterisk_langs=(en es fr it ru)
@@ -48,75 +47,103 @@ asterisk_langs=(en es fr it ru)
 # responses (--reverb-drr first), made before their direct-to-reverberant ratio was drawn from real rooms' range
 varied=(--engines espeak-ng,festival --noise-prob 0.5 --reverb-prob 0.3 --reverb-drr first --noise-colours white,pink,brown,blue,violet
     --telephone-prob 0.15 --codec-prob 0.15 --level-dbfs=-35,-15)
-log() { echo "$(date '+%F %T') $*"; }
+phase1_model=${from:-$exp/phase1/model}
+phase2_model=${phase2:-$exp/train/model}
+given=${from:+from}${phase2:+phase2}  # the option that gives a model made before, if any
+replaced=()                              # the stages its model replaces
+[[ $given == from ]] && replaced=(1 2)
+[[ $given == phase2 ]] && replaced=(1 2 4)
+# wanted N NAME: run_stage N NAME, unless the given model replaces stage N (said when the stage is selected)
+wanted() {
+    if [[ " ${replaced[*]} " == *" $1 "* ]]; then
+        ((stage <= $1 && $1 <= stop_stage)) && log "stage $1 ($2): skipped, --$given ${!given} replaces it"
+        return 1
+    fi
+    run_stage "$1" "$2"
+}
 csv() { local IFS=,; echo "$*"; }
 manifests() { for l in "${@:3}"; do echo "$1/$l/$2.jsonl"; done; }
+# train_phase INIT OUT ARGS...: asr train from INIT into OUT; a forced stage starts afresh, an interrupted one
+# resumes from OUT's last checkpoint
+train_phase() {
+    local init=$1 out=$2
+    [[ $force == true ]] && rm -rf "$out"
+    "${TRAIN_CMD[@]}" --model "$init" --output_dir "$out" "${@:3}"
+}
+# new_model PRESET OUT ARGS...: asr model init into OUT, made again (it refuses a folder that holds a model, and
+# the same seed makes the same weights)
+new_model() {
+    rm -rf "$2"
+    "$ASR" model init --preset "$1" --out "$2" --seed 0 "${@:3}"
+}
 
-if [[ -z $phase1 && -z $phase2 ]]; then
-    log "phase 1, stage 1: clean synthetic corpus (${clean_langs[*]})"
-    "$asr" data synth --langs "$(csv "${clean_langs[@]}")" --hours 0.5 --seed 0 --noise-prob 0 --reverb-prob 0 \
+if wanted 1 clean_corpus; then
+    "$ASR" data synth --langs "$(csv "${clean_langs[@]}")" --hours 0.5 --seed 0 --noise-prob 0 --reverb-prob 0 \
         --out "$exp/clean"
-    "$asr" data merge $(manifests "$exp/clean" train "${clean_langs[@]}") --out "$exp/clean_train.jsonl"
-    "$asr" data merge $(manifests "$exp/clean" dev "${clean_langs[@]}") --out "$exp/clean_dev.jsonl"
+    "$ASR" data merge $(manifests "$exp/clean" train "${clean_langs[@]}") --out "$exp/clean_train.jsonl"
+    "$ASR" data merge $(manifests "$exp/clean" dev "${clean_langs[@]}") --out "$exp/clean_dev.jsonl"
     # the shipped checkpoints were made with lower-nopunct@1; pinned, so that this script reproduces them
-    "$asr" vocab --train "$exp/clean_train.jsonl" --out "$exp/clean_processor" --normalize lower-nopunct@1
-    log "phase 1, stage 2: CTC training from a random initialisation"
-    "$asr" model init --preset tiny --processor "$exp/clean_processor" --out "$exp/init" --seed 0
-    "$asr" train --config recipes/synth/conf/start_checkpoint.yaml --model "$exp/init" \
+    "$ASR" vocab --train "$exp/clean_train.jsonl" --out "$exp/clean_processor" --normalize lower-nopunct@1
+    stage_done 1 clean_corpus
+fi
+if wanted 2 phase1; then
+    new_model tiny "$exp/init" --processor "$exp/clean_processor"
+    train_phase "$exp/init" "$exp/phase1" --config recipes/synth/conf/start_checkpoint.yaml \
         --processor "$exp/clean_processor" --train_manifest "$exp/clean_train.jsonl" \
-        --dev_manifest "$exp/clean_dev.jsonl" --output_dir "$exp/phase1"
-    phase1=$exp/phase1/model
+        --dev_manifest "$exp/clean_dev.jsonl"
+    stage_done 2 phase1
 fi
 
-log "phase 2, stage 1: varied synthetic corpus (${langs[*]})"
-"$asr" data synth --langs "$(csv "${langs[@]}")" --hours 0.75 --seed 0 "${varied[@]}" --out "$exp/data"
-log "phase 2, stage 2: Asterisk recordings (${asterisk_langs[*]})"
-for l in "${asterisk_langs[@]}"; do
-    "$asr" data asterisk --lang "$l" --out "$exp/asterisk/$l"
-done
-log "phase 2, stage 3: merged manifests and vocabulary"
-"$asr" data merge $(manifests "$exp/data" train "${langs[@]}") $(manifests "$exp/asterisk" train "${asterisk_langs[@]}") \
-    --out "$exp/train.jsonl"
-"$asr" data merge $(manifests "$exp/data" dev "${langs[@]}") $(manifests "$exp/asterisk" dev "${asterisk_langs[@]}") \
-    --out "$exp/dev.jsonl"
-"$asr" vocab --train "$exp/train.jsonl" --out "$exp/processor" --normalize lower-nopunct@1
-if [[ -z $phase2 ]]; then
-    log "phase 2, stage 4: CTC training from $phase1 on the varied corpus"
-    "$asr" train --config recipes/synth/conf/start_checkpoint_varied.yaml --model "$phase1" \
-        --processor "$exp/processor" --train_manifest "$exp/train.jsonl" --dev_manifest "$exp/dev.jsonl" \
-        --output_dir "$exp/train"
-    phase2=$exp/train/model
+if wanted 3 varied_corpus; then
+    "$ASR" data synth --langs "$(csv "${langs[@]}")" --hours 0.75 --seed 0 "${varied[@]}" --out "$exp/data"
+    for l in "${asterisk_langs[@]}"; do
+        "$ASR" data asterisk --lang "$l" --out "$exp/asterisk/$l"
+    done
+    for split in train dev; do
+        "$ASR" data merge $(manifests "$exp/data" $split "${langs[@]}") \
+            $(manifests "$exp/asterisk" $split "${asterisk_langs[@]}") --out "$exp/$split.jsonl"
+    done
+    "$ASR" vocab --train "$exp/train.jsonl" --out "$exp/processor" --normalize lower-nopunct@1
+    stage_done 3 varied_corpus
+fi
+if wanted 4 phase2; then
+    train_phase "$phase1_model" "$exp/train" --config recipes/synth/conf/start_checkpoint_varied.yaml \
+        --processor "$exp/processor" --train_manifest "$exp/train.jsonl" --dev_manifest "$exp/dev.jsonl"
+    stage_done 4 phase2
 fi
 
-log "phase 3, stage 1: 2 h more English, from sentences no recipe voices"
-"$asr" data synth --langs en --hours 2 --seed 0 --sentence-pool reserve "${varied[@]}" --out "$exp/data_reserve"
-for split in train dev; do
-    "$asr" data merge "$exp/$split.jsonl" "$exp/data_reserve/en/$split.jsonl" --out "$exp/${split}_wide.jsonl"
-done
-log "phase 3, stage 2: a tiny-wide transformer over $phase2's feature encoder (frozen)"
-"$asr" model init --preset tiny-wide --processor "$exp/processor" --out "$exp/wide_init" --seed 0 \
-    --encoder-from "$phase2"
-"$asr" train --config recipes/synth/conf/start_checkpoint_wide.yaml --model "$exp/wide_init" \
-    --processor "$exp/processor" --train_manifest "$exp/train_wide.jsonl" --dev_manifest "$exp/dev_wide.jsonl" \
-    --output_dir "$exp/wide"
+if wanted 5 more_english; then  # 2 h more English, from sentences no recipe voices
+    "$ASR" data synth --langs en --hours 2 --seed 0 --sentence-pool reserve "${varied[@]}" --out "$exp/data_reserve"
+    for split in train dev; do
+        "$ASR" data merge "$exp/$split.jsonl" "$exp/data_reserve/en/$split.jsonl" --out "$exp/${split}_wide.jsonl"
+    done
+    stage_done 5 more_english
+fi
+if wanted 6 phase3; then  # a tiny-wide transformer over the phase-2 model's feature encoder (frozen)
+    new_model tiny-wide "$exp/wide_init" --processor "$exp/processor" --encoder-from "$phase2_model"
+    train_phase "$exp/wide_init" "$exp/wide" --config recipes/synth/conf/start_checkpoint_wide.yaml \
+        --processor "$exp/processor" --train_manifest "$exp/train_wide.jsonl" --dev_manifest "$exp/dev_wide.jsonl"
+    stage_done 6 phase3
+fi
 
 new=models/synth-ctc-tiny-wide
-log "the checkpoint, with its model card, in $new"
-rm -rf "$new.new"
-cp -r "$exp/wide/model" "$new.new"
-cp "$exp/wide/learning_curve.png" "$new.new/"
-"$asr" decode --model "$new.new" --manifest "$exp/dev_wide.jsonl" --out "$exp/decode_dev" --no-cache
-for l in "${langs[@]}"; do
-    "$asr" decode --model "$new.new" --manifest "$exp/data/$l/test.jsonl" --out "$exp/decode_test/synth_$l" --no-cache
-done
-"$asr" decode --model "$new.new" --manifest "$exp/data_reserve/en/test.jsonl" --out "$exp/decode_test/synth_en_reserve" \
-    --no-cache
-for l in "${asterisk_langs[@]}"; do
-    "$asr" decode --model "$new.new" --manifest "$exp/asterisk/$l/test.jsonl" --out "$exp/decode_test/asterisk_$l" \
-        --no-cache
-done
-.venv/bin/python recipes/synth/model_card.py "$new.new" "$phase2/run_info.json" "$exp/wide/run_info.json" \
-    "$exp/decode_dev/results.json" "$exp/decode_test"
-rm -rf "$new"
-mv "$new.new" "$new"
-log "done: $new"
+if wanted 7 card; then  # the checkpoint with its model card (test decodes) in $new
+    rm -rf "$new.new"
+    cp -r "$exp/wide/model" "$new.new"
+    cp "$exp/wide/learning_curve.png" "$new.new/"
+    "$ASR" decode --model "$new.new" --manifest "$exp/dev_wide.jsonl" --out "$exp/decode_dev" --no-cache
+    tests=()
+    for l in "${langs[@]}"; do tests+=("synth_$l" "$exp/data/$l/test.jsonl"); done
+    tests+=(synth_en_reserve "$exp/data_reserve/en/test.jsonl")
+    for l in "${asterisk_langs[@]}"; do tests+=("asterisk_$l" "$exp/asterisk/$l/test.jsonl"); done
+    for ((i = 0; i < ${#tests[@]}; i += 2)); do
+        "$ASR" decode --model "$new.new" --manifest "${tests[i + 1]}" --out "$exp/decode_test/${tests[i]}" --no-cache
+    done
+    .venv/bin/python recipes/synth/model_card.py "$new.new" "$phase2_model/run_info.json" "$exp/wide/run_info.json" \
+        "$exp/decode_dev/results.json" "$exp/decode_test"
+    rm -rf "$new"
+    mv "$new.new" "$new"
+    log "the checkpoint: $new"
+    stage_done 7 card
+fi
+end_recipe
