@@ -20,7 +20,7 @@ from lm import arpa
 from lm.folder import LM_FILES, LM_SCHEMA_VERSION, claim_out
 from lm.kenlm_tools import run_kenlm
 from lm.perplexity import load, perplexity
-from lm.text import normalized_sentences, raw_lines, sentences_of
+from lm.text import dropped_lines, normalized_sentences, raw_lines, sentences_of
 
 MAX_ORDER = 6  # KenLM's default build (KENLM_MAX_ORDER)
 
@@ -38,9 +38,10 @@ class BuildOptions:
 def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
     """Writes the normalised sentences to `out`; returns counts; `InputError` for a file that gives nothing."""
     per_file: Counter = Counter()
+    dropped: Counter = Counter()
     words = longest = 0
     with open(out, "w", encoding="utf-8") as f:
-        for path, sentence in normalized_sentences(paths, normalize):
+        for path, sentence in normalized_sentences(paths, normalize, dropped):
             f.write(sentence + "\n")
             per_file[path] += 1
             n = sentence.count(" ") + 1
@@ -54,6 +55,7 @@ def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
     return {
         "files": {str(p): per_file[p] for p in paths},
         "sentences": sum(per_file.values()),
+        "dropped_lines": dropped_lines(paths, dropped),
         "words": words,
         "longest_sentence": longest,
     }
@@ -141,9 +143,10 @@ def _lmplz(text: Path, arpa_path: Path, options: BuildOptions) -> str:
 
 
 def dev_perplexity(model_path: Path, dev: list[Path], normalize: Normalizer) -> dict:
-    """Perplexity and OOV rate of the normalised dev sentences."""
-    model = load(model_path)
-    return {"files": [str(p) for p in dev], **perplexity(model, (s for _, s in normalized_sentences(dev, normalize)))}
+    """Perplexity and OOV rate of the normalised dev sentences, and the lines normalisation left out."""
+    dropped: Counter = Counter()
+    result = perplexity(load(model_path), (s for _, s in normalized_sentences(dev, normalize, dropped)))
+    return {"files": [str(p) for p in dev], "dropped_lines": dropped_lines(dev, dropped), **result}
 
 
 def parse_prune(text: str) -> list[int]:

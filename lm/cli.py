@@ -14,8 +14,8 @@ from asr.errors import InputError, run_reporting_errors
 from asr.text import Normalizer, get_normalizer
 
 
-def _add_normalizer(p: argparse.ArgumentParser) -> None:
-    group = p.add_mutually_exclusive_group(required=True)
+def _add_normalizer(p: argparse.ArgumentParser, required: bool = True) -> None:
+    group = p.add_mutually_exclusive_group(required=required)
     group.add_argument("--processor", type=Path, help="the acoustic model's processor or model folder: its normaliser")
     group.add_argument("--normalize", help="a normaliser name (as 'asr vocab --normalize')")
 
@@ -50,10 +50,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     t.add_argument("--from", dest="from_model", help="fine-tune this causal LM (folder or hub id, e.g. gpt2)")
     t.add_argument("--seed", type=int, default=0)
     _add_normalizer(t)
-    p = sub.add_parser("ppl", help="perplexity and OOV rate of text under an LM folder")
+    p = sub.add_parser("ppl", help="perplexity and OOV rate of text under an LM folder (n-gram or Transformer)")
     p.add_argument("--lm", type=Path, required=True)
     p.add_argument("--text", type=Path, nargs="+", required=True)
-    _add_normalizer(p)
+    _add_normalizer(p, required=False)  # default: the LM's own; another one is refused
     return parser
 
 
@@ -69,6 +69,14 @@ def _report_unspellable(out: Path, processor: Path) -> None:
               f"cannot write them), e.g. {', '.join(bad[:3])}")  # fmt: skip
 
 
+def _say_dropped(what: str, dropped: dict[str, int]) -> None:
+    """Names the lines of text that normalisation left out (lm.json records them per file)."""
+    if total := sum(dropped.values()):
+        files = ", ".join(f"{name}: {n}" for name, n in dropped.items() if n)
+        lines = "1 line" if total == 1 else f"{total} lines"
+        print(f"  {what}: {lines} normalised to nothing, left out ({files})")
+
+
 def _build(args: argparse.Namespace) -> int:
     from lm.build import BuildOptions, build_lm, parse_prune
 
@@ -77,9 +85,11 @@ def _build(args: argparse.Namespace) -> int:
     counts = " ".join(f"{n}-grams {c}" for n, c in info["ngrams"].items())
     print(f"{args.out}: order {info['order']}, {info['text']['sentences']} sentences, vocabulary {info['vocabulary']}")
     print(f"  {counts}; {info['build_seconds']} s")
+    _say_dropped("text", info["text"]["dropped_lines"])
     if info["dev"]:
         dev = info["dev"]
         print(f"  dev: perplexity {dev['perplexity']:.1f}, OOV rate {100 * dev['oov_rate']:.2f}%")
+        _say_dropped("dev", dev["dropped_lines"])
     if args.processor is not None and (args.processor / "vocab.json").is_file():
         _report_unspellable(args.out, args.processor)
     return 0
@@ -94,22 +104,51 @@ def _train(args: argparse.Namespace) -> int:
                            args.seed)  # fmt: skip
     print(f"{args.out}: {info['parameters'] / 1e6:.2f} M parameters, {info['steps']} steps, {info['epochs']} epochs "
           f"on {info['text']['sentences']} sentences in {info['minutes']} min")  # fmt: skip
+    _say_dropped("text", info["text"]["dropped_lines"])
     if info["dev"]:
         print(
             f"  dev: perplexity per word {info['dev']['perplexity']:.1f}, OOV rate {100 * info['dev']['oov_rate']:.2f}%"
         )
+        _say_dropped("dev", info["dev"]["dropped_lines"])
     return 0
 
 
 def _ppl(args: argparse.Namespace) -> int:
-    from lm.build import dev_perplexity
-    from lm.folder import LM_FILES, read_info
+    from collections import Counter
 
-    read_info(args.lm)
-    result = dev_perplexity(args.lm / LM_FILES["binary"], args.text, _normalizer(args))
+    from lm.folder import read_info
+    from lm.text import dropped_lines, sentences_of
+
+    info = read_info(args.lm)
+    normalize = _normalizer(args) if args.normalize or args.processor else get_normalizer(info["normalizer"])
+    if normalize.id != info["normalizer"]:
+        raise InputError(
+            f"{args.lm}: its text was normalised with {info['normalizer']}, not {normalize.id}: the perplexity "
+            "would not be the LM's (leave out --normalize and --processor to use its own)"
+        )
+    dropped: Counter = Counter()
+    sentences = sentences_of(args.text, normalize, "--text", dropped)
+    kind = info.get("kind", "ngram")
+    result = {"lm": str(args.lm), "kind": kind, "normalizer": normalize.id, "files": [str(p) for p in args.text],
+              "dropped_lines": dropped_lines(args.text, dropped), **_perplexity(args.lm, kind, sentences)}  # fmt: skip
     json.dump(result, sys.stdout, indent=1)
     print()
     return 0
+
+
+def _perplexity(folder: Path, kind: str, sentences: list[str]) -> dict:
+    """Per-word perplexity and OOV rate of `sentences` under the LM folder's n-gram or Transformer LM."""
+    if kind == "transformer":
+        from lm.neural import NeuralLM
+
+        return NeuralLM.load(str(folder)).perplexity(sentences)
+    from lm.folder import LM_FILES
+    from lm.perplexity import load, perplexity
+
+    binary = folder / LM_FILES["binary"]
+    if not binary.is_file():
+        raise InputError(f"{folder}: {binary.name} is missing (rebuild with 'asr lm build')")
+    return perplexity(load(binary), sentences)
 
 
 def main(argv: list[str] | None = None, prog: str = "asr lm") -> int:

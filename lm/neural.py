@@ -25,7 +25,7 @@ from pathlib import Path
 from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
 from lm.folder import claim_out
-from lm.text import sentences_of
+from lm.text import dropped_lines, sentences_of
 
 SPECIAL = ("<pad>", "<unk>", "<s>", "</s>")
 INFO_FILE = "lm.json"
@@ -118,14 +118,15 @@ class NeuralLM:
 
         device = next(self.model.parameters()).device
         total, position = 0.0, 1  # the next token to score
-        while position < len(ids):
-            start = max(0, position - self.context // 2)
-            window = torch.tensor([ids[start : start + self.context]], device=device)
-            logp = torch.log_softmax(self.model(input_ids=window).logits[0, :-1].float(), -1)
-            targets = window[0, 1:]
-            scored = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[position - start - 1 :]
-            total += float(scored.sum())
-            position = start + window.shape[1]
+        with torch.inference_mode():
+            while position < len(ids):
+                start = max(0, position - self.context // 2)
+                window = torch.tensor([ids[start : start + self.context]], device=device)
+                logp = torch.log_softmax(self.model(input_ids=window).logits[0, :-1].float(), -1)
+                targets = window[0, 1:]
+                scored = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[position - start - 1 :]
+                total += float(scored.sum())
+                position = start + window.shape[1]
         return total
 
     def perplexity(self, sentences: list[str]) -> dict:
@@ -176,8 +177,9 @@ def train_neural_lm(
     import torch
     from tqdm import tqdm
 
-    sentences = sentences_of(texts, normalize, "--text")
-    dev_sentences = sentences_of(dev, normalize, "--dev") if dev else []
+    dropped, dev_dropped = Counter(), Counter()
+    sentences = sentences_of(texts, normalize, "--text", dropped)
+    dev_sentences = sentences_of(dev, normalize, "--dev", dev_dropped) if dev else []
     claim_out(out, "transformer")
     writable_dir(out, "--out")
     lm = NeuralLM.load(from_model) if from_model else scratch_lm(sentences, seed)
@@ -210,7 +212,9 @@ def train_neural_lm(
     info = {"kind": "transformer", "normalizer": normalize.id, "from": from_model, "steps": steps,
             "epochs": epochs, "minutes": round((time.monotonic() - start) / 60, 2),
             "parameters": sum(p.numel() for p in lm.model.parameters()), "vocabulary": len(lm.tokenizer),
-            "text": {"files": [str(p) for p in texts], "sentences": len(sentences)},
-            "dev": {"files": [str(p) for p in dev], **lm.perplexity(dev_sentences)} if dev else None}  # fmt: skip
+            "text": {"files": [str(p) for p in texts], "sentences": len(sentences),
+                     "dropped_lines": dropped_lines(texts, dropped)},
+            "dev": {"files": [str(p) for p in dev], "dropped_lines": dropped_lines(dev, dev_dropped),
+                    **lm.perplexity(dev_sentences)} if dev else None}  # fmt: skip
     (out / INFO_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return info

@@ -3,6 +3,7 @@ normalised by the same normaliser as the acoustic model's training targets."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,17 +24,29 @@ def raw_lines(path: Path) -> Iterator[str]:
         raise InputError(f"{path}: cannot read text: {getattr(err, 'strerror', None) or err}") from None
 
 
-def sentences_of(paths: list[Path], normalize: Normalizer, option: str) -> list[str]:
-    """The normalised sentences of `paths`; `InputError` naming `option` when they hold no words."""
-    sentences = [s for _, s in normalized_sentences(paths, normalize)]
+def sentences_of(paths: list[Path], normalize: Normalizer, option: str, dropped: Counter | None = None) -> list[str]:
+    """The normalised sentences of `paths` (lines left out counted in `dropped`, as `normalized_sentences`);
+    `InputError` naming `option` when they hold no words."""
+    sentences = [s for _, s in normalized_sentences(paths, normalize, dropped)]
     if not sentences:
         raise InputError(f"{option} {' '.join(map(str, paths))}: no words after normalisation ({normalize.id})")
     return sentences
 
 
-def normalized_sentences(paths: list[Path], normalize: Normalizer) -> Iterator[tuple[Path, str]]:
-    """(file, sentence) for every non-empty normalised sentence of the files, in order."""
+def normalized_sentences(
+    paths: list[Path], normalize: Normalizer, dropped: Counter | None = None
+) -> Iterator[tuple[Path, str]]:
+    """(file, sentence) for every non-empty normalised sentence of the files, in order. A line that holds text
+    but normalises to nothing (punctuation alone, another script) is left out and counted per file in
+    `dropped`; blank lines are not counted."""
     for path in paths:
         for line in raw_lines(path):
             if sentence := normalize(line):
                 yield path, sentence
+            elif dropped is not None and line.strip():
+                dropped[path] += 1
+
+
+def dropped_lines(paths: list[Path], dropped: Counter) -> dict[str, int]:
+    """`dropped` as lm.json records it: every file, with the lines it lost to normalisation."""
+    return {str(p): dropped[p] for p in paths}

@@ -62,6 +62,38 @@ def test_in_domain_text_has_lower_perplexity_than_shuffled_text(english, capsys)
         results[name] = json.loads(capsys.readouterr().out)
     assert results["dev"]["oov"] == results["shuffled"]["oov"]  # the same words, in another order
     assert results["dev"]["perplexity"] < 0.7 * results["shuffled"]["perplexity"]
+    # without a normaliser the LM's own is used; the same figures as asr lm build --dev, which used it too
+    assert lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(root / "dev.txt")]) == 0
+    own = json.loads(capsys.readouterr().out)
+    built = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
+    assert own["normalizer"] == "en@1" and own["perplexity"] == results["dev"]["perplexity"] == built["perplexity"]
+
+
+def test_perplexity_with_another_normaliser_than_the_lms_is_refused(english, tmp_path, capsys):
+    text = tmp_path / "t.txt"
+    text.write_text("THE CAT, IS ON THE MAT.\n", encoding="utf-8")
+    assert lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(text), "--normalize", "none"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "normalised with en@1, not none" in err and len(err.splitlines()) == 1
+    text.write_text("!!! ...\n", encoding="utf-8")  # no words: refused, not a perplexity of null
+    assert lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(text)]) == 2
+    assert "no words after normalisation (en@1)" in capsys.readouterr().err
+
+
+def test_lines_that_normalise_to_nothing_are_counted_and_named(tmp_path, capsys):
+    text, dev = tmp_path / "text.txt", tmp_path / "dev.txt"
+    text.write_text("one two three\n!!! ???\n\nfour five six\n...\n", encoding="utf-8")  # the blank line is no text
+    dev.write_text("one two\n--\n", encoding="utf-8")
+    args = ["build", "--text", str(text), "--order", "2", "--normalize", "lower-nopunct", "--dev", str(dev)]
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 0
+    out = capsys.readouterr().out
+    assert f"text: 2 lines normalised to nothing, left out ({text}: 2)" in out
+    assert f"dev: 1 line normalised to nothing, left out ({dev}: 1)" in out
+    info = json.loads((tmp_path / "lm" / "lm.json").read_text(encoding="utf-8"))
+    assert info["text"]["sentences"] == 2 and info["text"]["dropped_lines"] == {str(text): 2}
+    assert info["dev"]["dropped_lines"] == {str(dev): 1}
+    assert lm_main(["ppl", "--lm", str(tmp_path / "lm"), "--text", str(text), str(dev)]) == 0
+    assert json.loads(capsys.readouterr().out)["dropped_lines"] == {str(text): 2, str(dev): 1}
 
 
 @pytest.mark.parametrize(
@@ -116,7 +148,7 @@ def test_words_the_model_cannot_write_are_named_at_build(tmp_path, capsys):
     assert "1 of 3 words use characters" in capsys.readouterr().out
 
 
-def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path):
+def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, capsys):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from lm.neural import NeuralLM
@@ -131,6 +163,10 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path):
     # counted as KenLM counts: the same words, the same OOVs (the n-gram's vocabulary), </s> per sentence
     assert (dev["words"], dev["oov"], dev["sentences"]) == (ngram["words"], ngram["oov"], ngram["sentences"])
     assert 1 < dev["perplexity"] < info["vocabulary"]  # far better than uniform after a few seconds
+    capsys.readouterr()
+    assert lm_main(["ppl", "--lm", str(out), "--text", str(root / "dev.txt")]) == 0  # the Transformer LM's own
+    ppl = json.loads(capsys.readouterr().out)
+    assert ppl["kind"] == "transformer" and ppl["perplexity"] == pytest.approx(dev["perplexity"], rel=1e-6)
     AutoModelForCausalLM.from_pretrained(out), AutoTokenizer.from_pretrained(out)
     lm = NeuralLM.load(str(out))
     good, shuffled = lm.log_probs(["the cat is on the mat", "mat the on is cat the"])
