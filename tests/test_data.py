@@ -81,6 +81,13 @@ def test_check_exit_codes(tmp_path, audio):
     ]
     proc = subprocess.run([*ASR, "data", "check", str(tmp_path / "broken.jsonl")], capture_output=True, text=True)
     assert proc.returncode == 2 and "broken.jsonl:1: invalid JSON" in proc.stderr and "Traceback" not in proc.stderr
+    # the report's folder is made, as every output folder is; a folder given as the report is one line, exit 2
+    new = tmp_path / "reports" / "good.json"
+    assert subprocess.run([*ASR, "data", "check", str(good), "--json", str(new)], capture_output=True).returncode == 0
+    assert json.loads(new.read_text())["rejected"] == []
+    proc = subprocess.run([*ASR, "data", "check", str(good), "--json", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert f"--json {tmp_path}: a folder; give the report's file name" in proc.stderr
 
 
 def test_everything_failing_is_an_error(tmp_path):

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from asr.errors import InputError, run_reporting_errors
+from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer
 
 
@@ -215,6 +215,10 @@ def run_check(args: argparse.Namespace) -> int:
     utts = read_manifest(args.manifest, durations=False)
     if not utts:
         raise InputError(f"{args.manifest}: no utterances")
+    if args.json:  # checked before the audio is read: the check's work would be lost at the end
+        if args.json.is_dir():
+            raise InputError(f"--json {args.json}: a folder; give the report's file name")
+        writable_dir(args.json.parent, "--json")
     lang = utts[0].lang
     result = check_utterances(utts, args.manifest.parent, _normalizer(args.normalize, lang))
     for utt, reason, detail in result.rejected:
