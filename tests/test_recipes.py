@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -144,7 +145,6 @@ def test_model_cards_carry_parseable_model_index(recipe, tmp_path):
 
 def test_the_checkpoint_card_scores_each_test_set_as_its_decode_does(recipe, tmp_path):
     import shutil
-    import sys
 
     model, exp = tmp_path / "model", recipe["exp"]
     shutil.copytree(exp / "train" / "model", model)
@@ -315,6 +315,36 @@ def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe
                              str(tmp_path / "board2")]) == 0  # fmt: skip
     rows = json.loads((tmp_path / "board2" / "results.json").read_text(encoding="utf-8"))
     assert len({r["test_set"] for r in rows if r["test_set"].startswith("es/test")}) == 2
+
+
+def test_results_copied_elsewhere_export_their_audio_and_old_ones_are_named_before_any_write(recipe, tmp_path):
+    """The decode's manifest and model paths are as given to asr decode, relative to where it ran: hyp.jsonl
+    records each utterance's audio file, so a leaderboard run from elsewhere needs neither."""
+    import shutil
+
+    copied = tmp_path / "copied" / "greedy" / "test"
+    shutil.copytree(recipe["exp"] / "decode" / "greedy" / "test", copied)
+    results = json.loads((copied / "results.json").read_text(encoding="utf-8"))
+    results["test_set"]["manifest"], results["model"]["path"] = "data/es/test.jsonl", "exp/es/train/model"
+    (copied / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    board = tmp_path / "board"
+    cmd = [sys.executable, "-m", "asr", "leaderboard", str(copied), "copied", "--out", str(board), "--model-cards"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "model card: exp/es/train/model is not a folder from here" in proc.stdout
+    assert "\n1 results -> " in proc.stdout  # the same results.json named absolute and relative: one run
+    rows = [json.loads(line) for line in (copied / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
+    (export,) = (board / "open_asr").glob("*.jsonl")
+    exported = [json.loads(line)["audio_filepath"] for line in export.read_text(encoding="utf-8").splitlines()]
+    assert exported == [r["audio"] for r in rows] and all(Path(a).is_file() for a in exported)
+    # a decode of an earlier version (no audio in hyp.jsonl): one line naming it, and nothing written
+    old = "".join(json.dumps({k: v for k, v in r.items() if k != "audio"}) + "\n" for r in rows)
+    (copied / "hyp.jsonl").write_text(old, encoding="utf-8")
+    proc = subprocess.run([*cmd[:7], str(tmp_path / "board2")], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"{copied / 'results.json'}: its test set's manifest data/es/test.jsonl is not found" in proc.stderr
+    assert not (tmp_path / "board2").exists()
 
 
 def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path):

@@ -208,6 +208,7 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, f
 
     rows = [
         {"id": u.id, "ref": u.text, "hyp": d.text, "speaker": u.speaker, "duration": u.duration,
+         "audio": str(u.audio_path(split.manifest.parent).resolve()),  # exports need no manifest
          "am_seconds": round(split.post.am_seconds[u.id], 6), "decode_seconds": round(d.seconds, 6),
          "words": timed(d.words)}
         for u, d in zip(split.utts, decoded, strict=True)

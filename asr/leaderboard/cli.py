@@ -35,6 +35,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     from asr.provenance import provenance
 
     runs = collect(args.results, exclude=args.out)
+    audio = [export.audio_paths(run) for run in runs]  # before anything is written: it can fail
     table = Table(runs)
     out = args.out
     writable_dir(out, "--out")
@@ -51,20 +52,28 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
              plots.training_curves(runs, out / "plots"), plots.rtfx(runs, out / "plots")]  # fmt: skip
     write_html(table, runs, [p for p in drawn if p is not None], out, args.title, args.significance)
     exported: set[Path] = set()
-    for run in runs:
-        export.open_asr_jsonl(run, out / "open_asr", exported)
-    cards = []
-    if args.model_cards:
-        by_model: dict[Path, list] = {}
-        for run in runs:
-            folder = Path(run.result.model["path"])
-            if folder.is_dir():
-                by_model.setdefault(folder, []).append(run)
-        cards = [c for folder, rs in by_model.items() if (c := export.model_card(folder, rs))]
+    for run, paths in zip(runs, audio, strict=True):
+        export.open_asr_jsonl(run, paths, out / "open_asr", exported)
+    cards = _model_cards(runs) if args.model_cards else []
     print((out / "RESULTS.md").read_text(encoding="utf-8").split("## Commands")[0].rstrip())
     print(f"\n{len(runs)} results -> {out}/ (RESULTS.md, results.csv, results.json, index.html)"
           + (f"; {len(cards)} model card(s)" if cards else ""))  # fmt: skip
     return 0
+
+
+def _model_cards(runs: list) -> list[Path]:
+    """A card beside each decoded model that is a folder here; the others (a hub id, a path relative to where
+    `asr decode` ran) are named as skipped."""
+    from asr.leaderboard import export
+
+    by_model: dict[Path, list] = {}
+    for run in runs:
+        by_model.setdefault(Path(run.result.model["path"]), []).append(run)
+    for folder in [f for f in by_model if not f.is_dir()]:
+        print(f"model card: {folder} is not a folder from here (a hub id, or relative to where asr decode ran): "
+              "skipped")  # fmt: skip
+        del by_model[folder]
+    return [c for folder, rs in by_model.items() if (c := export.model_card(folder, rs))]
 
 
 def main(argv: list[str] | None = None, prog: str = "asr leaderboard") -> int:

@@ -137,8 +137,11 @@ def collect(specs: list[str], exclude: Path | None = None) -> list[Run]:
         if not found:
             raise InputError(f"{spec}: no results.json found")
         paths += found
+    unique: dict[Path, Path] = {}
+    for path in paths:  # a file named twice (as a folder and a glob, relative and absolute) is one run
+        unique.setdefault(path.resolve(), path)
     runs = []
-    for path in dict.fromkeys(paths):
+    for path in unique.values():
         runs.append(Run(path, DecodeResult.read(path)))
         try:
             runs[-1].system  # noqa: B018 - validates the fields the tables need

@@ -10,17 +10,31 @@ from pathlib import Path
 import yaml
 
 from asr.data.manifest import read_manifest
+from asr.errors import InputError
 from asr.leaderboard.collect import Run
 
 CARD_MARK = "<!-- written by asr leaderboard -->"
 
 
-def open_asr_jsonl(run: Run, out: Path, taken: set[Path]) -> Path:
-    """``MODEL_<model>-<decoder>[-<lm>]_DATASET_<corpus>_<split>.jsonl``: audio_filepath, duration, time, text,
-    pred_text (raw); a name already in `taken` (two systems alike in model, decoder and LM folder name) gets a
-    number, so no system's file overwrites another's."""
+def audio_paths(run: Run) -> dict[str, str]:
+    """Utterance id -> audio file of a decode: from its hyp.jsonl, or, for a decode made before hyp.jsonl
+    recorded them, from its test set's manifest, whose path is as `asr decode` was given it (one line naming
+    the results when it is not found from here)."""
+    if all("audio" in row for row in run.hypotheses):
+        return {row["id"]: row["audio"] for row in run.hypotheses}
     manifest = Path(run.result.test_set["manifest"])
-    audio = {u.id: str(u.audio_path(manifest.parent).resolve()) for u in read_manifest(manifest, durations=False)}
+    if not manifest.is_file():
+        raise InputError(
+            f"{run.path}: its test set's manifest {manifest} is not found from here, and its hyp.jsonl names no "
+            "audio (a decode of an earlier version): run asr leaderboard where asr decode ran, or decode again"
+        )
+    return {u.id: str(u.audio_path(manifest.parent).resolve()) for u in read_manifest(manifest, durations=False)}
+
+
+def open_asr_jsonl(run: Run, audio: dict[str, str], out: Path, taken: set[Path]) -> Path:
+    """``MODEL_<model>-<decoder>[-<lm>]_DATASET_<corpus>_<split>.jsonl``: audio_filepath (from `audio`, as
+    `audio_paths` gives it), duration, time, text, pred_text (raw); a name already in `taken` (two systems alike
+    in model, decoder and LM folder name) gets a number, so no system's file overwrites another's."""
     model = re.sub(r"[^A-Za-z0-9._-]+", "-", run.system["model"]).strip("-")
     corpus, _, split = run.result.test_set["name"].rpartition("/")
     system = "-".join(
