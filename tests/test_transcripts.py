@@ -58,6 +58,30 @@ def test_bad_files_name_the_file_and_line(tmp_path, name, data, message):
         read_transcripts(path, "hyp")
 
 
+@pytest.mark.parametrize(
+    ("name", "data", "kind"),
+    [  # as asr decode writes them (ref.stm, hyp.ctm), and the same lines under a name that says nothing
+        ("ref.stm", "u1 1 spk 0.000 1.606 la casa es roja\n", "STM"),
+        ("hyp.ctm", "u1 1 0.020 0.120 la\nu1 1 0.180 0.080 casa\n", "CTM"),
+        ("ref.txt", "u1 1 spk 0.000 1.606 la casa es roja\nu2 1 spk 0.000 2.1 el perro\n", "STM"),
+        ("hyp.txt", "u1 1 0.020 0.120 la\nu1 1 0.180 0.080 casa 0.93\n", "CTM"),
+    ],
+)
+def test_timed_files_are_refused_not_read_as_kaldi_text(tmp_path, name, data, kind):
+    """Read as Kaldi text, an STM's channel, speaker and times were scored as reference words (WER 96.77%
+    against 94.74% on three utterances), with exit 0."""
+    path = tmp_path / name
+    path.write_text(data, encoding="utf-8")
+    with pytest.raises(InputError, match=rf"{name}: an {kind} file, scored by time: 'sclite -r ref.stm stm"):
+        read_transcripts(path)
+
+
+def test_kaldi_text_with_numbers_is_still_kaldi_text(tmp_path):
+    path = tmp_path / "text"
+    path.write_text("u1 the 2 3 cats\nu2 one two\n", encoding="utf-8")
+    assert read_transcripts(path) == {"u1": "the 2 3 cats", "u2": "one two"}
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match=r"nothere.txt: cannot read: No such file"):
         read_transcripts(tmp_path / "nothere.txt")
