@@ -155,6 +155,9 @@ def test_two_processes_decode_like_one(es, tmp_path):
     results = json.loads((tmp_path / "two" / "results.json").read_text(encoding="utf-8"))
     assert [(r["id"], r["hyp"]) for r in two] == [(r["id"], r["hyp"]) for r in one]
     assert results["timing"]["processes"] == 2
+    # RTFx counts the wall clock: the slowest process's network seconds, not both processes' added up
+    per_utterance = [r["am_seconds"] for r in two]
+    assert max(per_utterance) <= results["timing"]["am_seconds"] < sum(per_utterance) - 1e-3
 
 
 def test_the_lm_is_checked_against_the_model(es, tmp_path, capsys):

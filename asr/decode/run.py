@@ -91,6 +91,8 @@ class Split:
     utts: list[Utterance]
     post: Posteriors
     cached: bool
+    # the network pass's seconds where several processes ran it at once: the slowest one's (theirs overlap)
+    network_seconds: float | None = None
 
     @property
     def audio_seconds(self) -> float:
@@ -116,12 +118,18 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     with state.split_between_processes(utts) as mine:
         audio = manifest_audio(manifest.parent, model.rate)
         post = model.log_probs(mine, audio, opts.batch_seconds, f"network {manifest.name}")
+    network_seconds = None
     if state.num_processes > 1:
-        rows = gather_object([(i, post.logprobs[i], post.am_seconds[i]) for i in post.logprobs])
-        post = Posteriors({i: x for i, x, _ in rows}, {i: s for i, _, s in rows})
+        rank = state.process_index
+        rows = gather_object([(rank, i, post.logprobs[i], post.am_seconds[i]) for i in post.logprobs])
+        post = Posteriors({i: x for _, i, x, _ in rows}, {i: s for _, i, _, s in rows})
+        per_process: Counter = Counter()
+        for rank, _, _, seconds in rows:
+            per_process[rank] += seconds
+        network_seconds = max(per_process.values())
     if path is not None and state.is_main_process:
         cache.save_cache(path, post, {"model": opts.model, "manifest": str(manifest), "processes": state.num_processes})
-    return Split(manifest, utts, post, False)
+    return Split(manifest, utts, post, False, network_seconds)
 
 
 def _state():
@@ -391,8 +399,11 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, processes,
 
 def timing(test: Split, decoding: Decoding, device: str, processes: int, batch_seconds: float) -> dict:
     """Audio, network, decoding and rescoring seconds; RTFx = audio seconds per second of all three, and
-    without rescoring (the first pass alone) where there was some."""
-    am_seconds = sum(r["am_seconds"] for r in decoding.rows)
+    without rescoring (the first pass alone) where there was some. The network seconds are the wall clock's:
+    with several processes, the slowest one's, not the sum of their utterances' (which overlap)."""
+    am_seconds = test.network_seconds
+    if am_seconds is None:
+        am_seconds = sum(r["am_seconds"] for r in decoding.rows)
     decode_seconds = decoding.decode_seconds
     first = {}
     rescore_seconds = decoding.rescore_seconds or 0.0
