@@ -188,6 +188,26 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [  # each was taken: NaN trained on silently, the others were tracebacks from torch after the model loaded
+        ("learning_rate", "nan", "a finite number"),
+        ("max_batch_seconds", "inf", "a finite number"),
+        ("mask_time_prob", "-3", "a probability from 0 to 1"),
+        ("hidden_dropout", "1.5", "0 or more and less than 1"),
+        ("adam_beta1", "1.0", "0 or more and less than 1"),
+        ("adam_epsilon", "0", "more than 0"),
+        ("weight_decay", "-0.1", "0 or more"),
+        ("mask_time_length", "0", "at least 1"),
+    ],
+)
+def test_config_values_no_run_can_use_are_one_line(key, value, expected):
+    required = {"model": "m", "processor": "p", "train_manifest": "t"}
+    with pytest.raises(InputError, match=f"config key {key}: expected {expected}"):
+        TrainConfig.load(None, required | {key: value})
+    assert TrainConfig.load(None, required | {"hidden_dropout": "0.1", "mask_time_prob": "1"}).hidden_dropout == 0.1
+
+
+@pytest.mark.parametrize(
     ("cuda", "cpu_flags", "expected"),
     [
         (None, {"avx512_bf16": True, "amx_bf16": False}, "bf16"),

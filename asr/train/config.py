@@ -8,6 +8,7 @@ Each field carries its help text (``asr train --help`` lists them). Defaults fol
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
@@ -23,6 +24,9 @@ def option(default, help: str, model: bool = False, choices: tuple[str, ...] = (
     written into the model's config (dropouts, SpecAugment, ...); `choices` are the values a string may take."""
     factory = {"default_factory": lambda: list(default)} if isinstance(default, list) else {"default": default}
     return field(**factory, metadata={"help": help, "model": model, "choices": choices})
+
+
+_PROBABILITIES = ("mask_time_prob", "mask_feature_prob")
 
 
 @dataclass
@@ -156,13 +160,29 @@ class TrainConfig:
         return config
 
     def check_values(self) -> None:
-        """One line for a value no run can use (a zero interval, a negative budget, a malformed list)."""
+        """One line for a value no run can use (a zero interval, a negative budget, a malformed list, a
+        probability outside [0, 1], not a number)."""
+        for f in fields(self):  # NaN passes every comparison below (and trained on without an error)
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise InputError(f"config key {f.name}: expected a finite number, got {value}")
+        for key in _PROBABILITIES:
+            if hasattr(self, key) and not 0 <= getattr(self, key) <= 1:
+                raise InputError(f"config key {key}: expected a probability from 0 to 1, got {getattr(self, key)}")
+        for key in ("adam_beta1", "adam_beta2", "layerdrop", *(f.name for f in fields(self) if "dropout" in f.name)):
+            if not 0 <= getattr(self, key) < 1:  # torch refuses 1 and above, after the model has loaded
+                raise InputError(f"config key {key}: expected 0 or more and less than 1, got {getattr(self, key)}")
+        if self.adam_epsilon <= 0:
+            raise InputError(f"config key adam_epsilon: expected more than 0, got {self.adam_epsilon}")
+        for key in ("mask_time_length", "mask_feature_length"):
+            if getattr(self, key) < 1:
+                raise InputError(f"config key {key}: expected at least 1, got {getattr(self, key)}")
         for key in ("max_steps", "eval_steps", "save_steps", "logging_steps", "gradient_accumulation_steps",
                     "max_batch_size"):  # fmt: skip
             if getattr(self, key) < 1:
                 raise InputError(f"config key {key}: expected at least 1, got {getattr(self, key)}")
         for key in ("max_minutes", "learning_rate", "warmup_steps", "max_duration", "min_duration", "save_total_limit",
-                    "eval_batch_seconds"):  # fmt: skip
+                    "eval_batch_seconds", "weight_decay", "max_grad_norm"):  # fmt: skip
             if getattr(self, key) < 0:
                 raise InputError(f"config key {key}: expected 0 or more, got {getattr(self, key)}")
         if self.max_batch_seconds <= 0:
