@@ -56,6 +56,13 @@ CASES = {
     "decode, --beam-width 0": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --beam-width 0",
                                "--beam-width 0: expected at least 1"),
     "decode, --alpha-grid abc": (f"decode --model {{model}} {TEST} --out {{w}}/o --alpha-grid abc", "grid 'abc'"),
+    # options a decode would ignore were taken silently
+    "decode, --workers with greedy": (f"decode --model {{model}} {TEST} --out {{w}}/o --workers 4",
+                                      "greedy would ignore them"),
+    "decode, --gamma without --rescore": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --gamma 1",
+                                          "--gamma goes with --rescore"),
+    "decode, a grid without --tune": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --beta-grid 0,1",
+                                      "--beta-grid goes with --tune beta"),
     "decode, every reference empty": ("decode --model {model} --manifest {w}/emptyref.jsonl --out {w}/o --no-cache",
                                       "every reference is empty"),
     "prepare, --out a file": ("data prepare --source jsonl:{w}/nodur.jsonl --lang es --out {w}/afile/y",

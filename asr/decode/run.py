@@ -307,9 +307,16 @@ def check_options(opts: DecodeOptions) -> None:
         raise InputError(f"--lm goes with --decoder beam_lm (--decoder {opts.decoder} would not use it)")
     if opts.dev is not None and not opts.tune:
         raise InputError("--dev goes with --tune (it is a manifest to tune on, not decoded)")
-    if opts.decoder == "greedy" and (opts.beam != BeamSettings() or opts.nbest is not None):
-        raise InputError("beam settings (--beam-width, --alpha, --beta, --hotwords, --nbest, ...) go with "
-                         "--decoder beam or beam_lm; greedy would ignore them")  # fmt: skip
+    if opts.decoder == "greedy" and (opts.beam != BeamSettings() or opts.nbest is not None
+                                     or (opts.backend, opts.workers) != ("ctcbeam", 0)):  # fmt: skip
+        raise InputError("beam settings (--beam-width, --alpha, --beta, --hotwords, --nbest, --backend, --workers, "
+                         "...) go with --decoder beam or beam_lm; greedy would ignore them")  # fmt: skip
+    if opts.gamma != DEFAULT_GAMMA and not opts.rescore:
+        raise InputError("--gamma goes with --rescore (the Transformer LM's weight); without it nothing uses it")
+    grids = {"alpha": opts.alpha_grid != ALPHA_GRID, "beta": opts.beta_grid != BETA_GRID,
+             "gamma": opts.gamma_grid != GAMMA_GRID}  # fmt: skip
+    if unused := [weight for weight, given in grids.items() if given and weight not in opts.tune]:
+        raise InputError(f"--{unused[0]}-grid goes with --tune {unused[0]} (without it the grid is not searched)")
     stems = [m.stem for m in opts.manifests]
     if len(set(stems)) < len(stems):
         raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
@@ -319,6 +326,7 @@ def check_options(opts: DecodeOptions) -> None:
         ("--batch-seconds", opts.batch_seconds, 0 <= opts.batch_seconds < math.inf, "0 (the device's default) or more"),
         ("--alpha", opts.beam.alpha, math.isfinite(opts.beam.alpha), "a number"),
         ("--beta", opts.beam.beta, math.isfinite(opts.beam.beta), "a number"),
+        ("--gamma", opts.gamma, math.isfinite(opts.gamma), "a number"),
         (
             "--beam-prune-logp",
             opts.beam.beam_prune_logp,
