@@ -120,13 +120,9 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
         post = model.log_probs(mine, audio, opts.batch_seconds, f"network {manifest.name}")
     network_seconds = None
     if state.num_processes > 1:
-        rank = state.process_index
-        rows = gather_object([(rank, i, post.logprobs[i], post.am_seconds[i]) for i in post.logprobs])
-        post = Posteriors({i: x for _, i, x, _ in rows}, {i: s for _, i, _, s in rows})
-        per_process: Counter = Counter()
-        for rank, _, _, seconds in rows:
-            per_process[rank] += seconds
-        network_seconds = max(per_process.values())
+        network_seconds = max(gather_object([sum(post.am_seconds.values())]))  # the slowest process's
+        rows = gather_object([(i, post.logprobs[i], post.am_seconds[i]) for i in post.logprobs])
+        post = Posteriors({i: x for i, x, _ in rows}, {i: s for i, _, s in rows})
     if path is not None and state.is_main_process:
         cache.save_cache(path, post, {"model": opts.model, "manifest": str(manifest), "processes": state.num_processes})
     return Split(manifest, utts, post, False, network_seconds)

@@ -53,10 +53,8 @@ def _numbers(fields: list[str]) -> bool:
         return False
 
 
-def _timed(path: Path, sample: list[str]) -> str | None:
-    """ "STM" or "CTM" where the file is one (by suffix, or every sampled line has an STM's or a CTM's fields)."""
-    if path.suffix.lower() in (".stm", ".ctm"):
-        return path.suffix[1:].upper()
+def _timed(sample: list[str]) -> str | None:
+    """ "STM" or "CTM" where every sampled line has an STM's or a CTM's fields, else None."""
     rows = [line.split() for line in sample]
     if rows and all(len(r) >= 5 and _numbers(r[3:5]) for r in rows):  # file channel speaker begin end words...
         return "STM"
@@ -65,18 +63,25 @@ def _timed(path: Path, sample: list[str]) -> str | None:
     return None
 
 
+def _refuse_timed(path: Path, kind: str) -> None:
+    raise InputError(
+        f"{path}: an {kind} file, scored by time: 'sclite -r ref.stm stm -h hyp.ctm ctm'. asr score reads "
+        "transcripts by utterance (kaldi, tsv, trn, jsonl; asr decode's hyp.jsonl holds ref and hyp)"
+    )
+
+
 def detect_format(path: Path, lines: list[tuple[int, str]] | None = None) -> Format:
     """Guesses the format from the file suffix, else from the first lines (read when not given); `InputError`
     for an STM or CTM file, which would read as Kaldi text (their times and speakers scored as words)."""
+    suffix = path.suffix.lower()
+    if suffix in (".stm", ".ctm"):
+        _refuse_timed(path, suffix[1:].upper())
+    if suffix in _SUFFIXES:  # known without reading the file
+        return _SUFFIXES[suffix]
     lines = _read_lines(path) if lines is None else lines
     sample = [line for _, line in lines[:_SNIFF_LINES] if not line.startswith(";;")]
-    if kind := _timed(path, sample):
-        raise InputError(
-            f"{path}: an {kind} file, scored by time: 'sclite -r ref.stm stm -h hyp.ctm ctm'. asr score reads "
-            "transcripts by utterance (kaldi, tsv, trn, jsonl; asr decode's hyp.jsonl holds ref and hyp)"
-        )
-    if path.suffix.lower() in _SUFFIXES:
-        return _SUFFIXES[path.suffix.lower()]
+    if kind := _timed(sample):
+        _refuse_timed(path, kind)
     if not sample:
         return "kaldi"
     if all(line.lstrip().startswith("{") for line in sample):

@@ -26,9 +26,6 @@ def option(default, help: str, model: bool = False, choices: tuple[str, ...] = (
     return field(**factory, metadata={"help": help, "model": model, "choices": choices})
 
 
-_PROBABILITIES = ("mask_time_prob", "mask_feature_prob")
-
-
 @dataclass
 class TrainConfig:
     """Every option of `asr train`; YAML keys and ``--flags`` use these names."""
@@ -166,19 +163,16 @@ class TrainConfig:
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise InputError(f"config key {f.name}: expected a finite number, got {value}")
-        for key in _PROBABILITIES:
-            if hasattr(self, key) and not 0 <= getattr(self, key) <= 1:
+        for key in ("mask_time_prob", "mask_feature_prob"):
+            if not 0 <= getattr(self, key) <= 1:
                 raise InputError(f"config key {key}: expected a probability from 0 to 1, got {getattr(self, key)}")
         for key in ("adam_beta1", "adam_beta2", "layerdrop", *(f.name for f in fields(self) if "dropout" in f.name)):
             if not 0 <= getattr(self, key) < 1:  # torch refuses 1 and above, after the model has loaded
                 raise InputError(f"config key {key}: expected 0 or more and less than 1, got {getattr(self, key)}")
         if self.adam_epsilon <= 0:
             raise InputError(f"config key adam_epsilon: expected more than 0, got {self.adam_epsilon}")
-        for key in ("mask_time_length", "mask_feature_length"):
-            if getattr(self, key) < 1:
-                raise InputError(f"config key {key}: expected at least 1, got {getattr(self, key)}")
         for key in ("max_steps", "eval_steps", "save_steps", "logging_steps", "gradient_accumulation_steps",
-                    "max_batch_size"):  # fmt: skip
+                    "max_batch_size", "mask_time_length", "mask_feature_length"):  # fmt: skip
             if getattr(self, key) < 1:
                 raise InputError(f"config key {key}: expected at least 1, got {getattr(self, key)}")
         for key in ("max_minutes", "learning_rate", "warmup_steps", "max_duration", "min_duration", "save_total_limit",
