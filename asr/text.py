@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -154,6 +155,25 @@ def get_normalizer(spec: str) -> Normalizer:
 def default_normalizer(lang: str) -> Normalizer:
     """The language's normaliser, or ``lower-nopunct`` for a language without one of its own."""
     return NORMALIZERS.get(lang) or NORMALIZERS["lower-nopunct"]
+
+
+def manifest_normalizer(langs: list[str], spec: str | None, where: str) -> tuple[Normalizer, str]:
+    """The normaliser for a manifest's text (`spec`, else its languages' one) and its language ("" for several).
+
+    Raises:
+        InputError: languages whose normalisers differ and no `spec` (one language's rules would be applied to
+            another's text).
+    """
+    counts = Counter(langs)
+    lang = next(iter(counts)) if len(counts) == 1 else ""
+    if spec:
+        return get_normalizer(spec), lang
+    by_normalizer = {default_normalizer(code).id: code for code in counts}
+    if len(by_normalizer) > 1:
+        mix = ", ".join(f"{code or 'no lang'} ({n})" for code, n in counts.most_common())
+        raise InputError(f"{where}: utterances of several languages whose normalisers differ ({mix}); name one "
+                         "with --normalize")  # fmt: skip
+    return default_normalizer(next(iter(counts), "")), lang
 
 
 #: the file in a processor, model or LM folder that names the normaliser (and language) of its text

@@ -236,6 +236,7 @@ def test_hub_ids_are_made_safe_and_colliding_ids_refused_before_anything_is_writ
         ({"id": "a", "audio": "x.wav", "text": None, "duration": 1}, "'text' is null, expected a string"),
         ({"id": "a", "audio": "x.wav", "text": 4711, "duration": 1}, "'text' is 4711, expected a string"),
         ({"id": None, "audio": "x.wav", "text": "t", "duration": 1}, "'id' is null, expected a non-empty string"),
+        ({"id": "a b", "audio": "x.wav", "text": "t", "duration": 1}, "'id' is \"a b\": ids cannot hold whitespace"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": "long"}, "'duration' is \"long\", expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": [1]}, "'duration' is [1], expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": -1.0}, "'duration' is -1.0, expected a number"),
@@ -313,6 +314,25 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         assert main(args) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "v").exists() and not (tmp_path / "s.jsonl").exists()
+
+
+def test_a_mix_of_languages_needs_a_named_normalizer(tmp_path, audio, capsys):
+    """`asr vocab` and `asr data check` applied the first utterance's language's rules to every language."""
+    from asr.text import read_text_config
+    from asr.vocab.cli import main as vocab_main
+
+    rows = [{"id": f"u{i}", "audio": str(audio["u0"]), "duration": 1.0, "text": "Hello there", "lang": lang}
+            for i, lang in enumerate(("en", "ru", "ru"))]  # fmt: skip
+    manifest = _jsonl(tmp_path / "m.jsonl", rows)
+    for main, args in ((vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v")]),
+                       (data_main, ["check", str(manifest)])):  # fmt: skip
+        assert main(args) == 2
+        assert "m.jsonl: utterances of several languages whose normalisers differ (ru (2), en (1))" in (
+            capsys.readouterr().err
+        )
+    assert not (tmp_path / "v").exists()
+    assert vocab_main(["--train", str(manifest), "--out", str(tmp_path / "v"), "--normalize", "lower-nopunct"]) == 0
+    assert read_text_config(tmp_path / "v") == {"normalizer": "lower-nopunct@2", "lang": ""}  # not the first's "en"
 
 
 def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_duration(tmp_path, audio, capsys):

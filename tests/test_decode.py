@@ -300,6 +300,15 @@ def test_ctm_and_stm_score_in_sclite_as_asr_score_does(es, tmp_path, decoder):
         assert all(0 <= a < b <= row["duration"] + 0.02 for a, b in times) and times == sorted(times)
 
 
+def test_stm_speakers_with_spaces_stay_one_field():
+    """A speaker "Ann Lee" was written as two STM fields, shifting the times into the speaker's place."""
+    from asr.decode.sclite_files import stm_lines
+
+    row = {"id": "u1", "speaker": " Ann  Lee ", "duration": 1.5, "ref": "La casa"}
+    assert stm_lines([row], str.lower) == ["u1 1 Ann_Lee 0.000 1.500 la casa"]
+    assert stm_lines([{**row, "speaker": ""}], str.lower)[0].split()[2] == "unknown"
+
+
 def test_nbest_lists_carry_their_scores(es, tmp_path):
     rows, _ = decode(es, tmp_path / "n", "--decoder", "beam_lm", "--lm", str(es["lm"]), "--nbest", "4")
     listed = [json.loads(line) for line in (tmp_path / "n" / "nbest.jsonl").read_text(encoding="utf-8").splitlines()]

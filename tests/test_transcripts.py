@@ -72,7 +72,7 @@ def test_timed_files_are_refused_not_read_as_kaldi_text(tmp_path, name, data, ki
     against 94.74% on three utterances), with exit 0."""
     path = tmp_path / name
     path.write_text(data, encoding="utf-8")
-    with pytest.raises(InputError, match=rf"{name}: an {kind} file, scored by time: 'sclite -r ref.stm stm"):
+    with pytest.raises(InputError, match=rf"{name}: a {kind} file, scored by time: 'sclite -r ref.stm stm"):
         read_transcripts(path)
 
 
@@ -85,3 +85,13 @@ def test_kaldi_text_with_numbers_is_still_kaldi_text(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match=r"nothere.txt: cannot read: No such file"):
         read_transcripts(tmp_path / "nothere.txt")
+
+
+def test_a_tsv_header_line_is_refused_not_scored(tmp_path):
+    """A header "id<TAB>text" in both files was scored as an utterance whose words were "text"."""
+    path = tmp_path / "ref.tsv"
+    path.write_text("id\ttext\nu1\tla casa\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"ref.tsv:1: a header line \('id\\ttext'\); tsv transcripts have none"):
+        read_transcripts(path)
+    path.write_text("u1\tla casa\nid\tel perro\n", encoding="utf-8")  # an utterance named "id" further down
+    assert read_transcripts(path) == {"u1": "la casa", "id": "el perro"}

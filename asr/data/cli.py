@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
-from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer
+from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer, manifest_normalizer
 
 
 def _normalizer(spec: str | None, lang: str) -> Normalizer:
@@ -219,8 +219,8 @@ def run_check(args: argparse.Namespace) -> int:
         if args.json.is_dir():
             raise InputError(f"--json {args.json}: a folder; give the report's file name")
         writable_dir(args.json.parent, "--json")
-    lang = utts[0].lang
-    result = check_utterances(utts, args.manifest.parent, _normalizer(args.normalize, lang))
+    normalize, _ = manifest_normalizer([u.lang for u in utts], args.normalize, str(args.manifest))
+    result = check_utterances(utts, args.manifest.parent, normalize)
     for utt, reason, detail in result.rejected:
         print(f"{utt.id}: {reason}" + (f" ({detail})" if detail else ""))
     print(f"{len(result.usable)} of {len(utts)} utterances usable ({result.summary()['hours']:.3f} h)")

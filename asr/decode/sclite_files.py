@@ -29,9 +29,14 @@ def ctm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
 
 
 def stm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
-    """``<id> 1 <speaker> 0 <duration> <normalised reference>`` per utterance, ordered by id."""
-    return [f"{r['id']} {CHANNEL} {r['speaker'] or 'unknown'} 0.000 {r['duration']:.3f} {normalize(r['ref'])}".rstrip()
+    """``<id> 1 <speaker> 0 <duration> <normalised reference>`` per utterance, ordered by id; whitespace in a
+    speaker name becomes ``_`` (an STM field cannot hold it)."""
+    return [f"{r['id']} {CHANNEL} {_speaker(r['speaker'])} 0.000 {r['duration']:.3f} {normalize(r['ref'])}".rstrip()
             for r in sorted(rows, key=lambda r: r["id"])]  # fmt: skip
+
+
+def _speaker(name: str) -> str:
+    return "_".join(name.split()) or "unknown"
 
 
 def write_sclite_files(out: Path, rows: list[dict], normalize: Normalizer) -> None:

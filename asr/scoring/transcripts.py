@@ -27,6 +27,9 @@ Role = Literal["ref", "hyp"]
 _TRN_ID = re.compile(r"\(([^()\s]*)\)\s*$")
 _SUFFIXES = {".trn": "trn", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 _SNIFF_LINES = 50
+# first-column names of a TSV header line: such a line was scored as an utterance
+_HEADER_IDS = {"id", "utt", "uttid", "utt_id", "utterance", "utterance_id", "key", "path", "file", "filename",
+               "file_name", "audio"}  # fmt: skip
 
 
 def _read_lines(path: Path) -> list[tuple[int, str]]:
@@ -65,7 +68,7 @@ def _timed(sample: list[str]) -> str | None:
 
 def _refuse_timed(path: Path, kind: str) -> None:
     raise InputError(
-        f"{path}: an {kind} file, scored by time: 'sclite -r ref.stm stm -h hyp.ctm ctm'. asr score reads "
+        f"{path}: a {kind} file, scored by time: 'sclite -r ref.stm stm -h hyp.ctm ctm'. asr score reads "
         "transcripts by utterance (kaldi, tsv, trn, jsonl; asr decode's hyp.jsonl holds ref and hyp)"
     )
 
@@ -158,6 +161,8 @@ def read_transcripts(path: str | Path, role: Role = "hyp", fmt: Format | None = 
             utt_id, text = parse(line)
         except ValueError as err:
             raise InputError(f"{path}:{lineno}: {err} ({fmt} format)") from None
+        if fmt == "tsv" and not out and utt_id.lower() in _HEADER_IDS:
+            raise InputError(f"{path}:{lineno}: a header line ({line.strip()!r}); tsv transcripts have none: delete it")
         if utt_id in out:
             raise InputError(f"{path}:{lineno}: duplicate utterance id '{utt_id}' (first on line {first_line[utt_id]})")
         out[utt_id] = text

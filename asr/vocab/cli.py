@@ -11,7 +11,7 @@ from pathlib import Path
 from asr.data.audio import TARGET_RATE
 from asr.data.manifest import read_manifest
 from asr.errors import InputError, run_reporting_errors
-from asr.text import default_normalizer, get_normalizer
+from asr.text import manifest_normalizer
 from asr.vocab.build import UNK, build_vocab, missing_chars, save_processor
 
 
@@ -22,7 +22,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--check", nargs="*", type=Path, default=[], help="dev/test manifests to check for unseen characters"
     )
-    parser.add_argument("--normalize", help="normaliser spec (default: the train manifest language's)")
+    parser.add_argument(
+        "--normalize", help="normaliser spec (default: the train manifest language's; needed for a mix of languages)"
+    )
     parser.add_argument("--sampling-rate", type=int, default=TARGET_RATE)
     return parser
 
@@ -31,8 +33,7 @@ def run(args: argparse.Namespace) -> int:
     utts = read_manifest(args.train, durations=False)
     if not utts:
         raise InputError(f"{args.train}: no utterances")
-    lang = utts[0].lang
-    normalize = get_normalizer(args.normalize) if args.normalize else default_normalizer(lang)
+    normalize, lang = manifest_normalizer([u.lang for u in utts], args.normalize, str(args.train))
     if args.sampling_rate <= 0:
         raise InputError(f"--sampling-rate {args.sampling_rate}: expected samples per second, such as 16000")
     for manifest in args.check:  # read before anything is written
