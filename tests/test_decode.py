@@ -351,7 +351,7 @@ def test_rescoring_reranks_the_nbest_lists_with_the_transformer_lm(es, neural, t
     assert results["timing"]["rescore_seconds"] > 0 and results["timing"]["rtfx_first_pass"] > results["timing"]["rtfx"]
 
 
-def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path):
+def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
     extra = ["--decoder", "beam", "--rescore", str(neural), "--tune", "beta,gamma", "--dev", str(es["dev"]),
              "--beta-grid", "0,2", "--gamma-grid", "0,0.5,1"]  # fmt: skip
     _, results = decode(es, tmp_path / "tuned", *extra)
@@ -364,6 +364,13 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path):
     _, again = decode(es, tmp_path / "reused", "--decoder", "beam", "--rescore", str(neural), "--tuned-from",
                            str(tmp_path / "tuned" / "results.json"))  # fmt: skip
     assert again["rescoring"]["gamma"] == tuning["best"]["gamma"] and again["wer"] == results["wer"]
+    # weights tuned for another rescoring LM (here: the record of one trained for more steps) are refused
+    other = {**results, "rescoring": {**results["rescoring"], "steps": results["rescoring"]["steps"] + 1}}
+    (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
+    args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x"), "--decoder", "beam"]
+    assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "other.json")]) == 2
+    assert f"other.json: tuned for another rescoring LM ({neural}, not {neural})" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "results.json").exists()
 
 
 @pytest.mark.parametrize(

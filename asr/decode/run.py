@@ -9,6 +9,7 @@ best values decode the test. With ``rescore``, the beam's n-best lists are resco
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -244,6 +245,9 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
         lm.check_against(labels.alphabet(), own.id)  # the LM must spell words as the model's targets do
     if rescorer is not None:
         rescorer.check_against(own.id)
+    if opts.tuned_from:  # before the forward passes: weights tuned for another model or LM are refused
+        check_tuned_for(opts.tuned_from, model_record(opts, model), lm and lm.summary(),
+                        rescorer and rescorer.summary())  # fmt: skip
     tune_manifest = opts.tune_manifest() if opts.tune else None
     dev = load_posteriors(model, tune_manifest, opts) if tune_manifest else None
     splits = [dev if m == tune_manifest else load_posteriors(model, m, opts) for m in opts.manifests]
@@ -339,6 +343,24 @@ def check_options(opts: DecodeOptions) -> None:
         writable_dir(opts.out_dir(manifest), "--out")
 
 
+def _content(info: dict | None, keys: tuple[str, ...] | None) -> object:
+    """A model's or LM's record (as a results.json holds it) without where it lies and how a decode used it."""
+    info = json.loads(json.dumps(info))
+    return info and {k: v for k, v in info.items() if k not in ("path", "nbest", "gamma") and (not keys or k in keys)}
+
+
+def check_tuned_for(path: Path, model: dict, lm: dict | None, rescoring: dict | None) -> None:
+    """Refuses a results.json (of --tuned-from) whose weights were tuned for another model, LM or rescoring LM:
+    the weights are that pairing's, and reused here they give scores that no tuning chose."""
+    earlier = DecodeResult.read(path)
+    pairs = {"model": (earlier.model, model), "LM": (earlier.lm, lm), "rescoring LM": (earlier.rescoring, rescoring)}
+    for kind, (then, now) in pairs.items():
+        keys = ("parameters", "adapter", "train_info") if kind == "model" else None
+        if _content(then, keys) != _content(now, keys):
+            raise InputError(f"--tuned-from {path}: tuned for another {kind} ({(then or {}).get('path')}, not "
+                             f"{(now or {}).get('path')}); tune this decode's with --tune")  # fmt: skip
+
+
 def reuse_tuning(path: Path, transcribe: Transcriber) -> dict:
     """The tuning record of an earlier decode (the dev set's, typically), its best weights applied."""
     tuning = DecodeResult.read(path).tuning
@@ -383,12 +405,11 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, processes,
                 decoder.pop("beta")
     name = f"{test.manifest.parent.name}/{test.manifest.stem}"  # e.g. hi/test
     test_set = {"manifest": str(test.manifest), "name": name, "utterances": len(rows)}
-    model_info = {"path": opts.model, "parameters": model.parameters(), "adapter": opts.adapter}
     return DecodeResult(
         wer=wer,
         cer=cer,
         test_set=test_set | {"hours": round(test.audio_seconds / 3600, 4)},
-        model=model_info | {"dtype": opts.dtype, "train_info": ModelFolder(Path(opts.model)).train_summary()},
+        model=model_record(opts, model),
         decoder=decoder,
         lm=None if lm is None else lm.summary(),
         rescoring=rescoring,
@@ -399,6 +420,12 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, processes,
         timing=timing(test, decoding, str(model.device), processes, model.batch_seconds(opts.batch_seconds)),
         provenance=provenance,
     )
+
+
+def model_record(opts: DecodeOptions, model: CTCInference) -> dict:
+    """What a results.json records of the model."""
+    return {"path": opts.model, "parameters": model.parameters(), "adapter": opts.adapter, "dtype": opts.dtype,
+            "train_info": ModelFolder(Path(opts.model)).train_summary()}  # fmt: skip
 
 
 def timing(test: Split, decoding: Decoding, device: str, processes: int, batch_seconds: float) -> dict:
