@@ -240,6 +240,7 @@ def test_hub_ids_are_made_safe_and_colliding_ids_refused_before_anything_is_writ
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": "long"}, "'duration' is \"long\", expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": [1]}, "'duration' is [1], expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": -1.0}, "'duration' is -1.0, expected a number"),
+        ({"id": "a", "audio": "x.wav", "text": "t", "duration": 0}, "'duration' is 0; 'asr data check' measures"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": 1, "offset": -2}, "'offset' is -2, expected"),
     ],
 )

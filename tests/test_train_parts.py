@@ -231,3 +231,15 @@ def test_auto_precision_is_bf16_only_where_the_hardware_computes_in_it(monkeypat
     else:  # a CPU would compute in float32 and the run be recorded as fp16
         with pytest.raises(InputError, match="mixed_precision fp16: no GPU here"):
             mixed_precision("fp16")
+
+
+def test_a_train_manifest_with_a_repeated_id_is_refused(tmp_path):
+    """Audio is cached by id: the second utterance was trained on the first one's audio, and dev scoring kept
+    one of the two."""
+    from asr.train.data import load_split
+
+    rows = [{"id": i, "audio": f"{n}.wav", "duration": 1.0, "text": "a b"} for n, i in enumerate(["u1", "u2", "u1"])]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(InputError, match=r"train.jsonl: utterance id\(s\) u1 more than once"):
+        load_split(str(path), None, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -55,6 +56,17 @@ def read_manifest(path: str | Path, durations: bool = True) -> list[Utterance]:
     return [_utterance(obj, f"{path}:{lineno}", durations) for lineno, obj in read_jsonl(path)]
 
 
+def read_utterances(path: str | Path) -> list[Utterance]:
+    """A manifest to train or decode on: at least one utterance, each id once (outputs and audio are kept by id;
+    a repeated id swapped audio or lost an utterance's score)."""
+    utts = read_manifest(path)
+    if not utts:
+        raise InputError(f"{path}: no utterances")
+    if twice := [i for i, n in Counter(u.id for u in utts).items() if n > 1]:
+        raise InputError(f"{path}: utterance id(s) {', '.join(twice[:3])} more than once")
+    return utts
+
+
 def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
     """Writes one JSON object a line (UTF-8, characters as they are)."""
     with open(path, "w", encoding="utf-8") as f:
@@ -98,6 +110,8 @@ def _utterance(obj: object, where: str, durations: bool) -> Utterance:
     if durations and obj.get("duration") is None:
         raise InputError(f"{where}: no duration; 'asr data check' or 'asr data prepare' measures the audio")
     duration = _seconds(obj.get("duration", 0.0), "duration", where)
+    if durations and not duration:  # hours, RTFx and batching are counted from it
+        raise InputError(f"{where}: 'duration' is 0; 'asr data check' measures the audio (and refuses empty audio)")
     offset = None if obj.get("offset") is None else _seconds(obj["offset"], "offset", where)
     if offset is not None and not duration:
         raise InputError(f"{where}: an 'offset' without a 'duration': a segment needs its length")

@@ -13,13 +13,12 @@ import json
 import math
 import os
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from asr.data.manifest import Utterance, read_manifest, write_jsonl
+from asr.data.manifest import Utterance, read_utterances, write_jsonl
 from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greedy_decoded
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
@@ -105,11 +104,7 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     utterances (accelerate's split_between_processes) and gathered on every process."""
     from accelerate.utils import gather_object
 
-    utts = read_manifest(manifest)
-    if not utts:
-        raise InputError(f"{manifest}: no utterances")
-    if twice := [i for i, n in Counter(u.id for u in utts).items() if n > 1]:  # one output row per id
-        raise InputError(f"{manifest}: utterance id(s) {', '.join(twice[:3])} more than once")
+    utts = read_utterances(manifest)
     key = cache.model_fingerprint(opts.model, opts.dtype, opts.adapter, opts.chunk_seconds)
     path = cache.cache_path(opts.cache_dir, key, manifest, utts) if opts.cache_dir else None
     cached = cache.load_cache(path) if path is not None and path.is_file() else None

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.data.audio import read_utterance_audio
-from asr.data.manifest import read_manifest
+from asr.data.manifest import read_utterances
 from asr.errors import InputError
 
 
@@ -42,7 +42,7 @@ def load_split(manifest: str, tokenizer, normalize, min_duration: float = 0.0, m
     a `tokenizer` the transcripts are not used (unlabeled audio: no labels, none left out for its text)."""
     path = Path(manifest)
     examples, filtered = [], {"too short": 0, "too long": 0, "empty transcript": 0}
-    for utt in read_manifest(path):
+    for utt in read_utterances(path):
         if utt.duration < min_duration:
             filtered["too short"] += 1
             continue

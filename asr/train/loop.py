@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from asr.data.check import ctc_frames, ctc_min_frames
-from asr.data.manifest import Utterance, read_manifest
+from asr.data.manifest import Utterance, read_utterances
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
 from asr.inference import CTCInference, manifest_audio
@@ -98,9 +98,7 @@ class EvalSet:
     @classmethod
     def load(cls, manifest: str, rate: int) -> EvalSet:
         path = Path(manifest)
-        utts = read_manifest(path)
-        if not utts:
-            raise InputError(f"{manifest}: no utterances")
+        utts = read_utterances(path)
         return cls(path, utts, functools.cache(manifest_audio(path.parent, rate)))
 
 
