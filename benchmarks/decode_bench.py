@@ -44,7 +44,7 @@ def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
             out = root / f"greedy_{split}"
             subprocess.run([*ASR, "decode", "--model", str(MODEL), "--manifest", str(manifest), "--out", str(out),
                             "--logits-cache", str(root / "cache")], check=True)  # fmt: skip
-        post = cache.load_cache(path)
+        post, _ = cache.load_cache(path)
         for utt in read_manifest(manifest):
             logprobs.append(post.logprobs[utt.id])
             durations.append(utt.duration)

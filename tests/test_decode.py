@@ -147,8 +147,8 @@ def test_tuning_is_no_worse_than_the_defaults_on_dev(es, tmp_path):
 def test_two_processes_decode_like_one(es, tmp_path):
     one, _ = decode(es, tmp_path / "one", "--no-cache")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [*accelerate_launch(2), "-m", "asr", "decode", "--model", str(MODEL),
-           "--manifest", str(es["test"]), "--out", str(tmp_path / "two"), "--no-cache"]  # fmt: skip
+    cmd = [*accelerate_launch(2), "-m", "asr", "decode", "--model", str(MODEL), "--manifest", str(es["test"]),
+           "--out", str(tmp_path / "two"), "--logits-cache", str(tmp_path / "c")]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     two = [json.loads(line) for line in (tmp_path / "two" / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -158,6 +158,13 @@ def test_two_processes_decode_like_one(es, tmp_path):
     # RTFx counts the wall clock: the slowest process's network seconds, not both processes' added up
     per_utterance = [r["am_seconds"] for r in two]
     assert max(per_utterance) <= results["timing"]["am_seconds"] < sum(per_utterance) - 1e-3
+    # decoded again from the cache that run wrote: its network pass's seconds and processes, not their sum
+    args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--logits-cache", str(tmp_path / "c")]
+    assert decode_main([*args, "--out", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "results.json").read_text(encoding="utf-8"))["timing"]
+    assert again["logits_cached"] and {k: again[k] for k in ("am_seconds", "processes", "device")} == {
+        k: results["timing"][k] for k in ("am_seconds", "processes", "device")
+    }
 
 
 def test_the_lm_is_checked_against_the_model(es, tmp_path, capsys):

@@ -21,7 +21,7 @@ from asr.data.manifest import Utterance
 from asr.errors import InputError
 from asr.inference import Posteriors
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # 4: the network pass (seconds, processes, device) in the metadata
 
 
 def model_fingerprint(name: str, dtype: str, adapter: str | None, chunk_seconds: float) -> str:
@@ -69,8 +69,9 @@ def save_cache(path: Path, post: Posteriors, meta: dict) -> None:
     tmp.replace(path)
 
 
-def load_cache(path: Path) -> Posteriors | None:
-    """The cached log-probabilities; None (with a warning) when the file cannot be read whole."""
+def load_cache(path: Path) -> tuple[Posteriors, dict] | None:
+    """The cached log-probabilities and the record of the network pass that made them (seconds, processes,
+    device); None (with a warning) when the file cannot be read whole."""
     try:
         with np.load(path) as data:
             ids = [str(i) for i in data["ids"]]
@@ -79,7 +80,8 @@ def load_cache(path: Path) -> Posteriors | None:
             if bounds[-1] != len(flat):
                 raise ValueError("lengths do not add up")
             logprobs = {i: flat[bounds[k] : bounds[k + 1]] for k, i in enumerate(ids)}
-            return Posteriors(logprobs, dict(zip(ids, data["am_seconds"].tolist(), strict=True)))
+            seconds = dict(zip(ids, data["am_seconds"].tolist(), strict=True))
+            return Posteriors(logprobs, seconds), json.loads(str(data["meta"]))["network"]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         print(f"asr decode: {path}: unreadable cache ({err}); computing it again", file=sys.stderr)
         return None

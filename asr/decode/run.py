@@ -91,8 +91,9 @@ class Split:
     utts: list[Utterance]
     post: Posteriors
     cached: bool
-    # the network pass's seconds where several processes ran it at once: the slowest one's (theirs overlap)
-    network_seconds: float | None = None
+    # the network pass (this decode's, or the cached one's): its wall-clock seconds (with several processes
+    # the slowest one's: theirs overlap), processes and device
+    network: dict
 
     @property
     def audio_seconds(self) -> float:
@@ -109,19 +110,21 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     path = cache.cache_path(opts.cache_dir, key, manifest, utts) if opts.cache_dir else None
     cached = cache.load_cache(path) if path is not None and path.is_file() else None
     if cached is not None:
-        return Split(manifest, utts, cached, True)
+        post, network = cached
+        return Split(manifest, utts, post, True, network)
     state = _state()
     with state.split_between_processes(utts) as mine:
         audio = manifest_audio(manifest.parent, model.rate)
         post = model.log_probs(mine, audio, opts.batch_seconds, f"network {manifest.name}")
-    network_seconds = None
+    seconds = sum(post.am_seconds.values())
     if state.num_processes > 1:
-        network_seconds = max(gather_object([sum(post.am_seconds.values())]))  # the slowest process's
+        seconds = max(gather_object([seconds]))  # the slowest process's
         rows = gather_object([(i, post.logprobs[i], post.am_seconds[i]) for i in post.logprobs])
         post = Posteriors({i: x for i, x, _ in rows}, {i: s for i, _, s in rows})
+    network = {"seconds": seconds, "processes": state.num_processes, "device": str(model.device)}
     if path is not None and state.is_main_process:
-        cache.save_cache(path, post, {"model": opts.model, "manifest": str(manifest), "processes": state.num_processes})
-    return Split(manifest, utts, post, False, network_seconds)
+        cache.save_cache(path, post, {"model": opts.model, "manifest": str(manifest), "network": network})
+    return Split(manifest, utts, post, False, network)
 
 
 def _state():
@@ -272,8 +275,7 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
             decoded = dev.manifest in opts.manifests  # --dev is not decoded, so it has none
             record = {**tuning, **({"reused_from": str(opts.out_dir(dev.manifest) / "results.json")} if decoded
                                    else {"tuned_on": str(dev.manifest)})}  # fmt: skip
-        results = decode_result(opts, split, model, (lm, rescoring), decoding, record, state.num_processes,
-                                provenance)  # fmt: skip
+        results = decode_result(opts, split, model, (lm, rescoring), decoding, record, provenance)
         write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.depth > 1)
         outputs.append(results)
     if transcribe.beam is not None:
@@ -388,7 +390,7 @@ def tune_on_dev(
     return {"dev_manifest": str(dev.manifest), **result}
 
 
-def decode_result(opts, test, model, lms, decoding: Decoding, tuning, processes, provenance) -> DecodeResult:
+def decode_result(opts, test, model, lms, decoding: Decoding, tuning, provenance) -> DecodeResult:
     (lm, rescoring), rows, score = lms, decoding.rows, decoding.score
     wer, cer = _rates(score)
     decoder = {"name": opts.decoder}
@@ -412,7 +414,7 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, processes,
         normalizer=score.normalizer,
         scoring=score.compat,
         scores={level: score.totals[level].to_json() for level in score.levels},
-        timing=timing(test, decoding, str(model.device), processes, model.batch_seconds(opts.batch_seconds)),
+        timing=timing(test, decoding, model.batch_seconds(opts.batch_seconds)),
         provenance=provenance,
     )
 
@@ -423,13 +425,12 @@ def model_record(opts: DecodeOptions, model: CTCInference) -> dict:
             "train_info": ModelFolder(Path(opts.model)).train_summary()}  # fmt: skip
 
 
-def timing(test: Split, decoding: Decoding, device: str, processes: int, batch_seconds: float) -> dict:
+def timing(test: Split, decoding: Decoding, batch_seconds: float) -> dict:
     """Audio, network, decoding and rescoring seconds; RTFx = audio seconds per second of all three, and
     without rescoring (the first pass alone) where there was some. The network seconds are the wall clock's:
-    with several processes, the slowest one's, not the sum of their utterances' (which overlap)."""
-    am_seconds = test.network_seconds
-    if am_seconds is None:
-        am_seconds = sum(r["am_seconds"] for r in decoding.rows)
+    with several processes, the slowest one's, not the sum of their utterances' (which overlap); from the
+    cache, those of the pass that made it, with its processes and device."""
+    am_seconds = test.network["seconds"]
     decode_seconds = decoding.decode_seconds
     first = {}
     rescore_seconds = decoding.rescore_seconds or 0.0
@@ -443,8 +444,8 @@ def timing(test: Split, decoding: Decoding, device: str, processes: int, batch_s
         **first,
         "rtfx": round(test.audio_seconds / max(am_seconds + decode_seconds + rescore_seconds, 1e-9), 1),
         "logits_cached": test.cached,
-        "device": device,
-        "processes": processes,
+        "device": test.network["device"],
+        "processes": test.network["processes"],
         "batch_seconds": batch_seconds,
     }
 
