@@ -307,13 +307,28 @@ def test_ctm_and_stm_score_in_sclite_as_asr_score_does(es, tmp_path, decoder):
         assert all(0 <= a < b <= row["duration"] + 0.02 for a, b in times) and times == sorted(times)
 
 
+def test_speaker_tables_follow_the_manifest_speakers(es, tmp_path):
+    """The per-speaker tables took the id's prefix even where the manifest (and ref.stm) named the speaker."""
+    rows = [json.loads(line) for line in es["test"].read_text(encoding="utf-8").splitlines()]
+    named = [{**r, "audio": str(es["test"].parent / r["audio"]), "speaker": ("Ann Lee", "Bo")[k % 2]}
+             for k, r in enumerate(rows)]  # fmt: skip
+    manifest = tmp_path / "test.jsonl"
+    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in named), encoding="utf-8")
+    assert decode_main(["--model", str(MODEL), "--manifest", str(manifest), "--out", str(tmp_path / "d")]) == 0
+    speakers = json.loads((tmp_path / "d" / "score" / "score.json").read_text(encoding="utf-8"))["speakers"]
+    assert {k: v["word"]["sentences"] for k, v in speakers.items()} == {"Ann_Lee": (len(rows) + 1) // 2,
+                                                                       "Bo": len(rows) // 2}  # fmt: skip
+    stm = (tmp_path / "d" / "ref.stm").read_text(encoding="utf-8").splitlines()
+    assert {line.split()[2] for line in stm} == set(speakers)
+
+
 def test_stm_speakers_with_spaces_stay_one_field():
     """A speaker "Ann Lee" was written as two STM fields, shifting the times into the speaker's place."""
     from asr.decode.sclite_files import stm_lines
 
     row = {"id": "u1", "speaker": " Ann  Lee ", "duration": 1.5, "ref": "La casa"}
     assert stm_lines([row], str.lower) == ["u1 1 Ann_Lee 0.000 1.500 la casa"]
-    assert stm_lines([{**row, "speaker": ""}], str.lower)[0].split()[2] == "unknown"
+    assert stm_lines([{**row, "id": "x7_u1", "speaker": ""}], str.lower)[0].split()[2] == "x7"  # as asr score
 
 
 def test_nbest_lists_carry_their_scores(es, tmp_path):

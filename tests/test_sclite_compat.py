@@ -39,6 +39,26 @@ def test_asr_score_totals_equal_sclite(tmp_path, capsys):
             assert report["utterances"][utt_id][level] == Counts.from_ops(ops).as_list(), utt_id
 
 
+def test_speakers_are_the_id_prefixes_sclite_groups_by(tmp_path):
+    """sclite -i rm cuts at the first '-' where the id has one, else at the first '_' (asr cut at whichever came
+    first, so TED-LIUM ids such as AlGore_2006-0000000-0001234 grouped two talks as one speaker). An id with
+    neither is left out here: sclite files it under the speaker before it, asr makes it its own."""
+    import re
+    import subprocess
+
+    from asr.scoring.corpus import speaker_of
+    from tests.conftest import SCLITE
+
+    ids = ["AlGore_2006-0000000-0001234", "AlGore_2009-0001300-0002000", "x_y_z", "p-q_r", "1272-128104-0000"]
+    ref, hyp = (write_trn(tmp_path / f"{n}.trn", [(i, "a b", "a b") for i in ids], 1) for n in ("ref", "hyp"))
+    subprocess.run([str(SCLITE), "-r", str(ref), "trn", "-h", str(hyp), "trn", "-i", "rm", "-s", "-o", "sgml", "-O",
+                    str(tmp_path), "-n", "s"], check=True, capture_output=True)  # fmt: skip
+    sgml = (tmp_path / "s.sgml").read_text(encoding="utf-8")
+    grouped = {i: spk for spk, body in re.findall(r'<SPEAKER id="([^"]*)">(.*?)</SPEAKER>', sgml, flags=re.S)
+               for i in re.findall(r'<PATH id="\(([^)]*)\)"', body)}  # fmt: skip
+    assert grouped == {i: speaker_of(i) for i in ids}
+
+
 @pytest.mark.parametrize("level", ["word", "char"])
 def test_unicode_spaces_are_characters_as_sclite_reads_them(tmp_path, level):
     triples = [("u1", "prix 10\u00a0000 euros", "prix 10 000 euros"), ("u2", "a\u3000b c", "a b\u2028c"),

@@ -28,7 +28,7 @@ from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
 from asr.errors import InputError, writable_dir
 from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, manifest_audio
 from asr.model.folder import ModelFolder
-from asr.scoring.corpus import CorpusScore, score_normalized
+from asr.scoring.corpus import CorpusScore, score_normalized, speaker_label
 from asr.scoring.report import write_report_dir
 from asr.text import Normalizer, get_normalizer
 from lm.folder import LMFolder
@@ -218,7 +218,8 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, f
     ]  # fmt: skip
     listed = [{"id": u.id, "nbest": [{**h, "words": timed(h["words"])} for h in d.nbest]}
               for u, d in zip(split.utts, decoded, strict=True)]  # fmt: skip
-    score = score_normalized(((r["id"], r["ref"], r["hyp"]) for r in rows), normalize)
+    speakers = {r["id"]: speaker_label(r["id"], r["speaker"]) for r in rows}  # as ref.stm names them
+    score = score_normalized(((r["id"], r["ref"], r["hyp"]) for r in rows), normalize, speakers)
     if score.totals["word"].counts.rate is None:
         raise InputError(f"{split.manifest}: every reference is empty after normalisation ({normalize.id})")
     return Decoding(rows, listed, score, first_seconds, rescore_seconds)

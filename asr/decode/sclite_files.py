@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from asr.scoring.corpus import speaker_label
 from asr.text import Normalizer
 
 CHANNEL = "1"
@@ -29,14 +30,10 @@ def ctm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
 
 
 def stm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
-    """``<id> 1 <speaker> 0 <duration> <normalised reference>`` per utterance, ordered by id; whitespace in a
-    speaker name becomes ``_`` (an STM field cannot hold it)."""
-    return [f"{r['id']} {CHANNEL} {_speaker(r['speaker'])} 0.000 {r['duration']:.3f} {normalize(r['ref'])}".rstrip()
-            for r in sorted(rows, key=lambda r: r["id"])]  # fmt: skip
-
-
-def _speaker(name: str) -> str:
-    return "_".join(name.split()) or "unknown"
+    """``<id> 1 <speaker> 0 <duration> <normalised reference>`` per utterance, ordered by id; the speaker as
+    `asr decode`'s tables name it (`speaker_label`: an STM field cannot hold spaces)."""
+    return [f"{r['id']} {CHANNEL} {speaker_label(r['id'], r['speaker'])} 0.000 {r['duration']:.3f} "
+            f"{normalize(r['ref'])}".rstrip() for r in sorted(rows, key=lambda r: r["id"])]  # fmt: skip
 
 
 def write_sclite_files(out: Path, rows: list[dict], normalize: Normalizer) -> None:

@@ -40,8 +40,9 @@ def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
         help=f"text normaliser applied to both sides: {', '.join(NORMALIZERS)} (default: none)",
     )  # fmt: skip
     parser.add_argument(
-        "--speaker-sep", default="_-", metavar="CHARS",
-        help="speaker = id prefix before the first of these characters (default: '_-', as sclite -i rm)",
+        "--speaker-sep", default="-_", metavar="CHARS",
+        help="speaker = id prefix before the first of these characters found, tried in order (default: '-_', "
+        "as sclite -i rm)",
     )  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="write the JSON report here ('-': standard output)")
     parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write .sys/.pra/.dtl reports and score.json")

@@ -37,10 +37,16 @@ class Totals:
         }  # fmt: skip
 
 
-def speaker_of(utt_id: str, separators: str = "_-") -> str:
-    """The id's prefix before its first separator character (sclite ``-i rm``); the whole id if none."""
-    cut = min((i for i in (utt_id.find(s) for s in separators) if i > 0), default=len(utt_id))
+def speaker_of(utt_id: str, separators: str = "-_") -> str:
+    """The id's prefix before the first separator found, tried in order (sclite ``-i rm``: before the first
+    ``-`` where the id has one, else before the first ``_``); the whole id if none."""
+    cut = next((i for i in (utt_id.find(s) for s in separators) if i > 0), len(utt_id))
     return utt_id[:cut]
+
+
+def speaker_label(utt_id: str, speaker: str) -> str:
+    """A manifest utterance's speaker as one field (spaces joined by ``_``), else its id's prefix."""
+    return "_".join(speaker.split()) or speaker_of(utt_id)
 
 
 @dataclass
@@ -107,10 +113,12 @@ def score_corpus(
     levels: Iterable[Level] = ("word", "char"),
     compat: Compat = "sclite",
     normalizer: str = "none@1",
-    speaker_separators: str = "_-",
+    speaker_separators: str = "-_",
     missing_hyp: list[str] | None = None,
+    speakers_of: Mapping[str, str] | None = None,
 ) -> CorpusScore:
-    """Aligns every (id, reference, hypothesis) triple at each level; texts come already normalised.
+    """Aligns every (id, reference, hypothesis) triple at each level; texts come already normalised. Speakers
+    are `speakers_of[id]` where given, else the id's prefix (`speaker_of`).
 
     Alignment is quadratic in a pair's length (a 20,000-word pair at character level takes about half a
     minute): when the work adds up to more than a few seconds, a progress bar counts the aligned cells."""
@@ -122,14 +130,16 @@ def score_corpus(
     cells = sum(max(len(r), 1) * max(len(h), 1) for _, _, r, h in pairs)
     with tqdm(total=cells, desc="aligning", unit="cell", unit_scale=True, disable=cells < PROGRESS_CELLS) as bar:
         for utt_id, level, ref, hyp in pairs:
-            speakers[utt_id] = speaker_of(utt_id, speaker_separators)
+            speakers[utt_id] = (speakers_of or {}).get(utt_id) or speaker_of(utt_id, speaker_separators)
             alignments[level][utt_id] = align(ref, hyp, compat)
             bar.update(max(len(ref), 1) * max(len(hyp), 1))
     return CorpusScore(compat, normalizer, levels, speakers, alignments, list(missing_hyp or []))
 
 
-def score_normalized(triples: Iterable[tuple[str, str, str]], normalize) -> CorpusScore:
+def score_normalized(
+    triples: Iterable[tuple[str, str, str]], normalize, speakers_of: Mapping[str, str] | None = None
+) -> CorpusScore:
     """Word and char score of raw (id, reference, hypothesis) triples, both sides normalised by `normalize`
     (an `asr.text.Normalizer`): what `asr decode` reports and training logs for dev and test."""
     normalized = ((i, normalize(ref), normalize(hyp)) for i, ref, hyp in triples)
-    return score_corpus(normalized, normalizer=normalize.id)
+    return score_corpus(normalized, normalizer=normalize.id, speakers_of=speakers_of)
