@@ -232,6 +232,18 @@ def test_the_librispeech_grid_runs_in_miniature_on_the_synthetic_corpus(tmp_path
     assert all("gamma" in t["best"] for t in tuned)
     header = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
     assert "synth/test_other WER" in header and "0.17 h" in header
+    bad = subprocess.run([*cmd, "--subsets", "10min 2h"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--subsets: unknown subset '2h'" in bad.stderr  # before stage 1, not at 2
+
+
+def test_a_run_in_another_exp_publishes_no_results_file(recipe):
+    """A run with --exp and no --results-md copied its RESULTS.md over the tracked recipes/synth/RESULTS.md."""
+    published = ROOT / "recipes" / "synth" / "RESULTS.md"
+    before = published.read_bytes()
+    cmd = ["bash", str(RUN), "--lang", "es", "--exp", str(recipe["exp"]), "--stage", "6", "--force"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "RESULTS.md ->" not in proc.stdout and published.read_bytes() == before
 
 
 def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path):

@@ -18,24 +18,29 @@ subsets=
 lang=en
 hours=1.5
 . "$(dirname "$0")/../_lib/common.sh" "$@"
-exp=${exp:-exp/librispeech/$corpus}
+published=  # the recipe's own run publishes its results; a run in another --exp is an experiment
 if [[ $corpus == synth ]]; then
     subsets=${subsets:-10min 1h}
     model=${model:-$ROOT/models/synth-ctc-tiny-wide}
     train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
-    results_md=${results_md:-$ROOT/recipes/librispeech/RESULTS.synth.md}
+    [[ -n $exp ]] || published=$ROOT/recipes/librispeech/RESULTS.synth.md
 else
     subsets=${subsets:-10min 1h 10h 100h}
     model=${model:-facebook/wav2vec2-base}
     train_config=${train_config:-$ROOT/recipes/librispeech/conf/finetune_base.yaml}
-    results_md=${results_md:-$ROOT/recipes/librispeech/RESULTS.md}
+    [[ -n $exp ]] || published=$ROOT/recipes/librispeech/RESULTS.md
 fi
+results_md=${results_md:-$published}
+exp=${exp:-exp/librispeech/$corpus}
 data=$exp/data/$corpus
 decode_sets=(dev_clean dev_other test_clean test_other)
 tune_set=dev_other
 decoders=(greedy beam_lm rescore)
 title="recipes/librispeech ($corpus): labeled data x LM"
 declare -A subset_hours=([10min]=0.1667 [1h]=1 [10h]=10 [100h]=100)
+for subset in $subsets; do  # before any stage: a wrong name failed at stage 2, after hours of data preparation
+    [[ -v subset_hours[$subset] ]] || { echo "$0: --subsets: unknown subset '$subset' (known: ${!subset_hours[*]})" >&2; exit 2; }
+done
 begin_recipe 8
 
 if run_stage 1 data; then

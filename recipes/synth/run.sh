@@ -7,7 +7,8 @@
 #            [--num-processes N] [--hours 3] [--results-md FILE] [--KEY VALUE ...: asr train config keys]
 # Stages: 1 data, 2 vocab, 3 lm, 4 train, 5 decode, 6 leaderboard. A finished stage is skipped when the
 # recipe runs again; an interrupted one is redone (asr data synth and asr train resume their own work).
-# The leaderboard's RESULTS.md is also copied to --results-md (default: recipes/synth/RESULTS.md).
+# The leaderboard's RESULTS.md is also copied to --results-md (default, in the default --exp only:
+# recipes/synth/RESULTS.md for hi, recipes/synth/RESULTS.<lang>.md for another language).
 lang=hi
 hours=3
 seed=0
@@ -19,10 +20,14 @@ seed=0
 # it 8.15 / 9.09% (one session, README). The asterisk recipe, 28 passes over 0.3 h, goes the other way. The
 # command line's own keys come after and win.
 TRAIN_OVERRIDES=(--hidden_dropout 0 --mask_time_prob 0 "${TRAIN_OVERRIDES[@]}")
+if [[ -z $exp && $lang == hi ]]; then  # the recipe's own runs publish their results; another --exp is an experiment
+    results_md=${results_md:-$ROOT/recipes/synth/RESULTS.md}
+elif [[ -z $exp ]]; then
+    results_md=${results_md:-$ROOT/recipes/synth/RESULTS.$lang.md}
+fi
 exp=${exp:-exp/synth/$lang}
 model=${model:-$ROOT/models/synth-ctc-tiny-wide}
 train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
-results_md=${results_md:-$ROOT/recipes/synth/RESULTS.md}
 data=$exp/data/$lang
 lm_files=("$data/lm_text.txt" "$data/train.jsonl")  # the sentences that were not voiced, and the train transcripts
 title="recipes/synth: $lang"
