@@ -322,6 +322,14 @@ def test_speaker_tables_follow_the_manifest_speakers(es, tmp_path):
     assert {line.split()[2] for line in stm} == set(speakers)
 
 
+def test_a_manifest_named_from_its_own_folder_keeps_its_test_set_name(es, tmp_path, monkeypatch):
+    monkeypatch.chdir(es["test"].parent)  # the name was "/test": the leaderboard's column depended on the cwd
+    args = ["--model", str(MODEL), "--manifest", "test.jsonl", "--out", str(tmp_path / "here")]
+    assert decode_main([*args, "--logits-cache", str(es["root"] / "cache")]) == 0
+    results = json.loads((tmp_path / "here" / "results.json").read_text(encoding="utf-8"))
+    assert results["test_set"]["name"] == "es/test"
+
+
 def test_stm_speakers_with_spaces_stay_one_field():
     """A speaker "Ann Lee" was written as two STM fields, shifting the times into the speaker's place."""
     from asr.decode.sclite_files import stm_lines
@@ -392,6 +400,10 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
     args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x"), "--decoder", "beam"]
     assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "other.json")]) == 2
     assert f"other.json: tuned for another rescoring LM ({neural}, not {neural})" in capsys.readouterr().err
+    for best in ({**tuning["best"], "gamma": float("nan")}, {**tuning["best"], "beta": "2x"}, ["beta"]):
+        (tmp_path / "bad.json").write_text(json.dumps({**results, "tuning": {**tuning, "best": best}}), "utf-8")
+        assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "bad.json")]) == 2
+        assert "bad.json: no tuning of alpha, beta, gamma to reuse" in capsys.readouterr().err  # was a traceback
     assert not (tmp_path / "x" / "results.json").exists()
 
 
@@ -411,6 +423,9 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         (["--manifest", "TWICE"], "more than once"),
         (["--manifest", "SHORT"], "fewer than the 400"),
         (["--manifest", "LONGER"], "the manifest says 100.000 s"),  # its hours and RTFx would be counted from it
+        (["--decoder", "beam", "--hotwords", "la", "--hotword-weight", "nan"], "--hotword-weight nan: expected"),
+        (["--decoder", "beam", "--hotword-weight", "5"], "--hotword-weight goes with --hotwords"),
+        (["--logits-cache", "FILE"], "/FILE: cannot write there"),  # a traceback after the network
     ],
 )
 def test_rescoring_mistakes_are_one_line(es, neural, tmp_path, capsys, extra, message):
@@ -424,8 +439,9 @@ def test_rescoring_mistakes_are_one_line(es, neural, tmp_path, capsys, extra, me
     (tmp_path / "longer.jsonl").write_text(json.dumps(json.loads(first) | {"duration": 100.0}), encoding="utf-8")
     sf.write(tmp_path / "short.wav", np.zeros(200, dtype=np.float32), 16000)
     short.write_text(json.dumps({"id": "s_1", "audio": str(tmp_path / "short.wav"), "duration": 0.0125, "text": "a"}))
+    (tmp_path / "FILE").write_text("", encoding="utf-8")
     names = {"NEURAL": str(neural), "DEV": str(es["dev"]), "LM": str(es["lm"]), "TWICE": str(twice),
-             "SHORT": str(short), "LONGER": str(tmp_path / "longer.jsonl")}  # fmt: skip
+             "SHORT": str(short), "LONGER": str(tmp_path / "longer.jsonl"), "FILE": str(tmp_path / "FILE")}  # fmt: skip
     args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x")]
     assert decode_main([*args, *(names.get(a, a) for a in extra)]) == 2
     err = capsys.readouterr().err.strip()  # the errors found after the model loads follow its progress bar

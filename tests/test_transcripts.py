@@ -95,3 +95,10 @@ def test_a_tsv_header_line_is_refused_not_scored(tmp_path):
         read_transcripts(path)
     path.write_text("u1\tla casa\nid\tel perro\n", encoding="utf-8")  # an utterance named "id" further down
     assert read_transcripts(path) == {"u1": "la casa", "id": "el perro"}
+
+
+def test_a_tsv_line_with_a_third_column_is_refused_not_scored(tmp_path):
+    path = tmp_path / "ref.tsv"
+    path.write_text("u1\thello world\t1.52\n", encoding="utf-8")  # the duration was scored as a word
+    with pytest.raises(InputError, match=r"ref.tsv:1: more than two tab-separated columns"):
+        read_transcripts(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -64,6 +65,9 @@ def main(argv: list[str] | None = None, prog: str = "asr lm attach") -> int:
     args = p.parse_args(argv)
 
     def run() -> int:
+        for option, value in (("--alpha", args.alpha), ("--beta", args.beta)):
+            if not math.isfinite(value):  # written to attrs.json as NaN, which no decoder can use
+                raise InputError(f"{option} {value}: expected a number")
         out = attach(args.model, args.lm, args.out or args.model, args.alpha, args.beta)
         print(f"{out}: processor with LM (alpha {args.alpha}, beta {args.beta})")
         return 0

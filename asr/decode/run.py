@@ -63,6 +63,10 @@ class DecodeOptions:
     beta_grid: tuple[float, ...] = BETA_GRID
     gamma_grid: tuple[float, ...] = GAMMA_GRID
 
+    def weight_names(self) -> tuple[str, ...]:
+        """The weights tuning can search: alpha and beta of a beam search, gamma of rescoring."""
+        return (("alpha", "beta") if self.decoder != "greedy" else ()) + (("gamma",) if self.rescore else ())
+
     @property
     def depth(self) -> int:
         """Hypotheses kept per utterance: --nbest, else 16 when rescoring and 1 otherwise."""
@@ -244,9 +248,9 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
         lm.check_against(labels.alphabet(), own.id)  # the LM must spell words as the model's targets do
     if rescorer is not None:
         rescorer.check_against(own.id)
-    if opts.tuned_from:  # before the forward passes: weights tuned for another model or LM are refused
-        check_tuned_for(opts.tuned_from, model_record(opts, model), lm and lm.summary(),
-                        rescorer and rescorer.summary())  # fmt: skip
+    reused = None  # checked before the forward passes
+    if opts.tuned_from:
+        reused = tuning_to_reuse(opts, model_record(opts, model), lm and lm.summary(), rescorer and rescorer.summary())
     tune_manifest = opts.tune_manifest() if opts.tune else None
     dev = load_posteriors(model, tune_manifest, opts) if tune_manifest else None
     splits = [dev if m == tune_manifest else load_posteriors(model, m, opts) for m in opts.manifests]
@@ -259,7 +263,9 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     if not state.is_main_process:
         return None
     transcribe = Transcriber(opts, labels, lm, rescorer)
-    tuning = reuse_tuning(opts.tuned_from, transcribe) if opts.tuned_from else None
+    tuning = reused
+    if reused is not None:
+        transcribe.set_weights(reused["best"])
     if dev is not None:
         tuning = tune_on_dev(dev, transcribe, normalize, opts, model.frame_seconds)
         transcribe.set_weights(tuning["best"])
@@ -309,6 +315,8 @@ def check_options(opts: DecodeOptions) -> None:
                                      or (opts.backend, opts.workers) != ("ctcbeam", 0)):  # fmt: skip
         raise InputError("beam settings (--beam-width, --alpha, --beta, --hotwords, --nbest, --backend, --workers, "
                          "...) go with --decoder beam or beam_lm; greedy would ignore them")  # fmt: skip
+    if opts.beam.hotword_weight != BeamSettings.hotword_weight and not opts.beam.hotwords:
+        raise InputError("--hotword-weight goes with --hotwords (without them nothing uses it)")
     if opts.gamma != DEFAULT_GAMMA and not opts.rescore:
         raise InputError("--gamma goes with --rescore (the Transformer LM's weight); without it nothing uses it")
     grids = {"alpha": opts.alpha_grid != ALPHA_GRID, "beta": opts.beta_grid != BETA_GRID,
@@ -325,6 +333,7 @@ def check_options(opts: DecodeOptions) -> None:
         ("--alpha", opts.beam.alpha, math.isfinite(opts.beam.alpha), "a number"),
         ("--beta", opts.beam.beta, math.isfinite(opts.beam.beta), "a number"),
         ("--gamma", opts.gamma, math.isfinite(opts.gamma), "a number"),
+        ("--hotword-weight", opts.beam.hotword_weight, math.isfinite(opts.beam.hotword_weight), "a number"),
         (
             "--beam-prune-logp",
             opts.beam.beam_prune_logp,
@@ -339,6 +348,8 @@ def check_options(opts: DecodeOptions) -> None:
             raise InputError(f"{option} {value:g}: expected {expected}")
     for manifest in opts.manifests:
         writable_dir(opts.out_dir(manifest), "--out")
+    if opts.cache_dir is not None:  # a file there failed as a traceback after the network pass
+        writable_dir(opts.cache_dir, "--logits-cache")
 
 
 def _content(info: dict | None, keys: tuple[str, ...] | None) -> object:
@@ -347,9 +358,11 @@ def _content(info: dict | None, keys: tuple[str, ...] | None) -> object:
     return info and {k: v for k, v in info.items() if k not in ("path", "nbest", "gamma") and (not keys or k in keys)}
 
 
-def check_tuned_for(path: Path, model: dict, lm: dict | None, rescoring: dict | None) -> None:
-    """Refuses a results.json (of --tuned-from) whose weights were tuned for another model, LM or rescoring LM:
-    the weights are that pairing's, and reused here they give scores that no tuning chose."""
+def tuning_to_reuse(opts: DecodeOptions, model: dict, lm: dict | None, rescoring: dict | None) -> dict:
+    """The tuning record of the decode --tuned-from names (the dev set's, typically), checked: tuned for this
+    model, LM and rescoring LM (another pairing's weights give scores that no tuning chose), with a finite
+    value of every weight this decode has."""
+    path = opts.tuned_from
     earlier = DecodeResult.read(path)
     pairs = {"model": (earlier.model, model), "LM": (earlier.lm, lm), "rescoring LM": (earlier.rescoring, rescoring)}
     for kind, (then, now) in pairs.items():
@@ -357,18 +370,16 @@ def check_tuned_for(path: Path, model: dict, lm: dict | None, rescoring: dict | 
         if _content(then, keys) != _content(now, keys):
             raise InputError(f"--tuned-from {path}: tuned for another {kind} ({(then or {}).get('path')}, not "
                              f"{(now or {}).get('path')}); tune this decode's with --tune")  # fmt: skip
-
-
-def reuse_tuning(path: Path, transcribe: Transcriber) -> dict:
-    """The tuning record of an earlier decode (the dev set's, typically), its best weights applied."""
-    tuning = DecodeResult.read(path).tuning
-    best = (tuning or {}).get("best")
-    needed = set(transcribe.weights)
-    if not isinstance(best, dict) or not needed <= set(best):
-        raise InputError(f"{path}: no tuning of {', '.join(sorted(needed))} to reuse (a results.json of "
-                         "'asr decode --tune' with the same decoder)")  # fmt: skip
-    transcribe.set_weights(best)
+    tuning = earlier.tuning if isinstance(earlier.tuning, dict) else {}
+    best, needed = tuning.get("best"), opts.weight_names()
+    if not isinstance(best, dict) or not all(_finite(best.get(k)) for k in needed):
+        raise InputError(f"{path}: no tuning of {', '.join(needed)} to reuse (a results.json of 'asr decode "
+                         "--tune' with the same decoder, its weights finite numbers)")  # fmt: skip
     return {**tuning, "reused_from": str(path)}
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def tune_on_dev(
@@ -401,7 +412,7 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, provenance
             decoder.pop("alpha")
             if not rescoring:
                 decoder.pop("beta")
-    name = f"{test.manifest.parent.name}/{test.manifest.stem}"  # e.g. hi/test
+    name = f"{test.manifest.resolve().parent.name}/{test.manifest.stem}"  # e.g. hi/test (also from its folder)
     test_set = {"manifest": str(test.manifest), "name": name, "utterances": len(rows)}
     return DecodeResult(
         wer=wer,

@@ -69,7 +69,8 @@ def _timed(sample: list[str]) -> str | None:
 def _refuse_timed(path: Path, kind: str) -> None:
     raise InputError(
         f"{path}: a {kind} file, scored by time: 'sclite -r ref.stm stm -h hyp.ctm ctm'. asr score reads "
-        "transcripts by utterance (kaldi, tsv, trn, jsonl; asr decode's hyp.jsonl holds ref and hyp)"
+        "transcripts by utterance (kaldi, tsv, trn, jsonl; asr decode's hyp.jsonl holds ref and hyp); a Kaldi "
+        "text of numbers: --format kaldi"
     )
 
 
@@ -107,6 +108,8 @@ def _parse_tsv(line: str) -> tuple[str, str]:
     utt_id, text = line.split("\t", 1)
     if not utt_id.strip():
         raise ValueError("empty id")
+    if "\t" in text:  # a third column (a duration, a path) would be scored as words
+        raise ValueError("more than two tab-separated columns (expected id<TAB>text)")
     return utt_id.strip(), text
 
 
