@@ -98,6 +98,23 @@ def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path):
     assert info["steps"] == 8
 
 
+def test_resuming_on_data_remade_in_place_or_on_the_clock_with_another_budget_is_refused(setup, tmp_path):
+    """A train manifest remade under the same name resumed the finished run (its old model kept, the new data's
+    counts reported); a budget schedule resumed with another max_minutes jumped back up its learning rate."""
+    out, train = tmp_path / "run", tmp_path / "train.jsonl"
+    lines = (setup["data"] / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [{**json.loads(line), "audio": str(setup["data"] / json.loads(line)["audio"])} for line in lines]
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert train_main(_args(setup, out, train_manifest=train, max_steps=2, eval_steps=100)) == 0
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows[: len(rows) // 2]), encoding="utf-8")
+    proc = _run(_args(setup, out, train_manifest=train, max_steps=2, eval_steps=100))
+    assert proc.returncode == 2 and "train_manifest (content): '" in proc.stderr
+    clock = tmp_path / "clock"
+    assert train_main(_args(setup, clock, max_steps=2, eval_steps=100, schedule_by="budget", max_minutes=5)) == 0
+    proc = _run(_args(setup, clock, max_steps=2, eval_steps=100, schedule_by="budget", max_minutes=9))
+    assert proc.returncode == 2 and "max_minutes: 5.0 -> 9.0" in proc.stderr
+
+
 def test_two_processes_stay_in_sync(setup, tmp_path):
     out = tmp_path / "ddp"
     cmd = [*accelerate_launch(2), "-m", "asr", "train", *_args(setup, out, max_steps=4, sync_check="true")]

@@ -52,13 +52,15 @@ def to_resume(output_dir: Path, resume: str) -> Path | None:
 @dataclass
 class TrainingState:
     """What a checkpoint restores besides the weights: the optimizer, the scheduler, the loop's own state (a
-    JSON-able dict) and the config the run was started with."""
+    JSON-able dict), the config the run was started with and what it read (`inputs`: digests of its manifests
+    and vocabulary, its number of processes), which a resumed run compares."""
 
     model: object  # as prepared by accelerate
     optimizer: object
     scheduler: object
     loop: dict
     config: dict
+    inputs: dict
 
 
 def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: TrainingState) -> None:
@@ -80,7 +82,7 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
         torch.save(state.optimizer.state_dict(), partial / "optimizer.pt")
         scaler = acc.scaler.state_dict() if acc.scaler is not None else None
         trainer = {"loop": state.loop, "scheduler": state.scheduler.state_dict(), "scaler": scaler,
-                   "config": state.config}  # fmt: skip
+                   "config": state.config, "inputs": state.inputs}  # fmt: skip
         (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
     acc.wait_for_everyone()
     if acc.is_main_process:

@@ -199,7 +199,9 @@ class TrainConfig:
         """The keys, other than those a resumed run may change freely, whose values differ from a checkpoint's
         config: {key: [saved, now]}."""
         now = self.to_dict()
-        keys = (set(now) | set(saved)) - FREE_ON_RESUME
+        # on the clock's schedule the budget places every step in the warm-up, hold and decay
+        free = FREE_ON_RESUME - ({"max_minutes"} if now.get("schedule_by") == "budget" else set())
+        keys = (set(now) | set(saved)) - free
         return {k: [saved.get(k), now.get(k)] for k in sorted(keys) if saved.get(k) != now.get(k)}
 
     def model_options(self) -> dict:

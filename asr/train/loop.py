@@ -11,6 +11,7 @@ pass that `asr decode` runs, so the logged dev scores are the ones `asr decode` 
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import shutil
@@ -303,8 +304,20 @@ class Trainer:
     # writing ---------------------------------------------------------------------------------------------
     def _training_state(self) -> checkpoints.TrainingState:
         return checkpoints.TrainingState(
-            self.model, self.optimizer, self.scheduler, self.state.state_dict(), self.cfg.to_dict()
+            self.model, self.optimizer, self.scheduler, self.state.state_dict(), self.cfg.to_dict(), self._what_was_read
         )
+
+    @functools.cached_property
+    def _what_was_read(self) -> dict:
+        """What the run reads besides its config: digests of the manifests' and the vocabulary's bytes (a file
+        remade in place under the same name is another run's data), and its number of processes (the global
+        batch and each one's shard)."""
+        processor = getattr(self.cfg, "processor", "")  # pretraining has none
+        files = {"train_manifest": self.cfg.train_manifest, "dev_manifest": self.cfg.dev_manifest,
+                 "vocabulary": processor and Path(processor) / "vocab.json"}  # fmt: skip
+        digests = {k: hashlib.sha1(Path(f).read_bytes()).hexdigest()[:12] for k, f in files.items()
+                   if f and Path(f).is_file()}  # fmt: skip
+        return digests | {"processes": self.acc.num_processes}
 
     def _save_checkpoint(self) -> None:
         checkpoints.save_checkpoint(
@@ -316,6 +329,10 @@ class Trainer:
         loading anything: another model's weights would not fit)."""
         saved = checkpoints.read_state(path)
         self.config_changes = self.cfg.changes_from(saved["config"])
+        inputs = saved.get("inputs") or {}  # checkpoints of earlier versions have none
+        now = self._what_was_read
+        self.config_changes |= {f"{k} (content)" if k != "processes" else k: [old, now.get(k)]
+                                for k, old in inputs.items() if old != now.get(k)}  # fmt: skip
         if self.config_changes and not self.cfg.resume_with_changes:
             listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in self.config_changes.items())
             raise InputError(

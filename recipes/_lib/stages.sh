@@ -55,7 +55,9 @@ stage_nlm() {
 stage_train() {
     local dir=${2:-$exp/train} manifest=${3:-$data/train.jsonl}
     run_stage "$1" "$(_named train "$dir")" || return 0
-    [[ $force == true ]] && rm -rf "$dir"  # otherwise an interrupted run resumes from its last checkpoint
+    # an interrupted run resumes from its last checkpoint; a finished one (its run_info.json written) is here
+    # because the stage is redone (--force, or an earlier stage ran again): it trains afresh, not resumed
+    if [[ $force == true || -f $dir/run_info.json ]]; then rm -rf "$dir"; fi
     "${TRAIN_CMD[@]}" --config "$train_config" --model "$model" --processor "$exp/processor" \
         --train_manifest "$manifest" --dev_manifest "$data/dev.jsonl" --output_dir "$dir" "${TRAIN_OVERRIDES[@]}"
     stage_done "$1" "$(_named train "$dir")"
