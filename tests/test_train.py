@@ -115,6 +115,22 @@ def test_resuming_on_data_remade_in_place_or_on_the_clock_with_another_budget_is
     assert proc.returncode == 2 and "max_minutes: 5.0 -> 9.0" in proc.stderr
 
 
+def test_a_best_model_newer_than_the_checkpoint_is_kept_on_resume(setup, tmp_path):
+    """Killed between an evaluation that wrote best/ and the next checkpoint, a resumed run that did not beat
+    the checkpoint's best kept the checkpoint's best step (here none) while best/ held a later step's weights."""
+    run = tmp_path / "run"
+    assert train_main(_args(setup, run, max_steps=4, eval_steps=2, save_steps=1, save_total_limit=0)) == 0
+    best = json.loads((run / "best" / "asr_best.json").read_text())
+    for step in range(best["step"], 5):  # as if killed before the checkpoint of best/'s step was written
+        shutil.rmtree(run / f"checkpoint-{step}")
+    assert train_main(_args(setup, run, max_steps=4, eval_steps=2, save_steps=1, max_minutes=1e-4)) == 0
+    info = json.loads((run / "run_info.json").read_text())  # resumed with its budget spent: no step taken
+    assert info["resumed_from"] == f"checkpoint-{best['step'] - 1}" and info["final_model"] == "best"
+    assert (info["best_step"], info["best_dev_wer"]) == (best["step"], best["dev_wer"])
+    a, b = _weights(run / "model" / "model.safetensors"), _weights(run / "best" / "model.safetensors")
+    assert all((a[k] == b[k]).all() for k in a)
+
+
 def test_two_processes_stay_in_sync(setup, tmp_path):
     out = tmp_path / "ddp"
     cmd = [*accelerate_launch(2), "-m", "asr", "train", *_args(setup, out, max_steps=4, sync_check="true")]

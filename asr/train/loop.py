@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 import os
 import shutil
@@ -37,6 +38,8 @@ from asr.train.feature_cache import FeatureCache, can_cache
 from asr.train.modeling import load_model
 from asr.train.runlog import RunLog
 from asr.train.schedule import Budget, lr_lambda
+
+BEST_RECORD = "asr_best.json"  # in best/: the step and dev score of its weights
 
 
 def mixed_precision(setting: str) -> str:
@@ -341,6 +344,16 @@ class Trainer:
             )
         checkpoints.load_checkpoint(self.acc, path, self._training_state())
         self.state.load_state_dict(saved["loop"])
+        self._adopt_newer_best()
+
+    def _adopt_newer_best(self) -> None:
+        """A best/ written after the checkpoint (by the interrupted run, between an evaluation and its next
+        checkpoint) is kept as the best so far: its weights are in no checkpoint, and the state's older best
+        step named weights that best/ no longer holds."""
+        record = self.out / "best" / BEST_RECORD
+        best = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+        if best.get("step", 0) > self.state.step:
+            self.state.best_step, self.state.best_wer = best["step"], best[self.DEV_METRIC]
 
     def _save_model(self, folder: str) -> None:
         if not self.acc.is_main_process:
@@ -450,6 +463,9 @@ class Trainer:
             if score is not None and (self.state.best_wer is None or score < self.state.best_wer):
                 self.state.best_wer, self.state.best_step = score, self.state.step
                 self._save_model("best")
+                if self.acc.is_main_process:
+                    record = {"step": self.state.step, self.DEV_METRIC: score}
+                    (self.out / "best" / BEST_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
         self._log(row)
 
     def _test(self) -> dict:
@@ -470,7 +486,7 @@ class Trainer:
         if self.acc.is_main_process:
             if self.state.best_step and (self.out / "best").exists():
                 shutil.rmtree(final, ignore_errors=True)
-                shutil.copytree(self.out / "best", final)
+                shutil.copytree(self.out / "best", final, ignore=shutil.ignore_patterns(BEST_RECORD))
             else:
                 self._save_model("model")
         info = self._run_info(resumed)
