@@ -163,7 +163,15 @@ def test_bad_input_is_reported(setup, tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     proc = _run(_args(setup, tmp_path / "a", train_manifest=empty, max_steps=1))
-    assert proc.returncode == 2 and "empty.jsonl: no usable utterances" in proc.stderr
+    assert proc.returncode == 2 and "empty.jsonl: no utterances" in proc.stderr
+
+    lost = tmp_path / "lost.jsonl"  # one audio file gone: the test set failed after the whole training
+    rows = [json.loads(line) for line in (setup["data"] / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [{**r, "audio": str(setup["data"] / ("gone" if k == 1 else "") / r["audio"])} for k, r in enumerate(rows)]
+    lost.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    proc = _run(_args(setup, tmp_path / "lost", test_manifest=lost, max_steps=1))
+    assert proc.returncode == 2 and f"lost.jsonl: utterance {rows[1]['id']}: audio file" in proc.stderr
+    assert not (tmp_path / "lost" / "model").exists()
 
     other = tmp_path / "other_model"
     shutil.copytree(setup["model"], other)

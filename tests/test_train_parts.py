@@ -137,6 +137,9 @@ def test_a_checkpoint_is_never_unpickled(tmp_path):
     with pytest.raises(InputError, match="not a checkpoint this version can resume"):
         checkpoints.load_checkpoint(acc, folder, fresh)
     assert not planted.exists()
+    (folder / checkpoints.STATE_FILE).write_text('{"loop": {}}', encoding="utf-8")  # was a KeyError traceback
+    with pytest.raises(InputError, match=r"trainer_state.json lacks scheduler, config\)"):
+        checkpoints.read_state(folder)
 
 
 def test_a_run_that_starts_afresh_drops_the_log_of_one_killed_before_its_first_checkpoint(tmp_path):
@@ -198,6 +201,9 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
         ("adam_epsilon", "0", "more than 0"),
         ("weight_decay", "-0.1", "0 or more"),
         ("mask_time_length", "0", "at least 1"),
+        ("max_steps", "null", "a whole number, got null"),  # tracebacks comparing None with a number
+        ("learning_rate", "~", "a number, got null"),
+        ("new_head", "null", "true or false, got null"),  # was taken as false
     ],
 )
 def test_config_values_no_run_can_use_are_one_line(key, value, expected):

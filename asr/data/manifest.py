@@ -58,12 +58,16 @@ def read_manifest(path: str | Path, durations: bool = True) -> list[Utterance]:
 
 def read_utterances(path: str | Path) -> list[Utterance]:
     """A manifest to train or decode on: at least one utterance, each id once (outputs and audio are kept by id;
-    a repeated id swapped audio or lost an utterance's score)."""
+    a repeated id swapped audio or lost an utterance's score), every audio file there (a missing test file
+    failed after the whole training)."""
     utts = read_manifest(path)
     if not utts:
         raise InputError(f"{path}: no utterances")
     if twice := [i for i, n in Counter(u.id for u in utts).items() if n > 1]:
         raise InputError(f"{path}: utterance id(s) {', '.join(twice[:3])} more than once")
+    base = Path(path).parent
+    if missing := next((u for u in utts if not u.audio_path(base).is_file()), None):  # not after hours of work
+        raise InputError(f"{path}: utterance {missing.id}: audio file {missing.audio_path(base)} not found")
     return utts
 
 

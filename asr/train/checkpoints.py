@@ -17,7 +17,7 @@ import json
 import pickle
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,7 @@ class TrainingState:
     scheduler: object
     loop: dict
     config: dict
-    inputs: dict
+    inputs: dict = field(default_factory=dict)
 
 
 def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: TrainingState) -> None:
@@ -97,9 +97,13 @@ def read_state(path: Path) -> dict:
     """A checkpoint's trainer state (``loop``, ``scheduler``, ``scaler`` and ``config``): read before anything
     is loaded, so that a run can compare configs first."""
     try:
-        return json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
+        state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputError(f"{path}: not a checkpoint this version can resume ({str(err).splitlines()[0]})") from None
+    missing = [k for k in ("loop", "scheduler", "config") if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise InputError(f"{path}: not a checkpoint this version can resume ({STATE_FILE} lacks {', '.join(missing)})")
+    return state
 
 
 def load_checkpoint(acc, path: Path, state: TrainingState) -> None:

@@ -238,8 +238,13 @@ def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
 
 def _coerce(f: dataclasses.Field, value: object) -> object:
     kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type))
-    if kind is None or value is None:
+    if kind is None:
         return value
+    if value is None:  # `key:` or `key: null` in YAML, `--key null` or `--key ~`
+        if kind is str:
+            return ""  # unset, as a path key's default
+        expected = {int: "a whole number", float: "a number", bool: "true or false"}[kind]
+        raise InputError(f"config key {f.name}: expected {expected}, got null (an empty value)")
     if kind is str and isinstance(value, bool):  # YAML reads an unquoted true/false/no/yes as a bool
         return "no" if not value and "no" in f.metadata["choices"] else str(value).lower()
     if kind is bool and not isinstance(value, bool):
