@@ -80,7 +80,7 @@ class LoopState:
     skipped_batches: int = 0
     infeasible_utterances: int = 0
     audio_seconds: float = 0.0  # audio trained on by this process
-    batches_left_at_epoch_ends: int = 0  # by this process, fewer than gradient_accumulation_steps each time
+    batches_left_at_epoch_ends: int = 0  # by all processes: their shards' tails and the batches no process got
     history: list[dict] = field(default_factory=list)
 
     def state_dict(self) -> dict:
@@ -210,7 +210,9 @@ class Trainer:
             labels[row, : len(ex.labels)] = torch.tensor(ex.labels)
         return labels.to(self.acc.device)
 
-    def _epoch_batches(self, epoch: int) -> list[list[Example]]:
+    def _epoch_batches(self, epoch: int) -> tuple[list[list[Example]], int]:
+        """This process's batches of an epoch, and how many of the epoch's batches no process gets (fewer than
+        the processes: they wait for the next epoch's order)."""
         exs = self.train.examples
         batches = length_grouped_batches(
             [ex.duration for ex in exs],
@@ -227,7 +229,7 @@ class Trainer:
                 f"{self.acc.num_processes} process(es) x gradient_accumulation_steps "
                 f"{self.cfg.gradient_accumulation_steps}; lower max_batch_seconds"
             )
-        return [[exs[i] for i in batch] for batch in mine]
+        return [[exs[i] for i in batch] for batch in mine], len(batches) % self.acc.num_processes
 
     # steps -----------------------------------------------------------------------------------------------
     def _infeasible(self, batch: list[Example]) -> list[Example]:
@@ -240,26 +242,35 @@ class Trainer:
 
     def _micro_step(self, batch: list[Example], sync: bool) -> float:
         infeasible = self._infeasible(batch)
-        if infeasible and not self.cfg.ctc_zero_infinity:
+        everywhere = self._sum_over_processes(len(infeasible))  # every process decides alike (or they deadlock)
+        if everywhere and not self.cfg.ctc_zero_infinity:
+            ids = ", ".join(ex.id for ex in infeasible)
+            named = f"utterance(s) {ids}" if ids else "utterance(s) of another process"
             raise TrainError(
-                f"utterance(s) {', '.join(ex.id for ex in infeasible)} at step {self.state.step + 1} have more "
-                f"labels than frames, so the CTC loss is infinite; set ctc_zero_infinity=true to skip them (counted)"
+                f"{named} at step {self.state.step + 1} have more labels than frames, so the CTC loss is infinite; "
+                f"set ctc_zero_infinity=true to skip them (counted)"
             )
-        self.state.infeasible_utterances += len(infeasible)  # zero_infinity gives them a zero loss
+        self.state.infeasible_utterances += everywhere  # zero_infinity gives them a zero loss
         context = nullcontext() if sync else self.acc.no_sync(self.model)
         with context, self.acc.autocast():
             out = self.model(**self._inputs(batch), labels=self._labels(batch))
             loss = out.loss / self.cfg.gradient_accumulation_steps
-        if not torch.isfinite(loss):
-            ids = ", ".join(ex.id for ex in batch)
+        if self._sum_over_processes(not torch.isfinite(loss)):  # one process skipping backward: the others hang
+            where = f"utterances {', '.join(ex.id for ex in batch)}" if not torch.isfinite(loss) else "another process"
             if not self.cfg.ctc_zero_infinity:
                 raise TrainError(
-                    f"non-finite loss at step {self.state.step + 1} on utterances {ids}; set ctc_zero_infinity=true "
-                    f"to skip such batches"
+                    f"non-finite loss at step {self.state.step + 1} on {where}; set ctc_zero_infinity=true to skip "
+                    f"such batches"
                 )
             return math.nan
         self.acc.backward(loss)
         return float(loss.detach()) * self.cfg.gradient_accumulation_steps
+
+    def _sum_over_processes(self, value: float) -> int:
+        """`value` summed over the processes (one collective where there are several)."""
+        if self.acc.num_processes == 1:
+            return int(value)
+        return int(self.acc.reduce(torch.tensor(float(value), device=self.acc.device), "sum"))
 
     def _optimizer_step(self, group: list[list[Example]]) -> float:
         self.model.train()
@@ -383,7 +394,7 @@ class Trainer:
         start = time.monotonic() - self.state.elapsed
         progress = self._progress(resumed)
         while self.state.step < cfg.max_steps:
-            batches = self._epoch_batches(self.state.epoch)
+            batches, unsharded = self._epoch_batches(self.state.epoch)
             k = cfg.gradient_accumulation_steps
             while self.state.batch_in_epoch + k <= len(batches) and self.state.step < cfg.max_steps:
                 if self._time_up():  # a run resumed after its budget was spent takes no step
@@ -400,8 +411,10 @@ class Trainer:
             if self._time_up():
                 break
             if self.state.batch_in_epoch + k > len(batches):
-                # fewer than gradient_accumulation_steps batches left: they wait for the next epoch's order
-                self.state.batches_left_at_epoch_ends += len(batches) - self.state.batch_in_epoch
+                # fewer than gradient_accumulation_steps batches left on each process, and those no process got:
+                # they wait for the next epoch's order
+                left = len(batches) - self.state.batch_in_epoch
+                self.state.batches_left_at_epoch_ends += left * self.acc.num_processes + unsharded
                 self.state.epoch += 1
                 self.state.batch_in_epoch = 0
         progress.close()
