@@ -4,14 +4,15 @@
 # checkpoint -> greedy, beam and beam + LM (alpha/beta tuned on dev) decoding of dev and test -> leaderboard.
 #
 # Usage: recipes/synth/run.sh [--lang hi] [--exp exp/synth/<lang>] [--stage 1] [--stop-stage 6] [--force]
-#            [--num-processes N] [--hours 3] [--results-md FILE] [--KEY VALUE ...: asr train config keys]
+#            [--num-processes N] [--hours 3] [--data-seed 0] [--results-md FILE]
+#            [--KEY VALUE ...: asr train config keys, --seed among them]
 # Stages: 1 data, 2 vocab, 3 lm, 4 train, 5 decode, 6 leaderboard. A finished stage is skipped when the
 # recipe runs again; an interrupted one is redone (asr data synth and asr train resume their own work).
 # The leaderboard's RESULTS.md is also copied to --results-md (default, in the default --exp only:
 # recipes/synth/RESULTS.md for hi, recipes/synth/RESULTS.<lang>.md for another language).
 lang=hi
 hours=3
-seed=0
+data_seed=0  # the corpus's (asr data synth --seed); --seed is the training's, as in every recipe
 . "$(dirname "$0")/../_lib/common.sh" "$@"
 # 10 minutes see each of 1-2 h of utterances 3-9 times, and English ends underfitted (greedy CER 29% on its own
 # train utterances, 32% on test): no dropout or time masking. English test CER without / with them: 29.73 /
@@ -34,7 +35,7 @@ title="recipes/synth: $lang"
 begin_recipe 6
 
 if run_stage 1 data; then
-    "$ASR" data synth --langs "$lang" --hours "$hours" --seed "$seed" --out "$exp/data"
+    "$ASR" data synth --langs "$lang" --hours "$hours" --seed "$data_seed" --out "$exp/data"
     stage_done 1 data
 fi
 standard_stages 2
