@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from asr.data.audio import read_utterance_audio
+from asr.data.audio import duration_differs, read_utterance_audio
 from asr.data.manifest import Utterance
 from asr.errors import InputError
 
@@ -166,7 +166,7 @@ class CTCInference:
         """`samples`, or one line naming the utterance where they are too few for one output frame, or where the
         manifest's duration (which hours and RTFx are counted from) is not the audio's."""
         expected = utt.duration
-        if expected and abs(len(samples) / self.rate - expected) > max(0.05, 0.01 * expected):
+        if expected and duration_differs(expected, len(samples) / self.rate):
             raise InputError(f"utterance {utt.id}: the manifest says {expected:.3f} s, its audio holds "
                              f"{len(samples) / self.rate:.3f} s ('asr data check' measures every row)")  # fmt: skip
         if len(samples) < (needed := self.min_samples):

@@ -171,6 +171,7 @@ def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):
     assert data_main([*args, "--splits", "train", "--out", str(tmp_path / "only")]) == 0  # --splits, as on the hub
     assert sorted(p.name for p in (tmp_path / "only").glob("*.jsonl")) == ["train.jsonl", "train.rejected.jsonl"]
     assert data_main([*args, "--split", "nosuch", "--out", str(tmp_path / "none")]) == 2
+    assert data_main([*args, "--splits", "train,tset", "--out", str(tmp_path / "typo")]) == 2  # was skipped silently
 
     ds.to_parquet(str(tmp_path / "pq" / "train.parquet"))
     out2 = tmp_path / "out2"
@@ -347,3 +348,56 @@ def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_du
     segment = _jsonl(tmp_path / "s.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": "x", "offset": 0.5}])
     assert data_main(["check", str(segment)]) == 2
     assert "an 'offset' without a 'duration'" in capsys.readouterr().err
+
+
+def test_audiofolder_ids_come_from_the_path_under_the_split_and_collisions_are_refused(tmp_path, audio, capsys):
+    """One metadata file per folder, each listing 1.wav, gave both the id "1": one was dropped as a duplicate."""
+    root = tmp_path / "folder"
+    for folder in ("s1", "s2"):
+        (root / "train" / folder).mkdir(parents=True)
+        (root / "train" / folder / "1.wav").write_bytes(audio["u0"].read_bytes())
+        (root / "train" / folder / "metadata.csv").write_text("file_name,transcription\n1.wav,one\n")
+    args = ["prepare", "--source", f"audiofolder:{root}", "--lang", "en"]
+    assert data_main([*args, "--out", str(tmp_path / "o")]) == 0
+    assert [u.id for u in read_manifest(tmp_path / "o" / "train.jsonl")] == ["s1-1", "s2-1"]
+    (root / "train" / "s1" / "1.flac").write_bytes(audio["u1"].read_bytes())  # x.wav beside x.flac: one id
+    (root / "train" / "s1" / "metadata.csv").write_text("file_name,transcription\n1.wav,one\n1.flac,two\n")
+    assert data_main([*args, "--out", str(tmp_path / "o2")]) == 2
+    assert "both become 's1-1'" in capsys.readouterr().err
+    (root / "train" / "s1" / "metadata.jsonl").write_text('{"file_name": "1.wav", "transcription": "a"}\n["x"]\n')
+    (root / "train" / "s1" / "metadata.csv").unlink()
+    assert data_main([*args, "--out", str(tmp_path / "o3")]) == 2  # was an AttributeError traceback
+    assert "metadata.jsonl row 2: not an object" in capsys.readouterr().err
+
+
+def test_prepare_claims_its_out_before_it_reads_and_never_writes_outside_it(tmp_path, audio, capsys):
+    rows = [{"id": f"a_{i}", "audio": str(audio["u0"]), "text": "hello"} for i in range(2)]
+    (tmp_path / "src").mkdir(), (tmp_path / "stray").mkdir()
+    src = _jsonl(tmp_path / "src" / "train.jsonl", rows)
+    args = ["prepare", "--lang", "en"]
+    assert data_main([*args, "--source", str(src), "--out", str(tmp_path / "src")]) == 2  # a bare path too
+    assert "would replace the source manifest" in capsys.readouterr().err and len(src.read_text().splitlines()) == 2
+    assert data_main([*args, "--source", f"jsonl:{src}", "--split", "../escaped", "--out", str(tmp_path / "o")]) == 2
+    assert "split '../escaped': expected a name" in capsys.readouterr().err
+    assert not (tmp_path / "escaped.jsonl").exists()
+    stray = _jsonl(tmp_path / "stray" / "dev.jsonl", rows)
+    assert data_main([*args, "--source", f"jsonl:{src}", "--out", str(stray.parent)]) == 2
+    assert "holds manifests but no summary.json" in capsys.readouterr().err
+    failing = _jsonl(tmp_path / "failing.jsonl", [{**rows[0], "audio": str(tmp_path / "gone.wav")}])
+    assert data_main([*args, "--source", f"jsonl:{failing}", "--out", str(tmp_path / "f")]) == 2
+    assert json.loads((tmp_path / "f" / "summary.json").read_text())["source"] == f"jsonl:{failing}"
+    assert data_main([*args, "--source", f"jsonl:{src}", "--out", str(tmp_path / "f")]) == 2  # the failed one's
+    assert "holds a corpus prepared from jsonl:" in capsys.readouterr().err
+
+
+def test_check_refuses_stated_durations_that_are_not_the_audios_and_no_output_replaces_an_input(tmp_path, audio):
+    seconds = sf.info(audio["u0"]).duration
+    rows = [{"id": f"a_{i}", "audio": str(audio["u0"]), "text": "hello", "duration": d}
+            for i, d in enumerate((seconds, seconds + 3.0))]  # fmt: skip
+    manifest = _jsonl(tmp_path / "m.jsonl", rows)
+    assert data_main(["check", str(manifest), "--json", str(tmp_path / "r.json")]) == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["id"], r["reason"]) for r in report["rejected"]] == [("a_1", "duration differs from the audio")]
+    assert data_main(["check", str(manifest), "--json", str(manifest)]) == 2
+    assert data_main(["subset", str(manifest), "--hours", "0.0001", "--out", str(manifest)]) == 2
+    assert len(manifest.read_text().splitlines()) == 2

@@ -48,7 +48,7 @@ CASES = {
     "decode, no durations": ("decode --model {model} --manifest {w}/nodur.jsonl --out {w}/o --no-cache",
                              "nodur.jsonl:1: no duration"),
     "decode, missing audio": ("decode --model {model} --manifest {w}/missing.jsonl --out {w}/o --no-cache",
-                              "cannot read {w}/nope.flac"),
+                              "audio file {w}/nope.flac not found"),
     "decode, --out a file": (f"decode --model {{model}} {TEST} --out {{w}}/afile/x",
                              "--out {w}/afile/x: cannot write there"),
     "decode, no such model": (f"decode --model {{w}}/nothing {TEST} --out {{w}}/o", "cannot load a CTC model"),

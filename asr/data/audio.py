@@ -107,3 +107,9 @@ def audio_comment(path: str | Path) -> str:
     """The comment tag of an audio file ("" where it has none)."""
     with sf.SoundFile(str(path)) as f:
         return f.comment
+
+
+def duration_differs(stated: float, measured: float) -> bool:
+    """Whether a manifest's stated duration is not its audio's (beyond 50 ms or 1%): hours, RTFx and batching
+    are counted from the stated one."""
+    return abs(measured - stated) > max(0.05, 0.01 * stated)

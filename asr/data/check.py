@@ -21,7 +21,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.data.audio import TARGET_RATE, audio_info, load_audio, wav_header_frames
+from asr.data.audio import TARGET_RATE, audio_info, duration_differs, load_audio, wav_header_frames
 from asr.data.manifest import Utterance
 
 #: an utterance kept out, with its reason and a detail
@@ -126,8 +126,11 @@ def check_utterances(
     rate: int = TARGET_RATE,
     conv: Sequence[tuple[int, int]] = WAV2VEC2_CONV,
     desc: str = "checking",
+    stated_durations: bool = False,
 ) -> CheckResult:
-    """Checks every utterance (audio decoded in threads); audio paths resolve against `base`."""
+    """Checks every utterance (audio decoded in threads); audio paths resolve against `base`. With
+    `stated_durations` (a manifest checked as it will be used) a duration that is not the audio's is refused;
+    otherwise the measured one replaces it."""
     result = CheckResult()
     seen: set[str] = set()
 
@@ -147,6 +150,8 @@ def check_utterances(
                 if isinstance(outcome, Unusable):
                     raise outcome
                 duration, notes = outcome
+                if stated_durations and utt.duration and duration_differs(utt.duration, duration):
+                    raise Unusable("duration differs from the audio", f"{utt.duration:.3f} s stated, {duration:.3f} s")
                 labels = normalize(utt.text).replace(" ", "|")
                 if not labels:
                     raise Unusable("empty transcript")

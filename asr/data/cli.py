@@ -17,6 +17,12 @@ def _normalizer(spec: str | None, lang: str) -> Normalizer:
     return get_normalizer(spec) if spec else default_normalizer(lang)
 
 
+def _not_an_input(out: Path, inputs: list[Path], option: str) -> None:
+    """Refuses an output file that is one of the inputs (a subset written over its manifest lost the rest)."""
+    if any(out.resolve() == path.resolve() for path in inputs):
+        raise InputError(f"{option} {out}: that is an input manifest; write elsewhere")
+
+
 def _add_prepare(sub) -> None:
     p = sub.add_parser("prepare", help="turn a corpus into checked manifests OUT/<split>.jsonl + summary.json")
     p.add_argument("--source", required=True, help="hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE")
@@ -166,6 +172,7 @@ def _add_merge(sub) -> None:
 def run_merge(args: argparse.Namespace) -> int:
     from asr.data.manifest import merge_manifests, write_manifest
 
+    _not_an_input(args.out, args.manifests, "--out")
     merged = merge_manifests(args.manifests)
     write_manifest(args.out, merged)
     print(f"{len(merged)} utterances from {len(args.manifests)} manifests written to {args.out}")
@@ -183,6 +190,7 @@ def _add_subset(sub) -> None:
 def run_subset(args: argparse.Namespace) -> int:
     from asr.data.manifest import subset_hours, write_manifest
 
+    _not_an_input(args.out, [args.manifest], "--out")
     kept, total = subset_hours(args.manifest, args.hours, args.seed)
     write_manifest(args.out, kept)
     hours = sum(u.duration for u in kept) / 3600
@@ -218,9 +226,10 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:  # checked before the audio is read: the check's work would be lost at the end
         if args.json.is_dir():
             raise InputError(f"--json {args.json}: a folder; give the report's file name")
+        _not_an_input(args.json, [args.manifest], "--json")
         writable_dir(args.json.parent, "--json")
     normalize, _ = manifest_normalizer([u.lang for u in utts], args.normalize, str(args.manifest))
-    result = check_utterances(utts, args.manifest.parent, normalize)
+    result = check_utterances(utts, args.manifest.parent, normalize, stated_durations=True)
     for utt, reason, detail in result.rejected:
         print(f"{utt.id}: {reason}" + (f" ({detail})" if detail else ""))
     print(f"{len(result.usable)} of {len(utts)} utterances usable ({result.summary()['hours']:.3f} h)")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from asr.data.check import CheckResult, Rejected, check_utterances
 from asr.data.manifest import Utterance, write_jsonl, write_manifest
-from asr.data.sources import SourceOptions, load_source
+from asr.data.sources import SourceOptions, load_source, one_split, parse_source
 from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
 
@@ -46,16 +46,24 @@ def check_and_write(
 
 
 def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, normalizer: Normalizer) -> dict:
-    """Loads `source`, checks it and writes the manifests; returns the summary."""
+    """Loads `source`, checks it and writes the manifests; returns the summary. --out is claimed (a summary.json
+    naming the source) before the source is read: an hf source writes its embedded audio there, and a run that
+    stops leaves the folder to its own source, not to the next one."""
     writable_dir(out_dir, "--out")
+    kind, rest = parse_source(source)
+    if kind == "jsonl":
+        split = one_split(Path(rest), options)
+        if Path(rest).resolve() in {(out_dir / f"{split}{ext}").resolve() for ext in (".jsonl", ".rejected.jsonl")}:
+            raise InputError(f"--out {out_dir}: writing there would replace the source manifest {rest}; use "
+                             "another --out")  # fmt: skip
+    if not claim_prepared(out_dir, source, {}) and any(out_dir.glob("*.jsonl")):
+        raise InputError(f"--out {out_dir} holds manifests but no summary.json (not made by 'asr data prepare', "
+                         "or by a run of an earlier version that stopped); use another --out")  # fmt: skip
+    claim = {"source": source, "lang": lang, "splits": {}}
+    (out_dir / "summary.json").write_text(json.dumps(claim) + "\n", encoding="utf-8")
     splits = load_source(source, lang, out_dir, options)
     if not any(splits.values()):
         raise InputError(f"{source}: no utterances")
-    kind, _, rest = source.partition(":")
-    written = {(out_dir / f"{split}{ext}").resolve() for split in splits for ext in (".jsonl", ".rejected.jsonl")}
-    if kind == "jsonl" and Path(rest).resolve() in written:
-        raise InputError(f"--out {out_dir}: writing there would replace the source manifest {rest}; use another --out")
-    claim_prepared(out_dir, source, splits)
     return check_and_write(splits, out_dir, normalizer, source, {"source": source, "lang": lang})
 
 

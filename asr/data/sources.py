@@ -30,6 +30,7 @@ SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "de
 TEXT_COLUMNS = ("sentence", "text", "transcription", "transcript", "normalized_text", "raw_transcription")
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id", "spk_id")
 _UNSAFE_ID = re.compile(r"[\s()/\\]+")
+_SPLIT = re.compile(r"\w[\w.-]*")
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,22 @@ class SourceOptions:
     speaker_column: str | None = None
     id_column: str | None = None
 
+    def splits_named(self) -> bool:
+        """Whether the splits were named (--split, or --splits other than the default, of which a dataset may
+        lack some): a name not found is then an error, not skipped."""
+        return bool(self.split) or self.splits != SourceOptions.splits
+
 
 def split_name(name: str) -> str:
+    """The usual name of a split (validation: dev); `InputError` for one that is not a plain file name (it
+    names OUT/<split>.jsonl and OUT/audio/<split>/: ``../x`` wrote outside --out)."""
+    if not _SPLIT.fullmatch(name):
+        raise InputError(f"split {name!r}: expected a name of letters, digits, '.', '_' or '-' (train, dev, test)")
     return SPLIT_NAMES.get(name.lower(), name)
 
 
-def _one_split(path: Path, options: SourceOptions) -> str:
+def one_split(path: Path, options: SourceOptions) -> str:
+    """The split of a one-split source file: --split, else from its name, else train."""
     if options.split:
         return split_name(options.split)
     return SPLIT_NAMES.get(path.stem.lower()) or SPLIT_NAMES.get(path.name.lower(), "train")
@@ -95,15 +106,20 @@ def _pick(columns: list[str], wanted: str | None, usual: tuple[str, ...], what: 
     return next((c for c in usual if c in columns), None)
 
 
-def load_source(spec: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
-    """Utterances per split of the corpus named by `spec` (see the module docstring)."""
+def parse_source(spec: str) -> tuple[str, str]:
+    """(kind, rest) of a source spec; a bare ``FILE.jsonl`` is ``jsonl:FILE.jsonl``."""
     kind, sep, rest = spec.partition(":")
     if not sep and spec.endswith(".jsonl"):
         kind, rest = "jsonl", spec
-    loaders = {"hf": _load_hf, "audiofolder": _load_audiofolder, "kaldi": _load_kaldi, "jsonl": _load_jsonl}
-    if kind not in loaders or not rest:
+    if kind not in _LOADERS or not rest:
         raise InputError(f"source {spec!r}: expected hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE")
-    return loaders[kind](rest, lang, out_dir, options)
+    return kind, rest
+
+
+def load_source(spec: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+    """Utterances per split of the corpus named by `spec` (see the module docstring)."""
+    kind, rest = parse_source(spec)
+    return _LOADERS[kind](rest, lang, out_dir, options)
 
 
 def _load_jsonl(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
@@ -113,7 +129,7 @@ def _load_jsonl(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
         Utterance(u.id, str(u.audio_path(base)), u.duration, u.text, u.speaker, u.lang or lang, u.offset)
         for u in read_manifest(path, durations=False)
     ]
-    return {_one_split(path, options): utts}
+    return {one_split(path, options): utts}
 
 
 def _read_table(path: Path) -> dict[str, str]:
@@ -160,7 +176,7 @@ def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
         audio = audio if audio.is_absolute() else (data / audio).resolve()
         speaker = utt2spk.get(utt_id, "")
         utts.append(Utterance(utt_id, str(audio), duration or 0.0, text, speaker, lang, offset))
-    return {_one_split(data, options): utts}
+    return {one_split(data, options): utts}
 
 
 def _segment(value: str, utt_id: str, path: Path) -> tuple[float, float, str]:
@@ -191,8 +207,11 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
     if not metadata:
         raise InputError(f"{root}: no metadata.csv or metadata.jsonl")
     splits: dict[str, list[Utterance]] = {}
+    raw: dict[str, list[str]] = {}  # per split, each utterance's file under the root (for check_unique_ids)
     for meta in metadata:
         rows = _metadata_rows(meta)
+        if bad := next((n for n, row in enumerate(rows, 1) if not isinstance(row, dict)), None):
+            raise InputError(f"{meta} row {bad}: not an object with file_name and text")
         columns = list(rows[0]) if rows else []
         if rows and "file_name" not in columns:
             raise InputError(f"{meta}: no 'file_name' column")
@@ -206,16 +225,21 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
             if not isinstance(row.get("file_name"), str) or not row["file_name"]:
                 raise InputError(f"{where}: no file_name")
             audio = (meta.parent / row["file_name"]).resolve()
-            if not audio.is_relative_to(root.resolve()):
+            if not audio.is_relative_to(root.resolve()) or audio == root.resolve():
                 raise InputError(f"{where}: {row['file_name']} lies outside {root}")
-            first = audio.relative_to(root.resolve()).parts[0]
-            split = split_name(first) if first.lower() in SPLIT_NAMES else split_name(options.split or "train")
+            under = audio.relative_to(root.resolve()).parts
+            split_dir = under[0].lower() in SPLIT_NAMES and len(under) > 1
+            split = split_name(under[0]) if split_dir else split_name(options.split or "train")
             speaker = str(row.get(spk_col) or "") if spk_col else ""
-            # without an id column, the file's path under its metadata (s1/1.wav and s2/1.wav: s1-1 and s2-1)
-            name = str(Path(row["file_name"]).with_suffix("")).replace("/", "-").lstrip(".-")
+            # without an id column, the file's path under the split's folder (s1/1.wav and s2/1.wav: s1-1 and
+            # s2-1, from one metadata file or one in each folder)
+            name = "-".join(Path(*under[split_dir:]).with_suffix("").parts).lstrip(".-")
             utt_id = speaker_prefixed(speaker, str((row.get(id_col) if id_col else None) or name))
             text = transcript(row.get(text_col), where)
             splits.setdefault(split, []).append(Utterance(utt_id, str(audio), 0.0, text, speaker, lang))
+            raw.setdefault(split, []).append(str(Path(*under)))
+    for split, utts in splits.items():  # x.wav beside x.flac were one id: one of them dropped as a duplicate
+        check_unique_ids(utts, raw[split], f"{root} ({split})")
     return splits
 
 
@@ -224,19 +248,24 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
 
     local = Path(rest)
     if local.is_dir() and ((local / "dataset_dict.json").exists() or (local / "state.json").exists()):
-        loaded = datasets.load_from_disk(str(local))
+        try:
+            loaded = datasets.load_from_disk(str(local))
+        except (OSError, ValueError) as err:  # a copy without its .arrow files, a bare state.json
+            raise InputError(f"hf:{rest}: cannot load the saved dataset: {' '.join(str(err).split())[:200]}") from None
         parts = loaded if isinstance(loaded, datasets.DatasetDict) else {options.split or "train": loaded}
         asked = {split_name(s) for s in ((options.split,) if options.split else options.splits)}
         wanted = {s: parts[s] for s in parts if split_name(s) in asked}  # --split, else --splits, as on the hub
         available = ", ".join(parts)
+        if (missing := asked - {split_name(s) for s in wanted}) and options.splits_named():
+            raise InputError(f"hf:{rest}: split(s) {', '.join(sorted(missing))} not found (available: {available})")
     else:
         name, _, config = rest.partition(":")
         wanted, available = {}, "see the dataset's card"
         for split in (options.split,) if options.split else options.splits:
             try:
                 wanted[split] = datasets.load_dataset(name, config or None, split=split)
-            except ValueError as err:  # an unknown split
-                if "split" not in str(err).lower() or options.split:
+            except ValueError as err:  # an unknown split: refused where named, skipped among the default ones
+                if "split" not in str(err).lower() or options.split or options.splits_named():
                     raise InputError(f"hf:{rest}: {err}") from None
             except (OSError, ConnectionError, datasets.exceptions.DatasetNotFoundError) as err:  # no hub, no data
                 raise InputError(f"hf:{rest}: {' '.join(str(err).split())[:300]}") from None
@@ -277,3 +306,6 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(ds[i][options.audio_column]["bytes"])
     return utts
+
+
+_LOADERS = {"hf": _load_hf, "audiofolder": _load_audiofolder, "kaldi": _load_kaldi, "jsonl": _load_jsonl}
