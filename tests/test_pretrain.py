@@ -134,7 +134,7 @@ def test_unreadable_audio_and_models_and_another_models_checkpoint_are_one_line_
                        "--out", str(tmp_path / "group")]) == 0  # fmt: skip
     pretrain(tiny, tmp_path / "run", "--max_steps", "4")
     for extra, message in (
-        (["--model", str(tiny["init"]), "--train_manifest", str(missing)], "utterance m_1: cannot read"),
+        (["--model", str(tiny["init"]), "--train_manifest", str(missing)], "utterance m_1: audio file"),
         (["--model", str(weightless)], "cannot load its weights"),
         (["--model", str(tmp_path / "group"), "--output_dir", str(tmp_path / "run")], "saved by a run with another"),
     ):
