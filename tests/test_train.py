@@ -210,7 +210,8 @@ def test_a_processor_of_other_data_and_a_dev_set_with_nothing_to_score_are_refus
     proc = _run(_args(setup, tmp_path / "a", train_manifest=other / "hi" / "train.jsonl", max_steps=1))
     assert proc.returncode == 2 and "processor's vocabulary" in proc.stderr, proc.stderr
     dev = tmp_path / "dev.jsonl"
-    dev.write_text(json.dumps({"id": "d_1", "audio": str(setup["data"] / "audio"), "duration": 1.0, "text": "?!"}))
+    first = json.loads((setup["data"] / "train.jsonl").read_text().splitlines()[0])
+    dev.write_text(json.dumps({**first, "audio": str(setup["data"] / first["audio"]), "text": "?!"}))
     proc = _run(_args(setup, tmp_path / "b", dev_manifest=dev, max_steps=1))
     assert proc.returncode == 2 and "every transcript normalises to nothing" in proc.stderr, proc.stderr
 
