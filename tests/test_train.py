@@ -204,6 +204,21 @@ def test_a_finished_run_run_again_changes_nothing_and_the_last_step_is_logged_on
     assert log.splitlines()[-1].split(",")[3] and info["history"][-1]["dev_wer"] is not None
 
 
+def test_a_finished_run_run_again_at_an_epoch_end_reports_the_same_run(setup, tmp_path):
+    """A run that ended at an epoch's end right after a checkpoint was reported one epoch lower when run again
+    (the checkpoint was saved before the epoch counter moved)."""
+    probe = tmp_path / "probe"
+    assert train_main(_args(setup, probe, max_steps=12, eval_steps=100, save_steps=100)) == 0
+    rows = json.loads((probe / "run_info.json").read_text())["history"]
+    epoch_end = next(r["step"] for r in rows if r["epoch"] == 1) - 1  # the steps of epoch 0
+    out, keys = tmp_path / "run", ("steps", "epochs", "batches_left_at_epoch_ends", "best_step", "best_dev_wer")
+    infos = []
+    for _ in range(2):
+        assert train_main(_args(setup, out, max_steps=epoch_end, eval_steps=100, save_steps=epoch_end)) == 0
+        infos.append({k: json.loads((out / "run_info.json").read_text())[k] for k in keys})
+    assert infos[0] == infos[1] and infos[0]["epochs"] == 1
+
+
 def test_a_processor_of_other_data_and_a_dev_set_with_nothing_to_score_are_refused(setup, tmp_path):
     other = tmp_path / "hi"
     assert data_main(["synth", "--langs", "hi", "--hours", "0.02", "--out", str(other), "--workers", "2"]) == 0

@@ -337,6 +337,7 @@ class Trainer:
         checkpoints.save_checkpoint(
             self.acc, self.out, self.state.step, self.cfg.save_total_limit, self._training_state()
         )
+        self._saved_loop = self.state.state_dict()
 
     def _resume(self, path: Path) -> None:
         """Restores the run from a checkpoint; refuses a config that changes the run unless told otherwise (before
@@ -355,6 +356,7 @@ class Trainer:
             )
         checkpoints.load_checkpoint(self.acc, path, self._training_state())
         self.state.load_state_dict(saved["loop"])
+        self._saved_loop = self.state.state_dict()
         self._adopt_newer_best()
 
     def _adopt_newer_best(self) -> None:
@@ -388,6 +390,7 @@ class Trainer:
         self.acc.wait_for_everyone()
         resumed = checkpoints.to_resume(self.out, cfg.resume)
         self.config_changes: dict = {}
+        self._saved_loop: dict | None = None  # the loop state of the last checkpoint
         if resumed:
             self._resume(resumed)
         self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
@@ -418,8 +421,8 @@ class Trainer:
                 self.state.epoch += 1
                 self.state.batch_in_epoch = 0
         progress.close()
-        if self.state.step % cfg.save_steps:  # the last checkpoint holds the final evaluation (_after_step): a
-            self._save_checkpoint()  # rerun of the finished run resumes past it instead of logging it again
+        if self.state.state_dict() != self._saved_loop:  # the last checkpoint holds the final state (evaluation,
+            self._save_checkpoint()  # epoch end): a rerun of the finished run resumes past it and reports the same
         return self._finish(resumed)
 
     def _shared_elapsed(self, elapsed: float) -> float:
