@@ -358,6 +358,8 @@ def test_audiofolder_ids_come_from_the_path_under_the_split_and_collisions_are_r
         (root / "train" / folder / "1.wav").write_bytes(audio["u0"].read_bytes())
         (root / "train" / folder / "metadata.csv").write_text("file_name,transcription\n1.wav,one\n")
     args = ["prepare", "--source", f"audiofolder:{root}", "--lang", "en"]
+    (root / "train" / "s2" / "1.wav").unlink()  # a link in the folder to audio kept elsewhere is the folder's
+    (root / "train" / "s2" / "1.wav").symlink_to(audio["u1"])
     assert data_main([*args, "--out", str(tmp_path / "o")]) == 0
     assert [u.id for u in read_manifest(tmp_path / "o" / "train.jsonl")] == ["s1-1", "s2-1"]
     (root / "train" / "s1" / "1.flac").write_bytes(audio["u1"].read_bytes())  # x.wav beside x.flac: one id

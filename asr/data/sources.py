@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -224,10 +225,13 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
             where = f"{meta} row {number}"
             if not isinstance(row.get("file_name"), str) or not row["file_name"]:
                 raise InputError(f"{where}: no file_name")
-            audio = (meta.parent / row["file_name"]).resolve()
-            if not audio.is_relative_to(root.resolve()) or audio == root.resolve():
+            # '..' is resolved by name, links are not followed: a link in the folder to audio kept elsewhere is
+            # the folder's file, a file_name climbing out of it is refused
+            audio = Path(os.path.normpath((meta.parent / row["file_name"]).absolute()))
+            top = Path(os.path.normpath(root.absolute()))
+            if not audio.is_relative_to(top) or audio == top:
                 raise InputError(f"{where}: {row['file_name']} lies outside {root}")
-            under = audio.relative_to(root.resolve()).parts
+            under = audio.relative_to(top).parts
             split_dir = under[0].lower() in SPLIT_NAMES and len(under) > 1
             split = split_name(under[0]) if split_dir else split_name(options.split or "train")
             speaker = str(row.get(spk_col) or "") if spk_col else ""
