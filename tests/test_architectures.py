@@ -178,7 +178,17 @@ def test_a_wider_model_starts_from_a_checkpoint_feature_encoder(data, tmp_path, 
     (tmp_path / "tiny" / "config.json").write_text(json.dumps(config | {"conv_stride": [4, 2, 2, 2, 2, 2, 2]}))
     assert model_main([*wide, "--out", str(tmp_path / "strided"), "--encoder-from", str(tmp_path / "tiny")]) == 2
     assert "differ from the new model's (conv_stride)" in capsys.readouterr().err  # the same weights, other strides
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run_info.json").write_text("{}")  # a training run's: it would describe the new model
+    (tmp_path / "trunc").mkdir()
+    (tmp_path / "trunc" / "config.json").write_text((tmp_path / "tiny" / "config.json").read_text())
+    weights = (tmp_path / "fresh" / "model.safetensors").read_bytes()
+    (tmp_path / "trunc" / "model.safetensors").write_bytes(weights[:999])
     for out, processor, message in ((tmp_path / "wide", data["processor"], "holds a model already"),
-                                    (tmp_path / "x", tmp_path, "not a processor folder")):  # fmt: skip
+                                    (tmp_path / "x", tmp_path, "not a processor folder"),
+                                    (tmp_path / "run" / "init", data["processor"], "is a training run's folder"),
+                                    (data["processor"], data["processor"], "is the --processor folder")):  # fmt: skip
         assert model_main(["init", "--preset", "tiny", "--processor", str(processor), "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
+    assert model_main([*wide, "--out", str(tmp_path / "w2"), "--encoder-from", str(tmp_path / "trunc")]) == 2
+    assert "--encoder-from" in capsys.readouterr().err  # a truncated model.safetensors was a traceback

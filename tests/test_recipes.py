@@ -277,6 +277,16 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
     for _ in range(2):
         assert leaderboard_main([str(recipe["exp"] / "decode"), "--out", str(inside)]) == 0
     shutil.rmtree(inside)
+    # decodes under --out are results like any other (all were dropped without a word); a decode's own folder
+    # as --out is refused (its results.json was written over)
+    tree = tmp_path / "tree"
+    shutil.copytree(recipe["exp"] / "decode", tree / "decode")
+    assert leaderboard_main([str(tree), "--out", str(tree)]) == 0
+    decoded = len(list((recipe["exp"] / "decode").rglob("results.json")))
+    assert len(json.loads((tree / "results.json").read_text(encoding="utf-8"))) == decoded
+    one = next((tree / "decode").rglob("hyp.jsonl")).parent
+    assert leaderboard_main([str(tree / "decode"), "--out", str(one)]) == 2
+    assert json.loads((one / "results.json").read_text(encoding="utf-8"))["schema"]  # still the decode's
     # a glob of folders finds the results.json files below them; a damaged score.json is one line
     assert leaderboard_main([str(recipe["exp"] / "decode" / "*"), "--out", str(tmp_path / "globbed")]) == 0
     (other / "score" / "score.json").write_text('{"utterances": ')

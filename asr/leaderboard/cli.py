@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from asr.errors import run_reporting_errors, writable_dir
+from asr.errors import InputError, run_reporting_errors, writable_dir
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -34,6 +34,8 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     from asr.leaderboard.tables import Table, csv_text
     from asr.provenance import provenance
 
+    if (args.out / "hyp.jsonl").exists():  # its results.json would be written over with the leaderboard's rows
+        raise InputError(f"--out {args.out} is a decode's folder (it holds hyp.jsonl); write the leaderboard elsewhere")
     runs = collect(args.results, exclude=args.out)
     audio = [export.audio_paths(run) for run in runs]  # before anything is written: it can fail
     table = Table(runs)

@@ -122,7 +122,8 @@ def lm_label(lm: dict) -> str:
 
 def collect(specs: list[str], exclude: Path | None = None) -> list[Run]:
     """Runs from results.json files, folders searched recursively, or glob patterns (of files or folders);
-    sorted by system. Files under `exclude` (the leaderboard's own output folder) are passed over."""
+    sorted by system. The leaderboard's own results.json (in its output folder `exclude`) is passed over; the
+    decodes' ones in that folder's tree are not (every results.json under --out was dropped without a word)."""
     paths: list[Path] = []
     for spec in specs:
         matches = [Path(x) for x in glob.glob(spec, recursive=True)] if any(c in spec for c in "*?[") else [Path(spec)]
@@ -133,7 +134,7 @@ def collect(specs: list[str], exclude: Path | None = None) -> list[Run]:
             elif p.is_file() and p.suffix == ".json":
                 found.append(p)
         if exclude is not None:
-            found = [p for p in found if exclude.resolve() not in p.resolve().parents]
+            found = [p for p in found if p.resolve() != (exclude / "results.json").resolve()]
         if not found:
             raise InputError(f"{spec}: no results.json found")
         paths += found

@@ -87,6 +87,13 @@ def init_model(
     torch.manual_seed(seed)
     if (out_dir / "model.safetensors").exists():  # a trained model's run_info.json would describe the new one
         raise InputError(f"--out {out_dir} holds a model already; use another --out")
+    for run in (out_dir, out_dir.parent):  # ModelFolder reads run_info.json beside a model or one level up
+        if (run / "run_info.json").exists():
+            raise InputError(f"--out {out_dir}: {run} is a training run's folder; its run_info.json would be taken "
+                             "for this model's; use another --out")  # fmt: skip
+    for option, folder in (("--processor", processor_dir), ("--encoder-from", encoder_from)):
+        if folder is not None and Path(folder).resolve() == out_dir.resolve():
+            raise InputError(f"--out {out_dir} is the {option} folder; use another --out")
     if adapter_dim < 0:
         raise InputError(f"--adapter-dim {adapter_dim}: expected a positive size (0: no adapters)")
     extra, processor = {}, None
@@ -120,11 +127,12 @@ ENCODER_KEYS = ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "feat_ext
 def copy_feature_encoder(model, checkpoint: Path) -> None:
     """Loads the convolutional feature encoder weights of `checkpoint` (a folder or hub id; a CTC or a
     pretraining checkpoint) into `model`'s: an InputError when it cannot be loaded or its layers differ."""
+    from safetensors import SafetensorError
     from transformers import AutoModel
 
     try:
         loaded = AutoModel.from_pretrained(str(checkpoint))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, SafetensorError) as err:  # a truncated model.safetensors: SafetensorError
         raise InputError(f"--encoder-from {checkpoint}: cannot load a model: {str(err).splitlines()[0]}") from None
     source, target = loaded.feature_extractor.state_dict(), model.base_model.feature_extractor
     # the same weights can sit in another encoder (strides, activation): the layers' settings must agree too
