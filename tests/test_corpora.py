@@ -41,6 +41,21 @@ def test_synth_splits_are_disjoint_in_sentences_and_voices(synth):
     assert summary["normalizer"] == "hi@1" and set(summary["splits"]) == set(SPLITS)
 
 
+def test_no_test_or_lm_sentence_repeats_a_voiced_one_once_normalised(tmp_path):
+    """Sentences that differ only in punctuation or quotes are one transcript: Spanish fortunes at the synth
+    recipe's seed and hours put a few dev/test sentences in train and dozens of voiced ones in the LM text."""
+    from asr.data.synth.corpus import plan
+    from asr.text import default_normalizer
+
+    normalize = default_normalizer("es")
+    jobs, lm_texts, stats = plan("es", 3, 0, tmp_path)
+    assert stats["repeats_left_out"].get("test") and stats["repeats_left_out"].get("lm_text")  # the case is here
+    texts = {split: {normalize(j.text) for j in split_jobs} for split, split_jobs in jobs.items()}
+    assert not texts["train"] & (texts["dev"] | texts["test"]) and not texts["dev"] & texts["test"]
+    assert not {normalize(t) for t in lm_texts} & set().union(*texts.values())
+    assert stats["sentences_with_audio"] == sum(len(j) for j in jobs.values())
+
+
 def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     out = tmp_path / "again"
     args = ["synth", "--langs", "en", "--hours", "0.03", "--out", str(out), "--seed", "3"]

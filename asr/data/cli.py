@@ -108,7 +108,9 @@ def run_synth(args: argparse.Namespace) -> int:
         summary = synth_language(
             lang, args.hours, args.out, args.seed, settings, args.workers, engines, args.sentence_pool
         )
-        print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM")
+        repeats = ", ".join(f"{where} {n}" for where, n in summary["repeats_left_out"].items())
+        print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM"
+              + (f"; left out, repeating a voiced sentence: {repeats}" if repeats else ""))  # fmt: skip
         print(summary_table(summary))
     print(f"corpus in {args.out}")
     return 0

@@ -113,15 +113,35 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str,
             utt_id = f"{speaker.id}_{lang}{tag}{split}{i:06d}"
             path = lang_dir / "audio" / split / f"{utt_id}.flac"
             jobs[split].append(Job(utt_id, text, speaker, path, _seed(seed, lang, split, i)))
+    jobs, lm_texts, repeats = _without_repeats(jobs, texts[used:], lang)
     stats = {
         "sentences_available": len(texts),
         "sentences_rejected": dict(rejected.most_common()),
-        "sentences_with_audio": used,
-        "lm_sentences": len(texts) - used,
+        "sentences_with_audio": sum(len(split_jobs) for split_jobs in jobs.values()),
+        "lm_sentences": len(lm_texts),
+        "repeats_left_out": repeats,
         "speakers": {split: sorted({j.speaker.id for j in js}) for split, js in jobs.items()},
         "held_out_voices": sorted(held_out_voices(jobs)),
     }
-    return jobs, texts[used:], stats
+    return jobs, lm_texts, stats
+
+
+def _without_repeats(jobs: dict[str, list[Job]], lm_texts: list[str], lang: str) -> tuple[dict, list[str], dict]:
+    """Dev and test jobs whose sentence, normalised, a split before them already voices, and LM sentences that a
+    split voices, are left out (counted by where): sentences that differ only in punctuation or quotes are
+    one transcript, and a test sentence in train or in the LM text makes the test score optimistic. The other
+    jobs keep their ids and seeds, so corpora without such repeats are unchanged."""
+    normalize = default_normalizer(lang)
+    voiced: set[str] = set()
+    kept: dict[str, list[Job]] = {}
+    repeats: dict[str, int] = {}
+    for split, split_jobs in jobs.items():  # train, dev, test
+        kept[split] = [j for j in split_jobs if split == "train" or normalize(j.text) not in voiced]
+        repeats[split] = len(split_jobs) - len(kept[split])
+        voiced |= {normalize(j.text) for j in split_jobs}
+    lm_kept = [text for text in lm_texts if normalize(text) not in voiced]
+    repeats["lm_text"] = len(lm_texts) - len(lm_kept)
+    return kept, lm_kept, {k: v for k, v in repeats.items() if v}
 
 
 def held_out_voices(jobs: dict[str, list[Job]]) -> set[str]:
