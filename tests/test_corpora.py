@@ -248,7 +248,9 @@ def test_asterisk_prompts_are_real_speech_with_clean_text(tmp_path):
     assert sum(len(u) for u in utts.values()) > 400 and all(len(u) > 20 for u in utts.values())
     assert summary["splits"]["train"]["converted_on_load"] == {"resampled": len(utts["train"])}
     texts = [u.text for us in utts.values() for u in us]
-    assert not any("[" in t or "(" in t or "*" in t for t in texts)
+    assert not any("[" in t or "(" in t or "*" in t or "<" in t for t in texts)  # "<beep ascending>" was a text
+    assert not any(c.isdigit() for t in texts for c in t)  # "press 1" is spoken "one": its label was "1"
+    assert summary["entries_skipped"]["digits spoken as words"] >= 1
     assert all(u.id.startswith("allison_en-") and u.speaker == "allison" for u in utts["dev"])
     skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
     assert len(skipped) == sum(summary["entries_skipped"].values()) and all(e["name"] and e["reason"] for e in skipped)

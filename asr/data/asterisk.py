@@ -34,7 +34,7 @@ CREDITS = {
 }
 SOUNDS = Path("/usr/share/asterisk/sounds")
 DOCS = Path("/usr/share/doc")
-_GLOSS = re.compile(r"\[[^\]]*\]|\([^)]*\)")
+_GLOSS = re.compile(r"\[[^\]]*\]|\([^)]*\)|<[^>]*>")
 
 
 def split_of(name: str) -> str:
@@ -45,10 +45,12 @@ def split_of(name: str) -> str:
 
 def clean_text(text: str) -> tuple[str, str | None]:
     """The spoken text of a transcript entry, and the reason to skip it (None when usable)."""
-    if re.fullmatch(r"\s*\[[^\]]*\]\s*", text):
+    if re.fullmatch(r"\s*(\[[^\]]*\]|<[^>]*>)\s*", text):  # [silence], <beep ascending>: tones, not words
         return "", "not speech"
     if "*" in text or "#" in text:
         return "", "symbols spoken as words"
+    if any(ch.isdigit() for ch in text):  # "press 1" is spoken "one": its label would be the digit
+        return "", "digits spoken as words"
     spoken = " ".join(_GLOSS.sub(" ", text).split())
     return spoken, None if spoken else "empty text"
 
