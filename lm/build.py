@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -89,12 +90,19 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
     except BaseException:  # a failed or interrupted build leaves nothing beside --out
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    old = out.with_name(out.name + ".old")
-    if out.exists():
-        out.rename(old)
-    partial.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(partial, out)
     return info
+
+
+def replace_folder(new: Path, out: Path) -> None:
+    """Puts the folder `new` in the place of `out` (set aside under a fresh name first, then removed)."""
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old.", dir=out.parent))
+        out.rename(old / out.name)  # a leftover OUT.old of an earlier run is never in the way, nor removed
+        new.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        new.rename(out)
 
 
 def _build(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path]) -> dict:
@@ -115,7 +123,7 @@ def _build(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOp
         "text": corpus,
         "ngrams": arpa.ngram_counts(arpa_path),
         "vocabulary": len(words),
-        "discount_fallback_used": "fallback" in log.lower(),
+        "discount_fallback_used": "substituting fallback discounts" in log.lower(),  # the log names paths too
         "files": {k: v for k, v in LM_FILES.items() if k not in ("info", "text")},
         "bytes": {k: (out / v).stat().st_size for k, v in LM_FILES.items() if k in ("arpa", "binary")},
         "build_seconds": round(time.perf_counter() - start, 2),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -98,8 +99,8 @@ def _build(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from lm.neural import train_neural_lm
 
-    if args.max_minutes <= 0:
-        raise InputError(f"--max-minutes {args.max_minutes:g}: expected more than 0")
+    if not 0 < args.max_minutes < math.inf:  # NaN too
+        raise InputError(f"--max-minutes {args.max_minutes:g}: expected a number of minutes more than 0")
     info = train_neural_lm(args.text, args.out, _normalizer(args), args.dev, args.max_minutes, args.from_model,
                            args.seed)  # fmt: skip
     print(f"{args.out}: {info['parameters'] / 1e6:.2f} M parameters, {info['steps']} steps, {info['epochs']} epochs "

@@ -37,7 +37,7 @@ def word_tokenizer(sentences: list[str]):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    words = sorted({w for s in sentences for w in s.split()})
+    words = sorted({w for s in sentences for w in s.split()} - set(SPECIAL))  # "<unk>" in a text is the unknown
     vocab = {token: i for i, token in enumerate([*SPECIAL, *words])}
     core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()

@@ -6,12 +6,17 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+from asr.errors import InputError
+
 
 def load(path: Path):
-    """A `kenlm.Model` (ARPA or binary)."""
+    """A `kenlm.Model` (ARPA or binary); `InputError` for a file KenLM cannot read (truncated, damaged)."""
     import kenlm
 
-    return kenlm.Model(str(path))
+    try:
+        return kenlm.Model(str(path))
+    except (OSError, RuntimeError, ValueError) as err:
+        raise InputError(f"{path}: KenLM cannot load it ({' '.join(str(err).split())[:200]})") from None
 
 
 def perplexity(model, sentences: Iterable[str]) -> dict:

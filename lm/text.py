@@ -18,7 +18,7 @@ def raw_lines(path: Path) -> Iterator[str]:
         yield from (u.text for u in read_manifest(path, durations=False))
         return
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is no part of the first word
             yield from f
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot read text: {getattr(err, 'strerror', None) or err}") from None
@@ -41,7 +41,8 @@ def normalized_sentences(
     `dropped`; blank lines are not counted."""
     for path in paths:
         for line in raw_lines(path):
-            if sentence := normalize(line):
+            # whitespace collapsed: the normaliser `none` kept each line's newline, an empty sentence to KenLM
+            if sentence := " ".join(normalize(line).split()):
                 yield path, sentence
             elif dropped is not None and line.strip():
                 dropped[path] += 1

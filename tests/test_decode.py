@@ -92,6 +92,13 @@ def test_backends_give_identical_hypotheses(es, cat_lm, tmp_path):
         (d.text, d.words, [h["text"] for h in d.nbest]) for d in b
     ]
     fast.close(), reference.close()
+    from pyctcdecode.decoder import BeamSearchDecoderCTC
+
+    for alpha in (0.1, 0.2, 0.3):  # a tuning grid: pyctcdecode kept one KenLM copy per point tried
+        reference.set_weights(alpha, 1.0)
+        reference.decode(flat[:2])
+    reference.close()
+    assert not BeamSearchDecoderCTC.model_container
     rows = {}
     for backend in ("ctcbeam", "pyctcdecode"):
         rows[backend], _ = decode(es, tmp_path / backend, "--decoder", "beam_lm", "--lm", str(es["lm"]),
@@ -206,6 +213,9 @@ def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, 
     text = asr({"raw": load_audio(utt.audio_path(es["test"].parent), 16000), "sampling_rate": 16000})["text"]
     rows, _ = decode(es, tmp_path / "lm", "--decoder", "beam_lm", "--lm", str(es["lm"]))
     assert text.split() and len(set(text.split()) & set(rows[0]["hyp"].split())) >= len(text.split()) // 2
+    attach = ["lm", "attach", "--model", str(MODEL), "--lm", str(es["lm"])]
+    assert asr_main([*attach, "--out", str(out)]) == 2  # merged into what was there before
+    assert asr_main([*attach, "--out", str(tmp_path / "nan"), "--alpha", "nan"]) == 2  # NaN in attrs.json
 
 
 def test_dev_scores_logged_in_training_equal_asr_decode(es, tmp_path):
@@ -426,6 +436,8 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         (["--decoder", "beam", "--hotwords", "la", "--hotword-weight", "nan"], "--hotword-weight nan: expected"),
         (["--decoder", "beam", "--hotword-weight", "5"], "--hotword-weight goes with --hotwords"),
         (["--logits-cache", "FILE"], "/FILE: cannot write there"),  # a traceback after the network
+        (["--decoder", "beam", "--hotwords", "日本"], "--hotwords '日本': the model cannot write it"),
+        (["--decoder", "beam", "--alpha", "2"], "--alpha goes with --decoder beam_lm"),  # no LM: nothing used it
     ],
 )
 def test_rescoring_mistakes_are_one_line(es, neural, tmp_path, capsys, extra, message):
@@ -460,6 +472,11 @@ def test_a_boosted_hotword_goes_from_wrong_to_right(es, tmp_path):
             fixed = word
             break
     assert fixed is not None, missed[:12]
+    # typed in capitals it is the same hotword, written as the model's targets are (it boosted nothing)
+    again, results = decode(es, tmp_path / "typed", "--decoder", "beam", "--hotwords", fixed.upper(),
+                            "--hotword-weight", "10")  # fmt: skip
+    assert results["decoder"]["hotwords"] == [fixed]
+    assert [r["hyp"] for r in again] == [r["hyp"] for r in boosted]
 
 
 @pytest.mark.parametrize("length", [1000, 16000 * 7, 16000 * 31, 16000 * 95 + 123])

@@ -180,3 +180,30 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     # --from: continue training any causal LM folder (here, this one)
     assert lm_main([*args, "--max-minutes", "0.05", "--from", str(out), "--out", str(tmp_path / "more")]) == 0
     assert json.loads((tmp_path / "more" / "lm.json").read_text())["from"] == str(out)
+
+
+def test_lm_text_is_read_as_sentences_whatever_the_normaliser(english, tmp_path, capsys):
+    """With --normalize none each line kept its newline (an empty sentence after every one: P(<s> </s>) was
+    0.57), a byte-order mark became part of the first word, and a Transformer LM crashed on "<unk>"."""
+    text = tmp_path / "none.txt"
+    text.write_text("\ufeffthe cat sat on the mat\n\nthe dog sat on the mat\n   \na cat and a dog\n", encoding="utf-8")
+    args = ["build", "--text", str(text), "--order", "3", "--normalize", "none", "--dev", str(text)]
+    for out in ("lm", "fallback_lm"):  # "fallback" in a path is no sign of lmplz's fallback discounts
+        assert lm_main([*args, "--out", str(tmp_path / out)]) == 0
+    info, other = (json.loads((tmp_path / o / "lm.json").read_text()) for o in ("lm", "fallback_lm"))
+    assert (info["text"]["sentences"], info["text"]["words"], info["dev"]["sentences"]) == (3, 17, 3)
+    assert info["discount_fallback_used"] == other["discount_fallback_used"]
+    assert "the" in (tmp_path / "lm" / "unigrams.txt").read_text(encoding="utf-8").split()
+    (tmp_path / "lm.old").mkdir()  # an earlier run's leftover beside --out is neither in the way nor removed
+    (tmp_path / "lm.old" / "keep").write_text("")
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 0 and (tmp_path / "lm.old" / "keep").exists()
+    unk = tmp_path / "unk.txt"
+    unk.write_text("the cat sat on the mat\nthe dog <unk> on the mat\n", encoding="utf-8")
+    train = ["train", "--text", str(unk), "--normalize", "none", "--out", str(tmp_path / "nlm")]
+    assert lm_main([*train, "--max-minutes", "0.01"]) == 0
+    assert lm_main([*train, "--max-minutes", "nan"]) == 2
+    assert "--max-minutes nan: expected" in capsys.readouterr().err
+    binary = (tmp_path / "lm" / "lm.bin").read_bytes()
+    (tmp_path / "lm" / "lm.bin").write_bytes(binary[: len(binary) // 2])  # truncated
+    assert lm_main(["ppl", "--lm", str(tmp_path / "lm"), "--text", str(text)]) == 2
+    assert "KenLM cannot load it" in capsys.readouterr().err

@@ -166,7 +166,11 @@ class BeamSearch:
         lm_args = {}
         if self.lm is not None:
             lm_args = {"kenlm_model_path": str(self.lm.binary), "unigrams": self.lm.unigrams}
-        return build_ctcdecoder(list(self.labels.tokens), alpha=self.settings.alpha, beta=self.settings.beta, **lm_args)
+        try:
+            return build_ctcdecoder(list(self.labels.tokens), alpha=self.settings.alpha, beta=self.settings.beta,
+                                    **lm_args)  # fmt: skip
+        except (OSError, RuntimeError, ValueError) as err:  # a truncated or damaged lm.bin
+            raise InputError(f"{self.lm.binary if self.lm else 'decoder'}: cannot load it ({str(err)[:200]})") from None
 
     def set_weights(self, alpha: float, beta: float) -> None:
         """New LM weight and insertion bonus; the decoder (and its pool) are rebuilt on the next call."""
@@ -201,4 +205,6 @@ class BeamSearch:
             else:
                 self._pool.terminate()
         self._pool = None
+        if self._decoder is not None and hasattr(self._decoder, "cleanup"):  # pyctcdecode keeps every decoder's
+            self._decoder.cleanup()  # KenLM model in a class-level container: one LM more per tuning point
         self._decoder = None

@@ -29,6 +29,8 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
 
     if not (model_dir / "config.json").is_file():
         raise InputError(f"{model_dir}: not a model folder (no config.json)")
+    if out_dir.resolve() != model_dir.resolve() and out_dir.exists() and any(out_dir.iterdir()):
+        raise InputError(f"--out {out_dir}: not empty; the model would be merged into what is there")
     processor = Wav2Vec2Processor.from_pretrained(model_dir)
     labels = Labels.from_tokenizer(processor.tokenizer)
     lm = LMFolder.load(lm_dir)

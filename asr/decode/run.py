@@ -243,6 +243,8 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     own = ModelFolder(Path(opts.model)).normalizer()
     normalize = get_normalizer(opts.normalize) if opts.normalize else own
     labels = Labels.from_tokenizer(model.processor.tokenizer)
+    if opts.beam.hotwords:
+        opts.beam.hotwords = spellable_hotwords(opts.beam.hotwords, own, labels.alphabet())
     lm = LMFolder.load(opts.lm) if opts.decoder == "beam_lm" else None
     if lm is not None:
         lm.check_against(labels.alphabet(), own.id)  # the LM must spell words as the model's targets do
@@ -315,6 +317,10 @@ def check_options(opts: DecodeOptions) -> None:
                                      or (opts.backend, opts.workers) != ("ctcbeam", 0)):  # fmt: skip
         raise InputError("beam settings (--beam-width, --alpha, --beta, --hotwords, --nbest, --backend, --workers, "
                          "...) go with --decoder beam or beam_lm; greedy would ignore them")  # fmt: skip
+    if opts.decoder == "beam" and opts.beam.alpha != BeamSettings.alpha:
+        raise InputError("--alpha goes with --decoder beam_lm (the n-gram LM's weight); without an LM nothing uses it")
+    if opts.decoder == "beam" and opts.beam.beta != BeamSettings.beta and not opts.rescore:
+        raise InputError("--beta goes with --decoder beam_lm or --rescore (a word bonus with an LM); nothing uses it")
     if opts.beam.hotword_weight != BeamSettings.hotword_weight and not opts.beam.hotwords:
         raise InputError("--hotword-weight goes with --hotwords (without them nothing uses it)")
     if opts.gamma != DEFAULT_GAMMA and not opts.rescore:
@@ -350,6 +356,18 @@ def check_options(opts: DecodeOptions) -> None:
         writable_dir(opts.out_dir(manifest), "--out")
     if opts.cache_dir is not None:  # a file there failed as a traceback after the network pass
         writable_dir(opts.cache_dir, "--logits-cache")
+
+
+def spellable_hotwords(hotwords: list[str], normalize: Normalizer, alphabet: set[str]) -> list[str]:
+    """The hotwords as the model writes its targets (its normaliser: case, Unicode form); `InputError` for one
+    it cannot spell (a capitalised word boosted nothing, without a word)."""
+    spelled = [" ".join(normalize(h).split()) for h in hotwords]
+    for typed, word in zip(hotwords, spelled, strict=True):
+        if missing := "".join(sorted(set(word.replace(" ", "")) - alphabet)):
+            raise InputError(f"--hotwords {typed!r}: the model cannot write it ({missing!r} not in its vocabulary)")
+        if not word:
+            raise InputError(f"--hotwords {typed!r}: nothing left after the model's normaliser ({normalize.id})")
+    return spelled
 
 
 def _content(info: dict | None, keys: tuple[str, ...] | None) -> object:
