@@ -321,7 +321,12 @@ def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe
     rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
     columns = {r["test_set"] for r in rows if r["test_set"].startswith("es/test")}
     assert len(columns) == 2 and all(f"[{n} utt " in " ".join(columns) for n in (len(lines), len(lines) - 1))
-    assert "other results under this name hold other utterances" in (board / "RESULTS.md").read_text()
+    report = (board / "RESULTS.md").read_text()
+    assert "results under this name hold other utterances" in report and "†" not in report.split("## Commands")[0]
+    tested = {line.split(" | ")[0].strip("| ") for line in report.split("## Paired bootstrap tests")[1].splitlines()}
+    full = next(c for c in columns if f"[{len(lines)} utt " in c)
+    assert full in tested  # the column of es/test with several systems has its paired tests (flagged away before)
+    assert ", LM 4-gram (lm_bigger)) |" in report.split("## Paired bootstrap tests")[1]  # equal decoders told apart
     exports = sorted((board / "open_asr").glob("*_DATASET_es_test.jsonl"))
     assert len(exports) == 6  # greedy, beam, beam_lm, the twin's and the other LM's beam_lm, the smaller set's
     assert any(r["lm"] == "4-gram (lm_bigger)" for r in rows)

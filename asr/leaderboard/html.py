@@ -78,7 +78,8 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
                significance: bool = False) -> Path:  # fmt: skip
     """Writes OUT/index.html; the plots are referenced by their paths relative to OUT. With `significance`, the
     WER cells carry their bootstrap intervals and the paired tests follow the table, as in RESULTS.md."""
-    flags = "".join(f"<li class='flag'>† {escape(text)}</li>" for text in dict.fromkeys(table.flags.values()))
+    flags = "".join(f"<li>{escape(text)}</li>" for text in table.notes)
+    flags += "".join(f"<li class='flag'>† {escape(text)}</li>" for text in dict.fromkeys(table.flags.values()))
     images = "".join(f'<img src="{escape(str(p.relative_to(out)))}" alt="{escape(p.stem)}">' for p in plots)
     sections = "".join(_run_section(i, run) for i, run in enumerate(runs, 1))
     settings = ", ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items())

@@ -21,8 +21,16 @@ def paired_tests(table: Table) -> list[list[str]]:
             if run is not best:
                 test = paired_bootstrap(run.utterance_counts(), best.utterance_counts())
                 rates = [f"{100 * test['wer_b']:.2f}", f"{100 * test['wer_a']:.2f}", f"{test['p_value']:.3f}"]
-                out.append([test_set, best.system["decoder"], run.system["decoder"], *rates])
+                out.append([test_set, system_label(best, runs), system_label(run, runs), *rates])
     return out
+
+
+def system_label(run: Run, column: list[Run]) -> str:
+    """The run's decoder, with its model and LM where another run of the column has the same decoder."""
+    decoder = run.system["decoder"]
+    if sum(r.system["decoder"] == decoder for r in column) == 1:
+        return decoder
+    return f"{decoder} ({run.system['model']}, LM {run.system['lm']})"
 
 
 def results_markdown(table: Table, runs: list[Run], command: str, significance: bool) -> str:
@@ -37,6 +45,8 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         "Normaliser and scoring per test set: "
         + "; ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items()) + ".",
     ]  # fmt: skip
+    if table.notes:
+        lines += ["", *table.notes]
     if table.flags:
         lines += ["", "† not comparable with the rest of its column:", ""]
         lines += [f"- {text}" for text in dict.fromkeys(table.flags.values())]

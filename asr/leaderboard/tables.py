@@ -24,6 +24,7 @@ class Table:
     test_sets: list[str] = field(init=False)
     cells: dict[tuple[tuple, str], Run] = field(init=False)
     flags: dict[tuple[tuple, str], str] = field(init=False)  # cells not comparable with their column
+    notes: list[str] = field(init=False)  # names several columns share (told apart by size and content id)
     settings: dict[str, tuple[str, str]] = field(init=False)  # test set -> (normaliser, scoring) of most rows
 
     def __post_init__(self) -> None:
@@ -36,12 +37,10 @@ class Table:
                 raise InputError(f"two results for one system on {run.test_set}: {self.cells[key].path} and {run.path}")
             self.cells[key] = run
         self.settings, self.flags = {}, {}
-        for run in self.runs:
-            if run.column != run.result.test_set["name"]:
-                self.flags[(run.system_key, run.test_set)] = (
-                    f"{run.result.test_set['name']}: other results under this name hold other utterances; the "
-                    f"columns are told apart by size and content id"
-                )
+        # a column told apart by content is comparable within itself (flagging it took its paired tests away)
+        shared = sorted({r.result.test_set["name"] for r in self.runs if r.column != r.result.test_set["name"]})
+        self.notes = [f"{name}: results under this name hold other utterances; their columns are told apart by "
+                      f"size and content id" for name in shared]  # fmt: skip
         for test_set in self.test_sets:
             runs = [r for r in self.runs if r.test_set == test_set]
             common = Counter(r.comparability for r in runs).most_common(1)[0][0]
