@@ -88,9 +88,10 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str,
     texts, rejected = sentences(lang)
     rng = random.Random(_seed(seed, lang))
     rng.shuffle(texts)
-    tag = ""
+    tag, main_share = "", []
     if sentence_pool == "reserve":  # the share that no "main" corpus of this seed voices, at any --hours
-        texts, tag = texts[int(len(texts) * MAX_AUDIO_SHARE) :], sentence_pool
+        cut = int(len(texts) * MAX_AUDIO_SHARE)
+        main_share, texts, tag = texts[:cut], texts[cut:], sentence_pool
     budget, used = hours * 3600, 0
     total = 0.0
     limit = int(len(texts) * MAX_AUDIO_SHARE)
@@ -113,7 +114,7 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str,
             utt_id = f"{speaker.id}_{lang}{tag}{split}{i:06d}"
             path = lang_dir / "audio" / split / f"{utt_id}.flac"
             jobs[split].append(Job(utt_id, text, speaker, path, _seed(seed, lang, split, i)))
-    jobs, lm_texts, repeats = _without_repeats(jobs, texts[used:], lang)
+    jobs, lm_texts, repeats = _without_repeats(jobs, texts[used:], lang, main_share)
     stats = {
         "sentences_available": len(texts),
         "sentences_rejected": dict(rejected.most_common()),
@@ -126,17 +127,20 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str,
     return jobs, lm_texts, stats
 
 
-def _without_repeats(jobs: dict[str, list[Job]], lm_texts: list[str], lang: str) -> tuple[dict, list[str], dict]:
+def _without_repeats(
+    jobs: dict[str, list[Job]], lm_texts: list[str], lang: str, main_share: list[str]
+) -> tuple[dict, list[str], dict]:
     """Dev and test jobs whose sentence, normalised, a split before them already voices, and LM sentences that a
     split voices, are left out (counted by where): sentences that differ only in punctuation or quotes are
-    one transcript, and a test sentence in train or in the LM text makes the test score optimistic. The other
-    jobs keep their ids and seeds, so corpora without such repeats are unchanged."""
+    one transcript, and a test sentence in train or in the LM text makes the test score optimistic. A reserve
+    corpus also leaves out the sentences of the share a main corpus may voice (`main_share`), train included.
+    The other jobs keep their ids and seeds, so corpora without such repeats are unchanged."""
     normalize = default_normalizer(lang)
-    voiced: set[str] = set()
+    voiced = {normalize(text) for text in main_share}
     kept: dict[str, list[Job]] = {}
     repeats: dict[str, int] = {}
     for split, split_jobs in jobs.items():  # train, dev, test
-        kept[split] = [j for j in split_jobs if split == "train" or normalize(j.text) not in voiced]
+        kept[split] = [j for j in split_jobs if normalize(j.text) not in voiced]
         repeats[split] = len(split_jobs) - len(kept[split])
         voiced |= {normalize(j.text) for j in split_jobs}
     lm_kept = [text for text in lm_texts if normalize(text) not in voiced]
