@@ -168,8 +168,7 @@ def manifest_normalizer(langs: list[str], spec: str | None, where: str) -> tuple
     lang = next(iter(counts)) if len(counts) == 1 else ""
     if spec:
         return get_normalizer(spec), lang
-    by_normalizer = {default_normalizer(code).id: code for code in counts}
-    if len(by_normalizer) > 1:
+    if len({default_normalizer(code).id for code in counts}) > 1:
         mix = ", ".join(f"{code or 'no lang'} ({n})" for code, n in counts.most_common())
         raise InputError(f"{where}: utterances of several languages whose normalisers differ ({mix}); name one "
                          "with --normalize")  # fmt: skip

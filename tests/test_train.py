@@ -41,6 +41,12 @@ def _args(setup: dict, out: Path, **extra) -> list[str]:
     return [token for key, value in options.items() for token in (f"--{key}", str(value))]
 
 
+def _rows(setup: dict, split: str) -> list[dict]:
+    """A split's manifest lines, audio paths made absolute (for a manifest written elsewhere)."""
+    lines = (setup["data"] / f"{split}.jsonl").read_text(encoding="utf-8").splitlines()
+    return [{**row, "audio": str(setup["data"] / row["audio"])} for row in map(json.loads, lines)]
+
+
 def _weights(path: Path) -> dict:
     from safetensors.torch import load_file
 
@@ -102,8 +108,7 @@ def test_resuming_on_data_remade_in_place_or_on_the_clock_with_another_budget_is
     """A train manifest remade under the same name resumed the finished run (its old model kept, the new data's
     counts reported); a budget schedule resumed with another max_minutes jumped back up its learning rate."""
     out, train = tmp_path / "run", tmp_path / "train.jsonl"
-    lines = (setup["data"] / "train.jsonl").read_text(encoding="utf-8").splitlines()
-    rows = [{**json.loads(line), "audio": str(setup["data"] / json.loads(line)["audio"])} for line in lines]
+    rows = _rows(setup, "train")
     train.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     assert train_main(_args(setup, out, train_manifest=train, max_steps=2, eval_steps=100)) == 0
     train.write_text("".join(json.dumps(r) + "\n" for r in rows[: len(rows) // 2]), encoding="utf-8")
@@ -166,8 +171,8 @@ def test_bad_input_is_reported(setup, tmp_path):
     assert proc.returncode == 2 and "empty.jsonl: no utterances" in proc.stderr
 
     lost = tmp_path / "lost.jsonl"  # one audio file gone: the test set failed after the whole training
-    rows = [json.loads(line) for line in (setup["data"] / "dev.jsonl").read_text(encoding="utf-8").splitlines()]
-    rows = [{**r, "audio": str(setup["data"] / ("gone" if k == 1 else "") / r["audio"])} for k, r in enumerate(rows)]
+    rows = _rows(setup, "dev")
+    rows[1]["audio"] = str(Path(rows[1]["audio"]).parent / "gone" / Path(rows[1]["audio"]).name)
     lost.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     proc = _run(_args(setup, tmp_path / "lost", test_manifest=lost, max_steps=1))
     assert proc.returncode == 2 and f"lost.jsonl: utterance {rows[1]['id']}: audio file" in proc.stderr
@@ -225,8 +230,7 @@ def test_a_processor_of_other_data_and_a_dev_set_with_nothing_to_score_are_refus
     proc = _run(_args(setup, tmp_path / "a", train_manifest=other / "hi" / "train.jsonl", max_steps=1))
     assert proc.returncode == 2 and "processor's vocabulary" in proc.stderr, proc.stderr
     dev = tmp_path / "dev.jsonl"
-    first = json.loads((setup["data"] / "train.jsonl").read_text().splitlines()[0])
-    dev.write_text(json.dumps({**first, "audio": str(setup["data"] / first["audio"]), "text": "?!"}))
+    dev.write_text(json.dumps({**_rows(setup, "train")[0], "text": "?!"}))
     proc = _run(_args(setup, tmp_path / "b", dev_manifest=dev, max_steps=1))
     assert proc.returncode == 2 and "every transcript normalises to nothing" in proc.stderr, proc.stderr
 

@@ -145,14 +145,16 @@ class Transcriber:
 
     def __init__(self, opts: DecodeOptions, labels: Labels, lm: LMFolder | None, rescorer: Rescorer | None) -> None:
         self.labels, self.depth, self.rescorer, self.gamma = labels, opts.depth, rescorer, opts.gamma
+        self.weight_names = opts.weight_names()
         workers = opts.workers or os.cpu_count() or 1
         self.beam = None if opts.decoder == "greedy" else BeamSearch(labels, opts.beam, lm, opts.backend, workers)
 
     @property
     def weights(self) -> dict[str, float]:
-        """The weights tuning can search: alpha and beta of a beam search, gamma of rescoring."""
-        weights = {} if self.beam is None else {"alpha": self.beam.settings.alpha, "beta": self.beam.settings.beta}
-        return weights | ({"gamma": self.gamma} if self.rescorer else {})
+        """The present values of the weights tuning can search (`DecodeOptions.weight_names`)."""
+        beam = {} if self.beam is None else {"alpha": self.beam.settings.alpha, "beta": self.beam.settings.beta}
+        present = beam | {"gamma": self.gamma}
+        return {name: present[name] for name in self.weight_names}
 
     def set_weights(self, weights: dict[str, float]) -> None:
         """New weights (those of `weights`); the beam search is rebuilt only when alpha or beta changed."""

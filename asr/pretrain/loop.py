@@ -158,9 +158,8 @@ class Pretrainer(Trainer):
         with context, self.acc.autocast():
             total, frames, parts = self._loss(self._inputs(batch))
             loss = total / frames / cfg.gradient_accumulation_steps
-        if not torch.isfinite(loss):
-            raise TrainError(f"non-finite pretraining loss at step {self.state.step + 1} on "
-                             f"utterances {', '.join(ex.id for ex in batch)}")  # fmt: skip
+        if where := self._non_finite_on(loss, batch):
+            raise TrainError(f"non-finite pretraining loss at step {self.state.step + 1} on {where}")
         self.acc.backward(loss)
         value = float(loss.detach()) * cfg.gradient_accumulation_steps
         self.micro_figures.append({"loss": value, **parts})

@@ -236,6 +236,9 @@ def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
         raise InputError(f"--{key} {value!r}: not a value") from None
 
 
+_EXPECTED = {int: "a whole number", float: "a number", bool: "true or false"}
+
+
 def _coerce(f: dataclasses.Field, value: object) -> object:
     kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type))
     if kind is None:
@@ -243,16 +246,14 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
     if value is None:  # `key:` or `key: null` in YAML, `--key null` or `--key ~`
         if kind is str:
             return ""  # unset, as a path key's default
-        expected = {int: "a whole number", float: "a number", bool: "true or false"}[kind]
-        raise InputError(f"config key {f.name}: expected {expected}, got null (an empty value)")
+        raise InputError(f"config key {f.name}: expected {_EXPECTED[kind]}, got null (an empty value)")
     if kind is str and isinstance(value, bool):  # YAML reads an unquoted true/false/no/yes as a bool
         return "no" if not value and "no" in f.metadata["choices"] else str(value).lower()
-    if kind is bool and not isinstance(value, bool):
-        raise InputError(f"config key {f.name}: expected true or false, got {value!r}")
     # a number is not a flag (a --key given without a value means true), and an int is not truncated
-    if kind in (int, float) and (isinstance(value, bool) or (kind is int and isinstance(value, float))):
-        raise InputError(f"config key {f.name}: expected {'a whole number' if kind is int else 'a number'}, got "
-                         f"{value!r}")  # fmt: skip
+    if (kind is bool and not isinstance(value, bool)) or (
+        kind in (int, float) and (isinstance(value, bool) or (kind is int and isinstance(value, float)))
+    ):
+        raise InputError(f"config key {f.name}: expected {_EXPECTED[kind]}, got {value!r}")
     try:
         return kind(value)
     except (TypeError, ValueError):

@@ -255,8 +255,7 @@ class Trainer:
         with context, self.acc.autocast():
             out = self.model(**self._inputs(batch), labels=self._labels(batch))
             loss = out.loss / self.cfg.gradient_accumulation_steps
-        if self._sum_over_processes(not torch.isfinite(loss)):  # one process skipping backward: the others hang
-            where = f"utterances {', '.join(ex.id for ex in batch)}" if not torch.isfinite(loss) else "another process"
+        if where := self._non_finite_on(loss, batch):
             if not self.cfg.ctc_zero_infinity:
                 raise TrainError(
                     f"non-finite loss at step {self.state.step + 1} on {where}; set ctc_zero_infinity=true to skip "
@@ -265,6 +264,15 @@ class Trainer:
             return math.nan
         self.acc.backward(loss)
         return float(loss.detach()) * self.cfg.gradient_accumulation_steps
+
+    def _non_finite_on(self, loss: torch.Tensor, batch: list[Example]) -> str:
+        """Where the loss is not finite on some process ("utterances ..." of this one, else "another process"),
+        or "" where it is finite on all: decided by all processes at once, as one skipping its backward pass or
+        raising alone leaves the others waiting in the gradient all-reduce."""
+        finite = bool(torch.isfinite(loss))
+        if not self._sum_over_processes(not finite):
+            return ""
+        return "another process" if finite else f"utterances {', '.join(ex.id for ex in batch)}"
 
     def _sum_over_processes(self, value: float) -> int:
         """`value` summed over the processes (one collective where there are several)."""

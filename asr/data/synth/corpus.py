@@ -140,9 +140,10 @@ def _without_repeats(
     kept: dict[str, list[Job]] = {}
     repeats: dict[str, int] = {}
     for split, split_jobs in jobs.items():  # train, dev, test
-        kept[split] = [j for j in split_jobs if normalize(j.text) not in voiced]
+        texts = [normalize(j.text) for j in split_jobs]
+        kept[split] = [j for j, text in zip(split_jobs, texts, strict=True) if text not in voiced]
         repeats[split] = len(split_jobs) - len(kept[split])
-        voiced |= {normalize(j.text) for j in split_jobs}
+        voiced.update(texts)
     lm_kept = [text for text in lm_texts if normalize(text) not in voiced]
     repeats["lm_text"] = len(lm_texts) - len(lm_kept)
     return kept, lm_kept, {k: v for k, v in repeats.items() if v}
