@@ -286,11 +286,13 @@ def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, t
 
 
 def test_a_frozen_feature_encoder_cached_trains_as_one_computed_every_step(setup, tmp_path):
+    """With speed perturbation: the cache keeps each speed's rendering of an utterance apart."""
     import torch
 
     runs = {}
     for name, hours in (("computed", 0), ("cached", 1)):
-        args = _args(setup, tmp_path / name, max_steps=14, freeze_feature_encoder="true", cache_audio_hours=hours)
+        args = _args(setup, tmp_path / name, max_steps=14, freeze_feature_encoder="true", cache_audio_hours=hours,
+                     speed_perturb="[0.9,1.0,1.1]")  # fmt: skip
         assert train_main(args) == 0
         runs[name] = json.loads((tmp_path / name / "run_info.json").read_text())
     assert not runs["computed"]["feature_encoder_cached"] and runs["cached"]["feature_encoder_cached"]

@@ -204,6 +204,8 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
         ("max_steps", "null", "a whole number, got null"),  # tracebacks comparing None with a number
         ("learning_rate", "~", "a number, got null"),
         ("new_head", "null", "true or false, got null"),  # was taken as false
+        ("speed_perturb", "[0.9, 3]", "a list of speed factors from 0.5 to 2"),
+        ("speed_perturb", "1.1", "a list of speed factors"),
     ],
 )
 def test_config_values_no_run_can_use_are_one_line(key, value, expected):
@@ -249,3 +251,23 @@ def test_a_train_manifest_with_a_repeated_id_is_refused(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(InputError, match=r"train.jsonl: utterance id\(s\) u1 more than once"):
         load_split(str(path), None, None)
+
+
+def test_speed_perturbation_draws_a_speed_per_utterance_and_epoch_and_renders_the_audio_at_it(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from asr.train.data import AudioStore, Example, speed_perturbed
+
+    sf.write(tmp_path / "a.wav", np.random.default_rng(0).standard_normal(16000).astype("float32") * 0.1, 16000)
+    examples = [Example(f"u{i}", tmp_path / "a.wav", None, 1.0, "a", (1,)) for i in range(30)]
+    assert speed_perturbed(examples, [], 0, 0) is examples
+    epochs = [speed_perturbed(examples, [0.9, 1.0, 1.1], 0, epoch) for epoch in (0, 1)]
+    assert epochs[0] == speed_perturbed(examples, [0.9, 1.0, 1.1], 0, 0)  # every process draws alike
+    assert epochs[0] != epochs[1] and {ex.speed for ex in epochs[0]} == {0.9, 1.0, 1.1}
+    store = AudioStore(16000, cache=True)
+    for ex in epochs[0] + epochs[1]:
+        assert ex.duration == pytest.approx(1.0 / ex.speed)
+        assert len(store.get(ex)) == round(16000 / ex.speed)
+    # each rendering is kept under its own key, beside the audio as read
+    assert set(store.cache) == {ex.key for ex in epochs[0] + epochs[1]} | {ex.id for ex in examples}

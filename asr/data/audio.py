@@ -71,6 +71,11 @@ def resample(samples: np.ndarray, rate: int, target_rate: int = TARGET_RATE) -> 
     return soxr.resample(samples, rate, target_rate, quality="VHQ").astype(np.float32, copy=False)
 
 
+def speed_perturb(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
+    """Plays the audio `factor` times faster (tempo and pitch together, as Kaldi's speed perturbation)."""
+    return samples if factor == 1.0 else resample(samples, round(rate * factor), rate)
+
+
 def load_audio(
     path: str | Path, target_rate: int = TARGET_RATE, offset: float = 0.0, duration: float | None = None
 ) -> np.ndarray:

@@ -100,6 +100,10 @@ class TrainConfig:
     max_batch_seconds: float = option(120.0, "audio seconds per batch (per process), padded")
     max_batch_size: int = option(64, "utterances per batch at most")
     sortagrad: bool = option(False, "first epoch in order of length, shortest first")
+    speed_perturb: list[float] = option(  # noqa: RUF009 - option() makes a default_factory for lists
+        [], "speed perturbation: each epoch every train utterance plays at one of these factors, drawn per (seed, "
+        "epoch, utterance), tempo and pitch together as Kaldi's and ESPnet's [0.9, 1.0, 1.1]; [] = none"
+    )  # fmt: skip
     max_duration: float = option(20.0, "longest train utterance kept (seconds); dev is never filtered")
     min_duration: float = option(0.0, "shortest train utterance kept (seconds)")
     cache_audio_hours: float = option(
@@ -190,6 +194,13 @@ class TrainConfig:
             raise InputError(
                 f"config key tri_stage_ratios: expected three shares of max_steps (warm-up, hold, decay) that sum "
                 f"to 1, such as [0.1, 0.4, 0.5], got {ratios!r}"
+            )
+
+        factors = self.speed_perturb
+        if not isinstance(factors, list) or not all(isinstance(f, int | float) and 0.5 <= f <= 2 for f in factors):
+            raise InputError(
+                f"config key speed_perturb: expected a list of speed factors from 0.5 to 2, such as [0.9, 1.0, 1.1], "
+                f"got {factors!r}"
             )
 
     def to_dict(self) -> dict:

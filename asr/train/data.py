@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from asr.data.audio import read_utterance_audio
+from asr.data.audio import read_utterance_audio, speed_perturb
 from asr.data.manifest import read_utterances
 from asr.errors import InputError
 
@@ -25,6 +25,12 @@ class Example:
     duration: float
     text: str
     labels: tuple[int, ...]
+    speed: float = 1.0  # speed perturbation: `duration` is the perturbed audio's
+
+    @property
+    def key(self) -> str:
+        """The id of this rendering of the utterance's audio (the id, with the speed where it is perturbed)."""
+        return self.id if self.speed == 1.0 else f"{self.id}@{self.speed:g}"
 
 
 @dataclass
@@ -78,20 +84,39 @@ def unknown_characters(texts: list[str], tokenizer) -> Counter:
     return unknown
 
 
+def speed_perturbed(examples: list[Example], factors: list[float], seed: int, epoch: int) -> list[Example]:
+    """`examples` each at a speed drawn from `factors` for (seed, epoch), durations scaled to match; the same
+    draws on every process."""
+    if not factors:
+        return examples
+    rng = random.Random(f"{seed}:{epoch}:speed")
+    return [at_speed(ex, float(rng.choice(factors))) for ex in examples]
+
+
+def at_speed(ex: Example, speed: float) -> Example:
+    """`ex` played `speed` times as fast as its audio (the audio's own rendering at 1)."""
+    original = ex.duration * ex.speed
+    return replace(ex, speed=speed, duration=original / speed)
+
+
 class AudioStore:
-    """Decoded 16 kHz audio of examples; kept in memory when `cache` is set."""
+    """Decoded 16 kHz audio of examples, speed-perturbed where their speed says; kept in memory (each speed's
+    rendering too) when `cache` is set."""
 
     def __init__(self, rate: int, cache: bool) -> None:
         self.rate = rate
         self.cache: dict[str, np.ndarray] | None = {} if cache else None
 
     def get(self, ex: Example) -> np.ndarray:
-        if self.cache is not None and ex.id in self.cache:
-            return self.cache[ex.id]
-        duration = ex.duration if ex.offset is not None else None
-        samples = read_utterance_audio(ex.id, ex.audio, self.rate, ex.offset or 0.0, duration)
+        if self.cache is not None and ex.key in self.cache:
+            return self.cache[ex.key]
+        if ex.speed == 1.0:
+            duration = ex.duration if ex.offset is not None else None
+            samples = read_utterance_audio(ex.id, ex.audio, self.rate, ex.offset or 0.0, duration)
+        else:
+            samples = speed_perturb(self.get(at_speed(ex, 1.0)), self.rate, ex.speed)
         if self.cache is not None:
-            self.cache[ex.id] = samples
+            self.cache[ex.key] = samples
         return samples
 
 

@@ -33,7 +33,7 @@ from asr.model.folder import ModelFolder
 from asr.scoring.corpus import score_normalized
 from asr.train import checkpoints
 from asr.train.config import TrainConfig
-from asr.train.data import AudioStore, Example, length_grouped_batches, load_split, shard
+from asr.train.data import AudioStore, Example, length_grouped_batches, load_split, shard, speed_perturbed
 from asr.train.feature_cache import FeatureCache, can_cache
 from asr.train.modeling import load_model
 from asr.train.runlog import RunLog
@@ -189,7 +189,7 @@ class Trainer:
         """The padded batch of train examples for the model."""
         inputs = self._features([self.audio.get(ex) for ex in examples])
         if self.feature_cache:
-            self.feature_cache.prepare([ex.id for ex in examples], inputs)
+            self.feature_cache.prepare([ex.key for ex in examples], inputs)
         return inputs
 
     def _features(self, arrays: list) -> dict:
@@ -213,7 +213,7 @@ class Trainer:
     def _epoch_batches(self, epoch: int) -> tuple[list[list[Example]], int]:
         """This process's batches of an epoch, and how many of the epoch's batches no process gets (fewer than
         the processes: they wait for the next epoch's order)."""
-        exs = self.train.examples
+        exs = speed_perturbed(self.train.examples, self.cfg.speed_perturb, self.cfg.seed, epoch)
         batches = length_grouped_batches(
             [ex.duration for ex in exs],
             self.cfg.max_batch_seconds,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
-from asr.data.audio import resample
+from asr.data.audio import resample, speed_perturb
 
 FIRST_COLOURS = ("white", "brown")  # the noise of the first corpora
 
@@ -44,11 +44,6 @@ TELEPHONE_CODECS = {"ulaw": ("WAV", "ULAW"), "alaw": ("WAV", "ALAW"), "gsm": ("W
                     "g721": ("WAV", "G721_32")}  # fmt: skip
 #: wideband lossy codecs, at the audio's rate
 WIDEBAND_CODECS = {"mp3": ("MP3", "MPEG_LAYER_III"), "vorbis": ("OGG", "VORBIS"), "opus": ("OGG", "OPUS")}
-
-
-def speed_perturb(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
-    """Plays the audio `factor` times faster (tempo and pitch together, as Kaldi's speed perturbation)."""
-    return samples if factor == 1.0 else resample(samples, round(rate * factor), rate)
 
 
 def reverberate(samples: np.ndarray, rate: int, rt60: float, rng: np.random.Generator,
