@@ -106,6 +106,12 @@ def test_utterances_too_short_to_mask_are_left_out_of_train_and_refused_in_dev(t
     train.write_text(tiny["train"].read_text().replace('"audio": "', f'"audio": "{tiny["train"].parent}/') + short)
     info = pretrain(dict(tiny, train=train), tmp_path / "pt", "--max_steps", "2")
     assert info["train_filtered"] == {"too short to mask": 1} and info["steps"] == 2
+    # 0.11 s gives 5 frames as read, 4 played 1.1 times as fast: a traceback in the negative sampling before
+    sf.write(tmp_path / "edge.wav", [0.1, -0.1] * 880, 16000)
+    edge = short.replace("z_short", "z_edge").replace("short.wav", "edge.wav").replace("0.1,", "0.11,")
+    train.write_text(train.read_text() + "\n" + edge)
+    info = pretrain(dict(tiny, train=train), tmp_path / "sp", "--max_steps", "2", "--speed_perturb", "[1.1]")
+    assert info["train_filtered"] == {"too short to mask": 2} and info["steps"] == 2
     dev = tmp_path / "dev.jsonl"
     dev.write_text(short + "\n")
     args = ["--model", str(tiny["init"]), "--train_manifest", str(train), "--dev_manifest", str(dev)]

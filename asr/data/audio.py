@@ -114,7 +114,12 @@ def audio_comment(path: str | Path) -> str:
         return f.comment
 
 
+def duration_tolerance(stated: float) -> float:
+    """How far a manifest's stated duration may be from its audio's: 50 ms or 1%, whichever is more."""
+    return max(0.05, 0.01 * stated)
+
+
 def duration_differs(stated: float, measured: float) -> bool:
-    """Whether a manifest's stated duration is not its audio's (beyond 50 ms or 1%): hours, RTFx and batching
-    are counted from the stated one."""
-    return abs(measured - stated) > max(0.05, 0.01 * stated)
+    """Whether a manifest's stated duration is not its audio's (beyond `duration_tolerance`): hours, RTFx and
+    batching are counted from the stated one."""
+    return abs(measured - stated) > duration_tolerance(stated)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.data.audio import TARGET_RATE
+from asr.data.audio import TARGET_RATE, duration_tolerance
 from asr.data.check import ctc_frames
 from asr.errors import InputError
 from asr.inference import batch_seconds, uses_attention_mask
@@ -99,13 +99,17 @@ class Pretrainer(Trainer):
         self.micro_figures: list[dict] = []
         self._prepare(model, TARGET_RATE)
 
-    def _frames(self, seconds: float) -> int:
-        """The feature frames of `seconds` of audio."""
-        return ctc_frames(round(seconds * TARGET_RATE), self.conv)
+    def _sure_frames(self, stated: float, speed: float = 1.0) -> int:
+        """The feature frames that audio of `stated` seconds is sure to give played `speed` times as fast: its
+        audio may be as much shorter than stated as a manifest's durations may be off (`duration_tolerance`)."""
+        seconds = (stated - duration_tolerance(stated)) / speed
+        return ctc_frames(max(round(seconds * TARGET_RATE), 0), self.conv)
 
     def _maskable(self, split: Split) -> Split:
-        """The split without the utterances shorter than a masked span (counted as "too short to mask")."""
-        kept = [ex for ex in split.examples if self._frames(ex.duration) >= self.min_frames]
+        """The split without the utterances that may be shorter than a masked span at the fastest speed of
+        speed_perturb (counted as "too short to mask")."""
+        fastest = max(self.cfg.speed_perturb, default=1.0)
+        kept = [ex for ex in split.examples if self._sure_frames(ex.duration, fastest) >= self.min_frames]
         if not kept:
             raise InputError(f"{self.cfg.train_manifest}: no utterance is {self.min_frames} frames long, the "
                              f"shortest that mask_time_length {self.cfg.mask_time_length} can mask")  # fmt: skip
@@ -114,7 +118,7 @@ class Pretrainer(Trainer):
 
     def _check_maskable(self, dev: EvalSet) -> None:
         """Refuses a dev split with an utterance too short to mask: the dev loss is over every utterance."""
-        short = [u.id for u in dev.utts if self._frames(u.duration) < self.min_frames]
+        short = [u.id for u in dev.utts if self._sure_frames(u.duration) < self.min_frames]
         if short:
             raise InputError(
                 f"{dev.manifest}: {len(short)} utterance(s) shorter than {self.min_frames} frames, the shortest that "
