@@ -96,6 +96,20 @@ def test_a_step_logs_the_means_of_its_micro_batches(tiny, tmp_path):
     assert len(rows) == 3 and all(r["loss"] >= r["contrastive"] for r in rows)  # loss = contrastive + diversity
 
 
+def test_manifests_without_transcripts_pretrain(tiny, tmp_path):
+    """Unlabeled audio has no text field (it was refused: 'manifest line without text')."""
+    for split in ("train", "dev"):
+        lines = []
+        for line in tiny[split].read_text().splitlines():
+            row = json.loads(line)
+            row |= {"audio": str(tiny[split].parent / row["audio"])}
+            lines.append(json.dumps({k: v for k, v in row.items() if k != "text"}))
+        (tmp_path / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    info = pretrain(dict(tiny, train=tmp_path / "train.jsonl"), tmp_path / "pt", "--max_steps", "2", "--dev_manifest",
+                    str(tmp_path / "dev.jsonl"), "--eval_steps", "2")  # fmt: skip
+    assert info["steps"] == 2 and info["history"][-1]["dev_loss"] > 0
+
+
 def test_utterances_too_short_to_mask_are_left_out_of_train_and_refused_in_dev(tiny, tmp_path, capsys):
     import soundfile as sf
 

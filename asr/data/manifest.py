@@ -48,19 +48,20 @@ class Utterance:
 _REQUIRED = ("id", "audio", "text")
 
 
-def read_manifest(path: str | Path, durations: bool = True) -> list[Utterance]:
+def read_manifest(path: str | Path, durations: bool = True, labeled: bool = True) -> list[Utterance]:
     """Reads a manifest; `InputError` naming the file and line for anything malformed. With `durations`
     (training, decoding, subsets) every line must carry its duration; the checks (`asr data check|prepare`),
-    which measure the audio, and text readers do without."""
+    which measure the audio, and text readers do without. Without `labeled` (pretraining) a line may lack its
+    text (read as "")."""
     path = Path(path)
-    return [_utterance(obj, f"{path}:{lineno}", durations) for lineno, obj in read_jsonl(path)]
+    return [_utterance(obj, f"{path}:{lineno}", durations, labeled) for lineno, obj in read_jsonl(path)]
 
 
-def read_utterances(path: str | Path) -> list[Utterance]:
+def read_utterances(path: str | Path, labeled: bool = True) -> list[Utterance]:
     """A manifest to train or decode on: at least one utterance, each id once (outputs and audio are kept by id;
     a repeated id swapped audio or lost an utterance's score), every audio file there (a missing test file
     failed after the whole training)."""
-    utts = read_manifest(path)
+    utts = read_manifest(path, labeled=labeled)
     if not utts:
         raise InputError(f"{path}: no utterances")
     if twice := [i for i, n in Counter(u.id for u in utts).items() if n > 1]:
@@ -92,9 +93,11 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
             raise InputError(f"{path}:{lineno}: invalid JSON ({err.msg})") from None
 
 
-def _utterance(obj: object, where: str, durations: bool) -> Utterance:
+def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -> Utterance:
     """One manifest line's utterance, its fields' types checked: a wrong type is an error, never a transcript
     such as "None" or "4711"."""
+    if not labeled and isinstance(obj, dict):
+        obj = {"text": ""} | obj
     missing = [k for k in _REQUIRED if not isinstance(obj, dict) or k not in obj]
     if missing:
         raise InputError(f"{where}: manifest line without {', '.join(missing)}")

@@ -93,7 +93,7 @@ class Pretrainer(Trainer):
         self.conv = list(zip(model.config.conv_kernel, model.config.conv_stride, strict=True))
         self.min_frames = max(cfg.mask_time_length, 2)  # a whole span, and a negative besides each masked frame
         self.train = self._maskable(load_unlabeled(cfg))
-        self.dev = EvalSet.load(cfg.dev_manifest, TARGET_RATE) if cfg.dev_manifest else None
+        self.dev = EvalSet.load(cfg.dev_manifest, TARGET_RATE, labeled=False) if cfg.dev_manifest else None
         if self.dev:
             self._check_maskable(self.dev)
         self.micro_figures: list[dict] = []

@@ -48,7 +48,7 @@ def load_split(manifest: str, tokenizer, normalize, min_duration: float = 0.0, m
     a `tokenizer` the transcripts are not used (unlabeled audio: no labels, none left out for its text)."""
     path = Path(manifest)
     examples, filtered = [], {"too short": 0, "too long": 0, "empty transcript": 0}
-    for utt in read_utterances(path):
+    for utt in read_utterances(path, labeled=tokenizer is not None):
         if utt.duration < min_duration:
             filtered["too short"] += 1
             continue

@@ -100,9 +100,9 @@ class EvalSet:
     audio: object  # Utterance -> samples, cached
 
     @classmethod
-    def load(cls, manifest: str, rate: int) -> EvalSet:
+    def load(cls, manifest: str, rate: int, labeled: bool = True) -> EvalSet:
         path = Path(manifest)
-        utts = read_utterances(path)
+        utts = read_utterances(path, labeled)
         return cls(path, utts, functools.cache(manifest_audio(path.parent, rate)))
 
 
