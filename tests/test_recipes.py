@@ -374,6 +374,25 @@ def test_results_copied_elsewhere_export_their_audio_and_old_ones_are_named_befo
     assert not (tmp_path / "board2").exists()
 
 
+def test_a_run_in_the_default_exp_with_options_of_its_own_publishes_no_results_file(recipe, tmp_path):
+    """Training keys, --hours and the like make an experiment: such a run in the default exp/synth/es copied its
+    RESULTS.md over recipes/synth/RESULTS.es.md (a review's stub run did so to the tracked RESULTS.md)."""
+    published = ROOT / "recipes" / "synth" / "RESULTS.es.md"
+    (tmp_path / "exp" / "synth").mkdir(parents=True)
+    (tmp_path / "exp" / "synth" / "es").symlink_to(recipe["exp"])  # the default --exp, relative to the cwd
+    cmd = ["bash", str(RUN), "--lang", "es", "--max_steps", "30", "--stage", "6", "--force"]
+    before = published.read_bytes() if published.exists() else None
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        assert "RESULTS.md not published" in proc.stdout and "RESULTS.md ->" not in proc.stdout
+    finally:  # a failure puts the tracked file back as it was
+        if before is None:
+            published.unlink(missing_ok=True)
+        else:
+            published.write_bytes(before)
+
+
 def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path):
     planted = tmp_path / "planted"
     exp = tmp_path / "exp"
@@ -386,6 +405,7 @@ def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path
         (["--stage", "3", "--stop-stage", "2"], "--stage 3 is after --stop-stage 2"),
         (["--stop-stage", "09"], "--stop-stage 09: expected a whole number"),  # bash would read octal
         (["--learning-rat", "0.1"], "unknown option(s) --learning_rat"),
+        (["--hours", "--force"], "option --hours needs a value"),  # set hours to '--force', forced nothing
     ):
         args = ["bash", str(RUN), "--lang", "es", *(["--exp", str(exp)] if "--exp" not in bad else []), *bad]
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)

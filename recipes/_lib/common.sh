@@ -23,6 +23,7 @@ stop_stage=${stop_stage:-100}
 force=${force:-false}
 num_processes=${num_processes:-1}
 TRAIN_OVERRIDES=()
+GIVEN=()  # the names of the options the command line set (see default_run)
 ORIGINAL_ARGS=("$@")
 # the recipe's settings (lower-case variables, its defaults and the ones above), less how this run is driven and
 # where it writes: a finished stage's marker records their values, and a rerun that changed one says so when it
@@ -35,12 +36,14 @@ while (($#)); do
         --force) force=true; shift ;;
         --help | -h) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         --*)
-            (($# >= 2)) || { echo "$0: option $1 needs a value" >&2; exit 2; }
+            # '--lang --force' set lang to '--force' and never forced
+            (($# >= 2)) && [[ $2 != --* ]] || { echo "$0: option $1 needs a value" >&2; exit 2; }
             _opt=${1#--}
             _opt=${_opt//-/_}
             # checked before any expansion: ${!_opt} of 'x[$(cmd)]' would run cmd
             [[ $_opt =~ ^[a-z][a-z0-9_]*$ ]] || { echo "$0: bad option name $1" >&2; exit 2; }
             [[ $_opt == ngpu ]] && _opt=num_processes
+            GIVEN+=("$_opt")
             [[ $_opt == exp && -z $2 ]] && { echo "$0: --exp is empty" >&2; exit 2; }
             if [[ -n ${!_opt+set} ]]; then
                 printf -v "$_opt" '%s' "$2"
@@ -59,6 +62,16 @@ done
 ((stage <= stop_stage)) || { echo "$0: --stage $stage is after --stop-stage $stop_stage" >&2; exit 2; }
 
 log() { echo "$(date '+%F %T') $*"; }
+
+# default_run NAME...: true when the command line set no option but how the run is driven (stages, processes)
+# and NAME... (such as lang): the recipe's own run, whose results it publishes. A run with another --exp,
+# --hours or training key is an experiment, published only where --results-md says.
+default_run() {
+    local opt
+    for opt in "${GIVEN[@]}"; do
+        [[ " stage stop_stage num_processes $* " == *" $opt "* ]] || return 1
+    done
+}
 
 # run_stage N NAME: true when stage N is selected and not finished (or --force); logs what it decides. A stage
 # that runs makes the later stages' results stale: their markers go (those of other run folders stay, see

@@ -89,6 +89,8 @@ stage_leaderboard() {
     if [[ -n ${results_md-} ]]; then
         cp "$exp/leaderboard/RESULTS.md" "$results_md"
         log "RESULTS.md -> $results_md"
+    else
+        log "RESULTS.md not published (an experiment's run; --results-md FILE copies it)"
     fi
     stage_done "$1" leaderboard
 }

@@ -18,19 +18,20 @@ subsets=
 lang=en
 hours=1.5
 . "$(dirname "$0")/../_lib/common.sh" "$@"
-published=  # the recipe's own run publishes its results; a run in another --exp is an experiment
-if [[ $corpus == synth ]]; then
+if [[ $corpus == synth ]]; then  # published: where the recipe's own run puts its results (default_run)
     subsets=${subsets:-10min 1h}
     model=${model:-$ROOT/models/synth-ctc-tiny-wide}
     train_config=${train_config:-$ROOT/recipes/synth/conf/train_cpu.yaml}
-    [[ -n $exp ]] || published=$ROOT/recipes/librispeech/RESULTS.synth.md
+    published=$ROOT/recipes/librispeech/RESULTS.synth.md
 else
     subsets=${subsets:-10min 1h 10h 100h}
     model=${model:-facebook/wav2vec2-base}
     train_config=${train_config:-$ROOT/recipes/librispeech/conf/finetune_base.yaml}
-    [[ -n $exp ]] || published=$ROOT/recipes/librispeech/RESULTS.md
+    published=$ROOT/recipes/librispeech/RESULTS.md
 fi
-results_md=${results_md:-$published}
+if default_run corpus; then
+    results_md=${results_md:-$published}
+fi
 exp=${exp:-exp/librispeech/$corpus}
 data=$exp/data/$corpus
 decode_sets=(dev_clean dev_other test_clean test_other)

@@ -21,10 +21,9 @@ data_seed=0  # the corpus's (asr data synth --seed); --seed is the training's, a
 # it 8.15 / 9.09% (one session, README). The asterisk recipe, 28 passes over 0.3 h, goes the other way. The
 # command line's own keys come after and win.
 TRAIN_OVERRIDES=(--hidden_dropout 0 --mask_time_prob 0 "${TRAIN_OVERRIDES[@]}")
-if [[ -z $exp && $lang == hi ]]; then  # the recipe's own runs publish their results; another --exp is an experiment
-    results_md=${results_md:-$ROOT/recipes/synth/RESULTS.md}
-elif [[ -z $exp ]]; then
-    results_md=${results_md:-$ROOT/recipes/synth/RESULTS.$lang.md}
+if [[ -z $results_md ]] && default_run lang; then  # the recipe's own runs publish their results
+    results_md=$ROOT/recipes/synth/RESULTS.$lang.md
+    [[ $lang != hi ]] || results_md=$ROOT/recipes/synth/RESULTS.md
 fi
 exp=${exp:-exp/synth/$lang}
 model=${model:-$ROOT/models/synth-ctc-tiny-wide}
