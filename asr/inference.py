@@ -21,6 +21,7 @@ saved beside the model states what the model needs).
 from __future__ import annotations
 
 import functools
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -95,6 +96,17 @@ def manifest_audio(base: Path, rate: int) -> Callable[[Utterance], np.ndarray]:
     return read
 
 
+def _not_a_ctc_model(name: str) -> str:
+    """A hint for a folder whose config names no CTC architecture (an `asr pretrain` output), else ""."""
+    try:
+        architectures = json.loads((Path(name) / "config.json").read_text(encoding="utf-8")).get("architectures")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    if not architectures or any(a.endswith("ForCTC") for a in architectures):
+        return ""
+    return f": its config names {', '.join(architectures)}, not a CTC model; fine-tune it with 'asr train'"
+
+
 class CTCInference:
     """A CTC model (in eval mode) with its processor; `log_probs` runs it over utterances in batches."""
 
@@ -118,13 +130,17 @@ class CTCInference:
         (``adapter.<lang>.safetensors``, as transformers' ``load_adapter`` reads them); recordings longer than
         `chunk_seconds` (0: none) run in overlapping chunks."""
         import torch
+        from safetensors import SafetensorError
         from transformers import AutoModelForCTC, AutoProcessor
 
         try:
             processor = AutoProcessor.from_pretrained(name)
-            model = AutoModelForCTC.from_pretrained(name, dtype=getattr(torch, dtype))
-        except (OSError, ValueError) as err:
-            raise InputError(f"{name}: cannot load a CTC model and processor: {str(err).splitlines()[0]}") from None
+            model, info = AutoModelForCTC.from_pretrained(name, dtype=getattr(torch, dtype), output_loading_info=True)
+        except (OSError, ValueError, TypeError, SafetensorError) as err:  # TypeError: no tokenizer files
+            raise InputError(f"{name}: cannot load a CTC model and processor ({str(err).splitlines()[0]})"
+                             f"{_not_a_ctc_model(name)}") from None  # fmt: skip
+        if head := sorted(key for key in info["missing_keys"] if key.startswith("lm_head")):  # a random head: WER ~100%
+            raise InputError(f"{name}: its weights hold no CTC head ({', '.join(head)}){_not_a_ctc_model(name)}")
         if adapter:
             from asr.model.adapters import load_adapter
 

@@ -38,7 +38,26 @@ def w(tmp_path_factory) -> Path:
     (root / "nowords.txt").write_text("\n")
     assert asr_main(["model", "init", "--preset", "tiny", "--out", str(root / "m32")]) == 0
     assert asr_main(["vocab", "--train", str(root / "data" / "es" / "train.jsonl"), "--out", str(root / "proc")]) == 0
+    _broken_models(root)
     return root
+
+
+def _broken_models(root: Path) -> None:
+    """Copies of MODEL: weights cut short (a half-copied checkpoint), and weights without the CTC head under a
+    pretraining config (an `asr pretrain` output with a processor beside it: decoded with a random head before)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    for name in ("cut", "headless"):
+        shutil.copytree(MODEL, root / name)
+    weights = root / "cut" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    headless = root / "headless"
+    tensors = load_file(str(headless / "model.safetensors"))
+    save_file({k: v for k, v in tensors.items() if not k.startswith("lm_head")}, str(headless / "model.safetensors"))
+    config = json.loads((headless / "config.json").read_text())
+    (headless / "config.json").write_text(json.dumps(config | {"architectures": ["Wav2Vec2ForPreTraining"]}))
 
 
 TEST = "--manifest {w}/data/es/test.jsonl"
@@ -53,6 +72,9 @@ CASES = {
                              "--out {w}/afile/x: cannot write there"),
     "decode, no such model": (f"decode --model {{w}}/nothing {TEST} --out {{w}}/o", "cannot load a CTC model"),
     "decode, model without tokenizer": (f"decode --model {{w}}/m32 {TEST} --out {{w}}/o", "m32: cannot load"),
+    "decode, weights cut short": (f"decode --model {{w}}/cut {TEST} --out {{w}}/o", "cut: cannot load a CTC model"),
+    "decode, no CTC head": (f"decode --model {{w}}/headless {TEST} --out {{w}}/o",
+                            "no CTC head (lm_head.bias, lm_head.weight): its config names Wav2Vec2ForPreTraining"),
     "decode, --beam-width 0": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --beam-width 0",
                                "--beam-width 0: expected at least 1"),
     "decode, --alpha-grid abc": (f"decode --model {{model}} {TEST} --out {{w}}/o --alpha-grid abc", "grid 'abc'"),
