@@ -301,7 +301,7 @@ def _sclite_counts(out: Path) -> list[int]:
     subprocess.run([str(SCLITE), "-r", str(out / "ref.stm"), "stm", "-h", str(out / "hyp.ctm"), "ctm", "-e", "utf-8",
                     "-o", "sgml", "-O", str(out), "-n", "timed"], check=True, capture_output=True)  # fmt: skip
     sgml = (out / "timed.sgml").read_text(encoding="utf-8")
-    ops = "".join(item[0] for body in re.findall(r"<PATH[^>]*>\n(.*?)\n</PATH>", sgml, flags=re.S)
+    ops = "".join(item[0] for body in re.findall(r"<PATH[^\n]*>\n(.*?)\n</PATH>", sgml, flags=re.S)
                   for item in body.split(":") if item)  # fmt: skip
     return [ops.count(op) for op in "CSDI"]
 
@@ -316,6 +316,17 @@ def test_ctm_and_stm_score_in_sclite_as_asr_score_does(es, tmp_path, decoder):
         times = [(w["start"], w["end"]) for w in row["words"]]
         assert [w["word"] for w in row["words"]] == row["hyp"].split()
         assert all(0 <= a < b <= row["duration"] + 0.02 for a, b in times) and times == sorted(times)
+
+
+def test_a_reference_that_starts_with_a_word_in_angle_brackets_keeps_it_in_sclite(es, tmp_path):
+    """Without a label field in ref.stm, sclite read a first word such as <unk> as the segment's label."""
+    rows = [json.loads(line) for line in es["test"].read_text(encoding="utf-8").splitlines()]
+    marked = [{**r, "audio": str(es["test"].parent / r["audio"]), "text": f"<unk> {r['text']}"} for r in rows[:3]]
+    manifest = tmp_path / "test.jsonl"
+    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in marked), encoding="utf-8")
+    assert decode_main(["--model", str(MODEL), "--manifest", str(manifest), "--out", str(tmp_path / "d")]) == 0
+    word = json.loads((tmp_path / "d" / "results.json").read_text())["scores"]["word"]
+    assert word["D"] + word["S"] >= 3 and _sclite_counts(tmp_path / "d") == [word[k] for k in "CSDI"]
 
 
 def test_speaker_tables_follow_the_manifest_speakers(es, tmp_path):
@@ -346,7 +357,7 @@ def test_stm_speakers_with_spaces_stay_one_field():
     from asr.decode.sclite_files import stm_lines
 
     row = {"id": "u1", "speaker": " Ann  Lee ", "duration": 1.5, "ref": "La casa"}
-    assert stm_lines([row], str.lower) == ["u1 1 Ann_Lee 0.000 1.500 la casa"]
+    assert stm_lines([row], str.lower) == ["u1 1 Ann_Lee 0.000 1.500 <o> la casa"]
     assert stm_lines([{**row, "id": "x7_u1", "speaker": ""}], str.lower)[0].split()[2] == "x7"  # as asr score
 
 

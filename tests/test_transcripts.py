@@ -61,7 +61,7 @@ def test_bad_files_name_the_file_and_line(tmp_path, name, data, message):
 @pytest.mark.parametrize(
     ("name", "data", "kind"),
     [  # as asr decode writes them (ref.stm, hyp.ctm), and the same lines under a name that says nothing
-        ("ref.stm", "u1 1 spk 0.000 1.606 la casa es roja\n", "STM"),
+        ("ref.stm", "u1 1 spk 0.000 1.606 <o> la casa es roja\n", "STM"),
         ("hyp.ctm", "u1 1 0.020 0.120 la\nu1 1 0.180 0.080 casa\n", "CTM"),
         ("ref.txt", "u1 1 spk 0.000 1.606 la casa es roja\nu2 1 spk 0.000 2.1 el perro\n", "STM"),
         ("hyp.txt", "u1 1 0.020 0.120 la\nu1 1 0.180 0.080 casa 0.93\n", "CTM"),

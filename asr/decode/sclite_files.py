@@ -1,6 +1,7 @@
 """Files NIST sclite scores by time: ``hyp.ctm`` (a word a line with its start and duration) and ``ref.stm``
 (an utterance a line with its segment and normalised reference), so that
-``sclite -r ref.stm stm -h hyp.ctm ctm`` gives the word error counts `asr score` gives.
+``sclite -r ref.stm stm -h hyp.ctm ctm -e utf-8 -s`` gives the word error counts `asr score` gives (``-s``: case
+kept, as `asr score` keeps it; sclite folds case without it).
 
 Each utterance is its own "file" (its id) on channel 1, times in seconds from the utterance's start. Words
 are normalised one by one with the scoring normaliser (a word it splits shares the word's time span equally;
@@ -29,10 +30,15 @@ def ctm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
     return lines
 
 
+#: the STM label field (Hub-4's "overall" category): without one, sclite reads a reference's first word as the
+#: label where it is one in angle brackets (<unk>, <noise>) and drops it from the scoring
+LABEL = "<o>"
+
+
 def stm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
-    """``<id> 1 <speaker> 0 <duration> <normalised reference>`` per utterance, ordered by id; the speaker as
+    """``<id> 1 <speaker> 0 <duration> <o> <normalised reference>`` per utterance, ordered by id; the speaker as
     `asr decode`'s tables name it (`speaker_label`: an STM field cannot hold spaces)."""
-    return [f"{r['id']} {CHANNEL} {speaker_label(r['id'], r['speaker'])} 0.000 {r['duration']:.3f} "
+    return [f"{r['id']} {CHANNEL} {speaker_label(r['id'], r['speaker'])} 0.000 {r['duration']:.3f} {LABEL} "
             f"{normalize(r['ref'])}".rstrip() for r in sorted(rows, key=lambda r: r["id"])]  # fmt: skip
 
 

@@ -68,7 +68,7 @@ def _timed(sample: list[str]) -> str | None:
 
 def _refuse_timed(path: Path, kind: str) -> None:
     raise InputError(
-        f"{path}: a {kind} file, scored by time: 'sclite -r ref.stm stm -h hyp.ctm ctm'. asr score reads "
+        f"{path}: a {kind} file, scored by time: 'sclite -r ref.stm stm -h hyp.ctm ctm -e utf-8 -s'. asr score reads "
         "transcripts by utterance (kaldi, tsv, trn, jsonl; asr decode's hyp.jsonl holds ref and hyp); a Kaldi "
         "text of numbers: --format kaldi"
     )
