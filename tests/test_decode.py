@@ -127,9 +127,11 @@ def test_decode_writes_hypotheses_in_manifest_order_with_scores_equal_to_asr_sco
 
 def test_beam_with_lm_beats_greedy_on_the_synthetic_test_split(es, tmp_path):
     _, greedy_results = decode(es, tmp_path / "greedy")
-    _, beam_results = decode(es, tmp_path / "beam", "--decoder", "beam")
+    _, beam_results = decode(es, tmp_path / "beam", "--decoder", "beam", "--batch-seconds", "5")
     _, lm_results = decode(es, tmp_path / "lm", "--decoder", "beam_lm", "--lm", str(es["lm"]))
     assert beam_results["timing"]["logits_cached"] and lm_results["lm"]["order"] == 3
+    # the cached network pass's batches (this command's 5 s were not used), and its chunking of long recordings
+    assert beam_results["timing"]["batch_seconds"] == 30 and beam_results["model"]["chunk_seconds"] == 30
     assert lm_results["wer"] < greedy_results["wer"]
     assert lm_results["decoder"]["alpha"] == 0.5 and "alpha" not in beam_results["decoder"]
 

@@ -21,7 +21,7 @@ from asr.data.manifest import Utterance
 from asr.errors import InputError
 from asr.inference import Posteriors
 
-CACHE_VERSION = 4  # 4: the network pass (seconds, processes, device) in the metadata
+CACHE_VERSION = 5  # 4: the network pass (seconds, processes, device) in the metadata; 5: its batch seconds
 
 
 def model_fingerprint(name: str, dtype: str, adapter: str | None, chunk_seconds: float) -> str:

@@ -96,7 +96,7 @@ class Split:
     post: Posteriors
     cached: bool
     # the network pass (this decode's, or the cached one's): its wall-clock seconds (with several processes
-    # the slowest one's: theirs overlap), processes and device
+    # the slowest one's: theirs overlap), processes, device and padded seconds per batch
     network: dict
 
     @property
@@ -125,7 +125,8 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
         seconds = max(gather_object([seconds]))  # the slowest process's
         rows = gather_object([(i, post.logprobs[i], post.am_seconds[i]) for i in post.logprobs])
         post = Posteriors({i: x for i, x, _ in rows}, {i: s for i, _, s in rows})
-    network = {"seconds": seconds, "processes": state.num_processes, "device": str(model.device)}
+    network = {"seconds": seconds, "processes": state.num_processes, "device": str(model.device),
+               "batch_seconds": model.batch_seconds(opts.batch_seconds)}  # fmt: skip
     if path is not None and state.is_main_process:
         cache.save_cache(path, post, {"model": opts.model, "manifest": str(manifest), "network": network})
     return Split(manifest, utts, post, False, network)
@@ -446,7 +447,7 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, provenance
         normalizer=score.normalizer,
         scoring=score.compat,
         scores={level: score.totals[level].to_json() for level in score.levels},
-        timing=timing(test, decoding, model.batch_seconds(opts.batch_seconds)),
+        timing=timing(test, decoding),
         provenance=provenance,
     )
 
@@ -454,14 +455,15 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, provenance
 def model_record(opts: DecodeOptions, model: CTCInference) -> dict:
     """What a results.json records of the model."""
     return {"path": opts.model, "parameters": model.parameters(), "adapter": opts.adapter, "dtype": opts.dtype,
+            "chunk_seconds": opts.chunk_seconds,  # long recordings' chunking changes the network's output
             "train_info": ModelFolder(Path(opts.model)).train_summary()}  # fmt: skip
 
 
-def timing(test: Split, decoding: Decoding, batch_seconds: float) -> dict:
+def timing(test: Split, decoding: Decoding) -> dict:
     """Audio, network, decoding and rescoring seconds; RTFx = audio seconds per second of all three, and
     without rescoring (the first pass alone) where there was some. The network seconds are the wall clock's:
     with several processes, the slowest one's, not the sum of their utterances' (which overlap); from the
-    cache, those of the pass that made it, with its processes and device."""
+    cache, those of the pass that made it, with its processes, device and batch seconds."""
     am_seconds = test.network["seconds"]
     decode_seconds = decoding.decode_seconds
     first = {}
@@ -478,7 +480,7 @@ def timing(test: Split, decoding: Decoding, batch_seconds: float) -> dict:
         "logits_cached": test.cached,
         "device": test.network["device"],
         "processes": test.network["processes"],
-        "batch_seconds": batch_seconds,
+        "batch_seconds": test.network["batch_seconds"],
     }
 
 
