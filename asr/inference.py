@@ -148,9 +148,17 @@ class CTCInference:
         return cls(model.to(device).eval(), processor, chunk_seconds)
 
     @property
+    def frame_samples(self) -> int:
+        """Samples per output frame: the feature encoder's total stride, times the output adapter's where the
+        model has one (``add_adapter``: ``adapter_stride`` per adapter layer, as the model's output lengths)."""
+        config = self.model.config
+        adapter = config.adapter_stride ** config.num_adapter_layers if getattr(config, "add_adapter", False) else 1
+        return math.prod(config.conv_stride) * adapter
+
+    @property
     def frame_seconds(self) -> float:
-        """Seconds between two output frames (the feature encoder's total stride over the sample rate)."""
-        return math.prod(self.model.config.conv_stride) / self.rate
+        """Seconds between two output frames."""
+        return self.frame_samples / self.rate
 
     @property
     def device(self):
@@ -269,7 +277,7 @@ class CTCInference:
         default stride), at most `batch_seconds` of chunks at a time; each chunk's context frames are dropped and
         the rest joined. Chunks start on the frame grid and each keeps the frames between its own boundaries, so
         the joined frames are as many as an unchunked run's, and word times do not drift."""
-        hop = math.prod(self.model.config.conv_stride)  # samples per output frame
+        hop = self.frame_samples
         # chunks, contexts and steps whole frames long (a chunk a multiple of 6 frames), so every chunk's frames
         # lie on the unchunked run's frame grid
         chunk = max(1, round(self.chunk_seconds * self.rate / (6 * hop))) * 6 * hop

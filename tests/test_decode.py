@@ -513,6 +513,26 @@ def test_chunked_frames_are_as_many_as_unchunked_ones_so_times_do_not_drift(chun
         assert len(model.long_log_probs(samples, 30)) == len(model.forward([samples])[0])
 
 
+def test_a_model_with_an_output_adapter_has_longer_frames_and_chunks_lose_none(tmp_path):
+    """add_adapter shortens the frames by adapter_stride per layer: word times were 8x too short (0.02 s frames)
+    and chunked inference dropped 235 of 298 frames."""
+    import shutil
+
+    from transformers import AutoConfig, Wav2Vec2ForCTC
+
+    from asr.inference import CTCInference
+
+    shutil.copytree(MODEL, tmp_path / "m")
+    config = AutoConfig.from_pretrained(MODEL)
+    config.update({"add_adapter": True, "num_adapter_layers": 3, "adapter_stride": 2})
+    Wav2Vec2ForCTC(config).save_pretrained(tmp_path / "m")
+    model = CTCInference.load(str(tmp_path / "m"), chunk_seconds=10)
+    samples = (np.random.default_rng(0).standard_normal(16000 * 35).astype(np.float32)) * 0.1
+    frames = len(model.forward([samples])[0])
+    assert model.frame_seconds == 0.16 and abs(frames * 0.16 - 35) < 0.5
+    assert len(model.long_log_probs(samples, 30)) == frames
+
+
 def test_a_long_recording_decodes_in_chunks_close_to_its_parts(es, tmp_path):
     import soundfile as sf
 
