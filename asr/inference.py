@@ -152,7 +152,7 @@ class CTCInference:
         """Samples per output frame: the feature encoder's total stride, times the output adapter's where the
         model has one (``add_adapter``: ``adapter_stride`` per adapter layer, as the model's output lengths)."""
         config = self.model.config
-        adapter = config.adapter_stride ** config.num_adapter_layers if getattr(config, "add_adapter", False) else 1
+        adapter = config.adapter_stride**config.num_adapter_layers if getattr(config, "add_adapter", False) else 1
         return math.prod(config.conv_stride) * adapter
 
     @property

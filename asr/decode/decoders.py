@@ -177,22 +177,26 @@ class BeamSearch:
         self.settings.alpha, self.settings.beta = float(alpha), float(beta)
         self.close()
 
-    def decode(self, logprobs: list[np.ndarray], nbest: int = 1) -> list[Decoded]:
-        """Each utterance's decoding (with up to `nbest` hypotheses), in input order."""
+    def prepare(self) -> None:
+        """Builds the decoder (loading the LM) and the workers: one-time costs, kept out of a timed decoding."""
         global _WORKER_DECODER
         if self._decoder is None:
             self._decoder = self._build()
-        _WORKER_DECODER = self._decoder
+        _WORKER_DECODER = self._decoder  # before the fork: the workers take it with them
+        if self.workers > 1 and self._pool is None:
+            self._pool = (
+                ThreadPoolExecutor(self.workers)
+                if self.backend == "ctcbeam"
+                else multiprocessing.get_context("fork").Pool(self.workers, initializer=ignore_interrupts)
+            )
+
+    def decode(self, logprobs: list[np.ndarray], nbest: int = 1) -> list[Decoded]:
+        """Each utterance's decoding (with up to `nbest` hypotheses), in input order."""
+        self.prepare()
         jobs = [(x, self.settings, nbest) for x in logprobs]
         if self.workers <= 1:
             results = [_timed_decode(job) for job in jobs]
         else:
-            if self._pool is None:
-                self._pool = (
-                    ThreadPoolExecutor(self.workers)
-                    if self.backend == "ctcbeam"
-                    else multiprocessing.get_context("fork").Pool(self.workers, initializer=ignore_interrupts)
-                )
             mapper = self._pool.map if self.backend == "ctcbeam" else self._pool.imap
             results = list(mapper(_timed_decode, jobs))
         return results

@@ -170,6 +170,11 @@ class Transcriber:
         """What the first pass depends on: without an n-gram, neither alpha nor beta."""
         return () if self.beam is None or self.beam.lm is None else (self.beam.settings.alpha, self.beam.settings.beta)
 
+    def prepare(self) -> None:
+        """The beam search's one-time costs (decoder, LM, workers), before anything is timed."""
+        if self.beam is not None:
+            self.beam.prepare()
+
     def first_pass(self, logprobs: list[np.ndarray]) -> list[Decoded]:
         if self.beam is not None:
             return self.beam.decode(logprobs, self.depth)
@@ -207,6 +212,7 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, f
                  first: list[Decoded] | None = None) -> Decoding:  # fmt: skip
     """Decodes (from the `first` pass when given), rescores and scores a split; word times in seconds from
     each utterance's start."""
+    transcribe.prepare()  # not charged to the first split's RTFx
     start = time.perf_counter()
     first = first_pass(split, transcribe) if first is None else first
     first_seconds = time.perf_counter() - start  # wall clock: beam workers' own seconds overlap
