@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from asr.decode.results import DecodeResult
+from asr.leaderboard.collect import Run
+from asr.leaderboard.export import wall_clock_shares
 from asr.scoring.cli import main as score_main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +65,10 @@ def test_leaderboard_numbers_equal_asr_score_on_the_written_hypotheses(recipe, c
     assert len(exports) == 3
     first = json.loads(exports[0].read_text(encoding="utf-8").splitlines()[0])
     assert set(first) == {"audio_filepath", "duration", "time", "text", "pred_text"}
+    for row in rows:  # the Open ASR leaderboard's RTFx, sum of durations over sum of times, is the decode's
+        run = Run(Path(row["results"]), DecodeResult.read(Path(row["results"])))
+        audio = sum(h["duration"] for h in run.hypotheses)
+        assert audio / sum(wall_clock_shares(run)) == pytest.approx(run.result.timing["rtfx"], rel=0.05)
 
 
 def test_a_second_run_skips_finished_stages_and_force_redoes_one(recipe):

@@ -48,12 +48,24 @@ def open_asr_jsonl(run: Run, audio: dict[str, str], out: Path, taken: set[Path])
         number += 1
         path = out / f"MODEL_{system}-{number}_DATASET_{dataset}.jsonl"
     taken.add(path)
+    times = wall_clock_shares(run)
     with open(path, "w", encoding="utf-8") as f:
-        for row in run.hypotheses:
+        for row, seconds in zip(run.hypotheses, times, strict=True):
             f.write(json.dumps({"audio_filepath": audio.get(row["id"], row["id"]), "duration": row["duration"],
-                                "time": row["am_seconds"] + row["decode_seconds"], "text": row["ref"],
-                                "pred_text": row["hyp"]}, ensure_ascii=False) + "\n")  # fmt: skip
+                                "time": seconds, "text": row["ref"], "pred_text": row["hyp"]},
+                               ensure_ascii=False) + "\n")  # fmt: skip
     return path
+
+
+def wall_clock_shares(run: Run) -> list[float]:
+    """Each utterance's share of the decode's wall-clock seconds (network, decoding and rescoring, as its RTFx
+    counts them), in proportion to its own seconds: those overlap across processes and beam workers, so their
+    sum overstated the time and the leaderboard's RTFx (sum of durations over sum of times) understated it."""
+    t = run.result.timing
+    wall = t["am_seconds"] + t["decode_seconds"] + t.get("rescore_seconds", 0.0)
+    own = [row["am_seconds"] + row["decode_seconds"] for row in run.hypotheses]
+    scale = wall / sum(own) if sum(own) > 0 else 0.0
+    return [round(seconds * scale, 6) for seconds in own]
 
 
 def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
