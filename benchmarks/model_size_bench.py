@@ -64,6 +64,13 @@ def measure(size: str, setting: str, precision: str, minutes: int, steps: int) -
             "seconds_per_step": round(step, 3), "steps_in_budget": int(minutes * 60 / step)}  # fmt: skip
 
 
+def cost_against(row: dict, rows: list[dict], size: str, precision: str) -> float | None:
+    """`row`'s seconds per step over those of the row of `size` and `precision` (None where that was not
+    measured: --sizes without tiny, --precisions without fp32)."""
+    ref = next((r for r in rows if r["size"] == size and r["precision"] == precision), None)
+    return None if ref is None else round(row["seconds_per_step"] / ref["seconds_per_step"], 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="tiny,tiny-wide,small")
@@ -82,13 +89,12 @@ def main() -> None:
           f"{'steps in budget':>16}")  # fmt: skip
     for row in rows:
         same = [r for r in rows if r["setting"] == row["setting"]]
-        tiny = next(r for r in same if r["size"] == "tiny" and r["precision"] == row["precision"])
-        fp32 = next(r for r in same if r["size"] == row["size"] and r["precision"] == "fp32")
-        row["cost_vs_tiny"] = round(row["seconds_per_step"] / tiny["seconds_per_step"], 2)
-        row["cost_vs_fp32"] = round(row["seconds_per_step"] / fp32["seconds_per_step"], 2)
+        row["cost_vs_tiny"] = cost_against(row, same, size="tiny", precision=row["precision"])
+        row["cost_vs_fp32"] = cost_against(row, same, size=row["size"], precision="fp32")
+        costs = (row["cost_vs_tiny"], row["cost_vs_fp32"])
+        ratios = " ".join(f"{'n/a' if c is None else f'{c:.2f}':>7}" for c in costs)
         print(f"{row['size']:<9} {row['parameters_m']:>6.2f}M  {row['setting']:<38} {row['precision']:<5} "
-              f"{row['seconds_per_step']:>7.3f} {row['cost_vs_tiny']:>7.2f} {row['cost_vs_fp32']:>7.2f} "
-              f"{row['steps_in_budget']:>16,}")  # fmt: skip
+              f"{row['seconds_per_step']:>7.3f} {ratios} {row['steps_in_budget']:>16,}")  # fmt: skip
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(rows, f, indent=1)
