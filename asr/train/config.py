@@ -108,7 +108,7 @@ class TrainConfig:
     min_duration: float = option(0.0, "shortest train utterance kept (seconds)")
     cache_audio_hours: float = option(
         4.0, "keep decoded train audio (and a frozen layer-norm feature encoder's output) in memory when the split "
-        "is at most this long"
+        "is at most this long (counted once per speed of speed_perturb)"
     )  # fmt: skip
     # evaluation, logging, checkpoints
     eval_steps: int = option(200, "steps between dev scorings")

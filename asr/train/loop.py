@@ -174,7 +174,8 @@ class Trainer:
         self.acc.unwrap_model(self.model, keep_fp32_wrapper=False)
         self.state = self.STATE()
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
-        in_memory = train_hours <= cfg.cache_audio_hours
+        renderings = len(set(cfg.speed_perturb) | {1.0})  # each speed's audio is kept beside the audio as read
+        in_memory = train_hours * renderings <= cfg.cache_audio_hours
         self.audio = AudioStore(rate, in_memory)
         self.feature_cache = FeatureCache(model) if in_memory and can_cache(model, self.attention_mask) else None
 
