@@ -73,6 +73,8 @@ def test_jiwer_compat_and_single_level(tmp_path, capsys):
         ("u_1 a\n", "u_1 a\n", ["--json", "/proc/nope/x.json"], "/proc/nope: cannot write"),
         # a Kaldi text whose lines end in "(...)" is read as trn: the error says how both files were read
         ("u_1 a b\n", "u_1 a b (laughs)\n", [], "(the files were read as kaldi and trn; --format names"),
+        # valid JSON, but half a character: a traceback when the report was written out
+        ('{"id": "u_1", "ref": "a \\ud83d b"}\n', "u_1 a b\n", [], "ref.txt:1: a lone UTF-16 surrogate escape"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, ref, hyp, extra, message):
@@ -124,3 +126,18 @@ def test_single_non_jsonl_file_is_refused(tmp_path):
     _write(tmp_path / "ref.txt", "u_1 a\n")
     proc = subprocess.run([*ASR, "score", "ref.txt"], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 2 and "ref.txt: HYP is missing" in proc.stderr
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u3000", "\u2028"])
+def test_a_transcript_ending_in_non_ascii_whitespace_scores_as_sclite_does(tmp_path, capsys, space):
+    """str.strip() took the character off the last word; sclite keeps it (one substitution, not a match)."""
+    from tests.conftest import SCLITE
+
+    ref = _write(tmp_path / "ref.trn", f"a b{space} (s-1)\n")
+    hyp = _write(tmp_path / "hyp.trn", "a b (s-1)\n")
+    command = [str(SCLITE), "-r", str(ref), "trn", "-h", str(hyp), "trn", "-i", "rm", "-e", "utf-8", "-s", "-o", "pra"]
+    sclite = subprocess.run([*command, "stdout"], capture_output=True, text=True, check=True).stdout
+    assert "Scores: (#C #S #D #I) 1 1 0 0" in sclite
+    assert _score(capsys, ref, hyp, "--level", "word")["utterances"]["s-1"]["word"] == [1, 1, 0, 0]
+    kaldi = _write(tmp_path / "ref.txt", f"s-1 a b{space}\n")
+    assert _score(capsys, kaldi, _write(tmp_path / "hyp.txt", "s-1 a b\n"), "--level", "word")["word"]["S"] == 1

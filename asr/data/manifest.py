@@ -78,6 +78,18 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
         f.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
+def loads_text(line: str) -> object:
+    """`json.loads` of a line whose strings must be text: a lone UTF-16 surrogate escape (``"\\ud83d"``, half an
+    emoji cut by a JavaScript writer) is valid JSON but no character, and failed when written out as UTF-8."""
+    obj = json.loads(line)
+    if "\\u" in line.lower():  # the only way a surrogate gets into a decoded line
+        try:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("a lone UTF-16 surrogate escape (half of a character), not text") from None
+    return obj
+
+
 def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
     """(line number, value) of every non-blank line of a JSONL file; `InputError` naming the file and line."""
     try:
@@ -88,9 +100,11 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
         if not line.strip():
             continue
         try:
-            yield lineno, json.loads(line)
+            yield lineno, loads_text(line)
         except json.JSONDecodeError as err:
             raise InputError(f"{path}:{lineno}: invalid JSON ({err.msg})") from None
+        except ValueError as err:
+            raise InputError(f"{path}:{lineno}: {err}") from None
 
 
 def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -> Utterance:

@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from asr.data.manifest import loads_text
 from asr.errors import InputError
 
 Format = Literal["kaldi", "tsv", "trn", "jsonl"]
@@ -97,8 +98,13 @@ def detect_format(path: Path, lines: list[tuple[int, str]] | None = None) -> For
     return "kaldi"
 
 
+#: the whitespace sclite splits and trims on; str.strip() also took a no-break space, U+3000 or U+2028 off the end
+#: of a transcript, which sclite keeps as part of its last word
+_ASCII_SPACE = " \t\n\r\f\v"
+
+
 def _parse_kaldi(line: str) -> tuple[str, str]:
-    parts = line.strip().split(maxsplit=1)
+    parts = re.split(f"[{_ASCII_SPACE}]+", line.strip(_ASCII_SPACE), maxsplit=1)
     return parts[0], parts[1] if len(parts) > 1 else ""
 
 
@@ -117,7 +123,7 @@ def _parse_trn(line: str) -> tuple[str, str]:
     match = _TRN_ID.search(line)
     if not match or not match.group(1):
         raise ValueError("no '(id)' at the end of the trn line")
-    return match.group(1), line[: match.start()].strip()
+    return match.group(1), line[: match.start()].strip(_ASCII_SPACE)
 
 
 def _json_parser(role: Role):
@@ -125,7 +131,7 @@ def _json_parser(role: Role):
 
     def parse(line: str) -> tuple[str, str]:
         try:
-            obj = json.loads(line)
+            obj = loads_text(line)
         except json.JSONDecodeError as err:
             raise ValueError(f"invalid JSON ({err.msg})") from None
         if not isinstance(obj, dict) or "id" not in obj:
