@@ -26,6 +26,9 @@ def train_adapters_only(model, name: str, new_language: bool) -> None:
     if new_language:
         fresh_adapters(model)
     model.freeze_base_model()
+    # freeze_base_model leaves the feature encoder's own gradient switch on: its output (cached by asr train
+    # across epochs) would carry a graph, and the second epoch's backward pass through it failed
+    model.freeze_feature_encoder()
     for param in model._get_adapters().values():
         param.requires_grad = True
 
