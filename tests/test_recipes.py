@@ -426,6 +426,7 @@ def test_the_checkpoint_script_refuses_bad_options_in_one_line_before_any_stage(
         (["--from", str(tmp_path)], "not a model folder of asr train"),
         (["--from", tiny, "--phase2", tiny], "--from and --phase2 exclude each other"),
         (["--learning-rate", "1"], "unknown option(s) --learning_rate"),  # the phases' configs hold the settings
+        (["--model", "facebook/wav2vec2-xls-r-300m"], "unknown option --model"),  # another recipe's: was ignored
         (["--stage", "8"], "--stage 8 is past the last stage (7)"),
     ):
         proc = subprocess.run(["bash", str(START), str(exp), *bad], capture_output=True, text=True, timeout=60)
@@ -451,6 +452,21 @@ def test_the_checkpoint_script_skips_finished_stages_and_those_a_given_model_rep
         else f"stage {n} ({name}): done before, skipped (--force to redo)"
         for n, name in enumerate(stages, 1)
     ]
+
+
+def test_a_phase_trained_again_after_an_earlier_one_was_redone_starts_afresh(tmp_path):
+    """Phase 3 run again (its marker gone, as a redone phase 2 takes it) over its finished run resumed that run:
+    asr train kept the old weights, never reading the new phase-2 encoder, and stage 7 shipped them."""
+    exp = tmp_path / "exp"
+    (exp / "wide").mkdir(parents=True)
+    (exp / "wide" / "run_info.json").write_text("{}")
+    stub = tmp_path / "asr"
+    stub.write_text('#!/bin/sh\necho "asr $*"\n')
+    stub.chmod(0o755)
+    proc = subprocess.run(["bash", str(START), str(exp), "--stage", "6", "--stop-stage", "6"], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "ASR": str(stub)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "asr train --model" in proc.stdout and not (exp / "wide" / "run_info.json").exists()
 
 
 def test_an_interrupted_forced_stage_is_redone(recipe, tmp_path):

@@ -28,8 +28,12 @@
 exp="" from="" phase2=""
 . "$(dirname "$0")/../_lib/common.sh" "$@"
 fail() { echo "make_start_checkpoint.sh: $*" >&2; exit 2; }
-# the three phases' training settings are their configs (conf/start_checkpoint*.yaml): no --key value for them
+# the three phases' training settings are their configs (conf/start_checkpoint*.yaml): no --key value for them,
+# nor the other recipes' settings that common.sh declares (taken and ignored before)
 ((${#TRAIN_OVERRIDES[@]} == 0)) || fail "unknown option(s) ${TRAIN_OVERRIDES[*]}"
+for _opt in "${GIVEN[@]}"; do
+    [[ " exp from phase2 stage stop_stage num_processes " == *" $_opt "* ]] || fail "unknown option --${_opt//_/-}"
+done
 for _opt in from phase2; do
     [[ -n ${!_opt} ]] || continue
     [[ -f ${!_opt}/model.safetensors && -f ${!_opt}/run_info.json ]] ||
@@ -63,11 +67,13 @@ wanted() {
 }
 csv() { local IFS=,; echo "$*"; }
 manifests() { for l in "${@:3}"; do echo "$1/$l/$2.jsonl"; done; }
-# train_phase INIT OUT ARGS...: asr train from INIT into OUT; a forced stage starts afresh, an interrupted one
-# resumes from OUT's last checkpoint
+# train_phase INIT OUT ARGS...: asr train from INIT into OUT; an interrupted run resumes from OUT's last
+# checkpoint; a forced stage, or a finished run (its run_info.json written) that the stage runs again because an
+# earlier stage was redone, starts afresh (asr train would resume the finished run: its new INIT unread), as
+# stage_train does
 train_phase() {
     local init=$1 out=$2
-    [[ $force == true ]] && rm -rf "$out"
+    if [[ $force == true || -f $out/run_info.json ]]; then rm -rf "$out"; fi
     "${TRAIN_CMD[@]}" --model "$init" --output_dir "$out" "${@:3}"
 }
 # new_model PRESET OUT ARGS...: asr model init into OUT, made again (it refuses a folder that holds a model, and
