@@ -193,6 +193,26 @@ def test_hf_missing_text_column_is_named(tmp_path, audio):
     assert proc.returncode == 2 and "no text column" in proc.stderr
 
 
+def test_hf_datasets_that_cannot_be_prepared_are_one_line(tmp_path, audio, capsys):
+    """A validation and a dev split (one was lost: both are dev), decoded audio arrays (an ImportError
+    traceback from torchcodec) and a dataset with a loading script (a RuntimeError traceback)."""
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"audio": [str(audio["u0"])], "sentence": ["hi"]}).cast_column(
+        "audio", datasets.Audio()
+    )
+    datasets.DatasetDict({"train": ds, "validation": ds, "dev": ds}).save_to_disk(str(tmp_path / "both"))
+    samples, rate = sf.read(audio["u0"], dtype="float32")
+    arrays = datasets.Dataset.from_dict({"audio": [{"array": samples, "sampling_rate": rate}], "sentence": ["hi"]})
+    arrays.save_to_disk(str(tmp_path / "arrays"))
+    (tmp_path / "scripted").mkdir()
+    (tmp_path / "scripted" / "scripted.py").write_text("import datasets\n")
+    for source, message in (("both", "splits validation, dev are all dev"), ("arrays", "holds decoded arrays"),
+                            ("scripted", "Dataset scripts are no longer supported")):  # fmt: skip
+        args = ["prepare", "--source", f"hf:{tmp_path / source}", "--lang", "en", "--out", str(tmp_path / "o" / source)]
+        capsys.readouterr()
+        assert data_main(args) == 2 and message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("suffix", "fmt"), [(".ogg", "OGG"), (".mp3", "MP3"), (".flac", "FLAC"), (".wav", "WAV")])
 def test_codecs_decode_to_mono_16k(tmp_path, audio, suffix, fmt):
     from asr.data.audio import load_audio

@@ -271,11 +271,16 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
             except ValueError as err:  # an unknown split: refused where named, skipped among the default ones
                 if "split" not in str(err).lower() or options.split or options.splits_named():
                     raise InputError(f"hf:{rest}: {err}") from None
-            except (OSError, ConnectionError, datasets.exceptions.DatasetNotFoundError) as err:  # no hub, no data
+            except (OSError, ConnectionError, RuntimeError, datasets.exceptions.DatasetNotFoundError) as err:
+                # no hub, no data; RuntimeError: a dataset with a loading script, which datasets 4+ no longer runs
                 raise InputError(f"hf:{rest}: {' '.join(str(err).split())[:300]}") from None
     if not wanted:
         asked_for = options.split or ", ".join(options.splits)
         raise InputError(f"hf:{rest}: none of the splits {asked_for} found (available: {available})")
+    names = [split_name(s) for s in wanted]
+    if twice := sorted({n for n in names if names.count(n) > 1}):  # one would overwrite the other's manifest
+        same = ", ".join(s for s in wanted if split_name(s) in twice)
+        raise InputError(f"hf:{rest}: splits {same} are all {', '.join(twice)}; name the one to take with --split")
     return {split_name(s): _hf_split(ds, split_name(s), lang, out_dir, options, rest) for s, ds in wanted.items()}
 
 
@@ -291,7 +296,11 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
         raise InputError(f"{where}: no text column (one of {', '.join(TEXT_COLUMNS)}); give --text-column")
     spk_col = _pick(columns, options.speaker_column, SPEAKER_COLUMNS, "speaker", where)
     id_col = _pick(columns, options.id_column, ("id",), "id", where)
-    ds = ds.cast_column(options.audio_column, datasets.Audio(decode=False))
+    try:
+        ds = ds.cast_column(options.audio_column, datasets.Audio(decode=False))
+    except ImportError:  # decoded arrays ({array, sampling_rate}): datasets re-encodes them with torchcodec
+        raise InputError(f"{where}: the audio column {options.audio_column!r} holds decoded arrays; save the dataset "
+                         "with audio files or encoded bytes (datasets.Audio(decode=False))") from None  # fmt: skip
     utts, raw_ids, embedded = [], [], {}
     for i, row in enumerate(ds):
         audio = row[options.audio_column] or {}
