@@ -97,6 +97,8 @@ CASES = {
     "lm build, --out a file": (f"{LM} --order 3 --out {{w}}/afile/z", "cannot write there"),
     "vocab, --out a file": ("vocab --train {w}/data/es/train.jsonl --out {w}/afile/v", "--out {w}/afile/v: cannot"),
     "leaderboard, nothing there": ("leaderboard {w}/nothing --out {w}/lb", "no results.json found"),
+    "model init, data2vec-audio stable": ("model init --preset tiny --family data2vec-audio --norm stable --out {w}/d",
+                                          "norm stable does not exist for it"),  # was built post-norm, silently
     "train, eval_steps 0": (f"{TRAIN} --eval_steps 0", "eval_steps: expected at least 1"),
     "train, save_steps 0": (f"{TRAIN} --save_steps 0", "save_steps: expected at least 1"),
     "train, scalar tri_stage_ratios": (f"{TRAIN} --tri_stage_ratios 0.5", "tri_stage_ratios: expected three"),

@@ -71,6 +71,9 @@ def load_adapter(model, processor, name: str, lang: str) -> None:
         model.load_adapter(lang, force_load=True)
     except (OSError, ValueError) as err:
         raise InputError(f"{name}: no adapter {lang!r} ({adapter_file(lang)}): {str(err).splitlines()[0]}") from None
+    except RuntimeError as err:  # load_state_dict: weights of another adapter_attn_dim or head size
+        raise InputError(f"{name}: adapter {lang!r} ({adapter_file(lang)}) does not fit the model: "
+                         f"{' '.join(str(err).split())[:200]}") from None  # fmt: skip
     tokenizer = processor.tokenizer
     if isinstance(next(iter(tokenizer.vocab.values()), None), dict):  # nested {lang: vocab}, as MMS ships it
         tokenizer.set_target_lang(lang)

@@ -48,13 +48,14 @@ def model_config(size: str, family: str = "wav2vec2", norm: str | None = None, a
         raise InputError(f"unknown size {size!r}; expected one of {', '.join(SIZES)}")
     if family not in FAMILIES:
         raise InputError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
-    norm = norm or DEFAULT_NORM[size]
+    norm = norm or ("layer" if family == "data2vec-audio" else DEFAULT_NORM[size])
     if norm not in NORMS:
         raise InputError(f"unknown norm {norm!r}; expected one of {', '.join(NORMS)}")
     settings = dict(SIZES[size])
     if family == "data2vec-audio":  # its feature encoder is always layer-normalised, its position encoder a stack
-        if norm == "group":
-            raise InputError("data2vec-audio has a layer-norm feature encoder: norm group does not exist for it")
+        if norm != "layer":  # stable (a pre-norm transformer) would have been built post-norm without a word
+            raise InputError(f"data2vec-audio has a layer-norm feature encoder and a post-norm transformer: norm "
+                             f"{norm} does not exist for it (--norm layer)")  # fmt: skip
         settings.pop("num_conv_pos_embeddings", None)
     else:
         settings |= NORMS[norm]
