@@ -41,7 +41,8 @@ def test_overrides_keep_strings_and_numbers_are_not_made_up():
     from asr.train.config import TrainConfig
 
     required = {"model": "m", "train_manifest": "t", "processor": "p"}
-    cfg = TrainConfig.load(None, required | {"adapter_lang": "no", "output_dir": "0x10", "processor": "[unclosed"})
+    strings = {"adapter_lang": "no", "adapters_only": "true", "output_dir": "0x10", "processor": "[unclosed"}
+    cfg = TrainConfig.load(None, required | strings)
     assert (cfg.adapter_lang, cfg.output_dir, cfg.processor) == ("no", "0x10", "[unclosed")  # YAML: false, 16, error
     for key, value, message in (
         ("max_steps", "2.7", "max_steps: expected a whole number"),
@@ -206,6 +207,7 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
         ("new_head", "null", "true or false, got null"),  # was taken as false
         ("speed_perturb", "[0.9, 3]", "a list of speed factors from 0.5 to 2"),
         ("speed_perturb", "1.1", "a list of speed factors"),
+        ("adapter_lang", "x/y", "letters, digits"),  # a traceback writing adapter.x/y.safetensors after training
     ],
 )
 def test_config_values_no_run_can_use_are_one_line(key, value, expected):
@@ -213,6 +215,8 @@ def test_config_values_no_run_can_use_are_one_line(key, value, expected):
     with pytest.raises(InputError, match=f"config key {key}: expected {expected}"):
         TrainConfig.load(None, required | {key: value})
     assert TrainConfig.load(None, required | {"hidden_dropout": "0.1", "mask_time_prob": "1"}).hidden_dropout == 0.1
+    with pytest.raises(InputError, match="adapter_lang goes with adapters_only"):  # was ignored
+        TrainConfig.load(None, required | {"adapter_lang": "fin"})
 
 
 @pytest.mark.parametrize(

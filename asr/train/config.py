@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
@@ -196,6 +197,11 @@ class TrainConfig:
                 f"to 1, such as [0.1, 0.4, 0.5], got {ratios!r}"
             )
 
+        if self.adapter_lang and not re.fullmatch(r"[A-Za-z0-9_-]+", self.adapter_lang):  # a file name's part
+            raise InputError(f"config key adapter_lang: expected letters, digits, '-' or '_' (a language code such "
+                             f"as fin or cmn-script_simplified), got {self.adapter_lang!r}")  # fmt: skip
+        if self.adapter_lang and not self.adapters_only:  # ignored without a word before
+            raise InputError("config key adapter_lang goes with adapters_only (it names the adapter file it writes)")
         factors = self.speed_perturb
         if not isinstance(factors, list) or not all(isinstance(f, int | float) and 0.5 <= f <= 2 for f in factors):
             raise InputError(
