@@ -153,8 +153,10 @@ def get_normalizer(spec: str) -> Normalizer:
 
 
 def default_normalizer(lang: str) -> Normalizer:
-    """The language's normaliser, or ``lower-nopunct`` for a language without one of its own."""
-    return NORMALIZERS.get(lang) or NORMALIZERS["lower-nopunct"]
+    """The language's normaliser, or ``lower-nopunct`` for a language without one of its own; a code is read by
+    its language subtag, in any case (``en-US``, ``EN``, ``hi_IN``: en and hi; they fell back before)."""
+    subtag = lang.lower().replace("_", "-").split("-")[0]
+    return (NORMALIZERS.get(subtag) if subtag in _LANGUAGES else None) or NORMALIZERS["lower-nopunct"]
 
 
 def manifest_normalizer(langs: list[str], spec: str | None, where: str) -> tuple[Normalizer, str]:

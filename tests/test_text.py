@@ -65,3 +65,7 @@ def test_lower_nopunct_versions():
 def test_languages_and_default():
     assert {"en", "fi", "de", "es", "fr", "it", "ru", "hi"} <= set(NORMALIZERS)
     assert default_normalizer("sw").name == "lower-nopunct"
+    # a language code with a region or in capitals is its language's (en-US fell back to lower-nopunct)
+    assert [default_normalizer(c).name for c in ("en-US", "EN", "hi_IN", "pt-BR", "none")] == [
+        "en", "en", "hi", "lower-nopunct", "lower-nopunct"
+    ]  # fmt: skip
