@@ -322,6 +322,7 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
     rows = [{"id": f"a_{i}", "audio": str(audio["u0"]), "duration": 1.0, "text": "hello there"} for i in range(3)]
     manifest = _jsonl(tmp_path / "m.jsonl", rows)
     piped = _jsonl(tmp_path / "p.jsonl", [{**rows[0], "text": "a|b c", "lang": "xx"}])  # '|' kept by lower-nopunct
+    special = _jsonl(tmp_path / "special.jsonl", [{**rows[0], "text": "hello <s> world", "lang": "xx"}])
     (tmp_path / "folder").mkdir()
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.safetensors").write_bytes(b"")
@@ -331,7 +332,9 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--sampling-rate", "-5"], "-5"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--check", "nope.jsonl"], "nope.jsonl"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "model")], "holds a model"),
-        (vocab_main, ["--train", str(piped), "--out", str(tmp_path / "v")], "the tokenizer's word delimiter"),
+        (vocab_main, ["--train", str(piped), "--out", str(tmp_path / "v")], "--normalize lower-nopunct@2+ignore=|"),
+        # lower-nopunct keeps '<s>' (symbols, not punctuation): the tokenizer read it as its BOS token
+        (vocab_main, ["--train", str(special), "--out", str(tmp_path / "v")], "'<s>', a special token"),
     ):
         assert main(args) == 2
         assert message in capsys.readouterr().err

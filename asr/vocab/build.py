@@ -20,6 +20,7 @@ from asr.errors import InputError, writable_dir
 from asr.text import Normalizer, write_text_config
 
 WORD_DELIMITER, UNK, PAD = "|", "[UNK]", "[PAD]"
+SPECIAL_TOKENS = (UNK, PAD, "<s>", "</s>")  # Wav2Vec2CTCTokenizer's: the head would learn them as single labels
 
 
 def char_counts(texts: list[str], normalize: Normalizer) -> Counter:
@@ -36,7 +37,12 @@ def build_vocab(train_texts: list[str], normalize: Normalizer) -> dict[str, int]
     if clash := next((t for t in train_texts if WORD_DELIMITER in normalize(t)), None):
         raise InputError(f"a train transcript keeps {WORD_DELIMITER!r}, the tokenizer's word delimiter, after "
                          f"{normalize.id} ({clash[:60]!r}); remove it with --normalize "
-                         f"{normalize.name}+ignore={WORD_DELIMITER}")  # fmt: skip
+                         f"{normalize.ignoring(WORD_DELIMITER).id}")  # fmt: skip
+    for text in train_texts:  # the tokenizer reads them as one special token, not as their characters
+        if special := next((t for t in SPECIAL_TOKENS if t in normalize(text)), None):
+            raise InputError(f"a train transcript keeps {special!r}, a special token of the tokenizer, after "
+                             f"{normalize.id} ({text[:60]!r}); remove its brackets with --normalize "
+                             f"{normalize.ignoring(special[0] + special[-1]).id}")  # fmt: skip
     chars = sorted(char_counts(train_texts, normalize))
     if not chars:
         raise InputError("the train transcripts are empty after normalisation")
