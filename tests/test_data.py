@@ -213,6 +213,17 @@ def test_hf_datasets_that_cannot_be_prepared_are_one_line(tmp_path, audio, capsy
         assert data_main(args) == 2 and message in capsys.readouterr().err
 
 
+def test_hf_audio_paths_relative_to_the_current_folder_are_found(tmp_path, audio, monkeypatch):
+    """They were resolved against --out: every file present, every one rejected as missing."""
+    datasets = pytest.importorskip("datasets")
+    monkeypatch.chdir(audio["u0"].parent)
+    ds = datasets.Dataset.from_dict({"audio": [audio["u0"].name], "sentence": ["hello there"]})
+    ds.save_to_disk(str(tmp_path / "relative"))
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"hf:{tmp_path / 'relative'}", "--lang", "en", "--out", str(out)]) == 0
+    assert [Path(u.audio) for u in read_manifest(out / "train.jsonl")] == [audio["u0"]]
+
+
 @pytest.mark.parametrize(("suffix", "fmt"), [(".ogg", "OGG"), (".mp3", "MP3"), (".flac", "FLAC"), (".wav", "WAV")])
 def test_codecs_decode_to_mono_16k(tmp_path, audio, suffix, fmt):
     from asr.data.audio import load_audio
