@@ -28,6 +28,7 @@ from pathlib import Path
 from asr.errors import InputError
 
 _APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4"
+UNK_SYMBOL = "\u2047"  # ⁇: a hypothesis's unknown token (pyctcdecode's, and the greedy decoder's): part of its word
 
 
 @dataclass(frozen=True)
@@ -55,27 +56,35 @@ class Normalizer:
         return self.fn(text.translate(self._table) if self._table else text)
 
 
-def _lower_nopunct(text: str, apostrophes: str) -> str:
+def _lower_nopunct(text: str, apostrophes: str, keep: str = "") -> str:
     text = unicodedata.normalize("NFC", text).lower()
     chars = []
     for ch in text:
         if ch in apostrophes:
             continue
-        chars.append(" " if unicodedata.category(ch).startswith("P") else ch)
+        chars.append(" " if unicodedata.category(ch).startswith("P") and ch not in keep else ch)
     return " ".join("".join(chars).split())
 
 
-def _language(text: str, keep_apostrophe: bool, char_map: dict[int, str]) -> str:
+def _word_char(ch: str) -> bool:
+    """A letter, mark or digit, or the unknown-token symbol: what an apostrophe between two of keeps a word."""
+    return unicodedata.category(ch)[0] in "LMN" or ch == UNK_SYMBOL
+
+
+def _language(text: str, keep_apostrophe: bool, char_map: dict[int, str], version: int = 2) -> str:
     text = unicodedata.normalize("NFC", text).lower().translate(char_map)
+    if version >= 2:  # format characters go first, so that they cannot split a word at an apostrophe
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    inner = _word_char if version >= 2 else str.isalpha  # v1: letters only (digits, matras, ⁇ split words)
     chars = []
     for i, ch in enumerate(text):
         category = unicodedata.category(ch)
         if ch in _APOSTROPHES:
-            inside = 0 < i < len(text) - 1 and text[i - 1].isalpha() and text[i + 1].isalpha()
+            inside = 0 < i < len(text) - 1 and inner(text[i - 1]) and inner(text[i + 1])
             chars.append("'" if keep_apostrophe and inside else "" if inside else " ")
         elif category == "Cf":
             continue
-        elif category[0] in "PS":
+        elif category[0] in "PS" and not (version >= 2 and ch == UNK_SYMBOL):
             chars.append(" ")
         else:
             chars.append(ch)
@@ -94,15 +103,22 @@ _LANGUAGES: dict[str, tuple[str, bool, dict[int, str]]] = {
 }
 
 
-def _language_normalizer(code: str) -> Normalizer:
+def _language_normalizer(code: str, version: int = 2) -> Normalizer:
     language, keep_apostrophe, char_map = _LANGUAGES[code]
     apostrophes = "kept inside words" if keep_apostrophe else "removed"
+    changes = (
+        "; since @2 the unknown-token symbol ⁇ stays inside its word and an apostrophe between digits, marks or "
+        "letters is inside a word (format characters dropped first)"
+        if version >= 2
+        else ""
+    )
     return Normalizer(
         code,
-        1,
+        version,
         f"{language}: NFC, lower case, punctuation and symbols to spaces, apostrophes {apostrophes}"
-        + (", ё written е" if char_map else ""),
-        partial(_language, keep_apostrophe=keep_apostrophe, char_map=char_map),
+        + (", ё written е" if char_map else "")
+        + changes,
+        partial(_language, keep_apostrophe=keep_apostrophe, char_map=char_map, version=version),
     )
 
 
@@ -113,10 +129,10 @@ NORMALIZERS: dict[str, Normalizer] = {
         Normalizer("none", 1, "text as given", lambda text: text),
         Normalizer(
             "lower-nopunct",
-            2,
+            3,
             "Unicode NFC, lower case, apostrophes (' \u2019 \u02bc \u2018 ` \u00b4) removed, other punctuation "
-            "(Unicode P*) turned into spaces, whitespace collapsed",
-            partial(_lower_nopunct, apostrophes=_APOSTROPHES),
+            "(Unicode P*) but the unknown-token symbol \u2047 turned into spaces, whitespace collapsed",
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL),
         ),
         *(_language_normalizer(code) for code in _LANGUAGES),
     )
@@ -133,6 +149,13 @@ EARLIER_VERSIONS: dict[str, Normalizer] = {
             "as lower-nopunct@2, but \u2018 turned into a space and ` \u00b4 kept as letters",
             partial(_lower_nopunct, apostrophes=_APOSTROPHES[:3]),
         ),
+        Normalizer(
+            "lower-nopunct",
+            2,
+            "as lower-nopunct@3, but the unknown-token symbol \u2047 turned into a space (splitting its word)",
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES),
+        ),
+        *(_language_normalizer(code, version=1) for code in _LANGUAGES),
     )
 }
 

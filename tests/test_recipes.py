@@ -218,7 +218,7 @@ def test_the_asterisk_recipe_runs_on_the_real_recordings(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     rows = _leaderboard_rows(exp)
-    assert len(rows) == 6 and all(r["normalizer"] == "it@1" for r in rows)
+    assert len(rows) == 6 and all(r["normalizer"] == "it@2" for r in rows)
     assert {r["test_set"] for r in rows} == {"asterisk_it/dev", "asterisk_it/test"}
 
 
@@ -266,7 +266,7 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
     board = tmp_path / "board"
     assert leaderboard_main([str(recipe["exp"] / "decode"), str(tmp_path / "other"), "--out", str(board)]) == 0
     text = (board / "RESULTS.md").read_text(encoding="utf-8")
-    assert "es/test: normaliser none@1, scoring sclite (the column uses es@1, sclite)" in text and " †" in text
+    assert "es/test: normaliser none@1, scoring sclite (the column uses es@2, sclite)" in text and " †" in text
     rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
     assert [r["model"] for r in rows if r["flag"]] == ["someone/else-model"]
     # a flagged row with the lowest WER is neither the best of the paired tests nor tested

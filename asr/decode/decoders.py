@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from asr.errors import InputError, ignore_interrupts
+from asr.text import UNK_SYMBOL  # what pyctcdecode writes for the unknown token
 from lm.folder import LMFolder
 
-UNK_SYMBOL = "⁇"  # what pyctcdecode writes for the unknown token
 BACKENDS = ("ctcbeam", "pyctcdecode")
 DECODERS = ("greedy", "beam", "beam_lm")
 
