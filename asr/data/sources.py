@@ -308,11 +308,12 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
         speaker = str(row[spk_col]) if spk_col and row[spk_col] is not None else ""
         raw_ids.append(str(row[id_col]) if id_col else (Path(source_path).stem or f"{split}{i:07d}"))
         utt_id = speaker_prefixed(speaker, raw_ids[-1])
-        # a relative path is the dataset's, read from the current folder as datasets reads it (not from --out)
-        path = str(Path(source_path).absolute()) if source_path and not Path(source_path).is_absolute() else source_path
+        path = source_path
         if audio.get("bytes"):
             path = f"audio/{split}/{utt_id}{Path(source_path).suffix or '.wav'}"
             embedded[path] = i
+        elif path:  # a relative path is read from the current folder, as datasets reads it (not from --out)
+            path = str(Path(path).absolute())
         utts.append(Utterance(utt_id, path, 0.0, transcript(row[text_col], f"{where} row {i}"), speaker, lang))
     check_unique_ids(utts, raw_ids, where)  # before anything is written
     for path, i in embedded.items():  # only now the audio: ids are safe names and unique

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from asr.data.manifest import read_manifest
@@ -23,27 +24,29 @@ WORD_DELIMITER, UNK, PAD = "|", "[UNK]", "[PAD]"
 SPECIAL_TOKENS = (UNK, PAD, "<s>", "</s>")  # Wav2Vec2CTCTokenizer's: the head would learn them as single labels
 
 
-def char_counts(texts: list[str], normalize: Normalizer) -> Counter:
+def char_counts(normalized: Iterable[str]) -> Counter:
     """Counts of the label characters (space written as the word delimiter) of normalised texts."""
     counts: Counter = Counter()
-    for text in texts:
-        counts.update(normalize(text).replace(" ", WORD_DELIMITER))
+    for text in normalized:
+        counts.update(text.replace(" ", WORD_DELIMITER))
     return counts
 
 
 def build_vocab(train_texts: list[str], normalize: Normalizer) -> dict[str, int]:
     """Sorted characters of the train texts, then [UNK] and [PAD]; token -> id. A transcript that keeps the word
     delimiter itself after normalisation is refused: the tokenizer would read it as a space, the scoring not."""
-    if clash := next((t for t in train_texts if WORD_DELIMITER in normalize(t)), None):
+    normalized = [normalize(t) for t in train_texts]
+    pairs = list(zip(train_texts, normalized, strict=True))
+    if clash := next((text for text, norm in pairs if WORD_DELIMITER in norm), None):
         raise InputError(f"a train transcript keeps {WORD_DELIMITER!r}, the tokenizer's word delimiter, after "
                          f"{normalize.id} ({clash[:60]!r}); remove it with --normalize "
                          f"{normalize.ignoring(WORD_DELIMITER).id}")  # fmt: skip
-    for text in train_texts:  # the tokenizer reads them as one special token, not as their characters
-        if special := next((t for t in SPECIAL_TOKENS if t in normalize(text)), None):
+    for text, norm in pairs:  # the tokenizer reads them as one special token, not as their characters
+        if special := next((t for t in SPECIAL_TOKENS if t in norm), None):
             raise InputError(f"a train transcript keeps {special!r}, a special token of the tokenizer, after "
                              f"{normalize.id} ({text[:60]!r}); remove its brackets with --normalize "
                              f"{normalize.ignoring(special[0] + special[-1]).id}")  # fmt: skip
-    chars = sorted(char_counts(train_texts, normalize))
+    chars = sorted(char_counts(normalized))
     if not chars:
         raise InputError("the train transcripts are empty after normalisation")
     return {token: i for i, token in enumerate([*chars, UNK, PAD])}
@@ -76,5 +79,5 @@ def save_processor(out_dir: Path, vocab: dict[str, int], normalize: Normalizer, 
 
 def missing_chars(manifest: Path, vocab: dict[str, int], normalize: Normalizer) -> dict[str, int]:
     """Characters of `manifest`'s normalised transcripts that are not in the vocabulary, with counts."""
-    counts = char_counts([u.text for u in read_manifest(manifest, durations=False)], normalize)
+    counts = char_counts(normalize(u.text) for u in read_manifest(manifest, durations=False))
     return dict(sorted(((c, n) for c, n in counts.items() if c not in vocab), key=lambda kv: (-kv[1], kv[0])))

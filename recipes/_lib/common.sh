@@ -63,14 +63,20 @@ done
 
 log() { echo "$(date '+%F %T') $*"; }
 
-# default_run NAME...: true when the command line set no option but how the run is driven (stages, processes)
-# and NAME... (such as lang): the recipe's own run, whose results it publishes. A run with another --exp,
-# --hours or training key is an experiment, published only where --results-md says.
-default_run() {
+# given_beyond NAME...: the first option the command line set other than how the run is driven (stages,
+# processes) and NAME..., or nothing
+given_beyond() {
     local opt
     for opt in "${GIVEN[@]}"; do
-        [[ " stage stop_stage num_processes $* " == *" $opt "* ]] || return 1
+        [[ " stage stop_stage num_processes $* " == *" $opt "* ]] || { echo "$opt"; return; }
     done
+}
+
+# default_run NAME...: true when the command line set no option but those and NAME... (such as lang): the
+# recipe's own run, whose results it publishes. A run with another --exp, --hours or training key is an
+# experiment, published only where --results-md says.
+default_run() {
+    [[ -z $(given_beyond "$@") ]]
 }
 
 # run_stage N NAME: true when stage N is selected and not finished (or --force); logs what it decides. A stage

@@ -31,9 +31,8 @@ fail() { echo "make_start_checkpoint.sh: $*" >&2; exit 2; }
 # the three phases' training settings are their configs (conf/start_checkpoint*.yaml): no --key value for them,
 # nor the other recipes' settings that common.sh declares (taken and ignored before)
 ((${#TRAIN_OVERRIDES[@]} == 0)) || fail "unknown option(s) ${TRAIN_OVERRIDES[*]}"
-for _opt in "${GIVEN[@]}"; do
-    [[ " exp from phase2 stage stop_stage num_processes " == *" $_opt "* ]] || fail "unknown option --${_opt//_/-}"
-done
+_opt=$(given_beyond exp from phase2)
+[[ -z $_opt ]] || fail "unknown option --${_opt//_/-}"
 for _opt in from phase2; do
     [[ -n ${!_opt} ]] || continue
     [[ -f ${!_opt}/model.safetensors && -f ${!_opt}/run_info.json ]] ||
