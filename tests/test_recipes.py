@@ -309,6 +309,9 @@ def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe
     shutil.copytree(recipe["exp"] / "decode" / "greedy" / "test", smaller)
     lines = (smaller / "hyp.jsonl").read_text(encoding="utf-8").splitlines()
     (smaller / "hyp.jsonl").write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    score = json.loads((smaller / "score" / "score.json").read_text(encoding="utf-8"))
+    del score["utterances"][json.loads(lines[-1])["id"]]  # as a decode of the smaller set counts them
+    (smaller / "score" / "score.json").write_text(json.dumps(score), encoding="utf-8")
     results = json.loads((smaller / "results.json").read_text(encoding="utf-8"))
     results["model"]["path"] = "someone/else-model"
     (smaller / "results.json").write_text(json.dumps(results), encoding="utf-8")
@@ -349,6 +352,53 @@ def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe
                              str(tmp_path / "board2")]) == 0  # fmt: skip
     rows = json.loads((tmp_path / "board2" / "results.json").read_text(encoding="utf-8"))
     assert len({r["test_set"] for r in rows if r["test_set"].startswith("es/test")}) == 2
+
+
+def _copy_decode(recipe: dict, to: Path, decoder: str = "beam_lm", **changes) -> Path:
+    """A copy of the recipe's `decoder` test decode in `to`, with results.json's `changes` (``"decoder.backend"``)."""
+    import shutil
+
+    folder = to / decoder / "test"
+    shutil.copytree(recipe["exp"] / "decode" / decoder / "test", folder)
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        section, _, name = key.partition(".")
+        results[section][name] = value
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    return to
+
+
+def test_systems_differing_in_any_setting_are_rows_of_their_own_and_a_failed_run_keeps_the_board(recipe, tmp_path):
+    from asr.leaderboard.cli import main as leaderboard_main
+
+    decodes = str(recipe["exp"] / "decode")
+    other = _copy_decode(recipe, tmp_path / "br[1]", **{"decoder.backend": "pyctcdecode", "model.dtype": "bfloat16"})
+    board = tmp_path / "board"
+    assert leaderboard_main([decodes, str(other), "--out", str(board)]) == 0  # a folder with [ is no pattern
+    rows = [r for r in json.loads((board / "results.json").read_text()) if r["decoder"].startswith("beam_lm")]
+    assert sorted(r["decoder"].split(" [")[1] for r in rows if r["test_set"] == "es/test") == [
+        "dtype=bfloat16, backend=pyctcdecode]",
+        "dtype=float32, backend=ctcbeam]",
+    ]
+    assert all(" [" not in r["decoder"] for r in json.loads((board / "results.json").read_text()) if r not in rows)
+    # the dev decode of the recipe's beam_lm stays in the recipe's row, not in the copy's
+    assert [r["test_set"] for r in rows if "pyctcdecode" in r["decoder"]] == ["es/test"]
+    # a model named with | keeps the Markdown table's columns
+    piped = _copy_decode(recipe, tmp_path / "piped", "greedy", **{"model.path": "team|x/model"})
+    assert leaderboard_main([decodes, str(piped), "--out", str(board)]) == 0
+    table = [line for line in (board / "RESULTS.md").read_text().splitlines() if line.startswith("| ")]
+    assert len({line.replace("\\|", "").count("|") for line in table}) == 1 and any("team\\|x" in t for t in table)
+    # a rerun with fewer systems leaves no export or plot of the old ones; a failed run leaves the board as it was
+    assert leaderboard_main([str(recipe["exp"] / "decode" / "greedy"), "--out", str(board)]) == 0
+    assert all("greedy" in p.name for p in (board / "open_asr").iterdir()) and len(list(board.iterdir())) == 6
+    before = {p.name: p.read_bytes() for p in board.iterdir() if p.is_file()}
+    broken = _copy_decode(recipe, tmp_path / "broken", "greedy", **{"model.path": "x"})
+    hyp = broken / "greedy" / "test" / "hyp.jsonl"
+    hyp.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "am_seconds"}) + "\n"
+                           for line in hyp.read_text().splitlines()))  # fmt: skip
+    assert leaderboard_main([decodes, str(broken), "--out", str(board)]) == 2
+    assert {p.name: p.read_bytes() for p in board.iterdir() if p.is_file()} == before
+    assert len(list(board.iterdir())) == 6  # nothing half-built left behind
 
 
 def test_results_copied_elsewhere_export_their_audio_and_old_ones_are_named_before_any_write(recipe, tmp_path):

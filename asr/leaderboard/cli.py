@@ -3,16 +3,21 @@
 RESULTS are results.json files, folders (searched recursively) or glob patterns. Writes ``RESULTS.md``,
 ``results.csv``, ``results.json``, ``index.html`` with ``plots/``, and ``open_asr/`` (the Open ASR Leaderboard's
 per-utterance JSONL); with ``--model-cards``, a README.md with model-index metadata beside each local model.
+All are made in a folder of their own and replace the old ones only once every one is written.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
+
+OUTPUTS = ("RESULTS.md", "results.csv", "results.json", "index.html", "plots", "open_asr")  # all that --out gets
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -27,23 +32,48 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
-    from asr.leaderboard import export, plots
+    from asr.leaderboard import export
     from asr.leaderboard.collect import collect
-    from asr.leaderboard.html import write_html
-    from asr.leaderboard.markdown import results_markdown
-    from asr.leaderboard.tables import Table, csv_text
+    from asr.leaderboard.tables import Table
     from asr.provenance import provenance
 
     if (args.out / "hyp.jsonl").exists():  # its results.json would be written over with the leaderboard's rows
         raise InputError(f"--out {args.out} is a decode's folder (it holds hyp.jsonl); write the leaderboard elsewhere")
-    runs = collect(args.results, exclude=args.out)
+    passed_over: list[Path] = []
+    runs = collect(args.results, passed_over)
+    if passed_over:
+        print(f"passed over {len(passed_over)} leaderboard output(s): {', '.join(str(p.parent) for p in passed_over)}")
     audio = [export.audio_paths(run) for run in runs]  # before anything is written: it can fail
     table = Table(runs)
-    out = args.out
-    writable_dir(out, "--out")
-    (out / "plots").mkdir(exist_ok=True)
-    (out / "open_asr").mkdir(exist_ok=True)
-    command = provenance(prog, argv)["command"]
+    out = writable_dir(args.out, "--out")
+    building = Path(tempfile.mkdtemp(dir=out, prefix=".building-"))
+    try:
+        _write(table, runs, audio, building, args, provenance(prog, argv)["command"])
+        for name in OUTPUTS:  # all written: now each replaces its old self (and stale plots and exports go)
+            old = out / name
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink(missing_ok=True)
+            (building / name).rename(old)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    cards = _model_cards(runs) if args.model_cards else []
+    print((out / "RESULTS.md").read_text(encoding="utf-8").split("## Commands")[0].rstrip())
+    print(f"\n{len(runs)} results -> {out}/ (RESULTS.md, results.csv, results.json, index.html)"
+          + (f"; {len(cards)} model card(s)" if cards else ""))  # fmt: skip
+    return 0
+
+
+def _write(table, runs: list, audio: list[dict[str, str]], out: Path, args: argparse.Namespace, command: str) -> None:
+    """Every output into the empty folder `out`."""
+    from asr.leaderboard import export, plots
+    from asr.leaderboard.html import write_html
+    from asr.leaderboard.markdown import results_markdown
+    from asr.leaderboard.tables import csv_text
+
+    (out / "plots").mkdir()
+    (out / "open_asr").mkdir()
     (out / "RESULTS.md").write_text(results_markdown(table, runs, command, args.significance), encoding="utf-8")
     (out / "results.csv").write_text(csv_text(table), encoding="utf-8")
     rows = [{"results": str(r.path), "test_set": r.test_set, **r.system, "wer": r.result.wer,
@@ -51,16 +81,11 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
              "flag": table.flags.get((r.system_key, r.test_set))} for r in runs]  # fmt: skip
     (out / "results.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     drawn = [plots.wer_by_system(table, out / "plots"), plots.lm_sweep(runs, out / "plots"),
-             plots.training_curves(runs, out / "plots"), plots.rtfx(runs, out / "plots")]  # fmt: skip
+             plots.training_curves(runs, out / "plots"), plots.rtfx(table, out / "plots")]  # fmt: skip
     write_html(table, runs, [p for p in drawn if p is not None], out, args.title, args.significance)
     exported: set[Path] = set()
     for run, paths in zip(runs, audio, strict=True):
         export.open_asr_jsonl(run, paths, out / "open_asr", exported)
-    cards = _model_cards(runs) if args.model_cards else []
-    print((out / "RESULTS.md").read_text(encoding="utf-8").split("## Commands")[0].rstrip())
-    print(f"\n{len(runs)} results -> {out}/ (RESULTS.md, results.csv, results.json, index.html)"
-          + (f"; {len(cards)} model card(s)" if cards else ""))  # fmt: skip
-    return 0
 
 
 def _model_cards(runs: list) -> list[Path]:

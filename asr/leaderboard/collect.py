@@ -13,6 +13,8 @@ from pathlib import Path
 from asr.data.manifest import read_jsonl
 from asr.decode.results import DecodeResult
 from asr.errors import InputError
+from asr.scoring.align import COMPAT
+from asr.text import get_normalizer
 
 DECODER_ORDER = {"greedy": 0, "beam": 1, "beam_lm": 2}
 
@@ -24,6 +26,7 @@ class Run:
     path: Path
     result: DecodeResult
     column: str = ""  # the test set's column: its name, with its content when two sets share a name
+    variant: str = ""  # the settings that tell the system from others with the same label ("dtype=bfloat16")
 
     @property
     def folder(self) -> Path:
@@ -60,6 +63,8 @@ class Run:
             decoder += f" + rescoring {r.rescoring['nbest']}-best"
         if weights:
             decoder += " " + " ".join(weights) + (" tuned" if r.tuning else "")
+        if self.variant:
+            decoder += f" [{self.variant}]"
         return {
             "model": model_label(r.model["path"]),
             "labeled": "-" if hours is None else f"{hours:.2f} h",
@@ -67,13 +72,28 @@ class Run:
             "decoder": decoder,
         }
 
+    @cached_property
+    def settings(self) -> dict[str, str]:
+        """Everything that makes the system beyond its test set: the model (weights, adapter, dtype, chunking),
+        every decoder setting, the n-gram LM and the rescoring LM, as ``name=value`` texts. Two runs are one
+        system only if these are equal."""
+        r = self.result
+        model = {"model": r.model.get("path")} | {k: r.model.get(k) for k in ("adapter", "dtype", "chunk_seconds")}
+        parts = {**model, **{k: v for k, v in r.decoder.items() if k != "name"}, "lm": (r.lm or {}).get("path")}
+        if r.rescoring:
+            parts |= {"rescoring_lm": r.rescoring.get("path"), "nbest": r.rescoring.get("nbest"),
+                      "gamma": r.rescoring.get("gamma")}  # fmt: skip
+        text = {k: json.dumps(v, ensure_ascii=False) for k, v in parts.items() if isinstance(v, list | dict)}
+        return {k: text.get(k, str(v)) for k, v in parts.items()}
+
     @property
     def system_key(self) -> tuple:
-        """Sorts systems by labeled hours, model, then no LM before LM, as the wav2vec 2.0 tables do."""
+        """Sorts systems by labeled hours, model, then no LM before LM, as the wav2vec 2.0 tables do; the
+        settings tell apart systems with the same label."""
         hours = self.result.train_info.get("train_hours") or 0.0
         order = DECODER_ORDER.get(self.result.decoder["name"], 9)
-        return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"],
-                self.result.model["path"], (self.result.lm or {}).get("path", ""))  # fmt: skip
+        settings = tuple(sorted(self.settings.items()))
+        return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"], settings)
 
     @cached_property
     def hypotheses(self) -> list[dict]:
@@ -85,6 +105,8 @@ class Run:
         for number, row in read_jsonl(path):
             if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("id", "ref", "hyp")):
                 raise InputError(f"{path}:{number}: not a hypothesis row (id, ref, hyp)")
+            if not all(_is_number(row.get(k)) for k in ("duration", "am_seconds", "decode_seconds")):
+                raise InputError(f"{path}:{number}: duration, am_seconds and decode_seconds must be numbers")
             rows.append(row)
         return rows
 
@@ -107,6 +129,10 @@ class Run:
         return {utt: counts[level] for utt, counts in self.score_report["utterances"].items()}
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def model_label(path: str) -> str:
     """A short name: ``exp/hi/train/model`` -> ``exp/hi/train`` (``.../best`` stays: another model); hub ids stay
     as they are."""
@@ -120,35 +146,90 @@ def lm_label(lm: dict) -> str:
     return f"{lm['order']}-gram" + ("" if name == "lm" else f" ({name})")
 
 
-def collect(specs: list[str], exclude: Path | None = None) -> list[Run]:
+def collect(specs: list[str], passed_over: list[Path] | None = None) -> list[Run]:
     """Runs from results.json files, folders searched recursively, or glob patterns (of files or folders);
-    sorted by system. The leaderboard's own results.json (in its output folder `exclude`) is passed over; the
-    decodes' ones in that folder's tree are not (every results.json under --out was dropped without a word)."""
+    sorted by system. A leaderboard's own results.json found in a folder (RESULTS.md beside it, no hyp.jsonl) is
+    passed over and appended to `passed_over`; the decodes' ones in its tree are not. A spec that exists is
+    taken as it is written (``br[1]`` is a folder, not a pattern)."""
     paths: list[Path] = []
     for spec in specs:
-        matches = [Path(x) for x in glob.glob(spec, recursive=True)] if any(c in spec for c in "*?[") else [Path(spec)]
+        literal = Path(spec).exists() or not any(c in spec for c in "*?[")
+        matches = [Path(spec)] if literal else [Path(x) for x in glob.glob(spec, recursive=True)]
         found = []
         for p in sorted(matches):
             if p.is_dir():
-                found += sorted(p.rglob("results.json"))
+                for path in sorted(p.rglob("results.json")):
+                    (passed_over if is_leaderboard(path) and passed_over is not None else found).append(path)
             elif p.is_file() and p.suffix == ".json":
                 found.append(p)
-        if exclude is not None:
-            found = [p for p in found if p.resolve() != (exclude / "results.json").resolve()]
         if not found:
-            raise InputError(f"{spec}: no results.json found")
+            raise InputError(f"{spec}: no results.json found" + (" (only leaderboards')" if passed_over else ""))
         paths += found
     unique: dict[Path, Path] = {}
     for path in paths:  # a file named twice (as a folder and a glob, relative and absolute) is one run
         unique.setdefault(path.resolve(), path)
-    runs = []
-    for path in unique.values():
-        runs.append(Run(path, DecodeResult.read(path)))
-        try:
-            runs[-1].system  # noqa: B018 - validates the fields the tables need
-        except (KeyError, TypeError, ValueError) as err:
-            raise InputError(f"{path}: not a results.json written by 'asr decode' ({err!r})") from None
-    return sorted(name_columns(runs), key=lambda r: (r.system_key, r.test_set))
+    runs = [_checked(Run(path, DecodeResult.read(path))) for path in unique.values()]
+    return sorted(name_variants(name_columns(runs)), key=lambda r: (r.system_key, r.test_set))
+
+
+def is_leaderboard(path: Path) -> bool:
+    """A results.json that `asr leaderboard` wrote (RESULTS.md beside it, no decode's hyp.jsonl)."""
+    return (path.parent / "RESULTS.md").is_file() and not (path.parent / "hyp.jsonl").exists()
+
+
+def _checked(run: Run) -> Run:
+    """Checks the fields that the tables, page, plots and exports read, so that a damaged or foreign file is one
+    line naming it before anything is written."""
+    r = run.result
+    try:
+        run.system  # noqa: B018
+        run.settings  # noqa: B018
+        for key in ("am_seconds", "decode_seconds"):
+            float(r.timing[key])
+        for counts in run.utterance_counts().values():
+            if len([int(n) for n in counts]) != 4:
+                raise ValueError(f"word counts {counts}, not C S D I")
+        for levels in run.score_report["speakers"].values():
+            int(levels["word"]["N"])
+        if r.tuning:
+            for point in r.tuning["points"]:
+                float(point["alpha"]), float(point["beta"]), float(point["dev_wer"])
+            float(r.tuning["best"]["alpha"]), float(r.tuning["best"]["dev_wer"])
+        for point in r.train_info.get("dev_curve") or []:
+            float(point[0]), float(point[2])
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise InputError(f"{run.path}: not a results.json written by 'asr decode' ({err!r})") from None
+    if r.scoring not in COMPAT:
+        raise InputError(f"{run.path}: scoring {r.scoring!r} is none of {', '.join(COMPAT)}")
+    try:
+        get_normalizer(r.normalizer)
+    except InputError as err:
+        raise InputError(f"{run.path}: {err}") from None
+    ids = [row["id"] for row in run.hypotheses]
+    if len(set(ids)) < len(ids):
+        raise InputError(f"{run.folder / 'hyp.jsonl'}: an utterance id more than once")
+    if set(ids) != set(run.score_report["utterances"]):
+        raise InputError(f"{run.folder / 'score/score.json'}: counts other utterances than hyp.jsonl beside it")
+    return run
+
+
+def name_variants(runs: list[Run]) -> list[Run]:
+    """Where systems of other settings share a label (two LM folders named ``lm``, a bf16 and an fp32 decode),
+    each one's label names the settings in which they differ; runs of one system are never merged with
+    another's, and no two rows read the same."""
+    groups: dict[tuple, dict[tuple, dict]] = {}
+    for run in runs:
+        label = tuple(run.system.values())
+        groups.setdefault(label, {})[tuple(sorted(run.settings.items()))] = run.settings
+    variants: dict[tuple, str] = {}
+    for label, systems in groups.items():
+        if len(systems) > 1:
+            every = dict.fromkeys(k for settings in systems.values() for k in settings)
+            keys = [k for k in every if len({s.get(k) for s in systems.values()}) > 1]
+            for key, settings in systems.items():
+                variants[label, key] = ", ".join(f"{k}={settings.get(k)}" for k in keys)
+    return [replace(r, variant=variants.get((tuple(r.system.values()), tuple(sorted(r.settings.items()))), ""))
+            for r in runs]  # fmt: skip
 
 
 def name_columns(runs: list[Run]) -> list[Run]:

@@ -12,6 +12,7 @@ import yaml
 from asr.data.manifest import read_manifest
 from asr.errors import InputError
 from asr.leaderboard.collect import Run
+from asr.leaderboard.tables import markdown_row
 
 CARD_MARK = "<!-- written by asr leaderboard -->"
 
@@ -22,7 +23,7 @@ def audio_paths(run: Run) -> dict[str, str]:
     the results when it is not found from here)."""
     if all("audio" in row for row in run.hypotheses):
         return {row["id"]: row["audio"] for row in run.hypotheses}
-    manifest = Path(run.result.test_set["manifest"])
+    manifest = Path(run.result.test_set.get("manifest") or "(none recorded)")
     if not manifest.is_file():
         raise InputError(
             f"{run.path}: its test set's manifest {manifest} is not found from here, and its hyp.jsonl names no "
@@ -88,8 +89,9 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
             "tags": ["automatic-speech-recognition", "wav2vec2", "ctc", "asr-toolkit"],
             "model-index": [{"name": model_dir.name, "results": results}]}  # fmt: skip
     lines = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip()]
-    table = "\n".join(f"| {r.test_set} | {r.system['decoder']} | {r.system['lm']} | {r.result.normalizer} | "
-                      f"{100 * r.result.wer:.2f} | {100 * r.result.cer:.2f} |" for r in runs)  # fmt: skip
+    cells = [[r.test_set, r.system["decoder"], r.system["lm"], r.result.normalizer, f"{100 * r.result.wer:.2f}",
+              f"{100 * r.result.cer:.2f}"] for r in runs]  # fmt: skip
+    table = "\n".join(markdown_row(row) for row in cells)
     lines += ["---", CARD_MARK, f"# {model_dir.name}", "",
               "A CTC model fine-tuned with the asr toolkit; scores from `asr decode` (sclite-exact alignment).", "",
               "| test set | decoder | LM | normaliser | WER % | CER % |", "|---|---|---|---|---|---|", table,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from asr.leaderboard.collect import Run
 from asr.leaderboard.significance import paired_bootstrap
-from asr.leaderboard.tables import Table, markdown_table
+from asr.leaderboard.tables import Table, markdown_row, markdown_table
 from asr.provenance import git_revision
 
 
@@ -54,7 +54,7 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         lines += ["", "## Paired bootstrap tests (1000 resamples of utterances)", "",
                   "| test set | best | other | best WER | other WER | p (other not worse) |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
-        lines += ["| " + " | ".join(row) + " |" for row in paired_tests(table)]
+        lines += [markdown_row(row) for row in paired_tests(table)]
     environment = runs[0].result.versions or {}
     lines += ["", "## Environment", "", ", ".join(f"{k} {v}" for k, v in environment.items() if v) or "unknown"]
     lines += ["", "## Commands", ""]

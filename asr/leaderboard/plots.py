@@ -18,6 +18,23 @@ def _pyplot():
     return plt
 
 
+def _label(system: dict[str, str], models: list[str] | None = None, sep: str = "\n") -> str:
+    """Model, LM and decoder (without its beam and weights, which the table gives; with the settings that tell
+    it from a system of the same label); the model by what tells it from the other `models`."""
+    decoder, bracket, variant = system["decoder"].partition(" [")
+    decoder = decoder.split(" (")[0] + bracket + variant
+    return sep.join([_short(system["model"], models or [system["model"]]), system["lm"], decoder])
+
+
+def _short(model: str, models: list[str]) -> str:
+    """``exp/ls/train_1h`` among ``exp/ls/train_10min`` -> ``train_1h``: the path less the folders all share."""
+    parts = [m.split("/") for m in models]
+    common = 0
+    while all(len(p) > common + 1 and p[common] == parts[0][common] for p in parts):
+        common += 1
+    return "/".join(model.split("/")[common:])
+
+
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -27,8 +44,13 @@ def _save(fig, path: Path) -> Path:
 
 def wer_by_system(table: Table, out: Path) -> Path | None:
     """Grouped bars: one group per system, one bar per test set."""
+    return _grouped_bars(table, lambda r: 100 * r.result.wer, "WER (%)", "WER by system", out / "wer_by_system.png")
+
+
+def _grouped_bars(table: Table, value, ylabel: str, title: str, path: Path, log: bool = False) -> Path:
+    """One group of bars per system (labelled by model, LM and decoder), one bar per test set."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(table.systems)), 4))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(table.systems)), 4))
     width = 0.8 / max(len(table.test_sets), 1)
     for k, test_set in enumerate(table.test_sets):
         xs, ys = [], []
@@ -36,22 +58,25 @@ def wer_by_system(table: Table, out: Path) -> Path | None:
             run = table.cells.get((system, test_set))
             if run is not None:
                 xs.append(i + k * width)
-                ys.append(100 * run.result.wer)
+                ys.append(value(run))
         ax.bar(xs, ys, width, label=test_set)
-    labels = [f"{table.system_of(s)['lm']}\n{table.system_of(s)['decoder'].split(' (')[0]}" for s in table.systems]
+    models = [table.system_of(s)["model"] for s in table.systems]
+    labels = [_label(table.system_of(s), models) for s in table.systems]
     ax.set_xticks([i + width * (len(table.test_sets) - 1) / 2 for i in range(len(table.systems))], labels, fontsize=8)
-    ax.set_ylabel("WER (%)")
-    ax.set_title("WER by system (LM, decoder)")
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"{title} (model, LM, decoder)")
     ax.legend(fontsize=8)
-    return _save(fig, out / "wer_by_system.png")
+    return _save(fig, path)
 
 
 def lm_sweep(runs: list[Run], out: Path) -> Path | None:
     """Dev WER against the LM weight alpha, a line per insertion bonus beta, for every tuned run."""
-    sweeps = {}  # one per (model, LM, dev set): the dev and test decodes of a recipe share their tuning
+    sweeps = {}  # one per system and dev set: the dev and test decodes of a recipe share their tuning
     for r in runs:
         if r.result.tuning:
-            sweeps.setdefault((r.system["model"], r.result.lm["path"], r.result.tuning["dev_manifest"]), r)
+            sweeps.setdefault((r.system_key, r.result.tuning["dev_manifest"]), r)
     tuned = list(sweeps.values())
     if not tuned:
         return None
@@ -66,7 +91,8 @@ def lm_sweep(runs: list[Run], out: Path) -> Path | None:
         ax.plot([best["alpha"]], [100 * best["dev_wer"]], "k*", markersize=12, label="chosen")
         ax.set_xlabel("LM weight α")
         ax.set_ylabel("dev WER (%)")
-        ax.set_title(f"{run.system['model']} on {run.result.tuning['dev_manifest'].split('/')[-1]}", fontsize=9)
+        dev = run.result.tuning["dev_manifest"].split("/")[-1]
+        ax.set_title(f"{_label(run.system, sep=', ')} on {dev}", fontsize=8, wrap=True)
         ax.legend(fontsize=7)
     return _save(fig, out / "lm_sweep.png")
 
@@ -91,14 +117,7 @@ def training_curves(runs: list[Run], out: Path) -> Path | None:
     return _save(fig, out / "dev_cer_curve.png")
 
 
-def rtfx(runs: list[Run], out: Path) -> Path | None:
-    """Audio seconds per second of network + decoding, per run."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(runs)), 3.6))
-    labels = [f"{r.system['decoder'].split(' (')[0]}\n{r.test_set}" for r in runs]
-    ax.bar(range(len(runs)), [r.result.timing["rtfx"] for r in runs])
-    ax.set_xticks(range(len(runs)), labels, fontsize=7)
-    ax.set_yscale("log")
-    ax.set_ylabel("RTFx (audio s / s)")
-    ax.set_title("Speed: network + decoding")
-    return _save(fig, out / "rtfx.png")
+def rtfx(table: Table, out: Path) -> Path | None:
+    """Audio seconds per second of network + decoding, per system and test set."""
+    return _grouped_bars(table, lambda r: r.result.timing["rtfx"], "RTFx (audio s / s)",
+                         "Speed: network + decoding", out / "rtfx.png", log=True)  # fmt: skip

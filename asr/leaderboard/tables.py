@@ -80,9 +80,14 @@ def rows(table: Table, intervals: bool = False) -> list[list[str]]:
     return out
 
 
+def markdown_row(cells: list[str]) -> str:
+    """A Markdown table row; a ``|`` inside a cell (a model or test set named with one) is escaped."""
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
 def markdown_table(table: Table, intervals: bool = False) -> str:
-    lines = ["| " + " | ".join(header(table)) + " |", "|" + "---|" * len(header(table))]
-    lines += ["| " + " | ".join(row) + " |" for row in rows(table, intervals)]
+    lines = [markdown_row(header(table)), "|" + "---|" * len(header(table))]
+    lines += [markdown_row(row) for row in rows(table, intervals)]
     return "\n".join(lines)
 
 
