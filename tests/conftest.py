@@ -13,6 +13,14 @@ import pytest
 SCLITE = Path("/usr/lib/sctk/bin/sclite")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """transformers binds its log handler to the sys.stderr of its first use: first used under a test's capsys,
+    it wrote to that closed stream later ("--- Logging error ---" and a traceback in another test's stderr)."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.get_logger("transformers")
+
+
 @pytest.fixture(autouse=True)
 def fresh_accelerate_state():
     """accelerate keeps one precision per process and refuses another ("restart your runtime"); the tests run

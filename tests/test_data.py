@@ -67,8 +67,10 @@ def test_prepare_counts_every_filtered_item(tmp_path, audio):
 
 
 def test_check_exit_codes(tmp_path, audio):
-    good = _jsonl(tmp_path / "good.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": "hello there"}])
-    bad = _jsonl(tmp_path / "bad.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": ""}])
+    seconds = sf.info(audio["u0"]).duration
+    good = _jsonl(tmp_path / "good.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": "hello there",
+                                             "duration": seconds}])  # fmt: skip
+    bad = _jsonl(tmp_path / "bad.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": "", "duration": seconds}])
     (tmp_path / "broken.jsonl").write_text('{"id": "x"\n')
     codes = [subprocess.run([*ASR, "data", "check", str(p), "--json", str(p.with_suffix(".report.json"))],
                             capture_output=True, text=True) for p in (good, bad)]  # fmt: skip
@@ -272,7 +274,10 @@ def test_hub_ids_are_made_safe_and_colliding_ids_refused_before_anything_is_writ
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": "long"}, "'duration' is \"long\", expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": [1]}, "'duration' is [1], expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": -1.0}, "'duration' is -1.0, expected a number"),
-        ({"id": "a", "audio": "x.wav", "text": "t", "duration": 0}, "'duration' is 0; 'asr data check' measures"),
+        (
+            {"id": "a", "audio": "x.wav", "text": "t", "duration": 0},
+            "'duration' is 0; 'asr data prepare jsonl:FILE' writes",
+        ),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": 1, "offset": -2}, "'offset' is -2, expected"),
     ],
 )
@@ -334,12 +339,18 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
     manifest = _jsonl(tmp_path / "m.jsonl", rows)
     piped = _jsonl(tmp_path / "p.jsonl", [{**rows[0], "text": "a|b c", "lang": "xx"}])  # '|' kept by lower-nopunct
     special = _jsonl(tmp_path / "special.jsonl", [{**rows[0], "text": "hello <s> world", "lang": "xx"}])
+    twice = _jsonl(tmp_path / "twice.jsonl", [rows[0], rows[1], rows[0]])
     (tmp_path / "folder").mkdir()
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.safetensors").write_bytes(b"")
     for main, args, message in (
         (data_main, ["merge", str(manifest), "--out", str(tmp_path / "folder")], "cannot write the manifest"),
         (data_main, ["subset", str(manifest), "--hours", "nan", "--out", str(tmp_path / "s.jsonl")], "--hours nan"),
+        (
+            data_main,
+            ["subset", str(twice), "--hours", "0.0001", "--out", str(tmp_path / "s.jsonl")],
+            "twice.jsonl: utterance id 'a_0' more than once",
+        ),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--sampling-rate", "-5"], "-5"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--check", "nope.jsonl"], "nope.jsonl"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "model")], "holds a model"),
@@ -429,11 +440,17 @@ def test_prepare_claims_its_out_before_it_reads_and_never_writes_outside_it(tmp_
 def test_check_refuses_stated_durations_that_are_not_the_audios_and_no_output_replaces_an_input(tmp_path, audio):
     seconds = sf.info(audio["u0"]).duration
     rows = [{"id": f"a_{i}", "audio": str(audio["u0"]), "text": "hello", "duration": d}
-            for i, d in enumerate((seconds, seconds + 3.0))]  # fmt: skip
+            for i, d in enumerate((seconds, seconds + 3.0, 0))]  # fmt: skip
+    rows.append({"id": "a_3", "audio": str(audio["u0"]), "text": "hello"})
     manifest = _jsonl(tmp_path / "m.jsonl", rows)
     assert data_main(["check", str(manifest), "--json", str(tmp_path / "r.json")]) == 1
     report = json.loads((tmp_path / "r.json").read_text())
-    assert [(r["id"], r["reason"]) for r in report["rejected"]] == [("a_1", "duration differs from the audio")]
+    # a duration missing or 0 is unusable: train, decode, subset and merge refuse the manifest
+    assert [(r["id"], r["reason"]) for r in report["rejected"]] == [
+        ("a_1", "duration differs from the audio"),
+        ("a_2", "no duration stated"),
+        ("a_3", "no duration stated"),
+    ]
     assert data_main(["check", str(manifest), "--json", str(manifest)]) == 2
     assert data_main(["subset", str(manifest), "--hours", "0.0001", "--out", str(manifest)]) == 2
-    assert len(manifest.read_text().splitlines()) == 2
+    assert len(manifest.read_text().splitlines()) == len(rows)

@@ -150,7 +150,9 @@ def check_utterances(
                 if isinstance(outcome, Unusable):
                     raise outcome
                 duration, notes = outcome
-                if stated_durations and utt.duration and duration_differs(utt.duration, duration):
+                if stated_durations and not utt.duration:  # every other command refuses such a manifest
+                    raise Unusable("no duration stated", f"{duration:.3f} s measured; asr data prepare writes it")
+                if stated_durations and duration_differs(utt.duration, duration):
                     raise Unusable("duration differs from the audio", f"{utt.duration:.3f} s stated, {duration:.3f} s")
                 labels = normalize(utt.text).replace(" ", "|")
                 if not labels:

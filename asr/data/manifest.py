@@ -129,10 +129,11 @@ def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise InputError(f"{where}: {key!r} is {json.dumps(obj[key])}, expected a string")
     if durations and obj.get("duration") is None:
-        raise InputError(f"{where}: no duration; 'asr data check' or 'asr data prepare' measures the audio")
+        raise InputError(f"{where}: no duration; 'asr data prepare jsonl:FILE' writes the manifest with measured ones")
     duration = _seconds(obj.get("duration", 0.0), "duration", where)
     if durations and not duration:  # hours, RTFx and batching are counted from it
-        raise InputError(f"{where}: 'duration' is 0; 'asr data check' measures the audio (and refuses empty audio)")
+        raise InputError(f"{where}: 'duration' is 0; 'asr data prepare jsonl:FILE' writes the manifest with measured "
+                         "ones (and refuses empty audio)")  # fmt: skip
     offset = None if obj.get("offset") is None else _seconds(obj["offset"], "offset", where)
     if offset is not None and not duration:
         raise InputError(f"{where}: an 'offset' without a 'duration': a segment needs its length")
@@ -167,14 +168,15 @@ def absolute_audio(utts: list[Utterance], manifest: Path) -> list[Utterance]:
 
 def merge_manifests(manifests: list[Path]) -> list[Utterance]:
     """The utterances of several manifests (several languages, say), audio paths kept valid; a repeated id
-    is an error naming both manifests."""
+    is an error naming the manifests."""
     merged: list[Utterance] = []
     seen: dict[str, Path] = {}
     for manifest in manifests:
         utts = read_manifest(manifest)
         for utt in utts:
             if utt.id in seen:
-                raise InputError(f"{manifest}: utterance id '{utt.id}' is also in {seen[utt.id]}")
+                where = "more than once" if seen[utt.id] == manifest else f"is also in {seen[utt.id]}"
+                raise InputError(f"{manifest}: utterance id '{utt.id}' {where}")
             seen[utt.id] = manifest
         merged += absolute_audio(utts, manifest)
     return merged
@@ -186,7 +188,7 @@ def subset_hours(manifest: Path, hours: float, seed: int) -> tuple[list[Utteranc
     total seconds."""
     if not 0 < hours < math.inf:
         raise InputError(f"--hours {hours}: expected a number of hours > 0")
-    utts = read_manifest(manifest)
+    utts = merge_manifests([manifest])  # ids checked, audio paths absolute
     total = sum(u.duration for u in utts)
     if hours * 3600 > total:
         raise InputError(f"{manifest}: --hours {hours} asked for, it holds {total / 3600:.3f} h")
@@ -198,4 +200,4 @@ def subset_hours(manifest: Path, hours: float, seed: int) -> tuple[list[Utteranc
             break
         kept.append(utt)
         seconds += utt.duration
-    return absolute_audio(kept, manifest), total
+    return kept, total
