@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from asr.errors import InputError, writable_dir
+from asr.errors import InputError
 from asr.text import Normalizer
 from lm import arpa
-from lm.folder import LM_FILES, LM_SCHEMA_VERSION, claim_out
+from lm.folder import LM_FILES, LM_SCHEMA_VERSION, build_whole
 from lm.kenlm_tools import run_kenlm
 from lm.perplexity import load, perplexity
 from lm.text import dropped_lines, normalized_sentences, raw_lines, sentences_of
@@ -79,30 +78,7 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
         raise InputError(f"--prune has {len(options.prune)} thresholds for an order-{options.order} model")
     if dev:
         sentences_of(dev, normalize, "--dev")  # checked before anything is built
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out}: a file, not a folder")
-    claim_out(out, "ngram")
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    writable_dir(partial, "--out")
-    try:
-        info = _build(texts, partial, normalize, options, dev)
-    except BaseException:  # a failed or interrupted build leaves nothing beside --out
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    replace_folder(partial, out)
-    return info
-
-
-def replace_folder(new: Path, out: Path) -> None:
-    """Puts the folder `new` in the place of `out` (set aside under a fresh name first, then removed)."""
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old.", dir=out.parent))
-        out.rename(old / out.name)  # a leftover OUT.old of an earlier run is never in the way, nor removed
-        new.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        new.rename(out)
+    return build_whole(out, "ngram", lambda folder: _build(texts, folder, normalize, options, dev))
 
 
 def _build(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path]) -> dict:

@@ -8,10 +8,13 @@ perplexity; with a schema version). Decoding reads LMs only through this class.
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from asr.errors import InputError
+from asr.errors import InputError, writable_dir
+from asr.folders import replace_folder
 
 LM_FILES = {"arpa": "lm.arpa", "binary": "lm.bin", "unigrams": "unigrams.txt", "info": "lm.json", "text": "text.txt"}
 LM_SCHEMA_VERSION = 1
@@ -31,6 +34,33 @@ def read_info(folder: Path) -> dict:
     if not isinstance(info, dict) or not isinstance(info.get("normalizer"), str):
         raise InputError(f"{path}: not an lm.json written by 'asr lm build' (no normalizer)")
     return info
+
+
+def build_whole(out: Path, kind: str, build: Callable[[Path], dict]) -> dict:
+    """Makes the LM folder `out` whole or not at all: `build` writes into ``<out>.partial``, which then takes
+    the place of `out` (a failed or interrupted build leaves the old LM as it was, and nothing beside it);
+    returns what `build` returns."""
+    check_out(out, kind)
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    writable_dir(partial, "--out")
+    try:
+        info = build(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    replace_folder(partial, out)
+    return info
+
+
+def check_out(out: Path, kind: str) -> None:
+    """Refuses an ``--out`` that cannot be replaced by an LM of `kind`: a file, the current folder (or one
+    above it), a folder holding anything but such an LM."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: a file, not a folder")
+    if Path.cwd().is_relative_to(out.resolve()):
+        raise InputError(f"--out {out}: the current folder or one above it (it is replaced whole); give another")
+    claim_out(out, kind)
 
 
 def claim_out(out: Path, kind: str) -> None:

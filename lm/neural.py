@@ -22,9 +22,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from asr.errors import InputError, writable_dir
+from asr.errors import InputError
 from asr.text import Normalizer
-from lm.folder import claim_out
+from lm.folder import build_whole, check_out
 from lm.text import dropped_lines, sentences_of
 
 SPECIAL = ("<pad>", "<unk>", "<s>", "</s>")
@@ -56,12 +56,13 @@ class NeuralLM:
 
     @classmethod
     def load(cls, name: str, device: str = "cpu") -> NeuralLM:
+        from safetensors import SafetensorError
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
             tokenizer = AutoTokenizer.from_pretrained(name)
             model = AutoModelForCausalLM.from_pretrained(name).to(device)
-        except (OSError, ValueError) as err:
+        except (OSError, ValueError, SafetensorError) as err:  # SafetensorError: weights cut short
             raise InputError(f"{name}: cannot load a causal LM and its tokenizer: {str(err).splitlines()[0]}") from None
         return cls(model.eval(), tokenizer)
 
@@ -173,15 +174,15 @@ def train_neural_lm(
     batch_size: int = 32,
 ) -> dict:
     """Trains a causal LM on the normalised sentences of `texts` for `max_minutes`; writes the model, its
-    tokenizer and ``lm.json`` (with the dev perplexity) to `out`; returns the lm.json content."""
+    tokenizer and ``lm.json`` (with the dev perplexity) to `out`, whole or not at all; returns the lm.json
+    content."""
     import torch
     from tqdm import tqdm
 
     dropped, dev_dropped = Counter(), Counter()
     sentences = sentences_of(texts, normalize, "--text", dropped)
     dev_sentences = sentences_of(dev, normalize, "--dev", dev_dropped) if dev else []
-    claim_out(out, "transformer")
-    writable_dir(out, "--out")
+    check_out(out, "transformer")  # before the training it would waste
     lm = NeuralLM.load(from_model) if from_model else scratch_lm(sentences, seed)
     optimizer = torch.optim.AdamW(lm.model.parameters(), lr=5e-5 if from_model else 2e-3)
     rng = random.Random(seed)
@@ -207,8 +208,6 @@ def train_neural_lm(
                     break
             epochs += 1
     lm.model.eval()
-    lm.model.save_pretrained(str(out), safe_serialization=True)
-    lm.tokenizer.save_pretrained(str(out))
     info = {"kind": "transformer", "normalizer": normalize.id, "from": from_model, "steps": steps,
             "epochs": epochs, "minutes": round((time.monotonic() - start) / 60, 2),
             "parameters": sum(p.numel() for p in lm.model.parameters()), "vocabulary": len(lm.tokenizer),
@@ -216,5 +215,11 @@ def train_neural_lm(
                      "dropped_lines": dropped_lines(texts, dropped)},
             "dev": {"files": [str(p) for p in dev], "dropped_lines": dropped_lines(dev, dev_dropped),
                     **lm.perplexity(dev_sentences)} if dev else None}  # fmt: skip
-    (out / INFO_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return info
+
+    def write(folder: Path) -> dict:
+        lm.model.save_pretrained(str(folder), safe_serialization=True)
+        lm.tokenizer.save_pretrained(str(folder))
+        (folder / INFO_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        return info
+
+    return build_whole(out, "transformer", write)

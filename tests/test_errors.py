@@ -78,6 +78,8 @@ CASES = {
     "decode, --beam-width 0": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --beam-width 0",
                                "--beam-width 0: expected at least 1"),
     "decode, --alpha-grid abc": (f"decode --model {{model}} {TEST} --out {{w}}/o --alpha-grid abc", "grid 'abc'"),
+    "decode, --tuned-from and --gamma": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --tuned-from "
+                                         "{w}/r.json --gamma 1", "--gamma goes without --tuned-from"),  # was dropped
     # options a decode would ignore were taken silently
     "decode, --workers with greedy": (f"decode --model {{model}} {TEST} --out {{w}}/o --workers 4",
                                       "greedy would ignore them"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 
 import pytest
 
@@ -177,9 +178,36 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     whole, cut = lm.log_probs([" ".join(words), " ".join(words[: lm.context - 2])])
     assert whole < cut - 1
     assert lm._windowed(lm.tokens("the cat is on the mat")) == pytest.approx(good, abs=1e-3)
+    # weights cut short are one line (a SafetensorError traceback)
+    cut = tmp_path / "cut"
+    shutil.copytree(out, cut)
+    (cut / "model.safetensors").write_bytes((cut / "model.safetensors").read_bytes()[:1000])
+    capsys.readouterr()
+    assert lm_main(["ppl", "--lm", str(cut), "--text", str(root / "dev.txt")]) == 2
+    assert f"{cut}: cannot load a causal LM" in capsys.readouterr().err
     # --from: continue training any causal LM folder (here, this one)
     assert lm_main([*args, "--max-minutes", "0.05", "--from", str(out), "--out", str(tmp_path / "more")]) == 0
     assert json.loads((tmp_path / "more" / "lm.json").read_text())["from"] == str(out)
+
+
+def test_a_transformer_lm_trained_again_replaces_its_folder_whole_or_not_at_all(english, tmp_path, monkeypatch, capsys):
+    from transformers import PreTrainedTokenizerBase
+
+    out = tmp_path / "neural"
+    args = ["train", "--text", str(english["root"] / "train.txt"), "--max-minutes", "0.02", "--out", str(out)]
+    assert lm_main([*args, "--normalize", "en"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PreTrainedTokenizerBase, "save_pretrained", interrupted)  # the weights are written by then
+    assert lm_main([*args, "--normalize", "none"]) == 130
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # lm.json describes the weights beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["neural"]
+    monkeypatch.chdir(out)  # it would be replaced under the shell standing in it
+    assert lm_main([*args[:-1], ".", "--normalize", "en"]) == 2
+    assert "--out .: the current folder or one above it" in capsys.readouterr().err
 
 
 def test_lm_text_is_read_as_sentences_whatever_the_normaliser(english, tmp_path, capsys):

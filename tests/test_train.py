@@ -136,6 +136,39 @@ def test_a_best_model_newer_than_the_checkpoint_is_kept_on_resume(setup, tmp_pat
     assert all((a[k] == b[k]).all() for k in a)
 
 
+def test_best_is_the_lowest_dev_wer_then_cer_and_an_interrupted_save_leaves_the_last_whole_best(
+    setup, tmp_path, monkeypatch
+):
+    from transformers import Wav2Vec2Processor
+
+    run = tmp_path / "run"
+    assert train_main(_args(setup, run, max_steps=4, eval_steps=1, save_steps=1, save_total_limit=0)) == 0
+    info = json.loads((run / "run_info.json").read_text())
+    dev = [r for r in info["history"] if "dev_wer" in r]
+    assert info["best_step"] == min(dev, key=lambda r: (r["dev_wer"], r["dev_cer"], r["step"]))["step"]
+
+    # killed while best/ was written: no best/ that its record does not describe; the resumed run writes it whole
+    def killed_in_best(self, folder, *args, **kwargs):
+        if "best" in str(folder):
+            raise KeyboardInterrupt
+        return original(self, folder, *args, **kwargs)
+
+    original = Wav2Vec2Processor.save_pretrained
+    monkeypatch.setattr(Wav2Vec2Processor, "save_pretrained", killed_in_best)
+    shutil.rmtree(run)
+    args = _args(setup, run, max_steps=4, eval_steps=1, save_steps=1, save_total_limit=0)
+    assert train_main(args) == 130
+    assert not (run / "best").exists() and not (run / "best.partial").exists()
+    monkeypatch.undo()
+    assert train_main(args) == 0
+    record = json.loads((run / "best" / "asr_best.json").read_text())
+    a, b = (
+        _weights(run / "best" / "model.safetensors"),
+        _weights(run / f"checkpoint-{record['step']}" / "model.safetensors"),
+    )
+    assert all((a[k] == b[k]).all() for k in a)
+
+
 def test_two_processes_stay_in_sync(setup, tmp_path):
     out = tmp_path / "ddp"
     cmd = [*accelerate_launch(2), "-m", "asr", "train", *_args(setup, out, max_steps=4, sync_check="true")]

@@ -318,6 +318,12 @@ def check_options(opts: DecodeOptions) -> None:
         raise InputError("--tune-on goes with --tune alpha,beta")
     if opts.tuned_from and (opts.decoder == "greedy" or opts.tune):
         raise InputError("--tuned-from goes with a beam decoder and without --tune")
+    given = {"--alpha": opts.beam.alpha != BeamSettings.alpha, "--beta": opts.beam.beta != BeamSettings.beta,
+             "--gamma": opts.gamma != DEFAULT_GAMMA}  # fmt: skip
+    if opts.tuned_from and (weights := [option for option, differs in given.items() if differs]):
+        raise InputError(
+            f"{weights[0]} goes without --tuned-from (its weights replace every one); give one or the other"
+        )
     if opts.lm is not None and opts.decoder != "beam_lm":
         raise InputError(f"--lm goes with --decoder beam_lm (--decoder {opts.decoder} would not use it)")
     if opts.dev is not None and not opts.tune:

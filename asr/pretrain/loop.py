@@ -199,10 +199,9 @@ class Pretrainer(Trainer):
         sums = self.acc.reduce(torch.tensor([total, frames], dtype=torch.float64, device=self.acc.device), "sum")
         return {f"{name}_loss": float(sums[0] / sums[1]), f"{name}_utterances": len(split.utts)}
 
-    def _save_model(self, folder: str) -> None:
-        if self.acc.is_main_process:
-            self.acc.unwrap_model(self.model).save_pretrained(str(self.out / folder), safe_serialization=True)
-            self.feature_extractor.save_pretrained(str(self.out / folder))
+    def _write_model(self, folder: Path) -> None:
+        self.acc.unwrap_model(self.model).save_pretrained(str(folder), safe_serialization=True)
+        self.feature_extractor.save_pretrained(str(folder))
 
     def _codevectors(self) -> int:
         """How many codewords the quantiser has (groups x entries): the perplexity's ceiling."""

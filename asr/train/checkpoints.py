@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.errors import InputError
+from asr.folders import replace_folder
 
 STATE_FILE = "trainer_state.json"
 
@@ -86,8 +87,7 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
         (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
     acc.wait_for_everyone()
     if acc.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
+        replace_folder(partial, final)  # the end-of-run save can write a step saved already
         for path in checkpoints(output_dir)[:-keep] if keep > 0 else []:
             shutil.rmtree(path, ignore_errors=True)
     acc.wait_for_everyone()

@@ -27,6 +27,7 @@ from asr.data.check import ctc_frames, ctc_min_frames
 from asr.data.manifest import Utterance, read_utterances
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
+from asr.folders import replace_folder
 from asr.inference import CTCInference, manifest_audio
 from asr.model.adapters import save_adapter
 from asr.model.folder import ModelFolder
@@ -377,15 +378,29 @@ class Trainer:
         if best.get("step", 0) > self.state.step:
             self.state.best_step, self.state.best_wer = best["step"], best[self.DEV_METRIC]
 
-    def _save_model(self, folder: str) -> None:
+    def _save_model(self, folder: str, record: dict | None = None) -> None:
+        """The model in `folder` (with `record` as its asr_best.json), whole: written beside it, then swapped in,
+        so that a kill never leaves best/ or model/ holding weights other than its record names."""
         if not self.acc.is_main_process:
             return
+        partial = self.out / f"{folder}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            self._write_model(partial)
+            if record is not None:
+                (partial / BEST_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        replace_folder(partial, self.out / folder)
+
+    def _write_model(self, folder: Path) -> None:
         model = self.acc.unwrap_model(self.model)
-        model.save_pretrained(str(self.out / folder), safe_serialization=True)
-        self.processor.save_pretrained(str(self.out / folder))
+        model.save_pretrained(str(folder), safe_serialization=True)
+        self.processor.save_pretrained(str(folder))
         if self.adapter_lang:
-            save_adapter(model, self.out / folder, self.adapter_lang)
-        self.processor_folder.copy_text_config(self.out / folder)
+            save_adapter(model, folder, self.adapter_lang)
+        self.processor_folder.copy_text_config(folder)
 
     def _log(self, row: dict) -> None:
         self.state.history.append(row)
@@ -484,14 +499,18 @@ class Trainer:
         row = self._row(loss)
         if self.dev is not None:
             row |= self.evaluate(self.dev)
-            score = row[self.DEV_METRIC]
-            if score is not None and (self.state.best_wer is None or score < self.state.best_wer):
-                self.state.best_wer, self.state.best_step = score, self.state.step
-                self._save_model("best")
-                if self.acc.is_main_process:
-                    record = {"step": self.state.step, self.DEV_METRIC: score}
-                    (self.out / "best" / BEST_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
+            if self._better(row):
+                self.state.best_wer, self.state.best_step = row[self.DEV_METRIC], self.state.step
+                self._save_model("best", {"step": self.state.step, self.DEV_METRIC: row[self.DEV_METRIC]})
         self._log(row)
+
+    def _better(self, row: dict) -> bool:
+        """A dev score below the best so far; an equal one with a lower dev CER (tuning breaks ties so too)."""
+        score, best = row[self.DEV_METRIC], self.state.best_wer
+        if score is None or best is None:
+            return score is not None
+        kept = next((r for r in self.state.history if r["step"] == self.state.best_step), {})
+        return score < best or (score == best and row.get("dev_cer", math.inf) < kept.get("dev_cer", math.inf))
 
     def _test(self) -> dict:
         """Greedy test WER/CER of the final model (the best on dev, loaded back, when there is one)."""
@@ -510,8 +529,10 @@ class Trainer:
         final = self.out / "model"
         if self.acc.is_main_process:
             if self.state.best_step and (self.out / "best").exists():
-                shutil.rmtree(final, ignore_errors=True)
-                shutil.copytree(self.out / "best", final, ignore=shutil.ignore_patterns(BEST_RECORD))
+                partial = self.out / "model.partial"
+                shutil.rmtree(partial, ignore_errors=True)
+                shutil.copytree(self.out / "best", partial, ignore=shutil.ignore_patterns(BEST_RECORD))
+                replace_folder(partial, final)
             else:
                 self._save_model("model")
         info = self._run_info(resumed)
