@@ -273,3 +273,10 @@ def test_asterisk_unknown_language(tmp_path):
         [*ASR, "data", "asterisk", "--lang", "de", "--out", str(tmp_path)], capture_output=True, text=True
     )
     assert proc.returncode == 2 and "no Asterisk prompts for 'de'" in proc.stderr
+
+
+def test_every_language_is_planned_before_any_is_built(tmp_path, capsys):
+    """fi was built, then de refused (too few sentences), and the corrected command was refused too: fi/ held
+    a corpus of other settings."""
+    assert data_main(["synth", "--langs", "fi,de", "--hours", "0.002", "--out", str(tmp_path / "c")]) == 2
+    assert "gives 2 de sentences: too few" in capsys.readouterr().err and not (tmp_path / "c").exists()

@@ -47,6 +47,8 @@ def test_the_recipe_runs_every_stage_and_logs_them(recipe):
     logs = list((exp / "logs").glob("run.*.log"))
     assert len(logs) == 1 and "stage 6 (leaderboard): done" in logs[0].read_text(encoding="utf-8")
     assert (exp / "RESULTS.md").read_text(encoding="utf-8") == (exp / "leaderboard" / "RESULTS.md").read_text()
+    # 0.05 h of seed 0: the first sentences of the order, which the checkpoint's 0.5-0.75 h corpora trained on
+    assert "dev and test sentences are among those the starting checkpoint trained on" in recipe["out"]
 
 
 def test_leaderboard_numbers_equal_asr_score_on_the_written_hypotheses(recipe, capsys):
@@ -372,7 +374,8 @@ def test_systems_differing_in_any_setting_are_rows_of_their_own_and_a_failed_run
     from asr.leaderboard.cli import main as leaderboard_main
 
     decodes = str(recipe["exp"] / "decode")
-    other = _copy_decode(recipe, tmp_path / "br[1]", **{"decoder.backend": "pyctcdecode", "model.dtype": "bfloat16"})
+    settings = {"decoder.backend": "pyctcdecode", "model.dtype": "bfloat16", "versions.torch": "2.0.0"}
+    other = _copy_decode(recipe, tmp_path / "br[1]", **settings)
     board = tmp_path / "board"
     assert leaderboard_main([decodes, str(other), "--out", str(board)]) == 0  # a folder with [ is no pattern
     rows = [r for r in json.loads((board / "results.json").read_text()) if r["decoder"].startswith("beam_lm")]
@@ -381,6 +384,8 @@ def test_systems_differing_in_any_setting_are_rows_of_their_own_and_a_failed_run
         "dtype=float32, backend=ctcbeam]",
     ]
     assert all(" [" not in r["decoder"] for r in json.loads((board / "results.json").read_text()) if r not in rows)
+    environment = (board / "RESULTS.md").read_text().split("## Environment")[1].split("## Commands")[0]
+    assert "- 1 decode(s): " in environment and "torch 2.0.0" in environment  # not only the first run's versions
     # the dev decode of the recipe's beam_lm stays in the recipe's row, not in the copy's
     assert [r["test_set"] for r in rows if "pyctcdecode" in r["decoder"]] == ["es/test"]
     # a model named with | keeps the Markdown table's columns

@@ -71,6 +71,9 @@ def resample(samples: np.ndarray, rate: int, target_rate: int = TARGET_RATE) -> 
     return soxr.resample(samples, rate, target_rate, quality="VHQ").astype(np.float32, copy=False)
 
 
+SPEED_RANGE = (0.5, 2.0)  # the speed factors a corpus or a training run may ask for: half to twice as fast
+
+
 def speed_perturb(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
     """Plays the audio `factor` times faster (tempo and pitch together, as Kaldi's speed perturbation)."""
     return samples if factor == 1.0 else resample(samples, round(rate * factor), rate)

@@ -81,7 +81,7 @@ def _add_asterisk(sub) -> None:
 def run_synth(args: argparse.Namespace) -> int:
     from asr.data.prepare import summary_table
     from asr.data.synth.augment import NOISE_SLOPES, Augmentation
-    from asr.data.synth.corpus import synth_language
+    from asr.data.synth.corpus import plan, synth_language
     from asr.data.synth.texts import LANGUAGES
     from asr.data.synth.voices import ENGINES
 
@@ -104,9 +104,11 @@ def run_synth(args: argparse.Namespace) -> int:
         codec_prob=args.codec_prob,
         level_dbfs=None if args.level_dbfs is None else _range(args.level_dbfs, "--level-dbfs", "-35,-15", LEVELS),
     )
+    # every language's plan before any is built: a setting one cannot take left the others half made
+    plans = {lang: plan(lang, args.hours, args.seed, args.out / lang, engines, args.sentence_pool) for lang in langs}
     for lang in langs:
         summary = synth_language(
-            lang, args.hours, args.out, args.seed, settings, args.workers, engines, args.sentence_pool
+            lang, args.hours, args.out, args.seed, settings, args.workers, engines, args.sentence_pool, plans[lang]
         )
         repeats = ", ".join(f"{where} {n}" for where, n in summary["repeats_left_out"].items())
         print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM"
@@ -126,12 +128,15 @@ def _listed(text: str, option: str, known: tuple[str, ...]) -> list[str]:
 
 
 def _speed_factors(text: str) -> tuple[float, ...]:
+    from asr.data.audio import SPEED_RANGE
+
     try:
         factors = tuple(float(f) for f in text.split(","))
     except ValueError:
         factors = ()
-    if not factors or not all(0 < f < math.inf for f in factors):
-        raise InputError(f"--speed-factors {text!r}: expected positive numbers such as 0.9,1.0,1.1")
+    low, high = SPEED_RANGE
+    if not factors or not all(low <= f <= high for f in factors):
+        raise InputError(f"--speed-factors {text!r}: expected numbers from {low:g} to {high:g} such as 0.9,1.0,1.1")
     return factors
 
 

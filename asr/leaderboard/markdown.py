@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from asr.leaderboard.collect import Run
 from asr.leaderboard.significance import paired_bootstrap
 from asr.leaderboard.tables import Table, markdown_row, markdown_table
@@ -55,8 +57,12 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
                   "| test set | best | other | best WER | other WER | p (other not worse) |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
         lines += [markdown_row(row) for row in paired_tests(table)]
-    environment = runs[0].result.versions or {}
-    lines += ["", "## Environment", "", ", ".join(f"{k} {v}" for k, v in environment.items() if v) or "unknown"]
+    environments = Counter(", ".join(f"{k} {v}" for k, v in r.result.versions.items() if v) or "unknown" for r in runs)
+    lines += ["", "## Environment", ""]
+    if len(environments) == 1:
+        lines.append(next(iter(environments)))
+    else:  # decodes made with other library versions: each set named, none hidden behind the first run's
+        lines += [f"- {count} decode(s): {versions}" for versions, count in environments.most_common()]
     lines += ["", "## Commands", ""]
     trained = {r.system["model"]: r.result.train_info.get("command") for r in runs}
     for model, command in trained.items():

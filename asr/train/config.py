@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import yaml
 
+from asr.data.audio import SPEED_RANGE
 from asr.errors import InputError
 from asr.inference import ZERO_BATCH_SECONDS_HELP
 
@@ -203,9 +204,11 @@ class TrainConfig:
         if self.adapter_lang and not self.adapters_only:  # ignored without a word before
             raise InputError("config key adapter_lang goes with adapters_only (it names the adapter file it writes)")
         factors = self.speed_perturb
-        if not isinstance(factors, list) or not all(isinstance(f, int | float) and 0.5 <= f <= 2 for f in factors):
+        low, high = SPEED_RANGE
+        if not isinstance(factors, list) or not all(isinstance(f, int | float) and low <= f <= high for f in factors):
             raise InputError(
-                f"config key speed_perturb: expected a list of speed factors from 0.5 to 2, such as [0.9, 1.0, 1.1], "
+                f"config key speed_perturb: expected a list of speed factors from {low:g} to {high:g}, such as "
+                f"[0.9, 1.0, 1.1], "
                 f"got {factors!r}"
             )
 

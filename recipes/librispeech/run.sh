@@ -43,6 +43,7 @@ for subset in $subsets; do  # before any stage: a wrong name failed at stage 2, 
     [[ -v subset_hours[$subset] ]] || { echo "$0: --subsets: unknown subset '$subset' (known: ${!subset_hours[*]})" >&2; exit 2; }
 done
 begin_recipe 8
+note_heard_sentences "$hours" 0
 
 if run_stage 1 data; then
     if [[ $corpus == synth ]]; then

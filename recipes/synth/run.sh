@@ -32,6 +32,7 @@ data=$exp/data/$lang
 lm_files=("$data/lm_text.txt" "$data/train.jsonl")  # the sentences that were not voiced, and the train transcripts
 title="recipes/synth: $lang"
 begin_recipe 6
+note_heard_sentences "$hours" "$data_seed"
 
 if run_stage 1 data; then
     "$ASR" data synth --langs "$lang" --hours "$hours" --seed "$data_seed" --out "$exp/data"

@@ -199,13 +199,15 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
 
 
 def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: Augmentation, workers: int,
-                   engines: tuple[str, ...] = ENGINES[:1], sentence_pool: str = "main") -> dict:  # fmt: skip
+                   engines: tuple[str, ...] = ENGINES[:1], sentence_pool: str = "main",
+                   planned: tuple | None = None) -> dict:  # fmt: skip
     """Builds one language's corpus with the speech `engines`; returns its summary. `sentence_pool` "main"
     takes the seed's sentence order from its start (as recipes do), "reserve" its last 1 - MAX_AUDIO_SHARE, which no
     "main" corpus of the same seed voices: pretraining data kept out of every recipe's dev and test sentences.
-    A rerun with the same settings resumes (what exists is kept); a rerun with other settings is refused."""
+    A rerun with the same settings resumes (what exists is kept); a rerun with other settings is refused.
+    `planned` is what `plan` gave for these settings, where the caller checked them already."""
     lang_dir = out_dir / lang
-    jobs, lm_text, stats = plan(lang, hours, seed, lang_dir, engines, sentence_pool)  # refuses bad settings first
+    jobs, lm_text, stats = planned or plan(lang, hours, seed, lang_dir, engines, sentence_pool)  # bad settings first
     claim_folder(lang_dir, {"hours": hours, "seed": seed, "augmentation": _json(asdict(settings)),
                             "engines": list(engines), "sentence_pool": sentence_pool})  # fmt: skip
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
