@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LM_MAY_USE = ("asr.text", "asr.errors", "asr.data")
+LM_MAY_USE = ("asr.text", "asr.errors", "asr.folders", "asr.data")  # shared utilities, no stage of asr
 
 
 def _imports(path: Path) -> set[str]:
