@@ -280,6 +280,23 @@ def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp
     )
     assert proc.returncode == 0
     assert json.loads((tmp_path / "g" / "run_info.json").read_text())["infeasible_utterances"] == 2
+    # alignable at speed 1, not at 2: named before the first step, not at the step that first draws speed 2
+    from transformers import AutoConfig
+
+    from asr.data.check import ctc_frames
+
+    config = AutoConfig.from_pretrained(setup["model"])
+    conv = list(zip(config.conv_kernel, config.conv_stride, strict=True))
+    samples = round(line["duration"] * 16000)
+    line["text"] = ("ab" * samples)[: ctc_frames(samples // 2, conv) + 1]  # no repeats: a label a frame
+    assert len(line["text"]) <= ctc_frames(samples, conv)
+    fast = tmp_path / "fast.jsonl"
+    fast.write_text(json.dumps(line | {"audio": str(setup["data"] / line["audio"])}) + "\n")
+    proc = _run(
+        _args(setup, tmp_path / "h", train_manifest=fast, dev_manifest="", max_steps=2, speed_perturb="[1.0, 2.0]")
+    )
+    assert proc.returncode == 2 and f"({line['id']}) have more labels than frames at speed 2" in proc.stderr
+    assert not (tmp_path / "h" / "train_log.csv").exists()
 
 
 def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, tmp_path):

@@ -34,7 +34,7 @@ from asr.model.folder import ModelFolder
 from asr.scoring.corpus import score_normalized
 from asr.train import checkpoints
 from asr.train.config import TrainConfig
-from asr.train.data import AudioStore, Example, length_grouped_batches, load_split, shard, speed_perturbed
+from asr.train.data import AudioStore, Example, at_speed, length_grouped_batches, load_split, shard, speed_perturbed
 from asr.train.feature_cache import FeatureCache, can_cache
 from asr.train.modeling import load_model
 from asr.train.runlog import RunLog
@@ -140,6 +140,7 @@ class Trainer:
         self.attention_mask = self.inference.attention_mask
         self.feature_extractor = self.processor.feature_extractor
         self._prepare(model, rate)
+        self._check_fastest_speed()
 
     def _start(self, cfg: TrainConfig, command: str) -> None:
         """The config, the output folder, the accelerator (devices, processes, precision) and the seed."""
@@ -179,6 +180,20 @@ class Trainer:
         in_memory = train_hours * renderings <= cfg.cache_audio_hours
         self.audio = AudioStore(rate, in_memory)
         self.feature_cache = FeatureCache(model) if in_memory and can_cache(model, self.attention_mask) else None
+
+    def _check_fastest_speed(self) -> None:
+        """With speed perturbation, train utterances CTC cannot align at the fastest speed are named before the
+        first step: they stopped the run at whichever step first drew that speed for them, every resume alike."""
+        fastest = max(self.cfg.speed_perturb, default=1.0)
+        if fastest <= 1.0 or self.cfg.ctc_zero_infinity:
+            return
+        if infeasible := self._infeasible([at_speed(ex, fastest) for ex in self.train.examples]):
+            ids = ", ".join(ex.id for ex in infeasible[:5]) + (", ..." if len(infeasible) > 5 else "")
+            raise TrainError(
+                f"{len(infeasible)} train utterance(s) ({ids}) have more labels than frames at speed {fastest:g} "
+                f"(speed_perturb), so the CTC loss would be infinite; leave that speed out, or set "
+                f"ctc_zero_infinity=true to skip them (counted)"
+            )
 
     def _adapter_lang(self) -> str:
         lang = self.cfg.adapter_lang or self.processor_folder.language()
