@@ -101,6 +101,11 @@ CASES = {
     "lm build, --out a file": (f"{LM} --order 3 --out {{w}}/afile/z", "cannot write there"),
     "vocab, --out a file": ("vocab --train {w}/data/es/train.jsonl --out {w}/afile/v", "--out {w}/afile/v: cannot"),
     "leaderboard, nothing there": ("leaderboard {w}/nothing --out {w}/lb", "no results.json found"),
+    "model init, adapters without stable norm": ("model init --preset tiny --norm layer --adapter-dim 8 --out {w}/ad",
+                                                  "adapter layers (MMS) exist in the stable-norm transformer only"),
+    "lm attach, --out a file": ("lm attach --model {w}/m32 --lm {w}/nolm --out {w}/afile", "afile: a file, not a"),
+    "lm attach, model without processor": ("lm attach --model {w}/m32 --lm {w}/nolm --out {w}/att",
+                                           "m32: no processor to attach the LM to"),
     "model init, data2vec-audio stable": ("model init --preset tiny --family data2vec-audio --norm stable --out {w}/d",
                                           "norm stable does not exist for it"),  # was built post-norm, silently
     "train, eval_steps 0": (f"{TRAIN} --eval_steps 0", "eval_steps: expected at least 1"),

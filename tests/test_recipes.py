@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,7 +103,7 @@ def test_a_recipe_killed_in_a_stage_finishes_without_redoing_finished_stages(tmp
     assert json.loads((exp / "train" / "run_info.json").read_text())["steps"] == 30
 
 
-def test_the_leaderboard_page_renders_in_a_headless_browser(recipe):
+def test_the_leaderboard_page_renders_in_a_headless_browser(recipe, tmp_path):
     pytest.importorskip("selenium")
     from selenium import webdriver
     from selenium.webdriver.common.by import By
@@ -130,13 +131,28 @@ def test_the_leaderboard_page_renders_in_a_headless_browser(recipe):
         driver.save_screenshot(str(ARTIFACTS / "leaderboard.png"))
         errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
         assert errors == []
+        # a system with no result on a test set sorts last both ways (it came first, above the best system)
+        from asr.leaderboard.cli import main as leaderboard_main
+
+        dev_only = tmp_path / "dev_only" / "greedy" / "dev"
+        shutil.copytree(recipe["exp"] / "decode" / "greedy" / "dev", dev_only)
+        results = json.loads((dev_only / "results.json").read_text())
+        (dev_only / "results.json").write_text(json.dumps(results | {"model": results["model"] | {"path": "x/y"}}))
+        board = tmp_path / "board"
+        assert leaderboard_main([str(recipe["exp"] / "decode"), str(tmp_path / "dev_only"), "--out", str(board)]) == 0
+        driver.get((board / "index.html").as_uri())
+        table = driver.find_element(By.CSS_SELECTOR, "table.sortable")
+        for _ in range(2):
+            table.find_elements(By.TAG_NAME, "th")[6].click()
+            cells = [
+                r.find_elements(By.TAG_NAME, "td")[6].text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+            ]
+            assert cells[-1] == "-" and "-" not in cells[:-1]
     finally:
         driver.quit()
 
 
 def test_model_cards_carry_parseable_model_index(recipe, tmp_path):
-    import shutil
-
     import yaml
 
     from asr.leaderboard.collect import collect
@@ -153,8 +169,6 @@ def test_model_cards_carry_parseable_model_index(recipe, tmp_path):
 
 
 def test_the_checkpoint_card_scores_each_test_set_as_its_decode_does(recipe, tmp_path):
-    import shutil
-
     model, exp = tmp_path / "model", recipe["exp"]
     shutil.copytree(exp / "train" / "model", model)
     info, greedy = exp / "train" / "run_info.json", exp / "decode" / "greedy"
@@ -256,8 +270,6 @@ def test_a_run_in_another_exp_publishes_no_results_file(recipe):
 
 
 def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path):
-    import shutil
-
     from asr.leaderboard.cli import main as leaderboard_main
 
     other = tmp_path / "other" / "greedy" / "test"
@@ -303,8 +315,6 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
 
 
 def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe, tmp_path):
-    import shutil
-
     from asr.leaderboard.cli import main as leaderboard_main
 
     smaller = tmp_path / "smaller" / "greedy" / "test"  # es/test with one utterance fewer, another model
@@ -358,8 +368,6 @@ def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe
 
 def _copy_decode(recipe: dict, to: Path, decoder: str = "beam_lm", **changes) -> Path:
     """A copy of the recipe's `decoder` test decode in `to`, with results.json's `changes` (``"decoder.backend"``)."""
-    import shutil
-
     folder = to / decoder / "test"
     shutil.copytree(recipe["exp"] / "decode" / decoder / "test", folder)
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
@@ -409,8 +417,6 @@ def test_systems_differing_in_any_setting_are_rows_of_their_own_and_a_failed_run
 def test_results_copied_elsewhere_export_their_audio_and_old_ones_are_named_before_any_write(recipe, tmp_path):
     """The decode's manifest and model paths are as given to asr decode, relative to where it ran: hyp.jsonl
     records each utterance's audio file, so a leaderboard run from elsewhere needs neither."""
-    import shutil
-
     copied = tmp_path / "copied" / "greedy" / "test"
     shutil.copytree(recipe["exp"] / "decode" / "greedy" / "test", copied)
     results = json.loads((copied / "results.json").read_text(encoding="utf-8"))
@@ -527,8 +533,6 @@ def test_a_phase_trained_again_after_an_earlier_one_was_redone_starts_afresh(tmp
 def test_an_interrupted_forced_stage_is_redone(recipe, tmp_path):
     """--force deletes a stage's outputs before redoing it: its marker goes first, so a kill in between
     leaves the stage to be redone, never skipped."""
-    import shutil
-
     exp = tmp_path / "exp"
     shutil.copytree(recipe["exp"], exp, symlinks=True)
     proc = subprocess.Popen(small(exp, "--stage", "6", "--force"), stdout=subprocess.PIPE, text=True,
@@ -544,8 +548,6 @@ def test_an_interrupted_forced_stage_is_redone(recipe, tmp_path):
 
 
 def test_a_stage_run_again_makes_later_stages_stale_and_changed_settings_are_named(recipe, tmp_path):
-    import shutil
-
     exp = tmp_path / "exp"
     shutil.copytree(recipe["exp"], exp, symlinks=True)
     skipped = subprocess.run(small(exp, "--stop-stage", "2", "--lm-order", "3"), capture_output=True, text=True,

@@ -102,6 +102,18 @@ def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path):
     info = json.loads((out / "run_info.json").read_text())
     assert info["resumed_from"] == "checkpoint-4" and info["resumed_with_changes"] == {"max_steps": [4, 8]}
     assert info["steps"] == 8
+    assert info["git_revision"] and info["versions"]["torch"]  # the code that trained it
+    # the changed learning rate and weight decay are the ones trained with (the checkpoint's were kept) and each
+    # logged lr is its step's own (it was the next step's: a linear run ended on a row saying 0)
+    changed = dict(learning_rate=1e-2, weight_decay=0.5, lr_schedule="constant", warmup_steps=0, eval_steps=100)
+    assert train_main(_args(setup, out, max_steps=10, resume_with_changes="true", **changed)) == 0
+    import torch
+
+    groups = torch.load(out / "checkpoint-10" / "optimizer.pt", weights_only=True)["param_groups"]
+    assert {(g["lr"], g["weight_decay"]) for g in groups} == {(1e-2, 0.5)}
+    log = (out / "train_log.csv").read_text().splitlines()
+    lrs = {int(r.split(",")[0]): float(r.split(",")[log[0].split(",").index("lr")]) for r in log[1:]}
+    assert lrs[9] == lrs[10] == 1e-2 and lrs[1] == 3e-3 / 2  # linear warm-up's first step: half the peak
 
 
 def test_resuming_on_data_remade_in_place_or_on_the_clock_with_another_budget_is_refused(setup, tmp_path):

@@ -29,9 +29,14 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
 
     if not (model_dir / "config.json").is_file():
         raise InputError(f"{model_dir}: not a model folder (no config.json)")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: a file, not a folder")
     if out_dir.resolve() != model_dir.resolve() and out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"--out {out_dir}: not empty; the model would be merged into what is there")
-    processor = Wav2Vec2Processor.from_pretrained(model_dir)
+    try:
+        processor = Wav2Vec2Processor.from_pretrained(model_dir)
+    except (OSError, ValueError, TypeError) as err:
+        raise InputError(f"{model_dir}: no processor to attach the LM to ({str(err).splitlines()[0]})") from None
     labels = Labels.from_tokenizer(processor.tokenizer)
     lm = LMFolder.load(lm_dir)
     lm.check_against(labels.alphabet(), folder_normalizer(model_dir).id)

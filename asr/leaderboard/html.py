@@ -24,6 +24,7 @@ details { margin: 0.6em 0; } summary { cursor: pointer; font-weight: 600; }
 """
 
 SCRIPT = """
+function rank(text) { return text === "-" ? 2 : (text.indexOf("\u2020") >= 0 ? 1 : 0); }
 document.querySelectorAll("table.sortable").forEach(function (table) {
   table.querySelectorAll("th").forEach(function (th, col) {
     th.addEventListener("click", function () {
@@ -33,6 +34,8 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
       th.classList.add(asc ? "asc" : "desc");
       rows.sort(function (a, b) {
         var x = a.cells[col].textContent.trim(), y = b.cells[col].textContent.trim();
+        var rx = rank(x), ry = rank(y);
+        if (rx !== ry) return rx - ry;  // either way: comparable cells, then flagged ones, then missing ones
         var nx = parseFloat(x), ny = parseFloat(y);
         var cmp = (isNaN(nx) || isNaN(ny)) ? x.localeCompare(y) : nx - ny;
         return asc ? cmp : -cmp;

@@ -16,7 +16,10 @@ def adapter_file(lang: str) -> str:
 
 
 def has_adapters(model) -> bool:
-    return bool(getattr(model.config, "adapter_attn_dim", None))
+    """Whether the model has adapter layers: `adapter_attn_dim` in a stable-norm config (transformers builds
+    them nowhere else, and a config naming them without that norm trained its CTC head alone)."""
+    config = model.config
+    return bool(getattr(config, "adapter_attn_dim", None)) and bool(getattr(config, "do_stable_layer_norm", False))
 
 
 def train_adapters_only(model, name: str, new_language: bool) -> None:

@@ -62,6 +62,10 @@ def model_config(size: str, family: str = "wav2vec2", norm: str | None = None, a
     if adapter_dim:
         if family != "wav2vec2":
             raise InputError("adapter layers (MMS) exist for the wav2vec2 family only")
+        if not settings.get("do_stable_layer_norm"):  # transformers builds them in no other encoder layer
+            raise InputError(
+                f"adapter layers (MMS) exist in the stable-norm transformer only: --norm stable, not {norm}"
+            )
         settings["adapter_attn_dim"] = adapter_dim
     return AutoConfig.for_model(FAMILIES[family], **settings, **extra, ctc_loss_reduction="mean")
 

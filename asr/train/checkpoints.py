@@ -123,9 +123,22 @@ def load_checkpoint(acc, path: Path, state: TrainingState) -> None:
     except (ValueError, RuntimeError) as err:
         raise InputError(f"{path}: not a checkpoint of this model ({str(err).splitlines()[0]})") from None
     state.scheduler.load_state_dict(trainer["scheduler"])
+    _take_config(state)
     if acc.scaler is not None and trainer.get("scaler"):
         acc.scaler.load_state_dict(trainer["scaler"])
     _load_rng(path, acc.process_index)
+
+
+def _take_config(state: TrainingState) -> None:
+    """The run's learning rate and AdamW settings over those the optimizer and scheduler states brought back:
+    a run resumed with changes trained on with the checkpoint's while run_info.json named the new ones (an
+    unchanged run recomputes the same values)."""
+    cfg, scheduler = state.config, state.scheduler
+    scheduler.base_lrs = [cfg["learning_rate"] for _ in scheduler.base_lrs]
+    groups = zip(state.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas, strict=True)
+    for group, base, schedule in groups:
+        group.update(initial_lr=base, lr=base * schedule(scheduler.last_epoch), eps=cfg["adam_epsilon"],
+                     betas=(cfg["adam_beta1"], cfg["adam_beta2"]), weight_decay=cfg["weight_decay"])  # fmt: skip
 
 
 def _save_rng(folder: Path, rank: int) -> None:

@@ -31,6 +31,7 @@ from asr.folders import replace_folder
 from asr.inference import CTCInference, manifest_audio
 from asr.model.adapters import save_adapter
 from asr.model.folder import ModelFolder
+from asr.provenance import git_revision, versions
 from asr.scoring.corpus import score_normalized
 from asr.train import checkpoints
 from asr.train.config import TrainConfig
@@ -175,6 +176,7 @@ class Trainer:
         # `asr decode` does: its logged scores stay the scores of the saved model
         self.acc.unwrap_model(self.model, keep_fp32_wrapper=False)
         self.state = self.STATE()
+        self.step_lr = cfg.learning_rate * self.scheduler.lr_lambdas[0](0)  # the lr the next step takes, logged
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
         renderings = len(set(cfg.speed_perturb) | {1.0})  # each speed's audio is kept beside the audio as read
         in_memory = train_hours * renderings <= cfg.cache_audio_hours
@@ -306,6 +308,7 @@ class Trainer:
             return math.nan
         if self.cfg.max_grad_norm > 0:
             self.acc.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+        self.step_lr = self.optimizer.param_groups[0]["lr"]  # the step's own: the scheduler moves on below
         self.optimizer.step()
         if self.cfg.schedule_by == "budget":  # LambdaLR.step() adds one
             self.scheduler.last_epoch = self.budget.schedule_position(self.state.step, self.state.elapsed) - 1
@@ -507,7 +510,7 @@ class Trainer:
             mean_loss = float(self.acc.reduce(torch.tensor(loss, device=self.acc.device), "mean"))
         return {
             "step": self.state.step, "epoch": self.state.epoch, "minutes": round(self.state.elapsed / 60, 3),
-            "loss": mean_loss, "lr": self.scheduler.get_last_lr()[0],
+            "loss": mean_loss, "lr": self.step_lr,
         }  # fmt: skip
 
     def _evaluate_and_log(self, loss: float | None) -> None:
@@ -557,9 +560,11 @@ class Trainer:
         return info
 
     def _run_basics(self, resumed: Path | None) -> dict:
-        """What every run records: command, config, processes, steps, time, resumption, best step."""
+        """What every run records: command, code, config, processes, steps, time, resumption, best step."""
         return {
             "command": self.command,
+            "git_revision": git_revision(),  # the code that trained it (a leaderboard's revision is the decode's)
+            "versions": versions(),
             "config": self.cfg.to_dict(),
             "num_processes": self.acc.num_processes,
             "distributed_type": str(self.acc.distributed_type),

@@ -19,10 +19,11 @@ def learning_curve(history: list[dict], path: Path, title: str) -> bool:
     fig, ax = plt.subplots(figsize=(6, 4))
     minutes = [r["minutes"] for r in rows]
     if rows[0].get("dev_cer") is not None:
-        ax.plot(minutes, [100 * r["dev_cer"] for r in rows], marker="o", label="dev CER")
-        ax.plot(minutes, [100 * r["dev_wer"] for r in rows], marker=".", linestyle="--", label="dev WER")
+        cer, wer = [100 * r["dev_cer"] for r in rows], [100 * r["dev_wer"] for r in rows]
+        ax.plot(minutes, cer, marker="o", label="dev CER")
+        ax.plot(minutes, wer, marker=".", linestyle="--", label="dev WER")
         ax.set_ylabel("error rate (%)")
-        ax.set_ylim(0, 105)
+        ax.set_ylim(0, max(105, *cer, *wer) + 5)  # insertions take early rates past 100%
     else:
         ax.plot(minutes, [r["dev_loss"] for r in rows], marker="o", label="dev loss (contrastive + diversity)")
         ax.set_ylabel("loss per masked frame")
