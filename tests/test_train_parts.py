@@ -79,6 +79,11 @@ def test_checkpoints_are_listed_by_step_and_partial_ones_ignored(tmp_path):
         checkpoints.to_resume(empty, "true")
 
 
+#: the run config keys a checkpoint restores the optimizer with (AdamW's defaults, lr as above)
+CONFIG = {"seed": 0, "learning_rate": 0.1, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
+          "weight_decay": 0.01}  # fmt: skip
+
+
 def _training_state(step: int = 0):
     import torch
     from accelerate import Accelerator
@@ -88,7 +93,7 @@ def _training_state(step: int = 0):
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1 / (s + 1))
     model, optimizer = acc.prepare(model, optimizer)
-    return acc, checkpoints.TrainingState(model, optimizer, scheduler, {"step": step}, {"seed": 0})
+    return acc, checkpoints.TrainingState(model, optimizer, scheduler, {"step": step}, CONFIG)
 
 
 def test_saving_checkpoints_keeps_the_last_ones_and_restores_everything(tmp_path):
@@ -111,7 +116,7 @@ def test_saving_checkpoints_keeps_the_last_ones_and_restores_everything(tmp_path
     acc, fresh = _training_state()
     checkpoints.load_checkpoint(acc, tmp_path / "checkpoint-2", fresh)
     trainer = checkpoints.read_state(tmp_path / "checkpoint-2")
-    assert trainer["loop"] == {"step": 2} and trainer["config"] == {"seed": 0}
+    assert trainer["loop"] == {"step": 2} and trainer["config"] == CONFIG
     assert torch.equal(fresh.model.weight, saved_weight) and fresh.scheduler.get_last_lr() == saved_lr
     assert fresh.optimizer.state_dict()["state"][0]["step"] == 2
     assert (random.random(), np.random.rand(), torch.rand(1)) == draws  # the generators continue as they were
@@ -187,6 +192,13 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
     config = TrainConfig.load(str(tmp_path / "c.yaml"), required)
     assert (config.mixed_precision, config.resume) == ("no", "false")
     for key, value in (("mixed_precision", "bogus"), ("lr_schedule", "cosine"), ("schedule_by", "epochs")):
+        with pytest.raises(InputError, match=f"config key {key}: expected"):
+            TrainConfig.load(None, required | {key: value})
+    # a name read as a bool was its word ("adapter.false.safetensors"); a bool in a list was a number
+    (tmp_path / "d.yaml").write_text("adapter_lang: no\n")
+    with pytest.raises(InputError, match="adapter_lang: YAML read an unquoted word as false; quote it"):
+        TrainConfig.load(str(tmp_path / "d.yaml"), required)
+    for key, value in (("speed_perturb", "[true, 1.1]"), ("tri_stage_ratios", "[true, false, false]")):
         with pytest.raises(InputError, match=f"config key {key}: expected"):
             TrainConfig.load(None, required | {key: value})
 

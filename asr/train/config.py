@@ -191,7 +191,7 @@ class TrainConfig:
             raise InputError(f"config key tri_stage_final_scale: expected more than 0 and at most 1, got "
                              f"{self.tri_stage_final_scale}")  # fmt: skip
         ratios = self.tri_stage_ratios
-        numbers = isinstance(ratios, list) and len(ratios) == 3 and all(isinstance(r, int | float) for r in ratios)
+        numbers = isinstance(ratios, list) and len(ratios) == 3 and all(_is_number(r) for r in ratios)
         if not numbers or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
             raise InputError(
                 f"config key tri_stage_ratios: expected three shares of max_steps (warm-up, hold, decay) that sum "
@@ -205,7 +205,7 @@ class TrainConfig:
             raise InputError("config key adapter_lang goes with adapters_only (it names the adapter file it writes)")
         factors = self.speed_perturb
         low, high = SPEED_RANGE
-        if not isinstance(factors, list) or not all(isinstance(f, int | float) and low <= f <= high for f in factors):
+        if not isinstance(factors, list) or not all(_is_number(f) and low <= f <= high for f in factors):
             raise InputError(
                 f"config key speed_perturb: expected a list of speed factors from {low:g} to {high:g}, such as "
                 f"[0.9, 1.0, 1.1], "
@@ -259,6 +259,11 @@ def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
 _EXPECTED = {int: "a whole number", float: "a number", bool: "true or false"}
 
 
+def _is_number(value: object) -> bool:
+    """An int or float read from YAML, not a bool (which Python counts as an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _coerce(f: dataclasses.Field, value: object) -> object:
     kind = {"int": int, "float": float, "bool": bool, "str": str}.get(str(f.type))
     if kind is None:
@@ -268,6 +273,8 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
             return ""  # unset, as a path key's default
         raise InputError(f"config key {f.name}: expected {_EXPECTED[kind]}, got null (an empty value)")
     if kind is str and isinstance(value, bool):  # YAML reads an unquoted true/false/no/yes as a bool
+        if not f.metadata["choices"]:  # a name or a path: adapter_lang: no was the adapter "false"
+            raise InputError(f"config key {f.name}: YAML read an unquoted word as {str(value).lower()}; quote it")
         return "no" if not value and "no" in f.metadata["choices"] else str(value).lower()
     # a number is not a flag (a --key given without a value means true), and an int is not truncated
     if (kind is bool and not isinstance(value, bool)) or (
