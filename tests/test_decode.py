@@ -244,6 +244,8 @@ def test_dev_scores_logged_in_training_equal_asr_decode(es, tmp_path):
                         "--no-cache"]) == 0  # fmt: skip
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert 0 < results["cer"] < 0.5 and (dev["dev_wer"], dev["dev_cer"]) == (results["wer"], results["cer"])
+    trained = results["model"]["train_info"]  # which weights of the run were decoded, trained by which code
+    assert (trained["best_step"], trained["final_model"], trained["git_revision"]) == (1, "best", info["git_revision"])
 
 
 def test_the_cache_is_keyed_on_the_audio_and_a_broken_cache_is_recomputed(es, tmp_path, capsys):

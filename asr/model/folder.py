@@ -54,6 +54,16 @@ class ModelFolder:
         if info is None:
             return None
         curve = [[r["minutes"], r["dev_wer"], r["dev_cer"]] for r in info.get("history", []) if "dev_cer" in r]
-        summary = {k: info.get(k) for k in ("train_hours", "train_utterances", "steps", "minutes", "best_dev_wer")}
+        kept = (
+            "train_hours",
+            "train_utterances",
+            "steps",
+            "minutes",
+            "best_step",
+            "best_dev_wer",
+            "final_model",
+            "git_revision",
+        )  # which weights of the run the model is, and the code that trained it
+        summary = {k: info.get(k) for k in kept}
         extra = {"train_manifest": info.get("config", {}).get("train_manifest"), "command": info.get("command")}
         return summary | extra | {"dev_curve": curve}
