@@ -155,15 +155,17 @@ def collect(specs: list[str], passed_over: list[Path] | None = None) -> list[Run
     for spec in specs:
         literal = Path(spec).exists() or not any(c in spec for c in "*?[")
         matches = [Path(spec)] if literal else [Path(x) for x in glob.glob(spec, recursive=True)]
-        found = []
+        found, boards = [], []
         for p in sorted(matches):
             if p.is_dir():
                 for path in sorted(p.rglob("results.json")):
-                    (passed_over if is_leaderboard(path) and passed_over is not None else found).append(path)
+                    (boards if is_leaderboard(path) else found).append(path)
             elif p.is_file() and p.suffix == ".json":
                 found.append(p)
         if not found:
-            raise InputError(f"{spec}: no results.json found" + (" (only leaderboards')" if passed_over else ""))
+            raise InputError(f"{spec}: no results.json found" + (" (only leaderboards')" if boards else ""))
+        if passed_over is not None:
+            passed_over += boards
         paths += found
     unique: dict[Path, Path] = {}
     for path in paths:  # a file named twice (as a folder and a glob, relative and absolute) is one run
