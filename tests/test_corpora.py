@@ -90,8 +90,9 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
         (["--hours", "0"], "too few for train, dev and test"),
         (["--langs", "fi,xx"], "--langs 'fi,xx': expected some of"),
         (["--langs", ""], "--langs '': expected some of"),
-        (["--speed-factors", "0"], "expected positive numbers"),
-        (["--speed-factors", "nan"], "expected positive numbers"),
+        (["--speed-factors", "0"], "expected numbers from 0.5 to 2"),
+        (["--speed-factors", "nan"], "expected numbers from 0.5 to 2"),
+        (["--speed-factors", "0.00001"], "expected numbers from 0.5 to 2"),  # a worker traceback
         (["--level-dbfs=-15,-35"], "LOW at most HIGH"),
         (["--level-dbfs=-200,-190"], "expected values from -70 to 0"),
         (["--reverb-drr", "nan,5"], "LOW at most HIGH"),
