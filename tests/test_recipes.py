@@ -240,7 +240,7 @@ def test_the_asterisk_recipe_runs_on_the_real_recordings(tmp_path):
 
 def test_the_librispeech_grid_runs_in_miniature_on_the_synthetic_corpus(tmp_path):
     exp = tmp_path / "exp"
-    cmd = ["bash", str(ROOT / "recipes" / "librispeech" / "run.sh"), "--corpus", "synth", "--hours", "0.3",
+    cmd = ["bash", str(ROOT / "recipes" / "librispeech" / "run.sh"), "--corpus", "synth", "--hours", "0.25",
            "--subsets", "10min", "--nlm-minutes", "0.1", "--exp", str(exp),
            "--results-md", str(tmp_path / "RESULTS.md"), *QUICK]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
