@@ -5,7 +5,29 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+from asr.errors import writable_dir
+
+T = TypeVar("T")
+
+
+def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") -> T:
+    """Has `write` fill ``<out>.partial``, which then takes the place of `out`: a failed or interrupted write
+    leaves `out` as it was and nothing beside it; returns what `write` returns. `option` names the output in
+    the error for a folder that cannot be written."""
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    writable_dir(partial, option)
+    try:
+        result = write(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    replace_folder(partial, out)
+    return result
 
 
 def replace_folder(new: Path, out: Path) -> None:

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from asr.errors import InputError
+from asr.folders import write_whole
 from asr.text import Normalizer
 from lm import arpa
-from lm.folder import LM_FILES, LM_SCHEMA_VERSION, build_whole
+from lm.folder import LM_FILES, LM_SCHEMA_VERSION, check_out
 from lm.kenlm_tools import run_kenlm
 from lm.perplexity import load, perplexity
 from lm.text import dropped_lines, normalized_sentences, raw_lines, sentences_of
@@ -78,7 +79,8 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
         raise InputError(f"--prune has {len(options.prune)} thresholds for an order-{options.order} model")
     if dev:
         sentences_of(dev, normalize, "--dev")  # checked before anything is built
-    return build_whole(out, "ngram", lambda folder: _build(texts, folder, normalize, options, dev))
+    check_out(out, "ngram")
+    return write_whole(out, lambda folder: _build(texts, folder, normalize, options, dev))
 
 
 def _build(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path]) -> dict:

@@ -8,13 +8,10 @@ perplexity; with a schema version). Decoding reads LMs only through this class.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from asr.errors import InputError, writable_dir
-from asr.folders import replace_folder
+from asr.errors import InputError
 
 LM_FILES = {"arpa": "lm.arpa", "binary": "lm.bin", "unigrams": "unigrams.txt", "info": "lm.json", "text": "text.txt"}
 LM_SCHEMA_VERSION = 1
@@ -33,23 +30,6 @@ def read_info(folder: Path) -> dict:
         raise InputError(f"{path}: unreadable ({err}); rebuild with 'asr lm build'") from None
     if not isinstance(info, dict) or not isinstance(info.get("normalizer"), str):
         raise InputError(f"{path}: not an lm.json written by 'asr lm build' (no normalizer)")
-    return info
-
-
-def build_whole(out: Path, kind: str, build: Callable[[Path], dict]) -> dict:
-    """Makes the LM folder `out` whole or not at all: `build` writes into ``<out>.partial``, which then takes
-    the place of `out` (a failed or interrupted build leaves the old LM as it was, and nothing beside it);
-    returns what `build` returns."""
-    check_out(out, kind)
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    writable_dir(partial, "--out")
-    try:
-        info = build(partial)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    replace_folder(partial, out)
     return info
 
 

@@ -23,8 +23,9 @@ from collections import Counter
 from pathlib import Path
 
 from asr.errors import InputError
+from asr.folders import write_whole
 from asr.text import Normalizer
-from lm.folder import build_whole, check_out
+from lm.folder import check_out
 from lm.text import dropped_lines, sentences_of
 
 SPECIAL = ("<pad>", "<unk>", "<s>", "</s>")
@@ -222,4 +223,4 @@ def train_neural_lm(
         (folder / INFO_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return info
 
-    return build_whole(out, "transformer", write)
+    return write_whole(out, write)

@@ -27,7 +27,7 @@ from asr.data.check import ctc_frames, ctc_min_frames
 from asr.data.manifest import Utterance, read_utterances
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
-from asr.folders import replace_folder
+from asr.folders import write_whole
 from asr.inference import CTCInference, manifest_audio
 from asr.model.adapters import save_adapter
 from asr.model.folder import ModelFolder
@@ -176,7 +176,7 @@ class Trainer:
         # `asr decode` does: its logged scores stay the scores of the saved model
         self.acc.unwrap_model(self.model, keep_fp32_wrapper=False)
         self.state = self.STATE()
-        self.step_lr = cfg.learning_rate * self.scheduler.lr_lambdas[0](0)  # the lr the next step takes, logged
+        self.step_lr = optimizer.param_groups[0]["lr"]  # the lr the first step takes (LambdaLR set it), logged
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
         renderings = len(set(cfg.speed_perturb) | {1.0})  # each speed's audio is kept beside the audio as read
         in_memory = train_hours * renderings <= cfg.cache_audio_hours
@@ -401,16 +401,13 @@ class Trainer:
         so that a kill never leaves best/ or model/ holding weights other than its record names."""
         if not self.acc.is_main_process:
             return
-        partial = self.out / f"{folder}.partial"
-        shutil.rmtree(partial, ignore_errors=True)
-        try:
+
+        def write(partial: Path) -> None:
             self._write_model(partial)
             if record is not None:
                 (partial / BEST_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        replace_folder(partial, self.out / folder)
+
+        write_whole(self.out / folder, write, "output_dir")
 
     def _write_model(self, folder: Path) -> None:
         model = self.acc.unwrap_model(self.model)
@@ -547,10 +544,9 @@ class Trainer:
         final = self.out / "model"
         if self.acc.is_main_process:
             if self.state.best_step and (self.out / "best").exists():
-                partial = self.out / "model.partial"
-                shutil.rmtree(partial, ignore_errors=True)
-                shutil.copytree(self.out / "best", partial, ignore=shutil.ignore_patterns(BEST_RECORD))
-                replace_folder(partial, final)
+                copy = functools.partial(shutil.copytree, self.out / "best", dirs_exist_ok=True,
+                                         ignore=shutil.ignore_patterns(BEST_RECORD))  # fmt: skip
+                write_whole(final, copy, "output_dir")
             else:
                 self._save_model("model")
         info = self._run_info(resumed)
