@@ -12,6 +12,11 @@ class InputError(Exception):
     """Bad input named by its file and line or utterance id; shown to the user without a traceback."""
 
 
+def is_number(value: object) -> bool:
+    """An int or float read from JSON or YAML, not a bool (which Python counts as an int)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
     """Runs a command body; an `InputError` becomes one line on stderr and exit status 2, Ctrl-C one line and
     exit status 130 (work that resumes, resumes on the next run)."""

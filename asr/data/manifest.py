@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from asr.errors import InputError
+from asr.errors import InputError, is_number
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -
 def _seconds(value: object, key: str, where: str) -> float:
     if value is None:
         return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+    if not is_number(value) or not math.isfinite(value) or value < 0:
         raise InputError(f"{where}: {key!r} is {json.dumps(value)}, expected a number of seconds >= 0")
     return float(value)
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from asr.errors import InputError
+from asr.errors import InputError, is_number
 
 SCHEMA_VERSION = 3  # 3: rescoring (absent before: no rescoring)
 RESULTS_FILE = "results.json"
@@ -73,7 +73,7 @@ class DecodeResult:
 
         for name in ("wer", "cer"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
+            if not is_number(value):
                 raise bad(f"{name} is {value!r}, not a number")
         for name in ("test_set", "model", "decoder", "scores", "timing"):
             if not isinstance(getattr(self, name), dict):

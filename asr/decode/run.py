@@ -25,7 +25,7 @@ from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
 from asr.decode.results import DecodeResult
 from asr.decode.sclite_files import write_sclite_files
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
-from asr.errors import InputError, writable_dir
+from asr.errors import InputError, is_number, writable_dir
 from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, manifest_audio
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized, speaker_label
@@ -412,7 +412,7 @@ def tuning_to_reuse(opts: DecodeOptions, model: dict, lm: dict | None, rescoring
 
 
 def _finite(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 def tune_on_dev(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from asr.data.manifest import read_jsonl
 from asr.decode.results import DecodeResult
-from asr.errors import InputError
+from asr.errors import InputError, is_number
 from asr.scoring.align import COMPAT
 from asr.text import get_normalizer
 
@@ -86,14 +86,18 @@ class Run:
         text = {k: json.dumps(v, ensure_ascii=False) for k, v in parts.items() if isinstance(v, list | dict)}
         return {k: text.get(k, str(v)) for k, v in parts.items()}
 
+    @cached_property
+    def settings_key(self) -> tuple:
+        """`settings` as a sorted tuple: equal for the runs of one system."""
+        return tuple(sorted(self.settings.items()))
+
     @property
     def system_key(self) -> tuple:
         """Sorts systems by labeled hours, model, then no LM before LM, as the wav2vec 2.0 tables do; the
         settings tell apart systems with the same label."""
         hours = self.result.train_info.get("train_hours") or 0.0
         order = DECODER_ORDER.get(self.result.decoder["name"], 9)
-        settings = tuple(sorted(self.settings.items()))
-        return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"], settings)
+        return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"], self.settings_key)
 
     @cached_property
     def hypotheses(self) -> list[dict]:
@@ -105,7 +109,7 @@ class Run:
         for number, row in read_jsonl(path):
             if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("id", "ref", "hyp")):
                 raise InputError(f"{path}:{number}: not a hypothesis row (id, ref, hyp)")
-            if not all(_is_number(row.get(k)) for k in ("duration", "am_seconds", "decode_seconds")):
+            if not all(is_number(row.get(k)) for k in ("duration", "am_seconds", "decode_seconds")):
                 raise InputError(f"{path}:{number}: duration, am_seconds and decode_seconds must be numbers")
             rows.append(row)
         return rows
@@ -127,10 +131,6 @@ class Run:
     def utterance_counts(self, level: str = "word") -> dict[str, list[int]]:
         """Per-utterance [C, S, D, I] from score/score.json."""
         return {utt: counts[level] for utt, counts in self.score_report["utterances"].items()}
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def model_label(path: str) -> str:
@@ -222,7 +222,7 @@ def name_variants(runs: list[Run]) -> list[Run]:
     groups: dict[tuple, dict[tuple, dict]] = {}
     for run in runs:
         label = tuple(run.system.values())
-        groups.setdefault(label, {})[tuple(sorted(run.settings.items()))] = run.settings
+        groups.setdefault(label, {})[run.settings_key] = run.settings
     variants: dict[tuple, str] = {}
     for label, systems in groups.items():
         if len(systems) > 1:
@@ -230,8 +230,7 @@ def name_variants(runs: list[Run]) -> list[Run]:
             keys = [k for k in every if len({s.get(k) for s in systems.values()}) > 1]
             for key, settings in systems.items():
                 variants[label, key] = ", ".join(f"{k}={settings.get(k)}" for k in keys)
-    return [replace(r, variant=variants.get((tuple(r.system.values()), tuple(sorted(r.settings.items()))), ""))
-            for r in runs]  # fmt: skip
+    return [replace(r, variant=variants.get((tuple(r.system.values()), r.settings_key), "")) for r in runs]
 
 
 def name_columns(runs: list[Run]) -> list[Run]:

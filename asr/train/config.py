@@ -17,7 +17,7 @@ from typing import ClassVar
 import yaml
 
 from asr.data.audio import SPEED_RANGE
-from asr.errors import InputError
+from asr.errors import InputError, is_number
 from asr.inference import ZERO_BATCH_SECONDS_HELP
 
 
@@ -191,7 +191,7 @@ class TrainConfig:
             raise InputError(f"config key tri_stage_final_scale: expected more than 0 and at most 1, got "
                              f"{self.tri_stage_final_scale}")  # fmt: skip
         ratios = self.tri_stage_ratios
-        numbers = isinstance(ratios, list) and len(ratios) == 3 and all(_is_number(r) for r in ratios)
+        numbers = isinstance(ratios, list) and len(ratios) == 3 and all(is_number(r) for r in ratios)
         if not numbers or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
             raise InputError(
                 f"config key tri_stage_ratios: expected three shares of max_steps (warm-up, hold, decay) that sum "
@@ -205,7 +205,7 @@ class TrainConfig:
             raise InputError("config key adapter_lang goes with adapters_only (it names the adapter file it writes)")
         factors = self.speed_perturb
         low, high = SPEED_RANGE
-        if not isinstance(factors, list) or not all(_is_number(f) and low <= f <= high for f in factors):
+        if not isinstance(factors, list) or not all(is_number(f) and low <= f <= high for f in factors):
             raise InputError(
                 f"config key speed_perturb: expected a list of speed factors from {low:g} to {high:g}, such as "
                 f"[0.9, 1.0, 1.1], "
@@ -257,11 +257,6 @@ def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
 
 
 _EXPECTED = {int: "a whole number", float: "a number", bool: "true or false"}
-
-
-def _is_number(value: object) -> bool:
-    """An int or float read from YAML, not a bool (which Python counts as an int)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _coerce(f: dataclasses.Field, value: object) -> object:
