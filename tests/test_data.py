@@ -174,6 +174,11 @@ def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):
     assert sorted(p.name for p in (tmp_path / "only").glob("*.jsonl")) == ["train.jsonl", "train.rejected.jsonl"]
     assert data_main([*args, "--split", "nosuch", "--out", str(tmp_path / "none")]) == 2
     assert data_main([*args, "--splits", "train,tset", "--out", str(tmp_path / "typo")]) == 2  # was skipped silently
+    # the default three spelled out are named too (the Common Voice recipe's stage 1 passed without a test split)
+    assert data_main([*args, "--splits", "train,validation,test", "--out", str(tmp_path / "named")]) == 2
+    ds.save_to_disk(str(tmp_path / "test"))  # one Dataset: its split is its folder's name, as for jsonl and kaldi
+    assert data_main(["prepare", "--source", f"hf:{tmp_path / 'test'}", "--lang", "en", "--out", str(out / "t")]) == 0
+    assert (out / "t" / "test.jsonl").is_file() and not (out / "t" / "train.jsonl").exists()
 
     ds.to_parquet(str(tmp_path / "pq" / "train.parquet"))
     out2 = tmp_path / "out2"
@@ -208,8 +213,12 @@ def test_hf_datasets_that_cannot_be_prepared_are_one_line(tmp_path, audio, capsy
     arrays.save_to_disk(str(tmp_path / "arrays"))
     (tmp_path / "scripted").mkdir()
     (tmp_path / "scripted" / "scripted.py").write_text("import datasets\n")
+    for name, audio_values in (("numbers", [1]), ("lists", [[0.1, 0.2]])):  # pyarrow cast tracebacks
+        datasets.Dataset.from_dict({"audio": audio_values, "sentence": ["hi"]}).save_to_disk(str(tmp_path / name))
     for source, message in (("both", "splits validation, dev are all dev"), ("arrays", "holds decoded arrays"),
-                            ("scripted", "Dataset scripts are no longer supported")):  # fmt: skip
+                            ("scripted", "Dataset scripts are no longer supported"),
+                            ("numbers", "column 'audio' is not audio (its type: Value('int64'))"),
+                            ("lists", "column 'audio' is not audio")):  # fmt: skip
         args = ["prepare", "--source", f"hf:{tmp_path / source}", "--lang", "en", "--out", str(tmp_path / "o" / source)]
         capsys.readouterr()
         assert data_main(args) == 2 and message in capsys.readouterr().err

@@ -521,6 +521,9 @@ def test_a_phase_trained_again_after_an_earlier_one_was_redone_starts_afresh(tmp
     exp = tmp_path / "exp"
     (exp / "wide").mkdir(parents=True)
     (exp / "wide" / "run_info.json").write_text("{}")
+    (exp / ".done").mkdir()
+    for n, name in enumerate(["clean_corpus", "phase1", "varied_corpus", "phase2", "more_english"], 1):
+        (exp / ".done" / f"{n}.{name}").touch()  # a finished run, of which phase 2 was redone
     stub = tmp_path / "asr"
     stub.write_text('#!/bin/sh\necho "asr $*"\n')
     stub.chmod(0o755)
@@ -558,3 +561,95 @@ def test_a_stage_run_again_makes_later_stages_stale_and_changed_settings_are_nam
                             text=True, timeout=300)  # fmt: skip
     assert redone.returncode == 0 and "stage 2 (vocab): done" in redone.stdout
     assert sorted(p.name for p in (exp / ".done").iterdir()) == ["1.data", "2.vocab"]  # the LM onwards: redo
+
+
+STUB = """#!/usr/bin/env bash
+# asr for the stage logic: says what it was asked and makes the files that the recipes copy
+echo "asr $*"
+cmd="$1 ${2-}"
+while (($#)); do
+    case $1 in --out) out=$2 ;; --langs) langs=$2 ;; esac
+    shift
+done
+case $cmd in
+    leaderboard*) mkdir -p "$out" && echo "board of $$" >"$out/RESULTS.md" ;;
+    "data merge") touch "$out" ;;
+    "data synth") mkdir -p "$out/$langs" && touch "$out/$langs/lm_text.txt" ;;
+esac
+"""
+
+
+def stubbed(tmp_path: Path, recipe: Path):
+    """A runner of `recipe` with asr replaced by STUB (seconds, not minutes: the stage logic alone)."""
+    stub = tmp_path / "stub_asr"
+    stub.write_text(STUB)
+    stub.chmod(0o755)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(recipe), *args], capture_output=True, text=True, timeout=60,
+                              cwd=tmp_path, env={**os.environ, "ASR": str(stub)})  # fmt: skip
+
+    return run
+
+
+def test_stages_before_the_first_selected_one_are_checked_and_mixed_results_are_never_published(tmp_path):
+    """--stage N ran on whatever earlier stages had left: an experiment's model was published as the recipe's
+    RESULTS.md by a later `--stage 5 --force`, and a redone data stage's old vocabulary and model were decoded."""
+    run, published = stubbed(tmp_path, RUN), tmp_path / "RESULTS.md"
+    common = ("--lang", "es", "--exp", "e", "--results-md", str(published))
+    assert run(*common, "--max_steps", "3000").returncode == 0 and published.exists()
+    before = published.read_text()
+    mixed = run(*common, "--stage", "5", "--force")  # after begin_recipe, stderr is the log's too: stdout here
+    assert mixed.returncode == 2 and "but stage 4 (train) was made with train overrides:" in mixed.stdout
+    assert "'3000': run it again (--stage 4 --force)" in mixed.stdout
+    assert ": start" not in mixed.stdout and published.read_text() == before
+    redone = run(*common, "--stage", "4", "--force")
+    assert redone.returncode == 0 and published.read_text() != before
+    assert run(*common, "--stage", "1", "--stop-stage", "1", "--force").returncode == 0
+    later = run(*common, "--stage", "5")
+    assert later.returncode == 2 and "stage 2 (vocab) has not finished in e" in later.stdout
+    assert "run from stage 2" in later.stdout and ": start" not in later.stdout
+
+
+def test_a_grid_that_grows_runs_only_the_new_subset_and_its_leaderboard_reads_this_grid(tmp_path):
+    run = stubbed(tmp_path, ROOT / "recipes" / "librispeech" / "run.sh")
+    assert run("--corpus", "synth", "--subsets", "10min", "--exp", "g").returncode == 0
+    grown = run("--corpus", "synth", "--subsets", "10min 1h", "--exp", "g")
+    started = [line[20:] for line in grown.stdout.splitlines() if line.endswith(": start")]
+    assert started == ["stage 2 (subset.train_1h): start", "stage 6 (train.train_1h): start",
+                       "stage 7 (decode.train_1h): start", "stage 8 (leaderboard): start"]  # fmt: skip
+    assert "asr leaderboard g/decode/10min g/decode/1h --out" in grown.stdout
+    shrunk = run("--corpus", "synth", "--subsets", "10min", "--exp", "g")
+    assert "stage 8 (leaderboard): done before, skipped (--force to redo); WARNING: it was made with reads: " \
+           "'decode/10min' 'decode/1h'" in shrunk.stdout  # fmt: skip
+    board = run("--corpus", "synth", "--subsets", "10min", "--exp", "g", "--stage", "8", "--force")
+    assert "asr leaderboard g/decode/10min --out" in board.stdout  # not decode/1h, which this grid does not have
+
+
+def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused(tmp_path):
+    synth, librispeech = stubbed(tmp_path, RUN), stubbed(tmp_path, ROOT / "recipes" / "librispeech" / "run.sh")
+    for run, args, message in (
+        (synth, ["--train_manifest", "other.jsonl"], "--train_manifest: the recipe sets it for asr train itself"),
+        (synth, ["--output-dir", "elsewhere"], "--output_dir: the recipe sets it for asr train itself"),
+        (librispeech, ["--corpus", "synthetic"], "--corpus synthetic: expected librispeech or synth"),
+        (librispeech, ["--hours", "2"], "--hours is for --corpus synth"),
+    ):
+        proc = run("--exp", "x", *args)
+        assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, (args, proc.stderr)
+        assert not (tmp_path / "x").exists()
+    planted = tmp_path / "planted"  # --hours went into an awk program
+    synth("--exp", "h", "--stop-stage", "1", "--hours", f'0.5) + system("touch {planted}") + (0')
+    assert not planted.exists()
+    used = synth("--lang", "es", "--exp", "u", "--stop-stage", "3", "--lm-text", "extra.txt", "--normalize", "none")
+    assert used.returncode == 0 and "--normalize none" in used.stdout
+    assert "asr lm build --text u/data/es/lm_text.txt u/data/es/train.jsonl extra.txt" in used.stdout
+
+
+def test_a_forced_data_stage_starts_afresh(tmp_path):
+    """asr data synth refuses a folder holding a corpus of other settings: after --hours changed, the --force that
+    the skip message advised failed (and had removed every marker)."""
+    run = stubbed(tmp_path, RUN)
+    assert run("--lang", "es", "--exp", "f", "--stop-stage", "1").returncode == 0
+    (tmp_path / "f" / "data" / "es" / "old").touch()
+    assert run("--lang", "es", "--exp", "f", "--stop-stage", "1", "--force", "--hours", "1").returncode == 0
+    assert not (tmp_path / "f" / "data" / "es" / "old").exists()

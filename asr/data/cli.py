@@ -28,7 +28,8 @@ def _add_prepare(sub) -> None:
     p.add_argument("--source", required=True, help="hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE")
     p.add_argument("--lang", required=True, help="language code (en, fi, de, hi, ...)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--splits", default="train,validation,test", help="splits of a hf source (comma-separated)")
+    p.add_argument("--splits", help="splits of a hf source, comma-separated (default: those of train, validation "
+                   "and test that the dataset has; named ones must be there)")
     p.add_argument("--split", help="the split of a one-split source (default: from its name, else train)")
     p.add_argument("--audio-column", default="audio")
     p.add_argument("--text-column", help="default: the first of sentence, text, transcription, transcript, ...")
@@ -210,7 +211,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     from asr.data.sources import SourceOptions
 
     options = SourceOptions(
-        splits=tuple(s for s in args.splits.split(",") if s),
+        splits=tuple(s for s in args.splits.split(",") if s) if args.splits is not None else None,
         split=args.split,
         audio_column=args.audio_column,
         text_column=args.text_column,

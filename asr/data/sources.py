@@ -38,7 +38,7 @@ _SPLIT = re.compile(r"\w[\w.-]*")
 class SourceOptions:
     """Column names (None: the first of the usual ones that exists) and split choices."""
 
-    splits: tuple[str, ...] = ("train", "validation", "test")
+    splits: tuple[str, ...] | None = None  # None: train, validation and test, those the dataset has
     split: str | None = None
     audio_column: str = "audio"
     text_column: str | None = None
@@ -46,9 +46,13 @@ class SourceOptions:
     id_column: str | None = None
 
     def splits_named(self) -> bool:
-        """Whether the splits were named (--split, or --splits other than the default, of which a dataset may
-        lack some): a name not found is then an error, not skipped."""
-        return bool(self.split) or self.splits != SourceOptions.splits
+        """Whether the splits were named (--split or --splits, even the default ones spelled out): a name not
+        found is then an error, not skipped."""
+        return bool(self.split) or self.splits is not None
+
+    def asked(self) -> tuple[str, ...]:
+        """The splits to load: --split, else --splits, else train, validation and test."""
+        return (self.split,) if self.split else self.splits or ("train", "validation", "test")
 
 
 def split_name(name: str) -> str:
@@ -256,8 +260,8 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
             loaded = datasets.load_from_disk(str(local))
         except (OSError, ValueError) as err:  # a copy without its .arrow files, a bare state.json
             raise InputError(f"hf:{rest}: cannot load the saved dataset: {' '.join(str(err).split())[:200]}") from None
-        parts = loaded if isinstance(loaded, datasets.DatasetDict) else {options.split or "train": loaded}
-        asked = {split_name(s) for s in ((options.split,) if options.split else options.splits)}
+        parts = loaded if isinstance(loaded, datasets.DatasetDict) else {one_split(local, options): loaded}
+        asked = {split_name(s) for s in options.asked()}
         wanted = {s: parts[s] for s in parts if split_name(s) in asked}  # --split, else --splits, as on the hub
         available = ", ".join(parts)
         if (missing := asked - {split_name(s) for s in wanted}) and options.splits_named():
@@ -265,7 +269,7 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
     else:
         name, _, config = rest.partition(":")
         wanted, available = {}, "see the dataset's card"
-        for split in (options.split,) if options.split else options.splits:
+        for split in options.asked():
             try:
                 wanted[split] = datasets.load_dataset(name, config or None, split=split)
             except ValueError as err:  # an unknown split: refused where named, skipped among the default ones
@@ -275,7 +279,7 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
                 # no hub, no data; RuntimeError: a dataset with a loading script, which datasets 4+ no longer runs
                 raise InputError(f"hf:{rest}: {' '.join(str(err).split())[:300]}") from None
     if not wanted:
-        asked_for = options.split or ", ".join(options.splits)
+        asked_for = ", ".join(options.asked())
         raise InputError(f"hf:{rest}: none of the splits {asked_for} found (available: {available})")
     names = [split_name(s) for s in wanted]
     if twice := sorted({n for n in names if names.count(n) > 1}):  # one would overwrite the other's manifest
@@ -301,6 +305,9 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
     except ImportError:  # decoded arrays ({array, sampling_rate}): datasets re-encodes them with torchcodec
         raise InputError(f"{where}: the audio column {options.audio_column!r} holds decoded arrays; save the dataset "
                          "with audio files or encoded bytes (datasets.Audio(decode=False))") from None  # fmt: skip
+    except (TypeError, ValueError, NotImplementedError):  # pyarrow's cast errors: numbers, lists, strings...
+        raise InputError(f"{where}: the column {options.audio_column!r} is not audio (its type: "
+                         f"{ds.features[options.audio_column]}); name the audio column with --audio-column") from None  # fmt: skip
     utts, raw_ids, embedded = [], [], {}
     for i, row in enumerate(ds):
         audio = row[options.audio_column] or {}

@@ -16,20 +16,23 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ASR=${ASR:-$ROOT/.venv/bin/asr}
 ACCELERATE=${ACCELERATE:-$ROOT/.venv/bin/accelerate}
 exp=${exp-} model=${model-} train_config=${train_config-} lm_text=${lm_text-} results_md=${results_md-}
+normalize=${normalize-}  # asr vocab --normalize (empty: the train manifest language's normaliser)
 lm_order=${lm_order:-4}
-nlm_minutes=${nlm_minutes:-10}  # training minutes of the Transformer LM (stage_nlm)
 stage=${stage:-1}
 stop_stage=${stop_stage:-100}
 force=${force:-false}
 num_processes=${num_processes:-1}
 TRAIN_OVERRIDES=()
+# asr train keys the recipe sets itself (--train-config, its stages' outputs): as training keys they came last
+# and won, so that a stage trained on other data or into another folder than the later stages read
+WIRED=(config processor train_manifest dev_manifest output_dir)
 GIVEN=()  # the names of the options the command line set (see default_run)
 ORIGINAL_ARGS=("$@")
 # the recipe's settings (lower-case variables, its defaults and the ones above), less how this run is driven and
 # where it writes: a finished stage's marker records their values, and a rerun that changed one says so when it
 # skips the stage
 mapfile -t SETTINGS < <(compgen -v | grep -E '^[a-z][a-z0-9_]*$' |
-    grep -vxE 'stage|stop_stage|force|num_processes|exp|results_md')
+    grep -vxE 'stage|stop_stage|force|num_processes|exp|results_md|subsets')  # a grid's cells: stages of their own
 
 while (($#)); do
     case $1 in
@@ -45,6 +48,8 @@ while (($#)); do
             [[ $_opt == ngpu ]] && _opt=num_processes
             GIVEN+=("$_opt")
             [[ $_opt == exp && -z $2 ]] && { echo "$0: --exp is empty" >&2; exit 2; }
+            [[ " ${WIRED[*]} " != *" $_opt "* ]] ||
+                { echo "$0: --$_opt: the recipe sets it for asr train itself (its own options: --help)" >&2; exit 2; }
             if [[ -n ${!_opt+set} ]]; then
                 printf -v "$_opt" '%s' "$2"
             else
@@ -68,7 +73,8 @@ log() { echo "$(date '+%F %T') $*"; }
 # seed-0 corpora of up to 0.75 h, and a smaller corpus of that seed voices the same first sentences of its order
 # in other splits (the published runs, 1.5 h and more, do not).
 note_heard_sentences() {
-    if [[ $2 == 0 && $model == "$ROOT"/models/synth-ctc-tiny* ]] && awk "BEGIN {exit !($1 < 0.75)}"; then
+    [[ $1 =~ ^[0-9]*\.?[0-9]+$ ]] || return 0  # asr data synth refuses it; never program text for awk
+    if [[ $2 == 0 && $model == "$ROOT"/models/synth-ctc-tiny* ]] && awk -v h="$1" 'BEGIN {exit !(h < 0.75)}'; then
         log "note: --hours $1 < 0.75 with data seed 0: dev and test sentences are among those the starting" \
             "checkpoint trained on (seed-0 corpora of up to 0.75 h); their scores are not held out"
     fi
@@ -92,16 +98,37 @@ default_run() {
 
 # run_stage N NAME: true when stage N is selected and not finished (or --force); logs what it decides. A stage
 # that runs makes the later stages' results stale: their markers go (those of other run folders stay, see
-# _stale), so a rerun redoes them instead of keeping what the old results were made from.
+# _stale), so a rerun redoes them instead of keeping what the old results were made from. A recipe calls it for
+# every stage in order, selected or not, so that the stages before --stage are checked: a stage without its
+# marker stops the run before any selected stage starts (the outputs there are not what a finished stage left),
+# and one made with other settings is named, as a skipped one is, and keeps the run from publishing RESULTS.md.
 run_stage() {
-    local n=$1 name=$2
-    if ((n < stage || n > stop_stage)); then
+    local n=$1 name=$2 marker="$exp/.done/$1.$2" changed
+    ((n <= stop_stage)) || return 1
+    if ((n < stage)) || [[ $force != true && -e $marker ]]; then
+        if [[ ! -e $marker ]]; then
+            UNFINISHED+=("$n ($name)")
+            return 1
+        fi
+        changed=$(_changed "$marker" "$name")
+        [[ -z $changed ]] || DIFFERING+=("stage $n ($name) was made with $changed")
+        if ((n >= stage)); then
+            log "stage $n ($name): done before, skipped (--force to redo)${changed:+; WARNING: it was made with $changed}"
+        elif [[ -n $changed ]]; then
+            log "stage $n ($name), before --stage $stage: WARNING: it was made with $changed"
+        fi
         return 1
     fi
-    local marker="$exp/.done/$n.$name"
-    if [[ $force != true && -e $marker ]]; then
-        log "stage $n ($name): done before, skipped (--force to redo)$(_changed "$marker")"
-        return 1
+    if ((${#UNFINISHED[@]})); then
+        echo "$0: stage ${UNFINISHED[0]} has not finished in $exp (or was run again since), and stage $n ($name)" \
+            "builds on it: run from stage ${UNFINISHED[0]%% *}" >&2
+        exit 2
+    fi
+    if [[ -n $results_md ]] && ((${#DIFFERING[@]} && stop_stage >= last_stage)); then
+        local first=${DIFFERING[0]#stage }  # the results would be published as those of this run's settings
+        echo "$0: RESULTS.md would be published to $results_md, but ${DIFFERING[0]}: run it again" \
+            "(--stage ${first%% *} --force)" >&2
+        exit 2
     fi
     local stale
     mapfile -t stale < <(_stale "$n" "$name")
@@ -109,31 +136,45 @@ run_stage() {
     log "stage $n ($name): start"
     return 0
 }
+UNFINISHED=()  # "N (NAME)" of the stages before --stage without a marker
+DIFFERING=()   # what the markers of the stages this run did not redo record against its settings
+
+# forced_afresh DIR...: removes DIR... under --force: a forced stage starts afresh (the corpus tools resume an
+# interrupted build in their --out, and refuse one that holds a corpus of other settings)
+forced_afresh() {
+    [[ $force != true ]] || rm -rf "$@"
+}
 
 # stage_done N NAME: marks stage N finished, with the settings it ran with (a stage interrupted before this is
 # redone on the next run).
 stage_done() {
-    _settings >"$exp/.done/$1.$2"
+    _settings "$2" >"$exp/.done/$1.$2"
     log "stage $1 ($2): done"
 }
 
-# _settings: the recipe's settings as `declare -p` lines, and the training overrides
+# _settings NAME: the recipe's settings as `declare -p` lines, and for a training stage (NAME train...) the
+# training overrides (the stages before training do not read them), for the leaderboard the decodes it reads
 _settings() {
     local name
     for name in "${SETTINGS[@]}"; do declare -p "$name" 2>/dev/null || true; done
-    echo "train overrides: ${TRAIN_OVERRIDES[*]@Q}"
+    [[ $1 != train* ]] || echo "train overrides: ${TRAIN_OVERRIDES[*]@Q}"
+    [[ $1 != leaderboard ]] || echo "reads: ${BOARD_READS[*]@Q}"
 }
 
-# _changed MARKER: a warning naming the settings MARKER recorded where they differ from this run's
+# _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where they differ from this run's, or nothing
 _changed() {
     [[ -s $1 ]] || return 0  # a marker of an earlier version records none
-    local changed
-    changed=$(diff <(_settings) "$1" | sed -n 's/^> declare -[^ ]* //p; s/^> \(train overrides\)/\1/p' | paste -sd ';' -)
-    [[ -z $changed ]] || echo "; WARNING: it was made with $changed"
+    local recorded
+    recorded=$(cat "$1")
+    # earlier versions recorded the training overrides in every marker
+    [[ $2 == train* ]] || recorded=$(grep -v '^train overrides: ' <<<"$recorded" || true)
+    { diff <(_settings "$2") - <<<"$recorded" || true; } |
+        sed -n 's/^> declare -[^ ]* //p; s/^> \(train overrides\|reads\)/\1/p' | paste -sd ';' -
 }
 
-# _stale N NAME: the markers of later stages that depend on stage N: all of them, except those of another run
-# folder where NAME belongs to one (train.train_1h makes decode.train_1h stale, not decode.train_10min)
+# _stale N NAME: the markers of later stages that depend on stage N: all of them, except where NAME belongs to a
+# run folder: then those of that folder and the leaderboard, which reads every folder's decodes (train.train_1h
+# makes decode.train_1h stale, not decode.train_10min; subset.train_1h not the vocabulary of the whole train set)
 _stale() {
     local n=$1 folder=${2#*.} marker later
     [[ $folder == "$2" ]] && folder=""
@@ -144,7 +185,7 @@ _stale() {
         local rest=${later#*.}
         local own=${rest#*.}
         [[ $own == "$rest" ]] && own=""
-        if [[ -z $folder || -z $own || $own == "$folder" ]]; then echo "$marker"; fi
+        if [[ -z $folder || $own == "$folder" || $rest == leaderboard ]]; then echo "$marker"; fi
     done
 }
 

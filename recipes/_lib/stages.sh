@@ -1,7 +1,7 @@
 # The stages every ASR recipe shares (sourced after common.sh, as functions; a recipe adds its data stage):
-#   stage_vocab N         asr vocab on $data/train.jsonl                           -> $exp/processor
+#   stage_vocab N         asr vocab on $data/train.jsonl (--normalize $normalize when set) -> $exp/processor
 #   stage_lm N            asr lm build (order $lm_order) on "${lm_files[@]}" when the recipe sets it, else on
-#                         $data/train.jsonl and the --lm-text file if given         -> $exp/lm
+#                         $data/train.jsonl; and on the --lm-text file if given     -> $exp/lm
 #   stage_nlm N           asr lm train (a Transformer LM, $nlm_minutes of training) on the same text -> $exp/nlm
 #   stage_train N [DIR [TRAIN]]   asr train --config $train_config from $model on TRAIN (default
 #                         $data/train.jsonl)                                        -> DIR (default $exp/train)
@@ -11,7 +11,8 @@
 #                         the decoder "rescore" is beam_lm with its n-best lists rescored by $exp/nlm
 #                         (alpha, beta and gamma tuned)
 #                         (OUT default $exp/decode)
-#   stage_leaderboard N   asr leaderboard $exp/decode (and RESULTS.md to $results_md when set)
+#   stage_leaderboard N [DIR...]  asr leaderboard on DIR... (default $exp/decode), and RESULTS.md to $results_md
+#                         when set, unless a stage this run did not redo was made with other settings
 #   standard_stages N     the five above as stages N to N+4
 # Each runs only when selected and not finished (run_stage); a stage run for another folder than $exp/train
 # (stage_train 6 "$exp/train_1h") has a marker of its own, NAME.<folder> (6.train.train_1h).
@@ -23,16 +24,16 @@ stage_vocab() {
     run_stage "$1" vocab || return 0
     local checks=() set
     for set in "${decode_sets[@]}"; do checks+=("$data/$set.jsonl"); done
-    "$ASR" vocab --train "$data/train.jsonl" --out "$exp/processor" --check "${checks[@]}"
+    "$ASR" vocab --train "$data/train.jsonl" --out "$exp/processor" --check "${checks[@]}" \
+        ${normalize:+--normalize "$normalize"}
     stage_done "$1" vocab
 }
 
-# _lm_texts: the LM text files, in LM_TEXTS (the recipe's lm_files, else train.jsonl and --lm-text)
+# _lm_texts: the LM text files, in LM_TEXTS (the recipe's lm_files, else train.jsonl; and --lm-text)
 _lm_texts() {
     LM_TEXTS=("$data/train.jsonl")
-    [[ -n $lm_text ]] && LM_TEXTS+=("$lm_text")
     [[ -n ${lm_files+set} ]] && LM_TEXTS=("${lm_files[@]}")
-    return 0
+    [[ -z $lm_text || " ${LM_TEXTS[*]} " == *" $lm_text "* ]] || LM_TEXTS+=("$lm_text")
 }
 
 stage_lm() {
@@ -84,8 +85,12 @@ stage_decode() {
 }
 
 stage_leaderboard() {
+    local folders=("${@:2}") folder
+    ((${#folders[@]})) || folders=("$exp/decode")
+    BOARD_READS=()  # recorded in its marker, relative to $exp
+    for folder in "${folders[@]}"; do BOARD_READS+=("${folder#"$exp"/}"); done
     run_stage "$1" leaderboard || return 0
-    "$ASR" leaderboard "$exp/decode" --out "$exp/leaderboard" --title "$title" --significance
+    "$ASR" leaderboard "${folders[@]}" --out "$exp/leaderboard" --title "$title" --significance
     if [[ -n ${results_md-} ]]; then
         cp "$exp/leaderboard/RESULTS.md" "$results_md"
         log "RESULTS.md -> $results_md"

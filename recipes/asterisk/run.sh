@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real recorded telephone prompts (Debian's asterisk-core-sounds-<lang>, 8 kHz studio recordings, one speaker
 # per language): fine-tune the shipped starting checkpoint on the prompts' train split and decode dev and test
-# greedy, beam and beam + LM (a 3-gram on the train prompts, or --lm-text FILE), then the leaderboard.
+# greedy, beam and beam + LM (a 3-gram on the train prompts and --lm-text FILE if given), then the leaderboard.
 #
 # Usage: recipes/asterisk/run.sh [--lang en|es|fr|it|ru] [--exp exp/asterisk/<lang>] [--lm-text FILE]
 #            [--stage N] [--stop-stage M] [--force] [--num-processes N] [--KEY VALUE ...: asr train config keys]
@@ -23,6 +23,7 @@ title="recipes/asterisk: $lang"
 begin_recipe 6
 
 if run_stage 1 data; then
+    forced_afresh "$data"
     "$ASR" data asterisk --lang "$lang" --out "$data"
     stage_done 1 data
 fi

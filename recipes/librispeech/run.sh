@@ -11,13 +11,16 @@
 # name the LibriSpeech LM corpus, else the train.100 transcripts feed the 4-gram). --corpus synth runs the same
 # stages offline on the built-in synthetic English: "clean" sets are speech without noise or reverberation,
 # "other" sets the same sentences and voices with them (--hours of each), and the subsets are 10 min and 1 h.
-# Stages: 1 data, 2 labeled subsets, 3 vocab, 4 lm (4-gram), 5 nlm (Transformer LM), 6 train (one run per
+# Stages: 1 data, 2 labeled subsets (one per subset), 3 vocab, 4 lm (4-gram), 5 nlm (Transformer LM), 6 train (one run per
 # subset), 7 decode, 8 leaderboard.
 corpus=librispeech
 subsets=
 lang=en
-hours=1.5
+hours=1.5     # --corpus synth: hours of each of the clean and the other corpus
+nlm_minutes=10  # training minutes of the Transformer LM (stage_nlm)
 . "$(dirname "$0")/../_lib/common.sh" "$@"
+[[ $corpus == librispeech || $corpus == synth ]] || { echo "$0: --corpus $corpus: expected librispeech or synth" >&2; exit 2; }
+[[ $corpus == synth || " ${GIVEN[*]} " != *" hours "* ]] || { echo "$0: --hours is for --corpus synth" >&2; exit 2; }
 if [[ $corpus == synth ]]; then  # published: where the recipe's own run puts its results (default_run)
     subsets=${subsets:-10min 1h}
     model=${model:-$ROOT/models/synth-ctc-tiny-wide}
@@ -46,6 +49,7 @@ begin_recipe 8
 note_heard_sentences "$hours" 0
 
 if run_stage 1 data; then
+    forced_afresh "$exp/raw" "$data"
     if [[ $corpus == synth ]]; then
         "$ASR" data synth --langs "$lang" --hours "$hours" --seed 0 --noise-prob 0 --reverb-prob 0 --out "$exp/raw/clean"
         "$ASR" data synth --langs "$lang" --hours "$hours" --seed 0 --out "$exp/raw/other"
@@ -70,12 +74,12 @@ if run_stage 1 data; then
     stage_done 1 data
 fi
 
-if run_stage 2 subsets; then
-    for subset in $subsets; do
+for subset in $subsets; do  # one stage per subset, as training and decoding: --subsets can grow
+    if run_stage 2 "subset.train_$subset"; then
         "$ASR" data subset "$data/train.jsonl" --hours "${subset_hours[$subset]}" --seed 0 --out "$data/train_$subset.jsonl"
-    done
-    stage_done 2 subsets
-fi
+        stage_done 2 "subset.train_$subset"
+    fi
+done
 
 stage_vocab 3
 if [[ -n $lm_text ]]; then
@@ -88,8 +92,10 @@ stage_nlm 5
 for subset in $subsets; do
     stage_train 6 "$exp/train_$subset" "$data/train_$subset.jsonl"
 done
+decoded=()
 for subset in $subsets; do
     stage_decode 7 "$exp/train_$subset" "$exp/decode/$subset"
+    decoded+=("$exp/decode/$subset")
 done
-stage_leaderboard 8
+stage_leaderboard 8 "${decoded[@]}"  # this grid's decodes: a subset left out of --subsets keeps its old ones
 end_recipe

@@ -65,7 +65,9 @@ wanted() {
     run_stage "$1" "$2"
 }
 csv() { local IFS=,; echo "$*"; }
-manifests() { for l in "${@:3}"; do echo "$1/$l/$2.jsonl"; done; }
+# manifests DIR SPLIT LANG...: DIR/<lang>/SPLIT.jsonl of each LANG, appended to the array MANIFESTS (an array, so
+# that a path with a space stays one argument)
+manifests() { local l; for l in "${@:3}"; do MANIFESTS+=("$1/$l/$2.jsonl"); done; }
 # train_phase INIT OUT ARGS...: asr train from INIT into OUT; an interrupted run resumes from OUT's last
 # checkpoint; a forced stage, or a finished run (its run_info.json written) that the stage runs again because an
 # earlier stage was redone, starts afresh (asr train would resume the finished run: its new INIT unread), as
@@ -85,8 +87,10 @@ new_model() {
 if wanted 1 clean_corpus; then
     "$ASR" data synth --langs "$(csv "${clean_langs[@]}")" --hours 0.5 --seed 0 --noise-prob 0 --reverb-prob 0 \
         --out "$exp/clean"
-    "$ASR" data merge $(manifests "$exp/clean" train "${clean_langs[@]}") --out "$exp/clean_train.jsonl"
-    "$ASR" data merge $(manifests "$exp/clean" dev "${clean_langs[@]}") --out "$exp/clean_dev.jsonl"
+    for split in train dev; do
+        MANIFESTS=() && manifests "$exp/clean" $split "${clean_langs[@]}"
+        "$ASR" data merge "${MANIFESTS[@]}" --out "$exp/clean_$split.jsonl"
+    done
     # the shipped checkpoints were made with lower-nopunct@1; pinned, so that this script reproduces them
     "$ASR" vocab --train "$exp/clean_train.jsonl" --out "$exp/clean_processor" --normalize lower-nopunct@1
     stage_done 1 clean_corpus
@@ -105,8 +109,8 @@ if wanted 3 varied_corpus; then
         "$ASR" data asterisk --lang "$l" --out "$exp/asterisk/$l"
     done
     for split in train dev; do
-        "$ASR" data merge $(manifests "$exp/data" $split "${langs[@]}") \
-            $(manifests "$exp/asterisk" $split "${asterisk_langs[@]}") --out "$exp/$split.jsonl"
+        MANIFESTS=() && manifests "$exp/data" $split "${langs[@]}" && manifests "$exp/asterisk" $split "${asterisk_langs[@]}"
+        "$ASR" data merge "${MANIFESTS[@]}" --out "$exp/$split.jsonl"
     done
     "$ASR" vocab --train "$exp/train.jsonl" --out "$exp/processor" --normalize lower-nopunct@1
     stage_done 3 varied_corpus

@@ -4,7 +4,7 @@
 # checkpoint -> greedy, beam and beam + LM (alpha/beta tuned on dev) decoding of dev and test -> leaderboard.
 #
 # Usage: recipes/synth/run.sh [--lang hi] [--exp exp/synth/<lang>] [--stage 1] [--stop-stage 6] [--force]
-#            [--num-processes N] [--hours 3] [--data-seed 0] [--results-md FILE]
+#            [--num-processes N] [--hours 3] [--data-seed 0] [--lm-text FILE] [--results-md FILE]
 #            [--KEY VALUE ...: asr train config keys, --seed among them]
 # Stages: 1 data, 2 vocab, 3 lm, 4 train, 5 decode, 6 leaderboard. A finished stage is skipped when the
 # recipe runs again; an interrupted one is redone (asr data synth and asr train resume their own work).
@@ -35,6 +35,7 @@ begin_recipe 6
 note_heard_sentences "$hours" "$data_seed"
 
 if run_stage 1 data; then
+    forced_afresh "$data"
     "$ASR" data synth --langs "$lang" --hours "$hours" --seed "$data_seed" --out "$exp/data"
     stage_done 1 data
 fi
