@@ -28,8 +28,11 @@ def _add_prepare(sub) -> None:
     p.add_argument("--source", required=True, help="hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE")
     p.add_argument("--lang", required=True, help="language code (en, fi, de, hi, ...)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--splits", help="splits of a hf source, comma-separated (default: those of train, validation "
-                   "and test that the dataset has; named ones must be there)")
+    p.add_argument(
+        "--splits",
+        help="splits of a hf source, comma-separated (default: those of train, validation "
+        "and test that the dataset has; named ones must be there)",
+    )
     p.add_argument("--split", help="the split of a one-split source (default: from its name, else train)")
     p.add_argument("--audio-column", default="audio")
     p.add_argument("--text-column", help="default: the first of sentence, text, transcription, transcript, ...")

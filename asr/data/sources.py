@@ -306,8 +306,9 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
         raise InputError(f"{where}: the audio column {options.audio_column!r} holds decoded arrays; save the dataset "
                          "with audio files or encoded bytes (datasets.Audio(decode=False))") from None  # fmt: skip
     except (TypeError, ValueError, NotImplementedError):  # pyarrow's cast errors: numbers, lists, strings...
-        raise InputError(f"{where}: the column {options.audio_column!r} is not audio (its type: "
-                         f"{ds.features[options.audio_column]}); name the audio column with --audio-column") from None  # fmt: skip
+        kind = ds.features[options.audio_column]
+        raise InputError(f"{where}: the column {options.audio_column!r} is not audio (its type: {kind}); "
+                         "name the audio column with --audio-column") from None  # fmt: skip
     utts, raw_ids, embedded = [], [], {}
     for i, row in enumerate(ds):
         audio = row[options.audio_column] or {}
