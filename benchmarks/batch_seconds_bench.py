@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_args import positive, positives
 from clean_spanish import clean_spanish
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -52,10 +53,10 @@ def timed(inference, utts: list, audio, batch_seconds: float, repeats: int) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hours", type=float, default=0.3)
-    parser.add_argument("--batch-seconds", default="15,30,60,120,160,240")
+    parser.add_argument("--hours", type=positive(), default=0.3)
+    parser.add_argument("--batch-seconds", type=positives(), default="15,30,60,120,160,240")
     parser.add_argument("--models", default="synth-ctc-tiny,synth-ctc-tiny-wide")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=positive(int), default=2)
     args = parser.parse_args()
     import torch
 
@@ -74,7 +75,7 @@ def main() -> None:
             inference.log_probs(utts[:4], audio, 60)  # warm-up
             ref_time, ref = timed(inference, utts, audio, 1e-9, args.repeats)  # batches of one
             print(f"| {name} | one at a time (peer) | {seconds / ref_time:.0f} | 1.00x | 0 |", flush=True)
-            for batch in (float(b) for b in args.batch_seconds.split(",")):
+            for batch in args.batch_seconds:
                 took, out = timed(inference, utts, audio, batch, args.repeats)
                 diff = max(float(np.abs(out[u.id] - ref[u.id]).max()) for u in utts)
                 print(f"| {name} | {batch:g} | {seconds / took:.0f} | {ref_time / took:.2f}x | {diff:.1e} |",

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_args import positive
 from clean_spanish import clean_spanish
 
 ASR = [sys.executable, "-m", "asr"]
@@ -75,9 +76,9 @@ def ours(labels, lm, logprobs, beam_width: int, backend: str, workers: int) -> t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hours", type=float, default=0.4)
-    parser.add_argument("--beam-width", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--hours", type=positive(), default=0.4)
+    parser.add_argument("--beam-width", type=positive(int), default=100)
+    parser.add_argument("--workers", type=positive(int), default=2)
     parser.add_argument("--work", type=Path, help="keep the corpus, LM and logits here (default: a temp folder)")
     args = parser.parse_args()
     from transformers import Wav2Vec2CTCTokenizer

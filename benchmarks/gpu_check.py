@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_args import positive
 from train_bench import compare  # the benchmark beside this script (its folder is on sys.path when run)
 
 ASR = [sys.executable, "-m", "asr"]
@@ -60,9 +61,9 @@ def decoding_checks(root: Path, size: str, hours: float, batch_seconds: float, g
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=100, help="training steps of each trainer")
-    parser.add_argument("--hours", type=float, default=0.5, help="hours of synthetic English")
-    parser.add_argument("--batch-seconds", type=float, default=200.0, help="audio seconds per batch")
+    parser.add_argument("--steps", type=positive(int), default=100, help="training steps of each trainer")
+    parser.add_argument("--hours", type=positive(), default=0.5, help="hours of synthetic English")
+    parser.add_argument("--batch-seconds", type=positive(), default=200.0, help="audio seconds per batch")
     parser.add_argument("--smoke", action="store_true", help="tiny preset, few steps, on the CPU")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from bench_args import positive, positives
 from clean_spanish import clean_spanish
 
 ASR = [sys.executable, "-m", "asr"]
@@ -70,8 +71,8 @@ def decode(manifest: Path, out: Path, chunk_seconds: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", default="1,10,20,60")
-    parser.add_argument("--whole-up-to", type=float, default=20, help="decode in one piece up to this length too")
+    parser.add_argument("--minutes", type=positives(), default="1,10,20,60")
+    parser.add_argument("--whole-up-to", type=positive(), default=20, help="decode in one piece up to this length too")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -83,7 +84,7 @@ def main() -> None:
         print(f"parts one by one ({len(utts)} utterances): WER {100 * baseline['wer']:.2f}%\n")
         print("| minutes | chunked: peak MB | RTFx | WER | in one piece: peak MB | RTFx | WER |")
         print("|---|---|---|---|---|---|---|")
-        for minutes in (float(m) for m in args.minutes.split(",")):
+        for minutes in args.minutes:
             manifest = recording(utts, minutes, root)
             chunked = decode(manifest, root / f"c{minutes:g}", 30)
             whole = decode(manifest, root / f"w{minutes:g}", 0) if minutes <= args.whole_up_to else None

@@ -20,6 +20,7 @@ import json
 import time
 
 import torch
+from bench_args import among, positive
 from transformers import Wav2Vec2ForCTC
 
 from asr.model.init import model_config
@@ -74,15 +75,15 @@ def cost_against(row: dict, rows: list[dict], size: str, precision: str) -> floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="tiny,tiny-wide,small")
-    parser.add_argument("--precisions", default="fp32,bf16")
-    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--precisions", type=among("fp32", "bf16"), default="fp32,bf16")
+    parser.add_argument("--steps", type=positive(int), default=8)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     torch.manual_seed(0)
     rows = []
     for size in args.sizes.split(","):
         for setting, minutes in BUDGET_MINUTES.items():
-            for precision in args.precisions.split(","):
+            for precision in args.precisions:
                 rows.append(measure(size, setting, precision, minutes, args.steps))
     print(f"torch threads: {torch.get_num_threads()}; CPU bf16 instructions: {cpu_computes_bf16()}")
     print(f"{'size':<9} {'params':>7}  {'setting':<38} {'prec':<5} {'s/step':>7} {'x tiny':>7} {'x fp32':>7} "

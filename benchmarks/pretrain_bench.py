@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_args import positive
+
 ASR = [sys.executable, "-m", "asr"]
 ROOT = Path(__file__).resolve().parent.parent
 CTC_CONFIG = ROOT / "recipes" / "synth" / "conf" / "start_checkpoint.yaml"
@@ -77,10 +79,10 @@ def scores(model: Path, files: dict, out: Path) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--minutes", type=float, default=20.0, help="CPU minutes per arm")
+    p.add_argument("--minutes", type=positive(), default=20.0, help="CPU minutes per arm")
     p.add_argument("--share", type=float, default=0.5, help="share of the minutes spent pretraining (0 < share < 1)")
     p.add_argument("--langs", default="it,fi")
-    p.add_argument("--hours", type=float, default=0.3, help="hours of synthetic audio per language")
+    p.add_argument("--hours", type=positive(), default=0.3, help="hours of synthetic audio per language")
     p.add_argument("--json", type=Path, help="write the figures here too")
     args = p.parse_args()
     if not 0 < args.share < 1:  # 0 minutes is asr train's "no budget": an arm of 0 or all minutes ran unbounded

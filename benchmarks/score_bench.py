@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_args import positive
+
 SCLITE = "/usr/lib/sctk/bin/sclite"
 VENV_BIN = Path(sys.executable).parent
 
@@ -98,11 +100,11 @@ def sclite_cmd(ref: Path, hyp: Path, out: Path, char: bool) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pairs", type=int, default=20000)
-    parser.add_argument("--words", type=int, default=20)
-    parser.add_argument("--long-words", type=int, default=20000)
-    parser.add_argument("--long-char-words", type=int, default=8000, help="words of the long char-level pair")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pairs", type=positive(int), default=20000)
+    parser.add_argument("--words", type=positive(int), default=20)
+    parser.add_argument("--long-words", type=positive(int), default=20000)
+    parser.add_argument("--long-char-words", type=positive(int), default=8000, help="words of the long char-level pair")
+    parser.add_argument("--repeats", type=positive(int), default=3)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:

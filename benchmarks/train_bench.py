@@ -7,7 +7,8 @@ optimizer steps, one run each on this machine:
   frozen layer-norm feature encoder's output computed once per utterance);
 - peer: transformers' `Trainer` with `run_speech_recognition_ctc.py`'s `DataCollatorCTCWithPadding` and no
   length grouping, on a dataset decoded beforehand with `map` as the example does (not timed), with the
-  per-device batch size that gives the same mean number of utterances per batch as ours.
+  per-device batch size that holds the audio ours trained per step (ours caps a batch's padded length, longest
+  x count, at --batch-seconds, so its batches hold less audio than that).
 
 Throughput counts the real (unpadded) audio seconds of the batches trained on, over the training time.
 
@@ -25,6 +26,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench_args import positive
 
 ASR = [sys.executable, "-m", "asr"]
 
@@ -105,8 +108,10 @@ def compare(preset: str, steps: int, hours: float, batch_seconds: float, gpu: bo
             str(lr), "--warmup_steps", "10", "--max_batch_seconds", str(batch_seconds), "--save_steps",
             "100000", "--eval_steps", "100000", "--mixed_precision", "bf16" if gpu else "no")  # fmt: skip
         info = json.loads((tmp / "ours" / "run_info.json").read_text())
+        # the peer's fixed batch holds the audio ours trained per step (ours caps the padded length, so its batches
+        # hold less audio than batch_seconds)
         mean_duration = info["train_hours"] * 3600 / info["train_utterances"]
-        batch_size = max(1, round(batch_seconds / mean_duration))
+        batch_size = max(1, round(info["audio_hours_trained"] * 3600 / info["steps"] / mean_duration))
         audio, seconds = peer(tmp / "model", manifest, batch_size, steps, lr, tmp / "peer", gpu)
     ours, theirs = info["audio_seconds_per_second"], audio / seconds
     return {"preset": preset, "steps": steps, "train_hours": info["train_hours"], "device": info["device"],
@@ -116,10 +121,10 @@ def compare(preset: str, steps: int, hours: float, batch_seconds: float, gpu: bo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=positive(int), default=60)
     parser.add_argument("--preset", default="tiny")
-    parser.add_argument("--hours", type=float, default=0.1, help="hours of synthetic English to train on")
-    parser.add_argument("--batch-seconds", type=float, default=60.0)
+    parser.add_argument("--hours", type=positive(), default=0.1, help="hours of synthetic English to train on")
+    parser.add_argument("--batch-seconds", type=positive(), default=60.0)
     parser.add_argument("--gpu", action="store_true", help="train on the GPU in bf16 (both)")
     args = parser.parse_args()
     r = compare(args.preset, args.steps, args.hours, args.batch_seconds, args.gpu)

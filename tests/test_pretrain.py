@@ -4,6 +4,8 @@ what it writes."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 import pytest
 import torch
@@ -14,6 +16,7 @@ from asr.model.cli import main as model_main
 from asr.pretrain.cli import main as pretrain_main
 from asr.train.cli import main as train_main
 from asr.vocab.cli import main as vocab_main
+from tests.conftest import accelerate_launch
 
 QUICK = ["--max_batch_seconds", "20", "--max_batch_size", "4", "--warmup_steps", "0", "--num_negatives", "10",
          "--mask_time_prob", "0.5", "--mask_time_length", "5", "--logging_steps", "1", "--save_steps", "4"]  # fmt: skip
@@ -87,6 +90,22 @@ def test_an_interrupted_pretraining_run_resumes_to_the_same_run(tiny, tmp_path, 
     again = pretrain(tiny, tmp_path / "whole", "--max_steps", "8", *constant)
     assert (tmp_path / "whole" / "train_log.csv").read_text() == log
     assert [again[k] for k in figures] == [whole_info[k] for k in figures]
+
+
+def test_two_processes_report_both_processes_figures_and_the_dev_loss_of_one(tiny, tmp_path):
+    """The logged loss was the processes' mean, run_info's figures and the log's contrastive loss rank 0's; the
+    dev loss's masks followed each process's share (2.5208 on one process, 2.5160 on two, the same weights)."""
+    frozen = ["--learning_rate", "1e-30", "--lr_schedule", "constant", "--max_steps", "2", "--eval_steps", "2",
+              "--dev_manifest", str(tiny["dev"]), "--eval_batch_seconds", "4"]  # fmt: skip
+    one = pretrain(tiny, tmp_path / "one", *frozen)
+    args = ["--model", str(tiny["init"]), "--train_manifest", str(tiny["train"]), "--output_dir", str(tmp_path / "two")]
+    proc = subprocess.run([*accelerate_launch(2), "-m", "asr", "pretrain", *args, *QUICK, *frozen], capture_output=True,
+                          text=True, timeout=600, env=os.environ | {"OMP_NUM_THREADS": "1"})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = json.loads((tmp_path / "two" / "run_info.json").read_text(encoding="utf-8"))
+    assert two["num_processes"] == 2 and two["best_dev_loss"] == pytest.approx(one["best_dev_loss"], rel=1e-6)
+    first = two["history"][0]  # one step per half of the run: first_* is step 1's
+    assert [two["first_loss"], two["first_contrastive"]] == pytest.approx([first["loss"], first["contrastive"]])
 
 
 def test_a_step_logs_the_means_of_its_micro_batches(tiny, tmp_path):

@@ -287,3 +287,23 @@ def test_speed_perturbation_draws_a_speed_per_utterance_and_epoch_and_renders_th
         assert len(store.get(ex)) == round(16000 / ex.speed)
     # each rendering is kept under its own key, beside the audio as read
     assert set(store.cache) == {ex.key for ex in epochs[0] + epochs[1]} | {ex.id for ex in examples}
+
+
+@pytest.mark.parametrize(("before", "now", "steps"), [(1, 2, 5), (2, 1, 2), (2, 3, 3), (3, 2, 2), (2, 4, 1)])
+def test_a_run_resumed_with_another_number_of_processes_takes_each_batch_once(before, now, steps):
+    """The epoch's position counted the resuming processes' own batches: 1 -> 2 processes passed over 5 of
+    epoch 0's 9 batches (reported as 2 left over), 2 -> 1 trained 3 utterances twice."""
+    from types import SimpleNamespace
+
+    from asr.train.data import shard
+    from asr.train.loop import LoopState, Trainer
+
+    batches = [[i] for i in range(23)]
+    taken = {b[0] for rank in range(before) for b in shard(batches, rank, before)[:steps]}
+    run = SimpleNamespace(state=LoopState(batch_in_epoch=steps), acc=SimpleNamespace(num_processes=now))
+    Trainer._reposition(run, before)
+    later = [b[0] for rank in range(now) for b in shard(batches, rank, now)[run.state.batch_in_epoch :]]
+    tail = len(batches) % now  # no process gets them: counted at the epoch's end
+    assert not taken & set(later) and len(later) == len(set(later))
+    assert len(taken) + len(later) + run.state.batches_left_at_epoch_ends + tail == len(batches)
+    assert run.state.batches_left_at_epoch_ends < now  # only the few that do not divide among the processes

@@ -170,30 +170,35 @@ class Pretrainer(Trainer):
         return value
 
     def _optimizer_step(self, group: list[list[Example]]) -> float:
-        """A step, with its figures (the means over its micro-batches) kept for the log and run_info."""
+        """A step, with its figures (the means over its micro-batches and the processes) kept for the log and
+        run_info."""
         self.micro_figures = []
         loss = super()._optimizer_step(group)
-        self.state.record({k: _mean([x[k] for x in self.micro_figures]) for k in FIGURES})
+        mine = torch.tensor([_mean([x[k] for x in self.micro_figures]) for k in FIGURES], dtype=torch.float64,
+                            device=self.acc.device)  # fmt: skip
+        means = self.acc.reduce(mine, "mean") if self.acc.num_processes > 1 else mine
+        self.state.record(dict(zip(FIGURES, means.tolist(), strict=True)))
         return loss
 
     def _row(self, loss: float | None) -> dict:
-        """The log row, with the last step's contrastive loss and codebook perplexity (this process's)."""
+        """The log row, with the last step's contrastive loss and codebook perplexity."""
         last = self.state.last_steps[-1] if self.state.last_steps else {}
         return super()._row(loss) | {k: last[k] for k in ("contrastive", "codevector_perplexity") if k in last}
 
     def evaluate(self, split: EvalSet, name: str = "dev") -> dict:
-        """The loss per masked frame over the whole split (summed over the processes' shares), in batches of
-        eval_batch_seconds, with fixed masks (seed 0): the values compare across evaluations."""
+        """The loss per masked frame over the whole split, in batches of eval_batch_seconds dealt out to the
+        processes, with fixed masks (batch i's drawn with seed i): the values compare across evaluations, and
+        across numbers of processes (a resumed run's best/ compares them)."""
         generator = np.random.get_state()
-        np.random.seed(0)
         self.model.eval()
-        utts = split.utts[self.acc.process_index :: self.acc.num_processes]
         seconds = batch_seconds(self.cfg.eval_batch_seconds, self.acc.device.type)
+        utts = split.utts
         batches = length_grouped_batches([u.duration for u in utts], seconds, len(utts) or 1, 0, 0, shortest_first=True)
         total, frames = 0.0, 0
         with torch.no_grad():
-            for batch in batches:
-                loss, n, _ = self._loss(self._features([split.audio(utts[i]) for i in batch]))
+            for index in range(self.acc.process_index, len(batches), self.acc.num_processes):
+                np.random.seed(index)
+                loss, n, _ = self._loss(self._features([split.audio(utts[i]) for i in batches[index]]))
                 total, frames = total + float(loss), frames + n
         np.random.set_state(generator)
         sums = self.acc.reduce(torch.tensor([total, frames], dtype=torch.float64, device=self.acc.device), "sum")

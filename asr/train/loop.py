@@ -81,7 +81,7 @@ class LoopState:
     best_step: int = 0
     skipped_batches: int = 0
     infeasible_utterances: int = 0
-    audio_seconds: float = 0.0  # audio trained on by this process
+    audio_seconds: float = 0.0  # audio trained on, by all processes
     batches_left_at_epoch_ends: int = 0  # by all processes: their shards' tails and the batches no process got
     history: list[dict] = field(default_factory=list)
 
@@ -261,7 +261,7 @@ class Trainer:
 
     def _micro_step(self, batch: list[Example], sync: bool) -> float:
         infeasible = self._infeasible(batch)
-        everywhere = self._sum_over_processes(len(infeasible))  # every process decides alike (or they deadlock)
+        everywhere = int(self._sum_over_processes(len(infeasible)))  # every process decides alike (or deadlocks)
         if everywhere and not self.cfg.ctc_zero_infinity:
             ids = ", ".join(ex.id for ex in infeasible)
             named = f"utterance(s) {ids}" if ids else "utterance(s) of another process"
@@ -293,11 +293,11 @@ class Trainer:
             return ""
         return "another process" if finite else f"utterances {', '.join(ex.id for ex in batch)}"
 
-    def _sum_over_processes(self, value: float) -> int:
+    def _sum_over_processes(self, value: float) -> float:
         """`value` summed over the processes (one collective where there are several)."""
         if self.acc.num_processes == 1:
-            return int(value)
-        return int(self.acc.reduce(torch.tensor(float(value), device=self.acc.device), "sum"))
+            return float(value)
+        return float(self.acc.reduce(torch.tensor(float(value), dtype=torch.float64, device=self.acc.device), "sum"))
 
     def _optimizer_step(self, group: list[list[Example]]) -> float:
         self.model.train()
@@ -384,6 +384,9 @@ class Trainer:
             )
         checkpoints.load_checkpoint(self.acc, path, self._training_state())
         self.state.load_state_dict(saved["loop"])
+        before = inputs.get("processes")
+        if isinstance(before, int) and before != self.acc.num_processes:
+            self._reposition(before)
         self._saved_loop = self.state.state_dict()
         self._adopt_newer_best()
 
@@ -421,6 +424,14 @@ class Trainer:
         self.state.history.append(row)
         self.runlog.write(row)
 
+    def _reposition(self, before: int) -> None:
+        """The position in the epoch of a run resumed with another number of processes: the epoch's global
+        batches that the `before` processes had taken (each takes every before-th one) are passed over, and where
+        they do not divide among the processes now, the few after them too, counted with the epoch ends'."""
+        taken = self.state.batch_in_epoch * before
+        self.state.batch_in_epoch = -(-taken // self.acc.num_processes)
+        self.state.batches_left_at_epoch_ends += self.state.batch_in_epoch * self.acc.num_processes - taken
+
     # the run ---------------------------------------------------------------------------------------------
     def run(self) -> dict:
         cfg = self.cfg
@@ -443,7 +454,8 @@ class Trainer:
                     break
                 group = batches[self.state.batch_in_epoch : self.state.batch_in_epoch + k]
                 loss = self._optimizer_step(group)
-                self.state.audio_seconds += sum(ex.duration for batch in group for ex in batch)
+                # every process's audio (each trains its own batches): the throughput is the run's
+                self.state.audio_seconds += self._sum_over_processes(sum(ex.duration for b in group for ex in b))
                 self.state.batch_in_epoch += k
                 self.state.step += 1
                 self.state.elapsed = self._shared_elapsed(time.monotonic() - start)
@@ -534,7 +546,8 @@ class Trainer:
         if self.dev is not None and (self.out / "best" / "model.safetensors").exists():
             from safetensors.torch import load_file
 
-            best = load_file(str(self.out / "best" / "model.safetensors"), device=str(self.acc.device))
+            best = load_file(str(self.out / "best" / "model.safetensors"))  # copied to the model's device: a
+            # device of several CPU processes is "cpu:0", which safetensors refuses
             self.acc.unwrap_model(self.model).load_state_dict(best)
         return self.evaluate(self.test, "test")
 
@@ -590,9 +603,8 @@ class Trainer:
             "infeasible_utterances": self.state.infeasible_utterances,
             "adapter": self.adapter_lang,
             "feature_encoder_cached": self.feature_cache is not None,
-            "audio_seconds_per_second": round(
-                self.state.audio_seconds * self.acc.num_processes / max(self.state.elapsed, 1e-9), 2
-            ),
+            "audio_hours_trained": round(self.state.audio_seconds / 3600, 4),
+            "audio_seconds_per_second": round(self.state.audio_seconds / max(self.state.elapsed, 1e-9), 2),
             "history": self.state.history,
         }
 

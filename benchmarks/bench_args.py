@@ -1,0 +1,40 @@
+"""argparse types for the benchmarks' numbers and lists: a bad value is argparse's one-line error, never a
+traceback after minutes of set-up, nor a row measured on something other than its label says."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def positive(kind: type = float) -> Callable[[str], float]:
+    """A number above zero, of `kind` (int or float)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a {kind.__name__}") from None
+        if not value > 0:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text!r}: expected more than 0")
+        return value
+
+    return parse
+
+
+def positives(kind: type = float) -> Callable[[str], list]:
+    """A comma-separated list of numbers above zero."""
+    one = positive(kind)
+    return lambda text: [one(part) for part in text.split(",")]
+
+
+def among(*allowed: str) -> Callable[[str], list[str]]:
+    """A comma-separated list of names, each one of `allowed`."""
+
+    def parse(text: str) -> list[str]:
+        names = text.split(",")
+        if unknown := [n for n in names if n not in allowed]:
+            raise argparse.ArgumentTypeError(f"{', '.join(unknown)}: expected {', '.join(allowed)}")
+        return names
+
+    return parse
