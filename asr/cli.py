@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from asr import __version__
@@ -16,7 +17,7 @@ from asr import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("asr.data.cli", "prepare manifests from a corpus, check them, build the built-in corpora"),
     "vocab": ("asr.vocab.cli", "character vocabulary from the train split, saved as a Wav2Vec2Processor"),
-    "model": ("asr.model.cli", "write a randomly initialised wav2vec2-family CTC model (tiny, small, base)"),
+    "model": ("asr.model.cli", "write a randomly initialised wav2vec2-family CTC model (tiny, tiny-wide, small, base)"),
     "train": ("asr.train.cli", "fine-tune a CTC model on manifests (one process or accelerate launch)"),
     "pretrain": ("asr.pretrain.cli", "self-supervised wav2vec 2.0 pretraining on unlabeled manifests"),
     "lm": ("lm.cli", "language models: KenLM n-grams (build, perplexity), Transformer LMs (train); attach one"),
@@ -46,9 +47,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: a list of numbers whose first is negative (-35,-15): argparse takes it for an option unless it is one number
+_NEGATIVE_LIST = re.compile(r"-\d[\d.]*(,-?[\d.]+)+")
+
+
+def joined_negative_lists(argv: list[str]) -> list[str]:
+    """`--opt -35,-15` as `--opt=-35,-15`, the form argparse reads (it said "expected one argument" to the
+    README's own `--level-dbfs -35,-15` and to `--beta-grid -1,0,2`, the default grid)."""
+    out: list[str] = []
+    for arg in argv:
+        if out and _NEGATIVE_LIST.fullmatch(arg) and out[-1].startswith("--") and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Dispatches to the subcommand's module; returns its exit status."""
-    argv = sys.argv[1:] if argv is None else argv
+    argv = joined_negative_lists(sys.argv[1:] if argv is None else argv)
     args, rest = _parser().parse_known_args(argv)
     action = ACTIONS.get((args.command, rest[0])) if rest else None
     try:

@@ -161,9 +161,13 @@ EARLIER_VERSIONS: dict[str, Normalizer] = {
 
 
 def get_normalizer(spec: str) -> Normalizer:
-    """The normaliser for ``NAME[@VERSION][+ignore=CHARS]``; an `InputError` for an unknown one."""
+    """The normaliser for ``NAME[@VERSION][+ignore=CHARS]`` (NAME also a language code: ``EN``, ``en-US``); an
+    `InputError` for an unknown one."""
     base, _, ignore = spec.partition("+ignore=")
     name, _, version = base.partition("@")
+    subtag = name.lower().replace("_", "-").split("-")[0]
+    if name not in NORMALIZERS and subtag in _LANGUAGES:  # a language code, as default_normalizer reads it
+        name, base = subtag, base.replace(name, subtag, 1)
     if name not in NORMALIZERS:
         raise InputError(f"unknown normalizer {name!r}; known: {', '.join(NORMALIZERS)}")
     normalizer = NORMALIZERS[name]

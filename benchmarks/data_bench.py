@@ -2,8 +2,9 @@
 
 1. `asr data synth` (espeak-ng, augmentation, 16 kHz FLAC, checks) as a whole process: utterances/s.
 2. Loading + resampling to 16 kHz of real 8 kHz recordings (the Asterisk English prompts, repeated to
-   --copies x): the checks of `asr data prepare` (decode every sample with soundfile, resample with soxr, in
-   threads) against a plain `datasets.Dataset.map` doing the same decode + resample, in one run.
+   --copies x): the checks of `asr data prepare` (decode every sample with soundfile, resample with soxr, in one
+   process per core) against a plain `datasets.Dataset.map` doing the same decode + resample (keeping the
+   lengths, as the checks keep durations), in one process and in as many as ours, in one run.
 
 Run: .venv/bin/python benchmarks/data_bench.py [--hours 0.1] [--copies 4]
 """
@@ -11,6 +12,7 @@ Run: .venv/bin/python benchmarks/data_bench.py [--hours 0.1] [--copies 4]
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -65,16 +67,20 @@ def main() -> None:
     import datasets
 
     datasets.disable_progress_bars()
-    with tempfile.TemporaryDirectory() as cache:
-        ds = datasets.Dataset.from_dict({"audio": [u.audio for u in utts]})
-        start = time.perf_counter()
-        ds.map(_decode_resample, batched=True, batch_size=32, cache_file_name=f"{cache}/map.arrow")
-        peer = time.perf_counter() - start
+    peers = {}
+    for procs in sorted({1, os.cpu_count() or 1}):  # the peer as the example runs it, and with our processes
+        with tempfile.TemporaryDirectory() as cache:
+            ds = datasets.Dataset.from_dict({"audio": [u.audio for u in utts]})
+            start = time.perf_counter()
+            ds.map(_decode_resample, batched=True, batch_size=32, num_proc=procs if procs > 1 else None,
+                   cache_file_name=f"{cache}/map.arrow")  # fmt: skip
+            peers[procs] = time.perf_counter() - start
 
     print(f"\nloading + resampling {len(utts)} real 8 kHz prompts ({audio_hours:.2f} h) to 16 kHz:")
-    print(f"{'asr data prepare checks (threads)':<40} {ours:7.2f} s {len(utts) / ours:8.1f} utt/s")
-    print(f"{'datasets.map (same decode + resample)':<40} {peer:7.2f} s {len(utts) / peer:8.1f} utt/s")
-    print(f"ratio: {peer / ours:.2f}x as fast as datasets.map")
+    print(f"{f'asr data prepare checks ({os.cpu_count()} processes)':<44} {ours:7.2f} s {len(utts) / ours:8.1f} utt/s")
+    for procs, peer in peers.items():
+        label = f"datasets.map, num_proc {procs} (same work)"
+        print(f"{label:<44} {peer:7.2f} s {len(utts) / peer:8.1f} utt/s   ours: {peer / ours:.2f}x as fast")
 
 
 if __name__ == "__main__":

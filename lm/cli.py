@@ -32,7 +32,8 @@ def _normalizer(args: argparse.Namespace) -> Normalizer:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    epilog = f"and {prog} attach: a model saved with its LM (see its --help)"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__, epilog=epilog)
     sub = parser.add_subparsers(dest="action", required=True)
     b = sub.add_parser("build", help="build an ARPA + binary KenLM model from text files or manifests")
     b.add_argument("--text", type=Path, nargs="+", required=True, help="text files (a sentence a line) or .jsonl")
@@ -59,15 +60,22 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _report_unspellable(out: Path, processor: Path) -> None:
-    """Names the LM words the processor's characters cannot spell (the beam search can never reach them;
-    `asr decode` refuses an LM with more than 5% of them)."""
+    """Names the LM words the processor's characters cannot spell (the beam search can never reach them), and
+    refuses the LM as `asr decode` would with a model of this processor (more than 5% of them): found here, not
+    after a recipe's training."""
     from lm.folder import LMFolder
 
     vocab = json.loads((processor / "vocab.json").read_text(encoding="utf-8"))
     lm = LMFolder.load(out)
-    if bad := lm.unspellable({token for token in vocab if len(token) == 1}):
+    alphabet = {token for token in vocab if len(token) == 1}
+    if bad := lm.unspellable(alphabet):
         print(f"  {len(bad)} of {len(lm.unigrams)} words use characters {processor}'s vocabulary lacks (the model "
               f"cannot write them), e.g. {', '.join(bad[:3])}")  # fmt: skip
+        try:
+            lm.check_against(alphabet, lm.normalizer)
+        except InputError as err:
+            raise InputError(f"{err}; asr decode refuses it with {processor}'s models (LM text with characters "
+                             "the train transcripts lack: more train data, or another --text)") from None  # fmt: skip
 
 
 def _say_dropped(what: str, dropped: dict[str, int]) -> None:

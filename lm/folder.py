@@ -72,6 +72,9 @@ class LMFolder:
     def load(cls, folder: Path) -> LMFolder:
         folder = Path(folder)
         info = read_info(folder)
+        if info.get("kind") == "transformer":  # `asr lm train`'s: a rescoring LM (--rescore), not a KenLM n-gram
+            raise InputError(f"{folder}: a Transformer LM (asr lm train), not an n-gram; it rescores n-best lists "
+                             "(asr decode --rescore), and the n-gram comes from 'asr lm build'")  # fmt: skip
         binary, words = folder / LM_FILES["binary"], folder / LM_FILES["unigrams"]
         for path in (binary, words):
             if not path.is_file():

@@ -74,6 +74,8 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     assert (out / "en" / "augmentation.jsonl").read_text() == (synth / "en" / "augmentation.jsonl").read_text()
     assert len(draws) == total and all(d["applied"]["speed"] in (0.9, 1.0, 1.1) for d in draws)
     assert any("snr_db" in d["applied"] for d in draws) and any("snr_db" not in d["applied"] for d in draws)
+    # the colour with its level, the default colours too (white and brown noise could not be told apart)
+    assert all(d["applied"].get("noise") in ("white", "brown") for d in draws if "snr_db" in d["applied"])
     # a rerun with other settings would keep old audio under new transcripts: refused, nothing changed
     before = (out / "en" / "train.jsonl").read_text()
     for other in (["--hours", "0.05"], ["--noise-prob", "0"], ["--seed", "4"], ["--sentence-pool", "reserve"]):

@@ -125,11 +125,17 @@ def test_kaldi_dir_with_segments(tmp_path, audio):
     assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "o2")]) == 0
     rejected = [json.loads(line) for line in (tmp_path / "o2" / "dev.rejected.jsonl").read_text().splitlines()]
     assert [(r["id"], r["reason"]) for r in rejected] == [("spk2-rec2-b", "empty transcript")]
+    for name in ("wav.scp", "text"):  # as Windows editors save them: the BOM read as part of the first id
+        (data / name).write_bytes(b"\xef\xbb\xbf" + (data / name).read_bytes())
+    assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "bom")]) == 0
+    assert read_manifest(tmp_path / "bom" / "dev.jsonl")[0].id == "spk1-rec1-a"
     # --out in the source manifest's folder would overwrite it: refused
     source = tmp_path / "o2" / "dev.jsonl"
     before = source.read_text()
     assert data_main(["prepare", "--source", f"jsonl:{source}", "--lang", "en", "--out", str(tmp_path / "o2")]) == 2
     assert source.read_text() == before
+    for spec in (f"jsonl:{source}", str(source)):  # one source written two ways: the second was "another source"
+        assert data_main(["prepare", "--source", spec, "--lang", "en", "--out", str(tmp_path / "o3")]) == 0
 
 
 def test_audiofolder_with_split_folders(tmp_path, audio):

@@ -473,6 +473,7 @@ def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path
         (["--stage", "3", "--stop-stage", "2"], "--stage 3 is after --stop-stage 2"),
         (["--stop-stage", "09"], "--stop-stage 09: expected a whole number"),  # bash would read octal
         (["--learning-rat", "0.1"], "unknown option(s) --learning_rat"),
+        (["--max_steps", "2.5"], "max_steps: expected a whole number, got 2.5"),  # names alone were checked
         (["--hours", "--force"], "option --hours needs a value"),  # set hours to '--force', forced nothing
     ):
         args = ["bash", str(RUN), "--lang", "es", *(["--exp", str(exp)] if "--exp" not in bad else []), *bad]
@@ -633,6 +634,10 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
         (synth, ["--output-dir", "elsewhere"], "--output_dir: the recipe sets it for asr train itself"),
         (librispeech, ["--corpus", "synthetic"], "--corpus synthetic: expected librispeech or synth"),
         (librispeech, ["--hours", "2"], "--hours is for --corpus synth"),
+        # the recipes' own numbers: --nlm-minutes failed at stage 5, after the data and LM stages
+        (librispeech, ["--corpus", "synth", "--nlm-minutes", "abc"], "--nlm-minutes abc: expected a number above 0"),
+        (synth, ["--lm-order", "x"], "--lm-order x: expected a whole number"),
+        (synth, ["--hours", "0"], "--hours 0: expected a number above 0"),
     ):
         proc = run("--exp", "x", *args)
         assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, (args, proc.stderr)

@@ -55,6 +55,17 @@ def test_single_jsonl_with_ref_and_hyp(tmp_path, capsys):
     assert _score(capsys, path, "--normalize", "lower-nopunct")["word"]["E"] == 0
 
 
+def test_speakers_named_in_jsonl_are_scored_by_name_as_the_decode_scored_them(tmp_path, capsys):
+    """A hyp.jsonl of ids without the speaker's prefix (a jsonl: source) was scored by id prefix: its per-speaker
+    table differed from the decode's own score.json."""
+    rows = [{"id": "u0", "ref": "a b", "hyp": "a b", "speaker": "anna"},
+            {"id": "u4", "ref": "c d", "hyp": "c", "speaker": "bob"},
+            {"id": "x-1", "ref": "e", "hyp": "e"}]  # fmt: skip
+    path = _write(tmp_path / "hyp.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    speakers = _score(capsys, path)["speakers"]
+    assert sorted(speakers) == ["anna", "bob", "x"] and speakers["bob"]["word"]["D"] == 1
+
+
 def test_jiwer_compat_and_single_level(tmp_path, capsys):
     ref = _write(tmp_path / "r.txt", "u_1 one two three four five\n")
     hyp = _write(tmp_path / "h.txt", "u_1 four five six seven eight\n")

@@ -9,10 +9,12 @@ audio (downmixed) and audio at another sample rate (resampled).
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -51,6 +53,9 @@ class Unusable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+
+    def __reduce__(self):  # sent back from a checking process whole, detail included
+        return Unusable, (self.reason, self.detail)
 
 
 @dataclass
@@ -119,6 +124,14 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
     return duration, notes
 
 
+def _inspected(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]] | Unusable:
+    """`_inspect`, its refusal returned (from a worker process)."""
+    try:
+        return _inspect(utt, base, rate)
+    except Unusable as err:
+        return err
+
+
 def check_utterances(
     utterances: Sequence[Utterance],
     base: Path,
@@ -128,20 +141,16 @@ def check_utterances(
     desc: str = "checking",
     stated_durations: bool = False,
 ) -> CheckResult:
-    """Checks every utterance (audio decoded in threads); audio paths resolve against `base`. With
-    `stated_durations` (a manifest checked as it will be used) a duration that is not the audio's is refused;
-    otherwise the measured one replaces it."""
+    """Checks every utterance (audio decoded in one process per core: threads ran no faster than one, the
+    decoding and resampling holding the GIL; benchmarks/data_bench.py); audio paths resolve against `base`.
+    With `stated_durations` (a manifest checked as it will be used) a duration that is not the audio's is
+    refused; otherwise the measured one replaces it."""
     result = CheckResult()
     seen: set[str] = set()
-
-    def inspect(utt: Utterance) -> tuple[float, list[str]] | Unusable:
-        try:
-            return _inspect(utt, base, rate)
-        except Unusable as err:
-            return err
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        outcomes = pool.map(inspect, utterances)
+    inspect = functools.partial(_inspected, base=base, rate=rate)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context) as pool:
+        outcomes = pool.map(inspect, utterances, chunksize=16)
         for utt, outcome in tqdm(zip(utterances, outcomes, strict=True), total=len(utterances), desc=desc, unit="utt"):
             try:
                 if utt.id in seen:

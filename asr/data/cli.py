@@ -34,7 +34,7 @@ def _add_prepare(sub) -> None:
         "and test that the dataset has; named ones must be there)",
     )
     p.add_argument("--split", help="the split of a one-split source (default: from its name, else train)")
-    p.add_argument("--audio-column", default="audio")
+    p.add_argument("--audio-column", help="of a hf source (default: audio)")
     p.add_argument("--text-column", help="default: the first of sentence, text, transcription, transcript, ...")
     p.add_argument("--speaker-column", help="default: the first of speaker, speaker_id, client_id, spk_id")
     p.add_argument("--id-column", help="default: id, else the audio file's name")

@@ -91,9 +91,10 @@ def loads_text(line: str) -> object:
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
-    """(line number, value) of every non-blank line of a JSONL file; `InputError` naming the file and line."""
+    """(line number, value) of every non-blank line of a JSONL file (a BOM, as Windows editors write, is dropped);
+    `InputError` naming the file and line."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").split("\n")
+        lines = Path(path).read_text(encoding="utf-8-sig").split("\n")
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
     for lineno, line in enumerate(lines, 1):
@@ -168,7 +169,7 @@ def absolute_audio(utts: list[Utterance], manifest: Path) -> list[Utterance]:
 
 def merge_manifests(manifests: list[Path]) -> list[Utterance]:
     """The utterances of several manifests (several languages, say), audio paths kept valid; a repeated id
-    is an error naming the manifests."""
+    is an error naming the manifests, and so is no utterance at all (every command that reads one refuses it)."""
     merged: list[Utterance] = []
     seen: dict[str, Path] = {}
     for manifest in manifests:
@@ -179,6 +180,8 @@ def merge_manifests(manifests: list[Path]) -> list[Utterance]:
                 raise InputError(f"{manifest}: utterance id '{utt.id}' {where}")
             seen[utt.id] = manifest
         merged += absolute_audio(utts, manifest)
+    if not merged:
+        raise InputError(f"{', '.join(map(str, manifests))}: no utterances")
     return merged
 
 

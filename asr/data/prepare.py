@@ -12,7 +12,7 @@ from pathlib import Path
 
 from asr.data.check import CheckResult, Rejected, check_utterances
 from asr.data.manifest import Utterance, write_jsonl, write_manifest
-from asr.data.sources import SourceOptions, load_source, one_split, parse_source
+from asr.data.sources import SourceOptions, canonical_source, load_source, one_split, parse_source
 from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
 
@@ -49,8 +49,9 @@ def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, norma
     """Loads `source`, checks it and writes the manifests; returns the summary. --out is claimed (a summary.json
     naming the source) before the source is read: an hf source writes its embedded audio there, and a run that
     stops leaves the folder to its own source, not to the next one."""
-    writable_dir(out_dir, "--out")
     kind, rest = parse_source(source)
+    options.check_for(kind)  # before --out is made or claimed
+    writable_dir(out_dir, "--out")
     if kind == "jsonl":
         split = one_split(Path(rest), options)
         if Path(rest).resolve() in {(out_dir / f"{split}{ext}").resolve() for ext in (".jsonl", ".rejected.jsonl")}:
@@ -78,7 +79,7 @@ def claim_prepared(out_dir: Path, source: str, splits: dict) -> bool:
         earlier = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
         earlier = {}
-    if earlier.get("source") != source:
+    if canonical_source(str(earlier.get("source"))) != canonical_source(source):
         made = earlier.get("source") or "an unknown source (its summary.json names none)"
         raise InputError(f"--out {out_dir} holds a corpus prepared from {made}; use another --out")
     for split in set(earlier.get("splits", {})) - set(splits):

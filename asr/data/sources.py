@@ -21,7 +21,7 @@ import csv
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from asr.data.manifest import Utterance, read_manifest
@@ -34,16 +34,28 @@ _UNSAFE_ID = re.compile(r"[\s()/\\]+")
 _SPLIT = re.compile(r"\w[\w.-]*")
 
 
+#: the options that only some kinds of source read
+OPTION_KINDS = {"splits": ("hf",), "audio_column": ("hf",), "text_column": ("hf", "audiofolder"),
+                "speaker_column": ("hf", "audiofolder"), "id_column": ("hf", "audiofolder")}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class SourceOptions:
     """Column names (None: the first of the usual ones that exists) and split choices."""
 
     splits: tuple[str, ...] | None = None  # None: train, validation and test, those the dataset has
     split: str | None = None
-    audio_column: str = "audio"
+    audio_column: str | None = None  # None: audio
     text_column: str | None = None
     speaker_column: str | None = None
     id_column: str | None = None
+
+    def check_for(self, kind: str) -> None:
+        """`InputError` for an option given that a source of `kind` would ignore (columns of another kind)."""
+        for name, kinds in OPTION_KINDS.items():
+            if getattr(self, name) is not None and kind not in kinds:
+                raise InputError(f"--{name.replace('_', '-')} goes with {' or '.join(kinds)} sources: a {kind} source "
+                                 "would ignore it")  # fmt: skip
 
     def splits_named(self) -> bool:
         """Whether the splits were named (--split or --splits, even the default ones spelled out): a name not
@@ -121,6 +133,14 @@ def parse_source(spec: str) -> tuple[str, str]:
     return kind, rest
 
 
+def canonical_source(spec: str) -> str:
+    """`spec` as KIND:REST (a bare FILE.jsonl is jsonl:FILE.jsonl: one source, written two ways)."""
+    try:
+        return ":".join(parse_source(spec))
+    except InputError:
+        return spec
+
+
 def load_source(spec: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     """Utterances per split of the corpus named by `spec` (see the module docstring)."""
     kind, rest = parse_source(spec)
@@ -140,7 +160,7 @@ def _load_jsonl(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
 def _read_table(path: Path) -> dict[str, str]:
     """A Kaldi two-column file: ``key value...`` per line."""
     try:
-        lines = path.read_text(encoding="utf-8").split("\n")
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
     table: dict[str, str] = {}
@@ -199,9 +219,9 @@ def _segment(value: str, utt_id: str, path: Path) -> tuple[float, float, str]:
 def _metadata_rows(path: Path) -> list[dict]:
     try:
         if path.suffix == ".csv":
-            with path.open(encoding="utf-8", newline="") as f:
+            with path.open(encoding="utf-8-sig", newline="") as f:
                 return list(csv.DictReader(f))
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [json.loads(line) for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as err:
         raise InputError(f"{path}: cannot read metadata: {err}") from None
 
@@ -292,6 +312,7 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
     import datasets
 
     where = f"hf:{name} split {split}"
+    options = replace(options, audio_column=options.audio_column or "audio")
     columns = list(ds.column_names)
     if options.audio_column not in columns:
         raise InputError(f"{where}: no audio column {options.audio_column!r} (columns: {', '.join(columns)})")

@@ -1,4 +1,4 @@
-"""`asr pretrain --config conf/pretrain.yaml [--key value ...]`: self-supervised wav2vec 2.0 pretraining.
+"""`asr pretrain [--config FILE.yaml] [--key value ...]`: self-supervised wav2vec 2.0 pretraining.
 
 Trains `Wav2Vec2ForPreTraining` (contrastive + diversity loss over masked frames, Gumbel quantiser with a
 decaying temperature) on the audio of unlabeled manifests (transcripts, if any, are ignored); resumable and
@@ -6,7 +6,7 @@ under `accelerate launch` like `asr train`, whose options it shares (less the CT
 (OUT/model) is what `asr train --model OUT/model` fine-tunes. Examples::
 
     asr pretrain --model models/tiny-init --train_manifest data/all.jsonl --max_minutes 60 --output_dir exp/pt
-    accelerate launch --multi_gpu --num_processes 8 -m asr pretrain --config conf/pretrain.yaml
+    accelerate launch --multi_gpu --num_processes 8 -m asr pretrain --config pretrain.yaml
 """
 
 from __future__ import annotations

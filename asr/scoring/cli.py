@@ -16,7 +16,7 @@ from asr.errors import InputError, run_reporting_errors
 from asr.scoring.align import COMPAT, LEVELS, Level
 from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
 from asr.scoring.report import report_json, summary_text, write_report_dir
-from asr.scoring.transcripts import FORMATS, detect_format, read_transcripts
+from asr.scoring.transcripts import FORMATS, detect_format, read_speakers, read_transcripts
 from asr.text import NORMALIZERS, get_normalizer
 
 _MAX_LISTED = 10
@@ -42,7 +42,7 @@ def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
     parser.add_argument(
         "--speaker-sep", default="-_", metavar="CHARS",
         help="speaker = id prefix before the first of these characters found, tried in order (default: '-_', "
-        "as sclite -i rm)",
+        "as sclite -i rm), where the reference's JSONL line names no speaker",
     )  # fmt: skip
     parser.add_argument("--json", metavar="PATH", help="write the JSON report here ('-': standard output)")
     parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write .sys/.pra/.dtl reports and score.json")
@@ -95,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
             raise
         formats = f"{detect_format(args.ref)} and {detect_format(hyp_path)}"
         raise InputError(f"{err} (the files were read as {formats}; --format names the format of both)") from None
-    score = score_corpus(triples, levels, args.compat, normalizer.id, args.speaker_sep, missing)
+    ref_format = args.format or detect_format(args.ref)
+    speakers = read_speakers(args.ref) if ref_format == "jsonl" else None
+    score = score_corpus(triples, levels, args.compat, normalizer.id, args.speaker_sep, missing, speakers)
     report = score.to_json() | {"ref": str(args.ref), "hyp": str(hyp_path)}
 
     summary_stream = sys.stderr if args.json == "-" else sys.stdout

@@ -177,3 +177,14 @@ def read_transcripts(path: str | Path, role: Role = "hyp", fmt: Format | None = 
         out[utt_id] = text
         first_line[utt_id] = lineno
     return out
+
+
+def read_speakers(path: str | Path) -> dict[str, str]:
+    """{utterance id: speaker} of a JSONL file's lines that name one (a manifest's or asr decode's hyp.jsonl
+    ``speaker``): scored by it, as the decode scored them, rather than by an id's prefix."""
+    speakers = {}
+    for _, line in _read_lines(Path(path)):
+        obj = loads_text(line)
+        if isinstance(obj, dict) and isinstance(obj.get("speaker"), str) and obj["speaker"] and "id" in obj:
+            speakers[str(obj["id"])] = obj["speaker"]
+    return speakers

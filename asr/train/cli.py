@@ -1,14 +1,14 @@
-"""`asr train --config conf/train.yaml [--key value ...]`: CTC fine-tuning; under `accelerate launch` too.
+"""`asr train --config run.yaml [--key value ...]`: CTC fine-tuning; under `accelerate launch` too.
 
 Every key of `asr.train.config.TrainConfig` can be set in the YAML file or as ``--key value`` (a flag given
 alone, such as ``--resume``, means true). Examples::
 
-    asr train --config conf/train.yaml
-    asr train --config conf/train.yaml --max_steps 2000 --learning_rate 3e-4
-    accelerate launch --multi_gpu --num_processes 8 -m asr train --config conf/train.yaml
+    asr train --config run.yaml
+    asr train --config run.yaml --max_steps 2000 --learning_rate 3e-4
+    accelerate launch --multi_gpu --num_processes 8 -m asr train --config run.yaml
 
-``asr train --check-keys KEY ...`` exits 2 naming the keys that are not config keys (recipes check their
-training options with it before their first stage).
+``asr train --check-options [--config FILE] [--key value ...]`` exits 2 naming a key that is not a config key or
+a value no run can use (recipes check their training options with it before their first stage).
 """
 
 from __future__ import annotations
@@ -38,13 +38,15 @@ def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
     return config, overrides
 
 
-def check_keys(keys: list[str]) -> int:
+def check_options(argv: list[str]) -> int:
+    """0 where the config and ``--key value`` options are ones a run can use (the model and data aside)."""
     from asr.train.config import TrainConfig
 
-    known = {f.name for f in TrainConfig.used_fields()} | {"config"}
-    unknown = [k for k in keys if k.replace("-", "_") not in known]
-    if unknown:
+    config, overrides = parse_args(argv)
+    known = {f.name for f in TrainConfig.used_fields()}
+    if unknown := [k for k in overrides if k not in known]:
         raise InputError(f"unknown option(s) --{', --'.join(unknown)} (neither the recipe's nor a training key)")
+    TrainConfig.load(config, overrides, required=False)
     return 0
 
 
@@ -57,8 +59,8 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
         print(f"keys:\n{TrainConfig.help()}")
         return 0
 
-    if argv[:1] == ["--check-keys"]:
-        return run_reporting_errors(prog, lambda: check_keys(argv[1:]))
+    if argv[:1] == ["--check-options"]:
+        return run_reporting_errors(prog, lambda: check_options(argv[1:]))
 
     def run() -> int:
         from asr.train.config import TrainConfig

@@ -134,8 +134,9 @@ class TrainConfig:
         return [f for f in fields(cls) if f.name not in cls.UNUSED]
 
     @classmethod
-    def load(cls, path: str | None, overrides: dict[str, str]) -> TrainConfig:
-        """Defaults, then the YAML file, then the overrides (values parsed as YAML scalars)."""
+    def load(cls, path: str | None, overrides: dict[str, str], required: bool = True) -> TrainConfig:
+        """Defaults, then the YAML file, then the overrides (values parsed as YAML scalars); with `required`
+        False, the keys every run sets (model, manifests) may be missing (a recipe checks its options)."""
         values: dict = {}
         if path:
             try:
@@ -157,7 +158,7 @@ class TrainConfig:
                     f"config key {f.name}: expected {' or '.join(allowed)}, got {getattr(config, f.name)!r}"
                 )
         missing = [k for k in cls.REQUIRED if not getattr(config, k)]
-        if missing:
+        if missing and required:
             raise InputError(f"config: {', '.join(missing)} must be set")
         config.check_values()
         return config

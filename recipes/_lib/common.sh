@@ -60,10 +60,14 @@ while (($#)); do
     esac
 done
 
-# numbers are checked before any arithmetic: (( )) would evaluate '1[$(cmd)]', and read 09 as octal
-for _opt in stage stop_stage num_processes; do
-    [[ ${!_opt} =~ ^[1-9][0-9]*$ ]] || { echo "$0: --${_opt//_/-} ${!_opt}: expected a whole number" >&2; exit 2; }
-done
+# numbers are checked before any arithmetic: (( )) would evaluate '1[$(cmd)]', and read 09 as octal; and the
+# recipes' own, which failed at the stage that read them (--nlm-minutes after hours of data and LM work)
+_checked() {  # NAME PATTERN WHAT: exits naming --NAME unless its value (when the recipe has it) is PATTERN
+    [[ -z ${!1+set} || ${!1} =~ $2 ]] || { echo "$0: --${1//_/-} ${!1}: expected $3" >&2; exit 2; }
+}
+for _opt in stage stop_stage num_processes lm_order; do _checked $_opt '^[1-9][0-9]*$' "a whole number"; done
+_checked data_seed '^[0-9]+$' "a whole number"
+for _opt in hours nlm_minutes; do _checked $_opt '^0*([1-9][0-9]*(\.[0-9]*)?|0?\.[0-9]*[1-9][0-9]*)$' "a number above 0"; done
 ((stage <= stop_stage)) || { echo "$0: --stage $stage is after --stop-stage $stop_stage" >&2; exit 2; }
 
 log() { echo "$(date '+%F %T') $*"; }
@@ -73,7 +77,6 @@ log() { echo "$(date '+%F %T') $*"; }
 # seed-0 corpora of up to 0.75 h, and a smaller corpus of that seed voices the same first sentences of its order
 # in other splits (the published runs, 1.5 h and more, do not).
 note_heard_sentences() {
-    [[ $1 =~ ^[0-9]*\.?[0-9]+$ ]] || return 0  # asr data synth refuses it; never program text for awk
     if [[ $2 == 0 && $model == "$ROOT"/models/synth-ctc-tiny* ]] && awk -v h="$1" 'BEGIN {exit !(h < 0.75)}'; then
         log "note: --hours $1 < 0.75 with data seed 0: dev and test sentences are among those the starting" \
             "checkpoint trained on (seed-0 corpora of up to 0.75 h); their scores are not held out"
@@ -196,9 +199,9 @@ begin_recipe() {
     last_stage=$1
     [[ -n $exp ]] || { echo "$0: --exp is empty" >&2; exit 2; }
     ((stage <= last_stage)) || { echo "$0: --stage $stage is past the last stage ($last_stage)" >&2; exit 2; }
-    local keys=() i
-    for ((i = 0; i < ${#TRAIN_OVERRIDES[@]}; i += 2)); do keys+=("${TRAIN_OVERRIDES[i]#--}"); done
-    ((${#keys[@]} == 0)) || "$ASR" train --check-keys "${keys[@]}" || exit 2
+    if [[ -n ${train_config-} ]]; then  # its keys and values, as training will read them
+        "$ASR" train --check-options --config "$train_config" "${TRAIN_OVERRIDES[@]}" || exit 2
+    fi
     mkdir -p "$exp/logs" "$exp/.done"
     LOG_FILE="$exp/logs/run.$(date +%Y%m%d-%H%M%S).log"
     exec > >(tee -a "$LOG_FILE") 2>&1

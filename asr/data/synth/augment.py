@@ -137,9 +137,7 @@ def augment(samples: np.ndarray, rate: int, settings: Augmentation, seed: int) -
         samples = reverberate(samples, rate, applied["rt60"], rng, applied.get("drr_db"))
     if rng.random() < settings.noise_prob:
         applied["snr_db"] = round(float(rng.uniform(*settings.snr_db)), 1)
-        samples, colour = add_noise(samples, applied["snr_db"], rng, settings.noise_colours)
-        if settings.noise_colours != FIRST_COLOURS:
-            applied["noise"] = colour
+        samples, applied["noise"] = add_noise(samples, applied["snr_db"], rng, settings.noise_colours)
     # opt-in steps draw only when enabled: corpora made without them keep their audio draw for draw
     if settings.telephone_prob and rng.random() < settings.telephone_prob:
         applied["telephone"] = str(rng.choice(sorted(TELEPHONE_CODECS)))
