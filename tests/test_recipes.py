@@ -606,6 +606,9 @@ def test_stages_before_the_first_selected_one_are_checked_and_mixed_results_are_
     assert ": start" not in mixed.stdout and published.read_text() == before
     redone = run(*common, "--stage", "4", "--force")
     assert redone.returncode == 0 and published.read_text() != before
+    with (tmp_path / "e" / ".done" / "1.data").open("a") as marker:  # a setting an earlier version had
+        marker.write('declare -- nlm_minutes="10"\n')
+    assert "WARNING" not in run(*common).stdout
     assert run(*common, "--stage", "1", "--stop-stage", "1", "--force").returncode == 0
     later = run(*common, "--stage", "5")
     assert later.returncode == 2 and "stage 2 (vocab) has not finished in e" in later.stdout

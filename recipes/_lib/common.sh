@@ -164,15 +164,26 @@ _settings() {
     [[ $1 != leaderboard ]] || echo "reads: ${BOARD_READS[*]@Q}"
 }
 
-# _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where they differ from this run's, or nothing
+# _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where this run has them otherwise, or nothing
+# (a setting this version no longer has is passed over, as are the training keys of a stage before training,
+# which earlier versions recorded in every marker)
 _changed() {
     [[ -s $1 ]] || return 0  # a marker of an earlier version records none
-    local recorded
-    recorded=$(cat "$1")
-    # earlier versions recorded the training overrides in every marker
-    [[ $2 == train* ]] || recorded=$(grep -v '^train overrides: ' <<<"$recorded" || true)
-    { diff <(_settings "$2") - <<<"$recorded" || true; } |
-        sed -n 's/^> declare -[^ ]* //p; s/^> \(train overrides\|reads\)/\1/p' | paste -sd ';' -
+    local now line name changed=()
+    now=$(_settings "$2")
+    while IFS= read -r line; do
+        grep -qxF -- "$line" <<<"$now" && continue
+        if [[ $line == "declare "* ]]; then
+            name=${line#declare -* }
+            grep -q "^declare -[^ ]* ${name%%=*}=" <<<"$now" || continue
+            line=${line#declare -* }
+        else
+            grep -q "^${line%%: *}: " <<<"$now" || continue  # train overrides, reads
+        fi
+        changed+=("$line")
+    done <"$1"
+    local IFS=';'
+    echo "${changed[*]}"
 }
 
 # _stale N NAME: the markers of later stages that depend on stage N: all of them, except where NAME belongs to a
