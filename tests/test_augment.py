@@ -78,7 +78,7 @@ def test_opt_in_steps_leave_the_default_augmentation_draw_for_draw():
     opted = Augmentation(telephone_prob=1.0, level_dbfs=(-30.0, -20.0))
     for seed in range(8):
         _, applied = augment(x, RATE, defaults, seed)
-        assert set(applied) <= {"speed", "rt60", "drr_db", "snr_db"}
+        assert set(applied) <= {"speed", "rt60", "drr_db", "snr_db", "noise"}
         _, more = augment(x, RATE, opted, seed)
         assert {k: more[k] for k in applied} == applied and "telephone" in more and "level_dbfs" in more
 
