@@ -44,6 +44,7 @@ def test_overrides_keep_strings_and_numbers_are_not_made_up():
     strings = {"adapter_lang": "no", "adapters_only": "true", "output_dir": "0x10", "processor": "[unclosed"}
     cfg = TrainConfig.load(None, required | strings)
     assert (cfg.adapter_lang, cfg.output_dir, cfg.processor) == ("no", "0x10", "[unclosed")  # YAML: false, 16, error
+    assert TrainConfig.load(None, required | {"max_steps": "010"}).max_steps == 10  # YAML 1.1: octal 8
     for key, value, message in (
         ("max_steps", "2.7", "max_steps: expected a whole number"),
         ("learning_rate", "true", "learning_rate: expected a number"),  # a --learning_rate given no value

@@ -248,9 +248,11 @@ FREE_ON_RESUME = {
 
 def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
     """A ``--key value`` override: the text itself for a string key (YAML would read 'no' as false and '0x10'
-    as 16), else the value as a YAML scalar."""
+    as 16), a number with leading zeros in decimal, else the value as a YAML scalar."""
     if f is not None and str(f.type) == "str":
         return value
+    if re.fullmatch(r"[+-]?0\d+", value):  # YAML 1.1 reads 010 as octal 8: on a command line, it means 10
+        return int(value, 10)
     try:
         return yaml.safe_load(value)
     except yaml.YAMLError:
