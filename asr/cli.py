@@ -47,8 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: a list of numbers whose first is negative (-35,-15): argparse takes it for an option unless it is one number
-_NEGATIVE_LIST = re.compile(r"-\d[\d.]*(,-?[\d.]+)+")
+#: a list of numbers whose first is negative (-35,-15, -.5,0,.5, -1e-1,0): argparse takes it for an option
+#: unless it is one number
+_NUMBER = r"(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+_NEGATIVE_LIST = re.compile(rf"-{_NUMBER}(,[-+]?{_NUMBER})+")
 
 
 def joined_negative_lists(argv: list[str]) -> list[str]:
@@ -56,7 +58,8 @@ def joined_negative_lists(argv: list[str]) -> list[str]:
     README's own `--level-dbfs -35,-15` and to `--beta-grid -1,0,2`, the default grid)."""
     out: list[str] = []
     for arg in argv:
-        if out and _NEGATIVE_LIST.fullmatch(arg) and out[-1].startswith("--") and "=" not in out[-1]:
+        option = out[-1] if out else ""
+        if _NEGATIVE_LIST.fullmatch(arg) and option.startswith("--") and "=" not in option and option != "--":
             out[-1] = f"{out[-1]}={arg}"
         else:
             out.append(arg)

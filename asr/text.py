@@ -18,6 +18,7 @@ are never stripped. Per language: apostrophes inside words are kept in en, fr an
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
@@ -160,13 +161,17 @@ EARLIER_VERSIONS: dict[str, Normalizer] = {
 }
 
 
+#: a language code with an optional region or script (en, EN, en-US, hi_IN, sr-Latn, es-419); not en-nopunct
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}([-_]([A-Za-z]{2}|[A-Za-z]{4}|[0-9]{3}))?")
+
+
 def get_normalizer(spec: str) -> Normalizer:
     """The normaliser for ``NAME[@VERSION][+ignore=CHARS]`` (NAME also a language code: ``EN``, ``en-US``); an
     `InputError` for an unknown one."""
     base, _, ignore = spec.partition("+ignore=")
     name, _, version = base.partition("@")
     subtag = name.lower().replace("_", "-").split("-")[0]
-    if name not in NORMALIZERS and subtag in _LANGUAGES:  # a language code, as default_normalizer reads it
+    if name not in NORMALIZERS and _LANGUAGE_CODE.fullmatch(name) and subtag in _LANGUAGES:  # as default_normalizer
         name, base = subtag, base.replace(name, subtag, 1)
     if name not in NORMALIZERS:
         raise InputError(f"unknown normalizer {name!r}; known: {', '.join(NORMALIZERS)}")

@@ -303,7 +303,7 @@ def _sclite_counts(out: Path) -> list[int]:
     from tests.conftest import SCLITE
 
     subprocess.run([str(SCLITE), "-r", str(out / "ref.stm"), "stm", "-h", str(out / "hyp.ctm"), "ctm", "-e", "utf-8",
-                    "-o", "sgml", "-O", str(out), "-n", "timed"], check=True, capture_output=True)  # fmt: skip
+                    "-s", "-o", "sgml", "-O", str(out), "-n", "timed"], check=True, capture_output=True)  # fmt: skip
     sgml = (out / "timed.sgml").read_text(encoding="utf-8")
     ops = "".join(item[0] for body in re.findall(r"<PATH[^\n]*>\n(.*?)\n</PATH>", sgml, flags=re.S)
                   for item in body.split(":") if item)  # fmt: skip
@@ -331,6 +331,28 @@ def test_a_reference_that_starts_with_a_word_in_angle_brackets_keeps_it_in_sclit
     assert decode_main(["--model", str(MODEL), "--manifest", str(manifest), "--out", str(tmp_path / "d")]) == 0
     word = json.loads((tmp_path / "d" / "results.json").read_text())["scores"]["word"]
     assert word["D"] + word["S"] >= 3 and _sclite_counts(tmp_path / "d") == [word[k] for k in "CSDI"]
+
+
+def test_sclite_files_hold_one_line_per_reference_segments_keep_their_offset_and_syntax_is_named(es, tmp_path, capsys):
+    """With --normalize none a newline in a reference split its STM line (sclite counted another segment); a
+    segment's offset was not in hyp.jsonl (nor the exports); sclite's ( ) { } in a text score otherwise."""
+    rows = [json.loads(line) for line in es["test"].read_text(encoding="utf-8").splitlines()][:3]
+    rows = [{**r, "audio": str(es["test"].parent / r["audio"])} for r in rows]
+    rows[0]["text"] = rows[0]["text"].replace(" ", "\n", 1)
+    rows[1] |= {"offset": 0.1, "duration": round(rows[1]["duration"] - 0.1, 3)}
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    args = ["--model", str(MODEL), "--manifest", str(manifest), "--normalize", "none", "--no-cache"]
+    assert decode_main([*args, "--out", str(tmp_path / "d")]) == 0
+    word = json.loads((tmp_path / "d" / "results.json").read_text())["scores"]["word"]
+    assert _sclite_counts(tmp_path / "d") == [word[k] for k in "CSDI"]
+    hyps = [json.loads(line) for line in (tmp_path / "d" / "hyp.jsonl").read_text().splitlines()]
+    assert [h.get("offset") for h in hyps] == [None, 0.1, None]
+    rows[2]["text"] = "(" + rows[2]["text"] + ")"
+    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    capsys.readouterr()
+    assert decode_main([*args, "--out", str(tmp_path / "e")]) == 0
+    assert "1 utterance(s) hold characters that sclite reads as syntax" in capsys.readouterr().err
 
 
 def test_speaker_tables_follow_the_manifest_speakers(es, tmp_path):

@@ -31,12 +31,17 @@ def w(tmp_path_factory) -> Path:
         "nodur": [{k: v for k, v in r.items() if k != "duration"} for r in rows],
         "missing": [r | {"audio": str(root / "nope.flac")} for r in rows],
         "emptyref": [r | {"text": ""} for r in rows],
+        "comment": [r | {"id": ";;" + r["id"]} for r in rows],  # a comment line in CTM and STM files
     }
     for name, lines in variants.items():
         (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     (root / "afile").write_text("")
     (root / "nowords.txt").write_text("\n")
     (root / "empty.jsonl").write_text("")
+    (root / "dd").mkdir()  # a manifest where the decode writes its hypotheses
+    (root / "dd" / "hyp.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (root / "po").mkdir()
+    (root / "po" / "summary.json").write_text("[]")  # not a summary asr wrote
     (root / "nlm").mkdir()  # what `asr lm train` writes beside its weights
     (root / "nlm" / "lm.json").write_text(json.dumps({"kind": "transformer", "normalizer": "es@2"}))
     greek = ["".join(chr(0x3B1 + (7 * i + j) % 24) for j in range(5)) for i in range(60)]  # words no model spells
@@ -107,6 +112,14 @@ CASES = {
                                                "{w}/lmg", "of 24 LM words use characters the model cannot write"),
     "decode, a Transformer LM as --lm": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam_lm --lm "
                                          "{w}/nlm", "nlm: a Transformer LM (asr lm train), not an n-gram"),
+    "decode, an id starting with ;;": ("decode --model {model} --manifest {w}/comment.jsonl --out {w}/o --no-cache",
+                                       "ids cannot start with ';;'"),  # sclite passed the utterance over
+    "decode, --out over the manifest": ("decode --model {model} --manifest {w}/dd/hyp.jsonl --out {w}/dd --no-cache",
+                                        "the decode would write over it"),  # it was replaced by hypotheses
+    "decode, --chunk-seconds inf": (f"decode --model {{model}} {TEST} --out {{w}}/o --chunk-seconds inf",
+                                    "--chunk-seconds inf: expected 0 or a number of seconds from 1"),  # not JSON
+    "prepare, a summary.json of another kind": ("data prepare --source jsonl:{w}/nodur.jsonl --lang es --out {w}/po",
+                                                "holds a corpus prepared from an unknown source"),
     "merge, an empty manifest": ("data merge {w}/empty.jsonl --out {w}/m.jsonl", "empty.jsonl: no utterances"),
     "prepare, a column option of another source": ("data prepare --source jsonl:{w}/nodur.jsonl --lang es --out "
                                                    "{w}/p2 --text-column x", "--text-column goes with hf or"),
@@ -155,3 +168,15 @@ def test_ctrl_c_is_one_line_and_exit_130(w):
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err and "asr data synth: interrupted" in err
+
+
+def test_negative_number_lists_are_joined_to_their_option_only():
+    from asr.cli import joined_negative_lists
+    from asr.train.cli import parse_args
+
+    argv = ["--beta-grid", "-.5,0,.5", "--x", "-1e-1,0", "--", "-1,2", "--y", "-3", "--z=-1,2", "--w", "-1,2"]
+    assert joined_negative_lists(argv) == ["--beta-grid=-.5,0,.5", "--x=-1e-1,0", "--", "-1,2", "--y", "-3",
+                                           "--z=-1,2", "--w=-1,2"]  # fmt: skip
+    # asr train and pretrain read --key=value (the joined form was a key of its own)
+    assert parse_args(["--tri_stage_ratios=-0.1,0.5,0.6", "--resume"])[1] == {"tri_stage_ratios": "-0.1,0.5,0.6",
+                                                                             "resume": "true"}  # fmt: skip

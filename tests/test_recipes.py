@@ -615,6 +615,38 @@ def test_stages_before_the_first_selected_one_are_checked_and_mixed_results_are_
     assert "run from stage 2" in later.stdout and ": start" not in later.stdout
 
 
+def test_publishing_looks_at_what_each_stage_reads_and_refuses_before_any_stage(tmp_path):
+    """A marker recorded every setting: --lm-order 3 once, the data stage kept every later run from publishing;
+    so did an exported http_proxy that differed; a refusal could come after hours of a grid's new training."""
+    run, published = stubbed(tmp_path, RUN), tmp_path / "R.md"
+    common = ("--lang", "es", "--exp", "e", "--results-md", str(published))
+    assert run(*common, "--lm-order", "3").returncode == 0
+    again = run(*common, "--stage", "3", "--force")  # the LM, which reads --lm-order, made again
+    assert again.returncode == 0 and "WARNING" not in again.stdout
+    proxied = subprocess.run(["bash", str(RUN), *common, "--stage", "5", "--force"], capture_output=True, text=True,
+                             cwd=tmp_path, env={**os.environ, "ASR": str(tmp_path / "stub_asr"),
+                                                "http_proxy": "http://elsewhere:3128"})  # fmt: skip
+    assert proxied.returncode == 0, proxied.stdout[-500:]
+    grid = stubbed(tmp_path, ROOT / "recipes" / "librispeech" / "run.sh")
+    board = ("--corpus", "synth", "--exp", "g", "--results-md", str(published))
+    assert grid(*board, "--subsets", "10min", "--max_steps", "5").returncode == 0
+    grown = grid(*board, "--subsets", "10min 1h")
+    assert grown.returncode == 2 and ": start" not in grown.stdout  # before the 1h subset's training
+    assert "stage 6 (train.train_10min) was made with train overrides: '--max_steps' '5'" in grown.stdout
+
+
+def test_a_grid_finished_by_an_earlier_version_keeps_its_subsets(tmp_path):
+    run = stubbed(tmp_path, ROOT / "recipes" / "librispeech" / "run.sh")
+    assert run("--corpus", "synth", "--exp", "g").returncode == 0
+    done = tmp_path / "g" / ".done"
+    for marker in done.glob("2.subset.*"):
+        (tmp_path / "g" / "data" / "synth" / f"{marker.name[9:]}.jsonl").touch()  # the subsets it made
+        marker.unlink()
+    (done / "2.subsets").touch()  # one marker for all of them, as before
+    again = run("--corpus", "synth", "--exp", "g")
+    assert again.returncode == 0 and ": start" not in again.stdout  # every training and decode was redone
+
+
 def test_a_grid_that_grows_runs_only_the_new_subset_and_its_leaderboard_reads_this_grid(tmp_path):
     run = stubbed(tmp_path, ROOT / "recipes" / "librispeech" / "run.sh")
     assert run("--corpus", "synth", "--subsets", "10min", "--exp", "g").returncode == 0

@@ -85,6 +85,9 @@ def test_languages_and_default():
     assert [default_normalizer(c).name for c in ("en-US", "EN", "hi_IN", "pt-BR", "none")] == [
         "en", "en", "hi", "lower-nopunct", "lower-nopunct"
     ]  # fmt: skip
-    # and as a --normalize name, as the README says (unknown before)
+    # and as a --normalize name, as the README says (unknown before); a misspelt name is not a region
+    for name in ("en-nopunct", "de-lower", "xx"):
+        with pytest.raises(InputError):
+            get_normalizer(name)
     assert [get_normalizer(c).id for c in ("EN", "en-US", "hi_IN@1", "FI+ignore=x")] == ["en@2", "en@2", "hi@1",
                                                                                         "fi@2+ignore=x"]  # fmt: skip

@@ -15,6 +15,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -124,6 +125,9 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
     return duration, notes
 
 
+CHUNK = 16  # utterances a checking process takes at a time
+
+
 def _inspected(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]] | Unusable:
     """`_inspect`, its refusal returned (from a worker process)."""
     try:
@@ -140,17 +144,24 @@ def check_utterances(
     conv: Sequence[tuple[int, int]] = WAV2VEC2_CONV,
     desc: str = "checking",
     stated_durations: bool = False,
+    workers: int | None = None,
 ) -> CheckResult:
-    """Checks every utterance (audio decoded in one process per core: threads ran no faster than one, the
-    decoding and resampling holding the GIL; benchmarks/data_bench.py); audio paths resolve against `base`.
+    """Checks every utterance (audio decoded in up to `workers` processes, default one per core this process may
+    use: threads ran no faster than one, the decoding and resampling holding the GIL; benchmarks/data_bench.py);
+    audio paths resolve against `base`.
     With `stated_durations` (a manifest checked as it will be used) a duration that is not the audio's is
     refused; otherwise the measured one replaces it."""
     result = CheckResult()
     seen: set[str] = set()
     inspect = functools.partial(_inspected, base=base, rate=rate)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=context) as pool:
-        outcomes = pool.map(inspect, utterances, chunksize=16)
+    # at most `workers` (default: the cores this process may use), and none for a few utterances
+    workers = min(workers or len(os.sched_getaffinity(0)), len(utterances) // CHUNK + 1)
+    with ExitStack() as stack:
+        if workers > 1:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+            outcomes = stack.enter_context(pool).map(inspect, utterances, chunksize=CHUNK)
+        else:
+            outcomes = map(inspect, utterances)
         for utt, outcome in tqdm(zip(utterances, outcomes, strict=True), total=len(utterances), desc=desc, unit="utt"):
             try:
                 if utt.id in seen:

@@ -126,6 +126,9 @@ def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -
     if any(c.isspace() for c in obj["id"]):
         raise InputError(f"{where}: 'id' is {json.dumps(obj['id'])}: ids cannot hold whitespace (Kaldi, trn, CTM "
                          "and STM files split on it)")  # fmt: skip
+    if obj["id"].startswith(";;"):
+        raise InputError(f"{where}: 'id' is {json.dumps(obj['id'])}: ids cannot start with ';;' (a comment line "
+                         "in CTM and STM files: sclite would pass the utterance over)")  # fmt: skip
     for key in ("speaker", "lang"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise InputError(f"{where}: {key!r} is {json.dumps(obj[key])}, expected a string")

@@ -30,12 +30,14 @@ def check_and_write(
     where: str,
     extra: dict,
     rejected: dict[str, list[Rejected]] | None = None,
+    workers: int | None = None,
 ) -> dict:
-    """Checks every split, writes manifests and summary.json (with `extra` fields); returns the summary.
-    `rejected` holds utterances a source already refused, per split: reported with those the checks refuse."""
+    """Checks every split (in at most `workers` processes), writes manifests and summary.json (with `extra`
+    fields); returns the summary. `rejected` holds utterances a source already refused, per split: reported with
+    those the checks refuse."""
     summary: dict = dict(extra, normalizer=normalizer.id, splits={})
     for split, utts in sorted(splits.items()):
-        result = check_utterances(utts, out_dir, normalizer, desc=f"checking {split}")
+        result = check_utterances(utts, out_dir, normalizer, desc=f"checking {split}", workers=workers)
         result.rejected.extend((rejected or {}).get(split, []))
         if not result.usable:
             raise InputError(f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()}")
@@ -78,6 +80,8 @@ def claim_prepared(out_dir: Path, source: str, splits: dict) -> bool:
     try:
         earlier = json.loads(path.read_text(encoding="utf-8"))
     except ValueError:
+        earlier = {}
+    if not isinstance(earlier, dict):  # not a summary this version wrote
         earlier = {}
     if canonical_source(str(earlier.get("source"))) != canonical_source(source):
         made = earlier.get("source") or "an unknown source (its summary.json names none)"

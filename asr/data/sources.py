@@ -54,8 +54,8 @@ class SourceOptions:
         """`InputError` for an option given that a source of `kind` would ignore (columns of another kind)."""
         for name, kinds in OPTION_KINDS.items():
             if getattr(self, name) is not None and kind not in kinds:
-                raise InputError(f"--{name.replace('_', '-')} goes with {' or '.join(kinds)} sources: a {kind} source "
-                                 "would ignore it")  # fmt: skip
+                raise InputError(f"--{name.replace('_', '-')} goes with {' or '.join(kinds)} sources (the {kind}: "
+                                 "source would ignore it)")  # fmt: skip
 
     def splits_named(self) -> bool:
         """Whether the splits were named (--split or --splits, even the default ones spelled out): a name not

@@ -43,7 +43,8 @@ class DecodeResult:
 
     def write(self, folder: Path) -> Path:
         path = Path(folder) / RESULTS_FILE
-        path.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        text = json.dumps(self.to_json(), indent=1, ensure_ascii=False, allow_nan=False)  # strict JSON for jq, JS
+        path.write_text(text + "\n", encoding="utf-8")
         return path
 
     @classmethod

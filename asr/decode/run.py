@@ -1,6 +1,7 @@
 """`asr decode`: network log-probabilities (sharded over processes, cached), decoding, scoring, results.
 
-Writes ``OUT/hyp.jsonl`` (id, ref, hyp, speaker, duration, am_seconds, decode_seconds, in manifest order),
+Writes ``OUT/hyp.jsonl`` (id, ref, hyp, speaker, duration, audio, offset of a segment, am_seconds,
+decode_seconds, words with their times, in manifest order), ``OUT/hyp.ctm`` and ``OUT/ref.stm`` (for sclite),
 ``OUT/results.json`` (scores and everything that reproduces the row) and ``OUT/score/`` (sclite-style
 reports). With ``tune``, alpha/beta (and gamma, rescoring) are searched on the dev manifest first and the
 best values decode the test. With ``rescore``, the beam's n-best lists are rescored with a Transformer LM
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greedy_decoded
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
 from asr.decode.results import DecodeResult
-from asr.decode.sclite_files import write_sclite_files
+from asr.decode.sclite_files import SCLITE_SYNTAX, write_sclite_files
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
 from asr.errors import InputError, is_number, writable_dir
 from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, manifest_audio
@@ -225,6 +227,7 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, f
     rows = [
         {"id": u.id, "ref": u.text, "hyp": d.text, "speaker": u.speaker, "duration": u.duration,
          "audio": str(u.audio_path(split.manifest.parent).resolve()),  # exports need no manifest
+         **({} if u.offset is None else {"offset": u.offset}),  # a segment of the file, from here
          "am_seconds": round(split.post.am_seconds[u.id], 6), "decode_seconds": round(d.seconds, 6),
          "words": timed(d.words)}
         for u, d in zip(split.utts, decoded, strict=True)
@@ -363,12 +366,20 @@ def check_options(opts: DecodeOptions) -> None:
         ),
         ("--token-min-logp", opts.beam.token_min_logp, opts.beam.token_min_logp <= 0, "0 or less (a log-probability)"),
         ("--workers", opts.workers, opts.workers >= 0, "0 (one per core) or more"),
-        ("--chunk-seconds", opts.chunk_seconds, opts.chunk_seconds == 0 or opts.chunk_seconds >= 1, "0 or at least 1"),
+        (
+            "--chunk-seconds",
+            opts.chunk_seconds,
+            opts.chunk_seconds == 0 or 1 <= opts.chunk_seconds < math.inf,
+            "0 or a number of seconds from 1",
+        ),
     ):
         if not ok:
             raise InputError(f"{option} {value:g}: expected {expected}")
     for manifest in opts.manifests:
         writable_dir(opts.out_dir(manifest), "--out")
+        written = {(opts.out_dir(manifest) / name).resolve() for name in OUTPUT_FILES}
+        if inputs := [m for m in opts.manifests if m.resolve() in written]:  # it was replaced, or deleted
+            raise InputError(f"--manifest {inputs[0]}: the decode would write over it; give another --out")
     if opts.cache_dir is not None:  # a file there failed as a traceback after the network pass
         writable_dir(opts.cache_dir, "--logits-cache")
 
@@ -496,6 +507,10 @@ def timing(test: Split, decoding: Decoding) -> dict:
     }
 
 
+#: what a decode writes in its --out (besides score/)
+OUTPUT_FILES = ("hyp.jsonl", "nbest.jsonl", "hyp.ctm", "ref.stm", "results.json")
+
+
 def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results: DecodeResult, nbest: bool) -> None:
     """hyp.jsonl, hyp.ctm and ref.stm, nbest.jsonl (with --nbest), score/ and results.json."""
     out.mkdir(parents=True, exist_ok=True)
@@ -504,6 +519,10 @@ def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results:
         write_jsonl(out / "nbest.jsonl", decoding.nbest)
     else:  # an earlier decode's n-best lists would sit beside these hypotheses
         (out / "nbest.jsonl").unlink(missing_ok=True)
-    write_sclite_files(out, decoding.rows, normalize)
+    if syntax := write_sclite_files(out, decoding.rows, normalize):
+        marks = " ".join(sorted(SCLITE_SYNTAX))
+        print(f"note: {out}: {syntax} utterance(s) hold characters that sclite reads as syntax in ref.stm and "
+              f"hyp.ctm ({marks}): sclite scores them otherwise than results.json (a normaliser that removes "
+              "them, such as the language's, keeps the two equal)", file=sys.stderr)  # fmt: skip
     write_report_dir(decoding.score, out / "score", decoding.score.to_json())
     results.write(out)

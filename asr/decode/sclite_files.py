@@ -39,9 +39,18 @@ def stm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
     """``<id> 1 <speaker> 0 <duration> <o> <normalised reference>`` per utterance, ordered by id; the speaker as
     `asr decode`'s tables name it (`speaker_label`: an STM field cannot hold spaces)."""
     return [f"{r['id']} {CHANNEL} {speaker_label(r['id'], r['speaker'])} 0.000 {r['duration']:.3f} {LABEL} "
-            f"{normalize(r['ref'])}".rstrip() for r in sorted(rows, key=lambda r: r["id"])]  # fmt: skip
+            f"{' '.join(normalize(r['ref']).split())}".rstrip()  # one line: a newline kept by `none` split it
+            for r in sorted(rows, key=lambda r: r["id"])]  # fmt: skip
 
 
-def write_sclite_files(out: Path, rows: list[dict], normalize: Normalizer) -> None:
+#: characters sclite reads as syntax in STM and CTM text: optionally deletable words "(a)", alternatives
+#: "{a / b}", and the fragment and unknown-word marks
+SCLITE_SYNTAX = frozenset("(){}/@*")
+
+
+def write_sclite_files(out: Path, rows: list[dict], normalize: Normalizer) -> int:
+    """Writes hyp.ctm and ref.stm; returns how many utterances hold characters sclite reads as syntax (with a
+    normaliser that keeps them, such as none, sclite then scores otherwise than `asr score`)."""
     (out / "hyp.ctm").write_text("".join(line + "\n" for line in ctm_lines(rows, normalize)), encoding="utf-8")
     (out / "ref.stm").write_text("".join(line + "\n" for line in stm_lines(rows, normalize)), encoding="utf-8")
+    return sum(bool(SCLITE_SYNTAX & set(normalize(r["ref"]) + normalize(r["hyp"]))) for r in rows)

@@ -52,9 +52,10 @@ def open_asr_jsonl(run: Run, audio: dict[str, str], out: Path, taken: set[Path])
     times = wall_clock_shares(run)
     with open(path, "w", encoding="utf-8") as f:
         for row, seconds in zip(run.hypotheses, times, strict=True):
-            f.write(json.dumps({"audio_filepath": audio.get(row["id"], row["id"]), "duration": row["duration"],
-                                "time": seconds, "text": row["ref"], "pred_text": row["hyp"]},
-                               ensure_ascii=False) + "\n")  # fmt: skip
+            segment = {"offset": row["offset"]} if "offset" in row else {}  # NeMo manifests' field for a segment
+            f.write(json.dumps({"audio_filepath": audio.get(row["id"], row["id"]), **segment,
+                                "duration": row["duration"], "time": seconds, "text": row["ref"],
+                                "pred_text": row["hyp"]}, ensure_ascii=False) + "\n")  # fmt: skip
     return path
 
 

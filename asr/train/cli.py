@@ -21,15 +21,17 @@ from asr.errors import InputError, run_reporting_errors
 
 
 def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
-    """(config path, {key: value}) from ``--config PATH --key value --flag ...``."""
+    """(config path, {key: value}) from ``--config PATH --key value --key=value --flag ...``."""
     config, overrides, i = None, {}, 0
     while i < len(argv):
         token = argv[i]
         if not token.startswith("--"):
             raise InputError(f"unexpected argument {token!r}: options are --key value")
-        key = token[2:].replace("-", "_")
-        has_value = i + 1 < len(argv) and not argv[i + 1].startswith("--")
-        value = argv[i + 1] if has_value else "true"
+        key, joined, value = token[2:].partition("=")  # --key=value, as asr writes --key -1,2 for argparse
+        key = key.replace("-", "_")
+        has_value = not joined and i + 1 < len(argv) and not argv[i + 1].startswith("--")
+        if not joined:
+            value = argv[i + 1] if has_value else "true"
         i += 2 if has_value else 1
         if key == "config":
             config = value

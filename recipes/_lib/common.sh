@@ -31,8 +31,13 @@ ORIGINAL_ARGS=("$@")
 # the recipe's settings (lower-case variables, its defaults and the ones above), less how this run is driven and
 # where it writes: a finished stage's marker records their values, and a rerun that changed one says so when it
 # skips the stage
-mapfile -t SETTINGS < <(compgen -v | grep -E '^[a-z][a-z0-9_]*$' |
+# (exported variables are the environment's, such as http_proxy, not the recipe's)
+mapfile -t SETTINGS < <(compgen -v | grep -E '^[a-z][a-z0-9_]*$' | grep -vxF -f <(compgen -e) |
     grep -vxE 'stage|stop_stage|force|num_processes|exp|results_md|subsets')  # a grid's cells: stages of their own
+# the settings that only these stages read (by the stage name's first word); the other stages (the recipe's data
+# stages) record every setting but these
+declare -A READ_BY=([vocab]="normalize" [lm]="lm_order lm_text" [nlm]="nlm_minutes lm_text"
+    [train]="model train_config" [decode]="" [leaderboard]="")
 
 while (($#)); do
     case $1 in
@@ -128,10 +133,7 @@ run_stage() {
         exit 2
     fi
     if [[ -n $results_md ]] && ((${#DIFFERING[@]} && stop_stage >= last_stage)); then
-        local first=${DIFFERING[0]#stage }  # the results would be published as those of this run's settings
-        echo "$0: RESULTS.md would be published to $results_md, but ${DIFFERING[0]}: run it again" \
-            "(--stage ${first%% *} --force)" >&2
-        exit 2
+        _refuse_to_publish "${DIFFERING[0]}"  # the results would be published as those of this run's settings
     fi
     local stale
     mapfile -t stale < <(_stale "$n" "$name")
@@ -140,6 +142,7 @@ run_stage() {
     return 0
 }
 UNFINISHED=()  # "N (NAME)" of the stages before --stage without a marker
+BOARD_READS=() # the decode folders the leaderboard reads (stage_leaderboard)
 DIFFERING=()   # what the markers of the stages this run did not redo record against its settings
 
 # forced_afresh DIR...: removes DIR... under --force: a forced stage starts afresh (the corpus tools resume an
@@ -155,13 +158,21 @@ stage_done() {
     log "stage $1 ($2): done"
 }
 
-# _settings NAME: the recipe's settings as `declare -p` lines, and for a training stage (NAME train...) the
-# training overrides (the stages before training do not read them), for the leaderboard the decodes it reads
+# _settings NAME: the settings stage NAME reads, as `declare -p` lines (READ_BY), and for a training stage (NAME
+# train...) the training overrides, for the leaderboard the decodes it reads: a marker vouches for what its stage
+# made from them (the earlier stages' markers for their own)
 _settings() {
-    local name
-    for name in "${SETTINGS[@]}"; do declare -p "$name" 2>/dev/null || true; done
-    [[ $1 != train* ]] || echo "train overrides: ${TRAIN_OVERRIDES[*]@Q}"
-    [[ $1 != leaderboard ]] || echo "reads: ${BOARD_READS[*]@Q}"
+    local name kind=${1%%.*} later=" ${READ_BY[*]} "
+    for name in "${SETTINGS[@]}"; do
+        if [[ -n ${READ_BY[$kind]+set} ]]; then
+            [[ " ${READ_BY[$kind]} " == *" $name "* ]] || continue
+        else
+            [[ $later != *" $name "* ]] || continue
+        fi
+        declare -p "$name" 2>/dev/null || true
+    done
+    [[ $kind != train ]] || echo "train overrides: ${TRAIN_OVERRIDES[*]@Q}"
+    [[ $kind != leaderboard ]] || echo "reads: ${BOARD_READS[*]@Q}"
 }
 
 # _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where this run has them otherwise, or nothing
@@ -224,6 +235,29 @@ begin_recipe() {
     [[ -n ${decode_sets+set} ]] || decode_sets=(dev test)
     log "$0 ${ORIGINAL_ARGS[*]@Q}"
     log "exp=$exp stage=$stage stop_stage=$stop_stage num_processes=$num_processes force=$force log=$LOG_FILE"
+    _may_publish
+}
+
+# _may_publish: where this run would publish RESULTS.md, refuses it before any stage when a finished stage that
+# it does not redo by --force was made with other settings (run_stage also refuses, as it meets such a stage)
+_may_publish() {
+    [[ -n $results_md ]] && ((stop_stage >= last_stage)) || return 0
+    local marker file changed
+    for marker in "$exp/.done/"*; do
+        [[ -e $marker ]] || continue
+        file=${marker##*/}
+        [[ $force == true ]] && ((${file%%.*} >= stage)) && continue
+        [[ ${file#*.} != leaderboard ]] || continue  # its decodes are compared when the stage is met
+        changed=$(_changed "$marker" "${file#*.}")
+        [[ -z $changed ]] || _refuse_to_publish "stage ${file%%.*} (${file#*.}) was made with $changed"
+    done
+}
+
+# _refuse_to_publish WHY: "stage N (NAME) was made with ...": exits naming it and the stage to run again
+_refuse_to_publish() {
+    local first=${1#stage }
+    echo "$0: RESULTS.md would be published to $results_md, but $1: run it again (--stage ${first%% *} --force)" >&2
+    exit 2
 }
 
 # end_recipe: the closing log line.

@@ -45,6 +45,13 @@ declare -A subset_hours=([10min]=0.1667 [1h]=1 [10h]=10 [100h]=100)
 for subset in $subsets; do  # before any stage: a wrong name failed at stage 2, after hours of data preparation
     [[ -v subset_hours[$subset] ]] || { echo "$0: --subsets: unknown subset '$subset' (known: ${!subset_hours[*]})" >&2; exit 2; }
 done
+# a grid finished by an earlier version has one stage-2 marker for all its subsets: each made subset takes it
+if [[ -e $exp/.done/2.subsets ]]; then
+    for subset in $subsets; do
+        if [[ -e $data/train_$subset.jsonl ]]; then cp "$exp/.done/2.subsets" "$exp/.done/2.subset.train_$subset"; fi
+    done
+    rm "$exp/.done/2.subsets"
+fi
 begin_recipe 8
 note_heard_sentences "$hours" 0
 

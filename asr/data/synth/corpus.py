@@ -233,7 +233,7 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
         "resumed_utterances": sum("resumed" in r for r in outcomes.values()),
         **stats,
     }
-    return check_and_write(splits, lang_dir, default_normalizer(lang), f"synth {lang}", extra, failed)
+    return check_and_write(splits, lang_dir, default_normalizer(lang), f"synth {lang}", extra, failed, workers)
 
 
 DRAWS_FILE = "augmentation.jsonl"
