@@ -554,10 +554,12 @@ def test_an_interrupted_forced_stage_is_redone(recipe, tmp_path):
 def test_a_stage_run_again_makes_later_stages_stale_and_changed_settings_are_named(recipe, tmp_path):
     exp = tmp_path / "exp"
     shutil.copytree(recipe["exp"], exp, symlinks=True)
-    skipped = subprocess.run(small(exp, "--stop-stage", "2", "--lm-order", "3"), capture_output=True, text=True,
+    skipped = subprocess.run(small(exp, "--stop-stage", "3", "--lm-order", "3"), capture_output=True, text=True,
                              timeout=300)  # fmt: skip
-    assert skipped.returncode == 0 and "stage 2 (vocab): done before, skipped" in skipped.stdout
-    assert 'WARNING: it was made with lm_order="4"' in skipped.stdout
+    assert skipped.returncode == 0 and "stage 2 (vocab): done before, skipped (--force to redo)\n" in skipped.stdout
+    assert (
+        'stage 3 (lm): done before, skipped (--force to redo); WARNING: it was made with lm_order="4"' in skipped.stdout
+    )
     redone = subprocess.run(small(exp, "--stage", "2", "--stop-stage", "2", "--force"), capture_output=True,
                             text=True, timeout=300)  # fmt: skip
     assert redone.returncode == 0 and "stage 2 (vocab): done" in redone.stdout
