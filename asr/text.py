@@ -170,9 +170,8 @@ def get_normalizer(spec: str) -> Normalizer:
     `InputError` for an unknown one."""
     base, _, ignore = spec.partition("+ignore=")
     name, _, version = base.partition("@")
-    subtag = name.lower().replace("_", "-").split("-")[0]
-    if name not in NORMALIZERS and _LANGUAGE_CODE.fullmatch(name) and subtag in _LANGUAGES:  # as default_normalizer
-        name, base = subtag, base.replace(name, subtag, 1)
+    if name not in NORMALIZERS and _LANGUAGE_CODE.fullmatch(name) and _subtag(name) in _LANGUAGES:
+        name, base = _subtag(name), base.replace(name, _subtag(name), 1)  # as default_normalizer reads a code
     if name not in NORMALIZERS:
         raise InputError(f"unknown normalizer {name!r}; known: {', '.join(NORMALIZERS)}")
     normalizer = NORMALIZERS[name]
@@ -187,8 +186,13 @@ def get_normalizer(spec: str) -> Normalizer:
 def default_normalizer(lang: str) -> Normalizer:
     """The language's normaliser, or ``lower-nopunct`` for a language without one of its own; a code is read by
     its language subtag, in any case (``en-US``, ``EN``, ``hi_IN``: en and hi; they fell back before)."""
-    subtag = lang.lower().replace("_", "-").split("-")[0]
+    subtag = _subtag(lang)
     return (NORMALIZERS.get(subtag) if subtag in _LANGUAGES else None) or NORMALIZERS["lower-nopunct"]
+
+
+def _subtag(code: str) -> str:
+    """The language subtag of a code, in lower case: en of EN, en-US and en_US."""
+    return code.lower().replace("_", "-").split("-")[0]
 
 
 def manifest_normalizer(langs: list[str], spec: str | None, where: str) -> tuple[Normalizer, str]:

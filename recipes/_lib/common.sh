@@ -109,7 +109,8 @@ default_run() {
 # _stale), so a rerun redoes them instead of keeping what the old results were made from. A recipe calls it for
 # every stage in order, selected or not, so that the stages before --stage are checked: a stage without its
 # marker stops the run before any selected stage starts (the outputs there are not what a finished stage left),
-# and one made with other settings is named, as a skipped one is, and keeps the run from publishing RESULTS.md.
+# and one made with other settings is named, as a skipped one is (a run that would publish RESULTS.md is refused
+# before any stage where one was: _may_publish).
 run_stage() {
     local n=$1 name=$2 marker="$exp/.done/$1.$2" changed
     ((n <= stop_stage)) || return 1
@@ -119,7 +120,6 @@ run_stage() {
             return 1
         fi
         changed=$(_changed "$marker" "$name")
-        [[ -z $changed ]] || DIFFERING+=("stage $n ($name) was made with $changed")
         if ((n >= stage)); then
             log "stage $n ($name): done before, skipped (--force to redo)${changed:+; WARNING: it was made with $changed}"
         elif [[ -n $changed ]]; then
@@ -132,9 +132,6 @@ run_stage() {
             "builds on it: run from stage ${UNFINISHED[0]%% *}" >&2
         exit 2
     fi
-    if [[ -n $results_md ]] && ((${#DIFFERING[@]} && stop_stage >= last_stage)); then
-        _refuse_to_publish "${DIFFERING[0]}"  # the results would be published as those of this run's settings
-    fi
     local stale
     mapfile -t stale < <(_stale "$n" "$name")
     rm -f "$marker" "${stale[@]}"  # a marker never outlives what it vouches for
@@ -143,7 +140,6 @@ run_stage() {
 }
 UNFINISHED=()  # "N (NAME)" of the stages before --stage without a marker
 BOARD_READS=() # the decode folders the leaderboard reads (stage_leaderboard)
-DIFFERING=()   # what the markers of the stages this run did not redo record against its settings
 
 # forced_afresh DIR...: removes DIR... under --force: a forced stage starts afresh (the corpus tools resume an
 # interrupted build in their --out, and refuse one that holds a corpus of other settings)
@@ -239,25 +235,22 @@ begin_recipe() {
 }
 
 # _may_publish: where this run would publish RESULTS.md, refuses it before any stage when a finished stage that
-# it does not redo by --force was made with other settings (run_stage also refuses, as it meets such a stage)
+# it does not redo by --force was made with other settings (its results would be published as this run's)
 _may_publish() {
     [[ -n $results_md ]] && ((stop_stage >= last_stage)) || return 0
-    local marker file changed
+    local marker file n changed
     for marker in "$exp/.done/"*; do
         [[ -e $marker ]] || continue
         file=${marker##*/}
-        [[ $force == true ]] && ((${file%%.*} >= stage)) && continue
-        [[ ${file#*.} != leaderboard ]] || continue  # its decodes are compared when the stage is met
+        n=${file%%.*}
+        [[ $force == true ]] && ((n >= stage)) && continue
+        [[ ${file#*.} != leaderboard ]] || continue  # it publishes only when it runs, and then it is redone
         changed=$(_changed "$marker" "${file#*.}")
-        [[ -z $changed ]] || _refuse_to_publish "stage ${file%%.*} (${file#*.}) was made with $changed"
+        [[ -z $changed ]] && continue
+        echo "$0: RESULTS.md would be published to $results_md, but stage $n (${file#*.}) was made with" \
+            "$changed: run it again (--stage $n --force)" >&2
+        exit 2
     done
-}
-
-# _refuse_to_publish WHY: "stage N (NAME) was made with ...": exits naming it and the stage to run again
-_refuse_to_publish() {
-    local first=${1#stage }
-    echo "$0: RESULTS.md would be published to $results_md, but $1: run it again (--stage ${first%% *} --force)" >&2
-    exit 2
 }
 
 # end_recipe: the closing log line.
