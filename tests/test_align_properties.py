@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from asr.scoring._align import sclite_ops
 from asr.scoring.align import Counts, align, align_ops
-from asr.scoring.corpus import speaker_of
+from asr.scoring.corpus import speaker_label, speaker_of
 
 tokens = st.lists(st.sampled_from(["a", "b", "c", "ä", "क", "東"]), max_size=14)
 
@@ -108,6 +108,7 @@ def test_speaker_is_the_prefix_before_the_first_separator():
     assert speaker_of("AlGore_2006-0000000-0001234") == "AlGore_2006"  # '-' first, as sclite -i rm
     assert speaker_of("utt7") == "utt7"
     assert speaker_of("a.b_c", ".") == "a"
+    assert speaker_of("-a_b") == "" and speaker_label("-a_b", " ") == "-a_b"  # an STM speaker field is never empty
 
 
 @settings(deadline=None)

@@ -62,6 +62,7 @@ def test_leaderboard_numbers_equal_asr_score_on_the_written_hypotheses(recipe, c
         assert score_main([str(folder / "hyp.jsonl"), "--normalize", row["normalizer"], "--json", "-"]) == 0
         score = json.loads(capsys.readouterr().out)
         assert (row["wer"], row["cer"]) == (score["word"]["rate"], score["char"]["rate"])
+        assert row["git_revision"] == json.loads(Path(row["results"]).read_text())["git_revision"]
     csv_lines = (exp / "leaderboard" / "results.csv").read_text(encoding="utf-8").splitlines()
     assert len(csv_lines) == 4 and "es/test WER" in csv_lines[0]  # three systems, two test sets
     exports = list((exp / "leaderboard" / "open_asr").glob("MODEL_*_DATASET_es_test.jsonl"))
@@ -166,6 +167,21 @@ def test_model_cards_carry_parseable_model_index(recipe, tmp_path):
     assert len(results) == 6 and {m["type"] for r in results for m in r["metrics"]} == {"wer", "cer"}
     (model / "README.md").write_text("my own card\n")
     assert model_card(model, []) is None and (model / "README.md").read_text() == "my own card\n"
+    (model / "README.md").write_bytes(b"caf\xe9\n")  # someone's card in Latin-1: left alone (a traceback before)
+    assert model_card(model, []) is None and (model / "README.md").read_bytes() == b"caf\xe9\n"
+
+
+def test_decodes_naming_one_model_folder_two_ways_make_one_card_with_both(recipe, tmp_path):
+    """Cards were kept per path as written: the second spelling's card replaced the first's, both counted."""
+    from asr.leaderboard.cli import main as leaderboard_main
+
+    model = tmp_path / "model"
+    shutil.copytree(recipe["exp"] / "train" / "model", model)
+    greedy = _copy_decode(recipe, tmp_path / "a", "greedy", **{"model.path": str(model)})
+    beam = _copy_decode(recipe, tmp_path / "b", "beam", **{"model.path": str(tmp_path / "a" / ".." / "model")})
+    assert leaderboard_main([str(greedy), str(beam), "--out", str(tmp_path / "board"), "--model-cards"]) == 0
+    rows = [line for line in (model / "README.md").read_text(encoding="utf-8").splitlines() if "| es/test |" in line]
+    assert sorted(row.split(" | ")[1].split(" ")[0] for row in rows) == ["beam", "greedy"]
 
 
 def test_the_checkpoint_card_scores_each_test_set_as_its_decode_does(recipe, tmp_path):
@@ -410,6 +426,9 @@ def test_systems_differing_in_any_setting_are_rows_of_their_own_and_a_failed_run
     hyp.write_text("".join(json.dumps({k: v for k, v in json.loads(line).items() if k != "am_seconds"}) + "\n"
                            for line in hyp.read_text().splitlines()))  # fmt: skip
     assert leaderboard_main([decodes, str(broken), "--out", str(board)]) == 2
+    assert {p.name: p.read_bytes() for p in board.iterdir() if p.is_file()} == before
+    untuned = _copy_decode(recipe, tmp_path / "untuned", **{"tuning.dev_manifest": None})  # a traceback before
+    assert leaderboard_main([decodes, str(untuned), "--out", str(board)]) == 2
     assert {p.name: p.read_bytes() for p in board.iterdir() if p.is_file()} == before
     assert len(list(board.iterdir())) == 6  # nothing half-built left behind
 

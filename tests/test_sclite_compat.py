@@ -42,14 +42,16 @@ def test_asr_score_totals_equal_sclite(tmp_path, capsys):
 def test_speakers_are_the_id_prefixes_sclite_groups_by(tmp_path):
     """sclite -i rm cuts at the first '-' where the id has one, else at the first '_' (asr cut at whichever came
     first, so TED-LIUM ids such as AlGore_2006-0000000-0001234 grouped two talks as one speaker). An id with
-    neither is left out here: sclite files it under the speaker before it, asr makes it its own."""
+    neither is left out here: sclite files it under the speaker before it, asr makes it its own. An id that
+    starts with a separator has the empty speaker, in both (asr cut at the next separator)."""
     import re
     import subprocess
 
     from asr.scoring.corpus import speaker_of
     from tests.conftest import SCLITE
 
-    ids = ["AlGore_2006-0000000-0001234", "AlGore_2009-0001300-0002000", "x_y_z", "p-q_r", "1272-128104-0000"]
+    ids = ["AlGore_2006-0000000-0001234", "AlGore_2009-0001300-0002000", "x_y_z", "p-q_r", "1272-128104-0000",
+           "-a_b", "_q"]  # fmt: skip
     ref, hyp = (write_trn(tmp_path / f"{n}.trn", [(i, "a b", "a b") for i in ids], 1) for n in ("ref", "hyp"))
     subprocess.run([str(SCLITE), "-r", str(ref), "trn", "-h", str(hyp), "trn", "-i", "rm", "-s", "-o", "sgml", "-O",
                     str(tmp_path), "-n", "s"], check=True, capture_output=True)  # fmt: skip

@@ -60,10 +60,14 @@ def test_speakers_named_in_jsonl_are_scored_by_name_as_the_decode_scored_them(tm
     table differed from the decode's own score.json."""
     rows = [{"id": "u0", "ref": "a b", "hyp": "a b", "speaker": "anna"},
             {"id": "u4", "ref": "c d", "hyp": "c", "speaker": "bob"},
-            {"id": "x-1", "ref": "e", "hyp": "e"}]  # fmt: skip
+            {"id": "x-1", "ref": "e", "hyp": "e"},
+            {"id": "u5", "ref": "f", "hyp": "f", "speaker": "John Smith"},  # the decode's tables: John_Smith
+            {"id": "u6", "ref": "g", "hyp": "g", "speaker": "John_Smith"},
+            {"id": "y-2", "ref": "h", "hyp": "h", "speaker": "  "}]  # fmt: skip
     path = _write(tmp_path / "hyp.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     speakers = _score(capsys, path)["speakers"]
-    assert sorted(speakers) == ["anna", "bob", "x"] and speakers["bob"]["word"]["D"] == 1
+    assert sorted(speakers) == ["John_Smith", "anna", "bob", "x", "y"] and speakers["bob"]["word"]["D"] == 1
+    assert speakers["John_Smith"]["word"]["N"] == 2
 
 
 def test_jiwer_compat_and_single_level(tmp_path, capsys):

@@ -24,7 +24,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="+", help="results.json files, folders or glob patterns")
     p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--title", default="ASR results")
+    p.add_argument("--title", default="ASR results", help="the title of index.html (RESULTS.md is headed Results)")
     p.add_argument("--significance", action="store_true",
                    help="95%% bootstrap intervals on WER; paired tests against the best")  # fmt: skip
     p.add_argument("--model-cards", action="store_true", help="write README.md model cards beside local models")
@@ -78,7 +78,8 @@ def _write(table, runs: list, audio: list[dict[str, str]], out: Path, args: argp
     (out / "results.csv").write_text(csv_text(table), encoding="utf-8")
     rows = [{"results": str(r.path), "test_set": r.test_set, **r.system, "wer": r.result.wer,
              "cer": r.result.cer, "normalizer": r.result.normalizer, "scoring": r.result.scoring,
-             "flag": table.flags.get((r.system_key, r.test_set))} for r in runs]  # fmt: skip
+             "git_revision": r.result.git_revision, "flag": table.flags.get((r.system_key, r.test_set))}
+            for r in runs]  # fmt: skip
     (out / "results.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     drawn = [plots.wer_by_system(table, out / "plots"), plots.lm_sweep(runs, out / "plots"),
              plots.training_curves(runs, out / "plots"), plots.rtfx(table, out / "plots")]  # fmt: skip
@@ -94,8 +95,9 @@ def _model_cards(runs: list) -> list[Path]:
     from asr.leaderboard import export
 
     by_model: dict[Path, list] = {}
-    for run in runs:
-        by_model.setdefault(Path(run.result.model["path"]), []).append(run)
+    for run in runs:  # one card per folder, however the decodes spelled its path (each wrote over the other's)
+        folder = Path(run.result.model["path"])
+        by_model.setdefault(folder.resolve() if folder.is_dir() else folder, []).append(run)
     for folder in [f for f in by_model if not f.is_dir()]:
         print(f"model card: {folder} is not a folder from here (a hub id, or relative to where asr decode ran): "
               "skipped")  # fmt: skip

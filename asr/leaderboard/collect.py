@@ -197,6 +197,8 @@ def _checked(run: Run) -> Run:
             for point in r.tuning["points"]:
                 float(point["alpha"]), float(point["beta"]), float(point["dev_wer"])
             float(r.tuning["best"]["alpha"]), float(r.tuning["best"]["dev_wer"])
+            if not isinstance(r.tuning["dev_manifest"], str):
+                raise TypeError(f"tuning dev_manifest {r.tuning['dev_manifest']!r}")
         for point in r.train_info.get("dev_curve") or []:
             float(point[0]), float(point[2])
     except (KeyError, TypeError, ValueError, IndexError) as err:

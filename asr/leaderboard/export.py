@@ -74,8 +74,8 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
     """README.md beside a local model with a model-index entry per (test set, decoder); a card not written by
     this command is left alone (returns None)."""
     path = model_dir / "README.md"
-    if path.exists() and CARD_MARK not in path.read_text(encoding="utf-8"):
-        return None
+    if path.exists() and CARD_MARK not in path.read_text(encoding="utf-8", errors="replace"):
+        return None  # not ours (in whatever encoding): left alone
     results = []
     for run in runs:
         corpus, _, split = run.test_set.rpartition("/")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from asr.leaderboard.collect import Run
-from asr.leaderboard.significance import paired_bootstrap
+from asr.leaderboard.significance import RESAMPLES, p_value_text, paired_bootstrap
 from asr.leaderboard.tables import Table, markdown_row, markdown_table
 from asr.provenance import git_revision
 
@@ -22,7 +22,7 @@ def paired_tests(table: Table) -> list[list[str]]:
         for run in runs:
             if run is not best:
                 test = paired_bootstrap(run.utterance_counts(), best.utterance_counts())
-                rates = [f"{100 * test['wer_b']:.2f}", f"{100 * test['wer_a']:.2f}", f"{test['p_value']:.3f}"]
+                rates = [f"{100 * test['wer_b']:.2f}", f"{100 * test['wer_a']:.2f}", p_value_text(test["p_value"])]
                 out.append([test_set, system_label(best, runs), system_label(run, runs), *rates])
     return out
 
@@ -53,7 +53,7 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         lines += ["", "† not comparable with the rest of its column:", ""]
         lines += [f"- {text}" for text in dict.fromkeys(table.flags.values())]
     if significance:
-        lines += ["", "## Paired bootstrap tests (1000 resamples of utterances)", "",
+        lines += ["", f"## Paired bootstrap tests ({RESAMPLES} resamples of utterances)", "",
                   "| test set | best | other | best WER | other WER | p (other not worse) |",
                   "|---|---|---|---|---|---|"]  # fmt: skip
         lines += [markdown_row(row) for row in paired_tests(table)]

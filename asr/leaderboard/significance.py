@@ -17,11 +17,15 @@ def _arrays(counts: dict[str, list[int]], ids: list[str]) -> tuple[np.ndarray, n
 
 
 def bootstrap_interval(counts: dict[str, list[int]], seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """The `level` percentile interval of corpus WER over utterance resamples."""
+    """The `level` percentile interval of corpus WER over utterance resamples; a resample of empty references
+    only has no WER (E / 0) and is left out (taken as E / 1 it made intervals above 100%)."""
     errors, words = _arrays(counts, sorted(counts))
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(errors), size=(RESAMPLES, len(errors)))
-    rates = errors[picks].sum(axis=1) / np.maximum(words[picks].sum(axis=1), 1)
+    totals = words[picks].sum(axis=1)
+    rates = errors[picks].sum(axis=1)[totals > 0] / totals[totals > 0]
+    if not len(rates):
+        return float("nan"), float("nan")
     low, high = np.quantile(rates, [(1 - level) / 2, (1 + level) / 2])
     return float(low), float(high)
 
@@ -43,3 +47,8 @@ def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int
         "wer_b": float(errors_b.sum() / max(words.sum(), 1)),
         "p_value": float((diff <= 0).mean()),
     }
+
+
+def p_value_text(p: float) -> str:
+    """A p-value as tables print it: one no resample reached is below 1 / RESAMPLES, not zero."""
+    return f"< {1 / RESAMPLES:.3f}" if p == 0 else f"{p:.3f}"

@@ -39,14 +39,16 @@ class Totals:
 
 def speaker_of(utt_id: str, separators: str = "-_") -> str:
     """The id's prefix before the first separator found, tried in order (sclite ``-i rm``: before the first
-    ``-`` where the id has one, else before the first ``_``); the whole id if none."""
-    cut = next((i for i in (utt_id.find(s) for s in separators) if i > 0), len(utt_id))
+    ``-`` where the id has one, else before the first ``_``; empty for an id that starts with it); the whole id
+    if none."""
+    cut = next((i for i in (utt_id.find(s) for s in separators) if i >= 0), len(utt_id))
     return utt_id[:cut]
 
 
 def speaker_label(utt_id: str, speaker: str) -> str:
-    """A manifest utterance's speaker as one field (spaces joined by ``_``), else its id's prefix."""
-    return "_".join(speaker.split()) or speaker_of(utt_id)
+    """A manifest utterance's speaker as one field (spaces joined by ``_``), else its id's prefix, else the id
+    (an STM field cannot be empty)."""
+    return "_".join(speaker.split()) or speaker_of(utt_id) or utt_id
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Literal
 
 from asr.data.manifest import loads_text
 from asr.errors import InputError
+from asr.scoring.corpus import speaker_label
 
 Format = Literal["kaldi", "tsv", "trn", "jsonl"]
 FORMATS: tuple[Format, ...] = ("kaldi", "tsv", "trn", "jsonl")
@@ -185,6 +186,6 @@ def read_speakers(path: str | Path) -> dict[str, str]:
     speakers = {}
     for _, line in _read_lines(Path(path)):
         obj = loads_text(line)
-        if isinstance(obj, dict) and isinstance(obj.get("speaker"), str) and obj["speaker"] and "id" in obj:
-            speakers[str(obj["id"])] = obj["speaker"]
+        if isinstance(obj, dict) and isinstance(obj.get("speaker"), str) and obj["speaker"].strip() and "id" in obj:
+            speakers[str(obj["id"])] = speaker_label(str(obj["id"]), obj["speaker"])  # as the decode labels it
     return speakers
