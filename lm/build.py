@@ -50,7 +50,7 @@ def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
             longest = max(longest, n)
     for path in paths:
         if per_file[path] == 0:
-            has_lines = any(line.strip() for line in raw_lines(path))
+            has_lines = any(line.strip() for _, line in raw_lines(path))
             why = f"no words left after normalisation with {normalize.id}" if has_lines else "empty"
             raise InputError(f"{path}: {why}")
     return {

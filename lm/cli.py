@@ -36,25 +36,33 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__, epilog=epilog)
     sub = parser.add_subparsers(dest="action", required=True)
     b = sub.add_parser("build", help="build an ARPA + binary KenLM model from text files or manifests")
-    b.add_argument("--text", type=Path, nargs="+", required=True, help="text files (a sentence a line) or .jsonl")
+    b.add_argument(
+        "--text", type=Path, nargs="+", action="extend", required=True, help="text files (a sentence a line) or .jsonl"
+    )
     b.add_argument("--order", type=int, default=4)
     b.add_argument("--out", type=Path, required=True, help="the LM folder to write")
-    b.add_argument("--dev", type=Path, nargs="*", default=[], help="text or manifests for the dev perplexity")
+    b.add_argument(
+        "--dev", type=Path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
+    )
     b.add_argument("--prune", default="", help="lmplz --prune count thresholds per order, e.g. 0,0,1")
     b.add_argument("--memory", default="1G", help="lmplz -S sorting memory (default 1G)")
     b.add_argument("--quantize", type=int, default=0, help="build_binary -q/-b bits (0: exact, default)")
     _add_normalizer(b)
     t = sub.add_parser("train", help="train a causal Transformer LM on the same normalised text (lm/neural.py)")
-    t.add_argument("--text", type=Path, nargs="+", required=True, help="text files (a sentence a line) or .jsonl")
+    t.add_argument(
+        "--text", type=Path, nargs="+", action="extend", required=True, help="text files (a sentence a line) or .jsonl"
+    )
     t.add_argument("--out", type=Path, required=True, help="the LM folder to write")
-    t.add_argument("--dev", type=Path, nargs="*", default=[], help="text or manifests for the dev perplexity")
+    t.add_argument(
+        "--dev", type=Path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
+    )
     t.add_argument("--max-minutes", type=float, default=5.0, help="training time (default 5)")
     t.add_argument("--from", dest="from_model", help="fine-tune this causal LM (folder or hub id, e.g. gpt2)")
     t.add_argument("--seed", type=int, default=0)
     _add_normalizer(t)
     p = sub.add_parser("ppl", help="perplexity and OOV rate of text under an LM folder (n-gram or Transformer)")
     p.add_argument("--lm", type=Path, required=True)
-    p.add_argument("--text", type=Path, nargs="+", required=True)
+    p.add_argument("--text", type=Path, nargs="+", action="extend", required=True)
     _add_normalizer(p, required=False)  # default: the LM's own; another one is refused
     return parser
 

@@ -38,7 +38,7 @@ def word_tokenizer(sentences: list[str]):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    words = sorted({w for s in sentences for w in s.split()} - set(SPECIAL))  # "<unk>" in a text is the unknown
+    words = sorted({w for s in sentences for w in s.split()} - set(SPECIAL))  # lm.text refuses <s> </s> <unk>
     vocab = {token: i for i, token in enumerate([*SPECIAL, *words])}
     core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
@@ -65,7 +65,14 @@ class NeuralLM:
             model = AutoModelForCausalLM.from_pretrained(name).to(device)
         except (OSError, ValueError, SafetensorError) as err:  # SafetensorError: weights cut short
             raise InputError(f"{name}: cannot load a causal LM and its tokenizer: {str(err).splitlines()[0]}") from None
+        if tokenizer.eos_token_id is None:  # sentences end in it, and it pads where the tokenizer has no pad
+            raise InputError(f"{name}: its tokenizer has no end-of-sentence token (eos_token); set one to use it")
         return cls(model.eval(), tokenizer)
+
+    def unknown_words(self, sentence: str) -> int:
+        """How many of the sentence's tokens are the unknown token (words out of a word-level vocabulary)."""
+        unk = self.tokenizer.unk_token_id
+        return sum(1 for i in self.tokens(sentence)[1:-1] if i == unk) if unk is not None else 0
 
     @property
     def context(self) -> int:
@@ -138,8 +145,7 @@ class NeuralLM:
             return {"sentences": 0, "words": 0, "perplexity": None}
         total = sum(self.log_probs(sentences))
         words = sum(len(s.split()) for s in sentences)
-        unk = self.tokenizer.unk_token_id
-        oov = sum(1 for s in sentences for i in self.tokens(s)[1:-1] if i == unk) if unk is not None else 0
+        oov = sum(self.unknown_words(s) for s in sentences)
         return {"sentences": len(sentences), "words": words, "oov": oov, "oov_rate": oov / words if words else 0.0,
                 "perplexity": math.exp(-total / (words + len(sentences)))}  # fmt: skip
 
@@ -190,7 +196,7 @@ def train_neural_lm(
     once = (
         {w for w, n in Counter(w for s in sentences for w in s.split()).items() if n == 1} if not from_model else set()
     )
-    start, steps, epochs = time.monotonic(), 0, 0
+    start, steps, seen = time.monotonic(), 0, 0
     lm.model.train()
     with tqdm(total=round(max_minutes * 60), desc="train LM", unit="s") as bar:
         while time.monotonic() - start < max_minutes * 60:
@@ -202,15 +208,14 @@ def train_neural_lm(
                 loss.backward()
                 optimizer.step()
                 optimizer.zero_grad()
-                steps += 1
+                steps, seen = steps + 1, seen + len(order[k : k + batch_size])
                 bar.n = min(round(time.monotonic() - start), bar.total)
-                bar.set_postfix(loss=f"{loss.item():.3f}", epoch=epochs)
+                bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{seen / len(sentences):.1f}")
                 if time.monotonic() - start >= max_minutes * 60:
                     break
-            epochs += 1
     lm.model.eval()
     info = {"kind": "transformer", "normalizer": normalize.id, "from": from_model, "steps": steps,
-            "epochs": epochs, "minutes": round((time.monotonic() - start) / 60, 2),
+            "epochs": round(seen / len(sentences), 2), "minutes": round((time.monotonic() - start) / 60, 2),
             "parameters": sum(p.numel() for p in lm.model.parameters()), "vocabulary": len(lm.tokenizer),
             "text": {"files": [str(p) for p in texts], "sentences": len(sentences),
                      "dropped_lines": dropped_lines(texts, dropped)},

@@ -11,15 +11,24 @@ from asr.data.manifest import read_manifest
 from asr.errors import InputError
 from asr.text import Normalizer
 
+#: words KenLM reserves (lmplz stops on them in its text); the Transformer LM's tokenizer has them as tokens
+RESERVED_WORDS = ("<s>", "</s>", "<unk>")
 
-def raw_lines(path: Path) -> Iterator[str]:
-    """The sentences of a text file, or the transcripts of a ``.jsonl`` manifest."""
-    if path.suffix == ".jsonl":
-        yield from (u.text for u in read_manifest(path, durations=False))
+
+def is_manifest(path: Path) -> bool:
+    """A JSONL manifest (``.jsonl``, or NeMo's ``.json``, in any case), whose transcripts are the text."""
+    return path.suffix.lower() in (".jsonl", ".json")
+
+
+def raw_lines(path: Path) -> Iterator[tuple[str, str]]:
+    """(where, sentence) for the lines of a text file (``FILE:LINE``), or the transcripts of a manifest
+    (``FILE: utterance ID``)."""
+    if is_manifest(path):
+        yield from ((f"{path}: utterance {u.id}", u.text) for u in read_manifest(path, durations=False))
         return
     try:
         with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is no part of the first word
-            yield from f
+            yield from ((f"{path}:{n}", line) for n, line in enumerate(f, 1))
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot read text: {getattr(err, 'strerror', None) or err}") from None
 
@@ -40,9 +49,12 @@ def normalized_sentences(
     but normalises to nothing (punctuation alone, another script) is left out and counted per file in
     `dropped`; blank lines are not counted."""
     for path in paths:
-        for line in raw_lines(path):
+        for where, line in raw_lines(path):
             # whitespace collapsed: the normaliser `none` kept each line's newline, an empty sentence to KenLM
             if sentence := " ".join(normalize(line).split()):
+                if reserved := [w for w in RESERVED_WORDS if w in sentence.split()]:
+                    raise InputError(f"{where}: {reserved[0]!r} is a word language models reserve (lmplz refuses "
+                                     f"it); remove it from the text, or normalise it away")  # fmt: skip
                 yield path, sentence
             elif dropped is not None and line.strip():
                 dropped[path] += 1

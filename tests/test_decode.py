@@ -15,10 +15,12 @@ import pytest
 from asr.data.cli import main as data_main
 from asr.decode.cli import main as decode_main
 from asr.decode.decoders import BeamSearch, BeamSettings, Labels, greedy
+from asr.decode.rescore import UNK_OFFSET
 from asr.errors import InputError
 from asr.scoring.cli import main as score_main
 from lm.cli import main as lm_main
 from lm.folder import LMFolder
+from lm.neural import NeuralLM
 from tests.conftest import accelerate_launch
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"  # knows Spanish
@@ -425,6 +427,11 @@ def test_rescoring_reranks_the_nbest_lists_with_the_transformer_lm(es, neural, t
         assert [h["total"] for h in hyps] == sorted((h["total"] for h in hyps), reverse=True)
         assert hyps[0]["text"] == row["hyp"] and [w["word"] for w in row["words"]] == row["hyp"].split()
     assert any(r["hyp"] != p["hyp"] for r, p in zip(rows, plain, strict=True))  # the Transformer changed some
+    # a word out of the LM's vocabulary costs what the first pass charges one (a likely <unk> it was free)
+    nlm, hyps = NeuralLM.load(str(neural)), [h for e in listed for h in e["nbest"]][:64]
+    unknown = [nlm.unknown_words(h["text"]) for h in hyps]
+    expected = [p + UNK_OFFSET * n for p, n in zip(nlm.log_probs([h["text"] for h in hyps]), unknown, strict=True)]
+    assert [h["neural"] for h in hyps] == pytest.approx(expected, abs=1e-3) and any(unknown)
     assert results["rescoring"]["gamma"] == 1 and results["rescoring"]["nbest"] == 8
     assert results["timing"]["rescore_seconds"] > 0 and results["timing"]["rtfx_first_pass"] > results["timing"]["rtfx"]
 
@@ -476,6 +483,9 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         (["--logits-cache", "FILE"], "/FILE: cannot write there"),  # a traceback after the network
         (["--decoder", "beam", "--hotwords", "日本"], "--hotwords '日本': the model cannot write it"),
         (["--decoder", "beam", "--alpha", "2"], "--alpha goes with --decoder beam_lm"),  # no LM: nothing used it
+        # the test set tuned on itself and recorded as tuned on a dev set; a rescoring that re-ranks nothing
+        (["--decoder", "beam", "--rescore", "NEURAL", "--tune", "beta", "--dev", "TEST"], "is decoded too"),
+        (["--decoder", "beam", "--rescore", "NEURAL", "--nbest", "1"], "--rescore with --nbest 1 re-ranks nothing"),
     ],
 )
 def test_rescoring_mistakes_are_one_line(es, neural, tmp_path, capsys, extra, message):
@@ -491,7 +501,8 @@ def test_rescoring_mistakes_are_one_line(es, neural, tmp_path, capsys, extra, me
     short.write_text(json.dumps({"id": "s_1", "audio": str(tmp_path / "short.wav"), "duration": 0.0125, "text": "a"}))
     (tmp_path / "FILE").write_text("", encoding="utf-8")
     names = {"NEURAL": str(neural), "DEV": str(es["dev"]), "LM": str(es["lm"]), "TWICE": str(twice),
-             "SHORT": str(short), "LONGER": str(tmp_path / "longer.jsonl"), "FILE": str(tmp_path / "FILE")}  # fmt: skip
+             "SHORT": str(short), "LONGER": str(tmp_path / "longer.jsonl"), "FILE": str(tmp_path / "FILE"),
+             "TEST": str(es["test"])}  # fmt: skip
     args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x")]
     assert decode_main([*args, *(names.get(a, a) for a in extra)]) == 2
     err = capsys.readouterr().err.strip()  # the errors found after the model loads follow its progress bar

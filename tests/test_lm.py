@@ -98,6 +98,19 @@ def test_lines_that_normalise_to_nothing_are_counted_and_named(tmp_path, capsys)
     assert json.loads(capsys.readouterr().out)["dropped_lines"] == {str(text): 2, str(dev): 1}
 
 
+def test_every_text_option_counts_and_a_manifest_is_known_in_any_spelling(tmp_path):
+    """A second --text replaced the first (13,674 lines dropped without a word), and a manifest named .JSON or
+    NeMo's .json was read as plain text: its keys and ids became LM words."""
+    text, manifest = tmp_path / "text.txt", tmp_path / "train.JSON"
+    text.write_text("one two three\nfour five six\n", encoding="utf-8")
+    manifest.write_text(json.dumps({"id": "spk-u1", "audio": "a.wav", "text": "seven eight"}) + "\n")
+    args = ["build", "--text", str(text), "--text", str(manifest), "--order", "2", "--normalize", "lower-nopunct"]
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 0
+    info = json.loads((tmp_path / "lm" / "lm.json").read_text(encoding="utf-8"))
+    assert info["text"]["files"] == {str(text): 2, str(manifest): 1}
+    assert (tmp_path / "lm" / "text.txt").read_text().splitlines()[-1] == "seven eight"
+
+
 @pytest.mark.parametrize(
     ("lines", "extra", "message"),
     [
@@ -168,6 +181,7 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     ngram = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
     dev = info["dev"]
     assert info["kind"] == "transformer" and info["normalizer"] == "en@2" and info["steps"] > 10
+    assert 0 < info["epochs"] <= info["steps"] * 32 / 3000  # sentences seen; a started epoch counted whole before
     # counted as KenLM counts: the same words, the same OOVs (the n-gram's vocabulary), </s> per sentence
     assert (dev["words"], dev["oov"], dev["sentences"]) == (ngram["words"], ngram["oov"], ngram["sentences"])
     assert 1 < dev["perplexity"] < info["vocabulary"]  # far better than uniform after a few seconds
@@ -219,7 +233,8 @@ def test_a_transformer_lm_trained_again_replaces_its_folder_whole_or_not_at_all(
 
 def test_lm_text_is_read_as_sentences_whatever_the_normaliser(english, tmp_path, capsys):
     """With --normalize none each line kept its newline (an empty sentence after every one: P(<s> </s>) was
-    0.57), a byte-order mark became part of the first word, and a Transformer LM crashed on "<unk>"."""
+    0.57), a byte-order mark became part of the first word, and a Transformer LM crashed on "<unk>" (lmplz
+    stopped on it, naming no line: both LMs refuse it, naming the line)."""
     text = tmp_path / "none.txt"
     text.write_text("\ufeffthe cat sat on the mat\n\nthe dog sat on the mat\n   \na cat and a dog\n", encoding="utf-8")
     args = ["build", "--text", str(text), "--order", "3", "--normalize", "none", "--dev", str(text)]
@@ -235,10 +250,28 @@ def test_lm_text_is_read_as_sentences_whatever_the_normaliser(english, tmp_path,
     unk = tmp_path / "unk.txt"
     unk.write_text("the cat sat on the mat\nthe dog <unk> on the mat\n", encoding="utf-8")
     train = ["train", "--text", str(unk), "--normalize", "none", "--out", str(tmp_path / "nlm")]
-    assert lm_main([*train, "--max-minutes", "0.01"]) == 0
+    for command in (["build", *train[1:], "--order", "2"], [*train, "--max-minutes", "0.01"]):
+        capsys.readouterr()
+        assert lm_main(command) == 2
+        assert f"{unk}:2: '<unk>' is a word language models reserve" in capsys.readouterr().err
+    train[2] = str(text)
     assert lm_main([*train, "--max-minutes", "nan"]) == 2
     assert "--max-minutes nan: expected" in capsys.readouterr().err
     binary = (tmp_path / "lm" / "lm.bin").read_bytes()
     (tmp_path / "lm" / "lm.bin").write_bytes(binary[: len(binary) // 2])  # truncated
     assert lm_main(["ppl", "--lm", str(tmp_path / "lm"), "--text", str(text)]) == 2
     assert "KenLM cannot load it" in capsys.readouterr().err
+
+
+def test_a_causal_lm_whose_tokenizer_has_no_end_of_sentence_is_named(tmp_path, capsys):
+    """`asr lm train --from` such a model was a TypeError from torch.full (its padding was None)."""
+    from lm.neural import scratch_lm
+
+    lm = scratch_lm(["a b c", "b c d"], 0)
+    lm.tokenizer.eos_token = None
+    lm.model.save_pretrained(tmp_path / "noeos")
+    lm.tokenizer.save_pretrained(tmp_path / "noeos")
+    (tmp_path / "text.txt").write_text("a b c\n", encoding="utf-8")
+    args = ["train", "--text", str(tmp_path / "text.txt"), "--from", str(tmp_path / "noeos"), "--normalize", "none"]
+    assert lm_main([*args, "--out", str(tmp_path / "out"), "--max-minutes", "0.01"]) == 2
+    assert "noeos: its tokenizer has no end-of-sentence token" in capsys.readouterr().err

@@ -25,7 +25,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     d = BeamSettings()
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="a CTC model folder (with its processor) or a hub id")
-    p.add_argument("--manifest", required=True, type=Path, nargs="+", help="the split(s) to transcribe (JSONL)")
+    p.add_argument(
+        "--manifest", required=True, type=Path, nargs="+", action="extend", help="the split(s) to transcribe (JSONL)"
+    )
     p.add_argument(
         "--out",
         required=True,

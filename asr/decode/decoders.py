@@ -60,7 +60,8 @@ def greedy(logprobs: np.ndarray, labels: Labels) -> str:
 class Decoded:
     """One utterance's decoding: the text, its words with their frames [start, end), the n-best list (best
     first; each with its text, words, ``acoustic`` and ``ngram`` scores, the latter α·ln P + β·words as the
-    beam search scored them, and their sum ``total``) and the decoding seconds."""
+    beam search scored them, with pyctcdecode's offset for unknown words and any hotword bonus, and their sum
+    ``total``) and the decoding seconds."""
 
     text: str
     words: list[tuple[str, int, int]]

@@ -1,20 +1,24 @@
 """N-best rescoring with a causal Transformer LM (`asr decode --rescore DIR`).
 
 The beam search (with or without the n-gram) keeps N hypotheses with their acoustic score and their n-gram
-part α·ln P_ngram + β·words. Each is rescored as
+part α·ln P_ngram + β·words (as pyctcdecode scores it: with its offset for each word out of the n-gram's
+vocabulary, times α, and any hotword bonus). Each is rescored as
 
     total = acoustic + α·ln P_ngram + γ·ln P_neural + β·words
 
 where ln P_neural is the neural LM's natural-log probability of the sentence from ``<s>`` through ``</s>`` (as
-`asr lm train` measures its perplexity). Without an n-gram the beam search applies no insertion bonus, so β·words
-is added here. The best rescored hypothesis, with its own word times, becomes the transcript. Sentences are
-scored once per decode (a cache by text), in batches of similar length, so tuning γ re-ranks without scoring
-again.
+`asr lm train` measures its perplexity), plus, for each word out of its vocabulary, the offset the first pass
+gives a word out of the n-gram's (pyctcdecode's ``unk_score_offset``, -10 in log10): a word-level LM trains
+``<unk>`` as a likely word, so unpenalised nonsense words outscored real ones. Without an n-gram the beam
+search applies no insertion bonus, so β·words is added here. The best rescored hypothesis, with its own word
+times, becomes the transcript. Sentences are scored once per decode (a cache by text), in batches of similar
+length, so tuning γ re-ranks without scoring again.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +30,7 @@ from asr.errors import InputError
 from lm.neural import INFO_FILE, NeuralLM
 
 DEFAULT_GAMMA = 0.5
+UNK_OFFSET = -10.0 * math.log(10)  # pyctcdecode's unk_score_offset (-10, log10) in natural log, per unknown word
 DEFAULT_DEPTH = 16  # hypotheses per utterance rescored when --nbest is not given
 BATCH = 64
 
@@ -66,7 +71,10 @@ class Rescorer:
         with tqdm(total=len(new), desc="rescore (neural LM)", unit="hyp", disable=len(new) < BATCH) as bar:
             for k in range(0, len(new), BATCH):
                 batch = new[k : k + BATCH]
-                self.cache.update(zip(batch, self.lm.log_probs(batch, BATCH), strict=True))
+                scores = self.lm.log_probs(batch, BATCH)
+                self.cache.update(
+                    (t, p + UNK_OFFSET * self.lm.unknown_words(t)) for t, p in zip(batch, scores, strict=True)
+                )
                 bar.update(len(batch))
         return time.perf_counter() - start
 

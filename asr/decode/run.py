@@ -331,6 +331,11 @@ def check_options(opts: DecodeOptions) -> None:
         raise InputError(f"--lm goes with --decoder beam_lm (--decoder {opts.decoder} would not use it)")
     if opts.dev is not None and not opts.tune:
         raise InputError("--dev goes with --tune (it is a manifest to tune on, not decoded)")
+    if opts.dev is not None and opts.dev.resolve() in {m.resolve() for m in opts.manifests}:
+        raise InputError(f"--dev {opts.dev} is decoded too (--manifest): its results would be tuned on themselves "
+                         "and recorded as tuned elsewhere; name it with --tune-on instead")  # fmt: skip
+    if opts.rescore and opts.depth == 1:
+        raise InputError("--rescore with --nbest 1 re-ranks nothing (one hypothesis per utterance); keep 2 or more")
     if opts.decoder == "greedy" and (opts.beam != BeamSettings() or opts.nbest is not None
                                      or (opts.backend, opts.workers) != ("ctcbeam", 0)):  # fmt: skip
         raise InputError("beam settings (--beam-width, --alpha, --beta, --hotwords, --nbest, --backend, --workers, "

@@ -20,7 +20,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--train", required=True, type=Path, help="the train manifest")
     parser.add_argument("--out", required=True, type=Path, help="processor folder")
     parser.add_argument(
-        "--check", nargs="*", type=Path, default=[], help="dev/test manifests to check for unseen characters"
+        "--check",
+        nargs="*",
+        action="extend",
+        type=Path,
+        default=[],
+        help="dev/test manifests to check for unseen characters",
     )
     parser.add_argument(
         "--normalize", help="normaliser spec (default: the train manifest language's; needed for a mix of languages)"
