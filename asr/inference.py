@@ -75,8 +75,11 @@ EXACT_PADDING = ("wav2vec2", "hubert", "wavlm")
 
 
 def pads_exactly(config) -> bool:
-    """Whether utterances of different lengths can share a padded batch without changing any output."""
-    return uses_attention_mask(config) and config.model_type in EXACT_PADDING
+    """Whether utterances of different lengths can share a padded batch without changing any output (not with
+    an output adapter, ``add_adapter``: its convolutions see the padding; a review measured 0.21 in log-prob)."""
+    return (
+        uses_attention_mask(config) and config.model_type in EXACT_PADDING and not getattr(config, "add_adapter", False)
+    )
 
 
 @dataclass
@@ -105,6 +108,33 @@ def _not_a_ctc_model(name: str) -> str:
     if not architectures or any(a.endswith("ForCTC") for a in architectures):
         return ""
     return f": its config names {', '.join(architectures)}, not a CTC model; fine-tune it with 'asr train'"
+
+
+def _check_loaded(name: str, model, processor, missing_keys: list[str]) -> None:
+    """One line for a model this path cannot run: one that reads features other than the raw waveform (no
+    convolutional feature encoder), or whose weights leave part of the network random (a config naming another
+    architecture loaded every encoder weight as missing). ``masked_spec_embed`` is used in training only."""
+    config = model.config
+    if not all(hasattr(config, key) for key in ("conv_kernel", "conv_stride")) or "input_values" not in getattr(
+        processor.feature_extractor, "model_input_names", ["input_values"]
+    ):
+        raise InputError(f"{name}: a {config.model_type} model reads {processor.feature_extractor.model_input_names}, "
+                         "not the raw waveform through a convolutional feature encoder: asr runs the wav2vec2 "
+                         "family (wav2vec2, HuBERT, WavLM, Data2VecAudio, SEW, UniSpeech, conformer)")  # fmt: skip
+    if missing := sorted(k for k in missing_keys if not k.endswith("masked_spec_embed")):
+        named = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise InputError(f"{name}: its weights lack {len(missing)} of the model's ({named}): they would be random; "
+                         "is config.json this checkpoint's?")  # fmt: skip
+
+
+def _check_head(name: str, config, tokenizer) -> None:
+    """One line for a processor that is not the CTC head's: another number of tokens, or another blank."""
+    if len(tokenizer) != config.vocab_size:
+        raise InputError(f"{name}: its tokenizer has {len(tokenizer)} tokens, its CTC head {config.vocab_size} "
+                         "outputs: the processor is not this model's")  # fmt: skip
+    if config.pad_token_id is not None and tokenizer.pad_token_id != config.pad_token_id:
+        raise InputError(f"{name}: its tokenizer's blank (pad) is token {tokenizer.pad_token_id}, the model's "
+                         f"{config.pad_token_id}: the processor is not this model's")  # fmt: skip
 
 
 class CTCInference:
@@ -136,15 +166,19 @@ class CTCInference:
         try:
             processor = AutoProcessor.from_pretrained(name)
             model, info = AutoModelForCTC.from_pretrained(name, dtype=getattr(torch, dtype), output_loading_info=True)
-        except (OSError, ValueError, TypeError, SafetensorError) as err:  # TypeError: no tokenizer files
-            raise InputError(f"{name}: cannot load a CTC model and processor ({str(err).splitlines()[0]})"
-                             f"{_not_a_ctc_model(name)}") from None  # fmt: skip
+        except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as err:  # TypeError: no tokenizer
+            # files; RuntimeError: weights of other sizes than the config's
+            raise InputError(
+                f"{name}: cannot load a CTC model and processor ({str(err).splitlines()[0]}){_not_a_ctc_model(name)}"
+            ) from None
         if head := sorted(key for key in info["missing_keys"] if key.startswith("lm_head")):  # a random head: WER ~100%
             raise InputError(f"{name}: its weights hold no CTC head ({', '.join(head)}){_not_a_ctc_model(name)}")
+        _check_loaded(name, model, processor, info["missing_keys"])
         if adapter:
             from asr.model.adapters import load_adapter
 
             load_adapter(model, processor, name, adapter)
+        _check_head(name, model.config, processor.tokenizer)
         return cls(model.to(device).eval(), processor, chunk_seconds)
 
     @property

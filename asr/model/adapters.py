@@ -79,7 +79,10 @@ def load_adapter(model, processor, name: str, lang: str) -> None:
                          f"{' '.join(str(err).split())[:200]}") from None  # fmt: skip
     tokenizer = processor.tokenizer
     if isinstance(next(iter(tokenizer.vocab.values()), None), dict):  # nested {lang: vocab}, as MMS ships it
-        tokenizer.set_target_lang(lang)
+        try:
+            tokenizer.set_target_lang(lang)
+        except ValueError as err:  # the vocabulary has no such language
+            raise InputError(f"{name}: --adapter {lang}: {str(err).splitlines()[0]}") from None
     if len(tokenizer) != model.config.vocab_size:
         raise InputError(
             f"{name}: the tokenizer has {len(tokenizer)} tokens, adapter {lang!r}'s head {model.config.vocab_size}"

@@ -18,7 +18,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--family", choices=list(FAMILIES), default="wav2vec2")
     norm_help = (
         "feature encoder: group (base models, no attention masks), layer, or stable (layer norm and a "
-        "pre-norm transformer, as large/XLS-R/MMS); default stable for tiny/small, group for base"
+        "pre-norm transformer, as large/XLS-R/MMS); default stable for tiny, tiny-wide and small, group for base; "
+        "data2vec-audio has layer only"
     )
     p.add_argument("--norm", choices=list(NORMS), help=norm_help)
     p.add_argument("--adapter-dim", type=int, default=0, help="add MMS-style adapter layers of this size")

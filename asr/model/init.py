@@ -99,6 +99,9 @@ def init_model(
     for option, folder in (("--processor", processor_dir), ("--encoder-from", encoder_from)):
         if folder is not None and Path(folder).resolve() == out_dir.resolve():
             raise InputError(f"--out {out_dir} is the {option} folder; use another --out")
+    if processor_dir is None and (out_dir / "vocab.json").exists():  # a head of the default size beside it
+        raise InputError(f"--out {out_dir} holds a processor (vocab.json): give it as --processor to size the head "
+                         "to it, and another --out")  # fmt: skip
     if adapter_dim < 0:
         raise InputError(f"--adapter-dim {adapter_dim}: expected a positive size (0: no adapters)")
     extra, processor = {}, None
@@ -137,7 +140,8 @@ def copy_feature_encoder(model, checkpoint: Path) -> None:
 
     try:
         loaded = AutoModel.from_pretrained(str(checkpoint))
-    except (OSError, ValueError, SafetensorError) as err:  # a truncated model.safetensors: SafetensorError
+    except (OSError, ValueError, RuntimeError, SafetensorError) as err:  # SafetensorError: truncated weights;
+        # RuntimeError: weights of other sizes than its config's
         raise InputError(f"--encoder-from {checkpoint}: cannot load a model: {str(err).splitlines()[0]}") from None
     source, target = loaded.feature_extractor.state_dict(), model.base_model.feature_extractor
     # the same weights can sit in another encoder (strides, activation): the layers' settings must agree too
