@@ -84,6 +84,11 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
             run_synth(build_parser("asr data").parse_args(changed))
     assert (out / "en" / "train.jsonl").read_text() == before
     assert data_main([*args[:3], "--out", str(out), "--hours", "0.03", "--workers", "0"]) == 2
+    # a language before it in --langs is not built first (its folder then refused the corrected command)
+    other = [*args[:2], "fi,en", *args[3:]]
+    with pytest.raises(InputError, match="en holds a corpus made with other settings"):
+        run_synth(build_parser("asr data").parse_args([*other[:-1], "4"]))
+    assert not (out / "fi" / "train.jsonl").exists()
 
 
 @pytest.mark.parametrize(
@@ -257,6 +262,10 @@ def test_asterisk_prompts_are_real_speech_with_clean_text(tmp_path):
     assert not any("[" in t or "(" in t or "*" in t or "<" in t for t in texts)  # "<beep ascending>" was a text
     assert not any(c.isdigit() for t in texts for c in t)  # "press 1" is spoken "one": its label was "1"
     assert summary["entries_skipped"]["digits spoken as words"] >= 1
+    # one sentence recorded under several names ("confbridge-begin-glorious-a", "-c"): never in train and test
+    trained = {u.text.lower() for u in utts["train"]}
+    assert not any(u.text.lower() in trained for s in ("dev", "test") for u in utts[s])
+    assert summary["entries_skipped"]["words of a train prompt"] >= 1
     assert all(u.id.startswith("allison_en-") and u.speaker == "allison" for u in utts["dev"])
     skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
     assert len(skipped) == sum(summary["entries_skipped"].values()) and all(e["name"] and e["reason"] for e in skipped)
@@ -271,6 +280,24 @@ def test_asterisk_prompts_are_real_speech_with_clean_text(tmp_path):
     assert data_main(["asterisk", "--lang", "en", "--out", str(tmp_path / "file")]) == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("(10 seconds of silence)", "not speech"),  # counted as digits spoken before
+        ("(beep)", "not speech"),  # counted as empty text before
+        ("un suono di beep ascendente", "not speech"),  # Italian tones: one was a test prompt
+        ("La chiamata non pu? essere completata cos? come composta.", "letters lost in the transcript (?)"),
+        ("Press 1 now", "digits spoken as words"),
+        ('IAX (note: does not say "2")', None),  # the digit is in a gloss, not spoken
+        ("Is this correct? Press pound", None),  # a question, not a lost letter
+    ],
+)
+def test_asterisk_entries_are_skipped_for_what_they_are(text, reason):
+    from asr.data.asterisk import clean_text
+
+    assert clean_text(text)[1] == reason
+
+
 def test_asterisk_unknown_language(tmp_path):
     proc = subprocess.run(
         [*ASR, "data", "asterisk", "--lang", "de", "--out", str(tmp_path)], capture_output=True, text=True
@@ -283,3 +310,12 @@ def test_every_language_is_planned_before_any_is_built(tmp_path, capsys):
     a corpus of other settings."""
     assert data_main(["synth", "--langs", "fi,de", "--hours", "0.002", "--out", str(tmp_path / "c")]) == 2
     assert "gives 2 de sentences: too few" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_hours_beyond_the_sentences_that_get_audio_are_named(tmp_path):
+    """--hours 20 of Finnish planned about 1.4 h without a word."""
+    from asr.data.synth.corpus import plan
+
+    assert plan("hi", 0.05, 0, tmp_path / "hi")[2]["hours_capped_at"] is None
+    capped = plan("hi", 5, 0, tmp_path / "hi")[2]["hours_capped_at"]
+    assert 0.5 < capped < 5

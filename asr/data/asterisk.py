@@ -4,9 +4,11 @@
 ``name: text`` per line) and ``asterisk-core-sounds-<lang>-wav`` the 8 kHz studio recordings under
 ``/usr/share/asterisk/sounds/<lang>/`` (a link to the voice's folder, such as ``en_US_f_Allison``). One
 professional speaker per language: the voice folder names the speaker. Entries are skipped, and counted by
-reason (and listed in ``skipped.jsonl``), when they are not speech (``[beep]``), have no recording, or speak
-symbols the text does not hold (``*``, ``#``); bracketed glosses and stage notes are removed from the text.
-Prompts are split 80/10/10 into train/dev/test by a hash of their name, so the split of a prompt never changes.
+reason (and listed in ``skipped.jsonl``), when they are not speech (``[beep]``, ``(10 seconds of silence)``),
+have no recording, speak symbols or digits the text does not hold (``*``, ``#``, ``1``), or lost letters in the
+transcript file (Italian ``pu? essere``); bracketed glosses and stage notes are removed from the text.
+Prompts are split 80/10/10 into train/dev/test by a hash of their name, so the split of a prompt never changes;
+a dev or test prompt with the words of a train prompt (one sentence recorded under several names) is skipped.
 Audio is referenced where it lies and resampled to 16 kHz on loading.
 """
 
@@ -43,16 +45,35 @@ def split_of(name: str) -> str:
     return "dev" if bucket == 0 else "test" if bucket == 1 else "train"
 
 
+_TONE = re.compile(r"\s*(\[[^\]]*\]|<[^>]*>|\([^)]*\)|un suono\b.*)\s*", re.IGNORECASE)  # it: "un suono beep"
+_LOST_LETTER = re.compile(r"[^\W\d_]\?(?=[^\W\d_]|\s+[^\W\d_A-Z])")  # "pu? essere": the transcript lost "ò"
+
+
 def clean_text(text: str) -> tuple[str, str | None]:
     """The spoken text of a transcript entry, and the reason to skip it (None when usable)."""
-    if re.fullmatch(r"\s*(\[[^\]]*\]|<[^>]*>)\s*", text):  # [silence], <beep ascending>: tones, not words
+    if _TONE.fullmatch(text):  # [silence], <beep ascending>, (beep), (10 seconds of silence): not words
         return "", "not speech"
     if "*" in text or "#" in text:
         return "", "symbols spoken as words"
-    if any(ch.isdigit() for ch in text):  # "press 1" is spoken "one": its label would be the digit
-        return "", "digits spoken as words"
     spoken = " ".join(_GLOSS.sub(" ", text).split())
+    if any(ch.isdigit() for ch in spoken):  # "press 1" is spoken "one": its label would be the digit
+        return "", "digits spoken as words"
+    if _LOST_LETTER.search(spoken):  # a letter the transcript file lost: the label would miss it
+        return "", "letters lost in the transcript (?)"
     return spoken, None if spoken else "empty text"
+
+
+def _repeats_of_train(lang: str, splits: dict[str, list[Utterance]], names: dict[str, str]) -> list[dict]:
+    """Takes out of dev and test the prompts whose words a train prompt has (the same sentence recorded under
+    several names: a repeat of training data); returns them as skipped entries (`names`: id -> prompt name)."""
+    normalize = default_normalizer(lang)
+    trained = {normalize(u.text) for u in splits.get("train", [])}
+    skipped = []
+    for split in ("dev", "test"):
+        repeats = [u for u in splits.get(split, []) if normalize(u.text) in trained]
+        skipped += [{"name": names[u.id], "reason": "words of a train prompt", "text": u.text} for u in repeats]
+        splits[split] = [u for u in splits.get(split, []) if u not in repeats]
+    return skipped
 
 
 def _transcripts(lang: str) -> list[tuple[str, str]]:
@@ -78,6 +99,7 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], list[dict]]:
     wavs = {str(p.relative_to(folder).with_suffix("")).lower(): p for p in folder.rglob("*.wav")}
     splits: dict[str, list[Utterance]] = {}
     skipped: list[dict] = []
+    names: dict[str, str] = {}  # utterance id -> prompt name
     seen: set[str] = set()
     for name, text in _transcripts(lang):
         spoken, reason = clean_text(text)
@@ -91,9 +113,10 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], list[dict]]:
             continue
         seen.add(name.lower())
         utt_id = f"{speaker}_{lang}-{name.replace('/', '-')}"
+        names[utt_id] = name
         utterance = Utterance(utt_id, str(wav), 0.0, spoken, speaker, lang)
         splits.setdefault(split_of(name), []).append(utterance)
-    return splits, skipped
+    return splits, skipped + _repeats_of_train(lang, splits, names)
 
 
 SKIPPED_FILE = "skipped.jsonl"

@@ -85,7 +85,7 @@ def _add_asterisk(sub) -> None:
 def run_synth(args: argparse.Namespace) -> int:
     from asr.data.prepare import summary_table
     from asr.data.synth.augment import NOISE_SLOPES, Augmentation
-    from asr.data.synth.corpus import plan, synth_language
+    from asr.data.synth.corpus import MAX_AUDIO_SHARE, check_folder, corpus_settings, plan, synth_language
     from asr.data.synth.texts import LANGUAGES
     from asr.data.synth.voices import ENGINES
 
@@ -110,6 +110,9 @@ def run_synth(args: argparse.Namespace) -> int:
     )
     # every language's plan before any is built: a setting one cannot take left the others half made
     plans = {lang: plan(lang, args.hours, args.seed, args.out / lang, engines, args.sentence_pool) for lang in langs}
+    recorded = corpus_settings(args.hours, args.seed, settings, engines, args.sentence_pool)
+    for lang in langs:  # and every language's folder: a later one made with other settings stopped the run midway
+        check_folder(args.out / lang, recorded)
     for lang in langs:
         summary = synth_language(
             lang, args.hours, args.out, args.seed, settings, args.workers, engines, args.sentence_pool, plans[lang]
@@ -118,6 +121,9 @@ def run_synth(args: argparse.Namespace) -> int:
         print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM"
               + (f"; left out, repeating a voiced sentence: {repeats}" if repeats else ""))  # fmt: skip
         print(summary_table(summary))
+        if summary["hours_capped_at"] is not None:
+            print(f"{lang}: --hours {args.hours:g} is more than the {MAX_AUDIO_SHARE:.0%} of its sentences that get "
+                  f"audio: {summary['hours_capped_at']:g} h of text planned")  # fmt: skip
     print(f"corpus in {args.out}")
     return 0
 
@@ -191,7 +197,12 @@ def run_merge(args: argparse.Namespace) -> int:
 
 
 def _add_subset(sub) -> None:
-    p = sub.add_parser("subset", help="a random subset of a manifest with a given number of hours (labeled subsets)")
+    p = sub.add_parser(
+        "subset",
+        help="a random subset of a manifest with a given number of hours (labeled subsets): utterances in the "
+        "seed's order until the hours are reached (so up to one utterance over; a smaller subset of a seed lies "
+        "inside a larger one); audio paths written absolute",
+    )
     p.add_argument("manifest", type=Path)
     p.add_argument("--hours", type=float, required=True, help="audio hours to keep (e.g. 0.1667 for 10 minutes)")
     p.add_argument("--seed", type=int, default=0)

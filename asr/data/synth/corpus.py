@@ -123,6 +123,8 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str,
         "repeats_left_out": repeats,
         "speakers": {split: sorted({j.speaker.id for j in js}) for split, js in jobs.items()},
         "held_out_voices": sorted(held_out_voices(jobs)),
+        # the hours of text planned, where the share of sentences that get audio stopped it short of --hours
+        "hours_capped_at": round(total / 3600, 3) if total < budget else None,
     }
     return jobs, lm_texts, stats
 
@@ -177,9 +179,22 @@ def _flat(settings: dict) -> dict:
     return {**{k: v for k, v in settings.items() if k != "augmentation"}, **augmentation}
 
 
+def corpus_settings(hours: float, seed: int, settings: Augmentation, engines: tuple[str, ...],
+                    sentence_pool: str) -> dict:  # fmt: skip
+    """What a corpus folder records of the settings it is made with (`claim_folder`)."""
+    return {"hours": hours, "seed": seed, "augmentation": _json(asdict(settings)), "engines": list(engines),
+            "sentence_pool": sentence_pool}  # fmt: skip
+
+
 def claim_folder(lang_dir: Path, settings: dict) -> None:
     """Records the settings a corpus folder is made with; a folder made with other settings is refused (its
     audio would be kept under the new settings' transcripts)."""
+    check_folder(lang_dir, settings)
+    (lang_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+
+
+def check_folder(lang_dir: Path, settings: dict) -> None:
+    """`InputError` where `claim_folder` would refuse the folder; writes nothing."""
     path = lang_dir / SETTINGS_FILE
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
@@ -195,7 +210,6 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
     elif lang_dir.exists() and any(lang_dir.iterdir()):
         raise InputError(f"{lang_dir} is not empty and was not made by 'asr data synth'; use another --out")
     writable_dir(lang_dir, "--out")
-    path.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
 
 
 def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: Augmentation, workers: int,
@@ -208,8 +222,7 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
     `planned` is what `plan` gave for these settings, where the caller checked them already."""
     lang_dir = out_dir / lang
     jobs, lm_text, stats = planned or plan(lang, hours, seed, lang_dir, engines, sentence_pool)  # bad settings first
-    claim_folder(lang_dir, {"hours": hours, "seed": seed, "augmentation": _json(asdict(settings)),
-                            "engines": list(engines), "sentence_pool": sentence_pool})  # fmt: skip
+    claim_folder(lang_dir, corpus_settings(hours, seed, settings, engines, sentence_pool))
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
     for job in all_jobs:
         job.path.parent.mkdir(parents=True, exist_ok=True)
