@@ -65,22 +65,32 @@ def test_optimisation_steps_reduce_the_loss(setup, tmp_path):
     assert info["num_processes"] == 1 and info["final_model"] == "best"
 
 
-def test_killed_run_resumes_to_the_same_weights(setup, tmp_path):
+@pytest.mark.parametrize(
+    ("steps", "kill_at", "extra"),
+    # with the feature cache and speed perturbation: the resumed run fills the cache in other batches than the
+    # whole run did (its rows, computed inside padded batches, differed in their last bits: 49 tensors differed)
+    [
+        (12, 4, {}),
+        (30, 12, {"freeze_feature_encoder": "true", "speed_perturb": "[0.9,1.0,1.1]", "max_batch_seconds": 8}),
+    ],
+    ids=["plain", "cached-speed-perturbed"],
+)
+def test_killed_run_resumes_to_the_same_weights(setup, tmp_path, steps, kill_at, extra):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert train_main(_args(setup, whole, max_steps=12)) == 0
-    proc = subprocess.Popen([*ASR, "train", *_args(setup, killed, max_steps=12)], stderr=subprocess.DEVNULL)
+    assert train_main(_args(setup, whole, max_steps=steps, **extra)) == 0
+    proc = subprocess.Popen([*ASR, "train", *_args(setup, killed, max_steps=steps, **extra)], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (killed / "checkpoint-4").exists() and proc.poll() is None and time.monotonic() < deadline:
+    while not (killed / f"checkpoint-{kill_at}").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert not (killed / "checkpoint-12").exists(), "the run ended before it could be killed"
-    assert train_main(_args(setup, killed, max_steps=12)) == 0
+    assert not (killed / f"checkpoint-{steps}").exists(), "the run ended before it could be killed"
+    assert train_main(_args(setup, killed, max_steps=steps, **extra)) == 0
     info = json.loads((killed / "run_info.json").read_text())
-    assert info["resumed_from"] in ("checkpoint-4", "checkpoint-8")
+    assert info["resumed_from"] in (f"checkpoint-{kill_at}", f"checkpoint-{kill_at + 4}")
     a, b = (
-        _weights(whole / "checkpoint-12" / "model.safetensors"),
-        _weights(killed / "checkpoint-12" / "model.safetensors"),
+        _weights(whole / f"checkpoint-{steps}" / "model.safetensors"),
+        _weights(killed / f"checkpoint-{steps}" / "model.safetensors"),
     )
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
     dev = [{k: r.get(k) for k in ("step", "dev_wer", "dev_cer")} for r in info["history"] if "dev_wer" in r]
@@ -116,6 +126,11 @@ def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path):
     log = (out / "train_log.csv").read_text().splitlines()
     lrs = {int(r.split(",")[0]): float(r.split(",")[log[0].split(",").index("lr")]) for r in log[1:]}
     assert lrs[9] == lrs[10] == 1e-2 and lrs[1] == 3e-3 / 2  # linear warm-up's first step: half the peak
+    # every resume with changes stays on record (each later run recorded only its own, so none after a rerun)
+    assert train_main(_args(setup, out, max_steps=10, resume_with_changes="true", **changed)) == 0
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["resumed_with_changes"] == {} and [c["step"] for c in info["changes_by_step"]] == [4, 8]
+    assert info["changes_by_step"][1]["changes"]["learning_rate"] == [3e-3, 1e-2]
 
 
 def test_resuming_on_data_remade_in_place_or_on_the_clock_with_another_budget_is_refused(setup, tmp_path):
@@ -248,6 +263,23 @@ def test_bad_input_is_reported(setup, tmp_path):
     proc = _run(_args(setup, tmp_path / "e", max_steps=1, unknown_key=1))
     assert proc.returncode == 2 and "unknown config key(s): unknown_key" in proc.stderr
 
+    proc = _run(_args(setup, tmp_path / "m", max_steps=1, mask_time_length=300))  # a ValueError at some step
+    assert proc.returncode == 2 and "mask_time_length 300 is more than the" in proc.stderr
+    assert not (tmp_path / "m" / "train_log.csv").exists()
+
+
+def test_a_run_started_afresh_never_takes_an_earlier_runs_best_model(setup, tmp_path):
+    """A run killed before its first checkpoint left best/; the next run in the folder, without a dev set,
+    adopted it on its resume: model/ held the earlier run's weights, "best dev WER 100%"."""
+    run = tmp_path / "run"
+    assert train_main(_args(setup, run, max_steps=2, eval_steps=2)) == 0
+    assert (run / "best").is_dir()
+    for leftover in [*run.glob("checkpoint-*"), run / "model"]:  # as if killed before its first checkpoint
+        shutil.rmtree(leftover)
+    assert train_main(_args(setup, run, max_steps=2, dev_manifest="", learning_rate=1e-4)) == 0
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["final_model"] == "last" and not info["best_step"] and not (run / "best").exists()
+
 
 def test_a_finished_run_run_again_changes_nothing_and_the_last_step_is_logged_once(setup, tmp_path):
     out = tmp_path / "run"
@@ -295,7 +327,9 @@ def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(line | {"audio": str(setup["data"] / line["audio"])}) + "\n")
     proc = _run(_args(setup, tmp_path / "f", train_manifest=bad, dev_manifest="", max_steps=2))
-    assert proc.returncode == 2 and f"utterance(s) {line['id']} at step 1 have more labels than frames" in proc.stderr
+    # named before the first step, not at the step that draws it (hours into a real run)
+    assert proc.returncode == 2 and f"({line['id']}) have more labels than frames, so" in proc.stderr
+    assert not (tmp_path / "f" / "train_log.csv").exists()
     proc = _run(
         _args(setup, tmp_path / "g", train_manifest=bad, dev_manifest="", max_steps=2, ctc_zero_infinity="true")
     )
@@ -371,8 +405,10 @@ def test_a_frozen_feature_encoder_cached_trains_as_one_computed_every_step(setup
     losses = {name: [row["loss"] for row in info["history"] if row.get("loss")] for name, info in runs.items()}
     assert len(losses["cached"]) == 14 and losses["cached"] == pytest.approx(losses["computed"], rel=1e-4)
     weights = {name: _weights(tmp_path / name / "model" / "model.safetensors") for name in runs}
-    for key, value in weights["computed"].items():
-        assert torch.allclose(weights["cached"][key], value, atol=1e-5), key
+    for key, value in weights["computed"].items():  # each cached row is computed alone, each computed one in
+        # its padded batch: 1e-6 apart, which AdamW's normalised steps take to 4e-4 in 14 steps where gradients
+        # are near zero (the losses above agree to 1e-4)
+        assert torch.allclose(weights["cached"][key], value, atol=1e-3), key
     dev = {name: [row["dev_cer"] for row in info["history"] if "dev_cer" in row] for name, info in runs.items()}
     assert len(dev["cached"]) >= 3 and dev["cached"] == pytest.approx(dev["computed"], abs=1e-9)
 

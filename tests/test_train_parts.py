@@ -149,6 +149,20 @@ def test_a_checkpoint_is_never_unpickled(tmp_path):
         checkpoints.read_state(folder)
 
 
+def test_a_damaged_checkpoint_is_one_line(tmp_path):
+    """A truncated model.safetensors and a missing generator file were tracebacks."""
+    acc, state = _training_state()
+    checkpoints.save_checkpoint(acc, tmp_path, 1, keep=0, state=state)
+    folder = tmp_path / "checkpoint-1"
+    (folder / "rng_0.safetensors").unlink()
+    with pytest.raises(InputError, match="not a checkpoint this version can resume"):
+        checkpoints.load_checkpoint(acc, folder, _training_state()[1])
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(InputError, match="not a checkpoint this version can resume"):
+        checkpoints.load_checkpoint(acc, folder, _training_state()[1])
+
+
 def test_a_run_that_starts_afresh_drops_the_log_of_one_killed_before_its_first_checkpoint(tmp_path):
     RunLog(tmp_path, active=True).write({"step": 1, "loss": 2.5})
     RunLog(tmp_path, active=True).write({"step": 1, "loss": 2.4})
@@ -199,6 +213,9 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
     (tmp_path / "d.yaml").write_text("adapter_lang: no\n")
     with pytest.raises(InputError, match="adapter_lang: YAML read an unquoted word as false; quote it"):
         TrainConfig.load(str(tmp_path / "d.yaml"), required)
+    (tmp_path / "e.yaml").write_text("output_dir: 0755\n")  # YAML 1.1's octal: it trained into exp folder 493
+    with pytest.raises(InputError, match="output_dir: YAML read an unquoted 493 as a number; quote it"):
+        TrainConfig.load(str(tmp_path / "e.yaml"), required)
     for key, value in (("speed_perturb", "[true, 1.1]"), ("tri_stage_ratios", "[true, false, false]")):
         with pytest.raises(InputError, match=f"config key {key}: expected"):
             TrainConfig.load(None, required | {key: value})
@@ -221,6 +238,9 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
         ("speed_perturb", "[0.9, 3]", "a list of speed factors from 0.5 to 2"),
         ("speed_perturb", "1.1", "a list of speed factors"),
         ("adapter_lang", "x/y", "letters, digits"),  # a traceback writing adapter.x/y.safetensors after training
+        ("seed", "-1", "0 to 2"),  # numpy's refusal, after the model loaded
+        ("output_dir", "", "a folder"),  # trained into the current folder
+        ("tri_stage_ratios", "[.nan, 0.5, 0.5]", "three shares"),  # a traceback when the schedule was built
     ],
 )
 def test_config_values_no_run_can_use_are_one_line(key, value, expected):

@@ -109,13 +109,16 @@ def read_state(path: Path) -> dict:
 def load_checkpoint(acc, path: Path, state: TrainingState) -> None:
     """Restores weights, optimizer, scheduler, scaler and this process's generators from `path`."""
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     trainer = read_state(path)
     try:
         weights = load_file(str(path / "model.safetensors"))
         optimizer = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
-    except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
+        rng = _read_rng(path, acc.process_index)
+    except (OSError, ValueError, RuntimeError, KeyError, pickle.UnpicklingError, SafetensorError) as err:
+        # SafetensorError: a truncated file; OSError: a generator file missing
         raise InputError(f"{path}: not a checkpoint this version can resume ({str(err).splitlines()[0]})") from None
     try:
         acc.unwrap_model(state.model).load_state_dict(weights)
@@ -126,7 +129,8 @@ def load_checkpoint(acc, path: Path, state: TrainingState) -> None:
     _take_config(state)
     if acc.scaler is not None and trainer.get("scaler"):
         acc.scaler.load_state_dict(trainer["scaler"])
-    _load_rng(path, acc.process_index)
+    if rng is not None:
+        _set_rng(*rng)
 
 
 def _take_config(state: TrainingState) -> None:
@@ -155,19 +159,24 @@ def _save_rng(folder: Path, rank: int) -> None:
     save_file(tensors, str(folder / f"rng_{rank}.safetensors"))
 
 
-def _load_rng(folder: Path, rank: int) -> None:
-    import torch
+def _read_rng(folder: Path, rank: int) -> tuple[dict, dict] | None:
+    """This process's saved generator states (numbers, tensors); None where it did not save any (resumed with
+    more processes than saved it: their generators start anew)."""
     from safetensors.torch import load_file
 
     numbers_file, tensors_file = folder / f"rng_{rank}.json", folder / f"rng_{rank}.safetensors"
-    if not numbers_file.is_file():  # resumed with more processes than saved it: their generators start anew
-        return
-    numbers = json.loads(numbers_file.read_text(encoding="utf-8"))
+    if not numbers_file.is_file():
+        return None
+    return json.loads(numbers_file.read_text(encoding="utf-8")), load_file(str(tensors_file))
+
+
+def _set_rng(numbers: dict, tensors: dict) -> None:
+    import torch
+
     version, mt, gauss = numbers["python"]
     random.setstate((version, tuple(mt), gauss))
     kind, keys, pos, has_gauss, cached = numbers["numpy"]
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    tensors = load_file(str(tensors_file))
     torch.set_rng_state(tensors["torch"])
     cuda = [tensors[k] for k in sorted((k for k in tensors if k.startswith("cuda_")), key=lambda k: int(k[5:]))]
     if cuda and torch.cuda.is_available():

@@ -192,13 +192,19 @@ class TrainConfig:
             raise InputError(f"config key tri_stage_final_scale: expected more than 0 and at most 1, got "
                              f"{self.tri_stage_final_scale}")  # fmt: skip
         ratios = self.tri_stage_ratios
-        numbers = isinstance(ratios, list) and len(ratios) == 3 and all(is_number(r) for r in ratios)
+        numbers = (
+            isinstance(ratios, list) and len(ratios) == 3 and all(is_number(r) and math.isfinite(r) for r in ratios)
+        )
         if not numbers or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
             raise InputError(
                 f"config key tri_stage_ratios: expected three shares of max_steps (warm-up, hold, decay) that sum "
                 f"to 1, such as [0.1, 0.4, 0.5], got {ratios!r}"
             )
 
+        if not 0 <= self.seed < 2**32:  # torch and numpy take no other (a traceback after the model loaded)
+            raise InputError(f"config key seed: expected 0 to 2**32 - 1, got {self.seed}")
+        if not self.output_dir:  # "" trained into the current folder (and a fresh start there cleared its logs)
+            raise InputError("config key output_dir: expected a folder, got an empty value")
         if self.adapter_lang and not re.fullmatch(r"[A-Za-z0-9_-]+", self.adapter_lang):  # a file name's part
             raise InputError(f"config key adapter_lang: expected letters, digits, '-' or '_' (a language code such "
                              f"as fin or cmn-script_simplified), got {self.adapter_lang!r}")  # fmt: skip
@@ -270,6 +276,8 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
         if kind is str:
             return ""  # unset, as a path key's default
         raise InputError(f"config key {f.name}: expected {_EXPECTED[kind]}, got null (an empty value)")
+    if kind is str and isinstance(value, int | float) and not isinstance(value, bool):  # YAML's 0755 is 493
+        raise InputError(f"config key {f.name}: YAML read an unquoted {value!r} as a number; quote it")
     if kind is str and isinstance(value, bool):  # YAML reads an unquoted true/false/no/yes as a bool
         if not f.metadata["choices"]:  # a name or a path: adapter_lang: no was the adapter "false"
             raise InputError(f"config key {f.name}: YAML read an unquoted word as {str(value).lower()}; quote it")

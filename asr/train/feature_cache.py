@@ -57,14 +57,14 @@ class FeatureCache:
 
     def prepare(self, ids: list[str], inputs: dict) -> None:
         """Sets the batch's encoder output (batch, channels, frames) for the next forward pass, computing the
-        rows of utterances not seen before from the padded `inputs` (input_values and attention_mask)."""
-        values = inputs["input_values"]
+        rows of utterances not seen before from the padded `inputs` (input_values and attention_mask), each from
+        its own samples alone: computed inside a padded batch, a row differed in its last bits with the batch's
+        width, so a resumed run (which fills the cache in other batches) was not bit-identical."""
+        values, samples = inputs["input_values"], inputs["attention_mask"].sum(-1).tolist()
         lengths = self.model._get_feat_extract_output_lengths(inputs["attention_mask"].sum(-1)).tolist()
-        missing = [i for i, id_ in enumerate(ids) if id_ not in self.rows]
-        if missing:  # the encoder's weights are frozen, so no graph is recorded
-            computed = self.compute(values[missing])
-            for row, i in zip(computed, missing, strict=True):
-                self.rows[ids[i]] = row[:, : lengths[i]].clone()
+        for i, id_ in enumerate(ids):  # the encoder's weights are frozen, so no graph is recorded
+            if id_ not in self.rows:
+                self.rows[id_] = self.compute(values[i : i + 1, : samples[i]])[0, :, : lengths[i]].clone()
         width = int(self.model._get_feat_extract_output_lengths(values.shape[1]))
         first = self.rows[ids[0]]
         features = first.new_zeros((len(ids), first.shape[0], width))

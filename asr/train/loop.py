@@ -84,6 +84,7 @@ class LoopState:
     audio_seconds: float = 0.0  # audio trained on, by all processes
     batches_left_at_epoch_ends: int = 0  # by all processes: their shards' tails and the batches no process got
     history: list[dict] = field(default_factory=list)
+    changes: list[dict] = field(default_factory=list)  # every resume with changes: the step, what changed
 
     def state_dict(self) -> dict:
         return asdict(self)
@@ -184,18 +185,33 @@ class Trainer:
         self.feature_cache = FeatureCache(model) if in_memory and can_cache(model, self.attention_mask) else None
 
     def _check_fastest_speed(self) -> None:
-        """With speed perturbation, train utterances CTC cannot align at the fastest speed are named before the
-        first step: they stopped the run at whichever step first drew that speed for them, every resume alike."""
-        fastest = max(self.cfg.speed_perturb, default=1.0)
-        if fastest <= 1.0 or self.cfg.ctc_zero_infinity:
-            return
-        if infeasible := self._infeasible([at_speed(ex, fastest) for ex in self.train.examples]):
+        """Train utterances CTC cannot align at the fastest speed (1 without speed perturbation) are named before
+        the first step: they stopped the run at whichever step first drew them (at that speed), every resume
+        alike; and so is a time mask longer than the shortest utterance's frames (a ValueError from
+        transformers' masking at whichever step drew it)."""
+        cfg, fastest = self.cfg, max([*self.cfg.speed_perturb, 1.0])
+        examples = [at_speed(ex, fastest) for ex in self.train.examples]
+        if not cfg.ctc_zero_infinity and (infeasible := self._infeasible(examples)):
             ids = ", ".join(ex.id for ex in infeasible[:5]) + (", ..." if len(infeasible) > 5 else "")
-            raise TrainError(
-                f"{len(infeasible)} train utterance(s) ({ids}) have more labels than frames at speed {fastest:g} "
-                f"(speed_perturb), so the CTC loss would be infinite; leave that speed out, or set "
-                f"ctc_zero_infinity=true to skip them (counted)"
-            )
+            where, advice = "", "set ctc_zero_infinity=true to skip them (counted)"
+            if fastest > 1:
+                where, advice = f" at speed {fastest:g} (speed_perturb)", f"leave that speed out, or {advice}"
+            raise TrainError(f"{len(infeasible)} train utterance(s) ({ids}) have more labels than frames{where}, "
+                             f"so the CTC loss would be infinite; {advice}")  # fmt: skip
+        config = self.acc.unwrap_model(self.model).config
+        if cfg.mask_feature_prob > 0 and cfg.mask_feature_length > config.hidden_size:
+            raise TrainError(f"mask_feature_length {cfg.mask_feature_length} is more than the model's "
+                             f"{config.hidden_size} channels")  # fmt: skip
+        if cfg.mask_time_prob > 0 and examples and cfg.mask_time_length > (shortest := self._frames(examples)):
+            raise TrainError(f"mask_time_length {cfg.mask_time_length} is more than the {shortest} frames of the "
+                             "shortest train utterance (min_duration leaves such utterances out)")  # fmt: skip
+
+    def _frames(self, examples: list[Example]) -> int:
+        """The model's output frames for the shortest of `examples`."""
+        config = self.acc.unwrap_model(self.model).config
+        conv = list(zip(config.conv_kernel, config.conv_stride, strict=True))
+        rate = self.processor.feature_extractor.sampling_rate
+        return ctc_frames(round(min(ex.duration for ex in examples) * rate), conv)
 
     def _adapter_lang(self) -> str:
         lang = self.cfg.adapter_lang or self.processor_folder.language()
@@ -384,6 +400,8 @@ class Trainer:
             )
         checkpoints.load_checkpoint(self.acc, path, self._training_state())
         self.state.load_state_dict(saved["loop"])
+        if self.config_changes:  # kept in the checkpoints: a later resume or rerun no longer lost it
+            self.state.changes.append({"step": self.state.step, "changes": self.config_changes})
         before = inputs.get("processes")
         if isinstance(before, int) and before != self.acc.num_processes:
             self._reposition(before)
@@ -443,6 +461,8 @@ class Trainer:
         self._saved_loop: dict | None = None  # the loop state of the last checkpoint
         if resumed:
             self._resume(resumed)
+        elif self.acc.is_main_process:  # an earlier run's best/ would be adopted by this run's resume, or kept
+            shutil.rmtree(self.out / "best", ignore_errors=True)
         self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
         start = time.monotonic() - self.state.elapsed
         progress = self._progress(resumed)
@@ -584,6 +604,7 @@ class Trainer:
             "minutes": round(self.state.elapsed / 60, 3),
             "resumed_from": resumed.name if resumed else None,
             "resumed_with_changes": self.config_changes,
+            "changes_by_step": self.state.changes,
             "best_step": self.state.best_step,
             "final_model": "best" if self.state.best_step else "last",
             "train_utterances": len(self.train.examples),
