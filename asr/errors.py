@@ -17,20 +17,39 @@ def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `kill`'s stop), raised where Ctrl-C would be, so that the same clean-up runs."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
-    """Runs a command body; an `InputError` becomes one line on stderr and exit status 2, Ctrl-C one line and
-    exit status 130 (work that resumes, resumes on the next run)."""
+    """Runs a command body; an `InputError` becomes one line on stderr and exit status 2, as does a file that
+    cannot be written or read once the work has started (a folder in the way, no permission: they were
+    tracebacks); Ctrl-C one line and exit status 130, SIGTERM one line and 143 (work that resumes, resumes on
+    the next run; partial outputs are removed as on Ctrl-C: they were left behind)."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # not where a caller (accelerate, a test) set its own
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return fn()
     except InputError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush silent
         return 1
+    except OSError as err:
+        names = " -> ".join(str(n) for n in (err.filename, err.filename2) if n is not None)
+        print(f"{prog}: error: {names + ': ' if names else ''}{err.strerror or err}", file=sys.stderr)
+        return 2
 
 
 def writable_dir(path: Path, option: str) -> Path:
@@ -49,3 +68,10 @@ def ignore_interrupts() -> None:
     """A worker process's initializer: Ctrl-C reaches the whole process group, and the parent alone answers
     it (one line, exit 130) and ends its pool, instead of every worker printing a traceback."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    default_termination()
+
+
+def default_termination() -> None:
+    """A worker process's initializer: SIGTERM ends it at once, as the pool's terminate() means it to (the
+    handler it inherits from `run_reporting_errors` would raise in it)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

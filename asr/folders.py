@@ -17,7 +17,8 @@ T = TypeVar("T")
 def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") -> T:
     """Has `write` fill ``<out>.partial``, which then takes the place of `out`: a failed or interrupted write
     leaves `out` as it was and nothing beside it; returns what `write` returns. `option` names the output in
-    the error for a folder that cannot be written."""
+    the error for a folder that cannot be written. A link's target is replaced, not the link."""
+    out = out.resolve() if out.is_symlink() else out  # the partial folder beside the target: one filesystem
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     writable_dir(partial, option)
@@ -32,7 +33,8 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
 
 def replace_folder(new: Path, out: Path) -> None:
     """Puts the complete folder `new` in the place of `out` (set aside under a fresh name first, then removed):
-    at every moment `out` is the old folder or the new one."""
+    at every moment `out` is the old folder or the new one. A link's target is replaced, not the link."""
+    out = out.resolve() if out.is_symlink() else out
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old.", dir=out.parent))
         out.rename(old / out.name)  # a leftover OUT.old of an earlier run is never in the way, nor removed

@@ -156,18 +156,57 @@ def test_bad_input_is_one_line_and_exit_2(w, case, capsys):
     assert len([line for line in err.splitlines() if "error:" in line]) == 1
 
 
-def test_ctrl_c_is_one_line_and_exit_130(w):
+@pytest.mark.parametrize(
+    ("sent", "status", "said"),
+    # SIGTERM (a scheduler's stop) ended the process silently, its partial outputs left behind
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_ctrl_c_and_sigterm_are_one_line(w, sent, status, said):
+    out = w / f"interrupted-{said}"
     cmd = [sys.executable, "-m", "asr", "data", "synth", "--langs", "es", "--hours", "0.3", "--workers", "1",
-           "--out", str(w / "interrupted")]  # fmt: skip
+           "--out", str(out)]  # fmt: skip
     # as a foreground job: a test run started in the background (`cmd &`) ignores SIGINT, and children inherit that
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 60
-    while not list((w / "interrupted").rglob("*.flac")) and time.monotonic() < deadline:
+    while not list(out.rglob("*.flac")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
+    os.killpg(proc.pid, sent)  # Ctrl-C reaches the terminal's process group; kill and schedulers stop the group
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "Traceback" not in err and "asr data synth: interrupted" in err
+    assert proc.returncode == status and "Traceback" not in err and f"asr data synth: {said}" in err, err
+
+
+def test_files_that_cannot_be_written_once_work_started_are_one_line(w, capsys):
+    """A folder in the way of an output (found after the network pass) was a traceback; an earlier decode's
+    results.json stayed beside the new hypotheses, which the leaderboard took for one decode."""
+    from asr.decode.cli import main as decode_main
+
+    manifest = w / "data" / "es" / "test.jsonl"
+    out = w / "blocked"
+    (out / "hyp.jsonl").mkdir(parents=True)
+    (out / "results.json").write_text("{}")
+    args = [
+        "--model",
+        str(Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"),
+        "--manifest",
+        str(manifest),
+        "--out",
+        str(out),
+    ]
+    assert decode_main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'hyp.jsonl'}: Is a directory" in err and "Traceback" not in err
+    assert not (out / "results.json").exists()
+
+
+def test_a_score_report_never_replaces_its_input(w, capsys):
+    from asr.scoring.cli import main as score_main
+
+    hyp = w / "scored.jsonl"
+    hyp.write_text('{"id": "u_1", "ref": "a b", "hyp": "a"}\n', encoding="utf-8")
+    assert score_main([str(hyp), "--json", str(hyp)]) == 2  # it was written over, exit 0
+    assert "is an input of this score" in capsys.readouterr().err and hyp.read_text().startswith('{"id"')
 
 
 def test_negative_number_lists_are_joined_to_their_option_only():

@@ -275,3 +275,15 @@ def test_a_causal_lm_whose_tokenizer_has_no_end_of_sentence_is_named(tmp_path, c
     args = ["train", "--text", str(tmp_path / "text.txt"), "--from", str(tmp_path / "noeos"), "--normalize", "none"]
     assert lm_main([*args, "--out", str(tmp_path / "out"), "--max-minutes", "0.01"]) == 2
     assert "noeos: its tokenizer has no end-of-sentence token" in capsys.readouterr().err
+
+
+def test_an_lm_out_that_is_a_link_rebuilds_its_target(tmp_path):
+    """The link was replaced by a folder of its own; the target kept the old LM."""
+    text = tmp_path / "text.txt"
+    text.write_text("one two three\nfour five six\none two six\n", encoding="utf-8")
+    args = ["build", "--text", str(text), "--normalize", "lower-nopunct"]
+    assert lm_main([*args, "--order", "2", "--out", str(tmp_path / "real")]) == 0
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert lm_main([*args, "--order", "3", "--out", str(tmp_path / "link")]) == 0
+    assert (tmp_path / "link").is_symlink()
+    assert json.loads((tmp_path / "real" / "lm.json").read_text(encoding="utf-8"))["order"] == 3

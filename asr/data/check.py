@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from asr.data.audio import TARGET_RATE, audio_info, duration_differs, load_audio, wav_header_frames
 from asr.data.manifest import Utterance
+from asr.errors import default_termination
 
 #: an utterance kept out, with its reason and a detail
 Rejected = tuple[Utterance, str, str]
@@ -158,7 +159,8 @@ def check_utterances(
     workers = min(workers or len(os.sched_getaffinity(0)), len(utterances) // CHUNK + 1)
     with ExitStack() as stack:
         if workers > 1:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+            context = multiprocessing.get_context("fork")
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=default_termination)
             outcomes = stack.enter_context(pool).map(inspect, utterances, chunksize=CHUNK)
         else:
             outcomes = map(inspect, utterances)

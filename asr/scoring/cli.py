@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     hyp_path = args.hyp or args.ref
     if args.hyp is None and (args.format or detect_format(args.ref)) != "jsonl":
         raise InputError(f"{args.ref}: HYP is missing (only a JSONL file can hold both 'ref' and 'hyp')")
+    inputs = {Path(p).resolve() for p in (args.ref, hyp_path)}
+    if args.json not in (None, "-") and Path(args.json).resolve() in inputs:  # it was written over, exit 0
+        raise InputError(f"--json {args.json} is an input of this score; write the report elsewhere")
     refs = read_transcripts(args.ref, "ref", args.format)
     hyps = read_transcripts(hyp_path, "hyp", args.format)
     if not refs:
