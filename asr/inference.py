@@ -127,10 +127,11 @@ def _check_loaded(name: str, model, processor, missing_keys: list[str]) -> None:
                          "is config.json this checkpoint's?")  # fmt: skip
 
 
-def _check_head(name: str, config, tokenizer) -> None:
-    """One line for a processor that is not the CTC head's: another number of tokens, or another blank."""
+def _check_head(name: str, config, tokenizer, head: str = "its CTC head") -> None:
+    """One line for a processor that is not the CTC head's (`head`: which one, an adapter's): another number of
+    tokens, or another blank."""
     if len(tokenizer) != config.vocab_size:
-        raise InputError(f"{name}: its tokenizer has {len(tokenizer)} tokens, its CTC head {config.vocab_size} "
+        raise InputError(f"{name}: its tokenizer has {len(tokenizer)} tokens, {head} {config.vocab_size} "
                          "outputs: the processor is not this model's")  # fmt: skip
     if config.pad_token_id is not None and tokenizer.pad_token_id != config.pad_token_id:
         raise InputError(f"{name}: its tokenizer's blank (pad) is token {tokenizer.pad_token_id}, the model's "
@@ -178,7 +179,9 @@ class CTCInference:
             from asr.model.adapters import load_adapter
 
             load_adapter(model, processor, name, adapter)
-        _check_head(name, model.config, processor.tokenizer)
+        _check_head(
+            name, model.config, processor.tokenizer, f"adapter {adapter!r}'s head" if adapter else "its CTC head"
+        )
         return cls(model.to(device).eval(), processor, chunk_seconds)
 
     @property

@@ -20,15 +20,14 @@ def is_manifest(path: Path) -> bool:
     return path.suffix.lower() in (".jsonl", ".json")
 
 
-def raw_lines(path: Path) -> Iterator[tuple[str, str]]:
-    """(where, sentence) for the lines of a text file (``FILE:LINE``), or the transcripts of a manifest
-    (``FILE: utterance ID``)."""
+def raw_lines(path: Path) -> Iterator[tuple[int | str, str]]:
+    """(line number, sentence) for the lines of a text file, or (utterance id, transcript) for a manifest's."""
     if is_manifest(path):
-        yield from ((f"{path}: utterance {u.id}", u.text) for u in read_manifest(path, durations=False))
+        yield from ((u.id, u.text) for u in read_manifest(path, durations=False))
         return
     try:
         with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is no part of the first word
-            yield from ((f"{path}:{n}", line) for n, line in enumerate(f, 1))
+            yield from enumerate(f, 1)
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"{path}: cannot read text: {getattr(err, 'strerror', None) or err}") from None
 
@@ -49,13 +48,14 @@ def normalized_sentences(
     but normalises to nothing (punctuation alone, another script) is left out and counted per file in
     `dropped`; blank lines are not counted."""
     for path in paths:
-        for where, line in raw_lines(path):
+        for at, line in raw_lines(path):
             # whitespace collapsed: the normaliser `none` kept each line's newline, an empty sentence to KenLM
-            if sentence := " ".join(normalize(line).split()):
-                if reserved := [w for w in RESERVED_WORDS if w in sentence.split()]:
+            if words := normalize(line).split():
+                if reserved := [w for w in RESERVED_WORDS if w in words]:
+                    where = f"{path}:{at}" if isinstance(at, int) else f"{path}: utterance {at}"
                     raise InputError(f"{where}: {reserved[0]!r} is a word language models reserve (lmplz refuses "
                                      f"it); remove it from the text, or normalise it away")  # fmt: skip
-                yield path, sentence
+                yield path, " ".join(words)
             elif dropped is not None and line.strip():
                 dropped[path] += 1
 

@@ -70,9 +70,13 @@ def _repeats_of_train(lang: str, splits: dict[str, list[Utterance]], names: dict
     trained = {normalize(u.text) for u in splits.get("train", [])}
     skipped = []
     for split in ("dev", "test"):
-        repeats = [u for u in splits.get(split, []) if normalize(u.text) in trained]
-        skipped += [{"name": names[u.id], "reason": "words of a train prompt", "text": u.text} for u in repeats]
-        splits[split] = [u for u in splits.get(split, []) if u not in repeats]
+        kept = []
+        for u in splits.get(split, []):
+            if normalize(u.text) in trained:
+                skipped.append({"name": names[u.id], "reason": "words of a train prompt", "text": u.text})
+            else:
+                kept.append(u)
+        splits[split] = kept
     return skipped
 
 

@@ -202,16 +202,25 @@ class Trainer:
         if cfg.mask_feature_prob > 0 and cfg.mask_feature_length > config.hidden_size:
             raise TrainError(f"mask_feature_length {cfg.mask_feature_length} is more than the model's "
                              f"{config.hidden_size} channels")  # fmt: skip
-        if cfg.mask_time_prob > 0 and examples and cfg.mask_time_length > (shortest := self._frames(examples)):
+        if (
+            cfg.mask_time_prob > 0
+            and examples
+            and cfg.mask_time_length > (shortest := min(map(self._frames, examples)))
+        ):
             raise TrainError(f"mask_time_length {cfg.mask_time_length} is more than the {shortest} frames of the "
                              "shortest train utterance (min_duration leaves such utterances out)")  # fmt: skip
 
-    def _frames(self, examples: list[Example]) -> int:
-        """The model's output frames for the shortest of `examples`."""
+    @functools.cached_property
+    def _frame_rule(self) -> tuple[list[tuple[int, int]], int]:
+        """The feature encoder's (kernel, stride) layers and the sampling rate: what an utterance's frames are."""
         config = self.acc.unwrap_model(self.model).config
         conv = list(zip(config.conv_kernel, config.conv_stride, strict=True))
-        rate = self.processor.feature_extractor.sampling_rate
-        return ctc_frames(round(min(ex.duration for ex in examples) * rate), conv)
+        return conv, self.processor.feature_extractor.sampling_rate
+
+    def _frames(self, ex: Example) -> int:
+        """The model's output frames for `ex`."""
+        conv, rate = self._frame_rule
+        return ctc_frames(round(ex.duration * rate), conv)
 
     def _adapter_lang(self) -> str:
         lang = self.cfg.adapter_lang or self.processor_folder.language()
@@ -270,10 +279,7 @@ class Trainer:
     def _infeasible(self, batch: list[Example]) -> list[Example]:
         """Utterances whose labels (plus a blank between repeats) outnumber the model's frames: CTC cannot
         align them and their loss is infinite."""
-        config = self.acc.unwrap_model(self.model).config
-        conv = list(zip(config.conv_kernel, config.conv_stride, strict=True))
-        rate = self.processor.feature_extractor.sampling_rate
-        return [ex for ex in batch if ctc_min_frames(ex.labels) > ctc_frames(round(ex.duration * rate), conv)]
+        return [ex for ex in batch if ctc_min_frames(ex.labels) > self._frames(ex)]
 
     def _micro_step(self, batch: list[Example], sync: bool) -> float:
         infeasible = self._infeasible(batch)

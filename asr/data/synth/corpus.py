@@ -194,7 +194,8 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
 
 
 def check_folder(lang_dir: Path, settings: dict) -> None:
-    """`InputError` where `claim_folder` would refuse the folder; writes nothing."""
+    """`InputError` where `claim_folder` would refuse the folder; writes no file (it creates the folder, as its
+    check that files can be written there does)."""
     path = lang_dir / SETTINGS_FILE
     if path.is_file():
         old = json.loads(path.read_text(encoding="utf-8"))
