@@ -181,7 +181,7 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     ngram = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
     dev = info["dev"]
     assert info["kind"] == "transformer" and info["normalizer"] == "en@2" and info["steps"] > 10
-    assert 0 < info["epochs"] <= info["steps"] * 32 / 3000  # sentences seen; a started epoch counted whole before
+    assert 0 < info["epochs"] <= round(info["steps"] * 32 / 3000, 2)  # sentences seen (rounded as lm.json rounds)
     # counted as KenLM counts: the same words, the same OOVs (the n-gram's vocabulary), </s> per sentence
     assert (dev["words"], dev["oov"], dev["sentences"]) == (ngram["words"], ngram["oov"], ngram["sentences"])
     assert 1 < dev["perplexity"] < info["vocabulary"]  # far better than uniform after a few seconds
