@@ -319,7 +319,7 @@ class CTCInference:
         # lie on the unchunked run's frame grid
         chunk = max(1, round(self.chunk_seconds * self.rate / (6 * hop))) * 6 * hop
         chunks = list(chunk_spans(len(samples), chunk))
-        per_batch = max(1, int(batch_seconds // self.chunk_seconds))
+        per_batch = max(1, int(batch_seconds * self.rate // chunk))  # the chunk as rounded to frames
         kept = []
         for k in range(0, len(chunks), per_batch):
             group = chunks[k : k + per_batch]

@@ -12,7 +12,8 @@ The language normalisers apply Unicode NFC, lower-case, drop format characters (
 like), turn punctuation and symbols (Unicode P* and S*) into spaces, and collapse whitespace. They keep
 every letter, mark and digit: the language's own letters (ä ö å, ß, ñ, Devanagari matras, virama and nukta)
 are never stripped. Per language: apostrophes inside words are kept in en, fr and it (``don't``,
-``l'homme``) and removed elsewhere; Russian ё is written е, as most Russian text does.
+``l'homme``) and removed elsewhere; Russian ё is written е, as most Russian text does; Turkish and
+Azerbaijani lower-case İ to i and I to ı.
 """
 
 from __future__ import annotations
@@ -57,11 +58,11 @@ class Normalizer:
         return self.fn(text.translate(self._table) if self._table else text)
 
 
-def _lower_nopunct(text: str, apostrophes: str, keep: str = "") -> str:
+def _lower_nopunct(text: str, apostrophes: str, keep: str = "", drop_format: bool = False) -> str:
     text = unicodedata.normalize("NFC", text).lower()
     chars = []
     for ch in text:
-        if ch in apostrophes:
+        if ch in apostrophes or (drop_format and unicodedata.category(ch) == "Cf"):
             continue
         chars.append(" " if unicodedata.category(ch).startswith("P") and ch not in keep else ch)
     return " ".join("".join(chars).split())
@@ -72,8 +73,10 @@ def _word_char(ch: str) -> bool:
     return unicodedata.category(ch)[0] in "LMN" or ch == UNK_SYMBOL
 
 
-def _language(text: str, keep_apostrophe: bool, char_map: dict[int, str], version: int = 2) -> str:
-    text = unicodedata.normalize("NFC", text).lower().translate(char_map)
+def _language(
+    text: str, keep_apostrophe: bool, char_map: dict[int, str], version: int = 2, case_map: dict[int, str] | None = None
+) -> str:
+    text = unicodedata.normalize("NFC", text).translate(case_map or {}).lower().translate(char_map)
     if version >= 2:  # format characters go first, so that they cannot split a word at an apostrophe
         text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     inner = _word_char if version >= 2 else str.isalpha  # v1: letters only (digits, matras, ⁇ split words)
@@ -101,7 +104,13 @@ _LANGUAGES: dict[str, tuple[str, bool, dict[int, str]]] = {
     "it": ("Italian", True, {}),
     "ru": ("Russian", False, {ord("ё"): "е"}),
     "hi": ("Hindi", False, {}),
+    "tr": ("Turkish", False, {}),
+    "az": ("Azerbaijani", False, {}),
 }
+
+#: upper-case letters whose lower case is the language's own, mapped before lower-casing (İ is i, I is ı: the
+#: language-blind lower case made İstanbul i + a combining dot, another word than istanbul)
+_CASE_MAPS: dict[str, dict[int, str]] = {code: {ord("İ"): "i", ord("I"): "ı"} for code in ("tr", "az")}
 
 
 def _language_normalizer(code: str, version: int = 2) -> Normalizer:
@@ -118,8 +127,15 @@ def _language_normalizer(code: str, version: int = 2) -> Normalizer:
         version,
         f"{language}: NFC, lower case, punctuation and symbols to spaces, apostrophes {apostrophes}"
         + (", ё written е" if char_map else "")
+        + (", İ lower-cased i and I ı" if code in _CASE_MAPS else "")
         + changes,
-        partial(_language, keep_apostrophe=keep_apostrophe, char_map=char_map, version=version),
+        partial(
+            _language,
+            keep_apostrophe=keep_apostrophe,
+            char_map=char_map,
+            version=version,
+            case_map=_CASE_MAPS.get(code),
+        ),
     )
 
 
@@ -130,10 +146,11 @@ NORMALIZERS: dict[str, Normalizer] = {
         Normalizer("none", 1, "text as given", lambda text: text),
         Normalizer(
             "lower-nopunct",
-            3,
-            "Unicode NFC, lower case, apostrophes (' \u2019 \u02bc \u2018 ` \u00b4) removed, other punctuation "
-            "(Unicode P*) but the unknown-token symbol \u2047 turned into spaces, whitespace collapsed",
-            partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL),
+            4,
+            "Unicode NFC, lower case, apostrophes (' \u2019 \u02bc \u2018 ` \u00b4) and format characters (Unicode "
+            "Cf: zero-width spaces and joiners, soft hyphens) removed, other punctuation (Unicode P*) but the "
+            "unknown-token symbol \u2047 turned into spaces, whitespace collapsed",
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL, drop_format=True),
         ),
         *(_language_normalizer(code) for code in _LANGUAGES),
     )
@@ -156,7 +173,13 @@ EARLIER_VERSIONS: dict[str, Normalizer] = {
             "as lower-nopunct@3, but the unknown-token symbol \u2047 turned into a space (splitting its word)",
             partial(_lower_nopunct, apostrophes=_APOSTROPHES),
         ),
-        *(_language_normalizer(code, version=1) for code in _LANGUAGES),
+        Normalizer(
+            "lower-nopunct",
+            3,
+            "as lower-nopunct@4, but format characters (zero-width spaces and joiners, soft hyphens) kept as letters",
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL),
+        ),
+        *(_language_normalizer(code, version=1) for code in _LANGUAGES if code not in _CASE_MAPS),
     )
 }
 

@@ -25,7 +25,7 @@ from clean_spanish import clean_spanish
 
 ASR = [sys.executable, "-m", "asr"]
 MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
-# runs a command and prints the peak resident memory of its process tree in KiB
+# runs a command and prints its peak resident memory in KiB (the largest of its processes: a decode runs in one)
 PEAK = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); " \
        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"  # fmt: skip
 

@@ -57,6 +57,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--dev", type=Path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
     )
     t.add_argument("--max-minutes", type=float, default=5.0, help="training time (default 5)")
+    t.add_argument("--max-steps", type=int, default=0,
+                   help="stop after this many steps where they come before --max-minutes (a run that does not "
+                        "depend on the machine's speed; default 0: no limit)")  # fmt: skip
     t.add_argument("--from", dest="from_model", help="fine-tune this causal LM (folder or hub id, e.g. gpt2)")
     t.add_argument("--seed", type=int, default=0)
     _add_normalizer(t)
@@ -117,8 +120,10 @@ def _train(args: argparse.Namespace) -> int:
 
     if not 0 < args.max_minutes < math.inf:  # NaN too
         raise InputError(f"--max-minutes {args.max_minutes:g}: expected a number of minutes more than 0")
+    if args.max_steps < 0:
+        raise InputError(f"--max-steps {args.max_steps}: expected 0 (no limit) or more")
     info = train_neural_lm(args.text, args.out, _normalizer(args), args.dev, args.max_minutes, args.from_model,
-                           args.seed)  # fmt: skip
+                           args.seed, max_steps=args.max_steps)  # fmt: skip
     print(f"{args.out}: {info['parameters'] / 1e6:.2f} M parameters, {info['steps']} steps, {info['epochs']} epochs "
           f"on {info['text']['sentences']} sentences in {info['minutes']} min")  # fmt: skip
     _say_dropped("text", info["text"]["dropped_lines"])

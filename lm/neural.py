@@ -179,10 +179,11 @@ def train_neural_lm(
     from_model: str | None = None,
     seed: int = 0,
     batch_size: int = 32,
+    max_steps: int = 0,
 ) -> dict:
-    """Trains a causal LM on the normalised sentences of `texts` for `max_minutes`; writes the model, its
-    tokenizer and ``lm.json`` (with the dev perplexity) to `out`, whole or not at all; returns the lm.json
-    content."""
+    """Trains a causal LM on the normalised sentences of `texts` for `max_minutes`, or `max_steps` steps where
+    they come first (0: no step limit); writes the model, its tokenizer and ``lm.json`` (with the dev
+    perplexity) to `out`, whole or not at all; returns the lm.json content."""
     import torch
     from tqdm import tqdm
 
@@ -197,9 +198,13 @@ def train_neural_lm(
         {w for w, n in Counter(w for s in sentences for w in s.split()).items() if n == 1} if not from_model else set()
     )
     start, steps, seen = time.monotonic(), 0, 0
+
+    def done() -> bool:
+        return time.monotonic() - start >= max_minutes * 60 or steps == max_steps
+
     lm.model.train()
     with tqdm(total=round(max_minutes * 60), desc="train LM", unit="s") as bar:
-        while time.monotonic() - start < max_minutes * 60:
+        while not done():
             order = [unk_some(s, once, rng) for s in sentences]
             rng.shuffle(order)
             for k in range(0, len(order), batch_size):
@@ -211,7 +216,7 @@ def train_neural_lm(
                 steps, seen = steps + 1, seen + len(order[k : k + batch_size])
                 bar.n = min(round(time.monotonic() - start), bar.total)
                 bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{seen / len(sentences):.1f}")
-                if time.monotonic() - start >= max_minutes * 60:
+                if done():
                     break
     lm.model.eval()
     info = {"kind": "transformer", "normalizer": normalize.id, "from": from_model, "steps": steps,

@@ -13,6 +13,8 @@ import soundfile as sf
 
 from asr.data.cli import main as data_main
 from asr.data.manifest import read_manifest
+from asr.data.sources import SourceOptions, load_source
+from asr.errors import InputError
 
 ASR = [sys.executable, "-m", "asr"]
 
@@ -138,9 +140,43 @@ def test_kaldi_dir_with_segments(tmp_path, audio):
         assert data_main(["prepare", "--source", spec, "--lang", "en", "--out", str(tmp_path / "o3")]) == 0
 
 
+def test_kaldi_paths_are_read_from_the_current_folder_and_ids_get_their_speaker(tmp_path, audio, monkeypatch):
+    """As Kaldi reads wav.scp (they were read from DIR); ids without their speaker get it, as other sources'."""
+    data = tmp_path / "data" / "train"
+    data.mkdir(parents=True)
+    (tmp_path / "wav").mkdir()
+    (tmp_path / "wav" / "r0.wav").write_bytes(audio["u0"].read_bytes())
+    (data / "wav.scp").write_text("r0 wav/r0.wav\n")
+    (data / "text").write_text("r0 hello\n")
+    (data / "utt2spk").write_text("r0 spkA\n")
+    monkeypatch.chdir(tmp_path)
+    utts = load_source("kaldi:data/train", "en", tmp_path / "o", SourceOptions())["train"]
+    assert [(u.id, u.speaker, u.audio) for u in utts] == [("spkA_r0", "spkA", str(tmp_path / "wav" / "r0.wav"))]
+
+
+def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_path, audio):
+    """TSVs without quoting (a quote is a character), clips as MP3, client_id as speaker; dev.tsv is dev."""
+    root = tmp_path / "cv-corpus-21.0" / "fi"
+    (root / "clips").mkdir(parents=True)
+    samples, rate = sf.read(audio["u0"], dtype="float32")
+    header = "client_id\tpath\tsentence_id\tsentence\tup_votes\n"
+    for n, split in enumerate(("train", "dev", "test")):
+        sf.write(root / "clips" / f"common_voice_fi_{n}.mp3", samples, rate, format="MP3")
+        (root / f"{split}.tsv").write_text(header + f'spk{n}\tcommon_voice_fi_{n}.mp3\tx{n}\t"Hyvä" {split}\t2\n')
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"commonvoice:{root}", "--lang", "fi", "--out", str(out)]) == 0
+    dev = read_manifest(out / "dev.jsonl")
+    assert [(u.id, u.speaker, u.text) for u in dev] == [("spk1_common_voice_fi_1", "spk1", '"Hyvä" dev')]
+    args = ["--lang", "fi", "--out", str(tmp_path / "o2")]
+    assert data_main(["prepare", "--source", f"commonvoice:{root}", "--splits", "train,validated", *args]) == 2
+    (root / "test.tsv").write_text(header + "spk\tcommon_voice_fi_2.mp3\tx\ta\tb\t2\n")
+    with pytest.raises(InputError, match=r"test.tsv:2: 6 fields, the header has 5"):
+        load_source(f"commonvoice:{root}", "fi", tmp_path / "o3", SourceOptions())
+
+
 def test_audiofolder_with_split_folders(tmp_path, audio):
     root = tmp_path / "folder"
-    for split, key in (("train", "u0"), ("test", "u1")):
+    for split, key in (("train", "u0"), ("eval", "u1"), ("val", "u1")):  # as datasets names them: test, dev
         (root / split).mkdir(parents=True)
         (root / split / "a.wav").write_bytes(audio[key].read_bytes())
         (root / split / "metadata.csv").write_text(
@@ -148,8 +184,16 @@ def test_audiofolder_with_split_folders(tmp_path, audio):
         )
     out = tmp_path / "out"
     assert data_main(["prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out", str(out)]) == 0
-    assert [u.text for u in read_manifest(out / "train.jsonl")] == ["text of train"]
-    assert [u.id for u in read_manifest(out / "test.jsonl")] == ["stest_a"]
+    assert [u.text for u in read_manifest(out / "train.jsonl")] == ["text of train"]  # val and eval were train
+    assert [u.id for u in read_manifest(out / "test.jsonl")] == ["seval_a"]
+    assert [u.id for u in read_manifest(out / "dev.jsonl")] == ["sval_a"]
+    # a transcript with an unquoted comma: refused naming the line (the rest of the row was dropped)
+    (root / "val" / "metadata.csv").write_text("file_name,transcription\na.wav,yes, I said no\n")
+    with pytest.raises(InputError, match=r"val/metadata.csv:2: 3 fields, the header has 2"):
+        load_source(f"audiofolder:{root}", "en", tmp_path / "o3", SourceOptions())
+    (root / "val" / "metadata.csv").write_text('file_name,transcription\na.wav,"yes, I said no"\n')
+    quoted = load_source(f"audiofolder:{root}", "en", tmp_path / "o3", SourceOptions())
+    assert quoted["dev"][0].text == "yes, I said no"
     # two files of one name in two folders are two utterances; a missing --id-column and a file outside are named
     for folder in ("s1", "s2"):
         (root / "train" / folder).mkdir()
@@ -221,7 +265,13 @@ def test_hf_datasets_that_cannot_be_prepared_are_one_line(tmp_path, audio, capsy
     (tmp_path / "scripted" / "scripted.py").write_text("import datasets\n")
     for name, audio_values in (("numbers", [1]), ("lists", [[0.1, 0.2]])):  # pyarrow cast tracebacks
         datasets.Dataset.from_dict({"audio": audio_values, "sentence": ["hi"]}).save_to_disk(str(tmp_path / name))
+    ds.add_column("id", [None]).save_to_disk(str(tmp_path / "nullid"))  # its id was "None"
+    (tmp_path / "mixed").mkdir()  # parquet files of other columns (a DatasetGenerationError traceback)
+    for n, column in enumerate(("sentence", "text")):
+        table = datasets.Dataset.from_dict({"audio": [audio["u0"].read_bytes()], column: ["hi"]})
+        table.to_parquet(str(tmp_path / "mixed" / f"train-{n}.parquet"))
     for source, message in (("both", "splits validation, dev are all dev"), ("arrays", "holds decoded arrays"),
+                            ("mixed", "because column names don't match"), ("nullid", "row 0: its id (id) is null"),
                             ("scripted", "Dataset scripts are no longer supported"),
                             ("numbers", "column 'audio' is not audio (its type: Value('int64'))"),
                             ("lists", "column 'audio' is not audio")):  # fmt: skip
@@ -297,11 +347,15 @@ def test_hub_ids_are_made_safe_and_colliding_ids_refused_before_anything_is_writ
     ],
 )
 def test_manifest_fields_of_the_wrong_type_are_one_line_errors(tmp_path, line, message):
-    from asr.errors import InputError
-
     path = _jsonl(tmp_path / "m.jsonl", [{"id": "ok", "audio": "x.wav", "text": "fine", "duration": 1}, line])
     with pytest.raises(InputError, match=f"m.jsonl:2: {message}".replace("[", r"\[").replace("]", r"\]")):
         read_manifest(path)
+
+
+def test_audio_given_as_a_manifest_is_named_so(audio):
+    """It was "cannot read: 'utf-8' codec can't decode byte 0xac in position 29"."""
+    with pytest.raises(InputError, match=r"not a JSONL file .*asr data prepare --source audiofolder:DIR"):
+        read_manifest(audio["u0"])
 
 
 def test_audiofolder_rows_without_transcription_are_filtered_and_without_file_name_refused(tmp_path, audio):
@@ -318,7 +372,7 @@ def test_audiofolder_rows_without_transcription_are_filtered_and_without_file_na
     _jsonl(root / "metadata.jsonl", [{"file_name": "a.wav", "transcription": "x"}, {"transcription": "y"}])
     proc = subprocess.run([*ASR, "data", "prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out",
                            str(tmp_path / "o2")], capture_output=True, text=True)  # fmt: skip
-    assert proc.returncode == 2 and "metadata.jsonl row 2: no file_name" in proc.stderr
+    assert proc.returncode == 2 and "metadata.jsonl:2: no file_name" in proc.stderr
 
 
 def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refused(tmp_path, audio):
@@ -327,13 +381,20 @@ def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refus
     samples, rate = sf.read(audio["u1"], dtype="float32")
     samples[100] = np.nan
     sf.write(tmp_path / "nan.wav", samples, rate, subtype="FLOAT")
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, 4 * 16000).astype(np.float32)
+    sf.write(tmp_path / "whole.mp3", noise, 16000, format="MP3")
+    mp3 = (tmp_path / "whole.mp3").read_bytes()
+    (tmp_path / "cut.mp3").write_bytes(mp3[: len(mp3) // 2])  # its Xing tag still counts 4 s (it was kept whole)
     rows = [{"id": "a_1", "audio": str(audio["u0"]), "text": "hello there"},
             {"id": "a_2", "audio": str(tmp_path / "truncated.wav"), "text": "hello there"},
-            {"id": "a_3", "audio": str(tmp_path / "nan.wav"), "text": "good morning"}]  # fmt: skip
+            {"id": "a_3", "audio": str(tmp_path / "nan.wav"), "text": "good morning"},
+            {"id": "a_4", "audio": str(tmp_path / "whole.mp3"), "text": "noise"},
+            {"id": "a_5", "audio": str(tmp_path / "cut.mp3"), "text": "noise"}]  # fmt: skip
     proc = subprocess.run([*ASR, "data", "check", str(_jsonl(tmp_path / "m.jsonl", rows))], capture_output=True,
                           text=True)  # fmt: skip
     assert proc.returncode == 1
     assert "a_2: truncated audio" in proc.stdout and "a_3: non-finite samples" in proc.stdout
+    assert "a_5: truncated audio" in proc.stdout and proc.stdout.count("a_4: ") == 1  # its missing duration only
 
     data = tmp_path / "kaldi"
     data.mkdir()
@@ -369,7 +430,7 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--sampling-rate", "-5"], "-5"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--check", "nope.jsonl"], "nope.jsonl"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "model")], "holds a model"),
-        (vocab_main, ["--train", str(piped), "--out", str(tmp_path / "v")], "--normalize lower-nopunct@3+ignore=|"),
+        (vocab_main, ["--train", str(piped), "--out", str(tmp_path / "v")], "--normalize lower-nopunct@4+ignore=|"),
         # lower-nopunct keeps '<s>' (symbols, not punctuation): the tokenizer read it as its BOS token
         (vocab_main, ["--train", str(special), "--out", str(tmp_path / "v")], "'<s>', a special token"),
     ):
@@ -394,7 +455,7 @@ def test_a_mix_of_languages_needs_a_named_normalizer(tmp_path, audio, capsys):
         )
     assert not (tmp_path / "v").exists()
     assert vocab_main(["--train", str(manifest), "--out", str(tmp_path / "v"), "--normalize", "lower-nopunct"]) == 0
-    assert read_text_config(tmp_path / "v") == {"normalizer": "lower-nopunct@3", "lang": ""}  # not the first's "en"
+    assert read_text_config(tmp_path / "v") == {"normalizer": "lower-nopunct@4", "lang": ""}  # not the first's "en"
 
 
 def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_duration(tmp_path, audio, capsys):
@@ -429,7 +490,7 @@ def test_audiofolder_ids_come_from_the_path_under_the_split_and_collisions_are_r
     (root / "train" / "s1" / "metadata.jsonl").write_text('{"file_name": "1.wav", "transcription": "a"}\n["x"]\n')
     (root / "train" / "s1" / "metadata.csv").unlink()
     assert data_main([*args, "--out", str(tmp_path / "o3")]) == 2  # was an AttributeError traceback
-    assert "metadata.jsonl row 2: not an object" in capsys.readouterr().err
+    assert "metadata.jsonl:2: not an object" in capsys.readouterr().err
 
 
 def test_prepare_claims_its_out_before_it_reads_and_never_writes_outside_it(tmp_path, audio, capsys):

@@ -241,6 +241,20 @@ def test_the_common_voice_recipe_runs_on_a_local_stand_in_dataset(recipe, tmp_pa
     assert {r["test_set"] for r in rows} == {"cv_es/dev", "cv_es/test"} and len(rows) == 6
     prepared = read_manifest(exp / "data" / "cv_es" / "train.jsonl")
     assert sorted(u.text for u in prepared) == sorted(u.text for u in read_manifest(data / "train.jsonl"))
+    folder = tmp_path / "af_es"  # an audiofolder: splits in folders (the recipe's --splits refused it)
+    for ours, theirs in (("train", "train"), ("dev", "validation"), ("test", "test")):
+        (folder / theirs).mkdir(parents=True)
+        rows = []
+        for u in read_manifest(data / f"{ours}.jsonl"):
+            (folder / theirs / Path(u.audio).name).symlink_to(u.audio_path(data))
+            rows.append(json.dumps({"file_name": Path(u.audio).name, "sentence": u.text}) + "\n")
+        (folder / theirs / "metadata.jsonl").write_text("".join(rows))
+    af = [*cmd[: cmd.index("--dataset")], "--dataset", f"audiofolder:{folder}", "--exp", str(tmp_path / "af"),
+          "--stop-stage", "1"]  # fmt: skip
+    proc = subprocess.run(af, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [len(read_manifest(tmp_path / "af" / "data" / "cv_es" / f"{s}.jsonl")) for s in ("train", "dev", "test")] \
+        == [len(read_manifest(data / f"{s}.jsonl")) for s in ("train", "dev", "test")]  # fmt: skip
 
 
 def test_the_asterisk_recipe_runs_on_the_real_recordings(tmp_path):

@@ -58,15 +58,25 @@ def test_lower_nopunct_versions():
     earlier = get_normalizer("lower-nopunct@1")
     assert earlier.id == "lower-nopunct@1" and earlier(text) == "don t don`t don´t"
     assert get_normalizer(earlier.ignoring("`").id)(text) == "don t dont don´t"
-    with pytest.raises(InputError, match="has lower-nopunct@3, lower-nopunct@1, lower-nopunct@2"):
-        get_normalizer("lower-nopunct@4")
+    with pytest.raises(InputError, match="has lower-nopunct@4, lower-nopunct@1, lower-nopunct@2, lower-nopunct@3"):
+        get_normalizer("lower-nopunct@5")
+    assert get_normalizer("lower-nopunct@3")("the na\u2047ve") == "the na\u2047ve"  # @2 split ⁇'s word
+    assert get_normalizer("lower-nopunct@2")("the na\u2047ve") == "the na ve"
+
+
+def test_turkish_and_azerbaijani_lower_case_their_own_i():
+    """İ is i and I is ı (a language-blind lower case made İstanbul i + a combining dot: another word)."""
+    for code in ("tr", "az", "tr-TR"):
+        normalize = default_normalizer(code)
+        assert normalize("İstanbul'da IŞIK") == "istanbulda ışık" == normalize("istanbul'da ışık")
+    assert default_normalizer("en")("IN") == "in"
 
 
 @pytest.mark.parametrize(
     ("spec", "text", "now", "before"),
     [  # a version bump: the earlier output stays the earlier spec's
         ("en", "the na\u2047ve man", "the na\u2047ve man", "the na ve man"),  # ⁇ split one error into two
-        ("lower-nopunct", "the na\u2047ve man", "the na\u2047ve man", "the na ve man"),
+        ("lower-nopunct", "a\u200bb c\u00add", "ab cd", "a\u200bb c\u00add"),  # invisible letters, labels in vocab.json
         ("en", "the 90's", "the 90's", "the 90 s"),  # an apostrophe after a digit split the word
         ("en", "don\u00ad't", "don't", "don t"),  # so did an invisible soft hyphen before it
         ("hi", "रामू'स", "रामूस", "रामू स"),  # and a matra (a mark, not a letter)

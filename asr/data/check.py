@@ -24,7 +24,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.data.audio import TARGET_RATE, audio_info, duration_differs, load_audio, wav_header_frames
+from asr.data.audio import TARGET_RATE, AudioInfo, audio_info, duration_differs, load_audio, wav_header_frames
 from asr.data.manifest import Utterance
 from asr.errors import default_termination
 
@@ -93,6 +93,20 @@ class CheckResult:
         }
 
 
+TRUNCATION_SLACK = 0.05  # seconds an audio file may decode shorter than its header says (an MP3's last frame)
+
+
+def _truncation(path: Path, info: AudioInfo, utt: Utterance, decoded: float) -> tuple[float, float] | None:
+    """(promised, held) seconds of a file cut short, else None. libsndfile reads what is there, silently: a WAV's
+    frames are counted from the file, so its header's data size says what was promised; a compressed file's
+    count comes from its header (an MP3's Xing tag), so the decoded length (of the segment) is compared with it."""
+    header_frames = wav_header_frames(path)
+    if header_frames is not None and header_frames > info.frames:
+        return header_frames / info.rate, info.frames / info.rate
+    promised = utt.duration if utt.offset is not None else info.frames / info.rate
+    return (promised, decoded) if promised - decoded > TRUNCATION_SLACK else None
+
+
 def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
     """Duration in seconds and conversion notes of one utterance's audio; raises `Unusable`."""
     path = utt.audio_path(base)
@@ -100,11 +114,8 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
         raise Unusable("missing audio file", str(path))
     try:
         info = audio_info(path)
-        duration = info.duration
-        if utt.offset is not None:
-            if utt.offset + utt.duration > duration + 0.01:
-                raise Unusable("segment outside the audio", f"{utt.offset}+{utt.duration}s of {duration:.2f}s")
-            duration = utt.duration
+        if utt.offset is not None and utt.offset + utt.duration > info.duration + 0.01:
+            raise Unusable("segment outside the audio", f"{utt.offset}+{utt.duration}s of {info.duration:.2f}s")
         # reading every sample is what finds a truncated or corrupt file
         samples = load_audio(path, rate, utt.offset or 0.0, utt.duration if utt.offset is not None else None)
         duration = len(samples) / rate
@@ -112,10 +123,8 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
         raise Unusable("unreadable audio", str(err).splitlines()[0][:200]) from None
     if duration <= 0:
         raise Unusable("empty audio")
-    header_frames = wav_header_frames(path)
-    if header_frames is not None and header_frames > info.frames:  # libsndfile reads what is there, silently
-        promised, holds = header_frames / info.rate, info.frames / info.rate
-        raise Unusable("truncated audio", f"the header promises {promised:.2f} s, the file holds {holds:.2f} s")
+    if (cut := _truncation(path, info, utt, duration)) is not None:
+        raise Unusable("truncated audio", f"the header promises {cut[0]:.2f} s, the file holds {cut[1]:.2f} s")
     if not np.isfinite(samples).all():
         raise Unusable("non-finite samples", f"{int((~np.isfinite(samples)).sum())} NaN or Inf samples")
     notes = []

@@ -25,7 +25,9 @@ def _not_an_input(out: Path, inputs: list[Path], option: str) -> None:
 
 def _add_prepare(sub) -> None:
     p = sub.add_parser("prepare", help="turn a corpus into checked manifests OUT/<split>.jsonl + summary.json")
-    p.add_argument("--source", required=True, help="hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE")
+    p.add_argument(
+        "--source", required=True, help="hf:NAME[:CONFIG], commonvoice:DIR, audiofolder:DIR, kaldi:DIR or jsonl:FILE"
+    )
     p.add_argument("--lang", required=True, help="language code (en, fi, de, hi, ...)")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument(

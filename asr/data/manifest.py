@@ -95,8 +95,11 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
     `InputError` naming the file and line."""
     try:
         lines = Path(path).read_text(encoding="utf-8-sig").split("\n")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
+    except UnicodeDecodeError:  # audio given for a manifest, most often
+        raise InputError(f"{path}: not a JSONL file (not UTF-8 text); for audio files, write a manifest with "
+                         "asr data prepare --source audiofolder:DIR") from None  # fmt: skip
+    except OSError as err:
+        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue

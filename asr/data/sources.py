@@ -6,28 +6,34 @@ Source specs:
   or a local folder (one written by ``save_to_disk``, or data files such as parquet). Audio is read with
   ``Audio(decode=False)``: embedded bytes are written under ``OUT/audio/<split>/`` as they are, files on
   disk are referenced.
+- ``commonvoice:DIR``: a Common Voice release's language folder (``cv-corpus-*/fi``): ``train.tsv``,
+  ``dev.tsv``, ``test.tsv`` (``--splits`` may name others, such as ``validated``) and ``clips/``.
 - ``audiofolder:DIR``: ``metadata.csv`` / ``metadata.jsonl`` files with ``file_name`` and ``transcription``
   or ``text``; the split is the first folder under DIR when it is a split name, else ``train``.
-- ``kaldi:DIR``: ``wav.scp``, ``text``, optional ``utt2spk`` and ``segments``; one split.
+- ``kaldi:DIR``: ``wav.scp`` (relative paths from the current folder, as Kaldi reads them), ``text``, optional
+  ``utt2spk`` and ``segments``; one split.
 - ``jsonl:FILE`` (or a path ending in .jsonl): a manifest; one split.
 
-Split names: ``validation`` is written ``dev``. A one-split source takes its split from ``--split``, else
-from its folder or file name when that is a split name, else ``train``.
+Split names: ``validation`` is written ``dev``; folder and split names are read as datasets reads them
+(``training``: train; ``val``, ``valid``: dev; ``testing``, ``eval``, ``evaluation``: test). A one-split
+source takes its split from ``--split``, else from its folder or file name when that is a split name, else
+``train``.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from asr.data.manifest import Utterance, read_manifest
+from asr.data.manifest import Utterance, read_jsonl, read_manifest
 from asr.errors import InputError
 
-SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "dev", "test": "test"}
+#: split names as datasets' audiofolder reads folder names (its SPLIT_KEYWORDS), validation written dev
+SPLIT_NAMES = {"train": "train", "training": "train", "dev": "dev", "validation": "dev", "valid": "dev",
+               "val": "dev", "test": "test", "testing": "test", "eval": "test", "evaluation": "test"}  # fmt: skip
 TEXT_COLUMNS = ("sentence", "text", "transcription", "transcript", "normalized_text", "raw_transcription")
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id", "spk_id")
 _UNSAFE_ID = re.compile(r"[\s()/\\]+")
@@ -35,7 +41,7 @@ _SPLIT = re.compile(r"\w[\w.-]*")
 
 
 #: the options that only some kinds of source read
-OPTION_KINDS = {"splits": ("hf",), "audio_column": ("hf",), "text_column": ("hf", "audiofolder"),
+OPTION_KINDS = {"splits": ("hf", "commonvoice"), "audio_column": ("hf",), "text_column": ("hf", "audiofolder"),
                 "speaker_column": ("hf", "audiofolder"), "id_column": ("hf", "audiofolder")}  # fmt: skip
 
 
@@ -129,7 +135,8 @@ def parse_source(spec: str) -> tuple[str, str]:
     if not sep and spec.endswith(".jsonl"):
         kind, rest = "jsonl", spec
     if kind not in _LOADERS or not rest:
-        raise InputError(f"source {spec!r}: expected hf:NAME[:CONFIG], audiofolder:DIR, kaldi:DIR or jsonl:FILE")
+        raise InputError(f"source {spec!r}: expected hf:NAME[:CONFIG], commonvoice:DIR, audiofolder:DIR, kaldi:DIR "
+                         "or jsonl:FILE")  # fmt: skip
     return kind, rest
 
 
@@ -186,8 +193,8 @@ def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
     utts = []
     # an utterance with no line in `text` (but a recording or a segment) has an empty transcript, which the
     # checks count and list, instead of leaving it out unseen
-    listed = list(texts) + [u for u in (segments or wav_scp) if u not in texts]
-    for utt_id in dict.fromkeys(listed):
+    listed = list(dict.fromkeys([*texts, *(u for u in (segments or wav_scp) if u not in texts)]))
+    for utt_id in listed:
         text = texts.get(utt_id, "")
         offset = duration = None
         rec_id = utt_id
@@ -197,10 +204,11 @@ def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
             offset, duration, rec_id = _segment(segments[utt_id], utt_id, data / "segments")
         if rec_id not in wav_scp:
             raise InputError(f"{data / 'wav.scp'}: no recording '{rec_id}' for utterance '{utt_id}'")
-        audio = Path(wav_scp[rec_id])
-        audio = audio if audio.is_absolute() else (data / audio).resolve()
+        audio = Path(wav_scp[rec_id]).absolute()  # a relative path from the current folder, as Kaldi reads it
         speaker = utt2spk.get(utt_id, "")
-        utts.append(Utterance(utt_id, str(audio), duration or 0.0, text, speaker, lang, offset))
+        utts.append(Utterance(speaker_prefixed(speaker, utt_id), str(audio), duration or 0.0, text, speaker, lang,
+                              offset))  # fmt: skip
+    check_unique_ids(utts, listed, str(data))
     return {one_split(data, options): utts}
 
 
@@ -216,14 +224,29 @@ def _segment(value: str, utt_id: str, path: Path) -> tuple[float, float, str]:
     return start, end - start, fields[0]
 
 
-def _metadata_rows(path: Path) -> list[dict]:
+def _metadata_rows(path: Path) -> list[tuple[str, object]]:
+    """(``FILE:LINE``, row) of a metadata.csv or metadata.jsonl."""
+    if path.suffix == ".csv":
+        return _table_rows(path, {}, "quote a transcript with commas")
+    return [(f"{path}:{lineno}", row) for lineno, row in read_jsonl(path)]
+
+
+def _table_rows(path: Path, dialect: dict, hint: str) -> list[tuple[str, dict[str, str]]]:
+    """(``FILE:LINE``, row) of a CSV or TSV file with a header; a row with more or fewer fields than the header
+    is an error naming its line (csv drops the rest under the key None: ``1.wav,yes, I said no`` read "yes")."""
     try:
-        if path.suffix == ".csv":
-            with path.open(encoding="utf-8-sig", newline="") as f:
-                return list(csv.DictReader(f))
-        return [json.loads(line) for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as err:
-        raise InputError(f"{path}: cannot read metadata: {err}") from None
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            reader = csv.DictReader(f, **dialect)
+            rows = []
+            for row in reader:
+                fields = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+                if fields != len(reader.fieldnames):
+                    raise InputError(f"{path}:{reader.line_num}: {fields} fields, the header has "
+                                     f"{len(reader.fieldnames)} ({hint})")  # fmt: skip
+                rows.append((f"{path}:{reader.line_num}", row))
+            return rows
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"{path}: cannot read: {err}") from None
 
 
 def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
@@ -234,19 +257,18 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
     splits: dict[str, list[Utterance]] = {}
     raw: dict[str, list[str]] = {}  # per split, each utterance's file under the root (for check_unique_ids)
     for meta in metadata:
-        rows = _metadata_rows(meta)
-        if bad := next((n for n, row in enumerate(rows, 1) if not isinstance(row, dict)), None):
-            raise InputError(f"{meta} row {bad}: not an object with file_name and text")
-        columns = list(rows[0]) if rows else []
-        if rows and "file_name" not in columns:
+        located = _metadata_rows(meta)
+        if bad := next((where for where, row in located if not isinstance(row, dict)), None):
+            raise InputError(f"{bad}: not an object with file_name and text")
+        columns = list(located[0][1]) if located else []
+        if located and "file_name" not in columns:
             raise InputError(f"{meta}: no 'file_name' column")
         text_col = _pick(columns, options.text_column, TEXT_COLUMNS, "text", str(meta))
-        if rows and text_col is None:
+        if located and text_col is None:
             raise InputError(f"{meta}: no text column (one of {', '.join(TEXT_COLUMNS)})")
         spk_col = _pick(columns, options.speaker_column, SPEAKER_COLUMNS, "speaker", str(meta))
         id_col = _pick(columns, options.id_column, ("id",), "id", str(meta))
-        for number, row in enumerate(rows, 1):
-            where = f"{meta} row {number}"
+        for where, row in located:
             if not isinstance(row.get("file_name"), str) or not row["file_name"]:
                 raise InputError(f"{where}: no file_name")
             # '..' is resolved by name, links are not followed: a link in the folder to audio kept elsewhere is
@@ -269,6 +291,33 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
     for split, utts in splits.items():  # x.wav beside x.flac were one id: one of them dropped as a duplicate
         check_unique_ids(utts, raw[split], f"{root} ({split})")
     return splits
+
+
+def _load_commonvoice(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+    root = Path(rest)
+    splits: dict[str, list[Utterance]] = {}
+    for asked in options.asked():
+        tsv = root / f"{split_name(asked)}.tsv"
+        if tsv.is_file():
+            splits[split_name(asked)] = _commonvoice_split(tsv, lang)
+        elif options.splits_named():
+            raise InputError(f"commonvoice:{rest}: no {tsv.name} for split {asked}")
+    if not splits:
+        raise InputError(f"commonvoice:{rest}: none of {', '.join(f'{split_name(s)}.tsv' for s in options.asked())}")
+    return splits
+
+
+def _commonvoice_split(tsv: Path, lang: str) -> list[Utterance]:
+    """The utterances of a Common Voice TSV (client_id, path, sentence; audio in ``clips/`` beside it), read as
+    the hub's loader read it: tab-separated, no quoting."""
+    rows = [row for _, row in _table_rows(tsv, {"delimiter": "\t", "quoting": csv.QUOTE_NONE}, "a tab in a field")]
+    if missing := {"client_id", "path", "sentence"} - set(rows[0] if rows else ()):
+        raise InputError(f"{tsv}: no column {', '.join(sorted(missing))} (Common Voice's: client_id, path, sentence)")
+    clips = (tsv.parent / "clips").absolute()
+    utts = [Utterance(speaker_prefixed(row["client_id"], Path(row["path"]).stem), str(clips / row["path"]), 0.0,
+                      row["sentence"], row["client_id"], lang) for row in rows]  # fmt: skip
+    check_unique_ids(utts, [row["path"] for row in rows], str(tsv))
+    return utts
 
 
 def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
@@ -295,9 +344,12 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
             except ValueError as err:  # an unknown split: refused where named, skipped among the default ones
                 if "split" not in str(err).lower() or options.split or options.splits_named():
                     raise InputError(f"hf:{rest}: {err}") from None
-            except (OSError, ConnectionError, RuntimeError, datasets.exceptions.DatasetNotFoundError) as err:
-                # no hub, no data; RuntimeError: a dataset with a loading script, which datasets 4+ no longer runs
-                raise InputError(f"hf:{rest}: {' '.join(str(err).split())[:300]}") from None
+            except (OSError, ConnectionError, RuntimeError, ImportError, datasets.exceptions.DatasetsError) as err:
+                # no hub, no data; RuntimeError: a dataset with a loading script, which datasets 4+ no longer runs;
+                # DatasetsError: files that do not build a dataset (parquet splits of other columns); ImportError:
+                # a folder of audio files, which datasets builds only with torchcodec (use audiofolder: for it)
+                said = f"{err} {err.__cause__ or ''}"  # a DatasetGenerationError's reason is its cause
+                raise InputError(f"hf:{rest}: {' '.join(said.split())[:300]}") from None
     if not wanted:
         asked_for = ", ".join(options.asked())
         raise InputError(f"hf:{rest}: none of the splits {asked_for} found (available: {available})")
@@ -335,6 +387,8 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
         audio = row[options.audio_column] or {}
         source_path = audio.get("path") or ""
         speaker = str(row[spk_col]) if spk_col and row[spk_col] is not None else ""
+        if id_col and row[id_col] is None:
+            raise InputError(f"{where} row {i}: its id ({id_col}) is null")
         raw_ids.append(str(row[id_col]) if id_col else (Path(source_path).stem or f"{split}{i:07d}"))
         utt_id = speaker_prefixed(speaker, raw_ids[-1])
         path = source_path
@@ -352,4 +406,5 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
     return utts
 
 
-_LOADERS = {"hf": _load_hf, "audiofolder": _load_audiofolder, "kaldi": _load_kaldi, "jsonl": _load_jsonl}
+_LOADERS = {"hf": _load_hf, "commonvoice": _load_commonvoice, "audiofolder": _load_audiofolder, "kaldi": _load_kaldi,
+            "jsonl": _load_jsonl}  # fmt: skip

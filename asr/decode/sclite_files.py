@@ -44,8 +44,8 @@ def stm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
 
 
 #: characters sclite reads as syntax in STM and CTM text: optionally deletable words "(a)", alternatives
-#: "{a / b}", and the fragment and unknown-word marks
-SCLITE_SYNTAX = frozenset("(){}/@*")
+#: "{a / b}", the fragment and unknown-word marks, a comment ("a;b" is read "a") and an escape ("x\\y" is "xy")
+SCLITE_SYNTAX = frozenset("(){}/@*;\\")
 
 
 def write_sclite_files(out: Path, rows: list[dict], normalize: Normalizer) -> int:

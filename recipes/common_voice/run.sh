@@ -7,8 +7,8 @@
 #            [--model facebook/wav2vec2-xls-r-300m] [--train-config recipes/common_voice/conf/xlsr_300m.yaml]
 #            [--exp exp/common_voice/<lang>] [--normalize SPEC] [--lm-text FILE] [--stage N] [--stop-stage M]
 #            [--force] [--KEY VALUE ...]
-# --dataset takes any `asr data prepare` source with train/validation/test splits (a local save_to_disk
-# folder works too: hf:/path/to/folder). Stages: 1 data, 2 vocab, 3 lm, 4 train, 5 decode, 6 leaderboard.
+# --dataset takes any `asr data prepare` source with train/validation/test splits: a release as downloaded
+# (commonvoice:/path/to/cv-corpus-21.0/fi), a local save_to_disk folder (hf:/path/to/folder), an audiofolder. Stages: 1 data, 2 vocab, 3 lm, 4 train, 5 decode, 6 leaderboard.
 lang=fi
 dataset=
 model=facebook/wav2vec2-xls-r-300m
@@ -22,7 +22,9 @@ begin_recipe 6
 
 if run_stage 1 data; then
     forced_afresh "$data"
-    "$ASR" data prepare --source "$dataset" --splits train,validation,test --lang "$lang" --out "$data"
+    splits=()  # the three splits named, so a missing one is an error; other sources have theirs in folders
+    [[ $dataset == hf:* || $dataset == commonvoice:* ]] && splits=(--splits train,validation,test)
+    "$ASR" data prepare --source "$dataset" "${splits[@]}" --lang "$lang" --out "$data"
     stage_done 1 data
 fi
 standard_stages 2
