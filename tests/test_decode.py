@@ -218,6 +218,12 @@ def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, 
     text = asr({"raw": load_audio(utt.audio_path(es["test"].parent), 16000), "sampling_rate": 16000})["text"]
     rows, _ = decode(es, tmp_path / "lm", "--decoder", "beam_lm", "--lm", str(es["lm"]))
     assert text.split() and len(set(text.split()) & set(rows[0]["hyp"].split())) >= len(text.split()) // 2
+    # attached again, in place and into a copy (it failed half-way: the pipeline then decoded greedily)
+    for again in (out, tmp_path / "copy"):
+        assert asr_main(["lm", "attach", "--model", str(out), "--lm", str(es["lm"]), "--alpha", "0.3", "--out",
+                         str(again)]) == 0  # fmt: skip
+        assert json.loads((again / "language_model" / "attrs.json").read_text())["alpha"] == 0.3
+        assert pipeline("automatic-speech-recognition", model=str(again)).type == "ctc_with_lm"
     attach = ["lm", "attach", "--model", str(MODEL), "--lm", str(es["lm"])]
     assert asr_main([*attach, "--out", str(out)]) == 2  # merged into what was there before
     assert asr_main([*attach, "--out", str(tmp_path / "nan"), "--alpha", "nan"]) == 2  # NaN in attrs.json
@@ -227,9 +233,13 @@ def test_dev_scores_logged_in_training_equal_asr_decode(es, tmp_path):
     from asr.train.cli import main as train_main
 
     data = es["test"].parent
+    from asr.cli import main as asr_main
+
+    with_lm = tmp_path / "with_lm"  # a folder with an LM attached, fine-tuned: the LM is not carried over
+    assert asr_main(["lm", "attach", "--model", str(MODEL), "--lm", str(es["lm"]), "--out", str(with_lm)]) == 0
     args = {
-        "model": MODEL,
-        "processor": MODEL,
+        "model": with_lm,
+        "processor": with_lm,
         "train_manifest": data / "train.jsonl",
         "dev_manifest": es["dev"],
         "output_dir": tmp_path / "run",
@@ -248,6 +258,11 @@ def test_dev_scores_logged_in_training_equal_asr_decode(es, tmp_path):
     assert 0 < results["cer"] < 0.5 and (dev["dev_wer"], dev["dev_cer"]) == (results["wer"], results["cer"])
     trained = results["model"]["train_info"]  # which weights of the run were decoded, trained by which code
     assert (trained["best_step"], trained["final_model"], trained["git_revision"]) == (1, "best", info["git_revision"])
+    model = tmp_path / "run" / "model"
+    assert not (model / "language_model").exists() and "WithLM" not in (model / "processor_config.json").read_text()
+    assert asr_main(["lm", "attach", "--model", str(model), "--lm", str(es["lm"])]) == 0
+    assert train_main([token for key, value in args.items() for token in (f"--{key}", str(value))]) == 0
+    assert (model / "language_model").is_dir()  # a finished run run again leaves model/ as it is (it was rebuilt)
 
 
 def test_the_cache_is_keyed_on_the_audio_and_a_broken_cache_is_recomputed(es, tmp_path, capsys):

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from asr.data.cli import main as data_main
 from asr.model.init import init_model
@@ -247,6 +248,13 @@ def test_bad_input_is_reported(setup, tmp_path):
     assert proc.returncode == 2 and f"lost.jsonl: utterance {rows[1]['id']}: audio file" in proc.stderr
     assert not (tmp_path / "lost" / "model").exists()
 
+    (tmp_path / "noise.flac").write_bytes(b"not audio" * 100)  # found at the first evaluation, 4 steps in
+    rows[1]["audio"] = str(tmp_path / "noise.flac")
+    lost.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    proc = _run(_args(setup, tmp_path / "noise", dev_manifest=lost, max_steps=8))
+    assert proc.returncode == 2 and f"utterance {rows[1]['id']}: cannot read" in proc.stderr
+    assert not (tmp_path / "noise" / "train_log.csv").exists()  # before the first step
+
     other = tmp_path / "other_model"
     shutil.copytree(setup["model"], other)
     vocab = json.loads((other / "vocab.json").read_text())
@@ -259,6 +267,10 @@ def test_bad_input_is_reported(setup, tmp_path):
 
     proc = _run(_args(setup, tmp_path / "d", resume="true", max_steps=1))
     assert proc.returncode == 2 and "holds no checkpoint to resume from" in proc.stderr
+
+    if not torch.cuda.is_available():  # --check-options (the recipes' check) passed what the run refuses
+        proc = _run(["--check-options", "--mixed_precision", "fp16"])
+        assert proc.returncode == 2 and "mixed_precision fp16: no GPU here" in proc.stderr
 
     proc = _run(_args(setup, tmp_path / "e", max_steps=1, unknown_key=1))
     assert proc.returncode == 2 and "unknown config key(s): unknown_key" in proc.stderr

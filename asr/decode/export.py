@@ -18,8 +18,12 @@ from pathlib import Path
 
 from asr.decode.decoders import Labels
 from asr.errors import InputError, run_reporting_errors
+from asr.folders import write_whole
 from asr.text import folder_normalizer
 from lm.folder import LMFolder
+
+#: what a processor with an LM adds to a model folder (pyctcdecode's decoder)
+ATTACHED = ("language_model", "alphabet.json")
 
 
 def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: float) -> Path:
@@ -44,10 +48,14 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
     with_lm = Wav2Vec2ProcessorWithLM(
         feature_extractor=processor.feature_extractor, tokenizer=processor.tokenizer, decoder=decoder
     )
-    if out_dir.resolve() != model_dir.resolve():
-        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
-    with_lm.save_pretrained(str(out_dir))
-    _mark_feature_extractor(out_dir / "processor_config.json")
+
+    def write(folder: Path) -> None:  # the model without an LM attached before, then the processor with this one
+        shutil.copytree(model_dir, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*ATTACHED))
+        with_lm.save_pretrained(str(folder))
+        _mark_feature_extractor(folder / "processor_config.json")
+
+    # whole or not at all: pyctcdecode refuses to write over a language_model/, after the processor files
+    write_whole(out_dir, write)
     return out_dir
 
 

@@ -180,7 +180,7 @@ class Pretrainer(Trainer):
         self.state.record(dict(zip(FIGURES, means.tolist(), strict=True)))
         return loss
 
-    def _row(self, loss: float | None) -> dict:
+    def _row(self, loss: float) -> dict:
         """The log row, with the last step's contrastive loss and codebook perplexity."""
         last = self.state.last_steps[-1] if self.state.last_steps else {}
         return super()._row(loss) | {k: last[k] for k in ("contrastive", "codevector_perplexity") if k in last}

@@ -48,7 +48,9 @@ def check_options(argv: list[str]) -> int:
     known = {f.name for f in TrainConfig.used_fields()}
     if unknown := [k for k in overrides if k not in known]:
         raise InputError(f"unknown option(s) --{', --'.join(unknown)} (neither the recipe's nor a training key)")
-    TrainConfig.load(config, overrides, required=False)
+    from asr.train.loop import mixed_precision
+
+    mixed_precision(TrainConfig.load(config, overrides, required=False).mixed_precision)  # fp16 without a GPU
     return 0
 
 

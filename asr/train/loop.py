@@ -17,6 +17,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,8 +46,12 @@ BEST_RECORD = "asr_best.json"  # in best/: the step and dev score of its weights
 
 
 def mixed_precision(setting: str) -> str:
-    """The accelerator's precision for a config's `mixed_precision`: "auto" is bf16 where the hardware computes
-    in it natively (a GPU with bf16; without a GPU, a CPU with AVX512-BF16 or AMX instructions), else "no"."""
+    """The accelerator's precision for a config's `mixed_precision`: "auto" is what `accelerate config` or
+    `accelerate launch --mixed_precision` set (bf16 or fp16; the launcher says "no" when nothing was set), else
+    bf16 where the hardware computes in it natively (a GPU with bf16; without a GPU, a CPU with AVX512-BF16 or
+    AMX instructions), else "no"."""
+    if setting == "auto" and os.environ.get("ACCELERATE_MIXED_PRECISION") in ("bf16", "fp16"):
+        setting = os.environ["ACCELERATE_MIXED_PRECISION"]  # it was ignored (fp16 configured: float32 on a V100)
     if setting == "fp16" and not torch.cuda.is_available():
         raise InputError("mixed_precision fp16: no GPU here, and a CPU computes in fp16 only as float32 (it would "
                          "run in float32 and be recorded as fp16); use bf16, auto or no")  # fmt: skip
@@ -116,13 +121,16 @@ class Trainer:
     STATE: type[LoopState] = LoopState  # what a checkpoint saves of the loop
 
     def __init__(self, cfg: TrainConfig, command: str) -> None:
-        from transformers import AutoProcessor
+        from transformers import AutoProcessor, Wav2Vec2Processor, Wav2Vec2ProcessorWithLM
 
         self._start(cfg, command)
         try:
             self.processor = AutoProcessor.from_pretrained(cfg.processor)
         except (OSError, ValueError) as err:
             raise InputError(f"processor {cfg.processor!r}: {str(err).splitlines()[0]}") from None
+        if isinstance(self.processor, Wav2Vec2ProcessorWithLM):  # its LM's weights were tuned for the old model:
+            # the trained model is saved without it (it was copied, half-exported), and attached to anew
+            self.processor = Wav2Vec2Processor(self.processor.feature_extractor, self.processor.tokenizer)
         self.processor_folder = ModelFolder(Path(cfg.processor))
         self.normalize = self.processor_folder.normalizer()
         self.labels = Labels.from_tokenizer(self.processor.tokenizer)
@@ -231,10 +239,25 @@ class Trainer:
     # batches ---------------------------------------------------------------------------------------------
     def _inputs(self, examples: list[Example]) -> dict:
         """The padded batch of train examples for the model."""
-        inputs = self._features([self.audio.get(ex) for ex in examples])
+        inputs = self._features(self._together(lambda: [self.audio.get(ex) for ex in examples]))
         if self.feature_cache:
             self.feature_cache.prepare([ex.key for ex in examples], inputs)
         return inputs
+
+    def _together(self, read: Callable[[], list]) -> list:
+        """`read()` in every process; an `InputError` (audio that cannot be read) in any of them stops them all
+        with its line (raised in one process alone, it left the others in the next collective: tracebacks)."""
+        try:
+            value, error = read(), None
+        except InputError as err:
+            value, error = None, err
+        if not self._sum_over_processes(error is not None):
+            return value
+        if self.acc.num_processes > 1:  # every process names the first failure
+            from accelerate.utils import gather_object
+
+            error = InputError(gather_object([str(error)] if error else [])[0])
+        raise error
 
     def _features(self, arrays: list) -> dict:
         """A padded batch of audio arrays for the model (zero-padded without masks for group-norm models, as
@@ -349,12 +372,16 @@ class Trainer:
             raise TrainError(f"weights differ between processes after step {self.state.step + 1}: {sums.tolist()}")
 
     # evaluation ------------------------------------------------------------------------------------------
+    def _share(self, split: EvalSet) -> list[Utterance]:
+        """This process's utterances of an evaluation split."""
+        return split.utts[self.acc.process_index :: self.acc.num_processes]
+
     def evaluate(self, split: EvalSet, name: str = "dev") -> dict:
         """Greedy WER/CER over a whole split (``<name>_wer``, ...), split over the processes and gathered;
         the forward pass and the scoring are `asr decode`'s."""
         from accelerate.utils import broadcast_object_list, gather_object
 
-        utts = split.utts[self.acc.process_index :: self.acc.num_processes]
+        utts = self._share(split)
         post = self.inference.log_probs(utts, split.audio, self.cfg.eval_batch_seconds)
         hyps = gather_object([(u.id, u.text, greedy(post.logprobs[u.id], self.labels)) for u in utts])
         result = [None]
@@ -470,6 +497,9 @@ class Trainer:
         elif self.acc.is_main_process:  # an earlier run's best/ would be adopted by this run's resume, or kept
             shutil.rmtree(self.out / "best", ignore_errors=True)
         self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
+        self._first_step = self.state.step
+        if self.dev:  # its audio read now (and kept), not at the first evaluation, up to eval_steps steps later
+            self._together(lambda: [self.dev.audio(u) for u in self._share(self.dev)])
         start = time.monotonic() - self.state.elapsed
         progress = self._progress(resumed)
         while self.state.step < cfg.max_steps:
@@ -526,6 +556,8 @@ class Trainer:
 
     def _after_step(self, loss: float, progress) -> None:
         cfg, step = self.cfg, self.state.step
+        # the processes' mean, shown as logged (the bar showed process 0's own)
+        loss = float(self.acc.reduce(torch.tensor(loss, device=self.acc.device), "mean"))
         progress.update(1)
         postfix = {} if math.isnan(loss) else {"loss": f"{loss:.3f}"}
         if cfg.max_minutes:
@@ -539,16 +571,14 @@ class Trainer:
         if step % cfg.save_steps == 0:
             self._save_checkpoint()
 
-    def _row(self, loss: float | None) -> dict:
-        mean_loss = None
-        if loss is not None and not math.isnan(loss):
-            mean_loss = float(self.acc.reduce(torch.tensor(loss, device=self.acc.device), "mean"))
+    def _row(self, loss: float) -> dict:
+        """The log row of a step whose loss (the processes' mean) is `loss` (NaN: a skipped step, logged None)."""
         return {
             "step": self.state.step, "epoch": self.state.epoch, "minutes": round(self.state.elapsed / 60, 3),
-            "loss": mean_loss, "lr": self.step_lr,
+            "loss": None if math.isnan(loss) else loss, "lr": self.step_lr,
         }  # fmt: skip
 
-    def _evaluate_and_log(self, loss: float | None) -> None:
+    def _evaluate_and_log(self, loss: float) -> None:
         row = self._row(loss)
         if self.dev is not None:
             row |= self.evaluate(self.dev)
@@ -581,7 +611,7 @@ class Trainer:
         """Writes model/ (best/ when there was a dev set, else the last weights) and run_info.json."""
         self.acc.wait_for_everyone()
         final = self.out / "model"
-        if self.acc.is_main_process:
+        if self.acc.is_main_process and not (resumed and self._model_is_current(final)):
             if self.state.best_step and (self.out / "best").exists():
                 copy = functools.partial(shutil.copytree, self.out / "best", dirs_exist_ok=True,
                                          ignore=shutil.ignore_patterns(BEST_RECORD))  # fmt: skip
@@ -593,6 +623,16 @@ class Trainer:
         self.acc.wait_for_everyone()
         self.acc.end_training()
         return info
+
+    def _model_is_current(self, final: Path) -> bool:
+        """Whether model/ holds this run's final model already: a finished run run again, no step taken. It is
+        left as it is, with what was added to it since (an LM attached in place by asr lm attach was deleted)."""
+        try:
+            info = json.loads((final / "run_info.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        written = (info.get("steps"), info.get("best_step")) if isinstance(info, dict) else None
+        return self.state.step == self._first_step and written == (self.state.step, self.state.best_step)
 
     def _run_basics(self, resumed: Path | None) -> dict:
         """What every run records: command, code, config, processes, steps, time, resumption, best step."""
