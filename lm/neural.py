@@ -200,7 +200,7 @@ def train_neural_lm(
     start, steps, seen = time.monotonic(), 0, 0
 
     def done() -> bool:
-        return time.monotonic() - start >= max_minutes * 60 or steps == max_steps
+        return time.monotonic() - start >= max_minutes * 60 or 0 < max_steps <= steps
 
     lm.model.train()
     with tqdm(total=round(max_minutes * 60), desc="train LM", unit="s") as bar:

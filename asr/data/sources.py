@@ -311,7 +311,7 @@ def _commonvoice_split(tsv: Path, lang: str) -> list[Utterance]:
     """The utterances of a Common Voice TSV (client_id, path, sentence; audio in ``clips/`` beside it), read as
     the hub's loader read it: tab-separated, no quoting."""
     rows = [row for _, row in _table_rows(tsv, {"delimiter": "\t", "quoting": csv.QUOTE_NONE}, "a tab in a field")]
-    if missing := {"client_id", "path", "sentence"} - set(rows[0] if rows else ()):
+    if rows and (missing := {"client_id", "path", "sentence"} - set(rows[0])):
         raise InputError(f"{tsv}: no column {', '.join(sorted(missing))} (Common Voice's: client_id, path, sentence)")
     clips = (tsv.parent / "clips").absolute()
     utts = [Utterance(speaker_prefixed(row["client_id"], Path(row["path"]).stem), str(clips / row["path"]), 0.0,
