@@ -32,7 +32,7 @@ def _add_prepare(sub) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument(
         "--splits",
-        help="splits of a hf source, comma-separated (default: those of train, validation "
+        help="splits of a hf or commonvoice source, comma-separated (default: those of train, validation "
         "and test that the dataset has; named ones must be there)",
     )
     p.add_argument("--split", help="the split of a one-split source (default: from its name, else train)")
