@@ -126,6 +126,8 @@ def _train(args: argparse.Namespace) -> int:
                            args.seed, max_steps=args.max_steps)  # fmt: skip
     print(f"{args.out}: {info['parameters'] / 1e6:.2f} M parameters, {info['steps']} steps, {info['epochs']} epochs "
           f"on {info['text']['sentences']} sentences in {info['minutes']} min")  # fmt: skip
+    if info["steps"] < args.max_steps:
+        print(f"  --max-minutes {args.max_minutes:g} ended it before --max-steps {args.max_steps}")
     _say_dropped("text", info["text"]["dropped_lines"])
     if info["dev"]:
         print(

@@ -220,6 +220,7 @@ def train_neural_lm(
                     break
     lm.model.eval()
     info = {"kind": "transformer", "normalizer": normalize.id, "from": from_model, "steps": steps,
+            "max_steps": max_steps, "max_minutes": max_minutes,
             "epochs": round(seen / len(sentences), 2), "minutes": round((time.monotonic() - start) / 60, 2),
             "parameters": sum(p.numel() for p in lm.model.parameters()), "vocabulary": len(lm.tokenizer),
             "text": {"files": [str(p) for p in texts], "sentences": len(sentences),

@@ -169,6 +169,10 @@ def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_pa
     assert [(u.id, u.speaker, u.text) for u in dev] == [("spk1_common_voice_fi_1", "spk1", '"Hyvä" dev')]
     args = ["--lang", "fi", "--out", str(tmp_path / "o2")]
     assert data_main(["prepare", "--source", f"commonvoice:{root}", "--splits", "train,validated", *args]) == 2
+    (root / "dev.tsv").write_text(header)  # header only, as small languages ship it: left out unless named
+    assert set(load_source(f"commonvoice:{root}", "fi", tmp_path / "o4", SourceOptions())) == {"train", "test"}
+    with pytest.raises(InputError, match=r"no utterances in dev\.tsv for split validation"):
+        load_source(f"commonvoice:{root}", "fi", tmp_path / "o4", SourceOptions(splits=("train", "validation")))
     (root / "test.tsv").write_text(header + "spk\tcommon_voice_fi_2.mp3\tx\ta\tb\t2\n")
     with pytest.raises(InputError, match=r"test.tsv:2: 6 fields, the header has 5"):
         load_source(f"commonvoice:{root}", "fi", tmp_path / "o3", SourceOptions())
@@ -191,6 +195,8 @@ def test_audiofolder_with_split_folders(tmp_path, audio):
     (root / "val" / "metadata.csv").write_text("file_name,transcription\na.wav,yes, I said no\n")
     with pytest.raises(InputError, match=r"val/metadata.csv:2: 3 fields, the header has 2"):
         load_source(f"audiofolder:{root}", "en", tmp_path / "o3", SourceOptions())
+    (root / "val" / "metadata.csv").write_text("file_name,transcription,\na.wav,yes\n")  # fewer fields: fine
+    assert load_source(f"audiofolder:{root}", "en", tmp_path / "o3", SourceOptions())["dev"][0].text == "yes"
     (root / "val" / "metadata.csv").write_text('file_name,transcription\na.wav,"yes, I said no"\n')
     quoted = load_source(f"audiofolder:{root}", "en", tmp_path / "o3", SourceOptions())
     assert quoted["dev"][0].text == "yes, I said no"
@@ -234,6 +240,25 @@ def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):
     out2 = tmp_path / "out2"
     assert data_main(["prepare", "--source", f"hf:{tmp_path / 'pq'}", "--lang", "en", "--out", str(out2)]) == 0
     assert len(read_manifest(out2 / "train.jsonl")) == 3
+
+
+def test_a_hub_datasets_eval_split_beside_its_test_split_is_another_split(tmp_path, audio):
+    """Only an audiofolder's folders are named as datasets names them (eval: test); a DatasetDict with test and
+    eval was refused ("splits test, eval are all test") whatever --split said."""
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"audio": [str(audio["u0"])], "sentence": ["hi"]}).cast_column(
+        "audio", datasets.Audio()
+    )
+    datasets.DatasetDict({"train": ds, "test": ds, "eval": ds}).save_to_disk(str(tmp_path / "dd"))
+    assert set(load_source(f"hf:{tmp_path / 'dd'}", "en", tmp_path / "o", SourceOptions())) == {"train", "test"}
+
+
+def test_an_id_keeps_its_speaker_prefix_only_before_a_separator():
+    from asr.data.sources import speaker_prefixed
+
+    assert (
+        speaker_prefixed("19", "19-198-0000") == "19-198-0000" and speaker_prefixed("19", "198-0001") == "19_198-0001"
+    )
 
 
 def test_hf_missing_text_column_is_named(tmp_path, audio):

@@ -226,6 +226,7 @@ def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, 
         assert pipeline("automatic-speech-recognition", model=str(again)).type == "ctc_with_lm"
     attach = ["lm", "attach", "--model", str(MODEL), "--lm", str(es["lm"])]
     assert asr_main([*attach, "--out", str(out)]) == 2  # merged into what was there before
+    assert asr_main(["lm", "attach", "--model", str(out), "--lm", str(es["lm"]), "--out", str(out / "in")]) == 2
     assert asr_main([*attach, "--out", str(tmp_path / "nan"), "--alpha", "nan"]) == 2  # NaN in attrs.json
 
 

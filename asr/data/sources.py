@@ -14,7 +14,7 @@ Source specs:
   ``utt2spk`` and ``segments``; one split.
 - ``jsonl:FILE`` (or a path ending in .jsonl): a manifest; one split.
 
-Split names: ``validation`` is written ``dev``; folder and split names are read as datasets reads them
+Split names: ``validation`` is written ``dev``; an audiofolder's split folders are read as datasets reads them
 (``training``: train; ``val``, ``valid``: dev; ``testing``, ``eval``, ``evaluation``: test). A one-split
 source takes its split from ``--split``, else from its folder or file name when that is a split name, else
 ``train``.
@@ -31,9 +31,11 @@ from pathlib import Path
 from asr.data.manifest import Utterance, read_jsonl, read_manifest
 from asr.errors import InputError
 
-#: split names as datasets' audiofolder reads folder names (its SPLIT_KEYWORDS), validation written dev
-SPLIT_NAMES = {"train": "train", "training": "train", "dev": "dev", "validation": "dev", "valid": "dev",
-               "val": "dev", "test": "test", "testing": "test", "eval": "test", "evaluation": "test"}  # fmt: skip
+SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "dev", "test": "test"}
+#: split folders of an audiofolder, named as datasets' audiofolder names them (its SPLIT_KEYWORDS: val/eval were
+#: train); only folders: a hub dataset's ``eval`` beside its ``test`` is another split
+FOLDER_SPLITS = SPLIT_NAMES | {"training": "train", "val": "dev", "testing": "test", "eval": "test",
+                               "evaluation": "test"}  # fmt: skip
 TEXT_COLUMNS = ("sentence", "text", "transcription", "transcript", "normalized_text", "raw_transcription")
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id", "spk_id")
 _UNSAFE_ID = re.compile(r"[\s()/\\]+")
@@ -104,19 +106,21 @@ def transcript(value: object, where: str) -> str:
     return value
 
 
-def check_unique_ids(utts: list[Utterance], raw: list[str], where: str) -> None:
+def check_unique_ids(
+    utts: list[Utterance], raw: list[str], where: str, fix: str = "give --id-column a column with unique ids"
+) -> None:
     """Refuses ids that became one after cleaning (``a b`` and ``a-b``): they would share an audio file."""
     seen: dict[str, str] = {}
     for utt, original in zip(utts, raw, strict=True):
         if utt.id in seen:
-            raise InputError(f"{where}: ids {seen[utt.id]!r} and {original!r} both become {utt.id!r}; give "
-                             f"--id-column a column with unique ids")  # fmt: skip
+            raise InputError(f"{where}: ids {seen[utt.id]!r} and {original!r} both become {utt.id!r}; {fix}")
         seen[utt.id] = original
 
 
 def speaker_prefixed(speaker: str, utt_id: str) -> str:
-    """``speaker_id``, so that scoring groups by speaker; ids already starting with the speaker are kept."""
-    if not speaker or utt_id.startswith(speaker):
+    """``speaker_id``, so that scoring groups by speaker; ids already starting with the speaker and a separator
+    are kept (``19-198-0000`` of 19; ``198-0001`` of 19 is ``19_198-0001``, not another speaker's)."""
+    if not speaker or utt_id == speaker or (utt_id.startswith(speaker) and utt_id[len(speaker)] in "_-"):
         return safe_id(utt_id)
     return safe_id(f"{speaker}_{utt_id}")
 
@@ -208,7 +212,7 @@ def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> 
         speaker = utt2spk.get(utt_id, "")
         utts.append(Utterance(speaker_prefixed(speaker, utt_id), str(audio), duration or 0.0, text, speaker, lang,
                               offset))  # fmt: skip
-    check_unique_ids(utts, listed, str(data))
+    check_unique_ids(utts, listed, str(data), "start each utterance id with its speaker, as Kaldi asks")
     return {one_split(data, options): utts}
 
 
@@ -232,17 +236,16 @@ def _metadata_rows(path: Path) -> list[tuple[str, object]]:
 
 
 def _table_rows(path: Path, dialect: dict, hint: str) -> list[tuple[str, dict[str, str]]]:
-    """(``FILE:LINE``, row) of a CSV or TSV file with a header; a row with more or fewer fields than the header
-    is an error naming its line (csv drops the rest under the key None: ``1.wav,yes, I said no`` read "yes")."""
+    """(``FILE:LINE``, row) of a CSV or TSV file with a header; a row with more fields than the header is an
+    error naming its line (csv drops the rest under the key None: ``1.wav,yes, I said no`` read "yes")."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f, **dialect)
             rows = []
-            for row in reader:
-                fields = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
-                if fields != len(reader.fieldnames):
-                    raise InputError(f"{path}:{reader.line_num}: {fields} fields, the header has "
-                                     f"{len(reader.fieldnames)} ({hint})")  # fmt: skip
+            for row in reader:  # fewer fields than the header: the missing ones are empty, filtered and counted
+                if None in row:
+                    raise InputError(f"{path}:{reader.line_num}: {len(reader.fieldnames) + len(row[None])} fields, "
+                                     f"the header has {len(reader.fieldnames)} ({hint})")  # fmt: skip
                 rows.append((f"{path}:{reader.line_num}", row))
             return rows
     except (OSError, UnicodeDecodeError, csv.Error) as err:
@@ -278,8 +281,8 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
             if not audio.is_relative_to(top) or audio == top:
                 raise InputError(f"{where}: {row['file_name']} lies outside {root}")
             under = audio.relative_to(top).parts
-            split_dir = under[0].lower() in SPLIT_NAMES and len(under) > 1
-            split = split_name(under[0]) if split_dir else split_name(options.split or "train")
+            split_dir = under[0].lower() in FOLDER_SPLITS and len(under) > 1
+            split = FOLDER_SPLITS[under[0].lower()] if split_dir else split_name(options.split or "train")
             speaker = str(row.get(spk_col) or "") if spk_col else ""
             # without an id column, the file's path under the split's folder (s1/1.wav and s2/1.wav: s1-1 and
             # s2-1, from one metadata file or one in each folder)
@@ -298,10 +301,11 @@ def _load_commonvoice(rest: str, lang: str, out_dir: Path, options: SourceOption
     splits: dict[str, list[Utterance]] = {}
     for asked in options.asked():
         tsv = root / f"{split_name(asked)}.tsv"
-        if tsv.is_file():
-            splits[split_name(asked)] = _commonvoice_split(tsv, lang)
-        elif options.splits_named():
-            raise InputError(f"commonvoice:{rest}: no {tsv.name} for split {asked}")
+        utts = _commonvoice_split(tsv, lang) if tsv.is_file() else []
+        if utts:
+            splits[split_name(asked)] = utts
+        elif options.splits_named():  # small languages ship header-only dev and test files
+            raise InputError(f"commonvoice:{rest}: no utterances in {tsv.name} for split {asked}")
     if not splits:
         raise InputError(f"commonvoice:{rest}: none of {', '.join(f'{split_name(s)}.tsv' for s in options.asked())}")
     return splits

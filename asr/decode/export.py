@@ -37,6 +37,8 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
         raise InputError(f"--out {out_dir}: a file, not a folder")
     if out_dir.resolve() != model_dir.resolve() and out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"--out {out_dir}: not empty; the model would be merged into what is there")
+    if out_dir.resolve().is_relative_to(model_dir.resolve()) and out_dir.resolve() != model_dir.resolve():
+        raise InputError(f"--out {out_dir}: inside --model {model_dir} (the copy would copy itself)")
     try:
         processor = Wav2Vec2Processor.from_pretrained(model_dir)
     except (OSError, ValueError, TypeError) as err:

@@ -79,8 +79,8 @@ class TrainConfig:
     max_grad_norm: float = option(1.0, "gradient clipping norm; 0 = none")
     mixed_precision: str = option(
         "auto",
-        "auto (accelerate config's bf16/fp16, else bf16 where the GPU has it or, without one, the CPU has "
-        "AVX512-BF16/AMX) | no | bf16 | fp16",
+        "auto (bf16 where the GPU has it or, without one, the CPU has AVX512-BF16/AMX; accelerate config's is "
+        "not read) | no | bf16 | fp16",
         choices=("auto", "no", "bf16", "fp16"),
     )
     gradient_checkpointing: bool = option(False, "recompute activations in the backward pass (less memory)")

@@ -46,12 +46,10 @@ BEST_RECORD = "asr_best.json"  # in best/: the step and dev score of its weights
 
 
 def mixed_precision(setting: str) -> str:
-    """The accelerator's precision for a config's `mixed_precision`: "auto" is what `accelerate config` or
-    `accelerate launch --mixed_precision` set (bf16 or fp16; the launcher says "no" when nothing was set), else
-    bf16 where the hardware computes in it natively (a GPU with bf16; without a GPU, a CPU with AVX512-BF16 or
-    AMX instructions), else "no"."""
-    if setting == "auto" and os.environ.get("ACCELERATE_MIXED_PRECISION") in ("bf16", "fp16"):
-        setting = os.environ["ACCELERATE_MIXED_PRECISION"]  # it was ignored (fp16 configured: float32 on a V100)
+    """The accelerator's precision for a config's `mixed_precision`: "auto" is bf16 where the hardware computes
+    in it natively (a GPU with bf16; without a GPU, a CPU with AVX512-BF16 or AMX instructions), else "no".
+    `accelerate config`'s and `accelerate launch --mixed_precision`'s are not read: a resumed run, launched
+    otherwise, would change precision without its config changing."""
     if setting == "fp16" and not torch.cuda.is_available():
         raise InputError("mixed_precision fp16: no GPU here, and a CPU computes in fp16 only as float32 (it would "
                          "run in float32 and be recorded as fp16); use bf16, auto or no")  # fmt: skip
