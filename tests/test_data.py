@@ -173,6 +173,12 @@ def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_pa
     assert set(load_source(f"commonvoice:{root}", "fi", tmp_path / "o4", SourceOptions())) == {"train", "test"}
     with pytest.raises(InputError, match=r"no utterances in dev\.tsv for split validation"):
         load_source(f"commonvoice:{root}", "fi", tmp_path / "o4", SourceOptions(splits=("train", "validation")))
+    (root / "dev.tsv").write_text(header + "spk1\tcommon_voice_fi_1.mp3\n")  # short rows: no sentence, no clip
+    assert load_source(f"commonvoice:{root}", "fi", tmp_path / "o5", SourceOptions())["dev"][0].text == ""
+    (root / "dev.tsv").write_text(header + "spk1\n")  # a TypeError traceback
+    with pytest.raises(InputError, match=r"dev\.tsv:2: no path"):
+        load_source(f"commonvoice:{root}", "fi", tmp_path / "o5", SourceOptions())
+    (root / "dev.tsv").write_text(header)
     (root / "test.tsv").write_text(header + "spk\tcommon_voice_fi_2.mp3\tx\ta\tb\t2\n")
     with pytest.raises(InputError, match=r"test.tsv:2: 6 fields, the header has 5"):
         load_source(f"commonvoice:{root}", "fi", tmp_path / "o3", SourceOptions())

@@ -300,10 +300,11 @@ def _load_commonvoice(rest: str, lang: str, out_dir: Path, options: SourceOption
     root = Path(rest)
     splits: dict[str, list[Utterance]] = {}
     for asked in options.asked():
-        tsv = root / f"{split_name(asked)}.tsv"
+        split = split_name(asked)
+        tsv = root / f"{split}.tsv"
         utts = _commonvoice_split(tsv, lang) if tsv.is_file() else []
         if utts:
-            splits[split_name(asked)] = utts
+            splits[split] = utts
         elif options.splits_named():  # small languages ship header-only dev and test files
             raise InputError(f"commonvoice:{rest}: no utterances in {tsv.name} for split {asked}")
     if not splits:
@@ -313,14 +314,19 @@ def _load_commonvoice(rest: str, lang: str, out_dir: Path, options: SourceOption
 
 def _commonvoice_split(tsv: Path, lang: str) -> list[Utterance]:
     """The utterances of a Common Voice TSV (client_id, path, sentence; audio in ``clips/`` beside it), read as
-    the hub's loader read it: tab-separated, no quoting."""
-    rows = [row for _, row in _table_rows(tsv, {"delimiter": "\t", "quoting": csv.QUOTE_NONE}, "a tab in a field")]
-    if rows and (missing := {"client_id", "path", "sentence"} - set(rows[0])):
+    the hub's loader read it: tab-separated, no quoting. A row of fewer fields than the header has no sentence
+    (an empty transcript, filtered and counted) or no clip (refused)."""
+    located = _table_rows(tsv, {"delimiter": "\t", "quoting": csv.QUOTE_NONE}, "a tab in a field")
+    if located and (missing := {"client_id", "path", "sentence"} - set(located[0][1])):
         raise InputError(f"{tsv}: no column {', '.join(sorted(missing))} (Common Voice's: client_id, path, sentence)")
-    clips = (tsv.parent / "clips").absolute()
-    utts = [Utterance(speaker_prefixed(row["client_id"], Path(row["path"]).stem), str(clips / row["path"]), 0.0,
-                      row["sentence"], row["client_id"], lang) for row in rows]  # fmt: skip
-    check_unique_ids(utts, [row["path"] for row in rows], str(tsv))
+    clips, utts = (tsv.parent / "clips").absolute(), []
+    for where, row in located:
+        if not row["path"]:  # a short row: None (it was a TypeError traceback)
+            raise InputError(f"{where}: no path (the clip's file name)")
+        speaker = row["client_id"] or ""
+        utt_id = speaker_prefixed(speaker, Path(row["path"]).stem)
+        utts.append(Utterance(utt_id, str(clips / row["path"]), 0.0, transcript(row["sentence"], where), speaker, lang))
+    check_unique_ids(utts, [row["path"] for _, row in located], str(tsv))
     return utts
 
 

@@ -35,9 +35,10 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
         raise InputError(f"{model_dir}: not a model folder (no config.json)")
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir}: a file, not a folder")
-    if out_dir.resolve() != model_dir.resolve() and out_dir.exists() and any(out_dir.iterdir()):
+    out, model = out_dir.resolve(), model_dir.resolve()
+    if out != model and out_dir.exists() and any(out_dir.iterdir()):
         raise InputError(f"--out {out_dir}: not empty; the model would be merged into what is there")
-    if out_dir.resolve().is_relative_to(model_dir.resolve()) and out_dir.resolve() != model_dir.resolve():
+    if out != model and out.is_relative_to(model):
         raise InputError(f"--out {out_dir}: inside --model {model_dir} (the copy would copy itself)")
     try:
         processor = Wav2Vec2Processor.from_pretrained(model_dir)
