@@ -331,3 +331,17 @@ class CTCInference:
 
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
+
+    @functools.cached_property
+    def weights_digest(self) -> str:
+        """A hash of the weights as loaded (the adapter's included, in the dtype decoded): tells a model retrained
+        in place from its earlier self, and one folder named two ways from two models."""
+        import hashlib
+
+        import torch
+
+        digest = hashlib.sha1()
+        for name, tensor in sorted(self.model.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+        return digest.hexdigest()[:16]

@@ -129,10 +129,12 @@ def test_adapter_training_touches_only_adapters_and_head(data, tmp_path):
     from transformers import Wav2Vec2ForCTC
 
     init_model("tiny", tmp_path / "init", data["processor"], family="wav2vec2", norm="stable", adapter_dim=16)
-    # every step an epoch: later epochs reuse the cached encoder output (its graph failed the second epoch)
-    info = _train(
-        data, tmp_path / "init", tmp_path / "run", adapters_only="true", dev_manifest="", max_batch_seconds=1000
-    )
+    # every step an epoch: later epochs reuse the cached encoder output (its graph failed the second epoch); an
+    # epoch of 12 utterances (beside train.jsonl: the audio paths are relative to it)
+    few = data["train"].with_name("train_12.jsonl")
+    few.write_text("".join(data["train"].read_text(encoding="utf-8").splitlines(keepends=True)[:12]), encoding="utf-8")
+    info = _train(data, tmp_path / "init", tmp_path / "run", adapters_only="true", dev_manifest="",
+                  max_batch_seconds=1000, train_manifest=few)  # fmt: skip
     assert info["adapter"] == "en" and info["epochs"] >= 2 and info["feature_encoder_cached"]
     before, after = (
         load_file(str(tmp_path / "init" / "model.safetensors")),

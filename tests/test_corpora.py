@@ -103,6 +103,7 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
         (["--level-dbfs=-15,-35"], "LOW at most HIGH"),
         (["--level-dbfs=-200,-190"], "expected values from -70 to 0"),
         (["--reverb-drr", "nan,5"], "LOW at most HIGH"),
+        (["--reverb-drr=-4000,-3500"], "expected values from -40 to 60"),  # a worker's OverflowError traceback
     ],
 )
 def test_bad_synth_settings_are_refused_before_any_work(tmp_path, capsys, option, message):
@@ -121,6 +122,10 @@ def test_a_corpus_made_before_the_room_response_ratio_resumes_only_with_the_firs
         return {"hours": 1.0, "seed": 0, "augmentation": _json(asdict(augmentation)), "engines": ["espeak-ng"],
                 "sentence_pool": "main"}  # fmt: skip
 
+    for damaged in ("", "[1, 2]"):  # a kill while the file was written left it empty: tracebacks
+        (tmp_path / SETTINGS_FILE).write_text(damaged, encoding="utf-8")
+        with pytest.raises(InputError, match=SETTINGS_FILE):
+            claim_folder(tmp_path, settings(Augmentation()))
     first = settings(Augmentation(reverb_drr_db=None))
     del first["augmentation"]["reverb_drr_db"]  # as the settings file of an older corpus reads
     (tmp_path / SETTINGS_FILE).write_text(json.dumps(first), encoding="utf-8")
@@ -266,6 +271,9 @@ def test_asterisk_prompts_are_real_speech_with_clean_text(tmp_path):
     trained = {u.text.lower() for u in utts["train"]}
     assert not any(u.text.lower() in trained for s in ("dev", "test") for u in utts[s])
     assert summary["entries_skipped"]["words of a train prompt"] >= 1
+    tested = [u.text.lower() for u in utts["test"]]  # nor in dev and test ("something is terribly wrong")
+    assert len(set(tested)) == len(tested) and not set(tested) & {u.text.lower() for u in utts["dev"]}
+    assert summary["entries_skipped"]["words of a dev prompt"] == 1
     assert all(u.id.startswith("allison_en-") and u.speaker == "allison" for u in utts["dev"])
     skipped = [json.loads(line) for line in (out / "skipped.jsonl").read_text().splitlines()]
     assert len(skipped) == sum(summary["entries_skipped"].values()) and all(e["name"] and e["reason"] for e in skipped)

@@ -25,11 +25,14 @@ START = ROOT / "recipes" / "synth" / "make_start_checkpoint.sh"
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+GRIDS = ["--alpha-grid", "0.5,1", "--beta-grid", "0,1.5", "--gamma-grid", "0.2,0.5"]  # asr decode: 8, 10, 8 values
+
+
 def small(exp: Path, *extra: str) -> list[str]:
     """A few minutes on 2 cores: a tiny Spanish corpus, 30 training steps, small tuning grids."""
     return ["bash", str(RUN), "--lang", "es", "--hours", "0.05", "--exp", str(exp),
             "--results-md", str(exp / "RESULTS.md"), "--max_steps", "30", "--max_minutes", "2",
-            "--eval_steps", "15", "--save_steps", "15", *extra]  # fmt: skip
+            "--eval_steps", "15", "--save_steps", "15", *GRIDS, *extra]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -278,7 +281,7 @@ def test_the_librispeech_grid_runs_in_miniature_on_the_synthetic_corpus(tmp_path
     exp = tmp_path / "exp"
     cmd = ["bash", str(ROOT / "recipes" / "librispeech" / "run.sh"), "--corpus", "synth", "--hours", "0.25",
            "--subsets", "10min", "--nlm-minutes", "0.1", "--exp", str(exp),
-           "--results-md", str(tmp_path / "RESULTS.md"), *QUICK]  # fmt: skip
+           "--results-md", str(tmp_path / "RESULTS.md"), *QUICK, *GRIDS]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     rows = _leaderboard_rows(exp)
@@ -293,6 +296,8 @@ def test_the_librispeech_grid_runs_in_miniature_on_the_synthetic_corpus(tmp_path
     assert "synth/test_other WER" in header and "0.17 h" in header
     bad = subprocess.run([*cmd, "--subsets", "10min 2h"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--subsets: unknown subset '2h'" in bad.stderr  # before stage 1, not at 2
+    bad = subprocess.run([*cmd, "--subsets", "1h", "--hours", "1"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--hours 1 gives at most 0.8 h of train audio; give --hours 1.25" in bad.stderr
 
 
 def test_a_run_in_another_exp_publishes_no_results_file(recipe):
@@ -313,6 +318,8 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
     results = json.loads((other / "results.json").read_text(encoding="utf-8"))
     results["normalizer"], results["model"]["path"] = "none@1", "someone/else-model"
     (other / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    score = json.loads((other / "score" / "score.json").read_text(encoding="utf-8"))
+    (other / "score" / "score.json").write_text(json.dumps(score | {"normalizer": "none@1"}), encoding="utf-8")
     board = tmp_path / "board"
     assert leaderboard_main([str(recipe["exp"] / "decode"), str(tmp_path / "other"), "--out", str(board)]) == 0
     text = (board / "RESULTS.md").read_text(encoding="utf-8")
@@ -322,6 +329,9 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
     # a flagged row with the lowest WER is neither the best of the paired tests nor tested
     results["wer"] = 0.0
     (other / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    perfect = {u: {level: [sum(c[:3]), 0, 0, 0] for level, c in counts.items()} for u, counts in
+               score["utterances"].items()}  # fmt: skip
+    (other / "score" / "score.json").write_text(json.dumps(score | {"normalizer": "none@1", "utterances": perfect}))
     assert leaderboard_main([str(recipe["exp"] / "decode"), str(tmp_path / "other"), "--out", str(board),
                              "--significance"]) == 0  # fmt: skip
     tests = (board / "RESULTS.md").read_text(encoding="utf-8").split("## Paired bootstrap tests")[1]
@@ -362,6 +372,8 @@ def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe
     (smaller / "score" / "score.json").write_text(json.dumps(score), encoding="utf-8")
     results = json.loads((smaller / "results.json").read_text(encoding="utf-8"))
     results["model"]["path"] = "someone/else-model"
+    c, s, d, i = (sum(column) for column in zip(*(u["word"] for u in score["utterances"].values()), strict=True))
+    results["wer"] = (s + d + i) / (c + s + d)  # as its score.json counts it: the leaderboard checks
     (smaller / "results.json").write_text(json.dumps(results), encoding="utf-8")
     twin = tmp_path / "twin" / "beam_lm" / "test"  # the same model and decoder with another LM folder
     shutil.copytree(recipe["exp"] / "decode" / "beam_lm" / "test", twin)
@@ -400,6 +412,50 @@ def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe
                              str(tmp_path / "board2")]) == 0  # fmt: skip
     rows = json.loads((tmp_path / "board2" / "results.json").read_text(encoding="utf-8"))
     assert len({r["test_set"] for r in rows if r["test_set"].startswith("es/test")}) == 2
+
+
+def test_the_board_keeps_what_it_did_not_write_and_checks_each_decode_against_its_score(recipe, tmp_path, capsys):
+    """Found by a review: --out's plots/ and open_asr/ went whole with a decode or notes inside; a decode's
+    folder without its results.json (a decode running again) was dropped without a word; a score.json scored
+    again with other settings gave intervals that missed their row's WER; one model folder named two ways made
+    two rows, and a model retrained in place shared a row with its earlier self."""
+    from asr.leaderboard.cli import main as leaderboard_main
+    from asr.leaderboard.tables import markdown_row
+
+    decodes = recipe["exp"] / "decode"
+    tree = tmp_path / "tree"
+    shutil.copytree(decodes / "greedy", tree / "plots" / "greedy")
+    assert leaderboard_main([str(tree), "--out", str(tree)]) == 2
+    assert "is not a leaderboard's output" in capsys.readouterr().err
+    assert (tree / "plots" / "greedy" / "test" / "results.json").is_file() and not (tree / "RESULTS.md").exists()
+    shutil.move(tree / "plots" / "greedy", tree / "greedy")
+    assert leaderboard_main([str(tree), "--out", str(tree)]) == 0  # its own plots/ are replaced on a rerun
+    assert leaderboard_main([str(tree), "--out", str(tree)]) == 0
+    (tree / "greedy" / "test" / "results.json").unlink()
+    capsys.readouterr()
+    assert leaderboard_main([str(tree), "--out", str(tmp_path / "b1")]) == 0
+    assert f"passed over 1 unfinished decode(s) (hyp.jsonl without results.json: running or stopped): " \
+           f"{tree / 'greedy' / 'test'}" in capsys.readouterr().out  # fmt: skip
+    rescored = _copy_decode(recipe, tmp_path / "rescored", "greedy")
+    folder = rescored / "greedy" / "test"
+    assert score_main([str(folder / "hyp.jsonl"), "--report-dir", str(folder / "score"), "--normalize", "none"]) == 0
+    assert leaderboard_main([str(rescored), "--out", str(tmp_path / "b2"), "--significance"]) == 2
+    assert "scored with normaliser none@1, scoring sclite; results.json beside it says es@2" in capsys.readouterr().err
+    results = DecodeResult.read(decodes / "greedy" / "test" / "results.json")
+    assert len(results.model["weights"]) == 16  # a hash of the weights decoded
+    respelled = f"{Path(results.model['path']).parent}/./model/"
+    respelled = _copy_decode(recipe, tmp_path / "respelled", "greedy", **{"model.path": respelled})
+    assert leaderboard_main([str(decodes / "greedy" / "dev"), str(respelled), "--out", str(tmp_path / "b3")]) == 0
+    rows = json.loads((tmp_path / "b3" / "results.json").read_text(encoding="utf-8"))
+    assert len(rows) == 2 and len({r["decoder"] for r in rows}) == 1  # one system: one row, both columns
+    retrained = _copy_decode(recipe, tmp_path / "retrained", "greedy", **{"model.weights": "0" * 16})
+    assert leaderboard_main([str(decodes / "greedy" / "dev"), str(retrained), "--out", str(tmp_path / "b4")]) == 0
+    rows = json.loads((tmp_path / "b4" / "results.json").read_text(encoding="utf-8"))
+    weights = results.model["weights"]
+    assert sorted(r["decoder"] for r in rows) == ["greedy [weights=0000000000000000]", f"greedy [weights={weights}]"]
+    report = (recipe["exp"] / "leaderboard" / "RESULTS.md").read_text(encoding="utf-8")
+    assert "- es/dev: the LM weights of the rows marked tuned were chosen on it" in report
+    assert markdown_row(["a*b*", "<b>x</b>", "p < 0.001", "c\\"]) == "| a\\*b\\* | &lt;b>x&lt;/b> | p < 0.001 | c\\\\ |"
 
 
 def _copy_decode(recipe: dict, to: Path, decoder: str = "beam_lm", **changes) -> Path:
@@ -514,6 +570,8 @@ def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path
         (["--learning-rat", "0.1"], "unknown option(s) --learning_rat"),
         (["--max_steps", "2.5"], "max_steps: expected a whole number, got 2.5"),  # names alone were checked
         (["--hours", "--force"], "option --hours needs a value"),  # set hours to '--force', forced nothing
+        (["--hours=0.1"], "option --hours: give its value after a space (--hours 0.1)"),
+        (["--data-seed", "00"], "--data-seed 00: expected a whole number"),  # seed 0's corpus, no marker said so
     ):
         args = ["bash", str(RUN), "--lang", "es", *(["--exp", str(exp)] if "--exp" not in bad else []), *bad]
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)

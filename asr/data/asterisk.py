@@ -8,7 +8,8 @@ reason (and listed in ``skipped.jsonl``), when they are not speech (``[beep]``, 
 have no recording, speak symbols or digits the text does not hold (``*``, ``#``, ``1``), or lost letters in the
 transcript file (Italian ``pu? essere``); bracketed glosses and stage notes are removed from the text.
 Prompts are split 80/10/10 into train/dev/test by a hash of their name, so the split of a prompt never changes;
-a dev or test prompt with the words of a train prompt (one sentence recorded under several names) is skipped.
+a dev or test prompt with the words of a prompt of train, of dev (for test) or of its own split before it (one
+sentence recorded under several names) is skipped.
 Audio is referenced where it lies and resampled to 16 kHz on loading.
 """
 
@@ -63,18 +64,20 @@ def clean_text(text: str) -> tuple[str, str | None]:
     return spoken, None if spoken else "empty text"
 
 
-def _repeats_of_train(lang: str, splits: dict[str, list[Utterance]], names: dict[str, str]) -> list[dict]:
-    """Takes out of dev and test the prompts whose words a train prompt has (the same sentence recorded under
-    several names: a repeat of training data); returns them as skipped entries (`names`: id -> prompt name)."""
+def _repeats(lang: str, splits: dict[str, list[Utterance]], names: dict[str, str]) -> list[dict]:
+    """Takes out of dev and test the prompts whose words a split before them or an earlier prompt of their own
+    has (the same sentence recorded under several names: a repeat of training data, or a test prompt that the
+    LM weights were tuned on in dev); returns them as skipped entries (`names`: id -> prompt name)."""
     normalize = default_normalizer(lang)
-    trained = {normalize(u.text) for u in splits.get("train", [])}
+    voiced = {normalize(u.text): "train" for u in splits.get("train", [])}
     skipped = []
     for split in ("dev", "test"):
         kept = []
         for u in splits.get(split, []):
-            if normalize(u.text) in trained:
-                skipped.append({"name": names[u.id], "reason": "words of a train prompt", "text": u.text})
+            if (text := normalize(u.text)) in voiced:
+                skipped.append({"name": names[u.id], "reason": f"words of a {voiced[text]} prompt", "text": u.text})
             else:
+                voiced[text] = split
                 kept.append(u)
         splits[split] = kept
     return skipped
@@ -120,7 +123,7 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], list[dict]]:
         names[utt_id] = name
         utterance = Utterance(utt_id, str(wav), 0.0, spoken, speaker, lang)
         splits.setdefault(split_of(name), []).append(utterance)
-    return splits, skipped + _repeats_of_train(lang, splits, names)
+    return splits, skipped + _repeats(lang, splits, names)
 
 
 SKIPPED_FILE = "skipped.jsonl"

@@ -103,7 +103,9 @@ def run_synth(args: argparse.Namespace) -> int:
     settings = Augmentation(
         speed_factors=_speed_factors(args.speed_factors),
         reverb_prob=args.reverb_prob,
-        reverb_drr_db=None if args.reverb_drr == "first" else _range(args.reverb_drr, "--reverb-drr", DRR_EXAMPLE),
+        reverb_drr_db=None
+        if args.reverb_drr == "first"
+        else _range(args.reverb_drr, "--reverb-drr", DRR_EXAMPLE, DRRS),
         noise_prob=args.noise_prob,
         noise_colours=tuple(_listed(args.noise_colours, "--noise-colours", tuple(NOISE_SLOPES))),
         telephone_prob=args.telephone_prob,
@@ -155,6 +157,9 @@ def _speed_factors(text: str) -> tuple[float, ...]:
 DRR_EXAMPLE = "-6,12 (dB) or 'first'"
 # the loudness a level range may ask for: below -70 dBFS RMS 16-bit audio keeps little of the speech
 LEVELS = (-70.0, 0.0)
+# direct-to-reverberant ratios: -40 dB is reverberation alone (the first corpora's -28 to -22 dB included), 60 dB
+# the dry speech (far below -3,000 dB the room response's scale overflowed)
+DRRS = (-40.0, 60.0)
 
 
 def _range(text: str, option: str, example: str, bounds: tuple[float, float] = (-math.inf, math.inf)

@@ -8,6 +8,7 @@ so a damaged file is one line of error naming it, never a traceback.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -25,7 +26,7 @@ class DecodeResult:
     wer: float
     cer: float
     test_set: dict  # manifest, name (e.g. hi/test), utterances, hours
-    model: dict  # path, parameters, adapter, dtype, train_info (a ModelFolder's train_summary)
+    model: dict  # path, parameters, weights (a hash), adapter, dtype, train_info (a ModelFolder's train_summary)
     decoder: dict  # name, backend and beam settings
     lm: dict | None  # path, order, normaliser, ... of the LM folder
     tuning: dict | None  # dev_manifest, points, best (and reused_from, or tuned_on for a --dev not decoded)
@@ -74,15 +75,15 @@ class DecodeResult:
 
         for name in ("wer", "cer"):
             value = getattr(self, name)
-            if not is_number(value):
-                raise bad(f"{name} is {value!r}, not a number")
+            if not is_number(value) or not math.isfinite(value):
+                raise bad(f"{name} is {value!r}, not a finite number")
         for name in ("test_set", "model", "decoder", "scores", "timing"):
             if not isinstance(getattr(self, name), dict):
                 raise bad(f"{name} is not an object")
         if not isinstance(self.test_set.get("name"), str) or not isinstance(self.decoder.get("name"), str):
             raise bad("test_set.name and decoder.name must be strings")
-        if not isinstance(self.timing.get("rtfx"), int | float):
-            raise bad("timing.rtfx is missing or not a number")
+        if not is_number(self.timing.get("rtfx")) or not math.isfinite(self.timing["rtfx"]):
+            raise bad("timing.rtfx is missing or not a finite number")
         for name in ("lm", "rescoring"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), dict):
                 raise bad(f"{name} is neither null nor an object")

@@ -415,7 +415,9 @@ def tuning_to_reuse(opts: DecodeOptions, model: dict, lm: dict | None, rescoring
     earlier = DecodeResult.read(path)
     pairs = {"model": (earlier.model, model), "LM": (earlier.lm, lm), "rescoring LM": (earlier.rescoring, rescoring)}
     for kind, (then, now) in pairs.items():
-        keys = ("parameters", "adapter", "train_info") if kind == "model" else None
+        keys = ("parameters", "adapter", "train_info", "weights") if kind == "model" else None
+        if kind == "model" and "weights" not in then:  # a results.json from before weights were recorded
+            keys = keys[:-1]
         if _content(then, keys) != _content(now, keys):
             raise InputError(f"--tuned-from {path}: tuned for another {kind} ({(then or {}).get('path')}, not "
                              f"{(now or {}).get('path')}); tune this decode's with --tune")  # fmt: skip
@@ -482,7 +484,8 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, provenance
 
 def model_record(opts: DecodeOptions, model: CTCInference) -> dict:
     """What a results.json records of the model."""
-    return {"path": opts.model, "parameters": model.parameters(), "adapter": opts.adapter, "dtype": opts.dtype,
+    return {"path": opts.model, "parameters": model.parameters(), "weights": model.weights_digest,
+            "adapter": opts.adapter, "dtype": opts.dtype,
             "chunk_seconds": opts.chunk_seconds,  # long recordings' chunking changes the network's output
             "train_info": ModelFolder(Path(opts.model)).train_summary()}  # fmt: skip
 

@@ -39,12 +39,14 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
 
     if (args.out / "hyp.jsonl").exists():  # its results.json would be written over with the leaderboard's rows
         raise InputError(f"--out {args.out} is a decode's folder (it holds hyp.jsonl); write the leaderboard elsewhere")
-    passed_over: list[Path] = []
+    passed_over: dict[str, list[Path]] = {}
     runs = collect(args.results, passed_over)
-    if passed_over:
-        print(f"passed over {len(passed_over)} leaderboard output(s): {', '.join(str(p.parent) for p in passed_over)}")
+    for kind, folders in passed_over.items():
+        if folders:
+            print(f"passed over {len(folders)} {kind}: {', '.join(map(str, folders))}")
     audio = [export.audio_paths(run) for run in runs]  # before anything is written: it can fail
     table = Table(runs)
+    _check_replaceable(args.out)
     out = writable_dir(args.out, "--out")
     building = Path(tempfile.mkdtemp(dir=out, prefix=".building-"))
     try:
@@ -63,6 +65,20 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     print(f"\n{len(runs)} results -> {out}/ (RESULTS.md, results.csv, results.json, index.html)"
           + (f"; {len(cards)} model card(s)" if cards else ""))  # fmt: skip
     return 0
+
+
+def _check_replaceable(out: Path) -> None:
+    """The outputs `--out` holds are replaced whole: refused where a folder of them holds what no leaderboard
+    writes (a decode, notes of one's own), which went with it."""
+    for name, suffix in (("plots", ".png"), ("open_asr", ".jsonl")):
+        folder = out / name
+        if not folder.exists() and not folder.is_symlink():
+            continue
+        others = [folder] if folder.is_symlink() or not folder.is_dir() else [
+            p for p in folder.iterdir() if p.is_symlink() or not p.is_file() or p.suffix != suffix]  # fmt: skip
+        if others:
+            raise InputError(f"--out {out}: {others[0]} is not a leaderboard's output, and {folder} is replaced "
+                             "whole: move it, or write the leaderboard elsewhere")  # fmt: skip
 
 
 def _write(table, runs: list, audio: list[dict[str, str]], out: Path, args: argparse.Namespace, command: str) -> None:
@@ -91,7 +107,7 @@ def _write(table, runs: list, audio: list[dict[str, str]], out: Path, args: argp
 
 def _model_cards(runs: list) -> list[Path]:
     """A card beside each decoded model that is a folder here; the others (a hub id, a path relative to where
-    `asr decode` ran) are named as skipped."""
+    `asr decode` ran) and the folders with a README.md of their own are named as skipped."""
     from asr.leaderboard import export
 
     by_model: dict[Path, list] = {}
@@ -102,7 +118,13 @@ def _model_cards(runs: list) -> list[Path]:
         print(f"model card: {folder} is not a folder from here (a hub id, or relative to where asr decode ran): "
               "skipped")  # fmt: skip
         del by_model[folder]
-    return [c for folder, rs in by_model.items() if (c := export.model_card(folder, rs))]
+    cards = []
+    for folder, rs in by_model.items():
+        if card := export.model_card(folder, rs):
+            cards.append(card)
+        else:
+            print(f"model card: {folder / 'README.md'} was not written by asr leaderboard: left alone")
+    return cards
 
 
 def main(argv: list[str] | None = None, prog: str = "asr leaderboard") -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import os
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -74,11 +75,14 @@ class Run:
 
     @cached_property
     def settings(self) -> dict[str, str]:
-        """Everything that makes the system beyond its test set: the model (weights, adapter, dtype, chunking),
+        """Everything that makes the system beyond its test set: the model (path, weights' hash where the decode
+        recorded it, adapter, dtype, chunking),
         every decoder setting, the n-gram LM and the rescoring LM, as ``name=value`` texts. Two runs are one
         system only if these are equal."""
         r = self.result
-        model = {"model": r.model.get("path")} | {k: r.model.get(k) for k in ("adapter", "dtype", "chunk_seconds")}
+        path = r.model.get("path")  # ./exp/m/ and exp/m are one folder
+        model = {"model": os.path.normpath(path) if isinstance(path, str) else path}
+        model |= {k: r.model.get(k) for k in ("weights", "adapter", "dtype", "chunk_seconds")}
         parts = {**model, **{k: v for k, v in r.decoder.items() if k != "name"}, "lm": (r.lm or {}).get("path")}
         if r.rescoring:
             parts |= {"rescoring_lm": r.rescoring.get("path"), "nbest": r.rescoring.get("nbest"),
@@ -146,26 +150,34 @@ def lm_label(lm: dict) -> str:
     return f"{lm['order']}-gram" + ("" if name == "lm" else f" ({name})")
 
 
-def collect(specs: list[str], passed_over: list[Path] | None = None) -> list[Run]:
+PASSED_OVER = ("leaderboard output(s)", "unfinished decode(s) (hyp.jsonl without results.json: running or stopped)")
+
+
+def collect(specs: list[str], passed_over: dict[str, list[Path]] | None = None) -> list[Run]:
     """Runs from results.json files, folders searched recursively, or glob patterns (of files or folders);
-    sorted by system. A leaderboard's own results.json found in a folder (RESULTS.md beside it, no hyp.jsonl) is
-    passed over and appended to `passed_over`; the decodes' ones in its tree are not. A spec that exists is
-    taken as it is written (``br[1]`` is a folder, not a pattern)."""
+    sorted by system. What a searched folder holds that is no decode's result is passed over and added to
+    `passed_over` under its kind (`PASSED_OVER`): a leaderboard's own results.json (RESULTS.md beside it, no
+    hyp.jsonl; the decodes' ones in its tree are read), and a decode's folder without its results.json (a decode
+    removes it first when it runs again). A spec that exists is taken as it is written (``br[1]`` is a folder,
+    not a pattern)."""
     paths: list[Path] = []
     for spec in specs:
         literal = Path(spec).exists() or not any(c in spec for c in "*?[")
         matches = [Path(spec)] if literal else [Path(x) for x in glob.glob(spec, recursive=True)]
-        found, boards = [], []
+        found, boards, unfinished = [], [], []
         for p in sorted(matches):
             if p.is_dir():
                 for path in sorted(p.rglob("results.json")):
                     (boards if is_leaderboard(path) else found).append(path)
+                hyps = sorted(p.rglob("hyp.jsonl"))
+                unfinished += [h.parent for h in hyps if not (h.parent / "results.json").exists()]
             elif p.is_file() and p.suffix == ".json":
                 found.append(p)
         if not found:
             raise InputError(f"{spec}: no results.json found" + (" (only leaderboards')" if boards else ""))
         if passed_over is not None:
-            passed_over += boards
+            for kind, folders in zip(PASSED_OVER, ([b.parent for b in boards], unfinished), strict=True):
+                passed_over.setdefault(kind, []).extend(folders)
         paths += found
     unique: dict[Path, Path] = {}
     for path in paths:  # a file named twice (as a folder and a glob, relative and absolute) is one run
@@ -214,7 +226,25 @@ def _checked(run: Run) -> Run:
         raise InputError(f"{run.folder / 'hyp.jsonl'}: an utterance id more than once")
     if set(ids) != set(run.score_report["utterances"]):
         raise InputError(f"{run.folder / 'score/score.json'}: counts other utterances than hyp.jsonl beside it")
+    _check_score_matches(run)
     return run
+
+
+def _check_score_matches(run: Run) -> None:
+    """score/score.json (intervals, paired tests, speakers) scored as results.json says (the table's WER): one
+    scored again by hand with other settings gave intervals that missed their own row's WER."""
+    report, r, path = run.score_report, run.result, run.folder / "score" / "score.json"
+    if (report.get("normalizer"), report.get("compat")) != (r.normalizer, r.scoring):
+        raise InputError(
+            f"{path}: scored with normaliser {report.get('normalizer')}, scoring {report.get('compat')}; "
+            f"results.json beside it says {r.normalizer}, {r.scoring}: decode again (or score with asr score "
+            f"--normalize {r.normalizer} --compat {r.scoring})"
+        )
+    counts = [sum(column) for column in zip(*run.utterance_counts().values(), strict=True)] or [0, 0, 0, 0]
+    c, s, d, i = counts
+    if c + s + d and abs((s + d + i) / (c + s + d) - r.wer) > 1e-9:
+        raise InputError(f"{path}: its word counts give WER {(s + d + i) / (c + s + d):.4%}, results.json beside it "
+                         f"{r.wer:.4%}: decode again")  # fmt: skip
 
 
 def name_variants(runs: list[Run]) -> list[Run]:

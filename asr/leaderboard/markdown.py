@@ -48,7 +48,7 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         + "; ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items()) + ".",
     ]  # fmt: skip
     if table.notes:
-        lines += ["", *table.notes]
+        lines += ["", *[f"- {note}" for note in table.notes]]
     if table.flags:
         lines += ["", "† not comparable with the rest of its column:", ""]
         lines += [f"- {text}" for text in dict.fromkeys(table.flags.values())]

@@ -53,13 +53,17 @@ def _grouped_bars(table: Table, value, ylabel: str, title: str, path: Path, log:
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(table.systems)), 4))
     width = 0.8 / max(len(table.test_sets), 1)
     for k, test_set in enumerate(table.test_sets):
-        xs, ys = [], []
+        xs, ys, flagged = [], [], []
         for i, system in enumerate(table.systems):
             run = table.cells.get((system, test_set))
             if run is not None:
                 xs.append(i + k * width)
                 ys.append(value(run))
-        ax.bar(xs, ys, width, label=test_set)
+                flagged.append((system, test_set) in table.flags)
+        bars = ax.bar(xs, ys, width, label=test_set)
+        for bar, mark in zip(bars, flagged, strict=True):  # not comparable with its column, as the table marks it
+            if mark:
+                ax.annotate("†", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom")
     models = [table.system_of(s)["model"] for s in table.systems]
     labels = [_label(table.system_of(s), models) for s in table.systems]
     ax.set_xticks([i + width * (len(table.test_sets) - 1) / 2 for i in range(len(table.systems))], labels, fontsize=8)

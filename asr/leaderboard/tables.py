@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from asr.errors import InputError
 from asr.leaderboard.collect import Run
@@ -24,7 +26,7 @@ class Table:
     test_sets: list[str] = field(init=False)
     cells: dict[tuple[tuple, str], Run] = field(init=False)
     flags: dict[tuple[tuple, str], str] = field(init=False)  # cells not comparable with their column
-    notes: list[str] = field(init=False)  # names several columns share (told apart by size and content id)
+    notes: list[str] = field(init=False)  # names several columns share (told apart by content), sets tuned on
     settings: dict[str, tuple[str, str]] = field(init=False)  # test set -> (normaliser, scoring) of most rows
 
     def __post_init__(self) -> None:
@@ -34,13 +36,20 @@ class Table:
         for run in self.runs:
             key = (run.system_key, run.test_set)
             if key in self.cells:
-                raise InputError(f"two results for one system on {run.test_set}: {self.cells[key].path} and {run.path}")
+                first = self.cells[key]
+                scored = (f" (scored with {first.result.normalizer}, {first.result.scoring} and with "
+                          f"{run.result.normalizer}, {run.result.scoring}: a row holds one)"
+                          if first.comparability != run.comparability else "")  # fmt: skip
+                raise InputError(f"two results for one system on {run.test_set}: {first.path} and {run.path}{scored}")
             self.cells[key] = run
         self.settings, self.flags = {}, {}
         # a column told apart by content is comparable within itself (flagging it took its paired tests away)
         shared = sorted({r.result.test_set["name"] for r in self.runs if r.column != r.result.test_set["name"]})
         self.notes = [f"{name}: results under this name hold other utterances; their columns are told apart by "
                       f"size and content id" for name in shared]  # fmt: skip
+        tuned_on = {_set_name(r.result.tuning["dev_manifest"]) for r in self.runs if r.result.tuning}
+        self.notes += [f"{name}: the LM weights of the rows marked tuned were chosen on it, so their {name} figures "
+                       "are not held out" for name in sorted(tuned_on & set(self.test_sets))]  # fmt: skip
         for test_set in self.test_sets:
             runs = [r for r in self.runs if r.test_set == test_set]
             common = Counter(r.comparability for r in runs).most_common(1)[0][0]
@@ -54,6 +63,12 @@ class Table:
 
     def system_of(self, key: tuple) -> dict[str, str]:
         return next(r.system for r in self.runs if r.system_key == key)
+
+
+def _set_name(manifest: str) -> str:
+    """A manifest's test set name as `asr decode` gives it (``data/hi/dev.jsonl``: ``hi/dev``)."""
+    path = Path(manifest)
+    return f"{(path.parent.name or path.resolve().parent.name)}/{path.stem}"
 
 
 def _cell(table: Table, system: tuple, test_set: str, metric: str, intervals: bool) -> str:
@@ -80,9 +95,13 @@ def rows(table: Table, intervals: bool = False) -> list[list[str]]:
     return out
 
 
+_MARKDOWN = re.compile(r"[\\|*`]|<(?=[A-Za-z/!?])")  # a < that starts no tag ("< 0.001") stays as it is
+
+
 def markdown_row(cells: list[str]) -> str:
-    """A Markdown table row; a ``|`` inside a cell (a model or test set named with one) is escaped."""
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+    """A Markdown table row; what Markdown reads in a cell (a model or test set named with ``|``, ``*``, ``<b>``,
+    a trailing backslash) is escaped."""
+    return "| " + " | ".join(_MARKDOWN.sub(lambda m: "&lt;" if m[0] == "<" else "\\" + m[0], c) for c in cells) + " |"
 
 
 def markdown_table(table: Table, intervals: bool = False) -> str:

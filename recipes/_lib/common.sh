@@ -3,7 +3,8 @@
 # A recipe sets its own defaults as shell variables, then sources this file with its arguments:
 #   lang=hi hours=3; . "$(dirname "$0")/../_lib/common.sh" "$@"
 # Then it computes what depends on the options and calls begin_recipe. The settings every recipe has are declared
-# here (exp, model, train_config, lm_text, lm_order, results_md; empty means the recipe's default), and the shared
+# here (exp, model, train_config, lm_text, lm_order, results_md, and the LM weight grids alpha_grid, beta_grid,
+# gamma_grid of the decode stage's tuning; empty means the recipe's or asr decode's default), and the shared
 # stages (stages.sh) are loaded. Options: --stage N, --stop-stage M, --force (redo finished stages), --num-processes N (or --ngpu N;
 # training runs through `accelerate launch` when N > 1), and --NAME VALUE for any default the recipe defined
 # (--lang, --exp, ...). Any other --key value goes to the training config (asr train --key value), in
@@ -17,6 +18,7 @@ ASR=${ASR:-$ROOT/.venv/bin/asr}
 ACCELERATE=${ACCELERATE:-$ROOT/.venv/bin/accelerate}
 exp=${exp-} model=${model-} train_config=${train_config-} lm_text=${lm_text-} results_md=${results_md-}
 normalize=${normalize-}  # asr vocab --normalize (empty: the train manifest language's normaliser)
+alpha_grid=${alpha_grid-} beta_grid=${beta_grid-} gamma_grid=${gamma_grid-}  # asr decode --alpha-grid ...
 lm_order=${lm_order:-4}
 stage=${stage:-1}
 stop_stage=${stop_stage:-100}
@@ -37,12 +39,13 @@ mapfile -t SETTINGS < <(compgen -v | grep -E '^[a-z][a-z0-9_]*$' | grep -vxF -f 
 # the settings that only these stages read (by the stage name's first word); the other stages (the recipe's data
 # stages) record every setting but these
 declare -A READ_BY=([vocab]="normalize" [lm]="lm_order lm_text" [nlm]="nlm_minutes lm_text"
-    [train]="model train_config" [decode]="" [leaderboard]="")
+    [train]="model train_config" [decode]="alpha_grid beta_grid gamma_grid" [leaderboard]="")
 
 while (($#)); do
     case $1 in
         --force) force=true; shift ;;
         --help | -h) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        --*=*) echo "$0: option ${1%%=*}: give its value after a space (${1%%=*} ${1#*=})" >&2; exit 2 ;;
         --*)
             # '--lang --force' set lang to '--force' and never forced
             (($# >= 2)) && [[ $2 != --* ]] || { echo "$0: option $1 needs a value" >&2; exit 2; }
@@ -71,7 +74,8 @@ _checked() {  # NAME PATTERN WHAT: exits naming --NAME unless its value (when th
     [[ -z ${!1+set} || ${!1} =~ $2 ]] || { echo "$0: --${1//_/-} ${!1}: expected $3" >&2; exit 2; }
 }
 for _opt in stage stop_stage num_processes lm_order; do _checked $_opt '^[1-9][0-9]*$' "a whole number"; done
-_checked data_seed '^[0-9]+$' "a whole number"
+_checked data_seed '^(0|[1-9][0-9]*)$' "a whole number"  # 00 made seed 0's corpus, but no marker read it as 0
+for _opt in alpha_grid beta_grid gamma_grid; do _checked $_opt '^$|^-?[0-9.]+(,-?[0-9.]+)*$' "numbers, comma-separated"; done
 for _opt in hours nlm_minutes; do _checked $_opt '^0*([1-9][0-9]*(\.[0-9]*)?|0?\.[0-9]*[1-9][0-9]*)$' "a number above 0"; done
 ((stage <= stop_stage)) || { echo "$0: --stage $stage is after --stop-stage $stop_stage" >&2; exit 2; }
 

@@ -9,7 +9,8 @@
 #                         over the manifests $data/<set>.jsonl of "${decode_sets[@]}" with DIR/model; beam_lm's
 #                         alpha/beta are tuned on $tune_set (default dev) and reused  -> OUT/<decoder>/<set>;
 #                         the decoder "rescore" is beam_lm with its n-best lists rescored by $exp/nlm
-#                         (alpha, beta and gamma tuned)
+#                         (alpha, beta and gamma tuned); $alpha_grid, $beta_grid, $gamma_grid, where set, are
+#                         the tuning's grids
 #                         (OUT default $exp/decode)
 #   stage_leaderboard N [DIR...]  asr leaderboard on DIR... (default $exp/decode), and RESULTS.md to $results_md
 #                         when set, unless a stage this run did not redo was made with other settings
@@ -67,15 +68,17 @@ stage_train() {
 stage_decode() {
     local dir=${2:-$exp/train} out=${3:-$exp/decode}
     run_stage "$1" "$(_named decode "$dir")" || return 0
-    local tune=${tune_set:-dev} set decoder target lm_args manifests=() decs=(greedy beam beam_lm)
+    local tune=${tune_set:-dev} set decoder target lm_args manifests=() decs=(greedy beam beam_lm) grids=()
+    [[ -z $alpha_grid ]] || grids+=(--alpha-grid "$alpha_grid")
+    [[ -z $beta_grid ]] || grids+=(--beta-grid "$beta_grid")
     [[ -n ${decoders+set} ]] && decs=("${decoders[@]}")
     manifests=("$data/$tune.jsonl")  # beam_lm's alpha/beta are tuned on it and reused on the others
     for set in "${decode_sets[@]}"; do [[ $set == "$tune" ]] || manifests+=("$data/$set.jsonl"); done
     for decoder in "${decs[@]}"; do
         lm_args=(--decoder "$decoder")
-        [[ $decoder == beam_lm ]] && lm_args+=(--lm "$exp/lm" --tune alpha,beta --tune-on "$tune")
+        [[ $decoder == beam_lm ]] && lm_args+=(--lm "$exp/lm" --tune alpha,beta --tune-on "$tune" "${grids[@]}")
         [[ $decoder == rescore ]] && lm_args=(--decoder beam_lm --lm "$exp/lm" --rescore "$exp/nlm" \
-            --tune alpha,beta,gamma --tune-on "$tune")
+            --tune alpha,beta,gamma --tune-on "$tune" "${grids[@]}" ${gamma_grid:+--gamma-grid "$gamma_grid"})
         target=$out/$decoder  # one manifest: asr decode writes into --out itself, not --out/<set>
         ((${#manifests[@]} == 1)) && target=$out/$decoder/$tune
         "$ASR" decode --model "$dir/model" --manifest "${manifests[@]}" --logits-cache "$exp/logits" \

@@ -190,7 +190,9 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
     """Records the settings a corpus folder is made with; a folder made with other settings is refused (its
     audio would be kept under the new settings' transcripts)."""
     check_folder(lang_dir, settings)
-    (lang_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+    part = lang_dir / f"{SETTINGS_FILE}.part"  # whole or not at all: a kill here left an empty file
+    part.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
+    part.replace(lang_dir / SETTINGS_FILE)
 
 
 def check_folder(lang_dir: Path, settings: dict) -> None:
@@ -198,7 +200,12 @@ def check_folder(lang_dir: Path, settings: dict) -> None:
     check that files can be written there does)."""
     path = lang_dir / SETTINGS_FILE
     if path.is_file():
-        old = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise InputError(f"{path}: not readable ({err}); use another --out, or remove the folder") from None
+        if not isinstance(old, dict):
+            raise InputError(f"{path}: not the settings of a corpus of 'asr data synth'; use another --out")
         # a corpus made before a setting existed was made with its default, or with the first room response
         first = {**_json(asdict(Augmentation())), "reverb_drr_db": None}
         old = {"engines": list(ENGINES[:1]), "sentence_pool": "main", **old,
@@ -207,7 +214,8 @@ def check_folder(lang_dir: Path, settings: dict) -> None:
         changed = {k: (flat_old.get(k), v) for k, v in flat_new.items() if flat_old.get(k) != v}
         if changed:
             listed = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
-            raise InputError(f"{lang_dir} holds a corpus made with other settings ({listed}); use another --out")
+            raise InputError(f"{lang_dir} holds a corpus made with other settings ({listed}); use another --out "
+                             "(a recipe: --force, or another --exp)")  # fmt: skip
     elif lang_dir.exists() and any(lang_dir.iterdir()):
         raise InputError(f"{lang_dir} is not empty and was not made by 'asr data synth'; use another --out")
     writable_dir(lang_dir, "--out")
