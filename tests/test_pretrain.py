@@ -41,9 +41,10 @@ def pretrain(tiny: dict, out, *extra: str) -> dict:
 
 
 def test_pretraining_lowers_its_loss_and_asr_train_fine_tunes_the_result(tiny, tmp_path):
-    info = pretrain(tiny, tmp_path / "pt", "--max_steps", "60", "--learning_rate", "1e-3", "--dev_manifest",
-                    str(tiny["dev"]), "--eval_steps", "30")  # fmt: skip
-    assert info["steps"] == 60 and info["last_contrastive"] < info["first_contrastive"] - 0.05, info
+    # 30 steps: contrastive loss 2.393 -> 2.255, codevector perplexity 110 -> 163 of 640 (60: 2.246 and 212)
+    info = pretrain(tiny, tmp_path / "pt", "--max_steps", "30", "--learning_rate", "1e-3", "--dev_manifest",
+                    str(tiny["dev"]), "--eval_steps", "15", "--save_steps", "15")  # fmt: skip
+    assert info["steps"] == 30 and info["last_contrastive"] < info["first_contrastive"] - 0.05, info
     # not by collapsing the codebooks (which drives the contrastive loss to 0): more codewords in use, not fewer
     assert info["last_codevector_perplexity"] > max(info["first_codevector_perplexity"], 0.1 * info["codevectors"])
     dev = [r["dev_loss"] for r in info["history"] if r.get("dev_loss") is not None]

@@ -90,8 +90,13 @@ def test_a_second_run_skips_finished_stages_and_force_redoes_one(recipe):
     assert "stage 5" not in forced.stdout and (exp / ".done" / "6.leaderboard").stat().st_mtime_ns > before
 
 
-def test_a_recipe_killed_in_a_stage_finishes_without_redoing_finished_stages(tmp_path):
+def test_a_recipe_killed_in_a_stage_finishes_without_redoing_finished_stages(recipe, tmp_path):
     exp = tmp_path / "exp"
+    for name in ("data", "processor", "lm"):  # stages 1-3 as the recipe's run left them: the kill is in stage 4
+        shutil.copytree(recipe["exp"] / name, exp / name)
+    (exp / ".done").mkdir()
+    for marker in ("1.data", "2.vocab", "3.lm"):
+        shutil.copy(recipe["exp"] / ".done" / marker, exp / ".done" / marker)
     proc = subprocess.Popen(small(exp, "--stop-stage", "4"), stdout=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
     while not (exp / "train" / "checkpoint-15").exists() and time.monotonic() < deadline:  # half-way through
