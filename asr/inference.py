@@ -141,8 +141,9 @@ def _check_head(name: str, config, tokenizer, head: str = "its CTC head") -> Non
 class CTCInference:
     """A CTC model (in eval mode) with its processor; `log_probs` runs it over utterances in batches."""
 
-    def __init__(self, model, processor, chunk_seconds: float = CHUNK_SECONDS) -> None:
+    def __init__(self, model, processor, chunk_seconds: float = CHUNK_SECONDS, weights: str | None = None) -> None:
         self.model, self.processor, self.chunk_seconds = model, processor, chunk_seconds
+        self.weights = weights  # `weights_digest` of the model as `load` read it
         self.attention_mask = uses_attention_mask(model.config)
         self.padding = pads_exactly(model.config)
         processor.feature_extractor.return_attention_mask = self.attention_mask
@@ -166,7 +167,8 @@ class CTCInference:
 
         try:
             processor = AutoProcessor.from_pretrained(name)
-            model, info = AutoModelForCTC.from_pretrained(name, dtype=getattr(torch, dtype), output_loading_info=True)
+            # in float32, cast after the weights' hash: a bf16 decode of a model is a decode of the same weights
+            model, info = AutoModelForCTC.from_pretrained(name, dtype=torch.float32, output_loading_info=True)
         except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as err:  # TypeError: no tokenizer
             # files; RuntimeError: weights of other sizes than the config's
             raise InputError(
@@ -182,7 +184,8 @@ class CTCInference:
         _check_head(
             name, model.config, processor.tokenizer, f"adapter {adapter!r}'s head" if adapter else "its CTC head"
         )
-        return cls(model.to(device).eval(), processor, chunk_seconds)
+        weights = weights_digest(model)
+        return cls(model.to(device=device, dtype=getattr(torch, dtype)).eval(), processor, chunk_seconds, weights)
 
     @property
     def frame_samples(self) -> int:
@@ -332,16 +335,16 @@ class CTCInference:
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
-    @functools.cached_property
-    def weights_digest(self) -> str:
-        """A hash of the weights as loaded (the adapter's included, in the dtype decoded): tells a model retrained
-        in place from its earlier self, and one folder named two ways from two models."""
-        import hashlib
 
-        import torch
+def weights_digest(model) -> str:
+    """A hash of a model's weights (its state dict: the adapter's included): tells a model retrained in place
+    from its earlier self, and one folder named two ways from two models."""
+    import hashlib
 
-        digest = hashlib.sha1()
-        for name, tensor in sorted(self.model.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
-        return digest.hexdigest()[:16]
+    import torch
+
+    digest = hashlib.sha1()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()[:16]

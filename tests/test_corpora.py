@@ -122,7 +122,7 @@ def test_a_corpus_made_before_the_room_response_ratio_resumes_only_with_the_firs
         return {"hours": 1.0, "seed": 0, "augmentation": _json(asdict(augmentation)), "engines": ["espeak-ng"],
                 "sentence_pool": "main"}  # fmt: skip
 
-    for damaged in ("", "[1, 2]"):  # a kill while the file was written left it empty: tracebacks
+    for damaged in ("", "[1, 2]", '{"augmentation": 5}'):  # a kill while it was written left it empty: tracebacks
         (tmp_path / SETTINGS_FILE).write_text(damaged, encoding="utf-8")
         with pytest.raises(InputError, match=SETTINGS_FILE):
             claim_folder(tmp_path, settings(Augmentation()))

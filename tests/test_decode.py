@@ -466,6 +466,10 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
     _, again = decode(es, tmp_path / "reused", "--decoder", "beam", "--rescore", str(neural), "--tuned-from",
                            str(tmp_path / "tuned" / "results.json"))  # fmt: skip
     assert again["rescoring"]["gamma"] == tuning["best"]["gamma"] and again["wer"] == results["wer"]
+    # the same weights decoded in bf16: the model's hash is of the weights as read, so the tuning is reused
+    _, bf16 = decode(es, tmp_path / "bf16", "--decoder", "beam", "--rescore", str(neural), "--tuned-from",
+                     str(tmp_path / "tuned" / "results.json"), "--dtype", "bfloat16")  # fmt: skip
+    assert bf16["model"]["weights"] == results["model"]["weights"] and len(results["model"]["weights"]) == 16
     # weights tuned for another rescoring LM (here: the record of one trained for more steps) are refused
     other = {**results, "rescoring": {**results["rescoring"], "steps": results["rescoring"]["steps"] + 1}}
     (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")

@@ -183,7 +183,24 @@ def collect(specs: list[str], passed_over: dict[str, list[Path]] | None = None) 
     for path in paths:  # a file named twice (as a folder and a glob, relative and absolute) is one run
         unique.setdefault(path.resolve(), path)
     runs = [_checked(Run(path, DecodeResult.read(path))) for path in unique.values()]
-    return sorted(name_variants(name_columns(runs)), key=lambda r: (r.system_key, r.test_set))
+    return sorted(name_variants(name_columns(with_weights(runs))), key=lambda r: (r.system_key, r.test_set))
+
+
+def with_weights(runs: list[Run]) -> list[Run]:
+    """A decode of an earlier version recorded no hash of its weights: it is taken for the weights the other
+    decodes of its model path have, where they agree on one (else it stays a row of its own)."""
+    hashes: dict[str, set[str]] = {}
+    for run in runs:
+        if run.result.model.get("weights"):
+            hashes.setdefault(run.settings["model"], set()).add(run.result.model["weights"])
+    out = []
+    for run in runs:
+        known = hashes.get(run.settings["model"], set())
+        if not run.result.model.get("weights") and len(known) == 1:
+            result = replace(run.result, model={**run.result.model, "weights": next(iter(known))})
+            run = Run(run.path, result)
+        out.append(run)
+    return out
 
 
 def is_leaderboard(path: Path) -> bool:

@@ -47,7 +47,9 @@ class Table:
         shared = sorted({r.result.test_set["name"] for r in self.runs if r.column != r.result.test_set["name"]})
         self.notes = [f"{name}: results under this name hold other utterances; their columns are told apart by "
                       f"size and content id" for name in shared]  # fmt: skip
-        tuned_on = {_set_name(r.result.tuning["dev_manifest"]) for r in self.runs if r.result.tuning}
+        names = {r.result.test_set["manifest"]: r.test_set for r in self.runs}  # as each decode recorded it
+        tuned = {r.result.tuning["dev_manifest"] for r in self.runs if r.result.tuning}
+        tuned_on = {names.get(manifest) or _set_name(manifest) for manifest in tuned}
         self.notes += [f"{name}: the LM weights of the rows marked tuned were chosen on it, so their {name} figures "
                        "are not held out" for name in sorted(tuned_on & set(self.test_sets))]  # fmt: skip
         for test_set in self.test_sets:

@@ -45,6 +45,7 @@ while (($#)); do
     case $1 in
         --force) force=true; shift ;;
         --help | -h) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        --force=* | --help=*) echo "$0: option ${1%%=*} takes no value" >&2; exit 2 ;;
         --*=*) echo "$0: option ${1%%=*}: give its value after a space (${1%%=*} ${1#*=})" >&2; exit 2 ;;
         --*)
             # '--lang --force' set lang to '--force' and never forced
@@ -75,7 +76,7 @@ _checked() {  # NAME PATTERN WHAT: exits naming --NAME unless its value (when th
 }
 for _opt in stage stop_stage num_processes lm_order; do _checked $_opt '^[1-9][0-9]*$' "a whole number"; done
 _checked data_seed '^(0|[1-9][0-9]*)$' "a whole number"  # 00 made seed 0's corpus, but no marker read it as 0
-for _opt in alpha_grid beta_grid gamma_grid; do _checked $_opt '^$|^-?[0-9.]+(,-?[0-9.]+)*$' "numbers, comma-separated"; done
+for _opt in alpha_grid beta_grid gamma_grid; do _checked $_opt '^$|^-?([0-9]+\.?[0-9]*|\.[0-9]+)(,-?([0-9]+\.?[0-9]*|\.[0-9]+))*$' "numbers, comma-separated"; done
 for _opt in hours nlm_minutes; do _checked $_opt '^0*([1-9][0-9]*(\.[0-9]*)?|0?\.[0-9]*[1-9][0-9]*)$' "a number above 0"; done
 ((stage <= stop_stage)) || { echo "$0: --stage $stage is after --stop-stage $stop_stage" >&2; exit 2; }
 

@@ -44,9 +44,10 @@ title="recipes/librispeech ($corpus): labeled data x LM"
 declare -A subset_hours=([10min]=0.1667 [1h]=1 [10h]=10 [100h]=100)
 for subset in $subsets; do  # before any stage: a wrong name failed at stage 2, after hours of data preparation
     [[ -v subset_hours[$subset] ]] || { echo "$0: --subsets: unknown subset '$subset' (known: ${!subset_hours[*]})" >&2; exit 2; }
-    # --corpus synth: train is 80% of --hours of text (dev and test 10% each); a larger subset failed at stage 2
-    [[ $corpus != synth ]] || awk -v h="$hours" -v s="${subset_hours[$subset]}" 'BEGIN { exit !(0.8 * h >= s) }' ||
-        { echo "$0: --subsets $subset: --hours $hours gives at most $(awk -v h="$hours" 'BEGIN { print 0.8 * h }') h of train audio; give --hours $(awk -v s="${subset_hours[$subset]}" 'BEGIN { printf "%.2f", s / 0.8 + 0.005 }') or more" >&2; exit 2; }
+    # --corpus synth: train is 80% of the sentences, whose audio runs 10-15% short of --hours: about 70% of it
+    # (0.67-0.72 measured); a larger subset failed at stage 2, after the data stage
+    [[ $corpus != synth ]] || awk -v h="$hours" -v s="${subset_hours[$subset]}" 'BEGIN { exit !(0.7 * h >= s) }' ||
+        { echo "$0: --subsets $subset: --hours $hours gives about $(awk -v h="$hours" 'BEGIN { print 0.7 * h }') h of train audio; give --hours $(awk -v s="${subset_hours[$subset]}" 'BEGIN { printf "%.2f", s / 0.7 + 0.005 }') or more" >&2; exit 2; }
 done
 # a grid finished by an earlier version has one stage-2 marker for all its subsets: each made subset takes it
 if [[ -e $exp/.done/2.subsets ]]; then

@@ -204,7 +204,7 @@ def check_folder(lang_dir: Path, settings: dict) -> None:
             old = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as err:
             raise InputError(f"{path}: not readable ({err}); use another --out, or remove the folder") from None
-        if not isinstance(old, dict):
+        if not isinstance(old, dict) or not isinstance(old.get("augmentation", {}), dict):
             raise InputError(f"{path}: not the settings of a corpus of 'asr data synth'; use another --out")
         # a corpus made before a setting existed was made with its default, or with the first room response
         first = {**_json(asdict(Augmentation())), "reverb_drr_db": None}
