@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from asr.data.audio import duration_differs, read_utterance_audio
+from asr.data.audio import check_duration, read_utterance_audio
 from asr.data.manifest import Utterance
 from asr.errors import InputError
 
@@ -229,10 +229,7 @@ class CTCInference:
     def _checked(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
         """`samples`, or one line naming the utterance where they are too few for one output frame, or where the
         manifest's duration (which hours and RTFx are counted from) is not the audio's."""
-        expected = utt.duration
-        if expected and duration_differs(expected, len(samples) / self.rate):
-            raise InputError(f"utterance {utt.id}: the manifest says {expected:.3f} s, its audio holds "
-                             f"{len(samples) / self.rate:.3f} s ('asr data check' measures every row)")  # fmt: skip
+        check_duration(utt.id, samples, self.rate, utt.duration)
         if len(samples) < (needed := self.min_samples):
             raise InputError(f"utterance {utt.id}: {len(samples)} samples of audio, fewer than the {needed} "
                              f"({needed / self.rate * 1000:.0f} ms) the model needs for one frame")  # fmt: skip

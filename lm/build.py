@@ -11,6 +11,7 @@ import re
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -72,15 +73,24 @@ def check_order(order: int, longest_sentence: int) -> None:
         )
 
 
-def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path]) -> dict:
+def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path],
+             check: Callable[[Path], None] | None = None) -> dict:  # fmt: skip
     """Builds the LM folder `out` whole or not at all (in ``<out>.partial``, then swapped in: a failed rebuild
-    leaves the old LM as it was); returns (and writes) its ``lm.json``."""
+    leaves the old LM as it was); returns (and writes) its ``lm.json``. `check` is called on the built folder
+    before the swap: an LM it refuses leaves the old one in place."""
     if options.prune and len(options.prune) > options.order:
         raise InputError(f"--prune has {len(options.prune)} thresholds for an order-{options.order} model")
     if dev:
         sentences_of(dev, normalize, "--dev")  # checked before anything is built
     check_out(out, "ngram")
-    return write_whole(out, lambda folder: _build(texts, folder, normalize, options, dev))
+
+    def build(folder: Path) -> dict:
+        info = _build(texts, folder, normalize, options, dev)
+        if check is not None:
+            check(folder)
+        return info
+
+    return write_whole(out, build)
 
 
 def _build(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path]) -> dict:

@@ -6,6 +6,7 @@ other way.)"""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -70,14 +71,14 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _report_unspellable(out: Path, processor: Path) -> None:
-    """Names the LM words the processor's characters cannot spell (the beam search can never reach them), and
-    refuses the LM as `asr decode` would with a model of this processor (more than 5% of them): found here, not
-    after a recipe's training."""
+def _report_unspellable(folder: Path, processor: Path, out: Path) -> None:
+    """Names the words of the LM built in `folder` (for `out`) that the processor's characters cannot spell (the
+    beam search can never reach them), and refuses the LM as `asr decode` would with a model of this processor
+    (more than 5% of them): found here, not after a recipe's training, and before the LM takes `out`'s place."""
     from lm.folder import LMFolder
 
     vocab = json.loads((processor / "vocab.json").read_text(encoding="utf-8"))
-    lm = LMFolder.load(out)
+    lm = LMFolder.load(folder)
     alphabet = {token for token in vocab if len(token) == 1}
     if bad := lm.unspellable(alphabet):
         print(f"  {len(bad)} of {len(lm.unigrams)} words use characters {processor}'s vocabulary lacks (the model "
@@ -85,8 +86,9 @@ def _report_unspellable(out: Path, processor: Path) -> None:
         try:
             lm.check_against(alphabet, lm.normalizer)
         except InputError as err:
-            raise InputError(f"{err}; asr decode refuses it with {processor}'s models (LM text with characters "
-                             "the train transcripts lack: more train data, or another --text)") from None  # fmt: skip
+            raise InputError(f"{str(err).replace(str(folder), str(out))}; asr decode refuses it with {processor}'s "
+                             "models (LM text with characters the train transcripts lack: more train data, or "
+                             "another --text); nothing was written") from None  # fmt: skip
 
 
 def _say_dropped(what: str, dropped: dict[str, int]) -> None:
@@ -101,7 +103,10 @@ def _build(args: argparse.Namespace) -> int:
     from lm.build import BuildOptions, build_lm, parse_prune
 
     options = BuildOptions(args.order, parse_prune(args.prune), args.memory, args.quantize)
-    info = build_lm(args.text, args.out, _normalizer(args), options, args.dev)
+    check = None
+    if args.processor is not None and (args.processor / "vocab.json").is_file():
+        check = functools.partial(_report_unspellable, processor=args.processor, out=args.out)
+    info = build_lm(args.text, args.out, _normalizer(args), options, args.dev, check)
     counts = " ".join(f"{n}-grams {c}" for n, c in info["ngrams"].items())
     print(f"{args.out}: order {info['order']}, {info['text']['sentences']} sentences, vocabulary {info['vocabulary']}")
     print(f"  {counts}; {info['build_seconds']} s")
@@ -110,8 +115,6 @@ def _build(args: argparse.Namespace) -> int:
         dev = info["dev"]
         print(f"  dev: perplexity {dev['perplexity']:.1f}, OOV rate {100 * dev['oov_rate']:.2f}%")
         _say_dropped("dev", dev["dropped_lines"])
-    if args.processor is not None and (args.processor / "vocab.json").is_file():
-        _report_unspellable(args.out, args.processor)
     return 0
 
 

@@ -167,6 +167,12 @@ def test_words_the_model_cannot_write_are_named_at_build(tmp_path, capsys):
     (tmp_path / "t.txt").write_text(" ".join(spellable) + " hello\n", encoding="utf-8")  # 1 in 41 words: named
     assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 0
     assert "1 of " in capsys.readouterr().out
+    # a refused rebuild leaves the LM that was there (it had replaced it before saying no)
+    before = (tmp_path / "lm" / "lm.bin").read_bytes()
+    (tmp_path / "t.txt").write_text("hello world\nhello there\n", encoding="utf-8")
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 2
+    assert (tmp_path / "lm" / "lm.bin").read_bytes() == before and "nothing was written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("lm")) == ["lm"]
 
 
 def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, capsys):

@@ -172,9 +172,16 @@ def test_unreadable_audio_and_models_and_another_models_checkpoint_are_one_line_
     (weightless / "config.json").write_text((tiny["init"] / "config.json").read_text())
     assert model_main(["init", "--preset", "tiny", "--norm", "group", "--processor", str(tiny["processor"]),
                        "--out", str(tmp_path / "group")]) == 0  # fmt: skip
+    row = json.loads(tiny["train"].read_text(encoding="utf-8").splitlines()[0])
+    liar = tmp_path / "liar.jsonl"  # its audio shorter than stated: masks drawn for it failed in transformers
+    row |= {"audio": str((tiny["train"].parent / row["audio"]).resolve()), "duration": row["duration"] + 3}
+    liar.write_text(json.dumps(row) + "\n", encoding="utf-8")
     pretrain(tiny, tmp_path / "run", "--max_steps", "4")
     for extra, message in (
         (["--model", str(tiny["init"]), "--train_manifest", str(missing)], "utterance m_1: audio file"),
+        (["--model", str(tiny["init"]), "--train_manifest", str(liar)], f"utterance {row['id']}: the manifest says"),
+        (["--model", str(tiny["init"]), "--dev_manifest", str(liar)], f"utterance {row['id']}: the manifest says"),
+        (["--model", str(tiny["init"]), "--output_dir", str(tiny["init"])], "is the --model folder"),
         (["--model", str(weightless)], "cannot load its weights"),
         (["--model", str(tmp_path / "group"), "--output_dir", str(tmp_path / "run")], "saved by a run with another"),
     ):

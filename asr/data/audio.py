@@ -126,3 +126,11 @@ def duration_differs(stated: float, measured: float) -> bool:
     """Whether a manifest's stated duration is not its audio's (beyond `duration_tolerance`): hours, RTFx and
     batching are counted from the stated one."""
     return abs(measured - stated) > duration_tolerance(stated)
+
+
+def check_duration(utt_id: str, samples: np.ndarray, rate: int, stated: float | None) -> np.ndarray:
+    """`samples`, or one line naming the utterance whose manifest duration is not its audio's."""
+    if stated and duration_differs(stated, len(samples) / rate):
+        raise InputError(f"utterance {utt_id}: the manifest says {stated:.3f} s, its audio holds "
+                         f"{len(samples) / rate:.3f} s ('asr data check' measures every row)")  # fmt: skip
+    return samples

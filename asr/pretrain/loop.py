@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.data.audio import TARGET_RATE, duration_tolerance
+from asr.data.audio import TARGET_RATE, check_duration, duration_tolerance
 from asr.data.check import ctc_frames
 from asr.errors import InputError
 from asr.inference import batch_seconds, uses_attention_mask
@@ -80,6 +80,7 @@ class Pretrainer(Trainer):
 
     DEV_METRIC = "dev_loss"
     STATE = PretrainState
+    CHECKS_DURATIONS = True  # masks are drawn from the stated durations: shorter audio failed in transformers
 
     def __init__(self, cfg: PretrainConfig, command: str) -> None:
         from transformers import Wav2Vec2FeatureExtractor
@@ -198,7 +199,9 @@ class Pretrainer(Trainer):
         with torch.no_grad():
             for index in range(self.acc.process_index, len(batches), self.acc.num_processes):
                 np.random.seed(index)
-                loss, n, _ = self._loss(self._features([split.audio(utts[i]) for i in batches[index]]))
+                audio = [check_duration(utts[i].id, split.audio(utts[i]), TARGET_RATE, utts[i].duration)
+                         for i in batches[index]]  # fmt: skip
+                loss, n, _ = self._loss(self._features(audio))
                 total, frames = total + float(loss), frames + n
         np.random.set_state(generator)
         sums = self.acc.reduce(torch.tensor([total, frames], dtype=torch.float64, device=self.acc.device), "sum")

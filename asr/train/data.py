@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.data.audio import read_utterance_audio, speed_perturb
+from asr.data.audio import check_duration, read_utterance_audio, speed_perturb
 from asr.data.manifest import read_utterances
 from asr.errors import InputError
 
@@ -103,8 +103,8 @@ class AudioStore:
     """Decoded 16 kHz audio of examples, speed-perturbed where their speed says; kept in memory (each speed's
     rendering too) when `cache` is set."""
 
-    def __init__(self, rate: int, cache: bool) -> None:
-        self.rate = rate
+    def __init__(self, rate: int, cache: bool, check: bool = False) -> None:
+        self.rate, self.check = rate, check  # check: audio other than its stated duration is one line
         self.cache: dict[str, np.ndarray] | None = {} if cache else None
 
     def get(self, ex: Example) -> np.ndarray:
@@ -113,6 +113,8 @@ class AudioStore:
         if ex.speed == 1.0:
             duration = ex.duration if ex.offset is not None else None
             samples = read_utterance_audio(ex.id, ex.audio, self.rate, ex.offset or 0.0, duration)
+            if self.check:
+                check_duration(ex.id, samples, self.rate, ex.duration)
         else:
             samples = speed_perturb(self.get(at_speed(ex, 1.0)), self.rate, ex.speed)
         if self.cache is not None:

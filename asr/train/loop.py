@@ -117,6 +117,7 @@ class Trainer:
 
     DEV_METRIC = "dev_wer"  # the dev score that chooses best/ (lower is better; LoopState.best_wer holds it)
     STATE: type[LoopState] = LoopState  # what a checkpoint saves of the loop
+    CHECKS_DURATIONS = False  # train audio read against its stated duration (CTC batches need no exact one)
 
     def __init__(self, cfg: TrainConfig, command: str) -> None:
         from transformers import AutoProcessor, Wav2Vec2Processor, Wav2Vec2ProcessorWithLM
@@ -157,6 +158,8 @@ class Trainer:
 
         self.cfg, self.command = cfg, command
         self.out = Path(cfg.output_dir)
+        if self.out.resolve() == Path(cfg.model).resolve():  # its run_info.json was taken for the model's own
+            raise InputError(f"output_dir {self.out} is the --model folder; write the run elsewhere")
         handlers = [DistributedDataParallelKwargs(find_unused_parameters=cfg.layerdrop > 0)]
         # on a machine without GPUs, `accelerate launch --multi_gpu` starts the processes but accelerate 1.15
         # would leave each alone (DistributedType.NO): asking for the CPU makes them one gloo group
@@ -187,7 +190,7 @@ class Trainer:
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
         renderings = len(set(cfg.speed_perturb) | {1.0})  # each speed's audio is kept beside the audio as read
         in_memory = train_hours * renderings <= cfg.cache_audio_hours
-        self.audio = AudioStore(rate, in_memory)
+        self.audio = AudioStore(rate, in_memory, self.CHECKS_DURATIONS)
         self.feature_cache = FeatureCache(model) if in_memory and can_cache(model, self.attention_mask) else None
 
     def _check_fastest_speed(self) -> None:
