@@ -90,11 +90,13 @@ class Posteriors:
     am_seconds: dict[str, float]
 
 
-def manifest_audio(base: Path, rate: int) -> Callable[[Utterance], np.ndarray]:
-    """Reads an utterance's samples (its segment, for one with an offset) relative to the manifest folder."""
+def manifest_audio(base: Path, rate: int, check: bool = False) -> Callable[[Utterance], np.ndarray]:
+    """Reads an utterance's samples (its segment, for one with an offset) relative to the manifest folder;
+    `check`: audio other than its stated duration is one line (`check_duration`)."""
 
     def read(utt: Utterance) -> np.ndarray:
-        return read_utterance_audio(utt.id, utt.audio_path(base), rate, utt.offset or 0.0, utt.segment_duration)
+        samples = read_utterance_audio(utt.id, utt.audio_path(base), rate, utt.offset or 0.0, utt.segment_duration)
+        return check_duration(utt.id, samples, rate, utt.duration) if check else samples
 
     return read
 

@@ -80,9 +80,7 @@ class Run:
         every decoder setting, the n-gram LM and the rescoring LM, as ``name=value`` texts. Two runs are one
         system only if these are equal."""
         r = self.result
-        path = r.model.get("path")  # ./exp/m/ and exp/m are one folder
-        model = {"model": os.path.normpath(path) if isinstance(path, str) else path}
-        model |= {k: r.model.get(k) for k in ("weights", "adapter", "dtype", "chunk_seconds")}
+        model = {"model": model_path(r)} | {k: r.model.get(k) for k in ("weights", "adapter", "dtype", "chunk_seconds")}
         parts = {**model, **{k: v for k, v in r.decoder.items() if k != "name"}, "lm": (r.lm or {}).get("path")}
         if r.rescoring:
             parts |= {"rescoring_lm": r.rescoring.get("path"), "nbest": r.rescoring.get("nbest"),
@@ -182,25 +180,30 @@ def collect(specs: list[str], passed_over: dict[str, list[Path]] | None = None) 
     unique: dict[Path, Path] = {}
     for path in paths:  # a file named twice (as a folder and a glob, relative and absolute) is one run
         unique.setdefault(path.resolve(), path)
-    runs = [_checked(Run(path, DecodeResult.read(path))) for path in unique.values()]
-    return sorted(name_variants(name_columns(with_weights(runs))), key=lambda r: (r.system_key, r.test_set))
+    results = with_weights({path: DecodeResult.read(path) for path in unique.values()})
+    runs = [_checked(Run(path, result)) for path, result in results.items()]
+    return sorted(name_variants(name_columns(runs)), key=lambda r: (r.system_key, r.test_set))
 
 
-def with_weights(runs: list[Run]) -> list[Run]:
+def model_path(result: DecodeResult) -> object:
+    """The decoded model's path as written, normalised (``./exp/m/`` and ``exp/m`` are one folder)."""
+    path = result.model.get("path")
+    return os.path.normpath(path) if isinstance(path, str) else path
+
+
+def with_weights(results: dict[Path, DecodeResult]) -> dict[Path, DecodeResult]:
     """A decode of an earlier version recorded no hash of its weights: it is taken for the weights the other
     decodes of its model path have, where they agree on one (else it stays a row of its own)."""
     hashes: dict[str, set[str]] = {}
-    for run in runs:
-        if run.result.model.get("weights"):
-            hashes.setdefault(run.settings["model"], set()).add(run.result.model["weights"])
-    out = []
-    for run in runs:
-        known = hashes.get(run.settings["model"], set())
-        if not run.result.model.get("weights") and len(known) == 1:
-            result = replace(run.result, model={**run.result.model, "weights": next(iter(known))})
-            run = Run(run.path, result)
-        out.append(run)
-    return out
+    for result in results.values():  # (a damaged path or hash is left to _checked's line)
+        path, weights = model_path(result), result.model.get("weights")
+        if isinstance(path, str) and isinstance(weights, str):
+            hashes.setdefault(path, set()).add(weights)
+    for name, result in results.items():
+        known = hashes.get(path, set()) if isinstance(path := model_path(result), str) else set()
+        if not result.model.get("weights") and len(known) == 1:
+            results[name] = replace(result, model={**result.model, "weights": next(iter(known))})
+    return results
 
 
 def is_leaderboard(path: Path) -> bool:

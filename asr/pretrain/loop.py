@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.data.audio import TARGET_RATE, check_duration, duration_tolerance
+from asr.data.audio import TARGET_RATE, duration_tolerance
 from asr.data.check import ctc_frames
 from asr.errors import InputError
 from asr.inference import batch_seconds, uses_attention_mask
@@ -80,7 +80,7 @@ class Pretrainer(Trainer):
 
     DEV_METRIC = "dev_loss"
     STATE = PretrainState
-    CHECKS_DURATIONS = True  # masks are drawn from the stated durations: shorter audio failed in transformers
+    CHECKS_DURATIONS = True  # masks are drawn from the stated durations (train and dev): shorter audio failed
 
     def __init__(self, cfg: PretrainConfig, command: str) -> None:
         from transformers import Wav2Vec2FeatureExtractor
@@ -94,8 +94,9 @@ class Pretrainer(Trainer):
         self.conv = list(zip(model.config.conv_kernel, model.config.conv_stride, strict=True))
         self.min_frames = max(cfg.mask_time_length, 2)  # a whole span, and a negative besides each masked frame
         self.train = self._maskable(load_unlabeled(cfg))
-        self.dev = EvalSet.load(cfg.dev_manifest, TARGET_RATE, labeled=False) if cfg.dev_manifest else None
-        if self.dev:
+        self.dev = None
+        if cfg.dev_manifest:
+            self.dev = EvalSet.load(cfg.dev_manifest, TARGET_RATE, labeled=False, check=self.CHECKS_DURATIONS)
             self._check_maskable(self.dev)
         self.micro_figures: list[dict] = []
         self._prepare(model, TARGET_RATE)
@@ -199,9 +200,7 @@ class Pretrainer(Trainer):
         with torch.no_grad():
             for index in range(self.acc.process_index, len(batches), self.acc.num_processes):
                 np.random.seed(index)
-                audio = [check_duration(utts[i].id, split.audio(utts[i]), TARGET_RATE, utts[i].duration)
-                         for i in batches[index]]  # fmt: skip
-                loss, n, _ = self._loss(self._features(audio))
+                loss, n, _ = self._loss(self._features([split.audio(utts[i]) for i in batches[index]]))
                 total, frames = total + float(loss), frames + n
         np.random.set_state(generator)
         sums = self.acc.reduce(torch.tensor([total, frames], dtype=torch.float64, device=self.acc.device), "sum")

@@ -106,10 +106,10 @@ class EvalSet:
     audio: object  # Utterance -> samples, cached
 
     @classmethod
-    def load(cls, manifest: str, rate: int, labeled: bool = True) -> EvalSet:
+    def load(cls, manifest: str, rate: int, labeled: bool = True, check: bool = False) -> EvalSet:
         path = Path(manifest)
         utts = read_utterances(path, labeled)
-        return cls(path, utts, functools.cache(manifest_audio(path.parent, rate)))
+        return cls(path, utts, functools.cache(manifest_audio(path.parent, rate, check)))
 
 
 class Trainer:
