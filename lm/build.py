@@ -25,6 +25,7 @@ from lm.perplexity import load, perplexity
 from lm.text import dropped_lines, normalized_sentences, raw_lines, sentences_of
 
 MAX_ORDER = 6  # KenLM's default build (KENLM_MAX_ORDER)
+MAX_QUANTIZE_BITS = 25  # build_binary -q/-b: "quantizing probability supports at most 25 bits"
 
 
 @dataclass
@@ -63,13 +64,15 @@ def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
     }
 
 
-def check_order(order: int, longest_sentence: int) -> None:
-    """`InputError` unless KenLM can build an `order`-gram model from sentences of at most that many words."""
+def check_order(order: int, longest_sentence: int, texts: list[Path]) -> None:
+    """`InputError` unless KenLM can build an `order`-gram model from the `texts`, whose longest sentence has
+    `longest_sentence` words."""
     if not 2 <= order <= MAX_ORDER:
         raise InputError(f"--order {order}: KenLM builds orders 2 to {MAX_ORDER} (its binary needs bigrams)")
     if longest_sentence + 2 < order:  # with <s> and </s>, a sentence of k words holds (k+2)-grams at most
         raise InputError(
-            f"--order {order} needs sentences of at least {order - 2} words; the longest has {longest_sentence}"
+            f"--order {order} needs sentences of at least {order - 2} words; the longest of "
+            f"{', '.join(map(str, texts))} has {longest_sentence}"
         )
 
 
@@ -80,6 +83,8 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
     before the swap: an LM it refuses leaves the old one in place."""
     if options.prune and len(options.prune) > options.order:
         raise InputError(f"--prune has {len(options.prune)} thresholds for an order-{options.order} model")
+    if not 0 <= options.quantize <= MAX_QUANTIZE_BITS:
+        raise InputError(f"--quantize {options.quantize}: KenLM quantizes to 1 to {MAX_QUANTIZE_BITS} bits (0: exact)")
     if dev:
         sentences_of(dev, normalize, "--dev")  # checked before anything is built
     check_out(out, "ngram")
@@ -96,7 +101,7 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
 def _build(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOptions, dev: list[Path]) -> dict:
     start = time.perf_counter()
     corpus = write_text(texts, normalize, out / LM_FILES["text"])
-    check_order(options.order, corpus["longest_sentence"])
+    check_order(options.order, corpus["longest_sentence"], texts)
     arpa_path = out / LM_FILES["arpa"]
     log = _lmplz(out / LM_FILES["text"], arpa_path, options)
     binary_args = ["-q", str(options.quantize), "-b", str(options.quantize)] if options.quantize else []

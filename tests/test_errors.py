@@ -105,6 +105,7 @@ CASES = {
                            "--hours -1.0: expected a number of hours > 0"),
     "synth, --workers 0": ("data synth --langs es --hours 0.01 --out {w}/s --workers 0", "--workers 0: expected"),
     "lm build, --order 1": (f"{LM} --order 1 --out {{w}}/lm1", "--order 1: KenLM builds orders 2 to"),
+    "lm build, --quantize 26": (f"{LM} --order 3 --quantize 26 --out {{w}}/lmq", "--quantize 26: KenLM quantizes"),
     "lm build, --dev without words": (f"{LM} --order 3 --dev {{w}}/nowords.txt --out {{w}}/lm2", "no words after"),
     "lm build, --out a file": (f"{LM} --order 3 --out {{w}}/afile/z", "cannot write there"),
     # only a note at build time: a recipe found it at its decode stage, after the training
