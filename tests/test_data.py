@@ -561,3 +561,50 @@ def test_check_refuses_stated_durations_that_are_not_the_audios_and_no_output_re
     assert data_main(["check", str(manifest), "--json", str(manifest)]) == 2
     assert data_main(["subset", str(manifest), "--hours", "0.0001", "--out", str(manifest)]) == 2
     assert len(manifest.read_text().splitlines()) == len(rows)
+
+
+def test_a_rerun_that_fails_leaves_the_earlier_corpus_whole(tmp_path, audio, capsys):
+    """A rerun removed every manifest before it read the source: a source gone for a moment, or a split that
+    failed, left the folder empty; a split that failed after another was written left that one unlisted."""
+    root = tmp_path / "cv"
+    (root / "clips").mkdir(parents=True)
+    header = "client_id\tpath\tsentence\n"
+    for split in ("train", "dev", "test"):
+        (root / "clips" / f"{split}.wav").write_bytes(audio["u0"].read_bytes())
+        (root / f"{split}.tsv").write_text(header + f"spk_{split}\t{split}.wav\thello there\n")
+    out = tmp_path / "out"
+    args = ["prepare", "--source", f"commonvoice:{root}", "--lang", "en", "--out", str(out)]
+    assert data_main(args) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    root.rename(tmp_path / "unmounted")
+    assert data_main(args) == 2 and "none of train.tsv" in capsys.readouterr().err
+    (tmp_path / "unmounted").rename(root)
+    (root / "test.tsv").write_text(header + "spk_t\tnot_extracted.wav\thello there\n")  # dev, then test fails
+    assert data_main(args) == 2 and "every utterance of split 'test' failed" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert data_main([*args, "--splits", "train"]) == 0  # the splits it no longer has go
+    assert sorted(p.name for p in out.iterdir()) == ["summary.json", "train.jsonl", "train.rejected.jsonl"]
+
+
+def test_ids_never_start_a_comment_and_hf_values_that_are_no_id_are_refused(tmp_path, audio, capsys):
+    """';;u1' was kept by prepare and refused by every later command; a list speaker became "['spk']"; an
+    empty saved split and a damaged dataset_dict.json were tracebacks."""
+    kaldi = tmp_path / "kd"
+    kaldi.mkdir()
+    (kaldi / "wav.scp").write_text(f";;u1 {audio['u0']}\nu2 {audio['u1']}\n")
+    (kaldi / "text").write_text(";;u1 hello there\nu2 good morning\n")
+    assert data_main(["prepare", "--source", f"kaldi:{kaldi}", "--lang", "en", "--out", str(tmp_path / "k")]) == 0
+    assert [u.id for u in read_manifest(tmp_path / "k" / "train.jsonl")] == ["u1", "u2"]
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({"audio": [str(audio["u0"])], "sentence": ["hi"]}).cast_column(
+        "audio", datasets.Audio()
+    )
+    ds.add_column("speaker", [["spk"]]).save_to_disk(str(tmp_path / "listed"))
+    datasets.DatasetDict({"train": ds, "test": ds.select([])}).save_to_disk(str(tmp_path / "emptysplit"))
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "dataset_dict.json").write_text("{}")
+    for source, message in (("listed", "row 0: its speaker is ['spk'], not one value"),
+                            ("emptysplit", "a split of no rows"),
+                            ("half", "dataset_dict.json has no 'splits'")):  # fmt: skip
+        args = ["prepare", "--source", f"hf:{tmp_path / source}", "--lang", "en", "--out", str(tmp_path / "o" / source)]
+        assert data_main(args) == 2 and message in capsys.readouterr().err

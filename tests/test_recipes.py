@@ -469,6 +469,10 @@ def test_the_board_keeps_what_it_did_not_write_and_checks_each_decode_against_it
     report = (recipe["exp"] / "leaderboard" / "RESULTS.md").read_text(encoding="utf-8")
     assert "- es/dev: the LM weights of the rows marked tuned were chosen on it" in report
     assert markdown_row(["a*b*", "<b>x</b>", "p < 0.001", "c\\"]) == "| a\\*b\\* | &lt;b>x&lt;/b> | p < 0.001 | c\\\\ |"
+    tagged = _copy_decode(recipe, tmp_path / "tagged", "greedy", **{"test_set.name": "<img src=x>/test"})
+    assert leaderboard_main([str(tagged), "--out", str(tmp_path / "b7")]) == 0
+    report = (tmp_path / "b7" / "RESULTS.md").read_text(encoding="utf-8")  # a line outside the table kept the tag
+    assert "<img" not in report and "per test set: &lt;img src=x>/test: es@2, sclite." in report
 
 
 def _copy_decode(recipe: dict, to: Path, decoder: str = "beam_lm", **changes) -> Path:

@@ -129,10 +129,10 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], list[dict]]:
 SKIPPED_FILE = "skipped.jsonl"
 
 
-def claim_folder(out_dir: Path, source: str, splits: dict) -> None:
+def claim_folder(out_dir: Path, source: str) -> None:
     """Refuses an --out that holds another corpus (another language's prompts, a synthetic corpus, other files):
     writing there would mix them. A rerun of the same language rewrites its own files."""
-    if not claim_prepared(out_dir, source, splits) and out_dir.is_dir():  # no summary.json: whose files?
+    if not claim_prepared(out_dir, source) and out_dir.is_dir():  # no summary.json: whose files?
         own = {SKIPPED_FILE} | {f"{s}{ext}" for s in ("train", "dev", "test") for ext in (".jsonl", ".rejected.jsonl")}
         if others := sorted(p.name for p in out_dir.iterdir() if p.name not in own):
             raise InputError(f"{out_dir} is not empty ({', '.join(others[:3])}) and was not made by "
@@ -145,7 +145,7 @@ def build(lang: str, out_dir: Path) -> dict:
     reasons) for one language; returns the summary."""
     splits, skipped = load_prompts(lang)
     source = f"asterisk-core-sounds-{lang}"
-    claim_folder(out_dir, source, splits)
+    claim_folder(out_dir, source)
     write_jsonl(out_dir / SKIPPED_FILE, skipped)
     extra = {
         "source": source,

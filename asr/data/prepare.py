@@ -16,11 +16,29 @@ from asr.data.sources import SourceOptions, canonical_source, load_source, one_s
 from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
 
+_EXTENSIONS = (".jsonl", ".rejected.jsonl")  # a split's manifest and its list of rejected utterances
 
-def write_split(out_dir: Path, split: str, result: CheckResult) -> None:
-    """Writes the manifest of the usable utterances and the list of rejected ones (`CheckResult.rejected_records`)."""
-    write_manifest(out_dir / f"{split}.jsonl", result.usable)
-    write_jsonl(out_dir / f"{split}.rejected.jsonl", result.rejected_records())
+
+def _write_splits(out_dir: Path, results: dict[str, CheckResult]) -> None:
+    """Writes each split's manifest of usable utterances and list of rejected ones
+    (`CheckResult.rejected_records`) beside their places, then moves them all in; the files of splits an earlier
+    summary.json lists and `results` lacks are removed (they would be taken for this corpus's). A failed or
+    interrupted write leaves the earlier files as they were."""
+    earlier = set(_earlier_summary(out_dir).get("splits") or {})
+    parts = {(split, ext): out_dir / f"{split}{ext}.part" for split in results for ext in _EXTENSIONS}
+    try:
+        for split, result in results.items():
+            write_manifest(parts[split, ".jsonl"], result.usable)
+            write_jsonl(parts[split, ".rejected.jsonl"], result.rejected_records())
+    except BaseException:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
+        raise
+    for (split, ext), part in parts.items():
+        part.replace(out_dir / f"{split}{ext}")
+    for split in earlier - set(results):
+        for ext in _EXTENSIONS:
+            (out_dir / f"{split}{ext}").unlink(missing_ok=True)
 
 
 def check_and_write(
@@ -32,19 +50,26 @@ def check_and_write(
     rejected: dict[str, list[Rejected]] | None = None,
     workers: int | None = None,
 ) -> dict:
-    """Checks every split (in at most `workers` processes), writes manifests and summary.json (with `extra`
+    """Checks every split (in at most `workers` processes), then writes manifests and summary.json (with `extra`
     fields); returns the summary. `rejected` holds utterances a source already refused, per split: reported with
-    those the checks refuse."""
-    summary: dict = dict(extra, normalizer=normalizer.id, splits={})
+    those the checks refuse. A split that fails leaves the folder's earlier files as they were."""
+    results: dict[str, CheckResult] = {}
     for split, utts in sorted(splits.items()):
         result = check_utterances(utts, out_dir, normalizer, desc=f"checking {split}", workers=workers)
         result.rejected.extend((rejected or {}).get(split, []))
         if not result.usable:
             raise InputError(f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()}")
-        write_split(out_dir, split, result)
-        summary["splits"][split] = result.summary()
-    (out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        results[split] = result
+    _write_splits(out_dir, results)
+    summary = dict(extra, normalizer=normalizer.id, splits={split: r.summary() for split, r in results.items()})
+    _write_summary(out_dir, summary)
     return summary
+
+
+def _write_summary(out_dir: Path, summary: dict) -> None:
+    part = out_dir / "summary.json.part"
+    part.write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    part.replace(out_dir / "summary.json")
 
 
 def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, normalizer: Normalizer) -> dict:
@@ -59,37 +84,37 @@ def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, norma
         if Path(rest).resolve() in {(out_dir / f"{split}{ext}").resolve() for ext in (".jsonl", ".rejected.jsonl")}:
             raise InputError(f"--out {out_dir}: writing there would replace the source manifest {rest}; use "
                              "another --out")  # fmt: skip
-    if not claim_prepared(out_dir, source, {}) and any(out_dir.glob("*.jsonl")):
-        raise InputError(f"--out {out_dir} holds manifests but no summary.json (not made by 'asr data prepare', "
-                         "or by a run of an earlier version that stopped); use another --out")  # fmt: skip
-    claim = {"source": source, "lang": lang, "splits": {}}
-    (out_dir / "summary.json").write_text(json.dumps(claim) + "\n", encoding="utf-8")
+    if not claim_prepared(out_dir, source):
+        if any(out_dir.glob("*.jsonl")):
+            raise InputError(f"--out {out_dir} holds manifests but no summary.json (not made by 'asr data "
+                             "prepare', or by a run of an earlier version that stopped); use another "
+                             "--out")  # fmt: skip
+        _write_summary(out_dir, {"source": source, "lang": lang, "splits": {}})
     splits = load_source(source, lang, out_dir, options)
     if not any(splits.values()):
         raise InputError(f"{source}: no utterances")
     return check_and_write(splits, out_dir, normalizer, source, {"source": source, "lang": lang})
 
 
-def claim_prepared(out_dir: Path, source: str, splits: dict) -> bool:
-    """Refuses an --out whose summary.json names another source; removes the manifests of splits an earlier run
-    of the same source wrote that this one does not (they would be taken for this corpus's). Whether there was
-    a summary.json."""
-    path = out_dir / "summary.json"
-    if not path.is_file():
+def claim_prepared(out_dir: Path, source: str) -> bool:
+    """Refuses an --out whose summary.json names another source. Whether there was a summary.json."""
+    if not (out_dir / "summary.json").is_file():
         return False
-    try:
-        earlier = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        earlier = {}
-    if not isinstance(earlier, dict):  # not a summary this version wrote
-        earlier = {}
+    earlier = _earlier_summary(out_dir)
     if canonical_source(str(earlier.get("source"))) != canonical_source(source):
         made = earlier.get("source") or "an unknown source (its summary.json names none)"
-        raise InputError(f"--out {out_dir} holds a corpus prepared from {made}; use another --out")
-    for split in set(earlier.get("splits", {})) - set(splits):
-        for ext in (".jsonl", ".rejected.jsonl"):
-            (out_dir / f"{split}{ext}").unlink(missing_ok=True)
+        raise InputError(f"--out {out_dir} holds a corpus prepared from {made}; use another --out (a recipe: "
+                         "--force, or another --exp)")  # fmt: skip
     return True
+
+
+def _earlier_summary(out_dir: Path) -> dict:
+    """The folder's summary.json, or {} where there is none or it is not one this version wrote."""
+    try:
+        earlier = json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return earlier if isinstance(earlier, dict) else {}
 
 
 def summary_table(summary: dict) -> str:

@@ -92,8 +92,9 @@ def one_split(path: Path, options: SourceOptions) -> str:
 
 def safe_id(text: str) -> str:
     """An utterance id without whitespace or parentheses (which trn and Kaldi files cannot hold) and without
-    path separators or leading dots (ids name audio files: ``../../x`` must not write outside the corpus)."""
-    return _UNSAFE_ID.sub("-", text.strip()).lstrip(".-") or "utt"
+    path separators or leading dots (ids name audio files: ``../../x`` must not write outside the corpus), nor a
+    leading ``;`` (``;;`` starts a comment line in CTM and STM files)."""
+    return _UNSAFE_ID.sub("-", text.strip()).lstrip(".-;") or "utt"
 
 
 def transcript(value: object, where: str) -> str:
@@ -337,8 +338,8 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
     if local.is_dir() and ((local / "dataset_dict.json").exists() or (local / "state.json").exists()):
         try:
             loaded = datasets.load_from_disk(str(local))
-        except (OSError, ValueError) as err:  # a copy without its .arrow files, a bare state.json
-            raise InputError(f"hf:{rest}: cannot load the saved dataset: {' '.join(str(err).split())[:200]}") from None
+        except (OSError, ValueError, IndexError, KeyError, TypeError) as err:  # a copy without its .arrow files...
+            raise InputError(f"hf:{rest}: cannot load the saved dataset: {_load_error(err)}") from None
         parts = loaded if isinstance(loaded, datasets.DatasetDict) else {one_split(local, options): loaded}
         asked = {split_name(s) for s in options.asked()}
         wanted = {s: parts[s] for s in parts if split_name(s) in asked}  # --split, else --splits, as on the hub
@@ -370,6 +371,22 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
     return {split_name(s): _hf_split(ds, split_name(s), lang, out_dir, options, rest) for s, ds in wanted.items()}
 
 
+def _load_error(err: Exception) -> str:
+    """What `datasets.load_from_disk` said, where it says something a user can act on."""
+    if isinstance(err, IndexError):  # datasets' own error for a split of no rows (filtered to nothing)
+        return "a split of no rows (datasets cannot load one: save the dataset without it)"
+    if isinstance(err, KeyError):
+        return f"its dataset_dict.json has no {err} (damaged, or half written)"
+    return " ".join(str(err).split())[:200]
+
+
+def _label(value: object, column: str, where: str) -> str:
+    """A speaker or id value as text: never the text of a list or a mapping ("['spk']")."""
+    if isinstance(value, list | tuple | dict):
+        raise InputError(f"{where}: its {column} is {value!r}, not one value")
+    return str(value)
+
+
 def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, name: str) -> list[Utterance]:
     import datasets
 
@@ -396,10 +413,12 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
     for i, row in enumerate(ds):
         audio = row[options.audio_column] or {}
         source_path = audio.get("path") or ""
-        speaker = str(row[spk_col]) if spk_col and row[spk_col] is not None else ""
+        speaker = _label(row[spk_col], spk_col, f"{where} row {i}") if spk_col and row[spk_col] is not None else ""
         if id_col and row[id_col] is None:
             raise InputError(f"{where} row {i}: its id ({id_col}) is null")
-        raw_ids.append(str(row[id_col]) if id_col else (Path(source_path).stem or f"{split}{i:07d}"))
+        raw_ids.append(
+            _label(row[id_col], id_col, f"{where} row {i}") if id_col else (Path(source_path).stem or f"{split}{i:07d}")
+        )
         utt_id = speaker_prefixed(speaker, raw_ids[-1])
         path = source_path
         if audio.get("bytes"):

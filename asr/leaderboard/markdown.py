@@ -6,7 +6,7 @@ from collections import Counter
 
 from asr.leaderboard.collect import Run
 from asr.leaderboard.significance import RESAMPLES, p_value_text, paired_bootstrap
-from asr.leaderboard.tables import Table, markdown_row, markdown_table
+from asr.leaderboard.tables import Table, markdown_row, markdown_table, markdown_text
 from asr.provenance import git_revision
 
 
@@ -45,13 +45,13 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         "## WER / CER (%)" + (" with 95% bootstrap intervals on WER" if significance else ""), "",
         markdown_table(table, significance), "",
         "Normaliser and scoring per test set: "
-        + "; ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items()) + ".",
+        + markdown_text("; ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items())) + ".",
     ]  # fmt: skip
     if table.notes:
-        lines += ["", *[f"- {note}" for note in table.notes]]
+        lines += ["", *[f"- {markdown_text(note)}" for note in table.notes]]
     if table.flags:
         lines += ["", "† not comparable with the rest of its column:", ""]
-        lines += [f"- {text}" for text in dict.fromkeys(table.flags.values())]
+        lines += [f"- {markdown_text(text)}" for text in dict.fromkeys(table.flags.values())]
     if significance:
         lines += ["", f"## Paired bootstrap tests ({RESAMPLES} resamples of utterances)", "",
                   "| test set | best | other | best WER | other WER | p (other not worse) |",
@@ -67,10 +67,10 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
     trained = {r.system["model"]: r.result.train_info.get("command") for r in runs}
     for model, command in trained.items():
         if command:
-            lines += [f"Training of {model}:", "", f"```\n{command}\n```", ""]
+            lines += [f"Training of {markdown_text(model)}:", "", f"```\n{command}\n```", ""]
     for i, run in enumerate(runs, 1):
         t = run.result.timing
-        lines += [f"{i}. {run.test_set}, {run.system['decoder']}, LM {run.system['lm']}: WER "
+        lines += [f"{i}. " + markdown_text(f"{run.test_set}, {run.system['decoder']}, LM {run.system['lm']}") + ": WER "
                   f"{100 * run.result.wer:.2f}%, RTFx {t['rtfx']}; normaliser {run.result.normalizer}, "
                   f"scoring {run.result.scoring}, git {run.result.git_revision}, {run.result.date}",
                   "",

@@ -100,10 +100,15 @@ def rows(table: Table, intervals: bool = False) -> list[list[str]]:
 _MARKDOWN = re.compile(r"[\\|*`]|<(?=[A-Za-z/!?])")  # a < that starts no tag ("< 0.001") stays as it is
 
 
+def markdown_text(text: str) -> str:
+    """`text` with what Markdown would read in it (a model or test set named with ``|``, ``*``, ``<b>``, a
+    trailing backslash) escaped."""
+    return _MARKDOWN.sub(lambda m: "&lt;" if m[0] == "<" else "\\" + m[0], text)
+
+
 def markdown_row(cells: list[str]) -> str:
-    """A Markdown table row; what Markdown reads in a cell (a model or test set named with ``|``, ``*``, ``<b>``,
-    a trailing backslash) is escaped."""
-    return "| " + " | ".join(_MARKDOWN.sub(lambda m: "&lt;" if m[0] == "<" else "\\" + m[0], c) for c in cells) + " |"
+    """A Markdown table row of escaped cells (`markdown_text`)."""
+    return "| " + " | ".join(map(markdown_text, cells)) + " |"
 
 
 def markdown_table(table: Table, intervals: bool = False) -> str:
