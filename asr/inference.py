@@ -228,7 +228,7 @@ class CTCInference:
                 out.append([utt])
         return out
 
-    def _checked(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
+    def checked(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
         """`samples`, or one line naming the utterance where they are too few for one output frame, or where the
         manifest's duration (which hours and RTFx are counted from) is not the audio's."""
         check_duration(utt.id, samples, self.rate, utt.duration)
@@ -289,7 +289,7 @@ class CTCInference:
         with tqdm(total=round(sum(u.duration for u in utts)), desc=desc, unit="audio s", disable=desc is None) as bar:
             for batch in self.batches(utts, batch_seconds):
                 start = time.perf_counter()
-                outputs = self._batch_log_probs([self._checked(u, audio(u)) for u in batch], batch_seconds)
+                outputs = self._batch_log_probs([self.checked(u, audio(u)) for u in batch], batch_seconds)
                 seconds = time.perf_counter() - start
                 batch_audio = max(sum(u.duration for u in batch), 1e-9)
                 for utt, logprobs in zip(batch, outputs, strict=True):

@@ -288,6 +288,7 @@ def test_a_run_started_afresh_never_takes_an_earlier_runs_best_model(setup, tmp_
     assert (run / "best").is_dir()
     for leftover in [*run.glob("checkpoint-*"), run / "model"]:  # as if killed before its first checkpoint
         shutil.rmtree(leftover)
+    (run / "run_info.json").unlink()
     assert train_main(_args(setup, run, max_steps=2, dev_manifest="", learning_rate=1e-4)) == 0
     info = json.loads((run / "run_info.json").read_text())
     assert info["final_model"] == "last" and not info["best_step"] and not (run / "best").exists()
@@ -449,3 +450,86 @@ def test_the_feature_cache_runs_the_encoder_once_per_dev_batch(setup):
     model.train()
     model(inputs[0])
     assert len(calls) == 3  # a training pass without prepare() computes
+
+
+def test_a_finished_run_and_a_model_inside_output_dir_are_never_trained_over(setup, tmp_path):
+    """With its checkpoints removed, a finished run was trained over afresh by a run of another config; a
+    --model in output_dir/model was replaced by the run that read it."""
+    run = tmp_path / "run"
+    assert train_main(_args(setup, run, max_steps=2, dev_manifest="")) == 0
+    for checkpoint in run.glob("checkpoint-*"):
+        shutil.rmtree(checkpoint)
+    weights = (run / "model" / "model.safetensors").read_bytes()
+    proc = _run(_args(setup, run, max_steps=2, dev_manifest="", learning_rate=1e-5))
+    assert proc.returncode == 2 and "holds a finished run of another config (learning_rate: 0.003 -> 1e-05)" in (
+        proc.stderr
+    )
+    proc = _run(_args(setup, run, model=run / "model", max_steps=2, dev_manifest=""))
+    assert proc.returncode == 2 and "lies in output_dir" in proc.stderr
+    assert (run / "model" / "model.safetensors").read_bytes() == weights
+    assert train_main(_args(setup, run, max_steps=2, dev_manifest="")) == 0  # the same config: trained again
+
+
+def test_a_later_epoch_of_fewer_batches_than_accumulated_is_one_step_of_them(setup, tmp_path):
+    """Speed perturbation drew shorter audio in epoch 1: 3 batches for gradient_accumulation_steps 4 stopped
+    the run there, and every resume of it."""
+    from transformers import Wav2Vec2Processor
+
+    from asr.train.data import length_grouped_batches, load_split, speed_perturbed
+
+    speeds = [0.9, 1.0, 1.1]
+    tokenizer = Wav2Vec2Processor.from_pretrained(setup["processor"]).tokenizer
+    examples = load_split(str(setup["data"] / "train.jsonl"), tokenizer, str).examples
+    durations = [[e.duration for e in speed_perturbed(examples, speeds, 0, epoch)] for epoch in (0, 1)]
+    counts = [len(length_grouped_batches(d, 20, 64, 0, epoch)) for epoch, d in enumerate(durations)]
+    assert counts[0] >= 4 > counts[1]  # the case: the first epoch gives a whole step, the second too few
+    out = tmp_path / "run"
+    options = {"max_batch_seconds": 20, "speed_perturb": str(speeds), "gradient_accumulation_steps": 4}
+    assert train_main(_args(setup, out, dev_manifest="", max_steps=3, **options)) == 0
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["steps"] == 3 and info["short_steps"] >= 1
+
+
+def test_inputs_found_wrong_late_or_by_a_traceback_are_one_line_before_the_first_step(setup, tmp_path):
+    """A dev utterance whose audio is not its stated duration or too short for a frame stopped the run at the
+    first evaluation, eval_steps in, every retry alike; a train utterance too short for a frame under
+    ctc_zero_infinity, a processor without vocab.json and a checkpoint's or best/'s fields of another kind were
+    tracebacks."""
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(tmp_path / "short.wav", np.full(160, 0.01, dtype=np.float32), 16000)
+    dev, train = _rows(setup, "dev"), _rows(setup, "train")
+    stretched = tmp_path / "stretched.jsonl"
+    stretched.write_text("".join(json.dumps(r | {"duration": r["duration"] * 1.5}) + "\n" for r in dev[:2]))
+    proc = _run(_args(setup, tmp_path / "a", dev_manifest=stretched, max_steps=8))
+    assert proc.returncode == 2 and f"stretched.jsonl: utterance {dev[0]['id']}: the manifest says" in proc.stderr
+    assert not (tmp_path / "a" / "train_log.csv").exists()  # before the first step
+    short = {"id": "zz-short", "audio": str(tmp_path / "short.wav"), "duration": 0.01, "text": "a"}
+    (tmp_path / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*dev, short]))
+    proc = _run(_args(setup, tmp_path / "b", dev_manifest=tmp_path / "dev.jsonl", max_steps=8))
+    assert proc.returncode == 2 and "utterance zz-short: 160 samples of audio, fewer than the" in proc.stderr
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*train, short]))
+    options = {"train_manifest": tmp_path / "train.jsonl", "dev_manifest": "", "ctc_zero_infinity": "true"}
+    assert train_main(_args(setup, tmp_path / "c", max_steps=2, mask_time_prob=0, **options)) == 0
+    assert json.loads((tmp_path / "c" / "run_info.json").read_text())["train_filtered"]["shorter than one frame"] == 1
+
+    processor = tmp_path / "processor"
+    shutil.copytree(setup["processor"], processor)
+    (processor / "vocab.json").unlink()
+    proc = _run(_args(setup, tmp_path / "d", processor=processor, max_steps=1))
+    assert proc.returncode == 2 and "not a processor folder (no vocab.json" in proc.stderr
+
+    run = tmp_path / "e"
+    assert train_main(_args(setup, run, max_steps=4)) == 0
+    state_file = run / "checkpoint-4" / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps(state | {"loop": state["loop"] | {"step": "4"}}))
+    proc = _run(_args(setup, run, max_steps=4))
+    assert proc.returncode == 2 and "checkpoint-4: not a checkpoint this version can resume (its loop field 'step'" in (
+        proc.stderr
+    )
+    state_file.write_text(json.dumps(state))
+    (run / "best" / "asr_best.json").write_text('{"step": "x"}')
+    proc = _run(_args(setup, run, max_steps=4))
+    assert proc.returncode == 2 and "asr_best.json: not a record of the best model" in proc.stderr

@@ -19,6 +19,7 @@ import torch
 
 from asr.data.audio import TARGET_RATE, duration_tolerance
 from asr.data.check import ctc_frames
+from asr.data.manifest import Utterance
 from asr.errors import InputError
 from asr.inference import batch_seconds, uses_attention_mask
 from asr.pretrain.config import PretrainConfig
@@ -118,6 +119,9 @@ class Pretrainer(Trainer):
         short = len(split.examples) - len(kept)
         return Split(kept, split.filtered | ({"too short to mask": short} if short else {}))
 
+    def _checked(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
+        return samples  # read against its stated duration (CHECKS_DURATIONS); the shortest are refused above
+
     def _check_maskable(self, dev: EvalSet) -> None:
         """Refuses a dev split with an utterance too short to mask: the dev loss is over every utterance."""
         short = [u.id for u in dev.utts if self._sure_frames(u.duration) < self.min_frames]
@@ -155,20 +159,20 @@ class Pretrainer(Trainer):
                  "codevector_perplexity": float(out.codevector_perplexity.detach())}  # fmt: skip
         return out.loss, frames, parts
 
-    def _micro_step(self, batch: list[Example], sync: bool) -> float:
+    def _micro_step(self, batch: list[Example], sync: bool, parts: int) -> float:
         cfg = self.cfg
         temperature = max(cfg.max_gumbel_temperature * cfg.gumbel_temperature_decay**self.state.step,
                           cfg.min_gumbel_temperature)  # fmt: skip
         self.acc.unwrap_model(self.model).set_gumbel_temperature(temperature)
         context = nullcontext() if sync else self.acc.no_sync(self.model)
         with context, self.acc.autocast():
-            total, frames, parts = self._loss(self._inputs(batch))
-            loss = total / frames / cfg.gradient_accumulation_steps
+            total, frames, figures = self._loss(self._inputs(batch))
+            loss = total / frames / parts
         if where := self._non_finite_on(loss, batch):
             raise TrainError(f"non-finite pretraining loss at step {self.state.step + 1} on {where}")
         self.acc.backward(loss)
-        value = float(loss.detach()) * cfg.gradient_accumulation_steps
-        self.micro_figures.append({"loss": value, **parts})
+        value = float(loss.detach()) * parts
+        self.micro_figures.append({"loss": value, **figures})
         return value
 
     def _optimizer_step(self, group: list[list[Example]]) -> float:

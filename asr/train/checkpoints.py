@@ -103,6 +103,9 @@ def read_state(path: Path) -> dict:
     missing = [k for k in ("loop", "scheduler", "config") if not isinstance(state, dict) or k not in state]
     if missing:
         raise InputError(f"{path}: not a checkpoint this version can resume ({STATE_FILE} lacks {', '.join(missing)})")
+    if not_objects := [k for k in ("loop", "scheduler", "config") if not isinstance(state[k], dict)]:
+        raise InputError(f"{path}: not a checkpoint this version can resume (in {STATE_FILE}, "
+                         f"{', '.join(not_objects)} not an object)")  # fmt: skip
     return state
 
 
@@ -125,7 +128,10 @@ def load_checkpoint(acc, path: Path, state: TrainingState) -> None:
         state.optimizer.load_state_dict(optimizer)
     except (ValueError, RuntimeError) as err:
         raise InputError(f"{path}: not a checkpoint of this model ({str(err).splitlines()[0]})") from None
-    state.scheduler.load_state_dict(trainer["scheduler"])
+    try:
+        state.scheduler.load_state_dict(trainer["scheduler"])
+    except (TypeError, ValueError, KeyError) as err:
+        raise InputError(f"{path}: not a checkpoint this version can resume (its scheduler: {err})") from None
     _take_config(state)
     if acc.scaler is not None and trainer.get("scaler"):
         acc.scaler.load_state_dict(trainer["scaler"])

@@ -19,9 +19,10 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from asr.data.check import ctc_frames, ctc_min_frames
@@ -86,6 +87,7 @@ class LoopState:
     infeasible_utterances: int = 0
     audio_seconds: float = 0.0  # audio trained on, by all processes
     batches_left_at_epoch_ends: int = 0  # by all processes: their shards' tails and the batches no process got
+    short_steps: int = 0  # steps of fewer than gradient_accumulation_steps batches (a later epoch's few batches)
     history: list[dict] = field(default_factory=list)
     changes: list[dict] = field(default_factory=list)  # every resume with changes: the step, what changed
 
@@ -93,7 +95,12 @@ class LoopState:
         return asdict(self)
 
     def load_state_dict(self, state: dict) -> None:
+        """Takes a checkpoint's loop state; a `ValueError` names a field of another kind than this one's."""
         for key, value in state.items():
+            now = getattr(self, key, None)
+            kinds = (int, float) if isinstance(now, float) else type(now)  # a float field saved whole is an int
+            if now is not None and (not isinstance(value, kinds) or isinstance(value, bool) != isinstance(now, bool)):
+                raise ValueError(f"its loop field {key!r} is {value!r}")
             setattr(self, key, value)
 
 
@@ -123,6 +130,9 @@ class Trainer:
         from transformers import AutoProcessor, Wav2Vec2Processor, Wav2Vec2ProcessorWithLM
 
         self._start(cfg, command)
+        if Path(cfg.processor).is_dir() and not (Path(cfg.processor) / "vocab.json").is_file():  # a TypeError
+            raise InputError(f"processor {cfg.processor!r}: not a processor folder (no vocab.json; asr vocab writes "
+                             "one)")  # fmt: skip
         try:
             self.processor = AutoProcessor.from_pretrained(cfg.processor)
         except (OSError, ValueError) as err:
@@ -149,6 +159,7 @@ class Trainer:
         self.attention_mask = self.inference.attention_mask
         self.feature_extractor = self.processor.feature_extractor
         self._prepare(model, rate)
+        self._drop_frameless()
         self._check_fastest_speed()
 
     def _start(self, cfg: TrainConfig, command: str) -> None:
@@ -158,8 +169,7 @@ class Trainer:
 
         self.cfg, self.command = cfg, command
         self.out = Path(cfg.output_dir)
-        if self.out.resolve() == Path(cfg.model).resolve():  # its run_info.json was taken for the model's own
-            raise InputError(f"output_dir {self.out} is the --model folder; write the run elsewhere")
+        self._check_output_dir()
         handlers = [DistributedDataParallelKwargs(find_unused_parameters=cfg.layerdrop > 0)]
         # on a machine without GPUs, `accelerate launch --multi_gpu` starts the processes but accelerate 1.15
         # would leave each alone (DistributedType.NO): asking for the CPU makes them one gloo group
@@ -168,6 +178,32 @@ class Trainer:
         if self.acc.is_main_process:
             writable_dir(self.out, "output_dir")
         set_seed(cfg.seed)
+
+    def _check_output_dir(self) -> None:
+        """Refuses an output_dir that is the --model folder (its run_info.json was taken for the model's own) or
+        holds it where the run writes (model/, best/, a checkpoint: the starting model was replaced), and one
+        holding a finished run of another config without a checkpoint to compare (it was trained over afresh)."""
+        model = Path(self.cfg.model)
+        if self.out.resolve() == model.resolve():
+            raise InputError(f"output_dir {self.out} is the --model folder; write the run elsewhere")
+        inside = model.exists() and model.resolve().is_relative_to(self.out.resolve())
+        if inside and _written_by_runs(model.resolve().relative_to(self.out.resolve())):
+            raise InputError(f"--model {model} lies in output_dir {self.out}, where the run writes over it; copy "
+                             "it elsewhere, or write the run elsewhere")  # fmt: skip
+        if checkpoints.last_checkpoint(self.out) is None and (self.out / "run_info.json").is_file():
+            self._check_finished_run(self.out / "run_info.json")
+
+    def _check_finished_run(self, path: Path) -> None:
+        """Refuses to train afresh over the finished run of `path` (run_info.json) unless it had this config."""
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))["config"]
+            changes = self.cfg.changes_from(config)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            changes = {"run_info.json": ["not readable", "this run"]}
+        if changes:
+            listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changes.items())
+            raise InputError(f"output_dir {self.out} holds a finished run of another config ({listed}) and no "
+                             "checkpoint; use a new output_dir, or remove it to train afresh")  # fmt: skip
 
     def _prepare(self, model, rate: int) -> None:
         """Optimizer, schedule and budget for `model` (prepared by the accelerator), the loop state and the
@@ -192,6 +228,18 @@ class Trainer:
         in_memory = train_hours * renderings <= cfg.cache_audio_hours
         self.audio = AudioStore(rate, in_memory, self.CHECKS_DURATIONS)
         self.feature_cache = FeatureCache(model) if in_memory and can_cache(model, self.attention_mask) else None
+
+    def _drop_frameless(self) -> None:
+        """Leaves out, counted as "shorter than one frame", the train utterances too short at the fastest speed of
+        speed_perturb for the feature encoder to give one frame (with ctc_zero_infinity they were kept, and the
+        convolution failed with a traceback at whichever step drew them)."""
+        fastest = max([*self.cfg.speed_perturb, 1.0])
+        kept = [ex for ex in self.train.examples if self._frames(at_speed(ex, fastest)) > 0]
+        if short := len(self.train.examples) - len(kept):
+            if not kept:
+                raise InputError(f"{self.cfg.train_manifest}: every utterance is shorter than one frame of the model")
+            filtered = self.train.filtered | {"shorter than one frame": short}
+            self.train = replace(self.train, examples=kept, filtered=filtered)
 
     def _check_fastest_speed(self) -> None:
         """Train utterances CTC cannot align at the fastest speed (1 without speed perturbation) are named before
@@ -280,7 +328,9 @@ class Trainer:
 
     def _epoch_batches(self, epoch: int) -> tuple[list[list[Example]], int]:
         """This process's batches of an epoch, and how many of the epoch's batches no process gets (fewer than
-        the processes: they wait for the next epoch's order)."""
+        the processes: they wait for the next epoch's order). The first epoch must give each process
+        gradient_accumulation_steps batches; a later one with fewer (speed perturbation drew shorter audio) is
+        one step of them all (`_group_size`)."""
         exs = speed_perturbed(self.train.examples, self.cfg.speed_perturb, self.cfg.seed, epoch)
         batches = length_grouped_batches(
             [ex.duration for ex in exs],
@@ -291,7 +341,7 @@ class Trainer:
             shortest_first=self.cfg.sortagrad and epoch == 0,
         )
         mine = shard(batches, self.acc.process_index, self.acc.num_processes)
-        if len(mine) < self.cfg.gradient_accumulation_steps:
+        if not mine or (epoch == 0 and len(mine) < self.cfg.gradient_accumulation_steps):
             raise InputError(
                 f"{self.cfg.train_manifest}: {len(batches)} batches an epoch are too few for "
                 f"{self.acc.num_processes} process(es) x gradient_accumulation_steps "
@@ -305,7 +355,8 @@ class Trainer:
         align them and their loss is infinite."""
         return [ex for ex in batch if ctc_min_frames(ex.labels) > self._frames(ex)]
 
-    def _micro_step(self, batch: list[Example], sync: bool) -> float:
+    def _micro_step(self, batch: list[Example], sync: bool, parts: int) -> float:
+        """Forward and backward of one of the `parts` batches of an optimizer step; its loss."""
         infeasible = self._infeasible(batch)
         everywhere = int(self._sum_over_processes(len(infeasible)))  # every process decides alike (or deadlocks)
         if everywhere and not self.cfg.ctc_zero_infinity:
@@ -319,7 +370,7 @@ class Trainer:
         context = nullcontext() if sync else self.acc.no_sync(self.model)
         with context, self.acc.autocast():
             out = self.model(**self._inputs(batch), labels=self._labels(batch))
-            loss = out.loss / self.cfg.gradient_accumulation_steps
+            loss = out.loss / parts
         if where := self._non_finite_on(loss, batch):
             if not self.cfg.ctc_zero_infinity:
                 raise TrainError(
@@ -328,7 +379,7 @@ class Trainer:
                 )
             return math.nan
         self.acc.backward(loss)
-        return float(loss.detach()) * self.cfg.gradient_accumulation_steps
+        return float(loss.detach()) * parts
 
     def _non_finite_on(self, loss: torch.Tensor, batch: list[Example]) -> str:
         """Where the loss is not finite on some process ("utterances ..." of this one, else "another process"),
@@ -347,7 +398,9 @@ class Trainer:
 
     def _optimizer_step(self, group: list[list[Example]]) -> float:
         self.model.train()
-        losses = [self._micro_step(batch, i == len(group) - 1) for i, batch in enumerate(group)]
+        losses = [self._micro_step(batch, i == len(group) - 1, len(group)) for i, batch in enumerate(group)]
+        if len(group) < self.cfg.gradient_accumulation_steps:
+            self.state.short_steps += 1
         if any(math.isnan(x) for x in losses):
             self.state.skipped_batches += 1
             self.optimizer.zero_grad()
@@ -376,6 +429,18 @@ class Trainer:
     def _share(self, split: EvalSet) -> list[Utterance]:
         """This process's utterances of an evaluation split."""
         return split.utts[self.acc.process_index :: self.acc.num_processes]
+
+    def _read_checked(self, split: EvalSet) -> list[np.ndarray]:
+        """This process's audio of `split`, read (and kept) and checked as evaluating it checks it (its stated
+        durations, one frame's samples): one line naming the manifest before the first step, not at the first
+        evaluation after eval_steps steps, every retry alike."""
+        try:
+            return [self._checked(u, split.audio(u)) for u in self._share(split)]
+        except InputError as err:
+            raise InputError(f"{split.manifest}: {err}") from None
+
+    def _checked(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
+        return self.inference.checked(utt, samples)
 
     def evaluate(self, split: EvalSet, name: str = "dev") -> dict:
         """Greedy WER/CER over a whole split (``<name>_wer``, ...), split over the processes and gathered;
@@ -433,7 +498,10 @@ class Trainer:
                 f"output_dir, or set resume_with_changes=true"
             )
         checkpoints.load_checkpoint(self.acc, path, self._training_state())
-        self.state.load_state_dict(saved["loop"])
+        try:
+            self.state.load_state_dict(saved["loop"])
+        except ValueError as err:
+            raise InputError(f"{path}: not a checkpoint this version can resume ({err})") from None
         if self.config_changes:  # kept in the checkpoints: a later resume or rerun no longer lost it
             self.state.changes.append({"step": self.state.step, "changes": self.config_changes})
         before = inputs.get("processes")
@@ -447,9 +515,17 @@ class Trainer:
         checkpoint) is kept as the best so far: its weights are in no checkpoint, and the state's older best
         step named weights that best/ no longer holds."""
         record = self.out / "best" / BEST_RECORD
-        best = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
-        if best.get("step", 0) > self.state.step:
-            self.state.best_step, self.state.best_wer = best["step"], best[self.DEV_METRIC]
+        if not record.is_file():
+            return
+        try:
+            best = json.loads(record.read_text(encoding="utf-8"))
+            step, score = best["step"], best[self.DEV_METRIC]
+        except (ValueError, KeyError, TypeError):
+            best, step, score = None, None, None
+        if not isinstance(step, int) or isinstance(step, bool) or not isinstance(score, int | float):
+            raise InputError(f"{record}: not a record of the best model ({best!r}); remove best/ to resume")
+        if step > self.state.step:
+            self.state.best_step, self.state.best_wer = step, score
 
     def _save_model(self, folder: str, record: dict | None = None) -> None:
         """The model in `folder` (with `record` as its asr_best.json), whole: written beside it, then swapped in,
@@ -500,12 +576,12 @@ class Trainer:
         self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
         self._first_step = self.state.step
         if self.dev:  # its audio read now (and kept), not at the first evaluation, up to eval_steps steps later
-            self._together(lambda: [self.dev.audio(u) for u in self._share(self.dev)])
+            self._together(lambda: self._read_checked(self.dev))
         start = time.monotonic() - self.state.elapsed
         progress = self._progress(resumed)
         while self.state.step < cfg.max_steps:
             batches, unsharded = self._epoch_batches(self.state.epoch)
-            k = cfg.gradient_accumulation_steps
+            k = min(cfg.gradient_accumulation_steps, len(batches))
             while self.state.batch_in_epoch + k <= len(batches) and self.state.step < cfg.max_steps:
                 if self._time_up():  # a run resumed after its budget was spent takes no step
                     break
@@ -668,6 +744,7 @@ class Trainer:
             **self._test(),
             "skipped_batches": self.state.skipped_batches,
             "batches_left_at_epoch_ends": self.state.batches_left_at_epoch_ends,
+            "short_steps": self.state.short_steps,
             "infeasible_utterances": self.state.infeasible_utterances,
             "adapter": self.adapter_lang,
             "feature_encoder_cached": self.feature_cache is not None,
@@ -675,6 +752,12 @@ class Trainer:
             "audio_seconds_per_second": round(self.state.audio_seconds / max(self.state.elapsed, 1e-9), 2),
             "history": self.state.history,
         }
+
+
+def _written_by_runs(inside: Path) -> bool:
+    """Whether a path inside an output_dir lies in what a run writes there: model/, best/, its checkpoints."""
+    top = inside.parts[0] if inside.parts else ""
+    return top in ("model", "best") or top.startswith("checkpoint-")
 
 
 def train(cfg: TrainConfig, command: str) -> dict:
