@@ -184,9 +184,9 @@ class Trainer:
         holds it where the run writes (model/, best/, a checkpoint: the starting model was replaced), and one
         holding a finished run of another config without a checkpoint to compare (it was trained over afresh)."""
         model = Path(self.cfg.model)
-        if self.out.resolve() == model.resolve():
+        if self.cfg.model and self.out.resolve() == model.resolve():  # "": pretraining from scratch
             raise InputError(f"output_dir {self.out} is the --model folder; write the run elsewhere")
-        inside = model.exists() and model.resolve().is_relative_to(self.out.resolve())
+        inside = bool(self.cfg.model) and model.exists() and model.resolve().is_relative_to(self.out.resolve())
         if inside and _written_by_runs(model.resolve().relative_to(self.out.resolve())):
             raise InputError(f"--model {model} lies in output_dir {self.out}, where the run writes over it; copy "
                              "it elsewhere, or write the run elsewhere")  # fmt: skip
