@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from asr.errors import writable_dir
+from asr.errors import InputError, writable_dir
 
 T = TypeVar("T")
 
@@ -18,7 +18,8 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
     """Has `write` fill ``<out>.partial``, which then takes the place of `out`: a failed or interrupted write
     leaves `out` as it was and nothing beside it; returns what `write` returns. `option` names the output in
     the error for a folder that cannot be written. A link's target is replaced, not the link."""
-    out = out.resolve() if out.is_symlink() else out  # the partial folder beside the target: one filesystem
+    check_not_current(out, option)
+    out = out.resolve() if out.is_symlink() else out.absolute()  # the partial folder beside the target
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     writable_dir(partial, option)
@@ -31,10 +32,17 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
     return result
 
 
+def check_not_current(out: Path, option: str = "--out") -> None:
+    """Refuses an `out` to be replaced whole that is the current folder or one above it (the move set the
+    folder aside with the process inside it, and relative paths then named places inside the old folder)."""
+    if Path.cwd().is_relative_to(out.resolve()):
+        raise InputError(f"{option} {out}: the current folder or one above it (it is replaced whole); give another")
+
+
 def replace_folder(new: Path, out: Path) -> None:
     """Puts the complete folder `new` in the place of `out` (set aside under a fresh name first, then removed):
     at every moment `out` is the old folder or the new one. A link's target is replaced, not the link."""
-    out = out.resolve() if out.is_symlink() else out
+    new, out = new.absolute(), out.resolve() if out.is_symlink() else out.absolute()
     if out.exists():
         old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old.", dir=out.parent))
         out.rename(old / out.name)  # a leftover OUT.old of an earlier run is never in the way, nor removed

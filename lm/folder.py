@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.errors import InputError
+from asr.folders import check_not_current
 
 LM_FILES = {"arpa": "lm.arpa", "binary": "lm.bin", "unigrams": "unigrams.txt", "info": "lm.json", "text": "text.txt"}
 LM_SCHEMA_VERSION = 1
@@ -38,8 +39,7 @@ def check_out(out: Path, kind: str) -> None:
     above it), a folder holding anything but such an LM."""
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: a file, not a folder")
-    if Path.cwd().is_relative_to(out.resolve()):
-        raise InputError(f"--out {out}: the current folder or one above it (it is replaced whole); give another")
+    check_not_current(out)
     claim_out(out, kind)
 
 

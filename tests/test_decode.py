@@ -228,6 +228,10 @@ def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, 
     assert asr_main([*attach, "--out", str(out)]) == 2  # merged into what was there before
     assert asr_main(["lm", "attach", "--model", str(out), "--lm", str(es["lm"]), "--out", str(out / "in")]) == 2
     assert asr_main([*attach, "--out", str(tmp_path / "nan"), "--alpha", "nan"]) == 2  # NaN in attrs.json
+    monkeypatch.chdir(out)  # in place from inside it: the model was moved away, the message naming no place
+    for model in ("../model_with_lm", "."):  # ".": a traceback
+        assert asr_main(["lm", "attach", "--model", model, "--lm", str(es["lm"])]) == 2
+    assert (out / "config.json").is_file() and sorted(p.name for p in tmp_path.glob("model_with_lm*")) == [out.name]
 
 
 def test_dev_scores_logged_in_training_equal_asr_decode(es, tmp_path):

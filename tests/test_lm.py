@@ -118,7 +118,7 @@ def test_every_text_option_counts_and_a_manifest_is_known_in_any_spelling(tmp_pa
         ("!!! ???\n...\n", [], "no words left after normalisation with lower-nopunct@4"),
         ("one two three\n", ["--order", "7"], "KenLM builds orders 2 to 6"),
         ("one two three\n", ["--order", "1"], "KenLM builds orders 2 to 6"),
-        ("hello\nworld\n", ["--order", "5"], "needs sentences of at least 3 words; the longest has 1"),
+        ("hello\nworld\n", ["--order", "5"], "needs sentences of at least 3 words; the longest of"),
         ("a b c\n", ["--order", "2", "--prune", "0,0,1"], "3 thresholds for an order-2 model"),
     ],
 )
