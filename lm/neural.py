@@ -15,6 +15,7 @@ tokenizer a word's probability is the product of its pieces', so the division is
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -78,9 +79,24 @@ class NeuralLM:
     def context(self) -> int:
         return self.model.config.max_position_embeddings
 
+    @functools.cached_property
+    def _words(self) -> dict[str, int] | None:
+        """The word ids of a word-level tokenizer (`word_tokenizer`'s), to look words up whole, as KenLM does:
+        its special tokens, registered as added tokens, split a word that holds one (``a<s>b``: three tokens)
+        and made ``<pad>`` a known word. None for a subword tokenizer (``--from``)."""
+        from tokenizers import models
+
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None or not isinstance(backend.model, models.WordLevel):
+            return None
+        return {word: i for word, i in self.tokenizer.get_vocab().items() if word not in SPECIAL}
+
     def tokens(self, sentence: str) -> list[int]:
         """``<s>`` sentence ``</s>`` as token ids."""
-        return [self.bos, *self.tokenizer(sentence, add_special_tokens=False).input_ids, self.eos]
+        if self._words is None:
+            return [self.bos, *self.tokenizer(sentence, add_special_tokens=False).input_ids, self.eos]
+        unk = self.tokenizer.unk_token_id
+        return [self.bos, *(self._words.get(word, unk) for word in sentence.split()), self.eos]
 
     def ids(self, sentence: str) -> list[int]:
         """`tokens`, cut to the model's context (training batches: a long sentence trains on its start)."""

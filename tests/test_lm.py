@@ -205,6 +205,8 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     whole, cut = lm.log_probs([" ".join(words), " ".join(words[: lm.context - 2])])
     assert whole < cut - 1
     assert lm._windowed(lm.tokens("the cat is on the mat")) == pytest.approx(good, abs=1e-3)
+    # words are looked up whole, as KenLM does: "a<s>b" was three tokens, "<pad>" a known word
+    assert lm.tokens("the a<s>b <pad> cat") == lm.tokens("the zzz zzz cat") and lm.unknown_words("a<s>b <pad>") == 2
     # weights cut short are one line (a SafetensorError traceback)
     cut = tmp_path / "cut"
     shutil.copytree(out, cut)
