@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -300,6 +301,43 @@ def test_the_cache_is_keyed_on_the_audio_and_a_broken_cache_is_recomputed(es, tm
     assert "unreadable cache" in capsys.readouterr().err
     again = [json.loads(x)["hyp"] for x in (tmp_path / "a2" / "hyp.jsonl").read_text().splitlines()]
     assert again == [r["hyp"] for r in a]
+    # keyed on the weights, not on the folder's name and files' times: a copy is the same model, and weights
+    # replaced under the same sizes and times (or a hub id now naming others) are another
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "model"
+    shutil.copytree(MODEL, model)
+    copied = ["--model", str(model), "--logits-cache", str(cache), "--manifest", str(es["test"])]
+    assert decode_main([*copied, "--out", str(tmp_path / "c")]) == 0
+    assert json.loads((tmp_path / "c" / "results.json").read_text())["timing"]["logits_cached"] is True
+    weights_file = model / "model.safetensors"
+    times = weights_file.stat()
+    weights = load_file(str(weights_file))
+    weights["lm_head.bias"] = weights["lm_head.bias"] + 1.0
+    save_file(weights, str(weights_file), metadata={"format": "pt"})
+    os.utime(weights_file, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert weights_file.stat().st_size == times.st_size
+    assert decode_main([*copied, "--out", str(tmp_path / "d")]) == 0
+    assert json.loads((tmp_path / "d" / "results.json").read_text())["timing"]["logits_cached"] is False
+
+
+def test_a_hub_id_is_scored_with_its_snapshots_normaliser(es, tmp_path):
+    """A model published by this toolkit, named by its hub id, was scored with the normaliser none (its
+    asr_text.json was looked for in a folder named like the id), other WERs than its local copy's."""
+    import shutil
+
+    snapshot = tmp_path / "hub" / "models--asr--tiny" / "snapshots" / "rev1"
+    shutil.copytree(MODEL, snapshot)
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("rev1")
+    env = os.environ | {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
+    args = ["decode", "--manifest", str(es["test"]), "--logits-cache", str(es["root"] / "cache")]
+    proc = subprocess.run([sys.executable, "-m", "asr", *args, "--model", "asr/tiny", "--out", str(tmp_path / "o")],
+                          env=env, capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    _, local = decode(es, tmp_path / "local")
+    hub = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert hub["normalizer"] == local["normalizer"] == "lower-nopunct@1" and hub["wer"] == local["wer"]
 
 
 def test_the_lm_is_checked_against_the_models_normaliser_not_the_scoring_one(es, tmp_path):
@@ -467,6 +505,7 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
     assert (1.5, 0.5) in points and {(tuning["best"]["beta"], g) for g in (0, 0.5, 1)} <= points
     start = next(p for p in tuning["points"] if (p["beta"], p["gamma"]) == (1.5, 0.5))
     assert tuning["best"]["dev_wer"] <= start["dev_wer"] and results["rescoring"]["gamma"] == tuning["best"]["gamma"]
+    assert "alpha" not in tuning["best"] and "alpha" not in tuning["start"]  # no n-gram: alpha is no weight here
     _, again = decode(es, tmp_path / "reused", "--decoder", "beam", "--rescore", str(neural), "--tuned-from",
                            str(tmp_path / "tuned" / "results.json"))  # fmt: skip
     assert again["rescoring"]["gamma"] == tuning["best"]["gamma"] and again["wer"] == results["wer"]
@@ -483,7 +522,7 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
     for best in ({**tuning["best"], "gamma": float("nan")}, {**tuning["best"], "beta": "2x"}, ["beta"]):
         (tmp_path / "bad.json").write_text(json.dumps({**results, "tuning": {**tuning, "best": best}}), "utf-8")
         assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "bad.json")]) == 2
-        assert "bad.json: no tuning of alpha, beta, gamma to reuse" in capsys.readouterr().err  # was a traceback
+        assert "bad.json: no tuning of beta, gamma to reuse" in capsys.readouterr().err  # was a traceback
     assert not (tmp_path / "x" / "results.json").exists()
 
 

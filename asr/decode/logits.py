@@ -1,10 +1,11 @@
 """The logits cache: the network's log-probabilities of a (model, manifest) pair in one ``.npz`` file, so that LM
 sweeps and other decoders reuse them. The network itself runs in `asr.inference`.
 
-The key covers the model's files, the manifest's bytes and the audio the manifest points to (each file's
-resolved path, size and modification time), so a copy of a data folder with other audio, or audio remade in
-place, is never decoded from a stale cache. A cache file that cannot be read (a truncated write from another
-tool, a full disk) is recomputed, not trusted.
+The key covers the model's weights as read (their hash) and its configs, the manifest's bytes and the audio
+the manifest points to (each file's resolved path, size and modification time), so another model under the
+same name, a copy of a data folder with other audio, or audio remade in place, is never decoded from a stale
+cache. A cache file that cannot be read (a truncated write from another tool, a full disk) is recomputed, not
+trusted.
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ import numpy as np
 
 from asr.data.manifest import Utterance
 from asr.errors import InputError
-from asr.inference import Posteriors
+from asr.inference import CTCInference, Posteriors
 
-CACHE_VERSION = 5  # 4: the network pass (seconds, processes, device) in the metadata; 5: its batch seconds
+CACHE_VERSION = 6  # 4: the network pass (seconds, processes, device) in the metadata; 5: its batch seconds; 6:
+# the model by its weights' hash and configs (a hub id was itself, a folder its files' sizes and times)
 
 
-def model_fingerprint(name: str, dtype: str, adapter: str | None, chunk_seconds: float) -> str:
-    """Identifies the network's output: the weights (a local folder by its files' sizes and times, a hub id by
-    itself), the dtype, the adapter and the chunking of long recordings."""
-    folder = Path(name)
-    files = sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
-    stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    return json.dumps([str(folder.resolve()) if files else name, stats, dtype, adapter, chunk_seconds])
+def model_fingerprint(model: CTCInference, dtype: str, adapter: str | None, chunk_seconds: float) -> str:
+    """Identifies the network's output: the weights as read (`CTCInference.weights`: a hub id that now names
+    other weights, or a folder whose weights were replaced, is another model), the model's and its feature
+    extractor's configs, the dtype, the adapter and the chunking of long recordings."""
+    config = {k: v for k, v in model.model.config.to_dict().items() if k not in ("_name_or_path", "dtype")}
+    features = model.processor.feature_extractor.to_dict()
+    return json.dumps([model.weights, config, features, dtype, adapter, chunk_seconds], sort_keys=True, default=str)
 
 
 def data_fingerprint(manifest: Path, utts: list[Utterance]) -> str:

@@ -66,8 +66,10 @@ class DecodeOptions:
     gamma_grid: tuple[float, ...] = GAMMA_GRID
 
     def weight_names(self) -> tuple[str, ...]:
-        """The weights tuning can search: alpha and beta of a beam search, gamma of rescoring."""
-        return (("alpha", "beta") if self.decoder != "greedy" else ()) + (("gamma",) if self.rescore else ())
+        """The weights tuning can search: alpha and beta of a beam search with an n-gram, beta (a word bonus) of
+        one without that is rescored, gamma of rescoring."""
+        beam = {"beam_lm": ("alpha", "beta"), "beam": ("beta",) if self.rescore else ()}.get(self.decoder, ())
+        return beam + (("gamma",) if self.rescore else ())
 
     @property
     def depth(self) -> int:
@@ -112,7 +114,7 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     from accelerate.utils import gather_object
 
     utts = read_utterances(manifest)
-    key = cache.model_fingerprint(opts.model, opts.dtype, opts.adapter, opts.chunk_seconds)
+    key = cache.model_fingerprint(model, opts.dtype, opts.adapter, opts.chunk_seconds)
     path = cache.cache_path(opts.cache_dir, key, manifest, utts) if opts.cache_dir else None
     cached = cache.load_cache(path) if path is not None and path.is_file() else None
     if cached is not None:
@@ -162,7 +164,7 @@ class Transcriber:
     def set_weights(self, weights: dict[str, float]) -> None:
         """New weights (those of `weights`); the beam search is rebuilt only when alpha or beta changed."""
         if self.beam is not None:
-            alpha, beta = weights["alpha"], weights["beta"]
+            alpha, beta = weights.get("alpha", self.beam.settings.alpha), weights.get("beta", self.beam.settings.beta)
             if (alpha, beta) != (self.beam.settings.alpha, self.beam.settings.beta):
                 self.beam.set_weights(alpha, beta)
         self.gamma = weights.get("gamma", self.gamma)
@@ -252,7 +254,7 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     state = _state()
     rescorer = Rescorer(opts.rescore, str(state.device)) if opts.rescore else None
     model = CTCInference.load(opts.model, str(state.device), opts.dtype, opts.adapter, opts.chunk_seconds)
-    own = ModelFolder(Path(opts.model)).normalizer()
+    own = ModelFolder.of(opts.model).normalizer()
     normalize = get_normalizer(opts.normalize) if opts.normalize else own
     labels = Labels.from_tokenizer(model.processor.tokenizer)
     if opts.beam.hotwords:
@@ -487,7 +489,7 @@ def model_record(opts: DecodeOptions, model: CTCInference) -> dict:
     return {"path": opts.model, "parameters": model.parameters(), "weights": model.weights,
             "adapter": opts.adapter, "dtype": opts.dtype,
             "chunk_seconds": opts.chunk_seconds,  # long recordings' chunking changes the network's output
-            "train_info": ModelFolder(Path(opts.model)).train_summary()}  # fmt: skip
+            "train_info": ModelFolder.of(opts.model).train_summary()}  # fmt: skip
 
 
 def timing(test: Split, decoding: Decoding) -> dict:

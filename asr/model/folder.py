@@ -8,6 +8,7 @@ language for MMS-style models (`asr.model.adapters`). A hub id is a model folder
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from dataclasses import dataclass
@@ -24,6 +25,21 @@ class ModelFolder:
     """A local model (or processor) folder, or a hub id."""
 
     path: Path
+
+    @classmethod
+    @functools.cache  # a hub id is looked up once a process
+    def of(cls, name: str) -> ModelFolder:
+        """The folder of a model named by a path or a hub id: for a hub id, its snapshot in the hub cache, with
+        the asr_text.json and run_info.json it holds (read as the folder's, or the model trained by this toolkit
+        and published was scored with the normaliser none). A hub id with no snapshot to be had stays itself."""
+        if Path(name).is_dir():
+            return cls(Path(name))
+        from huggingface_hub import snapshot_download
+
+        try:
+            return cls(Path(snapshot_download(name, allow_patterns=[TEXT_CONFIG, RUN_INFO])))
+        except (OSError, ValueError):  # no hub and no copy cached (OSError), not a hub id (ValueError)
+            return cls(Path(name))
 
     def normalizer(self) -> Normalizer:
         """The normaliser of the model's targets (``none`` when the folder names none)."""

@@ -140,7 +140,7 @@ class Trainer:
         if isinstance(self.processor, Wav2Vec2ProcessorWithLM):  # its LM's weights were tuned for the old model:
             # the trained model is saved without it (it was copied, half-exported), and attached to anew
             self.processor = Wav2Vec2Processor(self.processor.feature_extractor, self.processor.tokenizer)
-        self.processor_folder = ModelFolder(Path(cfg.processor))
+        self.processor_folder = ModelFolder.of(cfg.processor)
         self.normalize = self.processor_folder.normalizer()
         self.labels = Labels.from_tokenizer(self.processor.tokenizer)
         self.train = load_split(
