@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_args import positive, positives
+from bench_args import folders_in, positive, positives
 from clean_spanish import clean_spanish
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
@@ -55,7 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hours", type=positive(), default=0.3)
     parser.add_argument("--batch-seconds", type=positives(), default="15,30,60,120,160,240")
-    parser.add_argument("--models", default="synth-ctc-tiny,synth-ctc-tiny-wide")
+    parser.add_argument("--models", type=folders_in(MODELS), default="synth-ctc-tiny,synth-ctc-tiny-wide")
     parser.add_argument("--repeats", type=positive(int), default=2)
     args = parser.parse_args()
     import torch
@@ -70,7 +70,7 @@ def main() -> None:
               f"float32, {torch.get_num_threads()} threads of {cpu_name()}")  # fmt: skip
         print("| model | batch (padded audio s) | RTFx | speed-up over one at a time | max abs diff |")
         print("|---|---|---|---|---|")
-        for name in args.models.split(","):
+        for name in args.models:
             inference = CTCInference.load(str(MODELS / name))
             inference.log_probs(utts[:4], audio, 60)  # warm-up
             ref_time, ref = timed(inference, utts, audio, 1e-9, args.repeats)  # batches of one

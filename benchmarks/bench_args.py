@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 
 def positive(kind: type = float) -> Callable[[str], float]:
@@ -38,3 +39,17 @@ def among(*allowed: str) -> Callable[[str], list[str]]:
         return names
 
     return parse
+
+
+def output_file(text: str) -> Path:
+    """A file to write figures to, in a folder that exists: a wrong path is found before the measuring, not
+    after it (a traceback, and nothing written)."""
+    path = Path(text)
+    if path.is_dir() or not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a file in an existing folder")
+    return path
+
+
+def folders_in(root: Path) -> Callable[[str], list[str]]:
+    """A comma-separated list of names of folders in `root` (the shipped models)."""
+    return lambda text: among(*sorted(p.name for p in root.iterdir() if p.is_dir()))(text)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import soundfile as sf
 import soxr
+from asr_cli import run_asr
 from bench_args import positive
 
 from asr.data.asterisk import load_prompts
@@ -49,8 +48,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        cmd = [sys.executable, "-m", "asr", "data", "synth", "--langs", "en", "--hours", str(args.hours), "--out", tmp]
-        subprocess.run(cmd, check=True, capture_output=True)
+        run_asr("data", "synth", "--langs", "en", "--hours", str(args.hours), "--out", tmp)
         seconds = time.perf_counter() - start
         n = sum(1 for s in ("train", "dev", "test") for _ in (Path(tmp) / "en" / f"{s}.jsonl").open())
         print(f"asr data synth: {n} utterances ({args.hours} h) in {seconds:.1f} s = {n / seconds:.1f} utt/s")

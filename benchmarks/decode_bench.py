@@ -30,13 +30,13 @@ def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
     """(log-probabilities, durations) of the dev + test utterances, and the LM folder."""
     from asr.data.manifest import read_manifest
     from asr.decode import logits as cache
-    from asr.inference import CHUNK_SECONDS
+    from asr.inference import CHUNK_SECONDS, CTCInference
 
     data = clean_spanish(root, hours)
     if not (root / "lm" / "lm.json").exists():
         subprocess.run([*ASR, "lm", "build", "--text", str(data / "lm_text.txt"), "--order", "4", "--processor",
                         str(MODEL), "--out", str(root / "lm")], check=True)  # fmt: skip
-    key = cache.model_fingerprint(str(MODEL), "float32", None, CHUNK_SECONDS)
+    key = cache.model_fingerprint(CTCInference.load(str(MODEL)), "float32", None, CHUNK_SECONDS)  # asr decode's
     logprobs, durations = [], []
     for split in ("dev", "test"):
         manifest = data / f"{split}.jsonl"
@@ -96,7 +96,8 @@ def main() -> None:
               f"beam {args.beam_width}, alpha 0.5, beta 1.5")  # fmt: skip
         ref_hyps, ref_seconds = peer(labels, lm, logprobs, args.beam_width)
         rows = [("pyctcdecode decode(), 1 process (peer)", ref_hyps, ref_seconds)]
-        for backend, workers in (("pyctcdecode", args.workers), ("ctcbeam", 1), ("ctcbeam", args.workers)):
+        settings = dict.fromkeys([("pyctcdecode", args.workers), ("ctcbeam", 1), ("ctcbeam", args.workers)])
+        for backend, workers in settings:  # one row each (--workers 1 printed ctcbeam twice)
             hyps, seconds = ours(labels, lm, logprobs, args.beam_width, backend, workers)
             rows.append((f"asr decode: {backend}, {workers} worker(s)", hyps, seconds))
         print(f"| {'decoder':<40} | ms per audio s | speed-up | identical to peer |")

@@ -15,23 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from bench_args import positive
+from asr_cli import run_asr
+from bench_args import output_file, positive
 from train_bench import compare  # the benchmark beside this script (its folder is on sys.path when run)
-
-ASR = [sys.executable, "-m", "asr"]
-
-
-def asr(*args: str) -> None:
-    subprocess.run([*ASR, *args], check=True, capture_output=True)
 
 
 def decode(model: Path, manifest: Path, out: Path, batch_seconds: float, dtype: str = "float32") -> tuple[list, dict]:
-    asr("decode", "--model", str(model), "--manifest", str(manifest), "--out", str(out), "--no-cache",
+    run_asr("decode", "--model", str(model), "--manifest", str(manifest), "--out", str(out), "--no-cache",
         "--batch-seconds", str(batch_seconds), "--dtype", dtype)  # fmt: skip
     hyps = [json.loads(line)["hyp"] for line in (out / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
     return hyps, json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -39,13 +33,14 @@ def decode(model: Path, manifest: Path, out: Path, batch_seconds: float, dtype: 
 
 def decoding_checks(root: Path, size: str, hours: float, batch_seconds: float, gpu: bool) -> list[dict]:
     """RTFx per dtype and batch invariance per feature-encoder norm, on the synthetic English test split."""
-    asr("data", "synth", "--langs", "en", "--hours", str(hours), "--out", str(root / "data"))
+    run_asr("data", "synth", "--langs", "en", "--hours", str(hours), "--out", str(root / "data"))
     test = root / "data" / "en" / "test.jsonl"
-    asr("vocab", "--train", str(root / "data" / "en" / "train.jsonl"), "--out", str(root / "proc"))
+    run_asr("vocab", "--train", str(root / "data" / "en" / "train.jsonl"), "--out", str(root / "proc"))
     rows = []
     for norm in ("group", "stable"):
         model = root / f"model_{norm}"
-        asr("model", "init", "--preset", size, "--norm", norm, "--processor", str(root / "proc"), "--out", str(model))
+        proc = str(root / "proc")
+        run_asr("model", "init", "--preset", size, "--norm", norm, "--processor", proc, "--out", str(model))
         batched, results = decode(model, test, root / f"{norm}_batched", batch_seconds)
         alone, _ = decode(model, test, root / f"{norm}_alone", 0.01)
         differing = sum(a != b for a, b in zip(batched, alone, strict=True))
@@ -65,7 +60,7 @@ def main() -> None:
     parser.add_argument("--hours", type=positive(), default=0.5, help="hours of synthetic English")
     parser.add_argument("--batch-seconds", type=positive(), default=200.0, help="audio seconds per batch")
     parser.add_argument("--smoke", action="store_true", help="tiny preset, few steps, on the CPU")
-    parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--json", type=output_file, help="also write the rows here")
     args = parser.parse_args()
     import torch
 

@@ -20,10 +20,10 @@ import json
 import time
 
 import torch
-from bench_args import among, positive
+from bench_args import among, output_file, positive
 from transformers import Wav2Vec2ForCTC
 
-from asr.model.init import model_config
+from asr.model.init import SIZES, model_config
 from asr.train.feature_cache import FeatureCache
 from asr.train.loop import cpu_computes_bf16
 
@@ -74,14 +74,14 @@ def cost_against(row: dict, rows: list[dict], size: str, precision: str) -> floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="tiny,tiny-wide,small")
+    parser.add_argument("--sizes", type=among(*SIZES), default="tiny,tiny-wide,small")
     parser.add_argument("--precisions", type=among("fp32", "bf16"), default="fp32,bf16")
     parser.add_argument("--steps", type=positive(int), default=8)
-    parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--json", type=output_file, help="also write the figures here")
     args = parser.parse_args()
     torch.manual_seed(0)
     rows = []
-    for size in args.sizes.split(","):
+    for size in args.sizes:
         for setting, minutes in BUDGET_MINUTES.items():
             for precision in args.precisions:
                 rows.append(measure(size, setting, precision, minutes, args.steps))

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_args import positive
+from bench_args import output_file, positive
 
 ASR = [sys.executable, "-m", "asr"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ def main() -> None:
     p.add_argument("--share", type=float, default=0.5, help="share of the minutes spent pretraining (0 < share < 1)")
     p.add_argument("--langs", default="it,fi")
     p.add_argument("--hours", type=positive(), default=0.3, help="hours of synthetic audio per language")
-    p.add_argument("--json", type=Path, help="write the figures here too")
+    p.add_argument("--json", type=output_file, help="write the figures here too")
     args = p.parse_args()
     if not 0 < args.share < 1:  # 0 minutes is asr train's "no budget": an arm of 0 or all minutes ran unbounded
         p.error(f"--share {args.share}: expected more than 0 and less than 1")

@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asr_cli import run_asr
 from bench_args import positive
 
-ASR = [sys.executable, "-m", "asr"]
+from asr.model.init import SIZES
 
 
 @dataclass
@@ -98,12 +97,11 @@ def compare(preset: str, steps: int, hours: float, batch_seconds: float, gpu: bo
     lr = 1e-3
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        run = lambda *cmd: subprocess.run([*ASR, *cmd], check=True, capture_output=True)  # noqa: E731
-        run("data", "synth", "--langs", "en", "--hours", str(hours), "--out", str(tmp / "data"))
+        run_asr("data", "synth", "--langs", "en", "--hours", str(hours), "--out", str(tmp / "data"))
         manifest = tmp / "data" / "en" / "train.jsonl"
-        run("vocab", "--train", str(manifest), "--out", str(tmp / "proc"))
-        run("model", "init", "--preset", preset, "--processor", str(tmp / "proc"), "--out", str(tmp / "model"))
-        run("train", "--model", str(tmp / "model"), "--processor", str(tmp / "proc"), "--train_manifest",
+        run_asr("vocab", "--train", str(manifest), "--out", str(tmp / "proc"))
+        run_asr("model", "init", "--preset", preset, "--processor", str(tmp / "proc"), "--out", str(tmp / "model"))
+        run_asr("train", "--model", str(tmp / "model"), "--processor", str(tmp / "proc"), "--train_manifest",
             str(manifest), "--output_dir", str(tmp / "ours"), "--max_steps", str(steps), "--learning_rate",
             str(lr), "--warmup_steps", "10", "--max_batch_seconds", str(batch_seconds), "--save_steps",
             "100000", "--eval_steps", "100000", "--mixed_precision", "bf16" if gpu else "no")  # fmt: skip
@@ -122,7 +120,7 @@ def compare(preset: str, steps: int, hours: float, batch_seconds: float, gpu: bo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=positive(int), default=60)
-    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--preset", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--hours", type=positive(), default=0.1, help="hours of synthetic English to train on")
     parser.add_argument("--batch-seconds", type=positive(), default=60.0)
     parser.add_argument("--gpu", action="store_true", help="train on the GPU in bf16 (both)")
