@@ -458,6 +458,16 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
             ["subset", str(twice), "--hours", "0.0001", "--out", str(tmp_path / "s.jsonl")],
             "twice.jsonl: utterance id 'a_0' more than once",
         ),
+        (
+            data_main,
+            ["merge", str(manifest), str(tmp_path / "." / "m.jsonl"), "--out", str(tmp_path / "s.jsonl")],
+            "m.jsonl: given twice",
+        ),  # it said "utterance id 'a_0' more than once"
+        (
+            data_main,
+            ["subset", str(manifest), "--hours", "0.00084", "--out", str(tmp_path / "s.jsonl")],
+            "it holds 0.000833333 h (0.05 min)",
+        ),  # "0.00084 asked for, it holds 0.001 h"
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--sampling-rate", "-5"], "-5"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--check", "nope.jsonl"], "nope.jsonl"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "model")], "holds a model"),

@@ -178,6 +178,9 @@ def merge_manifests(manifests: list[Path]) -> list[Utterance]:
     is an error naming the manifests, and so is no utterance at all (every command that reads one refuses it)."""
     merged: list[Utterance] = []
     seen: dict[str, Path] = {}
+    files = [Path(m).resolve() for m in manifests]
+    if twice := next((m for k, m in enumerate(manifests) if files[k] in files[:k]), None):
+        raise InputError(f"{twice}: given twice (its utterances would be merged with themselves)")
     for manifest in manifests:
         utts = read_manifest(manifest)
         for utt in utts:
@@ -200,7 +203,8 @@ def subset_hours(manifest: Path, hours: float, seed: int) -> tuple[list[Utteranc
     utts = merge_manifests([manifest])  # ids checked, audio paths absolute
     total = sum(u.duration for u in utts)
     if hours * 3600 > total:
-        raise InputError(f"{manifest}: --hours {hours} asked for, it holds {total / 3600:.3f} h")
+        raise InputError(f"{manifest}: --hours {hours} asked for, it holds {total / 3600:.6g} h "
+                         f"({total / 60:.2f} min)")  # fmt: skip
     order = list(utts)
     random.Random(seed).shuffle(order)
     kept, seconds = [], 0.0
