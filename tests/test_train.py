@@ -533,3 +533,33 @@ def test_inputs_found_wrong_late_or_by_a_traceback_are_one_line_before_the_first
     (run / "best" / "asr_best.json").write_text('{"step": "x"}')
     proc = _run(_args(setup, run, max_steps=4))
     assert proc.returncode == 2 and "asr_best.json: not a record of the best model" in proc.stderr
+
+
+def test_an_epoch_of_fewer_batches_than_processes_is_passed_over(setup, tmp_path):
+    """Speed perturbation drew one batch in epoch 1 for two processes: the run stopped there with 'too few
+    batches', and every resume of it."""
+    from transformers import Wav2Vec2Processor
+
+    from asr.train.data import length_grouped_batches, load_split, speed_perturbed
+
+    speeds = [0.9, 1.0, 1.1]
+    tokenizer = Wav2Vec2Processor.from_pretrained(setup["processor"]).tokenizer
+    examples = load_split(str(setup["data"] / "train.jsonl"), tokenizer, str).examples
+
+    def counts(n: int, seconds: float) -> list[int]:
+        epochs = [speed_perturbed(examples[:n], speeds, 0, epoch) for epoch in range(3)]
+        return [len(length_grouped_batches([e.duration for e in exs], seconds, 64, 0, i)) for i, exs in
+                enumerate(epochs)]  # fmt: skip
+
+    cases = [(n, s / 2) for n in range(2, len(examples)) for s in range(4, 120) if counts(n, s / 2) == [2, 1, 2]]
+    assert cases  # the case: two batches in the first epoch, one in the second, two in the third
+    n, seconds = cases[0]
+    manifest = tmp_path / "train.jsonl"
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in _rows(setup, "train")[:n]))
+    out = tmp_path / "run"
+    options = {"train_manifest": manifest, "dev_manifest": "", "max_steps": 2, "max_batch_seconds": seconds}
+    cmd = [*accelerate_launch(2), "-m", "asr", "train", *_args(setup, out, speed_perturb=str(speeds), **options)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | {"OMP_NUM_THREADS": "1"}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["steps"] == 2 and info["epochs"] >= 2 and info["batches_left_at_epoch_ends"] >= 1

@@ -44,6 +44,7 @@ from asr.train.runlog import RunLog
 from asr.train.schedule import Budget, lr_lambda
 
 BEST_RECORD = "asr_best.json"  # in best/: the step and dev score of its weights
+MAX_EPOCHS_PASSED_OVER = 10  # speed perturbation drew fewer batches than processes so often: the set is too small
 
 
 def mixed_precision(setting: str) -> str:
@@ -330,7 +331,7 @@ class Trainer:
         """This process's batches of an epoch, and how many of the epoch's batches no process gets (fewer than
         the processes: they wait for the next epoch's order). The first epoch must give each process
         gradient_accumulation_steps batches; a later one with fewer (speed perturbation drew shorter audio) is
-        one step of them all (`_group_size`)."""
+        one step of them all (`_group_size`), and one with fewer batches than processes is passed over whole."""
         exs = speed_perturbed(self.train.examples, self.cfg.speed_perturb, self.cfg.seed, epoch)
         batches = length_grouped_batches(
             [ex.duration for ex in exs],
@@ -341,7 +342,7 @@ class Trainer:
             shortest_first=self.cfg.sortagrad and epoch == 0,
         )
         mine = shard(batches, self.acc.process_index, self.acc.num_processes)
-        if not mine or (epoch == 0 and len(mine) < self.cfg.gradient_accumulation_steps):
+        if epoch == 0 and len(mine) < self.cfg.gradient_accumulation_steps:
             raise InputError(
                 f"{self.cfg.train_manifest}: {len(batches)} batches an epoch are too few for "
                 f"{self.acc.num_processes} process(es) x gradient_accumulation_steps "
@@ -579,10 +580,17 @@ class Trainer:
             self._together(lambda: self._read_checked(self.dev))
         start = time.monotonic() - self.state.elapsed
         progress = self._progress(resumed)
+        passed_over = 0  # epochs in a row with no batch for each process
         while self.state.step < cfg.max_steps:
             batches, unsharded = self._epoch_batches(self.state.epoch)
+            passed_over = passed_over + 1 if not batches else 0
+            if passed_over > MAX_EPOCHS_PASSED_OVER:
+                raise InputError(
+                    f"{cfg.train_manifest}: {passed_over} epochs in a row had fewer batches than the "
+                    f"{self.acc.num_processes} processes; lower max_batch_seconds"
+                )
             k = min(cfg.gradient_accumulation_steps, len(batches))
-            while self.state.batch_in_epoch + k <= len(batches) and self.state.step < cfg.max_steps:
+            while k and self.state.batch_in_epoch + k <= len(batches) and self.state.step < cfg.max_steps:
                 if self._time_up():  # a run resumed after its budget was spent takes no step
                     break
                 group = batches[self.state.batch_in_epoch : self.state.batch_in_epoch + k]
@@ -597,9 +605,9 @@ class Trainer:
                     break
             if self._time_up():
                 break
-            if self.state.batch_in_epoch + k > len(batches):
-                # fewer than gradient_accumulation_steps batches left on each process, and those no process got:
-                # they wait for the next epoch's order
+            if not k or self.state.batch_in_epoch + k > len(batches):
+                # fewer than gradient_accumulation_steps batches left on each process (or none: fewer batches
+                # than processes), and those no process got: they wait for the next epoch's order
                 left = len(batches) - self.state.batch_in_epoch
                 self.state.batches_left_at_epoch_ends += left * self.acc.num_processes + unsharded
                 self.state.epoch += 1
