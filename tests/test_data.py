@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -334,6 +335,42 @@ def test_codecs_decode_to_mono_16k(tmp_path, audio, suffix, fmt):
     assert out.ndim == 1 and out.dtype == np.float32
     assert abs(len(out) - len(samples) * 16000 / rate) < 0.05 * 16000  # mp3 adds encoder padding
     assert np.max(np.abs(out)) > 0.1
+
+
+def test_a_failed_rerun_leaves_the_embedded_audio_behind_the_manifests_as_it_was(tmp_path, audio):
+    """The audio a dataset embeds was written into OUT/audio/<split>/ before the checks: a rerun that failed them
+    left the earlier manifests over other audio."""
+    datasets = pytest.importorskip("datasets")
+
+    def saved(train: list[str], dev: str, name: str) -> Path:
+        def split(files: list[str]):
+            ids = [f"x{i}" for i in range(len(files))]
+            ds = datasets.Dataset.from_dict({"audio": files, "sentence": ["hello"] * len(files), "id": ids})
+            return ds.cast_column("audio", datasets.Audio())
+
+        splits = {"train": split(train), "validation": split([dev])}
+        datasets.DatasetDict(splits).save_to_disk(str(tmp_path / name))
+        return tmp_path / name
+
+    out = tmp_path / "out"
+    u0, u1 = str(audio["u0"]), str(audio["u1"])
+    args = ["prepare", "--lang", "en", "--out", str(out), "--source"]
+    assert data_main([*args, f"hf:{saved([u0], u0, 'v1')}"]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in sorted((out / "audio").rglob("*.*"))}
+    assert [str(p) for p in before] == ["audio/dev/x0.wav", "audio/train/x0.wav"]
+    shutil.rmtree(tmp_path / "v1")
+    assert data_main([*args, f"hf:{saved([u1, u1], str(audio['empty']), 'v1')}"]) == 2  # dev: every utterance fails
+    assert {p.relative_to(out): p.read_bytes() for p in sorted((out / "audio").rglob("*.*"))} == before
+    assert not (out / "staged.part").exists() and len(read_manifest(out / "train.jsonl")) == 1
+    shutil.rmtree(tmp_path / "v1")
+    assert data_main([*args, f"hf:{saved([u1, u1], u1, 'v1')}"]) == 0
+    after = sorted(str(p.relative_to(out)) for p in (out / "audio").rglob("*.*"))
+    assert after == ["audio/dev/x0.wav", "audio/train/x0.wav", "audio/train/x1.wav"]
+    assert (out / "audio" / "train" / "x0.wav").read_bytes() == Path(u1).read_bytes()
+    assert not (out / "staged.part").exists()
+    other = tmp_path / "other"
+    (other / "audio").mkdir(parents=True)
+    assert data_main([*args[:-2], str(other), "--source", f"hf:{tmp_path / 'v1'}"]) == 2  # whose audio folder?
 
 
 def test_hub_ids_are_made_safe_and_colliding_ids_refused_before_anything_is_written(tmp_path, audio):

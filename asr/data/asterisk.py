@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 from asr.data.manifest import Utterance, write_jsonl
-from asr.data.prepare import check_and_write, claim_prepared
+from asr.data.prepare import check_and_write, claim_prepared, split_files
 from asr.errors import InputError, writable_dir
 from asr.text import default_normalizer
 
@@ -133,7 +133,7 @@ def claim_folder(out_dir: Path, source: str) -> None:
     """Refuses an --out that holds another corpus (another language's prompts, a synthetic corpus, other files):
     writing there would mix them. A rerun of the same language rewrites its own files."""
     if not claim_prepared(out_dir, source) and out_dir.is_dir():  # no summary.json: whose files?
-        own = {SKIPPED_FILE} | {f"{s}{ext}" for s in ("train", "dev", "test") for ext in (".jsonl", ".rejected.jsonl")}
+        own = {SKIPPED_FILE} | {path.name for split in ("train", "dev", "test") for path in split_files(out_dir, split)}
         if others := sorted(p.name for p in out_dir.iterdir() if p.name not in own):
             raise InputError(f"{out_dir} is not empty ({', '.join(others[:3])}) and was not made by "
                              "'asr data asterisk'; use another --out")  # fmt: skip

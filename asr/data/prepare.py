@@ -8,6 +8,7 @@ utterance fails is an error.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from asr.data.check import CheckResult, Rejected, check_utterances
@@ -17,13 +18,19 @@ from asr.errors import InputError, writable_dir
 from asr.text import Normalizer
 
 _EXTENSIONS = (".jsonl", ".rejected.jsonl")  # a split's manifest and its list of rejected utterances
+STAGED = "staged.part"  # in OUT: the audio a source embeds (audio/<split>/), moved into OUT with the manifests
+
+
+def split_files(out_dir: Path, split: str) -> list[Path]:
+    """A split's manifest and its list of rejected utterances in `out_dir`."""
+    return [out_dir / f"{split}{ext}" for ext in _EXTENSIONS]
 
 
 def _write_splits(out_dir: Path, results: dict[str, CheckResult]) -> None:
     """Writes each split's manifest of usable utterances and list of rejected ones
-    (`CheckResult.rejected_records`) beside their places, then moves them all in; the files of splits an earlier
-    summary.json lists and `results` lacks are removed (they would be taken for this corpus's). A failed or
-    interrupted write leaves the earlier files as they were."""
+    (`CheckResult.rejected_records`) beside their places, then moves them all in, with the audio folders staged
+    in `STAGED`; the files of splits an earlier summary.json lists and `results` lacks are removed (they would
+    be taken for this corpus's). A failed or interrupted write leaves the earlier files as they were."""
     earlier = set(_earlier_summary(out_dir).get("splits") or {})
     parts = {(split, ext): out_dir / f"{split}{ext}.part" for split in results for ext in _EXTENSIONS}
     try:
@@ -36,9 +43,14 @@ def _write_splits(out_dir: Path, results: dict[str, CheckResult]) -> None:
         raise
     for (split, ext), part in parts.items():
         part.replace(out_dir / f"{split}{ext}")
+    for staged in sorted((out_dir / STAGED / "audio").glob("*")):
+        shutil.rmtree(out_dir / "audio" / staged.name, ignore_errors=True)  # the earlier run's, of this source
+        (out_dir / "audio").mkdir(exist_ok=True)
+        staged.replace(out_dir / "audio" / staged.name)
+    shutil.rmtree(out_dir / STAGED, ignore_errors=True)
     for split in earlier - set(results):
-        for ext in _EXTENSIONS:
-            (out_dir / f"{split}{ext}").unlink(missing_ok=True)
+        for path in split_files(out_dir, split):
+            path.unlink(missing_ok=True)
 
 
 def check_and_write(
@@ -52,10 +64,12 @@ def check_and_write(
 ) -> dict:
     """Checks every split (in at most `workers` processes), then writes manifests and summary.json (with `extra`
     fields); returns the summary. `rejected` holds utterances a source already refused, per split: reported with
-    those the checks refuse. A split that fails leaves the folder's earlier files as they were."""
+    those the checks refuse. Relative audio paths are read in `STAGED` where a source wrote audio there. A split
+    that fails leaves the folder's earlier files as they were."""
     results: dict[str, CheckResult] = {}
+    base = out_dir / STAGED if (out_dir / STAGED).is_dir() else out_dir
     for split, utts in sorted(splits.items()):
-        result = check_utterances(utts, out_dir, normalizer, desc=f"checking {split}", workers=workers)
+        result = check_utterances(utts, base, normalizer, desc=f"checking {split}", workers=workers)
         result.rejected.extend((rejected or {}).get(split, []))
         if not result.usable:
             raise InputError(f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()}")
@@ -74,26 +88,31 @@ def _write_summary(out_dir: Path, summary: dict) -> None:
 
 def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, normalizer: Normalizer) -> dict:
     """Loads `source`, checks it and writes the manifests; returns the summary. --out is claimed (a summary.json
-    naming the source) before the source is read: an hf source writes its embedded audio there, and a run that
-    stops leaves the folder to its own source, not to the next one."""
+    naming the source) before the source is read: an hf source writes its embedded audio there (staged, moved in
+    with the manifests), and a run that stops leaves the folder to its own source, not to the next one."""
     kind, rest = parse_source(source)
     options.check_for(kind)  # before --out is made or claimed
     writable_dir(out_dir, "--out")
     if kind == "jsonl":
         split = one_split(Path(rest), options)
-        if Path(rest).resolve() in {(out_dir / f"{split}{ext}").resolve() for ext in (".jsonl", ".rejected.jsonl")}:
+        if Path(rest).resolve() in {path.resolve() for path in split_files(out_dir, split)}:
             raise InputError(f"--out {out_dir}: writing there would replace the source manifest {rest}; use "
                              "another --out")  # fmt: skip
     if not claim_prepared(out_dir, source):
-        if any(out_dir.glob("*.jsonl")):
-            raise InputError(f"--out {out_dir} holds manifests but no summary.json (not made by 'asr data "
+        if any(out_dir.glob("*.jsonl")) or (kind == "hf" and (out_dir / "audio").exists()):
+            held = "manifests" if any(out_dir.glob("*.jsonl")) else "an audio folder"
+            raise InputError(f"--out {out_dir} holds {held} but no summary.json (not made by 'asr data "
                              "prepare', or by a run of an earlier version that stopped); use another "
                              "--out")  # fmt: skip
         _write_summary(out_dir, {"source": source, "lang": lang, "splits": {}})
-    splits = load_source(source, lang, out_dir, options)
-    if not any(splits.values()):
-        raise InputError(f"{source}: no utterances")
-    return check_and_write(splits, out_dir, normalizer, source, {"source": source, "lang": lang})
+    shutil.rmtree(out_dir / STAGED, ignore_errors=True)  # an interrupted run's
+    try:
+        splits = load_source(source, lang, out_dir / STAGED, options)
+        if not any(splits.values()):
+            raise InputError(f"{source}: no utterances")
+        return check_and_write(splits, out_dir, normalizer, source, {"source": source, "lang": lang})
+    finally:
+        shutil.rmtree(out_dir / STAGED, ignore_errors=True)  # a failed run's
 
 
 def claim_prepared(out_dir: Path, source: str) -> bool:

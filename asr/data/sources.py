@@ -4,8 +4,9 @@ Source specs:
 
 - ``hf:NAME[:CONFIG]``: a Hugging Face dataset, from the hub (``hf:mozilla-foundation/common_voice_17_0:fi``)
   or a local folder (one written by ``save_to_disk``, or data files such as parquet). Audio is read with
-  ``Audio(decode=False)``: embedded bytes are written under ``OUT/audio/<split>/`` as they are, files on
-  disk are referenced.
+  ``Audio(decode=False)``: embedded bytes are written as they are under ``audio/<split>/`` in the folder
+  `load_source` is given (`asr data prepare` stages them and moves them into OUT with the manifests), files
+  on disk are referenced.
 - ``commonvoice:DIR``: a Common Voice release's language folder (``cv-corpus-*/fi``): ``train.tsv``,
   ``dev.tsv``, ``test.tsv`` (``--splits`` may name others, such as ``validated``) and ``clips/``.
 - ``audiofolder:DIR``: ``metadata.csv`` / ``metadata.jsonl`` files with ``file_name`` and ``transcription``
@@ -153,13 +154,14 @@ def canonical_source(spec: str) -> str:
         return spec
 
 
-def load_source(spec: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
-    """Utterances per split of the corpus named by `spec` (see the module docstring)."""
+def load_source(spec: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+    """Utterances per split of the corpus named by `spec` (see the module docstring); audio embedded in it is
+    written under `audio_dir`, and its paths are relative to it."""
     kind, rest = parse_source(spec)
-    return _LOADERS[kind](rest, lang, out_dir, options)
+    return _LOADERS[kind](rest, lang, audio_dir, options)
 
 
-def _load_jsonl(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+def _load_jsonl(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     path = Path(rest)
     base = path.parent.resolve()
     utts = [
@@ -186,7 +188,7 @@ def _read_table(path: Path) -> dict[str, str]:
     return table
 
 
-def _load_kaldi(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     data = Path(rest)
     wav_scp = _read_table(data / "wav.scp")
     texts = _read_table(data / "text")
@@ -253,7 +255,7 @@ def _table_rows(path: Path, dialect: dict, hint: str) -> list[tuple[str, dict[st
         raise InputError(f"{path}: cannot read: {err}") from None
 
 
-def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     root = Path(rest)
     metadata = sorted([*root.rglob("metadata.csv"), *root.rglob("metadata.jsonl")])
     if not metadata:
@@ -297,7 +299,7 @@ def _load_audiofolder(rest: str, lang: str, out_dir: Path, options: SourceOption
     return splits
 
 
-def _load_commonvoice(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+def _load_commonvoice(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     root = Path(rest)
     splits: dict[str, list[Utterance]] = {}
     for asked in options.asked():
@@ -331,7 +333,7 @@ def _commonvoice_split(tsv: Path, lang: str) -> list[Utterance]:
     return utts
 
 
-def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+def _load_hf(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     import datasets  # heavy: imported only for this source
 
     local = Path(rest)
@@ -368,7 +370,7 @@ def _load_hf(rest: str, lang: str, out_dir: Path, options: SourceOptions) -> dic
     if twice := sorted({n for n in names if names.count(n) > 1}):  # one would overwrite the other's manifest
         same = ", ".join(s for s in wanted if split_name(s) in twice)
         raise InputError(f"hf:{rest}: splits {same} are all {', '.join(twice)}; name the one to take with --split")
-    return {split_name(s): _hf_split(ds, split_name(s), lang, out_dir, options, rest) for s, ds in wanted.items()}
+    return {split_name(s): _hf_split(ds, split_name(s), lang, audio_dir, options, rest) for s, ds in wanted.items()}
 
 
 def _load_error(err: Exception) -> str:
@@ -387,7 +389,7 @@ def _label(value: object, column: str, where: str) -> str:
     return str(value)
 
 
-def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, name: str) -> list[Utterance]:
+def _hf_split(ds, split: str, lang: str, audio_dir: Path, options: SourceOptions, name: str) -> list[Utterance]:
     import datasets
 
     where = f"hf:{name} split {split}"
@@ -424,12 +426,12 @@ def _hf_split(ds, split: str, lang: str, out_dir: Path, options: SourceOptions, 
         if audio.get("bytes"):
             path = f"audio/{split}/{utt_id}{Path(source_path).suffix or '.wav'}"
             embedded[path] = i
-        elif path:  # a relative path is read from the current folder, as datasets reads it (not from --out)
+        elif path:  # a relative path is read from the current folder, as datasets reads it (not from audio_dir)
             path = str(Path(path).absolute())
         utts.append(Utterance(utt_id, path, 0.0, transcript(row[text_col], f"{where} row {i}"), speaker, lang))
     check_unique_ids(utts, raw_ids, where)  # before anything is written
     for path, i in embedded.items():  # only now the audio: ids are safe names and unique
-        target = out_dir / path
+        target = audio_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(ds[i][options.audio_column]["bytes"])
     return utts
