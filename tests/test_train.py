@@ -505,6 +505,9 @@ def test_inputs_found_wrong_late_or_by_a_traceback_are_one_line_before_the_first
     proc = _run(_args(setup, tmp_path / "a", dev_manifest=stretched, max_steps=8))
     assert proc.returncode == 2 and f"stretched.jsonl: utterance {dev[0]['id']}: the manifest says" in proc.stderr
     assert not (tmp_path / "a" / "train_log.csv").exists()  # before the first step
+    proc = _run(_args(setup, tmp_path / "t", test_manifest=stretched, max_steps=8))  # was found after the run
+    assert proc.returncode == 2 and f"stretched.jsonl: utterance {dev[0]['id']}: the manifest says" in proc.stderr
+    assert not (tmp_path / "t" / "train_log.csv").exists()
     short = {"id": "zz-short", "audio": str(tmp_path / "short.wav"), "duration": 0.01, "text": "a"}
     (tmp_path / "dev.jsonl").write_text("".join(json.dumps(r) + "\n" for r in [*dev, short]))
     proc = _run(_args(setup, tmp_path / "b", dev_manifest=tmp_path / "dev.jsonl", max_steps=8))

@@ -294,7 +294,7 @@ class Trainer:
             self.feature_cache.prepare([ex.key for ex in examples], inputs)
         return inputs
 
-    def _together(self, read: Callable[[], list]) -> list:
+    def _together(self, read: Callable[[], list | None]) -> list | None:
         """`read()` in every process; an `InputError` (audio that cannot be read) in any of them stops them all
         with its line (raised in one process alone, it left the others in the next collective: tracebacks)."""
         try:
@@ -431,12 +431,14 @@ class Trainer:
         """This process's utterances of an evaluation split."""
         return split.utts[self.acc.process_index :: self.acc.num_processes]
 
-    def _read_checked(self, split: EvalSet) -> list[np.ndarray]:
-        """This process's audio of `split`, read (and kept) and checked as evaluating it checks it (its stated
-        durations, one frame's samples): one line naming the manifest before the first step, not at the first
-        evaluation after eval_steps steps, every retry alike."""
+    def _read_checked(self, split: EvalSet, keep: bool = True) -> None:
+        """This process's audio of `split`, read (and kept, with `keep`) and checked as evaluating it checks it
+        (its stated durations, one frame's samples): one line naming the manifest before the first step, not at
+        the first evaluation after eval_steps steps (the test set's: after the whole run), every retry alike."""
+        read = split.audio if keep else split.audio.__wrapped__  # functools.cache's uncached function
         try:
-            return [self._checked(u, split.audio(u)) for u in self._share(split)]
+            for utt in self._share(split):
+                self._checked(utt, read(utt))
         except InputError as err:
             raise InputError(f"{split.manifest}: {err}") from None
 
@@ -578,6 +580,8 @@ class Trainer:
         self._first_step = self.state.step
         if self.dev:  # its audio read now (and kept), not at the first evaluation, up to eval_steps steps later
             self._together(lambda: self._read_checked(self.dev))
+        if self.test:  # read now and again at the end: kept, it would hold memory through the whole run
+            self._together(lambda: self._read_checked(self.test, keep=False))
         start = time.monotonic() - self.state.elapsed
         progress = self._progress(resumed)
         passed_over = 0  # epochs in a row with no batch for each process
