@@ -18,8 +18,17 @@ from asr.text import Normalizer, get_normalizer
 
 def _add_normalizer(p: argparse.ArgumentParser, required: bool = True) -> None:
     group = p.add_mutually_exclusive_group(required=required)
-    group.add_argument("--processor", type=Path, help="the acoustic model's processor or model folder: its normaliser")
+    group.add_argument(
+        "--processor", help="the acoustic model's processor or model folder, or its hub id: its normaliser"
+    )
     group.add_argument("--normalize", help="a normaliser name (as 'asr vocab --normalize')")
+
+
+def _processor_folder(args: argparse.Namespace) -> Path | None:
+    """--processor's folder (a hub id's snapshot: `ModelFolder.of`), or None without one."""
+    from asr.model.folder import ModelFolder
+
+    return None if args.processor is None else ModelFolder.of(args.processor).path
 
 
 def _normalizer(args: argparse.Namespace) -> Normalizer:
@@ -27,9 +36,10 @@ def _normalizer(args: argparse.Namespace) -> Normalizer:
         return get_normalizer(args.normalize)
     from asr.text import TEXT_CONFIG, folder_normalizer
 
-    if not (args.processor / TEXT_CONFIG).is_file():
+    folder = _processor_folder(args)
+    if not (folder / TEXT_CONFIG).is_file():
         raise InputError(f"{args.processor}: no {TEXT_CONFIG}; give --normalize, or a folder made by 'asr vocab'")
-    return folder_normalizer(args.processor)
+    return folder_normalizer(folder)
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -71,13 +81,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _report_unspellable(folder: Path, processor: Path, out: Path) -> None:
+def _report_unspellable(folder: Path, processor: str, vocab: dict, out: Path) -> None:
     """Names the words of the LM built in `folder` (for `out`) that the processor's characters cannot spell (the
     beam search can never reach them), and refuses the LM as `asr decode` would with a model of this processor
     (more than 5% of them): found here, not after a recipe's training, and before the LM takes `out`'s place."""
     from lm.folder import LMFolder
 
-    vocab = json.loads((processor / "vocab.json").read_text(encoding="utf-8"))
     lm = LMFolder.load(folder)
     alphabet = {token for token in vocab if len(token) == 1}
     if bad := lm.unspellable(alphabet):
@@ -103,9 +112,10 @@ def _build(args: argparse.Namespace) -> int:
     from lm.build import BuildOptions, build_lm, parse_prune
 
     options = BuildOptions(args.order, parse_prune(args.prune), args.memory, args.quantize)
-    check = None
-    if args.processor is not None and (args.processor / "vocab.json").is_file():
-        check = functools.partial(_report_unspellable, processor=args.processor, out=args.out)
+    check, processor = None, _processor_folder(args)
+    if processor is not None and (processor / "vocab.json").is_file():
+        vocab = json.loads((processor / "vocab.json").read_text(encoding="utf-8"))
+        check = functools.partial(_report_unspellable, processor=args.processor, vocab=vocab, out=args.out)
     info = build_lm(args.text, args.out, _normalizer(args), options, args.dev, check)
     counts = " ".join(f"{n}-grams {c}" for n, c in info["ngrams"].items())
     print(f"{args.out}: order {info['order']}, {info['text']['sentences']} sentences, vocabulary {info['vocabulary']}")

@@ -338,6 +338,13 @@ def test_a_hub_id_is_scored_with_its_snapshots_normaliser(es, tmp_path):
     _, local = decode(es, tmp_path / "local")
     hub = json.loads((tmp_path / "o" / "results.json").read_text())
     assert hub["normalizer"] == local["normalizer"] == "lower-nopunct@1" and hub["wer"] == local["wer"]
+    # an LM for it (decode's refusal of an LM of another normaliser advises 'asr lm build --processor MODEL')
+    (tmp_path / "text.txt").write_text("Hola, mundo.\nBuenos días, mundo.\n", encoding="utf-8")
+    build = ["lm", "build", "--text", str(tmp_path / "text.txt"), "--order", "2", "--out", str(tmp_path / "lm")]
+    proc = subprocess.run([sys.executable, "-m", "asr", *build, "--processor", "asr/tiny"], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "lm" / "lm.json").read_text())["normalizer"] == "lower-nopunct@1"
 
 
 def test_the_lm_is_checked_against_the_models_normaliser_not_the_scoring_one(es, tmp_path):

@@ -3,7 +3,8 @@
 It holds the weights and config (transformers' files), the processor (tokenizer + feature extractor, its
 ``return_attention_mask`` set to what the model needs), ``asr_text.json`` (the normaliser of its targets and
 the language), ``run_info.json`` of the training run that made it, and ``adapter.<lang>.safetensors`` per
-language for MMS-style models (`asr.model.adapters`). A hub id is a model folder without the last three.
+language for MMS-style models (`asr.model.adapters`). A hub id is read through `ModelFolder.of`: its snapshot
+in the hub cache.
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ class ModelFolder:
     @functools.cache  # a hub id is looked up once a process
     def of(cls, name: str) -> ModelFolder:
         """The folder of a model named by a path or a hub id: for a hub id, its snapshot in the hub cache, with
-        the asr_text.json and run_info.json it holds (read as the folder's, or the model trained by this toolkit
-        and published was scored with the normaliser none). A hub id with no snapshot to be had stays itself."""
+        the asr_text.json, run_info.json and vocab.json it holds (read as the folder's, or the model trained by
+        this toolkit and published was scored with the normaliser none). A hub id with no snapshot to be had
+        stays itself."""
         if Path(name).is_dir():
             return cls(Path(name))
         from huggingface_hub import snapshot_download
 
         try:
-            return cls(Path(snapshot_download(name, allow_patterns=[TEXT_CONFIG, RUN_INFO])))
+            return cls(Path(snapshot_download(name, allow_patterns=[TEXT_CONFIG, RUN_INFO, "vocab.json"])))
         except (OSError, ValueError):  # no hub and no copy cached (OSError), not a hub id (ValueError)
             return cls(Path(name))
 
