@@ -13,16 +13,14 @@ Run: .venv/bin/python benchmarks/decode_bench.py [--hours 0.4] [--beam-width 100
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from asr_cli import run_asr
 from bench_args import positive
 from clean_spanish import clean_spanish
 
-ASR = [sys.executable, "-m", "asr"]
 MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
 
 
@@ -34,8 +32,8 @@ def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
 
     data = clean_spanish(root, hours)
     if not (root / "lm" / "lm.json").exists():
-        subprocess.run([*ASR, "lm", "build", "--text", str(data / "lm_text.txt"), "--order", "4", "--processor",
-                        str(MODEL), "--out", str(root / "lm")], check=True)  # fmt: skip
+        run_asr("lm", "build", "--text", str(data / "lm_text.txt"), "--order", "4", "--processor", str(MODEL),
+                "--out", str(root / "lm"), quiet=False)  # fmt: skip
     key = cache.model_fingerprint(CTCInference.load(str(MODEL)), "float32", None, CHUNK_SECONDS)  # asr decode's
     logprobs, durations = [], []
     for split in ("dev", "test"):
@@ -43,8 +41,8 @@ def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
         path = cache.cache_path(root / "cache", key, manifest, read_manifest(manifest))
         if not path.exists():
             out = root / f"greedy_{split}"
-            subprocess.run([*ASR, "decode", "--model", str(MODEL), "--manifest", str(manifest), "--out", str(out),
-                            "--logits-cache", str(root / "cache")], check=True)  # fmt: skip
+            run_asr("decode", "--model", str(MODEL), "--manifest", str(manifest), "--out", str(out),
+                    "--logits-cache", str(root / "cache"), quiet=False)  # fmt: skip
         post, _ = cache.load_cache(path)
         for utt in read_manifest(manifest):
             logprobs.append(post.logprobs[utt.id])

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from asr_cli import run_asr
 from bench_args import positive, positives
 from clean_spanish import clean_spanish
 
-ASR = [sys.executable, "-m", "asr"]
 MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
-# runs a command and prints its peak resident memory in KiB (the largest of its processes: a decode runs in one)
-PEAK = "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); " \
-       "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"  # fmt: skip
+# runs a command and prints its peak resident memory in KiB (the largest of its processes: a decode runs in one);
+# its stderr passes through, and its exit status
+PEAK = "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; " \
+       "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)"  # fmt: skip
 
 
 def corpus(root: Path) -> list:
@@ -62,9 +62,8 @@ def recording(utts: list, minutes: float, out: Path) -> Path:
 
 
 def decode(manifest: Path, out: Path, chunk_seconds: float) -> dict:
-    cmd = [*ASR, "decode", "--model", str(MODEL), "--manifest", str(manifest), "--out", str(out), "--no-cache",
-           "--chunk-seconds", str(chunk_seconds)]  # fmt: skip
-    peak = subprocess.run([sys.executable, "-c", PEAK, *cmd], check=True, capture_output=True, text=True).stdout
+    peak = run_asr("decode", "--model", str(MODEL), "--manifest", str(manifest), "--out", str(out), "--no-cache",
+                   "--chunk-seconds", str(chunk_seconds), via=(sys.executable, "-c", PEAK))  # fmt: skip
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     return {"peak_mb": int(peak) / 1024, "rtfx": results["timing"]["rtfx"], "wer": results["wer"]}
 

@@ -18,46 +18,40 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from asr_cli import run_asr
 from bench_args import output_file, positive
 
-ASR = [sys.executable, "-m", "asr"]
 ROOT = Path(__file__).resolve().parent.parent
 CTC_CONFIG = ROOT / "recipes" / "synth" / "conf" / "start_checkpoint.yaml"
 
 
-def asr(*args: str) -> None:
-    subprocess.run([*ASR, *args], check=True, stdout=subprocess.DEVNULL)
-
-
 def corpus(root: Path, langs: list[str], hours: float) -> dict[str, Path]:
     """Merged train/dev/test manifests of the synthetic corpus, a processor and the random initialisation."""
-    asr("data", "synth", "--langs", ",".join(langs), "--hours", str(hours), "--seed", "0", "--engines",
+    run_asr("data", "synth", "--langs", ",".join(langs), "--hours", str(hours), "--seed", "0", "--engines",
         "espeak-ng,festival", "--noise-prob", "0", "--reverb-prob", "0", "--out", str(root / "data"))  # fmt: skip
     files = {}
     for split in ("train", "dev", "test"):
         files[split] = root / f"{split}.jsonl"
         parts = [str(root / "data" / lang / f"{split}.jsonl") for lang in langs]
-        asr("data", "merge", *parts, "--out", str(files[split]))
-    asr("vocab", "--train", str(files["train"]), "--out", str(root / "processor"), "--normalize", "lower-nopunct")
-    asr("model", "init", "--preset", "tiny", "--norm", "layer", "--processor", str(root / "processor"),
+        run_asr("data", "merge", *parts, "--out", str(files[split]))
+    run_asr("vocab", "--train", str(files["train"]), "--out", str(root / "processor"), "--normalize", "lower-nopunct")
+    run_asr("model", "init", "--preset", "tiny", "--norm", "layer", "--processor", str(root / "processor"),
         "--out", str(root / "init"), "--seed", "0")  # fmt: skip
     return files | {"processor": root / "processor", "init": root / "init"}
 
 
 def ctc(files: dict, model: Path, out: Path, minutes: float) -> dict:
-    asr("train", "--config", str(CTC_CONFIG), "--model", str(model), "--processor", str(files["processor"]),
+    run_asr("train", "--config", str(CTC_CONFIG), "--model", str(model), "--processor", str(files["processor"]),
         "--train_manifest", str(files["train"]), "--dev_manifest", str(files["dev"]), "--output_dir", str(out),
         "--max_minutes", str(minutes), "--schedule_by", "budget", "--max_steps", "100000")  # fmt: skip
     return json.loads((out / "run_info.json").read_text())
 
 
 def pretrain(files: dict, out: Path, minutes: float) -> dict:
-    asr("pretrain", "--model", str(files["init"]), "--train_manifest", str(files["train"]), "--output_dir",
+    run_asr("pretrain", "--model", str(files["init"]), "--train_manifest", str(files["train"]), "--output_dir",
         str(out), "--max_minutes", str(minutes), "--schedule_by", "budget", "--max_steps", "100000",
         "--learning_rate", "1e-3", "--max_batch_seconds", "24", "--save_steps", "1000")  # fmt: skip
     return json.loads((out / "run_info.json").read_text())
@@ -71,7 +65,8 @@ def final_loss(info: dict) -> float:
 def scores(model: Path, files: dict, out: Path) -> dict:
     result = {}
     for split in ("dev", "test"):
-        asr("decode", "--model", str(model), "--manifest", str(files[split]), "--out", str(out / split), "--no-cache")
+        out_split = str(out / split)
+        run_asr("decode", "--model", str(model), "--manifest", str(files[split]), "--out", out_split, "--no-cache")
         r = json.loads((out / split / "results.json").read_text())
         result |= {f"{split}_cer": r["cer"], f"{split}_wer": r["wer"]}
     return result

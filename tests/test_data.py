@@ -650,8 +650,12 @@ def test_ids_never_start_a_comment_and_hf_values_that_are_no_id_are_refused(tmp_
     datasets.DatasetDict({"train": ds, "test": ds.select([])}).save_to_disk(str(tmp_path / "emptysplit"))
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "dataset_dict.json").write_text("{}")
+    state = json.loads((tmp_path / "listed" / "state.json").read_text())
+    shutil.copytree(tmp_path / "listed", tmp_path / "halfstate")
+    (tmp_path / "halfstate" / "state.json").write_text(json.dumps({k: v for k, v in state.items() if k != "_split"}))
     for source, message in (("listed", "row 0: its speaker is ['spk'], not one value"),
                             ("emptysplit", "a split of no rows"),
-                            ("half", "dataset_dict.json has no 'splits'")):  # fmt: skip
+                            ("half", "dataset_dict.json has no 'splits'"),
+                            ("halfstate", "state.json has no '_split'")):  # fmt: skip
         args = ["prepare", "--source", f"hf:{tmp_path / source}", "--lang", "en", "--out", str(tmp_path / "o" / source)]
         assert data_main(args) == 2 and message in capsys.readouterr().err

@@ -341,7 +341,7 @@ def _load_hf(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> d
         try:
             loaded = datasets.load_from_disk(str(local))
         except (OSError, ValueError, IndexError, KeyError, TypeError) as err:  # a copy without its .arrow files...
-            raise InputError(f"hf:{rest}: cannot load the saved dataset: {_load_error(err)}") from None
+            raise InputError(f"hf:{rest}: cannot load the saved dataset: {_load_error(err, local)}") from None
         parts = loaded if isinstance(loaded, datasets.DatasetDict) else {one_split(local, options): loaded}
         asked = {split_name(s) for s in options.asked()}
         wanted = {s: parts[s] for s in parts if split_name(s) in asked}  # --split, else --splits, as on the hub
@@ -373,12 +373,13 @@ def _load_hf(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> d
     return {split_name(s): _hf_split(ds, split_name(s), lang, audio_dir, options, rest) for s, ds in wanted.items()}
 
 
-def _load_error(err: Exception) -> str:
-    """What `datasets.load_from_disk` said, where it says something a user can act on."""
+def _load_error(err: Exception, folder: Path) -> str:
+    """What `datasets.load_from_disk` said of `folder`, where it says something a user can act on."""
     if isinstance(err, IndexError):  # datasets' own error for a split of no rows (filtered to nothing)
         return "a split of no rows (datasets cannot load one: save the dataset without it)"
     if isinstance(err, KeyError):
-        return f"its dataset_dict.json has no {err} (damaged, or half written)"
+        listing = "dataset_dict.json" if (folder / "dataset_dict.json").exists() else "state.json"
+        return f"its {listing} has no {err} (damaged, or half written)"
     return " ".join(str(err).split())[:200]
 
 

@@ -260,11 +260,7 @@ class Trainer:
         if cfg.mask_feature_prob > 0 and cfg.mask_feature_length > config.hidden_size:
             raise TrainError(f"mask_feature_length {cfg.mask_feature_length} is more than the model's "
                              f"{config.hidden_size} channels")  # fmt: skip
-        if (
-            cfg.mask_time_prob > 0
-            and examples
-            and cfg.mask_time_length > (shortest := min(map(self._frames, examples)))
-        ):
+        if cfg.mask_time_prob > 0 and cfg.mask_time_length > (shortest := min(map(self._frames, examples))):
             raise TrainError(f"mask_time_length {cfg.mask_time_length} is more than the {shortest} frames of the "
                              "shortest train utterance (min_duration leaves such utterances out)")  # fmt: skip
 
