@@ -9,13 +9,13 @@ in the hub cache.
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from asr.errors import InputError
+from asr.hub import local_folder
 from asr.text import TEXT_CONFIG, Normalizer, folder_normalizer, read_text_config
 
 RUN_INFO = "run_info.json"
@@ -28,20 +28,11 @@ class ModelFolder:
     path: Path
 
     @classmethod
-    @functools.cache  # a hub id is looked up once a process
     def of(cls, name: str) -> ModelFolder:
-        """The folder of a model named by a path or a hub id: for a hub id, its snapshot in the hub cache, with
-        the asr_text.json, run_info.json and vocab.json it holds (read as the folder's, or the model trained by
-        this toolkit and published was scored with the normaliser none). A hub id with no snapshot to be had
-        stays itself."""
-        if Path(name).is_dir():
-            return cls(Path(name))
-        from huggingface_hub import snapshot_download
-
-        try:
-            return cls(Path(snapshot_download(name, allow_patterns=[TEXT_CONFIG, RUN_INFO, "vocab.json"])))
-        except (OSError, ValueError):  # no hub and no copy cached (OSError), not a hub id (ValueError)
-            return cls(Path(name))
+        """The folder of a model named by a path or a hub id (`local_folder`): a hub id's asr_text.json,
+        run_info.json and vocab.json are read from its snapshot (or the model trained by this toolkit and
+        published was scored with the normaliser none)."""
+        return cls(local_folder(name, (TEXT_CONFIG, RUN_INFO, "vocab.json")))
 
     def normalizer(self) -> Normalizer:
         """The normaliser of the model's targets (``none`` when the folder names none)."""

@@ -95,7 +95,7 @@ class Pretrainer(Trainer):
         self.conv = list(zip(model.config.conv_kernel, model.config.conv_stride, strict=True))
         self.min_frames = max(cfg.mask_time_length, 2)  # a whole span, and a negative besides each masked frame
         self.train = self._maskable(load_unlabeled(cfg))
-        self.dev = None
+        self.dev, self.test = None, None  # pretraining has no test score
         if cfg.dev_manifest:
             self.dev = EvalSet.load(cfg.dev_manifest, TARGET_RATE, labeled=False, check=self.CHECKS_DURATIONS)
             self._check_maskable(self.dev)
