@@ -475,6 +475,25 @@ def test_the_board_keeps_what_it_did_not_write_and_checks_each_decode_against_it
     assert "<img" not in report and "per test set: &lt;img src=x>/test: es@2, sclite." in report
 
 
+def test_results_with_a_field_of_another_type_are_one_line(recipe, tmp_path, capsys):
+    """Found by a review: a results.json or score.json with a list for a map, a number for a string or counts
+    as strings gave a traceback (AttributeError, TypeError) in place of the line naming the file."""
+    from asr.leaderboard.cli import main as leaderboard_main
+
+    damaged = {"test_set.manifest": 5, "model.train_info": [1], "decoder.name": None}
+    for n, (key, value) in enumerate(damaged.items()):
+        folder = _copy_decode(recipe, tmp_path / f"d{n}", "greedy", **{key: value})
+        assert leaderboard_main([str(folder), "--out", str(tmp_path / f"b{n}")]) == 2, key
+        assert f"{folder / 'greedy' / 'test' / 'results.json'}: " in capsys.readouterr().err
+    score = _copy_decode(recipe, tmp_path / "s", "greedy") / "greedy" / "test" / "score" / "score.json"
+    report = json.loads(score.read_text(encoding="utf-8"))
+    for damage in ({"speakers": []}, {"utterances": {k: {**v, "word": [str(n) for n in v["word"]]} for k, v in
+                                                     report["utterances"].items()}}):  # fmt: skip
+        score.write_text(json.dumps(report | damage), encoding="utf-8")
+        assert leaderboard_main([str(tmp_path / "s"), "--out", str(tmp_path / "bs"), "--significance"]) == 2
+        assert "not a results.json written by 'asr decode'" in capsys.readouterr().err
+
+
 def _copy_decode(recipe: dict, to: Path, decoder: str = "beam_lm", **changes) -> Path:
     """A copy of the recipe's `decoder` test decode in `to`, with results.json's `changes` (``"decoder.backend"``)."""
     folder = to / decoder / "test"

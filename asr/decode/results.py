@@ -82,6 +82,13 @@ class DecodeResult:
                 raise bad(f"{name} is not an object")
         if not isinstance(self.test_set.get("name"), str) or not isinstance(self.decoder.get("name"), str):
             raise bad("test_set.name and decoder.name must be strings")
+        for name, value in (("test_set.manifest", self.test_set.get("manifest")), ("normalizer", self.normalizer),
+                            ("scoring", self.scoring), ("command", self.provenance.get("command", ""))):  # fmt: skip
+            if not isinstance(value, str):
+                raise bad(f"{name} is {value!r}, not a string")
+        for name, value in (("model.train_info", self.model.get("train_info")), ("versions", self.versions)):
+            if value is not None and not isinstance(value, dict):
+                raise bad(f"{name} is neither null nor an object")
         if not is_number(self.timing.get("rtfx")) or not math.isfinite(self.timing["rtfx"]):
             raise bad("timing.rtfx is missing or not a finite number")
         for name in ("lm", "rescoring"):

@@ -221,7 +221,7 @@ def _checked(run: Run) -> Run:
         for key in ("am_seconds", "decode_seconds"):
             float(r.timing[key])
         for counts in run.utterance_counts().values():
-            if len([int(n) for n in counts]) != 4:
+            if len(counts) != 4 or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
                 raise ValueError(f"word counts {counts}, not C S D I")
         for levels in run.score_report["speakers"].values():
             int(levels["word"]["N"])
@@ -233,7 +233,7 @@ def _checked(run: Run) -> Run:
                 raise TypeError(f"tuning dev_manifest {r.tuning['dev_manifest']!r}")
         for point in r.train_info.get("dev_curve") or []:
             float(point[0]), float(point[2])
-    except (KeyError, TypeError, ValueError, IndexError) as err:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:  # AttributeError: a list for a map
         raise InputError(f"{run.path}: not a results.json written by 'asr decode' ({err!r})") from None
     if r.scoring not in COMPAT:
         raise InputError(f"{run.path}: scoring {r.scoring!r} is none of {', '.join(COMPAT)}")
