@@ -208,6 +208,26 @@ def test_a_score_report_never_replaces_its_input(w, capsys):
     hyp.write_text('{"id": "u_1", "ref": "a b", "hyp": "a"}\n', encoding="utf-8")
     assert score_main([str(hyp), "--json", str(hyp)]) == 2  # it was written over, exit 0
     assert "is an input of this score" in capsys.readouterr().err and hyp.read_text().startswith('{"id"')
+    report = w / "report"
+    report.mkdir()
+    (report / "score.json").write_text(hyp.read_text())
+    assert score_main([str(report / "score.json"), "--report-dir", str(report)]) == 2  # --report-dir's too
+    assert "an input of this score" in capsys.readouterr().err and hyp.read_text().startswith('{"id"')
+    assert sorted(p.name for p in report.iterdir()) == ["score.json"]
+    (report / "char.pra").mkdir()  # the reports before it were replaced, the rest left: a mix of two scores
+    assert score_main([str(hyp), "--report-dir", str(report)]) == 2
+    assert "char.pra: a folder where a report is written" in capsys.readouterr().err
+    assert sorted(p.name for p in report.iterdir()) == ["char.pra", "score.json"]
+
+
+def test_a_transcript_id_that_is_no_string_is_refused(w, capsys):
+    """A null id was scored as the utterance "None" (a manifest refuses it)."""
+    from asr.scoring.cli import main as score_main
+
+    for value in ("null", "5", '""'):
+        (w / "ids.jsonl").write_text(f'{{"id": {value}, "ref": "a", "hyp": "a"}}\n', encoding="utf-8")
+        assert score_main([str(w / "ids.jsonl")]) == 2
+        assert f"ids.jsonl:1: 'id' is {value}, expected a non-empty string" in capsys.readouterr().err
 
 
 def test_negative_number_lists_are_joined_to_their_option_only():

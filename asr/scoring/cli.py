@@ -15,7 +15,7 @@ from typing import TextIO
 from asr.errors import InputError, run_reporting_errors
 from asr.scoring.align import COMPAT, LEVELS, Level
 from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
-from asr.scoring.report import report_json, summary_text, write_report_dir
+from asr.scoring.report import report_files, report_json, summary_text, write_report_dir
 from asr.scoring.transcripts import FORMATS, detect_format, read_speakers, read_transcripts
 from asr.text import NORMALIZERS, get_normalizer
 
@@ -85,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = {Path(p).resolve() for p in (args.ref, hyp_path)}
     if args.json not in (None, "-") and Path(args.json).resolve() in inputs:  # it was written over, exit 0
         raise InputError(f"--json {args.json} is an input of this score; write the report elsewhere")
+    if args.report_dir and (clash := [p for p in report_files(args.report_dir, levels) if p.resolve() in inputs]):
+        raise InputError(f"--report-dir {args.report_dir} would write over {clash[0]}, an input of this score; write "
+                         "the reports elsewhere")  # fmt: skip
     refs = read_transcripts(args.ref, "ref", args.format)
     hyps = read_transcripts(hyp_path, "hyp", args.format)
     if not refs:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
 from wcwidth import wcswidth
 
+from asr.errors import InputError
 from asr.scoring.align import UNITS, Alignment, Level
 from asr.scoring.corpus import CorpusScore, Totals
 
@@ -198,19 +200,32 @@ def report_json(report: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+def report_files(out_dir: Path, levels: Iterable[str]) -> list[Path]:
+    """The files `write_report_dir` writes: each level's .sys, .pra and .dtl, and score.json."""
+    return [*(out_dir / f"{level}.{suffix}" for level in levels for suffix in ("sys", "pra", "dtl")),
+            out_dir / "score.json"]  # fmt: skip
+
+
 def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> list[Path]:
-    """Writes the .sys, .pra and .dtl reports of every level and score.json; returns the paths."""
+    """Writes the .sys, .pra and .dtl reports of every level and score.json beside their places, then moves
+    them all in (a failed write leaves the earlier reports as they were, not a mix); returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for level in score.levels:
-        for suffix, text in (
-            ("sys", level_summary(score, level)),
-            ("pra", pra_text(score, level)),
-            ("dtl", dtl_text(score, level)),
-        ):
-            path = out_dir / f"{level}.{suffix}"
-            path.write_text(text + "\n", encoding="utf-8")
-            written.append(path)
-    path = out_dir / "score.json"
-    path.write_text(report_json(score_json), encoding="utf-8")
-    return [*written, path]
+    texts = [
+        text
+        for level in score.levels
+        for text in (level_summary(score, level), pra_text(score, level), dtl_text(score, level))
+    ]
+    paths = report_files(out_dir, score.levels)
+    if folders := [str(path) for path in paths if path.is_dir()]:
+        raise InputError(f"{folders[0]}: a folder where a report is written")
+    parts = [path.with_name(path.name + ".part") for path in paths]
+    try:
+        for part, text in zip(parts, [*(t + "\n" for t in texts), report_json(score_json)], strict=True):
+            part.write_text(text, encoding="utf-8")
+    except BaseException:
+        for part in parts:
+            part.unlink(missing_ok=True)
+        raise
+    for part, path in zip(parts, paths, strict=True):
+        part.replace(path)
+    return paths

@@ -137,12 +137,14 @@ def _json_parser(role: Role):
             raise ValueError(f"invalid JSON ({err.msg})") from None
         if not isinstance(obj, dict) or "id" not in obj:
             raise ValueError("not a JSON object with an 'id'")
+        if not isinstance(obj["id"], str) or not obj["id"].strip():  # as a manifest's: null was scored as "None"
+            raise ValueError(f"'id' is {json.dumps(obj['id'])}, expected a non-empty string")
         key = next((k for k in keys if k in obj), None)
         if key is None:
             raise ValueError(f"no {' or '.join(repr(k) for k in keys)} field")
         if not isinstance(obj[key], str):
             raise ValueError(f"field {key!r} is not a string")
-        return str(obj["id"]), obj[key]
+        return obj["id"], obj[key]
 
     return parse
 
