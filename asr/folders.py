@@ -3,9 +3,10 @@ half-written."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,3 +51,17 @@ def replace_folder(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         new.rename(out)
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(path: Path) -> Iterator[None]:
+    """Removes the folder `path` where the body made it and failed leaving it empty: a run refused after its
+    output folder was made (a model that does not load) leaves no folder behind."""
+    existed = path.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):  # not empty, or already gone (another process removed it)
+                path.rmdir()
+        raise

@@ -522,6 +522,7 @@ def test_inputs_found_wrong_late_or_by_a_traceback_are_one_line_before_the_first
     (processor / "vocab.json").unlink()
     proc = _run(_args(setup, tmp_path / "d", processor=processor, max_steps=1))
     assert proc.returncode == 2 and "not a processor folder (no vocab.json" in proc.stderr
+    assert not (tmp_path / "d").exists()  # the output folder, made before the processor was read, is gone
 
     run = tmp_path / "e"
     assert train_main(_args(setup, run, max_steps=4)) == 0

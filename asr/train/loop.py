@@ -29,7 +29,7 @@ from asr.data.check import ctc_frames, ctc_min_frames
 from asr.data.manifest import Utterance, read_utterances
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
-from asr.folders import write_whole
+from asr.folders import removed_if_left_empty, write_whole
 from asr.inference import CTCInference, manifest_audio
 from asr.model.adapters import save_adapter
 from asr.model.folder import ModelFolder
@@ -770,4 +770,5 @@ def _written_by_runs(inside: Path) -> bool:
 
 def train(cfg: TrainConfig, command: str) -> dict:
     """Trains with `cfg`; returns the run information (also written to run_info.json)."""
-    return Trainer(cfg, command).run()
+    with removed_if_left_empty(Path(cfg.output_dir)):
+        return Trainer(cfg, command).run()
