@@ -1,0 +1,20 @@
+"""A model named by a local folder or by a hub id: the folder its small files (not the weights) are read from."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+
+@functools.cache  # a hub id is looked up once a process
+def local_folder(name: str, files: tuple[str, ...]) -> Path:
+    """`name` where it is a folder; for a hub id, its snapshot in the hub cache, holding those of `files` the
+    model has (transformers reads the weights itself). A hub id with no snapshot to be had stays itself."""
+    if Path(name).is_dir():
+        return Path(name)
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name, allow_patterns=list(files)))
+    except (OSError, ValueError):  # no hub and no copy cached (OSError), not a hub id (ValueError)
+        return Path(name)
