@@ -55,13 +55,17 @@ def replace_folder(new: Path, out: Path) -> None:
 
 @contextlib.contextmanager
 def removed_if_left_empty(path: Path) -> Iterator[None]:
-    """Removes the folder `path` where the body made it and failed leaving it empty: a run refused after its
-    output folder was made (a model that does not load) leaves no folder behind."""
-    existed = path.exists()
+    """Removes the folder `path` (and the parents made with it) where the body made it and failed leaving it
+    empty: a run refused after its output folder was made (a model that does not load) leaves no folder."""
+    made = [p for p in [path, *path.parents] if not p.exists()]  # the folder and the parents it would make
     try:
         yield
     except BaseException:
-        if not existed:
-            with contextlib.suppress(OSError):  # not empty, or already gone (another process removed it)
-                path.rmdir()
+        for folder in made:
+            try:
+                folder.rmdir()
+            except FileNotFoundError:  # another process removed it
+                continue
+            except OSError:  # not empty: nor are the folders above it
+                break
         raise

@@ -115,7 +115,10 @@ def _build(args: argparse.Namespace) -> int:
     options = BuildOptions(args.order, parse_prune(args.prune), args.memory, args.quantize)
     check, processor = None, _processor_folder(args)
     if processor is not None and (processor / "vocab.json").is_file():
-        vocab = json.loads((processor / "vocab.json").read_text(encoding="utf-8"))
+        try:
+            vocab = json.loads((processor / "vocab.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise InputError(f"{processor / 'vocab.json'}: not a readable vocabulary ({err})") from None
         check = functools.partial(_report_unspellable, processor=args.processor, vocab=vocab, out=args.out)
     info = build_lm(args.text, args.out, _normalizer(args), options, args.dev, check)
     counts = " ".join(f"{n}-grams {c}" for n, c in info["ngrams"].items())

@@ -95,6 +95,7 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     ("option", "message"),
     [
         (["--hours", "0"], "too few for train, dev and test"),
+        (["--hours", "inf"], "--hours inf: expected a finite number of hours"),
         (["--langs", "fi,xx"], "--langs 'fi,xx': expected some of"),
         (["--langs", ""], "--langs '': expected some of"),
         (["--speed-factors", "0"], "expected numbers from 0.5 to 2"),

@@ -368,6 +368,8 @@ def test_a_failed_rerun_leaves_the_embedded_audio_behind_the_manifests_as_it_was
     assert after == ["audio/dev/x0.wav", "audio/train/x0.wav", "audio/train/x1.wav"]
     assert (out / "audio" / "train" / "x0.wav").read_bytes() == Path(u1).read_bytes()
     assert not (out / "staged.part").exists()
+    assert data_main([*args, f"hf:{tmp_path / 'v1'}", "--splits", "train"]) == 0  # dev's audio goes with dev.jsonl
+    assert sorted(p.name for p in (out / "audio").iterdir()) == ["train"] and not (out / "dev.jsonl").exists()
     other = tmp_path / "other"
     (other / "audio").mkdir(parents=True)
     assert data_main([*args[:-2], str(other), "--source", f"hf:{tmp_path / 'v1'}"]) == 2  # whose audio folder?

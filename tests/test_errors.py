@@ -218,6 +218,14 @@ def test_a_score_report_never_replaces_its_input(w, capsys):
     assert score_main([str(hyp), "--report-dir", str(report)]) == 2
     assert "char.pra: a folder where a report is written" in capsys.readouterr().err
     assert sorted(p.name for p in report.iterdir()) == ["char.pra", "score.json"]
+    (report / "char.pra").rmdir()
+    (report / "word.pra.part").write_text(hyp.read_text())  # the name a report is first written under
+    assert score_main([str(report / "word.pra.part"), "--format", "jsonl", "--report-dir", str(report)]) == 2
+    assert "an input of this score" in capsys.readouterr().err
+    (report / "word.pra.part").unlink()
+    assert score_main([str(hyp), "--report-dir", str(report)]) == 0
+    assert score_main([str(hyp), "--report-dir", str(report), "--level", "word"]) == 0  # char.*: another score's
+    assert sorted(p.name for p in report.iterdir()) == ["score.json", "word.dtl", "word.pra", "word.sys"]
 
 
 def test_a_transcript_id_that_is_no_string_is_refused(w, capsys):

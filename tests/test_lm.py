@@ -173,6 +173,9 @@ def test_words_the_model_cannot_write_are_named_at_build(tmp_path, capsys):
     assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 2
     assert (tmp_path / "lm" / "lm.bin").read_bytes() == before and "nothing was written" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("lm")) == ["lm"]
+    (tmp_path / "m" / "vocab.json").write_text("{bad", encoding="utf-8")  # a traceback
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 2
+    assert f"{tmp_path / 'm' / 'vocab.json'}: not a readable vocabulary" in capsys.readouterr().err
 
 
 def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, capsys):

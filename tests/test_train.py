@@ -523,6 +523,8 @@ def test_inputs_found_wrong_late_or_by_a_traceback_are_one_line_before_the_first
     proc = _run(_args(setup, tmp_path / "d", processor=processor, max_steps=1))
     assert proc.returncode == 2 and "not a processor folder (no vocab.json" in proc.stderr
     assert not (tmp_path / "d").exists()  # the output folder, made before the processor was read, is gone
+    proc = _run(_args(setup, tmp_path / "n" / "e" / "d", processor=processor, max_steps=1))
+    assert proc.returncode == 2 and not (tmp_path / "n").exists()  # and the parents made with it
 
     run = tmp_path / "e"
     assert train_main(_args(setup, run, max_steps=4)) == 0

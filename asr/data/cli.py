@@ -93,6 +93,8 @@ def run_synth(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: expected at least 1")
+    if not math.isfinite(args.hours):  # inf was written to synth_settings.json as Infinity, not JSON
+        raise InputError(f"--hours {args.hours}: expected a finite number of hours")
     langs = _listed(args.langs, "--langs", LANGUAGES)  # every language checked before any is made
     engines = tuple(_listed(args.engines, "--engines", ENGINES))
     if engines[:1] != ("espeak-ng",):

@@ -43,10 +43,13 @@ def _write_splits(out_dir: Path, results: dict[str, CheckResult]) -> None:
         raise
     for (split, ext), part in parts.items():
         part.replace(out_dir / f"{split}{ext}")
-    for staged in sorted((out_dir / STAGED / "audio").glob("*")):
-        shutil.rmtree(out_dir / "audio" / staged.name, ignore_errors=True)  # the earlier run's, of this source
+    staged = out_dir / STAGED / "audio"
+    if staged.is_dir():  # a source that embeds audio: OUT/audio/ holds its audio alone (an unclaimed one is refused)
+        for split in earlier | set(results):  # the earlier run's, of this source
+            shutil.rmtree(out_dir / "audio" / split, ignore_errors=True)
         (out_dir / "audio").mkdir(exist_ok=True)
-        staged.replace(out_dir / "audio" / staged.name)
+        for folder in sorted(staged.iterdir()):
+            folder.replace(out_dir / "audio" / folder.name)
     shutil.rmtree(out_dir / STAGED, ignore_errors=True)
     for split in earlier - set(results):
         for path in split_files(out_dir, split):

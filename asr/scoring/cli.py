@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = {Path(p).resolve() for p in (args.ref, hyp_path)}
     if args.json not in (None, "-") and Path(args.json).resolve() in inputs:  # it was written over, exit 0
         raise InputError(f"--json {args.json} is an input of this score; write the report elsewhere")
-    if args.report_dir and (clash := [p for p in report_files(args.report_dir, levels) if p.resolve() in inputs]):
+    if args.report_dir and (clash := [p for p in report_files(args.report_dir, parts=True) if p.resolve() in inputs]):
         raise InputError(f"--report-dir {args.report_dir} would write over {clash[0]}, an input of this score; write "
                          "the reports elsewhere")  # fmt: skip
     refs = read_transcripts(args.ref, "ref", args.format)

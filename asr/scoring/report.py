@@ -22,7 +22,7 @@ from pathlib import Path
 from wcwidth import wcswidth
 
 from asr.errors import InputError
-from asr.scoring.align import UNITS, Alignment, Level
+from asr.scoring.align import LEVELS, UNITS, Alignment, Level
 from asr.scoring.corpus import CorpusScore, Totals
 
 _UNIT_HEADER = {"word": "#Wrd", "char": "#Chr"}
@@ -200,10 +200,16 @@ def report_json(report: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def report_files(out_dir: Path, levels: Iterable[str]) -> list[Path]:
-    """The files `write_report_dir` writes: each level's .sys, .pra and .dtl, and score.json."""
-    return [*(out_dir / f"{level}.{suffix}" for level in levels for suffix in ("sys", "pra", "dtl")),
-            out_dir / "score.json"]  # fmt: skip
+def report_files(out_dir: Path, levels: Iterable[str] = LEVELS, parts: bool = False) -> list[Path]:
+    """The files `write_report_dir` writes: each level's .sys, .pra and .dtl, and score.json; with `parts`, the
+    names they are first written under too."""
+    paths = [*(out_dir / f"{level}.{suffix}" for level in levels for suffix in ("sys", "pra", "dtl")),
+             out_dir / "score.json"]  # fmt: skip
+    return [*paths, *map(_part, paths)] if parts else paths
+
+
+def _part(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
 
 
 def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> list[Path]:
@@ -218,7 +224,7 @@ def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> lis
     paths = report_files(out_dir, score.levels)
     if folders := [str(path) for path in paths if path.is_dir()]:
         raise InputError(f"{folders[0]}: a folder where a report is written")
-    parts = [path.with_name(path.name + ".part") for path in paths]
+    parts = list(map(_part, paths))
     try:
         for part, text in zip(parts, [*(t + "\n" for t in texts), report_json(score_json)], strict=True):
             part.write_text(text, encoding="utf-8")
@@ -228,4 +234,6 @@ def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> lis
         raise
     for part, path in zip(parts, paths, strict=True):
         part.replace(path)
+    for path in set(report_files(out_dir)) - set(paths):  # another level's, of an earlier score
+        path.unlink(missing_ok=True)
     return paths

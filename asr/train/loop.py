@@ -584,7 +584,7 @@ class Trainer:
         while self.state.step < cfg.max_steps:
             batches, unsharded = self._epoch_batches(self.state.epoch)
             passed_over = passed_over + 1 if not batches else 0
-            if passed_over > MAX_EPOCHS_PASSED_OVER:
+            if passed_over >= MAX_EPOCHS_PASSED_OVER:
                 raise InputError(
                     f"{cfg.train_manifest}: {passed_over} epochs in a row had fewer batches than the "
                     f"{self.acc.num_processes} processes; lower max_batch_seconds"
