@@ -1,5 +1,5 @@
-"""Replacing a folder whole: what readers of an output folder (LMs, best/, model/, checkpoints) never see
-half-written."""
+"""Replacing a folder whole, or a set of files together: what readers of an output folder (LMs, best/, model/,
+checkpoints, manifests, score reports) never see half-written."""
 
 from __future__ import annotations
 
@@ -51,6 +51,30 @@ def replace_folder(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         new.rename(out)
+
+
+def part_path(path: Path) -> Path:
+    """The name `write_together` first writes `path` under."""
+    return path.with_name(path.name + ".part")
+
+
+def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
+    """Fills each path's `part_path` (with the text, UTF-8, or by the writer given for it), then moves them all
+    in: a failed or interrupted write leaves the earlier files as they were (not a mix of two runs') and no part
+    behind."""
+    parts = {path: part_path(path) for path in writes}
+    try:
+        for path, write in writes.items():
+            if isinstance(write, str):
+                parts[path].write_text(write, encoding="utf-8")
+            else:
+                write(parts[path])
+    except BaseException:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
+        raise
+    for path, part in parts.items():
+        part.replace(path)
 
 
 @contextlib.contextmanager

@@ -5,16 +5,21 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from asr.text import TEXT_CONFIG
+
+RUN_INFO = "run_info.json"  # in a model folder: the training run that made it (`asr.model.folder`)
+SMALL_FILES = (TEXT_CONFIG, RUN_INFO, "vocab.json")  # what the toolkit itself reads of a model, besides transformers
+
 
 @functools.cache  # a hub id is looked up once a process
-def local_folder(name: str, files: tuple[str, ...]) -> Path:
-    """`name` where it is a folder; for a hub id, its snapshot in the hub cache, holding those of `files` the
-    model has (transformers reads the weights itself). A hub id with no snapshot to be had stays itself."""
+def local_folder(name: str) -> Path:
+    """`name` where it is a folder; for a hub id, its snapshot in the hub cache, holding those of `SMALL_FILES`
+    the model has (transformers reads the weights itself). A hub id with no snapshot to be had stays itself."""
     if Path(name).is_dir():
         return Path(name)
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(name, allow_patterns=list(files)))
+        return Path(snapshot_download(name, allow_patterns=list(SMALL_FILES)))
     except (OSError, ValueError):  # no hub and no copy cached (OSError), not a hub id (ValueError)
         return Path(name)

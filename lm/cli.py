@@ -27,9 +27,8 @@ def _add_normalizer(p: argparse.ArgumentParser, required: bool = True) -> None:
 def _processor_folder(args: argparse.Namespace) -> Path | None:
     """--processor's folder (a hub id's snapshot: `local_folder`), or None without one."""
     from asr.hub import local_folder
-    from asr.text import TEXT_CONFIG
 
-    return None if args.processor is None else local_folder(args.processor, (TEXT_CONFIG, "vocab.json"))
+    return None if args.processor is None else local_folder(args.processor)
 
 
 def _normalizer(args: argparse.Namespace) -> Normalizer:

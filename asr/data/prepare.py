@@ -7,6 +7,7 @@ utterance fails is an error.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -15,6 +16,7 @@ from asr.data.check import CheckResult, Rejected, check_utterances
 from asr.data.manifest import Utterance, write_jsonl, write_manifest
 from asr.data.sources import SourceOptions, canonical_source, load_source, one_split, parse_source
 from asr.errors import InputError, writable_dir
+from asr.folders import write_together
 from asr.text import Normalizer
 
 _EXTENSIONS = (".jsonl", ".rejected.jsonl")  # a split's manifest and its list of rejected utterances
@@ -32,17 +34,12 @@ def _write_splits(out_dir: Path, results: dict[str, CheckResult]) -> None:
     in `STAGED`; the files of splits an earlier summary.json lists and `results` lacks are removed (they would
     be taken for this corpus's). A failed or interrupted write leaves the earlier files as they were."""
     earlier = set(_earlier_summary(out_dir).get("splits") or {})
-    parts = {(split, ext): out_dir / f"{split}{ext}.part" for split in results for ext in _EXTENSIONS}
-    try:
-        for split, result in results.items():
-            write_manifest(parts[split, ".jsonl"], result.usable)
-            write_jsonl(parts[split, ".rejected.jsonl"], result.rejected_records())
-    except BaseException:
-        for part in parts.values():
-            part.unlink(missing_ok=True)
-        raise
-    for (split, ext), part in parts.items():
-        part.replace(out_dir / f"{split}{ext}")
+    writes = {}
+    for split, result in results.items():
+        manifest, rejected = split_files(out_dir, split)
+        writes[manifest] = functools.partial(write_manifest, utterances=result.usable)
+        writes[rejected] = functools.partial(write_jsonl, rows=result.rejected_records())
+    write_together(writes)
     staged = out_dir / STAGED / "audio"
     if staged.is_dir():  # a source that embeds audio: OUT/audio/ holds its audio alone (an unclaimed one is refused)
         for split in earlier | set(results):  # the earlier run's, of this source
@@ -50,7 +47,6 @@ def _write_splits(out_dir: Path, results: dict[str, CheckResult]) -> None:
         (out_dir / "audio").mkdir(exist_ok=True)
         for folder in sorted(staged.iterdir()):
             folder.replace(out_dir / "audio" / folder.name)
-    shutil.rmtree(out_dir / STAGED, ignore_errors=True)
     for split in earlier - set(results):
         for path in split_files(out_dir, split):
             path.unlink(missing_ok=True)
@@ -84,9 +80,7 @@ def check_and_write(
 
 
 def _write_summary(out_dir: Path, summary: dict) -> None:
-    part = out_dir / "summary.json.part"
-    part.write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    part.replace(out_dir / "summary.json")
+    write_together({out_dir / "summary.json": json.dumps(summary, ensure_ascii=False, indent=1) + "\n"})
 
 
 def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, normalizer: Normalizer) -> dict:

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.errors import InputError
-from asr.hub import local_folder
+from asr.hub import RUN_INFO, local_folder
 from asr.text import TEXT_CONFIG, Normalizer, folder_normalizer, read_text_config
-
-RUN_INFO = "run_info.json"
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class ModelFolder:
         """The folder of a model named by a path or a hub id (`local_folder`): a hub id's asr_text.json,
         run_info.json and vocab.json are read from its snapshot (or the model trained by this toolkit and
         published was scored with the normaliser none)."""
-        return cls(local_folder(name, (TEXT_CONFIG, RUN_INFO, "vocab.json")))
+        return cls(local_folder(name))
 
     def normalizer(self) -> Normalizer:
         """The normaliser of the model's targets (``none`` when the folder names none)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from wcwidth import wcswidth
 
 from asr.errors import InputError
+from asr.folders import part_path, write_together
 from asr.scoring.align import LEVELS, UNITS, Alignment, Level
 from asr.scoring.corpus import CorpusScore, Totals
 
@@ -200,40 +201,25 @@ def report_json(report: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
+_REPORTS = {"sys": level_summary, "pra": pra_text, "dtl": dtl_text}  # a level's report files, by suffix
+
+
 def report_files(out_dir: Path, levels: Iterable[str] = LEVELS, parts: bool = False) -> list[Path]:
     """The files `write_report_dir` writes: each level's .sys, .pra and .dtl, and score.json; with `parts`, the
     names they are first written under too."""
-    paths = [*(out_dir / f"{level}.{suffix}" for level in levels for suffix in ("sys", "pra", "dtl")),
-             out_dir / "score.json"]  # fmt: skip
-    return [*paths, *map(_part, paths)] if parts else paths
-
-
-def _part(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
+    paths = [*(out_dir / f"{level}.{suffix}" for level in levels for suffix in _REPORTS), out_dir / "score.json"]
+    return [*paths, *map(part_path, paths)] if parts else paths
 
 
 def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> list[Path]:
-    """Writes the .sys, .pra and .dtl reports of every level and score.json beside their places, then moves
-    them all in (a failed write leaves the earlier reports as they were, not a mix); returns the paths."""
+    """Writes the .sys, .pra and .dtl reports of every level and score.json together (`write_together`: a
+    failed write leaves the earlier reports as they were, not a mix); returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    texts = [
-        text
-        for level in score.levels
-        for text in (level_summary(score, level), pra_text(score, level), dtl_text(score, level))
-    ]
     paths = report_files(out_dir, score.levels)
     if folders := [str(path) for path in paths if path.is_dir()]:
         raise InputError(f"{folders[0]}: a folder where a report is written")
-    parts = list(map(_part, paths))
-    try:
-        for part, text in zip(parts, [*(t + "\n" for t in texts), report_json(score_json)], strict=True):
-            part.write_text(text, encoding="utf-8")
-    except BaseException:
-        for part in parts:
-            part.unlink(missing_ok=True)
-        raise
-    for part, path in zip(parts, paths, strict=True):
-        part.replace(path)
+    texts = [_REPORTS[suffix](score, level) + "\n" for level in score.levels for suffix in _REPORTS]
+    write_together(dict(zip(paths, [*texts, report_json(score_json)], strict=True)))
     for path in set(report_files(out_dir)) - set(paths):  # another level's, of an earlier score
         path.unlink(missing_ok=True)
     return paths

@@ -30,6 +30,7 @@ from asr.data.synth.augment import Augmentation, augment
 from asr.data.synth.texts import MAX_AUDIO_SHARE, sentences
 from asr.data.synth.voices import ENGINES, Speaker, make_speakers
 from asr.errors import InputError, ignore_interrupts, writable_dir
+from asr.folders import write_together
 from asr.text import default_normalizer
 
 CHARS_PER_SECOND = 14.0  # espeak-ng at about 160 words a minute: for planning the number of sentences
@@ -190,9 +191,7 @@ def claim_folder(lang_dir: Path, settings: dict) -> None:
     """Records the settings a corpus folder is made with; a folder made with other settings is refused (its
     audio would be kept under the new settings' transcripts)."""
     check_folder(lang_dir, settings)
-    part = lang_dir / f"{SETTINGS_FILE}.part"  # whole or not at all: a kill here left an empty file
-    part.write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
-    part.replace(lang_dir / SETTINGS_FILE)
+    write_together({lang_dir / SETTINGS_FILE: json.dumps(settings, indent=1) + "\n"})  # a kill left an empty file
 
 
 def check_folder(lang_dir: Path, settings: dict) -> None:
