@@ -551,6 +551,15 @@ def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_du
     assert "an 'offset' without a 'duration'" in capsys.readouterr().err
 
 
+def test_a_segment_past_the_end_of_its_file_says_so(tmp_path, audio):
+    """libsndfile's words were "Internal psf_fseek() failed"."""
+    from asr.data.audio import read_utterance_audio
+
+    length = sf.info(str(audio["u0"])).duration
+    with pytest.raises(InputError, match=rf"utterance s_1: .*offset {length + 1:g} s is past the end of the"):
+        read_utterance_audio("s_1", audio["u0"], 16000, length + 1, 0.5)
+
+
 def test_audiofolder_ids_come_from_the_path_under_the_split_and_collisions_are_refused(tmp_path, audio, capsys):
     """One metadata file per folder, each listing 1.wav, gave both the id "1": one was dropped as a duplicate."""
     root = tmp_path / "folder"

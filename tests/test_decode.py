@@ -546,6 +546,8 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         (["--decoder", "beam", "--nbest", "0"], "--nbest 0: expected at least 1"),
         (["--decoder", "beam", "--beam-prune-logp", "5"], "--beam-prune-logp 5: expected 0 or less"),
         (["--batch-seconds", "inf"], "--batch-seconds inf: expected"),
+        (["--batch-seconds", "1e305"], "--batch-seconds 1e+305: expected"),  # a traceback on a long recording
+        (["--chunk-seconds", "1e305"], "--chunk-seconds 1e+305: expected"),
         (["--manifest", "TWICE"], "more than once"),
         (["--manifest", "SHORT"], "fewer than the 400"),
         (["--manifest", "LONGER"], "the manifest says 100.000 s"),  # its hours and RTFx would be counted from it

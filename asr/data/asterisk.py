@@ -6,7 +6,8 @@
 professional speaker per language: the voice folder names the speaker. Entries are skipped, and counted by
 reason (and listed in ``skipped.jsonl``), when they are not speech (``[beep]``, ``(10 seconds of silence)``),
 have no recording, speak symbols or digits the text does not hold (``*``, ``#``, ``1``), or lost letters in the
-transcript file (Italian ``pu? essere``); bracketed glosses and stage notes are removed from the text.
+transcript file (Italian ``pu? essere``, ``La conferenza ? piena``); recordings no entry names are counted too
+(``no transcript``). Bracketed glosses and stage notes are removed from the text.
 Prompts are split 80/10/10 into train/dev/test by a hash of their name, so the split of a prompt never changes;
 a dev or test prompt with the words of a prompt of train, of dev (for test) or of its own split before it (one
 sentence recorded under several names) is skipped.
@@ -47,7 +48,8 @@ def split_of(name: str) -> str:
 
 
 _TONE = re.compile(r"\s*(\[[^\]]*\]|<[^>]*>|\([^)]*\)|un suono\b.*)\s*", re.IGNORECASE)  # it: "un suono beep"
-_LOST_LETTER = re.compile(r"[^\W\d_]\?(?=[^\W\d_]|\s+[^\W\d_A-Z])")  # "pu? essere": the transcript lost "ò"
+# "pu? essere" lost "ò", "La conferenza ? piena" lost the word "è": a "?" inside a word, or before a lower-case one
+_LOST_LETTER = re.compile(r"(?:[^\W\d_]|(?<!\S))\?(?=[^\W\d_]|\s+[^\W\d_A-Z])")
 
 
 def clean_text(text: str) -> tuple[str, str | None]:
@@ -108,7 +110,9 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], list[dict]]:
     skipped: list[dict] = []
     names: dict[str, str] = {}  # utterance id -> prompt name
     seen: set[str] = set()
-    for name, text in _transcripts(lang):
+    entries = _transcripts(lang)
+    listed = {name.lower() for name, _ in entries}
+    for name, text in entries:
         spoken, reason = clean_text(text)
         wav = wavs.get(name.lower())
         if reason is None and wav is None:
@@ -123,7 +127,13 @@ def load_prompts(lang: str) -> tuple[dict[str, list[Utterance]], list[dict]]:
         names[utt_id] = name
         utterance = Utterance(utt_id, str(wav), 0.0, spoken, speaker, lang)
         splits.setdefault(split_of(name), []).append(utterance)
-    return splits, skipped + _repeats(lang, splits, names)
+    return splits, skipped + _unlisted(wavs, listed) + _repeats(lang, splits, names)
+
+
+def _unlisted(wavs: dict[str, Path], listed: set[str]) -> list[dict]:
+    """The recordings that no transcript entry names (Spanish digits/10.wav, listed as a second digits/0), as
+    skipped entries: left out, and counted."""
+    return [{"name": name, "reason": "no transcript", "text": ""} for name in sorted(wavs.keys() - listed)]
 
 
 SKIPPED_FILE = "skipped.jsonl"

@@ -86,6 +86,8 @@ def load_audio(
     with sf.SoundFile(str(path)) as f:
         start = round(offset * f.samplerate)
         if start:
+            if start >= f.frames:  # libsndfile's own error: "Internal psf_fseek() failed"
+                raise ValueError(f"offset {offset:g} s is past the end of the {f.frames / f.samplerate:.2f} s file")
             f.seek(start)
         frames = -1 if duration is None else round(duration * f.samplerate)
         samples = f.read(frames, dtype="float32", always_2d=True)

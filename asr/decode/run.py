@@ -35,6 +35,8 @@ from asr.scoring.report import write_report_dir
 from asr.text import Normalizer, get_normalizer
 from lm.folder import LMFolder
 
+MAX_SECONDS = 86_400  # --batch-seconds and --chunk-seconds: more overflowed the sample counts (a traceback)
+
 
 @dataclass
 class DecodeOptions:
@@ -360,7 +362,12 @@ def check_options(opts: DecodeOptions) -> None:
     for option, value, ok, expected in (
         ("--beam-width", opts.beam.beam_width, opts.beam.beam_width >= 1, "at least 1"),
         ("--nbest", opts.depth, opts.depth >= 1, "at least 1"),
-        ("--batch-seconds", opts.batch_seconds, 0 <= opts.batch_seconds < math.inf, "0 (the device's default) or more"),
+        (
+            "--batch-seconds",
+            opts.batch_seconds,
+            0 <= opts.batch_seconds <= MAX_SECONDS,
+            f"0 (the device's default) to {MAX_SECONDS} (a day)",
+        ),
         ("--alpha", opts.beam.alpha, math.isfinite(opts.beam.alpha), "a number"),
         ("--beta", opts.beam.beta, math.isfinite(opts.beam.beta), "a number"),
         ("--gamma", opts.gamma, math.isfinite(opts.gamma), "a number"),
@@ -376,8 +383,8 @@ def check_options(opts: DecodeOptions) -> None:
         (
             "--chunk-seconds",
             opts.chunk_seconds,
-            opts.chunk_seconds == 0 or 1 <= opts.chunk_seconds < math.inf,
-            "0 or a number of seconds from 1",
+            opts.chunk_seconds == 0 or 1 <= opts.chunk_seconds <= MAX_SECONDS,
+            f"0 or a number of seconds from 1 to {MAX_SECONDS}",
         ),
     ):
         if not ok:

@@ -706,8 +706,17 @@ class Trainer:
         info = self._run_info(resumed)
         self.runlog.finish(info, final, f"{self.cfg.model} on {self.cfg.train_manifest}")
         self.acc.wait_for_everyone()
-        self.acc.end_training()
+        self._leave_process_group()
         return info
+
+    def _leave_process_group(self) -> None:
+        """Ends the run's process group, the DDP wrapper first. Freed last by the wrapper's reducer, torch's gloo
+        group waits for its worker threads while holding the GIL, and a worker still freeing the Python tensors of
+        a finished collective waits for the GIL: one process in a few hung at exit (pytorch/pytorch#56297).
+        Freed by destroy_process_group instead, the group's destructor releases the GIL."""
+        self.model = self.acc.unwrap_model(self.model)
+        self.acc.free_memory()  # accelerate's own references to the wrapper, then a garbage collection
+        self.acc.end_training()
 
     def _model_is_current(self, final: Path) -> bool:
         """Whether model/ holds this run's final model already: a finished run run again, no step taken. It is
