@@ -3,9 +3,12 @@
 # module) and installs them into .venv/bin, where `lm` looks first. Quick when they are there already.
 # Needs: cmake, g++, Boost (program-options, system, thread, test), zlib, bz2, lzma dev packages (setup.sh).
 set -euo pipefail
+unset CDPATH
 cd "$(dirname "$0")/.."
 KENLM_VERSION=0.3.0
-if [[ -x .venv/bin/lmplz && -x .venv/bin/build_binary ]]; then
+# built again where a library they link went away (Boost after a Debian upgrade)
+if [[ -x .venv/bin/lmplz && -x .venv/bin/build_binary ]] &&
+    ! ldd .venv/bin/lmplz .venv/bin/build_binary | grep -q "not found"; then
     exit 0
 fi
 echo "setup: building KenLM $KENLM_VERSION's lmplz and build_binary (about a minute)"

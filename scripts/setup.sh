@@ -3,11 +3,12 @@
 # Debian packages, a virtual environment at .venv/, torch 2.13.0 first (the CPU build; an unpinned torch pulls
 # a CUDA build of several GB), then this package, editable, with its development extras.
 set -euo pipefail
+unset CDPATH  # cd would look up relative folders there (and print the one it found)
 cd "$(dirname "$0")/.."
 
 # sctk: NIST sclite, the scoring yardstick; espeak-ng and the fortunes: the synthetic corpus (voices, text);
 # asterisk-core-sounds-*: real recorded prompts (transcripts, and the 8 kHz recordings in the -wav packages)
-APT_PACKAGES=(sctk gcc python3-dev espeak-ng fortunes-min fortunes fortunes-de fortunes-ru fortunes-es fortunes-it)
+APT_PACKAGES=(sctk gcc python3-dev python3-venv espeak-ng fortunes-min fortunes fortunes-de fortunes-ru fortunes-es fortunes-it)
 # KenLM's lmplz and build_binary are built from source (scripts/build_kenlm.sh): a compiler, cmake, Boost, zlib
 APT_PACKAGES+=(g++ cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev
     zlib1g-dev libbz2-dev liblzma-dev)
@@ -24,8 +25,8 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+for pkg in "${APT_PACKAGES[@]}"; do  # dpkg -s also knew removed and half-installed packages
+    [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
     echo "setup: installing Debian packages: ${missing[*]}"
@@ -33,7 +34,14 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [[ ! -x .venv/bin/python ]]; then
+is_311() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; }
+# a venv made without python3-venv has a python and no pip; one of another Python fails pip's resolver
+if [[ -e .venv ]] && ! { is_311 .venv/bin/python && .venv/bin/python -m pip --version >/dev/null 2>&1; }; then
+    echo "setup: .venv has no pip or is not Python 3.11 (an interrupted set-up?): making it again"
+    rm -rf .venv
+fi
+if [[ ! -e .venv ]]; then
+    is_311 "$PYTHON" || { echo "setup: needs Python 3.11 (pyproject.toml); $PYTHON is not: set PYTHON=" >&2; exit 1; }
     echo "setup: creating .venv with $($PYTHON --version)"
     "$PYTHON" -m venv .venv
 fi
@@ -51,8 +59,14 @@ if ! .venv/bin/python -c "import torch, sys; sys.exit(torch.__version__.split('+
     echo "setup: installing torch $TORCH_VERSION (CPU)"
     pip install "torch==$TORCH_VERSION"
 fi
-echo "setup: installing the asr package (editable) and its dependencies"
-pip install -e ".[dev]"
+# installed again only when what it is built from changed: pip builds it in an isolated environment, which
+# needs the package index even when everything is installed
+stamp=$(cat pyproject.toml asr/scoring/_align.c | sha256sum)
+if [[ $(cat .venv/.asr-installed 2>/dev/null) != "$stamp" ]] || ! .venv/bin/python -c "import asr.scoring._align" 2>/dev/null; then
+    echo "setup: installing the asr package (editable) and its dependencies"
+    pip install -e ".[dev]"
+    echo "$stamp" >.venv/.asr-installed
+fi
 # pyctcdecode 0.5.0 (the reference beam decoder, 2023) pins numpy<2 without needing it: its outputs are
 # identical on numpy 2 (tests/test_decoders.py compares them with the fast backend), so it goes in without deps
 if ! .venv/bin/python -c "import pyctcdecode" 2>/dev/null; then

@@ -772,6 +772,15 @@ def test_publishing_looks_at_what_each_stage_reads_and_refuses_before_any_stage(
     assert "stage 6 (train.train_10min) was made with train overrides: '--max_steps' '5'" in grown.stdout
 
 
+def test_a_recipe_run_by_a_relative_path_ignores_cdpath(tmp_path):
+    """With CDPATH=. exported, cd printed the folder it found: ROOT held two lines, and every default path too."""
+    stubbed(tmp_path, RUN)  # writes the stub
+    proc = subprocess.run(["bash", "recipes/synth/run.sh", "--exp", str(tmp_path / "c"), "--stop-stage", "2"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, "ASR": str(tmp_path / "stub_asr"), "CDPATH": "."})  # fmt: skip
+    assert proc.returncode == 0 and f"--config {ROOT}/recipes/synth/conf/train_cpu.yaml" in proc.stdout, proc.stderr
+
+
 def test_a_grid_finished_by_an_earlier_version_keeps_its_subsets(tmp_path):
     run = stubbed(tmp_path, ROOT / "recipes" / "librispeech" / "run.sh")
     assert run("--corpus", "synth", "--exp", "g").returncode == 0
@@ -801,11 +810,17 @@ def test_a_grid_that_grows_runs_only_the_new_subset_and_its_leaderboard_reads_th
 
 def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused(tmp_path):
     synth, librispeech = stubbed(tmp_path, RUN), stubbed(tmp_path, ROOT / "recipes" / "librispeech" / "run.sh")
+    (tmp_path / "10min").touch()
     for run, args, message in (
         (synth, ["--train_manifest", "other.jsonl"], "--train_manifest: the recipe sets it for asr train itself"),
         (synth, ["--output-dir", "elsewhere"], "--output_dir: the recipe sets it for asr train itself"),
         (librispeech, ["--corpus", "synthetic"], "--corpus synthetic: expected librispeech or synth"),
         (librispeech, ["--hours", "2"], "--hours is for --corpus synth"),
+        (librispeech, ["--lang", "fr"], "--lang is for --corpus synth"),  # LibriSpeech prepared as English
+        (librispeech, ["--corpus", "synth", "--subsets", "1*"], "unknown subset '1*'"),  # globbed: 10min
+        (synth, ["--model", ""], "option --model is empty"),  # the default model, without a word
+        (synth, ["--results-md", "nodir/R.md"], "--results-md nodir/R.md: no folder nodir"),  # after training
+        (synth, ["--lm-text", "missing.txt"], "--lm-text missing.txt: no such file"),  # at the LM stage
         # the recipes' own numbers: --nlm-minutes failed at stage 5, after the data and LM stages
         (librispeech, ["--corpus", "synth", "--nlm-minutes", "abc"], "--nlm-minutes abc: expected a number above 0"),
         (synth, ["--lm-order", "x"], "--lm-order x: expected a whole number"),
@@ -817,6 +832,7 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
     planted = tmp_path / "planted"  # --hours went into an awk program
     synth("--exp", "h", "--stop-stage", "1", "--hours", f'0.5) + system("touch {planted}") + (0')
     assert not planted.exists()
+    (tmp_path / "extra.txt").touch()
     used = synth("--lang", "es", "--exp", "u", "--stop-stage", "3", "--lm-text", "extra.txt", "--normalize", "none")
     assert used.returncode == 0 and "--normalize none" in used.stdout
     assert "asr lm build --text u/data/es/lm_text.txt u/data/es/train.jsonl extra.txt" in used.stdout

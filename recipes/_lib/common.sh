@@ -13,6 +13,7 @@
 
 set -euo pipefail
 
+unset CDPATH  # cd would look the relative folders up there, and print the one it found into $ROOT
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ASR=${ASR:-$ROOT/.venv/bin/asr}
 ACCELERATE=${ACCELERATE:-$ROOT/.venv/bin/accelerate}
@@ -56,10 +57,11 @@ while (($#)); do
             [[ $_opt =~ ^[a-z][a-z0-9_]*$ ]] || { echo "$0: bad option name $1" >&2; exit 2; }
             [[ $_opt == ngpu ]] && _opt=num_processes
             GIVEN+=("$_opt")
-            [[ $_opt == exp && -z $2 ]] && { echo "$0: --exp is empty" >&2; exit 2; }
             [[ " ${WIRED[*]} " != *" $_opt "* ]] ||
                 { echo "$0: --$_opt: the recipe sets it for asr train itself (its own options: --help)" >&2; exit 2; }
             if [[ -n ${!_opt+set} ]]; then
+                # an empty --model, --train-config or --lang took the recipe's default without a word
+                [[ -n $2 ]] || { echo "$0: option $1 is empty" >&2; exit 2; }
                 printf -v "$_opt" '%s' "$2"
             else
                 TRAIN_OVERRIDES+=("--$_opt" "$2")
@@ -222,6 +224,10 @@ begin_recipe() {
     last_stage=$1
     [[ -n $exp ]] || { echo "$0: --exp is empty" >&2; exit 2; }
     ((stage <= last_stage)) || { echo "$0: --stage $stage is past the last stage ($last_stage)" >&2; exit 2; }
+    # read by the last stages: found missing there, after the data, LM and training stages
+    [[ -z $lm_text || -f $lm_text ]] || { echo "$0: --lm-text $lm_text: no such file" >&2; exit 2; }
+    [[ -z $results_md || -d $(dirname -- "$results_md") ]] ||
+        { echo "$0: --results-md $results_md: no folder $(dirname -- "$results_md")" >&2; exit 2; }
     if [[ -n ${train_config-} ]]; then  # its keys and values, as training will read them
         "$ASR" train --check-options --config "$train_config" "${TRAIN_OVERRIDES[@]}" || exit 2
     fi

@@ -20,7 +20,9 @@ hours=1.5     # --corpus synth: hours of each of the clean and the other corpus
 nlm_minutes=10  # training minutes of the Transformer LM (stage_nlm)
 . "$(dirname "$0")/../_lib/common.sh" "$@"
 [[ $corpus == librispeech || $corpus == synth ]] || { echo "$0: --corpus $corpus: expected librispeech or synth" >&2; exit 2; }
-[[ $corpus == synth || " ${GIVEN[*]} " != *" hours "* ]] || { echo "$0: --hours is for --corpus synth" >&2; exit 2; }
+for _opt in hours lang; do  # LibriSpeech is English, and as large as it is
+    [[ $corpus == synth || " ${GIVEN[*]} " != *" $_opt "* ]] || { echo "$0: --$_opt is for --corpus synth" >&2; exit 2; }
+done
 if [[ $corpus == synth ]]; then  # published: where the recipe's own run puts its results (default_run)
     subsets=${subsets:-10min 1h}
     model=${model:-$ROOT/models/synth-ctc-tiny-wide}
@@ -42,7 +44,8 @@ tune_set=dev_other
 decoders=(greedy beam_lm rescore)
 title="recipes/librispeech ($corpus): labeled data x LM"
 declare -A subset_hours=([10min]=0.1667 [1h]=1 [10h]=10 [100h]=100)
-for subset in $subsets; do  # before any stage: a wrong name failed at stage 2, after hours of data preparation
+read -ra subsets <<<"$subsets"  # words, never glob patterns ('1*' matched a file named 10min)
+for subset in "${subsets[@]}"; do  # before any stage: a wrong name failed at stage 2, after hours of data preparation
     [[ -v subset_hours[$subset] ]] || { echo "$0: --subsets: unknown subset '$subset' (known: ${!subset_hours[*]})" >&2; exit 2; }
     # --corpus synth: train is 80% of the sentences, whose audio runs 10-15% short of --hours: about 70% of it
     # (0.67-0.72 measured); a larger subset failed at stage 2, after the data stage
@@ -51,7 +54,7 @@ for subset in $subsets; do  # before any stage: a wrong name failed at stage 2, 
 done
 # a grid finished by an earlier version has one stage-2 marker for all its subsets: each made subset takes it
 if [[ -e $exp/.done/2.subsets ]]; then
-    for subset in $subsets; do
+    for subset in "${subsets[@]}"; do
         if [[ -e $data/train_$subset.jsonl ]]; then cp "$exp/.done/2.subsets" "$exp/.done/2.subset.train_$subset"; fi
     done
     rm "$exp/.done/2.subsets"
@@ -85,7 +88,7 @@ if run_stage 1 data; then
     stage_done 1 data
 fi
 
-for subset in $subsets; do  # one stage per subset, as training and decoding: --subsets can grow
+for subset in "${subsets[@]}"; do  # one stage per subset, as training and decoding: --subsets can grow
     if run_stage 2 "subset.train_$subset"; then
         "$ASR" data subset "$data/train.jsonl" --hours "${subset_hours[$subset]}" --seed 0 --out "$data/train_$subset.jsonl"
         stage_done 2 "subset.train_$subset"
@@ -100,11 +103,11 @@ elif [[ $corpus == synth ]]; then
 fi
 stage_lm 4
 stage_nlm 5
-for subset in $subsets; do
+for subset in "${subsets[@]}"; do
     stage_train 6 "$exp/train_$subset" "$data/train_$subset.jsonl"
 done
 decoded=()
-for subset in $subsets; do
+for subset in "${subsets[@]}"; do
     stage_decode 7 "$exp/train_$subset" "$exp/decode/$subset"
     decoded+=("$exp/decode/$subset")
 done
