@@ -7,8 +7,8 @@ unset CDPATH
 cd "$(dirname "$0")/.."
 KENLM_VERSION=0.3.0
 # built again where a library they link went away (Boost after a Debian upgrade)
-if [[ -x .venv/bin/lmplz && -x .venv/bin/build_binary ]] &&
-    ! ldd .venv/bin/lmplz .venv/bin/build_binary | grep -q "not found"; then
+if [[ -x .venv/bin/lmplz && -x .venv/bin/build_binary &&
+    $(ldd .venv/bin/lmplz .venv/bin/build_binary) != *"not found"* ]]; then
     exit 0
 fi
 echo "setup: building KenLM $KENLM_VERSION's lmplz and build_binary (about a minute)"

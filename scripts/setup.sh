@@ -25,8 +25,8 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 
 missing=()
-for pkg in "${APT_PACKAGES[@]}"; do  # dpkg -s also knew removed and half-installed packages
-    [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] || missing+=("$pkg")
+for pkg in "${APT_PACKAGES[@]}"; do  # dpkg -s also knew removed and half-installed packages (one line an arch)
+    [[ $(dpkg-query -W -f='${db:Status-Status} ' "$pkg" 2>/dev/null) =~ ^(installed )+$ ]] || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
     echo "setup: installing Debian packages: ${missing[*]}"
@@ -62,7 +62,8 @@ fi
 # installed again only when what it is built from changed: pip builds it in an isolated environment, which
 # needs the package index even when everything is installed
 stamp=$(cat pyproject.toml asr/scoring/_align.c | sha256sum)
-if [[ $(cat .venv/.asr-installed 2>/dev/null) != "$stamp" ]] || ! .venv/bin/python -c "import asr.scoring._align" 2>/dev/null; then
+# (-I: not from the current folder, where the source tree would import without the installed package)
+if [[ $(cat .venv/.asr-installed 2>/dev/null) != "$stamp" ]] || ! .venv/bin/python -I -c "import asr.scoring._align" 2>/dev/null; then
     echo "setup: installing the asr package (editable) and its dependencies"
     pip install -e ".[dev]"
     echo "$stamp" >.venv/.asr-installed

@@ -298,7 +298,8 @@ def test_asterisk_prompts_are_real_speech_with_clean_text(tmp_path):
         ("un suono di beep ascendente", "not speech"),  # Italian tones: one was a test prompt
         ("La chiamata non pu? essere completata cos? come composta.", "letters lost in the transcript (?)"),
         ("La conferenza ? piena.", "letters lost in the transcript (?)"),  # the word "è": kept without it
-        ("Voulez-vous continuer ? Appuyez", None),  # a spaced question mark before a sentence
+        ("Voulez-vous continuer ? Écoutez", None),  # a spaced question mark before a sentence
+        ("Вы уверены? Нажмите", None),
         ("Press 1 now", "digits spoken as words"),
         ('IAX (note: does not say "2")', None),  # the digit is in a gloss, not spoken
         ("Is this correct? Press pound", None),  # a question, not a lost letter

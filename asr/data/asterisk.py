@@ -48,8 +48,13 @@ def split_of(name: str) -> str:
 
 
 _TONE = re.compile(r"\s*(\[[^\]]*\]|<[^>]*>|\([^)]*\)|un suono\b.*)\s*", re.IGNORECASE)  # it: "un suono beep"
-# "pu? essere" lost "ò", "La conferenza ? piena" lost the word "è": a "?" inside a word, or before a lower-case one
-_LOST_LETTER = re.compile(r"(?:[^\W\d_]|(?<!\S))\?(?=[^\W\d_]|\s+[^\W\d_A-Z])")
+# "pu? essere" lost "ò", "La conferenza ? piena" lost the word "è": a "?" inside a word, or before a lower-case
+# one (a question ends before a capital, "continuer ? Écoutez")
+_QUESTION_MARK = re.compile(r"(?:[^\W\d_]|(?<!\S))\?(?:(?P<joined>[^\W\d_])|\s+(?P<next>[^\W\d_]))")
+
+
+def _lost_letter(text: str) -> bool:
+    return any(m["joined"] or m["next"].islower() for m in _QUESTION_MARK.finditer(text))
 
 
 def clean_text(text: str) -> tuple[str, str | None]:
@@ -61,7 +66,7 @@ def clean_text(text: str) -> tuple[str, str | None]:
     spoken = " ".join(_GLOSS.sub(" ", text).split())
     if any(ch.isdigit() for ch in spoken):  # "press 1" is spoken "one": its label would be the digit
         return "", "digits spoken as words"
-    if _LOST_LETTER.search(spoken):  # a letter the transcript file lost: the label would miss it
+    if _lost_letter(spoken):  # a letter the transcript file lost: the label would miss it
         return "", "letters lost in the transcript (?)"
     return spoken, None if spoken else "empty text"
 
