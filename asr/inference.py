@@ -112,10 +112,12 @@ def _not_a_ctc_model(name: str) -> str:
     return f": its config names {', '.join(architectures)}, not a CTC model; fine-tune it with 'asr train'"
 
 
-def _check_loaded(name: str, model, processor, missing_keys: list[str]) -> None:
+def _check_loaded(name: str, model, processor, info: dict) -> None:
     """One line for a model this path cannot run: one that reads features other than the raw waveform (no
-    convolutional feature encoder), or whose weights leave part of the network random (a config naming another
-    architecture loaded every encoder weight as missing). ``masked_spec_embed`` is used in training only."""
+    convolutional feature encoder), whose weights leave part of the network random (a config naming another
+    architecture loaded every encoder weight as missing; ``masked_spec_embed`` is used in training only), or hold
+    feature-encoder or transformer weights it does not use (layer-norm weights under a config saying group norm:
+    another network). Pretraining's weights outside them (quantizer, projections) are dropped, as they should."""
     config = model.config
     if not all(hasattr(config, key) for key in ("conv_kernel", "conv_stride")) or "input_values" not in getattr(
         processor.feature_extractor, "model_input_names", ["input_values"]
@@ -123,10 +125,17 @@ def _check_loaded(name: str, model, processor, missing_keys: list[str]) -> None:
         raise InputError(f"{name}: a {config.model_type} model reads {processor.feature_extractor.model_input_names}, "
                          "not the raw waveform through a convolutional feature encoder: asr runs the wav2vec2 "
                          "family (wav2vec2, HuBERT, WavLM, Data2VecAudio, SEW, UniSpeech, conformer)")  # fmt: skip
-    if missing := sorted(k for k in missing_keys if not k.endswith("masked_spec_embed")):
-        named = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise InputError(f"{name}: its weights lack {len(missing)} of the model's ({named}): they would be random; "
-                         "is config.json this checkpoint's?")  # fmt: skip
+    if missing := sorted(k for k in info["missing_keys"] if not k.endswith("masked_spec_embed")):
+        raise InputError(f"{name}: its weights lack {len(missing)} of the model's ({_some(missing)}): they would be "
+                         "random; is config.json this checkpoint's?")  # fmt: skip
+    body = tuple(f"{model.base_model_prefix}.{part}." for part in ("feature_extractor", "encoder"))
+    if unused := sorted(k for k in info["unexpected_keys"] if k.startswith(body)):
+        raise InputError(f"{name}: its weights hold {len(unused)} that the model's config has no place for "
+                         f"({_some(unused)}): is config.json this checkpoint's?")  # fmt: skip
+
+
+def _some(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
 
 
 def _check_head(name: str, config, tokenizer, head: str = "its CTC head") -> None:
@@ -138,6 +147,34 @@ def _check_head(name: str, config, tokenizer, head: str = "its CTC head") -> Non
     if config.pad_token_id is not None and tokenizer.pad_token_id != config.pad_token_id:
         raise InputError(f"{name}: its tokenizer's blank (pad) is token {tokenizer.pad_token_id}, the model's "
                          f"{config.pad_token_id}: the processor is not this model's")  # fmt: skip
+
+
+def load_checked(name: str, adapter: str | None = None):
+    """A CTC model (float32) and its processor from a folder or hub id, with `adapter`'s weights, refused in one
+    line where this path would run it wrongly: no CTC head, weights that leave part of it random or that it does
+    not use, a processor that is not its head's (`asr decode` and `asr lm attach` alike)."""
+    import torch
+    from safetensors import SafetensorError
+    from transformers import AutoModelForCTC, AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(name)
+        # in float32, cast after the weights' hash: a bf16 decode of a model is a decode of the same weights
+        model, info = AutoModelForCTC.from_pretrained(name, dtype=torch.float32, output_loading_info=True)
+    except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as err:  # TypeError: no tokenizer
+        # files; RuntimeError: weights of other sizes than the config's
+        lacking = " (it has no vocab.json)" if Path(name).is_dir() and not (Path(name) / "vocab.json").exists() else ""
+        raise InputError(f"{name}: cannot load a CTC model and processor ({str(err).splitlines()[0]}){lacking}"
+                         f"{_not_a_ctc_model(name)}") from None  # fmt: skip
+    if head := sorted(key for key in info["missing_keys"] if key.startswith("lm_head")):  # a random head: WER ~100%
+        raise InputError(f"{name}: its weights hold no CTC head ({', '.join(head)}){_not_a_ctc_model(name)}")
+    _check_loaded(name, model, processor, info)
+    if adapter:
+        from asr.model.adapters import load_adapter
+
+        load_adapter(model, processor, name, adapter)
+    _check_head(name, model.config, processor.tokenizer, f"adapter {adapter!r}'s head" if adapter else "its CTC head")
+    return model, processor
 
 
 class CTCInference:
@@ -160,32 +197,14 @@ class CTCInference:
         adapter: str | None = None,
         chunk_seconds: float = CHUNK_SECONDS,
     ) -> CTCInference:
-        """A model folder or hub id with its processor; `adapter` loads that language's adapter weights
-        (``adapter.<lang>.safetensors``, as transformers' ``load_adapter`` reads them); recordings longer than
-        `chunk_seconds` (0: none) run in overlapping chunks."""
+        """A model folder or hub id with its processor (`load_checked`); `adapter` loads that language's adapter
+        weights (``adapter.<lang>.safetensors``, as transformers' ``load_adapter`` reads them); recordings longer
+        than `chunk_seconds` (0: none; else at least 1) run in overlapping chunks."""
         import torch
-        from safetensors import SafetensorError
-        from transformers import AutoModelForCTC, AutoProcessor
 
-        try:
-            processor = AutoProcessor.from_pretrained(name)
-            # in float32, cast after the weights' hash: a bf16 decode of a model is a decode of the same weights
-            model, info = AutoModelForCTC.from_pretrained(name, dtype=torch.float32, output_loading_info=True)
-        except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as err:  # TypeError: no tokenizer
-            # files; RuntimeError: weights of other sizes than the config's
-            raise InputError(
-                f"{name}: cannot load a CTC model and processor ({str(err).splitlines()[0]}){_not_a_ctc_model(name)}"
-            ) from None
-        if head := sorted(key for key in info["missing_keys"] if key.startswith("lm_head")):  # a random head: WER ~100%
-            raise InputError(f"{name}: its weights hold no CTC head ({', '.join(head)}){_not_a_ctc_model(name)}")
-        _check_loaded(name, model, processor, info["missing_keys"])
-        if adapter:
-            from asr.model.adapters import load_adapter
-
-            load_adapter(model, processor, name, adapter)
-        _check_head(
-            name, model.config, processor.tokenizer, f"adapter {adapter!r}'s head" if adapter else "its CTC head"
-        )
+        if chunk_seconds and chunk_seconds < 1:  # a chunk's context of a frame or two misses the receptive field
+            raise ValueError(f"chunk_seconds {chunk_seconds}: expected 0 or at least 1")
+        model, processor = load_checked(name, adapter)
         weights = weights_digest(model)
         return cls(model.to(device=device, dtype=getattr(torch, dtype)).eval(), processor, chunk_seconds, weights)
 

@@ -198,6 +198,13 @@ def test_a_wider_model_starts_from_a_checkpoint_feature_encoder(data, tmp_path, 
         assert message in capsys.readouterr().err
     assert model_main([*wide, "--out", str(tmp_path / "w2"), "--encoder-from", str(tmp_path / "trunc")]) == 2
     assert "--encoder-from" in capsys.readouterr().err  # a truncated model.safetensors was a traceback
+    from transformers import WhisperConfig, WhisperModel
+
+    sizes = {"d_model": 16, "encoder_ffn_dim": 16, "decoder_ffn_dim": 16, "num_mel_bins": 8,
+             "encoder_attention_heads": 2, "decoder_attention_heads": 2}  # fmt: skip
+    WhisperModel(WhisperConfig(encoder_layers=1, decoder_layers=1, **sizes)).save_pretrained(tmp_path / "whisper")
+    assert model_main([*wide, "--out", str(tmp_path / "w3"), "--encoder-from", str(tmp_path / "whisper")]) == 2
+    assert "a whisper model has no convolutional feature encoder" in capsys.readouterr().err  # a traceback
 
 
 def test_a_model_whose_parts_do_not_fit_is_named_in_one_line(data, tmp_path, capsys):

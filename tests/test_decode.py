@@ -235,6 +235,32 @@ def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, 
     assert (out / "config.json").is_file() and sorted(p.name for p in tmp_path.glob("model_with_lm*")) == [out.name]
 
 
+def test_lm_attach_refuses_what_decode_refuses(es, tmp_path, capsys):
+    """attach wrote a processor with an LM beside a model without a CTC head (the pipeline ran a random one) and
+    beside weights of another network; decode refused the first and ran the second (layer norms dropped)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from asr.cli import main as asr_main
+
+    headless, regrouped = tmp_path / "headless", tmp_path / "regrouped"
+    for folder in (headless, regrouped):
+        shutil.copytree(MODEL, folder)
+    weights = load_file(str(headless / "model.safetensors"))
+    save_file({k: v for k, v in weights.items() if not k.startswith("lm_head")}, str(headless / "model.safetensors"))
+    config = json.loads((regrouped / "config.json").read_text(encoding="utf-8"))
+    (regrouped / "config.json").write_text(json.dumps(config | {"feat_extract_norm": "group"}), encoding="utf-8")
+    for folder, message in ((headless, "its weights hold no CTC head"), (regrouped, "has no place for")):
+        capsys.readouterr()
+        assert (
+            asr_main(["lm", "attach", "--model", str(folder), "--lm", str(es["lm"]), "--out", str(folder) + "_lm"]) == 2
+        )
+        assert message in capsys.readouterr().err and not Path(str(folder) + "_lm").exists()
+        assert decode_main(["--model", str(folder), "--manifest", str(es["test"]), "--out", str(tmp_path / "o")]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_dev_scores_logged_in_training_equal_asr_decode(es, tmp_path):
     from asr.train.cli import main as train_main
 
@@ -321,6 +347,18 @@ def test_the_cache_is_keyed_on_the_audio_and_a_broken_cache_is_recomputed(es, tm
     assert json.loads((tmp_path / "d" / "results.json").read_text())["timing"]["logits_cached"] is False
 
 
+def test_below_float32_the_cache_is_keyed_on_the_batching():
+    """bfloat16 logits change with the batches' shapes: a cache written at one --batch-seconds answered another."""
+    from asr.decode.logits import model_fingerprint
+    from asr.inference import CHUNK_SECONDS, CTCInference
+
+    model = CTCInference.load(str(MODEL))
+    keys = {(dtype, batching): model_fingerprint(model, dtype, None, CHUNK_SECONDS, batching)
+            for dtype in ("float32", "bfloat16") for batching in ((30.0, 1), (0.01, 1), (30.0, 2))}  # fmt: skip
+    assert len({keys["float32", b] for b in ((30.0, 1), (0.01, 1), (30.0, 2))}) == 1
+    assert len({keys["bfloat16", b] for b in ((30.0, 1), (0.01, 1), (30.0, 2))}) == 3
+
+
 def test_a_hub_id_is_scored_with_its_snapshots_normaliser(es, tmp_path):
     """A model published by this toolkit, named by its hub id, was scored with the normaliser none (its
     asr_text.json was looked for in a folder named like the id), other WERs than its local copy's."""
@@ -386,7 +424,15 @@ def test_ctm_and_stm_score_in_sclite_as_asr_score_does(es, tmp_path, decoder):
     for row in rows:  # words in order, inside the utterance, with the hypothesis' text
         times = [(w["start"], w["end"]) for w in row["words"]]
         assert [w["word"] for w in row["words"]] == row["hyp"].split()
-        assert all(0 <= a < b <= row["duration"] + 0.02 for a, b in times) and times == sorted(times)
+        assert all(0 <= a < b <= row["duration"] for a, b in times) and times == sorted(times)
+
+
+def test_word_times_end_with_the_audio():
+    """A model with 0.16 s frames put the last word's end at 7.2 s of a 7.09 s recording."""
+    from asr.decode.run import word_times
+
+    words = word_times([("a", 0, 40), ("b", 44, 45)], 0.16, 7.09)
+    assert words == [{"word": "a", "start": 0.0, "end": 6.4}, {"word": "b", "start": 7.04, "end": 7.09}]
 
 
 def test_a_reference_that_starts_with_a_word_in_angle_brackets_keeps_it_in_sclite(es, tmp_path):
@@ -639,6 +685,8 @@ def test_a_model_with_an_output_adapter_has_longer_frames_and_chunks_lose_none(t
     frames = len(model.forward([samples])[0])
     assert model.frame_seconds == 0.16 and abs(frames * 0.16 - 35) < 0.5
     assert len(model.long_log_probs(samples, 30)) == frames
+    with pytest.raises(ValueError, match=r"chunk_seconds 0\.5: expected 0 or at least 1"):  # frames were lost
+        CTCInference.load(str(tmp_path / "m"), chunk_seconds=0.5)  # (the command line refused it already)
 
 
 def test_a_long_recording_decodes_in_chunks_close_to_its_parts(es, tmp_path):

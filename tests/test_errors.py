@@ -135,7 +135,7 @@ CASES = {
                                                   "adapter layers (MMS) exist in the stable-norm transformer only"),
     "lm attach, --out a file": ("lm attach --model {w}/m32 --lm {w}/nolm --out {w}/afile", "afile: a file, not a"),
     "lm attach, model without processor": ("lm attach --model {w}/m32 --lm {w}/nolm --out {w}/att",
-                                           "m32: no processor to attach the LM to"),
+                                           "m32: cannot load a CTC model and processor"),
     "model init, data2vec-audio stable": ("model init --preset tiny --family data2vec-audio --norm stable --out {w}/d",
                                           "norm stable does not exist for it"),  # was built post-norm, silently
     "train, eval_steps 0": (f"{TRAIN} --eval_steps 0", "eval_steps: expected at least 1"),

@@ -19,6 +19,7 @@ from pathlib import Path
 from asr.decode.decoders import Labels
 from asr.errors import InputError, run_reporting_errors
 from asr.folders import write_whole
+from asr.inference import load_checked, uses_attention_mask
 from asr.text import folder_normalizer
 from lm.folder import LMFolder
 
@@ -29,7 +30,7 @@ ATTACHED = ("language_model", "alphabet.json")
 def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: float) -> Path:
     """Writes the model (copied unless `out_dir` is `model_dir`) with a processor that holds the LM."""
     from pyctcdecode import build_ctcdecoder
-    from transformers import Wav2Vec2Processor, Wav2Vec2ProcessorWithLM
+    from transformers import Wav2Vec2ProcessorWithLM
 
     if not (model_dir / "config.json").is_file():
         raise InputError(f"{model_dir}: not a model folder (no config.json)")
@@ -40,17 +41,16 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
         raise InputError(f"--out {out_dir}: not empty; the model would be merged into what is there")
     if out != model and out.is_relative_to(model):
         raise InputError(f"--out {out_dir}: inside --model {model_dir} (the copy would copy itself)")
-    try:
-        processor = Wav2Vec2Processor.from_pretrained(model_dir)
-    except (OSError, ValueError, TypeError) as err:
-        raise InputError(f"{model_dir}: no processor to attach the LM to ({str(err).splitlines()[0]})") from None
+    # asr decode's checks: a folder without a CTC head, with weights of another network or a processor of another
+    # head was attached, and the pipeline then ran a random head or failed on its first utterance
+    network, processor = load_checked(str(model_dir))
     labels = Labels.from_tokenizer(processor.tokenizer)
     lm = LMFolder.load(lm_dir)
     lm.check_against(labels.alphabet(), folder_normalizer(model_dir).id)
     decoder = build_ctcdecoder(list(labels.tokens), str(lm.binary), lm.unigrams, alpha=alpha, beta=beta)
-    with_lm = Wav2Vec2ProcessorWithLM(
-        feature_extractor=processor.feature_extractor, tokenizer=processor.tokenizer, decoder=decoder
-    )
+    features = processor.feature_extractor  # what the model takes, from its config (not the processor file)
+    features.return_attention_mask = uses_attention_mask(network.config)
+    with_lm = Wav2Vec2ProcessorWithLM(feature_extractor=features, tokenizer=processor.tokenizer, decoder=decoder)
 
     def write(folder: Path) -> None:  # the model without an LM attached before, then the processor with this one
         shutil.copytree(model_dir, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*ATTACHED))

@@ -26,13 +26,23 @@ CACHE_VERSION = 6  # 4: the network pass (seconds, processes, device) in the met
 # the model by its weights' hash and configs (a hub id was itself, a folder its files' sizes and times)
 
 
-def model_fingerprint(model: CTCInference, dtype: str, adapter: str | None, chunk_seconds: float) -> str:
+def model_fingerprint(
+    model: CTCInference,
+    dtype: str,
+    adapter: str | None,
+    chunk_seconds: float,
+    batching: tuple[float, int] | None = None,
+) -> str:
     """Identifies the network's output: the weights as read (`CTCInference.weights`: a hub id that now names
     other weights, or a folder whose weights were replaced, is another model), the model's and its feature
-    extractor's configs, the dtype, the adapter and the chunking of long recordings."""
+    extractor's configs, the dtype, the adapter and the chunking of long recordings; below float32 also the
+    `batching` (batch seconds, processes), on which its outputs depend (float32's: within 1e-6)."""
     config = {k: v for k, v in model.model.config.to_dict().items() if k not in ("_name_or_path", "dtype")}
     features = model.processor.feature_extractor.to_dict()
-    return json.dumps([model.weights, config, features, dtype, adapter, chunk_seconds], sort_keys=True, default=str)
+    batched = batching if dtype != "float32" else None
+    return json.dumps(
+        [model.weights, config, features, dtype, adapter, chunk_seconds, batched], sort_keys=True, default=str
+    )
 
 
 def data_fingerprint(manifest: Path, utts: list[Utterance]) -> str:

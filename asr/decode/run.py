@@ -116,13 +116,14 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     from accelerate.utils import gather_object
 
     utts = read_utterances(manifest)
-    key = cache.model_fingerprint(model, opts.dtype, opts.adapter, opts.chunk_seconds)
+    state = _state()
+    batching = (model.batch_seconds(opts.batch_seconds), state.num_processes)
+    key = cache.model_fingerprint(model, opts.dtype, opts.adapter, opts.chunk_seconds, batching)
     path = cache.cache_path(opts.cache_dir, key, manifest, utts) if opts.cache_dir else None
     cached = cache.load_cache(path) if path is not None and path.is_file() else None
     if cached is not None:
         post, network = cached
         return Split(manifest, utts, post, True, network)
-    state = _state()
     with state.split_between_processes(utts) as mine:
         audio = manifest_audio(manifest.parent, model.rate)
         post = model.log_probs(mine, audio, opts.batch_seconds, f"network {manifest.name}")
@@ -214,6 +215,14 @@ def first_pass(split: Split, transcribe: Transcriber) -> list[Decoded]:
     return transcribe.first_pass([split.post.logprobs[u.id] for u in split.utts])
 
 
+def word_times(words: list[tuple[str, int, int]], frame_seconds: float, duration: float) -> list[dict]:
+    """Words' frames (first, end) to seconds, within the utterance: its last frame runs past the audio's end by
+    up to a frame (0.16 s with an output adapter), which a segment's CTM line carried into the next segment."""
+    ends = [min(b * frame_seconds, duration) for _, _, b in words]
+    return [{"word": w, "start": round(min(a * frame_seconds, end), 3), "end": round(end, 3)}
+            for (w, a, _), end in zip(words, ends, strict=True)]  # fmt: skip
+
+
 def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, frame_seconds: float,
                  first: list[Decoded] | None = None) -> Decoding:  # fmt: skip
     """Decodes (from the `first` pass when given), rescores and scores a split; word times in seconds from
@@ -224,19 +233,16 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, f
     first_seconds = time.perf_counter() - start  # wall clock: beam workers' own seconds overlap
     decoded, rescore_seconds = transcribe.finish(first)
 
-    def timed(words: list[tuple[str, int, int]]) -> list[dict]:
-        return [{"word": w, "start": round(a * frame_seconds, 3), "end": round(b * frame_seconds, 3)}
-                for w, a, b in words]  # fmt: skip
-
     rows = [
         {"id": u.id, "ref": u.text, "hyp": d.text, "speaker": u.speaker, "duration": u.duration,
          "audio": str(u.audio_path(split.manifest.parent).resolve()),  # exports need no manifest
          **({} if u.offset is None else {"offset": u.offset}),  # a segment of the file, from here
          "am_seconds": round(split.post.am_seconds[u.id], 6), "decode_seconds": round(d.seconds, 6),
-         "words": timed(d.words)}
+         "words": word_times(d.words, frame_seconds, u.duration)}
         for u, d in zip(split.utts, decoded, strict=True)
     ]  # fmt: skip
-    listed = [{"id": u.id, "nbest": [{**h, "words": timed(h["words"])} for h in d.nbest]}
+    listed = [{"id": u.id, "nbest": [{**h, "words": word_times(h["words"], frame_seconds, u.duration)}
+                                     for h in d.nbest]}
               for u, d in zip(split.utts, decoded, strict=True)]  # fmt: skip
     speakers = {r["id"]: speaker_label(r["id"], r["speaker"]) for r in rows}  # as ref.stm names them
     score = score_normalized(((r["id"], r["ref"], r["hyp"]) for r in rows), normalize, speakers)

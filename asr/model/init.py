@@ -143,6 +143,9 @@ def copy_feature_encoder(model, checkpoint: Path) -> None:
     except (OSError, ValueError, RuntimeError, SafetensorError) as err:  # SafetensorError: truncated weights;
         # RuntimeError: weights of other sizes than its config's
         raise InputError(f"--encoder-from {checkpoint}: cannot load a model: {str(err).splitlines()[0]}") from None
+    if not hasattr(loaded, "feature_extractor"):  # Whisper, Speech2Text: an AttributeError traceback
+        raise InputError(f"--encoder-from {checkpoint}: a {loaded.config.model_type} model has no convolutional "
+                         "feature encoder of the wav2vec2 family")  # fmt: skip
     source, target = loaded.feature_extractor.state_dict(), model.base_model.feature_extractor
     # the same weights can sit in another encoder (strides, activation): the layers' settings must agree too
     differ = [k for k in ENCODER_KEYS if _setting(loaded.config, k) != _setting(model.config, k)]
