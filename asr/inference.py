@@ -149,16 +149,17 @@ def _check_head(name: str, config, tokenizer, head: str = "its CTC head") -> Non
                          f"{config.pad_token_id}: the processor is not this model's")  # fmt: skip
 
 
-def load_checked(name: str, adapter: str | None = None):
+def load_checked(name: str, adapter: str | None = None, with_lm: bool = True):
     """A CTC model (float32) and its processor from a folder or hub id, with `adapter`'s weights, refused in one
     line where this path would run it wrongly: no CTC head, weights that leave part of it random or that it does
-    not use, a processor that is not its head's (`asr decode` and `asr lm attach` alike)."""
+    not use, a processor that is not its head's (`asr decode` and `asr lm attach` alike). `with_lm` False reads
+    the processor without an LM attached to it (what `asr lm attach` replaces, readable or not)."""
     import torch
     from safetensors import SafetensorError
-    from transformers import AutoModelForCTC, AutoProcessor
+    from transformers import AutoModelForCTC, AutoProcessor, Wav2Vec2Processor
 
     try:
-        processor = AutoProcessor.from_pretrained(name)
+        processor = (AutoProcessor if with_lm else Wav2Vec2Processor).from_pretrained(name)
         # in float32, cast after the weights' hash: a bf16 decode of a model is a decode of the same weights
         model, info = AutoModelForCTC.from_pretrained(name, dtype=torch.float32, output_loading_info=True)
     except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as err:  # TypeError: no tokenizer

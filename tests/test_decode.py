@@ -233,6 +233,11 @@ def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, 
     for model in ("../model_with_lm", "."):  # ".": a traceback
         assert asr_main(["lm", "attach", "--model", model, "--lm", str(es["lm"])]) == 2
     assert (out / "config.json").is_file() and sorted(p.name for p in tmp_path.glob("model_with_lm*")) == [out.name]
+    import shutil
+
+    shutil.rmtree(tmp_path / "copy" / "language_model")  # an LM lost: attach mends it (decode cannot load it)
+    assert asr_main(["lm", "attach", "--model", str(tmp_path / "copy"), "--lm", str(es["lm"])]) == 0
+    assert (tmp_path / "copy" / "language_model").is_dir()
 
 
 def test_lm_attach_refuses_what_decode_refuses(es, tmp_path, capsys):
@@ -433,6 +438,7 @@ def test_word_times_end_with_the_audio():
 
     words = word_times([("a", 0, 40), ("b", 44, 45)], 0.16, 7.09)
     assert words == [{"word": "a", "start": 0.0, "end": 6.4}, {"word": "b", "start": 7.04, "end": 7.09}]
+    assert word_times([("a", 0, 21)], 0.16, 3.2877)[0]["end"] == 3.2877  # 3.36, and rounded after the clamp 3.288
 
 
 def test_a_reference_that_starts_with_a_word_in_angle_brackets_keeps_it_in_sclite(es, tmp_path):

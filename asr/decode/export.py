@@ -43,7 +43,7 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
         raise InputError(f"--out {out_dir}: inside --model {model_dir} (the copy would copy itself)")
     # asr decode's checks: a folder without a CTC head, with weights of another network or a processor of another
     # head was attached, and the pipeline then ran a random head or failed on its first utterance
-    network, processor = load_checked(str(model_dir))
+    network, processor = load_checked(str(model_dir), with_lm=False)
     labels = Labels.from_tokenizer(processor.tokenizer)
     lm = LMFolder.load(lm_dir)
     lm.check_against(labels.alphabet(), folder_normalizer(model_dir).id)

@@ -22,8 +22,9 @@ from asr.data.manifest import Utterance
 from asr.errors import InputError
 from asr.inference import CTCInference, Posteriors
 
-CACHE_VERSION = 6  # 4: the network pass (seconds, processes, device) in the metadata; 5: its batch seconds; 6:
-# the model by its weights' hash and configs (a hub id was itself, a folder its files' sizes and times)
+CACHE_VERSION = 7  # 4: the network pass (seconds, processes, device) in the metadata; 5: its batch seconds; 6:
+# the model by its weights' hash and configs (a hub id was itself, a folder its files' sizes and times); 7: the
+# batching below float32
 
 
 def model_fingerprint(

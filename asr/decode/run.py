@@ -217,9 +217,10 @@ def first_pass(split: Split, transcribe: Transcriber) -> list[Decoded]:
 
 def word_times(words: list[tuple[str, int, int]], frame_seconds: float, duration: float) -> list[dict]:
     """Words' frames (first, end) to seconds, within the utterance: its last frame runs past the audio's end by
-    up to a frame (0.16 s with an output adapter), which a segment's CTM line carried into the next segment."""
-    ends = [min(b * frame_seconds, duration) for _, _, b in words]
-    return [{"word": w, "start": round(min(a * frame_seconds, end), 3), "end": round(end, 3)}
+    up to a frame (0.16 s with an output adapter), which a segment's CTM line carried into the next segment; a
+    word after a stated duration shorter than the audio (within the tolerance) is a point at its end."""
+    ends = [min(round(b * frame_seconds, 3), duration) for _, _, b in words]  # rounded first: never past it
+    return [{"word": w, "start": min(round(a * frame_seconds, 3), end), "end": end}
             for (w, a, _), end in zip(words, ends, strict=True)]  # fmt: skip
 
 
