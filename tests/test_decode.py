@@ -432,6 +432,20 @@ def test_ctm_and_stm_score_in_sclite_as_asr_score_does(es, tmp_path, decoder):
         assert all(0 <= a < b <= row["duration"] for a, b in times) and times == sorted(times)
 
 
+def test_asr_score_of_a_decodes_hyp_jsonl_gives_its_wer(es, tmp_path, capsys):
+    """hyp.jsonl holds the raw references: scored with asr score's default normaliser (none), another WER."""
+    from asr.scoring.cli import main as score_main
+
+    _, results = decode(es, tmp_path / "g")
+    assert score_main([str(tmp_path / "g" / "hyp.jsonl"), "--json", str(tmp_path / "s.json")]) == 0
+    assert f"normalised with {results['normalizer']}" in capsys.readouterr().err
+    assert json.loads((tmp_path / "s.json").read_text())["word"]["rate"] == results["wer"]
+    assert (
+        score_main([str(tmp_path / "g" / "hyp.jsonl"), "--normalize", "none", "--json", str(tmp_path / "r.json")]) == 0
+    )
+    assert json.loads((tmp_path / "r.json").read_text())["normalizer"] == "none@1"
+
+
 def test_word_times_end_with_the_audio():
     """A model with 0.16 s frames put the last word's end at 7.2 s of a 7.09 s recording."""
     from asr.decode.run import word_times
