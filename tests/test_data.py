@@ -551,6 +551,19 @@ def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_du
     assert "an 'offset' without a 'duration'" in capsys.readouterr().err
 
 
+def test_a_failed_prepare_gives_its_claim_up(tmp_path, audio, capsys):
+    """A mistyped source left a summary.json naming it, which refused the corrected command."""
+    good = _jsonl(tmp_path / "good.jsonl", [{"id": "a_1", "audio": str(audio["u0"]), "text": "hello"}])
+    (tmp_path / "made").mkdir()
+    for out in (tmp_path / "new", tmp_path / "made"):
+        assert (
+            data_main(["prepare", "--source", f"jsonl:{tmp_path}/typo.jsonl", "--lang", "en", "--out", str(out)]) == 2
+        )
+        assert out.exists() == (out.name == "made") and not (out / "summary.json").exists()  # its own folder goes
+        assert data_main(["prepare", "--source", f"jsonl:{good}", "--lang", "en", "--out", str(out)]) == 0
+    capsys.readouterr()
+
+
 def test_a_segment_past_the_end_of_its_file_says_so(tmp_path, audio):
     """libsndfile's words were "Internal psf_fseek() failed"."""
     from asr.data.audio import read_utterance_audio
@@ -597,9 +610,10 @@ def test_prepare_claims_its_out_before_it_reads_and_never_writes_outside_it(tmp_
     assert "holds manifests but no summary.json" in capsys.readouterr().err
     failing = _jsonl(tmp_path / "failing.jsonl", [{**rows[0], "audio": str(tmp_path / "gone.wav")}])
     assert data_main([*args, "--source", f"jsonl:{failing}", "--out", str(tmp_path / "f")]) == 2
-    assert json.loads((tmp_path / "f" / "summary.json").read_text())["source"] == f"jsonl:{failing}"
-    assert data_main([*args, "--source", f"jsonl:{src}", "--out", str(tmp_path / "f")]) == 2  # the failed one's
-    assert "holds a corpus prepared from jsonl:" in capsys.readouterr().err
+    assert not (tmp_path / "f").exists()  # no corpus made: not the failed source's (test_a_failed_prepare_...)
+    assert data_main([*args, "--source", f"jsonl:{src}", "--out", str(tmp_path / "f")]) == 0
+    assert data_main([*args, "--source", f"jsonl:{failing}", "--out", str(tmp_path / "f")]) == 2
+    assert "holds a corpus prepared from jsonl:" in capsys.readouterr().err  # a corpus made: its source's
 
 
 def test_check_refuses_stated_durations_that_are_not_the_audios_and_no_output_replaces_an_input(tmp_path, audio):

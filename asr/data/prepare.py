@@ -16,7 +16,7 @@ from asr.data.check import CheckResult, Rejected, check_utterances
 from asr.data.manifest import Utterance, write_jsonl, write_manifest
 from asr.data.sources import SourceOptions, canonical_source, load_source, one_split, parse_source
 from asr.errors import InputError, writable_dir
-from asr.folders import write_together
+from asr.folders import removed_if_left_empty, write_together
 from asr.text import Normalizer
 
 _EXTENSIONS = (".jsonl", ".rejected.jsonl")  # a split's manifest and its list of rejected utterances
@@ -85,23 +85,40 @@ def _write_summary(out_dir: Path, summary: dict) -> None:
 
 def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, normalizer: Normalizer) -> dict:
     """Loads `source`, checks it and writes the manifests; returns the summary. --out is claimed (a summary.json
-    naming the source) before the source is read: an hf source writes its embedded audio there (staged, moved in
-    with the manifests), and a run that stops leaves the folder to its own source, not to the next one."""
+    naming the source) before the source is read, since an hf source writes its embedded audio there (staged,
+    moved in with the manifests); a run that fails before any corpus is written gives the claim up (a mistyped
+    source blocked the corrected command) and removes the folder it made."""
     kind, rest = parse_source(source)
     options.check_for(kind)  # before --out is made or claimed
-    writable_dir(out_dir, "--out")
-    if kind == "jsonl":
-        split = one_split(Path(rest), options)
-        if Path(rest).resolve() in {path.resolve() for path in split_files(out_dir, split)}:
-            raise InputError(f"--out {out_dir}: writing there would replace the source manifest {rest}; use "
-                             "another --out")  # fmt: skip
-    if not claim_prepared(out_dir, source):
-        if any(out_dir.glob("*.jsonl")) or (kind == "hf" and (out_dir / "audio").exists()):
-            held = "manifests" if any(out_dir.glob("*.jsonl")) else "an audio folder"
-            raise InputError(f"--out {out_dir} holds {held} but no summary.json (not made by 'asr data "
-                             "prepare', or by a run of an earlier version that stopped); use another "
-                             "--out")  # fmt: skip
-        _write_summary(out_dir, {"source": source, "lang": lang, "splits": {}})
+    with removed_if_left_empty(out_dir):
+        writable_dir(out_dir, "--out")
+        if kind == "jsonl":
+            split = one_split(Path(rest), options)
+            if Path(rest).resolve() in {path.resolve() for path in split_files(out_dir, split)}:
+                raise InputError(f"--out {out_dir}: writing there would replace the source manifest {rest}; use "
+                                 "another --out")  # fmt: skip
+        claimed_now = not claim_prepared(out_dir, source)
+        if claimed_now:
+            _claim(out_dir, kind, source, lang)
+        try:
+            return _prepare_claimed(source, lang, out_dir, options, normalizer)
+        except BaseException:
+            if claimed_now and _earlier_summary(out_dir).get("splits") == {}:  # the claim alone: no corpus made
+                (out_dir / "summary.json").unlink(missing_ok=True)
+            raise
+
+
+def _claim(out_dir: Path, kind: str, source: str, lang: str) -> None:
+    """Claims an --out with no summary.json for `source`, where it holds no corpus of another."""
+    if any(out_dir.glob("*.jsonl")) or (kind == "hf" and (out_dir / "audio").exists()):
+        held = "manifests" if any(out_dir.glob("*.jsonl")) else "an audio folder"
+        raise InputError(f"--out {out_dir} holds {held} but no summary.json (not made by 'asr data "
+                         "prepare', or by a run of an earlier version that stopped); use another "
+                         "--out")  # fmt: skip
+    _write_summary(out_dir, {"source": source, "lang": lang, "splits": {}})
+
+
+def _prepare_claimed(source: str, lang: str, out_dir: Path, options: SourceOptions, normalizer: Normalizer) -> dict:
     shutil.rmtree(out_dir / STAGED, ignore_errors=True)  # an interrupted run's
     try:
         splits = load_source(source, lang, out_dir / STAGED, options)

@@ -94,8 +94,11 @@ def run(args: argparse.Namespace) -> int:
     decoded = _decode_normalizer(hyp_path) if args.normalize is None else None
     normalizer = get_normalizer(decoded or args.normalize or "none")
     if decoded:  # the decode's WER, not the raw references' (48% against 35% on a Hindi decode)
-        print(f"normalised with {decoded}, as the decode beside {hyp_path} scored it (results.json); "
-              "--normalize none scores the raw texts", file=sys.stderr)
+        print(
+            f"normalised with {decoded}, as the decode beside {hyp_path} scored it (results.json); "
+            "--normalize none scores the raw texts",
+            file=sys.stderr,
+        )
     if args.hyp is None and (args.format or detect_format(args.ref)) != "jsonl":
         raise InputError(f"{args.ref}: HYP is missing (only a JSONL file can hold both 'ref' and 'hyp')")
     inputs = {Path(p).resolve() for p in (args.ref, hyp_path)}
