@@ -34,6 +34,7 @@ from tqdm import tqdm
 from asr.data.audio import check_duration, read_utterance_audio
 from asr.data.manifest import Utterance
 from asr.errors import InputError
+from asr.hub import refuse_unfound
 
 CHUNK_SECONDS = 30.0  # recordings longer than this run through the network in overlapping chunks
 # padded audio seconds per network batch where none is given (0): on 2 CPU cores 30 s batches ran the shipped
@@ -158,6 +159,7 @@ def load_checked(name: str, adapter: str | None = None, with_lm: bool = True):
     from safetensors import SafetensorError
     from transformers import AutoModelForCTC, AutoProcessor, Wav2Vec2Processor
 
+    refuse_unfound(name)
     try:
         processor = (AutoProcessor if with_lm else Wav2Vec2Processor).from_pretrained(name)
         # in float32, cast after the weights' hash: a bf16 decode of a model is a decode of the same weights

@@ -562,6 +562,11 @@ def test_a_failed_prepare_gives_its_claim_up(tmp_path, audio, capsys):
         assert out.exists() == (out.name == "made") and not (out / "summary.json").exists()  # its own folder goes
         assert data_main(["prepare", "--source", f"jsonl:{good}", "--lang", "en", "--out", str(out)]) == 0
     capsys.readouterr()
+    args = ["prepare", "--source", f"jsonl:{good}", "--out", str(tmp_path / "l")]
+    assert data_main([*args, "--lang", "english"]) == 2  # took lower-nopunct without a word
+    assert "--lang 'english': expected a language code" in capsys.readouterr().err
+    assert data_main([*args, "--lang", "xx"]) == 0
+    assert "--lang xx has no normaliser of its own: lower-nopunct" in capsys.readouterr().err
 
 
 def test_a_segment_past_the_end_of_its_file_says_so(tmp_path, audio):

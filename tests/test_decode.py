@@ -266,6 +266,21 @@ def test_lm_attach_refuses_what_decode_refuses(es, tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+def test_a_model_path_that_names_no_model_says_why(es, tmp_path, capsys):
+    """A run folder gave "Unrecognized processing class", a mistyped path "Repo id must be in the form"."""
+    import shutil
+
+    shutil.copytree(MODEL, tmp_path / "run" / "model")
+    for model, message in ((tmp_path / "run", f"a training run's folder; its model is {tmp_path}/run/model"),
+                           (tmp_path / "rnu" / "model", "no such folder")):  # fmt: skip
+        assert decode_main(["--model", str(model), "--manifest", str(es["test"]), "--out", str(tmp_path / "o")]) == 2
+        assert message in capsys.readouterr().err and not (tmp_path / "o").exists()  # no empty --out left
+    both = ["--manifest", str(es["dev"]), str(es["test"]), "--decoder", "beam_lm", "--lm", str(es["lm"])]
+    assert decode_main(["--model", str(MODEL), *both, "--tune", "alpha", "--tune-on", "validation", "--out",
+                        str(tmp_path / "t" / "o")]) == 2  # fmt: skip
+    assert "--tune-on" in capsys.readouterr().err and not (tmp_path / "t").exists()  # it left o/dev/ and o/test/
+
+
 def test_dev_scores_logged_in_training_equal_asr_decode(es, tmp_path):
     from asr.train.cli import main as train_main
 
@@ -566,6 +581,17 @@ def test_rescoring_reranks_the_nbest_lists_with_the_transformer_lm(es, neural, t
     assert [h["neural"] for h in hyps] == pytest.approx(expected, abs=1e-3) and any(unknown)
     assert results["rescoring"]["gamma"] == 1 and results["rescoring"]["nbest"] == 8
     assert results["timing"]["rescore_seconds"] > 0 and results["timing"]["rtfx_first_pass"] > results["timing"]["rtfx"]
+
+
+def test_a_tuned_weight_at_an_end_of_its_grid_is_named(capsys):
+    """beta 8, the default grid's largest, was taken without a word: the best may lie beyond."""
+    from asr.decode.tune import tune
+
+    grids = {"alpha": (0.5,), "beta": (0.0, 1.0, 2.0)}
+    result = tune(lambda w: (1 - w["beta"] / 10, 0.0), {"alpha": 0.5, "beta": 1.0}, {"beta"}, grids, on="x")
+    assert result["best"]["beta"] == 2.0 and "note: beta 2 is the largest of its grid" in capsys.readouterr().err
+    tune(lambda w: (abs(w["beta"] - 1), 0.0), {"alpha": 0.5, "beta": 0.0}, {"beta"}, grids, on="x")
+    assert "note" not in capsys.readouterr().err  # inside the grid
 
 
 def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):

@@ -80,7 +80,7 @@ CASES = {
                               "audio file {w}/nope.flac not found"),
     "decode, --out a file": (f"decode --model {{model}} {TEST} --out {{w}}/afile/x",
                              "--out {w}/afile/x: cannot write there"),
-    "decode, no such model": (f"decode --model {{w}}/nothing {TEST} --out {{w}}/o", "cannot load a CTC model"),
+    "decode, no such model": (f"decode --model {{w}}/nothing {TEST} --out {{w}}/o", "nothing: no such folder"),
     "decode, model without tokenizer": (f"decode --model {{w}}/m32 {TEST} --out {{w}}/o", "m32: cannot load"),
     "decode, weights cut short": (f"decode --model {{w}}/cut {TEST} --out {{w}}/o", "cut: cannot load a CTC model"),
     "decode, no CTC head": (f"decode --model {{w}}/headless {TEST} --out {{w}}/o",

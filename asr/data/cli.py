@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -14,7 +15,17 @@ from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer
 
 
 def _normalizer(spec: str | None, lang: str) -> Normalizer:
-    return get_normalizer(spec) if spec else default_normalizer(lang)
+    """`spec`'s normaliser, else the language's; `lang` must be a language code ("english" took lower-nopunct
+    without a word), and a language without a normaliser of its own is said to take lower-nopunct."""
+    if not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*", lang):
+        raise InputError(f"--lang {lang!r}: expected a language code (en, fi, pt-BR, ...)")
+    if spec:
+        return get_normalizer(spec)
+    normalizer = default_normalizer(lang)
+    if normalizer.id.startswith("lower-nopunct"):
+        print(f"note: --lang {lang} has no normaliser of its own: {normalizer.id} (--normalize names another)",
+              file=sys.stderr)  # fmt: skip
+    return normalizer
 
 
 def _not_an_input(out: Path, inputs: list[Path], option: str) -> None:

@@ -10,6 +10,7 @@ best values decode the test. With ``rescore``, the beam's n-best lists are resco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from asr.decode.results import DecodeResult
 from asr.decode.sclite_files import SCLITE_SYNTAX, write_sclite_files
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
 from asr.errors import InputError, is_number, writable_dir
+from asr.folders import removed_if_left_empty
 from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, manifest_audio
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized, speaker_label
@@ -258,7 +260,15 @@ def _rates(score: CorpusScore) -> tuple[float, float]:
 
 def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     """Decodes every manifest (tuning first where asked); returns each one's results.json content on the main
-    process, None on the others."""
+    process, None on the others. A decode refused or failed leaves none of the output folders it made, empty
+    (a leaderboard over --out then said "no results.json found")."""
+    with contextlib.ExitStack() as stack:
+        for manifest in opts.manifests:
+            stack.enter_context(removed_if_left_empty(opts.out_dir(manifest)))
+        return _decode_all(opts, provenance)
+
+
+def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     check_options(opts)
     state = _state()
     rescorer = Rescorer(opts.rescore, str(state.device)) if opts.rescore else None
@@ -465,7 +475,7 @@ def tune_on_dev(
         return _rates(decode_split(dev, transcribe, normalize, frame_seconds, first[key]).score)
 
     grids = {"alpha": opts.alpha_grid, "beta": opts.beta_grid, "gamma": opts.gamma_grid}
-    result = tune(evaluate, transcribe.weights, set(opts.tune), grids)
+    result = tune(evaluate, transcribe.weights, set(opts.tune), grids, on=str(dev.manifest))
     return {"dev_manifest": str(dev.manifest), **result}
 
 

@@ -10,6 +10,7 @@ the defaults. Every evaluated point is kept, for the sweep plot.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 
 from tqdm import tqdm
@@ -39,12 +40,14 @@ def tune(
     start: dict[str, float],
     params: set[str],
     grids: dict[str, tuple[float, ...]],
+    on: str = "dev",
 ) -> dict:
     """Searches the `params` (some of `WEIGHTS`) from `start` (every weight's default) with
-    `evaluate(weights) -> (wer, cer)` on dev; returns the tuning record (start, best, every point)."""
+    `evaluate(weights) -> (wer, cer)` on dev (`on` names it); returns the tuning record (start, best, every
+    point)."""
     names = list(start)
     points: dict[tuple[float, ...], tuple[float, float]] = {}
-    bar = tqdm(desc=f"tune {','.join(n for n in WEIGHTS if n in params)} on dev", unit="point")
+    bar = tqdm(desc=f"tune {','.join(n for n in WEIGHTS if n in params)} on {on}", unit="point")
     origin = tuple(start.values())
 
     def score(point: tuple[float, ...]) -> tuple:
@@ -68,9 +71,20 @@ def tune(
     def record(point: tuple[float, ...]) -> dict:
         return {**dict(zip(names, point, strict=True)), "dev_wer": points[point][0], "dev_cer": points[point][1]}
 
+    _note_edges(dict(zip(names, best, strict=True)), params, grids)
     return {
         "params": sorted(params),
         "start": dict(start),
         "best": record(best),
         "points": [record(p) for p in sorted(points)],
     }
+
+
+def _note_edges(best: dict[str, float], params: set[str], grids: dict[str, tuple[float, ...]]) -> None:
+    """Says which tuned weights ended at an end of their grid, where the best may lie beyond it."""
+    for name in (n for n in WEIGHTS if n in params):
+        value, grid = best[name], grids[name]
+        if len(grid) > 1 and value in (min(grid), max(grid)):
+            edge = "largest" if value == max(grid) else "smallest"
+            print(f"note: {name} {value:g} is the {edge} of its grid: --{name}-grid can search beyond it",
+                  file=sys.stderr)  # fmt: skip

@@ -4,6 +4,7 @@ config's model options written into its config, and what is trained (everything,
 from __future__ import annotations
 
 from asr.errors import InputError
+from asr.hub import refuse_unfound
 from asr.model.adapters import train_adapters_only
 from asr.train.config import TrainConfig
 from asr.train.head import init_new_head, own_vocab
@@ -30,6 +31,7 @@ def model_config(cfg: TrainConfig):
     """The config of `cfg.model` (a folder or hub id); one line when there is none."""
     from transformers import AutoConfig
 
+    refuse_unfound(cfg.model)
     try:
         return AutoConfig.from_pretrained(cfg.model)
     except (OSError, ValueError) as err:
