@@ -367,7 +367,7 @@ def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp
     assert not (tmp_path / "h" / "train_log.csv").exists()
 
 
-def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, tmp_path):
+def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, tmp_path, capsys):
     import torch
     from transformers import AutoProcessor
 
@@ -395,6 +395,8 @@ def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, t
         return load_model(cfg, processor).lm_head
 
     carried = head("carry")
+    said = f"new CTC head: {len(own)} of its {len(processor.tokenizer)} rows carried"  # transformers: "Reinit"
+    assert said in capsys.readouterr().err
     for token, i in own.items():
         assert torch.equal(carried.weight[vocab[token]], old["lm_head.weight"][i]), token
         assert carried.bias[vocab[token]] == old["lm_head.bias"][i], token

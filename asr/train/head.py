@@ -37,11 +37,11 @@ def shared_rows(old_vocab: dict[str, int], old_blank: int, new_vocab: dict[str, 
     return rows
 
 
-def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carry: bool) -> None:
+def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carry: bool) -> int:
     """Starts `model`'s CTC head afresh (as transformers initialises it: normal(0, initializer_range) weights,
     zero bias; from_pretrained keeps the old rows when the sizes match) and, with `carry`, copies the rows of the
     tokens `checkpoint`'s vocab.json shares with `tokenizer` (none when the checkpoint is not a local folder with
-    a vocab.json and a safetensors head)."""
+    a vocab.json and a safetensors head); returns how many rows it copied."""
     import torch
 
     head = model.lm_head
@@ -56,3 +56,4 @@ def init_new_head(model, checkpoint: str, old_blank: int | None, tokenizer, carr
         weight[new_index] = old["weight"][old_index].to(weight.dtype)
         bias[new_index] = old["bias"][old_index].to(bias.dtype)
     head.weight, head.bias = torch.nn.Parameter(weight), torch.nn.Parameter(bias)
+    return len(rows) if old is not None else 0

@@ -3,6 +3,8 @@ config's model options written into its config, and what is trained (everything,
 
 from __future__ import annotations
 
+import sys
+
 from asr.errors import InputError
 from asr.hub import refuse_unfound
 from asr.model.adapters import train_adapters_only
@@ -51,6 +53,7 @@ def from_pretrained(cls, name: str, **kwargs):
 
 def load_model(cfg: TrainConfig, processor):
     """The CTC model with its head sized to the processor's vocabulary and the config's model options."""
+    from accelerate import PartialState
     from transformers import AutoModelForCTC
 
     tokenizer = processor.tokenizer
@@ -60,8 +63,14 @@ def load_model(cfg: TrainConfig, processor):
     config.update(cfg.model_options())
     config.update({"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, "ctc_loss_reduction": "mean"})
     model = from_pretrained(AutoModelForCTC, cfg.model, config=config, ignore_mismatched_sizes=cfg.new_head)
-    if cfg.new_head:
-        init_new_head(model, cfg.model, old_blank, tokenizer, carry=cfg.new_head_init == "carry")
+    if cfg.new_head:  # transformers' load report above says the head was reinitialised: so it was, then this
+        carried = init_new_head(model, cfg.model, old_blank, tokenizer, carry=cfg.new_head_init == "carry")
+        if PartialState().is_main_process:
+            print(
+                f"new CTC head: {carried} of its {len(tokenizer)} rows carried from {cfg.model}'s head (tokens "
+                f"both vocabularies hold), the rest at random (new_head_init {cfg.new_head_init})",
+                file=sys.stderr,
+            )
     if cfg.adapters_only:
         train_adapters_only(model, cfg.model, new_language=cfg.new_head)
     elif cfg.freeze_feature_encoder:
