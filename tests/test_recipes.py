@@ -468,6 +468,13 @@ def test_the_board_keeps_what_it_did_not_write_and_checks_each_decode_against_it
     assert len({r["decoder"] for r in rows}) == 3  # two hashes for the path: the earlier decode is neither
     report = (recipe["exp"] / "leaderboard" / "RESULTS.md").read_text(encoding="utf-8")
     assert "- es/dev: the LM weights of the rows marked tuned were chosen on it" in report
+    # a row tuned on test beside rows tuned on dev: each note names its own rows (the dev one blamed them all)
+    tested = DecodeResult.read(decodes / "beam_lm" / "test" / "results.json").test_set["manifest"]
+    on_test = _copy_decode(recipe, tmp_path / "on_test", **{"tuning.dev_manifest": tested, "decoder.beam_width": 7})
+    assert leaderboard_main([str(decodes), str(on_test), "--out", str(tmp_path / "b8")]) == 0
+    notes = [line for line in (tmp_path / "b8" / "RESULTS.md").read_text().splitlines() if "were chosen on" in line]
+    assert len(notes) == 2 and "(beam 7)" not in notes[0] and "(beam 7)" in notes[1], notes
+    assert notes[0].startswith("- es/dev: the LM weights of ") and notes[1].startswith("- es/test: the LM weights of ")
     assert markdown_row(["a*b*", "<b>x</b>", "p < 0.001", "c\\"]) == "| a\\*b\\* | &lt;b>x&lt;/b> | p < 0.001 | c\\\\ |"
     tagged = _copy_decode(recipe, tmp_path / "tagged", "greedy", **{"test_set.name": "<img src=x>/test"})
     assert leaderboard_main([str(tagged), "--out", str(tmp_path / "b7")]) == 0
@@ -819,7 +826,6 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
         (librispeech, ["--lang", "fr"], "--lang is for --corpus synth"),  # LibriSpeech prepared as English
         (librispeech, ["--corpus", "synth", "--subsets", "1*"], "unknown subset '1*'"),  # globbed: 10min
         (synth, ["--model", ""], "option --model is empty"),  # the default model, without a word
-        (synth, ["--results-md", "nodir/R.md"], "--results-md nodir/R.md: no folder nodir"),  # after training
         (synth, ["--lm-text", "missing.txt"], "--lm-text missing.txt: no such file"),  # at the LM stage
         # the recipes' own numbers: --nlm-minutes failed at stage 5, after the data and LM stages
         (librispeech, ["--corpus", "synth", "--nlm-minutes", "abc"], "--nlm-minutes abc: expected a number above 0"),
@@ -833,6 +839,8 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
     synth("--exp", "h", "--stop-stage", "1", "--hours", f'0.5) + system("touch {planted}") + (0')
     assert not planted.exists()
     (tmp_path / "extra.txt").touch()
+    assert synth("--lang", "es", "--exp", "r", "--results-md", "new/R.md").returncode == 0  # cp failed at the end
+    assert (tmp_path / "new" / "R.md").is_file()
     used = synth("--lang", "es", "--exp", "u", "--stop-stage", "3", "--lm-text", "extra.txt", "--normalize", "none")
     assert used.returncode == 0 and "--normalize none" in used.stdout
     assert "asr lm build --text u/data/es/lm_text.txt u/data/es/train.jsonl extra.txt" in used.stdout

@@ -47,11 +47,7 @@ class Table:
         shared = sorted({r.result.test_set["name"] for r in self.runs if r.column != r.result.test_set["name"]})
         self.notes = [f"{name}: results under this name hold other utterances; their columns are told apart by "
                       f"size and content id" for name in shared]  # fmt: skip
-        names = {r.result.test_set["manifest"]: r.test_set for r in self.runs}  # as each decode recorded it
-        tuned = {r.result.tuning["dev_manifest"] for r in self.runs if r.result.tuning}
-        tuned_on = {names.get(manifest) or _set_name(manifest) for manifest in tuned}
-        self.notes += [f"{name}: the LM weights of the rows marked tuned were chosen on it, so their {name} figures "
-                       "are not held out" for name in sorted(tuned_on & set(self.test_sets))]  # fmt: skip
+        self.notes += self._tuned_notes()
         for test_set in self.test_sets:
             runs = [r for r in self.runs if r.test_set == test_set]
             common = Counter(r.comparability for r in runs).most_common(1)[0][0]
@@ -62,6 +58,24 @@ class Table:
                     self.flags[(run.system_key, test_set)] = (
                         f"{test_set}: normaliser {norm}, scoring {scoring} (the column uses {common[0]}, {common[1]})"
                     )
+
+    def _tuned_notes(self) -> list[str]:
+        """A note per test set of the table that LM weights were tuned on, naming the rows so tuned where not
+        every row marked tuned was (a row tuned on dev was blamed for another's tuning on test)."""
+        names = {r.result.test_set["manifest"]: r.test_set for r in self.runs}  # as each decode recorded it
+        tuned_on: dict[str, set[tuple]] = {}  # test set -> the systems tuned on it
+        for run in (r for r in self.runs if r.result.tuning):
+            manifest = run.result.tuning["dev_manifest"]
+            tuned_on.setdefault(names.get(manifest) or _set_name(manifest), set()).add(run.system_key)
+        every = set().union(*tuned_on.values()) if tuned_on else set()
+        notes = []
+        for name in sorted(set(tuned_on) & set(self.test_sets)):
+            systems = [self.system_of(key) for key in sorted(tuned_on[name])]
+            rows = ("the rows marked tuned" if tuned_on[name] == every
+                    else "; ".join(f"{system['model']} {system['decoder']}" for system in systems))  # fmt: skip
+            notes.append(f"{name}: the LM weights of {rows} were chosen on it, so their {name} figures are not "
+                         "held out")  # fmt: skip
+        return notes
 
     def system_of(self, key: tuple) -> dict[str, str]:
         return next(r.system for r in self.runs if r.system_key == key)

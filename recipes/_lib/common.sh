@@ -224,10 +224,8 @@ begin_recipe() {
     last_stage=$1
     [[ -n $exp ]] || { echo "$0: --exp is empty" >&2; exit 2; }
     ((stage <= last_stage)) || { echo "$0: --stage $stage is past the last stage ($last_stage)" >&2; exit 2; }
-    # read by the last stages: found missing there, after the data, LM and training stages
+    # read by the LM stages: found missing there, after the data stage
     [[ -z $lm_text || -r $lm_text ]] || { echo "$0: --lm-text $lm_text: no such file" >&2; exit 2; }
-    [[ -z $results_md || -d $(dirname -- "$results_md") ]] || ((stop_stage < last_stage)) ||
-        { echo "$0: --results-md $results_md: no folder $(dirname -- "$results_md")" >&2; exit 2; }
     if [[ -n ${train_config-} ]]; then  # its keys and values, as training will read them
         "$ASR" train --check-options --config "$train_config" "${TRAIN_OVERRIDES[@]}" || exit 2
     fi

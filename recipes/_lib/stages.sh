@@ -95,6 +95,7 @@ stage_leaderboard() {
     run_stage "$1" leaderboard || return 0
     "$ASR" leaderboard "${folders[@]}" --out "$exp/leaderboard" --title "$title" --significance
     if [[ -n ${results_md-} ]]; then
+        mkdir -p "$(dirname -- "$results_md")"  # a folder not made yet, as --exp (it failed here, after every stage)
         cp "$exp/leaderboard/RESULTS.md" "$results_md"
         log "RESULTS.md -> $results_md"
     else
