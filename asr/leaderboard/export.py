@@ -70,6 +70,12 @@ def wall_clock_shares(run: Run) -> list[float]:
     return [round(seconds * scale, 6) for seconds in own]
 
 
+def _held_out(run: Run) -> bool:
+    """Whether a run's figures are held out: its LM weights were not tuned on its own test set."""
+    tuning = run.result.tuning
+    return not tuning or tuning["dev_manifest"] != run.result.test_set["manifest"]
+
+
 def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
     """README.md beside a local model with a model-index entry per (test set, decoder); a card not written by
     this command is left alone (returns None)."""
@@ -77,9 +83,10 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
     if path.exists() and CARD_MARK not in path.read_text(encoding="utf-8", errors="replace"):
         return None  # not ours (in whatever encoding): left alone
     results = []
-    for run in runs:
+    for run in filter(_held_out, runs):  # a figure of weights tuned on its own test set is no result to index
         corpus, _, split = run.test_set.rpartition("/")
-        label = f"{run.system['decoder']}, {run.system['lm']} LM, normaliser {run.result.normalizer}"
+        lm = "no LM" if run.system["lm"] == "none" else f"{run.system['lm']} LM"
+        label = f"{run.system['decoder']}, {lm}, normaliser {run.result.normalizer}"
         results.append({
             "task": {"type": "automatic-speech-recognition", "name": "Speech Recognition"},
             "dataset": {"type": corpus or "data", "name": run.test_set, "split": split},
@@ -90,12 +97,16 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
             "tags": ["automatic-speech-recognition", "wav2vec2", "ctc", "asr-toolkit"],
             "model-index": [{"name": model_dir.name, "results": results}]}  # fmt: skip
     lines = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip()]
-    cells = [[r.test_set, r.system["decoder"], r.system["lm"], r.result.normalizer, f"{100 * r.result.wer:.2f}",
-              f"{100 * r.result.cer:.2f}"] for r in runs]  # fmt: skip
+    mark = {True: "", False: " †"}
+    cells = [[r.test_set, r.system["decoder"], r.system["lm"], r.result.normalizer,
+              f"{100 * r.result.wer:.2f}{mark[_held_out(r)]}", f"{100 * r.result.cer:.2f}{mark[_held_out(r)]}"]
+             for r in runs]  # fmt: skip
     table = "\n".join(markdown_row(row) for row in cells)
     lines += ["---", CARD_MARK, f"# {model_dir.name}", "",
               "A CTC model fine-tuned with the asr toolkit; scores from `asr decode` (sclite-exact alignment).", "",
               "| test set | decoder | LM | normaliser | WER % | CER % |", "|---|---|---|---|---|---|", table,
               ""]  # fmt: skip
+    if not all(map(_held_out, runs)):
+        lines += ["† LM weights tuned on this test set: not held out, and left out of the model-index.", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
