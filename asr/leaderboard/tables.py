@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -87,14 +88,21 @@ def _set_name(manifest: str) -> str:
     return f"{(path.parent.name or path.resolve().parent.name)}/{path.stem}"
 
 
+def interval_text(low: float, high: float) -> str:
+    """An interval of rates in percent to one decimal, rounded outwards: it never leaves out the rate shown to
+    two decimals beside it (6.25 [6.2, 6.2] before)."""
+    if math.isfinite(low) and math.isfinite(high):  # nan: no resample with reference words
+        low, high = math.floor(round(1000 * low, 6)) / 10, math.ceil(round(1000 * high, 6)) / 10
+    return f"[{low:.1f}, {high:.1f}]"
+
+
 def _cell(table: Table, system: tuple, test_set: str, metric: str, intervals: bool) -> str:
     run = table.cells.get((system, test_set))
     if run is None:
         return "-"
     text = f"{100 * run.result.rate(metric):.2f}"
     if intervals and metric == "wer":
-        low, high = bootstrap_interval(run.utterance_counts("word"))
-        text += f" [{100 * low:.1f}, {100 * high:.1f}]"
+        text += " " + interval_text(*bootstrap_interval(run.utterance_counts("word")))
     return text + (" †" if (system, test_set) in table.flags else "")
 
 
