@@ -124,7 +124,7 @@ def test_group_norm_outputs_depend_on_padding(data, tmp_path):
     assert np.allclose(inference.forward([long, short])[1], alone, atol=1e-5)
 
 
-def test_adapter_training_touches_only_adapters_and_head(data, tmp_path):
+def test_adapter_training_touches_only_adapters_and_head(data, tmp_path, capsys):
     from safetensors.torch import load_file
     from transformers import Wav2Vec2ForCTC
 
@@ -149,6 +149,19 @@ def test_adapter_training_touches_only_adapters_and_head(data, tmp_path):
     assert np.array_equal(model.lm_head.weight.detach().numpy(), adapter["lm_head.weight"].numpy())
     assert decode_main(["--model", str(tmp_path / "run" / "model"), "--manifest", str(data["dev"]), "--out",
                         str(tmp_path / "d"), "--adapter", "xx", "--no-cache"]) == 2  # fmt: skip
+    # a language's adapter trained on starts from its file: it started from the one built into the weights (the
+    # language trained last) and wrote that one, trained on, under this language's name
+    from safetensors.torch import save_file
+
+    shutil.copytree(tmp_path / "run" / "model", tmp_path / "two")
+    own = {k: v * 2 for k, v in adapter.items()}  # the file differs from the built-in adapter
+    save_file(own, str(tmp_path / "two" / "adapter.en.safetensors"), metadata={"format": "pt"})
+    capsys.readouterr()
+    _train(data, tmp_path / "two", tmp_path / "on", adapters_only="true", dev_manifest="", learning_rate=1e-9,
+           max_steps=1, train_manifest=few)  # fmt: skip
+    assert "adapter en: starts from" in capsys.readouterr().err
+    trained = load_file(str(tmp_path / "on" / "model" / "adapter.en.safetensors"))
+    assert all(np.allclose(trained[k].numpy(), own[k].numpy(), atol=1e-4) for k in own)
     # a new language (new_head) starts from fresh adapters, not the loaded ones
     from asr.model.adapters import train_adapters_only
 

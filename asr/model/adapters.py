@@ -65,6 +65,20 @@ def save_adapter(model, folder: Path, lang: str) -> Path:
     return path
 
 
+def start_from_own_adapter(model, name: str, lang: str) -> bool:
+    """Loads `lang`'s adapter file of `name` into `model`, where there is one, for a run that trains it further
+    (without it the run started from the adapter built into the weights, the language trained last, and wrote
+    it under `lang`'s name); whether there was one."""
+    try:
+        model.load_adapter(lang, force_load=True)
+    except (OSError, ValueError):  # no such file: a language new to the model, sharing its head's vocabulary
+        return False
+    except RuntimeError as err:  # load_state_dict: weights of another adapter_attn_dim or head size
+        raise InputError(f"{name}: adapter {lang!r} ({adapter_file(lang)}) does not fit the model: "
+                         f"{' '.join(str(err).split())[:200]}") from None  # fmt: skip
+    return True
+
+
 def load_adapter(model, processor, name: str, lang: str) -> None:
     """Loads language `lang`'s adapter (and head) into `model`; a tokenizer with one vocabulary per language
     (as facebook/mms-1b-all's) is switched to it (whether it fits the head is `CTCInference.load`'s check)."""

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -31,7 +32,7 @@ from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
 from asr.folders import removed_if_left_empty, write_whole
 from asr.inference import CTCInference, manifest_audio
-from asr.model.adapters import save_adapter
+from asr.model.adapters import adapter_file, save_adapter, start_from_own_adapter
 from asr.model.folder import ModelFolder
 from asr.provenance import git_revision, versions
 from asr.scoring.corpus import score_normalized
@@ -155,6 +156,8 @@ class Trainer:
                 raise InputError(f"{split.manifest}: every transcript normalises to nothing: no word to score")
         model = load_model(cfg, self.processor)
         self.adapter_lang = self._adapter_lang() if cfg.adapters_only else None
+        if self.adapter_lang and not cfg.new_head:
+            self._start_from_own_adapter(model)
         # sets the processor's return_attention_mask to what the model needs, so the saved processor states it
         self.inference = CTCInference(model, self.processor)
         self.attention_mask = self.inference.attention_mask
@@ -275,6 +278,14 @@ class Trainer:
         """The model's output frames for `ex`."""
         conv, rate = self._frame_rule
         return ctc_frames(round(ex.duration * rate), conv)
+
+    def _start_from_own_adapter(self, model) -> None:
+        """Trains a language's adapter on from the model's file of it, and says which adapter it starts from."""
+        own = start_from_own_adapter(model, self.cfg.model, self.adapter_lang)
+        if self.acc.is_main_process:
+            start = (f"its {adapter_file(self.adapter_lang)}" if own
+                     else "the adapter built into its weights (it has no file of this language)")  # fmt: skip
+            print(f"adapter {self.adapter_lang}: starts from {self.cfg.model}'s {start}", file=sys.stderr)
 
     def _adapter_lang(self) -> str:
         lang = self.cfg.adapter_lang or self.processor_folder.language()
