@@ -367,6 +367,19 @@ def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp
     assert not (tmp_path / "h" / "train_log.csv").exists()
 
 
+def test_a_vocabulary_per_language_is_read_for_the_target_language(setup, tmp_path):
+    """MMS's vocab.json holds one vocabulary per language: read as one of languages, the head check refused the
+    model's own processor and a new head carried the blank alone."""
+    from asr.train.head import own_vocab
+
+    flat = json.loads((setup["processor"] / "vocab.json").read_text(encoding="utf-8"))
+    (tmp_path / "vocab.json").write_text(json.dumps({"en": flat, "de": {"[PAD]": 0}}), encoding="utf-8")
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"target_lang": "en"}), encoding="utf-8")
+    assert own_vocab(str(tmp_path)) == flat
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"target_lang": None}), encoding="utf-8")
+    assert own_vocab(str(tmp_path)) == {}  # which language's head: unknown
+
+
 def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, tmp_path, capsys):
     import torch
     from transformers import AutoProcessor

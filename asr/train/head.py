@@ -11,9 +11,20 @@ from pathlib import Path
 
 
 def own_vocab(checkpoint: str) -> dict[str, int]:
-    """The vocabulary a local checkpoint's CTC head was trained on (its vocab.json); empty when it has none."""
-    path = Path(checkpoint, "vocab.json")
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    """The vocabulary a local checkpoint's CTC head was trained on (its vocab.json; of one holding a vocabulary
+    per language, as MMS ships it, its tokenizer's target_lang's: it was read as one vocabulary of languages);
+    empty when it has none."""
+    folder = Path(checkpoint)
+    if not (folder / "vocab.json").exists():
+        return {}
+    vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    if not any(isinstance(v, dict) for v in vocab.values()):
+        return vocab
+    try:
+        lang = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8")).get("target_lang")
+    except (OSError, ValueError, AttributeError):
+        lang = None
+    return vocab.get(lang, {}) if isinstance(lang, str) else {}
 
 
 def _checkpoint_head(folder: Path) -> dict | None:
