@@ -97,16 +97,16 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
             "tags": ["automatic-speech-recognition", "wav2vec2", "ctc", "asr-toolkit"],
             "model-index": [{"name": model_dir.name, "results": results}]}  # fmt: skip
     lines = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip()]
-    mark = {True: "", False: " †"}
+    marks = ["" if _held_out(r) else " †" for r in runs]
     cells = [[r.test_set, r.system["decoder"], r.system["lm"], r.result.normalizer,
-              f"{100 * r.result.wer:.2f}{mark[_held_out(r)]}", f"{100 * r.result.cer:.2f}{mark[_held_out(r)]}"]
-             for r in runs]  # fmt: skip
+              f"{100 * r.result.wer:.2f}{mark}", f"{100 * r.result.cer:.2f}{mark}"]
+             for r, mark in zip(runs, marks, strict=True)]  # fmt: skip
     table = "\n".join(markdown_row(row) for row in cells)
     lines += ["---", CARD_MARK, f"# {model_dir.name}", "",
               "A CTC model fine-tuned with the asr toolkit; scores from `asr decode` (sclite-exact alignment).", "",
               "| test set | decoder | LM | normaliser | WER % | CER % |", "|---|---|---|---|---|---|", table,
               ""]  # fmt: skip
-    if not all(map(_held_out, runs)):
+    if any(marks):
         lines += ["† LM weights tuned on this test set: not held out, and left out of the model-index.", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

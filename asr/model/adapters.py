@@ -65,18 +65,25 @@ def save_adapter(model, folder: Path, lang: str) -> Path:
     return path
 
 
-def start_from_own_adapter(model, name: str, lang: str) -> bool:
-    """Loads `lang`'s adapter file of `name` into `model`, where there is one, for a run that trains it further
-    (without it the run started from the adapter built into the weights, the language trained last, and wrote
-    it under `lang`'s name); whether there was one."""
+def _read_adapter(model, name: str, lang: str) -> str | None:
+    """Loads `lang`'s adapter file of `name` (and its head) into `model`; why it cannot where there is no such
+    file (None when loaded); one line where the file does not fit the model."""
     try:
         model.load_adapter(lang, force_load=True)
-    except (OSError, ValueError):  # no such file: a language new to the model, sharing its head's vocabulary
-        return False
+    except (OSError, ValueError) as err:
+        return str(err).splitlines()[0]
     except RuntimeError as err:  # load_state_dict: weights of another adapter_attn_dim or head size
         raise InputError(f"{name}: adapter {lang!r} ({adapter_file(lang)}) does not fit the model: "
                          f"{' '.join(str(err).split())[:200]}") from None  # fmt: skip
-    return True
+    return None
+
+
+def start_from_own_adapter(model, name: str, lang: str) -> bool:
+    """Loads `lang`'s adapter file of `name` into `model`, where there is one, for a run that trains it further
+    (without it the run started from the adapter built into the weights, the language trained last, and wrote
+    it under `lang`'s name); whether there was one (none: a language new to the model, sharing its head's
+    vocabulary)."""
+    return _read_adapter(model, name, lang) is None
 
 
 def load_adapter(model, processor, name: str, lang: str) -> None:
@@ -84,13 +91,8 @@ def load_adapter(model, processor, name: str, lang: str) -> None:
     (as facebook/mms-1b-all's) is switched to it (whether it fits the head is `CTCInference.load`'s check)."""
     if not has_adapters(model):
         raise InputError(f"{name}: --adapter {lang}: the model has no adapter layers (adapter_attn_dim)")
-    try:
-        model.load_adapter(lang, force_load=True)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{name}: no adapter {lang!r} ({adapter_file(lang)}): {str(err).splitlines()[0]}") from None
-    except RuntimeError as err:  # load_state_dict: weights of another adapter_attn_dim or head size
-        raise InputError(f"{name}: adapter {lang!r} ({adapter_file(lang)}) does not fit the model: "
-                         f"{' '.join(str(err).split())[:200]}") from None  # fmt: skip
+    if (missing := _read_adapter(model, name, lang)) is not None:
+        raise InputError(f"{name}: no adapter {lang!r} ({adapter_file(lang)}): {missing}")
     tokenizer = processor.tokenizer
     if isinstance(next(iter(tokenizer.vocab.values()), None), dict):  # nested {lang: vocab}, as MMS ships it
         try:

@@ -80,11 +80,13 @@ def _write_outputs(args: argparse.Namespace, score: CorpusScore, report: dict, s
 def _decode_normalizer(path: Path) -> str | None:
     """The normaliser an `asr decode` scored its hyp.jsonl with (its raw references against the model's output),
     from the results.json beside it; None for any other file."""
+    if path.name != "hyp.jsonl":
+        return None
     try:
         spec = json.loads((path.parent / "results.json").read_text(encoding="utf-8"))["normalizer"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return spec if path.name == "hyp.jsonl" and isinstance(spec, str) else None
+    return spec if isinstance(spec, str) else None
 
 
 def run(args: argparse.Namespace) -> int:
