@@ -218,6 +218,9 @@ def test_a_wider_model_starts_from_a_checkpoint_feature_encoder(data, tmp_path, 
     WhisperModel(WhisperConfig(encoder_layers=1, decoder_layers=1, **sizes)).save_pretrained(tmp_path / "whisper")
     assert model_main([*wide, "--out", str(tmp_path / "w3"), "--encoder-from", str(tmp_path / "whisper")]) == 2
     assert "a whisper model has no convolutional feature encoder" in capsys.readouterr().err  # a traceback
+    missing = str(tmp_path / "nothere")  # a path, not a hub id: named at once (the hub was asked, with retries)
+    assert model_main([*wide, "--out", str(tmp_path / "w4"), "--encoder-from", missing]) == 2
+    assert f"--encoder-from {missing}: no such folder" in capsys.readouterr().err
 
 
 def test_a_model_whose_parts_do_not_fit_is_named_in_one_line(data, tmp_path, capsys):

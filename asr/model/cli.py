@@ -27,7 +27,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--processor", type=Path, help="size the CTC head to this processor's vocabulary and copy it")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--encoder-from", type=Path, help="copy this checkpoint's convolutional feature encoder (same conv layers)"
+        "--encoder-from", help="copy the convolutional feature encoder of this checkpoint (a folder or hub id)"
     )
     return parser
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from asr.errors import InputError, writable_dir
+from asr.hub import refuse_unfound
 
 TINY = {
     "hidden_size": 128, "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 384,
@@ -78,7 +79,7 @@ def init_model(
     family: str = "wav2vec2",
     norm: str | None = None,
     adapter_dim: int = 0,
-    encoder_from: Path | None = None,
+    encoder_from: str | None = None,
 ) -> int:
     """Writes config + safetensors weights (+ the processor, set to the model's attention-mask rule) to
     `out_dir`; returns the parameter count. `encoder_from`: a checkpoint whose convolutional feature encoder
@@ -132,14 +133,18 @@ def init_model(
 ENCODER_KEYS = ("conv_dim", "conv_kernel", "conv_stride", "conv_bias", "feat_extract_norm", "feat_extract_activation")
 
 
-def copy_feature_encoder(model, checkpoint: Path) -> None:
+def copy_feature_encoder(model, checkpoint: str) -> None:
     """Loads the convolutional feature encoder weights of `checkpoint` (a folder or hub id; a CTC or a
     pretraining checkpoint) into `model`'s: an InputError when it cannot be loaded or its layers differ."""
     from safetensors import SafetensorError
     from transformers import AutoModel
 
     try:
-        loaded = AutoModel.from_pretrained(str(checkpoint))
+        refuse_unfound(checkpoint)  # a path naming no folder: one line, not the hub's retries
+    except InputError as err:
+        raise InputError(f"--encoder-from {err}") from None
+    try:
+        loaded = AutoModel.from_pretrained(checkpoint)
     except (OSError, ValueError, RuntimeError, SafetensorError) as err:  # SafetensorError: truncated weights;
         # RuntimeError: weights of other sizes than its config's
         raise InputError(f"--encoder-from {checkpoint}: cannot load a model: {str(err).splitlines()[0]}") from None
