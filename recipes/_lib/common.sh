@@ -76,7 +76,7 @@ done
 _checked() {  # NAME PATTERN WHAT: exits naming --NAME unless its value (when the recipe has it) is PATTERN
     [[ -z ${!1+set} || ${!1} =~ $2 ]] || { echo "$0: --${1//_/-} ${!1}: expected $3" >&2; exit 2; }
 }
-for _opt in stage stop_stage num_processes lm_order; do _checked $_opt '^[1-9][0-9]*$' "a whole number"; done
+for _opt in stage stop_stage num_processes lm_order; do _checked $_opt '^[1-9][0-9]*$' "a whole number above 0"; done
 _checked data_seed '^(0|[1-9][0-9]*)$' "a whole number"  # 00 made seed 0's corpus, but no marker read it as 0
 for _opt in alpha_grid beta_grid gamma_grid; do _checked $_opt '^$|^-?([0-9]+\.?[0-9]*|\.[0-9]+)(,-?([0-9]+\.?[0-9]*|\.[0-9]+))*$' "numbers, comma-separated"; done
 for _opt in hours nlm_minutes; do _checked $_opt '^0*([1-9][0-9]*(\.[0-9]*)?|0?\.[0-9]*[1-9][0-9]*)$' "a number above 0"; done
