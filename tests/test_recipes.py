@@ -502,7 +502,7 @@ def test_results_with_a_field_of_another_type_are_one_line(recipe, tmp_path, cap
                                                      report["utterances"].items()}}):  # fmt: skip
         score.write_text(json.dumps(report | damage), encoding="utf-8")
         assert leaderboard_main([str(tmp_path / "s"), "--out", str(tmp_path / "bs"), "--significance"]) == 2
-        assert "not a results.json written by 'asr decode'" in capsys.readouterr().err
+        assert f"{score}: not a score.json written by 'asr score'" in capsys.readouterr().err  # named results.json
 
 
 def _copy_decode(recipe: dict, to: Path, decoder: str = "beam_lm", **changes) -> Path:

@@ -220,11 +220,6 @@ def _checked(run: Run) -> Run:
         run.settings  # noqa: B018
         for key in ("am_seconds", "decode_seconds"):
             float(r.timing[key])
-        for counts in run.utterance_counts().values():
-            if len(counts) != 4 or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
-                raise ValueError(f"word counts {counts}, not C S D I")
-        for levels in run.score_report["speakers"].values():
-            int(levels["word"]["N"])
         if r.tuning:
             for point in r.tuning["points"]:
                 float(point["alpha"]), float(point["beta"]), float(point["dev_wer"])
@@ -235,6 +230,16 @@ def _checked(run: Run) -> Run:
             float(point[0]), float(point[2])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:  # AttributeError: a list for a map
         raise InputError(f"{run.path}: not a results.json written by 'asr decode' ({err!r})") from None
+    try:  # score/score.json's own fields: a damaged one was blamed on results.json
+        for counts in run.utterance_counts().values():
+            if len(counts) != 4 or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
+                raise ValueError(f"word counts {counts}, not C S D I")
+        for levels in run.score_report["speakers"].values():
+            int(levels["word"]["N"])
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        raise InputError(
+            f"{run.folder / 'score' / 'score.json'}: not a score.json written by 'asr score' ({err!r})"
+        ) from None
     if r.scoring not in COMPAT:
         raise InputError(f"{run.path}: scoring {r.scoring!r} is none of {', '.join(COMPAT)}")
     try:
