@@ -183,9 +183,13 @@ def load_checked(name: str, adapter: str | None = None, with_lm: bool = True):
 class CTCInference:
     """A CTC model (in eval mode) with its processor; `log_probs` runs it over utterances in batches."""
 
-    def __init__(self, model, processor, chunk_seconds: float = CHUNK_SECONDS, weights: str | None = None) -> None:
+    def __init__(
+        self, model, processor, chunk_seconds: float = CHUNK_SECONDS, weights: str | None = None,
+        adapter: str | None = None,
+    ) -> None:  # fmt: skip
         self.model, self.processor, self.chunk_seconds = model, processor, chunk_seconds
         self.weights = weights  # `weights_digest` of the model as `load` read it
+        self.adapter = adapter  # the language adapter it runs, where known (`load`)
         self.attention_mask = uses_attention_mask(model.config)
         self.padding = pads_exactly(model.config)
         processor.feature_extractor.return_attention_mask = self.attention_mask
@@ -201,15 +205,19 @@ class CTCInference:
         chunk_seconds: float = CHUNK_SECONDS,
     ) -> CTCInference:
         """A model folder or hub id with its processor (`load_checked`); `adapter` loads that language's adapter
-        weights (``adapter.<lang>.safetensors``, as transformers' ``load_adapter`` reads them); recordings longer
-        than `chunk_seconds` (0: none; else at least 1) run in overlapping chunks."""
+        weights (``adapter.<lang>.safetensors``, as transformers' ``load_adapter`` reads them; without it,
+        `adapter` names the file equal to the built-in adapter, where one is); recordings longer than
+        `chunk_seconds` (0: none; else at least 1) run in overlapping chunks."""
         import torch
 
         if chunk_seconds and chunk_seconds < 1:  # a chunk's context of a frame or two misses the receptive field
             raise ValueError(f"chunk_seconds {chunk_seconds}: expected 0 or at least 1")
+        from asr.model.adapters import built_in_adapter
+
         model, processor = load_checked(name, adapter)
-        weights = weights_digest(model)
-        return cls(model.to(device=device, dtype=getattr(torch, dtype)).eval(), processor, chunk_seconds, weights)
+        weights, adapter = weights_digest(model), adapter or built_in_adapter(model, name)
+        model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
+        return cls(model, processor, chunk_seconds, weights, adapter)
 
     @property
     def frame_samples(self) -> int:

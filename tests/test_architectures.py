@@ -149,6 +149,9 @@ def test_adapter_training_touches_only_adapters_and_head(data, tmp_path, capsys)
     assert np.array_equal(model.lm_head.weight.detach().numpy(), adapter["lm_head.weight"].numpy())
     assert decode_main(["--model", str(tmp_path / "run" / "model"), "--manifest", str(data["dev"]), "--out",
                         str(tmp_path / "d"), "--adapter", "xx", "--no-cache"]) == 2  # fmt: skip
+    # without --adapter it runs the built-in adapter, recorded as the file equal to it (null made decodes with and
+    # without --adapter en two systems of one network)
+    assert _decode(tmp_path / "run" / "model", data["dev"], tmp_path / "plain", 1000)[1]["model"]["adapter"] == "en"
     # a language's adapter trained on starts from its file: it started from the one built into the weights (the
     # language trained last) and wrote that one, trained on, under this language's name
     from safetensors.torch import save_file
@@ -156,6 +159,7 @@ def test_adapter_training_touches_only_adapters_and_head(data, tmp_path, capsys)
     shutil.copytree(tmp_path / "run" / "model", tmp_path / "two")
     own = {k: v * 2 for k, v in adapter.items()}  # the file differs from the built-in adapter
     save_file(own, str(tmp_path / "two" / "adapter.en.safetensors"), metadata={"format": "pt"})
+    assert CTCInference.load(str(tmp_path / "two")).adapter is None  # no file holds the built-in adapter
     capsys.readouterr()
     _train(data, tmp_path / "two", tmp_path / "on", adapters_only="true", dev_manifest="", learning_rate=1e-9,
            max_steps=1, train_manifest=few)  # fmt: skip

@@ -511,7 +511,7 @@ def decode_result(opts, test, model, lms, decoding: Decoding, tuning, provenance
 def model_record(opts: DecodeOptions, model: CTCInference) -> dict:
     """What a results.json records of the model."""
     return {"path": opts.model, "parameters": model.parameters(), "weights": model.weights,
-            "adapter": opts.adapter, "dtype": opts.dtype,
+            "adapter": model.adapter, "dtype": opts.dtype,
             "chunk_seconds": opts.chunk_seconds,  # long recordings' chunking changes the network's output
             "train_info": ModelFolder.of(opts.model).train_summary()}  # fmt: skip
 

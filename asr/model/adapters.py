@@ -86,6 +86,25 @@ def start_from_own_adapter(model, name: str, lang: str) -> bool:
     return _read_adapter(model, name, lang) is None
 
 
+def built_in_adapter(model, name: str) -> str | None:
+    """The language of the adapter file in folder `name` that holds the adapter weights built into `model` (a
+    decode without --adapter runs them: the language trained last), or None (no such file, or a hub id). A
+    decode's record names it, so that decodes with and without --adapter of one language are one system."""
+    import torch
+    from safetensors import safe_open
+
+    folder = Path(name)
+    if not has_adapters(model) or not folder.is_dir():
+        return None
+    own = {k: v.detach().cpu() for k, v in model._get_adapters().items()}
+    for path in sorted(folder.glob(adapter_file("*"))):
+        # tensor by tensor, up to the first that differs: a folder can hold a file per language (MMS: over 1,000)
+        with safe_open(str(path), framework="pt") as weights:
+            if set(weights.keys()) == own.keys() and all(torch.equal(weights.get_tensor(k), own[k]) for k in own):
+                return path.name.removeprefix("adapter.").removesuffix(".safetensors")
+    return None
+
+
 def load_adapter(model, processor, name: str, lang: str) -> None:
     """Loads language `lang`'s adapter (and head) into `model`; a tokenizer with one vocabulary per language
     (as facebook/mms-1b-all's) is switched to it (whether it fits the head is `CTCInference.load`'s check)."""
