@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -103,6 +104,7 @@ def test_everything_failing_is_an_error(tmp_path):
         text=True,
     )
     assert proc.returncode == 2 and "every utterance of split 'train' failed the checks" in proc.stderr
+    assert "the first, a_1: missing audio file (" in proc.stderr  # the folder goes: its rejected list with it
 
 
 def test_kaldi_dir_with_segments(tmp_path, audio):
@@ -546,6 +548,8 @@ def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_du
     assert data_main(["prepare", "--source", f"jsonl:{one}", "--lang", "en", "--out", str(out)]) == 0
     assert data_main(["prepare", "--source", f"jsonl:{two}", "--lang", "en", "--out", str(out)]) == 2
     assert "holds a corpus prepared from jsonl:" in capsys.readouterr().err
+    relative = os.path.relpath(one)  # the same file written another way is the same source (it was refused)
+    assert data_main(["prepare", "--source", relative, "--lang", "en", "--out", str(out)]) == 0
     segment = _jsonl(tmp_path / "s.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": "x", "offset": 0.5}])
     assert data_main(["check", str(segment)]) == 2
     assert "an 'offset' without a 'duration'" in capsys.readouterr().err

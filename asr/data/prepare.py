@@ -71,7 +71,9 @@ def check_and_write(
         result = check_utterances(utts, base, normalizer, desc=f"checking {split}", workers=workers)
         result.rejected.extend((rejected or {}).get(split, []))
         if not result.usable:
-            raise InputError(f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()}")
+            utt, reason, detail = result.rejected[0]  # the folder is not kept: its rejected list would not be read
+            raise InputError(f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()};"
+                             f" the first, {utt.id}: {reason} ({detail})")  # fmt: skip
         results[split] = result
     _write_splits(out_dir, results)
     summary = dict(extra, normalizer=normalizer.id, splits={split: r.summary() for split, r in results.items()})
@@ -115,7 +117,7 @@ def _claim(out_dir: Path, kind: str, source: str, lang: str) -> None:
         raise InputError(f"--out {out_dir} holds {held} but no summary.json (not made by 'asr data "
                          "prepare', or by a run of an earlier version that stopped); use another "
                          "--out")  # fmt: skip
-    _write_summary(out_dir, {"source": source, "lang": lang, "splits": {}})
+    _write_summary(out_dir, {"source": canonical_source(source), "lang": lang, "splits": {}})
 
 
 def _prepare_claimed(source: str, lang: str, out_dir: Path, options: SourceOptions, normalizer: Normalizer) -> dict:
@@ -124,7 +126,8 @@ def _prepare_claimed(source: str, lang: str, out_dir: Path, options: SourceOptio
         splits = load_source(source, lang, out_dir / STAGED, options)
         if not any(splits.values()):
             raise InputError(f"{source}: no utterances")
-        return check_and_write(splits, out_dir, normalizer, source, {"source": source, "lang": lang})
+        extra = {"source": canonical_source(source), "lang": lang}  # one spelling, from any folder
+        return check_and_write(splits, out_dir, normalizer, source, extra)
     finally:
         shutil.rmtree(out_dir / STAGED, ignore_errors=True)  # a failed run's
 

@@ -147,11 +147,13 @@ def parse_source(spec: str) -> tuple[str, str]:
 
 
 def canonical_source(spec: str) -> str:
-    """`spec` as KIND:REST (a bare FILE.jsonl is jsonl:FILE.jsonl: one source, written two ways)."""
+    """`spec` as KIND:REST, a file or folder's path made absolute (a bare FILE.jsonl is jsonl:FILE.jsonl, and
+    jsonl:/abs/FILE.jsonl the same file: one source, written several ways)."""
     try:
-        return ":".join(parse_source(spec))
+        kind, rest = parse_source(spec)
     except InputError:
         return spec
+    return f"{kind}:{rest if kind == 'hf' else Path(rest).resolve()}"
 
 
 def load_source(spec: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
