@@ -66,7 +66,9 @@ def _add_synth(sub) -> None:
 
     p = sub.add_parser("synth", help="build the synthetic corpus: OUT/<lang>/{train,dev,test}.jsonl")
     p.add_argument("--langs", default="en,fi,de,hi", help="comma-separated: en, de, es, fi, hi, it, ru")
-    p.add_argument("--hours", type=float, default=0.5, help="hours of audio per language (all splits)")
+    p.add_argument("--hours", type=float, default=0.5,
+                   help="about this many hours of audio per language (all splits): planned from the sentences' "
+                   "text length; the table and summary.json give the hours made")  # fmt: skip
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--speed-factors", default="0.9,1.0,1.1", help="speed perturbation factors, one drawn each")
