@@ -126,7 +126,7 @@ def _build(args: argparse.Namespace) -> int:
     _say_dropped("text", info["text"]["dropped_lines"])
     if info["dev"]:
         dev = info["dev"]
-        print(f"  dev: perplexity {dev['perplexity']:.1f}, OOV rate {100 * dev['oov_rate']:.2f}%")
+        print(_dev_line(dev))
         _say_dropped("dev", dev["dropped_lines"])
     return 0
 
@@ -146,11 +146,16 @@ def _train(args: argparse.Namespace) -> int:
         print(f"  --max-minutes {args.max_minutes:g} ended it before --max-steps {args.max_steps}")
     _say_dropped("text", info["text"]["dropped_lines"])
     if info["dev"]:
-        print(
-            f"  dev: perplexity per word {info['dev']['perplexity']:.1f}, OOV rate {100 * info['dev']['oov_rate']:.2f}%"
-        )
+        print(_dev_line(info["dev"]))
         _say_dropped("dev", info["dev"]["dropped_lines"])
     return 0
+
+
+def _dev_line(dev: dict) -> str:
+    """The dev perplexity per word with OOV words and without (the figure to compare an n-gram and a Transformer
+    on: their `<unk>` probabilities differ), and the OOV rate."""
+    return (f"  dev: perplexity per word {dev['perplexity']:.1f}, without OOV words {dev['perplexity_no_oov']:.1f}"
+            f" (compare LMs on this one); OOV rate {100 * dev['oov_rate']:.2f}%")  # fmt: skip
 
 
 def _ppl(args: argparse.Namespace) -> int:

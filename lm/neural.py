@@ -120,6 +120,10 @@ class NeuralLM:
 
     def log_probs(self, sentences: list[str], batch_size: int = 64) -> list[float]:
         """The natural-log probability of each sentence, ``</s>`` included, given ``<s>``."""
+        return [sum(scores) for scores in self.token_log_probs(sentences, batch_size)]
+
+    def token_log_probs(self, sentences: list[str], batch_size: int = 64) -> list[list[float]]:
+        """Per sentence, the natural-log probability of each of its `tokens` after ``<s>`` (``</s>`` included)."""
         import torch
 
         tokens = {s: self.tokens(s) for s in sentences}  # each sentence tokenised once
@@ -131,39 +135,46 @@ class NeuralLM:
                 logits = self.model(input_ids=ids, attention_mask=(labels != -100).long()).logits[:, :-1].float()
                 target = labels[:, 1:]
                 token = torch.log_softmax(logits, -1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-                scores.update(zip(fits[k : k + batch_size], (token * (target != -100)).sum(-1).tolist(), strict=True))
+                rows = [row[keep].tolist() for row, keep in zip(token, target != -100, strict=True)]
+                scores.update(zip(fits[k : k + batch_size], rows, strict=True))
             for sentence in tokens.keys() - scores.keys():
                 scores[sentence] = self._windowed(tokens[sentence])
         return [scores[s] for s in sentences]
 
-    def _windowed(self, ids: list[int]) -> float:
-        """The log probability of a sentence longer than the context: windows of the context's length, each
-        scoring the tokens after the previous window's with at least half a context of history."""
+    def _windowed(self, ids: list[int]) -> list[float]:
+        """The token log probabilities of a sentence longer than the context: windows of the context's length,
+        each scoring the tokens after the previous window's with at least half a context of history."""
         import torch
 
         device = next(self.model.parameters()).device
-        total, position = 0.0, 1  # the next token to score
+        scores, position = [], 1  # the next token to score
         with torch.inference_mode():
             while position < len(ids):
                 start = max(0, position - self.context // 2)
                 window = torch.tensor([ids[start : start + self.context]], device=device)
                 logp = torch.log_softmax(self.model(input_ids=window).logits[0, :-1].float(), -1)
                 targets = window[0, 1:]
-                scored = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[position - start - 1 :]
-                total += float(scored.sum())
+                scores += logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)[position - start - 1 :].tolist()
                 position = start + window.shape[1]
-        return total
+        return scores
 
     def perplexity(self, sentences: list[str]) -> dict:
-        """Per-word perplexity over words and ``</s>`` (comparable with KenLM's), and the OOV rate for a word
-        vocabulary."""
+        """Per-word perplexity over words and ``</s>``, OOV words included (scored as ``<unk>``) and excluded,
+        as KenLM counts both, and the OOV rate for a word vocabulary. Compare LMs on ``perplexity_no_oov``: this
+        model's ``<unk>`` is trained as a likely word (words seen once), KenLM's is not, so the figure with OOV
+        words favours this one."""
         if not sentences:
-            return {"sentences": 0, "words": 0, "perplexity": None}
-        total = sum(self.log_probs(sentences))
+            return {"sentences": 0, "words": 0, "perplexity": None, "perplexity_no_oov": None}
+        unk = self.tokenizer.unk_token_id
+        total, known = 0.0, []
+        for sentence, scores in zip(sentences, self.token_log_probs(sentences), strict=True):
+            total += sum(scores)
+            known += [lp for i, lp in zip(self.tokens(sentence)[1:], scores, strict=True) if i != unk]
         words = sum(len(s.split()) for s in sentences)
         oov = sum(self.unknown_words(s) for s in sentences)
         return {"sentences": len(sentences), "words": words, "oov": oov, "oov_rate": oov / words if words else 0.0,
-                "perplexity": math.exp(-total / (words + len(sentences)))}  # fmt: skip
+                "perplexity": math.exp(-total / (words + len(sentences))),
+                "perplexity_no_oov": math.exp(-sum(known) / len(known)) if known else math.inf}  # fmt: skip
 
 
 def scratch_lm(sentences: list[str], seed: int) -> NeuralLM:
