@@ -85,6 +85,28 @@ def test_the_lm_wins_where_the_acoustics_are_ambiguous(cat_lm, backend):
     assert with_lm.decode([x])[0].text == "the cat"
 
 
+@pytest.mark.parametrize("backend", ["ctcbeam", "pyctcdecode"])
+def test_an_nbest_hypothesis_has_its_texts_ngram_part(cat_lm, backend):
+    """Found by a review: a beam ending in a space was charged one more, empty, unknown word at the sentence's
+    end (pyctcdecode's, reproduced by ctc-beam-decoder): the same text got another n-gram part, which rescoring
+    took as the text's."""
+    import kenlm
+
+    model, settings = kenlm.Model(str(cat_lm.binary)), BeamSettings(alpha=0.5, beta=1.5, hotwords=["hat"])
+    search = BeamSearch(LABELS, settings, cat_lm, backend)
+    for text in ("the cat sat", "the cat sat ", "the hat ", "the kat"):
+        for hyp in search.decode([frames(text)], nbest=4)[0].nbest:
+            words = hyp["text"].split()
+            oov = sum(w not in model for w in words)
+            log10 = model.score(" ".join(words), bos=True, eos=True) - 10 * oov  # pyctcdecode's offset
+            bonus = 10.0 * words.count("hat")  # the hotword's weight per match
+            assert hyp["ngram"] == pytest.approx(0.5 * np.log(10) * log10 + 1.5 * len(words) + bonus, abs=1e-3), text
+    spaced = search.decode([frames("the cat sat ")], nbest=4)[0].nbest
+    assert spaced[0]["text"] == "the cat sat" and len({h["text"] for h in spaced}) == len(spaced)
+    assert spaced[0]["total"] < spaced[0]["acoustic"] + spaced[0]["ngram"] - 5  # the beam's own total: charged
+    search.close()
+
+
 def test_backends_give_identical_hypotheses(es, cat_lm, tmp_path):
     rng = np.random.default_rng(0)
     flat = [np.log(rng.dirichlet(np.full(len(LABELS.tokens), 0.3), size=60)).astype(np.float32) for _ in range(20)]

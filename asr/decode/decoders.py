@@ -8,13 +8,16 @@ transformers' ``Wav2Vec2ProcessorWithLM``, does not, and its top hypothesis can 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from asr.decode.ngram_part import NgramPart
 from asr.errors import InputError, ignore_interrupts
 from asr.text import UNK_SYMBOL  # what pyctcdecode writes for the unknown token
 from lm.folder import LMFolder
@@ -136,6 +139,15 @@ def _timed_decode(args: tuple[np.ndarray, BeamSettings, int]) -> Decoded:
     return Decoded(listed[0]["text"], listed[0]["words"], listed, time.perf_counter() - start)
 
 
+def _by_text(hyps: list[dict], ngram_part: Callable[[str], float]) -> list[dict]:
+    """The hypotheses with their texts' n-gram parts, each text once (the better acoustic score), in order."""
+    kept: dict[str, dict] = {}
+    for hyp in hyps:
+        if hyp["text"] not in kept or hyp["acoustic"] > kept[hyp["text"]]["acoustic"]:
+            kept[hyp["text"]] = hyp
+    return [{**h, "ngram": ngram_part(h["text"])} for h in kept.values()]
+
+
 def _word_frames(frames: list) -> list[tuple[str, int, int]]:
     """A beam's (word, (first, end)) pairs as (word, first, end), spaces dropped."""
     return [(word, int(first), int(end)) for word, (first, end) in frames if word.strip()]
@@ -192,7 +204,9 @@ class BeamSearch:
             )
 
     def decode(self, logprobs: list[np.ndarray], nbest: int = 1) -> list[Decoded]:
-        """Each utterance's decoding (with up to `nbest` hypotheses), in input order."""
+        """Each utterance's decoding (with up to `nbest` hypotheses), in input order. With an LM and n-best
+        lists, each hypothesis's n-gram part is its text's (`NgramPart`), and a text listed twice is kept once,
+        with its better acoustic score."""
         self.prepare()
         jobs = [(x, self.settings, nbest) for x in logprobs]
         if self.workers <= 1:
@@ -200,7 +214,14 @@ class BeamSearch:
         else:
             mapper = self._pool.map if self.backend == "ctcbeam" else self._pool.imap
             results = list(mapper(_timed_decode, jobs))
+        if nbest > 1 and self.lm is not None:
+            part = functools.partial(self._ngram_part, alpha=self.settings.alpha, beta=self.settings.beta)
+            results = [replace(d, nbest=_by_text(d.nbest, part)) for d in results]
         return results
+
+    @functools.cached_property
+    def _ngram_part(self) -> NgramPart:
+        return NgramPart(self.lm, self.settings.hotwords, self.settings.hotword_weight)
 
     def close(self) -> None:
         """Ends the worker pool and drops the decoder."""

@@ -1,8 +1,8 @@
 """N-best rescoring with a causal Transformer LM (`asr decode --rescore DIR`).
 
 The beam search (with or without the n-gram) keeps N hypotheses with their acoustic score and their n-gram
-part α·ln P_ngram + β·words (as pyctcdecode scores it: with its offset for each word out of the n-gram's
-vocabulary, times α, and any hotword bonus). Each is rescored as
+part α·ln P_ngram + β·words (as pyctcdecode scores a sentence: with its offset for each word out of the
+n-gram's vocabulary, times α, and any hotword bonus; from the text, `asr.decode.ngram_part`). Each is rescored as
 
     total = acoustic + α·ln P_ngram + γ·ln P_neural + β·words
 
