@@ -28,8 +28,21 @@ def raw_lines(path: Path) -> Iterator[tuple[int | str, str]]:
     try:
         with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is no part of the first word
             yield from enumerate(f, 1)
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read text: {getattr(err, 'strerror', None) or err}") from None
+    except UnicodeDecodeError:  # its position is one in a read buffer, not in the file
+        raise InputError(f"{path}:{_first_undecodable_line(path)}: not valid UTF-8 text") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read text: {err.strerror or err}") from None
+
+
+def _first_undecodable_line(path: Path) -> int | str:
+    """The number of the first line of `path` that is not UTF-8 (read a line at a time: LM texts are large)."""
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return "?"
 
 
 def sentences_of(paths: list[Path], normalize: Normalizer, option: str, dropped: Counter | None = None) -> list[str]:

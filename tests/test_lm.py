@@ -132,6 +132,14 @@ def test_bad_text_is_reported(tmp_path, capsys, lines, extra, message):
     assert message in err and len(err.splitlines()) == 1
 
 
+def test_text_that_is_not_utf8_is_named_by_its_line(tmp_path, capsys):
+    """The error gave a position in a read buffer ("position 5088"), not the line."""
+    text = tmp_path / "text.txt"
+    text.write_bytes(b"one two three\n" * 20_000 + b"four \xff five\n" + b"six seven\n")
+    assert lm_main(["build", "--text", str(text), "--normalize", "none", "--out", str(tmp_path / "lm")]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{text}:20001: not valid UTF-8 text")
+
+
 def test_a_folder_that_is_not_an_lm_is_named(tmp_path, capsys):
     text = tmp_path / "t.txt"
     text.write_text("a b\n", encoding="utf-8")

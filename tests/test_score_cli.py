@@ -156,3 +156,14 @@ def test_a_transcript_ending_in_non_ascii_whitespace_scores_as_sclite_does(tmp_p
     assert _score(capsys, ref, hyp, "--level", "word")["utterances"]["s-1"]["word"] == [1, 1, 0, 0]
     kaldi = _write(tmp_path / "ref.txt", f"s-1 a b{space}\n")
     assert _score(capsys, kaldi, _write(tmp_path / "hyp.txt", "s-1 a b\n"), "--level", "word")["word"]["S"] == 1
+
+
+def test_the_python_api_refuses_an_utterance_id_given_twice():
+    """Found by a review: score_corpus kept the last of two pairs with one id, the other lost from the counts."""
+    from asr.errors import InputError
+    from asr.scoring.corpus import score_corpus
+
+    with pytest.raises(InputError, match="utterance id 'u' is given 2 times; ids must be unique"):
+        score_corpus([("u", "a b", "a b"), ("u", "c d", "x y")])
+    both = score_corpus([("u", "a b", "a b"), ("v", "c d", "x y")])
+    assert (both.totals["word"].counts.C, both.totals["word"].counts.S, both.totals["word"].sentences) == (2, 2, 2)

@@ -7,6 +7,7 @@ undefined rate.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -119,14 +120,18 @@ def score_corpus(
     missing_hyp: list[str] | None = None,
     speakers_of: Mapping[str, str] | None = None,
 ) -> CorpusScore:
-    """Aligns every (id, reference, hypothesis) triple at each level; texts come already normalised. Speakers
-    are `speakers_of[id]` where given, else the id's prefix (`speaker_of`).
+    """Aligns every (id, reference, hypothesis) triple at each level (ids unique, else `InputError`); texts come
+    already normalised. Speakers are `speakers_of[id]` where given, else the id's prefix (`speaker_of`).
 
     Alignment is quadratic in a pair's length (a 20,000-word pair at character level takes about half a
     minute): when the work adds up to more than a few seconds, a progress bar counts the aligned cells."""
     levels = tuple(levels)
     speakers: dict[str, str] = {}
     alignments: dict[Level, dict[str, Alignment]] = {level: {} for level in levels}
+    triples = list(triples)
+    counts = Counter(utt_id for utt_id, _, _ in triples)
+    if repeated := [utt_id for utt_id, n in counts.items() if n > 1]:  # the last one was scored, the rest lost
+        raise InputError(f"utterance id {repeated[0]!r} is given {counts[repeated[0]]} times; ids must be unique")
     pairs = [(utt_id, level, tokenize(ref, level, compat), tokenize(hyp, level, compat))
              for utt_id, ref, hyp in triples for level in levels]  # fmt: skip
     cells = sum(max(len(r), 1) * max(len(h), 1) for _, _, r, h in pairs)
