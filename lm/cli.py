@@ -132,7 +132,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from lm.neural import train_neural_lm
+    from lm.neural_training import train_neural_lm
 
     if not 0 < args.max_minutes < math.inf:  # NaN too
         raise InputError(f"--max-minutes {args.max_minutes:g}: expected a number of minutes more than 0")

@@ -323,3 +323,48 @@ def test_an_lm_out_that_is_a_link_rebuilds_its_target(tmp_path):
     assert lm_main([*args, "--order", "3", "--out", str(tmp_path / "link")]) == 0
     assert (tmp_path / "link").is_symlink()
     assert json.loads((tmp_path / "real" / "lm.json").read_text(encoding="utf-8"))["order"] == 3
+
+
+def test_a_stopped_transformer_lm_run_goes_on_to_the_same_weights(english, tmp_path, monkeypatch, capsys):
+    """Found by a review: Ctrl-C lost the training (the rerun started at step 0). The rerun goes on from the
+    checkpoint, across epochs (200 sentences: 7 batches each), to the weights of a run never stopped."""
+    import lm.neural_training as training
+    from lm.neural import NeuralLM
+
+    text = tmp_path / "few.txt"
+    text.write_text("".join((english["root"] / "train.txt").read_text().splitlines(keepends=True)[:200]))
+    args = ["train", "--text", str(text), "--normalize", "en", "--max-minutes", "5", "--max-steps", "20"]
+    assert lm_main([*args, "--out", str(tmp_path / "whole")]) == 0
+    calls, batch = [], NeuralLM.batch
+
+    def stopped_at_the_ninth(self, sentences):
+        calls.append(1)
+        if len(calls) == 9:
+            raise KeyboardInterrupt
+        return batch(self, sentences)
+
+    monkeypatch.setattr(NeuralLM, "batch", stopped_at_the_ninth)
+    monkeypatch.setattr(training, "CHECKPOINT_SECONDS", 0.0)  # written after every step too
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 130
+    assert (tmp_path / "lm.checkpoint" / "state.pt").is_file() and not (tmp_path / "lm").exists()
+    assert lm_main([*args, "--seed", "1", "--out", str(tmp_path / "lm")]) == 2  # other settings: named
+    assert "with other settings (seed)" in capsys.readouterr().err
+    calls.clear()
+    monkeypatch.setattr(NeuralLM, "batch", lambda self, sentences: calls.append(1) or batch(self, sentences))
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 0
+    assert "going on from" in capsys.readouterr().err and not (tmp_path / "lm.checkpoint").exists()
+    assert len(calls) == 12  # the 8 steps done before the stop are not trained again
+    info = json.loads((tmp_path / "lm" / "lm.json").read_text(encoding="utf-8"))
+    assert info["steps"] == 20 and info["epochs"] == (2 * 200 + 6 * 32) / 200  # two epochs of 7 batches, 6 more
+    whole, resumed = ((tmp_path / d / "model.safetensors").read_bytes() for d in ("whole", "lm"))
+    assert whole == resumed
+
+
+def test_sentences_longer_than_the_context_are_counted(tmp_path, capsys):
+    """Found by a review: a 400-word line trained on its first 254 words without a word said."""
+    text = tmp_path / "long.txt"
+    text.write_text("a b c d\nb c d e\n" + " ".join(["a", "b", "c", "d"] * 100) + "\n", encoding="utf-8")
+    args = ["train", "--text", str(text), "--normalize", "none", "--max-steps", "1", "--out", str(tmp_path / "lm")]
+    assert lm_main(args) == 0
+    assert "1 sentence(s) longer than the model's context (256 tokens)" in capsys.readouterr().err
+    assert json.loads((tmp_path / "lm" / "lm.json").read_text(encoding="utf-8"))["text"]["cut_to_context"] == 1

@@ -1,0 +1,196 @@
+"""Training a causal Transformer LM (`asr lm train`), resumable: a run that is stopped (Ctrl-C, a killed job)
+goes on from ``<out>.checkpoint`` when the same command runs again, and ends where an uninterrupted run ends
+(the same weights: the epoch's shuffle, the `<unk>` draws, dropout and AdamW state are restored). The
+checkpoint is written every `CHECKPOINT_SECONDS` and at Ctrl-C, and removed when the LM is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from asr.errors import InputError
+from asr.folders import write_whole
+from asr.text import Normalizer
+from lm.folder import check_out
+from lm.neural import INFO_FILE, NeuralLM, scratch_lm
+from lm.text import dropped_lines, sentences_of
+
+CHECKPOINT_SECONDS = 300.0  # a killed run loses at most this much training
+STATE_FILE = "state.pt"
+
+
+@dataclass
+class Progress:
+    """Where a run is, besides its weights and optimiser: what a checkpoint holds."""
+
+    steps: int = 0
+    seen: int = 0  # sentences trained on
+    seconds: float = 0.0  # of training, over every run that went on from a checkpoint
+    epoch_rng: tuple | None = None  # the sentence order's random state at the current epoch's start
+    batches: int = 0  # batches of the current epoch done
+
+
+def unk_some(sentence: str, once: set[str], rng: random.Random) -> str:
+    """The sentence with each word seen once in training replaced by ``<unk>`` half the time."""
+    if not once:
+        return sentence
+    return " ".join("<unk>" if w in once and rng.random() < 0.5 else w for w in sentence.split())
+
+
+def train_neural_lm(
+    texts: list[Path],
+    out: Path,
+    normalize: Normalizer,
+    dev: list[Path],
+    max_minutes: float,
+    from_model: str | None = None,
+    seed: int = 0,
+    batch_size: int = 32,
+    max_steps: int = 0,
+) -> dict:
+    """Trains a causal LM on the normalised sentences of `texts` for `max_minutes`, or `max_steps` steps where
+    they come first (0: no step limit; both count the runs it resumed); writes the model, its tokenizer and
+    ``lm.json`` (with the dev perplexity) to `out`, whole or not at all; returns the lm.json content."""
+    import torch
+
+    dropped, dev_dropped = Counter(), Counter()
+    sentences = sentences_of(texts, normalize, "--text", dropped)
+    dev_sentences = sentences_of(dev, normalize, "--dev", dev_dropped) if dev else []
+    check_out(out, "transformer")  # before the training it would waste
+    lm = NeuralLM.load(from_model) if from_model else scratch_lm(sentences, seed)
+    optimizer = torch.optim.AdamW(lm.model.parameters(), lr=5e-5 if from_model else 2e-3)
+    settings = {"text": _digest(sentences), "normalizer": normalize.id, "from": from_model, "seed": seed,
+                "batch_size": batch_size}  # fmt: skip
+    checkpoint = out.absolute().with_name(out.name + ".checkpoint")
+    progress = _resume(checkpoint, settings, lm, optimizer)
+    cut = sum(len(lm.tokens(s)) > lm.context for s in sentences)
+    if cut:
+        print(f"asr lm train: {cut} sentence(s) longer than the model's context ({lm.context} tokens) train on "
+              "their start only", file=sys.stderr)  # fmt: skip
+    once = {w for w, n in Counter(w for s in sentences for w in s.split()).items() if n == 1}
+    order = Order(sentences, set() if from_model else once, seed, batch_size)
+    lm.model.train()
+    _train(lm, optimizer, order, progress, max_minutes, max_steps,
+           lambda: _save(checkpoint, settings, lm, optimizer, progress))  # fmt: skip
+    lm.model.eval()
+    info = {"kind": "transformer", "normalizer": normalize.id, "from": from_model, "steps": progress.steps,
+            "max_steps": max_steps, "max_minutes": max_minutes,
+            "epochs": round(progress.seen / len(sentences), 2), "minutes": round(progress.seconds / 60, 2),
+            "parameters": sum(p.numel() for p in lm.model.parameters()), "vocabulary": len(lm.tokenizer),
+            "text": {"files": [str(p) for p in texts], "sentences": len(sentences),
+                     "cut_to_context": cut, "dropped_lines": dropped_lines(texts, dropped)},
+            "dev": {"files": [str(p) for p in dev], "dropped_lines": dropped_lines(dev, dev_dropped),
+                    **lm.perplexity(dev_sentences)} if dev else None}  # fmt: skip
+
+    def write(folder: Path) -> dict:
+        lm.model.save_pretrained(str(folder), safe_serialization=True)
+        lm.tokenizer.save_pretrained(str(folder))
+        (folder / INFO_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        return info
+
+    written = write_whole(out, write)
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    return written
+
+
+@dataclass(frozen=True)
+class Order:
+    """The training sentences, with what draws each epoch's order: words seen once, seed, batch size."""
+
+    sentences: list[str]
+    once: set[str]  # trained as <unk> half the time (none for a --from model's subword tokenizer)
+    seed: int
+    batch_size: int
+
+    def epoch(self, rng: random.Random) -> list[str]:
+        order = [unk_some(s, self.once, rng) for s in self.sentences]
+        rng.shuffle(order)
+        return order
+
+
+def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, max_steps: int, save) -> None:
+    """The training loop, from `progress` on; `save` writes a checkpoint (every CHECKPOINT_SECONDS, at Ctrl-C)."""
+    from tqdm import tqdm
+
+    rng, size = random.Random(order.seed), order.batch_size
+    if progress.epoch_rng is not None:
+        rng.setstate(progress.epoch_rng)
+    start, saved = time.monotonic() - progress.seconds, time.monotonic()
+
+    def done() -> bool:
+        progress.seconds = time.monotonic() - start
+        return progress.seconds >= max_minutes * 60 or 0 < max_steps <= progress.steps
+
+    try:
+        with tqdm(total=round(max_minutes * 60), initial=round(progress.seconds), desc="train LM", unit="s") as bar:
+            while not done():
+                progress.epoch_rng = rng.getstate()
+                sentences = order.epoch(rng)
+                for k in range(progress.batches * size, len(sentences), size):
+                    ids, labels = lm.batch(sentences[k : k + size])
+                    loss = lm.model(input_ids=ids, attention_mask=(labels != -100).long(), labels=labels).loss
+                    loss.backward()
+                    optimizer.step()
+                    optimizer.zero_grad()
+                    progress.steps, progress.batches = progress.steps + 1, progress.batches + 1
+                    progress.seen += len(sentences[k : k + size])
+                    bar.n = min(round(time.monotonic() - start), bar.total)
+                    bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{progress.seen / len(sentences):.1f}")
+                    if done():
+                        return
+                    if time.monotonic() - saved >= CHECKPOINT_SECONDS:
+                        save()
+                        saved = time.monotonic()
+                progress.batches = 0
+    except KeyboardInterrupt:
+        save()
+        raise
+
+
+def _digest(sentences: list[str]) -> str:
+    """A digest of the training sentences: a checkpoint goes on only with the text it was trained on."""
+    return hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()[:16]
+
+
+def _save(checkpoint: Path, settings: dict, lm: NeuralLM, optimizer, progress: Progress) -> None:
+    """Writes the checkpoint (a file renamed into place: a kill while writing leaves the last one)."""
+    import torch
+
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    state = {"settings": settings, "progress": asdict(progress), "model": lm.model.state_dict(),
+             "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}  # fmt: skip
+    torch.save(state, checkpoint / (STATE_FILE + ".tmp"))
+    (checkpoint / (STATE_FILE + ".tmp")).replace(checkpoint / STATE_FILE)
+
+
+def _resume(checkpoint: Path, settings: dict, lm: NeuralLM, optimizer) -> Progress:
+    """The progress of an earlier run of these settings, its weights and optimiser loaded; a fresh one where
+    there is no checkpoint; `InputError` for a checkpoint of other settings."""
+    import torch
+
+    path = checkpoint / STATE_FILE
+    if not path.is_file():
+        return Progress()
+    try:
+        state = torch.load(path, weights_only=False)
+    except (OSError, RuntimeError, EOFError) as err:
+        raise InputError(f"{path}: not a readable checkpoint ({err}); remove it to start afresh") from None
+    if state.get("settings") != settings:
+        differ = ", ".join(k for k in settings if state.get("settings", {}).get(k) != settings[k])
+        raise InputError(f"{checkpoint}: the checkpoint of a stopped run with other settings ({differ}); run it with "
+                         "the same ones to go on, or remove it to start afresh")  # fmt: skip
+    lm.model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    progress = Progress(**state["progress"])
+    print(f"asr lm train: going on from {checkpoint} at step {progress.steps} ({progress.seconds / 60:.1f} min "
+          "trained)", file=sys.stderr)  # fmt: skip
+    return progress
