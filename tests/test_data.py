@@ -187,7 +187,7 @@ def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_pa
         load_source(f"commonvoice:{root}", "fi", tmp_path / "o3", SourceOptions())
 
 
-def test_audiofolder_with_split_folders(tmp_path, audio):
+def test_audiofolder_with_split_folders(tmp_path, audio, capsys):
     root = tmp_path / "folder"
     for split, key in (("train", "u0"), ("eval", "u1"), ("val", "u1")):  # as datasets names them: test, dev
         (root / split).mkdir(parents=True)
@@ -195,8 +195,10 @@ def test_audiofolder_with_split_folders(tmp_path, audio):
         (root / split / "metadata.csv").write_text(
             f"file_name,transcription,speaker_id\na.wav,text of {split},s{split}\n"
         )
+    (root / "train" / "unlisted.WAV").write_bytes(audio["u0"].read_bytes())  # left out without a word
     out = tmp_path / "out"
     assert data_main(["prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out", str(out)]) == 0
+    assert f"note: {root}: 1 audio file(s) that no metadata row names are left out" in capsys.readouterr().err
     assert [u.text for u in read_manifest(out / "train.jsonl")] == ["text of train"]  # val and eval were train
     assert [u.id for u in read_manifest(out / "test.jsonl")] == ["seval_a"]
     assert [u.id for u in read_manifest(out / "dev.jsonl")] == ["sval_a"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -298,7 +299,19 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
             raw.setdefault(split, []).append(str(Path(*under)))
     for split, utts in splits.items():  # x.wav beside x.flac were one id: one of them dropped as a duplicate
         check_unique_ids(utts, raw[split], f"{root} ({split})")
+    if unlisted := _unlisted_audio(root, {u.audio for utts in splits.values() for u in utts}):
+        print(f"note: {root}: {unlisted} audio file(s) that no metadata row names are left out (as datasets' "
+              "audiofolder leaves them)", file=sys.stderr)  # fmt: skip
     return splits
+
+
+def _unlisted_audio(root: Path, listed: set[str]) -> int:
+    """How many audio files (by suffix: what libsndfile reads, and opus) under `root` are not in `listed`."""
+    import soundfile
+
+    suffixes = {f".{ext.lower()}" for ext in soundfile.available_formats()} | {".opus"}
+    files = (p for p in root.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
+    return sum(os.path.normpath(p.absolute()) not in listed for p in files)
 
 
 def _load_commonvoice(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
