@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import random
 import shutil
 import sys
@@ -180,8 +181,8 @@ def _resume(checkpoint: Path, settings: dict, lm: NeuralLM, optimizer) -> Progre
     if not path.is_file():
         return Progress()
     try:
-        state = torch.load(path, weights_only=False)
-    except (OSError, RuntimeError, EOFError) as err:
+        state = torch.load(path, weights_only=True)  # tensors and plain values: a planted file runs no code
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         raise InputError(f"{path}: not a readable checkpoint ({err}); remove it to start afresh") from None
     if state.get("settings") != settings:
         differ = ", ".join(k for k in settings if state.get("settings", {}).get(k) != settings[k])
