@@ -55,6 +55,9 @@ class NeuralLM:
         from safetensors import SafetensorError
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from asr.hub import refuse_unfound
+
+        refuse_unfound(name)
         try:
             tokenizer = AutoTokenizer.from_pretrained(name)
             model = AutoModelForCausalLM.from_pretrained(name).to(device)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from asr.data.manifest import Utterance, read_jsonl, read_manifest
 from asr.errors import InputError
+from asr.hub import offline_without_network
 
 SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "dev", "test": "test"}
 #: split folders of an audiofolder, named as datasets' audiofolder names them (its SPLIT_KEYWORDS: val/eval were
@@ -349,9 +350,11 @@ def _commonvoice_split(tsv: Path, lang: str) -> list[Utterance]:
 
 
 def _load_hf(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
+    local = Path(rest)
+    if not local.is_dir():
+        offline_without_network()  # before datasets reads HF_HUB_OFFLINE
     import datasets  # heavy: imported only for this source
 
-    local = Path(rest)
     if local.is_dir() and ((local / "dataset_dict.json").exists() or (local / "state.json").exists()):
         try:
             loaded = datasets.load_from_disk(str(local))
