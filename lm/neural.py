@@ -163,15 +163,18 @@ class NeuralLM:
         if not sentences:
             return {"sentences": 0, "words": 0, "perplexity": None, "perplexity_no_oov": None}
         unk = self.tokenizer.unk_token_id
-        total, known = 0.0, []
+        total, known = 0.0, []  # known: the log probabilities of the words in the vocabulary, and of </s>
         for sentence, scores in zip(sentences, self.token_log_probs(sentences), strict=True):
             total += sum(scores)
             known += [lp for i, lp in zip(self.tokens(sentence)[1:], scores, strict=True) if i != unk]
         words = sum(len(s.split()) for s in sentences)
         oov = sum(self.unknown_words(s) for s in sentences)
+        perplexity = math.exp(-total / (words + len(sentences)))
+        # a token a word: known are the vocabulary's words and </s> (never empty); a subword tokenizer's pieces
+        # spell every word (GPT-2's unk token is its eos, not an OOV word), so nothing is left out
+        no_oov = math.exp(-sum(known) / len(known)) if self._words is not None else perplexity
         return {"sentences": len(sentences), "words": words, "oov": oov, "oov_rate": oov / words if words else 0.0,
-                "perplexity": math.exp(-total / (words + len(sentences))),
-                "perplexity_no_oov": math.exp(-sum(known) / len(known)) if known else math.inf}  # fmt: skip
+                "perplexity": perplexity, "perplexity_no_oov": no_oov}  # fmt: skip
 
 
 def scratch_lm(sentences: list[str], seed: int) -> NeuralLM:

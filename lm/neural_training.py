@@ -1,19 +1,23 @@
 """Training a causal Transformer LM (`asr lm train`), resumable: a run that is stopped (Ctrl-C, a killed job)
 goes on from ``<out>.checkpoint`` when the same command runs again, and ends where an uninterrupted run ends
 (the same weights: the epoch's shuffle, the `<unk>` draws, dropout and AdamW state are restored). The
-checkpoint is written every `CHECKPOINT_SECONDS` and at Ctrl-C, and removed when the LM is written.
+checkpoint is written every `CHECKPOINT_SECONDS` and at Ctrl-C (after the step under way), and removed when
+the LM is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import pickle
 import random
 import shutil
+import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -118,7 +122,9 @@ class Order:
 
 
 def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, max_steps: int, save) -> None:
-    """The training loop, from `progress` on; `save` writes a checkpoint (every CHECKPOINT_SECONDS, at Ctrl-C)."""
+    """The training loop, from `progress` on; `save` writes a checkpoint (every CHECKPOINT_SECONDS, and at a
+    Ctrl-C, after the step it came in: saved in the middle of one, the rerun drew other dropout masks or made
+    an optimiser step twice)."""
     from tqdm import tqdm
 
     rng, size = random.Random(order.seed), order.batch_size
@@ -130,30 +136,54 @@ def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, 
         progress.seconds = time.monotonic() - start
         return progress.seconds >= max_minutes * 60 or 0 < max_steps <= progress.steps
 
+    total = round(max_minutes * 60)
+    with _ctrl_c_between_steps() as stopped, tqdm(total=total, initial=round(progress.seconds), desc="train LM",
+                                                   unit="s") as bar:  # fmt: skip
+        while not done():
+            progress.epoch_rng = rng.getstate()
+            sentences = order.epoch(rng)
+            for k in range(progress.batches * size, len(sentences), size):
+                ids, labels = lm.batch(sentences[k : k + size])
+                loss = lm.model(input_ids=ids, attention_mask=(labels != -100).long(), labels=labels).loss
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad()
+                progress.steps, progress.batches = progress.steps + 1, progress.batches + 1
+                progress.seen += len(sentences[k : k + size])
+                bar.n = min(round(time.monotonic() - start), bar.total)
+                bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{progress.seen / len(sentences):.1f}")
+                if stopped:
+                    done()  # the seconds trained, to the last step
+                    save()
+                    raise KeyboardInterrupt
+                if done():
+                    return
+                if time.monotonic() - saved >= CHECKPOINT_SECONDS:
+                    save()
+                    saved = time.monotonic()
+            progress.batches = 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_between_steps() -> Iterator[list[bool]]:
+    """A list that a first Ctrl-C fills (the loop stops after its step); a second Ctrl-C stops at once (the last
+    checkpoint stays). Outside the main thread, where no handler can be set, Ctrl-C stops at once."""
+    pending: list[bool] = []
+
+    def handler(signum, frame) -> None:
+        if pending:
+            raise KeyboardInterrupt
+        pending.append(True)
+
     try:
-        with tqdm(total=round(max_minutes * 60), initial=round(progress.seconds), desc="train LM", unit="s") as bar:
-            while not done():
-                progress.epoch_rng = rng.getstate()
-                sentences = order.epoch(rng)
-                for k in range(progress.batches * size, len(sentences), size):
-                    ids, labels = lm.batch(sentences[k : k + size])
-                    loss = lm.model(input_ids=ids, attention_mask=(labels != -100).long(), labels=labels).loss
-                    loss.backward()
-                    optimizer.step()
-                    optimizer.zero_grad()
-                    progress.steps, progress.batches = progress.steps + 1, progress.batches + 1
-                    progress.seen += len(sentences[k : k + size])
-                    bar.n = min(round(time.monotonic() - start), bar.total)
-                    bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{progress.seen / len(sentences):.1f}")
-                    if done():
-                        return
-                    if time.monotonic() - saved >= CHECKPOINT_SECONDS:
-                        save()
-                        saved = time.monotonic()
-                progress.batches = 0
-    except KeyboardInterrupt:
-        save()
-        raise
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield pending
+        return
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _digest(sentences: list[str]) -> str:

@@ -326,26 +326,31 @@ def test_an_lm_out_that_is_a_link_rebuilds_its_target(tmp_path):
 
 
 def test_a_stopped_transformer_lm_run_goes_on_to_the_same_weights(english, tmp_path, monkeypatch, capsys):
-    """Found by a review: Ctrl-C lost the training (the rerun started at step 0). The rerun goes on from the
-    checkpoint, across epochs (200 sentences: 7 batches each), to the weights of a run never stopped."""
-    import lm.neural_training as training
+    """Found by a review: Ctrl-C lost the training (the rerun started at step 0). A Ctrl-C in the middle of a
+    step stops the run after it (saved mid-step, the rerun drew other dropout masks); the rerun goes on from
+    the checkpoint, across epochs (200 sentences: 7 batches each), to the weights of a run never stopped."""
+    import signal
+
+    import torch
+
     from lm.neural import NeuralLM
 
     text = tmp_path / "few.txt"
     text.write_text("".join((english["root"] / "train.txt").read_text().splitlines(keepends=True)[:200]))
     args = ["train", "--text", str(text), "--normalize", "en", "--max-minutes", "5", "--max-steps", "20"]
     assert lm_main([*args, "--out", str(tmp_path / "whole")]) == 0
-    calls, batch = [], NeuralLM.batch
+    calls, batch, update = [], NeuralLM.batch, torch.optim.AdamW.step
 
-    def stopped_at_the_ninth(self, sentences):
+    def ctrl_c_in_the_ninth_step(self, *args, **kwargs):
+        result = update(self, *args, **kwargs)
         calls.append(1)
         if len(calls) == 9:
-            raise KeyboardInterrupt
-        return batch(self, sentences)
+            signal.raise_signal(signal.SIGINT)  # the weights updated, the step not counted yet
+        return result
 
-    monkeypatch.setattr(NeuralLM, "batch", stopped_at_the_ninth)
-    monkeypatch.setattr(training, "CHECKPOINT_SECONDS", 0.0)  # written after every step too
-    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 130
+    monkeypatch.setattr(torch.optim.AdamW, "step", ctrl_c_in_the_ninth_step)
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 130 and len(calls) == 9
+    monkeypatch.setattr(torch.optim.AdamW, "step", update)
     assert (tmp_path / "lm.checkpoint" / "state.pt").is_file() and not (tmp_path / "lm").exists()
     assert lm_main([*args, "--seed", "1", "--out", str(tmp_path / "lm")]) == 2  # other settings: named
     assert "with other settings (seed)" in capsys.readouterr().err
@@ -359,11 +364,12 @@ def test_a_stopped_transformer_lm_run_goes_on_to_the_same_weights(english, tmp_p
     monkeypatch.setattr(NeuralLM, "batch", lambda self, sentences: calls.append(1) or batch(self, sentences))
     assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 0
     assert "going on from" in capsys.readouterr().err and not (tmp_path / "lm.checkpoint").exists()
-    assert len(calls) == 12  # the 8 steps done before the stop are not trained again
+    assert len(calls) == 11  # the 9 steps done before the stop are not trained again
     info = json.loads((tmp_path / "lm" / "lm.json").read_text(encoding="utf-8"))
     assert info["steps"] == 20 and info["epochs"] == (2 * 200 + 6 * 32) / 200  # two epochs of 7 batches, 6 more
     whole, resumed = ((tmp_path / d / "model.safetensors").read_bytes() for d in ("whole", "lm"))
     assert whole == resumed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
 
 
 def test_sentences_longer_than_the_context_are_counted(tmp_path, capsys):
@@ -374,3 +380,28 @@ def test_sentences_longer_than_the_context_are_counted(tmp_path, capsys):
     assert lm_main(args) == 0
     assert "1 sentence(s) longer than the model's context (256 tokens)" in capsys.readouterr().err
     assert json.loads((tmp_path / "lm" / "lm.json").read_text(encoding="utf-8"))["text"]["cut_to_context"] == 1
+
+
+def test_a_subword_lm_has_no_oov_words(tmp_path):
+    """Found by a review: with a subword tokenizer (--from gpt2) the figure without OOV words was per token, and
+    GPT-2's unk token is its eos, so every </s> was left out as an OOV word."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    from lm.neural import NeuralLM
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # fmt: skip
+    core.train_from_iterator(["the cat sat on the mat", "a dog ate the hat"] * 20, trainer)
+    end = "<|endoftext|>"
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token=end, eos_token=end, unk_token=end)
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=64, n_embd=32, n_layer=1, n_head=2,
+                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)  # fmt: skip
+    GPT2LMHeadModel(config).save_pretrained(tmp_path / "gpt")
+    tokenizer.save_pretrained(tmp_path / "gpt")
+    result = NeuralLM.load(str(tmp_path / "gpt")).perplexity(["the catapult sat on the doormat", "the doggo"])
+    assert result["oov"] == 0 and result["perplexity_no_oov"] == result["perplexity"]
