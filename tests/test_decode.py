@@ -670,6 +670,14 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "bad.json")]) == 2
         assert "bad.json: no tuning of beta, gamma to reuse" in capsys.readouterr().err  # was a traceback
     assert not (tmp_path / "x" / "results.json").exists()
+    # the weights' hash covers an adapter's: a record naming the adapter otherwise (null, before the built-in one
+    # was named) is the same network; without the hash the adapter's name must agree
+    named = {**results, "model": {**results["model"], "adapter": "en"}}
+    (tmp_path / "named.json").write_text(json.dumps(named), encoding="utf-8")
+    assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "named.json")]) == 0
+    del named["model"]["weights"]
+    (tmp_path / "named.json").write_text(json.dumps(named), encoding="utf-8")
+    assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "named.json")]) == 2
 
 
 @pytest.mark.parametrize(

@@ -441,9 +441,10 @@ def tuning_to_reuse(opts: DecodeOptions, model: dict, lm: dict | None, rescoring
     earlier = DecodeResult.read(path)
     pairs = {"model": (earlier.model, model), "LM": (earlier.lm, lm), "rescoring LM": (earlier.rescoring, rescoring)}
     for kind, (then, now) in pairs.items():
-        keys = ("parameters", "adapter", "train_info", "weights") if kind == "model" else None
-        if kind == "model" and "weights" not in then:  # a results.json from before weights were recorded
-            keys = keys[:-1]
+        keys = None
+        if kind == "model":  # the weights' hash covers an adapter's (a decode without --adapter recorded null
+            # before the built-in adapter was named); a results.json from before weights were recorded: the adapter
+            keys = ("parameters", "train_info") + (("weights",) if "weights" in (then or {}) else ("adapter",))
         if _content(then, keys) != _content(now, keys):
             raise InputError(f"--tuned-from {path}: tuned for another {kind} ({(then or {}).get('path')}, not "
                              f"{(now or {}).get('path')}); tune this decode's with --tune")  # fmt: skip
