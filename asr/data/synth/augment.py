@@ -3,7 +3,10 @@ channels and codecs, and loudness (NumPy; codecs round-trip through libsndfile v
 
 The defaults keep the augmentation of the first corpora (speed, reverberation, white or brown noise) but for the
 room response's direct-to-reverberant ratio (`reverb_drr_db=None` gives their audio draw for draw); the telephone
-channel, codecs, more noise colours and loudness are opt-in.
+channel, codecs, more noise colours and loudness are opt-in. It runs at the voice's own rate, before the
+resample to 16 kHz, so the SNR, level and DRR drawn hold over that band (the resample takes the noise above
+8 kHz away: the 16 kHz file's SNR is the draw's or higher, README); kept, so that a corpus stays the audio the
+shipped checkpoint heard.
 """
 
 from __future__ import annotations
