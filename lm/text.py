@@ -35,11 +35,12 @@ def raw_lines(path: Path) -> Iterator[tuple[int | str, str]]:
 
 
 def _first_undecodable_line(path: Path) -> int | str:
-    """The number of the first line of `path` that is not UTF-8 (read a line at a time: LM texts are large)."""
-    with open(path, "rb") as f:
+    """The number of the first line of `path` that is not UTF-8, its lines split as text mode splits them
+    (``\n``, ``\r\n``, a lone ``\r``; latin-1 reads every byte), a line at a time: LM texts are large."""
+    with open(path, encoding="latin-1", newline=None) as f:
         for number, line in enumerate(f, 1):
             try:
-                line.decode("utf-8")
+                line.encode("latin-1").decode("utf-8")
             except UnicodeDecodeError:
                 return number
     return "?"

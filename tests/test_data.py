@@ -105,6 +105,11 @@ def test_everything_failing_is_an_error(tmp_path):
     )
     assert proc.returncode == 2 and "every utterance of split 'train' failed the checks" in proc.stderr
     assert "the first, a_1: missing audio file (" in proc.stderr  # the folder goes: its rejected list with it
+    from asr.data.prepare import check_and_write
+    from asr.text import default_normalizer
+
+    with pytest.raises(InputError, match=r"every utterance of split 'dev' failed the checks \{\}$"):  # not IndexError
+        check_and_write({"dev": []}, tmp_path / "e", default_normalizer("en"), "x", {})
 
 
 def test_kaldi_dir_with_segments(tmp_path, audio):
@@ -552,6 +557,10 @@ def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_du
     assert "holds a corpus prepared from jsonl:" in capsys.readouterr().err
     relative = os.path.relpath(one)  # the same file written another way is the same source (it was refused)
     assert data_main(["prepare", "--source", relative, "--lang", "en", "--out", str(out)]) == 0
+    from asr.data.sources import canonical_source
+
+    assert canonical_source(f"hf:{os.path.relpath(tmp_path)}") == f"hf:{tmp_path.resolve()}"  # a saved dataset
+    assert canonical_source("hf:org/name:cfg") == "hf:org/name:cfg"  # a hub id
     segment = _jsonl(tmp_path / "s.jsonl", [{"id": "s_1", "audio": str(audio["u0"]), "text": "x", "offset": 0.5}])
     assert data_main(["check", str(segment)]) == 2
     assert "an 'offset' without a 'duration'" in capsys.readouterr().err

@@ -138,6 +138,9 @@ def test_text_that_is_not_utf8_is_named_by_its_line(tmp_path, capsys):
     text.write_bytes(b"one two three\n" * 20_000 + b"four \xff five\n" + b"six seven\n")
     assert lm_main(["build", "--text", str(text), "--normalize", "none", "--out", str(tmp_path / "lm")]) == 2
     assert capsys.readouterr().err.strip().endswith(f"{text}:20001: not valid UTF-8 text")
+    text.write_bytes(b"one two\rthree four\rfive \xff six\r")  # lines as text mode reads them: a lone CR ends one
+    assert lm_main(["build", "--text", str(text), "--normalize", "none", "--out", str(tmp_path / "lm")]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{text}:3: not valid UTF-8 text")
 
 
 def test_a_folder_that_is_not_an_lm_is_named(tmp_path, capsys):

@@ -71,9 +71,12 @@ def check_and_write(
         result = check_utterances(utts, base, normalizer, desc=f"checking {split}", workers=workers)
         result.rejected.extend((rejected or {}).get(split, []))
         if not result.usable:
-            utt, reason, detail = result.rejected[0]  # the folder is not kept: its rejected list would not be read
-            raise InputError(f"{where}: every utterance of split '{split}' failed the checks {result.reason_counts()};"
-                             f" the first, {utt.id}: {reason} ({detail})")  # fmt: skip
+            first = ""  # the folder is not kept: its rejected list would not be read
+            if result.rejected:
+                utt, reason, detail = result.rejected[0]
+                first = f"; the first, {utt.id}: {reason} ({detail})"
+            raise InputError(f"{where}: every utterance of split '{split}' failed the checks "
+                             f"{result.reason_counts()}{first}")  # fmt: skip
         results[split] = result
     _write_splits(out_dir, results)
     summary = dict(extra, normalizer=normalizer.id, splits={split: r.summary() for split, r in results.items()})

@@ -155,7 +155,8 @@ def canonical_source(spec: str) -> str:
         kind, rest = parse_source(spec)
     except InputError:
         return spec
-    return f"{kind}:{rest if kind == 'hf' else Path(rest).resolve()}"
+    local = kind != "hf" or Path(rest).is_dir()  # hf: a hub id, or a dataset saved to disk
+    return f"{kind}:{Path(rest).resolve() if local else rest}"
 
 
 def load_source(spec: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:

@@ -62,9 +62,10 @@ def greedy(logprobs: np.ndarray, labels: Labels) -> str:
 @dataclass
 class Decoded:
     """One utterance's decoding: the text, its words with their frames [start, end), the n-best list (best
-    first; each with its text, words, ``acoustic`` and ``ngram`` scores, the latter α·ln P + β·words as the
-    beam search scored them, with pyctcdecode's offset for unknown words and any hotword bonus, and their sum
-    ``total``) and the decoding seconds."""
+    first by ``total``, the beam search's score; each with its text, words, ``acoustic`` and ``ngram`` scores,
+    the latter α·ln P + β·words with pyctcdecode's offset for unknown words and any hotword bonus: with an LM
+    and n-best lists, the text's own (`NgramPart`, where ``total`` can hold an empty word more), else the beam
+    search's, ``total`` minus ``acoustic``) and the decoding seconds."""
 
     text: str
     words: list[tuple[str, int, int]]

@@ -49,8 +49,7 @@ stage_nlm() {
     run_stage "$1" nlm || return 0
     _lm_texts
     rm -rf "$exp/nlm"
-    # a stopped run goes on from its checkpoint; a redone stage (--force) trains afresh
-    if [[ $force == true ]]; then rm -rf "$exp/nlm.checkpoint"; fi
+    forced_afresh "$exp/nlm.checkpoint"  # a stopped run goes on from its checkpoint, a forced one starts afresh
     "$ASR" lm train --text "${LM_TEXTS[@]}" --max-minutes "$nlm_minutes" --processor "$exp/processor" \
         --dev "$data/dev.jsonl" --out "$exp/nlm"
     stage_done "$1" nlm
