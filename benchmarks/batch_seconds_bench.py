@@ -3,10 +3,11 @@
 
 Every row runs `CTCInference.log_probs`, the one inference path of `asr decode` and of training's dev evaluation,
 in float32 over the same utterances (synthetic Spanish dev + test, clean speech, unseen voices), batched under
-a padded-audio budget of B seconds; the peer is one utterance at a time (transformers' ASR pipeline's default,
-batch_size 1). Reported: RTFx (audio seconds per network second; the best of `--repeats` passes), the speed-up
-over the peer, and the largest difference of any log-probability from the peer's (batching must not change
-the output).
+a padded-audio budget of B seconds; the peer is one utterance at a time through the same path (what
+transformers' ASR pipeline does by default, batch_size 1; a review timed the pipeline itself on these
+utterances: RTFx 110-117 against this row's 126, so the stand-in does not flatter the batches). Reported:
+RTFx (audio seconds per network second; the best of `--repeats` passes), the speed-up over the peer, and the
+largest difference of any log-probability from the peer's (batching must not change the output).
 
 Run: .venv/bin/python benchmarks/batch_seconds_bench.py [--hours 0.3] [--batch-seconds 15,30,60,120,160,240]
 """

@@ -4,6 +4,7 @@ traceback after minutes of set-up, nor a row measured on something other than it
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,8 +17,8 @@ def positive(kind: type = float) -> Callable[[str], float]:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r}: expected a {kind.__name__}") from None
-        if not value > 0:  # also refuses nan
-            raise argparse.ArgumentTypeError(f"{text!r}: expected more than 0")
+        if not 0 < value < math.inf:  # also refuses nan; inf ran longform_bench until memory ran out
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number more than 0")
         return value
 
     return parse

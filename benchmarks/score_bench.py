@@ -124,8 +124,10 @@ def main() -> None:
             "jiwer script (process_words+process_characters)": measure(
                 [sys.executable, str(tmp / "jiwer_score.py"), *files], args.repeats
             ),
-            "sclite word (-o rsum)": measure(sclite_cmd(tmp / "ref.trn", tmp / "hyp.trn", tmp, False), 1),
-            "sclite char (-e utf-8 -c -o rsum)": measure(sclite_cmd(tmp / "ref.trn", tmp / "hyp.trn", tmp, True), 1),
+            "sclite word (-o rsum)": measure(sclite_cmd(tmp / "ref.trn", tmp / "hyp.trn", tmp, False), args.repeats),
+            "sclite char (-e utf-8 -c -o rsum)": measure(
+                sclite_cmd(tmp / "ref.trn", tmp / "hyp.trn", tmp, True), args.repeats
+            ),
         }
         print(f"{args.pairs} pairs x {args.words} words = {ref_words} reference words, 2 levels where stated\n")
         print(f"{'process':<50} {'seconds':>8} {'M words/s':>10} {'peak MB':>8}")

@@ -19,7 +19,7 @@ from bench_args import among, folders_in, output_file, positive, positives  # no
 def test_numbers_and_names_are_checked():
     assert positive(int)("3") == 3 and positives()("0.5,2") == [0.5, 2.0] and among("fp32", "bf16")("bf16") == ["bf16"]
     for parse, text in ((positive(int), "0"), (positive(), "-5"), (positive(), "nan"), (positive(int), "1.5"),
-                        (positives(), "30,0"), (among("fp32", "bf16"), "fp16")):  # fmt: skip
+                        (positive(), "inf"), (positives(), "30,0"), (among("fp32", "bf16"), "fp16")):  # fmt: skip
         with pytest.raises(argparse.ArgumentTypeError):
             parse(text)
 
