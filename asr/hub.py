@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 from asr.errors import InputError
 from asr.text import TEXT_CONFIG
@@ -27,7 +28,7 @@ def offline_without_network() -> None:
 
     if constants.HF_HUB_OFFLINE or any(os.environ.get(var) for var in PROXIES):
         return
-    host = constants.ENDPOINT.split("://")[-1].split("/")[0].split(":")[0]
+    host = urlparse(constants.ENDPOINT).hostname or constants.ENDPOINT
     try:
         socket.getaddrinfo(host, 443)
     except OSError:

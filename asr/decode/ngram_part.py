@@ -32,8 +32,9 @@ class NgramPart:
     def __call__(self, text: str, alpha: float, beta: float) -> float:
         """α·ln P(text) (``<s>`` to ``</s>``, each word out of the vocabulary offset) + β·words + hotword bonus."""
         words = text.split()
-        log10 = sum(score for score, _, _ in self.model.full_scores(" ".join(words), bos=True, eos=True))
+        sentence = " ".join(words)
+        log10 = sum(score for score, _, _ in self.model.full_scores(sentence, bos=True, eos=True))
         # pyctcdecode's test of a word out of the vocabulary: its unigram list where it has one, and KenLM's
         log10 += UNK_OFFSET_LOG10 * sum((bool(self.unigrams) and w not in self.unigrams) or w not in self.model
                                         for w in words)  # fmt: skip
-        return alpha * math.log(10) * log10 + beta * len(words) + self.hotwords.score(" ".join(words))
+        return alpha * math.log(10) * log10 + beta * len(words) + self.hotwords.score(sentence)

@@ -26,11 +26,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from asr.decode.decoders import Decoded
+from asr.decode.ngram_part import UNK_OFFSET_LOG10
 from asr.errors import InputError
 from lm.neural import INFO_FILE, NeuralLM
 
 DEFAULT_GAMMA = 0.5
-UNK_OFFSET = -10.0 * math.log(10)  # pyctcdecode's unk_score_offset (-10, log10) in natural log, per unknown word
+UNK_OFFSET = UNK_OFFSET_LOG10 * math.log(10)  # pyctcdecode's unk_score_offset in natural log, per unknown word
 DEFAULT_DEPTH = 16  # hypotheses per utterance rescored when --nbest is not given
 BATCH = 64
 
