@@ -213,7 +213,9 @@ def _resume(checkpoint: Path, settings: dict, lm: NeuralLM, optimizer) -> Progre
     try:
         state = torch.load(path, weights_only=True)  # tensors and plain values: a planted file runs no code
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
-        raise InputError(f"{path}: not a readable checkpoint ({err}); remove it to start afresh") from None
+        # the error's own text: torch's advice to load with weights_only=False, over many lines
+        raise InputError(f"{path}: not a readable checkpoint of asr lm train ({type(err).__name__}); remove it to "
+                         "start afresh") from None  # fmt: skip
     if state.get("settings") != settings:
         differ = ", ".join(k for k in settings if state.get("settings", {}).get(k) != settings[k])
         raise InputError(f"{checkpoint}: the checkpoint of a stopped run with other settings ({differ}); run it with "

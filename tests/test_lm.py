@@ -359,9 +359,9 @@ def test_a_stopped_transformer_lm_run_goes_on_to_the_same_weights(english, tmp_p
     assert "with other settings (seed)" in capsys.readouterr().err
     state = (tmp_path / "lm.checkpoint" / "state.pt").read_bytes()
     (tmp_path / "lm.checkpoint" / "state.pt").write_bytes(b"garbage")  # one line, not a traceback
-    assert (
-        lm_main([*args, "--out", str(tmp_path / "lm")]) == 2 and "not a readable checkpoint" in capsys.readouterr().err
-    )
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable checkpoint" in err and len(err.strip().splitlines()) == 1, err  # torch's was many
     (tmp_path / "lm.checkpoint" / "state.pt").write_bytes(state)
     calls.clear()
     monkeypatch.setattr(NeuralLM, "batch", lambda self, sentences: calls.append(1) or batch(self, sentences))
