@@ -61,7 +61,8 @@ def part_path(path: Path) -> Path:
 def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
     """Fills each path's `part_path` (with the text, UTF-8, or by the writer given for it), then moves them all
     in: a failed or interrupted write leaves the earlier files as they were (not a mix of two runs') and no part
-    behind."""
+    behind. Only the moves, a rename each, are not one step together: one interrupted among them leaves the files
+    already moved new and no part behind; a kill there leaves the parts not yet moved (a rerun replaces them)."""
     parts = {path: part_path(path) for path in writes}
     try:
         for path, write in writes.items():
@@ -69,12 +70,12 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
                 parts[path].write_text(write, encoding="utf-8")
             else:
                 write(parts[path])
+        for path, part in parts.items():
+            part.replace(path)
     except BaseException:
         for part in parts.values():
             part.unlink(missing_ok=True)
         raise
-    for path, part in parts.items():
-        part.replace(path)
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -61,6 +62,15 @@ def chunk_spans(length: int, chunk: int) -> Iterator[tuple[int, int, int, int]]:
         yield start, end, 0 if start == 0 else stride, 0 if last else stride
         if last:
             return
+
+
+def gloo_on_cpus() -> bool:
+    """Whether this process is one of several that `accelerate launch` started on a machine without GPUs:
+    accelerate 1.15 leaves each alone there (DistributedType.NO) unless asked for the CPU, which makes them one
+    gloo group."""
+    import torch
+
+    return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
 def uses_attention_mask(config) -> bool:

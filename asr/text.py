@@ -236,7 +236,8 @@ def manifest_normalizer(langs: list[str], spec: str | None, where: str) -> tuple
     return default_normalizer(next(iter(counts), "")), lang
 
 
-#: the file in a processor, model or LM folder that names the normaliser (and language) of its text
+#: the file in a processor or model folder that names the normaliser (and language) of its text (an LM folder
+#: records its normaliser in its ``lm.json``)
 TEXT_CONFIG = "asr_text.json"
 
 
@@ -255,6 +256,7 @@ def read_text_config(folder: Path) -> dict:
 
 
 def write_text_config(folder: Path, normalize: Normalizer, lang: str) -> None:
+    """Writes the folder's ``asr_text.json``: `normalize`'s spec and the language `lang`."""
     config = {"normalizer": normalize.id, "lang": lang}
     (Path(folder) / TEXT_CONFIG).write_text(json.dumps(config, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -2,7 +2,8 @@
 
 ``lm.arpa``, ``lm.bin`` (KenLM trie), ``unigrams.txt`` (the words, for the beam search), ``text.txt`` (the
 normalised training text) and ``lm.json`` (what was built, from what, with which normaliser, its dev
-perplexity; with a schema version). Decoding reads LMs only through this class.
+perplexity; with a schema version). Decoding reads n-gram LMs only through this class (a Transformer LM folder
+from `asr lm train` is `lm.neural`'s, with the same ``lm.json`` name).
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ class LMFolder:
         return [w for w in self.unigrams if not set(w) <= alphabet]
 
     def check_against(self, alphabet: set[str], normalizer: str) -> None:
-        """Fails loudly where pyctcdecode only warns: words the model cannot spell with `alphabet` (letter
-        case!) or text normalised otherwise than the model's targets (`normalizer`) both wreck WER silently."""
+        """Fails loudly where pyctcdecode only warns: more than 5% of the words the model cannot spell with
+        `alphabet` (letter case!) or text normalised otherwise than the model's targets (`normalizer`) both wreck
+        WER silently. Fewer unspellable words pass (the beam search never reaches them; `asr lm build` names them)."""
         if normalizer != self.normalizer:
             raise InputError(
                 f"{self.folder}: LM text was normalised with {self.normalizer}, the model's targets with "

@@ -22,9 +22,10 @@ import functools
 import math
 
 from asr.errors import InputError
+from lm.folder import LM_FILES
 
 SPECIAL = ("<pad>", "<unk>", "<s>", "</s>")
-INFO_FILE = "lm.json"
+INFO_FILE = LM_FILES["info"]
 SCRATCH = {"n_embd": 128, "n_layer": 2, "n_head": 4}
 
 

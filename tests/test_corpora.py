@@ -286,6 +286,10 @@ def test_asterisk_prompts_are_real_speech_with_clean_text(tmp_path):
                               text=True)  # fmt: skip
         assert proc.returncode == 2 and "use another --out" in proc.stderr, proc.stderr
     assert data_main(["asterisk", "--lang", "en", "--out", str(out)]) == 0  # its own language again: rewritten
+    # a run killed among its moves: no summary.json yet, parts not moved in (refused as another's files before)
+    (out / "summary.json").unlink()
+    (out / "test.jsonl").rename(out / "test.jsonl.part")
+    assert data_main(["asterisk", "--lang", "en", "--out", str(out)]) == 0 and not list(out.glob("*.part"))
     (tmp_path / "file").touch()
     assert data_main(["asterisk", "--lang", "en", "--out", str(tmp_path / "file")]) == 2
 

@@ -522,10 +522,34 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         (vocab_main, ["--train", str(piped), "--out", str(tmp_path / "v")], "--normalize lower-nopunct@4+ignore=|"),
         # lower-nopunct keeps '<s>' (symbols, not punctuation): the tokenizer read it as its BOS token
         (vocab_main, ["--train", str(special), "--out", str(tmp_path / "v")], "'<s>', a special token"),
+        # a processor is written whole: a folder of other files would be replaced
+        (vocab_main, ["--train", str(manifest), "--out", str(tmp_path)], "(folder, m.jsonl, model) and holds no"),
+        (vocab_main, ["--train", str(manifest), "--out", str(manifest)], "m.jsonl: not a folder"),
     ):
         assert main(args) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "v").exists() and not (tmp_path / "s.jsonl").exists()
+
+
+def test_an_interrupted_vocab_leaves_the_earlier_processor_whole(tmp_path, audio, monkeypatch):
+    """asr vocab wrote its files in place: an interrupted rerun left a new vocab.json beside the old
+    asr_text.json, a processor that trains or scores its characters as [UNK]."""
+    import asr.vocab.build
+    from asr.vocab.cli import main as vocab_main
+
+    rows = [{"id": f"a_{i}", "audio": str(audio["u0"]), "duration": 1.0, "text": "hello there"} for i in range(3)]
+    manifest = _jsonl(tmp_path / "m.jsonl", rows)
+    out = tmp_path / "p"
+    assert vocab_main(["--train", str(manifest), "--out", str(out)]) == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    other = ["--train", str(manifest), "--out", str(out), "--normalize", "lower-nopunct+ignore=h"]
+    monkeypatch.setattr(asr.vocab.build, "write_text_config", lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert vocab_main(other) == 130  # interrupted after vocab.json and the tokenizer, before asr_text.json
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.jsonl", "p"]  # nothing left beside it
+    monkeypatch.undo()
+    assert vocab_main(other) == 0 and '"h"' not in (out / "vocab.json").read_text()
+    assert "+ignore=h" in (out / "asr_text.json").read_text()
 
 
 def test_a_mix_of_languages_needs_a_named_normalizer(tmp_path, audio, capsys):
@@ -582,6 +606,43 @@ def test_a_failed_prepare_gives_its_claim_up(tmp_path, audio, capsys):
     assert "--lang 'english': expected a language code" in capsys.readouterr().err
     assert data_main([*args, "--lang", "xx"]) == 0
     assert "--lang xx has no normaliser of its own: lower-nopunct" in capsys.readouterr().err
+
+
+def test_a_prepare_interrupted_before_its_summary_runs_again(tmp_path, audio, monkeypatch):
+    """Interrupted after its manifests were moved in, before summary.json: the claim was given up over them, and
+    the same command was refused from then on ("holds manifests but no summary.json")."""
+    import asr.data.prepare as prepare
+
+    good = _jsonl(tmp_path / "good.jsonl", [{"id": "a_1", "audio": str(audio["u0"]), "text": "hello"}])
+    args = ["prepare", "--source", f"jsonl:{good}", "--lang", "en", "--out", str(tmp_path / "o")]
+    write = prepare._write_summary
+
+    def interrupted(out_dir: Path, summary: dict) -> None:
+        if summary["splits"]:  # the claim is written, the corpus's summary is not
+            raise KeyboardInterrupt
+        write(out_dir, summary)
+
+    monkeypatch.setattr(prepare, "_write_summary", interrupted)
+    assert data_main(args) == 130 and (tmp_path / "o" / "train.jsonl").exists()
+    monkeypatch.undo()
+    assert data_main(args) == 0 and json.loads((tmp_path / "o" / "summary.json").read_text())["splits"]
+
+
+def test_files_written_together_leave_no_part_when_interrupted_among_the_moves(tmp_path, monkeypatch):
+    from asr.folders import write_together
+
+    moves, replace = [], Path.replace
+
+    def interrupted_second(self: Path, target: Path) -> Path:
+        moves.append(target)
+        if len(moves) == 2:
+            raise KeyboardInterrupt
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", interrupted_second)
+    with pytest.raises(KeyboardInterrupt):
+        write_together({tmp_path / "a": "1", tmp_path / "b": "2"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # b.part was left, in the way of later runs
 
 
 def test_a_segment_past_the_end_of_its_file_says_so(tmp_path, audio):

@@ -75,6 +75,19 @@ def cat_lm(tmp_path_factory) -> LMFolder:
     return LMFolder.load(root / "lm")
 
 
+def test_the_beam_defaults_are_pyctcdecodes():
+    """Written out so that the command line starts without importing pyctcdecode; they must stay its defaults."""
+    from pyctcdecode import constants
+
+    from asr.decode.ngram_part import UNK_OFFSET_LOG10
+
+    expected = {"beam_width": constants.DEFAULT_BEAM_WIDTH, "alpha": constants.DEFAULT_ALPHA,
+                "beta": constants.DEFAULT_BETA, "beam_prune_logp": constants.DEFAULT_PRUNE_LOGP,
+                "token_min_logp": constants.DEFAULT_MIN_TOKEN_LOGP, "hotwords": [],
+                "hotword_weight": constants.DEFAULT_HOTWORD_WEIGHT}  # fmt: skip
+    assert vars(BeamSettings()) == expected and UNK_OFFSET_LOG10 == constants.DEFAULT_UNK_LOGP_OFFSET
+
+
 @pytest.mark.parametrize("backend", ["ctcbeam", "pyctcdecode"])
 def test_the_lm_wins_where_the_acoustics_are_ambiguous(cat_lm, backend):
     x = frames("the kat", {4: {"k": 0.55, "c": 0.43}})  # 'k' slightly ahead of 'c' in "cat"
@@ -177,6 +190,28 @@ def test_tuning_is_no_worse_than_the_defaults_on_dev(es, tmp_path):
         tuning["best"]["alpha"],
         tuning["best"]["beta"],
     )
+
+
+def test_a_decode_of_several_sets_interrupted_leaves_no_earlier_results_in_the_others(es, tmp_path, monkeypatch):
+    """Interrupted after the first set's outputs, a decode left an earlier decode's results.json in the other
+    sets' folders, which the leaderboard published as this --out's."""
+    import asr.decode.run
+
+    args = ["--model", str(MODEL), "--manifest", str(es["dev"]), str(es["test"]), "--out", str(tmp_path / "d")]
+    args += ["--logits-cache", str(es["root"] / "cache")]
+    assert decode_main(args) == 0
+    written, write = [], asr.decode.run.write_outputs
+
+    def interrupted_second(out: Path, *rest) -> None:
+        written.append(out)
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        write(out, *rest)
+
+    monkeypatch.setattr(asr.decode.run, "write_outputs", interrupted_second)
+    assert decode_main([*args, "--decoder", "beam"]) == 130
+    assert json.loads((tmp_path / "d" / "dev" / "results.json").read_text())["decoder"]["name"] == "beam"
+    assert not (tmp_path / "d" / "test" / "results.json").exists()
 
 
 def test_two_processes_decode_like_one(es, tmp_path):
@@ -530,10 +565,12 @@ def test_a_reference_that_starts_with_a_word_in_angle_brackets_keeps_it_in_sclit
 
 def test_sclite_files_hold_one_line_per_reference_segments_keep_their_offset_and_syntax_is_named(es, tmp_path, capsys):
     """With --normalize none a newline in a reference split its STM line (sclite counted another segment); a
-    segment's offset was not in hyp.jsonl (nor the exports); sclite's ( ) { } in a text score otherwise."""
+    segment's offset was not in hyp.jsonl (nor the exports); sclite's ( ) { } in a text score otherwise; a no-break
+    space, inside its word for sclite and `asr score`, became a space in ref.stm (sclite counted one word more)."""
     rows = [json.loads(line) for line in es["test"].read_text(encoding="utf-8").splitlines()][:3]
     rows = [{**r, "audio": str(es["test"].parent / r["audio"])} for r in rows]
     rows[0]["text"] = rows[0]["text"].replace(" ", "\n", 1)
+    rows[2]["text"] = rows[2]["text"].replace(" ", "\u00a0", 1)
     rows[1] |= {"offset": 0.1, "duration": round(rows[1]["duration"] - 0.1, 3)}
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

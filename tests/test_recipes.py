@@ -185,6 +185,34 @@ def test_model_cards_carry_parseable_model_index(recipe, tmp_path):
     assert model_card(model, []) is None and (model / "README.md").read_bytes() == b"caf\xe9\n"
 
 
+def test_a_result_tuned_on_its_own_test_file_spelled_otherwise_is_marked_and_not_indexed(recipe, tmp_path):
+    """--tuned-from carries the tuning manifest as the first decode spelled it: a result tuned on its own test
+    file, named two ways, went into the card's model-index as held out (RESULTS.md marked it)."""
+    import yaml
+
+    from asr.leaderboard.collect import collect
+    from asr.leaderboard.export import model_card
+
+    model = tmp_path / "model"
+    shutil.copytree(recipe["exp"] / "train" / "model", model)
+    results = json.loads((recipe["exp"] / "decode" / "beam_lm" / "test" / "results.json").read_text())
+    test = Path(results["test_set"]["manifest"])
+    spelled = str(test.parent / ".." / test.parent.name / test.name)
+    copy = _copy_decode(recipe, tmp_path / "c", **{"tuning.dev_manifest": spelled, "model.path": str(model)})
+    card = model_card(model, collect([str(copy)])).read_text(encoding="utf-8")
+    assert yaml.safe_load(card.split("---")[1])["model-index"][0]["results"] == []
+    assert next(line for line in card.splitlines() if line.startswith("| es/test | beam_lm")).endswith(" † |")
+
+
+def test_a_model_folder_named_model_in_the_current_folder_keeps_its_name():
+    """`--model model`, run from inside a training folder, was labelled "." on the board and in its exports."""
+    from asr.leaderboard.collect import model_label
+
+    assert [model_label(p) for p in ("model", "exp/hi/train/model", "exp/best", "facebook/x")] == [
+        "model", "exp/hi/train", "exp/best", "facebook/x"
+    ]  # fmt: skip
+
+
 def test_decodes_naming_one_model_folder_two_ways_make_one_card_with_both(recipe, tmp_path):
     """Cards were kept per path as written: the second spelling's card replaced the first's, both counted."""
     from asr.leaderboard.cli import main as leaderboard_main

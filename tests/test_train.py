@@ -351,10 +351,9 @@ def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp
     # alignable at speed 1, not at 2: named before the first step, not at the step that first draws speed 2
     from transformers import AutoConfig
 
-    from asr.data.check import ctc_frames
+    from asr.data.check import ctc_frames, encoder_layers
 
-    config = AutoConfig.from_pretrained(setup["model"])
-    conv = list(zip(config.conv_kernel, config.conv_stride, strict=True))
+    conv = encoder_layers(AutoConfig.from_pretrained(setup["model"]))
     samples = round(line["duration"] * 16000)
     line["text"] = ("ab" * samples)[: ctc_frames(samples // 2, conv) + 1]  # no repeats: a label a frame
     assert len(line["text"]) <= ctc_frames(samples, conv)
@@ -365,6 +364,33 @@ def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp
     )
     assert proc.returncode == 2 and f"({line['id']}) have more labels than frames at speed 2" in proc.stderr
     assert not (tmp_path / "h" / "train_log.csv").exists()
+    # alignable at 0.9, the one speed it plays at, not at 1: trained (it was refused, checked at speed 1)
+    line["text"] = ("ab" * samples)[: ctc_frames(samples, conv) + 1]
+    assert len(line["text"]) <= ctc_frames(round(samples / 0.9), conv)
+    fast.write_text(json.dumps(line | {"audio": str(setup["data"] / line["audio"])}) + "\n")
+    proc = _run(_args(setup, tmp_path / "i", train_manifest=fast, dev_manifest="", max_steps=1, speed_perturb="[0.9]"))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_an_output_adapters_frames_count_in_the_alignability_check(setup, tmp_path):
+    """An add_adapter model's output adapter divides its frames by adapter_stride per layer: the check counted the
+    feature encoder's frames alone, so an utterance CTC cannot align passed it (infinite loss in training)."""
+    from transformers import AutoConfig, Wav2Vec2ForCTC
+
+    from asr.data.check import ctc_frames, encoder_layers
+
+    config = AutoConfig.from_pretrained(setup["model"])
+    config.update({"add_adapter": True, "num_adapter_layers": 2, "adapter_stride": 2, "output_hidden_size": 64})
+    Wav2Vec2ForCTC(config).save_pretrained(tmp_path / "m")
+    line = _rows(setup, "train")[0]
+    samples = round(line["duration"] * 16000)
+    frames = ctc_frames(samples, encoder_layers(config))
+    assert frames < ctc_frames(samples, encoder_layers(AutoConfig.from_pretrained(setup["model"]))) // 3
+    line["text"] = ("ab" * samples)[: frames + 1]  # no repeats: a label a frame, one more than the adapter gives
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(line) + "\n")
+    proc = _run(_args(setup, tmp_path / "f", model=tmp_path / "m", train_manifest=bad, dev_manifest="", max_steps=1))
+    assert proc.returncode == 2 and f"({line['id']}) have more labels than frames, so" in proc.stderr, proc.stderr
 
 
 def test_a_vocabulary_per_language_is_read_for_the_target_language(setup, tmp_path):

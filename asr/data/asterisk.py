@@ -25,6 +25,7 @@ from pathlib import Path
 from asr.data.manifest import Utterance, write_jsonl
 from asr.data.prepare import check_and_write, claim_prepared, split_files
 from asr.errors import InputError, writable_dir
+from asr.folders import part_path
 from asr.text import default_normalizer
 
 LANGUAGES = ("en", "es", "fr", "it", "ru")
@@ -148,7 +149,9 @@ def claim_folder(out_dir: Path, source: str) -> None:
     """Refuses an --out that holds another corpus (another language's prompts, a synthetic corpus, other files):
     writing there would mix them. A rerun of the same language rewrites its own files."""
     if not claim_prepared(out_dir, source) and out_dir.is_dir():  # no summary.json: whose files?
-        own = {SKIPPED_FILE} | {path.name for split in ("train", "dev", "test") for path in split_files(out_dir, split)}
+        own = {SKIPPED_FILE, "summary.json"}
+        own |= {path.name for split in ("train", "dev", "test") for path in split_files(out_dir, split)}
+        own |= {part_path(out_dir / name).name for name in own}  # a killed run's files not yet moved in
         if others := sorted(p.name for p in out_dir.iterdir() if p.name not in own):
             raise InputError(f"{out_dir} is not empty ({', '.join(others[:3])}) and was not made by "
                              "'asr data asterisk'; use another --out")  # fmt: skip

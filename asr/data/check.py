@@ -3,7 +3,8 @@
 Unusable (filtered by `asr data prepare`, each counted with its reason): missing audio file, unreadable or
 corrupt audio, truncated audio (fewer samples than the header promises), NaN or Inf samples, empty audio, a
 segment outside its file, empty transcript (after normalisation), a transcript
-too long for CTC at the model's frame rate, a duplicate id. Converted on loading and reported: non-mono
+too long for CTC at wav2vec2's frame rate (20 ms: the models' output frames; a model whose frames are longer, an
+output adapter's, is checked by `asr train` itself), a duplicate id. Converted on loading and reported: non-mono
 audio (downmixed) and audio at another sample rate (resampled).
 """
 
@@ -41,6 +42,15 @@ def ctc_frames(num_samples: int, conv: Sequence[tuple[int, int]] = WAV2VEC2_CONV
     for kernel, stride in conv:
         n = (n - kernel) // stride + 1 if n >= kernel else 0
     return n
+
+
+def encoder_layers(config) -> list[tuple[int, int]]:
+    """A wav2vec2-family config's (kernel, stride) layers from samples to output frames: the feature encoder's, then
+    the output adapter's where it has one (``add_adapter``; kernel 1, as transformers counts its output lengths)."""
+    layers = list(zip(config.conv_kernel, config.conv_stride, strict=True))
+    if getattr(config, "add_adapter", False):
+        layers += [(1, config.adapter_stride)] * config.num_adapter_layers
+    return layers
 
 
 def ctc_min_frames(labels: str) -> int:
@@ -150,8 +160,6 @@ def check_utterances(
     utterances: Sequence[Utterance],
     base: Path,
     normalize: Callable[[str], str],
-    rate: int = TARGET_RATE,
-    conv: Sequence[tuple[int, int]] = WAV2VEC2_CONV,
     desc: str = "checking",
     stated_durations: bool = False,
     workers: int | None = None,
@@ -163,7 +171,7 @@ def check_utterances(
     refused; otherwise the measured one replaces it."""
     result = CheckResult()
     seen: set[str] = set()
-    inspect = functools.partial(_inspected, base=base, rate=rate)
+    inspect = functools.partial(_inspected, base=base, rate=TARGET_RATE)
     # at most `workers` (default: the cores this process may use), and none for a few utterances
     workers = min(workers or len(os.sched_getaffinity(0)), len(utterances) // CHUNK + 1)
     with ExitStack() as stack:
@@ -188,7 +196,7 @@ def check_utterances(
                 labels = normalize(utt.text).replace(" ", "|")
                 if not labels:
                     raise Unusable("empty transcript")
-                frames = ctc_frames(round(duration * rate), conv)
+                frames = ctc_frames(round(duration * TARGET_RATE))
                 if ctc_min_frames(labels) > frames:
                     raise Unusable("transcript too long for CTC", f"{ctc_min_frames(labels)} labels > {frames} frames")
             except Unusable as err:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from asr.errors import InputError, is_number
+from asr.folders import write_together
 
 
 @dataclass(frozen=True)
@@ -157,12 +158,13 @@ def _seconds(value: object, key: str, where: str) -> float:
 
 
 def write_manifest(path: str | Path, utterances: list[Utterance]) -> None:
-    """Writes utterances sorted by id; one line where the path cannot be written (a folder, no permission)."""
+    """Writes utterances sorted by id, whole or not at all (an interrupted write leaves the file as it was); one
+    line where the path cannot be written (a folder, no permission)."""
     path = Path(path)
     text = "".join(u.to_json() + "\n" for u in sorted(utterances, key=lambda u: u.id))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        write_together({path: text})
     except OSError as err:
         raise InputError(f"{path}: cannot write the manifest ({err.strerror or err})") from None
 

@@ -108,7 +108,9 @@ def prepare(source: str, lang: str, out_dir: Path, options: SourceOptions, norma
         try:
             return _prepare_claimed(source, lang, out_dir, options, normalizer)
         except BaseException:
-            if claimed_now and _earlier_summary(out_dir).get("splits") == {}:  # the claim alone: no corpus made
+            # the claim alone, no manifest moved in: no corpus made (an interrupt after the manifests, before
+            # the summary, gave the claim up over them, and the same command was then refused)
+            if claimed_now and _earlier_summary(out_dir).get("splits") == {} and not any(out_dir.glob("*.jsonl")):
                 (out_dir / "summary.json").unlink(missing_ok=True)
             raise
 

@@ -14,7 +14,7 @@ import math
 
 from lm.folder import LMFolder
 
-UNK_OFFSET_LOG10 = -10.0  # pyctcdecode's unk_score_offset
+UNK_OFFSET_LOG10 = -10.0  # pyctcdecode's unk_score_offset (its constants' DEFAULT_UNK_LOGP_OFFSET; a test compares)
 
 
 class NgramPart:

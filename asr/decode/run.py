@@ -30,7 +30,7 @@ from asr.decode.sclite_files import SCLITE_SYNTAX, write_sclite_files
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
 from asr.errors import InputError, is_number, writable_dir
 from asr.folders import removed_if_left_empty
-from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, manifest_audio
+from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, gloo_on_cpus, manifest_audio
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized, speaker_label
 from asr.scoring.report import write_report_dir
@@ -143,10 +143,9 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
 
 def _state():
     """accelerate's process state; GPU-less processes started by `accelerate launch` form a gloo group."""
-    import torch
     from accelerate import PartialState
 
-    return PartialState(cpu=not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1)
+    return PartialState(cpu=gloo_on_cpus())
 
 
 class Transcriber:
@@ -307,6 +306,8 @@ def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | N
     rescoring = None  # what results.json records of the rescoring: the LM, the list depth, the gamma used
     if rescorer is not None:
         rescoring = {**rescorer.summary(), "nbest": opts.depth, "gamma": transcribe.gamma}
+    for split in splits:  # an interrupt after the first set's outputs left an earlier decode's for the others
+        (opts.out_dir(split.manifest) / "results.json").unlink(missing_ok=True)
     outputs = []
     for split in splits:
         if rescorer is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from asr.scoring.align import tokenize
 from asr.scoring.corpus import speaker_label
 from asr.text import Normalizer
 
@@ -23,7 +24,7 @@ def ctm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
     lines = []
     for row in sorted(rows, key=lambda r: r["id"]):
         for word in row["words"]:
-            parts = normalize(word["word"]).split()
+            parts = tokenize(normalize(word["word"]), "word")  # at ASCII white space, as sclite splits
             span = (word["end"] - word["start"]) / max(len(parts), 1)
             for k, part in enumerate(parts):
                 lines.append(f"{row['id']} {CHANNEL} {word['start'] + k * span:.3f} {span:.3f} {part}")
@@ -39,7 +40,8 @@ def stm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
     """``<id> 1 <speaker> 0 <duration> <o> <normalised reference>`` per utterance, ordered by id; the speaker as
     `asr decode`'s tables name it (`speaker_label`: an STM field cannot hold spaces)."""
     return [f"{r['id']} {CHANNEL} {speaker_label(r['id'], r['speaker'])} 0.000 {r['duration']:.3f} {LABEL} "
-            f"{' '.join(normalize(r['ref']).split())}".rstrip()  # one line: a newline kept by `none` split it
+            f"{' '.join(tokenize(normalize(r['ref']), 'word'))}".rstrip()  # one line: a newline kept by `none`
+            # split it; a no-break space stays inside its word, as `asr score` and sclite keep it
             for r in sorted(rows, key=lambda r: r["id"])]  # fmt: skip
 
 

@@ -1,10 +1,10 @@
 """Decoding weight search on dev: coordinate descent over a grid per weight.
 
-The weights are the n-gram's weight (alpha), the word insertion bonus (beta) and, when n-best lists are
-rescored, the neural LM's weight (gamma). Starting from the defaults, each round sweeps every tuned weight in
-turn (alpha, beta, gamma) with the others fixed, until a round changes nothing. The defaults are always
-evaluated, so the chosen point is never worse on dev than them; ties go to lower CER, then to the point nearer
-the defaults. Every evaluated point is kept, for the sweep plot.
+The weights are the n-gram's weight (alpha), the word insertion bonus (beta) and, when n-best lists are rescored,
+the neural LM's weight (gamma). Starting from the defaults, each round sweeps every tuned weight in turn (alpha,
+beta, gamma) with the others fixed, until a round changes nothing (at most MAX_ROUNDS rounds). The defaults are
+always evaluated, so the chosen point is never worse on dev than them; ties go to lower CER, then to the point
+nearer the defaults. Every evaluated point is kept, for the sweep plot.
 """
 
 from __future__ import annotations

@@ -45,6 +45,15 @@ class Run:
         return hashlib.sha1("\n".join(pairs).encode()).hexdigest()[:8]
 
     @property
+    def tuned_on_itself(self) -> bool:
+        """Whether its LM weights were tuned on its own test set, so its figures are not held out (the manifest
+        named as the decode wrote it, or as its test set's name: the two decodes of --tuned-from may spell one
+        file two ways)."""
+        tuned = (self.result.tuning or {}).get("dev_manifest")
+        test = self.result.test_set
+        return tuned is not None and (tuned == test["manifest"] or set_name(tuned) == test["name"])
+
+    @property
     def comparability(self) -> tuple[str, str]:
         """Rows of one test set are comparable only with the same normaliser and scoring mode."""
         return self.result.normalizer, self.result.scoring
@@ -135,11 +144,17 @@ class Run:
         return {utt: counts[level] for utt, counts in self.score_report["utterances"].items()}
 
 
+def set_name(manifest: str) -> str:
+    """A manifest's test set name as `asr decode` gives it (``data/hi/dev.jsonl``: ``hi/dev``)."""
+    path = Path(manifest)
+    return f"{(path.parent.name or path.resolve().parent.name)}/{path.stem}"
+
+
 def model_label(path: str) -> str:
-    """A short name: ``exp/hi/train/model`` -> ``exp/hi/train`` (``.../best`` stays: another model); hub ids stay
-    as they are."""
+    """A short name: ``exp/hi/train/model`` -> ``exp/hi/train`` (``.../best`` stays: another model; ``model``
+    alone stays, where its folder would be "."); hub ids stay as they are."""
     p = Path(path)
-    return str(p.parent) if p.name == "model" else path
+    return str(p.parent) if p.name == "model" and p.parent != Path() else path
 
 
 def lm_label(lm: dict) -> str:

@@ -70,12 +70,6 @@ def wall_clock_shares(run: Run) -> list[float]:
     return [round(seconds * scale, 6) for seconds in own]
 
 
-def _held_out(run: Run) -> bool:
-    """Whether a run's figures are held out: its LM weights were not tuned on its own test set."""
-    tuning = run.result.tuning
-    return not tuning or tuning["dev_manifest"] != run.result.test_set["manifest"]
-
-
 def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
     """README.md beside a local model with a model-index entry per (test set, decoder); a card not written by
     this command is left alone (returns None)."""
@@ -83,7 +77,8 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
     if path.exists() and CARD_MARK not in path.read_text(encoding="utf-8", errors="replace"):
         return None  # not ours (in whatever encoding): left alone
     results = []
-    for run in filter(_held_out, runs):  # a figure of weights tuned on its own test set is no result to index
+    # a figure of weights tuned on its own test set is no result to index
+    for run in (r for r in runs if not r.tuned_on_itself):
         corpus, _, split = run.test_set.rpartition("/")
         lm = "no LM" if run.system["lm"] == "none" else f"{run.system['lm']} LM"
         label = f"{run.system['decoder']}, {lm}, normaliser {run.result.normalizer}"
@@ -97,7 +92,7 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
             "tags": ["automatic-speech-recognition", "wav2vec2", "ctc", "asr-toolkit"],
             "model-index": [{"name": model_dir.name, "results": results}]}  # fmt: skip
     lines = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip()]
-    marks = ["" if _held_out(r) else " †" for r in runs]
+    marks = [" †" if r.tuned_on_itself else "" for r in runs]
     cells = [[r.test_set, r.system["decoder"], r.system["lm"], r.result.normalizer,
               f"{100 * r.result.wer:.2f}{mark}", f"{100 * r.result.cer:.2f}{mark}"]
              for r, mark in zip(runs, marks, strict=True)]  # fmt: skip

@@ -8,10 +8,9 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from asr.errors import InputError
-from asr.leaderboard.collect import Run
+from asr.leaderboard.collect import Run, set_name
 from asr.leaderboard.significance import bootstrap_interval
 
 SYSTEM_COLUMNS = ("model", "labeled", "lm", "decoder")
@@ -67,7 +66,7 @@ class Table:
         tuned_on: dict[str, set[tuple]] = {}  # test set -> the systems tuned on it
         for run in (r for r in self.runs if r.result.tuning):
             manifest = run.result.tuning["dev_manifest"]
-            tuned_on.setdefault(names.get(manifest) or _set_name(manifest), set()).add(run.system_key)
+            tuned_on.setdefault(names.get(manifest) or set_name(manifest), set()).add(run.system_key)
         every = set().union(*tuned_on.values()) if tuned_on else set()
         notes = []
         for name in sorted(set(tuned_on) & set(self.test_sets)):
@@ -80,12 +79,6 @@ class Table:
 
     def system_of(self, key: tuple) -> dict[str, str]:
         return next(r.system for r in self.runs if r.system_key == key)
-
-
-def _set_name(manifest: str) -> str:
-    """A manifest's test set name as `asr decode` gives it (``data/hi/dev.jsonl``: ``hi/dev``)."""
-    path = Path(manifest)
-    return f"{(path.parent.name or path.resolve().parent.name)}/{path.stem}"
 
 
 def interval_text(low: float, high: float) -> str:

@@ -5,7 +5,7 @@ Each step masks spans of the feature frames (transformers' `_compute_mask_indice
 generator, which checkpoints save, so a resumed run draws the same masks), samples negatives among the masked
 frames, and minimises the contrastive + weighted diversity loss per masked frame; the Gumbel temperature decays
 with the step. Train utterances shorter than a masked span are left out and counted; a dev split with one is
-refused. The dev loss uses fixed masks (seed 0) so that its values compare across evaluations.
+refused. The dev loss uses fixed masks (batch i's drawn with seed i) so that its values compare across evaluations.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from asr.errors import InputError
 from asr.folders import removed_if_left_empty
 from asr.inference import batch_seconds, uses_attention_mask
 from asr.pretrain.config import PretrainConfig
-from asr.train.data import Example, Split, length_grouped_batches, load_split
+from asr.train.data import Example, Split, fastest_speed, length_grouped_batches, load_split
 from asr.train.loop import EvalSet, LoopState, Trainer, TrainError
 from asr.train.modeling import from_pretrained, model_config
 
@@ -112,7 +112,7 @@ class Pretrainer(Trainer):
     def _maskable(self, split: Split) -> Split:
         """The split without the utterances that may be shorter than a masked span at the fastest speed of
         speed_perturb (counted as "too short to mask")."""
-        fastest = max(self.cfg.speed_perturb, default=1.0)
+        fastest = fastest_speed(self.cfg.speed_perturb)
         kept = [ex for ex in split.examples if self._sure_frames(ex.duration, fastest) >= self.min_frames]
         if not kept:
             raise InputError(f"{self.cfg.train_manifest}: no utterance is {self.min_frames} frames long, the "

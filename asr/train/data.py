@@ -93,6 +93,11 @@ def speed_perturbed(examples: list[Example], factors: list[float], seed: int, ep
     return [at_speed(ex, float(rng.choice(factors))) for ex in examples]
 
 
+def fastest_speed(factors: list[float]) -> float:
+    """The fastest speed train utterances play at under speed perturbation by `factors` (1: none)."""
+    return max(factors, default=1.0)
+
+
 def at_speed(ex: Example, speed: float) -> Example:
     """`ex` played `speed` times as fast as its audio (the audio's own rendering at 1)."""
     original = ex.duration * ex.speed

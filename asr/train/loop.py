@@ -14,7 +14,6 @@ import functools
 import hashlib
 import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -26,19 +25,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.data.check import ctc_frames, ctc_min_frames
+from asr.data.check import ctc_frames, ctc_min_frames, encoder_layers
 from asr.data.manifest import Utterance, read_utterances
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
 from asr.folders import removed_if_left_empty, write_whole
-from asr.inference import CTCInference, manifest_audio
+from asr.inference import CTCInference, gloo_on_cpus, manifest_audio
 from asr.model.adapters import adapter_file, save_adapter, start_from_own_adapter
 from asr.model.folder import ModelFolder
 from asr.provenance import git_revision, versions
 from asr.scoring.corpus import score_normalized
 from asr.train import checkpoints
 from asr.train.config import TrainConfig
-from asr.train.data import AudioStore, Example, at_speed, length_grouped_batches, load_split, shard, speed_perturbed
+from asr.train.data import (
+    AudioStore,
+    Example,
+    at_speed,
+    fastest_speed,
+    length_grouped_batches,
+    load_split,
+    shard,
+    speed_perturbed,
+)
 from asr.train.feature_cache import FeatureCache, can_cache
 from asr.train.modeling import load_model
 from asr.train.runlog import RunLog
@@ -175,10 +183,8 @@ class Trainer:
         self.out = Path(cfg.output_dir)
         self._check_output_dir()
         handlers = [DistributedDataParallelKwargs(find_unused_parameters=cfg.layerdrop > 0)]
-        # on a machine without GPUs, `accelerate launch --multi_gpu` starts the processes but accelerate 1.15
-        # would leave each alone (DistributedType.NO): asking for the CPU makes them one gloo group
-        cpu = not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
-        self.acc = Accelerator(mixed_precision=mixed_precision(cfg.mixed_precision), kwargs_handlers=handlers, cpu=cpu)
+        precision = mixed_precision(cfg.mixed_precision)
+        self.acc = Accelerator(mixed_precision=precision, kwargs_handlers=handlers, cpu=gloo_on_cpus())
         if self.acc.is_main_process:
             writable_dir(self.out, "output_dir")
         set_seed(cfg.seed)
@@ -237,7 +243,7 @@ class Trainer:
         """Leaves out, counted as "shorter than one frame", the train utterances too short at the fastest speed of
         speed_perturb for the feature encoder to give one frame (with ctc_zero_infinity they were kept, and the
         convolution failed with a traceback at whichever step drew them)."""
-        fastest = max([*self.cfg.speed_perturb, 1.0])
+        fastest = fastest_speed(self.cfg.speed_perturb)
         kept = [ex for ex in self.train.examples if self._frames(at_speed(ex, fastest)) > 0]
         if short := len(self.train.examples) - len(kept):
             if not kept:
@@ -250,12 +256,12 @@ class Trainer:
         the first step: they stopped the run at whichever step first drew them (at that speed), every resume
         alike; and so is a time mask longer than the shortest utterance's frames (a ValueError from
         transformers' masking at whichever step drew it)."""
-        cfg, fastest = self.cfg, max([*self.cfg.speed_perturb, 1.0])
+        cfg, fastest = self.cfg, fastest_speed(self.cfg.speed_perturb)
         examples = [at_speed(ex, fastest) for ex in self.train.examples]
         if not cfg.ctc_zero_infinity and (infeasible := self._infeasible(examples)):
             ids = ", ".join(ex.id for ex in infeasible[:5]) + (", ..." if len(infeasible) > 5 else "")
             where, advice = "", "set ctc_zero_infinity=true to skip them (counted)"
-            if fastest > 1:
+            if fastest != 1:
                 where, advice = f" at speed {fastest:g} (speed_perturb)", f"leave that speed out, or {advice}"
             raise TrainError(f"{len(infeasible)} train utterance(s) ({ids}) have more labels than frames{where}, "
                              f"so the CTC loss would be infinite; {advice}")  # fmt: skip
@@ -269,10 +275,10 @@ class Trainer:
 
     @functools.cached_property
     def _frame_rule(self) -> tuple[list[tuple[int, int]], int]:
-        """The feature encoder's (kernel, stride) layers and the sampling rate: what an utterance's frames are."""
-        config = self.acc.unwrap_model(self.model).config
-        conv = list(zip(config.conv_kernel, config.conv_stride, strict=True))
-        return conv, self.processor.feature_extractor.sampling_rate
+        """The model's (kernel, stride) layers and the sampling rate: what an utterance's frames are (an output
+        adapter's layers included: without them an add_adapter model's infeasible utterances passed the check)."""
+        layers = encoder_layers(self.acc.unwrap_model(self.model).config)
+        return layers, self.processor.feature_extractor.sampling_rate
 
     def _frames(self, ex: Example) -> int:
         """The model's output frames for `ex`."""

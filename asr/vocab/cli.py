@@ -11,7 +11,8 @@ from pathlib import Path
 from asr.data.audio import TARGET_RATE
 from asr.data.manifest import read_manifest
 from asr.errors import InputError, run_reporting_errors
-from asr.text import manifest_normalizer
+from asr.folders import write_whole
+from asr.text import TEXT_CONFIG, manifest_normalizer
 from asr.vocab.build import UNK, build_vocab, missing_chars, save_processor
 
 
@@ -34,6 +35,22 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
+REPORT = "vocab_report.json"
+
+
+def _check_out(out: Path) -> None:
+    """A processor is written whole, replacing an earlier one: --out must be empty or one (not a model folder,
+    whose processor files are its own)."""
+    if (out / "model.safetensors").exists():
+        raise InputError(f"--out {out} holds a model; a processor written there would not be its own")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: not a folder")
+    processor = (out / TEXT_CONFIG).is_file() or (out / "vocab.json").is_file()
+    if out.is_dir() and not processor and (others := sorted(p.name for p in out.iterdir())):
+        raise InputError(f"--out {out} is not empty ({', '.join(others[:3])}) and holds no processor; the "
+                         "processor folder is replaced whole: use another --out")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     utts = read_manifest(args.train, durations=False)
     if not utts:
@@ -43,10 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--sampling-rate {args.sampling_rate}: expected samples per second, such as 16000")
     for manifest in args.check:  # read before anything is written
         read_manifest(manifest, durations=False)
-    if (args.out / "model.safetensors").exists():
-        raise InputError(f"--out {args.out} holds a model; a processor written there would not be its own")
+    _check_out(args.out)
     vocab = build_vocab([u.text for u in utts], normalize)
-    save_processor(args.out, vocab, normalize, lang, args.sampling_rate)
     report = {"normalizer": normalize.id, "size": len(vocab), "missing": {}}
     print(
         f"vocabulary: {len(vocab)} tokens from {len(utts)} train utterances ({normalize.id}):",
@@ -57,9 +72,12 @@ def run(args: argparse.Namespace) -> int:
         report["missing"][str(manifest)] = missing
         listed = ", ".join(f"{c!r}: {n}" for c, n in missing.items()) or "none"
         print(f"{manifest}: characters not in the vocabulary (mapped to {UNK}): {listed}")
-    (args.out / "vocab_report.json").write_text(
-        json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
+
+    def write(folder: Path) -> None:
+        save_processor(folder, vocab, normalize, lang, args.sampling_rate)
+        (folder / REPORT).write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    write_whole(args.out, write)  # an interrupted rerun left a new vocab.json beside the old asr_text.json
     print(f"processor written to {args.out}")
     return 0
 
