@@ -372,6 +372,7 @@ class CTCInference:
         return np.concatenate(kept)
 
     def parameters(self) -> int:
+        """The network's parameter count."""
         return sum(p.numel() for p in self.model.parameters())
 
 

@@ -71,6 +71,7 @@ class LMFolder:
 
     @classmethod
     def load(cls, folder: Path) -> LMFolder:
+        """The n-gram LM in `folder` (made by `asr lm build`); one line where it is not one or lacks a file."""
         folder = Path(folder)
         info = read_info(folder)
         if info.get("kind") == "transformer":  # `asr lm train`'s: a rescoring LM (--rescore), not a KenLM n-gram

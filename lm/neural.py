@@ -53,6 +53,7 @@ class NeuralLM:
 
     @classmethod
     def load(cls, name: str, device: str = "cpu") -> NeuralLM:
+        """A causal LM and its tokenizer from a folder of `asr lm train` or a hub id, in eval mode on `device`."""
         from safetensors import SafetensorError
         from transformers import AutoModelForCausalLM, AutoTokenizer
 

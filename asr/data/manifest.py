@@ -91,19 +91,30 @@ def loads_text(line: str) -> object:
     return obj
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
-    """(line number, value) of every non-blank line of a JSONL file (a BOM, as Windows editors write, is dropped);
-    `InputError` naming the file and line."""
+def text_lines(path: Path, hint: str = "") -> list[tuple[int, str]]:
+    """(line number, line) for every non-blank line of a text file, decoded as strict UTF-8 (a BOM, as Windows
+    editors write, is dropped); `InputError` naming the line of a byte that is not UTF-8, with `hint`."""
+    path = Path(path)
     try:
-        lines = Path(path).read_text(encoding="utf-8-sig").split("\n")
-    except UnicodeDecodeError:  # audio given for a manifest, most often
-        raise InputError(f"{path}: not a JSONL file (not UTF-8 text); for audio files, write a manifest with "
-                         "asr data prepare --source audiofolder:DIR") from None  # fmt: skip
+        data = path.read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x}){hint}") from None
+    # lines end with \n, \r\n or (classic Mac) a lone \r; str.splitlines() would also split on \x1c, \x85,
+    # \u2028 inside a transcript
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, value) of every non-blank line of a JSONL file; `InputError` naming the file and line."""
+    # audio given for a manifest, most often
+    hint = "; not a JSONL file? for audio files, write a manifest with asr data prepare --source audiofolder:DIR"
+    for lineno, line in text_lines(path, hint):
         try:
             yield lineno, loads_text(line)
         except json.JSONDecodeError as err:

@@ -43,6 +43,7 @@ class DecodeResult:
         return {**{k: v for k, v in data.items() if k != "provenance"}, **data["provenance"]}
 
     def write(self, folder: Path) -> Path:
+        """Writes ``results.json`` (strict JSON) into `folder`; returns its path."""
         path = Path(folder) / RESULTS_FILE
         text = json.dumps(self.to_json(), indent=1, ensure_ascii=False, allow_nan=False)  # strict JSON for jq, JS
         path.write_text(text + "\n", encoding="utf-8")

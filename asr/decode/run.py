@@ -481,7 +481,17 @@ def tune_on_dev(
     return {"dev_manifest": str(dev.manifest), **result}
 
 
-def decode_result(opts, test, model, lms, decoding: Decoding, tuning, provenance) -> DecodeResult:
+def decode_result(
+    opts: DecodeOptions,
+    test: Split,
+    model: CTCInference,
+    lms: tuple[LMFolder | None, dict | None],
+    decoding: Decoding,
+    tuning: dict | None,
+    provenance: dict,
+) -> DecodeResult:
+    """A split's results.json: its scores, timing, and what made them (model, decoder, LMs and the rescoring
+    `lms` holds, the tuning, provenance)."""
     (lm, rescoring), rows, score = lms, decoding.rows, decoding.score
     wer, cer = _rates(score)
     decoder = {"name": opts.decoder}

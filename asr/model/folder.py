@@ -37,6 +37,7 @@ class ModelFolder:
         return folder_normalizer(self.path)
 
     def language(self) -> str:
+        """The language its asr_text.json names ("" where none)."""
         return read_text_config(self.path).get("lang", "")
 
     def copy_text_config(self, dest: Path) -> None:

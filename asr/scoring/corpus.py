@@ -8,7 +8,7 @@ undefined rate.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
@@ -144,7 +144,9 @@ def score_corpus(
 
 
 def score_normalized(
-    triples: Iterable[tuple[str, str, str]], normalize, speakers_of: Mapping[str, str] | None = None
+    triples: Iterable[tuple[str, str, str]],
+    normalize: Callable[[str], str],
+    speakers_of: Mapping[str, str] | None = None,
 ) -> CorpusScore:
     """Word and char score of raw (id, reference, hypothesis) triples, both sides normalised by `normalize`
     (an `asr.text.Normalizer`): what `asr decode` reports and training logs for dev and test."""

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from asr.data.manifest import loads_text
+from asr.data.manifest import loads_text, text_lines
 from asr.errors import InputError
 from asr.scoring.corpus import speaker_label
 
@@ -32,23 +32,6 @@ _SNIFF_LINES = 50
 # first-column names of a TSV header line: such a line was scored as an utterance
 _HEADER_IDS = {"id", "utt", "uttid", "utt_id", "utterance", "utterance_id", "key", "path", "file", "filename",
                "file_name", "audio"}  # fmt: skip
-
-
-def _read_lines(path: Path) -> list[tuple[int, str]]:
-    """(line number, line) for every non-blank line, decoded as strict UTF-8 (a BOM is dropped)."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x})") from None
-    # lines end with \n, \r\n or (classic Mac) a lone \r; str.splitlines() would also split on \x1c, \x85,
-    # \u2028 inside a transcript
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
 
 
 def _numbers(fields: list[str]) -> bool:
@@ -84,7 +67,7 @@ def detect_format(path: Path, lines: list[tuple[int, str]] | None = None) -> For
         _refuse_timed(path, suffix[1:].upper())
     if suffix in _SUFFIXES:  # known without reading the file
         return _SUFFIXES[suffix]
-    lines = _read_lines(path) if lines is None else lines
+    lines = text_lines(path) if lines is None else lines
     sample = [line for _, line in lines[:_SNIFF_LINES] if not line.startswith(";;")]
     if kind := _timed(sample):
         _refuse_timed(path, kind)
@@ -161,7 +144,7 @@ def read_transcripts(path: str | Path, role: Role = "hyp", fmt: Format | None = 
         InputError: unreadable or undecodable file, malformed line, or duplicate id.
     """
     path = Path(path)
-    lines = _read_lines(path)
+    lines = text_lines(path)
     fmt = fmt or detect_format(path, lines)
     parse = {"kaldi": _parse_kaldi, "tsv": _parse_tsv, "trn": _parse_trn}.get(fmt) or _json_parser(role)
     out: dict[str, str] = {}
@@ -186,7 +169,7 @@ def read_speakers(path: str | Path) -> dict[str, str]:
     """{utterance id: speaker} of a JSONL file's lines that name one (a manifest's or asr decode's hyp.jsonl
     ``speaker``): scored by it, as the decode scored them, rather than by an id's prefix."""
     speakers = {}
-    for _, line in _read_lines(Path(path)):
+    for _, line in text_lines(Path(path)):
         obj = loads_text(line)
         if isinstance(obj, dict) and isinstance(obj.get("speaker"), str) and obj["speaker"].strip() and "id" in obj:
             speakers[str(obj["id"])] = speaker_label(str(obj["id"]), obj["speaker"])  # as the decode labels it

@@ -13,6 +13,7 @@ import numpy as np
 from asr.data.audio import check_duration, read_utterance_audio, speed_perturb
 from asr.data.manifest import read_utterances
 from asr.errors import InputError
+from asr.text import Normalizer
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ class Split:
     unknown_characters: dict[str, int] = field(default_factory=dict)
 
 
-def load_split(manifest: str, tokenizer, normalize, min_duration: float = 0.0, max_duration: float = 0.0) -> Split:
+def load_split(
+    manifest: str, tokenizer, normalize: Normalizer | None, min_duration: float = 0.0, max_duration: float = 0.0
+) -> Split:
     """Examples of a manifest; durations outside [min, max] (max 0 = no limit) are counted and left out. Without
     a `tokenizer` the transcripts are not used (unlabeled audio: no labels, none left out for its text)."""
     path = Path(manifest)

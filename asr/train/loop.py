@@ -681,12 +681,11 @@ class Trainer:
         }  # fmt: skip
 
     def _evaluate_and_log(self, loss: float) -> None:
-        row = self._row(loss)
-        if self.dev is not None:
-            row |= self.evaluate(self.dev)
-            if self._better(row):
-                self.state.best_wer, self.state.best_step = row[self.DEV_METRIC], self.state.step
-                self._save_model("best", {"step": self.state.step, self.DEV_METRIC: row[self.DEV_METRIC]})
+        """Logs the step's row with its dev scores, and saves the model as best/ where they are the best yet."""
+        row = self._row(loss) | self.evaluate(self.dev)
+        if self._better(row):
+            self.state.best_wer, self.state.best_step = row[self.DEV_METRIC], self.state.step
+            self._save_model("best", {"step": self.state.step, self.DEV_METRIC: row[self.DEV_METRIC]})
         self._log(row)
 
     def _better(self, row: dict) -> bool:

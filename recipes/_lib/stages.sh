@@ -55,14 +55,20 @@ stage_nlm() {
     stage_done "$1" nlm
 }
 
+# train_into INIT OUT ARGS...: asr train from INIT into OUT. An interrupted run resumes from OUT's last checkpoint;
+# a finished one (its run_info.json written) is here because its stage is redone (--force, or an earlier stage ran
+# again): it trains afresh (asr train would resume the finished run, its new INIT unread)
+train_into() {
+    local init=$1 out=$2
+    if [[ $force == true || -f $out/run_info.json ]]; then rm -rf "$out"; fi
+    "${TRAIN_CMD[@]}" --model "$init" --output_dir "$out" "${@:3}"
+}
+
 stage_train() {
     local dir=${2:-$exp/train} manifest=${3:-$data/train.jsonl}
     run_stage "$1" "$(_named train "$dir")" || return 0
-    # an interrupted run resumes from its last checkpoint; a finished one (its run_info.json written) is here
-    # because the stage is redone (--force, or an earlier stage ran again): it trains afresh, not resumed
-    if [[ $force == true || -f $dir/run_info.json ]]; then rm -rf "$dir"; fi
-    "${TRAIN_CMD[@]}" --config "$train_config" --model "$model" --processor "$exp/processor" \
-        --train_manifest "$manifest" --dev_manifest "$data/dev.jsonl" --output_dir "$dir" "${TRAIN_OVERRIDES[@]}"
+    train_into "$model" "$dir" --config "$train_config" --processor "$exp/processor" \
+        --train_manifest "$manifest" --dev_manifest "$data/dev.jsonl" "${TRAIN_OVERRIDES[@]}"
     stage_done "$1" "$(_named train "$dir")"
 }
 

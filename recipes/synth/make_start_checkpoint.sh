@@ -68,15 +68,6 @@ csv() { local IFS=,; echo "$*"; }
 # manifests DIR SPLIT LANG...: DIR/<lang>/SPLIT.jsonl of each LANG, appended to the array MANIFESTS (an array, so
 # that a path with a space stays one argument)
 manifests() { local l; for l in "${@:3}"; do MANIFESTS+=("$1/$l/$2.jsonl"); done; }
-# train_phase INIT OUT ARGS...: asr train from INIT into OUT; an interrupted run resumes from OUT's last
-# checkpoint; a forced stage, or a finished run (its run_info.json written) that the stage runs again because an
-# earlier stage was redone, starts afresh (asr train would resume the finished run: its new INIT unread), as
-# stage_train does
-train_phase() {
-    local init=$1 out=$2
-    if [[ $force == true || -f $out/run_info.json ]]; then rm -rf "$out"; fi
-    "${TRAIN_CMD[@]}" --model "$init" --output_dir "$out" "${@:3}"
-}
 # new_model PRESET OUT ARGS...: asr model init into OUT, made again (it refuses a folder that holds a model, and
 # the same seed makes the same weights)
 new_model() {
@@ -97,7 +88,7 @@ if wanted 1 clean_corpus; then
 fi
 if wanted 2 phase1; then
     new_model tiny "$exp/init" --processor "$exp/clean_processor"
-    train_phase "$exp/init" "$exp/phase1" --config recipes/synth/conf/start_checkpoint.yaml \
+    train_into "$exp/init" "$exp/phase1" --config recipes/synth/conf/start_checkpoint.yaml \
         --processor "$exp/clean_processor" --train_manifest "$exp/clean_train.jsonl" \
         --dev_manifest "$exp/clean_dev.jsonl"
     stage_done 2 phase1
@@ -116,7 +107,7 @@ if wanted 3 varied_corpus; then
     stage_done 3 varied_corpus
 fi
 if wanted 4 phase2; then
-    train_phase "$phase1_model" "$exp/train" --config recipes/synth/conf/start_checkpoint_varied.yaml \
+    train_into "$phase1_model" "$exp/train" --config recipes/synth/conf/start_checkpoint_varied.yaml \
         --processor "$exp/processor" --train_manifest "$exp/train.jsonl" --dev_manifest "$exp/dev.jsonl"
     stage_done 4 phase2
 fi
@@ -130,7 +121,7 @@ if wanted 5 more_english; then  # 2 h more English, from sentences no recipe voi
 fi
 if wanted 6 phase3; then  # a tiny-wide transformer over the phase-2 model's feature encoder (frozen)
     new_model tiny-wide "$exp/wide_init" --processor "$exp/processor" --encoder-from "$phase2_model"
-    train_phase "$exp/wide_init" "$exp/wide" --config recipes/synth/conf/start_checkpoint_wide.yaml \
+    train_into "$exp/wide_init" "$exp/wide" --config recipes/synth/conf/start_checkpoint_wide.yaml \
         --processor "$exp/processor" --train_manifest "$exp/train_wide.jsonl" --dev_manifest "$exp/dev_wide.jsonl"
     stage_done 6 phase3
 fi
