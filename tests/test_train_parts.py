@@ -329,3 +329,13 @@ def test_a_run_resumed_with_another_number_of_processes_takes_each_batch_once(be
     assert not taken & set(later) and len(later) == len(set(later))
     assert len(taken) + len(later) + run.state.batches_left_at_epoch_ends + tail == len(batches)
     assert run.state.batches_left_at_epoch_ends < now  # only the few that do not divide among the processes
+
+
+def test_a_checkpoint_of_an_earlier_version_keeps_its_best_score():
+    """The best dev score's field was named best_wer (it held pretraining's dev loss too): a checkpoint written
+    under that name resumes with its best score, not with none (a worse model would have become best/)."""
+    from asr.train.loop import LoopState
+
+    state = LoopState()
+    state.load_state_dict({"step": 40, "best_wer": 0.25, "best_step": 32})
+    assert (state.best_score, state.best_step) == (0.25, 32) and "best_wer" not in vars(state)

@@ -225,7 +225,7 @@ class Pretrainer(Trainer):
             **self._run_basics(resumed),
             **self.state.summary(),
             "codevectors": self._codevectors(),
-            "best_dev_loss": self.state.best_wer,
+            "best_dev_loss": self.state.best_score,
             "history": self.state.history,
         }
 

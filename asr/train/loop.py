@@ -91,7 +91,7 @@ class LoopState:
     epoch: int = 0
     batch_in_epoch: int = 0
     elapsed: float = 0.0
-    best_wer: float | None = None
+    best_score: float | None = None  # the best dev score yet (Trainer.DEV_METRIC: WER; pretraining's dev loss)
     best_step: int = 0
     skipped_batches: int = 0
     infeasible_utterances: int = 0
@@ -107,6 +107,7 @@ class LoopState:
     def load_state_dict(self, state: dict) -> None:
         """Takes a checkpoint's loop state; a `ValueError` names a field of another kind than this one's."""
         for key, value in state.items():
+            key = {"best_wer": "best_score"}.get(key, key)  # its name in checkpoints of earlier versions
             now = getattr(self, key, None)
             kinds = (int, float) if isinstance(now, float) else type(now)  # a float field saved whole is an int
             if now is not None and (not isinstance(value, kinds) or isinstance(value, bool) != isinstance(now, bool)):
@@ -132,7 +133,7 @@ class EvalSet:
 class Trainer:
     """One training run; `run()` trains and writes everything."""
 
-    DEV_METRIC = "dev_wer"  # the dev score that chooses best/ (lower is better; LoopState.best_wer holds it)
+    DEV_METRIC = "dev_wer"  # the dev score that chooses best/ (lower is better; LoopState.best_score holds it)
     STATE: type[LoopState] = LoopState  # what a checkpoint saves of the loop
     CHECKS_DURATIONS = False  # train audio read against its stated duration (CTC batches need no exact one)
 
@@ -541,7 +542,7 @@ class Trainer:
         if not isinstance(step, int) or isinstance(step, bool) or not isinstance(score, int | float):
             raise InputError(f"{record}: not a record of the best model ({best!r}); remove best/ to resume")
         if step > self.state.step:
-            self.state.best_step, self.state.best_wer = step, score
+            self.state.best_step, self.state.best_score = step, score
 
     def _save_model(self, folder: str, record: dict | None = None) -> None:
         """The model in `folder` (with `record` as its asr_best.json), whole: written beside it, then swapped in,
@@ -684,13 +685,13 @@ class Trainer:
         """Logs the step's row with its dev scores, and saves the model as best/ where they are the best yet."""
         row = self._row(loss) | self.evaluate(self.dev)
         if self._better(row):
-            self.state.best_wer, self.state.best_step = row[self.DEV_METRIC], self.state.step
+            self.state.best_score, self.state.best_step = row[self.DEV_METRIC], self.state.step
             self._save_model("best", {"step": self.state.step, self.DEV_METRIC: row[self.DEV_METRIC]})
         self._log(row)
 
     def _better(self, row: dict) -> bool:
         """A dev score below the best so far; an equal one with a lower dev CER (tuning breaks ties so too)."""
-        score, best = row[self.DEV_METRIC], self.state.best_wer
+        score, best = row[self.DEV_METRIC], self.state.best_score
         if score is None or best is None:
             return score is not None
         kept = next((r for r in self.state.history if r["step"] == self.state.best_step), {})
@@ -773,7 +774,7 @@ class Trainer:
         """run_info.json: the basics, dev and test scores, skipped work, throughput and the history."""
         return {
             **self._run_basics(resumed),
-            "best_dev_wer": self.state.best_wer,
+            "best_dev_wer": self.state.best_score,
             **self._test(),
             "skipped_batches": self.state.skipped_batches,
             "batches_left_at_epoch_ends": self.state.batches_left_at_epoch_ends,
