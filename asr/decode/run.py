@@ -328,6 +328,14 @@ def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | N
 
 def check_options(opts: DecodeOptions) -> None:
     """One line for every combination of options that cannot work."""
+    _check_decoder_and_tuning(opts)
+    _check_unused(opts)
+    _check_ranges(opts)
+    _check_outputs(opts)
+
+
+def _check_decoder_and_tuning(opts: DecodeOptions) -> None:
+    """The decoder, its LMs and the tuning: options that need others, or exclude them."""
     if opts.decoder == "beam_lm" and opts.lm is None:
         raise InputError("--decoder beam_lm needs --lm (a folder made by 'asr lm build')")
     if opts.rescore and opts.decoder == "greedy":
@@ -358,6 +366,10 @@ def check_options(opts: DecodeOptions) -> None:
                          "and recorded as tuned elsewhere; name it with --tune-on instead")  # fmt: skip
     if opts.rescore and opts.depth == 1:
         raise InputError("--rescore with --nbest 1 re-ranks nothing (one hypothesis per utterance); keep 2 or more")
+
+
+def _check_unused(opts: DecodeOptions) -> None:
+    """Options given where nothing would use them (the decode would silently ignore them)."""
     if opts.decoder == "greedy" and (opts.beam != BeamSettings() or opts.nbest is not None
                                      or (opts.backend, opts.workers) != ("ctcbeam", 0)):  # fmt: skip
         raise InputError("beam settings (--beam-width, --alpha, --beta, --hotwords, --nbest, --backend, --workers, "
@@ -374,9 +386,10 @@ def check_options(opts: DecodeOptions) -> None:
              "gamma": opts.gamma_grid != GAMMA_GRID}  # fmt: skip
     if unused := [weight for weight, given in grids.items() if given and weight not in opts.tune]:
         raise InputError(f"--{unused[0]}-grid goes with --tune {unused[0]} (without it the grid is not searched)")
-    stems = [m.stem for m in opts.manifests]
-    if len(set(stems)) < len(stems):
-        raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
+
+
+def _check_ranges(opts: DecodeOptions) -> None:
+    """Numbers out of their range."""
     for option, value, ok, expected in (
         ("--beam-width", opts.beam.beam_width, opts.beam.beam_width >= 1, "at least 1"),
         ("--nbest", opts.depth, opts.depth >= 1, "at least 1"),
@@ -407,6 +420,13 @@ def check_options(opts: DecodeOptions) -> None:
     ):
         if not ok:
             raise InputError(f"{option} {value:g}: expected {expected}")
+
+
+def _check_outputs(opts: DecodeOptions) -> None:
+    """Outputs that clash with each other or with the inputs, and folders that cannot be written."""
+    stems = [m.stem for m in opts.manifests]
+    if len(set(stems)) < len(stems):
+        raise InputError(f"--manifest: several manifests share a name ({', '.join(stems)}); decode them separately")
     for manifest in opts.manifests:
         writable_dir(opts.out_dir(manifest), "--out")
         written = {(opts.out_dir(manifest) / name).resolve() for name in OUTPUT_FILES}

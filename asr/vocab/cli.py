@@ -10,8 +10,8 @@ from pathlib import Path
 
 from asr.data.audio import TARGET_RATE
 from asr.data.manifest import read_manifest
-from asr.errors import InputError, run_reporting_errors
-from asr.folders import write_whole
+from asr.errors import InputError, run_reporting_errors, writable_dir
+from asr.folders import removed_if_left_empty, write_whole
 from asr.text import TEXT_CONFIG, manifest_normalizer
 from asr.vocab.build import UNK, build_vocab, missing_chars, save_processor
 
@@ -49,6 +49,7 @@ def _check_out(out: Path) -> None:
     if out.is_dir() and not processor and (others := sorted(p.name for p in out.iterdir())):
         raise InputError(f"--out {out} is not empty ({', '.join(others[:3])}) and holds no processor; the "
                          "processor folder is replaced whole: use another --out")  # fmt: skip
+    writable_dir(out, "--out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,24 +61,25 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--sampling-rate {args.sampling_rate}: expected samples per second, such as 16000")
     for manifest in args.check:  # read before anything is written
         read_manifest(manifest, durations=False)
-    _check_out(args.out)
-    vocab = build_vocab([u.text for u in utts], normalize)
-    report = {"normalizer": normalize.id, "size": len(vocab), "missing": {}}
-    print(
-        f"vocabulary: {len(vocab)} tokens from {len(utts)} train utterances ({normalize.id}):",
-        " ".join(vocab),
-    )
-    for manifest in args.check:
-        missing = missing_chars(manifest, vocab, normalize)
-        report["missing"][str(manifest)] = missing
-        listed = ", ".join(f"{c!r}: {n}" for c, n in missing.items()) or "none"
-        print(f"{manifest}: characters not in the vocabulary (mapped to {UNK}): {listed}")
+    with removed_if_left_empty(args.out):  # a refusal leaves no folder it made
+        _check_out(args.out)
+        vocab = build_vocab([u.text for u in utts], normalize)
+        report = {"normalizer": normalize.id, "size": len(vocab), "missing": {}}
+        print(
+            f"vocabulary: {len(vocab)} tokens from {len(utts)} train utterances ({normalize.id}):",
+            " ".join(vocab),
+        )
+        for manifest in args.check:
+            missing = missing_chars(manifest, vocab, normalize)
+            report["missing"][str(manifest)] = missing
+            listed = ", ".join(f"{c!r}: {n}" for c, n in missing.items()) or "none"
+            print(f"{manifest}: characters not in the vocabulary (mapped to {UNK}): {listed}")
 
-    def write(folder: Path) -> None:
-        save_processor(folder, vocab, normalize, lang, args.sampling_rate)
-        (folder / REPORT).write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        def write(folder: Path) -> None:
+            save_processor(folder, vocab, normalize, lang, args.sampling_rate)
+            (folder / REPORT).write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
-    write_whole(args.out, write)  # an interrupted rerun left a new vocab.json beside the old asr_text.json
+        write_whole(args.out, write)  # an interrupted rerun left a new vocab.json beside the old asr_text.json
     print(f"processor written to {args.out}")
     return 0
 
