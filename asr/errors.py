@@ -1,10 +1,11 @@
 """The error type every stage raises for bad input: the CLI prints its one-line message and exits 2."""
 
+import contextlib
 import os
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -64,6 +65,24 @@ def writable_dir(path: Path, option: str) -> Path:
     return path
 
 
+STOPS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def stops_held() -> Iterator[None]:
+    """Holds Ctrl-C and SIGTERM back in this thread while it starts worker processes (a pool, and the threads that
+    start its later workers): they start with them held until their initializer (`ignore_interrupts`,
+    `default_termination`) has set their own handling. A stop that reached a worker before that ran the parent's
+    handler in it, or was lost where the handler changed as it arrived: the worker lived on, blocked on the
+    queue lock of one the stop had killed, and the parent's pool waited for it forever (a hang in 1 of many
+    SIGTERM tests under load)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def ignore_interrupts() -> None:
     """A worker process's initializer: Ctrl-C reaches the whole process group, and the parent alone answers
     it (one line, exit 130) and ends its pool, instead of every worker printing a traceback."""
@@ -73,5 +92,7 @@ def ignore_interrupts() -> None:
 
 def default_termination() -> None:
     """A worker process's initializer: SIGTERM ends it at once, as the pool's terminate() means it to (the
-    handler it inherits from `run_reporting_errors` would raise in it)."""
+    handler it inherits from `run_reporting_errors` would raise in it); the stops `stops_held` held back from
+    it are let through now."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)

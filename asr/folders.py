@@ -62,7 +62,9 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
     """Fills each path's `part_path` (with the text, UTF-8, or by the writer given for it), then moves them all
     in: a failed or interrupted write leaves the earlier files as they were (not a mix of two runs') and no part
     behind. Only the moves, a rename each, are not one step together: one interrupted among them leaves the files
-    already moved new and no part behind; a kill there leaves the parts not yet moved (a rerun replaces them)."""
+    already moved new and no part behind; a kill there leaves the parts not yet moved (a rerun replaces them).
+    A link's target is written, not the link."""
+    writes = {(path.resolve() if path.is_symlink() else path): write for path, write in writes.items()}
     parts = {path: part_path(path) for path in writes}
     try:
         for path, write in writes.items():

@@ -499,6 +499,9 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
     (tmp_path / "folder").mkdir()
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.safetensors").write_bytes(b"")
+    (tmp_path / "hub").mkdir()  # a downloaded model: weights in another format, and a vocab.json
+    for name in ("config.json", "pytorch_model.bin", "vocab.json"):
+        (tmp_path / "hub" / name).write_text("{}")
     for main, args, message in (
         (data_main, ["merge", str(manifest), "--out", str(tmp_path / "folder")], "cannot write the manifest"),
         (data_main, ["subset", str(manifest), "--hours", "nan", "--out", str(tmp_path / "s.jsonl")], "--hours nan"),
@@ -524,12 +527,33 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         # lower-nopunct keeps '<s>' (symbols, not punctuation): the tokenizer read it as its BOS token
         (vocab_main, ["--train", str(special), "--out", str(tmp_path / "v")], "'<s>', a special token"),
         # a processor is written whole: a folder of other files would be replaced
-        (vocab_main, ["--train", str(manifest), "--out", str(tmp_path)], "(folder, m.jsonl, model) and holds no"),
+        (vocab_main, ["--train", str(manifest), "--out", str(tmp_path)], "no processor holds (folder, hub, m"),
         (vocab_main, ["--train", str(manifest), "--out", str(manifest)], "m.jsonl: not a folder"),
+        (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "hub")], "holds a model (config.json, py"),
+        (vocab_main, ["--train", str(manifest), "--out", "."], "the current folder or one above it"),
     ):
         assert main(args) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "v").exists() and not (tmp_path / "s.jsonl").exists()
+    assert sorted(p.name for p in (tmp_path / "hub").iterdir()) == ["config.json", "pytorch_model.bin", "vocab.json"]
+
+
+def test_a_manifest_written_through_a_link_writes_its_target(tmp_path, audio):
+    """`asr data merge --out LINK` replaced the link with a file and left its target as it was."""
+    rows = [{"id": "a_1", "audio": str(audio["u0"]), "duration": 1.0, "text": "hello there"}]
+    manifest = _jsonl(tmp_path / "m.jsonl", rows)
+    (tmp_path / "shared.jsonl").write_text("old\n")
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "shared.jsonl")
+    assert data_main(["merge", str(manifest), "--out", str(tmp_path / "link.jsonl")]) == 0
+    assert (tmp_path / "link.jsonl").is_symlink() and "hello there" in (tmp_path / "shared.jsonl").read_text()
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_its_line_whatever_ends_the_lines(tmp_path):
+    for end in (b"\n", b"\r\n", b"\r"):
+        path = tmp_path / "m.jsonl"
+        path.write_bytes(end.join([b'{"id": "a"}', b'{"id": "b"}', b'{"text": "caf\xe9"}']) + end)
+        with pytest.raises(InputError, match=r"m.jsonl:3: not valid UTF-8 \(byte 0xe9\)"):
+            read_manifest(path)
 
 
 def test_an_interrupted_vocab_leaves_the_earlier_processor_whole(tmp_path, audio, monkeypatch):

@@ -178,6 +178,33 @@ def test_ctrl_c_and_sigterm_are_one_line(w, sent, status, said):
     assert proc.returncode == status and "Traceback" not in err and f"asr data synth: {said}" in err, err
 
 
+def _stopped_before_its_initializer_ran() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # as a pool's terminate() or a scheduler may, right after the fork
+    from asr.errors import default_termination
+
+    default_termination()
+    time.sleep(30)
+
+
+def test_a_worker_stopped_before_its_initializer_ran_ends_by_the_stop():
+    """A SIGTERM that reached a new pool worker before its initializer ran the parent's handler in it, or was
+    lost where the handler changed as it arrived: `asr data synth` hung in 1 of many SIGTERM runs (the worker
+    lived on, its pool waited for it). Held from the fork to the initializer, the stop ends it."""
+    import multiprocessing
+
+    from asr.errors import _terminate, stops_held
+
+    previous = signal.signal(signal.SIGTERM, _terminate)  # the parent's, as run_reporting_errors sets it
+    try:
+        with stops_held():
+            worker = multiprocessing.get_context("fork").Process(target=_stopped_before_its_initializer_ran)
+            worker.start()
+        worker.join(20)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert worker.exitcode == -signal.SIGTERM  # 1 before: Terminated raised in the worker, with a traceback
+
+
 def test_files_that_cannot_be_written_once_work_started_are_one_line(w, capsys):
     """A folder in the way of an output (found after the network pass) was a traceback; an earlier decode's
     results.json stayed beside the new hypotheses, which the leaderboard took for one decode."""

@@ -185,23 +185,42 @@ def test_model_cards_carry_parseable_model_index(recipe, tmp_path):
     assert model_card(model, []) is None and (model / "README.md").read_bytes() == b"caf\xe9\n"
 
 
-def test_a_result_tuned_on_its_own_test_file_spelled_otherwise_is_marked_and_not_indexed(recipe, tmp_path):
+def test_a_result_tuned_on_its_own_test_set_by_any_name_is_marked_and_not_indexed(recipe, tmp_path):
     """--tuned-from carries the tuning manifest as the first decode spelled it: a result tuned on its own test
-    file, named two ways, went into the card's model-index as held out (RESULTS.md marked it)."""
+    file, named another way (a link), went into the card's model-index as held out (RESULTS.md marked it). The
+    tuning set is recognised by its utterances."""
     import yaml
 
+    from asr.decode.cli import main as decode_main
     from asr.leaderboard.collect import collect
     from asr.leaderboard.export import model_card
 
     model = tmp_path / "model"
     shutil.copytree(recipe["exp"] / "train" / "model", model)
-    results = json.loads((recipe["exp"] / "decode" / "beam_lm" / "test" / "results.json").read_text())
-    test = Path(results["test_set"]["manifest"])
-    spelled = str(test.parent / ".." / test.parent.name / test.name)
-    copy = _copy_decode(recipe, tmp_path / "c", **{"tuning.dev_manifest": spelled, "model.path": str(model)})
-    card = model_card(model, collect([str(copy)])).read_text(encoding="utf-8")
+    test = Path(json.loads((recipe["exp"] / "decode" / "beam_lm" / "test" / "results.json").read_text())["test_set"]
+                ["manifest"])  # fmt: skip
+    (tmp_path / "link").symlink_to(test.parent, target_is_directory=True)
+    common = ["--model", str(model), "--decoder", "beam_lm", "--lm", str(recipe["exp"] / "lm"), "--beam-width", "8"]
+    tuned = [*common, "--manifest", str(tmp_path / "link" / "test.jsonl"), "--tune", "alpha", "--tune-on", "test"]
+    assert decode_main([*tuned, "--alpha-grid", "0.5,1", "--out", str(tmp_path / "a")]) == 0
+    reused = ["--tuned-from", str(tmp_path / "a" / "results.json"), "--out", str(tmp_path / "b" / "beam_lm")]
+    assert decode_main([*common, "--manifest", str(test), *reused]) == 0
+    card = model_card(model, collect([str(tmp_path / "b")])).read_text(encoding="utf-8")
     assert yaml.safe_load(card.split("---")[1])["model-index"][0]["results"] == []
     assert next(line for line in card.splitlines() if line.startswith("| es/test | beam_lm")).endswith(" † |")
+
+
+def test_a_killed_leaderboards_building_folder_is_cleared_by_the_next_run(recipe, tmp_path, capsys):
+    """A SIGKILL left --out/.building-*, which no run removed and every later one named as a leaderboard output
+    passed over; a card written in place and interrupted was an empty README.md, "not ours" from then on."""
+    from asr.leaderboard.cli import main as leaderboard_main
+
+    decodes = tmp_path / "decodes"
+    shutil.copytree(recipe["exp"] / "decode", decodes)
+    stale = decodes / "board" / ".building-x1"
+    shutil.copytree(recipe["exp"] / "leaderboard", stale)
+    assert leaderboard_main([str(decodes), "--out", str(decodes / "board")]) == 0
+    assert "passed over" not in capsys.readouterr().out and not stale.exists()
 
 
 def test_a_model_folder_named_model_in_the_current_folder_keeps_its_name():
@@ -691,22 +710,46 @@ def test_the_checkpoint_script_skips_finished_stages_and_those_a_given_model_rep
     ]
 
 
+def _start_checkpoint_stages(tmp_path: Path, exp: Path, *args: str) -> str:
+    """make_start_checkpoint.sh EXP ARGS with a stub `asr` that prints its command line: the commands it ran."""
+    stub = tmp_path / "asr"
+    stub.write_text('#!/bin/sh\necho "asr $*"\n')
+    stub.chmod(0o755)
+    proc = subprocess.run(["bash", str(START), str(exp), *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "ASR": str(stub)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _finished_start_checkpoint(exp: Path, stages: int) -> None:
+    """Markers of the first `stages` stages, and phase 3's finished run (its run_info.json)."""
+    (exp / "wide").mkdir(parents=True)
+    (exp / "wide" / "run_info.json").write_text("{}")
+    (exp / ".done").mkdir()
+    names = ["clean_corpus", "phase1", "varied_corpus", "phase2", "more_english", "phase3"]
+    for n, name in enumerate(names[:stages], 1):
+        (exp / ".done" / f"{n}.{name}").touch()
+
+
 def test_a_phase_trained_again_after_an_earlier_one_was_redone_starts_afresh(tmp_path):
     """Phase 3 run again (its marker gone, as a redone phase 2 takes it) over its finished run resumed that run:
     asr train kept the old weights, never reading the new phase-2 encoder, and stage 7 shipped them."""
     exp = tmp_path / "exp"
-    (exp / "wide").mkdir(parents=True)
-    (exp / "wide" / "run_info.json").write_text("{}")
-    (exp / ".done").mkdir()
-    for n, name in enumerate(["clean_corpus", "phase1", "varied_corpus", "phase2", "more_english"], 1):
-        (exp / ".done" / f"{n}.{name}").touch()  # a finished run, of which phase 2 was redone
-    stub = tmp_path / "asr"
-    stub.write_text('#!/bin/sh\necho "asr $*"\n')
-    stub.chmod(0o755)
-    proc = subprocess.run(["bash", str(START), str(exp), "--stage", "6", "--stop-stage", "6"], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, "ASR": str(stub)})  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert "asr train --model" in proc.stdout and not (exp / "wide" / "run_info.json").exists()
+    _finished_start_checkpoint(exp, 6)
+    _start_checkpoint_stages(tmp_path, exp, "--stage", "4", "--stop-stage", "4", "--force")
+    assert not (exp / ".done" / "6.phase3").exists() and (exp / ".redo" / "6.phase3").exists()
+    out = _start_checkpoint_stages(tmp_path, exp, "--stage", "5", "--stop-stage", "6")
+    assert "asr train --model" in out and not (exp / "wide" / "run_info.json").exists()
+    assert (exp / ".done" / "6.phase3").exists() and not any((exp / ".redo").iterdir())
+
+
+def test_a_phase_stopped_after_its_run_finished_is_not_trained_again(tmp_path):
+    """Stopped in the seconds between the run's run_info.json and the stage's marker, a training stage was
+    taken for one redone: the finished run was removed and trained again from its first step."""
+    exp = tmp_path / "exp"
+    _finished_start_checkpoint(exp, 5)
+    out = _start_checkpoint_stages(tmp_path, exp, "--stage", "6", "--stop-stage", "6")
+    assert "asr train --model" in out and (exp / "wide" / "run_info.json").exists()  # asr train: nothing to do
 
 
 def test_an_interrupted_forced_stage_is_redone(recipe, tmp_path):

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from asr.data.audio import TARGET_RATE, AudioInfo, audio_info, duration_differs, load_audio, wav_header_frames
 from asr.data.manifest import Utterance
-from asr.errors import default_termination
+from asr.errors import default_termination, stops_held
 
 #: an utterance kept out, with its reason and a detail
 Rejected = tuple[Utterance, str, str]
@@ -178,7 +178,8 @@ def check_utterances(
         if workers > 1:
             context = multiprocessing.get_context("fork")
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=default_termination)
-            outcomes = stack.enter_context(pool).map(inspect, utterances, chunksize=CHUNK)
+            with stops_held():  # map submits every chunk, which starts the workers and the thread that manages them
+                outcomes = stack.enter_context(pool).map(inspect, utterances, chunksize=CHUNK)
         else:
             outcomes = map(inspect, utterances)
         for utt, outcome in tqdm(zip(utterances, outcomes, strict=True), total=len(utterances), desc=desc, unit="utt"):

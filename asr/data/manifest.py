@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -101,8 +102,8 @@ def text_lines(path: Path, hint: str = "") -> list[tuple[int, str]]:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
+    except UnicodeDecodeError as err:  # its line, counted as the lines are split below
+        line = len(re.split(rb"\r\n|\r|\n", data[: err.start]))
         raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x}){hint}") from None
     # lines end with \n, \r\n or (classic Mac) a lone \r; str.splitlines() would also split on \x1c, \x85,
     # \u2028 inside a transcript
@@ -168,14 +169,18 @@ def _seconds(value: object, key: str, where: str) -> float:
     return float(value)
 
 
+def manifest_text(utterances: list[Utterance]) -> str:
+    """A manifest's lines, sorted by id."""
+    return "".join(u.to_json() + "\n" for u in sorted(utterances, key=lambda u: u.id))
+
+
 def write_manifest(path: str | Path, utterances: list[Utterance]) -> None:
     """Writes utterances sorted by id, whole or not at all (an interrupted write leaves the file as it was); one
     line where the path cannot be written (a folder, no permission)."""
     path = Path(path)
-    text = "".join(u.to_json() + "\n" for u in sorted(utterances, key=lambda u: u.id))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_together({path: text})
+        write_together({path: manifest_text(utterances)})
     except OSError as err:
         raise InputError(f"{path}: cannot write the manifest ({err.strerror or err})") from None
 

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from asr.data.check import CheckResult, Rejected, check_utterances
-from asr.data.manifest import Utterance, write_jsonl, write_manifest
+from asr.data.manifest import Utterance, manifest_text, write_jsonl
 from asr.data.sources import SourceOptions, canonical_source, load_source, one_split, parse_source
 from asr.errors import InputError, writable_dir
 from asr.folders import removed_if_left_empty, write_together
@@ -32,12 +32,13 @@ def _write_splits(out_dir: Path, results: dict[str, CheckResult]) -> None:
     """Writes each split's manifest of usable utterances and list of rejected ones
     (`CheckResult.rejected_records`) beside their places, then moves them all in, with the audio folders staged
     in `STAGED`; the files of splits an earlier summary.json lists and `results` lacks are removed (they would
-    be taken for this corpus's). A failed or interrupted write leaves the earlier files as they were."""
+    be taken for this corpus's). A failed or interrupted write leaves the earlier files as they were, but for one
+    interrupted among the moves (`write_together`): the summary.json written after them tells a rerun."""
     earlier = set(_earlier_summary(out_dir).get("splits") or {})
     writes = {}
     for split, result in results.items():
         manifest, rejected = split_files(out_dir, split)
-        writes[manifest] = functools.partial(write_manifest, utterances=result.usable)
+        writes[manifest] = manifest_text(result.usable)  # text: write_manifest's own part would nest in ours
         writes[rejected] = functools.partial(write_jsonl, rows=result.rejected_records())
     write_together(writes)
     staged = out_dir / STAGED / "audio"

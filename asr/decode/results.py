@@ -7,8 +7,10 @@ so a damaged file is one line of error naming it, never a traceback.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -17,6 +19,12 @@ from asr.errors import InputError, is_number
 SCHEMA_VERSION = 3  # 3: rescoring (absent before: no rescoring)
 RESULTS_FILE = "results.json"
 PROVENANCE = ("git_revision", "date", "command", "versions")
+
+
+def content_id(pairs: Iterable[tuple[str, str]]) -> str:
+    """Identifies a test set by its (id, reference) pairs, not by its name: the same ids with other transcripts
+    are another test set, and one file named two ways is one."""
+    return hashlib.sha1("\n".join(sorted(f"{i}\t{ref}" for i, ref in pairs)).encode()).hexdigest()[:8]
 
 
 @dataclass
@@ -29,7 +37,8 @@ class DecodeResult:
     model: dict  # path, parameters, weights (a hash), adapter, dtype, train_info (a ModelFolder's train_summary)
     decoder: dict  # name, backend and beam settings
     lm: dict | None  # path, order, normaliser, ... of the LM folder
-    tuning: dict | None  # dev_manifest, points, best (and reused_from, or tuned_on for a --dev not decoded)
+    # dev_manifest, dev_content (`content_id`), points, best (and reused_from, or tuned_on for a --dev not decoded)
+    tuning: dict | None
     normalizer: str
     scoring: str
     scores: dict  # per level: N C S D I rate

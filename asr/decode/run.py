@@ -25,7 +25,7 @@ from asr.data.manifest import Utterance, read_utterances, write_jsonl
 from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greedy_decoded
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
-from asr.decode.results import DecodeResult
+from asr.decode.results import DecodeResult, content_id
 from asr.decode.sclite_files import SCLITE_SYNTAX, write_sclite_files
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
 from asr.errors import InputError, is_number, writable_dir
@@ -498,7 +498,7 @@ def tune_on_dev(
 
     grids = {"alpha": opts.alpha_grid, "beta": opts.beta_grid, "gamma": opts.gamma_grid}
     result = tune(evaluate, transcribe.weights, set(opts.tune), grids, on=str(dev.manifest))
-    return {"dev_manifest": str(dev.manifest), **result}
+    return {"dev_manifest": str(dev.manifest), "dev_content": content_id((u.id, u.text) for u in dev.utts), **result}
 
 
 def decode_result(

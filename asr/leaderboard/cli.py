@@ -17,6 +17,7 @@ from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
 
+BUILDING = ".building-"  # the prefix of the folder a run writes its outputs in before they are moved out
 OUTPUTS = ("RESULTS.md", "results.csv", "results.json", "index.html", "plots", "open_asr")  # all that --out gets
 
 
@@ -39,6 +40,8 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
 
     if (args.out / "hyp.jsonl").exists():  # its results.json would be written over with the leaderboard's rows
         raise InputError(f"--out {args.out} is a decode's folder (it holds hyp.jsonl); write the leaderboard elsewhere")
+    for stale in args.out.glob(f"{BUILDING}*"):  # a killed run's, which every later one named as passed over
+        shutil.rmtree(stale, ignore_errors=True)
     passed_over: dict[str, list[Path]] = {}
     runs = collect(args.results, passed_over)
     for kind, folders in passed_over.items():
@@ -48,7 +51,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     table = Table(runs)
     _check_replaceable(args.out)
     out = writable_dir(args.out, "--out")
-    building = Path(tempfile.mkdtemp(dir=out, prefix=".building-"))
+    building = Path(tempfile.mkdtemp(dir=out, prefix=BUILDING))
     try:
         _write(table, runs, audio, building, args, provenance(prog, argv)["command"])
         for name in OUTPUTS:  # all written: now each replaces its old self (and stale plots and exports go)

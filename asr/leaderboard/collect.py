@@ -4,7 +4,6 @@ decoder) scored on one test set."""
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 from dataclasses import dataclass, replace
@@ -12,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from asr.data.manifest import read_jsonl
-from asr.decode.results import DecodeResult
+from asr.decode.results import DecodeResult, content_id
 from asr.errors import InputError, is_number
 from asr.scoring.align import COMPAT
 from asr.text import get_normalizer
@@ -39,18 +38,19 @@ class Run:
 
     @cached_property
     def content_id(self) -> str:
-        """Identifies the test set by its utterances (a hash of the sorted ids and references), not by its name:
-        the same ids with other transcripts are another test set."""
-        pairs = sorted(f"{row['id']}\t{row['ref']}" for row in self.hypotheses)
-        return hashlib.sha1("\n".join(pairs).encode()).hexdigest()[:8]
+        """Identifies the test set by its utterances (`content_id` of its ids and references), not by its name."""
+        return content_id((row["id"], row["ref"]) for row in self.hypotheses)
 
     @property
     def tuned_on_itself(self) -> bool:
-        """Whether its LM weights were tuned on its own test set, so its figures are not held out (the manifest
-        named as the decode wrote it, or as its test set's name: the two decodes of --tuned-from may spell one
-        file two ways)."""
-        tuned = (self.result.tuning or {}).get("dev_manifest")
-        test = self.result.test_set
+        """Whether its LM weights were tuned on its own test set, so its figures are not held out: the tuning
+        set's content is the test set's (a decode records it since this version; for earlier ones, the manifest
+        as the decode wrote it, or its test set's name: the two decodes of --tuned-from spell one file as each
+        was given it)."""
+        tuning = self.result.tuning or {}
+        if "dev_content" in tuning:
+            return tuning["dev_content"] == self.content_id
+        tuned, test = tuning.get("dev_manifest"), self.result.test_set
         return tuned is not None and (tuned == test["manifest"] or set_name(tuned) == test["name"])
 
     @property
@@ -145,16 +145,18 @@ class Run:
 
 
 def set_name(manifest: str) -> str:
-    """A manifest's test set name as `asr decode` gives it (``data/hi/dev.jsonl``: ``hi/dev``)."""
+    """A manifest's test set name as `asr decode` gives it (``data/hi/dev.jsonl``: ``hi/dev``; resolved where it
+    can be, from the current folder: the path is the one the decode was given)."""
     path = Path(manifest)
-    return f"{(path.parent.name or path.resolve().parent.name)}/{path.stem}"
+    folder = path.resolve().parent.name if path.exists() or not path.parent.name else path.parent.name
+    return f"{folder}/{path.stem}"
 
 
 def model_label(path: str) -> str:
     """A short name: ``exp/hi/train/model`` -> ``exp/hi/train`` (``.../best`` stays: another model; ``model``
     alone stays, where its folder would be "."); hub ids stay as they are."""
     p = Path(path)
-    return str(p.parent) if p.name == "model" and p.parent != Path() else path
+    return str(p.parent) if p.name == "model" and p.parent.name not in ("", "..") else path
 
 
 def lm_label(lm: dict) -> str:

@@ -11,6 +11,7 @@ import yaml
 
 from asr.data.manifest import read_manifest
 from asr.errors import InputError
+from asr.folders import write_together
 from asr.leaderboard.collect import Run
 from asr.leaderboard.tables import markdown_row
 
@@ -103,5 +104,5 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
               ""]  # fmt: skip
     if any(marks):
         lines += ["† LM weights tuned on this test set: not held out, and left out of the model-index.", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    write_together({path: "\n".join(lines)})  # an interrupted write left an empty card, "not ours" from then on
     return path

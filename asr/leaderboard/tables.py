@@ -63,10 +63,16 @@ class Table:
         """A note per test set of the table that LM weights were tuned on, naming the rows so tuned where not
         every row marked tuned was (a row tuned on dev was blamed for another's tuning on test)."""
         names = {r.result.test_set["manifest"]: r.test_set for r in self.runs}  # as each decode recorded it
+        contents = {r.content_id: r.test_set for r in self.runs}
         tuned_on: dict[str, set[tuple]] = {}  # test set -> the systems tuned on it
         for run in (r for r in self.runs if r.result.tuning):
-            manifest = run.result.tuning["dev_manifest"]
-            tuned_on.setdefault(names.get(manifest) or set_name(manifest), set()).add(run.system_key)
+            tuning = run.result.tuning
+            if "dev_content" in tuning:  # by its utterances (a decode of an earlier version: by its manifest)
+                name = contents.get(tuning["dev_content"])
+            else:
+                name = names.get(tuning["dev_manifest"]) or set_name(tuning["dev_manifest"])
+            if name:
+                tuned_on.setdefault(name, set()).add(run.system_key)
         every = set().union(*tuned_on.values()) if tuned_on else set()
         notes = []
         for name in sorted(set(tuned_on) & set(self.test_sets)):

@@ -262,8 +262,9 @@ class Trainer:
         if not cfg.ctc_zero_infinity and (infeasible := self._infeasible(examples)):
             ids = ", ".join(ex.id for ex in infeasible[:5]) + (", ..." if len(infeasible) > 5 else "")
             where, advice = "", "set ctc_zero_infinity=true to skip them (counted)"
-            if fastest != 1:
-                where, advice = f" at speed {fastest:g} (speed_perturb)", f"leave that speed out, or {advice}"
+            if fastest != 1:  # leaving out a speed above 1 helps; below 1 the audio is already at its longest
+                where = f" at speed {fastest:g} (speed_perturb)"
+                advice = f"leave that speed out, or {advice}" if fastest > 1 else advice
             raise TrainError(f"{len(infeasible)} train utterance(s) ({ids}) have more labels than frames{where}, "
                              f"so the CTC loss would be infinite; {advice}")  # fmt: skip
         config = self.acc.unwrap_model(self.model).config

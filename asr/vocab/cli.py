@@ -11,9 +11,11 @@ from pathlib import Path
 from asr.data.audio import TARGET_RATE
 from asr.data.manifest import read_manifest
 from asr.errors import InputError, run_reporting_errors, writable_dir
-from asr.folders import removed_if_left_empty, write_whole
+from asr.folders import check_not_current, removed_if_left_empty, write_whole
 from asr.text import TEXT_CONFIG, manifest_normalizer
 from asr.vocab.build import UNK, build_vocab, missing_chars, save_processor
+
+REPORT = "vocab_report.json"
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -35,21 +37,26 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-REPORT = "vocab_report.json"
+#: what a processor folder holds (transformers' names, of this version's and earlier ones' processors)
+PROCESSOR_FILES = {
+    "vocab.json", TEXT_CONFIG, REPORT, "added_tokens.json", "special_tokens_map.json", "tokenizer_config.json",
+    "tokenizer.json", "preprocessor_config.json", "processor_config.json",
+}  # fmt: skip
 
 
 def _check_out(out: Path) -> None:
-    """A processor is written whole, replacing an earlier one: --out must be empty or one (not a model folder,
-    whose processor files are its own)."""
-    if (out / "model.safetensors").exists():
-        raise InputError(f"--out {out} holds a model; a processor written there would not be its own")
+    """A processor is written whole, replacing an earlier one: --out must be empty or a processor folder (a model
+    folder holds one too, and its weights would go with it), in a folder where it can be written."""
+    check_not_current(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: not a folder")
-    processor = (out / TEXT_CONFIG).is_file() or (out / "vocab.json").is_file()
-    if out.is_dir() and not processor and (others := sorted(p.name for p in out.iterdir())):
-        raise InputError(f"--out {out} is not empty ({', '.join(others[:3])}) and holds no processor; the "
-                         "processor folder is replaced whole: use another --out")  # fmt: skip
+    if out.is_dir() and (others := sorted(p.name for p in out.iterdir() if p.name not in PROCESSOR_FILES)):
+        held = "a model" if {"config.json", "model.safetensors"} & set(others) else "files no processor holds"
+        raise InputError(f"--out {out} holds {held} ({', '.join(others[:3])}); the processor folder is replaced "
+                         "whole: use another --out")  # fmt: skip
     writable_dir(out, "--out")
+    target = out.resolve() if out.is_symlink() else out.absolute()
+    writable_dir(target.parent, "--out's folder")  # the new processor is made beside it, then moved in
 
 
 def run(args: argparse.Namespace) -> int:

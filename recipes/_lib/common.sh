@@ -139,25 +139,35 @@ run_stage() {
             "builds on it: run from stage ${UNFINISHED[0]%% *}" >&2
         exit 2
     fi
-    local stale
+    local stale later
     mapfile -t stale < <(_stale "$n" "$name")
+    # the later stages made from what this one remakes are redone, not resumed: recorded before their markers
+    # go, in $exp/.redo/ (a finished training run there was indistinguishable from one stopped after it wrote
+    # run_info.json, before its marker, and was trained again from its first step)
+    for later in "${stale[@]}"; do mkdir -p "$exp/.redo" && : >"$exp/.redo/${later##*/}"; done
     rm -f "$marker" "${stale[@]}"  # a marker never outlives what it vouches for
+    REDO="$exp/.redo/$n.$name"  # present: this stage remakes outputs of an earlier run (train_into starts afresh)
     log "stage $n ($name): start"
     return 0
 }
 UNFINISHED=()  # "N (NAME)" of the stages before --stage without a marker
 BOARD_READS=() # the decode folders the leaderboard reads (stage_leaderboard)
 
-# forced_afresh DIR...: removes DIR... under --force: a forced stage starts afresh (the corpus tools resume an
-# interrupted build in their --out, and refuse one that holds a corpus of other settings)
+# forced_afresh DIR...: removes DIR... where the stage is redone (--force, or an earlier stage ran again: $REDO,
+# see run_stage), so that it starts afresh (the corpus tools, asr train and asr lm train resume an interrupted
+# run in their output, and refuse or resume one of other inputs); then an interrupted new run resumes
 forced_afresh() {
-    [[ $force != true ]] || rm -rf "$@"
+    if [[ $force == true || -e ${REDO-} ]]; then
+        rm -rf "$@"
+        rm -f "${REDO-}"
+    fi
 }
 
 # stage_done N NAME: marks stage N finished, with the settings it ran with (a stage interrupted before this is
 # redone on the next run).
 stage_done() {
     _settings "$2" >"$exp/.done/$1.$2"
+    rm -f "$exp/.redo/$1.$2"
     log "stage $1 ($2): done"
 }
 

@@ -49,19 +49,18 @@ stage_nlm() {
     run_stage "$1" nlm || return 0
     _lm_texts
     rm -rf "$exp/nlm"
-    forced_afresh "$exp/nlm.checkpoint"  # a stopped run goes on from its checkpoint, a forced one starts afresh
+    forced_afresh "$exp/nlm.checkpoint"  # a stopped run goes on from its checkpoint, a redone one starts afresh
     "$ASR" lm train --text "${LM_TEXTS[@]}" --max-minutes "$nlm_minutes" --processor "$exp/processor" \
         --dev "$data/dev.jsonl" --out "$exp/nlm"
     stage_done "$1" nlm
 }
 
-# train_into INIT OUT ARGS...: asr train from INIT into OUT. An interrupted run resumes from OUT's last checkpoint;
-# a finished one (its run_info.json written) is here because its stage is redone (--force, or an earlier stage ran
-# again): it trains afresh (asr train would resume the finished run, its new INIT unread)
+# train_into INIT OUT ARGS...: asr train from INIT into OUT. A run of a stage redone starts afresh (forced_afresh:
+# asr train would resume the finished run, its new INIT unread); any other resumes from OUT's last checkpoint (a
+# run stopped after it finished, before its stage's marker, is finished: nothing is trained again)
 train_into() {
-    local init=$1 out=$2
-    if [[ $force == true || -f $out/run_info.json ]]; then rm -rf "$out"; fi
-    "${TRAIN_CMD[@]}" --model "$init" --output_dir "$out" "${@:3}"
+    forced_afresh "$2"
+    "${TRAIN_CMD[@]}" --model "$1" --output_dir "$2" "${@:3}"
 }
 
 stage_train() {
