@@ -166,7 +166,9 @@ forced_afresh() {
 # stage_done N NAME: marks stage N finished, with the settings it ran with (a stage interrupted before this is
 # redone on the next run).
 stage_done() {
-    _settings "$2" >"$exp/.done/$1.$2"
+    # written beside it, then moved in: a kill while writing left an empty marker, a stage done with no settings
+    _settings "$2" >"$exp/.done/.$1.$2.part"
+    mv -f "$exp/.done/.$1.$2.part" "$exp/.done/$1.$2"
     rm -f "$exp/.redo/$1.$2"
     log "stage $1 ($2): done"
 }
