@@ -178,8 +178,10 @@ def check_utterances(
         if workers > 1:
             context = multiprocessing.get_context("fork")
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=default_termination)
+            # stopped, the chunks not started are cancelled (the pool's own exit waited for every one of them)
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)
             with stops_held():  # map submits every chunk, which starts the workers and the thread that manages them
-                outcomes = stack.enter_context(pool).map(inspect, utterances, chunksize=CHUNK)
+                outcomes = pool.map(inspect, utterances, chunksize=CHUNK)
         else:
             outcomes = map(inspect, utterances)
         for utt, outcome in tqdm(zip(utterances, outcomes, strict=True), total=len(utterances), desc=desc, unit="utt"):

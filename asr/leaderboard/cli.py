@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -40,8 +41,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
 
     if (args.out / "hyp.jsonl").exists():  # its results.json would be written over with the leaderboard's rows
         raise InputError(f"--out {args.out} is a decode's folder (it holds hyp.jsonl); write the leaderboard elsewhere")
-    for stale in args.out.glob(f"{BUILDING}*"):  # a killed run's, which every later one named as passed over
-        shutil.rmtree(stale, ignore_errors=True)
+    _clear_killed_runs(args.out)
     passed_over: dict[str, list[Path]] = {}
     runs = collect(args.results, passed_over)
     for kind, folders in passed_over.items():
@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     table = Table(runs)
     _check_replaceable(args.out)
     out = writable_dir(args.out, "--out")
-    building = Path(tempfile.mkdtemp(dir=out, prefix=BUILDING))
+    building = Path(tempfile.mkdtemp(dir=out, prefix=f"{BUILDING}{os.getpid()}-"))
     try:
         _write(table, runs, audio, building, args, provenance(prog, argv)["command"])
         for name in OUTPUTS:  # all written: now each replaces its old self (and stale plots and exports go)
@@ -68,6 +68,26 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     print(f"\n{len(runs)} results -> {out}/ (RESULTS.md, results.csv, results.json, index.html)"
           + (f"; {len(cards)} model card(s)" if cards else ""))  # fmt: skip
     return 0
+
+
+def _clear_killed_runs(out: Path) -> None:
+    """Removes the building folders of runs no longer running (killed: every later run named them as
+    leaderboard outputs passed over); a run still writing keeps its own (its process id is in the name)."""
+    for folder in out.glob(f"{BUILDING}*"):
+        pid = folder.name.removeprefix(BUILDING).split("-")[0]
+        if pid.isdigit() and _running(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _check_replaceable(out: Path) -> None:

@@ -139,28 +139,46 @@ run_stage() {
             "builds on it: run from stage ${UNFINISHED[0]%% *}" >&2
         exit 2
     fi
-    local stale later
+    local stale
     mapfile -t stale < <(_stale "$n" "$name")
-    # the later stages made from what this one remakes are redone, not resumed: recorded before their markers
-    # go, in $exp/.redo/ (a finished training run there was indistinguishable from one stopped after it wrote
-    # run_info.json, before its marker, and was trained again from its first step)
-    for later in "${stale[@]}"; do mkdir -p "$exp/.redo" && : >"$exp/.redo/${later##*/}"; done
     rm -f "$marker" "${stale[@]}"  # a marker never outlives what it vouches for
-    REDO="$exp/.redo/$n.$name"  # present: this stage remakes outputs of an earlier run (train_into starts afresh)
+    STAGE=("$n" "$name")  # the stage running (forced_afresh)
     log "stage $n ($name): start"
     return 0
 }
 UNFINISHED=()  # "N (NAME)" of the stages before --stage without a marker
 BOARD_READS=() # the decode folders the leaderboard reads (stage_leaderboard)
 
-# forced_afresh DIR...: removes DIR... where the stage is redone (--force, or an earlier stage ran again: $REDO,
-# see run_stage), so that it starts afresh (the corpus tools, asr train and asr lm train resume an interrupted
-# run in their output, and refuse or resume one of other inputs); then an interrupted new run resumes
+# forced_afresh PATH...: removes each PATH the running stage would otherwise resume from (the corpus tools, asr
+# train and asr lm train resume an interrupted run in their output) where the stage is redone: under --force,
+# or where an earlier stage (of its scope, as _stale scopes them) finished after everything in PATH was
+# written, so PATH was made from what that stage has remade since. A run stopped after it finished, before its
+# stage's marker, is newer than every earlier marker: kept (it was trained again from its first step), as is an
+# interrupted one.
 forced_afresh() {
-    if [[ $force == true || -e ${REDO-} ]]; then
-        rm -rf "$@"
-        rm -f "${REDO-}"
-    fi
+    local path
+    for path; do
+        if [[ $force == true ]] || _remade_since "${STAGE[@]}" "$path"; then rm -rf "$path"; fi
+    done
+}
+
+# _remade_since N NAME PATH: whether PATH exists and an earlier stage of stage N NAME's scope finished after the
+# newest file in PATH was written
+_remade_since() {
+    local n=$1 folder=${2#*.} path=$3 marker file rest own
+    [[ $folder == "$2" ]] && folder=""
+    [[ -e $path ]] || return 1
+    for marker in "$exp/.done/"*; do
+        [[ -e $marker ]] || continue
+        file=${marker##*/}
+        ((${file%%.*} < n)) || continue
+        rest=${file#*.}
+        own=${rest#*.}
+        [[ $own == "$rest" ]] && own=""
+        [[ -z $folder || -z $own || $own == "$folder" ]] || continue  # another subset's stage: not an input
+        [[ -n $(find "$path" -newer "$marker" -print -quit) ]] || return 0
+    done
+    return 1
 }
 
 # stage_done N NAME: marks stage N finished, with the settings it ran with (a stage interrupted before this is
@@ -169,7 +187,6 @@ stage_done() {
     # written beside it, then moved in: a kill while writing left an empty marker, a stage done with no settings
     _settings "$2" >"$exp/.done/.$1.$2.part"
     mv -f "$exp/.done/.$1.$2.part" "$exp/.done/$1.$2"
-    rm -f "$exp/.redo/$1.$2"
     log "stage $1 ($2): done"
 }
 
