@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from asr.decode.results import DecodeResult
+from asr.decode.results import DecodeResult, content_id
 from asr.leaderboard.collect import Run
 from asr.leaderboard.export import wall_clock_shares
 from asr.scoring.cli import main as score_main
@@ -523,7 +523,9 @@ def test_the_board_keeps_what_it_did_not_write_and_checks_each_decode_against_it
     assert "- es/dev: the LM weights of the rows marked tuned were chosen on it" in report
     # a row tuned on test beside rows tuned on dev: each note names its own rows (the dev one blamed them all)
     tested = DecodeResult.read(decodes / "beam_lm" / "test" / "results.json").test_set["manifest"]
-    on_test = _copy_decode(recipe, tmp_path / "on_test", **{"tuning.dev_manifest": tested, "decoder.beam_width": 7})
+    rows = map(json.loads, (decodes / "beam_lm" / "test" / "hyp.jsonl").read_text(encoding="utf-8").splitlines())
+    tuning = {"tuning.dev_manifest": tested, "tuning.dev_content": content_id((r["id"], r["ref"]) for r in rows)}
+    on_test = _copy_decode(recipe, tmp_path / "on_test", **tuning, **{"decoder.beam_width": 7})
     assert leaderboard_main([str(decodes), str(on_test), "--out", str(tmp_path / "b8")]) == 0
     notes = [line for line in (tmp_path / "b8" / "RESULTS.md").read_text().splitlines() if "were chosen on" in line]
     assert len(notes) == 2 and "(beam 7)" not in notes[0] and "(beam 7)" in notes[1], notes
