@@ -83,6 +83,15 @@ def stops_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
+def worker_pool(processes: int) -> "multiprocessing.pool.Pool":  # noqa: F821 - imported here, not at every start
+    """A pool of `processes` forked workers that leave Ctrl-C to the parent and end at SIGTERM (`ignore_interrupts`),
+    started with both held (`stops_held`)."""
+    import multiprocessing
+
+    with stops_held():
+        return multiprocessing.get_context("fork").Pool(processes, initializer=ignore_interrupts)
+
+
 def ignore_interrupts() -> None:
     """A worker process's initializer: Ctrl-C reaches the whole process group, and the parent alone answers
     it (one line, exit 130) and ends its pool, instead of every worker printing a traceback."""

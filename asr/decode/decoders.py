@@ -10,7 +10,6 @@ its top hypothesis can differ).
 from __future__ import annotations
 
 import functools
-import multiprocessing
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from asr.decode.ngram_part import NgramPart
-from asr.errors import InputError, ignore_interrupts, stops_held
+from asr.errors import InputError, worker_pool
 from asr.text import UNK_SYMBOL  # what pyctcdecode writes for the unknown token
 from lm.folder import LMFolder
 
@@ -199,11 +198,8 @@ class BeamSearch:
         if self._decoder is None:
             self._decoder = self._build()
         _WORKER_DECODER = self._decoder  # before the fork: the workers take it with them
-        if self.workers > 1 and self._pool is None and self.backend == "ctcbeam":
-            self._pool = ThreadPoolExecutor(self.workers)
-        elif self.workers > 1 and self._pool is None:
-            with stops_held():
-                self._pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=ignore_interrupts)
+        if self.workers > 1 and self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers) if self.backend == "ctcbeam" else worker_pool(self.workers)
 
     def decode(self, logprobs: list[np.ndarray], nbest: int = 1) -> list[Decoded]:
         """Each utterance's decoding (with up to `nbest` hypotheses), in input order. With an LM and n-best

@@ -578,11 +578,10 @@ OUTPUT_FILES = ("hyp.jsonl", "nbest.jsonl", "hyp.ctm", "ref.stm", "results.json"
 
 
 def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results: DecodeResult, nbest: bool) -> None:
-    """hyp.jsonl, hyp.ctm and ref.stm, nbest.jsonl (with --nbest), score/ and results.json, the last: an
-    earlier decode's results.json is removed first, so a decode stopped while writing leaves none (the
-    leaderboard took an old results.json with the new hypotheses beside it for one decode)."""
+    """hyp.jsonl, hyp.ctm and ref.stm, nbest.jsonl (with --nbest), score/ and results.json, the last: the
+    caller removed every set's earlier results.json before the first set's outputs, so a decode stopped while
+    writing leaves none (the leaderboard took an old results.json with the new hypotheses beside it)."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").unlink(missing_ok=True)
     write_jsonl(out / "hyp.jsonl", decoding.rows)
     if nbest:
         write_jsonl(out / "nbest.jsonl", decoding.nbest)

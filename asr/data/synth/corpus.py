@@ -16,7 +16,6 @@ import subprocess
 import tempfile
 import zlib
 from dataclasses import asdict, dataclass
-from multiprocessing import Pool
 from pathlib import Path
 
 import soundfile as sf
@@ -29,7 +28,7 @@ from asr.data.prepare import check_and_write
 from asr.data.synth.augment import Augmentation, augment
 from asr.data.synth.texts import MAX_AUDIO_SHARE, sentences
 from asr.data.synth.voices import ENGINES, Speaker, make_speakers
-from asr.errors import InputError, ignore_interrupts, stops_held, writable_dir
+from asr.errors import InputError, worker_pool, writable_dir
 from asr.folders import write_together
 from asr.text import default_normalizer
 
@@ -234,9 +233,7 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
     for job in all_jobs:
         job.path.parent.mkdir(parents=True, exist_ok=True)
-    with stops_held():
-        pool = Pool(workers, initializer=ignore_interrupts)
-    with pool:
+    with worker_pool(workers) as pool:
         work = pool.imap(_run, [(job, settings) for job in all_jobs], chunksize=8)
         outcomes = dict(zip((job.id for job in all_jobs), tqdm(work, total=len(all_jobs), desc=f"synth {lang}",
                                                                   unit="utt"), strict=True))  # fmt: skip
