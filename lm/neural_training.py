@@ -1,7 +1,8 @@
 """Training a causal Transformer LM (`asr lm train`), resumable: a run that is stopped (Ctrl-C, a killed job)
 goes on from ``<out>.checkpoint`` when the same command runs again, and ends where an uninterrupted run ends
 (the same weights: the epoch's shuffle, the `<unk>` draws, dropout and AdamW state are restored). The
-checkpoint is written every `CHECKPOINT_SECONDS` and at Ctrl-C (after the step under way), and removed when
+checkpoint is written every `CHECKPOINT_SECONDS`, at Ctrl-C (after the step under way) and when training ends
+(a stop during the dev perplexity or the write goes on from there, training no step again), and removed when
 the LM is written.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from asr.errors import InputError
 from asr.folders import write_whole
 from asr.text import Normalizer
-from lm.folder import check_out
+from lm.folder import LM_SCHEMA_VERSION, check_out
 from lm.neural import INFO_FILE, NeuralLM, scratch_lm
 from lm.text import dropped_lines, sentences_of
 
@@ -66,8 +67,8 @@ def train_neural_lm(
     ``lm.json`` (with the dev perplexity) to `out`, whole or not at all; returns the lm.json content."""
     import torch
 
-    dropped, dev_dropped = Counter(), Counter()
-    sentences = sentences_of(texts, normalize, "--text", dropped)
+    dropped, dev_dropped, kept = Counter(), Counter(), Counter()
+    sentences = sentences_of(texts, normalize, "--text", dropped, kept)
     dev_sentences = sentences_of(dev, normalize, "--dev", dev_dropped) if dev else []
     check_out(out, "transformer")  # before the training it would waste
     lm = NeuralLM.load(from_model) if from_model else scratch_lm(sentences, seed)
@@ -86,11 +87,11 @@ def train_neural_lm(
     _train(lm, optimizer, order, progress, max_minutes, max_steps,
            lambda: _save(checkpoint, settings, lm, optimizer, progress))  # fmt: skip
     lm.model.eval()
-    info = {"kind": "transformer", "normalizer": normalize.id, "from": from_model, "steps": progress.steps,
-            "max_steps": max_steps, "max_minutes": max_minutes,
+    info = {"schema": LM_SCHEMA_VERSION, "kind": "transformer", "normalizer": normalize.id, "from": from_model,
+            "steps": progress.steps, "max_steps": max_steps, "max_minutes": max_minutes,
             "epochs": round(progress.seen / len(sentences), 2), "minutes": round(progress.seconds / 60, 2),
             "parameters": sum(p.numel() for p in lm.model.parameters()), "vocabulary": len(lm.tokenizer),
-            "text": {"files": [str(p) for p in texts], "sentences": len(sentences),
+            "text": {"files": {str(p): kept[p] for p in texts}, "sentences": len(sentences),  # as an n-gram's
                      "cut_to_context": cut, "dropped_lines": dropped_lines(texts, dropped)},
             "dev": {"files": [str(p) for p in dev], "dropped_lines": dropped_lines(dev, dev_dropped),
                     **lm.perplexity(dev_sentences)} if dev else None}  # fmt: skip
@@ -122,8 +123,8 @@ class Order:
 
 
 def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, max_steps: int, save) -> None:
-    """The training loop, from `progress` on; `save` writes a checkpoint (every CHECKPOINT_SECONDS, and at a
-    Ctrl-C, after the step it came in: saved in the middle of one, the rerun drew other dropout masks or made
+    """The training loop, from `progress` on; `save` writes a checkpoint (every CHECKPOINT_SECONDS, at the end,
+    and at a Ctrl-C, after the step it came in: saved in the middle of one, the rerun drew other dropout masks or made
     an optimiser step twice)."""
     from tqdm import tqdm
 
@@ -157,6 +158,7 @@ def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, 
                     save()
                     raise KeyboardInterrupt
                 if done():
+                    save()
                     return
                 if time.monotonic() - saved >= CHECKPOINT_SECONDS:
                     save()

@@ -46,10 +46,15 @@ def _first_undecodable_line(path: Path) -> int | str:
     return "?"
 
 
-def sentences_of(paths: list[Path], normalize: Normalizer, option: str, dropped: Counter | None = None) -> list[str]:
-    """The normalised sentences of `paths` (lines left out counted in `dropped`, as `normalized_sentences`);
-    `InputError` naming `option` when they hold no words."""
-    sentences = [s for _, s in normalized_sentences(paths, normalize, dropped)]
+def sentences_of(
+    paths: list[Path], normalize: Normalizer, option: str, dropped: Counter | None = None, kept: Counter | None = None
+) -> list[str]:
+    """The normalised sentences of `paths` (lines left out counted in `dropped`, as `normalized_sentences`, and
+    the sentences of each file in `kept`); `InputError` naming `option` when they hold no words."""
+    pairs = list(normalized_sentences(paths, normalize, dropped))
+    if kept is not None:
+        kept.update(path for path, _ in pairs)
+    sentences = [s for _, s in pairs]
     if not sentences:
         raise InputError(f"{option} {' '.join(map(str, paths))}: no words after normalisation ({normalize.id})")
     return sentences

@@ -18,6 +18,7 @@ from asr.decode.cli import main as decode_main
 from asr.decode.decoders import BeamSearch, BeamSettings, Labels, greedy
 from asr.decode.rescore import UNK_OFFSET
 from asr.errors import InputError
+from asr.scoring.align import UNITS
 from asr.scoring.cli import main as score_main
 from lm.cli import main as lm_main
 from lm.folder import LMFolder
@@ -157,6 +158,10 @@ def test_decode_writes_hypotheses_in_manifest_order_with_scores_equal_to_asr_sco
     score = json.loads(capsys.readouterr().out)
     assert results["scores"]["word"]["E"] == score["word"]["E"] and results["wer"] == score["word"]["rate"]
     assert results["scores"]["char"]["N"] == score["char"]["N"] and results["cer"] == score["char"]["rate"]
+    assert results["scores"]["word"]["unit"] == score["word"]["unit"] == UNITS["word", "sclite"]
+    report = json.loads((tmp_path / "greedy" / "score" / "score.json").read_text())
+    assert score_main([report["ref"], report["hyp"], "--normalize", "lower-nopunct", "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["word"] == report["word"] == results["scores"]["word"]
     assert results["decoder"] == {"name": "greedy"} and results["normalizer"] == "lower-nopunct@1"
     assert results["timing"]["rtfx"] > 1 and results["model"]["parameters"] > 100_000
     assert results["timing"]["batch_seconds"] == 30  # the CPU's default (benchmarks/batch_seconds_bench.py)

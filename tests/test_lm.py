@@ -262,7 +262,7 @@ def test_a_transformer_lm_trained_again_replaces_its_folder_whole_or_not_at_all(
     monkeypatch.setattr(PreTrainedTokenizerBase, "save_pretrained", interrupted)  # the weights are written by then
     assert lm_main([*args, "--normalize", "none"]) == 130
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # lm.json describes the weights beside it
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["neural"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["neural", "neural.checkpoint"]  # the rerun's, no partial
     monkeypatch.chdir(out)  # it would be replaced under the shell standing in it
     assert lm_main([*args[:-1], ".", "--normalize", "en"]) == 2
     assert "--out .: the current folder or one above it" in capsys.readouterr().err
@@ -373,6 +373,35 @@ def test_a_stopped_transformer_lm_run_goes_on_to_the_same_weights(english, tmp_p
     whole, resumed = ((tmp_path / d / "model.safetensors").read_bytes() for d in ("whole", "lm"))
     assert whole == resumed
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
+
+
+def test_a_transformer_lm_stopped_after_training_trains_no_step_again(english, tmp_path, monkeypatch):
+    """Carried from a review: a stop during the dev perplexity (after the last step) fell back to the last
+    5-minute checkpoint. Training ends with a checkpoint, and the rerun goes from there to the same LM."""
+    from lm.neural import NeuralLM
+
+    text, dev = tmp_path / "few.txt", tmp_path / "dev.txt"
+    lines = (english["root"] / "train.txt").read_text().splitlines(keepends=True)
+    text.write_text("".join(lines[:64]))
+    dev.write_text("".join(lines[64:70]))
+    args = ["train", "--text", str(text), "--dev", str(dev), "--normalize", "en", "--max-minutes", "5",
+            "--max-steps", "3"]  # fmt: skip
+    assert lm_main([*args, "--out", str(tmp_path / "whole")]) == 0
+    perplexity, batch, calls = NeuralLM.perplexity, NeuralLM.batch, []
+
+    def stopped(self, sentences):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(NeuralLM, "perplexity", stopped)
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 130
+    monkeypatch.setattr(NeuralLM, "perplexity", perplexity)
+    monkeypatch.setattr(NeuralLM, "batch", lambda self, sentences: calls.append(1) or batch(self, sentences))
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 0
+    assert calls == [] and not (tmp_path / "lm.checkpoint").exists()
+    info = json.loads((tmp_path / "lm" / "lm.json").read_text(encoding="utf-8"))
+    assert info["schema"] == 1 and info["text"]["files"] == {str(text): 64}  # as an n-gram's lm.json
+    whole, resumed = ((tmp_path / d / "model.safetensors").read_bytes() for d in ("whole", "lm"))
+    assert whole == resumed
 
 
 def test_sentences_longer_than_the_context_are_counted(tmp_path, capsys):

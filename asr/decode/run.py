@@ -534,7 +534,7 @@ def decode_result(
         tuning=tuning,
         normalizer=score.normalizer,
         scoring=score.compat,
-        scores={level: score.totals[level].to_json() for level in score.levels},
+        scores={level: score.level_json(level) for level in score.levels},
         timing=timing(test, decoding),
         provenance=provenance,
     )
@@ -592,5 +592,6 @@ def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results:
         print(f"note: {out}: {syntax} utterance(s) hold characters that sclite reads as syntax in ref.stm and "
               f"hyp.ctm ({marks}): sclite scores them otherwise than results.json (a normaliser that removes "
               "them, such as the language's, keeps the two equal)", file=sys.stderr)  # fmt: skip
-    write_report_dir(decoding.score, out / "score", decoding.score.to_json())
+    sources = {"ref": results.test_set["manifest"], "hyp": str(out / "hyp.jsonl")}  # as `asr score`'s report
+    write_report_dir(decoding.score, out / "score", decoding.score.to_json() | sources)
     results.write(out)

@@ -76,9 +76,13 @@ class CorpusScore:
             self.totals[level] = total
             self.speaker_totals[level] = dict(sorted(per.items()))
 
+    def level_json(self, level: Level) -> dict:
+        """A level's totals (N C S D I, rate, sentences) and its unit (what one token is)."""
+        return self.totals[level].to_json() | {"unit": UNITS[level, self.compat]}
+
     def to_json(self) -> dict:
         """The JSON report: totals per level, per utterance [C, S, D, I], per speaker, and settings."""
-        out: dict = {level: self.totals[level].to_json() | {"unit": UNITS[level, self.compat]} for level in self.levels}
+        out: dict = {level: self.level_json(level) for level in self.levels}
         out["utterances"] = {
             utt_id: {level: self.alignments[level][utt_id].counts.as_list() for level in self.levels}
             for utt_id in self.speakers

@@ -141,8 +141,9 @@ if wanted 7 card; then  # the checkpoint with its model card (test decodes) in $
     done
     .venv/bin/python recipes/synth/model_card.py "$new.new" "$phase2_model/run_info.json" "$exp/wide/run_info.json" \
         "$exp/decode_dev/results.json" "$exp/decode_test"
-    rm -rf "$new"
-    mv "$new.new" "$new"
+    # in the place of the old one (set aside, then removed: never missing, as an rm then mv left it on a kill)
+    .venv/bin/python -c 'import sys; from pathlib import Path; from asr.folders import replace_folder
+replace_folder(Path(sys.argv[1]), Path(sys.argv[2]))' "$new.new" "$new"
     log "the checkpoint: $new"
     stage_done 7 card
 fi
