@@ -70,12 +70,13 @@ STOPS = {signal.SIGINT, signal.SIGTERM}
 
 @contextlib.contextmanager
 def stops_held() -> Iterator[None]:
-    """Holds Ctrl-C and SIGTERM back in this thread while it starts worker processes (a pool, and the threads that
-    start its later workers): they start with them held until their initializer (`ignore_interrupts`,
-    `default_termination`) has set their own handling. A stop that reached a worker before that ran the parent's
-    handler in it, or was lost where the handler changed as it arrived: the worker lived on, blocked on the
-    queue lock of one the stop had killed, and the parent's pool waited for it forever (a hang in 1 of many
-    SIGTERM tests under load)."""
+    """Holds Ctrl-C and SIGTERM back in this thread for a short step that a stop must not cut, which then takes
+    effect: the moves that put several outputs in place (`write_together`, the leaderboard's), and the start of
+    worker processes (a pool, and the threads that start its later workers), which start with them held until
+    their initializer (`ignore_interrupts`, `default_termination`) has set their own handling. A stop that
+    reached a worker before that ran the parent's handler in it, or was lost where the handler changed as it
+    arrived: the worker lived on, blocked on the queue lock of one the stop had killed, and the parent's pool
+    waited for it forever (a hang in 1 of many SIGTERM tests under load)."""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
     try:
         yield

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from asr.errors import InputError, writable_dir
+from asr.errors import InputError, stops_held, writable_dir
 
 T = TypeVar("T")
 
@@ -61,8 +61,8 @@ def part_path(path: Path) -> Path:
 def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
     """Fills each path's `part_path` (with the text, UTF-8, or by the writer given for it), then moves them all
     in: a failed or interrupted write leaves the earlier files as they were (not a mix of two runs') and no part
-    behind. Only the moves, a rename each, are not one step together: one interrupted among them leaves the files
-    already moved new and no part behind; a kill there leaves the parts not yet moved (a rerun replaces them).
+    behind. The moves, a rename each, are made with Ctrl-C and SIGTERM held (`stops_held`): a stop among them
+    takes effect once all are in; only a kill there leaves the parts not yet moved (a rerun replaces them).
     A link's target is written, not the link."""
     writes = {(path.resolve() if path.is_symlink() else path): write for path, write in writes.items()}
     parts = {path: part_path(path) for path in writes}
@@ -72,8 +72,9 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
                 parts[path].write_text(write, encoding="utf-8")
             else:
                 write(parts[path])
-        for path, part in parts.items():
-            part.replace(path)
+        with stops_held():
+            for path, part in parts.items():
+                part.replace(path)
     except BaseException:
         for part in parts.values():
             part.unlink(missing_ok=True)

@@ -653,21 +653,36 @@ def test_a_prepare_interrupted_before_its_summary_runs_again(tmp_path, audio, mo
     assert data_main(args) == 0 and json.loads((tmp_path / "o" / "summary.json").read_text())["splits"]
 
 
-def test_files_written_together_leave_no_part_when_interrupted_among_the_moves(tmp_path, monkeypatch):
+def test_files_written_together_all_move_in_when_stopped_and_leave_no_part_when_a_move_fails(tmp_path, monkeypatch):
+    """A Ctrl-C among the moves left some files new and others old (and, before, their parts in the way of later
+    runs): the stop takes effect once every file is in. A move that fails leaves no part behind."""
+    import signal
+
     from asr.folders import write_together
 
     moves, replace = [], Path.replace
 
-    def interrupted_second(self: Path, target: Path) -> Path:
+    def stopped_in_the_first(self: Path, target: Path) -> Path:
         moves.append(target)
-        if len(moves) == 2:
-            raise KeyboardInterrupt
+        if len(moves) == 1:
+            signal.raise_signal(signal.SIGINT)
         return replace(self, target)
 
-    monkeypatch.setattr(Path, "replace", interrupted_second)
+    monkeypatch.setattr(Path, "replace", stopped_in_the_first)
     with pytest.raises(KeyboardInterrupt):
         write_together({tmp_path / "a": "1", tmp_path / "b": "2"})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # b.part was left, in the way of later runs
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a": "1", "b": "2"}
+
+    def failing_second(self: Path, target: Path) -> Path:
+        moves.append(target)
+        if len(moves) == 4:
+            raise OSError(28, "No space left on device")
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", failing_second)
+    with pytest.raises(OSError):
+        write_together({tmp_path / "a": "3", tmp_path / "b": "4"})
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a": "3", "b": "2"}  # b.part was left
 
 
 def test_a_segment_past_the_end_of_its_file_says_so(tmp_path, audio):
