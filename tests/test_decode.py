@@ -546,6 +546,13 @@ def test_asr_score_of_a_decodes_hyp_jsonl_gives_its_wer(es, tmp_path, capsys):
         score_main([str(tmp_path / "g" / "hyp.jsonl"), "--normalize", "none", "--json", str(tmp_path / "r.json")]) == 0
     )
     assert json.loads((tmp_path / "r.json").read_text())["normalizer"] == "none@1"
+    (tmp_path / "g" / "results.json").write_text("")  # a decode that failed while writing it scored with none
+    assert score_main([str(tmp_path / "g" / "hyp.jsonl")]) == 2
+    assert "results.json: no normaliser readable (JSONDecodeError)" in capsys.readouterr().err
+    (tmp_path / "g" / "results.json").unlink()
+    assert score_main([str(tmp_path / "g" / "hyp.jsonl")]) == 2
+    assert "hypotheses with no results.json beside them" in capsys.readouterr().err
+    assert score_main([str(tmp_path / "g" / "hyp.jsonl"), "--normalize", "none"]) == 0
 
 
 def test_word_times_end_with_the_audio():

@@ -51,12 +51,9 @@ class DecodeResult:
         data = asdict(self)
         return {**{k: v for k, v in data.items() if k != "provenance"}, **data["provenance"]}
 
-    def write(self, folder: Path) -> Path:
-        """Writes ``results.json`` (strict JSON) into `folder`; returns its path."""
-        path = Path(folder) / RESULTS_FILE
-        text = json.dumps(self.to_json(), indent=1, ensure_ascii=False, allow_nan=False)  # strict JSON for jq, JS
-        path.write_text(text + "\n", encoding="utf-8")
-        return path
+    def text(self) -> str:
+        """The content of ``results.json``: strict JSON (for jq, JavaScript)."""
+        return json.dumps(self.to_json(), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
     @classmethod
     def read(cls, path: Path) -> DecodeResult:

@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,15 +26,15 @@ from asr.data.manifest import Utterance, read_utterances, write_jsonl
 from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greedy_decoded
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
-from asr.decode.results import DecodeResult, content_id
-from asr.decode.sclite_files import SCLITE_SYNTAX, write_sclite_files
+from asr.decode.results import RESULTS_FILE, DecodeResult, content_id
+from asr.decode.sclite_files import SCLITE_SYNTAX, sclite_syntax, sclite_texts
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
 from asr.errors import InputError, is_number, writable_dir
-from asr.folders import removed_if_left_empty
+from asr.folders import removed_if_left_empty, write_together
 from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, gloo_on_cpus, manifest_audio
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized, speaker_label
-from asr.scoring.report import write_report_dir
+from asr.scoring.report import remove_other_levels, report_texts
 from asr.text import Normalizer, get_normalizer
 from lm.folder import LMFolder
 
@@ -307,7 +308,7 @@ def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | N
     if rescorer is not None:
         rescoring = {**rescorer.summary(), "nbest": opts.depth, "gamma": transcribe.gamma}
     for split in splits:  # an interrupt after the first set's outputs left an earlier decode's for the others
-        (opts.out_dir(split.manifest) / "results.json").unlink(missing_ok=True)
+        (opts.out_dir(split.manifest) / RESULTS_FILE).unlink(missing_ok=True)
     outputs = []
     for split in splits:
         if rescorer is not None:
@@ -574,24 +575,28 @@ def timing(test: Split, decoding: Decoding) -> dict:
 
 
 #: what a decode writes in its --out (besides score/)
-OUTPUT_FILES = ("hyp.jsonl", "nbest.jsonl", "hyp.ctm", "ref.stm", "results.json")
+OUTPUT_FILES = ("hyp.jsonl", "nbest.jsonl", "hyp.ctm", "ref.stm", RESULTS_FILE)
 
 
 def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results: DecodeResult, nbest: bool) -> None:
-    """hyp.jsonl, hyp.ctm and ref.stm, nbest.jsonl (with --nbest), score/ and results.json, the last: the
-    caller removed every set's earlier results.json before the first set's outputs, so a decode stopped while
-    writing leaves none (the leaderboard took an old results.json with the new hypotheses beside it)."""
+    """hyp.jsonl, hyp.ctm and ref.stm, nbest.jsonl (with --nbest), score/ and results.json, written together
+    (`write_together`: a failed write, a full disk, leaves the earlier files as they were, not a mix), results.json
+    moved in last. The caller removed every set's earlier results.json before the first set's outputs, so a
+    decode stopped or failed while writing leaves none (the leaderboard took an old results.json with the new
+    hypotheses beside it)."""
     out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "hyp.jsonl", decoding.rows)
-    if nbest:
-        write_jsonl(out / "nbest.jsonl", decoding.nbest)
-    else:  # an earlier decode's n-best lists would sit beside these hypotheses
-        (out / "nbest.jsonl").unlink(missing_ok=True)
-    if syntax := write_sclite_files(out, decoding.rows, normalize):
+    if syntax := sclite_syntax(decoding.rows, normalize):
         marks = " ".join(sorted(SCLITE_SYNTAX))
         print(f"note: {out}: {syntax} utterance(s) hold characters that sclite reads as syntax in ref.stm and "
               f"hyp.ctm ({marks}): sclite scores them otherwise than results.json (a normaliser that removes "
               "them, such as the language's, keeps the two equal)", file=sys.stderr)  # fmt: skip
     sources = {"ref": results.test_set["manifest"], "hyp": str(out / "hyp.jsonl")}  # as `asr score`'s report
-    write_report_dir(decoding.score, out / "score", decoding.score.to_json() | sources)
-    results.write(out)
+    writes: dict[Path, str | Callable[[Path], object]] = {out / "hyp.jsonl": lambda p: write_jsonl(p, decoding.rows)}
+    if nbest:
+        writes[out / "nbest.jsonl"] = lambda p: write_jsonl(p, decoding.nbest)
+    writes |= sclite_texts(out, decoding.rows, normalize)
+    writes |= report_texts(decoding.score, out / "score", decoding.score.to_json() | sources)
+    write_together(writes | {out / RESULTS_FILE: results.text()})
+    if not nbest:  # an earlier decode's n-best lists would sit beside these hypotheses
+        (out / "nbest.jsonl").unlink(missing_ok=True)
+    remove_other_levels(out / "score", decoding.score.levels)

@@ -50,9 +50,13 @@ def stm_lines(rows: list[dict], normalize: Normalizer) -> list[str]:
 SCLITE_SYNTAX = frozenset("(){}/@*;\\")
 
 
-def write_sclite_files(out: Path, rows: list[dict], normalize: Normalizer) -> int:
-    """Writes hyp.ctm and ref.stm; returns how many utterances hold characters sclite reads as syntax (with a
-    normaliser that keeps them, such as none, sclite then scores otherwise than `asr score`)."""
-    (out / "hyp.ctm").write_text("".join(line + "\n" for line in ctm_lines(rows, normalize)), encoding="utf-8")
-    (out / "ref.stm").write_text("".join(line + "\n" for line in stm_lines(rows, normalize)), encoding="utf-8")
+def sclite_texts(out: Path, rows: list[dict], normalize: Normalizer) -> dict[Path, str]:
+    """`out`'s hyp.ctm and ref.stm and their texts."""
+    return {out / "hyp.ctm": "".join(line + "\n" for line in ctm_lines(rows, normalize)),
+            out / "ref.stm": "".join(line + "\n" for line in stm_lines(rows, normalize))}  # fmt: skip
+
+
+def sclite_syntax(rows: list[dict], normalize: Normalizer) -> int:
+    """How many utterances hold characters sclite reads as syntax (with a normaliser that keeps them, such as
+    none, sclite then scores otherwise than `asr score`)."""
     return sum(bool(SCLITE_SYNTAX & set(normalize(r["ref"]) + normalize(r["hyp"]))) for r in rows)

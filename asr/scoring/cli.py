@@ -79,14 +79,35 @@ def _write_outputs(args: argparse.Namespace, score: CorpusScore, report: dict, s
 
 def _decode_normalizer(path: Path) -> str | None:
     """The normaliser an `asr decode` scored its hyp.jsonl with (its raw references against the model's output),
-    from the results.json beside it; None for any other file."""
+    from the results.json beside it; None for any other file. `InputError` where it cannot be known: a decode's
+    hypotheses beside no results.json (a decode stopped or failed while writing) or an unreadable one (scored
+    with none, silently: WER 79% against the decode's 75%)."""
     if path.name != "hyp.jsonl":
         return None
-    try:
-        spec = json.loads((path.parent / "results.json").read_text(encoding="utf-8"))["normalizer"]
-    except (OSError, ValueError, KeyError, TypeError):
+    results = path.parent / "results.json"
+    if not results.exists():
+        if _decoded(path):
+            raise InputError(f"{path}: an asr decode's hypotheses with no results.json beside them (the decode did "
+                             "not finish): its normaliser is unknown; give --normalize, or decode again")  # fmt: skip
         return None
-    return spec if isinstance(spec, str) else None
+    try:
+        spec = json.loads(results.read_text(encoding="utf-8"))["normalizer"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(f"{results}: no normaliser readable ({type(err).__name__}) for the decode's hypotheses "
+                         f"beside it; give --normalize, or decode again") from None  # fmt: skip
+    if not isinstance(spec, str):
+        raise InputError(f"{results}: its normalizer is {spec!r}, not a name; give --normalize, or decode again")
+    return spec
+
+
+def _decoded(path: Path) -> bool:
+    """Whether the JSONL file `path` is an asr decode's hyp.jsonl (its first line has the decode's fields)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = json.loads(f.readline())
+    except (OSError, ValueError):
+        return False
+    return isinstance(first, dict) and {"am_seconds", "words"} <= first.keys()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -211,15 +211,27 @@ def report_files(out_dir: Path, levels: Iterable[str] = LEVELS, parts: bool = Fa
     return [*paths, *map(part_path, paths)] if parts else paths
 
 
-def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> list[Path]:
-    """Writes the .sys, .pra and .dtl reports of every level and score.json together (`write_together`: a
-    failed write leaves the earlier reports as they were, not a mix); returns the paths."""
+def report_texts(score: CorpusScore, out_dir: Path, score_json: dict) -> dict[Path, str]:
+    """The files `write_report_dir` writes in `out_dir` (made here) and their texts; `InputError` for a folder
+    in the place of one."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = report_files(out_dir, score.levels)
     if folders := [str(path) for path in paths if path.is_dir()]:
         raise InputError(f"{folders[0]}: a folder where a report is written")
     texts = [_REPORTS[suffix](score, level) + "\n" for level in score.levels for suffix in _REPORTS]
-    write_together(dict(zip(paths, [*texts, report_json(score_json)], strict=True)))
-    for path in set(report_files(out_dir)) - set(paths):  # another level's, of an earlier score
+    return dict(zip(paths, [*texts, report_json(score_json)], strict=True))
+
+
+def remove_other_levels(out_dir: Path, levels: Iterable[str]) -> None:
+    """Removes the reports of levels other than `levels` from `out_dir` (an earlier score's)."""
+    for path in set(report_files(out_dir)) - set(report_files(out_dir, levels)):
         path.unlink(missing_ok=True)
-    return paths
+
+
+def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> list[Path]:
+    """Writes the .sys, .pra and .dtl reports of every level and score.json together (`write_together`: a
+    failed write leaves the earlier reports as they were, not a mix); returns the paths."""
+    texts = report_texts(score, out_dir, score_json)
+    write_together(texts)
+    remove_other_levels(out_dir, score.levels)
+    return list(texts)
