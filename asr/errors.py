@@ -1,7 +1,9 @@
 """The error type every stage raises for bad input: the CLI prints its one-line message and exits 2."""
 
 import contextlib
+import errno
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -51,6 +53,35 @@ def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
         names = " -> ".join(str(n) for n in (err.filename, err.filename2) if n is not None)
         print(f"{prog}: error: {names + ': ' if names else ''}{err.strerror or err}", file=sys.stderr)
         return 2
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Errors while writing `path` as an OSError naming it: an OSError that names no file (a full disk's ENOSPC
+    from a write), and the errors libsndfile ("System error."), safetensors ("I/O error") and torch's serialiser
+    ("unexpected pos") raise, which named nothing and ended in a traceback; with the space left on its disk."""
+    try:
+        yield
+    except shutil.Error as err:  # copytree's: a list of (source, destination, why), printed as a Python list
+        listed = err.args[0] if err.args and isinstance(err.args[0], list) else None
+        raise OSError(errno.EIO, str(listed[0][2] if listed else err), None if listed else str(path)) from None
+    except OSError as err:
+        if err.filename is None:
+            err.filename = str(path)
+        raise
+    except Exception as err:
+        if not isinstance(err, RuntimeError) and type(err).__name__ != "SafetensorError":
+            raise
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+        raise OSError(errno.EIO, f"not written: {reason} ({_free(Path(path))} free on its disk)", str(path)) from None
+
+
+def _free(path: Path) -> str:
+    """The space left on the disk that holds `path` (or would hold it), in a person's units."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    free = shutil.disk_usage(path).free
+    return f"{free / 2**20:.1f} MiB" if free < 2**30 else f"{free / 2**30:.1f} GiB"
 
 
 def writable_dir(path: Path, option: str) -> Path:

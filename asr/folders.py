@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from asr.errors import InputError, stops_held, writable_dir
+from asr.errors import InputError, stops_held, writable_dir, writing
 
 T = TypeVar("T")
 
@@ -25,11 +25,12 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
     shutil.rmtree(partial, ignore_errors=True)
     writable_dir(partial, option)
     try:
-        result = write(partial)
+        with writing(out):
+            result = write(partial)
+            replace_folder(partial, out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    replace_folder(partial, out)
     return result
 
 
@@ -44,13 +45,21 @@ def replace_folder(new: Path, out: Path) -> None:
     """Puts the complete folder `new` in the place of `out` (set aside under a fresh name first, then removed):
     at every moment `out` is the old folder or the new one. A link's target is replaced, not the link."""
     new, out = new.absolute(), out.resolve() if out.is_symlink() else out.absolute()
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old.", dir=out.parent))
-        out.rename(old / out.name)  # a leftover OUT.old of an earlier run is never in the way, nor removed
+    if not out.exists():
         new.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        new.rename(out)
+        return
+    # a leftover OUT.old of an earlier run is never in the way, nor removed; the name cut to fit the file
+    # system's 255 bytes (a long --out's could never be replaced)
+    old = Path(tempfile.mkdtemp(prefix=f"{out.name.encode()[:200].decode(errors='ignore')}.old.", dir=out.parent))
+    with stops_held():  # a Ctrl-C between the two renames left no `out`
+        out.rename(old / out.name)
+        try:
+            new.rename(out)
+        except OSError:
+            (old / out.name).rename(out)
+            old.rmdir()
+            raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def part_path(path: Path) -> Path:
@@ -68,10 +77,11 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
     parts = {path: part_path(path) for path in writes}
     try:
         for path, write in writes.items():
-            if isinstance(write, str):
-                parts[path].write_text(write, encoding="utf-8")
-            else:
-                write(parts[path])
+            with writing(path):
+                if isinstance(write, str):
+                    parts[path].write_text(write, encoding="utf-8")
+                else:
+                    write(parts[path])
         with stops_held():
             for path, part in parts.items():
                 part.replace(path)

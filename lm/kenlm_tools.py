@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -37,5 +38,15 @@ def run_kenlm(name: str, args: list[str], stdin: Path | None = None, stdout: Pat
         proc = subprocess.run(cmd, stdin=fin, stdout=fout, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         last = [line for line in proc.stderr.splitlines() if line.strip()][-3:]
-        raise InputError(f"{name} failed (exit {proc.returncode}): {' | '.join(last)}")
+        raise InputError(f"{name} failed ({_exit(proc.returncode)}): {' | '.join(last)}")
     return proc.stderr
+
+
+def _exit(code: int) -> str:
+    """A program's exit status in words: a signal by its name (build_binary writing its memory-mapped trie on
+    a full disk dies of SIGBUS, which said "exit -7")."""
+    if code >= 0:
+        return f"exit {code}"
+    name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+    full = ": a memory-mapped file could not be written; is the disk full?" if name == "SIGBUS" else ""
+    return f"killed by {name}{full}"

@@ -16,7 +16,10 @@ def load(path: Path):
     try:
         return kenlm.Model(str(path))
     except (OSError, RuntimeError, ValueError) as err:
-        raise InputError(f"{path}: KenLM cannot load it ({' '.join(str(err).split())[:200]})") from None
+        words = " ".join(str(err).split())  # KenLM's reason comes last, after where in its code it was thrown
+        raise InputError(
+            f"{path}: KenLM cannot load it ({words if len(words) <= 200 else words[:80] + ' ... ' + words[-110:]})"
+        ) from None
 
 
 def perplexity(model, sentences: Iterable[str]) -> dict:

@@ -57,6 +57,22 @@ def test_no_test_or_lm_sentence_repeats_a_voiced_one_once_normalised(tmp_path):
     assert stats["sentences_with_audio"] == sum(len(j) for j in jobs.values())
 
 
+def test_synth_on_a_full_disk_is_one_line_naming_the_file_and_leaves_no_part(tmp_path, monkeypatch, capsys):
+    """Found by a review: libsndfile's "System error." came back from the pool's workers as a traceback naming
+    no file, and left the utterance's .part.flac."""
+    import soundfile
+
+    def full(self, data):
+        raise soundfile.LibsndfileError(2)  # what libsndfile gives for ENOSPC
+
+    monkeypatch.setattr(soundfile.SoundFile, "write", full)
+    out = tmp_path / "full"
+    assert data_main(["synth", "--langs", "en", "--hours", "0.01", "--out", str(out), "--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and ".part.flac: not written: System error. (" in err
+    assert not list(out.rglob("*.part.flac"))
+
+
 def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     out = tmp_path / "again"
     args = ["synth", "--langs", "en", "--hours", "0.03", "--out", str(out), "--seed", "3"]

@@ -685,6 +685,24 @@ def test_files_written_together_all_move_in_when_stopped_and_leave_no_part_when_
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a": "3", "b": "2"}  # b.part was left
 
 
+def test_a_folder_of_a_long_name_is_replaced_whole_and_a_full_disk_is_named(tmp_path):
+    """A 245-byte --out could never be replaced: its set-aside name passed the 255-byte limit, and the complete
+    new folder was stranded in <out>.partial."""
+    from asr.folders import write_whole
+
+    out = tmp_path / ("ह" * 81 + "ab")  # 245 bytes
+    for text in ("old", "new"):
+        write_whole(out, lambda folder, text=text: (folder / "f").write_text(text))
+    assert (out / "f").read_text() == "new" and [p.name for p in tmp_path.iterdir()] == [out.name]
+
+    def full(folder: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError) as err:
+        write_whole(out, full)
+    assert err.value.filename == str(out) and [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
 def test_a_segment_past_the_end_of_its_file_says_so(tmp_path, audio):
     """libsndfile's words were "Internal psf_fseek() failed"."""
     from asr.data.audio import read_utterance_audio

@@ -219,6 +219,34 @@ def test_a_decode_of_several_sets_interrupted_leaves_no_earlier_results_in_the_o
     assert not (tmp_path / "d" / "test" / "results.json").exists()
 
 
+def test_a_full_disk_loses_neither_the_decode_to_its_cache_nor_the_earlier_outputs(es, tmp_path, monkeypatch, capsys):
+    """A logits cache that could not be written failed the whole decode (the network pass lost) and left its
+    partial file filling the disk; outputs that could not all be written left new hypotheses beside old
+    CTM/STM files and scores, and an empty results.json."""
+    import asr.decode.logits
+    import asr.decode.run
+
+    def full(path, *args, **kwargs):
+        Path(path).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(asr.decode.logits.np, "savez", full)
+    args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "d")]
+    assert decode_main([*args, "--logits-cache", str(tmp_path / "cache")]) == 0
+    assert "logits cache not written (No space left on device); decoding without it" in capsys.readouterr().err
+    assert list((tmp_path / "cache").iterdir()) == []
+    monkeypatch.undo()
+    before = {p: p.read_bytes() for p in (tmp_path / "d").rglob("*") if p.is_file() and p.name != "results.json"}
+    monkeypatch.setattr(asr.decode.run, "write_jsonl", full)
+    assert decode_main([*args, "--no-cache", "--decoder", "beam"]) == 2
+    assert f"error: {tmp_path / 'd' / 'hyp.jsonl'}: No space left on device" in capsys.readouterr().err  # named
+    assert {p: p.read_bytes() for p in (tmp_path / "d").rglob("*") if p.is_file()} == before  # no results.json
+    monkeypatch.undo()
+    (tmp_path / "file").write_text("")  # the default cache where it cannot be: a read-only home refused the decode
+    monkeypatch.setattr("asr.decode.cli.DEFAULT_CACHE", tmp_path / "file" / "logits")
+    assert decode_main(args) == 0 and "decoding without a logits cache" in capsys.readouterr().err
+
+
 def test_two_processes_decode_like_one(es, tmp_path):
     one, _ = decode(es, tmp_path / "one", "--no-cache")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -199,6 +199,29 @@ def test_best_is_the_lowest_dev_wer_then_cer_and_an_interrupted_save_leaves_the_
     assert all((a[k] == b[k]).all() for k in a)
 
 
+def test_a_full_disk_at_a_checkpoint_is_one_line_naming_it_and_the_rerun_resumes(setup, tmp_path, monkeypatch, capsys):
+    """Found by a review: torch's serialiser on a full disk raised "[enforce fail at inline_container.cc:672] .
+    unexpected pos" (safetensors': "I/O error"), a traceback naming no file, and left the partial checkpoint."""
+    import torch
+
+    save = torch.save
+
+    def full_at_step_8(obj, path, *args, **kwargs):
+        if "checkpoint-8" in str(path):
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 3595392 vs 3595280")
+        return save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_at_step_8)
+    run = tmp_path / "run"
+    assert train_main(_args(setup, run, max_steps=8)) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"error: {run / 'checkpoint-8.partial'}: not written: [enforce fail" in err and "free on its disk" in err
+    assert "Traceback" not in err and err.count("error:") == 1 and not (run / "checkpoint-8.partial").exists()
+    monkeypatch.undo()
+    assert train_main(_args(setup, run, max_steps=8)) == 0
+    assert json.loads((run / "run_info.json").read_text())["resumed_from"].endswith("checkpoint-4")
+
+
 def test_two_processes_stay_in_sync(setup, tmp_path):
     out = tmp_path / "ddp"
     test = setup["data"] / "dev.jsonl"  # the best model's weights loaded to "cpu:0" failed under 2 CPU processes

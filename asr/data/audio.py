@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from asr.errors import InputError
+from asr.errors import InputError, writing
 
 TARGET_RATE = 16000
 
@@ -105,12 +105,17 @@ def read_utterance_audio(utt_id: str, path: Path, rate: int, offset: float = 0.0
 
 
 def write_audio(path: str | Path, samples: np.ndarray, rate: int = TARGET_RATE, comment: str = "") -> None:
-    """Writes mono audio as 16-bit FLAC (or WAV for a .wav path), with `comment` in its comment tag."""
+    """Writes mono audio as 16-bit FLAC (or WAV for a .wav path), with `comment` in its comment tag; a write
+    that fails (a full disk) is an OSError naming the file, and leaves none."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with sf.SoundFile(str(path), "w", rate, 1, subtype="PCM_16") as f:
-        if comment:
-            f.comment = comment
-        f.write(samples)
+    try:
+        with writing(Path(path)), sf.SoundFile(str(path), "w", rate, 1, subtype="PCM_16") as f:
+            if comment:
+                f.comment = comment
+            f.write(samples)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
 
 
 def audio_comment(path: str | Path) -> str:

@@ -10,12 +10,13 @@ written once, in manifest order.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from asr.decode.decoders import BACKENDS, DECODERS, BeamSettings
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHTS, parse_grid
-from asr.errors import InputError, run_reporting_errors
+from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.inference import ZERO_BATCH_SECONDS_HELP
 
 DEFAULT_CACHE = Path.home() / ".cache" / "asr-toolkit" / "logits"
@@ -68,7 +69,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="recordings longer than this run through the network in overlapping chunks (0: never)",
     )
     p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
-    p.add_argument("--logits-cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
+    p.add_argument("--logits-cache", type=Path,
+                   help=f"default {DEFAULT_CACHE} (where it cannot be written: none, with a warning)")  # fmt: skip
     p.add_argument("--no-cache", action="store_true", help="always run the network, write no cache")
     p.add_argument("--normalize", help="normaliser for scoring (default: the model's asr_text.json)")
     return p
@@ -87,11 +89,21 @@ def options(args: argparse.Namespace):
         nbest=args.nbest, rescore=args.rescore, gamma=args.gamma, chunk_seconds=args.chunk_seconds,
         decoder=args.decoder, lm=args.lm,
         backend=args.backend, beam=beam, workers=args.workers, batch_seconds=args.batch_seconds, dtype=args.dtype,
-        cache_dir=None if args.no_cache else args.logits_cache, normalize=args.normalize, dev=args.dev, tune=tune,
-        tuned_from=args.tuned_from,
+        cache_dir=None if args.no_cache else args.logits_cache or _default_cache(), normalize=args.normalize,
+        dev=args.dev, tune=tune, tuned_from=args.tuned_from,
         alpha_grid=parse_grid(args.alpha_grid), beta_grid=parse_grid(args.beta_grid),
         gamma_grid=parse_grid(args.gamma_grid),
     )  # fmt: skip
+
+
+def _default_cache() -> Path | None:
+    """`DEFAULT_CACHE`, or None (a warning) where it cannot be written (a read-only home refused every decode
+    for an option it was never given)."""
+    try:
+        return writable_dir(DEFAULT_CACHE, "--logits-cache")
+    except InputError as err:
+        print(f"warning: {err}; decoding without a logits cache", file=sys.stderr)
+        return None
 
 
 def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:

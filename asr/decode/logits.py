@@ -66,20 +66,27 @@ def cache_path(cache_dir: Path, model_key: str, manifest: Path, utts: list[Utter
 
 
 def save_cache(path: Path, post: Posteriors, meta: dict) -> None:
-    """One .npz: concatenated log-probs with offsets, ids, network seconds, and metadata (written whole)."""
+    """One .npz: concatenated log-probs with offsets, ids, network seconds, and metadata (written whole). A cache
+    that cannot be written (a full disk) is a warning, not an error: the decode goes on without it (the
+    network pass was lost with it, and the partial file was left filling the disk)."""
     ids = list(post.logprobs)
     lengths = np.array([len(post.logprobs[i]) for i in ids], dtype=np.int64)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial.npz")
-    np.savez(
-        tmp,
-        ids=np.array(ids),
-        lengths=lengths,
-        logprobs=np.concatenate([post.logprobs[i] for i in ids]),
-        am_seconds=np.array([post.am_seconds[i] for i in ids]),
-        meta=np.array(json.dumps(meta)),
-    )
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            tmp,
+            ids=np.array(ids),
+            lengths=lengths,
+            logprobs=np.concatenate([post.logprobs[i] for i in ids]),
+            am_seconds=np.array([post.am_seconds[i] for i in ids]),
+            meta=np.array(json.dumps(meta)),
+        )
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        print(f"warning: {path}: logits cache not written ({err.strerror or err}); decoding without it",
+              file=sys.stderr)  # fmt: skip
 
 
 def load_cache(path: Path) -> tuple[Posteriors, dict] | None:

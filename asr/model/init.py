@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.errors import InputError, writable_dir
+from asr.errors import InputError, writable_dir, writing
 from asr.hub import refuse_unfound
 
 TINY = {
@@ -121,11 +121,12 @@ def init_model(
     if encoder_from is not None:
         copy_feature_encoder(model, encoder_from)
     writable_dir(out_dir, "--out")
-    model.save_pretrained(str(out_dir), safe_serialization=True)
-    if processor is not None:
-        processor.feature_extractor.return_attention_mask = uses_attention_mask(config)
-        processor.save_pretrained(str(out_dir))
-        ModelFolder(processor_dir).copy_text_config(out_dir)
+    with writing(out_dir):  # a full disk: one line (a rerun writes the folder again: it holds no model)
+        model.save_pretrained(str(out_dir), safe_serialization=True)
+        if processor is not None:
+            processor.feature_extractor.return_attention_mask = uses_attention_mask(config)
+            processor.save_pretrained(str(out_dir))
+            ModelFolder(processor_dir).copy_text_config(out_dir)
     return sum(p.numel() for p in model.parameters())
 
 

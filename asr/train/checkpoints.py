@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.errors import InputError
+from asr.errors import InputError, writing
 from asr.folders import replace_folder
 
 STATE_FILE = "trainer_state.json"
@@ -79,12 +79,18 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
     _save_rng(partial, acc.process_index)
     if acc.is_main_process:
         weights = acc.unwrap_model(state.model).state_dict()
-        save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()}, str(partial / "model.safetensors"))
-        torch.save(state.optimizer.state_dict(), partial / "optimizer.pt")
         scaler = acc.scaler.state_dict() if acc.scaler is not None else None
         trainer = {"loop": state.loop, "scheduler": state.scheduler.state_dict(), "scaler": scaler,
                    "config": state.config, "inputs": state.inputs}  # fmt: skip
-        (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
+        try:  # a full disk: one line naming the checkpoint, none of it left (the rerun resumes from the last)
+            with writing(partial):
+                save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()},
+                          str(partial / "model.safetensors"))  # fmt: skip
+                torch.save(state.optimizer.state_dict(), partial / "optimizer.pt")
+                (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     acc.wait_for_everyone()
     if acc.is_main_process:
         replace_folder(partial, final)  # the end-of-run save can write a step saved already
