@@ -65,6 +65,8 @@ def test_greedy_collapses_repeats_and_drops_blanks():
     x = frames("the cat")
     doubled = np.repeat(x, 2, axis=0)  # every frame twice: repeats collapse
     assert greedy(x, LABELS) == greedy(doubled, LABELS) == "the cat"
+    teeth = frames("teeth")  # CTC's definition: a blank between two e's keeps both, none merges them
+    assert greedy(teeth, LABELS) == "teeth" and greedy(teeth[::2], LABELS) == "teth"
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +99,19 @@ def test_the_lm_wins_where_the_acoustics_are_ambiguous(cat_lm, backend):
     with_lm = BeamSearch(LABELS, BeamSettings(), cat_lm, backend)
     assert plain.decode([x])[0].text == "the kat"
     assert with_lm.decode([x])[0].text == "the cat"
+
+
+@pytest.mark.parametrize("backend", ["ctcbeam", "pyctcdecode"])
+def test_new_weights_reach_the_decoder(cat_lm, backend):
+    """Found by a mutation review: a decoder not rebuilt by set_weights (the tuning's every point decoded with
+    the first weights), or alpha and beta swapped, passed every test. The LM alone turns "kat" into "cat"; the
+    insertion bonus alone cannot (both have two words)."""
+    search = BeamSearch(LABELS, BeamSettings(), cat_lm, backend)
+    x = frames("the kat", {4: {"k": 0.55, "c": 0.43}})
+    for alpha, beta, text in ((2.0, 0.0, "the cat"), (0.0, 2.0, "the kat"), (0.5, 1.5, "the cat")):
+        search.set_weights(alpha, beta)
+        assert search.decode([x])[0].text == text, (alpha, beta)
+    search.close()
 
 
 @pytest.mark.parametrize("backend", ["ctcbeam", "pyctcdecode"])
@@ -195,6 +210,28 @@ def test_tuning_is_no_worse_than_the_defaults_on_dev(es, tmp_path):
         tuning["best"]["alpha"],
         tuning["best"]["beta"],
     )
+    # the chosen point's dev figures are what a decode of dev with its weights gives (a mutation review: tuned
+    # on the test set, or WER and CER swapped, passed this test)
+    assert tuning["dev_manifest"] == str(es["dev"])
+    best = tuning["best"]
+    assert decode_main(["--model", str(MODEL), "--manifest", str(es["dev"]), "--out", str(tmp_path / "dev"),
+                        "--logits-cache", str(es["root"] / "cache"), "--decoder", "beam_lm", "--lm", str(es["lm"]),
+                        "--alpha", str(best["alpha"]), "--beta", str(best["beta"])]) == 0  # fmt: skip
+    dev = json.loads((tmp_path / "dev" / "results.json").read_text())
+    assert (dev["wer"], dev["cer"]) == (best["dev_wer"], best["dev_cer"])
+
+
+def test_tuning_ties_go_to_lower_cer_then_to_the_point_nearest_the_defaults():
+    """By hand: WER is flat; CER is lowest at alpha 0.25 and 1.0 alike (0.25 nearer the default 0.5)."""
+    from asr.decode.tune import tune
+
+    cer = {0.0: 0.3, 0.25: 0.1, 0.5: 0.2, 1.0: 0.1, 2.0: 0.3}
+    result = tune(lambda w: (0.5, cer[w["alpha"]]), {"alpha": 0.5, "beta": 1.5}, {"alpha"},
+                  {"alpha": tuple(cer)})  # fmt: skip
+    assert result["best"] == {"alpha": 0.25, "beta": 1.5, "dev_wer": 0.5, "dev_cer": 0.1}
+    flat = tune(lambda w: (0.5, 0.2), {"alpha": 0.5, "beta": 1.5}, {"alpha", "beta"},
+                {"alpha": (0.0, 1.0), "beta": (0.0, 3.0)})  # fmt: skip
+    assert flat["best"] == {"alpha": 0.5, "beta": 1.5, "dev_wer": 0.5, "dev_cer": 0.2}  # the defaults
 
 
 def test_a_decode_of_several_sets_interrupted_leaves_no_earlier_results_in_the_others(es, tmp_path, monkeypatch):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-from asr.leaderboard.significance import RESAMPLES, bootstrap_interval, p_value_text
+import pytest
+
+from asr.leaderboard.significance import RESAMPLES, bootstrap_interval, p_value_text, paired_bootstrap
 
 
 def test_resamples_of_empty_references_only_have_no_wer_and_are_left_out():
@@ -26,3 +28,20 @@ def test_an_interval_is_rounded_outwards_around_its_rate():
     assert interval_text(0.0625, 0.0625) == "[6.2, 6.3]"  # 6.25 [6.2, 6.2] left the rate out
     assert interval_text(0.253, 0.29) == "[25.3, 29.0]"  # exact tenths stay
     assert interval_text(math.nan, math.nan) == "[nan, nan]"
+
+
+def test_the_paired_test_counts_substitutions_and_ties_as_not_better():
+    """By hand: every utterance is one word, wrong (a substitution) in a and right in b, so every resample has
+    b 20 errors better than a (p 0), none the other way round (p 1), and a against itself ties (p 1: a tie is
+    "not better"). Found by a mutation review: swapped systems, a strict `<` and errors without S all passed."""
+    wrong = {f"u{i}": [0, 1, 0, 0] for i in range(20)}
+    right = {f"u{i}": [1, 0, 0, 0] for i in range(20)}
+    assert paired_bootstrap(wrong, right) == {"utterances": 20, "wer_a": 1.0, "wer_b": 0.0, "p_value": 0.0}
+    assert paired_bootstrap(right, wrong)["p_value"] == 1.0
+    assert paired_bootstrap(wrong, wrong)["p_value"] == 1.0
+
+
+def test_an_interval_of_identical_utterances_is_their_rate():
+    """Ten words, one error (S, D or I) in each utterance: every resample's WER is 0.1."""
+    for row in ([9, 1, 0, 0], [9, 0, 1, 0], [10, 0, 0, 1]):
+        assert bootstrap_interval({f"u{i}": row for i in range(30)}) == pytest.approx((0.1, 0.1))

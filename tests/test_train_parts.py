@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -339,3 +340,26 @@ def test_a_checkpoint_of_an_earlier_version_keeps_its_best_score():
     state = LoopState()
     state.load_state_dict({"step": 40, "best_wer": 0.25, "best_step": 32})
     assert (state.best_score, state.best_step) == (0.25, 32) and "best_wer" not in vars(state)
+
+
+def test_ctc_counts_a_blank_between_repeats_and_the_encoders_frames_as_transformers_does():
+    """Found by a mutation review: the alignability checks' expected frames came from `ctc_frames` itself, and
+    their texts had no repeated letters. By hand: "aab" needs a blank between the a's; the frame counts are
+    transformers' own output lengths, and the shipped model's logits."""
+    import torch
+    from transformers import AutoModelForCTC, Wav2Vec2Config, Wav2Vec2ForCTC
+
+    from asr.data.check import ctc_frames, ctc_min_frames, encoder_layers
+
+    assert [ctc_min_frames(text) for text in ("abc", "aab", "aaaa", "a a")] == [3, 4, 7, 3]
+    model = AutoModelForCTC.from_pretrained(Path(__file__).parents[1] / "models" / "synth-ctc-tiny").eval()
+    adapter = Wav2Vec2ForCTC(Wav2Vec2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                            intermediate_size=32, conv_dim=(8,) * 7, add_adapter=True,
+                                            output_hidden_size=32, num_adapter_layers=3, vocab_size=5))  # fmt: skip
+    for n in (400, 401, 719, 720, 16000, 16319, 16320, 48000):
+        for m in (model, adapter):
+            expected = int(m._get_feat_extract_output_lengths(torch.tensor(n), add_adapter=m.config.add_adapter))
+            assert ctc_frames(n, encoder_layers(m.config)) == expected, (n, m.config.add_adapter)
+        with torch.no_grad():
+            logits = model(torch.zeros(1, n)).logits
+        assert logits.shape[1] == ctc_frames(n, encoder_layers(model.config)), n
