@@ -683,6 +683,16 @@ def test_files_written_together_all_move_in_when_stopped_and_leave_no_part_when_
     with pytest.raises(OSError):
         write_together({tmp_path / "a": "3", tmp_path / "b": "4"})
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a": "3", "b": "2"}  # b.part was left
+    monkeypatch.undo()
+
+    def failing_writer(part: Path) -> None:
+        part.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError) as err:  # a file that fails to be written: none moves in (a mutation review)
+        write_together({tmp_path / "a": "5", tmp_path / "b": failing_writer})
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a": "3", "b": "2"}
+    assert err.value.filename == str(tmp_path / "b")  # named: a full disk's write error names no file
 
 
 def test_a_folder_of_a_long_name_is_replaced_whole_and_a_full_disk_is_named(tmp_path):
@@ -823,3 +833,15 @@ def test_ids_never_start_a_comment_and_hf_values_that_are_no_id_are_refused(tmp_
                             ("halfstate", "state.json has no '_split'")):  # fmt: skip
         args = ["prepare", "--source", f"hf:{tmp_path / source}", "--lang", "en", "--out", str(tmp_path / "o" / source)]
         assert data_main(args) == 2 and message in capsys.readouterr().err
+
+
+def test_a_subset_stops_at_the_first_utterance_that_reaches_its_hours_and_a_smaller_one_is_inside_it(audio, tmp_path):
+    """By hand (a mutation review found it unasserted): ten 1 s utterances, 4.5 s asked for: five of them."""
+    from asr.data.manifest import subset_hours
+
+    rows = [{"id": f"s{i}", "audio": str(audio["u0"]), "text": "hello", "duration": 1.0} for i in range(10)]
+    manifest = _jsonl(tmp_path / "m.jsonl", rows)
+    large, total = subset_hours(manifest, 4.5 / 3600, seed=7)
+    small, _ = subset_hours(manifest, 2.5 / 3600, seed=7)
+    assert (len(large), len(small), total) == (5, 3, 10.0)
+    assert {u.id for u in small} < {u.id for u in large}

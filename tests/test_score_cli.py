@@ -167,3 +167,16 @@ def test_the_python_api_refuses_an_utterance_id_given_twice():
         score_corpus([("u", "a b", "a b"), ("u", "c d", "x y")])
     both = score_corpus([("u", "a b", "a b"), ("v", "c d", "x y")])
     assert (both.totals["word"].counts.C, both.totals["word"].counts.S, both.totals["word"].sentences) == (2, 2, 2)
+
+
+def test_an_insertion_alone_makes_a_sentence_error_and_both_sides_are_normalised():
+    """By hand (a mutation review found neither asserted): "a b" read as "a b c" is a sentence in error with no
+    substitution or deletion; a hypothesis in capitals and a reference with punctuation meet once normalised."""
+    from asr.scoring.align import Counts
+    from asr.scoring.corpus import score_corpus, score_normalized
+    from asr.text import get_normalizer
+
+    totals = score_corpus([("u_1", "a b", "a b c"), ("u_2", "a", "a")]).totals["word"]
+    assert (totals.sentences, totals.sentence_errors, totals.counts) == (2, 1, Counts(C=3, I=1))
+    score = score_normalized([("u", "Hello, World!", "HELLO world")], get_normalizer("lower-nopunct"))
+    assert score.totals["word"].counts == Counts(C=2)

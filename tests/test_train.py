@@ -633,3 +633,21 @@ def test_an_epoch_of_fewer_batches_than_processes_is_passed_over(setup, tmp_path
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads((out / "run_info.json").read_text())
     assert info["steps"] == 2 and info["epochs"] >= 2 and info["batches_left_at_epoch_ends"] >= 1
+
+
+def test_durations_outside_the_limits_are_counted_and_the_test_set_is_scored_on_the_best_weights(setup, tmp_path):
+    """A mutation review found neither asserted: a max_duration never applied, and test WER computed on the last
+    weights instead of best/ (the model shipped). The limits between the manifest's own durations, counted from
+    it; the test set is the dev set, so its WER must be the best dev WER."""
+    durations = sorted(row["duration"] for row in _rows(setup, "train"))
+    low, high = (durations[1] + durations[2]) / 2, (durations[-3] + durations[-2]) / 2
+    run = tmp_path / "run"
+    shipped = Path(__file__).parents[1] / "models" / "synth-ctc-tiny"  # a model that reads, trained to forget
+    args = _args(setup, run, model=shipped, processor=shipped, max_steps=6, eval_steps=1, learning_rate=0.05,
+                 min_duration=low, max_duration=high, test_manifest=setup["data"] / "dev.jsonl")  # fmt: skip
+    assert train_main(args) == 0
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["train_filtered"] == {"too short": 2, "too long": 2}
+    assert info["train_utterances"] == len(durations) - 4
+    dev = {r["step"]: (r["dev_wer"], r["dev_cer"]) for r in info["history"] if "dev_wer" in r}
+    assert (info["test_wer"], info["test_cer"]) == dev[info["best_step"]]
