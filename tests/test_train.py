@@ -651,3 +651,25 @@ def test_durations_outside_the_limits_are_counted_and_the_test_set_is_scored_on_
     assert info["train_utterances"] == len(durations) - 4
     dev = {r["step"]: (r["dev_wer"], r["dev_cer"]) for r in info["history"] if "dev_wer" in r}
     assert (info["test_wer"], info["test_cer"]) == dev[info["best_step"]]
+
+
+def test_an_accumulated_step_logs_the_mean_of_its_batches_losses(setup, tmp_path, monkeypatch):
+    """Found by a mutation review: a loss not divided by the batches accumulated (twice the gradient, hidden by
+    AdamW, and twice the logged loss) passed every test. The forward passes' own losses, recorded: the step logs
+    their mean."""
+    from transformers import Wav2Vec2ForCTC
+
+    forward, losses = Wav2Vec2ForCTC.forward, []
+
+    def recorded(self, *args, **kwargs):
+        out = forward(self, *args, **kwargs)
+        if self.training:
+            losses.append(float(out.loss.detach()))
+        return out
+
+    monkeypatch.setattr(Wav2Vec2ForCTC, "forward", recorded)
+    run = tmp_path / "run"
+    args = _args(setup, run, max_steps=1, gradient_accumulation_steps=2, max_batch_seconds=6, dev_manifest="")
+    assert train_main(args) == 0
+    info = json.loads((run / "run_info.json").read_text())
+    assert len(losses) == 2 and info["history"][0]["loss"] == pytest.approx(sum(losses) / 2, rel=1e-6)
