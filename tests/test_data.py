@@ -722,6 +722,22 @@ def test_a_segment_past_the_end_of_its_file_says_so(tmp_path, audio):
         read_utterance_audio("s_1", audio["u0"], 16000, length + 1, 0.5)
 
 
+def test_audio_that_may_not_be_read_says_so(tmp_path, monkeypatch):
+    """libsndfile's words were "System error." for a file it may not open (made so for os.access, as tests run
+    as root too, who may read anything)."""
+    import os
+
+    from asr.data.audio import read_utterance_audio
+
+    closed = tmp_path / "closed.wav"
+    closed.write_bytes(b"RIFF")
+    closed.chmod(0)
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != closed and access(path, mode))
+    with pytest.raises(InputError, match=rf"utterance s_1: cannot read {closed}: permission denied$"):
+        read_utterance_audio("s_1", closed, 16000)
+
+
 def test_audiofolder_ids_come_from_the_path_under_the_split_and_collisions_are_refused(tmp_path, audio, capsys):
     """One metadata file per folder, each listing 1.wav, gave both the id "1": one was dropped as a duplicate."""
     root = tmp_path / "folder"

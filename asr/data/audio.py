@@ -7,6 +7,7 @@ serves every source, and the set-up needs no FFmpeg.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +102,14 @@ def read_utterance_audio(utt_id: str, path: Path, rate: int, offset: float = 0.0
     try:
         return load_audio(path, rate, offset, duration)
     except (OSError, RuntimeError, ValueError) as err:  # soundfile's errors are RuntimeErrors
-        raise InputError(f"utterance {utt_id}: cannot read {path}: {str(err).splitlines()[0]}") from None
+        raise InputError(f"utterance {utt_id}: cannot read {path}: {unreadable(path, err)}") from None
+
+
+def unreadable(path: Path, err: Exception) -> str:
+    """Why audio could not be read, in a line: libsndfile says "System error." for a file it may not open."""
+    if path.exists() and not os.access(path, os.R_OK):
+        return "permission denied"
+    return (str(err).splitlines() or [type(err).__name__])[0][:200]
 
 
 def write_audio(path: str | Path, samples: np.ndarray, rate: int = TARGET_RATE, comment: str = "") -> None:

@@ -25,7 +25,15 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from asr.data.audio import TARGET_RATE, AudioInfo, audio_info, duration_differs, load_audio, wav_header_frames
+from asr.data.audio import (
+    TARGET_RATE,
+    AudioInfo,
+    audio_info,
+    duration_differs,
+    load_audio,
+    unreadable,
+    wav_header_frames,
+)
 from asr.data.manifest import Utterance
 from asr.errors import default_termination, stops_held
 
@@ -130,7 +138,7 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
         samples = load_audio(path, rate, utt.offset or 0.0, utt.duration if utt.offset is not None else None)
         duration = len(samples) / rate
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
-        raise Unusable("unreadable audio", str(err).splitlines()[0][:200]) from None
+        raise Unusable("unreadable audio", unreadable(path, err)) from None
     if duration <= 0:
         raise Unusable("empty audio")
     if (cut := _truncation(path, info, utt, duration)) is not None:
