@@ -7,6 +7,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
 def writing(path: Path) -> Iterator[None]:
     """Errors while writing `path` as an OSError naming it: an OSError that names no file (a full disk's ENOSPC
     from a write), and the errors libsndfile ("System error."), safetensors ("I/O error") and torch's serialiser
-    ("unexpected pos") raise, which named nothing and ended in a traceback; with the space left on its disk."""
+    ("[enforce fail at inline_container.cc] unexpected pos") raise, which named nothing and ended in a
+    traceback; with the space left on its disk. Other errors (a computation's) pass unchanged."""
     try:
         yield
     except shutil.Error as err:  # copytree's: a list of (source, destination, why), printed as a Python list
@@ -70,10 +72,19 @@ def writing(path: Path) -> Iterator[None]:
             err.filename = str(path)
         raise
     except Exception as err:
-        if not isinstance(err, RuntimeError) and type(err).__name__ != "SafetensorError":
+        if not _write_error(err):
             raise
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise OSError(errno.EIO, f"not written: {reason} ({_free(Path(path))} free on its disk)", str(path)) from None
+
+
+def _write_error(err: Exception) -> bool:
+    """Whether `err` is a library's failure to write a file (others, a computation's, keep their traceback)."""
+    if type(err).__name__ in ("LibsndfileError", "SafetensorError"):
+        return True
+    return isinstance(err, RuntimeError) and any(
+        mark in str(err) for mark in ("inline_container", "PytorchStreamWriter")
+    )
 
 
 def _free(path: Path) -> str:
@@ -101,18 +112,37 @@ STOPS = {signal.SIGINT, signal.SIGTERM}
 
 @contextlib.contextmanager
 def stops_held() -> Iterator[None]:
-    """Holds Ctrl-C and SIGTERM back in this thread for a short step that a stop must not cut, which then takes
-    effect: the moves that put several outputs in place (`write_together`, the leaderboard's), and the start of
-    worker processes (a pool, and the threads that start its later workers), which start with them held until
-    their initializer (`ignore_interrupts`, `default_termination`) has set their own handling. A stop that
-    reached a worker before that ran the parent's handler in it, or was lost where the handler changed as it
-    arrived: the worker lived on, blocked on the queue lock of one the stop had killed, and the parent's pool
-    waited for it forever (a hang in 1 of many SIGTERM tests under load)."""
+    """Holds Ctrl-C and SIGTERM back in this thread while it starts worker processes (a pool, and the threads that
+    start its later workers): they start with them held until their initializer (`ignore_interrupts`,
+    `default_termination`) has set their own handling. A stop that reached a worker before that ran the parent's
+    handler in it, or was lost where the handler changed as it arrived: the worker lived on, blocked on the
+    queue lock of one the stop had killed, and the parent's pool waited for it forever (a hang in 1 of many
+    SIGTERM tests under load). It holds nothing back from this process: another thread takes the stop."""
     held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+@contextlib.contextmanager
+def stops_deferred() -> Iterator[None]:
+    """Defers Ctrl-C and SIGTERM to the end of a short step that a stop must not cut (the moves that put several
+    outputs in place): a stop is recorded, then sent again once the step is done. Python runs its handlers in
+    the main thread whichever thread the signal reached, so this holds where a mask on the main thread did not
+    (torch's threads took the stop, which cut the moves). Outside the main thread it defers nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stops: list[int] = []
+    previous = {signum: signal.signal(signum, lambda signum, frame: stops.append(signum)) for signum in STOPS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if stops:
+            signal.raise_signal(stops[0])
 
 
 def worker_pool(processes: int) -> "multiprocessing.pool.Pool":  # noqa: F821 - imported here, not at every start

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from asr.errors import InputError, stops_held, writable_dir, writing
+from asr.errors import InputError, stops_deferred, writable_dir, writing
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ def replace_folder(new: Path, out: Path) -> None:
     # a leftover OUT.old of an earlier run is never in the way, nor removed; the name cut to fit the file
     # system's 255 bytes (a long --out's could never be replaced)
     old = Path(tempfile.mkdtemp(prefix=f"{out.name.encode()[:200].decode(errors='ignore')}.old.", dir=out.parent))
-    with stops_held():  # a Ctrl-C between the two renames left no `out`
+    with stops_deferred():  # a Ctrl-C between the two renames left no `out`, one after them the old folder
         out.rename(old / out.name)
         try:
             new.rename(out)
@@ -59,7 +59,7 @@ def replace_folder(new: Path, out: Path) -> None:
             (old / out.name).rename(out)
             old.rmdir()
             raise
-    shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def part_path(path: Path) -> Path:
@@ -70,8 +70,8 @@ def part_path(path: Path) -> Path:
 def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
     """Fills each path's `part_path` (with the text, UTF-8, or by the writer given for it), then moves them all
     in: a failed or interrupted write leaves the earlier files as they were (not a mix of two runs') and no part
-    behind. The moves, a rename each, are made with Ctrl-C and SIGTERM held (`stops_held`): a stop among them
-    takes effect once all are in; only a kill there leaves the parts not yet moved (a rerun replaces them).
+    behind. The moves, a rename each, are made with Ctrl-C and SIGTERM deferred (`stops_deferred`): a stop among
+    them takes effect once all are in; only a kill there leaves the parts not yet moved (a rerun replaces them).
     A link's target is written, not the link."""
     writes = {(path.resolve() if path.is_symlink() else path): write for path, write in writes.items()}
     parts = {path: part_path(path) for path in writes}
@@ -82,7 +82,7 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
                     parts[path].write_text(write, encoding="utf-8")
                 else:
                     write(parts[path])
-        with stops_held():
+        with stops_deferred():
             for path, part in parts.items():
                 part.replace(path)
     except BaseException:

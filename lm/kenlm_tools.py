@@ -47,6 +47,9 @@ def _exit(code: int) -> str:
     a full disk dies of SIGBUS, which said "exit -7")."""
     if code >= 0:
         return f"exit {code}"
-    name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:  # a real-time signal has no name
+        name = f"signal {-code}"
     full = ": a memory-mapped file could not be written; is the disk full?" if name == "SIGBUS" else ""
     return f"killed by {name}{full}"

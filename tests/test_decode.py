@@ -618,6 +618,11 @@ def test_asr_score_of_a_decodes_hyp_jsonl_gives_its_wer(es, tmp_path, capsys):
     assert score_main([str(tmp_path / "g" / "hyp.jsonl")]) == 2
     assert "hypotheses with no results.json beside them" in capsys.readouterr().err
     assert score_main([str(tmp_path / "g" / "hyp.jsonl"), "--normalize", "none"]) == 0
+    own = tmp_path / "own"  # one's own hyp.jsonl beside another tool's results.json: scored as before
+    own.mkdir()
+    (own / "hyp.jsonl").write_text('{"id": "u", "ref": "a b", "hyp": "a"}\n')
+    (own / "results.json").write_text('{"wer": 0.5}')
+    assert score_main([str(own / "hyp.jsonl")]) == 0
 
 
 def test_word_times_end_with_the_audio():

@@ -205,6 +205,25 @@ def test_a_worker_stopped_before_its_initializer_ran_ends_by_the_stop():
     assert worker.exitcode == -signal.SIGTERM  # 1 before: Terminated raised in the worker, with a traceback
 
 
+def test_write_errors_name_their_file_and_other_errors_keep_their_own(tmp_path):
+    """A review: every RuntimeError inside a write (a computation's shape error, a CUDA assert surfacing at
+    .cpu()) was reported as "not written ... free on its disk". Only a library's write failure is relabelled."""
+    import soundfile
+
+    from asr.errors import writing
+
+    path = tmp_path / "out"
+    for err in (soundfile.LibsndfileError(2), RuntimeError("[enforce fail at inline_container.cc:672] . unexpected "
+                "pos 3595392 vs 3595280"), OSError(28, "No space left on device")):  # fmt: skip
+        with pytest.raises(OSError) as caught, writing(path):
+            raise err
+        assert caught.value.filename == str(path)
+    for err in (RuntimeError("mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"), NotImplementedError("x")):
+        with pytest.raises(type(err)) as caught, writing(path):
+            raise err
+        assert caught.value is err
+
+
 def test_files_that_cannot_be_written_once_work_started_are_one_line(w, capsys):
     """A folder in the way of an output (found after the network pass) was a traceback; an earlier decode's
     results.json stayed beside the new hypotheses, which the leaderboard took for one decode."""

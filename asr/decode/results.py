@@ -41,7 +41,7 @@ class DecodeResult:
     tuning: dict | None
     normalizer: str
     scoring: str
-    scores: dict  # per level: N C S D I rate
+    scores: dict  # per level: N C S D I E rate sentences sentence_errors unit
     timing: dict  # audio/network/decoding seconds, rtfx, device, processes
     rescoring: dict | None = None  # the Transformer LM that rescored the n-best lists, nbest, gamma
     provenance: dict = field(default_factory=dict)  # git_revision, date, command, versions

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from asr.errors import InputError, run_reporting_errors, stops_held, writable_dir
+from asr.errors import InputError, run_reporting_errors, stops_deferred, writable_dir
 
 BUILDING = ".building-"  # the prefix of the folder a run writes its outputs in before they are moved out
 OUTPUTS = ("RESULTS.md", "results.csv", "results.json", "index.html", "plots", "open_asr")  # all that --out gets
@@ -54,7 +54,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     building = Path(tempfile.mkdtemp(dir=out, prefix=f"{BUILDING}{os.getpid()}-"))
     try:
         _write(table, runs, audio, building, args, provenance(prog, argv)["command"])
-        with stops_held():  # all written: now each replaces its old self (stale plots and exports go), unstopped
+        with stops_deferred():  # all written: now each replaces its old self (stale plots and exports go), unstopped
             for name in OUTPUTS:
                 if (out / name).is_dir():
                     shutil.rmtree(out / name)

@@ -84,12 +84,12 @@ def _decode_normalizer(path: Path) -> str | None:
     with none, silently: WER 79% against the decode's 75%)."""
     if path.name != "hyp.jsonl":
         return None
+    if not _decoded(path):  # a file of one's own (beside another tool's results.json, perhaps)
+        return None
     results = path.parent / "results.json"
     if not results.exists():
-        if _decoded(path):
-            raise InputError(f"{path}: an asr decode's hypotheses with no results.json beside them (the decode did "
-                             "not finish): its normaliser is unknown; give --normalize, or decode again")  # fmt: skip
-        return None
+        raise InputError(f"{path}: an asr decode's hypotheses with no results.json beside them (the decode did "
+                         "not finish): its normaliser is unknown; give --normalize, or decode again")  # fmt: skip
     try:
         spec = json.loads(results.read_text(encoding="utf-8"))["normalizer"]
     except (OSError, ValueError, KeyError, TypeError) as err:
@@ -101,13 +101,13 @@ def _decode_normalizer(path: Path) -> str | None:
 
 
 def _decoded(path: Path) -> bool:
-    """Whether the JSONL file `path` is an asr decode's hyp.jsonl (its first line has the decode's fields)."""
+    """Whether the JSONL file `path` is an asr decode's hyp.jsonl (its first line has a decode's fields)."""
     try:
         with open(path, encoding="utf-8") as f:
             first = json.loads(f.readline())
     except (OSError, ValueError):
         return False
-    return isinstance(first, dict) and {"am_seconds", "words"} <= first.keys()
+    return isinstance(first, dict) and {"ref", "hyp", "am_seconds"} <= first.keys()  # every version's decodes
 
 
 def run(args: argparse.Namespace) -> int:

@@ -78,14 +78,13 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
     acc.wait_for_everyone()
     _save_rng(partial, acc.process_index)
     if acc.is_main_process:
-        weights = acc.unwrap_model(state.model).state_dict()
+        weights = {k: v.detach().cpu().contiguous() for k, v in acc.unwrap_model(state.model).state_dict().items()}
         scaler = acc.scaler.state_dict() if acc.scaler is not None else None
         trainer = {"loop": state.loop, "scheduler": state.scheduler.state_dict(), "scaler": scaler,
                    "config": state.config, "inputs": state.inputs}  # fmt: skip
         try:  # a full disk: one line naming the checkpoint, none of it left (the rerun resumes from the last)
             with writing(partial):
-                save_file({k: v.detach().cpu().contiguous() for k, v in weights.items()},
-                          str(partial / "model.safetensors"))  # fmt: skip
+                save_file(weights, str(partial / "model.safetensors"))
                 torch.save(state.optimizer.state_dict(), partial / "optimizer.pt")
                 (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
         except BaseException:
