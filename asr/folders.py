@@ -4,6 +4,8 @@ checkpoints, manifests, score reports) never see half-written."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -92,6 +94,24 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
 
 
 @contextlib.contextmanager
+def writing_alone(folder: Path, option: str) -> Iterator[None]:
+    """Holds an exclusive lock on the folder `folder` (made here) while this command writes in it: another
+    command writing there meanwhile is refused, naming it (two trainings in one output_dir both reported
+    success, their logs interleaved beside the model of one of them). The lock (flock, on the folder itself:
+    nothing is written) ends with the process, however it ends."""
+    fd = os.open(writable_dir(folder, option), os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"{option} {folder}: another command is writing there now; wait for it to end, or "
+                             f"give another {option}") from None  # fmt: skip
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
 def removed_if_left_empty(path: Path) -> Iterator[None]:
     """Removes the folder `path` (and the parents made with it) where the body made it and failed leaving it
     empty: a run refused after its output folder was made (a model that does not load) leaves no folder."""
@@ -107,3 +127,12 @@ def removed_if_left_empty(path: Path) -> Iterator[None]:
             except OSError:  # not empty: nor are the folders above it
                 break
         raise
+
+
+@contextlib.contextmanager
+def run_folder(out: Path) -> Iterator[None]:
+    """A training run's output_dir while it trains: removed if the run leaves it empty, and held by the main
+    process (`writing_alone`; under accelerate launch the other processes are its own)."""
+    main = os.environ.get("RANK", "0") == "0"
+    with removed_if_left_empty(out), writing_alone(out, "output_dir") if main else contextlib.nullcontext():
+        yield

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from asr.errors import InputError
-from asr.folders import write_whole
+from asr.folders import write_together, write_whole
 from asr.text import Normalizer
 from lm.folder import LM_SCHEMA_VERSION, check_out
 from lm.neural import INFO_FILE, NeuralLM, scratch_lm
@@ -194,14 +194,14 @@ def _digest(sentences: list[str]) -> str:
 
 
 def _save(checkpoint: Path, settings: dict, lm: NeuralLM, optimizer, progress: Progress) -> None:
-    """Writes the checkpoint (a file renamed into place: a kill while writing leaves the last one)."""
+    """Writes the checkpoint (a file renamed into place: a kill while writing leaves the last one; a full disk
+    one line naming it, and no part left filling the disk)."""
     import torch
 
     checkpoint.mkdir(parents=True, exist_ok=True)
     state = {"settings": settings, "progress": asdict(progress), "model": lm.model.state_dict(),
              "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()}  # fmt: skip
-    torch.save(state, checkpoint / (STATE_FILE + ".tmp"))
-    (checkpoint / (STATE_FILE + ".tmp")).replace(checkpoint / STATE_FILE)
+    write_together({checkpoint / STATE_FILE: lambda part: torch.save(state, part)})
 
 
 def _resume(checkpoint: Path, settings: dict, lm: NeuralLM, optimizer) -> Progress:

@@ -73,6 +73,20 @@ def test_synth_on_a_full_disk_is_one_line_naming_the_file_and_leaves_no_part(tmp
     assert not list(out.rglob("*.part.flac"))
 
 
+def test_a_second_data_command_into_a_folder_being_written_is_refused(tmp_path, capsys):
+    """Found by a review: two `asr data synth` into one --out raced for the same part files (one failed naming
+    an internal path, leaving a part); `prepare` and `asterisk` shared the race. The folder is held while one
+    writes (here by the test)."""
+    from asr.folders import writing_alone
+
+    out = tmp_path / "busy"
+    with writing_alone(out, "--out"):
+        assert data_main(["synth", "--langs", "en", "--hours", "0.01", "--out", str(out)]) == 2
+        assert data_main(["asterisk", "--lang", "it", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"--out {out}: another command is writing there now") == 2 and list(out.iterdir()) == []
+
+
 def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     out = tmp_path / "again"
     args = ["synth", "--langs", "en", "--hours", "0.03", "--out", str(out), "--seed", "3"]

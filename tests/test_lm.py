@@ -437,3 +437,24 @@ def test_a_subword_lm_has_no_oov_words(tmp_path):
     tokenizer.save_pretrained(tmp_path / "gpt")
     result = NeuralLM.load(str(tmp_path / "gpt")).perplexity(["the catapult sat on the doormat", "the doggo"])
     assert result["oov"] == 0 and result["perplexity_no_oov"] == result["perplexity"]
+
+
+def test_a_transformer_lm_checkpoint_on_a_full_disk_is_one_line_and_leaves_no_part(english, tmp_path, monkeypatch,
+                                                                                     capsys):  # fmt: skip
+    """Found by a review: torch's serialiser failing on a full disk was a traceback naming no file, and left
+    state.pt.tmp filling the disk."""
+    import torch
+
+    def full(obj, path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"half")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 15808 vs 15702")
+
+    monkeypatch.setattr(torch, "save", full)
+    text = tmp_path / "few.txt"
+    text.write_text("".join((english["root"] / "train.txt").read_text().splitlines(keepends=True)[:64]))
+    args = ["train", "--text", str(text), "--normalize", "en", "--max-steps", "2", "--out", str(tmp_path / "lm")]
+    assert lm_main(args) == 2
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'lm.checkpoint' / 'state.pt'}: not written: [enforce fail" in err
+    assert "Traceback" not in err and list((tmp_path / "lm.checkpoint").iterdir()) == []

@@ -739,6 +739,22 @@ def _finished_start_checkpoint(exp: Path, stages: int, run_first: bool = True) -
         (exp / "wide" / "run_info.json").write_text("{}")
 
 
+def test_a_second_run_on_an_exp_in_use_is_refused(tmp_path):
+    """Found by a review: a recipe started twice on one EXP found the first run's stages done and trained into
+    its folder; both published. The EXP is held while a run uses it (here by the test)."""
+    from asr.folders import writing_alone
+
+    exp = tmp_path / "exp"
+    stub = tmp_path / "asr"
+    stub.write_text('#!/bin/sh\necho "asr $*"\n')
+    stub.chmod(0o755)
+    command = ["bash", str(START), str(exp), "--stop-stage", "1"]
+    with writing_alone(exp, "--exp"):
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=60, env={**os.environ, "ASR": str(stub)})
+    assert proc.returncode == 2 and f"--exp {exp}: another run is using it now" in proc.stderr, proc.stderr
+    assert "asr " not in proc.stdout
+
+
 def test_a_phase_trained_again_after_an_earlier_one_was_redone_starts_afresh(tmp_path):
     """Phase 3 run again (its marker gone, as a redone phase 2 takes it) over its finished run resumed that run:
     asr train kept the old weights, never reading the new phase-2 encoder, and stage 7 shipped them."""

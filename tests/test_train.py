@@ -688,3 +688,17 @@ def test_an_accumulated_step_logs_the_mean_of_its_batches_losses(setup, tmp_path
     assert train_main(args) == 0
     info = json.loads((run / "run_info.json").read_text())
     assert len(losses) == 2 and info["history"][0]["loss"] == pytest.approx(sum(losses) / 2, rel=1e-6)
+
+
+def test_a_second_run_into_an_output_dir_being_trained_in_is_refused(setup, tmp_path, capsys):
+    """Found by a review: two runs into one output_dir both reported success, their train_log.csv interleaved
+    beside the model of one of them. The folder is held while a run trains (here by the test, as a running
+    `asr train` holds it)."""
+    from asr.folders import writing_alone
+
+    run = tmp_path / "run"
+    with writing_alone(run, "output_dir"):
+        assert train_main(_args(setup, run, max_steps=1, dev_manifest="")) == 2
+    assert f"output_dir {run}: another command is writing there now" in capsys.readouterr().err
+    assert list(run.iterdir()) == []  # refused before anything was written
+    assert train_main(_args(setup, run, max_steps=1, dev_manifest="")) == 0

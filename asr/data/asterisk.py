@@ -25,7 +25,7 @@ from pathlib import Path
 from asr.data.manifest import Utterance, write_jsonl
 from asr.data.prepare import check_and_write, claim_prepared, split_files
 from asr.errors import InputError, writable_dir
-from asr.folders import part_path
+from asr.folders import part_path, write_together
 from asr.text import default_normalizer
 
 LANGUAGES = ("en", "es", "fr", "it", "ru")
@@ -164,7 +164,7 @@ def build(lang: str, out_dir: Path) -> dict:
     splits, skipped = load_prompts(lang)
     source = f"asterisk-core-sounds-{lang}"
     claim_folder(out_dir, source)
-    write_jsonl(out_dir / SKIPPED_FILE, skipped)
+    write_together({out_dir / SKIPPED_FILE: lambda part: write_jsonl(part, skipped)})  # whole or not at all
     extra = {
         "source": source,
         "lang": lang,

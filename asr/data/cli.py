@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
+from asr.folders import removed_if_left_empty, writing_alone
 from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer, manifest_normalizer
 
 
@@ -98,9 +99,8 @@ def _add_asterisk(sub) -> None:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from asr.data.prepare import summary_table
     from asr.data.synth.augment import NOISE_SLOPES, Augmentation
-    from asr.data.synth.corpus import MAX_AUDIO_SHARE, check_folder, corpus_settings, plan, synth_language
+    from asr.data.synth.corpus import check_folder, corpus_settings, plan, synth_language
     from asr.data.synth.texts import LANGUAGES
     from asr.data.synth.voices import ENGINES
 
@@ -130,19 +130,14 @@ def run_synth(args: argparse.Namespace) -> int:
     # every language's plan before any is built: a setting one cannot take left the others half made
     plans = {lang: plan(lang, args.hours, args.seed, args.out / lang, engines, args.sentence_pool) for lang in langs}
     recorded = corpus_settings(args.hours, args.seed, settings, engines, args.sentence_pool)
-    for lang in langs:  # and every language's folder: a later one made with other settings stopped the run midway
-        check_folder(args.out / lang, recorded)
-    for lang in langs:
-        summary = synth_language(
-            lang, args.hours, args.out, args.seed, settings, args.workers, engines, args.sentence_pool, plans[lang]
-        )
-        repeats = ", ".join(f"{where} {n}" for where, n in summary["repeats_left_out"].items())
-        print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM"
-              + (f"; left out, repeating a voiced sentence: {repeats}" if repeats else ""))  # fmt: skip
-        print(summary_table(summary))
-        if summary["hours_capped_at"] is not None:
-            print(f"{lang}: --hours {args.hours:g} is more than the {MAX_AUDIO_SHARE:.0%} of its sentences that get "
-                  f"audio: {summary['hours_capped_at']:g} h of text planned")  # fmt: skip
+    with removed_if_left_empty(args.out), writing_alone(args.out, "--out"):  # two runs raced for the part files
+        for lang in langs:  # and every language's folder: one made with other settings stopped the run midway
+            check_folder(args.out / lang, recorded)
+        for lang in langs:
+            summary = synth_language(
+                lang, args.hours, args.out, args.seed, settings, args.workers, engines, args.sentence_pool, plans[lang]
+            )
+            _print_synth_summary(lang, args.hours, summary)
     print(f"corpus in {args.out}")
     return 0
 
@@ -191,11 +186,25 @@ def _range(text: str, option: str, example: str, bounds: tuple[float, float] = (
     return low, high
 
 
+def _print_synth_summary(lang: str, hours: float, summary: dict) -> None:
+    from asr.data.prepare import summary_table
+    from asr.data.synth.corpus import MAX_AUDIO_SHARE
+
+    repeats = ", ".join(f"{where} {n}" for where, n in summary["repeats_left_out"].items())
+    print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM"
+          + (f"; left out, repeating a voiced sentence: {repeats}" if repeats else ""))  # fmt: skip
+    print(summary_table(summary))
+    if summary["hours_capped_at"] is not None:
+        print(f"{lang}: --hours {hours:g} is more than the {MAX_AUDIO_SHARE:.0%} of its sentences that get audio: "
+              f"{summary['hours_capped_at']:g} h of text planned")  # fmt: skip
+
+
 def run_asterisk(args: argparse.Namespace) -> int:
     from asr.data.asterisk import build
     from asr.data.prepare import summary_table
 
-    summary = build(args.lang, args.out)
+    with removed_if_left_empty(args.out), writing_alone(args.out, "--out"):
+        summary = build(args.lang, args.out)
     print(f"skipped transcript entries: {summary['entries_skipped']} (listed in {args.out / 'skipped.jsonl'})")
     print(summary_table(summary))
     print(f"recordings by {summary['credit']}; manifests in {args.out}")
@@ -254,7 +263,8 @@ def run_prepare(args: argparse.Namespace) -> int:
         speaker_column=args.speaker_column,
         id_column=args.id_column,
     )
-    summary = prepare(args.source, args.lang, args.out, options, _normalizer(args.normalize, args.lang))
+    with removed_if_left_empty(args.out), writing_alone(args.out, "--out"):
+        summary = prepare(args.source, args.lang, args.out, options, _normalizer(args.normalize, args.lang))
     print(summary_table(summary))
     print(f"manifests and summary.json in {args.out}")
     return 0

@@ -21,7 +21,7 @@ from asr.data.audio import TARGET_RATE, duration_tolerance
 from asr.data.check import ctc_frames
 from asr.data.manifest import Utterance
 from asr.errors import InputError
-from asr.folders import removed_if_left_empty
+from asr.folders import run_folder
 from asr.inference import batch_seconds, uses_attention_mask
 from asr.pretrain.config import PretrainConfig
 from asr.train.data import Example, Split, fastest_speed, length_grouped_batches, load_split
@@ -236,5 +236,5 @@ def _mean(values: list[float]) -> float | None:
 
 def pretrain(cfg: PretrainConfig, command: str) -> dict:
     """Pretrains with `cfg`; returns the run information (also written to run_info.json)."""
-    with removed_if_left_empty(Path(cfg.output_dir)):
+    with run_folder(Path(cfg.output_dir)):
         return Pretrainer(cfg, command).run()

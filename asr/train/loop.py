@@ -29,7 +29,7 @@ from asr.data.check import ctc_frames, ctc_min_frames, encoder_layers
 from asr.data.manifest import Utterance, read_utterances
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
-from asr.folders import removed_if_left_empty, write_whole
+from asr.folders import run_folder, write_whole
 from asr.inference import CTCInference, gloo_on_cpus, manifest_audio
 from asr.model.adapters import adapter_file, save_adapter, start_from_own_adapter
 from asr.model.folder import ModelFolder
@@ -797,5 +797,5 @@ def _written_by_runs(inside: Path) -> bool:
 
 def train(cfg: TrainConfig, command: str) -> dict:
     """Trains with `cfg`; returns the run information (also written to run_info.json)."""
-    with removed_if_left_empty(Path(cfg.output_dir)):
+    with run_folder(Path(cfg.output_dir)):
         return Trainer(cfg, command).run()

@@ -259,6 +259,11 @@ begin_recipe() {
         "$ASR" train --check-options --config "$train_config" "${TRAIN_OVERRIDES[@]}" || exit 2
     fi
     mkdir -p "$exp/logs" "$exp/.done"
+    # one run at a time on an EXP: a second found the first one's stages done and trained into its folder (held
+    # on fd 9 until this run and every process it started end, however they end)
+    exec 9<"$exp"
+    flock -n 9 || { echo "$0: --exp $exp: another run is using it now; wait for it to end, or give another --exp" >&2
+        exit 2; }
     LOG_FILE="$exp/logs/run.$(date +%Y%m%d-%H%M%S).log"
     exec > >(tee -a "$LOG_FILE") 2>&1
     if ((num_processes > 1)); then

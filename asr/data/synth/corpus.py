@@ -237,9 +237,9 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
         work = pool.imap(_run, [(job, settings) for job in all_jobs], chunksize=8)
         outcomes = dict(zip((job.id for job in all_jobs), tqdm(work, total=len(all_jobs), desc=f"synth {lang}",
                                                                   unit="utt"), strict=True))  # fmt: skip
-    (lang_dir / "lm_text.txt").write_text("".join(t + "\n" for t in lm_text), encoding="utf-8")
     splits, failed = _utterances(jobs, outcomes, lang_dir, lang)
-    write_draws(lang_dir / DRAWS_FILE, splits, outcomes)
+    write_together({lang_dir / "lm_text.txt": "".join(t + "\n" for t in lm_text),  # whole (the LM stage reads it)
+                    lang_dir / DRAWS_FILE: lambda part: write_draws(part, splits, outcomes)})  # fmt: skip
     if count := sum(map(len, failed.values())):
         print(f"synth {lang}: {count} utterance(s) the engine gave no audio for, kept out (<split>.rejected.jsonl)")
         stats["sentences_with_audio"] -= count
