@@ -706,10 +706,11 @@ def test_the_checkpoint_script_skips_finished_stages_and_those_a_given_model_rep
                           cwd=ROOT / "recipes", timeout=60)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     said = [line[20:] for line in proc.stdout.splitlines() if " stage " in line]
+    unknown = "; WARNING: it was made with settings an earlier version did not record"  # empty markers
     assert said == [
         f"stage {n} ({name}): skipped, --phase2 {phase2} replaces it"
         if n in (1, 2, 4)
-        else f"stage {n} ({name}): done before, skipped (--force to redo)"
+        else f"stage {n} ({name}): done before, skipped (--force to redo){unknown}"
         for n, name in enumerate(stages, 1)
     ]
 
@@ -859,6 +860,11 @@ def test_stages_before_the_first_selected_one_are_checked_and_mixed_results_are_
     later = run(*common, "--stage", "5")
     assert later.returncode == 2 and "stage 2 (vocab) has not finished in e" in later.stdout
     assert "run from stage 2" in later.stdout and ": start" not in later.stdout
+    for marker in (tmp_path / "e" / ".done").iterdir():  # an earlier version's markers record no settings: its
+        marker.write_text("")  # stages were skipped without a word, and its results published as this run's
+    old = run(*common, "--stage", "6", "--force")
+    unknown = "but stage 1 (data) was made with settings an earlier version did not record: run it again"
+    assert old.returncode == 2 and unknown in old.stdout and ": start" not in old.stdout
 
 
 def test_publishing_looks_at_what_each_stage_reads_and_refuses_before_any_stage(tmp_path):

@@ -342,6 +342,16 @@ def test_a_checkpoint_of_an_earlier_version_keeps_its_best_score():
     assert (state.best_score, state.best_step) == (0.25, 32) and "best_wer" not in vars(state)
 
 
+def test_a_key_an_earlier_versions_checkpoint_lacks_counts_as_its_default():
+    """Found by a review: a checkpoint from before speed_perturb existed was refused as another config
+    (speed_perturb: None -> []), though the old version trained as the default does; a key set otherwise is
+    still named."""
+    saved = _config().to_dict()
+    del saved["speed_perturb"]
+    assert _config().changes_from(saved) == {}
+    assert _config(speed_perturb=[0.9, 1.1]).changes_from(saved) == {"speed_perturb": [[], [0.9, 1.1]]}
+
+
 def test_ctc_counts_a_blank_between_repeats_and_the_encoders_frames_as_transformers_does():
     """Found by a mutation review: the alignability checks' expected frames came from `ctc_frames` itself, and
     their texts had no repeated letters. By hand: "aab" needs a blank between the a's; the frame counts are

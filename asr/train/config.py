@@ -227,6 +227,8 @@ class TrainConfig:
         """The keys, other than those a resumed run may change freely, whose values differ from a checkpoint's
         config: {key: [saved, now]}."""
         now = self.to_dict()
+        # a key an earlier version did not have ran as its default does (speed_perturb: None -> [] refused it)
+        saved = {**{k: v for k, v in self.defaults().items() if k not in saved}, **saved}
         # on the clock's schedule the budget places every step in the warm-up, hold and decay
         free = FREE_ON_RESUME - ({"max_minutes"} if now.get("schedule_by") == "budget" else set())
         keys = (set(now) | set(saved)) - free
@@ -237,12 +239,16 @@ class TrainConfig:
         return {f.name: getattr(self, f.name) for f in self.used_fields() if f.metadata.get("model")}
 
     @classmethod
+    def defaults(cls) -> dict:
+        """Every key's default."""
+        return {f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default for f in fields(cls)}
+
+    @classmethod
     def help(cls) -> str:
         """Every key with its type, default and help text."""
-        lines = []
-        for f in cls.used_fields():
-            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            lines.append(f"  --{f.name} ({f.type}, default {default!r})\n      {f.metadata['help']}")
+        defaults = cls.defaults()
+        lines = [f"  --{f.name} ({f.type}, default {defaults.get(f.name)!r})\n      {f.metadata['help']}"
+                 for f in cls.used_fields()]  # fmt: skip
         return "\n".join(lines)
 
 

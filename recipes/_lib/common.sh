@@ -209,9 +209,10 @@ _settings() {
 
 # _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where this run has them otherwise, or nothing
 # (a setting this version no longer has is passed over, as are the training keys of a stage before training,
-# which earlier versions recorded in every marker)
+# which earlier versions recorded in every marker); an empty marker, of a version that recorded none, may have
+# been made with any: said so (its stages were skipped without a word, and published as the default run's)
 _changed() {
-    [[ -s $1 ]] || return 0  # a marker of an earlier version records none
+    [[ -s $1 ]] || { echo "settings an earlier version did not record"; return 0; }
     local now line name changed=()
     now=$(_settings "$2")
     while IFS= read -r line; do
