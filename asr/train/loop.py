@@ -714,14 +714,17 @@ class Trainer:
         """Writes model/ (best/ when there was a dev set, else the last weights) and run_info.json."""
         self.acc.wait_for_everyone()
         final = self.out / "model"
-        if self.acc.is_main_process and not (resumed and self._model_is_current(final)):
+        recorded = self._current_record(final) if resumed else None
+        if self.acc.is_main_process and recorded is None:
             if self.state.best_step and (self.out / "best").exists():
                 copy = functools.partial(shutil.copytree, self.out / "best", dirs_exist_ok=True,
                                          ignore=shutil.ignore_patterns(BEST_RECORD))  # fmt: skip
                 write_whole(final, copy, "output_dir")
             else:
                 self._save_model("model")
-        info = self._run_info(resumed)
+        # a finished run run again keeps the record of the run that trained it (rewritten, it named this code
+        # and command, and a decode tuned on the model no longer matched it)
+        info = recorded or self._run_info(resumed)
         self.runlog.finish(info, final, f"{self.cfg.model} on {self.cfg.train_manifest}")
         self.acc.wait_for_everyone()
         self._leave_process_group()
@@ -736,15 +739,17 @@ class Trainer:
         self.acc.free_memory()  # accelerate's own references to the wrapper, then a garbage collection
         self.acc.end_training()
 
-    def _model_is_current(self, final: Path) -> bool:
-        """Whether model/ holds this run's final model already: a finished run run again, no step taken. It is
-        left as it is, with what was added to it since (an LM attached in place by asr lm attach was deleted)."""
+    def _current_record(self, final: Path) -> dict | None:
+        """model/'s run_info.json where model/ holds this run's final model already (a finished run run again,
+        no step taken), else None. Such a model is left as it is, with what was added to it since (an LM attached
+        in place by asr lm attach was deleted)."""
         try:
             info = json.loads((final / "run_info.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return False
+            return None
         written = (info.get("steps"), info.get("best_step")) if isinstance(info, dict) else None
-        return self.state.step == self._first_step and written == (self.state.step, self.state.best_step)
+        current = self.state.step == self._first_step and written == (self.state.step, self.state.best_step)
+        return info if current else None
 
     def _run_basics(self, resumed: Path | None) -> dict:
         """What every run records: command, code, config, processes, steps, time, resumption, best step."""
