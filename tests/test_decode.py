@@ -783,7 +783,9 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
     (tmp_path / "other.json").write_text(json.dumps(other), encoding="utf-8")
     args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x"), "--decoder", "beam"]
     assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "other.json")]) == 2
-    assert f"other.json: tuned for another rescoring LM ({neural}, not {neural})" in capsys.readouterr().err
+    assert f"other.json: tuned for another rescoring LM ({neural}, not {neural}: steps differs)" in (
+        capsys.readouterr().err
+    )
     for best in ({**tuning["best"], "gamma": float("nan")}, {**tuning["best"], "beta": "2x"}, ["beta"]):
         (tmp_path / "bad.json").write_text(json.dumps({**results, "tuning": {**tuning, "best": best}}), "utf-8")
         assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "bad.json")]) == 2
@@ -797,6 +799,14 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
     del named["model"]["weights"]
     (tmp_path / "named.json").write_text(json.dumps(named), encoding="utf-8")
     assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "named.json")]) == 2
+    # an upgrade (a review): the same weights whose training record names other code (a finished run run
+    # again), and a record from before the weights' hash whose training record lacks keys added since
+    rerun = {**results, "model": {**results["model"], "train_info": {"git_revision": "0123abc"}}}
+    old = {**results, "model": {k: v for k, v in results["model"].items() if k != "weights"}}
+    old["model"]["train_info"] = {k: v for k, v in (old["model"]["train_info"] or {}).items() if k != "best_step"}
+    for record in (rerun, old):
+        (tmp_path / "then.json").write_text(json.dumps(record), encoding="utf-8")
+        assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "then.json")]) == 0
 
 
 @pytest.mark.parametrize(

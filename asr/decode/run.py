@@ -455,6 +455,21 @@ def _content(info: dict | None, keys: tuple[str, ...] | None) -> object:
     return info and {k: v for k, v in info.items() if k not in ("path", "nbest", "gamma") and (not keys or k in keys)}
 
 
+def _differing(then: dict | None, now: dict | None) -> str | None:
+    """The first field in which two records differ ("its record" where one is missing), or None. A field, or a
+    key of a field's record, that only one has (written by an earlier version, or added since) is not compared:
+    a results.json from before train_info's git_revision refused the same model."""
+    if then is None or now is None:
+        return None if then is now else "its record"
+    for name in sorted(then.keys() & now.keys()):
+        a, b = then[name], now[name]
+        if isinstance(a, dict) and isinstance(b, dict):
+            a, b = ({k: d[k] for k in a.keys() & b.keys()} for d in (a, b))
+        if a != b:
+            return name
+    return None
+
+
 def tuning_to_reuse(opts: DecodeOptions, model: dict, lm: dict | None, rescoring: dict | None) -> dict:
     """The tuning record of the decode --tuned-from names (the dev set's, typically), checked: tuned for this
     model, LM and rescoring LM (another pairing's weights give scores that no tuning chose), with a finite
@@ -464,12 +479,15 @@ def tuning_to_reuse(opts: DecodeOptions, model: dict, lm: dict | None, rescoring
     pairs = {"model": (earlier.model, model), "LM": (earlier.lm, lm), "rescoring LM": (earlier.rescoring, rescoring)}
     for kind, (then, now) in pairs.items():
         keys = None
-        if kind == "model":  # the weights' hash covers an adapter's (a decode without --adapter recorded null
-            # before the built-in adapter was named); a results.json from before weights were recorded: the adapter
-            keys = ("parameters", "train_info") + (("weights",) if "weights" in (then or {}) else ("adapter",))
-        if _content(then, keys) != _content(now, keys):
-            raise InputError(f"--tuned-from {path}: tuned for another {kind} ({(then or {}).get('path')}, not "
-                             f"{(now or {}).get('path')}); tune this decode's with --tune")  # fmt: skip
+        if kind == "model":  # the weights' hash is the model (its adapter's too: a decode without --adapter
+            # recorded null before the built-in adapter was named; its training record may name the code of a
+            # run run again); a results.json from before weights were recorded: the adapter and training record
+            keys = ("parameters", "weights") if "weights" in (then or {}) else ("parameters", "train_info", "adapter")
+        if field := _differing(_content(then, keys), _content(now, keys)):
+            raise InputError(
+                f"--tuned-from {path}: tuned for another {kind} ({(then or {}).get('path')}, not "
+                f"{(now or {}).get('path')}: {field} differs); tune this decode's with --tune"
+            )
     tuning = earlier.tuning if isinstance(earlier.tuning, dict) else {}
     best, needed = tuning.get("best"), opts.weight_names()
     if not isinstance(best, dict) or not all(_finite(best.get(k)) for k in needed):
