@@ -120,6 +120,13 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     with pytest.raises(InputError, match="en holds a corpus made with other settings"):
         run_synth(build_parser("asr data").parse_args([*other[:-1], "4"]))
     assert not (out / "fi" / "train.jsonl").exists()
+    # a corpus of an earlier version, made with the first room responses (no reverb_drr_db recorded): the
+    # refusal says how to resume it (it sent the user to synthesise everything again)
+    recorded = json.loads((out / "en" / "synth_settings.json").read_text())
+    del recorded["augmentation"]["reverb_drr_db"]
+    (out / "en" / "synth_settings.json").write_text(json.dumps(recorded))
+    with pytest.raises(InputError, match="reverb_drr_db: None -> .*; --reverb-drr first resumes it, or use another"):
+        run_synth(build_parser("asr data").parse_args(args))
 
 
 @pytest.mark.parametrize(

@@ -212,8 +212,11 @@ def check_folder(lang_dir: Path, settings: dict) -> None:
         changed = {k: (flat_old.get(k), v) for k, v in flat_new.items() if flat_old.get(k) != v}
         if changed:
             listed = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
-            raise InputError(f"{lang_dir} holds a corpus made with other settings ({listed}); use another --out "
-                             "(a recipe: --force, or another --exp)")  # fmt: skip
+            # a corpus of an earlier version, with its first room responses: resumed by asking for them
+            first_rooms = "reverb_drr_db" in changed and changed["reverb_drr_db"][0] is None
+            advice = "--reverb-drr first resumes it, or use another --out" if first_rooms else "use another --out"
+            raise InputError(f"{lang_dir} holds a corpus made with other settings ({listed}); {advice} (a recipe: "
+                             "--force, or another --exp)")  # fmt: skip
     elif lang_dir.exists() and any(lang_dir.iterdir()):
         raise InputError(f"{lang_dir} is not empty and was not made by 'asr data synth'; use another --out")
     writable_dir(lang_dir, "--out")
