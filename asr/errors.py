@@ -140,7 +140,7 @@ def stops_deferred() -> Iterator[None]:
         yield
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: not set from Python
         if stops:
             signal.raise_signal(stops[0])
 

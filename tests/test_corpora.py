@@ -125,7 +125,7 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     recorded = json.loads((out / "en" / "synth_settings.json").read_text())
     del recorded["augmentation"]["reverb_drr_db"]
     (out / "en" / "synth_settings.json").write_text(json.dumps(recorded))
-    with pytest.raises(InputError, match="reverb_drr_db: None -> .*; --reverb-drr first resumes it, or use another"):
+    with pytest.raises(InputError, match=r"reverb_drr_db: None -> .*; --reverb-drr first resumes it, or use another"):
         run_synth(build_parser("asr data").parse_args(args))
 
 

@@ -67,8 +67,8 @@ def cache_path(cache_dir: Path, model_key: str, manifest: Path, utts: list[Utter
 
 def save_cache(path: Path, post: Posteriors, meta: dict) -> None:
     """One .npz: concatenated log-probs with offsets, ids, network seconds, and metadata (written whole). A cache
-    that cannot be written (a full disk) is a warning, not an error: the decode goes on without it (the
-    network pass was lost with it, and the partial file was left filling the disk)."""
+    that cannot be written (a full disk) is a warning, and no file: the decode goes on without it (it failed,
+    losing the network pass, and left its partial file filling the disk)."""
     ids = list(post.logprobs)
     lengths = np.array([len(post.logprobs[i]) for i in ids], dtype=np.int64)
     tmp = path.with_suffix(".partial.npz")
