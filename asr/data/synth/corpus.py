@@ -47,6 +47,11 @@ class Job:
     path: Path
     seed: int
 
+    @property
+    def part(self) -> Path:
+        """Where the audio is written before it is renamed to `path` (whole files only)."""
+        return self.path.with_suffix(".part.flac")
+
 
 def _seed(*parts: object) -> int:
     return zlib.crc32(":".join(map(str, parts)).encode())
@@ -72,9 +77,8 @@ def synthesize(job: Job, settings: Augmentation) -> dict:
             error = " ".join(proc.stderr.decode(errors="replace").split())[:300]
             return {"failed": f"{cmd[0]} gave no audio: {error or 'no message'}"}
     samples, applied = augment(samples, rate, settings, job.seed)
-    tmp_path = job.path.with_suffix(".part.flac")
-    write_audio(tmp_path, resample(samples, rate, TARGET_RATE), TARGET_RATE, comment=json.dumps(applied))
-    tmp_path.replace(job.path)  # whole files only: an interrupted run leaves no truncated audio
+    write_audio(job.part, resample(samples, rate, TARGET_RATE), TARGET_RATE, comment=json.dumps(applied))
+    job.part.replace(job.path)  # whole files only: an interrupted run leaves no truncated audio
     return {"applied": applied}
 
 
@@ -236,10 +240,15 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
     for job in all_jobs:
         job.path.parent.mkdir(parents=True, exist_ok=True)
-    with worker_pool(workers) as pool:
-        work = pool.imap(_run, [(job, settings) for job in all_jobs], chunksize=8)
-        outcomes = dict(zip((job.id for job in all_jobs), tqdm(work, total=len(all_jobs), desc=f"synth {lang}",
-                                                                  unit="utt"), strict=True))  # fmt: skip
+    try:
+        with worker_pool(workers) as pool:
+            work = pool.imap(_run, [(job, settings) for job in all_jobs], chunksize=8)
+            outcomes = dict(zip((job.id for job in all_jobs), tqdm(work, total=len(all_jobs), desc=f"synth {lang}",
+                                                                      unit="utt"), strict=True))  # fmt: skip
+    except BaseException:  # the pool's workers were ended mid-write (a failure, a stop): their parts go too
+        for job in all_jobs:
+            job.part.unlink(missing_ok=True)
+        raise
     splits, failed = _utterances(jobs, outcomes, lang_dir, lang)
     write_together({lang_dir / "lm_text.txt": "".join(t + "\n" for t in lm_text),  # whole (the LM stage reads it)
                     lang_dir / DRAWS_FILE: lambda part: write_draws(part, splits, outcomes)})  # fmt: skip
