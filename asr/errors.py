@@ -51,7 +51,9 @@ def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush silent
         return 1
     except OSError as err:
-        names = " -> ".join(str(n) for n in (err.filename, err.filename2) if n is not None)
+        # a file name given as bytes (KenLM's, os.link's) printed as b'...'
+        names = " -> ".join(os.fsdecode(n) if isinstance(n, bytes) else str(n)
+                            for n in (err.filename, err.filename2) if n is not None)  # fmt: skip
         print(f"{prog}: error: {names + ': ' if names else ''}{err.strerror or err}", file=sys.stderr)
         return 2
 

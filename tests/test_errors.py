@@ -224,6 +224,17 @@ def test_write_errors_name_their_file_and_other_errors_keep_their_own(tmp_path):
         assert caught.value is err
 
 
+def test_an_os_error_names_its_files_as_text(capsys):
+    """A review: `asr lm attach` on a full disk named a file given as bytes as b'/.../lm.bin'."""
+    from asr.errors import run_reporting_errors
+
+    def full() -> int:
+        raise OSError(28, "No space left on device", b"/tmp/lm.bin", None, "/tmp/m/lm.bin")
+
+    assert run_reporting_errors("asr lm", full) == 2
+    assert capsys.readouterr().err == "asr lm: error: /tmp/lm.bin -> /tmp/m/lm.bin: No space left on device\n"
+
+
 def test_files_that_cannot_be_written_once_work_started_are_one_line(w, capsys):
     """A folder in the way of an output (found after the network pass) was a traceback; an earlier decode's
     results.json stayed beside the new hypotheses, which the leaderboard took for one decode."""
