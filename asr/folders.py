@@ -130,9 +130,14 @@ def removed_if_left_empty(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def run_folder(out: Path) -> Iterator[None]:
-    """A training run's output_dir while it trains: removed if the run leaves it empty, and held by the main
-    process (`writing_alone`; under accelerate launch the other processes are its own)."""
-    main = os.environ.get("RANK", "0") == "0"
-    with removed_if_left_empty(out), writing_alone(out, "output_dir") if main else contextlib.nullcontext():
+def output_folder(folder: Path, option: str) -> Iterator[None]:
+    """A command's output folder while it writes there: held (`writing_alone`), and removed if it is left
+    empty."""
+    with removed_if_left_empty(folder), writing_alone(folder, option):
         yield
+
+
+def run_folder(out: Path) -> contextlib.AbstractContextManager:
+    """A training run's output_dir while it trains: the main process's `output_folder` (under accelerate
+    launch the other processes are its own; they only remove it if it is left empty)."""
+    return output_folder(out, "output_dir") if os.environ.get("RANK", "0") == "0" else removed_if_left_empty(out)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
-from asr.folders import removed_if_left_empty, writing_alone
+from asr.folders import output_folder
 from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer, manifest_normalizer
 
 
@@ -130,7 +130,7 @@ def run_synth(args: argparse.Namespace) -> int:
     # every language's plan before any is built: a setting one cannot take left the others half made
     plans = {lang: plan(lang, args.hours, args.seed, args.out / lang, engines, args.sentence_pool) for lang in langs}
     recorded = corpus_settings(args.hours, args.seed, settings, engines, args.sentence_pool)
-    with removed_if_left_empty(args.out), writing_alone(args.out, "--out"):  # two runs raced for the part files
+    with output_folder(args.out, "--out"):  # two runs raced for the part files
         for lang in langs:  # and every language's folder: one made with other settings stopped the run midway
             check_folder(args.out / lang, recorded)
         for lang in langs:
@@ -203,7 +203,7 @@ def run_asterisk(args: argparse.Namespace) -> int:
     from asr.data.asterisk import build
     from asr.data.prepare import summary_table
 
-    with removed_if_left_empty(args.out), writing_alone(args.out, "--out"):
+    with output_folder(args.out, "--out"):
         summary = build(args.lang, args.out)
     print(f"skipped transcript entries: {summary['entries_skipped']} (listed in {args.out / 'skipped.jsonl'})")
     print(summary_table(summary))
@@ -263,7 +263,7 @@ def run_prepare(args: argparse.Namespace) -> int:
         speaker_column=args.speaker_column,
         id_column=args.id_column,
     )
-    with removed_if_left_empty(args.out), writing_alone(args.out, "--out"):
+    with output_folder(args.out, "--out"):
         summary = prepare(args.source, args.lang, args.out, options, _normalizer(args.normalize, args.lang))
     print(summary_table(summary))
     print(f"manifests and summary.json in {args.out}")
