@@ -70,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatches to the subcommand's module; returns its exit status."""
     argv = joined_negative_lists(sys.argv[1:] if argv is None else argv)
     args, rest = _parser().parse_known_args(argv)
+    if sys.stdout is None:  # started with it closed (`>&-`): every table and figure went nowhere, exit 0
+        print(f"asr {args.command}: error: standard output is closed; send it to a file or /dev/null", file=sys.stderr)
+        return 2
     action = ACTIONS.get((args.command, rest[0])) if rest else None
     try:
         if action is not None:

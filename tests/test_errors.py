@@ -295,6 +295,18 @@ def test_a_transcript_id_that_is_no_string_is_refused(w, capsys):
         assert f"ids.jsonl:1: 'id' is {value}, expected a non-empty string" in capsys.readouterr().err
 
 
+def test_a_closed_standard_output_is_refused(w):
+    """A review: `asr score hyp.jsonl >&-` printed its tables nowhere and exited 0."""
+    hyp = w / "closed.jsonl"
+    hyp.write_text('{"id": "u_1", "ref": "a b", "hyp": "a"}\n', encoding="utf-8")
+    proc = subprocess.run(["bash", "-c", f'"{sys.executable}" -m asr score "{hyp}" >&-'], capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert (
+        proc.returncode == 2
+        and proc.stderr == "asr score: error: standard output is closed; send it to a file or /dev/null\n"
+    ), proc.stderr
+
+
 def test_negative_number_lists_are_joined_to_their_option_only():
     from asr.cli import joined_negative_lists
     from asr.train.cli import parse_args
