@@ -678,6 +678,11 @@ def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and message in proc.stderr, (bad, proc.stderr[-500:])
         assert not planted.exists() and not (exp / ".done").exists(), bad
+    # a setting exported by the environment was used without being recorded or counted as given (published)
+    for name in ("model", "lang"):
+        proc = subprocess.run(["bash", str(RUN), "--exp", str(exp)], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, name: "x"})  # fmt: skip
+        assert proc.returncode == 2 and f"the environment exports '{name}'" in proc.stderr and not exp.exists()
 
 
 def test_the_checkpoint_script_refuses_bad_options_in_one_line_before_any_stage(tmp_path):

@@ -17,6 +17,13 @@ unset CDPATH  # cd would look the relative folders up there, and print the one i
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ASR=${ASR:-$ROOT/.venv/bin/asr}
 ACCELERATE=${ACCELERATE:-$ROOT/.venv/bin/accelerate}
+# a setting the environment exports (`export model=...` in a profile) was read as the recipe's default: used, yet
+# neither recorded in the stages' markers nor counted as given, so its results were published as the recipe's
+_exported=$(compgen -e | grep -xE 'exp|model|train_config|lm_text|lm_order|results_md|normalize|alpha_grid|beta_grid|'\
+'gamma_grid|stage|stop_stage|force|num_processes|lang|hours|data_seed|corpus|subsets|nlm_minutes|dataset|from|phase2' |
+    head -1 || true)
+[[ -z $_exported ]] || { echo "$0: the environment exports '$_exported', a recipe setting: unset it, or give" \
+    "--${_exported//_/-}" >&2; exit 2; }
 exp=${exp-} model=${model-} train_config=${train_config-} lm_text=${lm_text-} results_md=${results_md-}
 normalize=${normalize-}  # asr vocab --normalize (empty: the train manifest language's normaliser)
 alpha_grid=${alpha_grid-} beta_grid=${beta_grid-} gamma_grid=${gamma_grid-}  # asr decode --alpha-grid ...
