@@ -12,6 +12,7 @@ import re
 import sys
 
 from asr import __version__
+from asr.errors import stopped_reading
 
 #: subcommand -> (module with main(argv, prog), one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -82,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # while importing, or in a command's argument parsing
         print(f"asr {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `asr train --help | head -1`
+        return stopped_reading()
 
 
 if __name__ == "__main__":

@@ -47,15 +47,22 @@ def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush silent
-        return 1
+    except BrokenPipeError:
+        return stopped_reading()
     except OSError as err:
         # a file name given as bytes (KenLM's, os.link's) printed as b'...'
         names = " -> ".join(os.fsdecode(n) if isinstance(n, bytes) else str(n)
                             for n in (err.filename, err.filename2) if n is not None)  # fmt: skip
         print(f"{prog}: error: {names + ': ' if names else ''}{err.strerror or err}", file=sys.stderr)
         return 2
+
+
+def stopped_reading() -> int:
+    """Output piped into `head` and the like, which stopped reading: the command ends quietly (it was a
+    traceback after `--help`), with the status a shell gives a command that SIGPIPE ended, 141 (it was 1,
+    `asr data check`'s "some items unusable")."""
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush silent
+    return 128 + signal.SIGPIPE
 
 
 @contextlib.contextmanager

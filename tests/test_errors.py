@@ -307,6 +307,17 @@ def test_a_closed_standard_output_is_refused(w):
     ), proc.stderr
 
 
+def test_output_piped_into_a_command_that_stops_reading_ends_quietly(w):
+    """A review: `asr train --help | head -1` was a traceback (BrokenPipeError), and a score cut short exited 1,
+    `asr data check`'s status; both end as a command SIGPIPE ended: 141, nothing on stderr."""
+    hyp = w / "long.jsonl"
+    hyp.write_text("".join(f'{{"id": "u{i}", "ref": "a b c", "hyp": "a b"}}\n' for i in range(4000)), encoding="utf-8")
+    for command in (f'"{sys.executable}" -m asr train --help', f'"{sys.executable}" -m asr score "{hyp}"'):
+        proc = subprocess.run(["bash", "-c", f"{command} | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}"],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert proc.stdout == "141\n" and proc.stderr == "", (command, proc.stdout, proc.stderr)
+
+
 def test_negative_number_lists_are_joined_to_their_option_only():
     from asr.cli import joined_negative_lists
     from asr.train.cli import parse_args
