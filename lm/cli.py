@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors
+from asr.options import ArgumentParser
 from asr.text import Normalizer, get_normalizer
 
 
@@ -44,13 +45,13 @@ def _normalizer(args: argparse.Namespace) -> Normalizer:
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     epilog = f"and {prog} attach: a model saved with its LM (see its --help)"
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__, epilog=epilog)
+    parser = ArgumentParser(prog=prog, description=__doc__, epilog=epilog)
     sub = parser.add_subparsers(dest="action", required=True)
     b = sub.add_parser("build", help="build an ARPA + binary KenLM model from text files or manifests")
     b.add_argument(
         "--text", type=Path, nargs="+", action="extend", required=True, help="text files (a sentence a line) or .jsonl"
     )
-    b.add_argument("--order", type=int, default=4)
+    b.add_argument("--order", type=int, default=4, help="the n-gram order")
     b.add_argument("--out", type=Path, required=True, help="the LM folder to write")
     b.add_argument(
         "--dev", type=Path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
@@ -72,11 +73,13 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="stop after this many steps where they come before --max-minutes (a run that does not "
                         "depend on the machine's speed; default 0: no limit)")  # fmt: skip
     t.add_argument("--from", dest="from_model", help="fine-tune this causal LM (folder or hub id, e.g. gpt2)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0, help="of the initialisation and the batches")
     _add_normalizer(t)
     p = sub.add_parser("ppl", help="perplexity and OOV rate of text under an LM folder (n-gram or Transformer)")
-    p.add_argument("--lm", type=Path, required=True)
-    p.add_argument("--text", type=Path, nargs="+", action="extend", required=True)
+    p.add_argument("--lm", type=Path, required=True, help="an LM folder ('asr lm build' or 'asr lm train')")
+    p.add_argument(
+        "--text", type=Path, nargs="+", action="extend", required=True, help="text files or .jsonl manifests"
+    )
     _add_normalizer(p, required=False)  # default: the LM's own; another one is refused
     return parser
 

@@ -1,4 +1,4 @@
-"""Module boundaries: `lm` depends only on asr's shared utilities (text, errors, folders, hub, data);
+"""Module boundaries: `lm` depends only on asr's shared utilities (text, errors, folders, hub, data, options);
 decoding depends on `lm`."""
 
 from __future__ import annotations
@@ -7,7 +7,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LM_MAY_USE = ("asr.text", "asr.errors", "asr.folders", "asr.hub", "asr.data")  # shared utilities, no stage of asr
+LM_MAY_USE = (
+    "asr.text",
+    "asr.errors",
+    "asr.folders",
+    "asr.hub",
+    "asr.data",
+    "asr.options",
+)  # shared utilities, no stage of asr
 
 
 def _imports(path: Path) -> set[str]:

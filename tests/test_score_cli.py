@@ -117,6 +117,22 @@ def test_help_lists_subcommands():
     assert "--compat" in proc.stdout and "--report-dir" in proc.stdout
 
 
+def _help(*command: str) -> str:
+    """`asr COMMAND --help`, its white space joined."""
+    proc = subprocess.run([*ASR, *command, "--help"], capture_output=True, text=True, check=True)
+    return " ".join(proc.stdout.split())
+
+
+def test_help_shows_each_options_default_once():
+    """A review: `asr data synth --help` and `asr decode --help` gave no default for most options."""
+    subset_help = _help("data", "subset")
+    assert "--seed SEED of the utterances' order (default: 0)" in subset_help  # 0 is shown, though 0 == False
+    assert "(default: None)" not in subset_help and "(default: False)" not in subset_help
+    decode_help = _help("decode")
+    assert "hypotheses kept at each frame (default: 100)" in decode_help
+    assert "LM weight (default 0.5)" in decode_help and "(default: 0.5)" not in decode_help  # said once
+
+
 def test_report_dir_aligns_columns_by_display_width(tmp_path, capsys):
     ref = _write(tmp_path / "ref.txt", "hi_1 मैं घर जा रहा हूँ\nja_1 東京 に 行く\nfi_1 hyvää päivää\n")
     hyp = _write(tmp_path / "hyp.txt", "hi_1 मैं घर रही हूँ\nja_1 東京 へ 行く よ\nfi_1 hyvaa päivää\n")

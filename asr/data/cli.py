@@ -12,6 +12,7 @@ from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.folders import output_folder
+from asr.options import ArgumentParser
 from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer, manifest_normalizer
 
 
@@ -70,13 +71,15 @@ def _add_synth(sub) -> None:
     p.add_argument("--hours", type=float, default=0.5,
                    help="about this many hours of audio per language (all splits): planned from the sentences' "
                    "text length; the table and summary.json give the hours made")  # fmt: skip
-    p.add_argument("--out", required=True, type=Path)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="the corpus folder: OUT/<lang>/{train,dev,test}.jsonl")
+    p.add_argument(
+        "--seed", type=int, default=0, help="of the sentences' order, the voices' and the augmentation's draws"
+    )
     p.add_argument("--speed-factors", default="0.9,1.0,1.1", help="speed perturbation factors, one drawn each")
-    p.add_argument("--reverb-prob", type=float, default=0.3)
+    p.add_argument("--reverb-prob", type=float, default=0.3, help="share with a room response")
     p.add_argument("--reverb-drr", default="-6,12", help="direct-to-reverberant ratio range 'LOW,HIGH' in dB of the "
                    "room responses, or 'first': the first corpora's (a tail as loud as the direct sound)")  # fmt: skip
-    p.add_argument("--noise-prob", type=float, default=0.5)
+    p.add_argument("--noise-prob", type=float, default=0.5, help="share with added noise")
     p.add_argument("--engines", default="espeak-ng", help="espeak-ng, or espeak-ng,festival: half the speakers "
                    "from Festival's voices of real speakers where the language has some (en fi hi it ru)")  # fmt: skip
     p.add_argument("--noise-colours", default="white,brown", help="of white, pink, brown, blue, violet")
@@ -89,13 +92,13 @@ def _add_synth(sub) -> None:
                    help="main: the seed's sentence order from its start, as recipes voice it; reserve: its last "
                    f"{(1 - MAX_AUDIO_SHARE) * 100:.0f}%%, which no main corpus of the seed voices, for pretraining "
                    "data that must stay out of every recipe's dev and test sentences")  # fmt: skip
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="synthesis processes (default: CPU cores)")
 
 
 def _add_asterisk(sub) -> None:
     p = sub.add_parser("asterisk", help="real recorded telephone prompts (Debian asterisk-core-sounds-*)")
     p.add_argument("--lang", required=True, help="en, es, fr, it or ru")
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="the corpus folder: OUT/<lang>/{train,dev,test}.jsonl")
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -236,7 +239,7 @@ def _add_subset(sub) -> None:
     )
     p.add_argument("manifest", type=Path)
     p.add_argument("--hours", type=float, required=True, help="audio hours to keep (e.g. 0.1667 for 10 minutes)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="of the utterances' order")
     p.add_argument("--out", required=True, type=Path, help="the subset manifest")
 
 
@@ -301,7 +304,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser = ArgumentParser(prog=prog, description=__doc__)
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     _add_prepare(sub)
     _add_check(sub)

@@ -18,13 +18,14 @@ from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHTS, parse_grid
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.inference import ZERO_BATCH_SECONDS_HELP
+from asr.options import ArgumentParser
 
 DEFAULT_CACHE = Path.home() / ".cache" / "asr-toolkit" / "logits"
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     d = BeamSettings()
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help="a CTC model folder (with its processor) or a hub id")
     p.add_argument(
         "--manifest", required=True, type=Path, nargs="+", action="extend", help="the split(s) to transcribe (JSONL)"
@@ -36,20 +37,23 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="folder for hyp.jsonl, results.json, score/ (OUT/<manifest stem>/ for several manifests)",
     )
     p.add_argument("--adapter", help="load this language's adapter of an MMS-style model (adapter.LANG.safetensors)")
-    p.add_argument("--decoder", choices=DECODERS, default="greedy")
+    p.add_argument("--decoder", choices=DECODERS, default="greedy", help="greedy CTC, beam search, or beam search "
+                   "with the --lm n-gram")  # fmt: skip
     p.add_argument("--lm", type=Path, help="an LM folder from 'asr lm build' (for beam_lm)")
     p.add_argument("--alpha", type=float, default=d.alpha, help=f"LM weight (default {d.alpha})")
     p.add_argument("--beta", type=float, default=d.beta, help=f"word insertion bonus (default {d.beta})")
-    p.add_argument("--beam-width", type=int, default=d.beam_width)
-    p.add_argument("--beam-prune-logp", type=float, default=d.beam_prune_logp)
-    p.add_argument("--token-min-logp", type=float, default=d.token_min_logp)
+    p.add_argument("--beam-width", type=int, default=d.beam_width, help="hypotheses kept at each frame")
+    p.add_argument("--beam-prune-logp", type=float, default=d.beam_prune_logp,
+                   help="drop hypotheses this far (log-probability) below the best")  # fmt: skip
+    p.add_argument("--token-min-logp", type=float, default=d.token_min_logp,
+                   help="tokens below this log-probability in a frame are not tried")  # fmt: skip
     p.add_argument("--nbest", type=int, help=f"keep (and rescore) this many hypotheses per utterance, written to "
                    f"nbest.jsonl (default 1; {DEFAULT_DEPTH} with --rescore)")  # fmt: skip
     p.add_argument("--rescore", type=Path, help="rescore the n-best lists with this Transformer LM ('asr lm train')")
     p.add_argument("--gamma", type=float, default=DEFAULT_GAMMA,
                    help=f"the Transformer LM's weight in rescoring (default {DEFAULT_GAMMA})")  # fmt: skip
     p.add_argument("--hotwords", default="", help="comma-separated words to favour")
-    p.add_argument("--hotword-weight", type=float, default=d.hotword_weight)
+    p.add_argument("--hotword-weight", type=float, default=d.hotword_weight, help="score bonus of a --hotwords word")
     p.add_argument("--backend", choices=BACKENDS, default="ctcbeam", help="beam search implementation")
     p.add_argument("--workers", type=int, default=0, help="beam search threads/processes (default: CPU cores)")
     p.add_argument("--tune", default="", help="'alpha,beta' (',gamma' with --rescore; or some of them): search "
@@ -57,9 +61,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--tune-on", help="tune on this one of the --manifest files (its name, e.g. dev); the others reuse")
     p.add_argument("--dev", type=Path, help="a manifest to tune on that is not decoded itself")
     p.add_argument("--tuned-from", type=Path, help="reuse the alpha/beta tuned by an earlier decode (its results.json)")
-    p.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)))
-    p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)))
-    p.add_argument("--gamma-grid", default=",".join(map(str, GAMMA_GRID)))
+    p.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)), help="alpha values --tune tries")
+    p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)), help="beta values --tune tries")
+    p.add_argument("--gamma-grid", default=",".join(map(str, GAMMA_GRID)), help="gamma values --tune tries")
     p.add_argument("--batch-seconds", type=float, default=0.0,
                    help=f"padded audio seconds per network batch; {ZERO_BATCH_SECONDS_HELP}")  # fmt: skip
     p.add_argument(
@@ -68,7 +72,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         default=30.0,
         help="recordings longer than this run through the network in overlapping chunks (0: never)",
     )
-    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
+    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                   help="the network's precision (bfloat16/float16 on a GPU)")  # fmt: skip
     p.add_argument("--logits-cache", type=Path,
                    help=f"default {DEFAULT_CACHE} (where it cannot be written: none, with a warning)")  # fmt: skip
     p.add_argument("--no-cache", action="store_true", help="always run the network, write no cache")

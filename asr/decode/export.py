@@ -9,7 +9,6 @@ binary LM, its words and alpha/beta) beside the model, so that ``processor.batch
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import shutil
@@ -20,6 +19,7 @@ from asr.decode.decoders import Labels
 from asr.errors import InputError, run_reporting_errors
 from asr.folders import write_whole
 from asr.inference import load_checked, uses_attention_mask
+from asr.options import ArgumentParser
 from asr.text import folder_normalizer
 from lm.folder import LMFolder
 
@@ -74,7 +74,7 @@ def _mark_feature_extractor(path: Path) -> None:
 
 
 def main(argv: list[str] | None = None, prog: str = "asr lm attach") -> int:
-    p = argparse.ArgumentParser(prog=prog, description="save a Wav2Vec2ProcessorWithLM beside a model")
+    p = ArgumentParser(prog=prog, description="save a Wav2Vec2ProcessorWithLM beside a model")
     p.add_argument("--model", type=Path, required=True, help="a model folder (from 'asr train')")
     p.add_argument("--lm", type=Path, required=True, help="an LM folder (from 'asr lm build')")
     p.add_argument("--alpha", type=float, default=0.5, help="LM weight (take the tuned one from results.json)")

@@ -17,15 +17,16 @@ import tempfile
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, stops_deferred, writable_dir
+from asr.options import ArgumentParser
 
 BUILDING = ".building-"  # the prefix of the folder a run writes its outputs in before they are moved out
 OUTPUTS = ("RESULTS.md", "results.csv", "results.json", "index.html", "plots", "open_asr")  # all that --out gets
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="+", help="results.json files, folders or glob patterns")
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="folder for RESULTS.md, results.csv/json, index.html, plots")
     p.add_argument("--title", default="ASR results", help="the title of index.html (RESULTS.md is headed Results)")
     p.add_argument("--significance", action="store_true",
                    help="95%% bootstrap intervals on WER; paired tests against the best")  # fmt: skip

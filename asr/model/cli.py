@@ -8,14 +8,15 @@ from pathlib import Path
 
 from asr.errors import run_reporting_errors
 from asr.model.init import FAMILIES, NORMS, SIZES, init_model
+from asr.options import ArgumentParser
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = sub.add_parser("init", help="write a randomly initialised CTC model")
     p.add_argument("--preset", choices=list(SIZES), default="tiny", help="size: tiny, tiny-wide, small or base")
-    p.add_argument("--family", choices=list(FAMILIES), default="wav2vec2")
+    p.add_argument("--family", choices=list(FAMILIES), default="wav2vec2", help="the architecture")
     norm_help = (
         "feature encoder: group (base models, no attention masks), layer, or stable (layer norm and a "
         "pre-norm transformer, as large/XLS-R/MMS); default stable for tiny, tiny-wide and small, group for base; "
@@ -23,9 +24,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--norm", choices=list(NORMS), help=norm_help)
     p.add_argument("--adapter-dim", type=int, default=0, help="add MMS-style adapter layers of this size")
-    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--out", required=True, type=Path, help="the model folder to write")
     p.add_argument("--processor", type=Path, help="size the CTC head to this processor's vocabulary and copy it")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="of the random initialisation")
     p.add_argument(
         "--encoder-from", help="copy the convolutional feature encoder of this checkpoint (a folder or hub id)"
     )

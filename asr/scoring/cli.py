@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from asr.errors import InputError, run_reporting_errors
+from asr.options import ArgumentParser
 from asr.scoring.align import COMPAT, LEVELS, Level
 from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
 from asr.scoring.report import report_files, report_json, summary_text, write_report_dir
@@ -24,7 +25,7 @@ _MAX_LISTED = 10
 
 
 def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("ref", metavar="REF", type=Path, help="reference transcripts")
     parser.add_argument(
         "hyp", metavar="HYP", type=Path, nargs="?",

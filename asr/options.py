@@ -1,0 +1,26 @@
+"""The commands' argument parser: argparse's, with each option's default in --help."""
+
+from __future__ import annotations
+
+import argparse
+
+
+class _DefaultsShown(argparse.HelpFormatter):
+    """Adds "(default: X)" to an option's help where the help does not speak of its default already and there is
+    one to show (not a flag's False, an unset None or an empty value)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default  # compared by identity where 0 == False
+        shown = not (default is None or default is False or default is argparse.SUPPRESS or default in ("", []))
+        if not action.option_strings or "default" in text or not shown:
+            return action.help
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse.ArgumentParser whose --help shows the options' defaults (its subcommands' parsers too)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsShown)
+        super().__init__(*args, **kwargs)
