@@ -39,7 +39,7 @@ class TrainConfig:
     processor: str = option("", "processor folder written by 'asr vocab'")
     train_manifest: str = option("", "the train split (JSONL manifest)")
     dev_manifest: str = option("", "scored every eval_steps (greedy WER/CER); chooses best/")
-    test_manifest: str = option("", "scored once at the end, with the final model")
+    test_manifest: str = option("", "scored once at the end, with the final model (best/ where there is a dev set)")
     output_dir: str = option("exp/train", "checkpoints, best/, model/, logs and run_info.json")
     new_head: bool = option(False, "train a new CTC head when the model's vocabulary differs")
     new_head_init: str = option(
