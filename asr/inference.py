@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -44,6 +45,7 @@ CHUNK_SECONDS = 30.0  # recordings longer than this run through the network in o
 DEFAULT_BATCH_SECONDS = {"cpu": 30.0, "accelerator": 160.0}
 # what a batch-seconds option of 0 means, for help texts
 ZERO_BATCH_SECONDS_HELP = "0: {cpu:g} on a CPU, {accelerator:g} on a GPU".format(**DEFAULT_BATCH_SECONDS)
+T = TypeVar("T")
 
 
 def batch_seconds(requested: float, device_type: str) -> float:
@@ -71,6 +73,25 @@ def gloo_on_cpus() -> bool:
     import torch
 
     return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def raised_together(work: Callable[[], T], state) -> T:
+    """`work()` in every process of `state` (an Accelerator or PartialState; all of them call this): an
+    `InputError` in any of them (audio that cannot be read) is raised in all, with the first one's line. Raised
+    in one process alone, it left the others in their next collective, which ended in a traceback."""
+    try:
+        value, error = work(), None
+    except InputError as err:
+        value, error = None, err
+    if state.num_processes > 1:
+        import torch
+        from accelerate.utils import gather_object, reduce
+
+        if reduce(torch.tensor(float(error is not None), device=state.device), "sum"):
+            error = InputError(gather_object([str(error)] if error else [])[0])
+    if error is not None:
+        raise error
+    return value
 
 
 def uses_attention_mask(config) -> bool:
@@ -325,7 +346,7 @@ class CTCInference:
         batch_seconds = self.batch_seconds(batch_seconds)
         was_training = self.model.training
         self.model.eval()
-        post = Posteriors({}, {})
+        post, done = Posteriors({}, {}), 0.0
         with tqdm(total=round(sum(u.duration for u in utts)), desc=desc, unit="audio s", disable=desc is None) as bar:
             for batch in self.batches(utts, batch_seconds):
                 start = time.perf_counter()
@@ -335,7 +356,8 @@ class CTCInference:
                 for utt, logprobs in zip(batch, outputs, strict=True):
                     post.logprobs[utt.id] = logprobs
                     post.am_seconds[utt.id] = seconds * utt.duration / batch_audio
-                bar.update(round(batch_audio))
+                done += sum(u.duration for u in batch)
+                bar.update(round(done) - bar.n)  # each batch's rounded seconds added up ran past the total
         self.model.train(was_training)
         return post
 

@@ -194,8 +194,11 @@ def test_beam_with_lm_beats_greedy_on_the_synthetic_test_split(es, tmp_path):
     assert lm_results["decoder"]["alpha"] == 0.5 and "alpha" not in beam_results["decoder"]
 
 
-def test_results_do_not_depend_on_the_batch_size(es, tmp_path):
+def test_results_do_not_depend_on_the_batch_size(es, tmp_path, capsys):
     small, _ = decode(es, tmp_path / "small", "--batch-seconds", "1", "--no-cache")
+    # a review: the network bar added each batch's rounded seconds and ended past its total
+    total = round(sum(json.loads(line)["duration"] for line in es["test"].read_text(encoding="utf-8").splitlines()))
+    assert f" {total}/{total} " in capsys.readouterr().err.split("\r")[-1]
     large, results = decode(es, tmp_path / "large", "--batch-seconds", "1000", "--no-cache")
     assert [r["hyp"] for r in small] == [r["hyp"] for r in large] and results["timing"]["batch_seconds"] == 1000
 
@@ -305,6 +308,18 @@ def test_two_processes_decode_like_one(es, tmp_path):
     assert again["logits_cached"] and {k: again[k] for k in ("am_seconds", "processes", "device")} == {
         k: results["timing"][k] for k in ("am_seconds", "processes", "device")
     }
+    # audio one process cannot read: its line from both (the other one's was a traceback from the gather)
+    rows = [json.loads(line) for line in es["test"].read_text(encoding="utf-8").splitlines()]
+    rows = [r | {"audio": str(es["test"].parent / r["audio"])} for r in rows]
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(Path(rows[-1]["audio"]).read_bytes()[:2000])
+    last = rows[-1] | {"audio": str(cut)}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in [*rows[:-1], last]), encoding="utf-8")
+    cmd[cmd.index(str(es["test"]))] = str(bad)
+    proc = subprocess.run([*cmd, "--no-cache"], env=env, capture_output=True, text=True, timeout=300)
+    said = f"asr decode: error: utterance {last['id']}: cannot read"
+    assert proc.returncode != 0 and proc.stderr.count(said) == 2 and "Connection closed" not in proc.stderr, proc.stderr
 
 
 def test_the_lm_is_checked_against_the_model(es, tmp_path, capsys):

@@ -278,7 +278,7 @@ def test_bad_input_is_reported(setup, tmp_path):
     lost.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     proc = _run(_args(setup, tmp_path / "noise", dev_manifest=lost, max_steps=8))
     assert proc.returncode == 2 and f"utterance {rows[1]['id']}: cannot read" in proc.stderr
-    assert not (tmp_path / "noise" / "train_log.csv").exists()  # before the first step
+    assert not (tmp_path / "noise").exists()  # before the first step: its TensorBoard log was left (a review)
 
     other = tmp_path / "other_model"
     shutil.copytree(setup["model"], other)
@@ -348,6 +348,25 @@ def test_a_finished_run_run_again_at_an_epoch_end_reports_the_same_run(setup, tm
         assert train_main(_args(setup, out, max_steps=epoch_end, eval_steps=100, save_steps=epoch_end)) == 0
         infos.append({k: json.loads((out / "run_info.json").read_text())[k] for k in keys})
     assert infos[0] == infos[1] and infos[0]["epochs"] == 1
+    # a review: the final save (which holds the epoch end) failed, and the rerun, resumed from the step's earlier
+    # checkpoint, took no step and reported epoch 0
+    from asr.train import checkpoints
+
+    save, saves = checkpoints.save_checkpoint, []
+
+    def fails_the_second_time(acc, out, step, *args):
+        saves.append(step)
+        if saves.count(epoch_end) == 2:
+            raise OSError(28, "No space left on device")
+        return save(acc, out, step, *args)
+
+    failed = tmp_path / "failed"
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(checkpoints, "save_checkpoint", fails_the_second_time)
+        assert train_main(_args(setup, failed, max_steps=epoch_end, eval_steps=100, save_steps=epoch_end)) == 2
+    assert saves == [epoch_end, epoch_end]
+    assert train_main(_args(setup, failed, max_steps=epoch_end, eval_steps=100, save_steps=epoch_end)) == 0
+    assert {k: json.loads((failed / "run_info.json").read_text())[k] for k in keys} == infos[0]
 
 
 def test_a_processor_of_other_data_and_a_dev_set_with_nothing_to_score_are_refused(setup, tmp_path):

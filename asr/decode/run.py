@@ -31,7 +31,7 @@ from asr.decode.sclite_files import SCLITE_SYNTAX, sclite_syntax, sclite_texts
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
 from asr.errors import InputError, is_number, writable_dir
 from asr.folders import removed_if_left_empty, write_together
-from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, gloo_on_cpus, manifest_audio
+from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, gloo_on_cpus, manifest_audio, raised_together
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized, speaker_label
 from asr.scoring.report import remove_other_levels, report_texts
@@ -129,7 +129,8 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
         return Split(manifest, utts, post, True, network)
     with state.split_between_processes(utts) as mine:
         audio = manifest_audio(manifest.parent, model.rate)
-        post = model.log_probs(mine, audio, opts.batch_seconds, f"network {manifest.name}")
+        post = raised_together(lambda: model.log_probs(mine, audio, opts.batch_seconds, f"network {manifest.name}"),
+                               state)  # fmt: skip
     seconds = sum(post.am_seconds.values())
     if state.num_processes > 1:
         seconds = max(gather_object([seconds]))  # the slowest process's
@@ -613,8 +614,9 @@ def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results:
     if nbest:
         writes[out / "nbest.jsonl"] = lambda p: write_jsonl(p, decoding.nbest)
     writes |= sclite_texts(out, decoding.rows, normalize)
-    writes |= report_texts(decoding.score, out / "score", decoding.score.to_json() | sources)
-    write_together(writes | {out / RESULTS_FILE: results.text()})
+    with removed_if_left_empty(out / "score"):  # made for the reports: left empty by a write that failed
+        writes |= report_texts(decoding.score, out / "score", decoding.score.to_json() | sources)
+        write_together(writes | {out / RESULTS_FILE: results.text()})
     if not nbest:  # an earlier decode's n-best lists would sit beside these hypotheses
         (out / "nbest.jsonl").unlink(missing_ok=True)
     remove_other_levels(out / "score", decoding.score.levels)

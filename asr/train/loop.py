@@ -30,7 +30,7 @@ from asr.data.manifest import Utterance, read_utterances
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
 from asr.folders import run_folder, write_whole
-from asr.inference import CTCInference, gloo_on_cpus, manifest_audio
+from asr.inference import CTCInference, gloo_on_cpus, manifest_audio, raised_together
 from asr.model.adapters import adapter_file, save_adapter, start_from_own_adapter
 from asr.model.folder import ModelFolder
 from asr.provenance import git_revision, versions
@@ -310,19 +310,8 @@ class Trainer:
         return inputs
 
     def _together(self, read: Callable[[], list | None]) -> list | None:
-        """`read()` in every process; an `InputError` (audio that cannot be read) in any of them stops them all
-        with its line (raised in one process alone, it left the others in the next collective: tracebacks)."""
-        try:
-            value, error = read(), None
-        except InputError as err:
-            value, error = None, err
-        if not self._sum_over_processes(error is not None):
-            return value
-        if self.acc.num_processes > 1:  # every process names the first failure
-            from accelerate.utils import gather_object
-
-            error = InputError(gather_object([str(error)] if error else [])[0])
-        raise error
+        """`read()` in every process; audio that cannot be read in any of them stops them all with its line."""
+        return raised_together(read, self.acc)
 
     def _features(self, arrays: list) -> dict:
         """A padded batch of audio arrays for the model (zero-padded without masks for group-norm models, as
@@ -591,16 +580,19 @@ class Trainer:
             self._resume(resumed)
         elif self.acc.is_main_process:  # an earlier run's best/ would be adopted by this run's resume, or kept
             shutil.rmtree(self.out / "best", ignore_errors=True)
-        self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
-        self._first_step = self.state.step
         if self.dev:  # its audio read now (and kept), not at the first evaluation, up to eval_steps steps later
             self._together(lambda: self._read_checked(self.dev))
         if self.test:  # read now and again at the end: kept, it would hold memory through the whole run
             self._together(lambda: self._read_checked(self.test, keep=False))
+        # after the reads: a run refused for its audio left its TensorBoard log in an otherwise empty output_dir
+        self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
+        self._first_step = self.state.step
         start = time.monotonic() - self.state.elapsed
         progress = self._progress(resumed)
         passed_over = 0  # epochs in a row with no batch for each process
-        while self.state.step < cfg.max_steps:
+        # entered at max_steps too: a run resumed from a checkpoint of its last step written before that step's
+        # epoch end (the final save, which holds it, failed) books the epoch end as the run did
+        while True:
             batches, unsharded = self._epoch_batches(self.state.epoch)
             passed_over = passed_over + 1 if not batches else 0
             if passed_over >= MAX_EPOCHS_PASSED_OVER:
@@ -624,13 +616,16 @@ class Trainer:
                     break
             if self._time_up():
                 break
-            if not k or self.state.batch_in_epoch + k > len(batches):
+            ended = not k or self.state.batch_in_epoch + k > len(batches)
+            if ended and (self.state.step < cfg.max_steps or self.state.batch_in_epoch):  # not an epoch never begun
                 # fewer than gradient_accumulation_steps batches left on each process (or none: fewer batches
                 # than processes), and those no process got: they wait for the next epoch's order
                 left = len(batches) - self.state.batch_in_epoch
                 self.state.batches_left_at_epoch_ends += left * self.acc.num_processes + unsharded
                 self.state.epoch += 1
                 self.state.batch_in_epoch = 0
+            if self.state.step >= cfg.max_steps:
+                break
         progress.close()
         if self.state.state_dict() != self._saved_loop:  # the last checkpoint holds the final state (evaluation,
             self._save_checkpoint()  # epoch end): a rerun of the finished run resumes past it and reports the same
