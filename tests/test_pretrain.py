@@ -61,7 +61,8 @@ def test_pretraining_lowers_its_loss_and_asr_train_fine_tunes_the_result(tiny, t
 
 
 def test_an_interrupted_pretraining_run_resumes_to_the_same_run(tiny, tmp_path, capsys):
-    constant = ["--lr_schedule", "constant", "--learning_rate", "1e-3"]
+    constant = ["--lr_schedule", "constant", "--learning_rate", "1e-3", "--gumbel_temperature_decay", "0.5",
+                "--min_gumbel_temperature", "0.3"]  # fmt: skip
     pretrain(tiny, tmp_path / "whole", "--max_steps", "8", *constant)
     pretrain(tiny, tmp_path / "parts", "--max_steps", "4", *constant)
     info = pretrain(tiny, tmp_path / "parts", "--max_steps", "8", "--resume_with_changes", "true", *constant)
@@ -91,6 +92,10 @@ def test_an_interrupted_pretraining_run_resumes_to_the_same_run(tiny, tmp_path, 
     again = pretrain(tiny, tmp_path / "whole", "--max_steps", "8", *constant)
     assert (tmp_path / "whole" / "train_log.csv").read_text() == log
     assert [again[k] for k in figures] == [whole_info[k] for k in figures]
+    # the Gumbel temperature of each step: 2 halved every step, down to 0.3 (a mutation review: min() for max()
+    # held it at the floor from the start)
+    temperatures = [r["gumbel_temperature"] for r in info["history"]]
+    assert temperatures == [r["gumbel_temperature"] for r in whole_info["history"]] == [2, 1, 0.5, *[0.3] * 5]
 
 
 def test_two_processes_report_both_processes_figures_and_the_dev_loss_of_one(tiny, tmp_path):

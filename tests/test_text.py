@@ -12,6 +12,7 @@ from asr.text import NORMALIZERS, default_normalizer, get_normalizer
     ("spec", "text", "expected"),
     [
         ("en", "Don’t STOP, 'believing'! well-known", "don't stop believing well known"),
+        ("en", "'Tis the season's end", "tis the season's end"),  # a mutation review: i - 1 = -1, the last letter
         ("fi", "Hyvää PÄIVÄÄ, vaa'an yö!", "hyvää päivää vaaan yö"),
         ("de", "Straße, GRÖSSE: Äpfel", "straße grösse äpfel"),
         ("es", "¿Qué tal, Ñandú?", "qué tal ñandú"),
@@ -43,6 +44,8 @@ def test_chars_to_ignore_and_id_round_trip():
     assert normalizer("Päivää yö") == "piv y"
     again = get_normalizer(normalizer.id)
     assert again.id == normalizer.id and again("Päivää yö") == "piv y"
+    more = again.ignoring("yv")  # adds to the characters ignored (a mutation review: it replaced them)
+    assert more.id == "fi@2+ignore=vyäö" and more("Päivää yö") == "pi"
 
 
 def test_unknown_name_and_version_mismatch():

@@ -161,10 +161,7 @@ class Pretrainer(Trainer):
         return out.loss, frames, parts
 
     def _micro_step(self, batch: list[Example], sync: bool, parts: int) -> float:
-        cfg = self.cfg
-        temperature = max(cfg.max_gumbel_temperature * cfg.gumbel_temperature_decay**self.state.step,
-                          cfg.min_gumbel_temperature)  # fmt: skip
-        self.acc.unwrap_model(self.model).set_gumbel_temperature(temperature)
+        self.acc.unwrap_model(self.model).set_gumbel_temperature(self._gumbel_temperature(self.state.step))
         context = nullcontext() if sync else self.acc.no_sync(self.model)
         with context, self.acc.autocast():
             total, frames, figures = self._loss(self._inputs(batch))
@@ -187,10 +184,18 @@ class Pretrainer(Trainer):
         self.state.record(dict(zip(FIGURES, means.tolist(), strict=True)))
         return loss
 
+    def _gumbel_temperature(self, step: int) -> float:
+        """The Gumbel softmax temperature of the step after `step` steps: decayed every step down to its floor
+        (as in transformers' pretraining example)."""
+        cfg = self.cfg
+        return max(cfg.max_gumbel_temperature * cfg.gumbel_temperature_decay**step, cfg.min_gumbel_temperature)
+
     def _row(self, loss: float) -> dict:
-        """The log row, with the last step's contrastive loss and codebook perplexity."""
+        """The log row, with the last step's contrastive loss, codebook perplexity and Gumbel temperature (in
+        run_info.json and TensorBoard; train_log.csv keeps the columns of earlier versions' runs)."""
         last = self.state.last_steps[-1] if self.state.last_steps else {}
-        return super()._row(loss) | {k: last[k] for k in ("contrastive", "codevector_perplexity") if k in last}
+        figures = {k: last[k] for k in ("contrastive", "codevector_perplexity") if k in last}
+        return super()._row(loss) | figures | {"gumbel_temperature": self._gumbel_temperature(self.state.step - 1)}
 
     def evaluate(self, split: EvalSet, name: str = "dev") -> dict:
         """The loss per masked frame over the whole split, in batches of eval_batch_seconds dealt out to the

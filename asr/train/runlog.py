@@ -23,7 +23,7 @@ COLUMNS = [
     "contrastive",
     "codevector_perplexity",
 ]  # the last two: pretraining
-SCALARS = ("loss", "lr", "dev_wer", "dev_cer", "dev_loss", "contrastive", "codevector_perplexity")
+SCALARS = ("loss", "lr", "dev_wer", "dev_cer", "dev_loss", "contrastive", "codevector_perplexity", "gumbel_temperature")
 
 
 class RunLog:
