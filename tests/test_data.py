@@ -43,6 +43,16 @@ def _jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def test_lines_of_white_space_in_a_manifest_are_passed_over_as_blank_lines(tmp_path):
+    """A mutation review: a line of spaces read as invalid JSON would pass."""
+    from asr.data.manifest import read_manifest
+
+    rows = [{"id": f"a_{i}", "audio": "a.flac", "text": "x", "duration": 1.0} for i in (1, 2)]
+    path = tmp_path / "m.jsonl"
+    path.write_text(f"{json.dumps(rows[0])}\n \t \n\n{json.dumps(rows[1])}\n", encoding="utf-8")
+    assert [u.id for u in read_manifest(path)] == ["a_1", "a_2"]
+
+
 def test_prepare_counts_every_filtered_item(tmp_path, audio):
     rows = [
         {"id": "a_1", "audio": str(audio["u0"]), "text": "Hello there!"},
@@ -66,6 +76,9 @@ def test_prepare_counts_every_filtered_item(tmp_path, audio):
     assert summary["converted_on_load"] == {"resampled": 2, "downmixed": 1}
     kept = read_manifest(out / "train.jsonl")
     assert [u.id for u in kept] == ["a_1", "a_2"] and kept[0].duration > 0.5
+    # the kept files' hours (a mutation review: rounded to 0.01 h, a small corpus read 0.0)
+    seconds = sf.info(audio["u0"]).duration + sf.info(audio["stereo"]).duration
+    assert summary["hours"] == round(seconds / 3600, 4)
     rejected = [json.loads(line) for line in (out / "train.rejected.jsonl").read_text().splitlines()]
     assert {r["id"]: r["reason"] for r in rejected}["a_6"] == "unreadable audio"
 
@@ -481,6 +494,7 @@ def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refus
     (data / "wav.scp").write_text(f"rec1 {audio['u0']}\n")
     (data / "text").write_text("u1 hello\n")
     for segments, message in (("u1 rec1 0.8 0.2\n", "ends at 0.2 s, not after its start 0.8 s"),
+                              ("u1 rec1 0.5 0.5\n", "ends at 0.5 s, not after its start 0.5 s"),  # empty
                               ("u1 rec1\n", "expected: recording start end")):  # fmt: skip
         (data / "segments").write_text(segments)
         proc = subprocess.run([*ASR, "data", "prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out",

@@ -717,6 +717,17 @@ def test_stm_speakers_with_spaces_stay_one_field():
     assert stm_lines([{**row, "id": "x7_u1", "speaker": ""}], str.lower)[0].split()[2] == "x7"  # as asr score
 
 
+def test_a_word_the_normaliser_splits_shares_its_time_in_the_ctm():
+    """A mutation review: every part of a split word could start at the word's start and pass."""
+    from asr.decode.sclite_files import ctm_lines
+    from asr.text import get_normalizer
+
+    words = [{"word": "Rock-n-roll", "start": 0.5, "end": 1.1}, {"word": "x", "start": 2, "end": 2}]
+    row = {"id": "u1", "words": words}
+    assert ctm_lines([row], get_normalizer("en")) == ["u1 1 0.500 0.200 rock", "u1 1 0.700 0.200 n",
+                                                      "u1 1 0.900 0.200 roll", "u1 1 2.000 0.000 x"]  # fmt: skip
+
+
 def test_nbest_lists_carry_their_scores(es, tmp_path):
     rows, _ = decode(es, tmp_path / "n", "--decoder", "beam_lm", "--lm", str(es["lm"]), "--nbest", "4")
     listed = [json.loads(line) for line in (tmp_path / "n" / "nbest.jsonl").read_text(encoding="utf-8").splitlines()]

@@ -1,0 +1,156 @@
+"""The leaderboard's numbers: which system is best in the paired tests, the WERs its table shows, which rows are
+flagged as not comparable, and results.csv against results.json, on decodes whose error counts are set by hand
+(one real `asr decode` of two utterances, copied and edited as the leaderboard checks them: seconds, no training)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from asr.data.cli import main as data_main
+from asr.decode.cli import main as decode_main
+from asr.leaderboard.cli import main as leaderboard_main
+
+MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
+NORMALIZER = "lower-nopunct@1"  # the shipped model's (asr_text.json): what its decode scores with
+# Word errors (all substitutions) per utterance, the two test utterances in id order, and the WER they make
+# (the utterances have 13 and 12 reference words: 25 in all). The best is neither first nor last by name.
+SYSTEMS = {
+    "team/alpha": ((3, 3), 0.24),  # 6 / 25
+    "team/bravo": ((1, 1), 0.08),  # 2 / 25: the best
+    "team/charlie": ((8, 8), 0.64),  # 16 / 25
+}
+
+
+@pytest.fixture(scope="module")
+def decode(tmp_path_factory) -> Path:
+    """One greedy decode of a two-utterance Spanish test set with the shipped tiny model."""
+    root = tmp_path_factory.mktemp("leaderboard")
+    synth = ["synth", "--langs", "es", "--hours", "0.02", "--noise-prob", "0", "--reverb-prob", "0"]
+    assert data_main([*synth, "--out", str(root / "data")]) == 0
+    manifest = root / "data" / "es" / "test.jsonl"
+    args = ["--model", str(MODEL), "--manifest", str(manifest), "--out", str(root / "decode"), "--no-cache"]
+    assert decode_main(args) == 0
+    return root / "decode"
+
+
+def _totals(counts: list[list[int]]) -> dict[str, float]:
+    """score.json's word totals of per-utterance [C, S, D, I] counts."""
+    c, s, d, i = (sum(column) for column in zip(*counts, strict=True))
+    return {"N": c + s + d, "C": c, "S": s, "D": d, "I": i, "E": s + d + i, "rate": (s + d + i) / (c + s + d)}
+
+
+def _system(decode: Path, folder: Path, model: str, errors: tuple[int, ...], normalizer: str = NORMALIZER) -> float:
+    """A copy of `decode` as another model's decode with `errors` substitutions per utterance (in id order),
+    scored with `normalizer`: results.json, its scores and score/score.json (utterances, speakers, totals) all
+    agree, as the leaderboard checks. Returns the WER."""
+    shutil.copytree(decode, folder)
+    score = json.loads((folder / "score" / "score.json").read_text(encoding="utf-8"))
+    ids = sorted(score["utterances"])
+    assert len(ids) == len(errors)
+    for utt, wrong in zip(ids, errors, strict=True):
+        words = sum(score["utterances"][utt]["word"][:3])  # C + S + D: the reference's words
+        score["utterances"][utt]["word"] = [words - wrong, wrong, 0, 0]
+    hyps = [json.loads(line) for line in (folder / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
+    speakers = {row["id"]: row["speaker"] for row in hyps}
+    for speaker, levels in score["speakers"].items():
+        levels["word"] |= _totals([score["utterances"][u]["word"] for u in ids if speakers[u] == speaker])
+    totals = _totals([score["utterances"][u]["word"] for u in ids])
+    score["word"] |= totals
+    score["normalizer"] = normalizer
+    (folder / "score" / "score.json").write_text(json.dumps(score), encoding="utf-8")
+    results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    results["wer"], results["normalizer"], results["model"]["path"] = totals["rate"], normalizer, model
+    results["scores"]["word"] |= totals
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    return totals["rate"]
+
+
+@pytest.fixture
+def systems(decode: Path, tmp_path: Path) -> Path:
+    """Three comparable systems (WER 24%, 8%, 64%) and a fourth, scored with another normaliser, at 0%."""
+    for model, (errors, wer) in SYSTEMS.items():
+        assert _system(decode, tmp_path / "decodes" / model.replace("/", "_"), model, errors) == pytest.approx(wer)
+    assert _system(decode, tmp_path / "decodes" / "odd", "team/odd", (0, 0), normalizer="none@1") == 0.0
+    return tmp_path / "decodes"
+
+
+def _sections(text: str) -> dict[str, str]:
+    """RESULTS.md's sections by heading."""
+    parts = text.split("\n## ")
+    return {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts[1:]}
+
+
+def test_paired_tests_name_the_lowest_wer_best_and_show_each_systems_wer(systems: Path, tmp_path: Path) -> None:
+    """A mutation review: the paired tests' best could be the worst system (max for min), and their best and
+    other WER columns could be swapped, with every test passing."""
+    board = tmp_path / "board"
+    assert leaderboard_main([str(systems), "--out", str(board), "--significance"]) == 0
+    section = next(v for k, v in _sections((board / "RESULTS.md").read_text(encoding="utf-8")).items()
+                   if k.startswith("Paired bootstrap tests"))  # fmt: skip
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in section.splitlines()
+            if line.startswith("| es/test")]  # fmt: skip
+    # the flagged 0% row (another normaliser) is neither best nor tested; bravo (8%) is best against the others;
+    # each of them has more errors than bravo in every utterance, so no resample finds it not worse: p < 0.001
+    assert sorted(rows) == [
+        ["es/test", "greedy (team/bravo, LM none)", "greedy (team/alpha, LM none)", "8.00", "24.00", "< 0.001"],
+        ["es/test", "greedy (team/bravo, LM none)", "greedy (team/charlie, LM none)", "8.00", "64.00", "< 0.001"],
+    ]
+
+
+def test_only_the_row_scored_unlike_the_majority_is_flagged(systems: Path, tmp_path: Path) -> None:
+    """A mutation review: a column's setting taken from its least common rows flagged the three majority rows
+    as not comparable (and left the odd one unflagged), with every test passing."""
+    board = tmp_path / "board"
+    assert leaderboard_main([str(systems), "--out", str(board)]) == 0
+    rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
+    assert {r["model"]: bool(r["flag"]) for r in rows} == {
+        "team/alpha": False,
+        "team/bravo": False,
+        "team/charlie": False,
+        "team/odd": True,
+    }
+    flag = f"es/test: normaliser none@1, scoring sclite (the column uses {NORMALIZER}, sclite)"
+    assert next(r["flag"] for r in rows if r["model"] == "team/odd") == flag
+    text = (board / "RESULTS.md").read_text(encoding="utf-8")
+    table = _sections(text)["WER / CER (%)"]
+    marked = [line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| team/") and "†" in line]
+    assert marked == ["team/odd"]
+    assert f"es/test: {NORMALIZER}, sclite." in table and f"- {flag}" in table
+    with open(board / "results.csv", encoding="utf-8", newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    assert {r["model"]: r["flags"] for r in csv_rows} == {
+        "team/alpha": "",
+        "team/bravo": "",
+        "team/charlie": "",
+        "team/odd": flag,
+    }
+
+
+def test_results_csv_holds_wer_in_percent_as_results_json_and_results_md(systems: Path, tmp_path: Path) -> None:
+    """A mutation review: results.csv could write WER as a fraction (0.2400) under a header and README that
+    give it in percent, with every test passing; it must be 100 x results.json's fraction, RESULTS.md's figure."""
+    board = tmp_path / "board"
+    assert leaderboard_main([str(systems), "--out", str(board)]) == 0
+    with open(board / "results.csv", encoding="utf-8", newline="") as f:
+        csv_rows = {r["model"]: r for r in csv.DictReader(f)}
+    assert {model: row["es/test WER"] for model, row in csv_rows.items()} == {
+        "team/alpha": "24.0000",
+        "team/bravo": "8.0000",
+        "team/charlie": "64.0000",
+        "team/odd": "0.0000",
+    }
+    json_rows = {r["model"]: r for r in json.loads((board / "results.json").read_text(encoding="utf-8"))}
+    assert set(json_rows) == set(csv_rows)
+    table = _sections((board / "RESULTS.md").read_text(encoding="utf-8"))["WER / CER (%)"]
+    shown = {cells[1].strip(): cells[5].strip() for cells in (line.split("|") for line in table.splitlines())
+             if len(cells) > 5 and cells[1].strip().startswith("team/")}  # fmt: skip
+    for model, row in csv_rows.items():
+        for metric in ("wer", "cer"):
+            assert float(row[f"es/test {metric.upper()}"]) == pytest.approx(100 * json_rows[model][metric], abs=1e-4)
+        assert shown[model].removesuffix(" †") == f"{float(row['es/test WER']):.2f}"
+    assert json_rows["team/bravo"]["wer"] == pytest.approx(0.08)  # results.json: fractions, as the README says
