@@ -65,8 +65,8 @@ def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
 
 
 def check_order(order: int, longest_sentence: int, texts: list[Path]) -> None:
-    """`InputError` unless KenLM can build an `order`-gram model from the `texts`, whose longest sentence has
-    `longest_sentence` words."""
+    """`InputError` unless the `texts`, whose longest sentence has `longest_sentence` words, hold n-grams of
+    `order`: KenLM would build the model (lmplz writes "ngram 4=0"), but with no n-gram of its order."""
     if not 2 <= order <= MAX_ORDER:
         raise InputError(f"--order {order}: KenLM builds orders 2 to {MAX_ORDER} (its binary needs bigrams)")
     if longest_sentence + 2 < order:  # with <s> and </s>, a sentence of k words holds (k+2)-grams at most

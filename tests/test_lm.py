@@ -458,3 +458,148 @@ def test_a_transformer_lm_checkpoint_on_a_full_disk_is_one_line_and_leaves_no_pa
     err = capsys.readouterr().err
     assert f"error: {tmp_path / 'lm.checkpoint' / 'state.pt'}: not written: [enforce fail" in err
     assert "Traceback" not in err and list((tmp_path / "lm.checkpoint").iterdir()) == []
+
+
+def _normalized_lines(path, normalizer: str = "en") -> list[str]:
+    """The non-empty lines of `path` through the normaliser, whitespace collapsed (as the LMs read them)."""
+    from asr.text import get_normalizer
+
+    normalize = get_normalizer(normalizer)
+    lines = (" ".join(normalize(line).split()) for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
+
+
+def _kenlm_figures(model_path, sentences: list[str]) -> dict:
+    """Corpus figures from KenLM's own scores, as its `query` program counts them: every token after <s>
+    (the words and </s>) in the perplexity; without OOVs, their scores and their count left out."""
+    import kenlm
+
+    model = kenlm.Model(str(model_path))
+    total = known_total = 0.0
+    words = oov = tokens = 0
+    for sentence in sentences:
+        scores = list(model.full_scores(sentence, bos=True, eos=True))
+        assert len(scores) == len(sentence.split()) + 1  # the words and </s>
+        words += len(sentence.split())
+        tokens += len(scores)
+        flagged = sum(is_oov for _, _, is_oov in scores)
+        assert flagged == sum(word not in model for word in sentence.split())  # OOV: a word out of the vocabulary
+        oov += flagged
+        total += sum(log10_prob for log10_prob, _, _ in scores)
+        known_total += sum(log10_prob for log10_prob, _, is_oov in scores if not is_oov)
+    # one sentence: the same definition as kenlm.Model.perplexity (words + </s>)
+    first = sentences[0]
+    one = sum(lp for lp, _, _ in model.full_scores(first, bos=True, eos=True)) / (len(first.split()) + 1)
+    assert 10 ** (-one) == pytest.approx(model.perplexity(first), rel=1e-6)
+    assert tokens == words + len(sentences)
+    perplexity, no_oov = 10 ** (-total / tokens), 10 ** (-known_total / (tokens - oov))
+    return {"sentences": len(sentences), "words": words, "oov": oov, "oov_rate": oov / words,
+            "perplexity": perplexity, "perplexity_no_oov": no_oov}  # fmt: skip
+
+
+def test_ngram_perplexity_and_oov_rate_are_kenlms_own(english, tmp_path, capsys):
+    """A mutation review: nothing checked the n-gram figures' values. Counting </s> as a word as well as a token
+    (dev perplexity 5.46 -> 4.12) and an OOV rate over tokens instead of words both passed. Here lm.json's dev
+    figures and `asr lm ppl`'s are KenLM's own, computed from `kenlm.Model.full_scores` on the ARPA file."""
+    root, lm = english["root"], english["lm"]
+    built = json.loads((lm / "lm.json").read_text(encoding="utf-8"))["dev"]
+    expected = _kenlm_figures(lm / "lm.arpa", _normalized_lines(root / "dev.txt"))
+    assert expected["oov"] > 0 and expected["perplexity"] > expected["perplexity_no_oov"]
+    for key in ("sentences", "words", "oov"):
+        assert built[key] == expected[key], key
+    for key in ("oov_rate", "perplexity", "perplexity_no_oov"):
+        assert built[key] == pytest.approx(expected[key], rel=1e-5), key
+    # by hand: 2 OOV words of 15 (17 tokens with the two </s>)
+    text = tmp_path / "t.txt"
+    text.write_text("It is not what you have.\nThe zzyzx is in the qwxvb of all people!\n", encoding="utf-8")
+    capsys.readouterr()
+    assert lm_main(["ppl", "--lm", str(lm), "--text", str(text)]) == 0
+    said = json.loads(capsys.readouterr().out)
+    expected = _kenlm_figures(lm / "lm.arpa", ["it is not what you have", "the zzyzx is in the qwxvb of all people"])
+    assert (said["words"], said["oov"], expected["words"], expected["oov"]) == (15, 2, 15, 2)
+    assert said["oov_rate"] == pytest.approx(2 / 15)
+    for key in ("perplexity", "perplexity_no_oov"):
+        assert said[key] == pytest.approx(expected[key], rel=1e-5), key
+
+
+def test_transformer_lm_perplexity_is_per_token_as_kenlm_counts(english, tmp_path, capsys):
+    """A mutation review: the Transformer LM's perplexity divided by the words alone (16.09 -> 32.22) and no test
+    saw it; compared with the n-gram's it must count as KenLM does, words + </s> per sentence. Here the folder
+    `asr lm train` wrote is scored with transformers directly: exp of the mean negative log-likelihood of every
+    token after <s> (the words and </s>), OOV words as <unk>; without OOVs, the <unk> tokens' scores left out."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root, out, dev = english["root"], tmp_path / "neural", tmp_path / "dev.txt"
+    dev.write_text("".join((root / "dev.txt").read_text(encoding="utf-8").splitlines(keepends=True)[:60]))
+    args = ["train", "--text", str(root / "train.txt"), "--normalize", "en", "--dev", str(dev), "--max-steps", "20"]
+    assert lm_main([*args, "--out", str(out)]) == 0
+    built = json.loads((out / "lm.json").read_text(encoding="utf-8"))["dev"]
+    capsys.readouterr()
+    assert lm_main(["ppl", "--lm", str(out), "--text", str(dev)]) == 0
+    said = json.loads(capsys.readouterr().out)
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(out).eval(), AutoTokenizer.from_pretrained(out)
+    unk = tokenizer.unk_token_id
+    total, known, tokens, words, oov = 0.0, 0.0, 0, 0, 0
+    sentences = _normalized_lines(dev)
+    for sentence in sentences:
+        ids = tokenizer(sentence, add_special_tokens=False).input_ids
+        assert len(ids) == len(sentence.split())  # a word-level tokenizer: a token a word
+        ids = [tokenizer.bos_token_id, *ids, tokenizer.eos_token_id]
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0, :-1].double(), -1)
+        scores = logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:])]
+        total += float(scores.sum())
+        known += float(scores[torch.tensor(ids[1:]) != unk].sum())
+        tokens += len(ids) - 1
+        words += len(ids) - 2
+        oov += ids.count(unk)
+    assert tokens == words + len(sentences) and oov > 0
+    perplexity, no_oov = math.exp(-total / tokens), math.exp(-known / (tokens - oov))
+    expected = {"sentences": len(sentences), "words": words, "oov": oov, "oov_rate": oov / words,
+                "perplexity": perplexity, "perplexity_no_oov": no_oov}  # fmt: skip
+    for result in (built, said):
+        for key in ("sentences", "words", "oov"):
+            assert result[key] == expected[key], key
+        for key in ("oov_rate", "perplexity", "perplexity_no_oov"):
+            assert result[key] == pytest.approx(expected[key], rel=1e-4), key
+
+
+def test_the_shortest_sentences_kenlm_builds_an_order_from(tmp_path, capsys):
+    """A mutation review: the order check `longest + 2 < order` made `longest + 1 < order` refused `--order 4` on
+    2-word sentences, which KenLM builds (<s> a b </s> is a 4-gram), and no test saw it. A sentence of k words is
+    k + 2 tokens: 1-word sentences hold trigrams (order 3 builds) but no 4-gram (lmplz writes an empty 4-gram
+    section: refused, by name)."""
+    import kenlm
+
+    text = tmp_path / "text.txt"
+    args = ["build", "--text", str(text), "--normalize", "lower-nopunct"]
+    text.write_text("hello world\nfoo bar\nhello bar\n", encoding="utf-8")
+    assert lm_main([*args, "--order", "4", "--out", str(tmp_path / "two")]) == 0
+    info = json.loads((tmp_path / "two" / "lm.json").read_text(encoding="utf-8"))
+    assert info["order"] == 4 and info["ngrams"]["4"] == 3  # <s> hello world </s>, <s> foo bar </s>, ...
+    assert kenlm.Model(str(tmp_path / "two" / "lm.bin")).order == 4
+    text.write_text("hello\nworld\nhello\n", encoding="utf-8")
+    assert lm_main([*args, "--order", "3", "--out", str(tmp_path / "one")]) == 0
+    assert json.loads((tmp_path / "one" / "lm.json").read_text(encoding="utf-8"))["ngrams"]["3"] == 2
+    capsys.readouterr()
+    assert lm_main([*args, "--order", "4", "--out", str(tmp_path / "one4")]) == 2
+    assert f"--order 4 needs sentences of at least 2 words; the longest of {text} has 1" in capsys.readouterr().err
+    assert not (tmp_path / "one4").exists()
+
+
+def test_prune_takes_one_threshold_per_order(english, tmp_path, capsys):
+    """A mutation review: the thresholds check `>` made `>=` refused `--order 3 --prune 0,0,1` (lmplz takes one
+    threshold per order), and no test saw it. It builds, pruning singleton trigrams; four thresholds for an
+    order-3 model are refused as lmplz refuses them."""
+    train = english["root"] / "train.txt"
+    args = ["build", "--text", str(train), "--order", "3", "--normalize", "en"]
+    assert lm_main([*args, "--prune", "0,0,1", "--out", str(tmp_path / "pruned")]) == 0
+    info = json.loads((tmp_path / "pruned" / "lm.json").read_text(encoding="utf-8"))
+    full = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))  # the same text, not pruned
+    assert info["options"]["prune"] == [0, 0, 1] and info["order"] == 3
+    assert 0 < info["ngrams"]["3"] < full["ngrams"]["3"] and info["ngrams"]["1"] == full["ngrams"]["1"]
+    capsys.readouterr()
+    assert lm_main([*args, "--prune", "0,0,1,1", "--out", str(tmp_path / "over")]) == 2
+    assert "--prune has 4 thresholds for an order-3 model" in capsys.readouterr().err
+    assert not (tmp_path / "over").exists()
