@@ -24,15 +24,20 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
     check_not_current(out, option)
     out = out.resolve() if out.is_symlink() else out.absolute()  # the partial folder beside the target
     partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    writable_dir(partial, option)
-    try:
-        with writing(out):
-            result = write(partial)
-            replace_folder(partial, out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    # held while written: two commands writing one `out` emptied each other's partial folder (both failed)
+    with writing_alone(partial, option, shown=out):
+        for leftover in partial.iterdir():  # of a write that was killed
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+        try:
+            with writing(out):
+                result = write(partial)
+                replace_folder(partial, out)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
     return result
 
 
@@ -94,18 +99,20 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
 
 
 @contextlib.contextmanager
-def writing_alone(folder: Path, option: str) -> Iterator[None]:
+def writing_alone(folder: Path, option: str, shown: Path | None = None) -> Iterator[None]:
     """Holds an exclusive lock on the folder `folder` (made here) while this command writes in it: another
-    command writing there meanwhile is refused, naming it (two trainings in one output_dir both reported
-    success, their logs interleaved beside the model of one of them). The lock (flock, on the folder itself:
-    nothing is written) ends with the process, however it ends."""
+    command writing there meanwhile is refused, naming it (or `shown`, the output it is written for) (two
+    trainings in one output_dir both reported success, their logs interleaved beside the model of one of
+    them). The lock (flock, on the folder itself: nothing is written) ends with the process, however it ends."""
     fd = os.open(writable_dir(folder, option), os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise InputError(f"{option} {folder}: another command is writing there now; wait for it to end, or "
-                             f"give another {option}") from None  # fmt: skip
+            if os.fstat(fd).st_ino != os.stat(folder).st_ino:  # the holder moved it away (write_whole) and ended
+                raise BlockingIOError
+        except (BlockingIOError, FileNotFoundError):
+            raise InputError(f"{option} {shown or folder}: another command is writing there now; wait for it to "
+                             f"end, or give another {option}") from None  # fmt: skip
         yield
     finally:
         os.close(fd)

@@ -603,3 +603,20 @@ def test_prune_takes_one_threshold_per_order(english, tmp_path, capsys):
     assert lm_main([*args, "--prune", "0,0,1,1", "--out", str(tmp_path / "over")]) == 2
     assert "--prune has 4 thresholds for an order-3 model" in capsys.readouterr().err
     assert not (tmp_path / "over").exists()
+
+
+def test_a_second_build_into_an_out_being_written_is_refused(english, tmp_path, capsys):
+    """A review: two `asr lm build` into one --out emptied each other's partial folder (lmplz aborted in one, a
+    file went missing in the other). The partial folder is held while it is written; a second build is refused
+    and leaves the first one's work alone, and a build after it replaces the LM whole."""
+    from asr.folders import writing_alone
+
+    out = tmp_path / "lm"
+    args = ["build", "--text", str(english["root"] / "train.txt"), "--order", "2", "--normalize", "en"]
+    with writing_alone(tmp_path / "lm.partial", "--out"):  # as the first build holds it
+        (tmp_path / "lm.partial" / "lm.arpa").write_text("the first build's\n")
+        assert lm_main([*args, "--out", str(out)]) == 2
+        assert (tmp_path / "lm.partial" / "lm.arpa").read_text() == "the first build's\n" and not out.exists()
+    assert f"--out {out}: another command is writing there now" in capsys.readouterr().err
+    assert lm_main([*args, "--out", str(out)]) == 0  # the killed build's leftovers cleared
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lm"] and (out / "lm.json").is_file()
