@@ -4,6 +4,7 @@ checkpoints, manifests, score reports) never see half-written."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -113,6 +114,9 @@ def writing_alone(folder: Path, option: str, shown: Path | None = None) -> Itera
         except (BlockingIOError, FileNotFoundError):
             raise InputError(f"{option} {shown or folder}: another command is writing there now; wait for it to "
                              f"end, or give another {option}") from None  # fmt: skip
+        except OSError as err:  # a file system without locks (some FUSE mounts): written unheld, as before locks
+            if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
         yield
     finally:
         os.close(fd)

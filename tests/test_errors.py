@@ -224,6 +224,22 @@ def test_write_errors_name_their_file_and_other_errors_keep_their_own(tmp_path):
         assert caught.value is err
 
 
+def test_a_folder_on_a_file_system_without_locks_is_written_unheld(tmp_path, monkeypatch):
+    """Locks (a second writer refused) where the file system has them; where it has none (some FUSE mounts
+    answer flock with ENOLCK or EOPNOTSUPP) a command writes as it did before locks, rather than failing."""
+    import errno
+    import fcntl
+
+    from asr.folders import write_whole
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    assert write_whole(tmp_path / "out", lambda folder: (folder / "a").write_text("x")) == 1
+    assert (tmp_path / "out" / "a").read_text() == "x" and not (tmp_path / "out.partial").exists()
+
+
 def test_an_os_error_names_its_files_as_text(capsys):
     """A review: `asr lm attach` on a full disk named a file given as bytes as b'/.../lm.bin'."""
     from asr.errors import run_reporting_errors
