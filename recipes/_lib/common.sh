@@ -270,8 +270,13 @@ begin_recipe() {
     # one run at a time on an EXP: a second found the first one's stages done and trained into its folder (held
     # on fd 9 until this run and every process it started end, however they end)
     exec 9<"$exp"
-    flock -n 9 || { echo "$0: --exp $exp: another run is using it now; wait for it to end, or give another --exp" >&2
-        exit 2; }
+    # 75: held by another run; any other failure: a file system without locks (some FUSE mounts), where the
+    # recipe runs unheld rather than refusing every run
+    flock -n -E 75 9 || {
+        (($? != 75)) || { echo "$0: --exp $exp: another run is using it now; wait for it to end, or give another" \
+            "--exp" >&2; exit 2; }
+        echo "$0: note: --exp $exp cannot be locked here (no locks on its file system?): a second run on it at" \
+            "the same time would not be refused" >&2; }
     LOG_FILE="$exp/logs/run.$(date +%Y%m%d-%H%M%S).log"
     exec > >(tee -a "$LOG_FILE") 2>&1
     if ((num_processes > 1)); then
