@@ -352,11 +352,11 @@ class CTCInference:
                 start = time.perf_counter()
                 outputs = self._batch_log_probs([self.checked(u, audio(u)) for u in batch], batch_seconds)
                 seconds = time.perf_counter() - start
-                batch_audio = max(sum(u.duration for u in batch), 1e-9)
+                batch_audio = sum(u.duration for u in batch)
                 for utt, logprobs in zip(batch, outputs, strict=True):
                     post.logprobs[utt.id] = logprobs
-                    post.am_seconds[utt.id] = seconds * utt.duration / batch_audio
-                done += sum(u.duration for u in batch)
+                    post.am_seconds[utt.id] = seconds * utt.duration / max(batch_audio, 1e-9)
+                done += batch_audio
                 bar.update(round(done) - bar.n)  # each batch's rounded seconds added up ran past the total
         self.model.train(was_training)
         return post
