@@ -17,7 +17,6 @@ import math
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -304,14 +303,10 @@ class Trainer:
     # batches ---------------------------------------------------------------------------------------------
     def _inputs(self, examples: list[Example]) -> dict:
         """The padded batch of train examples for the model."""
-        inputs = self._features(self._together(lambda: [self.audio.get(ex) for ex in examples]))
+        inputs = self._features(raised_together(lambda: [self.audio.get(ex) for ex in examples], self.acc))
         if self.feature_cache:
             self.feature_cache.prepare([ex.key for ex in examples], inputs)
         return inputs
-
-    def _together(self, read: Callable[[], list | None]) -> list | None:
-        """`read()` in every process; audio that cannot be read in any of them stops them all with its line."""
-        return raised_together(read, self.acc)
 
     def _features(self, arrays: list) -> dict:
         """A padded batch of audio arrays for the model (zero-padded without masks for group-norm models, as
@@ -581,9 +576,9 @@ class Trainer:
         elif self.acc.is_main_process:  # an earlier run's best/ would be adopted by this run's resume, or kept
             shutil.rmtree(self.out / "best", ignore_errors=True)
         if self.dev:  # its audio read now (and kept), not at the first evaluation, up to eval_steps steps later
-            self._together(lambda: self._read_checked(self.dev))
+            raised_together(lambda: self._read_checked(self.dev), self.acc)
         if self.test:  # read now and again at the end: kept, it would hold memory through the whole run
-            self._together(lambda: self._read_checked(self.test, keep=False))
+            raised_together(lambda: self._read_checked(self.test, keep=False), self.acc)
         # after the reads: a run refused for its audio left its TensorBoard log in an otherwise empty output_dir
         self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
         self._first_step = self.state.step
