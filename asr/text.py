@@ -22,7 +22,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -42,6 +42,9 @@ class Normalizer:
     description: str
     fn: Callable[[str], str]
     ignore: str = ""
+    #: ignore compared canonically (text and `ignore` in NFC, an ignored mark also inside a precomposed letter);
+    #: False for the versions made before, which removed the characters as typed
+    canonical_ignore: bool = True
     _table: dict[int, None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -51,20 +54,51 @@ class Normalizer:
 
     def ignoring(self, chars: str) -> Normalizer:
         """The same normaliser that first removes each of `chars` (as transformers' ``chars_to_ignore``)."""
+        if self.canonical_ignore:
+            chars = unicodedata.normalize("NFC", chars)  # é typed e + U+0301 is one character, not e and a mark
         chars = "".join(sorted(set(self.ignore + chars)))
         return replace(self, ignore=chars, _table=dict.fromkeys(map(ord, chars)))
 
     def __call__(self, text: str) -> str:
-        return self.fn(text.translate(self._table) if self._table else text)
+        if not self._table:
+            return self.fn(text)
+        if not self.canonical_ignore:
+            return self.fn(text.translate(self._table))
+        return self.fn(_without(unicodedata.normalize("NFC", text), self.ignore, self._table))
 
 
-def _lower_nopunct(text: str, apostrophes: str, keep: str = "", drop_format: bool = False) -> str:
+def _without(text: str, ignore: str, table: dict[int, None]) -> str:
+    """NFC `text` without the characters of `ignore`; an ignored mark (harakat, nukta, an accent) goes from
+    inside a precomposed letter too, so that a text typed composed or decomposed gives one result."""
+    marks = {ch for ch in ignore if unicodedata.category(ch)[0] == "M"}
+    if marks:
+        decomposed = "".join(ch for ch in unicodedata.normalize("NFD", text) if ch not in marks)
+        text = unicodedata.normalize("NFC", decomposed)
+    return text.translate(table)
+
+
+_ZWSP = "\u200b"  # a zero-width space: a word boundary in Thai, Lao, Khmer and Burmese text (since @5 and @3)
+_HEBREW_MARKS = "\u05f3\u05f4"  # geresh and gershayim, inside words (ג׳ורג׳, צה״ל): removed as apostrophes
+_HEBREW_QUOTE = re.compile('(?<=[\u05d0-\u05ea])"(?=[\u05d0-\u05ea])')  # " typed for gershayim (צה"ל)
+
+
+def _canonical_lower(text: str, version: int) -> str:
+    """Lower-cased NFC `text`; since the versions with it (`version` True), the zero-width space is a space and
+    the lower case is composed again (Ϊ́ lower-cased is ϊ and a separate accent, where ΐ typed is one letter)."""
     text = unicodedata.normalize("NFC", text).lower()
+    return unicodedata.normalize("NFC", text.replace(_ZWSP, " ")) if version else text
+
+
+def _lower_nopunct(text: str, apostrophes: str, keep: str = "", drop_format: bool = False, version: int = 4) -> str:
+    text = _canonical_lower(text, version >= 5)
+    if version >= 5:
+        text, apostrophes = _HEBREW_QUOTE.sub("", text), apostrophes + _HEBREW_MARKS
+    spaced = "PS" if version >= 5 else "P"  # symbols ($ + = emoji) too since @5, as the language normalisers
     chars = []
     for ch in text:
         if ch in apostrophes or (drop_format and unicodedata.category(ch) == "Cf"):
             continue
-        chars.append(" " if unicodedata.category(ch).startswith("P") and ch not in keep else ch)
+        chars.append(" " if unicodedata.category(ch)[0] in spaced and ch not in keep else ch)
     return " ".join("".join(chars).split())
 
 
@@ -74,9 +108,10 @@ def _word_char(ch: str) -> bool:
 
 
 def _language(
-    text: str, keep_apostrophe: bool, char_map: dict[int, str], version: int = 2, case_map: dict[int, str] | None = None
+    text: str, keep_apostrophe: bool, char_map: dict[int, str], version: int = 3, case_map: dict[int, str] | None = None
 ) -> str:
-    text = unicodedata.normalize("NFC", text).translate(case_map or {}).lower().translate(char_map)
+    text = _canonical_lower(unicodedata.normalize("NFC", text).translate(case_map or {}), version >= 3)
+    text = text.translate(char_map)
     if version >= 2:  # format characters go first, so that they cannot split a word at an apostrophe
         text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     inner = _word_char if version >= 2 else str.isalpha  # v1: letters only (digits, matras, ⁇ split words)
@@ -95,40 +130,50 @@ def _language(
     return " ".join("".join(chars).split())
 
 
-_LANGUAGES: dict[str, tuple[str, bool, dict[int, str]]] = {
-    "en": ("English", True, {}),
-    "fi": ("Finnish", False, {}),
-    "de": ("German", False, {}),
-    "es": ("Spanish", False, {}),
-    "fr": ("French", True, {}),
-    "it": ("Italian", True, {}),
-    "ru": ("Russian", False, {ord("ё"): "е"}),
-    "hi": ("Hindi", False, {}),
-    "tr": ("Turkish", False, {}),
-    "az": ("Azerbaijani", False, {}),
-}
+#: code: language, apostrophes kept inside words, letters written otherwise (after lower-casing) and what that says
+_LANGUAGES: dict[str, tuple[str, bool, dict[int, str], str]] = {
+    "en": ("English", True, {}, ""),
+    "fi": ("Finnish", False, {}, ""),
+    "de": ("German", False, {}, ""),
+    "es": ("Spanish", False, {}, ""),
+    "fr": ("French", True, {}, ""),
+    "it": ("Italian", True, {}, ""),
+    "ru": ("Russian", False, {ord("ё"): "е"}, "ё written е"),
+    "hi": ("Hindi", False, {}, ""),
+    "tr": ("Turkish", False, {}, ""),
+    "az": ("Azerbaijani", False, {}, ""),
+    # tatweel (a letter by Unicode, a stretch of the line in writing) and the other language's forms of yeh and kaf
+    "ar": ("Arabic", False, {ord("ـ"): "", ord("ی"): "ي", ord("ک"): "ك"}, "tatweel removed, Persian ی ک written ي ك"),
+    "fa": ("Persian", False, {ord("ـ"): "", ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک"},
+           "tatweel removed, Arabic ي ى ك written ی ی ک"),
+}  # fmt: skip
+
+#: the version each language's normaliser started at (1 where not named)
+_FIRST_VERSION = {"tr": 2, "az": 2, "ar": 3, "fa": 3}
 
 #: upper-case letters whose lower case is the language's own, mapped before lower-casing (İ is i, I is ı: the
 #: language-blind lower case made İstanbul i + a combining dot, another word than istanbul)
 _CASE_MAPS: dict[str, dict[int, str]] = {code: {ord("İ"): "i", ord("I"): "ı"} for code in ("tr", "az")}
 
 
-def _language_normalizer(code: str, version: int = 2) -> Normalizer:
-    language, keep_apostrophe, char_map = _LANGUAGES[code]
+_LANGUAGE_CHANGES = {
+    2: "; since @2 the unknown-token symbol ⁇ stays inside its word and an apostrophe between digits, marks or "
+    "letters is inside a word (format characters dropped first)",
+    3: "; since @3 ignored characters are compared canonically (an ignored mark goes from precomposed letters too), "
+    "the zero-width space is a space and the lower case is composed again",
+}
+
+
+def _language_normalizer(code: str, version: int = 3) -> Normalizer:
+    language, keep_apostrophe, char_map, mapped = _LANGUAGES[code]
     apostrophes = "kept inside words" if keep_apostrophe else "removed"
-    changes = (
-        "; since @2 the unknown-token symbol ⁇ stays inside its word and an apostrophe between digits, marks or "
-        "letters is inside a word (format characters dropped first)"
-        if version >= 2
-        else ""
-    )
     return Normalizer(
         code,
         version,
         f"{language}: NFC, lower case, punctuation and symbols to spaces, apostrophes {apostrophes}"
-        + (", ё written е" if char_map else "")
+        + (f", {mapped}" if mapped else "")
         + (", İ lower-cased i and I ı" if code in _CASE_MAPS else "")
-        + changes,
+        + "".join(text for since, text in _LANGUAGE_CHANGES.items() if version >= since),
         partial(
             _language,
             keep_apostrophe=keep_apostrophe,
@@ -136,6 +181,7 @@ def _language_normalizer(code: str, version: int = 2) -> Normalizer:
             version=version,
             case_map=_CASE_MAPS.get(code),
         ),
+        canonical_ignore=version >= 3,
     )
 
 
@@ -143,14 +189,15 @@ def _language_normalizer(code: str, version: int = 2) -> Normalizer:
 NORMALIZERS: dict[str, Normalizer] = {
     n.name: n
     for n in (
-        Normalizer("none", 1, "text as given", lambda text: text),
+        Normalizer("none", 1, "text as given", lambda text: text, canonical_ignore=False),
         Normalizer(
             "lower-nopunct",
-            4,
-            "Unicode NFC, lower case, apostrophes (' \u2019 \u02bc \u2018 ` \u00b4) and format characters (Unicode "
-            "Cf: zero-width spaces and joiners, soft hyphens) removed, other punctuation (Unicode P*) but the "
-            "unknown-token symbol \u2047 turned into spaces, whitespace collapsed",
-            partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL, drop_format=True),
+            5,
+            "Unicode NFC, lower case, apostrophes (' \u2019 \u02bc \u2018 ` \u00b4, Hebrew geresh and gershayim "
+            'and " between Hebrew letters) and format characters (Unicode Cf: zero-width joiners, soft hyphens) '
+            "removed, punctuation and symbols (Unicode P* and S*) but the unknown-token symbol \u2047 and the "
+            "zero-width space turned into spaces, whitespace collapsed; ignored characters compared canonically",
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL, drop_format=True, version=5),
         ),
         *(_language_normalizer(code) for code in _LANGUAGES),
     )
@@ -166,20 +213,35 @@ EARLIER_VERSIONS: dict[str, Normalizer] = {
             1,
             "as lower-nopunct@2, but \u2018 turned into a space and ` \u00b4 kept as letters",
             partial(_lower_nopunct, apostrophes=_APOSTROPHES[:3]),
+            canonical_ignore=False,
         ),
         Normalizer(
             "lower-nopunct",
             2,
             "as lower-nopunct@3, but the unknown-token symbol \u2047 turned into a space (splitting its word)",
             partial(_lower_nopunct, apostrophes=_APOSTROPHES),
+            canonical_ignore=False,
         ),
         Normalizer(
             "lower-nopunct",
             3,
             "as lower-nopunct@4, but format characters (zero-width spaces and joiners, soft hyphens) kept as letters",
             partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL),
+            canonical_ignore=False,
         ),
-        *(_language_normalizer(code, version=1) for code in _LANGUAGES if code not in _CASE_MAPS),
+        Normalizer(
+            "lower-nopunct",
+            4,
+            "as lower-nopunct@5, but symbols (Unicode S*: $ + = emoji) and Hebrew geresh and gershayim kept as "
+            "letters, the zero-width space removed (joining two words), ignored characters removed as typed",
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL, drop_format=True),
+            canonical_ignore=False,
+        ),
+        *(
+            _language_normalizer(code, version)
+            for code in _LANGUAGES
+            for version in range(_FIRST_VERSION.get(code, 1), 3)
+        ),
     )
 }
 
@@ -211,6 +273,35 @@ def default_normalizer(lang: str) -> Normalizer:
     its language subtag, in any case (``en-US``, ``EN``, ``hi_IN``: en and hi; they fell back before)."""
     subtag = _subtag(lang)
     return (NORMALIZERS.get(subtag) if subtag in _LANGUAGES else None) or NORMALIZERS["lower-nopunct"]
+
+
+#: languages written without spaces between words (Chinese, Cantonese, Wu, Japanese, Thai, Lao, Khmer, Burmese,
+#: Tibetan): a "word" there is a phrase between punctuation, so their WER says little and CER is what is reported
+#: (the Chinese and Japanese recipes of ESPnet and icefall, sclite -c)
+UNSEGMENTED = frozenset({"zh", "yue", "wuu", "ja", "th", "lo", "km", "my", "bo"})
+
+
+def primary_metric(lang: str) -> str:
+    """``cer`` for a language written without spaces between words (`UNSEGMENTED`), else ``wer``: the score
+    that chooses among checkpoints and decoding weights."""
+    return "cer" if _subtag(lang) in UNSEGMENTED else "wer"
+
+
+#: the scripts of those languages, as Unicode names their letters
+_UNSEGMENTED_SCRIPTS = ("CJK ", "HIRAGANA", "KATAKANA", "HALFWIDTH KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR",
+                        "TIBETAN")  # fmt: skip
+
+
+def written_without_spaces(texts: Iterable[str]) -> bool:
+    """Whether most letters of `texts` are of a script written without spaces between words (Han, kana, Thai,
+    Lao, Khmer, Burmese, Tibetan): their WER counts phrases, and CER is the score to read."""
+    letters = Counter(
+        unicodedata.name(ch, "").startswith(_UNSEGMENTED_SCRIPTS)
+        for text in texts
+        for ch in text
+        if unicodedata.category(ch)[0] in "LM"
+    )
+    return letters[True] > letters[False]
 
 
 def _subtag(code: str) -> str:

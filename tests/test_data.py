@@ -537,7 +537,7 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--sampling-rate", "-5"], "-5"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--check", "nope.jsonl"], "nope.jsonl"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "model")], "holds a model"),
-        (vocab_main, ["--train", str(piped), "--out", str(tmp_path / "v")], "--normalize lower-nopunct@4+ignore=|"),
+        (vocab_main, ["--train", str(piped), "--out", str(tmp_path / "v")], "--normalize lower-nopunct@5+ignore=|"),
         # lower-nopunct keeps '<s>' (symbols, not punctuation): the tokenizer read it as its BOS token
         (vocab_main, ["--train", str(special), "--out", str(tmp_path / "v")], "'<s>', a special token"),
         # a processor is written whole: a folder of other files would be replaced
@@ -607,7 +607,7 @@ def test_a_mix_of_languages_needs_a_named_normalizer(tmp_path, audio, capsys):
         )
     assert not (tmp_path / "v").exists()
     assert vocab_main(["--train", str(manifest), "--out", str(tmp_path / "v"), "--normalize", "lower-nopunct"]) == 0
-    assert read_text_config(tmp_path / "v") == {"normalizer": "lower-nopunct@4", "lang": ""}  # not the first's "en"
+    assert read_text_config(tmp_path / "v") == {"normalizer": "lower-nopunct@5", "lang": ""}  # not the first's "en"
 
 
 def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_duration(tmp_path, audio, capsys):

@@ -20,6 +20,7 @@ from asr.decode.rescore import UNK_OFFSET
 from asr.errors import InputError
 from asr.scoring.align import UNITS
 from asr.scoring.cli import main as score_main
+from asr.text import primary_metric
 from lm.cli import main as lm_main
 from lm.folder import LMFolder
 from lm.neural import NeuralLM
@@ -222,6 +223,28 @@ def test_tuning_is_no_worse_than_the_defaults_on_dev(es, tmp_path):
                         "--alpha", str(best["alpha"]), "--beta", str(best["beta"])]) == 0  # fmt: skip
     dev = json.loads((tmp_path / "dev" / "results.json").read_text())
     assert (dev["wer"], dev["cer"]) == (best["dev_wer"], best["dev_cer"])
+    assert tuning["metric"] == "wer"  # the model's language is English
+    _, by_cer = decode(es, tmp_path / "cer", "--decoder", "beam_lm", "--lm", str(es["lm"]), "--tune", "alpha,beta",
+                       "--dev", str(es["dev"]), "--alpha-grid", "0,0.5,1,2", "--beta-grid", "0,1.5,3",
+                       "--tune-metric", "cer")  # fmt: skip
+    points, best = by_cer["tuning"]["points"], by_cer["tuning"]["best"]
+    assert by_cer["tuning"]["metric"] == "cer" and best["dev_cer"] == min(p["dev_cer"] for p in points)
+
+
+def test_tuning_lowers_cer_for_a_language_written_without_spaces_between_words():
+    """A Chinese or Thai "word" is a phrase between punctuation: WER chose the weights by whole phrases right."""
+    from asr.decode.tune import tune
+
+    wer, cer = {0.0: 0.9, 0.5: 1.0, 1.0: 0.95}, {0.0: 0.3, 0.5: 0.2, 1.0: 0.25}  # by hand: the two disagree
+    weights = ({"alpha": 0.5, "beta": 1.5}, {"alpha"}, {"alpha": tuple(wer)})
+    assert tune(lambda w: (wer[w["alpha"]], cer[w["alpha"]]), *weights)["best"]["alpha"] == 0.0
+    by_cer = tune(lambda w: (wer[w["alpha"]], cer[w["alpha"]]), *weights, metric="cer")
+    assert (by_cer["metric"], by_cer["best"]["alpha"]) == ("cer", 0.5)
+    tie = tune(lambda w: (wer[w["alpha"]], 0.2), *weights, metric="cer")  # CER flat: the lower WER
+    assert tie["best"]["alpha"] == 0.0
+    assert [primary_metric(c) for c in ("zh", "ja-JP", "th", "yue", "my", "en", "", "hi", "ko")] == [
+        "cer", "cer", "cer", "cer", "cer", "wer", "wer", "wer", "wer"
+    ]  # fmt: skip
 
 
 def test_tuning_ties_go_to_lower_cer_then_to_the_point_nearest_the_defaults():

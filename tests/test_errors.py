@@ -43,7 +43,7 @@ def w(tmp_path_factory) -> Path:
     (root / "po").mkdir()
     (root / "po" / "summary.json").write_text("[]")  # not a summary asr wrote
     (root / "nlm").mkdir()  # what `asr lm train` writes beside its weights
-    (root / "nlm" / "lm.json").write_text(json.dumps({"kind": "transformer", "normalizer": "es@2"}))
+    (root / "nlm" / "lm.json").write_text(json.dumps({"kind": "transformer", "normalizer": "es@3"}))
     greek = ["".join(chr(0x3B1 + (7 * i + j) % 24) for j in range(5)) for i in range(60)]  # words no model spells
     (root / "greek.txt").write_text("".join(" ".join(greek[(i + k) % 60] for k in range(8)) + "\n" for i in range(40)))
     assert asr_main(["model", "init", "--preset", "tiny", "--out", str(root / "m32")]) == 0

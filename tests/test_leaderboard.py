@@ -44,28 +44,32 @@ def _totals(counts: list[list[int]]) -> dict[str, float]:
     return {"N": c + s + d, "C": c, "S": s, "D": d, "I": i, "E": s + d + i, "rate": (s + d + i) / (c + s + d)}
 
 
-def _system(decode: Path, folder: Path, model: str, errors: tuple[int, ...], normalizer: str = NORMALIZER) -> float:
-    """A copy of `decode` as another model's decode with `errors` substitutions per utterance (in id order),
-    scored with `normalizer`: results.json, its scores and score/score.json (utterances, speakers, totals) all
-    agree, as the leaderboard checks. Returns the WER."""
-    shutil.copytree(decode, folder)
+def _system(
+    decode: Path, folder: Path, model: str, errors: tuple[int, ...], normalizer: str = NORMALIZER, level: str = "word"
+) -> float:
+    """A copy of `decode` as another model's decode with `errors` substitutions per utterance (in id order) at
+    `level` (word or char), scored with `normalizer`: results.json, its scores and score/score.json (utterances,
+    speakers, totals) all agree, as the leaderboard checks. Returns the level's rate."""
+    if not folder.exists():
+        shutil.copytree(decode, folder)
     score = json.loads((folder / "score" / "score.json").read_text(encoding="utf-8"))
     ids = sorted(score["utterances"])
     assert len(ids) == len(errors)
     for utt, wrong in zip(ids, errors, strict=True):
-        words = sum(score["utterances"][utt]["word"][:3])  # C + S + D: the reference's words
-        score["utterances"][utt]["word"] = [words - wrong, wrong, 0, 0]
+        units = sum(score["utterances"][utt][level][:3])  # C + S + D: the reference's words (characters)
+        score["utterances"][utt][level] = [units - wrong, wrong, 0, 0]
     hyps = [json.loads(line) for line in (folder / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
     speakers = {row["id"]: row["speaker"] for row in hyps}
     for speaker, levels in score["speakers"].items():
-        levels["word"] |= _totals([score["utterances"][u]["word"] for u in ids if speakers[u] == speaker])
-    totals = _totals([score["utterances"][u]["word"] for u in ids])
-    score["word"] |= totals
+        levels[level] |= _totals([score["utterances"][u][level] for u in ids if speakers[u] == speaker])
+    totals = _totals([score["utterances"][u][level] for u in ids])
+    score[level] |= totals
     score["normalizer"] = normalizer
     (folder / "score" / "score.json").write_text(json.dumps(score), encoding="utf-8")
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-    results["wer"], results["normalizer"], results["model"]["path"] = totals["rate"], normalizer, model
-    results["scores"]["word"] |= totals
+    results[{"word": "wer", "char": "cer"}[level]], results["normalizer"] = totals["rate"], normalizer
+    results["model"]["path"] = model
+    results["scores"][level] |= totals
     (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
     return totals["rate"]
 
@@ -97,9 +101,40 @@ def test_paired_tests_name_the_lowest_wer_best_and_show_each_systems_wer(systems
     # the flagged 0% row (another normaliser) is neither best nor tested; bravo (8%) is best against the others;
     # each of them has more errors than bravo in every utterance, so no resample finds it not worse: p < 0.001
     assert sorted(rows) == [
-        ["es/test", "greedy (team/bravo, LM none)", "greedy (team/alpha, LM none)", "8.00", "24.00", "< 0.001"],
-        ["es/test", "greedy (team/bravo, LM none)", "greedy (team/charlie, LM none)", "8.00", "64.00", "< 0.001"],
+        ["es/test", "WER", "greedy (team/bravo, LM none)", "greedy (team/alpha, LM none)", "8.00", "24.00", "< 0.001"],
+        [
+            "es/test",
+            "WER",
+            "greedy (team/bravo, LM none)",
+            "greedy (team/charlie, LM none)",
+            "8.00",
+            "64.00",
+            "< 0.001",
+        ],
     ]
+
+
+def test_a_set_written_without_spaces_is_bounded_and_tested_on_cer(decode: Path, tmp_path: Path) -> None:
+    """A Chinese or Thai "word" is a phrase: the intervals and the paired tests were on WER, which called the
+    system that gets one character of each phrase wrong the worse one."""
+    for model, words, chars in (("team/phrases", (1, 1), (9, 9)), ("team/letters", (3, 3), (2, 2))):
+        folder = tmp_path / "decodes" / model.replace("/", "_")
+        _system(decode, folder, model, words)
+        _system(decode, folder, model, chars, level="char")
+        hyp = folder / "hyp.jsonl"  # the same references in Chinese (all systems: one test set)
+        rows = [json.loads(line) for line in hyp.read_text(encoding="utf-8").splitlines()]
+        chinese = "".join(json.dumps(r | {"ref": "今天天气很好我们去公园吧"}) + "\n" for r in rows)
+        hyp.write_text(chinese, encoding="utf-8")
+    board = tmp_path / "board"
+    assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(board), "--significance"]) == 0
+    sections = _sections((board / "RESULTS.md").read_text(encoding="utf-8"))
+    table = next(v for k, v in sections.items() if k == "WER / CER (%) with 95% bootstrap intervals on CER (text "
+                 "written without spaces between words)")  # fmt: skip
+    cells = next(line for line in table.splitlines() if line.startswith("| team/letters")).split("|")[-3:-1]
+    assert "[" not in cells[0] and "[" in cells[1]  # WER bare, CER with its interval
+    paired = next(v for k, v in sections.items() if k.startswith("Paired bootstrap tests"))
+    row = next(line for line in paired.splitlines() if line.startswith("| es/test"))
+    assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["CER", "greedy (team/letters, LM none)"]
 
 
 def test_only_the_row_scored_unlike_the_majority_is_flagged(systems: Path, tmp_path: Path) -> None:

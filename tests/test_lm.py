@@ -40,7 +40,7 @@ def test_build_writes_a_loadable_kenlm_model(english):
 
     lm = english["lm"]
     info = json.loads((lm / "lm.json").read_text(encoding="utf-8"))
-    assert info["order"] == 3 and info["normalizer"] == "en@2" and info["text"]["sentences"] == 3000
+    assert info["order"] == 3 and info["normalizer"] == "en@3" and info["text"]["sentences"] == 3000
     assert set(info["ngrams"]) == {"1", "2", "3"} and all(n > 0 for n in info["ngrams"].values())
     words = (lm / "unigrams.txt").read_text(encoding="utf-8").split()
     assert len(words) == info["vocabulary"] > 1000 and not {"<s>", "</s>", "<unk>"} & set(words)
@@ -69,7 +69,7 @@ def test_in_domain_text_has_lower_perplexity_than_shuffled_text(english, capsys)
     assert lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(root / "dev.txt")]) == 0
     own = json.loads(capsys.readouterr().out)
     built = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
-    assert own["normalizer"] == "en@2" and own["perplexity"] == results["dev"]["perplexity"] == built["perplexity"]
+    assert own["normalizer"] == "en@3" and own["perplexity"] == results["dev"]["perplexity"] == built["perplexity"]
 
 
 def test_perplexity_with_another_normaliser_than_the_lms_is_refused(english, tmp_path, capsys):
@@ -77,10 +77,10 @@ def test_perplexity_with_another_normaliser_than_the_lms_is_refused(english, tmp
     text.write_text("THE CAT, IS ON THE MAT.\n", encoding="utf-8")
     assert lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(text), "--normalize", "none"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "normalised with en@2, not none" in err and len(err.splitlines()) == 1
+    assert "normalised with en@3, not none" in err and len(err.splitlines()) == 1
     text.write_text("!!! ...\n", encoding="utf-8")  # no words: refused, not a perplexity of null
     assert lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(text)]) == 2
-    assert "no words after normalisation (en@2)" in capsys.readouterr().err
+    assert "no words after normalisation (en@3)" in capsys.readouterr().err
 
 
 def test_lines_that_normalise_to_nothing_are_counted_and_named(tmp_path, capsys):
@@ -116,7 +116,7 @@ def test_every_text_option_counts_and_a_manifest_is_known_in_any_spelling(tmp_pa
     ("lines", "extra", "message"),
     [
         ("", [], "empty"),
-        ("!!! ???\n...\n", [], "no words left after normalisation with lower-nopunct@4"),
+        ("!!! ???\n...\n", [], "no words left after normalisation with lower-nopunct@5"),
         ("one two three\n", ["--order", "7"], "KenLM builds orders 2 to 6"),
         ("one two three\n", ["--order", "1"], "KenLM builds orders 2 to 6"),
         ("hello\nworld\n", ["--order", "5"], "needs sentences of at least 3 words; the longest of"),
@@ -201,7 +201,7 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     info = json.loads((out / "lm.json").read_text(encoding="utf-8"))
     ngram = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
     dev = info["dev"]
-    assert info["kind"] == "transformer" and info["normalizer"] == "en@2" and info["steps"] == 40
+    assert info["kind"] == "transformer" and info["normalizer"] == "en@3" and info["steps"] == 40
     assert info["epochs"] == round(40 * 32 / 3000, 2)  # sentences seen, not a started epoch counted whole
     # counted as KenLM counts: the same words, the same OOVs (the n-gram's vocabulary), </s> per sentence
     assert (dev["words"], dev["oov"], dev["sentences"]) == (ngram["words"], ngram["oov"], ngram["sentences"])

@@ -36,7 +36,7 @@ def test_the_paired_test_counts_substitutions_and_ties_as_not_better():
     "not better"). Found by a mutation review: swapped systems, a strict `<` and errors without S all passed."""
     wrong = {f"u{i}": [0, 1, 0, 0] for i in range(20)}
     right = {f"u{i}": [1, 0, 0, 0] for i in range(20)}
-    assert paired_bootstrap(wrong, right) == {"utterances": 20, "wer_a": 1.0, "wer_b": 0.0, "p_value": 0.0}
+    assert paired_bootstrap(wrong, right) == {"utterances": 20, "rate_a": 1.0, "rate_b": 0.0, "p_value": 0.0}
     assert paired_bootstrap(right, wrong)["p_value"] == 1.0
     assert paired_bootstrap(wrong, wrong)["p_value"] == 1.0
 

@@ -201,6 +201,32 @@ def test_best_is_the_lowest_dev_wer_then_cer_and_an_interrupted_save_leaves_the_
     assert all((a[k] == b[k]).all() for k in a)
 
 
+def test_best_is_chosen_by_cer_for_a_language_written_without_spaces_between_words(setup, tmp_path):
+    """A Chinese or Thai "word" is a phrase: best/ was chosen by dev WER, 100% for a checkpoint that gets one
+    character of each phrase wrong, whatever its CER."""
+    from asr.train.loop import LoopState, Trainer
+
+    processor = tmp_path / "processor"
+    shutil.copytree(setup["processor"], processor)
+    text = json.loads((processor / "asr_text.json").read_text())
+    (processor / "asr_text.json").write_text(json.dumps(text | {"lang": "zh-CN"}))
+    run, extra = tmp_path / "run", {"processor": processor, "eval_steps": 1, "save_steps": 3}
+    assert train_main(_args(setup, run, max_steps=3, **extra)) == 0
+    info = json.loads((run / "run_info.json").read_text())
+    best = min((r for r in info["history"] if "dev_cer" in r), key=lambda r: (r["dev_cer"], r["dev_wer"], r["step"]))
+    assert info["metric_for_best_model"] == "dev_cer"
+    assert (info["best_step"], info["best_dev_cer"], info["best_dev_wer"]) == (best["step"], best["dev_cer"],
+                                                                                best["dev_wer"])  # fmt: skip
+    proc = _run(_args(setup, run, max_steps=4, metric_for_best_model="wer", **extra))  # best/ holds CER's choice
+    assert proc.returncode == 2 and "its best/ was chosen by dev_cer" in proc.stderr
+    # rows where the two scores disagree (this run's may not)
+    trainer = object.__new__(Trainer)
+    trainer.dev_metric, trainer.state = "dev_cer", LoopState(0, best_score=0.3, best_step=1)
+    trainer.state.history = [{"step": 1, "dev_wer": 0.5, "dev_cer": 0.3}]
+    assert trainer._better({"dev_wer": 0.9, "dev_cer": 0.2}) and not trainer._better({"dev_wer": 0.1, "dev_cer": 0.4})
+    assert trainer._better({"dev_wer": 0.4, "dev_cer": 0.3}) and not trainer._better({"dev_wer": 0.6, "dev_cer": 0.3})
+
+
 def test_a_full_disk_at_a_checkpoint_is_one_line_naming_it_and_the_rerun_resumes(setup, tmp_path, monkeypatch, capsys):
     """Found by a review: torch's serialiser on a full disk raised "[enforce fail at inline_container.cc:672] .
     unexpected pos" (safetensors': "I/O error"), a traceback naming no file, and left the partial checkpoint."""

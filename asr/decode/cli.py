@@ -61,6 +61,10 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--tune-on", help="tune on this one of the --manifest files (its name, e.g. dev); the others reuse")
     p.add_argument("--dev", type=Path, help="a manifest to tune on that is not decoded itself")
     p.add_argument("--tuned-from", type=Path, help="reuse the alpha/beta tuned by an earlier decode (its results.json)")
+    p.add_argument("--tune-metric", choices=("auto", "wer", "cer"), default="auto",
+                   help="the dev score --tune lowers, the other breaking ties; auto: cer for a language written "
+                   "without spaces between words (zh ja th lo km my yue wuu bo), by the model's language or else "
+                   "the dev manifest's, wer otherwise")  # fmt: skip
     p.add_argument("--alpha-grid", default=",".join(map(str, ALPHA_GRID)), help="alpha values --tune tries")
     p.add_argument("--beta-grid", default=",".join(map(str, BETA_GRID)), help="beta values --tune tries")
     p.add_argument("--gamma-grid", default=",".join(map(str, GAMMA_GRID)), help="gamma values --tune tries")
@@ -95,7 +99,7 @@ def options(args: argparse.Namespace):
         decoder=args.decoder, lm=args.lm,
         backend=args.backend, beam=beam, workers=args.workers, batch_seconds=args.batch_seconds, dtype=args.dtype,
         cache_dir=None if args.no_cache else args.logits_cache or _default_cache(), normalize=args.normalize,
-        dev=args.dev, tune=tune, tuned_from=args.tuned_from,
+        dev=args.dev, tune=tune, tuned_from=args.tuned_from, tune_metric=args.tune_metric,
         alpha_grid=parse_grid(args.alpha_grid), beta_grid=parse_grid(args.beta_grid),
         gamma_grid=parse_grid(args.gamma_grid),
     )  # fmt: skip

@@ -35,7 +35,7 @@ from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, gloo_on_cpus,
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized, speaker_label
 from asr.scoring.report import remove_other_levels, report_texts
-from asr.text import Normalizer, get_normalizer
+from asr.text import Normalizer, get_normalizer, primary_metric
 from lm.folder import LMFolder
 
 MAX_SECONDS = 86_400  # --batch-seconds and --chunk-seconds: more overflowed the sample counts (a traceback)
@@ -65,6 +65,7 @@ class DecodeOptions:
     dev: Path | None = None  # a manifest to tune on that is not itself decoded
     tune_on: str | None = None  # tune on this one of `manifests` (its stem or path); the others reuse the weights
     tune: tuple[str, ...] = ()
+    tune_metric: str = "auto"  # the dev score tuning lowers: wer, cer, or auto (by the language: text.primary_metric)
     tuned_from: Path | None = None  # a results.json whose tuned alpha/beta (and tuning record) this decode reuses
     alpha_grid: tuple[float, ...] = ALPHA_GRID
     beta_grid: tuple[float, ...] = BETA_GRID
@@ -388,6 +389,8 @@ def _check_unused(opts: DecodeOptions) -> None:
              "gamma": opts.gamma_grid != GAMMA_GRID}  # fmt: skip
     if unused := [weight for weight, given in grids.items() if given and weight not in opts.tune]:
         raise InputError(f"--{unused[0]}-grid goes with --tune {unused[0]} (without it the grid is not searched)")
+    if opts.tune_metric != "auto" and not opts.tune:
+        raise InputError("--tune-metric goes with --tune (without it nothing is tuned)")
 
 
 def _check_ranges(opts: DecodeOptions) -> None:
@@ -506,6 +509,10 @@ def tune_on_dev(
 ) -> dict:
     """Searches the tuned weights on dev; the first pass runs once per (alpha, beta) it depends on, so a
     gamma sweep only re-ranks."""
+    metric = opts.tune_metric
+    if metric == "auto":  # the model's language, else the dev manifest's one language
+        langs = {u.lang for u in dev.utts}
+        metric = primary_metric(ModelFolder.of(opts.model).language() or (langs.pop() if len(langs) == 1 else ""))
     first: dict[tuple, list[Decoded]] = {}
 
     def evaluate(weights: dict[str, float]) -> tuple[float, float]:
@@ -517,7 +524,7 @@ def tune_on_dev(
         return _rates(decode_split(dev, transcribe, normalize, frame_seconds, first[key]).score)
 
     grids = {"alpha": opts.alpha_grid, "beta": opts.beta_grid, "gamma": opts.gamma_grid}
-    result = tune(evaluate, transcribe.weights, set(opts.tune), grids, on=str(dev.manifest))
+    result = tune(evaluate, transcribe.weights, set(opts.tune), grids, on=str(dev.manifest), metric=metric)
     return {"dev_manifest": str(dev.manifest), "dev_content": content_id((u.id, u.text) for u in dev.utts), **result}
 
 

@@ -3,8 +3,9 @@
 The weights are the n-gram's weight (alpha), the word insertion bonus (beta) and, when n-best lists are rescored,
 the neural LM's weight (gamma). Starting from the defaults, each round sweeps every tuned weight in turn (alpha,
 beta, gamma) with the others fixed, until a round changes nothing (at most MAX_ROUNDS rounds). The defaults are
-always evaluated, so the chosen point is never worse on dev than them; ties go to lower CER, then to the point
-nearer the defaults. Every evaluated point is kept, for the sweep plot.
+always evaluated, so the chosen point is never worse on dev than them. The score lowered is WER, or CER for a
+language written without spaces between words (`asr.text.primary_metric`); ties go to the other score, then to
+the point nearer the defaults. Every evaluated point is kept, for the sweep plot.
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ def tune(
     params: set[str],
     grids: dict[str, tuple[float, ...]],
     on: str = "dev",
+    metric: str = "wer",
 ) -> dict:
     """Searches the `params` (some of `WEIGHTS`) from `start` (every weight's default) with
-    `evaluate(weights) -> (wer, cer)` on dev (`on` names it); returns the tuning record (start, best, every
-    point)."""
+    `evaluate(weights) -> (wer, cer)` on dev (`on` names it), lowering `metric` (wer or cer); returns the
+    tuning record (the metric, start, best, every point)."""
     names = list(start)
-    points: dict[tuple[float, ...], tuple[float, float]] = {}
+    points: dict[tuple[float, ...], tuple[float, float]] = {}  # (wer, cer)
+    first = ("wer", "cer").index(metric)
     bar = tqdm(desc=f"tune {','.join(n for n in WEIGHTS if n in params)} on {on}", unit="point")
     origin = tuple(start.values())
 
@@ -54,8 +57,9 @@ def tune(
         if point not in points:
             points[point] = evaluate(dict(zip(names, point, strict=True)))
             bar.update()
-            bar.set_postfix(best=f"{min(points.values())[0]:.4f}")
-        return (*points[point], sum(abs(a - b) for a, b in zip(point, origin, strict=True)))
+            bar.set_postfix({f"best {metric}": f"{min(s[first] for s in points.values()):.4f}"})
+        rates = points[point]
+        return rates[first], rates[1 - first], sum(abs(a - b) for a, b in zip(point, origin, strict=True))
 
     best = origin
     score(best)
@@ -74,6 +78,7 @@ def tune(
     _note_edges(dict(zip(names, best, strict=True)), params, grids)
     return {
         "params": sorted(params),
+        "metric": metric,
         "start": dict(start),
         "best": record(best),
         "points": [record(p) for p in sorted(points)],

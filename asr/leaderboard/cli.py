@@ -29,7 +29,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="folder for RESULTS.md, results.csv/json, index.html, plots")
     p.add_argument("--title", default="ASR results", help="the title of index.html (RESULTS.md is headed Results)")
     p.add_argument("--significance", action="store_true",
-                   help="95%% bootstrap intervals on WER; paired tests against the best")  # fmt: skip
+                   help="95%% bootstrap intervals on WER (CER for text written without spaces between words); "
+                   "paired tests against the best")  # fmt: skip
     p.add_argument("--model-cards", action="store_true", help="write README.md model cards beside local models")
     return p
 

@@ -1,5 +1,6 @@
-"""Bootstrap confidence intervals on WER and the paired bootstrap test between two systems (Bisani & Ney, 2004),
-over utterances: the resampling unit is the utterance, as in sclite's sc_stats matched-pair tests."""
+"""Bootstrap confidence intervals on error rates (WER, or CER from character counts) and the paired bootstrap test
+between two systems (Bisani & Ney, 2004), over utterances: the resampling unit is the utterance, as in sclite's
+sc_stats matched-pair tests."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def bootstrap_interval(counts: dict[str, list[int]], seed: int = 0, level: float
 
 def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int = 0) -> dict:
     """How often system `b` is not better than `a` over resamples of their common utterances (a p-value for
-    "b is better than a" when b's WER is lower)."""
+    "b is better than a" when b's error rate is lower; the rates of the counts given: words or characters)."""
     if set(a) != set(b):
         raise InputError(f"paired test on different utterances ({len(set(a) ^ set(b))} not in both)")
     ids = sorted(a)
@@ -43,8 +44,8 @@ def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int
     diff = errors_a[picks].sum(axis=1) - errors_b[picks].sum(axis=1)
     return {
         "utterances": len(ids),
-        "wer_a": float(errors_a.sum() / max(words.sum(), 1)),
-        "wer_b": float(errors_b.sum() / max(words.sum(), 1)),
+        "rate_a": float(errors_a.sum() / max(words.sum(), 1)),
+        "rate_b": float(errors_b.sum() / max(words.sum(), 1)),
         "p_value": float((diff <= 0).mean()),
     }
 

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from asr.errors import InputError
 from asr.leaderboard.collect import Run, set_name
 from asr.leaderboard.significance import bootstrap_interval
+from asr.text import written_without_spaces
 
 SYSTEM_COLUMNS = ("model", "labeled", "lm", "decoder")
+LEVELS = {"wer": "word", "cer": "char"}  # the score.json level of each rate
 HEADERS = {"model": "model", "labeled": "labeled data", "lm": "LM", "decoder": "decoder"}
 
 
@@ -28,6 +30,9 @@ class Table:
     flags: dict[tuple[tuple, str], str] = field(init=False)  # cells not comparable with their column
     notes: list[str] = field(init=False)  # names several columns share (told apart by content), sets tuned on
     settings: dict[str, tuple[str, str]] = field(init=False)  # test set -> (normaliser, scoring) of most rows
+    #: test set -> the rate its intervals and paired tests are on: cer where the references are written without
+    #: spaces between words (a Chinese or Thai "word" is a phrase), else wer
+    metrics: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.systems = list(dict.fromkeys(r.system_key for r in self.runs))
@@ -43,6 +48,10 @@ class Table:
                 raise InputError(f"two results for one system on {run.test_set}: {first.path} and {run.path}{scored}")
             self.cells[key] = run
         self.settings, self.flags = {}, {}
+        self.metrics = {
+            test_set: "cer" if written_without_spaces(row["ref"] for row in run.hypotheses) else "wer"
+            for test_set, run in {r.test_set: r for r in self.runs}.items()
+        }
         # a column told apart by content is comparable within itself (flagging it took its paired tests away)
         shared = sorted({r.result.test_set["name"] for r in self.runs if r.column != r.result.test_set["name"]})
         self.notes = [f"{name}: results under this name hold other utterances; their columns are told apart by "
@@ -100,8 +109,8 @@ def _cell(table: Table, system: tuple, test_set: str, metric: str, intervals: bo
     if run is None:
         return "-"
     text = f"{100 * run.result.rate(metric):.2f}"
-    if intervals and metric == "wer":
-        text += " " + interval_text(*bootstrap_interval(run.utterance_counts("word")))
+    if intervals and metric == table.metrics[test_set]:
+        text += " " + interval_text(*bootstrap_interval(run.utterance_counts(LEVELS[metric])))
     return text + (" †" if (system, test_set) in table.flags else "")
 
 

@@ -68,7 +68,9 @@ class ModelFolder:
             "steps",
             "minutes",
             "best_step",
+            "metric_for_best_model",
             "best_dev_wer",
+            "best_dev_cer",
             "final_model",
             "git_revision",
         )  # which weights of the run the model is, and the code that trained it

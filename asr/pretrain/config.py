@@ -23,7 +23,7 @@ class PretrainConfig(TrainConfig):
     REQUIRED: ClassVar[tuple[str, ...]] = ("model", "train_manifest")
     UNUSED: ClassVar[frozenset[str]] = frozenset({
         "processor", "test_manifest", "new_head", "new_head_init", "adapters_only", "adapter_lang", "ctc_zero_infinity",
-        "final_dropout", "sortagrad",
+        "final_dropout", "sortagrad", "metric_for_best_model",
     })  # fmt: skip
 
     model: str = option("", "a wav2vec2 folder or hub id (its encoder is kept; a quantiser is added if missing)")

@@ -80,7 +80,7 @@ class PretrainState(LoopState):
 class Pretrainer(Trainer):
     """One pretraining run; `run()` trains and writes everything (as `Trainer` does)."""
 
-    DEV_METRIC = "dev_loss"
+    dev_metric = "dev_loss"
     STATE = PretrainState
     CHECKS_DURATIONS = True  # masks are drawn from the stated durations (train and dev): shorter audio failed
 

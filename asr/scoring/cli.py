@@ -19,7 +19,7 @@ from asr.scoring.align import COMPAT, LEVELS, Level
 from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
 from asr.scoring.report import report_files, report_json, summary_text, write_report_dir
 from asr.scoring.transcripts import FORMATS, detect_format, read_speakers, read_transcripts
-from asr.text import NORMALIZERS, get_normalizer
+from asr.text import NORMALIZERS, get_normalizer, written_without_spaces
 
 _MAX_LISTED = 10
 
@@ -157,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(summary_text(score), file=summary_stream)
+    if "word" in levels and written_without_spaces(refs.values()):
+        print("note: the references are written without spaces between words (Chinese, Japanese, Thai...): a "
+              "'word' is a phrase there, and CER is the score to report", file=sys.stderr)  # fmt: skip
     try:
         _write_outputs(args, score, report, summary_stream)
     except OSError as err:

@@ -74,13 +74,21 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
         info = train(TrainConfig.load(config, overrides), shlex.join(["asr", "train", *argv]))
         if os.environ.get("RANK", "0") != "0":  # under accelerate launch, the main process reports
             return 0
-        wer = "n/a" if info["best_dev_wer"] is None else f"{100 * info['best_dev_wer']:.2f}%"
         notes = [f"{k.replace('_', ' ')}: {info[k]}" for k in ("train_filtered", "train_unknown_characters") if info[k]]
-        print(f"{info['steps']} steps in {info['minutes']:.1f} min; best dev WER {wer}; "
+        print(f"{info['steps']} steps in {info['minutes']:.1f} min; best dev {_best(info)}; "
               f"{''.join(n + '; ' for n in notes)}model in {info['config']['output_dir']}/model")  # fmt: skip
         return 0
 
     return run_reporting_errors(prog, run)
+
+
+def _best(info: dict) -> str:
+    """``WER 12.34%, CER 5.67%``, the score that chose best/ first (``n/a`` without a dev set)."""
+    scores = {name: info[f"best_dev_{name.lower()}"] for name in ("WER", "CER")}
+    if scores["WER"] is None:
+        return "WER n/a"
+    order = ("CER", "WER") if info["metric_for_best_model"] == "dev_cer" else ("WER", "CER")
+    return ", ".join(f"{name} {100 * scores[name]:.2f}%" for name in order)
 
 
 if __name__ == "__main__":

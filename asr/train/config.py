@@ -115,6 +115,12 @@ class TrainConfig:
     )  # fmt: skip
     # evaluation, logging, checkpoints
     eval_steps: int = option(200, "steps between dev scorings")
+    metric_for_best_model: str = option(
+        "auto", "the dev score that chooses best/, the other breaking ties: wer, cer, or auto: cer for a language "
+        "written without spaces between words (zh ja th lo km my yue wuu bo: a 'word' there is a phrase), by the "
+        "processor's language, else wer",
+        choices=("auto", "wer", "cer"),
+    )  # fmt: skip
     eval_batch_seconds: float = option(0.0, f"padded audio seconds per dev/test batch; {ZERO_BATCH_SECONDS_HELP}")
     save_steps: int = option(200, "steps between checkpoints")
     save_total_limit: int = option(2, "checkpoints kept (oldest removed first); 0 = all")

@@ -1,10 +1,10 @@
 """The CTC training loop: accelerate for devices, processes and mixed precision; resumable to the bit.
 
-Writes to ``output_dir``: ``checkpoint-<step>/`` (`asr.train.checkpoints`), ``best/`` (model + processor at
-the best dev WER), ``model/`` (the final model + processor: the best one when there was a dev set, else the
-last; with ``adapters_only`` also ``adapter.<lang>.safetensors``), and the logs of `asr.train.runlog`. Only the
-main process writes. A run finds its last checkpoint in ``output_dir`` and continues from it, ending with the
-same weights as a run that was never interrupted. Dev and test are scored through `asr.inference`, the forward
+Writes to ``output_dir``: ``checkpoint-<step>/`` (`asr.train.checkpoints`), ``best/`` (model + processor at the best
+dev WER, or CER: metric_for_best_model), ``model/`` (the final model + processor: the best one when there was a dev
+set, else the last; with ``adapters_only`` also ``adapter.<lang>.safetensors``), and the logs of `asr.train.runlog`.
+Only the main process writes. A run finds its last checkpoint in ``output_dir`` and continues from it, ending with
+the same weights as a run that was never interrupted. Dev and test are scored through `asr.inference`, the forward
 pass that `asr decode` runs, so the logged dev scores are the ones `asr decode` reports on the saved model.
 """
 
@@ -34,6 +34,7 @@ from asr.model.adapters import adapter_file, save_adapter, start_from_own_adapte
 from asr.model.folder import ModelFolder
 from asr.provenance import git_revision, versions
 from asr.scoring.corpus import score_normalized
+from asr.text import primary_metric
 from asr.train import checkpoints
 from asr.train.config import TrainConfig
 from asr.train.data import (
@@ -90,7 +91,10 @@ class LoopState:
     epoch: int = 0
     batch_in_epoch: int = 0
     elapsed: float = 0.0
-    best_score: float | None = None  # the best dev score yet (Trainer.DEV_METRIC: WER; pretraining's dev loss)
+    best_score: float | None = None  # the best dev score yet (of dev_metric)
+    #: the dev score that chooses best/ (dev_wer, dev_cer; pretraining's dev_loss); None in the checkpoints of
+    #: versions before it was recorded (they chose by their class's default: WER, pretraining's dev loss)
+    dev_metric: str | None = None
     best_step: int = 0
     skipped_batches: int = 0
     infeasible_utterances: int = 0
@@ -132,7 +136,9 @@ class EvalSet:
 class Trainer:
     """One training run; `run()` trains and writes everything."""
 
-    DEV_METRIC = "dev_wer"  # the dev score that chooses best/ (lower is better; LoopState.best_score holds it)
+    #: the dev score that chooses best/ (lower is better; LoopState.best_score holds it): the config's
+    #: metric_for_best_model, set in __init__
+    dev_metric = "dev_wer"
     STATE: type[LoopState] = LoopState  # what a checkpoint saves of the loop
     CHECKS_DURATIONS = False  # train audio read against its stated duration (CTC batches need no exact one)
 
@@ -152,6 +158,8 @@ class Trainer:
             self.processor = Wav2Vec2Processor(self.processor.feature_extractor, self.processor.tokenizer)
         self.processor_folder = ModelFolder.of(cfg.processor)
         self.normalize = self.processor_folder.normalizer()
+        metric = cfg.metric_for_best_model
+        self.dev_metric = "dev_" + (primary_metric(self.processor_folder.language()) if metric == "auto" else metric)
         self.labels = Labels.from_tokenizer(self.processor.tokenizer)
         self.train = load_split(
             cfg.train_manifest, self.processor.tokenizer, self.normalize, cfg.min_duration, cfg.max_duration
@@ -231,7 +239,7 @@ class Trainer:
         # `acc.autocast()` itself, so the wrapper is taken off (in place) and dev evaluation runs in float32, as
         # `asr decode` does: its logged scores stay the scores of the saved model
         self.acc.unwrap_model(self.model, keep_fp32_wrapper=False)
-        self.state = self.STATE()
+        self.state = self.STATE(dev_metric=self.dev_metric)
         self.step_lr = optimizer.param_groups[0]["lr"]  # the lr the first step takes (LambdaLR set it), logged
         train_hours = sum(ex.duration for ex in self.train.examples) / 3600
         renderings = len(set(cfg.speed_perturb) | {1.0})  # each speed's audio is kept beside the audio as read
@@ -488,6 +496,10 @@ class Trainer:
         """Restores the run from a checkpoint; refuses a config that changes the run unless told otherwise (before
         loading anything: another model's weights would not fit)."""
         saved = checkpoints.read_state(path)
+        chosen_by = saved["loop"].get("dev_metric") or type(self).dev_metric
+        if chosen_by != self.dev_metric:  # best_score and best/ are of the other score
+            raise InputError(f"{path}: its best/ was chosen by {chosen_by}, where metric_for_best_model now gives "
+                             f"{self.dev_metric}; resume with metric_for_best_model: {chosen_by[4:]}")  # fmt: skip
         self.config_changes = self.cfg.changes_from(saved["config"])
         inputs = saved.get("inputs") or {}  # checkpoints of earlier versions have none
         now = self._what_was_read
@@ -521,7 +533,7 @@ class Trainer:
             return
         try:
             best = json.loads(record.read_text(encoding="utf-8"))
-            step, score = best["step"], best[self.DEV_METRIC]
+            step, score = best["step"], best[self.dev_metric]
         except (ValueError, KeyError, TypeError):
             best, step, score = None, None, None
         if not isinstance(step, int) or isinstance(step, bool) or not isinstance(score, int | float):
@@ -676,17 +688,20 @@ class Trainer:
         """Logs the step's row with its dev scores, and saves the model as best/ where they are the best yet."""
         row = self._row(loss) | self.evaluate(self.dev)
         if self._better(row):
-            self.state.best_score, self.state.best_step = row[self.DEV_METRIC], self.state.step
-            self._save_model("best", {"step": self.state.step, self.DEV_METRIC: row[self.DEV_METRIC]})
+            self.state.best_score, self.state.best_step = row[self.dev_metric], self.state.step
+            scores = {k: row[k] for k in (self.dev_metric, _OTHER_SCORE.get(self.dev_metric)) if k in row}
+            self._save_model("best", {"step": self.state.step, **scores})
         self._log(row)
 
     def _better(self, row: dict) -> bool:
-        """A dev score below the best so far; an equal one with a lower dev CER (tuning breaks ties so too)."""
-        score, best = row[self.DEV_METRIC], self.state.best_score
+        """A dev score below the best so far; an equal one with a lower other score (WER's CER, CER's WER:
+        tuning breaks ties so too)."""
+        score, best = row[self.dev_metric], self.state.best_score
         if score is None or best is None:
             return score is not None
         kept = next((r for r in self.state.history if r["step"] == self.state.best_step), {})
-        return score < best or (score == best and row.get("dev_cer", math.inf) < kept.get("dev_cer", math.inf))
+        tie = _OTHER_SCORE.get(self.dev_metric, "")
+        return score < best or (score == best and row.get(tie, math.inf) < kept.get(tie, math.inf))
 
     def _test(self) -> dict:
         """Greedy test WER/CER of the final model (the best on dev, loaded back, when there is one)."""
@@ -766,11 +781,20 @@ class Trainer:
             "train_hours": round(sum(ex.duration for ex in self.train.examples) / 3600, 4),
         }
 
+    def _best_scores(self) -> dict:
+        """The dev WER and CER of best/ (None without a dev set): its row of the history, else (a best/ written
+        after the last checkpoint) its record."""
+        row = next((r for r in self.state.history if r["step"] == self.state.best_step and "dev_wer" in r), None)
+        if row is None and self.state.best_step:
+            row = json.loads((self.out / "best" / BEST_RECORD).read_text(encoding="utf-8"))
+        return {"best_dev_wer": (row or {}).get("dev_wer"), "best_dev_cer": (row or {}).get("dev_cer")}
+
     def _run_info(self, resumed: Path | None) -> dict:
         """run_info.json: the basics, dev and test scores, skipped work, throughput and the history."""
         return {
             **self._run_basics(resumed),
-            "best_dev_wer": self.state.best_score,
+            "metric_for_best_model": self.dev_metric,
+            **self._best_scores(),
             **self._test(),
             "skipped_batches": self.state.skipped_batches,
             "batches_left_at_epoch_ends": self.state.batches_left_at_epoch_ends,
@@ -782,6 +806,10 @@ class Trainer:
             "audio_seconds_per_second": round(self.state.audio_seconds / max(self.state.elapsed, 1e-9), 2),
             "history": self.state.history,
         }
+
+
+#: the dev score that breaks a tie of the one choosing best/
+_OTHER_SCORE = {"dev_wer": "dev_cer", "dev_cer": "dev_wer"}
 
 
 def _written_by_runs(inside: Path) -> bool:
