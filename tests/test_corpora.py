@@ -344,6 +344,8 @@ def test_asterisk_prompts_are_real_speech_with_clean_text(tmp_path):
         ("Press 1 now", "digits spoken as words"),
         ('IAX (note: does not say "2")', None),  # the digit is in a gloss, not spoken
         ("Is this correct? Press pound", None),  # a question, not a lost letter
+        # "#" is spoken "pound" (the label would be "#"): the check for "*" alone kept it
+        ("Enter a numeric dictation filename followed by # or just # to exit", "symbols spoken as words"),
     ],
 )
 def test_asterisk_entries_are_skipped_for_what_they_are(text, reason):
@@ -390,3 +392,37 @@ def test_hours_beyond_the_sentences_that_get_audio_are_named(tmp_path):
     assert plan("hi", 0.05, 0, tmp_path / "hi")[2]["hours_capped_at"] is None
     capped = plan("hi", 5, 0, tmp_path / "hi")[2]["hours_capped_at"]
     assert 0.5 < capped < 5
+
+
+@pytest.fixture(scope="module")
+def en_plan(tmp_path_factory) -> dict:
+    """The jobs of a small English corpus (0.2 h: 147 train, 18 dev and 18 test utterances, at least four per
+    speaker), planned only: nothing synthesised."""
+    from asr.data.synth.corpus import plan
+
+    return plan("en", 0.2, 0, tmp_path_factory.mktemp("plan") / "en")[0]
+
+
+def test_dev_and_test_voices_are_never_heard_in_training(en_plan: dict) -> None:
+    """Guards the voice split (voices.py): a variant in two splits' lists (m6 in train and test), or one split's
+    speakers drawn from another's variants (test from dev's), put dev or test voices in training."""
+    from asr.data.synth.voices import VARIANTS
+
+    lists = {split: set(VARIANTS[split]) for split in SPLITS}
+    assert sum(map(len, lists.values())) == len(set().union(*lists.values()))  # no variant in two lists
+    used = {split: {j.speaker.variant for j in en_plan[split]} for split in SPLITS}
+    for split in SPLITS:
+        assert used[split] and used[split] <= lists[split]
+    assert not used["train"] & used["dev"] and not used["train"] & used["test"] and not used["dev"] & used["test"]
+
+
+def test_every_utterance_has_its_own_seed_and_every_speaker_speaks(en_plan: dict) -> None:
+    """Guards the plan (corpus.py): a seed without the split in it gives train's n-th utterance the augmentation of
+    dev's and test's n-th; utterances dealt to all but the last speaker leave a split a speaker short."""
+    from asr.data.synth.corpus import SPEAKERS
+
+    seeds = [j.seed for split in SPLITS for j in en_plan[split]]
+    assert len(seeds) == len(set(seeds))
+    for split in SPLITS:
+        assert len(en_plan[split]) >= 2 * SPEAKERS[split]  # enough that every speaker gets some
+        assert len({j.speaker.id for j in en_plan[split]}) == SPEAKERS[split]

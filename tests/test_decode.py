@@ -153,6 +153,12 @@ def test_backends_give_identical_hypotheses(es, cat_lm, tmp_path):
     for alpha in (0.1, 0.2, 0.3):  # a tuning grid: pyctcdecode kept one KenLM copy per point tried
         reference.set_weights(alpha, 1.0)
         reference.decode(flat[:2])
+    # the weights set in place (pyctcdecode's LM was loaded again per point) decode as a decoder built with them
+    reference.set_weights(2.0, -1.0)
+    fast.set_weights(2.0, -1.0)
+    assert [d.text for d in reference.decode(flat)] == [d.text for d in fast.decode(flat)]
+    assert [d.text for d in fast.decode(flat)] != [d.text for d in a]  # the new weights change hypotheses
+    fast.close()
     reference.close()
     assert len(BeamSearchDecoderCTC.model_container) == held
     rows = {}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
+from asr.leaderboard import significance
 from asr.leaderboard.significance import RESAMPLES, bootstrap_interval, p_value_text, paired_bootstrap
 
 
@@ -45,3 +47,14 @@ def test_an_interval_of_identical_utterances_is_their_rate():
     """Ten words, one error (S, D or I) in each utterance: every resample's WER is 0.1."""
     for row in ([9, 1, 0, 0], [9, 0, 1, 0], [10, 0, 0, 1]):
         assert bootstrap_interval({f"u{i}": row for i in range(30)}) == pytest.approx((0.1, 0.1))
+
+
+def test_resamples_drawn_in_chunks_are_the_draws_of_one_array(monkeypatch):
+    """1000 resamples of n utterances were drawn as one 1000 x n array (3 GB at 200k utterances); drawn in
+    chunks of resamples they must be the same draws, so every interval and p-value stays as published."""
+    rng = np.random.default_rng(3)
+    a = {f"u{i}": [int(v) for v in rng.integers(0, 6, 4)] for i in range(300)}
+    b = {utt: [int(v) for v in rng.integers(0, 6, 4)] for utt in a}
+    whole = bootstrap_interval(a), paired_bootstrap(a, b)
+    monkeypatch.setattr(significance, "_CHUNK_CELLS", 7 * 300)  # 7 resamples a chunk, the last one shorter
+    assert (bootstrap_interval(a), paired_bootstrap(a, b)) == whole

@@ -751,3 +751,19 @@ def test_a_second_run_into_an_output_dir_being_trained_in_is_refused(setup, tmp_
     assert f"output_dir {run}: another command is writing there now" in capsys.readouterr().err
     assert list(run.iterdir()) == []  # refused before anything was written
     assert train_main(_args(setup, run, max_steps=1, dev_manifest="")) == 0
+
+
+def test_label_ids_looked_up_are_the_tokenizers_own(setup):
+    """Training start-up tokenised every transcript through the tokenizer's Python path (minutes at LibriSpeech
+    scale, on every resume); the direct lookup must give its ids exactly, special and unknown characters too."""
+    from transformers import Wav2Vec2CTCTokenizer
+
+    from asr.train.data import label_ids
+
+    tokenizer = Wav2Vec2CTCTokenizer.from_pretrained(setup["processor"])
+    texts = [row["text"].lower() for row in _rows(setup, "train")]
+    texts += ["a  b", " lead", "trail ", "ø 日本 ß", "x[UNK]y", "<s> a </s>", "a|b", "[PAD]"]
+    looked_up = label_ids(tokenizer)
+    assert [looked_up(t) for t in texts] == [tuple(tokenizer(t).input_ids) for t in texts]
+    upper = Wav2Vec2CTCTokenizer.from_pretrained(setup["processor"], do_lower_case=True)  # upper-cases: its own
+    assert label_ids(upper)("ab") == tuple(upper("ab").input_ids)

@@ -9,6 +9,20 @@ import numpy as np
 from asr.errors import InputError
 
 RESAMPLES = 1000
+_CHUNK_CELLS = 2_000_000  # utterance draws made at once (16 MB of indices): 1000 x n at once took 3 GB at 200k
+
+
+def _resampled_sums(seed: int, *columns: np.ndarray) -> list[np.ndarray]:
+    """Each column's sum over each of `RESAMPLES` resamples (with replacement) of its rows, drawn in chunks of
+    resamples: the same draws as one (RESAMPLES, n) array, in bounded memory."""
+    rng, n = np.random.default_rng(seed), len(columns[0])
+    sums: list[list[np.ndarray]] = [[] for _ in columns]
+    step = max(1, _CHUNK_CELLS // max(n, 1))
+    for start in range(0, RESAMPLES, step):
+        picks = rng.integers(0, n, size=(min(step, RESAMPLES - start), n))
+        for out, column in zip(sums, columns, strict=True):
+            out.append(column[picks].sum(axis=1))
+    return [np.concatenate(parts) for parts in sums]
 
 
 def _arrays(counts: dict[str, list[int]], ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -20,11 +34,8 @@ def _arrays(counts: dict[str, list[int]], ids: list[str]) -> tuple[np.ndarray, n
 def bootstrap_interval(counts: dict[str, list[int]], seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """The `level` percentile interval of corpus WER over utterance resamples; a resample of empty references
     only has no WER (E / 0) and is left out (taken as E / 1 it made intervals above 100%)."""
-    errors, words = _arrays(counts, sorted(counts))
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(errors), size=(RESAMPLES, len(errors)))
-    totals = words[picks].sum(axis=1)
-    rates = errors[picks].sum(axis=1)[totals > 0] / totals[totals > 0]
+    errors, totals = _resampled_sums(seed, *_arrays(counts, sorted(counts)))
+    rates = errors[totals > 0] / totals[totals > 0]
     if not len(rates):
         return float("nan"), float("nan")
     low, high = np.quantile(rates, [(1 - level) / 2, (1 + level) / 2])
@@ -39,9 +50,8 @@ def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int
     ids = sorted(a)
     errors_a, words = _arrays(a, ids)
     errors_b, _ = _arrays(b, ids)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(ids), size=(RESAMPLES, len(ids)))
-    diff = errors_a[picks].sum(axis=1) - errors_b[picks].sum(axis=1)
+    sum_a, sum_b = _resampled_sums(seed, errors_a, errors_b)
+    diff = sum_a - sum_b
     return {
         "utterances": len(ids),
         "rate_a": float(errors_a.sum() / max(words.sum(), 1)),
