@@ -286,3 +286,73 @@ def test_an_output_adapter_makes_padding_inexact():
     layer = {"feat_extract_norm": "layer"}
     assert pads_exactly(AutoConfig.for_model("wav2vec2", **layer))
     assert not pads_exactly(AutoConfig.for_model("wav2vec2", **layer, add_adapter=True))
+
+
+SHIPPED = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
+
+
+def test_inference_batches_stay_within_the_batch_seconds_longest_first():
+    """Found by a mutation review: batches one utterance over the budget (`len(batch)` for `len(batch) + 1`) and
+    batches formed shortest first (whose first utterance then understates the padded length) were not caught.
+    By hand, 10, 9, 8, 7 and 6 s within 20 s, longest first: [10, 9] (20 s), [8, 7] (16 s), [6]."""
+    from asr.data.manifest import Utterance
+
+    inference = CTCInference.load(str(SHIPPED))
+    assert inference.padding  # utterances of different lengths share a batch
+    durations = [7.0, 10.0, 6.0, 9.0, 8.0]
+    utts = [Utterance(f"u{d:g}", f"{d:g}.wav", d, "a", "s", "en") for d in durations]
+    batches = inference.batches(utts, 20.0)
+    assert [[u.duration for u in b] for b in batches] == [[10.0, 9.0], [8.0, 7.0], [6.0]]
+    for seconds in (5.0, 12.0, 17.0, 20.0, 24.0, 30.0, 100.0):
+        batches = inference.batches(utts, seconds)
+        assert sorted(u.id for b in batches for u in b) == sorted(u.id for u in utts)
+        for batch in batches:
+            assert len(batch) == 1 or max(u.duration for u in batch) * len(batch) <= seconds, (seconds, batch)
+
+
+def test_the_fewest_samples_for_a_frame_are_the_feature_encoders_receptive_field():
+    """Found by a mutation review: the receptive field summed over the strides up to and including each layer's
+    own (826 samples) was not caught. By hand, wav2vec2's default encoder, kernels k = 10, 3, 3, 3, 3, 2, 2 and
+    strides 5, 2, 2, 2, 2, 2, 2: 1 + sum((k_i - 1) * product of the strides before i) = 1 + 9 + 2 * (5 + 10 + 20
+    + 40) + 80 + 160 = 400 samples, 25 ms at 16 kHz; transformers' own output lengths agree."""
+    import torch
+    from transformers import Wav2Vec2Config
+
+    inference = CTCInference.load(str(SHIPPED))
+    config, default = inference.model.config, Wav2Vec2Config()
+    for key in ("conv_kernel", "conv_stride"):  # wav2vec2's default feature encoder
+        assert list(getattr(config, key)) == list(getattr(default, key))
+    assert inference.min_samples == 400 and inference.rate == 16000
+    frames = inference.model._get_feat_extract_output_lengths(torch.tensor([399, 400]))
+    assert frames.tolist() == [0, 1]
+
+
+def test_init_model_draws_the_same_weights_for_a_seed_whatever_was_drawn_before(tmp_path: Path):
+    """Found by a mutation review: without `torch.manual_seed(seed)` the weights depended on the global
+    generator's state and nothing failed."""
+    import torch
+    from safetensors.torch import load_file
+
+    init_model("tiny", tmp_path / "a", seed=0)
+    torch.rand(3)  # moves the global generator on
+    init_model("tiny", tmp_path / "b", seed=0)
+    init_model("tiny", tmp_path / "c", seed=1)
+    a, b, c = (load_file(str(tmp_path / name / "model.safetensors")) for name in "abc")
+    assert a.keys() == b.keys() == c.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_encoder_from_refuses_a_feature_encoder_with_another_activation(tmp_path: Path):
+    """Found by a mutation review: the activation left out of the encoder's settings compared was not caught
+    (only conv_stride was tested): the same weights under another activation are another feature encoder."""
+    from asr.errors import InputError
+
+    init_model("tiny", tmp_path / "tiny", seed=1)
+    init_model("tiny-wide", tmp_path / "wide", seed=0, encoder_from=str(tmp_path / "tiny"))  # the same: copied
+    config = json.loads((tmp_path / "tiny" / "config.json").read_text(encoding="utf-8"))
+    assert config["feat_extract_activation"] == "gelu"
+    changed = config | {"feat_extract_activation": "relu"}
+    (tmp_path / "tiny" / "config.json").write_text(json.dumps(changed), encoding="utf-8")
+    with pytest.raises(InputError, match=r"differ from the new model's \(feat_extract_activation\)"):
+        init_model("tiny-wide", tmp_path / "relu", seed=0, encoder_from=str(tmp_path / "tiny"))

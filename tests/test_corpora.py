@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -426,3 +427,20 @@ def test_every_utterance_has_its_own_seed_and_every_speaker_speaks(en_plan: dict
     for split in SPLITS:
         assert len(en_plan[split]) >= 2 * SPEAKERS[split]  # enough that every speaker gets some
         assert len({j.speaker.id for j in en_plan[split]}) == SPEAKERS[split]
+
+
+def test_the_vocabulary_orders_letters_then_the_delimiter_unk_and_pad_and_refuses_special_tokens():
+    """Found by a mutation review: [PAD] and [UNK] swapped (the CTC blank's id moved) and "</s>" left out of the
+    special tokens refused in a train transcript were not caught. By hand: sorted characters ("|", the space,
+    sorts after the letters), then [UNK], then [PAD]; "</s>" kept by a normaliser is refused as "<s>" is."""
+    from asr.errors import InputError
+    from asr.text import get_normalizer
+    from asr.vocab.build import build_vocab
+
+    none = get_normalizer("none")
+    assert build_vocab(["ba c", "ab"], none) == {"a": 0, "b": 1, "c": 2, "|": 3, "[UNK]": 4, "[PAD]": 5}
+    for token in ("<s>", "</s>", "[UNK]", "[PAD]"):
+        with pytest.raises(InputError, match=re.escape(f"keeps {token!r}, a special token")):
+            build_vocab(["a b", f"a {token} b"], none)
+    assert build_vocab(["a </s> b"], none.ignoring("<>")) == {"/": 0, "a": 1, "b": 2, "s": 3, "|": 4, "[UNK]": 5,
+                                                             "[PAD]": 6}  # fmt: skip

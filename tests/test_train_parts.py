@@ -373,3 +373,79 @@ def test_ctc_counts_a_blank_between_repeats_and_the_encoders_frames_as_transform
         with torch.no_grad():
             logits = model(torch.zeros(1, n)).logits
         assert logits.shape[1] == ctc_frames(n, encoder_layers(model.config)), n
+
+
+def _encoder_frames(samples: int) -> int:
+    """The frames of wav2vec2's default feature encoder, by hand: L = (L - kernel) // stride + 1 per layer."""
+    for kernel, stride in zip((10, 3, 3, 3, 3, 2, 2), (5, 2, 2, 2, 2, 2, 2), strict=True):
+        samples = (samples - kernel) // stride + 1
+    return samples
+
+
+def test_a_model_with_an_output_adapter_never_uses_the_feature_cache():
+    """Found by a mutation review: with the add_adapter guard dropped nothing failed, yet the cache's lengths are
+    the feature encoder's, not the output adapter's, which shortens the frames by its stride per layer (training
+    would see a quarter of each utterance). The rows the cache does fill are each utterance's own frame count."""
+    import torch
+    from transformers import AutoModelForCTC
+
+    from asr.model.init import model_config
+    from asr.train.feature_cache import FeatureCache, can_cache
+
+    torch.manual_seed(0)
+    adapter = AutoModelForCTC.from_config(
+        model_config("tiny", add_adapter=True, num_adapter_layers=2, adapter_stride=2, output_hidden_size=128)
+    )
+    plain = AutoModelForCTC.from_config(model_config("tiny"))
+    for model in (adapter, plain):
+        assert not can_cache(model, True)  # the feature encoder trains
+        model.freeze_feature_encoder()
+    assert int(adapter._get_feat_extract_output_lengths(16000)) == 13  # 49 frames, halved twice (rounded up)
+    assert not can_cache(adapter, True) and not can_cache(plain, False) and can_cache(plain, True)
+
+    values = torch.randn(2, 16000)
+    mask = torch.ones(2, 16000, dtype=torch.long)
+    mask[1, 12000:] = 0
+    values[1, 12000:] = 0.0
+    cache = FeatureCache(plain)
+    cache.prepare(["long", "short"], {"input_values": values, "attention_mask": mask})
+    assert (_encoder_frames(16000), _encoder_frames(12000)) == (49, 37)
+    features = cache.pending
+    assert features.shape == (2, 64, 49)
+    with torch.no_grad():
+        alone = [cache.compute(values[:1]), cache.compute(values[1:, :12000])]
+    assert alone[0].shape[-1] == 49 and alone[1].shape[-1] == 37
+    assert torch.equal(features[0], alone[0][0]) and torch.equal(features[1, :, :37], alone[1][0])
+    assert not features[1, :, 37:].any()  # the padded frames are zeros
+    assert plain.base_model.feature_extractor(values) is features  # the next forward pass takes them
+
+
+def test_a_segment_played_at_a_speed_keeps_its_original_duration(tmp_path: Path):
+    """Found by a mutation review: at_speed scaling the example's (already perturbed) duration instead of its
+    original one was not caught; a segment's audio at 1.1 was then read from a segment 1/1.1 s long."""
+    import numpy as np
+    import soundfile as sf
+
+    from asr.train.data import AudioStore, Example, at_speed
+
+    audio = np.random.default_rng(0).standard_normal(48000).astype("float32") * 0.1
+    sf.write(tmp_path / "a.wav", audio, 16000, subtype="FLOAT")  # 3 s
+    ex = Example("u", tmp_path / "a.wav", 0.5, 1.0, "a", (1,))
+    fast = at_speed(ex, 1.1)
+    assert fast.duration == pytest.approx(1.0 / 1.1) and at_speed(fast, 1.0).duration == pytest.approx(1.0)
+    assert at_speed(at_speed(fast, 0.9), 1.0).duration == pytest.approx(1.0)
+    store = AudioStore(16000, cache=False)
+    assert np.array_equal(store.get(at_speed(fast, 1.0)), audio[8000:24000])  # the segment, 0.5 s to 1.5 s
+    assert len(store.get(fast)) == round(16000 / 1.1)
+
+
+def test_length_grouped_batches_hold_at_most_max_size_utterances():
+    """Found by a mutation review: the batch size limit taken as `>` instead of `>=` (batches of 5 under a limit
+    of 4) was not caught. By hand: 10 equal utterances, a budget that never binds, 4 at most -> 4, 4, 2."""
+    from asr.train.data import length_grouped_batches
+
+    batches = length_grouped_batches([1.0] * 10, 100.0, 4, seed=0, epoch=0, shortest_first=True)
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(i for b in batches for i in b) == list(range(10))
+    shuffled = length_grouped_batches([1.0] * 10, 100.0, 4, seed=0, epoch=1)
+    assert sorted(len(b) for b in shuffled) == [2, 4, 4] and sorted(i for b in shuffled for i in b) == list(range(10))
