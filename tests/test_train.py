@@ -480,6 +480,7 @@ def test_a_vocabulary_per_language_is_read_for_the_target_language(setup, tmp_pa
 
 def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, tmp_path, capsys):
     import torch
+    from safetensors.torch import save_file
     from transformers import AutoProcessor
 
     from asr.train.config import TrainConfig
@@ -495,7 +496,9 @@ def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, t
     checkpoint = tmp_path / "checkpoint"
     shutil.copytree(setup["model"], checkpoint)
     (checkpoint / "vocab.json").write_text(json.dumps(own))
-    old = _weights(checkpoint / "model.safetensors")
+    old = _weights(checkpoint / "model.safetensors")  # a bias of its own per row (it was all zeros: never checked)
+    old["lm_head.bias"] = torch.arange(len(old["lm_head.bias"]), dtype=old["lm_head.bias"].dtype) + 1.0
+    save_file(old, str(checkpoint / "model.safetensors"), metadata={"format": "pt"})
     processor = AutoProcessor.from_pretrained(setup["processor"])
 
     def head(init: str) -> torch.nn.Linear:
@@ -512,6 +515,7 @@ def test_a_new_head_keeps_the_rows_of_the_tokens_both_vocabularies_hold(setup, t
         assert torch.equal(carried.weight[vocab[token]], old["lm_head.weight"][i]), token
         assert carried.bias[vocab[token]] == old["lm_head.bias"][i], token
     assert not any(torch.equal(carried.weight[vocab[unseen]], row) for row in old["lm_head.weight"])
+    assert carried.bias[vocab[unseen]] == 0  # a new row's bias starts at zero, as transformers initialises it
     blank = vocab["[PAD]"]
     assert not torch.equal(head("random").weight[blank], carried.weight[blank])
 
