@@ -82,11 +82,12 @@ _HEBREW_MARKS = "\u05f3\u05f4"  # geresh and gershayim, inside words (ג׳ורג
 _HEBREW_QUOTE = re.compile('(?<=[\u05d0-\u05ea])"(?=[\u05d0-\u05ea])')  # " typed for gershayim (צה"ל)
 
 
-def _canonical_lower(text: str, version: int) -> str:
-    """Lower-cased NFC `text`; since the versions with it (`version` True), the zero-width space is a space and
-    the lower case is composed again (Ϊ́ lower-cased is ϊ and a separate accent, where ΐ typed is one letter)."""
+def _canonical_lower(text: str, canonical: bool) -> str:
+    """Lower-cased NFC `text`; `canonical` (the versions since lower-nopunct@5 and the languages' @3): the
+    zero-width space a space and the lower case composed again (Ϊ́ lower-cased is ϊ and a separate accent, where
+    ΐ typed is one letter)."""
     text = unicodedata.normalize("NFC", text).lower()
-    return unicodedata.normalize("NFC", text.replace(_ZWSP, " ")) if version else text
+    return unicodedata.normalize("NFC", text.replace(_ZWSP, " ")) if canonical else text
 
 
 def _lower_nopunct(text: str, apostrophes: str, keep: str = "", drop_format: bool = False, version: int = 4) -> str:

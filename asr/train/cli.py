@@ -84,11 +84,11 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
 
 def _best(info: dict) -> str:
     """``WER 12.34%, CER 5.67%``, the score that chose best/ first (``n/a`` without a dev set)."""
-    scores = {name: info[f"best_dev_{name.lower()}"] for name in ("WER", "CER")}
+    scores = {name: info.get(f"best_dev_{name.lower()}") for name in ("WER", "CER")}  # none: an earlier version's
     if scores["WER"] is None:
         return "WER n/a"
-    order = ("CER", "WER") if info["metric_for_best_model"] == "dev_cer" else ("WER", "CER")
-    return ", ".join(f"{name} {100 * scores[name]:.2f}%" for name in order)
+    order = ("CER", "WER") if info.get("metric_for_best_model") == "dev_cer" else ("WER", "CER")
+    return ", ".join(f"{name} {100 * scores[name]:.2f}%" for name in order if scores[name] is not None)
 
 
 if __name__ == "__main__":
