@@ -135,6 +135,8 @@ def test_a_set_written_without_spaces_is_bounded_and_tested_on_cer(decode: Path,
     paired = next(v for k, v in sections.items() if k.startswith("Paired bootstrap tests"))
     row = next(line for line in paired.splitlines() if line.startswith("| es/test"))
     assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["CER", "greedy (team/letters, LM none)"]
+    page = (board / "index.html").read_text(encoding="utf-8").split("Paired bootstrap tests")[1].split("</table>")[0]
+    assert page.count("<th>") == len(page.split("</tr>")[1].split("<td>")) - 1 == 7  # its score column headed too
 
 
 def test_only_the_row_scored_unlike_the_majority_is_flagged(systems: Path, tmp_path: Path) -> None:

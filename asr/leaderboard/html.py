@@ -7,7 +7,7 @@ from pathlib import Path
 
 from asr.leaderboard.collect import Run
 from asr.leaderboard.details import run_details
-from asr.leaderboard.markdown import paired_tests
+from asr.leaderboard.markdown import PAIRED_HEADER, paired_tests
 from asr.leaderboard.significance import RESAMPLES
 from asr.leaderboard.tables import Table, header, rows
 
@@ -103,5 +103,5 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
 
 
 def _paired(table: Table) -> str:
-    head = ["test set", "best", "other", "best WER", "other WER", "p (other not worse)"]
-    return f"<h2>Paired bootstrap tests ({RESAMPLES} resamples of utterances)</h2>{_table(head, paired_tests(table))}"
+    rows = paired_tests(table)
+    return f"<h2>Paired bootstrap tests ({RESAMPLES} resamples of utterances)</h2>{_table(list(PAIRED_HEADER), rows)}"

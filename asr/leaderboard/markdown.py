@@ -9,6 +9,9 @@ from asr.leaderboard.significance import RESAMPLES, p_value_text, paired_bootstr
 from asr.leaderboard.tables import LEVELS, Table, markdown_row, markdown_table, markdown_text
 from asr.provenance import git_revision
 
+#: the columns of `paired_tests`' rows
+PAIRED_HEADER = ("test set", "score", "best", "other", "best %", "other %", "p (other not worse)")
+
 
 def paired_tests(table: Table) -> list[list[str]]:
     """Per test set: the best system (lowest WER; CER for text written without spaces between words) against each
@@ -66,8 +69,7 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         lines += [f"- {markdown_text(text)}" for text in dict.fromkeys(table.flags.values())]
     if significance:
         lines += ["", f"## Paired bootstrap tests ({RESAMPLES} resamples of utterances)", "",
-                  "| test set | score | best | other | best % | other % | p (other not worse) |",
-                  "|---|---|---|---|---|---|---|"]  # fmt: skip
+                  markdown_row(list(PAIRED_HEADER)), "|---" * len(PAIRED_HEADER) + "|"]  # fmt: skip
         lines += [markdown_row(row) for row in paired_tests(table)]
     environments = Counter(", ".join(f"{k} {v}" for k, v in r.result.versions.items() if v) or "unknown" for r in runs)
     lines += ["", "## Environment", ""]
