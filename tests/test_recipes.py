@@ -394,7 +394,7 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
                              "--significance"]) == 0  # fmt: skip
     tests = (board / "RESULTS.md").read_text(encoding="utf-8").split("## Paired bootstrap tests")[1]
     tests = tests.split("## Environment")[0]
-    assert tests.count("| es/test | beam_lm") == 2 and "†" not in tests
+    assert tests.count("| es/test | WER | beam_lm") == 2 and "†" not in tests
     page = (board / "index.html").read_text(encoding="utf-8")  # the page has what RESULTS.md has
     assert "Paired bootstrap tests" in page and "[" in page.split("<h2>WER / CER (%)</h2>")[1].split("</table>")[0]
     # the board's own results.json in a searched folder is passed over on the next run
