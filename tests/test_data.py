@@ -537,9 +537,18 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--sampling-rate", "-5"], "-5"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "v"), "--check", "nope.jsonl"], "nope.jsonl"),
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path / "model")], "holds a model"),
-        (vocab_main, ["--train", str(piped), "--out", str(tmp_path / "v")], "--normalize lower-nopunct@5+ignore=|"),
-        # lower-nopunct keeps '<s>' (symbols, not punctuation): the tokenizer read it as its BOS token
-        (vocab_main, ["--train", str(special), "--out", str(tmp_path / "v")], "'<s>', a special token"),
+        # lower-nopunct@4 kept symbols (| < >; @5 turns them into spaces): the word delimiter in a transcript, and
+        # '<s>', which the tokenizer read as its BOS token
+        (
+            vocab_main,
+            ["--train", str(piped), "--out", str(tmp_path / "v"), "--normalize", "lower-nopunct@4"],
+            "--normalize lower-nopunct@4+ignore=|",
+        ),
+        (
+            vocab_main,
+            ["--train", str(special), "--out", str(tmp_path / "v"), "--normalize", "lower-nopunct@4"],
+            "'<s>', a special token",
+        ),
         # a processor is written whole: a folder of other files would be replaced
         (vocab_main, ["--train", str(manifest), "--out", str(tmp_path)], "no processor holds (folder, hub, m"),
         (vocab_main, ["--train", str(manifest), "--out", str(manifest)], "m.jsonl: not a folder"),
