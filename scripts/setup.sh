@@ -45,6 +45,10 @@ if [[ ! -e .venv ]]; then
     echo "setup: creating .venv with $($PYTHON --version)"
     "$PYTHON" -m venv .venv
 fi
+# KenLM compiles (about a minute, both cores) while pip installs (one core, mostly unpacking): a minute less
+scripts/build_kenlm.sh &
+kenlm=$!
+trap 'kill "$kenlm" 2>/dev/null || true' EXIT  # a failed pip step leaves no build running behind it
 pip() {  # quiet pip that shows its output only when it fails
     local log
     log=$(mktemp)
@@ -73,6 +77,6 @@ fi
 if ! .venv/bin/python -c "import pyctcdecode" 2>/dev/null; then
     pip install --no-deps "pyctcdecode==0.5.0"
 fi
-scripts/build_kenlm.sh
+wait "$kenlm" || { echo "setup: building KenLM failed (its log is above)" >&2; exit 1; }
 .venv/bin/python -c "import asr.scoring._align" || { echo "setup: the C extension did not build" >&2; exit 1; }
 echo "setup: done; the CLI is .venv/bin/asr"
