@@ -276,6 +276,7 @@ def _leaderboard_rows(exp: Path) -> list[dict]:
 
 
 QUICK = ["--max_steps", "8", "--max_minutes", "1", "--eval_steps", "8", "--save_steps", "8"]
+ONE_POINT = ["--alpha-grid", "0.5", "--beta-grid", "1.5", "--gamma-grid", "0.5"]  # the defaults alone: tuned once
 
 
 def test_the_common_voice_recipe_runs_on_a_local_stand_in_dataset(recipe, tmp_path):
@@ -339,7 +340,8 @@ def test_the_librispeech_grid_runs_in_miniature_on_the_synthetic_corpus(tmp_path
     exp = tmp_path / "exp"
     cmd = ["bash", str(ROOT / "recipes" / "librispeech" / "run.sh"), "--corpus", "synth", "--hours", "0.25",
            "--subsets", "10min", "--nlm-minutes", "0.1", "--exp", str(exp),
-           "--results-md", str(tmp_path / "RESULTS.md"), *QUICK, *GRIDS]  # fmt: skip
+           "--results-md", str(tmp_path / "RESULTS.md"), *QUICK, *ONE_POINT]  # fmt: skip
+    # ONE_POINT: the weights are tuned once (the search itself is the recipe fixture's): the suite's slowest test
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     rows = _leaderboard_rows(exp)
