@@ -55,9 +55,15 @@ class Normalizer:
 
     def ignoring(self, chars: str) -> Normalizer:
         """The same normaliser that first removes each of `chars` (as transformers' ``chars_to_ignore``)."""
-        if self.canonical_ignore:
-            chars = unicodedata.normalize("NFC", chars)  # é typed e + U+0301 is one character, not e and a mark
-        chars = "".join(sorted(set(self.ignore + chars)))
+        if not self.canonical_ignore:
+            chars = "".join(sorted(set(self.ignore + chars)))
+            return replace(self, ignore=chars, _table=dict.fromkeys(map(ord, chars)))
+        chars = unicodedata.normalize("NFC", chars)  # é typed e + U+0301 is one character, not e and a mark
+        # marks first, in canonical order: a letter before a mark in the id (a, U+0301) was one letter (á) when the
+        # id was read back, and NFC reorders marks by their combining class
+        chars = "".join(sorted(set(self.ignore + chars), key=_id_order))
+        if unicodedata.normalize("NFC", chars) != chars:  # letters that compose with each other (Hangul jamo)
+            raise InputError(f"+ignore={chars}: characters that compose into one; give the composed character")
         return replace(self, ignore=chars, _table=dict.fromkeys(map(ord, chars)))
 
     def __call__(self, text: str) -> str:
@@ -66,6 +72,10 @@ class Normalizer:
         if not self.canonical_ignore:
             return self.fn(text.translate(self._table))
         return self.fn(_without(unicodedata.normalize("NFC", text), self.ignore, self._table))
+
+
+def _id_order(ch: str) -> tuple[bool, int, str]:
+    return unicodedata.category(ch)[0] != "M", unicodedata.combining(ch), ch
 
 
 def _without(text: str, ignore: str, table: dict[int, None]) -> str:

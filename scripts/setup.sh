@@ -46,9 +46,11 @@ if [[ ! -e .venv ]]; then
     "$PYTHON" -m venv .venv
 fi
 # KenLM compiles (about a minute, both cores) while pip installs (one core, mostly unpacking): a minute less
+set -m  # in a process group of its own: a failed pip step stops the build with its compilers
 scripts/build_kenlm.sh &
 kenlm=$!
-trap 'kill "$kenlm" 2>/dev/null || true' EXIT  # a failed pip step leaves no build running behind it
+set +m
+trap 'kill -- -"$kenlm" 2>/dev/null || true' EXIT
 pip() {  # quiet pip that shows its output only when it fails
     local log
     log=$(mktemp)

@@ -135,7 +135,9 @@ def test_a_set_written_without_spaces_is_bounded_and_tested_on_cer(decode: Path,
     paired = next(v for k, v in sections.items() if k.startswith("Paired bootstrap tests"))
     row = next(line for line in paired.splitlines() if line.startswith("| es/test"))
     assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["CER", "greedy (team/letters, LM none)"]
-    page = (board / "index.html").read_text(encoding="utf-8").split("Paired bootstrap tests")[1].split("</table>")[0]
+    whole = (board / "index.html").read_text(encoding="utf-8")
+    assert "95% bootstrap intervals on CER" in whole  # the page says what its intervals are on, as RESULTS.md
+    page = whole.split("Paired bootstrap tests")[1].split("</table>")[0]
     assert page.count("<th>") == len(page.split("</tr>")[1].split("<td>")) - 1 == 7  # its score column headed too
 
 
@@ -191,3 +193,16 @@ def test_results_csv_holds_wer_in_percent_as_results_json_and_results_md(systems
             assert float(row[f"es/test {metric.upper()}"]) == pytest.approx(100 * json_rows[model][metric], abs=1e-4)
         assert shown[model].removesuffix(" †") == f"{float(row['es/test WER']):.2f}"
     assert json_rows["team/bravo"]["wer"] == pytest.approx(0.08)  # results.json: fractions, as the README says
+
+
+def test_a_score_json_without_character_counts_is_one_line(systems: Path, tmp_path: Path, capsys) -> None:
+    """A set written without spaces is tested on character counts, which were never checked: a score.json
+    without them was a KeyError traceback."""
+    score = systems / "team_alpha" / "score" / "score.json"
+    report = json.loads(score.read_text(encoding="utf-8"))
+    first = next(iter(report["utterances"].values()))
+    del first["char"]
+    score.write_text(json.dumps(report), encoding="utf-8")
+    assert leaderboard_main([str(systems), "--out", str(tmp_path / "board")]) == 2
+    err = capsys.readouterr().err
+    assert "score.json: not a score.json written by 'asr score'" in err and len(err.strip().splitlines()) == 1

@@ -196,3 +196,13 @@ def test_an_insertion_alone_makes_a_sentence_error_and_both_sides_are_normalised
     assert (totals.sentences, totals.sentence_errors, totals.counts) == (2, 1, Counts(C=3, I=1))
     score = score_normalized([("u", "Hello, World!", "HELLO world")], get_normalizer("lower-nopunct"))
     assert score.totals["word"].counts == Counts(C=2)
+
+
+def test_display_width_of_ascii_is_wcwidths():
+    """ASCII text is measured by its length (wcswidth per character was most of a report's time); a control
+    character, which wcswidth counts as no column (NUL) or cannot measure, is not printable ASCII."""
+    from wcwidth import wcswidth
+
+    for text in ("plain words", "a\x00b", "tab\there", "x" * 50, "", "日本 abc"):
+        expected = wcswidth(text)
+        assert display_width(text) == (expected if expected >= 0 else len(text)), repr(text)

@@ -449,3 +449,14 @@ def test_length_grouped_batches_hold_at_most_max_size_utterances():
     assert sorted(i for b in batches for i in b) == list(range(10))
     shuffled = length_grouped_batches([1.0] * 10, 100.0, 4, seed=0, epoch=1)
     assert sorted(len(b) for b in shuffled) == [2, 4, 4] and sorted(i for b in shuffled for i in b) == list(range(10))
+
+
+def test_metric_for_best_model_is_no_config_change_on_resume():
+    """A run of an earlier version resumed with the setting its refusal named (metric_for_best_model: wer) was
+    refused again, as a change from the saved config (which has no such key); the loop compares the metric
+    both resolve to instead."""
+    from asr.train.config import TrainConfig
+
+    saved = {k: v for k, v in TrainConfig().to_dict().items() if k != "metric_for_best_model"}
+    assert TrainConfig(metric_for_best_model="wer").changes_from(saved) == {}
+    assert TrainConfig(max_steps=7).changes_from(saved) == {"max_steps": [1000, 7]}

@@ -238,9 +238,16 @@ def _checked(run: Run) -> Run:
         for key in ("am_seconds", "decode_seconds"):
             float(r.timing[key])
         if r.tuning:
+            metric = r.tuning.get("metric", "wer")  # what the sweep plot draws (decodes before it: WER)
+            if metric not in ("wer", "cer"):
+                raise ValueError(f"tuning metric {metric!r}")
             for point in r.tuning["points"]:
-                float(point["alpha"]), float(point["beta"]), float(point["dev_wer"])
-            float(r.tuning["best"]["alpha"]), float(r.tuning["best"]["dev_wer"])
+                float(point["alpha"]), float(point["beta"]), float(point["dev_wer"]), float(point[f"dev_{metric}"])
+            (
+                float(r.tuning["best"]["alpha"]),
+                float(r.tuning["best"]["dev_wer"]),
+                float(r.tuning["best"][f"dev_{metric}"]),
+            )
             if not isinstance(r.tuning["dev_manifest"], str):
                 raise TypeError(f"tuning dev_manifest {r.tuning['dev_manifest']!r}")
         for point in r.train_info.get("dev_curve") or []:
@@ -248,9 +255,10 @@ def _checked(run: Run) -> Run:
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:  # AttributeError: a list for a map
         raise InputError(f"{run.path}: not a results.json written by 'asr decode' ({err!r})") from None
     try:  # score/score.json's own fields: a damaged one was blamed on results.json
-        for counts in run.utterance_counts().values():
-            if len(counts) != 4 or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
-                raise ValueError(f"word counts {counts}, not C S D I")
+        for level in ("word", "char"):  # char: a test set written without spaces is tested on CER
+            for counts in run.utterance_counts(level).values():
+                if len(counts) != 4 or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
+                    raise ValueError(f"{level} counts {counts}, not C S D I")
         for levels in run.score_report["speakers"].values():
             int(levels["word"]["N"])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:

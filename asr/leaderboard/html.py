@@ -7,7 +7,7 @@ from pathlib import Path
 
 from asr.leaderboard.collect import Run
 from asr.leaderboard.details import run_details
-from asr.leaderboard.markdown import PAIRED_HEADER, paired_tests
+from asr.leaderboard.markdown import PAIRED_HEADER, intervals_note, paired_tests
 from asr.leaderboard.significance import RESAMPLES
 from asr.leaderboard.tables import Table, header, rows
 
@@ -81,7 +81,8 @@ def _run_section(number: int, run: Run) -> str:
 def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, title: str,
                significance: bool = False) -> Path:  # fmt: skip
     """Writes OUT/index.html; the plots are referenced by their paths relative to OUT. With `significance`, the
-    WER cells carry their bootstrap intervals and the paired tests follow the table, as in RESULTS.md."""
+    WER cells (CER for a set written without spaces between words) carry their bootstrap intervals and the paired
+    tests follow the table, as in RESULTS.md."""
     flags = "".join(f"<li>{escape(text)}</li>" for text in table.notes)
     flags += "".join(f"<li class='flag'>† {escape(text)}</li>" for text in dict.fromkeys(table.flags.values()))
     images = "".join(f'<img src="{escape(str(p.relative_to(out)))}" alt="{escape(p.stem)}">' for p in plots)
@@ -91,7 +92,8 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{STYLE}</style></head>
 <body><h1>{escape(title)}</h1>
 <h2>WER / CER (%)</h2>{_table(header(table), rows(table, significance))}
-<p class="meta">Normaliser and scoring per test set: {escape(settings)}. Click a column to sort.</p>
+<p class="meta">{escape(intervals_note(table)) + ". " if significance else ""}Normaliser and scoring per test set: \
+{escape(settings)}. Click a column to sort.</p>
 {f"<ul>{flags}</ul>" if flags else ""}{_paired(table) if significance else ""}
 <h2>Plots</h2>{images}
 <h2>Runs</h2>{sections}

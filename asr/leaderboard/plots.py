@@ -76,7 +76,8 @@ def _grouped_bars(table: Table, value, ylabel: str, title: str, path: Path, log:
 
 
 def lm_sweep(runs: list[Run], out: Path) -> Path | None:
-    """Dev WER against the LM weight alpha, a line per insertion bonus beta, for every tuned run."""
+    """Dev WER (the CER of a tuning that lowered CER) against the LM weight alpha, a line per insertion bonus
+    beta, for every tuned run."""
     sweeps = {}  # one per system and dev set: the dev and test decodes of a recipe share their tuning
     for r in runs:
         if r.result.tuning:
@@ -87,14 +88,14 @@ def lm_sweep(runs: list[Run], out: Path) -> Path | None:
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(tuned), figsize=(5 * len(tuned), 3.6), squeeze=False)
     for ax, run in zip(axes[0], tuned, strict=True):
-        best = run.result.tuning["best"]
+        best, metric = run.result.tuning["best"], run.result.tuning.get("metric", "wer")  # earlier decodes: WER
         points = [p for p in run.result.tuning["points"] if p.get("gamma") == best.get("gamma")]  # at the chosen γ
         for beta in sorted({p["beta"] for p in points}):
-            line = sorted((p["alpha"], 100 * p["dev_wer"]) for p in points if p["beta"] == beta)
+            line = sorted((p["alpha"], 100 * p[f"dev_{metric}"]) for p in points if p["beta"] == beta)
             ax.plot(*zip(*line, strict=True), marker="o", label=f"β={beta:g}")
-        ax.plot([best["alpha"]], [100 * best["dev_wer"]], "k*", markersize=12, label="chosen")
+        ax.plot([best["alpha"]], [100 * best[f"dev_{metric}"]], "k*", markersize=12, label="chosen")
         ax.set_xlabel("LM weight α")
-        ax.set_ylabel("dev WER (%)")
+        ax.set_ylabel(f"dev {metric.upper()} (%)")
         dev = run.result.tuning["dev_manifest"].split("/")[-1]
         ax.set_title(f"{_label(run.system, sep=', ')} on {dev}", fontsize=8, wrap=True)
         ax.legend(fontsize=7)

@@ -32,8 +32,8 @@ _COLUMNS = ("Corr", "Sub", "Del", "Ins", "Err", "S.Err")
 
 def display_width(text: str) -> int:
     """Terminal columns `text` takes (wide CJK = 2, combining marks = 0)."""
-    if text.isascii():  # one column a character (wcswidth's -1 for a control character falls back to it too):
-        return len(text)  # wcswidth's per-character lookups were most of a report's time (9 M calls at 10k utts)
+    if text.isascii() and text.isprintable():  # one column a character: wcswidth's per-character lookups were
+        return len(text)  # most of a report's time (9 M calls at 10k utterances)
     width = wcswidth(text)
     return width if width >= 0 else len(text)
 

@@ -259,9 +259,10 @@ class TrainConfig:
 
 
 #: keys that do not change what a resumed run computes (where it writes, how often it reports, its wall clock)
+# metric_for_best_model: the loop compares the metric it resolves to (auto and wer are one for English)
 FREE_ON_RESUME = {
     "output_dir", "resume", "resume_with_changes", "max_minutes", "eval_steps", "eval_batch_seconds", "save_steps",
-    "save_total_limit", "logging_steps", "sync_check", "test_manifest", "cache_audio_hours",
+    "save_total_limit", "logging_steps", "sync_check", "test_manifest", "cache_audio_hours", "metric_for_best_model",
 }  # fmt: skip
 
 
