@@ -55,14 +55,12 @@ class Normalizer:
 
     def ignoring(self, chars: str) -> Normalizer:
         """The same normaliser that first removes each of `chars` (as transformers' ``chars_to_ignore``)."""
-        if not self.canonical_ignore:
-            chars = "".join(sorted(set(self.ignore + chars)))
-            return replace(self, ignore=chars, _table=dict.fromkeys(map(ord, chars)))
-        chars = unicodedata.normalize("NFC", chars)  # é typed e + U+0301 is one character, not e and a mark
-        # marks first, in canonical order: a letter before a mark in the id (a, U+0301) was one letter (á) when the
-        # id was read back, and NFC reorders marks by their combining class
-        chars = "".join(sorted(set(self.ignore + chars), key=_id_order))
-        if unicodedata.normalize("NFC", chars) != chars:  # letters that compose with each other (Hangul jamo)
+        if self.canonical_ignore:
+            chars = unicodedata.normalize("NFC", chars)  # é typed e + U+0301 is one character, not e and a mark
+        # canonically: marks first, in canonical order (a letter before a mark in the id, a and U+0301, was one
+        # letter, á, when the id was read back, and NFC reorders marks by their combining class)
+        chars = "".join(sorted(set(self.ignore + chars), key=_id_order if self.canonical_ignore else None))
+        if self.canonical_ignore and unicodedata.normalize("NFC", chars) != chars:  # letters composing (Hangul)
             raise InputError(f"+ignore={chars}: characters that compose into one; give the composed character")
         return replace(self, ignore=chars, _table=dict.fromkeys(map(ord, chars)))
 

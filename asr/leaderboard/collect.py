@@ -241,13 +241,12 @@ def _checked(run: Run) -> Run:
             metric = r.tuning.get("metric", "wer")  # what the sweep plot draws (decodes before it: WER)
             if metric not in ("wer", "cer"):
                 raise ValueError(f"tuning metric {metric!r}")
+            read = {"alpha", "dev_wer", f"dev_{metric}"}
             for point in r.tuning["points"]:
-                float(point["alpha"]), float(point["beta"]), float(point["dev_wer"]), float(point[f"dev_{metric}"])
-            (
-                float(r.tuning["best"]["alpha"]),
-                float(r.tuning["best"]["dev_wer"]),
-                float(r.tuning["best"][f"dev_{metric}"]),
-            )
+                for key in (*read, "beta"):
+                    float(point[key])
+            for key in read:
+                float(r.tuning["best"][key])
             if not isinstance(r.tuning["dev_manifest"], str):
                 raise TypeError(f"tuning dev_manifest {r.tuning['dev_manifest']!r}")
         for point in r.train_info.get("dev_curve") or []:

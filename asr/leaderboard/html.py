@@ -105,5 +105,5 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
 
 
 def _paired(table: Table) -> str:
-    rows = paired_tests(table)
-    return f"<h2>Paired bootstrap tests ({RESAMPLES} resamples of utterances)</h2>{_table(list(PAIRED_HEADER), rows)}"
+    tests = _table(list(PAIRED_HEADER), paired_tests(table))
+    return f"<h2>Paired bootstrap tests ({RESAMPLES} resamples of utterances)</h2>{tests}"
