@@ -6,7 +6,7 @@ from __future__ import annotations
 import glob
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -20,6 +20,47 @@ DECODER_ORDER = {"greedy": 0, "beam": 1, "beam_lm": 2}
 
 
 @dataclass(frozen=True)
+class DecodeFiles:
+    """The files a decode wrote beside its results.json (hyp.jsonl, score/score.json), each read when first used."""
+
+    results: Path
+
+    @cached_property
+    def content_id(self) -> str:
+        """Identifies the test set by its utterances (`content_id` of its ids and references), not by its name."""
+        return content_id((row["id"], row["ref"]) for row in self.hypotheses)
+
+    @cached_property
+    def hypotheses(self) -> list[dict]:
+        """The rows of hyp.jsonl."""
+        path = self.results.parent / "hyp.jsonl"
+        if not path.is_file():
+            raise InputError(f"{self.results}: hyp.jsonl is missing beside it")
+        rows = []
+        for number, row in read_jsonl(path):
+            if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("id", "ref", "hyp")):
+                raise InputError(f"{path}:{number}: not a hypothesis row (id, ref, hyp)")
+            if not all(is_number(row.get(k)) for k in ("duration", "am_seconds", "decode_seconds")):
+                raise InputError(f"{path}:{number}: duration, am_seconds and decode_seconds must be numbers")
+            rows.append(row)
+        return rows
+
+    @cached_property
+    def score_report(self) -> dict:
+        """score/score.json (its per-utterance counts: the intervals, paired tests and the page)."""
+        path = self.results.parent / "score" / "score.json"
+        if not path.is_file():
+            raise InputError(f"{self.results}: score/score.json is missing beside it")
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise InputError(f"{path}: not readable ({err})") from None
+        if not isinstance(report, dict) or not isinstance(report.get("utterances"), dict):
+            raise InputError(f"{path}: not a score.json written by 'asr score' (no per-utterance counts)")
+        return report
+
+
+@dataclass(frozen=True)
 class Run:
     """One decode: its results.json and the folder with hyp.jsonl and score/."""
 
@@ -27,6 +68,12 @@ class Run:
     result: DecodeResult
     column: str = ""  # the test set's column: its name, with its content when two sets share a name
     variant: str = ""  # the settings that tell the system from others with the same label ("dtype=bfloat16")
+    #: what the decode wrote beside results.json, read once: the runs `replace` makes of this one share it
+    files: DecodeFiles = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.files is None:
+            object.__setattr__(self, "files", DecodeFiles(self.path))
 
     @property
     def folder(self) -> Path:
@@ -36,10 +83,17 @@ class Run:
     def test_set(self) -> str:
         return self.column or self.result.test_set["name"]
 
-    @cached_property
+    @property
     def content_id(self) -> str:
-        """Identifies the test set by its utterances (`content_id` of its ids and references), not by its name."""
-        return content_id((row["id"], row["ref"]) for row in self.hypotheses)
+        return self.files.content_id
+
+    @property
+    def hypotheses(self) -> list[dict]:
+        return self.files.hypotheses
+
+    @property
+    def score_report(self) -> dict:
+        return self.files.score_report
 
     @property
     def tuned_on_itself(self) -> bool:
@@ -109,35 +163,6 @@ class Run:
         hours = self.result.train_info.get("train_hours") or 0.0
         order = DECODER_ORDER.get(self.result.decoder["name"], 9)
         return (hours, self.system["model"], order, self.system["lm"], self.system["decoder"], self.settings_key)
-
-    @cached_property
-    def hypotheses(self) -> list[dict]:
-        """The rows of hyp.jsonl (read once: the page and the exports both use them)."""
-        path = self.folder / "hyp.jsonl"
-        if not path.is_file():
-            raise InputError(f"{self.path}: hyp.jsonl is missing beside it")
-        rows = []
-        for number, row in read_jsonl(path):
-            if not isinstance(row, dict) or not all(isinstance(row.get(k), str) for k in ("id", "ref", "hyp")):
-                raise InputError(f"{path}:{number}: not a hypothesis row (id, ref, hyp)")
-            if not all(is_number(row.get(k)) for k in ("duration", "am_seconds", "decode_seconds")):
-                raise InputError(f"{path}:{number}: duration, am_seconds and decode_seconds must be numbers")
-            rows.append(row)
-        return rows
-
-    @cached_property
-    def score_report(self) -> dict:
-        """score/score.json (read once: intervals, paired tests and the page all use it)."""
-        path = self.folder / "score" / "score.json"
-        if not path.is_file():
-            raise InputError(f"{self.path}: score/score.json is missing beside it")
-        try:
-            report = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as err:
-            raise InputError(f"{path}: not readable ({err})") from None
-        if not isinstance(report, dict) or not isinstance(report.get("utterances"), dict):
-            raise InputError(f"{path}: not a score.json written by 'asr score' (no per-utterance counts)")
-        return report
 
     def utterance_counts(self, level: str = "word") -> dict[str, list[int]]:
         """Per-utterance [C, S, D, I] from score/score.json."""

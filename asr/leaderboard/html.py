@@ -7,9 +7,8 @@ from pathlib import Path
 
 from asr.leaderboard.collect import Run
 from asr.leaderboard.details import run_details
-from asr.leaderboard.markdown import PAIRED_HEADER, intervals_note, paired_tests
 from asr.leaderboard.significance import RESAMPLES
-from asr.leaderboard.tables import Table, header, rows
+from asr.leaderboard.tables import PAIRED_HEADER, Table, header, intervals_note, rows
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
@@ -105,5 +104,5 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
 
 
 def _paired(table: Table) -> str:
-    tests = _table(list(PAIRED_HEADER), paired_tests(table))
+    tests = _table(list(PAIRED_HEADER), table.paired_tests)
     return f"<h2>Paired bootstrap tests ({RESAMPLES} resamples of utterances)</h2>{tests}"

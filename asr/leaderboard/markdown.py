@@ -5,49 +5,9 @@ from __future__ import annotations
 from collections import Counter
 
 from asr.leaderboard.collect import Run
-from asr.leaderboard.significance import RESAMPLES, p_value_text, paired_bootstrap
-from asr.leaderboard.tables import LEVELS, Table, markdown_row, markdown_table, markdown_text
+from asr.leaderboard.significance import RESAMPLES
+from asr.leaderboard.tables import PAIRED_HEADER, Table, intervals_note, markdown_row, markdown_table, markdown_text
 from asr.provenance import git_revision
-
-#: the columns of `paired_tests`' rows
-PAIRED_HEADER = ("test set", "score", "best", "other", "best %", "other %", "p (other not worse)")
-
-
-def paired_tests(table: Table) -> list[list[str]]:
-    """Per test set: the best system (lowest WER; CER for text written without spaces between words) against each
-    other one, among the rows comparable with the column (a flagged row is neither the best nor tested)."""
-    out = []
-    for test_set in table.test_sets:
-        runs = [r for (s, t), r in table.cells.items() if t == test_set and (s, t) not in table.flags]
-        if not runs:
-            continue
-        metric = table.metrics[test_set]
-        best = min(runs, key=lambda r: r.result.rate(metric))
-        for run in runs:
-            if run is not best:
-                counts = [r.utterance_counts(LEVELS[metric]) for r in (run, best)]
-                test = paired_bootstrap(*counts)
-                rates = [f"{100 * test['rate_b']:.2f}", f"{100 * test['rate_a']:.2f}", p_value_text(test["p_value"])]
-                out.append([test_set, metric.upper(), system_label(best, runs), system_label(run, runs), *rates])
-    return out
-
-
-def intervals_note(table: Table) -> str:
-    """What the table's bootstrap intervals are on: WER, and CER for the sets written without spaces."""
-    by_cer = [t for t in table.test_sets if table.metrics[t] == "cer"]
-    if not by_cer:
-        return "95% bootstrap intervals on WER"
-    if len(by_cer) == len(table.test_sets):
-        return "95% bootstrap intervals on CER (text written without spaces between words)"
-    return f"95% bootstrap intervals on WER, on CER for {', '.join(by_cer)} (written without spaces)"
-
-
-def system_label(run: Run, column: list[Run]) -> str:
-    """The run's decoder, with its model and LM where another run of the column has the same decoder."""
-    decoder = run.system["decoder"]
-    if sum(r.system["decoder"] == decoder for r in column) == 1:
-        return decoder
-    return f"{decoder} ({run.system['model']}, LM {run.system['lm']})"
 
 
 def results_markdown(table: Table, runs: list[Run], command: str, significance: bool) -> str:
@@ -70,7 +30,7 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
     if significance:
         lines += ["", f"## Paired bootstrap tests ({RESAMPLES} resamples of utterances)", "",
                   markdown_row(list(PAIRED_HEADER)), "|---" * len(PAIRED_HEADER) + "|"]  # fmt: skip
-        lines += [markdown_row(row) for row in paired_tests(table)]
+        lines += [markdown_row(row) for row in table.paired_tests]
     environments = Counter(", ".join(f"{k} {v}" for k, v in r.result.versions.items() if v) or "unknown" for r in runs)
     lines += ["", "## Environment", ""]
     if len(environments) == 1:

@@ -1,4 +1,5 @@
-"""The leaderboard table: a row per system, WER and CER per test set, with non-comparable cells flagged."""
+"""The leaderboard table: a row per system, WER and CER per test set, non-comparable cells flagged; its bootstrap
+intervals and paired tests."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from asr.errors import InputError
 from asr.leaderboard.collect import Run, set_name
-from asr.leaderboard.significance import bootstrap_interval
+from asr.leaderboard.significance import bootstrap_interval, p_value_text, paired_bootstrap
 from asr.text import written_without_spaces
 
 SYSTEM_COLUMNS = ("model", "labeled", "lm", "decoder")
 LEVELS = {"wer": "word", "cer": "char"}  # the score.json level of each rate
 HEADERS = {"model": "model", "labeled": "labeled data", "lm": "LM", "decoder": "decoder"}
+#: the columns of `paired_tests`' rows
+PAIRED_HEADER = ("test set", "score", "best", "other", "best %", "other %", "p (other not worse)")
 
 
 @dataclass
@@ -95,6 +99,48 @@ class Table:
     def system_of(self, key: tuple) -> dict[str, str]:
         return next(r.system for r in self.runs if r.system_key == key)
 
+    @cached_property
+    def intervals(self) -> dict[tuple[tuple, str], tuple[float, float]]:
+        """Each cell's 95% bootstrap interval on its test set's metric (`metrics`)."""
+        return {(system, test_set): bootstrap_interval(run.utterance_counts(LEVELS[self.metrics[test_set]]))
+                for (system, test_set), run in self.cells.items()}  # fmt: skip
+
+    @cached_property
+    def paired_tests(self) -> list[list[str]]:
+        """Per test set: the best system (lowest WER; CER for text written without spaces between words) against each
+        other one, among the rows comparable with the column (a flagged row is neither the best nor tested)."""
+        out = []
+        for test_set in self.test_sets:
+            runs = [r for (s, t), r in self.cells.items() if t == test_set and (s, t) not in self.flags]
+            if not runs:
+                continue
+            metric = self.metrics[test_set]
+            best = min(runs, key=lambda r: r.result.rate(metric))
+            for run in runs:
+                if run is not best:
+                    test = paired_bootstrap(*[r.utterance_counts(LEVELS[metric]) for r in (run, best)])
+                    rates = [f"{100 * test[k]:.2f}" for k in ("rate_b", "rate_a")] + [p_value_text(test["p_value"])]
+                    out.append([test_set, metric.upper(), system_label(best, runs), system_label(run, runs), *rates])
+        return out
+
+
+def intervals_note(table: Table) -> str:
+    """What the table's bootstrap intervals are on: WER, and CER for the sets written without spaces."""
+    by_cer = [t for t in table.test_sets if table.metrics[t] == "cer"]
+    if not by_cer:
+        return "95% bootstrap intervals on WER"
+    if len(by_cer) == len(table.test_sets):
+        return "95% bootstrap intervals on CER (text written without spaces between words)"
+    return f"95% bootstrap intervals on WER, on CER for {', '.join(by_cer)} (written without spaces)"
+
+
+def system_label(run: Run, column: list[Run]) -> str:
+    """The run's decoder, with its model and LM where another run of the column has the same decoder."""
+    decoder = run.system["decoder"]
+    if sum(r.system["decoder"] == decoder for r in column) == 1:
+        return decoder
+    return f"{decoder} ({run.system['model']}, LM {run.system['lm']})"
+
 
 def interval_text(low: float, high: float) -> str:
     """An interval of rates in percent to one decimal, rounded outwards: it never leaves out the rate shown to
@@ -110,7 +156,7 @@ def _cell(table: Table, system: tuple, test_set: str, metric: str, intervals: bo
         return "-"
     text = f"{100 * run.result.rate(metric):.2f}"
     if intervals and metric == table.metrics[test_set]:
-        text += " " + interval_text(*bootstrap_interval(run.utterance_counts(LEVELS[metric])))
+        text += " " + interval_text(*table.intervals[system, test_set])
     return text + (" †" if (system, test_set) in table.flags else "")
 
 
