@@ -996,3 +996,24 @@ def test_a_long_recording_decodes_in_chunks_close_to_its_parts(es, tmp_path):
     assert abs(chunked["wer"] - parts["wer"]) < 0.07 and abs(chunked["cer"] - parts["cer"]) < 0.03
     words = json.loads((tmp_path / "chunked" / "hyp.jsonl").read_text())["words"]
     assert words[-1]["end"] > line["duration"] - 5  # timestamps run over the whole recording
+
+
+def test_a_decode_leaves_its_callers_options_as_given_and_releases_its_lm(es, tmp_path):
+    """In one long-lived process (a notebook, a sweep script): a review found the tuned weights and the cleaned
+    hotwords written into the caller's BeamSettings (the next decode with them started from the last tuning),
+    and the LM held by the decoders' module after the decode returned."""
+    from asr.decode import decoders
+    from asr.decode.cli import build_parser, options
+    from asr.decode.run import run
+
+    args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--logits-cache", str(es["root"] / "cache"),
+            "--decoder", "beam_lm", "--lm", str(es["lm"]), "--alpha", "3", "--beta", "-2", "--hotwords", "Hola,zzz!",
+            "--tune", "alpha,beta", "--dev", str(es["dev"]), "--alpha-grid", "0,0.5", "--beta-grid", "0,1.5"]  # fmt: skip
+    opts = options(build_parser("asr decode").parse_args([*args, "--out", str(tmp_path / "a")]))
+    given = (opts.beam.alpha, opts.beam.beta, list(opts.beam.hotwords))
+    first = run(opts, {"command": "test"})[0]
+    assert (opts.beam.alpha, opts.beam.beta, opts.beam.hotwords) == given
+    assert first.tuning["start"] == {"alpha": 3.0, "beta": -2.0} and first.decoder["hotwords"] == ["hola", "zzz"]
+    assert decoders._WORKER_DECODER is None
+    again = run(options(build_parser("asr decode").parse_args([*args, "--out", str(tmp_path / "b")])), {"command": "t"})
+    assert again[0].tuning == first.tuning and again[0].wer == first.wer

@@ -228,8 +228,11 @@ class BeamSearch:
         return NgramPart(self.lm, self.settings.hotwords, self.settings.hotword_weight)
 
     def close(self) -> None:
-        """Ends the worker pool and drops the decoder."""
+        """Ends the worker pool and drops the decoder (with its LM: the workers' reference too)."""
+        global _WORKER_DECODER
         self._close_pool()
+        if _WORKER_DECODER is self._decoder:
+            _WORKER_DECODER = None
         if self._decoder is not None and hasattr(self._decoder, "cleanup"):  # pyctcdecode keeps every decoder's
             self._decoder.cleanup()  # KenLM model in a class-level container: one LM more per tuning point
         self._decoder = None

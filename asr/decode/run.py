@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +161,11 @@ class Transcriber:
         workers = opts.workers or os.cpu_count() or 1
         self.beam = None if opts.decoder == "greedy" else BeamSearch(labels, opts.beam, lm, opts.backend, workers)
 
+    def close(self) -> None:
+        """Ends the beam search's workers and drops its decoder (and LM)."""
+        if self.beam is not None:
+            self.beam.close()
+
     @property
     def weights(self) -> dict[str, float]:
         """The present values of the weights tuning can search (`DecodeOptions.weight_names`)."""
@@ -267,7 +272,8 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     with contextlib.ExitStack() as stack:
         for manifest in opts.manifests:
             stack.enter_context(removed_if_left_empty(opts.out_dir(manifest)))
-        return _decode_all(opts, provenance)
+        # the beam settings are the decoder's to change (spellable hotwords, tuned weights): the caller's stay as given
+        return _decode_all(replace(opts, beam=replace(opts.beam)), provenance)
 
 
 def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
@@ -300,33 +306,32 @@ def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | N
     if not state.is_main_process:
         return None
     transcribe = Transcriber(opts, labels, lm, rescorer)
-    tuning = reused
-    if reused is not None:
-        transcribe.set_weights(reused["best"])
-    if dev is not None:
-        tuning = tune_on_dev(dev, transcribe, normalize, opts, model.frame_seconds)
-        transcribe.set_weights(tuning["best"])
-    rescoring = None  # what results.json records of the rescoring: the LM, the list depth, the gamma used
-    if rescorer is not None:
-        rescoring = {**rescorer.summary(), "nbest": opts.depth, "gamma": transcribe.gamma}
-    for split in splits:  # an interrupt after the first set's outputs left an earlier decode's for the others
-        (opts.out_dir(split.manifest) / RESULTS_FILE).unlink(missing_ok=True)
-    outputs = []
-    for split in splits:
+    with contextlib.closing(transcribe):  # its LM and worker pool, also when stopped
+        tuning = reused
+        if reused is not None:
+            transcribe.set_weights(reused["best"])
+        if dev is not None:
+            tuning = tune_on_dev(dev, transcribe, normalize, opts, model.frame_seconds)
+            transcribe.set_weights(tuning["best"])
+        rescoring = None  # what results.json records of the rescoring: the LM, the list depth, the gamma used
         if rescorer is not None:
-            rescorer.cache.clear()  # each split's RTFx counts the scoring of its own hypotheses
-        decoding = decode_split(split, transcribe, normalize, model.frame_seconds)
-        record = tuning
-        if tuning is not None and dev is not None and split is not dev:  # --tune-on: the dev decode's results;
-            decoded = dev.manifest in opts.manifests  # --dev is not decoded, so it has none
-            record = {**tuning, **({"reused_from": str(opts.out_dir(dev.manifest) / "results.json")} if decoded
-                                   else {"tuned_on": str(dev.manifest)})}  # fmt: skip
-        results = decode_result(opts, split, model, (lm, rescoring), decoding, record, provenance)
-        write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.depth > 1)
-        outputs.append(results)
-    if transcribe.beam is not None:
-        transcribe.beam.close()
-    return outputs
+            rescoring = {**rescorer.summary(), "nbest": opts.depth, "gamma": transcribe.gamma}
+        for split in splits:  # an interrupt after the first set's outputs left an earlier decode's for the others
+            (opts.out_dir(split.manifest) / RESULTS_FILE).unlink(missing_ok=True)
+        outputs = []
+        for split in splits:
+            if rescorer is not None:
+                rescorer.cache.clear()  # each split's RTFx counts the scoring of its own hypotheses
+            decoding = decode_split(split, transcribe, normalize, model.frame_seconds)
+            record = tuning
+            if tuning is not None and dev is not None and split is not dev:  # --tune-on: the dev decode's results;
+                decoded = dev.manifest in opts.manifests  # --dev is not decoded, so it has none
+                record = {**tuning, **({"reused_from": str(opts.out_dir(dev.manifest) / "results.json")} if decoded
+                                       else {"tuned_on": str(dev.manifest)})}  # fmt: skip
+            results = decode_result(opts, split, model, (lm, rescoring), decoding, record, provenance)
+            write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.depth > 1)
+            outputs.append(results)
+        return outputs
 
 
 def check_options(opts: DecodeOptions) -> None:
