@@ -33,9 +33,23 @@ def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
     """Runs a command body; an `InputError` becomes one line on stderr and exit status 2, as does a file that
     cannot be written or read once the work has started (a folder in the way, no permission: they were
     tracebacks); Ctrl-C one line and exit status 130, SIGTERM one line and 143 (work that resumes, resumes on
-    the next run; partial outputs are removed as on Ctrl-C: they were left behind)."""
-    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:  # not where a caller (accelerate, a test) set its own
+    the next run; partial outputs are removed as on Ctrl-C: they were left behind). A process that called it (a
+    notebook, a script) gets its own SIGTERM handling back."""
+    # not where a caller (accelerate, a test) set its own; Python takes handlers in its main thread only
+    own_stop = (
+        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and threading.current_thread() is threading.main_thread()
+    )
+    if own_stop:
         signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _reported(prog, fn)
+    finally:
+        if own_stop:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _reported(prog: str, fn: Callable[[], int]) -> int:
+    """`fn()`, its errors and stops as `run_reporting_errors` says."""
     try:
         return fn()
     except InputError as err:

@@ -329,13 +329,15 @@ def test_the_fewest_samples_for_a_frame_are_the_feature_encoders_receptive_field
 
 def test_init_model_draws_the_same_weights_for_a_seed_whatever_was_drawn_before(tmp_path: Path):
     """Found by a mutation review: without `torch.manual_seed(seed)` the weights depended on the global
-    generator's state and nothing failed."""
+    generator's state and nothing failed; and the global generator is left as it was."""
     import torch
     from safetensors.torch import load_file
 
     init_model("tiny", tmp_path / "a", seed=0)
     torch.rand(3)  # moves the global generator on
+    state = torch.get_rng_state()
     init_model("tiny", tmp_path / "b", seed=0)
+    assert torch.equal(torch.get_rng_state(), state)  # a review: a calling process's generator was left seeded
     init_model("tiny", tmp_path / "c", seed=1)
     a, b, c = (load_file(str(tmp_path / name / "model.safetensors")) for name in "abc")
     assert a.keys() == b.keys() == c.keys()

@@ -178,6 +178,30 @@ def test_ctrl_c_and_sigterm_are_one_line(w, sent, status, said):
     assert proc.returncode == status and "Traceback" not in err and f"asr data synth: {said}" in err, err
 
 
+def test_a_command_called_in_process_gives_the_callers_sigterm_handling_back():
+    """A review: a notebook or script that called a command's main() kept its handler (SIGTERM raised there as a
+    KeyboardInterrupt ever after); SIGTERM is a command's stop only while it runs, and a caller's own is kept."""
+    from asr.errors import Terminated, run_reporting_errors
+
+    def stopped() -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        return 0
+
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert run_reporting_errors("asr test", stopped) == 143
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+    def own(signum: int, frame: object) -> None:
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, own)
+    try:
+        assert run_reporting_errors("asr test", lambda: 0) == 0 and signal.getsignal(signal.SIGTERM) is own
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _stopped_before_its_initializer_ran() -> None:
     os.kill(os.getpid(), signal.SIGTERM)  # as a pool's terminate() or a scheduler may, right after the fork
     from asr.errors import default_termination

@@ -206,3 +206,22 @@ def test_a_score_json_without_character_counts_is_one_line(systems: Path, tmp_pa
     assert leaderboard_main([str(systems), "--out", str(tmp_path / "board")]) == 2
     err = capsys.readouterr().err
     assert "score.json: not a score.json written by 'asr score'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_plots_leave_a_callers_pyplot_as_it_was(systems: Path, tmp_path: Path) -> None:
+    """A review: the leaderboard and the training's learning curve switched the calling process's pyplot to Agg
+    (a notebook's figures stopped showing); they draw on figures of their own."""
+    import matplotlib
+
+    from asr.train.plot import learning_curve
+
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        assert leaderboard_main([str(systems), "--out", str(tmp_path / "board")]) == 0
+        assert learning_curve([{"minutes": 1.0, "dev_cer": 0.2, "dev_wer": 0.5}], tmp_path / "c.png", "run")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(backend)
+    assert (tmp_path / "board" / "plots" / "wer_by_system.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"

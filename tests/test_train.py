@@ -771,3 +771,12 @@ def test_label_ids_looked_up_are_the_tokenizers_own(setup):
     assert [looked_up(t) for t in texts] == [tuple(tokenizer(t).input_ids) for t in texts]
     upper = Wav2Vec2CTCTokenizer.from_pretrained(setup["processor"], do_lower_case=True)  # upper-cases: its own
     assert label_ids(upper)("ab") == tuple(upper("ab").input_ids)
+
+
+def test_runs_of_other_precisions_follow_one_another_in_one_process(setup, tmp_path):
+    """A review: a second run in one process (a notebook, a precision sweep) with another mixed_precision was
+    accelerate's traceback ("AcceleratorState has already been initialized"); each run resets the state it set up."""
+    for precision in ("bf16", "no"):
+        out = tmp_path / precision
+        assert train_main(_args(setup, out, max_steps=1, dev_manifest="", mixed_precision=precision)) == 0
+        assert json.loads((out / "run_info.json").read_text())["mixed_precision"] == precision

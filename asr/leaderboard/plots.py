@@ -9,13 +9,11 @@ from asr.leaderboard.collect import Run
 from asr.leaderboard.tables import Table
 
 
-def _pyplot():
-    import matplotlib
+def _figure(figsize: tuple[float, float]):
+    """A figure of its own, not pyplot's: a caller's pyplot backend and figures stay as they are."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=figsize)
 
 
 def _label(system: dict[str, str], models: list[str] | None = None, sep: str = "\n") -> str:
@@ -38,7 +36,6 @@ def _short(model: str, models: list[str]) -> str:
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
     return path
 
 
@@ -49,8 +46,8 @@ def wer_by_system(table: Table, out: Path) -> Path | None:
 
 def _grouped_bars(table: Table, value, ylabel: str, title: str, path: Path, log: bool = False) -> Path:
     """One group of bars per system (labelled by model, LM and decoder), one bar per test set."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(table.systems)), 4))
+    fig = _figure((max(6.0, 1.6 * len(table.systems)), 4))
+    ax = fig.subplots()
     width = 0.8 / max(len(table.test_sets), 1)
     for k, test_set in enumerate(table.test_sets):
         xs, ys, flagged = [], [], []
@@ -85,8 +82,8 @@ def lm_sweep(runs: list[Run], out: Path) -> Path | None:
     tuned = list(sweeps.values())
     if not tuned:
         return None
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(tuned), figsize=(5 * len(tuned), 3.6), squeeze=False)
+    fig = _figure((5 * len(tuned), 3.6))
+    axes = fig.subplots(1, len(tuned), squeeze=False)
     for ax, run in zip(axes[0], tuned, strict=True):
         best, metric = run.result.tuning["best"], run.result.tuning.get("metric", "wer")  # earlier decodes: WER
         points = [p for p in run.result.tuning["points"] if p.get("gamma") == best.get("gamma")]  # at the chosen γ
@@ -111,8 +108,8 @@ def training_curves(runs: list[Run], out: Path) -> Path | None:
             curves[run.system["model"]] = info["dev_curve"]
     if not curves:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = _figure((6, 3.6))
+    ax = fig.subplots()
     for model, curve in curves.items():
         ax.plot([c[0] for c in curve], [100 * c[2] for c in curve], marker="o", label=model)
     ax.set_xlabel("training minutes")

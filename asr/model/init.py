@@ -90,7 +90,6 @@ def init_model(
     from asr.inference import uses_attention_mask
     from asr.model.folder import ModelFolder
 
-    torch.manual_seed(seed)
     if (out_dir / "model.safetensors").exists():  # a trained model's run_info.json would describe the new one
         raise InputError(f"--out {out_dir} holds a model already; use another --out")
     for run in (out_dir, out_dir.parent):  # ModelFolder reads run_info.json beside a model or one level up
@@ -117,7 +116,9 @@ def init_model(
             raise InputError(f"--processor {processor_dir}: {str(err).splitlines()[0]}") from None
         extra = {"vocab_size": len(processor.tokenizer), "pad_token_id": processor.tokenizer.pad_token_id}
     config = model_config(size, family, norm, adapter_dim, **extra)
-    model = AutoModelForCTC.from_config(config)
+    with torch.random.fork_rng(devices=[]):  # seeded here alone: a calling process's random state is left as it was
+        torch.manual_seed(seed)
+        model = AutoModelForCTC.from_config(config)
     if encoder_from is not None:
         copy_feature_encoder(model, encoder_from)
     writable_dir(out_dir, "--out")

@@ -25,7 +25,7 @@ from asr.folders import run_folder
 from asr.inference import batch_seconds, uses_attention_mask
 from asr.pretrain.config import PretrainConfig
 from asr.train.data import Example, Split, fastest_speed, length_grouped_batches, load_split
-from asr.train.loop import EvalSet, LoopState, Trainer, TrainError
+from asr.train.loop import EvalSet, LoopState, Trainer, TrainError, accelerate_state_of_its_own
 from asr.train.modeling import from_pretrained, model_config
 
 
@@ -241,5 +241,5 @@ def _mean(values: list[float]) -> float | None:
 
 def pretrain(cfg: PretrainConfig, command: str) -> dict:
     """Pretrains with `cfg`; returns the run information (also written to run_info.json)."""
-    with run_folder(Path(cfg.output_dir)):
+    with run_folder(Path(cfg.output_dir)), accelerate_state_of_its_own():
         return Pretrainer(cfg, command).run()

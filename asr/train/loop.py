@@ -17,7 +17,8 @@ import math
 import shutil
 import sys
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -820,5 +821,21 @@ def _written_by_runs(inside: Path) -> bool:
 
 def train(cfg: TrainConfig, command: str) -> dict:
     """Trains with `cfg`; returns the run information (also written to run_info.json)."""
-    with run_folder(Path(cfg.output_dir)):
+    with run_folder(Path(cfg.output_dir)), accelerate_state_of_its_own():
         return Trainer(cfg, command).run()
+
+
+@contextmanager
+def accelerate_state_of_its_own() -> Iterator[None]:
+    """accelerate keeps one precision per process and refuses another ("restart your runtime"): a run that set its
+    state up resets it when it ends, so that a process (a notebook, a sweep script) can run another with other
+    settings; a state set up before the run (a caller's own Accelerator) is left alone."""
+    from accelerate.state import AcceleratorState, GradientState
+
+    ours = not AcceleratorState._shared_state  # private: reset as accelerate's own tests reset it
+    try:
+        yield
+    finally:
+        if ours:
+            AcceleratorState._reset_state(reset_partial_state=True)
+            GradientState._reset_state()

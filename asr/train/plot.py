@@ -11,12 +11,10 @@ def learning_curve(history: list[dict], path: Path, title: str) -> bool:
     rows = [r for r in history if r.get("dev_cer") is not None or r.get("dev_loss") is not None]
     if not rows:
         return False
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: a caller's backend and figures stay as they are
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4))
+    ax = fig.subplots()
     minutes = [r["minutes"] for r in rows]
     if rows[0].get("dev_cer") is not None:
         cer, wer = [100 * r["dev_cer"] for r in rows], [100 * r["dev_wer"] for r in rows]
@@ -33,5 +31,4 @@ def learning_curve(history: list[dict], path: Path, title: str) -> bool:
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return True
