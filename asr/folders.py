@@ -152,3 +152,18 @@ def run_folder(out: Path) -> contextlib.AbstractContextManager:
     """A training run's output_dir while it trains: the main process's `output_folder` (under accelerate
     launch the other processes are its own; they only remove it if it is left empty)."""
     return output_folder(out, "output_dir") if os.environ.get("RANK", "0") == "0" else removed_if_left_empty(out)
+
+
+def files_under(root: Path) -> list[Path]:
+    """Every file under `root`, sorted, through linked folders too (Path.rglob leaves them out: a split folder
+    linked into a corpus was lost unseen); a folder reached twice (a link back up the tree) is read once."""
+    seen: set[str] = set()
+    found: list[Path] = []
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders.clear()
+            continue
+        seen.add(real)
+        found += [Path(folder, name) for name in files]
+    return sorted(found)

@@ -890,3 +890,79 @@ def test_a_subset_stops_at_the_first_utterance_that_reaches_its_hours_and_a_smal
     small, _ = subset_hours(manifest, 2.5 / 3600, seed=7)
     assert (len(large), len(small), total) == (5, 3, 10.0)
     assert {u.id for u in small} < {u.id for u in large}
+
+
+@pytest.mark.parametrize("subtype", ["GSM610", "G721_32", "NMS_ADPCM_16"])
+def test_telephone_codecs_libsndfile_reads_front_to_back_decode_whole_and_in_segments(tmp_path, subtype):
+    """A review: a WAV of these codecs (not seekable in libsndfile) was refused as "unreadable audio (frames must be
+    specified for non-seekable files)" by every command, though soundfile.read decodes it."""
+    from asr.data.audio import load_audio
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / f"{subtype}.wav"
+    sf.write(path, (0.1 * rng.standard_normal(8000)).astype(np.float32), 8000, subtype=subtype)
+    whole, _ = sf.read(path, dtype="float32")
+    assert np.array_equal(load_audio(path, 8000), whole)
+    assert np.array_equal(load_audio(path, 8000, offset=0.25, duration=0.5), whole[2000:6000])
+    assert np.array_equal(load_audio(path, 8000, offset=0.5), whole[4000:])
+
+
+def test_kaldi_segments_read_as_kaldis_extract_segments_reads_them(tmp_path, audio, capsys):
+    """A review: an end time of -1 (the recording's end) was refused; a segment a little past its file's end
+    (Kaldi cuts up to 0.5 s) was filtered; a channel field was dropped unseen (both channels averaged)."""
+    length = sf.info(audio["u0"]).duration
+    data = tmp_path / "kaldi"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"rec1 {audio['u0']}\nrec2 {audio['stereo']}\n")
+    (data / "text").write_text("u1 hello there\nu2 there\nu3 there\nu4 hello\n")
+    (data / "segments").write_text(f"u1 rec1 0.2 -1\nu2 rec1 0.5 {length + 0.3:.3f}\nu3 rec1 0.5 {length + 0.7:.3f}\n"
+                                   "u4 rec1 0.0 0.6 0\n")  # fmt: skip
+    assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "o")]) == 0
+    kept = {u.id: u for u in read_manifest(tmp_path / "o" / "train.jsonl")}
+    assert kept["u1"].offset == 0.2 and abs(kept["u1"].duration - (length - 0.2)) < 0.001
+    assert abs(kept["u2"].duration - (length - 0.5)) < 0.001 and abs(kept["u4"].duration - 0.6) < 0.001
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())["splits"]["train"]
+    assert summary["filtered"] == {"segment outside the audio": 1} and "u3" not in kept
+    assert summary["converted_on_load"]["segment cut at its file's end"] == 1
+    for segments in ("u1 rec2 0.0 0.5 1\n", "u1 rec2 0.0 0.5 0\n", "u1 rec1 0.0 0.5 1\n"):  # of a stereo file; no 2nd
+        (data / "segments").write_text(segments)
+        assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "c")]) == 2
+        err = capsys.readouterr().err
+        assert f"segments: segment of 'u1' takes channel {segments[-2]} of" in err and "remix" in err
+    (data / "segments").write_text("u1 rec1 0.0 0.5\n")
+    (data / "text").write_bytes("u0 ok\nu1 caf\xe9\n".encode("latin-1"))  # its line named, as a manifest's
+    assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "t")]) == 2
+    assert f"{data / 'text'}:2: not valid UTF-8 (byte 0xe9)" in capsys.readouterr().err
+
+
+def test_audiofolder_splits_linked_in_are_read_and_a_header_error_lists_the_columns(tmp_path, audio, capsys):
+    """A review: a split folder that is a symbolic link was passed over unseen (Path.rglob does not enter linked
+    folders); a metadata.csv written with semicolons was "no 'file_name' column", its columns unnamed."""
+    elsewhere = tmp_path / "elsewhere" / "train"
+    elsewhere.mkdir(parents=True)
+    shutil.copy(audio["u0"], elsewhere / "a.wav")
+    (elsewhere / "metadata.csv").write_text("file_name,transcription\na.wav,hello there\n")
+    root = tmp_path / "corpus"
+    (root / "test").mkdir(parents=True)
+    shutil.copy(audio["u1"], root / "test" / "b.wav")
+    (root / "test" / "metadata.csv").write_text("file_name,transcription\nb.wav,good morning\n")
+    (root / "train").symlink_to(elsewhere)
+    (root / "test" / "loop").symlink_to(root)  # a link back up the tree: read once
+    splits = load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+    assert {split: [u.text for u in utts] for split, utts in splits.items()} == {
+        "train": ["hello there"], "test": ["good morning"]}  # fmt: skip
+    (elsewhere / "metadata.csv").write_text("file_name;transcription\na.wav;hello there\n")
+    with pytest.raises(InputError, match=r"no 'file_name' column \(its columns: 'file_name;transcription'\)"):
+        load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+
+
+def test_audio_shorter_than_a_frame_is_filtered_as_such(tmp_path, audio):
+    """A review: 50 samples were "transcript too long for CTC (27 labels > 0 frames)"."""
+    sf.write(tmp_path / "short.wav", np.full(50, 0.1, dtype=np.float32), 16000)
+    rows = [{"id": "a_1", "audio": str(tmp_path / "short.wav"), "text": "hello there"},
+            {"id": "a_2", "audio": str(audio["u0"]), "text": "hello there"}]  # fmt: skip
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"jsonl:{_jsonl(tmp_path / 'train.jsonl', rows)}", "--lang", "en",
+                      "--out", str(out)]) == 0  # fmt: skip
+    assert json.loads((out / "summary.json").read_text())["splits"]["train"]["filtered"] == {
+        "audio shorter than a frame": 1}  # fmt: skip

@@ -1008,7 +1008,8 @@ def test_a_decode_leaves_its_callers_options_as_given_and_releases_its_lm(es, tm
 
     args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--logits-cache", str(es["root"] / "cache"),
             "--decoder", "beam_lm", "--lm", str(es["lm"]), "--alpha", "3", "--beta", "-2", "--hotwords", "Hola,zzz!",
-            "--tune", "alpha,beta", "--dev", str(es["dev"]), "--alpha-grid", "0,0.5", "--beta-grid", "0,1.5"]  # fmt: skip
+            "--tune", "alpha,beta", "--dev", str(es["dev"]), "--alpha-grid", "0,0.5",
+            "--beta-grid", "0,1.5"]  # fmt: skip
     opts = options(build_parser("asr decode").parse_args([*args, "--out", str(tmp_path / "a")]))
     given = (opts.beam.alpha, opts.beam.beta, list(opts.beam.hotwords))
     first = run(opts, {"command": "test"})[0]

@@ -225,3 +225,16 @@ def test_plots_leave_a_callers_pyplot_as_it_was(systems: Path, tmp_path: Path) -
         matplotlib.use(backend)
     assert (tmp_path / "board" / "plots" / "wer_by_system.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_decodes_in_linked_folders_are_read_once(systems: Path, tmp_path: Path) -> None:
+    """A review: Path.rglob enters no linked folder, so decodes linked into the folder searched were left out
+    unseen; a decode reached twice (its folder and a link to it) is one row."""
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "alpha").symlink_to(systems / "team_alpha")
+    shutil.copytree(systems / "team_bravo", linked / "bravo")
+    (linked / "bravo_again").symlink_to(linked / "bravo")
+    assert leaderboard_main([str(linked), "--out", str(tmp_path / "board")]) == 0
+    rows = json.loads((tmp_path / "board" / "results.json").read_text(encoding="utf-8"))
+    assert sorted(row["wer"] for row in rows) == pytest.approx([0.08, 0.24])

@@ -86,11 +86,14 @@ def load_audio(
     """Mono float32 samples at `target_rate`, of the whole file or of [offset, offset + duration) seconds."""
     with sf.SoundFile(str(path)) as f:
         start = round(offset * f.samplerate)
-        if start:
-            if start >= f.frames:  # libsndfile's own error: "Internal psf_fseek() failed"
-                raise ValueError(f"offset {offset:g} s is past the end of the {f.frames / f.samplerate:.2f} s file")
-            f.seek(start)
+        if start and start >= f.frames:  # libsndfile's own error: "Internal psf_fseek() failed"
+            raise ValueError(f"offset {offset:g} s is past the end of the {f.frames / f.samplerate:.2f} s file")
         frames = -1 if duration is None else round(duration * f.samplerate)
+        if f.seekable():
+            f.seek(start)
+        else:  # read front to back only (GSM 6.10, G.721, NMS ADPCM): to the end its header counts, as sf.read does
+            f.read(start, dtype="int16")
+            frames = f.frames - start if frames < 0 else frames
         samples = f.read(frames, dtype="float32", always_2d=True)
         rate = f.samplerate
     return resample(to_mono(samples), rate, target_rate)

@@ -2,15 +2,17 @@
 
 Unusable (filtered by `asr data prepare`, each counted with its reason): missing audio file, unreadable or
 corrupt audio, truncated audio (fewer samples than the header promises), NaN or Inf samples, empty audio, a
-segment outside its file, empty transcript (after normalisation), a transcript
-too long for CTC at wav2vec2's frame rate (20 ms: the models' output frames; a model whose frames are longer, an
-output adapter's, is checked by `asr train` itself), a duplicate id. Converted on loading and reported: non-mono
-audio (downmixed) and audio at another sample rate (resampled).
+segment outside its file, audio shorter than the 25 ms of one output frame, empty transcript (after
+normalisation), a transcript too long for CTC at wav2vec2's frame rate (20 ms: the models' output frames; a model
+whose frames are longer, an output adapter's, is checked by `asr train` itself), a duplicate id. Converted on
+loading and reported: non-mono audio (downmixed), audio at another sample rate (resampled) and a segment ending up
+to 0.5 s past its file's end (cut there, as Kaldi's extract-segments cuts it).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import multiprocessing
 import os
 from collections import Counter
@@ -114,15 +116,28 @@ class CheckResult:
 TRUNCATION_SLACK = 0.05  # seconds an audio file may decode shorter than its header says (an MP3's last frame)
 
 
-def _truncation(path: Path, info: AudioInfo, utt: Utterance, decoded: float) -> tuple[float, float] | None:
+def _truncation(path: Path, info: AudioInfo, segment: float | None, decoded: float) -> tuple[float, float] | None:
     """(promised, held) seconds of a file cut short, else None. libsndfile reads what is there, silently: a WAV's
     frames are counted from the file, so its header's data size says what was promised; a compressed file's
-    count comes from its header (an MP3's Xing tag), so the decoded length (of the segment) is compared with it."""
+    count comes from its header (an MP3's Xing tag), so the decoded length (of the `segment`'s seconds, where it
+    is one) is compared with it."""
     header_frames = wav_header_frames(path)
     if header_frames is not None and header_frames > info.frames:
         return header_frames / info.rate, info.frames / info.rate
-    promised = utt.duration if utt.offset is not None else info.frames / info.rate
+    promised = segment if segment is not None else info.frames / info.rate
     return (promised, decoded) if promised - decoded > TRUNCATION_SLACK else None
+
+
+MAX_OVERSHOOT = 0.5  # seconds a segment may end past its file's end, cut there (Kaldi's extract-segments' default)
+
+
+def _segment_seconds(utt: Utterance, info: AudioInfo) -> float:
+    """The seconds a segment reads of its file: its own, cut at the file's end where it ends up to `MAX_OVERSHOOT`
+    past it or asks for the rest (an infinite duration: a Kaldi end time of -1); raises `Unusable` beyond."""
+    left = info.duration - utt.offset
+    if left <= 0 or (math.isfinite(utt.duration) and utt.duration - left > MAX_OVERSHOOT):
+        raise Unusable("segment outside the audio", f"{utt.offset}+{utt.duration}s of {info.duration:.2f}s")
+    return min(utt.duration, left)
 
 
 def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
@@ -132,20 +147,21 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
         raise Unusable("missing audio file", str(path))
     try:
         info = audio_info(path)
-        if utt.offset is not None and utt.offset + utt.duration > info.duration + 0.01:
-            raise Unusable("segment outside the audio", f"{utt.offset}+{utt.duration}s of {info.duration:.2f}s")
+        segment = None if utt.offset is None else _segment_seconds(utt, info)
         # reading every sample is what finds a truncated or corrupt file
-        samples = load_audio(path, rate, utt.offset or 0.0, utt.duration if utt.offset is not None else None)
+        samples = load_audio(path, rate, utt.offset or 0.0, segment)
         duration = len(samples) / rate
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
         raise Unusable("unreadable audio", unreadable(path, err)) from None
     if duration <= 0:
         raise Unusable("empty audio")
-    if (cut := _truncation(path, info, utt, duration)) is not None:
+    if (cut := _truncation(path, info, segment, duration)) is not None:
         raise Unusable("truncated audio", f"the header promises {cut[0]:.2f} s, the file holds {cut[1]:.2f} s")
     if not np.isfinite(samples).all():
         raise Unusable("non-finite samples", f"{int((~np.isfinite(samples)).sum())} NaN or Inf samples")
     notes = []
+    if segment is not None and math.isfinite(utt.duration) and segment < utt.duration - 0.01:
+        notes.append(f"segment cut at its file's end ({utt.duration - segment:.2f} s past it)")
     if info.channels != 1:
         notes.append(f"downmixed ({info.channels} channels)")
     if info.rate != rate:
@@ -208,6 +224,8 @@ def check_utterances(
                 if not labels:
                     raise Unusable("empty transcript")
                 frames = ctc_frames(round(duration * TARGET_RATE))
+                if not frames:  # no transcript fits: it was "too long for CTC (27 labels > 0 frames)"
+                    raise Unusable("audio shorter than a frame", f"{1000 * duration:.1f} ms; a frame is 25 ms")
                 if ctc_min_frames(labels) > frames:
                     raise Unusable("transcript too long for CTC", f"{ctc_min_frames(labels)} labels > {frames} frames")
             except Unusable as err:

@@ -92,19 +92,24 @@ def loads_text(line: str) -> object:
     return obj
 
 
-def text_lines(path: Path, hint: str = "") -> list[tuple[int, str]]:
-    """(line number, line) for every non-blank line of a text file, decoded as strict UTF-8 (a BOM, as Windows
-    editors write, is dropped); `InputError` naming the line of a byte that is not UTF-8, with `hint`."""
+def utf8_text(path: Path, hint: str = "") -> str:
+    """A text file decoded as strict UTF-8 (a BOM, as Windows editors write, is dropped); `InputError` naming the
+    line of a byte that is not UTF-8, with `hint`."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:  # its line, counted as the lines are split below
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:  # its line, counted as text_lines splits them
         line = len(re.split(rb"\r\n|\r|\n", data[: err.start]))
         raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x}){hint}") from None
+
+
+def text_lines(path: Path, hint: str = "") -> list[tuple[int, str]]:
+    """(line number, line) for every non-blank line of a text file (`utf8_text`)."""
+    text = utf8_text(path, hint)
     # lines end with \n, \r\n or (classic Mac) a lone \r; str.splitlines() would also split on \x1c, \x85,
     # \u2028 inside a transcript
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -24,14 +24,18 @@ source takes its split from ``--split``, else from its folder or file name when 
 from __future__ import annotations
 
 import csv
+import io
+import math
 import os
 import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from asr.data.manifest import Utterance, read_jsonl, read_manifest
+from asr.data.audio import audio_info
+from asr.data.manifest import Utterance, read_jsonl, read_manifest, text_lines, utf8_text
 from asr.errors import InputError
+from asr.folders import files_under
 from asr.hub import offline_without_network
 
 SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "dev", "test": "test"}
@@ -178,14 +182,8 @@ def _load_jsonl(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
 
 def _read_table(path: Path) -> dict[str, str]:
     """A Kaldi two-column file: ``key value...`` per line."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").split("\n")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
     table: dict[str, str] = {}
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for lineno, line in text_lines(path):
         key, value = [*line.strip().split(maxsplit=1), ""][:2]  # any white space, as Kaldi splits
         if key in table:
             raise InputError(f"{path}:{lineno}: duplicate id '{key}'")
@@ -210,13 +208,15 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
         text = texts.get(utt_id, "")
         offset = duration = None
         rec_id = utt_id
+        channel = None
         if segments:
             if utt_id not in segments:
                 raise InputError(f"{data / 'segments'}: no segment for utterance '{utt_id}' of {data / 'text'}")
-            offset, duration, rec_id = _segment(segments[utt_id], utt_id, data / "segments")
+            offset, duration, rec_id, channel = _segment(segments[utt_id], utt_id, data / "segments")
         if rec_id not in wav_scp:
             raise InputError(f"{data / 'wav.scp'}: no recording '{rec_id}' for utterance '{utt_id}'")
         audio = Path(wav_scp[rec_id]).absolute()  # a relative path from the current folder, as Kaldi reads it
+        _check_channel(audio, channel, utt_id, data / "segments")
         speaker = utt2spk.get(utt_id, "")
         utts.append(Utterance(speaker_prefixed(speaker, utt_id), str(audio), duration or 0.0, text, speaker, lang,
                               offset))  # fmt: skip
@@ -224,16 +224,42 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
     return {one_split(data, options): utts}
 
 
-def _segment(value: str, utt_id: str, path: Path) -> tuple[float, float, str]:
-    """(offset, duration, recording) of a Kaldi ``segments`` line ``<utt> <recording> <start> <end>``."""
+def _segment(value: str, utt_id: str, path: Path) -> tuple[float, float, str, int | None]:
+    """(offset, duration, recording, channel) of a Kaldi ``segments`` line ``<utt> <recording> <start> <end>
+    [<channel>]``, as Kaldi's extract-segments reads it: an end of -1 is the recording's end (an infinite duration
+    here, measured by the checks), the channel counts from 0."""
     fields = value.split()
     try:
+        if len(fields) not in (3, 4):
+            raise ValueError
         start, end = float(fields[1]), float(fields[2])
-    except (IndexError, ValueError):
-        raise InputError(f"{path}: segment of '{utt_id}' is {value!r}, expected: recording start end") from None
+        channel = int(fields[3]) if len(fields) == 4 else None
+    except ValueError:
+        raise InputError(
+            f"{path}: segment of '{utt_id}' is {value!r}, expected: recording start end [channel]"
+        ) from None
+    if channel is not None and channel < 0:
+        raise InputError(f"{path}: segment of '{utt_id}' takes channel {channel}; channels count from 0")
+    if end == -1 and start >= 0:
+        return start, math.inf, fields[0], channel
     if not 0 <= start < end:
         raise InputError(f"{path}: segment of '{utt_id}' ends at {end} s, not after its start {start} s")
-    return start, end - start, fields[0]
+    return start, end - start, fields[0], channel
+
+
+def _check_channel(audio: Path, channel: int | None, utt_id: str, path: Path) -> None:
+    """A segment of one channel of a recording of several is refused: manifests hold a file's channels averaged
+    (Kaldi's extract-segments reads the one named). Channel 0 of a mono file is the file."""
+    if channel is None:
+        return
+    try:
+        channels = audio_info(audio).channels
+    except (RuntimeError, OSError):  # unreadable: the checks count it
+        return
+    if channels > 1 or channel > 0:
+        raise InputError(f"{path}: segment of '{utt_id}' takes channel {channel} of {audio} ({channels} channel(s)); "
+                         "a manifest holds a file's channels averaged: write each channel to a file of its own "
+                         f"(sox {audio.name} OUT.wav remix {channel + 1}) and name those in wav.scp")  # fmt: skip
 
 
 def _metadata_rows(path: Path) -> list[tuple[str, object]]:
@@ -246,23 +272,23 @@ def _metadata_rows(path: Path) -> list[tuple[str, object]]:
 def _table_rows(path: Path, dialect: dict, hint: str) -> list[tuple[str, dict[str, str]]]:
     """(``FILE:LINE``, row) of a CSV or TSV file with a header; a row with more fields than the header is an
     error naming its line (csv drops the rest under the key None: ``1.wav,yes, I said no`` read "yes")."""
+    reader = csv.DictReader(io.StringIO(utf8_text(path), newline=""), **dialect)
+    rows = []
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            reader = csv.DictReader(f, **dialect)
-            rows = []
-            for row in reader:  # fewer fields than the header: the missing ones are empty, filtered and counted
-                if None in row:
-                    raise InputError(f"{path}:{reader.line_num}: {len(reader.fieldnames) + len(row[None])} fields, "
-                                     f"the header has {len(reader.fieldnames)} ({hint})")  # fmt: skip
-                rows.append((f"{path}:{reader.line_num}", row))
-            return rows
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise InputError(f"{path}: cannot read: {err}") from None
+        for row in reader:  # fewer fields than the header: the missing ones are empty, filtered and counted
+            if None in row:
+                raise InputError(f"{path}:{reader.line_num}: {len(reader.fieldnames) + len(row[None])} fields, "
+                                 f"the header has {len(reader.fieldnames)} ({hint})")  # fmt: skip
+            rows.append((f"{path}:{reader.line_num}", row))
+    except csv.Error as err:
+        raise InputError(f"{path}:{reader.line_num}: cannot read: {err}") from None
+    return rows
 
 
 def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     root = Path(rest)
-    metadata = sorted([*root.rglob("metadata.csv"), *root.rglob("metadata.jsonl")])
+    files = files_under(root)
+    metadata = [p for p in files if p.name in ("metadata.csv", "metadata.jsonl")]
     if not metadata:
         raise InputError(f"{root}: no metadata.csv or metadata.jsonl")
     splits: dict[str, list[Utterance]] = {}
@@ -272,11 +298,12 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
         if bad := next((where for where, row in located if not isinstance(row, dict)), None):
             raise InputError(f"{bad}: not an object with file_name and text")
         columns = list(located[0][1]) if located else []
+        found = f"its columns: {', '.join(map(repr, columns))}"
         if located and "file_name" not in columns:
-            raise InputError(f"{meta}: no 'file_name' column")
+            raise InputError(f"{meta}: no 'file_name' column ({found})")
         text_col = _pick(columns, options.text_column, TEXT_COLUMNS, "text", str(meta))
         if located and text_col is None:
-            raise InputError(f"{meta}: no text column (one of {', '.join(TEXT_COLUMNS)})")
+            raise InputError(f"{meta}: no text column (one of {', '.join(TEXT_COLUMNS)}; {found})")
         spk_col = _pick(columns, options.speaker_column, SPEAKER_COLUMNS, "speaker", str(meta))
         id_col = _pick(columns, options.id_column, ("id",), "id", str(meta))
         for where, row in located:
@@ -301,19 +328,19 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
             raw.setdefault(split, []).append(str(Path(*under)))
     for split, utts in splits.items():  # x.wav beside x.flac were one id: one of them dropped as a duplicate
         check_unique_ids(utts, raw[split], f"{root} ({split})")
-    if unlisted := _unlisted_audio(root, {u.audio for utts in splits.values() for u in utts}):
+    if unlisted := _unlisted_audio(files, {u.audio for utts in splits.values() for u in utts}):
         print(f"note: {root}: {unlisted} audio file(s) that no metadata row names are left out (as datasets' "
               "audiofolder leaves them)", file=sys.stderr)  # fmt: skip
     return splits
 
 
-def _unlisted_audio(root: Path, listed: set[str]) -> int:
-    """How many audio files (by suffix: what libsndfile reads, and opus) under `root` are not in `listed`."""
+def _unlisted_audio(files: list[Path], listed: set[str]) -> int:
+    """How many audio `files` (by suffix: what libsndfile reads, and opus) are not in `listed`."""
     import soundfile
 
     suffixes = {f".{ext.lower()}" for ext in soundfile.available_formats()} | {".opus"}
-    files = (p for p in root.rglob("*") if p.suffix.lower() in suffixes and p.is_file())
-    return sum(os.path.normpath(p.absolute()) not in listed for p in files)
+    audio = (p for p in files if p.suffix.lower() in suffixes and p.is_file())
+    return sum(os.path.normpath(p.absolute()) not in listed for p in audio)
 
 
 def _load_commonvoice(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from asr.data.manifest import read_jsonl
 from asr.decode.results import DecodeResult, content_id
 from asr.errors import InputError, is_number
+from asr.folders import files_under
 from asr.scoring.align import COMPAT
 from asr.text import get_normalizer
 
@@ -207,9 +208,10 @@ def collect(specs: list[str], passed_over: dict[str, list[Path]] | None = None) 
         found, boards, unfinished = [], [], []
         for p in sorted(matches):
             if p.is_dir():
-                for path in sorted(p.rglob("results.json")):
+                files = files_under(p)
+                for path in (f for f in files if f.name == "results.json"):
                     (boards if is_leaderboard(path) else found).append(path)
-                hyps = sorted(p.rglob("hyp.jsonl"))
+                hyps = [f for f in files if f.name == "hyp.jsonl"]
                 unfinished += [h.parent for h in hyps if not (h.parent / "results.json").exists()]
             elif p.is_file() and p.suffix == ".json":
                 found.append(p)
