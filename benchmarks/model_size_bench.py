@@ -1,7 +1,8 @@
 """What a bigger starting checkpoint costs on CPU: seconds per CTC training step of each `asr model init` size.
 
-The starting checkpoint is fine-tuned for 10 minutes on 2 cores (recipes/synth/conf/train_cpu.yaml: the
-convolutional feature encoder frozen, its output computed once per utterance by asr.train.feature_cache) and
+The starting checkpoint is fine-tuned for 10 minutes on 2 cores (recipes/synth/conf/train_cpu.yaml: all weights,
+the convolutional feature encoder included; frozen, its output is computed once per utterance by
+asr.train.feature_cache) and
 made in a fixed time (recipes/synth/make_start_checkpoint.sh: all weights trained). For each size: one step of a
 batch of 24 s of audio (6 x 4 s, the recipes' max_batch_seconds) with AdamW, timed over `--steps` steps after
 two warm-up steps, in each setting (frozen encoder with and without the cache) and precision (fp32; bf16

@@ -98,7 +98,8 @@ def _add_synth(sub) -> None:
 def _add_asterisk(sub) -> None:
     p = sub.add_parser("asterisk", help="real recorded telephone prompts (Debian asterisk-core-sounds-*)")
     p.add_argument("--lang", required=True, help="en, es, fr, it or ru")
-    p.add_argument("--out", required=True, type=Path, help="the corpus folder: OUT/<lang>/{train,dev,test}.jsonl")
+    p.add_argument("--out", required=True, type=Path,
+                   help="the corpus folder: OUT/{train,dev,test}.jsonl, skipped.jsonl, summary.json")  # fmt: skip
 
 
 def run_synth(args: argparse.Namespace) -> int:

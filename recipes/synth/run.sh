@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The built-in default, end to end on 2 CPU cores in about 16 minutes: a synthetic espeak-ng corpus in one
+# The built-in default, end to end on 2 CPU cores in about 11 minutes: a synthetic espeak-ng corpus in one
 # language -> character vocabulary -> 4-gram LM -> 10 minutes of CTC fine-tuning from the shipped starting
 # checkpoint -> greedy, beam and beam + LM (alpha/beta tuned on dev) decoding of dev and test -> leaderboard.
 #
