@@ -966,3 +966,21 @@ def test_audio_shorter_than_a_frame_is_filtered_as_such(tmp_path, audio):
                       "--out", str(out)]) == 0  # fmt: skip
     assert json.loads((out / "summary.json").read_text())["splits"]["train"]["filtered"] == {
         "audio shorter than a frame": 1}  # fmt: skip
+
+
+def test_bracketed_tags_in_transcripts_are_counted_and_named(tmp_path, audio, capsys):
+    """A review: Kaldi-style tags ([noise], <unk>) became the words "noise" and "unk" in training targets and
+    references without a word said; they are counted in summary.json and named on stderr (the text is the
+    user's to clean: a tag may also be speech, [laughter-yes])."""
+    data = tmp_path / "kaldi"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"u1 {audio['u0']}\nu2 {audio['u1']}\nu3 {audio['u2']}\n")
+    (data / "text").write_text("u1 [noise] hello there <unk>\nu2 good morning [noise]\nu3 yes [sic, as said]\n")
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())["splits"]["train"]
+    assert summary["bracketed_tags"] == {"[noise]": 2, "<unk>": 1}  # a bracket around words is no tag
+    err = capsys.readouterr().err
+    assert "2 transcript(s) hold bracketed tags ([noise] 2, <unk> 1)" in err and "([noise] as 'noise')" in err
+    assert data_main(["check", str(out / "train.jsonl")]) == 0
+    assert "2 transcript(s) hold bracketed tags" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import functools
 import math
 import multiprocessing
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -91,6 +92,21 @@ class CheckResult:
     def reason_counts(self) -> dict[str, int]:
         return dict(Counter(reason for _, reason, _ in self.rejected).most_common())
 
+    def tags(self) -> dict[str, int]:
+        """The bracketed tags (`TAG`) in the usable transcripts, by count."""
+        return dict(Counter(tag for u in self.usable for tag in TAG.findall(u.text)).most_common())
+
+    def tag_warning(self, normalize: Callable[[str], str], where: str) -> str | None:
+        """A line saying which transcripts hold bracketed tags, read as words by the normaliser; None without."""
+        if not (tags := self.tags()):
+            return None
+        tagged = sum(bool(TAG.search(u.text)) for u in self.usable)
+        shown = ", ".join(f"{tag} {n}" for tag, n in list(tags.items())[:5]) + (", ..." if len(tags) > 5 else "")
+        first = next(iter(tags))
+        return (f"warning: {where}: {tagged} transcript(s) hold bracketed tags ({shown}), which the normaliser reads "
+                f"as words ({first} as {normalize(first)!r}): where they mark no speech, remove them from the "
+                "transcripts")  # fmt: skip
+
     def note_counts(self) -> dict[str, int]:
         return dict(Counter(note.split(" (")[0] for _, note in self.notes).most_common())
 
@@ -110,8 +126,13 @@ class CheckResult:
             "hours": round(sum(u.duration for u in self.usable) / 3600, 4),
             "filtered": self.reason_counts(),
             "converted_on_load": self.note_counts(),
+            "bracketed_tags": self.tags(),
         }
 
+
+#: a word in brackets, a corpus's mark of non-speech or an unknown word ([noise], <unk>, {breath}: Kaldi,
+#: TED-LIUM, WSJ, Switchboard transcripts); normalisers read it as a word
+TAG = re.compile(r"(?<!\S)(?:\[[^\s\[\]]+\]|<[^\s<>]+>|\{[^\s{}]+\})(?!\S)")
 
 TRUNCATION_SLACK = 0.05  # seconds an audio file may decode shorter than its header says (an MP3's last frame)
 

@@ -295,6 +295,8 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"  unusable, {name}: {count}")
     for name, count in result.note_counts().items():
         print(f"  {name} on loading: {count}")
+    if warning := result.tag_warning(normalize, str(args.manifest)):
+        print(warning, file=sys.stderr)
     if args.json:
         report = result.summary() | {
             "rejected": result.rejected_records(),

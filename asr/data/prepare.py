@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from asr.data.check import CheckResult, Rejected, check_utterances
@@ -79,6 +80,8 @@ def check_and_write(
             raise InputError(f"{where}: every utterance of split '{split}' failed the checks "
                              f"{result.reason_counts()}{first}")  # fmt: skip
         results[split] = result
+        if warning := result.tag_warning(normalizer, f"{where} ({split})"):
+            print(warning, file=sys.stderr)
     _write_splits(out_dir, results)
     summary = dict(extra, normalizer=normalizer.id, splits={split: r.summary() for split, r in results.items()})
     _write_summary(out_dir, summary)
