@@ -984,3 +984,15 @@ def test_bracketed_tags_in_transcripts_are_counted_and_named(tmp_path, audio, ca
     assert "2 transcript(s) hold bracketed tags ([noise] 2, <unk> 1)" in err and "([noise] as 'noise')" in err
     assert data_main(["check", str(out / "train.jsonl")]) == 0
     assert "2 transcript(s) hold bracketed tags" in capsys.readouterr().err
+
+
+def test_a_file_of_no_audio_format_is_named_so(tmp_path):
+    """A review: an empty or HTML ".mp3" was "File does not exist or is not a regular file (possibly a pipe?)",
+    libsndfile's words for a file it has no format for."""
+    (tmp_path / "empty.mp3").write_bytes(b"")
+    (tmp_path / "page.mp3").write_bytes(b"<html>404</html>")
+    rows = [{"id": f"a_{name}", "audio": name, "text": "x", "duration": 1.0} for name in ("empty.mp3", "page.mp3")]
+    assert data_main(["check", str(_jsonl(tmp_path / "m.jsonl", rows)), "--json", str(tmp_path / "r.json")]) == 1
+    details = {r["id"]: r["detail"] for r in json.loads((tmp_path / "r.json").read_text())["rejected"]}
+    assert details == {
+        "a_empty.mp3": "an empty file", "a_page.mp3": "not audio in a format libsndfile reads (16 bytes)"}  # fmt: skip

@@ -109,9 +109,13 @@ def read_utterance_audio(utt_id: str, path: Path, rate: int, offset: float = 0.0
 
 
 def unreadable(path: Path, err: Exception) -> str:
-    """Why audio could not be read, in a line: libsndfile says "System error." for a file it may not open."""
+    """Why audio could not be read, in a line: libsndfile says "System error." for a file it may not open, and
+    "File does not exist or is not a regular file (possibly a pipe?)" for a file of no format it knows."""
     if path.exists() and not os.access(path, os.R_OK):
         return "permission denied"
+    if path.is_file() and "not a regular file" in str(err):
+        size = path.stat().st_size
+        return "an empty file" if not size else f"not audio in a format libsndfile reads ({size} bytes)"
     return (str(err).splitlines() or [type(err).__name__])[0][:200]
 
 
