@@ -881,6 +881,19 @@ def test_stages_before_the_first_selected_one_are_checked_and_mixed_results_are_
     assert old.returncode == 2 and unknown in old.stdout and ": start" not in old.stdout
 
 
+def test_a_file_in_the_markers_folder_named_otherwise_is_no_marker_and_runs_nothing(tmp_path):
+    """A review: a marker's name reached bash arithmetic, which runs a command substitution in an array subscript,
+    so a file planted in a run folder from someone else (EXP/.done/stage[$(cmd)].x) ran cmd in every stage."""
+    run, planted = stubbed(tmp_path, RUN), tmp_path / "planted"
+    common = ("--lang", "es", "--exp", "e", "--results-md", str(tmp_path / "RESULTS.md"))
+    assert run(*common).returncode == 0
+    (tmp_path / "e" / ".done" / f"stage[$(touch {planted.name})].x").write_text("")
+    for args in ((), ("--stage", "2", "--force"), ("--stage", "5", "--force")):
+        proc = run(*common, *args)
+        assert proc.returncode == 0 and not planted.exists(), (args, proc.stdout[-500:], proc.stderr[-500:])
+        assert "common.sh: line" not in proc.stdout + proc.stderr  # no arithmetic on it either
+
+
 def test_publishing_looks_at_what_each_stage_reads_and_refuses_before_any_stage(tmp_path):
     """A marker recorded every setting: --lm-order 3 once, the data stage kept every later run from publishing;
     so did an exported http_proxy that differed; a refusal could come after hours of a grid's new training."""

@@ -13,6 +13,10 @@
 
 set -euo pipefail
 
+# a stage's marker name, N.NAME, as stage_done writes it: a file in .done/ named otherwise is no marker (its name
+# would reach bash arithmetic, which runs a command substitution in an array subscript: stage[$(cmd)].x)
+MARKER_NAME='^[0-9]+\.[A-Za-z0-9_.-]+$'
+
 unset CDPATH  # cd would look the relative folders up there, and print the one it found into $ROOT
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ASR=${ASR:-$ROOT/.venv/bin/asr}
@@ -176,9 +180,9 @@ _remade_since() {
     [[ $folder == "$2" ]] && folder=""
     [[ -e $path ]] || return 1
     for marker in "$exp/.done/"*; do
-        [[ -e $marker ]] || continue
+        [[ -e $marker && ${marker##*/} =~ $MARKER_NAME ]] || continue  # no other name reaches arithmetic
         file=${marker##*/}
-        ((${file%%.*} < n)) || continue
+        ((10#${file%%.*} < n)) || continue
         rest=${file#*.}
         own=${rest#*.}
         [[ $own == "$rest" ]] && own=""
@@ -244,9 +248,9 @@ _stale() {
     local n=$1 folder=${2#*.} marker later
     [[ $folder == "$2" ]] && folder=""
     for marker in "$exp/.done/"*; do
-        [[ -e $marker ]] || continue
+        [[ -e $marker && ${marker##*/} =~ $MARKER_NAME ]] || continue  # no other name reaches arithmetic
         later=${marker##*/}
-        ((${later%%.*} > n)) || continue
+        ((10#${later%%.*} > n)) || continue
         local rest=${later#*.}
         local own=${rest#*.}
         [[ $own == "$rest" ]] && own=""
@@ -296,9 +300,9 @@ _may_publish() {
     [[ -n $results_md ]] && ((stop_stage >= last_stage)) || return 0
     local marker file n changed
     for marker in "$exp/.done/"*; do
-        [[ -e $marker ]] || continue
+        [[ -e $marker && ${marker##*/} =~ $MARKER_NAME ]] || continue  # no other name reaches arithmetic
         file=${marker##*/}
-        n=${file%%.*}
+        n=$((10#${file%%.*}))
         [[ $force == true ]] && ((n >= stage)) && continue
         [[ ${file#*.} != leaderboard ]] || continue  # it publishes only when it runs, and then it is redone
         changed=$(_changed "$marker" "${file#*.}")
