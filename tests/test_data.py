@@ -996,3 +996,19 @@ def test_a_file_of_no_audio_format_is_named_so(tmp_path):
     details = {r["id"]: r["detail"] for r in json.loads((tmp_path / "r.json").read_text())["rejected"]}
     assert details == {
         "a_empty.mp3": "an empty file", "a_page.mp3": "not audio in a format libsndfile reads (16 bytes)"}  # fmt: skip
+
+
+def test_split_names_an_earlier_summary_lists_never_reach_outside_out(tmp_path, audio):
+    """A review: summary.json's split names (data another person's folder may hold) made paths unchecked, so a
+    planted {"splits": {"/elsewhere/x": {}}} had a rerun delete /elsewhere/x.jsonl (and rmtree a folder)."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "x.jsonl").write_text("mine\n")
+    src = _jsonl(tmp_path / "train.jsonl", [{"id": "a_1", "audio": str(audio["u0"]), "text": "hello there"}])
+    out = tmp_path / "out"
+    out.mkdir()
+    splits = {str(victim / "x"): {}, "../victim/x": {}, "old": {}}
+    (out / "summary.json").write_text(json.dumps({"source": f"jsonl:{src}", "lang": "en", "splits": splits}))
+    (out / "old.jsonl").write_text("")  # a split of this folder's that this run does not make: removed
+    assert data_main(["prepare", "--source", f"jsonl:{src}", "--lang", "en", "--out", str(out)]) == 0
+    assert (victim / "x.jsonl").read_text() == "mine\n" and not (out / "old.jsonl").exists()

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from asr.data.check import CheckResult, Rejected, check_utterances
 from asr.data.manifest import Utterance, manifest_text, write_jsonl
-from asr.data.sources import SourceOptions, canonical_source, load_source, one_split, parse_source
+from asr.data.sources import (
+    SourceOptions,
+    canonical_source,
+    is_split_name,
+    load_source,
+    one_split,
+    parse_source,
+)
 from asr.errors import InputError, writable_dir
 from asr.folders import removed_if_left_empty, write_together
 from asr.text import Normalizer
@@ -35,7 +42,9 @@ def _write_splits(out_dir: Path, results: dict[str, CheckResult]) -> None:
     in `STAGED`; the files of splits an earlier summary.json lists and `results` lacks are removed (they would
     be taken for this corpus's). A failed or interrupted write leaves the earlier files as they were, but for one
     interrupted among the moves (`write_together`): the summary.json written after them tells a rerun."""
-    earlier = set(_earlier_summary(out_dir).get("splits") or {})
+    # a name no run writes (../x, /abs) is no split of this folder's: summary.json is data, not a list of paths
+    splits = _earlier_summary(out_dir).get("splits")
+    earlier = set(filter(is_split_name, splits)) if isinstance(splits, dict) else set()
     writes = {}
     for split, result in results.items():
         manifest, rejected = split_files(out_dir, split)

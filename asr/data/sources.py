@@ -82,10 +82,16 @@ class SourceOptions:
         return (self.split,) if self.split else self.splits or ("train", "validation", "test")
 
 
+def is_split_name(name: object) -> bool:
+    """Whether `name` is a plain file name of letters, digits, '.', '_' or '-' (a split names OUT/<split>.jsonl and
+    OUT/audio/<split>/: ``../x`` wrote outside --out)."""
+    return isinstance(name, str) and _SPLIT.fullmatch(name) is not None
+
+
 def split_name(name: str) -> str:
-    """The usual name of a split (validation: dev); `InputError` for one that is not a plain file name (it
-    names OUT/<split>.jsonl and OUT/audio/<split>/: ``../x`` wrote outside --out)."""
-    if not _SPLIT.fullmatch(name):
+    """The usual name of a split (validation: dev); `InputError` for one that is not a plain file name
+    (`is_split_name`)."""
+    if not is_split_name(name):
         raise InputError(f"split {name!r}: expected a name of letters, digits, '.', '_' or '-' (train, dev, test)")
     return SPLIT_NAMES.get(name.lower(), name)
 
