@@ -238,3 +238,17 @@ def test_decodes_in_linked_folders_are_read_once(systems: Path, tmp_path: Path) 
     assert leaderboard_main([str(linked), "--out", str(tmp_path / "board")]) == 0
     rows = json.loads((tmp_path / "board" / "results.json").read_text(encoding="utf-8"))
     assert sorted(row["wer"] for row in rows) == pytest.approx([0.08, 0.24])
+
+
+def test_model_cards_go_only_into_model_folders_and_never_through_a_link(decode: Path, tmp_path: Path) -> None:
+    """A review: --model-cards wrote README.md into any folder a results.json named (results are data from
+    others), and through a README.md linked elsewhere (a dangling link's target was created)."""
+    plain, model = tmp_path / "plain", tmp_path / "model"
+    plain.mkdir()
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "README.md").symlink_to(tmp_path / "elsewhere.md")
+    _system(decode, tmp_path / "decodes" / "a", str(plain), (1, 1))
+    _system(decode, tmp_path / "decodes" / "b", str(model), (2, 2))
+    assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(tmp_path / "board"), "--model-cards"]) == 0
+    assert not (plain / "README.md").exists() and not (tmp_path / "elsewhere.md").exists()

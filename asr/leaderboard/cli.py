@@ -141,12 +141,15 @@ def _model_cards(runs: list) -> list[Path]:
         print(f"model card: {folder} is not a folder from here (a hub id, or relative to where asr decode ran): "
               "skipped")  # fmt: skip
         del by_model[folder]
+    for folder in [f for f in by_model if not (f / "config.json").is_file()]:  # results.json is data: any folder
+        print(f"model card: {folder} holds no model (config.json): skipped")
+        del by_model[folder]
     cards = []
     for folder, rs in by_model.items():
         if card := export.model_card(folder, rs):
             cards.append(card)
         else:
-            print(f"model card: {folder / 'README.md'} was not written by asr leaderboard: left alone")
+            print(f"model card: {folder / 'README.md'} was not written by asr leaderboard (or is a link): left alone")
     return cards
 
 

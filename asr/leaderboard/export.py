@@ -75,8 +75,8 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
     """README.md beside a local model with a model-index entry per (test set, decoder); a card not written by
     this command is left alone (returns None)."""
     path = model_dir / "README.md"
-    if path.exists() and CARD_MARK not in path.read_text(encoding="utf-8", errors="replace"):
-        return None  # not ours (in whatever encoding): left alone
+    if path.is_symlink() or (path.exists() and CARD_MARK not in path.read_text(encoding="utf-8", errors="replace")):
+        return None  # not ours (in whatever encoding; a link: its target, wherever it is, is not ours): left alone
     results = []
     # a figure of weights tuned on its own test set is no result to index
     for run in (r for r in runs if not r.tuned_on_itself):
