@@ -252,3 +252,20 @@ def test_model_cards_go_only_into_model_folders_and_never_through_a_link(decode:
     _system(decode, tmp_path / "decodes" / "b", str(model), (2, 2))
     assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(tmp_path / "board"), "--model-cards"]) == 0
     assert not (plain / "README.md").exists() and not (tmp_path / "elsewhere.md").exists()
+
+
+def test_results_md_holds_no_markup_from_the_results_it_reads(decode: Path, tmp_path: Path) -> None:
+    """A review: results.json's git revision, date and versions went into RESULTS.md as they were (raw HTML), and
+    a command holding ``` closed its code block, so what followed it was read as Markdown and HTML."""
+    _system(decode, tmp_path / "decodes" / "a", "team/alpha", (1, 1))
+    path = tmp_path / "decodes" / "a" / "results.json"
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results |= {"git_revision": "<img src=x onerror=alert(1)>", "date": "<b>today</b>",
+                "command": "asr decode\n```\n<script>alert(2)</script>\n```"}  # fmt: skip
+    results["versions"] = {"torch": "<i>2</i>"}
+    path.write_text(json.dumps(results), encoding="utf-8")
+    assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(tmp_path / "board")]) == 0
+    text = (tmp_path / "board" / "RESULTS.md").read_text(encoding="utf-8")
+    assert "<img" not in text and "<b>" not in text and "<i>" not in text
+    block = text.split("\n   ````\n", 2)  # a fence longer than the command's own ```
+    assert len(block) == 3 and "<script>alert(2)</script>" in block[1] and "<script>" not in block[0] + block[2]

@@ -182,6 +182,25 @@ def markdown_text(text: str) -> str:
     return _MARKDOWN.sub(lambda m: "&lt;" if m[0] == "<" else "\\" + m[0], text)
 
 
+def _fence(text: str, least: int) -> str:
+    """Backticks one more than the longest run in `text`, at least `least` (CommonMark closes a code span or
+    block only on a run as long as its opening one: a command holding ``` ended the block, the rest read as HTML)."""
+    return "`" * max(least, 1 + max(map(len, re.findall("`+", text)), default=0))
+
+
+def code_span(text: str) -> str:
+    """`text` as inline code, whatever backticks it holds."""
+    fence = _fence(text, 1)
+    return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
+
+
+def code_block(text: str, indent: str = "") -> str:
+    """`text` as a fenced code block (each line indented by `indent`, inside a list item), whatever it holds."""
+    text = str(text)
+    fence = _fence(text, 3)
+    return "\n".join(f"{indent}{line}" for line in (fence, *str(text).split("\n"), fence))
+
+
 def markdown_row(cells: list[str]) -> str:
     """A Markdown table row of escaped cells (`markdown_text`)."""
     return "| " + " | ".join(map(markdown_text, cells)) + " |"
