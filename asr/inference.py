@@ -192,9 +192,11 @@ def load_checked(name: str, adapter: str | None = None, with_lm: bool = True):
 
     refuse_unfound(name)
     try:
-        processor = (AutoProcessor if with_lm else Wav2Vec2Processor).from_pretrained(name)
+        # no code of the model's own is run (a folder from elsewhere may carry some): a one-line refusal
+        processor = (AutoProcessor if with_lm else Wav2Vec2Processor).from_pretrained(name, trust_remote_code=False)
         # in float32, cast after the weights' hash: a bf16 decode of a model is a decode of the same weights
-        model, info = AutoModelForCTC.from_pretrained(name, dtype=torch.float32, output_loading_info=True)
+        model, info = AutoModelForCTC.from_pretrained(name, dtype=torch.float32, output_loading_info=True,
+                                                      trust_remote_code=False)  # fmt: skip
     except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as err:  # TypeError: no tokenizer
         # files; RuntimeError: weights of other sizes than the config's
         lacking = " (it has no vocab.json)" if Path(name).is_dir() and not (Path(name) / "vocab.json").exists() else ""

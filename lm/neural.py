@@ -61,8 +61,8 @@ class NeuralLM:
 
         refuse_unfound(name)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(name)
-            model = AutoModelForCausalLM.from_pretrained(name).to(device)
+            tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=False)  # no code of its own is run
+            model = AutoModelForCausalLM.from_pretrained(name, trust_remote_code=False).to(device)
         except (OSError, ValueError, SafetensorError) as err:  # SafetensorError: weights cut short
             raise InputError(f"{name}: cannot load a causal LM and its tokenizer: {str(err).splitlines()[0]}") from None
         if tokenizer.eos_token_id is None:  # sentences end in it, and it pads where the tokenizer has no pad

@@ -1012,3 +1012,19 @@ def test_split_names_an_earlier_summary_lists_never_reach_outside_out(tmp_path, 
     (out / "old.jsonl").write_text("")  # a split of this folder's that this run does not make: removed
     assert data_main(["prepare", "--source", f"jsonl:{src}", "--lang", "en", "--out", str(out)]) == 0
     assert (victim / "x.jsonl").read_text() == "mine\n" and not (out / "old.jsonl").exists()
+
+
+def test_a_header_claiming_more_audio_than_memory_holds_is_unreadable_not_a_traceback(tmp_path, audio):
+    """A review: a 100 KB FLAC whose STREAMINFO claims 2^36 samples had every command allocate 256 GiB (a
+    MemoryError traceback in data check and decode)."""
+    samples, rate = sf.read(audio["u0"], dtype="float32")
+    sf.write(tmp_path / "huge.flac", samples, rate)
+    data = bytearray((tmp_path / "huge.flac").read_bytes())
+    assert data[:4] == b"fLaC"
+    fields = int.from_bytes(data[18:26], "big")  # rate (20 bits), channels, bits, total samples (36 bits)
+    data[18:26] = (fields | (1 << 36) - 1).to_bytes(8, "big")
+    (tmp_path / "huge.flac").write_bytes(bytes(data))
+    rows = [{"id": "a_1", "audio": "huge.flac", "text": "hello", "duration": 1.0}]
+    assert data_main(["check", str(_jsonl(tmp_path / "m.jsonl", rows)), "--json", str(tmp_path / "r.json")]) == 1
+    [rejected] = json.loads((tmp_path / "r.json").read_text())["rejected"]
+    assert rejected["reason"] == "unreadable audio" and "more than memory holds" in rejected["detail"]

@@ -368,3 +368,28 @@ def test_negative_number_lists_are_joined_to_their_option_only():
     # asr train and pretrain read --key=value (the joined form was a key of its own)
     assert parse_args(["--tri_stage_ratios=-0.1,0.5,0.6", "--resume"])[1] == {"tri_stage_ratios": "-0.1,0.5,0.6",
                                                                              "resume": "true"}  # fmt: skip
+
+
+def test_a_model_folder_carrying_code_of_its_own_is_refused_without_a_prompt(tmp_path):
+    """A review: a model folder from elsewhere whose config.json names code of its own (auto_map) got
+    transformers' "Do you wish to run the custom code? [y/N]" at a terminal, one keystroke from running it; no
+    such code is ever run: a one-line refusal, asked nothing."""
+    import pty
+    import shutil
+
+    model = tmp_path / "custom"
+    shutil.copytree(MODEL, model)
+    config = json.loads((model / "config.json").read_text())
+    config |= {"model_type": "custom_wav", "auto_map": {"AutoConfig": "custom.Config", "AutoModelForCTC": "custom.CTC"}}
+    (model / "config.json").write_text(json.dumps(config))
+    (model / "custom.py").write_text("raise SystemExit('custom code ran')\n")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"id": "a_1", "audio": "x.wav", "text": "x", "duration": 1.0}) + "\n")
+    (tmp_path / "x.wav").write_bytes(b"")
+    terminal, other = pty.openpty()  # a terminal on stdin: where transformers asks
+    proc = subprocess.run([sys.executable, "-m", "asr", "decode", "--model", str(model), "--manifest", str(manifest),
+                           "--out", str(tmp_path / "out"), "--no-cache"], stdin=other, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    os.close(terminal), os.close(other)
+    assert proc.returncode == 2 and "contains custom code" in proc.stderr
+    assert "wish to run" not in proc.stdout + proc.stderr

@@ -269,3 +269,14 @@ def test_results_md_holds_no_markup_from_the_results_it_reads(decode: Path, tmp_
     assert "<img" not in text and "<b>" not in text and "<i>" not in text
     block = text.split("\n   ````\n", 2)  # a fence longer than the command's own ```
     assert len(block) == 3 and "<script>alert(2)</script>" in block[1] and "<script>" not in block[0] + block[2]
+
+
+def test_names_with_dollar_signs_are_drawn_as_written(decode: Path, tmp_path: Path) -> None:
+    """A review: a test set or model named with $...$ was read as matplotlib's math notation: a traceback and no
+    leaderboard for any run (the training's learning curve likewise)."""
+    from asr.train.plot import learning_curve
+
+    _system(decode, tmp_path / "decodes" / "a", r"team/a$\bad$", (1, 1))
+    assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(tmp_path / "board")]) == 0
+    assert (tmp_path / "board" / "plots" / "wer_by_system.png").is_file()
+    assert learning_curve([{"minutes": 1.0, "dev_cer": 0.2, "dev_wer": 0.5}], tmp_path / "c.png", r"a$\bad$ on $x$")

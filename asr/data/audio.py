@@ -94,7 +94,12 @@ def load_audio(
         else:  # read front to back only (GSM 6.10, G.721, NMS ADPCM): to the end its header counts, as sf.read does
             f.read(start, dtype="int16")
             frames = f.frames - start if frames < 0 else frames
-        samples = f.read(frames, dtype="float32", always_2d=True)
+        try:
+            samples = f.read(frames, dtype="float32", always_2d=True)
+        except MemoryError:  # read at once as long as the header says: a damaged one claimed 2^36 samples
+            raise ValueError(
+                f"its header claims {f.frames / f.samplerate:.0f} s of audio, more than memory holds"
+            ) from None
         rate = f.samplerate
     return resample(to_mono(samples), rate, target_rate)
 

@@ -120,9 +120,7 @@ def _write(table, runs: list, audio: list[dict[str, str]], out: Path, args: argp
              "git_revision": r.result.git_revision, "flag": table.flags.get((r.system_key, r.test_set))}
             for r in runs]  # fmt: skip
     (out / "results.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    drawn = [plots.wer_by_system(table, out / "plots"), plots.lm_sweep(runs, out / "plots"),
-             plots.training_curves(runs, out / "plots"), plots.rtfx(table, out / "plots")]  # fmt: skip
-    write_html(table, runs, [p for p in drawn if p is not None], out, args.title, args.significance)
+    write_html(table, runs, plots.draw_all(table, runs, out / "plots"), out, args.title, args.significance)
     exported: set[Path] = set()
     for run, paths in zip(runs, audio, strict=True):
         export.open_asr_jsonl(run, paths, out / "open_asr", exported)

@@ -16,6 +16,16 @@ def _figure(figsize: tuple[float, float]):
     return Figure(figsize=figsize)
 
 
+def draw_all(table: Table, runs: list[Run], out: Path) -> list[Path]:
+    """Every picture the runs hold something for, into `out`. Names from the results are drawn as written: a
+    ``$`` in a test set or model name was read as matplotlib's math notation (a traceback, and no leaderboard)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):
+        drawn = [wer_by_system(table, out), lm_sweep(runs, out), training_curves(runs, out), rtfx(table, out)]
+    return [path for path in drawn if path is not None]
+
+
 def _label(system: dict[str, str], models: list[str] | None = None, sep: str = "\n") -> str:
     """Model, LM and decoder (without its beam and weights, which the table gives; with the settings that tell
     it from a system of the same label); the model by what tells it from the other `models`."""

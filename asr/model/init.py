@@ -146,7 +146,7 @@ def copy_feature_encoder(model, checkpoint: str) -> None:
     except InputError as err:
         raise InputError(f"--encoder-from {err}") from None
     try:
-        loaded = AutoModel.from_pretrained(checkpoint)
+        loaded = AutoModel.from_pretrained(checkpoint, trust_remote_code=False)
     except (OSError, ValueError, RuntimeError, SafetensorError) as err:  # SafetensorError: truncated weights;
         # RuntimeError: weights of other sizes than its config's
         raise InputError(f"--encoder-from {checkpoint}: cannot load a model: {str(err).splitlines()[0]}") from None

@@ -151,7 +151,7 @@ class Trainer:
             raise InputError(f"processor {cfg.processor!r}: not a processor folder (no vocab.json; asr vocab writes "
                              "one)")  # fmt: skip
         try:
-            self.processor = AutoProcessor.from_pretrained(cfg.processor)
+            self.processor = AutoProcessor.from_pretrained(cfg.processor, trust_remote_code=False)
         except (OSError, ValueError) as err:
             raise InputError(f"processor {cfg.processor!r}: {str(err).splitlines()[0]}") from None
         if isinstance(self.processor, Wav2Vec2ProcessorWithLM):  # its LM's weights were tuned for the old model:

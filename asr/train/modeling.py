@@ -35,7 +35,7 @@ def model_config(cfg: TrainConfig):
 
     refuse_unfound(cfg.model)
     try:
-        return AutoConfig.from_pretrained(cfg.model)
+        return AutoConfig.from_pretrained(cfg.model, trust_remote_code=False)  # no code of the model's own
     except (OSError, ValueError) as err:
         raise InputError(f"model {cfg.model!r}: {str(err).splitlines()[0]}") from None
 
@@ -46,7 +46,7 @@ def from_pretrained(cls, name: str, **kwargs):
     from safetensors import SafetensorError
 
     try:
-        return cls.from_pretrained(name, **kwargs)
+        return cls.from_pretrained(name, trust_remote_code=False, **kwargs)
     except (OSError, SafetensorError) as err:
         raise InputError(f"model {name!r}: cannot load its weights: {str(err).splitlines()[0]}") from None
 

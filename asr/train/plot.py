@@ -11,6 +11,14 @@ def learning_curve(history: list[dict], path: Path, title: str) -> bool:
     rows = [r for r in history if r.get("dev_cer") is not None or r.get("dev_loss") is not None]
     if not rows:
         return False
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):  # a $ in the title's paths is no math notation
+        _draw(rows, path, title)
+    return True
+
+
+def _draw(rows: list[dict], path: Path, title: str) -> None:
     from matplotlib.figure import Figure  # not pyplot: a caller's backend and figures stay as they are
 
     fig = Figure(figsize=(6, 4))
@@ -31,4 +39,3 @@ def learning_curve(history: list[dict], path: Path, title: str) -> bool:
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    return True
