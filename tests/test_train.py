@@ -780,3 +780,18 @@ def test_runs_of_other_precisions_follow_one_another_in_one_process(setup, tmp_p
         out = tmp_path / precision
         assert train_main(_args(setup, out, max_steps=1, dev_manifest="", mixed_precision=precision)) == 0
         assert json.loads((out / "run_info.json").read_text())["mixed_precision"] == precision
+
+
+def test_a_run_stopped_part_way_ends_its_tensorboard_writer(setup, tmp_path, monkeypatch):
+    """A review: a run that failed or was interrupted left its TensorBoard writer's thread running in the process
+    (a notebook's), flushing into a folder the next run removes (an exception in that thread)."""
+    import threading
+
+    from asr.train.loop import Trainer
+
+    def stopped(self, group):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_optimizer_step", stopped)
+    assert train_main(_args(setup, tmp_path / "run", max_steps=2)) == 130
+    assert not [t for t in threading.enumerate() if type(t).__name__ == "_AsyncWriterThread"]

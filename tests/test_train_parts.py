@@ -165,7 +165,9 @@ def test_a_damaged_checkpoint_is_one_line(tmp_path):
 
 
 def test_a_run_that_starts_afresh_drops_the_log_of_one_killed_before_its_first_checkpoint(tmp_path):
-    RunLog(tmp_path, active=True).write({"step": 1, "loss": 2.5})
+    killed = RunLog(tmp_path, active=True)
+    killed.write({"step": 1, "loss": 2.5})
+    killed.close()  # as its process's end does (its writer's thread flushed into the folder the next run removes)
     RunLog(tmp_path, active=True).write({"step": 1, "loss": 2.4})
     assert (tmp_path / "train_log.csv").read_text().splitlines()[1:] == ["1,,,2.4,,,,,,,"]
 

@@ -142,6 +142,7 @@ class Trainer:
     dev_metric = "dev_wer"
     STATE: type[LoopState] = LoopState  # what a checkpoint saves of the loop
     CHECKS_DURATIONS = False  # train audio read against its stated duration (CTC batches need no exact one)
+    runlog: RunLog | None = None  # made once the inputs are read
 
     def __init__(self, cfg: TrainConfig, command: str) -> None:
         from transformers import AutoProcessor, Wav2Vec2Processor, Wav2Vec2ProcessorWithLM
@@ -577,6 +578,14 @@ class Trainer:
 
     # the run ---------------------------------------------------------------------------------------------
     def run(self) -> dict:
+        """Trains (resuming from the last checkpoint where there is one); writes model/ and run_info.json."""
+        try:
+            return self._run()
+        finally:  # its TensorBoard writer's thread, also where the run fails (the process may go on: a notebook)
+            if self.runlog is not None:
+                self.runlog.close()
+
+    def _run(self) -> dict:
         cfg = self.cfg
         if self.acc.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)

@@ -85,5 +85,10 @@ class RunLog:
         (model_dir / "run_info.json").write_text(text)
         (self.out / "run_info.json").write_text(text)
         learning_curve(info["history"], self.out / "learning_curve.png", title)
+        self.close()
+
+    def close(self) -> None:
+        """Ends the TensorBoard writer (its thread flushes the events written so far)."""
         if self.tensorboard is not None:
             self.tensorboard.close()
+            self.tensorboard = None
