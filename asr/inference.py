@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from tqdm import tqdm
 
 from asr.data.audio import check_duration, read_utterance_audio
 from asr.data.manifest import Utterance
 from asr.errors import InputError
 from asr.hub import refuse_unfound
+from asr.progress import progress_bar
 
 CHUNK_SECONDS = 30.0  # recordings longer than this run through the network in overlapping chunks
 # padded audio seconds per network batch where none is given (0): on 2 CPU cores 30 s batches ran the shipped
@@ -349,7 +349,9 @@ class CTCInference:
         was_training = self.model.training
         self.model.eval()
         post, done = Posteriors({}, {}), 0.0
-        with tqdm(total=round(sum(u.duration for u in utts)), desc=desc, unit="audio s", disable=desc is None) as bar:
+        with progress_bar(
+            total=round(sum(u.duration for u in utts)), desc=desc, unit="audio s", disable=desc is None
+        ) as bar:
             for batch in self.batches(utts, batch_seconds):
                 start = time.perf_counter()
                 outputs = self._batch_log_probs([self.checked(u, audio(u)) for u in batch], batch_seconds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from asr.errors import InputError
 from asr.folders import write_whole
+from asr.progress import progress_bar
 from asr.text import Normalizer
 from lm import arpa
 from lm.folder import LM_FILES, LM_SCHEMA_VERSION, check_out
@@ -43,8 +45,9 @@ def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
     per_file: Counter = Counter()
     dropped: Counter = Counter()
     words = longest = 0
+    sentences = normalized_sentences(paths, normalize, dropped)
     with open(out, "w", encoding="utf-8") as f:
-        for path, sentence in normalized_sentences(paths, normalize, dropped):
+        for path, sentence in progress_bar(sentences, desc="normalise", unit=" sentences", delay=2):
             f.write(sentence + "\n")
             per_file[path] += 1
             n = sentence.count(" ") + 1
@@ -103,8 +106,11 @@ def _build(texts: list[Path], out: Path, normalize: Normalizer, options: BuildOp
     corpus = write_text(texts, normalize, out / LM_FILES["text"])
     check_order(options.order, corpus["longest_sentence"], texts)
     arpa_path = out / LM_FILES["arpa"]
+    # KenLM's own progress goes to its log: each step named as it starts (a large text was minutes of silence)
+    print(f"lmplz: order {options.order} over {corpus['words']} words", file=sys.stderr)
     log = _lmplz(out / LM_FILES["text"], arpa_path, options)
     binary_args = ["-q", str(options.quantize), "-b", str(options.quantize)] if options.quantize else []
+    print(f"build_binary: {arpa_path.stat().st_size / 1e6:.1f} MB of ARPA", file=sys.stderr)
     run_kenlm("build_binary", [*binary_args, "trie", str(arpa_path), str(out / LM_FILES["binary"])])
     words = arpa.unigrams(arpa_path)
     (out / LM_FILES["unigrams"]).write_text("".join(w + "\n" for w in words), encoding="utf-8")

@@ -181,6 +181,7 @@ def _ppl(args: argparse.Namespace) -> int:
               "dropped_lines": dropped_lines(args.text, dropped), **_perplexity(args.lm, kind, sentences)}  # fmt: skip
     json.dump(result, sys.stdout, indent=1)
     print()
+    print(_dev_line(result).replace("  dev:", f"{len(sentences)} sentences:"), file=sys.stderr)  # for a person
     return 0
 
 

@@ -126,7 +126,7 @@ def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, 
     """The training loop, from `progress` on; `save` writes a checkpoint (every CHECKPOINT_SECONDS, at the end,
     and at a Ctrl-C, after the step it came in: saved in the middle of one, the rerun drew other dropout masks or made
     an optimiser step twice)."""
-    from tqdm import tqdm
+    from asr.progress import progress_bar
 
     rng, size = random.Random(order.seed), order.batch_size
     if progress.epoch_rng is not None:
@@ -138,7 +138,7 @@ def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, 
         return progress.seconds >= max_minutes * 60 or 0 < max_steps <= progress.steps
 
     total = round(max_minutes * 60)
-    with _ctrl_c_between_steps() as stopped, tqdm(total=total, initial=round(progress.seconds), desc="train LM",
+    with _ctrl_c_between_steps() as stopped, progress_bar(total=total, initial=round(progress.seconds), desc="train LM",
                                                    unit="s") as bar:  # fmt: skip
         while not done():
             progress.epoch_rng = rng.getstate()

@@ -1028,3 +1028,15 @@ def test_a_header_claiming_more_audio_than_memory_holds_is_unreadable_not_a_trac
     assert data_main(["check", str(_jsonl(tmp_path / "m.jsonl", rows)), "--json", str(tmp_path / "r.json")]) == 1
     [rejected] = json.loads((tmp_path / "r.json").read_text())["rejected"]
     assert rejected["reason"] == "unreadable audio" and "more than memory holds" in rejected["detail"]
+
+
+def test_data_check_lists_the_first_unusable_utterances_and_counts_the_rest(tmp_path, capsys):
+    """A review: every unusable utterance was printed before the summary (1,250 lines at 100k utterances)."""
+    from asr.data.cli import LISTED
+
+    rows = [{"id": f"a_{i:02d}", "audio": "none.wav", "text": "x", "duration": 1.0} for i in range(LISTED + 5)]
+    assert data_main(["check", str(_jsonl(tmp_path / "m.jsonl", rows))]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert sum(": missing audio file" in line for line in out) == LISTED
+    assert "... and 5 more unusable (--json FILE lists them all)" in out
+    assert f"0 of {LISTED + 5} utterances usable (0.000 h)" in out

@@ -1,5 +1,5 @@
-"""Module boundaries: `lm` depends only on asr's shared utilities (text, errors, folders, hub, data, options);
-decoding depends on `lm`."""
+"""Module boundaries: `lm` depends only on asr's shared utilities (text, errors, folders, hub, data, options,
+progress); decoding depends on `lm`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ LM_MAY_USE = (
     "asr.hub",
     "asr.data",
     "asr.options",
+    "asr.progress",
 )  # shared utilities, no stage of asr
 
 

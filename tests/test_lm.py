@@ -67,7 +67,9 @@ def test_in_domain_text_has_lower_perplexity_than_shuffled_text(english, capsys)
     assert results["dev"]["perplexity"] < 0.7 * results["shuffled"]["perplexity"]
     # without a normaliser the LM's own is used; the same figures as asr lm build --dev, which used it too
     assert lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(root / "dev.txt")]) == 0
-    own = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr()
+    own = json.loads(printed.out)
+    assert f"perplexity per word {own['perplexity']:.1f}," in printed.err  # and a line for a person (a review)
     built = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
     assert own["normalizer"] == "en@3" and own["perplexity"] == results["dev"]["perplexity"] == built["perplexity"]
 
@@ -620,3 +622,14 @@ def test_a_second_build_into_an_out_being_written_is_refused(english, tmp_path, 
     assert f"--out {out}: another command is writing there now" in capsys.readouterr().err
     assert lm_main([*args, "--out", str(out)]) == 0  # the killed build's leftovers cleared
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lm"] and (out / "lm.json").is_file()
+
+
+def test_lm_build_names_each_kenlm_step_as_it_starts(tmp_path, capsys):
+    """A review: `asr lm build` said nothing until it ended (minutes on a large text: normalising, lmplz,
+    build_binary)."""
+    (tmp_path / "text.txt").write_text("the cat sat\nthe cat ate\na cat sat\n", encoding="utf-8")
+    assert lm_main(["build", "--text", str(tmp_path / "text.txt"), "--order", "2", "--normalize", "none",
+                    "--out", str(tmp_path / "lm")]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "lmplz: order 2 over 9 words" in err and "build_binary: " in err
+    assert err.index("lmplz:") < err.index("build_binary:")

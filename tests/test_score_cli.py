@@ -206,3 +206,13 @@ def test_display_width_of_ascii_is_wcwidths():
     for text in ("plain words", "a\x00b", "tab\there", "x" * 50, "", "日本 abc"):
         expected = wcswidth(text)
         assert display_width(text) == (expected if expected >= 0 else len(text)), repr(text)
+
+
+def test_the_scores_come_last_in_one_line_after_the_tables_and_reports(tmp_path, capsys):
+    """A review: with 500 speakers the WER was on line 2 and the CER on line 1,012 of 2,021; the last lines were
+    a table's Sum row of counts and the report paths."""
+    ref = _write(tmp_path / "ref.txt", "a_1 the cat sat\na_2 on the mat\nb_1 hello\n")
+    hyp = _write(tmp_path / "hyp.txt", "a_1 the cat sit\na_2 on the mat\nb_1 hello\n")
+    assert asr_main(["score", str(ref), str(hyp), "--report-dir", str(tmp_path / "r")]) == 0
+    last = capsys.readouterr().out.rstrip().splitlines()[-1]
+    assert last == "WER 14.29%, CER 4.55% (3 utterances)"  # 1 of 7 words; 1 of 22 letters (i for a), by hand

@@ -782,9 +782,10 @@ def test_runs_of_other_precisions_follow_one_another_in_one_process(setup, tmp_p
         assert json.loads((out / "run_info.json").read_text())["mixed_precision"] == precision
 
 
-def test_a_run_stopped_part_way_ends_its_tensorboard_writer(setup, tmp_path, monkeypatch):
+def test_a_run_stopped_part_way_ends_its_tensorboard_writer_and_its_bar(setup, tmp_path, monkeypatch, capsys):
     """A review: a run that failed or was interrupted left its TensorBoard writer's thread running in the process
-    (a notebook's), flushing into a folder the next run removes (an exception in that thread)."""
+    (a notebook's), flushing into a folder the next run removes (an exception in that thread); its progress bar,
+    closed at exit, was drawn again after the stop's line."""
     import threading
 
     from asr.train.loop import Trainer
@@ -793,5 +794,7 @@ def test_a_run_stopped_part_way_ends_its_tensorboard_writer(setup, tmp_path, mon
         raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "_optimizer_step", stopped)
+    capsys.readouterr()
     assert train_main(_args(setup, tmp_path / "run", max_steps=2)) == 130
     assert not [t for t in threading.enumerate() if type(t).__name__ == "_AsyncWriterThread"]
+    assert capsys.readouterr().err.endswith("asr train: interrupted\n")

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from tqdm import tqdm
 
 from asr.data.audio import (
     TARGET_RATE,
@@ -39,6 +38,7 @@ from asr.data.audio import (
 )
 from asr.data.manifest import Utterance
 from asr.errors import default_termination, stops_held
+from asr.progress import progress_bar
 
 #: an utterance kept out, with its reason and a detail
 Rejected = tuple[Utterance, str, str]
@@ -229,7 +229,9 @@ def check_utterances(
                 outcomes = pool.map(inspect, utterances, chunksize=CHUNK)
         else:
             outcomes = map(inspect, utterances)
-        for utt, outcome in tqdm(zip(utterances, outcomes, strict=True), total=len(utterances), desc=desc, unit="utt"):
+        for utt, outcome in progress_bar(
+            zip(utterances, outcomes, strict=True), total=len(utterances), desc=desc, unit="utt"
+        ):
             try:
                 if utt.id in seen:
                     raise Unusable("duplicate id")

@@ -274,6 +274,9 @@ def run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+LISTED = 20  # unusable utterances `asr data check` prints, one a line, before its summary
+
+
 def run_check(args: argparse.Namespace) -> int:
     from asr.data.check import check_utterances
     from asr.data.manifest import read_manifest
@@ -288,8 +291,11 @@ def run_check(args: argparse.Namespace) -> int:
         writable_dir(args.json.parent, "--json")
     normalize, _ = manifest_normalizer([u.lang for u in utts], args.normalize, str(args.manifest))
     result = check_utterances(utts, args.manifest.parent, normalize, stated_durations=True)
-    for utt, reason, detail in result.rejected:
+    for utt, reason, detail in result.rejected[:LISTED]:
         print(f"{utt.id}: {reason}" + (f" ({detail})" if detail else ""))
+    if len(result.rejected) > LISTED:  # 1,250 lines at 100k utterances put the summary out of sight
+        where = f"listed in {args.json}" if args.json else "--json FILE lists them all"
+        print(f"... and {len(result.rejected) - LISTED} more unusable ({where})")
     print(f"{len(result.usable)} of {len(utts)} utterances usable ({result.summary()['hours']:.3f} h)")
     for name, count in result.reason_counts().items():
         print(f"  unusable, {name}: {count}")

@@ -19,6 +19,7 @@ import numpy as np
 
 from asr.decode.ngram_part import NgramPart
 from asr.errors import InputError, worker_pool
+from asr.progress import progress_bar
 from asr.text import UNK_SYMBOL  # what pyctcdecode writes for the unknown token
 from lm.folder import LMFolder
 
@@ -207,17 +208,18 @@ class BeamSearch:
         if self.workers > 1 and self._pool is None:
             self._pool = ThreadPoolExecutor(self.workers) if self.backend == "ctcbeam" else worker_pool(self.workers)
 
-    def decode(self, logprobs: list[np.ndarray], nbest: int = 1) -> list[Decoded]:
-        """Each utterance's decoding (with up to `nbest` hypotheses), in input order. With an LM and n-best
-        lists, each hypothesis's n-gram part is its text's (`NgramPart`), and a text listed twice is kept once,
-        with its better acoustic score."""
+    def decode(self, logprobs: list[np.ndarray], nbest: int = 1, desc: str | None = None) -> list[Decoded]:
+        """Each utterance's decoding (with up to `nbest` hypotheses), in input order; a progress bar named `desc`
+        where one is given. With an LM and n-best lists, each hypothesis's n-gram part is its text's
+        (`NgramPart`), and a text listed twice is kept once, with its better acoustic score."""
         self.prepare()
         jobs = [(x, self.settings, nbest) for x in logprobs]
         if self.workers <= 1:
-            results = [_timed_decode(job) for job in jobs]
+            decoded = map(_timed_decode, jobs)
         else:
-            mapper = self._pool.map if self.backend == "ctcbeam" else self._pool.imap
-            results = list(mapper(_timed_decode, jobs))
+            decoded = (self._pool.map if self.backend == "ctcbeam" else self._pool.imap)(_timed_decode, jobs)
+        with progress_bar(decoded, total=len(jobs), desc=desc, unit="utt", disable=desc is None) as bar:
+            results = list(bar)
         if nbest > 1 and self.lm is not None:
             part = functools.partial(self._ngram_part, alpha=self.settings.alpha, beta=self.settings.beta)
             results = [replace(d, nbest=_by_text(d.nbest, part)) for d in results]

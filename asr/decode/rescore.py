@@ -23,11 +23,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from tqdm import tqdm
-
 from asr.decode.decoders import Decoded
 from asr.decode.ngram_part import UNK_OFFSET_LOG10
 from asr.errors import InputError
+from asr.progress import progress_bar
 from lm.neural import INFO_FILE, NeuralLM
 
 DEFAULT_GAMMA = 0.5
@@ -69,7 +68,7 @@ class Rescorer:
         """Scores the texts not scored yet (longest first, in batches); returns the seconds it took."""
         new = sorted({t for t in texts if t not in self.cache}, key=lambda t: (-len(t.split()), t))
         start = time.perf_counter()
-        with tqdm(total=len(new), desc="rescore (neural LM)", unit="hyp", disable=len(new) < BATCH) as bar:
+        with progress_bar(total=len(new), desc="rescore (neural LM)", unit="hyp", disable=len(new) < BATCH) as bar:
             for k in range(0, len(new), BATCH):
                 batch = new[k : k + BATCH]
                 scores = self.lm.log_probs(batch, BATCH)

@@ -191,9 +191,10 @@ class Transcriber:
         if self.beam is not None:
             self.beam.prepare()
 
-    def first_pass(self, logprobs: list[np.ndarray]) -> list[Decoded]:
+    def first_pass(self, logprobs: list[np.ndarray], desc: str | None = None) -> list[Decoded]:
+        """Greedy or beam search decodings of `logprobs`; the beam search's with a progress bar named `desc`."""
         if self.beam is not None:
-            return self.beam.decode(logprobs, self.depth)
+            return self.beam.decode(logprobs, self.depth, desc)
         return [greedy_decoded(x, self.labels) for x in logprobs]
 
     def finish(self, decoded: list[Decoded]) -> tuple[list[Decoded], float | None]:
@@ -216,12 +217,12 @@ class Decoding:
     rescore_seconds: float | None = None
 
 
-def first_pass(split: Split, transcribe: Transcriber) -> list[Decoded]:
-    """The first pass over a split's utterances, in manifest order."""
+def first_pass(split: Split, transcribe: Transcriber, desc: str | None = None) -> list[Decoded]:
+    """The first pass over a split's utterances, in manifest order (a beam search's bar named `desc`)."""
     for utt in split.utts:
         if utt.id not in split.post.logprobs:
             raise InputError(f"{split.manifest}: utterance {utt.id} has no log-probabilities (stale cache?)")
-    return transcribe.first_pass([split.post.logprobs[u.id] for u in split.utts])
+    return transcribe.first_pass([split.post.logprobs[u.id] for u in split.utts], desc)
 
 
 def word_times(words: list[tuple[str, int, int]], frame_seconds: float, duration: float) -> list[dict]:
@@ -239,7 +240,7 @@ def decode_split(split: Split, transcribe: Transcriber, normalize: Normalizer, f
     each utterance's start."""
     transcribe.prepare()  # not charged to the first split's RTFx
     start = time.perf_counter()
-    first = first_pass(split, transcribe) if first is None else first
+    first = first_pass(split, transcribe, f"beam search {split.manifest.name}") if first is None else first
     first_seconds = time.perf_counter() - start  # wall clock: beam workers' own seconds overlap
     decoded, rescore_seconds = transcribe.finish(first)
 

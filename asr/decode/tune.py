@@ -14,9 +14,8 @@ import math
 import sys
 from collections.abc import Callable
 
-from tqdm import tqdm
-
 from asr.errors import InputError
+from asr.progress import progress_bar
 
 MAX_ROUNDS = 3
 WEIGHTS = ("alpha", "beta", "gamma")
@@ -50,27 +49,31 @@ def tune(
     names = list(start)
     points: dict[tuple[float, ...], tuple[float, float]] = {}  # (wer, cer)
     first = ("wer", "cer").index(metric)
-    bar = tqdm(desc=f"tune {','.join(n for n in WEIGHTS if n in params)} on {on}", unit="point")
+    most = 1 + MAX_ROUNDS * sum(len(grids[n]) for n in params)  # the search's points, at most (its ETA's end)
+    tuned = ",".join(n for n in WEIGHTS if n in params)
+    bar = progress_bar(total=most, desc=f"tune {tuned} on {on} (at most {most} points)", unit="point")
     origin = tuple(start.values())
 
     def score(point: tuple[float, ...]) -> tuple:
         if point not in points:
             points[point] = evaluate(dict(zip(names, point, strict=True)))
+            best_rate = min(s[first] for s in points.values())
+            bar.set_postfix({f"best {metric.upper()}": f"{100 * best_rate:.2f}%"}, refresh=False)
             bar.update()
-            bar.set_postfix({f"best {metric}": f"{min(s[first] for s in points.values()):.4f}"})
         rates = points[point]
         return rates[first], rates[1 - first], sum(abs(a - b) for a, b in zip(point, origin, strict=True))
 
     best = origin
-    score(best)
-    for _ in range(MAX_ROUNDS):
-        before = best
-        for name in (n for n in WEIGHTS if n in params):
-            k = names.index(name)
-            best = min([(*best[:k], v, *best[k + 1 :]) for v in grids[name]] + [best], key=score)
-        if best == before:
-            break
-    bar.close()
+    with bar:  # closed before a stop's line is printed (it was drawn again after it)
+        score(best)
+        for _ in range(MAX_ROUNDS):
+            before = best
+            for name in (n for n in WEIGHTS if n in params):
+                k = names.index(name)
+                best = min([(*best[:k], v, *best[k + 1 :]) for v in grids[name]] + [best], key=score)
+            if best == before:
+                break
+        bar.total = bar.n  # the search ended: the bar at 100%
 
     def record(point: tuple[float, ...]) -> dict:
         return {**dict(zip(names, point, strict=True)), "dev_wer": points[point][0], "dev_cer": points[point][1]}

@@ -14,6 +14,7 @@ from asr.data.manifest import read_jsonl
 from asr.decode.results import DecodeResult, content_id
 from asr.errors import InputError, is_number
 from asr.folders import files_under
+from asr.progress import progress_bar
 from asr.scoring.align import COMPAT
 from asr.text import get_normalizer
 
@@ -225,7 +226,8 @@ def collect(specs: list[str], passed_over: dict[str, list[Path]] | None = None) 
     for path in paths:  # a file named twice (as a folder and a glob, relative and absolute) is one run
         unique.setdefault(path.resolve(), path)
     results = with_weights({path: DecodeResult.read(path) for path in unique.values()})
-    runs = [_checked(Run(path, result)) for path, result in results.items()]
+    read = progress_bar(results.items(), desc="read decodes", unit="decode", delay=2)
+    runs = [_checked(Run(path, result)) for path, result in read]
     return sorted(name_variants(name_columns(runs)), key=lambda r: (r.system_key, r.test_set))
 
 

@@ -9,6 +9,7 @@ from asr.leaderboard.collect import Run
 from asr.leaderboard.details import run_details
 from asr.leaderboard.significance import RESAMPLES
 from asr.leaderboard.tables import PAIRED_HEADER, Table, header, intervals_note, rows
+from asr.progress import progress_bar
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
@@ -85,7 +86,8 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
     flags = "".join(f"<li>{escape(text)}</li>" for text in table.notes)
     flags += "".join(f"<li class='flag'>† {escape(text)}</li>" for text in dict.fromkeys(table.flags.values()))
     images = "".join(f'<img src="{escape(str(p.relative_to(out)))}" alt="{escape(p.stem)}">' for p in plots)
-    sections = "".join(_run_section(i, run) for i, run in enumerate(runs, 1))
+    numbered = progress_bar(enumerate(runs, 1), total=len(runs), desc="runs' details", unit="run", delay=2)
+    sections = "".join(_run_section(i, run) for i, run in numbered)
     settings = ", ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items())
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{STYLE}</style></head>

@@ -82,6 +82,7 @@ class Pretrainer(Trainer):
 
     dev_metric = "dev_loss"
     STATE = PretrainState
+    BAR = "pretrain"
     CHECKS_DURATIONS = True  # masks are drawn from the stated durations (train and dev): shorter audio failed
 
     def __init__(self, cfg: PretrainConfig, command: str) -> None:

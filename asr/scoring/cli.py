@@ -17,7 +17,7 @@ from asr.errors import InputError, run_reporting_errors
 from asr.options import ArgumentParser
 from asr.scoring.align import COMPAT, LEVELS, Level
 from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
-from asr.scoring.report import report_files, report_json, summary_text, write_report_dir
+from asr.scoring.report import closing_line, report_files, report_json, summary_text, write_report_dir
 from asr.scoring.transcripts import FORMATS, detect_format, read_speakers, read_transcripts
 from asr.text import NORMALIZERS, get_normalizer, written_without_spaces
 
@@ -164,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         _write_outputs(args, score, report, summary_stream)
     except OSError as err:
         raise InputError(f"{err.filename or args.json or args.report_dir}: cannot write: {err.strerror}") from None
+    print(closing_line(score), file=summary_stream)
     return 0
 
 

@@ -11,9 +11,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tqdm import tqdm
-
 from asr.errors import InputError
+from asr.progress import progress_bar
 from asr.scoring.align import UNITS, Alignment, Compat, Counts, Level, align, tokenize
 
 
@@ -139,7 +138,9 @@ def score_corpus(
     pairs = [(utt_id, level, tokenize(ref, level, compat), tokenize(hyp, level, compat))
              for utt_id, ref, hyp in triples for level in levels]  # fmt: skip
     cells = sum(max(len(r), 1) * max(len(h), 1) for _, _, r, h in pairs)
-    with tqdm(total=cells, desc="aligning", unit="cell", unit_scale=True, disable=cells < PROGRESS_CELLS) as bar:
+    with progress_bar(
+        total=cells, desc="aligning", unit="cell", unit_scale=True, disable=cells < PROGRESS_CELLS
+    ) as bar:
         for utt_id, level, ref, hyp in pairs:
             speakers[utt_id] = (speakers_of or {}).get(utt_id) or speaker_of(utt_id, speaker_separators)
             alignments[level][utt_id] = align(ref, hyp, compat)

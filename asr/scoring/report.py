@@ -80,11 +80,21 @@ def summary_table(score: CorpusScore, level: Level, percent: bool = True) -> str
     return _table(header, rows)
 
 
-def level_summary(score: CorpusScore, level: Level) -> str:
-    """A headline naming the level, unit, compat and normaliser, then the table in percent and in counts."""
+def _headline(score: CorpusScore, level: Level) -> str:
     rate = score.totals[level].counts.rate
     name = "WER" if level == "word" else "CER"
-    headline = f"{name} {100 * rate:.2f}%" if rate is not None else f"{name} undefined (no reference tokens)"
+    return f"{name} {100 * rate:.2f}%" if rate is not None else f"{name} undefined (no reference tokens)"
+
+
+def closing_line(score: CorpusScore) -> str:
+    """The scores in one line, printed last (a table per speaker scrolled them out of sight)."""
+    utterances = score.totals[score.levels[0]].sentences
+    return ", ".join(_headline(score, level) for level in score.levels) + f" ({utterances} utterances)"
+
+
+def level_summary(score: CorpusScore, level: Level) -> str:
+    """A headline naming the level, unit, compat and normaliser, then the table in percent and in counts."""
+    headline = _headline(score, level)
     return (
         f"{headline}  [{level} level: {UNITS[level, score.compat]}; compat {score.compat}; "
         f"normalizer {score.normalizer}]\n"

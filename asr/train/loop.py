@@ -143,6 +143,8 @@ class Trainer:
     STATE: type[LoopState] = LoopState  # what a checkpoint saves of the loop
     CHECKS_DURATIONS = False  # train audio read against its stated duration (CTC batches need no exact one)
     runlog: RunLog | None = None  # made once the inputs are read
+    BAR = "train"  # the progress bar's name
+    _bar = None  # the progress bar, once the steps begin
 
     def __init__(self, cfg: TrainConfig, command: str) -> None:
         from transformers import AutoProcessor, Wav2Vec2Processor, Wav2Vec2ProcessorWithLM
@@ -584,6 +586,8 @@ class Trainer:
         finally:  # its TensorBoard writer's thread, also where the run fails (the process may go on: a notebook)
             if self.runlog is not None:
                 self.runlog.close()
+            if self._bar is not None:  # closed before the stop's line is printed, not redrawn after it at exit
+                self._bar.close()
 
     def _run(self) -> dict:
         cfg = self.cfg
@@ -605,7 +609,7 @@ class Trainer:
         self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
         self._first_step = self.state.step
         start = time.monotonic() - self.state.elapsed
-        progress = self._progress(resumed)
+        progress = self._bar = self._progress(resumed)
         passed_over = 0  # epochs in a row with no batch for each process
         # entered at max_steps too: a run resumed from a checkpoint of its last step written before that step's
         # epoch end (the final save, which holds it, failed) books the epoch end as the run did
@@ -662,12 +666,12 @@ class Trainer:
         return self.budget.time_up(self.state.elapsed)
 
     def _progress(self, resumed: Path | None):
-        from tqdm import tqdm
+        from asr.progress import progress_bar
 
-        desc = f"train (from {resumed.name})" if resumed else "train"
+        desc = f"{self.BAR} (from {resumed.name})" if resumed else self.BAR
         if self.cfg.max_minutes:  # the bar counts steps; the run may end earlier, at the budget
             desc += f", at most {self.cfg.max_minutes:g} min"
-        return tqdm(total=self.cfg.max_steps, initial=self.state.step, desc=desc, unit="step",
+        return progress_bar(total=self.cfg.max_steps, initial=self.state.step, desc=desc, unit="step",
                     disable=not self.acc.is_main_process)  # fmt: skip
 
     def _after_step(self, loss: float, progress) -> None:
@@ -677,8 +681,11 @@ class Trainer:
         progress.update(1)
         postfix = {} if math.isnan(loss) else {"loss": f"{loss:.3f}"}
         if cfg.max_minutes:
-            postfix["left"] = f"{self.budget.minutes_left(self.state.elapsed):.1f} min"
-        progress.set_postfix(postfix)
+            left = self.budget.minutes_left(self.state.elapsed)
+            postfix["left"] = f"{left:.1f} min"
+            if not progress.disable and (rate := progress.format_dict["rate"]):  # the steps the budget has room
+                progress.total = min(cfg.max_steps, step + round(60 * left * rate))  # for: the bar's ETA is its end
+        progress.set_postfix(postfix, refresh=False)  # drawn with the step (a redraw each: a log's line grew)
         last = step >= cfg.max_steps or self._time_up()  # logged, and evaluated, whatever the intervals
         if self.dev is not None and (step % cfg.eval_steps == 0 or last):
             self._evaluate_and_log(loss)

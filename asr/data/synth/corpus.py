@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import soundfile as sf
-from tqdm import tqdm
 
 from asr.data.audio import TARGET_RATE, audio_comment, audio_info, resample, write_audio
 from asr.data.check import Rejected
@@ -30,6 +29,7 @@ from asr.data.synth.texts import MAX_AUDIO_SHARE, sentences
 from asr.data.synth.voices import ENGINES, Speaker, make_speakers
 from asr.errors import InputError, worker_pool, writable_dir
 from asr.folders import write_together
+from asr.progress import progress_bar
 from asr.text import default_normalizer
 
 CHARS_PER_SECOND = 14.0  # espeak-ng at about 160 words a minute: for planning the number of sentences
@@ -243,8 +243,8 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
     try:
         with worker_pool(workers) as pool:
             work = pool.imap(_run, [(job, settings) for job in all_jobs], chunksize=8)
-            outcomes = dict(zip((job.id for job in all_jobs), tqdm(work, total=len(all_jobs), desc=f"synth {lang}",
-                                                                      unit="utt"), strict=True))  # fmt: skip
+            bar = progress_bar(work, total=len(all_jobs), desc=f"synth {lang}", unit="utt")
+            outcomes = dict(zip((job.id for job in all_jobs), bar, strict=True))
     except BaseException:  # the pool's workers were ended mid-write (a failure, a stop): their parts go too
         for job in all_jobs:
             job.part.unlink(missing_ok=True)
