@@ -24,6 +24,7 @@ source takes its split from ``--split``, else from its folder or file name when 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 import os
@@ -207,6 +208,7 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
         if value.endswith("|"):
             raise InputError(f"{data / 'wav.scp'}: recording '{rec_id}' is a command pipe; convert it to a file")
     utts = []
+    channels_of = functools.cache(_channels)  # a recording's header read once, however many segments name it
     # an utterance with no line in `text` (but a recording or a segment) has an empty transcript, which the
     # checks count and list, instead of leaving it out unseen
     listed = list(dict.fromkeys([*texts, *(u for u in (segments or wav_scp) if u not in texts)]))
@@ -222,7 +224,8 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
         if rec_id not in wav_scp:
             raise InputError(f"{data / 'wav.scp'}: no recording '{rec_id}' for utterance '{utt_id}'")
         audio = Path(wav_scp[rec_id]).absolute()  # a relative path from the current folder, as Kaldi reads it
-        _check_channel(audio, channel, utt_id, data / "segments")
+        if channel is not None:
+            _check_channel(channels_of(audio), audio, channel, utt_id, data / "segments")
         speaker = utt2spk.get(utt_id, "")
         utts.append(Utterance(speaker_prefixed(speaker, utt_id), str(audio), duration or 0.0, text, speaker, lang,
                               offset))  # fmt: skip
@@ -253,16 +256,18 @@ def _segment(value: str, utt_id: str, path: Path) -> tuple[float, float, str, in
     return start, end - start, fields[0], channel
 
 
-def _check_channel(audio: Path, channel: int | None, utt_id: str, path: Path) -> None:
-    """A segment of one channel of a recording of several is refused: manifests hold a file's channels averaged
-    (Kaldi's extract-segments reads the one named). Channel 0 of a mono file is the file."""
-    if channel is None:
-        return
+def _channels(audio: Path) -> int | None:
+    """The channels of a recording; None where it cannot be read (the checks count it)."""
     try:
-        channels = audio_info(audio).channels
-    except (RuntimeError, OSError):  # unreadable: the checks count it
-        return
-    if channels > 1 or channel > 0:
+        return audio_info(audio).channels
+    except (RuntimeError, OSError):
+        return None
+
+
+def _check_channel(channels: int | None, audio: Path, channel: int, utt_id: str, path: Path) -> None:
+    """A segment of one channel of a recording of `channels` is refused where it has several: manifests hold a
+    file's channels averaged (Kaldi's extract-segments reads the one named). Channel 0 of a mono file is the file."""
+    if channels is not None and (channels > 1 or channel > 0):
         raise InputError(f"{path}: segment of '{utt_id}' takes channel {channel} of {audio} ({channels} channel(s)); "
                          "a manifest holds a file's channels averaged: write each channel to a file of its own "
                          f"(sox {audio.name} OUT.wav remix {channel + 1}) and name those in wav.scp")  # fmt: skip
