@@ -165,5 +165,8 @@ def files_under(root: Path) -> list[Path]:
             subfolders.clear()
             continue
         seen.add(real)
+        # real folders first, by name: a folder reached both ways is found under its own name, whatever the order
+        # the file system lists them in
+        subfolders.sort(key=lambda name: (os.path.islink(os.path.join(folder, name)), name))
         found += [Path(folder, name) for name in files]
     return sorted(found)

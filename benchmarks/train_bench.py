@@ -62,7 +62,7 @@ def peer(
     from asr.text import folder_normalizer
     from asr.train.config import TrainConfig
 
-    processor = AutoProcessor.from_pretrained(str(model_dir))
+    processor = AutoProcessor.from_pretrained(str(model_dir), trust_remote_code=False)
     normalize = folder_normalizer(model_dir)
     utts = read_manifest(manifest)
     ds = datasets.Dataset.from_dict({"audio": [str(u.audio_path(manifest.parent)) for u in utts],
@@ -75,9 +75,9 @@ def peer(
         return row
 
     ds = ds.map(prepare, remove_columns=["audio", "text"])
-    config = AutoConfig.from_pretrained(str(model_dir))
+    config = AutoConfig.from_pretrained(str(model_dir), trust_remote_code=False)
     config.update(TrainConfig().model_options())  # the dropouts and masking asr train's run sets: the same model
-    model = AutoModelForCTC.from_pretrained(str(model_dir), config=config)
+    model = AutoModelForCTC.from_pretrained(str(model_dir), config=config, trust_remote_code=False)
     model.freeze_feature_encoder()  # as the example does by default, and as asr train does
     collator = DataCollatorCTCWithPadding(processor)
     args = TrainingArguments(

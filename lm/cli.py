@@ -154,10 +154,10 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dev_line(dev: dict) -> str:
+def _dev_line(dev: dict, label: str = "  dev") -> str:
     """The dev perplexity per word with OOV words and without (the figure to compare an n-gram and a Transformer
     on: their `<unk>` probabilities differ), and the OOV rate."""
-    return (f"  dev: perplexity per word {dev['perplexity']:.1f}, without OOV words {dev['perplexity_no_oov']:.1f}"
+    return (f"{label}: perplexity per word {dev['perplexity']:.1f}, without OOV words {dev['perplexity_no_oov']:.1f}"
             f" (compare LMs on this one); OOV rate {100 * dev['oov_rate']:.2f}%")  # fmt: skip
 
 
@@ -181,7 +181,7 @@ def _ppl(args: argparse.Namespace) -> int:
               "dropped_lines": dropped_lines(args.text, dropped), **_perplexity(args.lm, kind, sentences)}  # fmt: skip
     json.dump(result, sys.stdout, indent=1)
     print()
-    print(_dev_line(result).replace("  dev:", f"{len(sentences)} sentences:"), file=sys.stderr)  # for a person
+    print(_dev_line(result, f"{len(sentences)} sentences"), file=sys.stderr)  # for a person
     return 0
 
 

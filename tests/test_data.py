@@ -924,11 +924,13 @@ def test_kaldi_segments_read_as_kaldis_extract_segments_reads_them(tmp_path, aud
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())["splits"]["train"]
     assert summary["filtered"] == {"segment outside the audio": 1} and "u3" not in kept
     assert summary["converted_on_load"]["segment cut at its file's end"] == 1
-    for segments in ("u1 rec2 0.0 0.5 1\n", "u1 rec2 0.0 0.5 0\n", "u1 rec1 0.0 0.5 1\n"):  # of a stereo file; no 2nd
+    for segments, said in (("u1 rec2 0.0 0.5 1\n", "(2 channel(s)); a manifest holds"),  # of a stereo file
+                           ("u1 rec2 0.0 0.5 0\n", "remix 1"),
+                           ("u1 rec1 0.0 0.5 1\n", "which has 1 (channels count from 0)")):  # fmt: skip
         (data / "segments").write_text(segments)
         assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "c")]) == 2
         err = capsys.readouterr().err
-        assert f"segments: segment of 'u1' takes channel {segments[-2]} of" in err and "remix" in err
+        assert f"segments: segment of 'u1' takes channel {segments[-2]} of" in err and said in err, err
     (data / "segments").write_text("u1 rec1 0.0 0.5\n")
     (data / "text").write_bytes("u0 ok\nu1 caf\xe9\n".encode("latin-1"))  # its line named, as a manifest's
     assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "t")]) == 2
@@ -1040,3 +1042,15 @@ def test_data_check_lists_the_first_unusable_utterances_and_counts_the_rest(tmp_
     assert sum(": missing audio file" in line for line in out) == LISTED
     assert "... and 5 more unusable (--json FILE lists them all)" in out
     assert f"0 of {LISTED + 5} utterances usable (0.000 h)" in out
+
+
+def test_a_folder_reached_both_ways_is_found_under_its_own_name(tmp_path):
+    """A review: files_under kept whichever name os.walk met first (a link's or the folder's), in the file
+    system's order: an audiofolder's split and ids changed with it."""
+    from asr.folders import files_under
+
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "train" / "metadata.csv").write_text("")
+    for name in ("a", "b", "zz"):  # names before and after "data"
+        (tmp_path / name).symlink_to(tmp_path / "data" / "train")
+    assert files_under(tmp_path) == [tmp_path / "data" / "train" / "metadata.csv"]

@@ -380,8 +380,12 @@ def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, 
     from asr.data.manifest import read_manifest
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from pyctcdecode import BeamSearchDecoderCTC
+
     out = tmp_path / "model_with_lm"
+    held = len(BeamSearchDecoderCTC.model_container)
     assert asr_main(["lm", "attach", "--model", str(MODEL), "--lm", str(es["lm"]), "--out", str(out)]) == 0
+    assert len(BeamSearchDecoderCTC.model_container) == held  # a review: each attach held its KenLM model on
     processor = AutoProcessor.from_pretrained(out)
     assert type(processor).__name__ == "Wav2Vec2ProcessorWithLM"
     asr = pipeline("automatic-speech-recognition", model=str(out))

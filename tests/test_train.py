@@ -798,3 +798,13 @@ def test_a_run_stopped_part_way_ends_its_tensorboard_writer_and_its_bar(setup, t
     assert train_main(_args(setup, tmp_path / "run", max_steps=2)) == 130
     assert not [t for t in threading.enumerate() if type(t).__name__ == "_AsyncWriterThread"]
     assert capsys.readouterr().err.endswith("asr train: interrupted\n")
+
+
+def test_a_callers_own_accelerate_state_outlives_a_run(setup, tmp_path):
+    """A review: a run reset accelerate's process state whole, a PartialState the caller held (a decode's, its
+    own) with it; a run resets only what it set up."""
+    from accelerate.state import PartialState
+
+    caller = PartialState(cpu=True)
+    assert train_main(_args(setup, tmp_path / "run", max_steps=1, dev_manifest="")) == 0
+    assert caller.is_main_process and caller.num_processes == 1

@@ -92,7 +92,8 @@ def load_audio(
         if f.seekable():
             f.seek(start)
         else:  # read front to back only (GSM 6.10, G.721, NMS ADPCM): to the end its header counts, as sf.read does
-            f.read(start, dtype="int16")
+            for _ in f.blocks(blocksize=1 << 16, frames=start, dtype="int16"):  # the skipped part, a block at a time
+                pass
             frames = f.frames - start if frames < 0 else frames
         try:
             samples = f.read(frames, dtype="float32", always_2d=True)

@@ -157,7 +157,8 @@ def _segment_seconds(utt: Utterance, info: AudioInfo) -> float:
     past it or asks for the rest (an infinite duration: a Kaldi end time of -1); raises `Unusable` beyond."""
     left = info.duration - utt.offset
     if left <= 0 or (math.isfinite(utt.duration) and utt.duration - left > MAX_OVERSHOOT):
-        raise Unusable("segment outside the audio", f"{utt.offset}+{utt.duration}s of {info.duration:.2f}s")
+        asked = f"from {utt.offset} s to its end" if math.isinf(utt.duration) else f"{utt.offset}+{utt.duration}s"
+        raise Unusable("segment outside the audio", f"{asked} of {info.duration:.2f}s")
     return min(utt.duration, left)
 
 

@@ -267,7 +267,10 @@ def _channels(audio: Path) -> int | None:
 def _check_channel(channels: int | None, audio: Path, channel: int, utt_id: str, path: Path) -> None:
     """A segment of one channel of a recording of `channels` is refused where it has several: manifests hold a
     file's channels averaged (Kaldi's extract-segments reads the one named). Channel 0 of a mono file is the file."""
-    if channels is not None and (channels > 1 or channel > 0):
+    if channels is not None and channel >= channels:
+        raise InputError(f"{path}: segment of '{utt_id}' takes channel {channel} of {audio}, which has {channels} "
+                         "(channels count from 0)")  # fmt: skip
+    if channels is not None and channels > 1:
         raise InputError(f"{path}: segment of '{utt_id}' takes channel {channel} of {audio} ({channels} channel(s)); "
                          "a manifest holds a file's channels averaged: write each channel to a file of its own "
                          f"(sox {audio.name} OUT.wav remix {channel + 1}) and name those in wav.scp")  # fmt: skip

@@ -58,7 +58,10 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
         _mark_feature_extractor(folder / "processor_config.json")
 
     # whole or not at all: pyctcdecode refuses to write over a language_model/, after the processor files
-    write_whole(out_dir, write, "--model" if out == model else "--out")
+    try:
+        write_whole(out_dir, write, "--model" if out == model else "--out")
+    finally:  # pyctcdecode keeps every decoder's KenLM model in a class-level container
+        decoder.cleanup()
     return out_dir
 
 

@@ -49,7 +49,10 @@ def tune(
     names = list(start)
     points: dict[tuple[float, ...], tuple[float, float]] = {}  # (wer, cer)
     first = ("wer", "cer").index(metric)
-    most = 1 + MAX_ROUNDS * sum(len(grids[n]) for n in params)  # the search's points, at most (its ETA's end)
+    # the search's points, at most (the bar's end): one weight's line is searched once (a second round finds it
+    # all scored)
+    rounds = MAX_ROUNDS if len(params) > 1 else 1
+    most = 1 + rounds * sum(len(grids[n]) for n in params)
     tuned = ",".join(n for n in WEIGHTS if n in params)
     bar = progress_bar(total=most, desc=f"tune {tuned} on {on} (at most {most} points)", unit="point")
     origin = tuple(start.values())

@@ -87,14 +87,17 @@ class Run:
 
     @property
     def content_id(self) -> str:
+        """`DecodeFiles.content_id`: the test set by its utterances."""
         return self.files.content_id
 
     @property
     def hypotheses(self) -> list[dict]:
+        """`DecodeFiles.hypotheses`: the rows of hyp.jsonl."""
         return self.files.hypotheses
 
     @property
     def score_report(self) -> dict:
+        """`DecodeFiles.score_report`: score/score.json."""
         return self.files.score_report
 
     @property

@@ -13,7 +13,7 @@ from asr.data.manifest import read_manifest
 from asr.errors import InputError
 from asr.folders import write_together
 from asr.leaderboard.collect import Run
-from asr.leaderboard.tables import markdown_row
+from asr.leaderboard.tables import markdown_row, markdown_text
 
 CARD_MARK = "<!-- written by asr leaderboard -->"
 
@@ -98,7 +98,7 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
               f"{100 * r.result.wer:.2f}{mark}", f"{100 * r.result.cer:.2f}{mark}"]
              for r, mark in zip(runs, marks, strict=True)]  # fmt: skip
     table = "\n".join(markdown_row(row) for row in cells)
-    lines += ["---", CARD_MARK, f"# {model_dir.name}", "",
+    lines += ["---", CARD_MARK, f"# {markdown_text(model_dir.name)}", "",
               "A CTC model fine-tuned with the asr toolkit; scores from `asr decode` (sclite-exact alignment).", "",
               "| test set | decoder | LM | normaliser | WER % | CER % |", "|---|---|---|---|---|---|", table,
               ""]  # fmt: skip

@@ -198,7 +198,7 @@ def code_block(text: str, indent: str = "") -> str:
     """`text` as a fenced code block (each line indented by `indent`, inside a list item), whatever it holds."""
     text = str(text)
     fence = _fence(text, 3)
-    return "\n".join(f"{indent}{line}" for line in (fence, *str(text).split("\n"), fence))
+    return "\n".join(f"{indent}{line}" for line in (fence, *text.split("\n"), fence))
 
 
 def markdown_row(cells: list[str]) -> str:

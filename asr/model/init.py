@@ -116,8 +116,10 @@ def init_model(
             raise InputError(f"--processor {processor_dir}: {str(err).splitlines()[0]}") from None
         extra = {"vocab_size": len(processor.tokenizer), "pad_token_id": processor.tokenizer.pad_token_id}
     config = model_config(size, family, norm, adapter_dim, **extra)
-    with torch.random.fork_rng(devices=[]):  # seeded here alone: a calling process's random state is left as it was
-        torch.manual_seed(seed)
+    # the CPU's generator (the weights are drawn there) seeded here alone: a calling process's is left as it was
+    # (torch.manual_seed seeded every GPU's too)
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(seed)
         model = AutoModelForCTC.from_config(config)
     if encoder_from is not None:
         copy_feature_encoder(model, encoder_from)

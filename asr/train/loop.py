@@ -846,12 +846,13 @@ def accelerate_state_of_its_own() -> Iterator[None]:
     """accelerate keeps one precision per process and refuses another ("restart your runtime"): a run that set its
     state up resets it when it ends, so that a process (a notebook, a sweep script) can run another with other
     settings; a state set up before the run (a caller's own Accelerator) is left alone."""
-    from accelerate.state import AcceleratorState, GradientState
+    from accelerate.state import AcceleratorState, GradientState, PartialState
 
-    ours = not AcceleratorState._shared_state  # private: reset as accelerate's own tests reset it
+    # private: reset as accelerate's own tests reset it; a PartialState of the caller's own (a decode's) is kept
+    ours, partial_ours = not AcceleratorState._shared_state, not PartialState._shared_state
     try:
         yield
     finally:
         if ours:
-            AcceleratorState._reset_state(reset_partial_state=True)
+            AcceleratorState._reset_state(reset_partial_state=partial_ours)
             GradientState._reset_state()
