@@ -914,12 +914,13 @@ def test_kaldi_segments_read_as_kaldis_extract_segments_reads_them(tmp_path, aud
     data = tmp_path / "kaldi"
     data.mkdir()
     (data / "wav.scp").write_text(f"rec1 {audio['u0']}\nrec2 {audio['stereo']}\n")
-    (data / "text").write_text("u1 hello there\nu2 there\nu3 there\nu4 hello\n")
+    (data / "text").write_text("u1 hello there\nu2 there\nu3 there\nu4 hello\nu5 hello there\n")
     (data / "segments").write_text(f"u1 rec1 0.2 -1\nu2 rec1 0.5 {length + 0.3:.3f}\nu3 rec1 0.5 {length + 0.7:.3f}\n"
-                                   "u4 rec1 0.0 0.6 0\n")  # fmt: skip
+                                   "u4 rec1 0.0 0.6 0\nu5 rec1 0 -1\n")  # fmt: skip
     assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "o")]) == 0
     kept = {u.id: u for u in read_manifest(tmp_path / "o" / "train.jsonl")}
     assert kept["u1"].offset == 0.2 and abs(kept["u1"].duration - (length - 0.2)) < 0.001
+    assert kept["u5"].offset == 0.0 and abs(kept["u5"].duration - length) < 0.001  # the whole recording
     assert abs(kept["u2"].duration - (length - 0.5)) < 0.001 and abs(kept["u4"].duration - 0.6) < 0.001
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())["splits"]["train"]
     assert summary["filtered"] == {"segment outside the audio": 1} and "u3" not in kept

@@ -393,3 +393,17 @@ def test_a_model_folder_carrying_code_of_its_own_is_refused_without_a_prompt(tmp
     os.close(terminal), os.close(other)
     assert proc.returncode == 2 and "contains custom code" in proc.stderr
     assert "wish to run" not in proc.stdout + proc.stderr
+
+
+def test_a_command_called_from_a_thread_runs_without_taking_signals():
+    """Python takes signal handlers in its main thread only: a command called from a worker thread (a notebook's
+    background job) was "signal only works in main thread" (found by a mutation review)."""
+    import threading
+
+    from asr.errors import run_reporting_errors
+
+    returned: list[int] = []
+    thread = threading.Thread(target=lambda: returned.append(run_reporting_errors("asr test", lambda: 0)))
+    thread.start()
+    thread.join()
+    assert returned == [0] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -132,6 +132,8 @@ def test_a_set_written_without_spaces_is_bounded_and_tested_on_cer(decode: Path,
                  "written without spaces between words)")  # fmt: skip
     cells = next(line for line in table.splitlines() if line.startswith("| team/letters")).split("|")[-3:-1]
     assert "[" not in cells[0] and "[" in cells[1]  # WER bare, CER with its interval
+    rate, low, high = map(float, cells[1].replace("[", " ").replace("]", " ").replace(",", " ").split())
+    assert low <= rate <= high  # the CER's interval, from character counts (a mutant drew it from words')
     paired = next(v for k, v in sections.items() if k.startswith("Paired bootstrap tests"))
     row = next(line for line in paired.splitlines() if line.startswith("| es/test"))
     assert [c.strip() for c in row.strip("|").split("|")][1:3] == ["CER", "greedy (team/letters, LM none)"]
@@ -243,7 +245,7 @@ def test_decodes_in_linked_folders_are_read_once(systems: Path, tmp_path: Path) 
 def test_model_cards_go_only_into_model_folders_and_never_through_a_link(decode: Path, tmp_path: Path) -> None:
     """A review: --model-cards wrote README.md into any folder a results.json named (results are data from
     others), and through a README.md linked elsewhere (a dangling link's target was created)."""
-    plain, model = tmp_path / "plain", tmp_path / "model"
+    plain, model = tmp_path / "plain", tmp_path / "m<b>x"
     plain.mkdir()
     model.mkdir()
     (model / "config.json").write_text("{}")
@@ -252,6 +254,10 @@ def test_model_cards_go_only_into_model_folders_and_never_through_a_link(decode:
     _system(decode, tmp_path / "decodes" / "b", str(model), (2, 2))
     assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(tmp_path / "board"), "--model-cards"]) == 0
     assert not (plain / "README.md").exists() and not (tmp_path / "elsewhere.md").exists()
+    (model / "README.md").unlink()  # a card of its own now: its heading, the folder's name, escaped
+    assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(tmp_path / "board2"), "--model-cards"]) == 0
+    body = (model / "README.md").read_text(encoding="utf-8").split("\n---\n", 1)[1]  # after the YAML metadata
+    assert "<b>" not in body and "# m&lt;b>x" in body
 
 
 def test_results_md_holds_no_markup_from_the_results_it_reads(decode: Path, tmp_path: Path) -> None:

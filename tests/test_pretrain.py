@@ -200,3 +200,10 @@ def test_ctc_keys_are_not_pretraining_keys(tiny, tmp_path, capsys):
     args = ["--model", str(tiny["init"]), "--train_manifest", str(tiny["train"]), "--new_head", "true"]
     assert pretrain_main([*args, "--output_dir", str(tmp_path / "x")]) == 2
     assert "unknown config key(s): new_head" in capsys.readouterr().err
+
+
+def test_pretraining_runs_of_other_precisions_follow_one_another_in_one_process(tiny, tmp_path):
+    """As `asr train`'s: a second run in one process with another mixed_precision was accelerate's traceback."""
+    for precision in ("bf16", "no"):
+        info = pretrain(tiny, tmp_path / precision, "--max_steps", "1", "--mixed_precision", precision)
+        assert info["mixed_precision"] == precision

@@ -888,7 +888,10 @@ def test_a_file_in_the_markers_folder_named_otherwise_is_no_marker_and_runs_noth
     common = ("--lang", "es", "--exp", "e", "--results-md", str(tmp_path / "RESULTS.md"))
     assert run(*common).returncode == 0
     (tmp_path / "e" / ".done" / f"stage[$(touch {planted.name})].x").write_text("")
-    for args in ((), ("--stage", "2", "--force"), ("--stage", "5", "--force")):
+    for args in ((), ("--stage", "2", "--force"), ("--stage", "5", "--force"), "redo data"):
+        if args == "redo data":  # a stage run again without --force: its outputs checked against earlier markers
+            (tmp_path / "e" / ".done" / "1.data").unlink()
+            args = ()
         proc = run(*common, *args)
         assert proc.returncode == 0 and not planted.exists(), (args, proc.stdout[-500:], proc.stderr[-500:])
         assert "common.sh: line" not in proc.stdout + proc.stderr  # no arithmetic on it either
