@@ -13,10 +13,6 @@
 
 set -euo pipefail
 
-# a stage's marker name, N.NAME, as stage_done writes it: a file in .done/ named otherwise is no marker (its name
-# would reach bash arithmetic, which runs a command substitution in an array subscript: stage[$(cmd)].x)
-MARKER_NAME='^[0-9]+\.[A-Za-z0-9_.-]+$'
-
 unset CDPATH  # cd would look the relative folders up there, and print the one it found into $ROOT
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 ASR=${ASR:-$ROOT/.venv/bin/asr}
@@ -173,14 +169,24 @@ forced_afresh() {
     done
 }
 
+# _markers: the finished stages' markers in $exp/.done/, each path ended by a NUL; only files named N.NAME, as
+# stage_done writes them: a name of another shape would reach bash arithmetic, which runs a command substitution
+# in an array subscript (a planted stage[$(cmd)].x ran cmd)
+_markers() {
+    local marker
+    for marker in "$exp/.done/"*; do
+        if [[ -e $marker && ${marker##*/} =~ ^[0-9]+\.[A-Za-z0-9_.-]+$ ]]; then printf "%s\0" "$marker"; fi
+    done
+}
+
 # _remade_since N NAME PATH: whether PATH exists and an earlier stage of stage N NAME's scope finished after the
 # newest file in PATH was written
 _remade_since() {
-    local n=$1 folder=${2#*.} path=$3 marker file rest own
+    local n=$1 folder=${2#*.} path=$3 marker markers file rest own
     [[ $folder == "$2" ]] && folder=""
     [[ -e $path ]] || return 1
-    for marker in "$exp/.done/"*; do
-        [[ -e $marker && ${marker##*/} =~ $MARKER_NAME ]] || continue  # no other name reaches arithmetic
+    mapfile -d "" -t markers < <(_markers)
+    for marker in "${markers[@]}"; do
         file=${marker##*/}
         ((10#${file%%.*} < n)) || continue
         rest=${file#*.}
@@ -245,10 +251,10 @@ _changed() {
 # run folder: then those of that folder and the leaderboard, which reads every folder's decodes (train.train_1h
 # makes decode.train_1h stale, not decode.train_10min; subset.train_1h not the vocabulary of the whole train set)
 _stale() {
-    local n=$1 folder=${2#*.} marker later
+    local n=$1 folder=${2#*.} marker markers later
     [[ $folder == "$2" ]] && folder=""
-    for marker in "$exp/.done/"*; do
-        [[ -e $marker && ${marker##*/} =~ $MARKER_NAME ]] || continue  # no other name reaches arithmetic
+    mapfile -d "" -t markers < <(_markers)
+    for marker in "${markers[@]}"; do
         later=${marker##*/}
         ((10#${later%%.*} > n)) || continue
         local rest=${later#*.}
@@ -298,9 +304,9 @@ begin_recipe() {
 # it does not redo by --force was made with other settings (its results would be published as this run's)
 _may_publish() {
     [[ -n $results_md ]] && ((stop_stage >= last_stage)) || return 0
-    local marker file n changed
-    for marker in "$exp/.done/"*; do
-        [[ -e $marker && ${marker##*/} =~ $MARKER_NAME ]] || continue  # no other name reaches arithmetic
+    local marker markers file n changed
+    mapfile -d "" -t markers < <(_markers)
+    for marker in "${markers[@]}"; do
         file=${marker##*/}
         n=$((10#${file%%.*}))
         [[ $force == true ]] && ((n >= stage)) && continue
