@@ -379,10 +379,7 @@ def test_a_model_folder_carrying_code_of_its_own_is_refused_without_a_prompt(tmp
 
     model = tmp_path / "custom"
     shutil.copytree(MODEL, model)
-    config = json.loads((model / "config.json").read_text())
-    config |= {"model_type": "custom_wav", "auto_map": {"AutoConfig": "custom.Config", "AutoModelForCTC": "custom.CTC"}}
-    (model / "config.json").write_text(json.dumps(config))
-    (model / "custom.py").write_text("raise SystemExit('custom code ran')\n")
+    _carry_code_of_its_own(model)
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"id": "a_1", "audio": "x.wav", "text": "x", "duration": 1.0}) + "\n")
     (tmp_path / "x.wav").write_bytes(b"")
@@ -393,6 +390,49 @@ def test_a_model_folder_carrying_code_of_its_own_is_refused_without_a_prompt(tmp
     os.close(terminal), os.close(other)
     assert proc.returncode == 2 and "contains custom code" in proc.stderr
     assert "wish to run" not in proc.stdout + proc.stderr
+
+
+def _carry_code_of_its_own(model: Path) -> None:
+    """Makes the model folder `model` name code of its own for every Auto class (auto_map), code that ends the
+    process when it is imported."""
+    config = json.loads((model / "config.json").read_text())
+    auto = {"AutoConfig": "custom.Config", "AutoModel": "custom.Model", "AutoModelForCTC": "custom.CTC",
+            "AutoModelForCausalLM": "custom.LM"}  # fmt: skip
+    config |= {"model_type": "custom_wav", "auto_map": auto}
+    (model / "config.json").write_text(json.dumps(config))
+    (model / "custom.py").write_text("raise SystemExit('custom code ran')\n")
+
+
+@pytest.mark.parametrize("load", ["train", "encoder", "neural_lm"])
+def test_the_training_and_lm_loads_run_no_code_of_a_model_folder(tmp_path, monkeypatch, load):
+    """The same refusal where `asr train`, `asr model init --encoder-from` and a neural LM load a model; a "y"
+    waiting on standard input (transformers reads its answer from any stdin, a pipe too) would have run the
+    folder's code had any of them left transformers to ask."""
+    import io
+    import shutil
+
+    from asr.errors import InputError
+
+    model = tmp_path / "custom"
+    shutil.copytree(MODEL, model)
+    _carry_code_of_its_own(model)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
+    with pytest.raises(InputError, match="contains custom code"):
+        if load == "train":
+            from asr.train.config import TrainConfig
+            from asr.train.modeling import model_config
+
+            model_config(TrainConfig(model=str(model), processor=str(MODEL), train_manifest="x.jsonl"))
+        elif load == "encoder":
+            from transformers import AutoModelForCTC
+
+            from asr.model.init import copy_feature_encoder
+
+            copy_feature_encoder(AutoModelForCTC.from_pretrained(MODEL), str(model))
+        else:
+            from lm.neural import NeuralLM
+
+            NeuralLM.load(str(model))
 
 
 def test_a_command_called_from_a_thread_runs_without_taking_signals():
