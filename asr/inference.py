@@ -293,8 +293,12 @@ class CTCInference:
 
     def checked(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
         """`samples`, or one line naming the utterance where they are too few for one output frame, or where the
-        manifest's duration (which hours and RTFx are counted from) is not the audio's."""
+        manifest's duration (which hours and RTFx are counted from) is not the audio's, or where some are NaN or
+        Inf (they were decoded as text: greedy's token 0 for every frame)."""
         check_duration(utt.id, samples, self.rate, utt.duration)
+        if not np.isfinite(samples).all():
+            raise InputError(f"utterance {utt.id}: {int((~np.isfinite(samples)).sum())} NaN or Inf samples in its "
+                             "audio (asr data check lists such utterances)")  # fmt: skip
         if len(samples) < (needed := self.min_samples):
             raise InputError(f"utterance {utt.id}: {len(samples)} samples of audio, fewer than the {needed} "
                              f"({needed / self.rate * 1000:.0f} ms) the model needs for one frame")  # fmt: skip

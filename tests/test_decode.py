@@ -885,6 +885,7 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         (["--chunk-seconds", "1e305"], "--chunk-seconds 1e+305: expected"),
         (["--manifest", "TWICE"], "more than once"),
         (["--manifest", "SHORT"], "fewer than the 400"),
+        (["--manifest", "NAN"], "utterance n_1: 1 NaN or Inf samples"),  # decoded as greedy's token 0 (a review)
         (["--manifest", "LONGER"], "the manifest says 100.000 s"),  # its hours and RTFx would be counted from it
         (["--decoder", "beam", "--hotwords", "la", "--hotword-weight", "nan"], "--hotword-weight nan: expected"),
         (["--decoder", "beam", "--hotword-weight", "5"], "--hotword-weight goes with --hotwords"),
@@ -907,8 +908,14 @@ def test_rescoring_mistakes_are_one_line(es, neural, tmp_path, capsys, extra, me
     (tmp_path / "longer.jsonl").write_text(json.dumps(json.loads(first) | {"duration": 100.0}), encoding="utf-8")
     sf.write(tmp_path / "short.wav", np.zeros(200, dtype=np.float32), 16000)
     short.write_text(json.dumps({"id": "s_1", "audio": str(tmp_path / "short.wav"), "duration": 0.0125, "text": "a"}))
+    sf.write(
+        tmp_path / "nan.wav", np.r_[np.zeros(8000), np.nan, np.zeros(7999)].astype(np.float32), 16000, subtype="FLOAT"
+    )
+    (tmp_path / "nan.jsonl").write_text(json.dumps({"id": "n_1", "audio": str(tmp_path / "nan.wav"), "duration": 1.0,
+                                                    "text": "a"}))  # fmt: skip
     (tmp_path / "FILE").write_text("", encoding="utf-8")
-    names = {"NEURAL": str(neural), "DEV": str(es["dev"]), "LM": str(es["lm"]), "TWICE": str(twice),
+    names = {"NAN": str(tmp_path / "nan.jsonl"),
+             "NEURAL": str(neural), "DEV": str(es["dev"]), "LM": str(es["lm"]), "TWICE": str(twice),
              "SHORT": str(short), "LONGER": str(tmp_path / "longer.jsonl"), "FILE": str(tmp_path / "FILE"),
              "TEST": str(es["test"])}  # fmt: skip
     args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "x")]

@@ -444,6 +444,19 @@ def test_utterances_ctc_cannot_align_are_named_or_skipped_and_counted(setup, tmp
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_diverged_run_stops_at_its_first_non_finite_gradient_and_saves_no_nan_model(setup, tmp_path):
+    """A review: at a learning rate far too high, a step whose loss was finite had a NaN gradient norm; the step
+    turned every weight NaN, and with ctc_zero_infinity every later (NaN) step was skipped: the run saved an
+    all-NaN model/ and exited 0."""
+    out = tmp_path / "diverged"
+    proc = _run(_args(setup, out, dev_manifest="", max_steps=10, learning_rate=10, warmup_steps=0,
+                      ctc_zero_infinity="true", save_steps=1))  # fmt: skip
+    assert proc.returncode == 2 and "non-finite gradient norm at step" in proc.stderr, proc.stderr
+    assert not (out / "model").exists()
+    for weights in out.glob("checkpoint-*/model.safetensors"):
+        assert all(bool(torch.isfinite(t).all()) for t in _weights(weights).values()), weights
+
+
 def test_an_output_adapters_frames_count_in_the_alignability_check(setup, tmp_path):
     """An add_adapter model's output adapter divides its frames by adapter_stride per layer: the check counted the
     feature encoder's frames alone, so an utterance CTC cannot align passed it (infinite loss in training)."""

@@ -75,7 +75,12 @@ def _grouped_bars(table: Table, value, ylabel: str, title: str, path: Path, log:
     labels = [_label(table.system_of(s), models) for s in table.systems]
     ax.set_xticks([i + width * (len(table.test_sets) - 1) / 2 for i in range(len(table.systems))], labels, fontsize=8)
     if log:
+        from matplotlib.ticker import LogFormatter
+
         ax.set_yscale("log")
+        # its own labels are math text ($\mathdefault{10^{1}}$), drawn raw where draw_all turns math off
+        ax.yaxis.set_major_formatter(LogFormatter())
+        ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
     ax.set_ylabel(ylabel)
     ax.set_title(f"{title} (model, LM, decoder)")
     ax.legend(fontsize=8)

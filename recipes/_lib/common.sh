@@ -288,7 +288,7 @@ begin_recipe() {
         echo "$0: note: --exp $exp cannot be locked here (no locks on its file system?): a second run on it at" \
             "the same time would not be refused" >&2; }
     LOG_FILE="$exp/logs/run.$(date +%Y%m%d-%H%M%S).log"
-    exec > >(tee -a "$LOG_FILE") 2>&1
+    exec > >(tee -i -a "$LOG_FILE") 2>&1  # -i: a Ctrl-C to the group leaves the log (and the last lines) to tee
     if ((num_processes > 1)); then
         TRAIN_CMD=("$ACCELERATE" launch --multi_gpu --num_processes "$num_processes" -m asr train)
     else
