@@ -60,6 +60,11 @@ def wav_header_frames(path: str | Path) -> int | None:
     return None
 
 
+def non_finite(samples: np.ndarray) -> int:
+    """How many of `samples` are NaN or Inf (a float file's; a network reads them as speech)."""
+    return int(np.count_nonzero(~np.isfinite(samples)))
+
+
 def to_mono(samples: np.ndarray) -> np.ndarray:
     """Averages the channels of a (frames, channels) array; a 1-D array is returned as it is."""
     return samples.mean(axis=1, dtype=np.float32) if samples.ndim == 2 else samples

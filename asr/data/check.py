@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 from asr.data.audio import (
@@ -33,6 +32,7 @@ from asr.data.audio import (
     audio_info,
     duration_differs,
     load_audio,
+    non_finite,
     unreadable,
     wav_header_frames,
 )
@@ -179,8 +179,8 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
         raise Unusable("empty audio")
     if (cut := _truncation(path, info, segment, duration)) is not None:
         raise Unusable("truncated audio", f"the header promises {cut[0]:.2f} s, the file holds {cut[1]:.2f} s")
-    if not np.isfinite(samples).all():
-        raise Unusable("non-finite samples", f"{int((~np.isfinite(samples)).sum())} NaN or Inf samples")
+    if bad := non_finite(samples):
+        raise Unusable("non-finite samples", f"{bad} NaN or Inf samples")
     notes = []
     if segment is not None and math.isfinite(utt.duration) and segment < utt.duration - 0.01:
         notes.append(f"segment cut at its file's end ({utt.duration - segment:.2f} s past it)")

@@ -417,18 +417,16 @@ class Trainer:
             self.state.skipped_batches += 1
             self.optimizer.zero_grad()
             return math.nan
+        self.step_lr = self.optimizer.param_groups[0]["lr"]  # the step's own: the scheduler moves on below
         limit = self.cfg.max_grad_norm if self.cfg.max_grad_norm > 0 else math.inf  # inf: the norm, unclipped
         norm = float(self.acc.clip_grad_norm_(self.model.parameters(), limit))
         if not math.isfinite(norm) and self.acc.scaler is None:  # fp16's scaler skips such steps itself
             # a finite loss with a NaN gradient: the step would turn every weight NaN (a diverged run then saved
             # an all-NaN model, exit 0)
-            self.optimizer.zero_grad()
-            lr = self.optimizer.param_groups[0]["lr"]
             raise TrainError(
                 f"non-finite gradient norm at step {self.state.step + 1} (the loss was finite): training diverged; "
-                f"the weights were not changed (try a lower learning_rate than {lr:g})"
+                f"the weights were not changed (try a lower learning_rate than {self.step_lr:g})"
             )
-        self.step_lr = self.optimizer.param_groups[0]["lr"]  # the step's own: the scheduler moves on below
         self.optimizer.step()
         if self.cfg.schedule_by == "budget":  # LambdaLR.step() adds one
             self.scheduler.last_epoch = self.budget.schedule_position(self.state.step, self.state.elapsed) - 1
