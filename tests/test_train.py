@@ -152,6 +152,26 @@ def test_resuming_on_data_remade_in_place_or_on_the_clock_with_another_budget_is
     assert proc.returncode == 2 and "max_minutes: 5.0 -> 9.0" in proc.stderr
 
 
+def test_a_run_resumed_through_other_paths_to_the_same_files_is_the_same_run(setup, tmp_path):
+    """Resumed with its inputs spelled otherwise (a moved exp, a relative path from another working folder), a
+    run was refused as another config: the paths are compared by their files' bytes where a checkpoint has them
+    (the model by its config: its weights are the checkpoint's)."""
+    out, moved = tmp_path / "run", tmp_path / "moved"
+    assert train_main(_args(setup, out, max_steps=2, eval_steps=100)) == 0
+    for name in ("model", "processor"):
+        shutil.copytree(setup[name], moved / name)
+    shutil.copytree(setup["data"], moved / "en")
+    paths = {"model": moved / "model", "processor": moved / "processor", "train_manifest": moved / "en" /
+             "train.jsonl", "dev_manifest": moved / "en" / "dev.jsonl"}  # fmt: skip
+    assert train_main(_args(setup, out, max_steps=4, eval_steps=100, resume_with_changes="true", **paths)) == 0
+    info = json.loads((out / "run_info.json").read_text())
+    assert info["resumed_from"] == "checkpoint-2" and info["resumed_with_changes"] == {"max_steps": [2, 4]}
+    config = json.loads((moved / "model" / "config.json").read_text())
+    (moved / "model" / "config.json").write_text(json.dumps(config | {"layer_norm_eps": 1e-7}))
+    proc = _run(_args(setup, out, max_steps=4, eval_steps=100, **paths))
+    assert proc.returncode == 2 and "another config (model (content): '" in proc.stderr  # and nothing else
+
+
 def test_a_best_model_newer_than_the_checkpoint_is_kept_on_resume(setup, tmp_path):
     """Killed between an evaluation that wrote best/ and the next checkpoint, a resumed run that did not beat
     the checkpoint's best kept the checkpoint's best step (here none) while best/ held a later step's weights."""

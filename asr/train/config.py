@@ -229,14 +229,14 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def changes_from(self, saved: dict) -> dict[str, list]:
-        """The keys, other than those a resumed run may change freely, whose values differ from a checkpoint's
-        config: {key: [saved, now]}."""
+    def changes_from(self, saved: dict, free: set[str] = frozenset()) -> dict[str, list]:
+        """The keys, other than `free` and those a resumed run may change freely, whose values differ from a
+        checkpoint's config: {key: [saved, now]}."""
         now = self.to_dict()
         # a key an earlier version did not have ran as its default does (speed_perturb: None -> [] refused it)
         saved = {**{k: v for k, v in self.defaults().items() if k not in saved}, **saved}
         # on the clock's schedule the budget places every step in the warm-up, hold and decay
-        free = FREE_ON_RESUME - ({"max_minutes"} if now.get("schedule_by") == "budget" else set())
+        free = (FREE_ON_RESUME | free) - ({"max_minutes"} if now.get("schedule_by") == "budget" else set())
         keys = (set(now) | set(saved)) - free
         return {k: [saved.get(k), now.get(k)] for k in sorted(keys) if saved.get(k) != now.get(k)}
 

@@ -54,6 +54,8 @@ from asr.train.runlog import RunLog
 from asr.train.schedule import Budget, lr_lambda
 
 BEST_RECORD = "asr_best.json"  # in best/: the step and dev score of its weights
+#: path keys compared by their files' digests on resume, where the checkpoint recorded them
+MOVABLE = ("train_manifest", "dev_manifest", "processor", "model")
 MAX_EPOCHS_PASSED_OVER = 10  # speed perturbation drew fewer batches than processes so often: the set is too small
 
 
@@ -487,14 +489,18 @@ class Trainer:
 
     @functools.cached_property
     def _what_was_read(self) -> dict:
-        """What the run reads besides its config: digests of the manifests' and the vocabulary's bytes (a file
-        remade in place under the same name is another run's data), and its number of processes (the global
-        batch and each one's shard)."""
-        processor = getattr(self.cfg, "processor", "")  # pretraining has none
-        files = {"train_manifest": self.cfg.train_manifest, "dev_manifest": self.cfg.dev_manifest,
-                 "vocabulary": processor and Path(processor) / "vocab.json"}  # fmt: skip
-        digests = {k: hashlib.sha1(Path(f).read_bytes()).hexdigest()[:12] for k, f in files.items()
-                   if f and Path(f).is_file()}  # fmt: skip
+        """What the run reads besides its config: digests of the manifests' bytes, the vocabulary's, the
+        processor's and the starting model's settings (a file remade in place under the same name is another
+        run's data; the same bytes under another path are the same run's), and its number of processes (the
+        global batch and each one's shard). The model's weights are the checkpoint's on resume."""
+        cfg = self.cfg
+        processor = getattr(cfg, "processor", "")  # pretraining has none
+        files = {"train_manifest": cfg.train_manifest and [Path(cfg.train_manifest)],
+                 "dev_manifest": cfg.dev_manifest and [Path(cfg.dev_manifest)],
+                 "vocabulary": processor and [Path(processor) / "vocab.json"],
+                 "processor": processor and sorted(Path(processor).glob("*.json")),
+                 "model": cfg.model and [Path(cfg.model) / "config.json"]}  # fmt: skip
+        digests = {k: _digest(paths) for k, paths in files.items() if paths and all(p.is_file() for p in paths)}
         return digests | {"processes": self.acc.num_processes}
 
     def _save_checkpoint(self) -> None:
@@ -511,9 +517,11 @@ class Trainer:
         if chosen_by != self.dev_metric:  # best_score and best/ are of the other score
             raise InputError(f"{path}: its best/ was chosen by {chosen_by}, where metric_for_best_model now gives "
                              f"{self.dev_metric}; resume with metric_for_best_model: {chosen_by[4:]}")  # fmt: skip
-        self.config_changes = self.cfg.changes_from(saved["config"])
         inputs = saved.get("inputs") or {}  # checkpoints of earlier versions have none
         now = self._what_was_read
+        # a path spelled otherwise (relative or absolute, another working folder, a moved exp) to the same bytes
+        same = {k for k in MOVABLE if inputs.get(k) is not None and inputs[k] == now.get(k)}
+        self.config_changes = self.cfg.changes_from(saved["config"], free=same)
         self.config_changes |= {f"{k} (content)" if k != "processes" else k: [old, now.get(k)]
                                 for k, old in inputs.items() if old != now.get(k)}  # fmt: skip
         if self.config_changes and not self.cfg.resume_with_changes:
@@ -834,6 +842,14 @@ class Trainer:
 
 #: the dev score that breaks a tie of the one choosing best/
 _OTHER_SCORE = {"dev_wer": "dev_cer", "dev_cer": "dev_wer"}
+
+
+def _digest(files: list[Path]) -> str:
+    """The files' bytes, in order, hashed (one file: its own SHA-1, as checkpoints have recorded it)."""
+    sha = hashlib.sha1()
+    for path in files:
+        sha.update(path.read_bytes())
+    return sha.hexdigest()[:12]
 
 
 def _written_by_runs(inside: Path) -> bool:
