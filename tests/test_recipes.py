@@ -78,10 +78,13 @@ def test_leaderboard_numbers_equal_asr_score_on_the_written_hypotheses(recipe, c
         assert audio / sum(wall_clock_shares(run)) == pytest.approx(run.result.timing["rtfx"], rel=0.05)
 
 
-def test_a_second_run_skips_finished_stages_and_force_redoes_one(recipe):
+def test_a_second_run_skips_finished_stages_and_force_redoes_one(recipe, tmp_path):
     exp = recipe["exp"]
-    again = subprocess.run(small(exp), capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0
+    # through a link to the checkout: every stage was "made with other settings" (its model's path spelled so)
+    (tmp_path / "checkout").symlink_to(ROOT)
+    linked = [str(tmp_path / "checkout" / RUN.relative_to(ROOT)) if a == str(RUN) else a for a in small(exp)]
+    again = subprocess.run(linked, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "WARNING" not in again.stdout
     assert all(f"stage {n} (" in again.stdout and "skipped" in again.stdout for n in range(1, 7))
     assert ": start" not in again.stdout
     before = (exp / ".done" / "6.leaderboard").stat().st_mtime_ns
@@ -829,6 +832,7 @@ STUB = """#!/usr/bin/env bash
 # asr for the stage logic: says what it was asked and makes the files that the recipes copy
 echo "asr $*"
 cmd="$1 ${2-}"
+[[ $cmd != "${STUB_FAILS:-none}"* ]] || { echo "asr $cmd: a failure" >&2; exit 3; }
 while (($#)); do
     case $1 in --out) out=$2 ;; --langs) langs=$2 ;; esac
     shift
@@ -847,11 +851,21 @@ def stubbed(tmp_path: Path, recipe: Path):
     stub.write_text(STUB)
     stub.chmod(0o755)
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess:
         return subprocess.run(["bash", str(recipe), *args], capture_output=True, text=True, timeout=60,
-                              cwd=tmp_path, env={**os.environ, "ASR": str(stub)})  # fmt: skip
+                              cwd=tmp_path, env={**os.environ, "ASR": str(stub), **env})  # fmt: skip
 
     return run
+
+
+def test_a_failed_stage_is_named_with_its_log(tmp_path):
+    """A failed stage ended the recipe on the failing command's own line: neither the stage nor the log named."""
+    run = stubbed(tmp_path, RUN)
+    failed = run("--lang", "es", "--exp", "e", STUB_FAILS="train --model")
+    log = next((tmp_path / "e" / "logs").glob("run.*.log"))
+    line = f"stage 4 (train): failed (exit status 3); log: e/logs/{log.name}"
+    assert failed.returncode == 3 and failed.stdout.rstrip().endswith(line) and line in log.read_text()
+    assert "FAILED" not in run("--lang", "es", "--exp", "e", "--stop-stage", "2").stdout.upper()
 
 
 def test_stages_before_the_first_selected_one_are_checked_and_mixed_results_are_never_published(tmp_path):

@@ -14,7 +14,9 @@
 set -euo pipefail
 
 unset CDPATH  # cd would look the relative folders up there, and print the one it found into $ROOT
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# -P: the checkout's own path, however it was reached (through a link, the default model's path recorded in every
+# stage's marker differed, and each finished stage was "made with other settings")
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 ASR=${ASR:-$ROOT/.venv/bin/asr}
 ACCELERATE=${ACCELERATE:-$ROOT/.venv/bin/accelerate}
 # a setting the environment exports (`export model=...` in a profile) was read as the recipe's default: used, yet
@@ -153,6 +155,7 @@ run_stage() {
     log "stage $n ($name): start"
     return 0
 }
+STAGE=()  # N NAME of the stage running, between run_stage and stage_done
 UNFINISHED=()  # "N (NAME)" of the stages before --stage without a marker
 BOARD_READS=() # the decode folders the leaderboard reads (stage_leaderboard)
 
@@ -204,6 +207,7 @@ stage_done() {
     # written beside it, then moved in: a kill while writing left an empty marker, a stage done with no settings
     _settings "$2" >"$exp/.done/.$1.$2.part"
     mv -f "$exp/.done/.$1.$2.part" "$exp/.done/$1.$2"
+    STAGE=()
     log "stage $1 ($2): done"
 }
 
@@ -289,6 +293,7 @@ begin_recipe() {
             "the same time would not be refused" >&2; }
     LOG_FILE="$exp/logs/run.$(date +%Y%m%d-%H%M%S).log"
     exec > >(tee -i -a "$LOG_FILE") 2>&1  # -i: a Ctrl-C to the group leaves the log (and the last lines) to tee
+    trap '_stage_failed $?' EXIT
     if ((num_processes > 1)); then
         TRAIN_CMD=("$ACCELERATE" launch --multi_gpu --num_processes "$num_processes" -m asr train)
     else
@@ -317,6 +322,15 @@ _may_publish() {
             "$changed: run it again (--stage $n --force)" >&2
         exit 2
     done
+}
+
+# _stage_failed STATUS: on exit, names the stage that was running and the log (its last line was the failing
+# command's own, with no stage or log named)
+_stage_failed() {
+    ((${#STAGE[@]})) && (($1)) || return 0
+    local how="failed (exit status $1)"
+    (($1 <= 128)) || how="interrupted (signal $(kill -l "$1" 2>/dev/null || echo $(($1 - 128))))"
+    log "stage ${STAGE[0]} (${STAGE[1]}): $how; log: $LOG_FILE" >&2
 }
 
 # end_recipe: the closing log line.
