@@ -104,6 +104,12 @@ def test_check_exit_codes(tmp_path, audio):
     new = tmp_path / "reports" / "good.json"
     assert subprocess.run([*ASR, "data", "check", str(good), "--json", str(new)], capture_output=True).returncode == 0
     assert json.loads(new.read_text())["rejected"] == []
+    # '-': the report on standard output (as asr score's), the listing on stderr (a file named '-' was written)
+    proc = subprocess.run(
+        [*ASR, "data", "check", str(bad), "--json", "-"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert proc.returncode == 1 and json.loads(proc.stdout)["rejected"] == report["rejected"]
+    assert "s_1: empty transcript" in proc.stderr and not (tmp_path / "-").exists()
     proc = subprocess.run([*ASR, "data", "check", str(good), "--json", str(tmp_path)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert f"--json {tmp_path}: a folder; give the report's file name" in proc.stderr

@@ -40,6 +40,19 @@ def test_json_layout_and_missing_hypotheses(tmp_path, capsys):
     assert (report["compat"], report["normalizer"]) == ("sclite", "none@1")
 
 
+def test_hypotheses_read_from_standard_input_score_as_their_file_does(tmp_path):
+    """`asr score REF -` read a file named '-' (as `--json -` writes standard output, and sclite's tools read it)."""
+    ref = _write(tmp_path / "ref.txt", "a_1 the cat sat\na_2 on the mat\n")
+    hyp = _write(tmp_path / "hyp.trn", "the cat sit (a_1)\non mat (a_2)\n")
+    piped = subprocess.run([*ASR, "score", str(ref), "-", "--json", "-"], input=hyp.read_text(), capture_output=True,
+                           text=True, cwd=tmp_path, check=True)  # fmt: skip
+    read = subprocess.run([*ASR, "score", str(ref), str(hyp), "--json", "-"], capture_output=True, text=True)
+    counts = [{k: json.loads(p.stdout)[k] for k in ("word", "char", "utterances")} for p in (piped, read)]
+    assert counts[0] == counts[1] and counts[0]["word"]["E"] == 2
+    both = subprocess.run([*ASR, "score", "-", "-"], input="a_1 x\n", capture_output=True, text=True)
+    assert both.returncode == 2 and "REF and HYP cannot both be standard input" in both.stderr
+
+
 def test_empty_references_give_undefined_rates(tmp_path, capsys):
     ref = _write(tmp_path / "ref.trn", "(u_1)\n(u_2)\n")
     hyp = _write(tmp_path / "hyp.trn", "extra words (u_1)\n(u_2)\n")

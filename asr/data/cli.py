@@ -60,7 +60,7 @@ def _add_check(sub) -> None:
     p = sub.add_parser("check", help="check a manifest: exit 0 if every utterance is usable, 1 if not, 2 if unreadable")
     p.add_argument("manifest", type=Path)
     p.add_argument("--normalize", help="normaliser for the transcripts (default: the manifest language's)")
-    p.add_argument("--json", type=Path, help="write every problem and conversion note here")
+    p.add_argument("--json", type=Path, help="write every problem and conversion note here ('-': standard output)")
 
 
 def _add_synth(sub) -> None:
@@ -284,23 +284,26 @@ def run_check(args: argparse.Namespace) -> int:
     utts = read_manifest(args.manifest, durations=False)
     if not utts:
         raise InputError(f"{args.manifest}: no utterances")
-    if args.json:  # checked before the audio is read: the check's work would be lost at the end
+    to_stdout = str(args.json) == "-"  # the report there, the listing on stderr (as asr score's --json -)
+    if args.json and not to_stdout:  # checked before the audio is read: the check's work would be lost at the end
         if args.json.is_dir():
             raise InputError(f"--json {args.json}: a folder; give the report's file name")
         _not_an_input(args.json, [args.manifest], "--json")
         writable_dir(args.json.parent, "--json")
     normalize, _ = manifest_normalizer([u.lang for u in utts], args.normalize, str(args.manifest))
     result = check_utterances(utts, args.manifest.parent, normalize, stated_durations=True)
+    listing = sys.stderr if to_stdout else sys.stdout
     for utt, reason, detail in result.rejected[:LISTED]:
-        print(f"{utt.id}: {reason}" + (f" ({detail})" if detail else ""))
+        print(f"{utt.id}: {reason}" + (f" ({detail})" if detail else ""), file=listing)
     if len(result.rejected) > LISTED:  # 1,250 lines at 100k utterances put the summary out of sight
         where = f"listed in {args.json}" if args.json else "--json FILE lists them all"
-        print(f"... and {len(result.rejected) - LISTED} more unusable ({where})")
-    print(f"{len(result.usable)} of {len(utts)} utterances usable ({result.summary()['hours']:.3f} h)")
+        where = "listed in the JSON report" if to_stdout else where
+        print(f"... and {len(result.rejected) - LISTED} more unusable ({where})", file=listing)
+    print(f"{len(result.usable)} of {len(utts)} utterances usable ({result.summary()['hours']:.3f} h)", file=listing)
     for name, count in result.reason_counts().items():
-        print(f"  unusable, {name}: {count}")
+        print(f"  unusable, {name}: {count}", file=listing)
     for name, count in result.note_counts().items():
-        print(f"  {name} on loading: {count}")
+        print(f"  {name} on loading: {count}", file=listing)
     if warning := result.tag_warning(normalize, str(args.manifest)):
         print(warning, file=sys.stderr)
     if args.json:
@@ -308,7 +311,11 @@ def run_check(args: argparse.Namespace) -> int:
             "rejected": result.rejected_records(),
             "notes": [{"id": i, "note": n} for i, n in result.notes],
         }
-        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        text = json.dumps(report, ensure_ascii=False, indent=1) + "\n"
+        if to_stdout:
+            sys.stdout.write(text)
+        else:
+            args.json.write_text(text, encoding="utf-8")
     return 1 if result.rejected else 0
 
 

@@ -7,10 +7,12 @@ is the original transcript: normalised text is computed where needed, never stor
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -94,10 +96,10 @@ def loads_text(line: str) -> object:
 
 def utf8_text(path: Path, hint: str = "") -> str:
     """A text file decoded as strict UTF-8 (a BOM, as Windows editors write, is dropped); `InputError` naming the
-    line of a byte that is not UTF-8, with `hint`."""
+    line of a byte that is not UTF-8, with `hint`. The path `-` is standard input (read once, for every caller)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = _stdin_bytes() if str(path) == "-" else path.read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     try:
@@ -105,6 +107,11 @@ def utf8_text(path: Path, hint: str = "") -> str:
     except UnicodeDecodeError as err:  # its line, counted as text_lines splits them
         line = len(re.split(rb"\r\n|\r|\n", data[: err.start]))
         raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x}){hint}") from None
+
+
+@functools.cache
+def _stdin_bytes() -> bytes:
+    return sys.stdin.buffer.read()
 
 
 def text_lines(path: Path, hint: str = "") -> list[tuple[int, str]]:

@@ -29,7 +29,8 @@ def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
     parser.add_argument("ref", metavar="REF", type=Path, help="reference transcripts")
     parser.add_argument(
         "hyp", metavar="HYP", type=Path, nargs="?",
-        help="hypothesis transcripts (omit when REF is a JSONL file with 'ref' and 'hyp' fields)",
+        help="hypothesis transcripts ('-': standard input; omit when REF is a JSONL file with 'ref' and 'hyp' "
+        "fields)",
     )  # fmt: skip
     parser.add_argument("--format", choices=FORMATS, help="format of both files (default: detected per file)")
     parser.add_argument(
@@ -114,6 +115,8 @@ def _decoded(path: Path) -> bool:
 def run(args: argparse.Namespace) -> int:
     """Scores, prints and writes the reports for parsed arguments."""
     levels = _levels(args.level)
+    if str(args.ref) == "-" and str(args.hyp) in ("-", "None"):  # one stream read twice: scored against itself
+        raise InputError("REF and HYP cannot both be standard input ('-'); give one of them as a file")
     hyp_path = args.hyp or args.ref
     decoded = _decode_normalizer(hyp_path) if args.normalize is None else None
     normalizer = get_normalizer(decoded or args.normalize or "none")
