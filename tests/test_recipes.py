@@ -858,6 +858,15 @@ def stubbed(tmp_path: Path, recipe: Path):
     return run
 
 
+def test_every_recipes_help_lists_the_options_it_takes():
+    """The recipes' --help omitted the shared options (--model, --train-config, --normalize, the grids) and the
+    ASR/ACCELERATE overrides; the checkpoint script, which refuses them, lists only its own."""
+    for recipe in sorted((ROOT / "recipes").glob("*/run.sh")) + [START]:
+        text = subprocess.run(["bash", str(recipe), "--help"], capture_output=True, text=True, check=True).stdout
+        shared = all(o in text for o in ("--model", "--train-config", "--normalize", "--alpha-grid", "ACCELERATE"))
+        assert "Usage:" in text and shared == (recipe != START), recipe
+
+
 def test_a_failed_stage_is_named_with_its_log(tmp_path):
     """A failed stage ended the recipe on the failing command's own line: neither the stage nor the log named."""
     run = stubbed(tmp_path, RUN)

@@ -51,10 +51,33 @@ mapfile -t SETTINGS < <(compgen -v | grep -E '^[a-z][a-z0-9_]*$' | grep -vxF -f 
 declare -A READ_BY=([vocab]="normalize" [lm]="lm_order lm_text" [nlm]="nlm_minutes lm_text"
     [train]="model train_config" [decode]="alpha_grid beta_grid gamma_grid" [leaderboard]="")
 
+# _shared_help: the options every recipe takes (from this file), after the recipe's own usage
+_shared_help() {
+    cat <<EOF
+
+Options every recipe takes (recipes/_lib/common.sh; a value follows its option after a space):
+  --exp DIR              the run's folder: data, models, decodes, markers (.done/) and logs (logs/run.<time>.log)
+  --stage N, --stop-stage M, --force   the stages to run (finished ones are skipped unless --force)
+  --num-processes N, --ngpu N          training processes, through accelerate launch when N > 1
+  --model DIR|HUB_ID     the starting checkpoint (default: the recipe's)
+  --train-config FILE    the asr train config (default: the recipe's conf/)
+  --normalize SPEC       asr vocab's text normaliser (default: the train manifest language's)
+  --lm-text FILE, --lm-order N         more n-gram LM text; the n-gram order (default: the recipe's)
+  --alpha-grid LIST, --beta-grid LIST, --gamma-grid LIST   asr decode's LM weight grids, comma-separated
+  --results-md FILE      where the leaderboard's RESULTS.md is published (default: the recipe's, in its own run)
+  --KEY VALUE            any other key: an asr train config key (.venv/bin/asr train --help lists them)
+Environment: ASR and ACCELERATE name the asr and accelerate commands the stages run (default: the checkout's
+.venv/bin/asr and .venv/bin/accelerate).
+EOF
+}
+
 while (($#)); do
     case $1 in
         --force) force=true; shift ;;
-        --help | -h) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+        --help | -h)
+            awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+            [[ -n ${OWN_OPTIONS_ONLY-} ]] || _shared_help
+            exit 0 ;;
         --force=* | --help=*) echo "$0: option ${1%%=*} takes no value" >&2; exit 2 ;;
         --*=*) echo "$0: option ${1%%=*}: give its value after a space (${1%%=*} ${1#*=})" >&2; exit 2 ;;
         --*)
