@@ -861,7 +861,7 @@ def stubbed(tmp_path: Path, recipe: Path):
 def test_every_recipes_help_lists_the_options_it_takes():
     """The recipes' --help omitted the shared options (--model, --train-config, --normalize, the grids) and the
     ASR/ACCELERATE overrides; the checkpoint script, which refuses them, lists only its own."""
-    for recipe in sorted((ROOT / "recipes").glob("*/run.sh")) + [START]:
+    for recipe in [*sorted((ROOT / "recipes").glob("*/run.sh")), START]:
         text = subprocess.run(["bash", str(recipe), "--help"], capture_output=True, text=True, check=True).stdout
         shared = all(o in text for o in ("--model", "--train-config", "--normalize", "--alpha-grid", "ACCELERATE"))
         assert "Usage:" in text and shared == (recipe != START), recipe
