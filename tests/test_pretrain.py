@@ -121,6 +121,25 @@ def test_a_step_logs_the_means_of_its_micro_batches(tiny, tmp_path):
     assert len(rows) == 3 and all(r["loss"] >= r["contrastive"] for r in rows)  # loss = contrastive + diversity
 
 
+def test_a_non_finite_dev_loss_is_logged_as_null_and_never_chosen_as_best(tiny, tmp_path, monkeypatch):
+    """A NaN dev loss chose best/ and kept it (no later loss is below NaN), and run_info.json held NaN."""
+    from asr.pretrain.loop import Pretrainer
+
+    evaluate, calls = Pretrainer.evaluate, []
+
+    def first_nan(self, split, name="dev"):  # the fault: the first evaluation's loss is NaN
+        calls.append(1)
+        return evaluate(self, split, name) | ({f"{name}_loss": float("nan")} if len(calls) == 1 else {})
+
+    monkeypatch.setattr(Pretrainer, "evaluate", first_nan)
+    pretrain(tiny, tmp_path / "nan", "--max_steps", "4", "--dev_manifest", str(tiny["dev"]), "--eval_steps", "2")
+    text = (tmp_path / "nan" / "run_info.json").read_text(encoding="utf-8")
+    info = json.loads(text, parse_constant=lambda name: pytest.fail(f"run_info.json holds {name}"))
+    dev = [r["dev_loss"] for r in info["history"] if "dev_loss" in r]
+    assert dev[0] is None and dev[1] is not None and info["best_dev_loss"] == dev[1]
+    assert json.loads((tmp_path / "nan" / "best" / "asr_best.json").read_text())["step"] == 4
+
+
 def test_manifests_without_transcripts_pretrain(tiny, tmp_path):
     """Unlabeled audio has no text field (it was refused: 'manifest line without text')."""
     for split in ("train", "dev"):
