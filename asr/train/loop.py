@@ -720,10 +720,10 @@ class Trainer:
         """Logs the step's row with its dev scores, and saves the model as best/ where they are the best yet. A
         non-finite score (a pretraining dev loss) is logged as null and chooses nothing: a NaN chose best/ and
         froze it there (no score is below NaN), and run_info.json held NaN, which is not JSON."""
-        scores = {
-            k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in self.evaluate(self.dev).items()
+        dev = self.evaluate(self.dev)
+        row = self._row(loss) | {
+            k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in dev.items()
         }
-        row = self._row(loss) | scores
         if self._better(row):
             self.state.best_score, self.state.best_step = row[self.dev_metric], self.state.step
             scores = {k: row[k] for k in (self.dev_metric, _OTHER_SCORE.get(self.dev_metric)) if k in row}
