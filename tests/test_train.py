@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import shutil
 import signal
@@ -475,6 +476,29 @@ def test_a_diverged_run_stops_at_its_first_non_finite_gradient_and_saves_no_nan_
     assert not (out / "model").exists()
     for weights in out.glob("checkpoint-*/model.safetensors"):
         assert all(bool(torch.isfinite(t).all()) for t in _weights(weights).values()), weights
+
+
+def test_a_non_finite_loss_on_alignable_utterances_is_named_whether_it_stops_the_run_or_is_skipped(
+    setup, tmp_path, monkeypatch
+):
+    """The error advised ctc_zero_infinity for a loss that was not CTC's infinity (every label fit its frames);
+    with it, the skipped batch was counted but never named."""
+    ctc_loss, calls = torch.nn.functional.ctc_loss, []
+
+    def second_nan(*args, **kwargs):  # the fault: the second step's outputs overflowed
+        calls.append(1)
+        loss = ctc_loss(*args, **kwargs)
+        return loss * math.nan if len(calls) == 2 else loss
+
+    monkeypatch.setattr(torch.nn.functional, "ctc_loss", second_nan)
+    proc = _run(_args(setup, tmp_path / "stops", dev_manifest="", max_steps=3))
+    assert proc.returncode == 2 and "non-finite loss at step 2 on utterances " in proc.stderr
+    assert "whose labels fit their frames: the model's outputs diverged or overflowed; try a lower learn" in proc.stderr
+    calls.clear()
+    proc = _run(_args(setup, tmp_path / "skips", dev_manifest="", max_steps=3, ctc_zero_infinity="true"))
+    info = json.loads((tmp_path / "skips" / "run_info.json").read_text())
+    assert proc.returncode == 0 and info["skipped_batches"] == 1
+    assert "non-finite loss at step 2 on utterances " in proc.stderr and "the batch skipped" in proc.stderr
 
 
 def test_an_output_adapters_frames_count_in_the_alignability_check(setup, tmp_path):

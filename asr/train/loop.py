@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from asr.data.check import ctc_frames, ctc_min_frames, encoder_layers
 from asr.data.manifest import Utterance, read_utterances
@@ -386,10 +387,15 @@ class Trainer:
             out = self.model(**self._inputs(batch), labels=self._labels(batch))
             loss = out.loss / parts
         if where := self._non_finite_on(loss, batch):
+            # every label sequence fits its frames (checked above): the outputs themselves are not finite
+            what = f"non-finite loss at step {self.state.step + 1} on {where}, whose labels fit their frames"
             if not self.cfg.ctc_zero_infinity:
-                raise TrainError(
-                    f"non-finite loss at step {self.state.step + 1} on {where}; set ctc_zero_infinity=true to skip "
-                    f"such batches"
+                lr = self.optimizer.param_groups[0]["lr"]
+                raise TrainError(f"{what}: the model's outputs diverged or overflowed; try a lower learning_rate "
+                                 f"than {lr:g} (or ctc_zero_infinity=true skips such batches, counted)")  # fmt: skip
+            if not where.startswith("another"):  # each process names its own
+                tqdm.write(
+                    f"{what}: the batch skipped (ctc_zero_infinity; counted in skipped_batches)", file=sys.stderr
                 )
             return math.nan
         self.acc.backward(loss)
