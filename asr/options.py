@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 
 
 class _DefaultsShown(argparse.HelpFormatter):
@@ -24,3 +25,6 @@ class ArgumentParser(argparse.ArgumentParser):
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", _DefaultsShown)
         super().__init__(*args, **kwargs)
+        # a negative number in scientific notation is a value too: `--beta -1e-3` was refused as an option
+        # (argparse's matcher knows -1 and -.5 only; Python 3.13's any -digit)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")

@@ -365,6 +365,13 @@ def test_negative_number_lists_are_joined_to_their_option_only():
     argv = ["--beta-grid", "-.5,0,.5", "--x", "-1e-1,0", "--", "-1,2", "--y", "-3", "--z=-1,2", "--w", "-1,2"]
     assert joined_negative_lists(argv) == ["--beta-grid=-.5,0,.5", "--x=-1e-1,0", "--", "-1,2", "--y", "-3",
                                            "--z=-1,2", "--w=-1,2"]  # fmt: skip
+    # one negative value in scientific notation: `--beta -1e-3` was "expected one argument"
+    from asr.decode.cli import build_parser
+
+    args = build_parser("asr decode").parse_args(
+        ["--model", "m", "--manifest", "x", "--out", "o", "--beta", "-1e-3", "--alpha", "-2"]
+    )
+    assert (args.beta, args.alpha) == (-1e-3, -2)
     # asr train and pretrain read --key=value (the joined form was a key of its own)
     assert parse_args(["--tri_stage_ratios=-0.1,0.5,0.6", "--resume"])[1] == {"tri_stage_ratios": "-0.1,0.5,0.6",
                                                                              "resume": "true"}  # fmt: skip
