@@ -478,6 +478,16 @@ def test_a_diverged_run_stops_at_its_first_non_finite_gradient_and_saves_no_nan_
         assert all(bool(torch.isfinite(t).all()) for t in _weights(weights).values()), weights
 
 
+def test_a_warm_up_longer_than_the_run_is_said(setup, tmp_path):
+    """With warmup_steps above max_steps the learning rate never reached learning_rate, without a word."""
+    proc = _run(_args(setup, tmp_path / "w", dev_manifest="", max_steps=2, warmup_steps=8))
+    assert (
+        proc.returncode == 0 and "note: warmup_steps 8 > max_steps 2: the learning rate rises to 25% of" in proc.stderr
+    )
+    lrs = [r["lr"] for r in json.loads((tmp_path / "w" / "run_info.json").read_text())["history"]]
+    assert lrs == [3e-3 / 8, 3e-3 * 2 / 8]
+
+
 def test_a_non_finite_loss_on_alignable_utterances_is_named_whether_it_stops_the_run_or_is_skipped(
     setup, tmp_path, monkeypatch
 ):
