@@ -62,6 +62,13 @@ def frames(text: str, confusions: dict[int, dict[str, float]] | None = None) -> 
     return np.log(x / x.sum(axis=1, keepdims=True))
 
 
+def test_rtfx_keeps_two_digits_under_one():
+    """A slow rescoring's RTFx 0.03 was rounded to 0.0 (no bar on the plot's log axis)."""
+    from asr.decode.run import rtfx
+
+    assert (rtfx(3, 100), rtfx(1, 1.6), rtfx(250, 2), rtfx(1, 0)) == (0.03, 0.62, 125.0, 1e9)
+
+
 def test_greedy_collapses_repeats_and_drops_blanks():
     x = frames("the cat")
     doubled = np.repeat(x, 2, axis=0)  # every frame twice: repeats collapse

@@ -592,13 +592,13 @@ def timing(test: Split, decoding: Decoding) -> dict:
     rescore_seconds = decoding.rescore_seconds or 0.0
     if decoding.rescore_seconds is not None:
         first = {"rescore_seconds": round(rescore_seconds, 3),
-                 "rtfx_first_pass": round(test.audio_seconds / max(am_seconds + decode_seconds, 1e-9), 1)}  # fmt: skip
+                 "rtfx_first_pass": rtfx(test.audio_seconds, am_seconds + decode_seconds)}  # fmt: skip
     return {
         "audio_seconds": round(test.audio_seconds, 3),
         "am_seconds": round(am_seconds, 3),
         "decode_seconds": round(decode_seconds, 3),
         **first,
-        "rtfx": round(test.audio_seconds / max(am_seconds + decode_seconds + rescore_seconds, 1e-9), 1),
+        "rtfx": rtfx(test.audio_seconds, am_seconds + decode_seconds + rescore_seconds),
         "logits_cached": test.cached,
         "device": test.network["device"],
         "processes": test.network["processes"],
@@ -608,6 +608,13 @@ def timing(test: Split, decoding: Decoding) -> dict:
 
 #: what a decode writes in its --out (besides score/)
 OUTPUT_FILES = ("hyp.jsonl", "nbest.jsonl", "hyp.ctm", "ref.stm", RESULTS_FILE)
+
+
+def rtfx(audio_seconds: float, seconds: float) -> float:
+    """Audio seconds per second of work, to 0.1 (two significant digits under 1: a slow rescoring's 0.03 was
+    rounded to 0, and the RTFx plot's log axis drew no bar)."""
+    ratio = audio_seconds / max(seconds, 1e-9)
+    return round(ratio, 1) if ratio >= 1 else float(f"{ratio:.2g}")
 
 
 def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results: DecodeResult, nbest: bool) -> None:
