@@ -81,7 +81,12 @@ def tune(
     def record(point: tuple[float, ...]) -> dict:
         return {**dict(zip(names, point, strict=True)), "dev_wer": points[point][0], "dev_cer": points[point][1]}
 
-    _note_edges(dict(zip(names, best, strict=True)), params, grids)
+    if len(points) > 1 and len(set(points.values())) == 1:  # no point told apart: "tuned" chose nothing
+        print(f"note: all {len(points)} weight settings tried on {on} scored alike (WER {100 * points[best][0]:.2f}%, "
+              f"CER {100 * points[best][1]:.2f}%): the weights stay at the defaults, which {on} does not tell "
+              "apart from the others", file=sys.stderr)  # fmt: skip
+    else:
+        _note_edges(dict(zip(names, best, strict=True)), params, grids)
     return {
         "params": sorted(params),
         "metric": metric,
