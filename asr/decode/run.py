@@ -28,7 +28,7 @@ from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greed
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
 from asr.decode.results import RESULTS_FILE, DecodeResult, content_id
 from asr.decode.sclite_files import SCLITE_SYNTAX, sclite_syntax, sclite_texts
-from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, tune
+from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, MAX_WEIGHT, tune
 from asr.errors import InputError, is_number, writable_dir
 from asr.folders import removed_if_left_empty, write_together
 from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, gloo_on_cpus, manifest_audio, raised_together
@@ -410,9 +410,10 @@ def _check_ranges(opts: DecodeOptions) -> None:
             0 <= opts.batch_seconds <= MAX_SECONDS,
             f"0 (the device's default) to {MAX_SECONDS} (a day)",
         ),
-        ("--alpha", opts.beam.alpha, math.isfinite(opts.beam.alpha), "a number"),
-        ("--beta", opts.beam.beta, math.isfinite(opts.beam.beta), "a number"),
-        ("--gamma", opts.gamma, math.isfinite(opts.gamma), "a number"),
+        *(
+            (option, value, abs(value) <= MAX_WEIGHT, f"a number from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
+            for option, value in (("--alpha", opts.beam.alpha), ("--beta", opts.beam.beta), ("--gamma", opts.gamma))
+        ),
         ("--hotword-weight", opts.beam.hotword_weight, math.isfinite(opts.beam.hotword_weight), "a number"),
         (
             "--beam-prune-logp",

@@ -10,7 +10,6 @@ the point nearer the defaults. Every evaluated point is kept, for the sweep plot
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 
@@ -22,6 +21,9 @@ WEIGHTS = ("alpha", "beta", "gamma")
 ALPHA_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 BETA_GRID = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 GAMMA_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)
+#: the largest weight taken (in size): --alpha 1e308 turned every beam score infinite, and the search's order
+#: arbitrary (no error); useful weights are below 10
+MAX_WEIGHT = 1000.0
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
@@ -30,8 +32,8 @@ def parse_grid(text: str) -> tuple[float, ...]:
         grid = tuple(sorted({float(v) for v in text.replace(",", " ").split()}))
     except ValueError:
         grid = ()
-    if not grid or not all(math.isfinite(v) for v in grid):
-        raise InputError(f"grid {text!r}: expected numbers such as 0,0.5,1")
+    if not grid or not all(abs(v) <= MAX_WEIGHT for v in grid):
+        raise InputError(f"grid {text!r}: expected numbers from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g} such as 0,0.5,1")
     return grid
 
 
