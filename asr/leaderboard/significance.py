@@ -1,7 +1,7 @@
 """Bootstrap confidence intervals on error rates (WER, or CER from character counts) and the paired bootstrap test
 between two systems (Bisani & Ney, 2004), over utterances: the resampling unit is the utterance. This is not
 sclite's sc_stats matched-pair test (MAPSSWE), which compares error counts over segments bounded by words both
-systems got right, with a normal approximation; the two can disagree near the 5% level."""
+systems got right, with a normal approximation: its p-values are not this test's."""
 
 from __future__ import annotations
 
