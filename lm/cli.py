@@ -181,7 +181,8 @@ def _ppl(args: argparse.Namespace) -> int:
               "dropped_lines": dropped_lines(args.text, dropped), **_perplexity(args.lm, kind, sentences)}  # fmt: skip
     json.dump(result, sys.stdout, indent=1)
     print()
-    print(_dev_line(result, f"{len(sentences)} sentences"), file=sys.stderr)  # for a person
+    count = f"{len(sentences)} sentence" + ("s" if len(sentences) != 1 else "")
+    print(_dev_line(result, count), file=sys.stderr)  # for a person
     return 0
 
 
