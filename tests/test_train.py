@@ -153,23 +153,37 @@ def test_resuming_on_data_remade_in_place_or_on_the_clock_with_another_budget_is
     assert proc.returncode == 2 and "max_minutes: 5.0 -> 9.0" in proc.stderr
 
 
-def test_a_run_resumed_through_other_paths_to_the_same_files_is_the_same_run(setup, tmp_path):
-    """Resumed with its inputs spelled otherwise (a moved exp, a relative path from another working folder), a
-    run was refused as another config: the paths are compared by their files' bytes where a checkpoint has them
-    (the model by its config: its weights are the checkpoint's)."""
-    out, moved = tmp_path / "run", tmp_path / "moved"
-    assert train_main(_args(setup, out, max_steps=2, eval_steps=100)) == 0
+def test_a_run_resumed_through_other_spellings_of_its_paths_is_the_same_run(setup, tmp_path, monkeypatch):
+    """Resumed with its inputs spelled otherwise (relative from another working folder, through a link), a run
+    was refused as another config: the paths are compared by the files they name. The same bytes elsewhere are
+    a change (a manifest's audio, a model's weights may differ), and a starting model's config remade in place
+    is named."""
     for name in ("model", "processor"):
-        shutil.copytree(setup[name], moved / name)
-    shutil.copytree(setup["data"], moved / "en")
-    paths = {"model": moved / "model", "processor": moved / "processor", "train_manifest": moved / "en" /
-             "train.jsonl", "dev_manifest": moved / "en" / "dev.jsonl"}  # fmt: skip
-    assert train_main(_args(setup, out, max_steps=4, eval_steps=100, resume_with_changes="true", **paths)) == 0
+        shutil.copytree(setup[name], tmp_path / name)
+    shutil.copytree(setup["data"], tmp_path / "en")
+    out, steps = tmp_path / "run", {"eval_steps": 100, "resume_with_changes": "true"}
+
+    def paths(root) -> dict:
+        return {"model": f"{root}/model", "processor": f"{root}/processor", "train_manifest": f"{root}/en/train.jsonl",
+                "dev_manifest": f"{root}/en/dev.jsonl"}  # fmt: skip
+
+    assert train_main(_args(setup, out, max_steps=2, **steps, **paths(tmp_path))) == 0
+    (tmp_path / "link").symlink_to(tmp_path)
+    (tmp_path / "processor" / "vocab_report.json").write_text("{}")  # not read by training
+    monkeypatch.chdir(tmp_path)
+    assert train_main(_args(setup, out, max_steps=4, **steps, **paths("link"))) == 0
     info = json.loads((out / "run_info.json").read_text())
     assert info["resumed_from"] == "checkpoint-2" and info["resumed_with_changes"] == {"max_steps": [2, 4]}
-    config = json.loads((moved / "model" / "config.json").read_text())
-    (moved / "model" / "config.json").write_text(json.dumps(config | {"layer_norm_eps": 1e-7}))
-    proc = _run(_args(setup, out, max_steps=4, eval_steps=100, **paths))
+    shutil.copytree(tmp_path / "en", tmp_path / "moved")
+    proc = _run(
+        _args(setup, out, max_steps=4, eval_steps=100, **paths(tmp_path) | {"train_manifest": "moved/train.jsonl"})
+    )
+    assert (
+        proc.returncode == 2 and "another config (train_manifest: 'link/en/train.jsonl' -> 'moved/train" in proc.stderr
+    )
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    (tmp_path / "model" / "config.json").write_text(json.dumps(config | {"layer_norm_eps": 1e-7}))
+    proc = _run(_args(setup, out, max_steps=4, eval_steps=100, **paths(tmp_path)))
     assert proc.returncode == 2 and "another config (model (content): '" in proc.stderr  # and nothing else
 
 

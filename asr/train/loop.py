@@ -53,9 +53,12 @@ from asr.train.feature_cache import FeatureCache, can_cache
 from asr.train.modeling import load_model
 from asr.train.runlog import RunLog
 from asr.train.schedule import Budget, lr_lambda
+from asr.vocab.cli import PROCESSOR_FILES, REPORT
 
 BEST_RECORD = "asr_best.json"  # in best/: the step and dev score of its weights
-#: path keys compared by their files' digests on resume, where the checkpoint recorded them
+#: path keys a resume compares by the file they name, where the checkpoint recorded it: the same file spelled
+#: otherwise (relative or absolute, from another working folder, through a link) is the same run's; the same
+#: bytes elsewhere are not (a manifest's audio, a model's weights can differ: a moved exp is a change)
 MOVABLE = ("train_manifest", "dev_manifest", "processor", "model")
 MAX_EPOCHS_PASSED_OVER = 10  # speed perturbation drew fewer batches than processes so often: the set is too small
 
@@ -120,6 +123,9 @@ class LoopState:
             if now is not None and (not isinstance(value, kinds) or isinstance(value, bool) != isinstance(now, bool)):
                 raise ValueError(f"its loop field {key!r} is {value!r}")
             setattr(self, key, value)
+        # an earlier version kept a NaN dev loss as the best (frozen there: no score is below NaN) and logged it
+        self.best_score = finite_or_none({"best": self.best_score})["best"]
+        self.history = [finite_or_none(row) for row in self.history]
 
 
 @dataclass
@@ -499,19 +505,21 @@ class Trainer:
 
     @functools.cached_property
     def _what_was_read(self) -> dict:
-        """What the run reads besides its config: digests of the manifests' bytes, the vocabulary's, the
-        processor's and the starting model's settings (a file remade in place under the same name is another
-        run's data; the same bytes under another path are the same run's), and its number of processes (the
-        global batch and each one's shard). The model's weights are the checkpoint's on resume."""
+        """What the run reads besides its config: digests of the manifests' bytes, the vocabulary's and the
+        processor's and starting model's settings (a file remade in place under the same name is another run's
+        data), the files its paths name (`MOVABLE`), and its number of processes (the global batch and each one's
+        shard). The model's weights are the checkpoint's on resume."""
         cfg = self.cfg
         processor = getattr(cfg, "processor", "")  # pretraining has none
         files = {"train_manifest": cfg.train_manifest and [Path(cfg.train_manifest)],
                  "dev_manifest": cfg.dev_manifest and [Path(cfg.dev_manifest)],
                  "vocabulary": processor and [Path(processor) / "vocab.json"],
-                 "processor": processor and sorted(Path(processor).glob("*.json")),
+                 "processor": processor and [Path(processor) / n for n in sorted(PROCESSOR_FILES - {REPORT})
+                                             if (Path(processor) / n).is_file()],
                  "model": cfg.model and [Path(cfg.model) / "config.json"]}  # fmt: skip
         digests = {k: _digest(paths) for k, paths in files.items() if paths and all(p.is_file() for p in paths)}
-        return digests | {"processes": self.acc.num_processes}
+        named = {k: str(Path(v).resolve()) for k in MOVABLE if (v := getattr(cfg, k, "")) and Path(v).exists()}
+        return digests | {"paths": named, "processes": self.acc.num_processes}
 
     def _save_checkpoint(self) -> None:
         checkpoints.save_checkpoint(
@@ -529,11 +537,11 @@ class Trainer:
                              f"{self.dev_metric}; resume with metric_for_best_model: {chosen_by[4:]}")  # fmt: skip
         inputs = saved.get("inputs") or {}  # checkpoints of earlier versions have none
         now = self._what_was_read
-        # a path spelled otherwise (relative or absolute, another working folder, a moved exp) to the same bytes
-        same = {k for k in MOVABLE if inputs.get(k) is not None and inputs[k] == now.get(k)}
+        named = inputs.get("paths") or {}
+        same = {k for k in MOVABLE if k in named and named[k] == now["paths"].get(k)}  # spelled otherwise
         self.config_changes = self.cfg.changes_from(saved["config"], free=same)
         self.config_changes |= {f"{k} (content)" if k != "processes" else k: [old, now.get(k)]
-                                for k, old in inputs.items() if old != now.get(k)}  # fmt: skip
+                                for k, old in inputs.items() if k != "paths" and old != now.get(k)}  # fmt: skip
         if self.config_changes and not self.cfg.resume_with_changes:
             listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in self.config_changes.items())
             raise InputError(
@@ -730,10 +738,7 @@ class Trainer:
         """Logs the step's row with its dev scores, and saves the model as best/ where they are the best yet. A
         non-finite score (a pretraining dev loss) is logged as null and chooses nothing: a NaN chose best/ and
         froze it there (no score is below NaN), and run_info.json held NaN, which is not JSON."""
-        dev = self.evaluate(self.dev)
-        row = self._row(loss) | {
-            k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in dev.items()
-        }
+        row = self._row(loss) | finite_or_none(self.evaluate(self.dev))
         if self._better(row):
             self.state.best_score, self.state.best_step = row[self.dev_metric], self.state.step
             scores = {k: row[k] for k in (self.dev_metric, _OTHER_SCORE.get(self.dev_metric)) if k in row}
@@ -857,6 +862,11 @@ class Trainer:
 
 #: the dev score that breaks a tie of the one choosing best/
 _OTHER_SCORE = {"dev_wer": "dev_cer", "dev_cer": "dev_wer"}
+
+
+def finite_or_none(row: dict) -> dict:
+    """`row` with None for its NaN and infinite numbers (JSON has none)."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
 
 
 def _digest(files: list[Path]) -> str:
