@@ -867,6 +867,22 @@ def test_every_recipes_help_lists_the_options_it_takes():
         assert "Usage:" in text and shared == (recipe != START), recipe
 
 
+def test_markers_naming_the_checkout_through_a_link_are_the_same_settings(tmp_path):
+    """Markers written through a link to the checkout (before ROOT was its physical path) held every default path
+    so: after the change, publishing refused each finished stage as "made with other settings"."""
+    run, published = stubbed(tmp_path, RUN), tmp_path / "RESULTS.md"
+    common = ("--lang", "es", "--exp", "e", "--results-md", str(published))
+    assert run(*common).returncode == 0
+    (tmp_path / "checkout").symlink_to(ROOT)
+    for marker in (tmp_path / "e" / ".done").iterdir():
+        marker.write_text(marker.read_text().replace(f'"{ROOT}/', f'"{tmp_path / "checkout"}/'))
+    assert 'model="' + str(tmp_path / "checkout") in (tmp_path / "e" / ".done" / "4.train").read_text()
+    again = run(*common)
+    assert again.returncode == 0 and "WARNING" not in again.stdout, again.stdout[-2000:]
+    moved = run(*common, "--model", str(tmp_path))  # another file: named as before
+    assert moved.returncode == 2 and "but stage 4 (train) was made with model=" in moved.stdout
+
+
 def test_a_failed_stage_is_named_with_its_log(tmp_path):
     """A failed stage ended the recipe on the failing command's own line: neither the stage nor the log named."""
     run = stubbed(tmp_path, RUN)

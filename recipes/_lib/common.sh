@@ -257,13 +257,14 @@ _settings() {
 # been made with any: said so (its stages were skipped without a word, and published as the default run's)
 _changed() {
     [[ -s $1 ]] || { echo "settings an earlier version did not record"; return 0; }
-    local now line name changed=()
+    local now line name current changed=()
     now=$(_settings "$2")
     while IFS= read -r line; do
         grep -qxF -- "$line" <<<"$now" && continue
         if [[ $line == "declare "* ]]; then
             name=${line#declare -* }
-            grep -q "^declare -[^ ]* ${name%%=*}=" <<<"$now" || continue
+            current=$(grep -m1 "^declare -[^ ]* ${name%%=*}=" <<<"$now") || continue
+            _same_file "${line#*=}" "${current#*=}" && continue
             line=${line#declare -* }
         else
             grep -q "^${line%%: *}: " <<<"$now" || continue  # train overrides, reads
@@ -272,6 +273,14 @@ _changed() {
     done <"$1"
     local IFS=';'
     echo "${changed[*]}"
+}
+
+# _same_file VALUE VALUE: whether two recorded values ("..." as declare -p quotes them) name one existing file:
+# a checkout reached through a link recorded every default path so (before ROOT was the physical path)
+_same_file() {
+    local a=${1#\"} b=${2#\"}
+    a=${a%\"} b=${b%\"}
+    [[ -n $a && -e $a && $a -ef $b ]]
 }
 
 # _stale N NAME: the markers of later stages that depend on stage N: all of them, except where NAME belongs to a
@@ -351,8 +360,8 @@ _may_publish() {
 # command's own, with no stage or log named)
 _stage_failed() {
     ((${#STAGE[@]})) && (($1)) || return 0
-    local how="failed (exit status $1)"
-    (($1 <= 128)) || how="interrupted (signal $(kill -l "$1" 2>/dev/null || echo $(($1 - 128))))"
+    local how="failed (exit status $1)"  # a crash's 137 or 139 too: only a hangup, Ctrl-C or SIGTERM interrupts
+    case $1 in 129 | 130 | 143) how="interrupted (SIG$(kill -l "$1"), exit status $1)" ;; esac
     log "stage ${STAGE[0]} (${STAGE[1]}): $how; log: $LOG_FILE" >&2
 }
 
