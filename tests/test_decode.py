@@ -413,6 +413,7 @@ def test_the_model_folder_with_lm_decodes_offline_in_transformers(es, tmp_path, 
     assert asr_main([*attach, "--out", str(out)]) == 2  # merged into what was there before
     assert asr_main(["lm", "attach", "--model", str(out), "--lm", str(es["lm"]), "--out", str(out / "in")]) == 2
     assert asr_main([*attach, "--out", str(tmp_path / "nan"), "--alpha", "nan"]) == 2  # NaN in attrs.json
+    assert asr_main([*attach, "--out", str(tmp_path / "big"), "--beta", "-1e300"]) == 2  # every score infinite
     monkeypatch.chdir(out)  # in place from inside it: the model was moved away, the message naming no place
     for model in ("../model_with_lm", "."):  # ".": a traceback
         assert asr_main(["lm", "attach", "--model", model, "--lm", str(es["lm"])]) == 2
@@ -854,7 +855,12 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
     assert f"other.json: tuned for another rescoring LM ({neural}, not {neural}: steps differs)" in (
         capsys.readouterr().err
     )
-    for best in ({**tuning["best"], "gamma": float("nan")}, {**tuning["best"], "beta": "2x"}, ["beta"]):
+    weights = (
+        {**tuning["best"], "gamma": float("nan")},
+        {**tuning["best"], "gamma": 1e308},
+        {**tuning["best"], "beta": "2x"},
+    )
+    for best in (*weights, ["beta"]):
         (tmp_path / "bad.json").write_text(json.dumps({**results, "tuning": {**tuning, "best": best}}), "utf-8")
         assert decode_main([*args, "--rescore", str(neural), "--tuned-from", str(tmp_path / "bad.json")]) == 2
         assert "bad.json: no tuning of beta, gamma to reuse" in capsys.readouterr().err  # was a traceback

@@ -677,7 +677,8 @@ def test_recipe_options_never_run_code_and_bad_ones_stop_before_stage_1(tmp_path
         (["--data-seed", "00"], "--data-seed 00: expected a whole number"),  # seed 0's corpus, no marker said so
         (["--force=true"], "option --force takes no value"),
         (["--ngpu", "0"], "--num-processes 0: expected a whole number above 0"),  # 0 is a whole number
-        (["--alpha-grid", "1..2"], "--alpha-grid 1..2: expected numbers, comma-separated"),  # refused after training
+        (["--alpha-grid", "1..2"], "--alpha-grid 1..2: expected numbers from -1000 to 1000, comma-separated"),
+        (["--beta-grid", "0,5000"], "--beta-grid 0,5000: expected numbers from"),  # both refused after training
     ):
         args = ["bash", str(RUN), "--lang", "es", *(["--exp", str(exp)] if "--exp" not in bad else []), *bad]
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)

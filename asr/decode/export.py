@@ -10,12 +10,12 @@ binary LM, its words and alpha/beta) beside the model, so that ``processor.batch
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import sys
 from pathlib import Path
 
 from asr.decode.decoders import Labels
+from asr.decode.tune import WEIGHT_RANGE, usable_weight
 from asr.errors import InputError, run_reporting_errors
 from asr.folders import write_whole
 from asr.inference import load_checked, uses_attention_mask
@@ -87,8 +87,8 @@ def main(argv: list[str] | None = None, prog: str = "asr lm attach") -> int:
 
     def run() -> int:
         for option, value in (("--alpha", args.alpha), ("--beta", args.beta)):
-            if not math.isfinite(value):  # written to attrs.json as NaN, which no decoder can use
-                raise InputError(f"{option} {value}: expected a number")
+            if not usable_weight(value):  # NaN in attrs.json, or every beam score infinite
+                raise InputError(f"{option} {value}: expected {WEIGHT_RANGE}")
         out = attach(args.model, args.lm, args.out or args.model, args.alpha, args.beta)
         print(f"{out}: processor with LM (alpha {args.alpha}, beta {args.beta})")
         return 0

@@ -28,8 +28,8 @@ from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greed
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
 from asr.decode.results import RESULTS_FILE, DecodeResult, content_id
 from asr.decode.sclite_files import SCLITE_SYNTAX, sclite_syntax, sclite_texts
-from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, MAX_WEIGHT, tune
-from asr.errors import InputError, is_number, writable_dir
+from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHT_RANGE, tune, usable_weight
+from asr.errors import InputError, writable_dir
 from asr.folders import removed_if_left_empty, write_together
 from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, gloo_on_cpus, manifest_audio, raised_together
 from asr.model.folder import ModelFolder
@@ -411,7 +411,7 @@ def _check_ranges(opts: DecodeOptions) -> None:
             f"0 (the device's default) to {MAX_SECONDS} (a day)",
         ),
         *(
-            (option, value, abs(value) <= MAX_WEIGHT, f"a number from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g}")
+            (option, value, usable_weight(value), WEIGHT_RANGE)
             for option, value in (("--alpha", opts.beam.alpha), ("--beta", opts.beam.beta), ("--gamma", opts.gamma))
         ),
         ("--hotword-weight", opts.beam.hotword_weight, math.isfinite(opts.beam.hotword_weight), "a number"),
@@ -501,14 +501,10 @@ def tuning_to_reuse(opts: DecodeOptions, model: dict, lm: dict | None, rescoring
             )
     tuning = earlier.tuning if isinstance(earlier.tuning, dict) else {}
     best, needed = tuning.get("best"), opts.weight_names()
-    if not isinstance(best, dict) or not all(_finite(best.get(k)) for k in needed):
+    if not isinstance(best, dict) or not all(usable_weight(best.get(k)) for k in needed):
         raise InputError(f"{path}: no tuning of {', '.join(needed)} to reuse (a results.json of 'asr decode "
-                         "--tune' with the same decoder, its weights finite numbers)")  # fmt: skip
+                         f"--tune' with the same decoder, each weight {WEIGHT_RANGE})")  # fmt: skip
     return {**tuning, "reused_from": str(path)}
-
-
-def _finite(value: object) -> bool:
-    return is_number(value) and math.isfinite(value)
 
 
 def tune_on_dev(

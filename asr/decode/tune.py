@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from asr.errors import InputError
+from asr.errors import InputError, is_number
 from asr.progress import progress_bar
 
 MAX_ROUNDS = 3
@@ -24,6 +24,12 @@ GAMMA_GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)
 #: the largest weight taken (in size): --alpha 1e308 turned every beam score infinite, and the search's order
 #: arbitrary (no error); useful weights are below 10
 MAX_WEIGHT = 1000.0
+WEIGHT_RANGE = f"a number from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g}"
+
+
+def usable_weight(value: object) -> bool:
+    """A number within ±`MAX_WEIGHT` (not NaN, an infinity or another type)."""
+    return is_number(value) and abs(value) <= MAX_WEIGHT
 
 
 def parse_grid(text: str) -> tuple[float, ...]:
@@ -32,7 +38,7 @@ def parse_grid(text: str) -> tuple[float, ...]:
         grid = tuple(sorted({float(v) for v in text.replace(",", " ").split()}))
     except ValueError:
         grid = ()
-    if not grid or not all(abs(v) <= MAX_WEIGHT for v in grid):
+    if not grid or not all(usable_weight(v) for v in grid):
         raise InputError(f"grid {text!r}: expected numbers from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g} such as 0,0.5,1")
     return grid
 

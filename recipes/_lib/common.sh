@@ -110,7 +110,10 @@ _checked() {  # NAME PATTERN WHAT: exits naming --NAME unless its value (when th
 }
 for _opt in stage stop_stage num_processes lm_order; do _checked $_opt '^[1-9][0-9]*$' "a whole number above 0"; done
 _checked data_seed '^(0|[1-9][0-9]*)$' "a whole number"  # 00 made seed 0's corpus, but no marker read it as 0
-for _opt in alpha_grid beta_grid gamma_grid; do _checked $_opt '^$|^-?([0-9]+\.?[0-9]*|\.[0-9]+)(,-?([0-9]+\.?[0-9]*|\.[0-9]+))*$' "numbers, comma-separated"; done
+_weight='(1000(\.0*)?|[0-9]{1,3}(\.[0-9]*)?|\.[0-9]+)'  # within asr decode's bound, ±1000
+for _opt in alpha_grid beta_grid gamma_grid; do
+    _checked $_opt "^\$|^-?$_weight(,-?$_weight)*\$" "numbers from -1000 to 1000, comma-separated"
+done
 for _opt in hours nlm_minutes; do _checked $_opt '^0*([1-9][0-9]*(\.[0-9]*)?|0?\.[0-9]*[1-9][0-9]*)$' "a number above 0"; done
 ((stage <= stop_stage)) || { echo "$0: --stage $stage is after --stop-stage $stop_stage" >&2; exit 2; }
 
