@@ -51,6 +51,13 @@ def test_hypotheses_read_from_standard_input_score_as_their_file_does(tmp_path):
     assert counts[0] == counts[1] and counts[0]["word"]["E"] == 2
     both = subprocess.run([*ASR, "score", "-", "-"], input="a_1 x\n", capture_output=True, text=True)
     assert both.returncode == 2 and "REF and HYP cannot both be standard input" in both.stderr
+    pairs = '{"id": "a_1", "ref": "the cat", "hyp": "the hat"}\n'  # one JSONL holding both
+    one = subprocess.run([*ASR, "score", "-", "--json", "-"], input=pairs, capture_output=True, text=True, check=True)
+    assert json.loads(one.stdout)["word"]["E"] == 1
+    # a decode's hyp.jsonl was scored without the decode's normaliser (its results.json is beside the file)
+    decoded = '{"id": "a_1", "ref": "The cat.", "hyp": "the cat", "am_seconds": 0.1}\n'
+    piped = subprocess.run([*ASR, "score", str(ref), "-"], input=decoded, capture_output=True, text=True)
+    assert piped.returncode == 2 and "standard input holds an asr decode's hyp.jsonl" in piped.stderr
 
 
 def test_empty_references_give_undefined_rates(tmp_path, capsys):

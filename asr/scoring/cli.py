@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from asr.data.manifest import text_lines
 from asr.errors import InputError, run_reporting_errors
 from asr.options import ArgumentParser
 from asr.scoring.align import COMPAT, LEVELS, Level
@@ -84,6 +85,12 @@ def _decode_normalizer(path: Path) -> str | None:
     from the results.json beside it; None for any other file. `InputError` where it cannot be known: a decode's
     hypotheses beside no results.json (a decode stopped or failed while writing) or an unreadable one (scored
     with none, silently: WER 79% against the decode's 75%)."""
+    if str(path) == "-":  # standard input: a decode's lines, with no results.json to read beside them
+        lines = text_lines(path)
+        if lines and _decode_line(lines[0][1]):
+            raise InputError("standard input holds an asr decode's hyp.jsonl, whose normaliser is in the "
+                             "results.json beside it; give the file's path, or --normalize")  # fmt: skip
+        return None
     if path.name != "hyp.jsonl":
         return None
     if not _decoded(path):  # a file of one's own (beside another tool's results.json, perhaps)
@@ -106,8 +113,16 @@ def _decoded(path: Path) -> bool:
     """Whether the JSONL file `path` is an asr decode's hyp.jsonl (its first line has a decode's fields)."""
     try:
         with open(path, encoding="utf-8") as f:
-            first = json.loads(f.readline())
-    except (OSError, ValueError):
+            return _decode_line(f.readline())
+    except OSError:
+        return False
+
+
+def _decode_line(line: str) -> bool:
+    """Whether a JSONL line is an asr decode's hyp.jsonl line."""
+    try:
+        first = json.loads(line)
+    except ValueError:
         return False
     return isinstance(first, dict) and {"ref", "hyp", "am_seconds"} <= first.keys()  # every version's decodes
 
@@ -115,7 +130,7 @@ def _decoded(path: Path) -> bool:
 def run(args: argparse.Namespace) -> int:
     """Scores, prints and writes the reports for parsed arguments."""
     levels = _levels(args.level)
-    if str(args.ref) == "-" and str(args.hyp) in ("-", "None"):  # one stream read twice: scored against itself
+    if str(args.ref) == str(args.hyp) == "-":  # one stream read twice: scored against itself
         raise InputError("REF and HYP cannot both be standard input ('-'); give one of them as a file")
     hyp_path = args.hyp or args.ref
     decoded = _decode_normalizer(hyp_path) if args.normalize is None else None
