@@ -153,7 +153,7 @@ def test_resuming_on_data_remade_in_place_or_on_the_clock_with_another_budget_is
     assert proc.returncode == 2 and "max_minutes: 5.0 -> 9.0" in proc.stderr
 
 
-def test_a_run_resumed_through_other_spellings_of_its_paths_is_the_same_run(setup, tmp_path, monkeypatch):
+def test_a_run_resumed_through_other_spellings_of_its_paths_is_the_same_run(setup, tmp_path, monkeypatch, capsys):
     """Resumed with its inputs spelled otherwise (relative from another working folder, through a link), a run
     was refused as another config: the paths are compared by the files they name. The same bytes elsewhere are
     a change (a manifest's audio, a model's weights may differ), and a starting model's config remade in place
@@ -174,6 +174,9 @@ def test_a_run_resumed_through_other_spellings_of_its_paths_is_the_same_run(setu
     assert train_main(_args(setup, out, max_steps=4, **steps, **paths("link"))) == 0
     info = json.loads((out / "run_info.json").read_text())
     assert info["resumed_from"] == "checkpoint-2" and info["resumed_with_changes"] == {"max_steps": [2, 4]}
+    shutil.copytree(out, tmp_path / "run2")  # the run moved: its record's output_dir is where it was
+    assert train_main(_args(setup, tmp_path / "run2", max_steps=4, eval_steps=100, **paths("link"))) == 0
+    assert f"model in {tmp_path / 'run2'}/model" in capsys.readouterr().out
     shutil.copytree(tmp_path / "en", tmp_path / "moved")
     proc = _run(
         _args(setup, out, max_steps=4, eval_steps=100, **paths(tmp_path) | {"train_manifest": "moved/train.jsonl"})

@@ -32,14 +32,15 @@ def main(argv: list[str] | None = None, prog: str = "asr pretrain") -> int:
         from asr.train.cli import parse_args
 
         config, overrides = parse_args(argv)
-        info = pretrain(PretrainConfig.load(config, overrides), shlex.join(["asr", "pretrain", *argv]))
+        cfg = PretrainConfig.load(config, overrides)
+        info = pretrain(cfg, shlex.join(["asr", "pretrain", *argv]))
         if os.environ.get("RANK", "0") != "0":
             return 0
         first, last, best = (_figure(info[k]) for k in ("first_loss", "last_loss", "best_dev_loss"))
         left_out = f"; train utterances left out: {info['train_filtered']}" if info["train_filtered"] else ""
         print(
             f"{info['steps']} steps in {info['minutes']:.1f} min; loss {first} -> {last}; best dev loss {best}"
-            f"{left_out}; model in {info['config']['output_dir']}/model"
+            f"{left_out}; model in {cfg.output_dir}/model"  # a moved run's record names where it was
         )
         return 0
 

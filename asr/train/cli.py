@@ -71,12 +71,13 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
         from asr.train.loop import train
 
         config, overrides = parse_args(argv)
-        info = train(TrainConfig.load(config, overrides), shlex.join(["asr", "train", *argv]))
+        cfg = TrainConfig.load(config, overrides)
+        info = train(cfg, shlex.join(["asr", "train", *argv]))
         if os.environ.get("RANK", "0") != "0":  # under accelerate launch, the main process reports
             return 0
         notes = [f"{k.replace('_', ' ')}: {info[k]}" for k in ("train_filtered", "train_unknown_characters") if info[k]]
         print(f"{info['steps']} steps in {info['minutes']:.1f} min; best dev {_best(info)}; "
-              f"{''.join(n + '; ' for n in notes)}model in {info['config']['output_dir']}/model")  # fmt: skip
+              f"{''.join(n + '; ' for n in notes)}model in {cfg.output_dir}/model")  # fmt: skip
         return 0
 
     return run_reporting_errors(prog, run)
