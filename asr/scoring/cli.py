@@ -113,9 +113,10 @@ def _decoded(path: Path) -> bool:
     """Whether the JSONL file `path` is an asr decode's hyp.jsonl (its first line has a decode's fields)."""
     try:
         with open(path, encoding="utf-8") as f:
-            return _decode_line(f.readline())
-    except OSError:
+            first = f.readline()
+    except (OSError, ValueError):  # ValueError: not UTF-8
         return False
+    return _decode_line(first)
 
 
 def _decode_line(line: str) -> bool:
