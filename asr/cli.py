@@ -70,7 +70,10 @@ def joined_negative_lists(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Dispatches to the subcommand's module; returns its exit status."""
     argv = joined_negative_lists(sys.argv[1:] if argv is None else argv)
-    args, rest = _parser().parse_known_args(argv)
+    try:
+        args, rest = _parser().parse_known_args(argv)
+    except SystemExit as stop:  # argparse's --help and errors: a status for a caller in this process too
+        return _status(stop)
     if sys.stdout is None:  # started with it closed (`>&-`): every table and figure went nowhere, exit 0
         print(f"asr {args.command}: error: standard output is closed; send it to a file or /dev/null", file=sys.stderr)
         return 2
@@ -85,6 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `asr train --help | head -1`
         return stopped_reading()
+    except SystemExit as stop:  # a command's argparse (--help, a bad option): returned to a notebook, not raised
+        return _status(stop)
+
+
+def _status(stop: SystemExit) -> int:
+    """The exit status a `SystemExit` carries (argparse's 0 or 2)."""
+    return stop.code if isinstance(stop.code, int) else int(stop.code is not None)
 
 
 if __name__ == "__main__":

@@ -363,6 +363,12 @@ def test_output_piped_into_a_command_that_stops_reading_ends_quietly(w):
         assert proc.stdout == "141\n" and proc.stderr == "", (command, proc.stdout, proc.stderr)
 
 
+def test_bad_options_and_help_return_a_status_to_a_caller_in_the_same_process(capsys):
+    """argparse's SystemExit reached a notebook calling asr.cli.main (asr train and pretrain returned 2)."""
+    assert (asr_main(["decode", "--bogus"]), asr_main(["nonsense"]), asr_main(["score", "--help"])) == (2, 2, 0)
+    assert "the following arguments are required: --model" in capsys.readouterr().err
+
+
 def test_negative_number_lists_are_joined_to_their_option_only():
     from asr.cli import joined_negative_lists
     from asr.train.cli import parse_args
