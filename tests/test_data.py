@@ -434,6 +434,8 @@ def test_hub_ids_are_made_safe_and_colliding_ids_refused_before_anything_is_writ
         ({"id": "a", "audio": "x.wav", "text": 4711, "duration": 1}, "'text' is 4711, expected a string"),
         ({"id": None, "audio": "x.wav", "text": "t", "duration": 1}, "'id' is null, expected a non-empty string"),
         ({"id": "a b", "audio": "x.wav", "text": "t", "duration": 1}, "'id' is \"a b\": ids cannot hold whitespace"),
+        # a terminal ran an id's escape sequences where a listing printed it (a title set, colours changed)
+        ({"id": "a\x1bc", "audio": "x.wav", "text": "t", "duration": 1}, "'id' is \"a\\\\u001bc\": ids cannot"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": "long"}, "'duration' is \"long\", expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": [1]}, "'duration' is [1], expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": -1.0}, "'duration' is -1.0, expected a number"),

@@ -13,6 +13,7 @@ import math
 import random
 import re
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -151,9 +152,9 @@ def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -
                 if key != "text"
                 else f"{where}: 'text' is {json.dumps(obj[key])}, expected a string"
             )
-    if any(c.isspace() for c in obj["id"]):
+    if any(c.isspace() or unicodedata.category(c) == "Cc" for c in obj["id"]):  # an escape sequence printed raw
         raise InputError(f"{where}: 'id' is {json.dumps(obj['id'])}: ids cannot hold whitespace (Kaldi, trn, CTM "
-                         "and STM files split on it)")  # fmt: skip
+                         "and STM files split on it) or control characters (a terminal runs them)")  # fmt: skip
     if obj["id"].startswith(";;"):
         raise InputError(f"{where}: 'id' is {json.dumps(obj['id'])}: ids cannot start with ';;' (a comment line "
                          "in CTM and STM files: sclite would pass the utterance over)")  # fmt: skip
