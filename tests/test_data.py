@@ -248,6 +248,32 @@ def test_audiofolder_with_split_folders(tmp_path, audio, capsys):
     assert data_main(args) == 2
 
 
+def test_audiofolder_split_words_at_any_depth_open_quotes_and_jsonl_columns(tmp_path, audio):
+    """A review: LibriSpeech-style folders (dev-clean, test-other) and corpus/test went into train, without a
+    word (datasets splits them); an open quote took the next rows into one transcript, exit 0; a metadata.jsonl's
+    columns were its first row's (later rows' speakers dropped)."""
+    root = tmp_path / "folder"
+    for folder, key in (("train-clean-100/19", "u0"), ("dev-clean/84", "u1"), ("corpus/test", "u2")):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "a.wav").write_bytes(audio[key].read_bytes())
+    rows = ["train-clean-100/19/a.wav,one", "dev-clean/84/a.wav,two", "corpus/test/a.wav,three"]
+    (root / "metadata.csv").write_text("file_name,transcription\n" + "\n".join(rows) + "\n")
+    splits = load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+    assert {k: [(u.id, u.text) for u in v] for k, v in splits.items()} == {
+        "train": [("19-a", "one")], "dev": [("84-a", "two")], "test": [("a", "three")]
+    }  # fmt: skip
+    for bad, line in (('"two\n', 3), ('"quoted" two\n', 3)):  # the rows after it were one transcript
+        (root / "metadata.csv").write_text(f"file_name,transcription\n{rows[0]}\n{rows[1][:-3]}{bad}{rows[2]}\n")
+        with pytest.raises(InputError, match=f"metadata.csv:{line}: "):
+            load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+    (root / "metadata.csv").unlink()
+    lines = [{"file_name": "train-clean-100/19/a.wav", "text": "one"},
+             {"file_name": "dev-clean/84/a.wav", "text": "two", "speaker": "ann"}]  # fmt: skip
+    (root / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    splits = load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+    assert [u.speaker for u in splits["dev"]] == ["ann"]
+
+
 def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):
     datasets = pytest.importorskip("datasets")
     files = [str(audio[k]) for k in ("u0", "u1", "u2")]

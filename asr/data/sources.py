@@ -16,7 +16,8 @@ Source specs:
 - ``jsonl:FILE`` (or a path ending in .jsonl): a manifest; one split.
 
 Split names: ``validation`` is written ``dev``; an audiofolder's split folders are read as datasets reads them
-(``training``: train; ``val``, ``valid``: dev; ``testing``, ``eval``, ``evaluation``: test). A one-split
+(``training``: train; ``val``, ``valid``: dev; ``testing``, ``eval``, ``evaluation``: test; a word of a folder's
+name at any depth: ``dev-clean``, ``corpus/test``). A one-split
 source takes its split from ``--split``, else from its folder or file name when that is a split name, else
 ``train``.
 """
@@ -44,6 +45,7 @@ SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "de
 #: train); only folders: a hub dataset's ``eval`` beside its ``test`` is another split
 FOLDER_SPLITS = SPLIT_NAMES | {"training": "train", "val": "dev", "testing": "test", "eval": "test",
                                "evaluation": "test"}  # fmt: skip
+_SPLIT_WORD = re.compile(rf"(?:^|[-._ 0-9])({'|'.join(FOLDER_SPLITS)})(?=[-._ 0-9]|$)")
 TEXT_COLUMNS = ("sentence", "text", "transcription", "transcript", "normalized_text", "raw_transcription")
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id", "spk_id")
 _UNSAFE_ID = re.compile(r"[\s()/\\]+")
@@ -285,17 +287,23 @@ def _metadata_rows(path: Path) -> list[tuple[str, object]]:
 
 def _table_rows(path: Path, dialect: dict, hint: str) -> list[tuple[str, dict[str, str]]]:
     """(``FILE:LINE``, row) of a CSV or TSV file with a header; a row with more fields than the header is an
-    error naming its line (csv drops the rest under the key None: ``1.wav,yes, I said no`` read "yes")."""
-    reader = csv.DictReader(io.StringIO(utf8_text(path), newline=""), **dialect)
-    rows = []
+    error naming its line (csv drops the rest under the key None: ``1.wav,yes, I said no`` read "yes"), as are a
+    quote left open and a field spanning lines (an open quote took the next rows into one transcript, exit 0)."""
+    # strict: a quoted field must close before its delimiter (`"quoted" word`, an open quote at the end)
+    reader = csv.DictReader(io.StringIO(utf8_text(path), newline=""), strict=True, **dialect)
+    rows, start = [], 2  # the line the next row starts on
     try:
         for row in reader:  # fewer fields than the header: the missing ones are empty, filtered and counted
             if None in row:
                 raise InputError(f"{path}:{reader.line_num}: {len(reader.fieldnames) + len(row[None])} fields, "
                                  f"the header has {len(reader.fieldnames)} ({hint})")  # fmt: skip
+            if any("\n" in v or "\r" in v for v in row.values() if isinstance(v, str)):
+                raise InputError(f"{path}:{start}: a field spans lines {start} to {reader.line_num} (a quote left "
+                                 "open?); a transcript is one line")  # fmt: skip
             rows.append((f"{path}:{reader.line_num}", row))
+            start = reader.line_num + 1
     except csv.Error as err:
-        raise InputError(f"{path}:{reader.line_num}: cannot read: {err}") from None
+        raise InputError(f"{path}:{start}: cannot read the row from this line on: {err}") from None
     return rows
 
 
@@ -311,7 +319,7 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
         located = _metadata_rows(meta)
         if bad := next((where for where, row in located if not isinstance(row, dict)), None):
             raise InputError(f"{bad}: not an object with file_name and text")
-        columns = list(located[0][1]) if located else []
+        columns = list(dict.fromkeys(key for _, row in located for key in row))  # a JSONL row may add keys
         found = f"its columns: {', '.join(map(repr, columns))}"
         if located and "file_name" not in columns:
             raise InputError(f"{meta}: no 'file_name' column ({found})")
@@ -330,12 +338,11 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
             if not audio.is_relative_to(top) or audio == top:
                 raise InputError(f"{where}: {row['file_name']} lies outside {root}")
             under = audio.relative_to(top).parts
-            split_dir = under[0].lower() in FOLDER_SPLITS and len(under) > 1
-            split = FOLDER_SPLITS[under[0].lower()] if split_dir else split_name(options.split or "train")
+            level, split = _folder_split(under[:-1]) or (0, split_name(options.split or "train"))
             speaker = str(row.get(spk_col) or "") if spk_col else ""
             # without an id column, the file's path under the split's folder (s1/1.wav and s2/1.wav: s1-1 and
             # s2-1, from one metadata file or one in each folder)
-            name = "-".join(Path(*under[split_dir:]).with_suffix("").parts).lstrip(".-")
+            name = "-".join(Path(*under[level:]).with_suffix("").parts).lstrip(".-")
             utt_id = speaker_prefixed(speaker, str((row.get(id_col) if id_col else None) or name))
             text = transcript(row.get(text_col), where)
             splits.setdefault(split, []).append(Utterance(utt_id, str(audio), 0.0, text, speaker, lang))
@@ -346,6 +353,17 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
         print(f"note: {root}: {unlisted} audio file(s) that no metadata row names are left out (as datasets' "
               "audiofolder leaves them)", file=sys.stderr)  # fmt: skip
     return splits
+
+
+def _folder_split(folders: tuple[str, ...]) -> tuple[int, str] | None:
+    """The depth below the split's folder and the split, from the first of a file's `folders` (under the
+    audiofolder's root) whose name holds a split word bounded as datasets bounds it (by ``-._ 0-9``, at any
+    depth: ``dev-clean``, ``train-clean-100``, ``corpus/test``); None where none does. Only whole names were
+    read, at the top: a LibriSpeech-style folder's dev and test utterances went into train, without a word."""
+    for depth, name in enumerate(folders, 1):
+        if found := _SPLIT_WORD.search(name.lower()):
+            return depth, FOLDER_SPLITS[found.group(1)]
+    return None
 
 
 def _unlisted_audio(files: list[Path], listed: set[str]) -> int:
