@@ -274,6 +274,20 @@ def test_audiofolder_split_words_at_any_depth_open_quotes_and_jsonl_columns(tmp_
     assert [u.speaker for u in splits["dev"]] == ["ann"]
 
 
+def test_an_mp3_segment_is_the_files_own_samples(tmp_path):
+    """A review: libsndfile's MP3 decoder, sought to a segment's offset, gave its first 70-245 ms silent or
+    wrong (a Kaldi segment or a manifest offset into an MP3 lost the start of its speech, unnoticed)."""
+    from asr.data.audio import load_audio
+
+    t = np.arange(10 * 16000) / 16000
+    sf.write(tmp_path / "long.mp3", (0.3 * np.sin(2 * np.pi * (200 + 300 * t) * t)).astype("float32"), 16000)
+    whole = load_audio(tmp_path / "long.mp3")
+    for offset in (0.3, 4.3, 8.7):
+        start = round(offset * 16000)
+        segment = load_audio(tmp_path / "long.mp3", 16000, offset, 1.0)
+        assert np.abs(segment - whole[start : start + 16000]).max() < 1e-6, offset
+
+
 def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):
     datasets = pytest.importorskip("datasets")
     files = [str(audio[k]) for k in ("u0", "u1", "u2")]
