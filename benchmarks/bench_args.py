@@ -54,3 +54,12 @@ def output_file(text: str) -> Path:
 def folders_in(root: Path) -> Callable[[str], list[str]]:
     """A comma-separated list of names of folders in `root` (the shipped models)."""
     return lambda text: among(*sorted(p.name for p in root.iterdir() if p.is_dir()))(text)
+
+
+def synth_folder(text: str) -> Path:
+    """A folder made by `asr data synth --langs en` (en/train.jsonl and en/test.jsonl in it)."""
+    folder = Path(text)
+    missing = [f"en/{s}.jsonl" for s in ("train", "test") if not (folder / "en" / f"{s}.jsonl").is_file()]
+    if missing:
+        raise argparse.ArgumentTypeError(f"{text}: no {' or '.join(missing)} (made by asr data synth --langs en)")
+    return folder

@@ -7,7 +7,8 @@
    utterance at a time gives identical hypotheses, for a group-norm (base) and a stable-layer-norm (large, XLS-R)
    model.
 
-Run: .venv/bin/python benchmarks/gpu_check.py [--steps 100] [--hours 0.5] [--json gpu_check.json]
+Run: .venv/bin/python benchmarks/gpu_check.py [--steps 100] [--hours 0.5] [--data DIR] [--json gpu_check.json]
+     (--data: English made beforehand by `asr data synth --langs en`, for a GPU machine without espeak-ng)
      .venv/bin/python benchmarks/gpu_check.py --smoke   # the tiny preset on the CPU: checks the script itself
 """
 
@@ -20,8 +21,10 @@ import tempfile
 from pathlib import Path
 
 from asr_cli import run_asr
-from bench_args import output_file, positive
-from train_bench import compare  # the benchmark beside this script (its folder is on sys.path when run)
+from bench_args import output_file, positive, synth_folder
+
+# the benchmark beside this script (its folder is on sys.path when run)
+from train_bench import DATA_HELP, compare, english_data
 
 
 def decode(model: Path, manifest: Path, out: Path, batch_seconds: float, dtype: str = "float32") -> tuple[list, dict]:
@@ -31,11 +34,13 @@ def decode(model: Path, manifest: Path, out: Path, batch_seconds: float, dtype: 
     return hyps, json.loads((out / "results.json").read_text(encoding="utf-8"))
 
 
-def decoding_checks(root: Path, size: str, hours: float, batch_seconds: float, gpu: bool) -> list[dict]:
+def decoding_checks(
+    root: Path, size: str, hours: float, batch_seconds: float, gpu: bool, data: Path | None
+) -> list[dict]:
     """RTFx per dtype and batch invariance per feature-encoder norm, on the synthetic English test split."""
-    run_asr("data", "synth", "--langs", "en", "--hours", str(hours), "--out", str(root / "data"))
-    test = root / "data" / "en" / "test.jsonl"
-    run_asr("vocab", "--train", str(root / "data" / "en" / "train.jsonl"), "--out", str(root / "proc"))
+    english = english_data(root / "data", hours, data) / "en"
+    test = english / "test.jsonl"
+    run_asr("vocab", "--train", str(english / "train.jsonl"), "--out", str(root / "proc"))
     rows = []
     for norm in ("group", "stable"):
         model = root / f"model_{norm}"
@@ -59,6 +64,7 @@ def main() -> None:
     parser.add_argument("--steps", type=positive(int), default=100, help="training steps of each trainer")
     parser.add_argument("--hours", type=positive(), default=0.5, help="hours of synthetic English")
     parser.add_argument("--batch-seconds", type=positive(), default=200.0, help="audio seconds per batch")
+    parser.add_argument("--data", type=synth_folder, help=DATA_HELP)
     parser.add_argument("--smoke", action="store_true", help="tiny preset, few steps, on the CPU")
     parser.add_argument("--json", type=output_file, help="also write the rows here")
     args = parser.parse_args()
@@ -69,12 +75,12 @@ def main() -> None:
         sys.exit("gpu_check: no CUDA GPU here (use --smoke to check the script on the CPU)")
     size = "tiny" if args.smoke else "base"
     steps, hours = (5, 0.02) if args.smoke else (args.steps, args.hours)
-    train = compare(size, steps, hours, args.batch_seconds / 2, gpu=gpu)
+    train = compare(size, steps, hours, args.batch_seconds / 2, gpu, args.data)
     rows = [{"check": f"train audio s/s, {size}, {train['mixed_precision']}: asr train / Trainer",
              "value": f"{train['ours']:.0f} / {train['peer']:.0f} = {train['ratio']:.2f}x", "ok": train["ratio"] >= 1,
              "device": train["device"]}]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        rows += decoding_checks(Path(tmp), size, hours, args.batch_seconds, gpu)
+        rows += decoding_checks(Path(tmp), size, hours, args.batch_seconds, gpu, args.data)
     device = torch.cuda.get_device_name(0) if gpu else "CPU (smoke run)"
     width = max(len(r["check"]) for r in rows)
     print(f"GPU check on {device}\n")

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asr_cli import run_asr
-from bench_args import positive
+from bench_args import positive, synth_folder
 
 from asr.model.init import SIZES
+
+DATA_HELP = "an `asr data synth --langs en` folder to use instead of synthesising (--hours is then its size)"
 
 
 @dataclass
@@ -92,13 +94,23 @@ def peer(
     return sum(collator.batch_seconds[:steps]), seconds
 
 
-def compare(preset: str, steps: int, hours: float, batch_seconds: float, gpu: bool = False) -> dict:
-    """Trains a fresh `preset` model with both for `steps` steps; returns both throughputs and the ratio."""
+def english_data(out: Path, hours: float, data: Path | None) -> Path:
+    """The synthetic English folder: `data` where given (made beforehand, for a machine without espeak-ng), else
+    `hours` of it synthesised into `out`."""
+    if data is None:
+        run_asr("data", "synth", "--langs", "en", "--hours", str(hours), "--out", str(out))
+    return data or out
+
+
+def compare(
+    preset: str, steps: int, hours: float, batch_seconds: float, gpu: bool = False, data: Path | None = None
+) -> dict:
+    """Trains a fresh `preset` model with both for `steps` steps on `hours` of synthetic English (or `data`'s);
+    returns both throughputs and the ratio."""
     lr = 1e-3
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        run_asr("data", "synth", "--langs", "en", "--hours", str(hours), "--out", str(tmp / "data"))
-        manifest = tmp / "data" / "en" / "train.jsonl"
+        manifest = english_data(tmp / "data", hours, data) / "en" / "train.jsonl"
         run_asr("vocab", "--train", str(manifest), "--out", str(tmp / "proc"))
         run_asr("model", "init", "--preset", preset, "--processor", str(tmp / "proc"), "--out", str(tmp / "model"))
         run_asr("train", "--model", str(tmp / "model"), "--processor", str(tmp / "proc"), "--train_manifest",
@@ -124,8 +136,9 @@ def main() -> None:
     parser.add_argument("--hours", type=positive(), default=0.1, help="hours of synthetic English to train on")
     parser.add_argument("--batch-seconds", type=positive(), default=60.0)
     parser.add_argument("--gpu", action="store_true", help="train on the GPU in bf16 (both)")
+    parser.add_argument("--data", type=synth_folder, help=DATA_HELP)
     args = parser.parse_args()
-    r = compare(args.preset, args.steps, args.hours, args.batch_seconds, args.gpu)
+    r = compare(args.preset, args.steps, args.hours, args.batch_seconds, args.gpu, args.data)
     print(f"{r['preset']} model, {r['steps']} optimizer steps, {r['train_hours']:.3f} h of train audio, "
           f"{r['device']}, {r['mixed_precision']}")  # fmt: skip
     ours_label = "asr train (length-grouped" + (", encoder output cached)" if r["feature_encoder_cached"] else ")")
