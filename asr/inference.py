@@ -1,8 +1,9 @@
 """THE forward pass of a CTC model: the one path that training's dev/test scoring and `asr decode` share.
 
 It owns loading a model with its processor (and an MMS-style language adapter), the attention-mask rule,
-batching, the forward pass and cutting each output to its own frames. Results do not depend on how utterances
-are batched, for every wav2vec2-family architecture:
+batching, the forward pass and cutting each output to its own frames. In float32 on a CPU, results do not depend
+on how utterances are batched, for every wav2vec2-family architecture (on a GPU the kernels, chosen by the
+batch's shape, change the last bits: README, benchmarks/gpu_check.py):
 
 - models whose feature encoder normalises each frame (``feat_extract_norm="layer"``: wav2vec2-large, XLS-R,
   MMS, HuBERT-large, WavLM-large, Data2VecAudio) take attention masks;

@@ -552,16 +552,44 @@ def test_the_cache_is_keyed_on_the_audio_and_a_broken_cache_is_recomputed(es, tm
     assert json.loads((tmp_path / "d" / "results.json").read_text())["timing"]["logits_cached"] is False
 
 
-def test_below_float32_the_cache_is_keyed_on_the_batching():
-    """bfloat16 logits change with the batches' shapes: a cache written at one --batch-seconds answered another."""
+def test_below_float32_and_off_the_cpu_the_cache_is_keyed_on_the_batching():
+    """bfloat16 logits change with the batches' shapes, and so do float32 ones on a GPU (an H200 changed 5 of 120
+    hypotheses): a cache written at one --batch-seconds answered another. The meta device stands in for a GPU."""
     from asr.decode.logits import model_fingerprint
     from asr.inference import CHUNK_SECONDS, CTCInference
 
     model = CTCInference.load(str(MODEL))
-    keys = {(dtype, batching): model_fingerprint(model, dtype, None, CHUNK_SECONDS, batching)
-            for dtype in ("float32", "bfloat16") for batching in ((30.0, 1), (0.01, 1), (30.0, 2))}  # fmt: skip
-    assert len({keys["float32", b] for b in ((30.0, 1), (0.01, 1), (30.0, 2))}) == 1
-    assert len({keys["bfloat16", b] for b in ((30.0, 1), (0.01, 1), (30.0, 2))}) == 3
+    batchings = ((30.0, 1), (0.01, 1), (30.0, 2))
+
+    def keys(dtype: str) -> set[str]:
+        return {model_fingerprint(model, dtype, None, CHUNK_SECONDS, b) for b in batchings}
+
+    assert len(keys("float32")) == 1
+    assert len(keys("bfloat16")) == 3
+    model.model.to("meta")
+    assert len(keys("float32")) == 3
+
+
+def test_the_cache_knows_an_audio_file_rewritten_under_the_same_size_and_time(es, tmp_path):
+    """The data key was the audio files' sizes and modification times: a file rewritten in the same tick, or
+    given its old time back, kept its old logits."""
+    import shutil
+
+    from asr.data.manifest import read_manifest
+    from asr.decode.logits import data_fingerprint
+
+    folder = tmp_path / "data"
+    shutil.copytree(es["test"].parent, folder)
+    manifest = folder / "test.jsonl"
+    utts = read_manifest(manifest)
+    before = data_fingerprint(manifest, utts)
+    audio = utts[0].audio_path(folder)
+    times, data = audio.stat(), bytearray(audio.read_bytes())
+    data[-1] ^= 1
+    audio.write_bytes(bytes(data))
+    os.utime(audio, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert audio.stat().st_size == times.st_size and audio.stat().st_mtime_ns == times.st_mtime_ns
+    assert data_fingerprint(manifest, utts) != before
 
 
 def test_a_hub_id_is_scored_with_its_snapshots_normaliser(es, tmp_path):

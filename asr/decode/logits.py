@@ -22,9 +22,9 @@ from asr.data.manifest import Utterance
 from asr.errors import InputError
 from asr.inference import CTCInference, Posteriors
 
-CACHE_VERSION = 7  # 4: the network pass (seconds, processes, device) in the metadata; 5: its batch seconds; 6:
+CACHE_VERSION = 8  # 4: the network pass (seconds, processes, device) in the metadata; 5: its batch seconds; 6:
 # the model by its weights' hash and configs (a hub id was itself, a folder its files' sizes and times); 7: the
-# batching below float32
+# batching below float32; 8: the batching on a GPU, and each audio file's inode and change time
 
 
 def model_fingerprint(
@@ -36,25 +36,27 @@ def model_fingerprint(
 ) -> str:
     """Identifies the network's output: the weights as read (`CTCInference.weights`: a hub id that now names
     other weights, or a folder whose weights were replaced, is another model), the model's and its feature
-    extractor's configs, the dtype, the adapter and the chunking of long recordings; below float32 also the
-    `batching` (batch seconds, processes), on which its outputs depend (float32's: within 1e-6)."""
+    extractor's configs, the dtype, the adapter and the chunking of long recordings; below float32 and on a GPU
+    also the `batching` (batch seconds, processes), on which its outputs depend there (float32's on a CPU: within
+    1e-6; on an H200, 5 of 120 greedy hypotheses of a random base model changed: README, gpu_check.py)."""
     config = {k: v for k, v in model.model.config.to_dict().items() if k not in ("_name_or_path", "dtype")}
     features = model.processor.feature_extractor.to_dict()
-    batched = batching if dtype != "float32" else None
+    batched = batching if dtype != "float32" or model.device.type != "cpu" else None
     return json.dumps(
         [model.weights, config, features, dtype, adapter, chunk_seconds, batched], sort_keys=True, default=str
     )
 
 
 def data_fingerprint(manifest: Path, utts: list[Utterance]) -> str:
-    """The manifest's bytes and, for every audio file it names, the resolved path, size and modification time."""
+    """The manifest's bytes and, for every audio file it names, the resolved path, size, modification and change
+    times and inode (a file rewritten within the same timestamp tick, or replaced by another, is another file)."""
     digest = hashlib.sha1(manifest.read_bytes())
     for path in sorted({u.audio_path(manifest.parent).resolve() for u in utts}):
         try:
             stat = path.stat()
         except OSError:
             raise InputError(f"{manifest}: audio file {path} is missing") from None
-        digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}|{stat.st_ino}\n".encode())
     return digest.hexdigest()
 
 
