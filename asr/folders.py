@@ -148,10 +148,11 @@ def output_folder(folder: Path, option: str) -> Iterator[None]:
         yield
 
 
-def run_folder(out: Path) -> contextlib.AbstractContextManager:
-    """A training run's output_dir while it trains: the main process's `output_folder` (under accelerate
-    launch the other processes are its own; they only remove it if it is left empty)."""
-    return output_folder(out, "output_dir") if os.environ.get("RANK", "0") == "0" else removed_if_left_empty(out)
+def run_folder(out: Path, option: str = "output_dir") -> contextlib.AbstractContextManager:
+    """A training run's output_dir (a decode's --out) while it writes there: the main process's
+    `output_folder` (under accelerate launch the other processes are its own; they only remove it if it is left
+    empty)."""
+    return output_folder(out, option) if os.environ.get("RANK", "0") == "0" else removed_if_left_empty(out)
 
 
 def files_under(root: Path) -> list[Path]:

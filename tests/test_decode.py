@@ -1072,3 +1072,18 @@ def test_a_decode_leaves_its_callers_options_as_given_and_releases_its_lm(es, tm
     assert decoders._WORKER_DECODER is None
     again = run(options(build_parser("asr decode").parse_args([*args, "--out", str(tmp_path / "b")])), {"command": "t"})
     assert again[0].tuning == first.tuning and again[0].wer == first.wer
+
+
+def test_a_second_decode_into_an_out_being_written_is_refused(es, tmp_path, capsys):
+    """A review: two decodes into one --out wrote their parts under one name; one failed, and the
+    results.json of the other went out beside hypotheses mixed from both. The folder is held while a decode
+    runs (here by the test, as a running decode holds it); a second is refused before anything is written."""
+    from asr.folders import writing_alone
+
+    out = tmp_path / "dec"
+    args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(out), "--no-cache"]
+    with writing_alone(out, "--out"):
+        assert decode_main(args) == 2
+        assert list(out.iterdir()) == []
+    assert f"--out {out}: another command is writing there now" in capsys.readouterr().err
+    assert decode_main(args) == 0 and (out / "results.json").is_file()

@@ -30,7 +30,7 @@ from asr.decode.results import RESULTS_FILE, DecodeResult, content_id
 from asr.decode.sclite_files import SCLITE_SYNTAX, sclite_syntax, sclite_texts
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHT_RANGE, tune, usable_weight
 from asr.errors import InputError, writable_dir
-from asr.folders import removed_if_left_empty, write_together
+from asr.folders import removed_if_left_empty, run_folder, write_together
 from asr.inference import CHUNK_SECONDS, CTCInference, Posteriors, gloo_on_cpus, manifest_audio, raised_together
 from asr.model.folder import ModelFolder
 from asr.scoring.corpus import CorpusScore, score_normalized, speaker_label
@@ -269,10 +269,12 @@ def _rates(score: CorpusScore) -> tuple[float, float]:
 def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     """Decodes every manifest (tuning first where asked); returns each one's results.json content on the main
     process, None on the others. A decode refused or failed leaves none of the output folders it made, empty
-    (a leaderboard over --out then said "no results.json found")."""
+    (a leaderboard over --out then said "no results.json found"); each is held while the decode runs, so that a
+    second decode into it is refused (two wrote their parts under one name: one failed, and its results.json
+    went with the other's hypotheses)."""
     with contextlib.ExitStack() as stack:
         for manifest in opts.manifests:
-            stack.enter_context(removed_if_left_empty(opts.out_dir(manifest)))
+            stack.enter_context(run_folder(opts.out_dir(manifest), "--out"))
         # the beam settings are the decoder's to change (spellable hotwords, tuned weights): the caller's stay as given
         return _decode_all(replace(opts, beam=replace(opts.beam)), provenance)
 
