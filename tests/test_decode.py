@@ -304,8 +304,8 @@ def test_a_full_disk_loses_neither_the_decode_to_its_cache_nor_the_earlier_outpu
     import asr.decode.logits
     import asr.decode.run
 
-    def full(path, *args, **kwargs):
-        Path(path).write_bytes(b"half")
+    def full(target, *args, **kwargs):  # a path, or the cache's open partial file
+        target.write(b"half") if hasattr(target, "write") else Path(target).write_bytes(b"half")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(asr.decode.logits.np, "savez", full)
@@ -1087,3 +1087,29 @@ def test_a_second_decode_into_an_out_being_written_is_refused(es, tmp_path, caps
         assert list(out.iterdir()) == []
     assert f"--out {out}: another command is writing there now" in capsys.readouterr().err
     assert decode_main(args) == 0 and (out / "results.json").is_file()
+
+
+def test_a_cache_entry_being_written_by_another_decode_is_left_to_it(tmp_path):
+    """A review: two decodes sharing a --logits-cache wrote one partial file at once, and one moved the other's
+    half-written file in. The partial file is held while written; a second writer of the entry (the same key:
+    the same logits) leaves it to the first, and a later one writes it."""
+    import fcntl
+
+    import numpy as np
+
+    from asr.decode.logits import load_cache, save_cache
+    from asr.inference import Posteriors
+
+    post = Posteriors({"u1": np.zeros((3, 4), dtype=np.float32)}, {"u1": 0.5})
+    path = tmp_path / "cache" / "test.0123.npz"
+    path.parent.mkdir()
+    partial = path.with_suffix(".partial.npz")
+    with open(partial, "wb") as first:  # as a decode writing the same entry holds it
+        fcntl.flock(first.fileno(), fcntl.LOCK_EX)
+        first.write(b"half")
+        first.flush()
+        save_cache(path, post, {"network": {"seconds": 1}})
+        assert not path.exists() and partial.read_bytes() == b"half"
+    save_cache(path, post, {"network": {"seconds": 1}})
+    cached, network = load_cache(path)
+    assert network == {"seconds": 1} and cached.logprobs["u1"].shape == (3, 4) and not partial.exists()

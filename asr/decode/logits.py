@@ -2,7 +2,7 @@
 sweeps and other decoders reuse them. The network itself runs in `asr.inference`.
 
 The key covers the model's weights as read (their hash) and its configs, the manifest's bytes and the audio
-the manifest points to (each file's resolved path, size and modification time), so another model under the
+the manifest points to (each file's resolved path, size, times and inode), so another model under the
 same name, a copy of a data folder with other audio, or audio remade in place, is never decoded from a stale
 cache. A cache file that cannot be read (a truncated write from another tool, a full disk) is recomputed, not
 trusted.
@@ -10,11 +10,17 @@ trusted.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
+import os
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -76,19 +82,43 @@ def save_cache(path: Path, post: Posteriors, meta: dict) -> None:
     tmp = path.with_suffix(".partial.npz")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            tmp,
-            ids=np.array(ids),
-            lengths=lengths,
-            logprobs=np.concatenate([post.logprobs[i] for i in ids]),
-            am_seconds=np.array([post.am_seconds[i] for i in ids]),
-            meta=np.array(json.dumps(meta)),
-        )
-        tmp.replace(path)
+        with _held_alone(tmp) as f:
+            if f is None:  # another decode writes the same entry (same key: the same logits) now
+                return
+            np.savez(
+                f,
+                ids=np.array(ids),
+                lengths=lengths,
+                logprobs=np.concatenate([post.logprobs[i] for i in ids]),
+                am_seconds=np.array([post.am_seconds[i] for i in ids]),
+                meta=np.array(json.dumps(meta)),
+            )
+            f.flush()
+            tmp.replace(path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
         print(f"warning: {path}: logits cache not written ({err.strerror or err}); decoding without it",
               file=sys.stderr)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _held_alone(tmp: Path) -> Iterator[BinaryIO | None]:
+    """`tmp` opened empty for writing under an exclusive lock, or None where another process holds it: two
+    decodes sharing a cache wrote one partial file at once, and one moved in the other's half-written file."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held = os.fstat(fd).st_ino == os.stat(tmp).st_ino  # not a file the holder has moved in and left
+        except (BlockingIOError, FileNotFoundError):
+            held = False
+        except OSError as err:  # a file system without locks: written unheld, as before
+            if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+            held = True
+        if held:
+            f.truncate(0)
+        yield f if held else None
 
 
 def load_cache(path: Path) -> tuple[Posteriors, dict] | None:
