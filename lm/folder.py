@@ -9,6 +9,8 @@ from `asr lm train` is `lm.neural`'s, with the same ``lm.json`` name).
 from __future__ import annotations
 
 import json
+import os
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,14 @@ def read_info(folder: Path) -> dict:
     if not isinstance(info, dict) or not isinstance(info.get("normalizer"), str):
         raise InputError(f"{path}: not an lm.json written by 'asr lm build' (no normalizer)")
     return info
+
+
+def _identity(path: Path) -> int | None:
+    """The inode at `path` now (None where nothing is there: a folder between the two moves that replace it)."""
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 def check_out(out: Path, kind: str) -> None:
@@ -61,18 +71,22 @@ def claim_out(out: Path, kind: str) -> None:
 
 @dataclass(frozen=True)
 class LMFolder:
-    """A built LM folder: the binary model, its words and the normaliser of its text."""
+    """A built LM folder: the binary model, its words and the normaliser of its text. The binary is held open
+    from `load` on (`model_path`): an LM rebuilt into the folder during a decode (`asr lm build` replaces it
+    whole) changed the n-gram under the words and lm.json read before, and between two tuning points."""
 
     folder: Path
     binary: Path
     unigrams: list[str]
     normalizer: str
     info: dict
+    binary_fd: int
 
     @classmethod
     def load(cls, folder: Path) -> LMFolder:
         """The n-gram LM in `folder` (made by `asr lm build`); one line where it is not one or lacks a file."""
         folder = Path(folder)
+        identity = _identity(folder)
         info = read_info(folder)
         if info.get("kind") == "transformer":  # `asr lm train`'s: a rescoring LM (--rescore), not a KenLM n-gram
             raise InputError(f"{folder}: a Transformer LM (asr lm train), not an n-gram; it rescores n-best lists "
@@ -81,11 +95,31 @@ class LMFolder:
         for path in (binary, words):
             if not path.is_file():
                 raise InputError(f"{folder}: {path.name} is missing (rebuild with 'asr lm build')")
+        replaced = InputError(f"{folder}: replaced while it was read (an 'asr lm build' into it?); run again")
+        try:
+            fd = os.open(binary, os.O_RDONLY)
+        except FileNotFoundError:
+            raise replaced from None
+        try:
+            lm = cls(folder, binary, words.read_text(encoding="utf-8").split(), info["normalizer"], info, fd)
+        except FileNotFoundError:
+            os.close(fd)
+            raise replaced from None
+        except BaseException:
+            os.close(fd)
+            raise
+        weakref.finalize(lm, os.close, fd)
+        if _identity(folder) != identity or _identity(binary) != os.fstat(fd).st_ino:
+            raise replaced
         # without its words a binary LM decodes ~3x slower with only a warning: they are required here
-        unigrams = words.read_text(encoding="utf-8").split()
-        if not unigrams:
+        if not lm.unigrams:
             raise InputError(f"{words}: no words")
-        return cls(folder, binary, unigrams, info["normalizer"], info)
+        return lm
+
+    @property
+    def model_path(self) -> str:
+        """The binary as `load` found it, for KenLM to open (through /dev/fd where the system has it)."""
+        return f"/dev/fd/{self.binary_fd}" if os.path.isdir("/dev/fd") else str(self.binary)
 
     def summary(self) -> dict:
         """What a decode records of the LM: its path and what it was built from."""

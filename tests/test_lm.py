@@ -7,6 +7,7 @@ import json
 import math
 import random
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -636,3 +637,38 @@ def test_lm_build_names_each_kenlm_step_as_it_starts(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "lmplz: order 2 over 9 words" in err and "build_binary: " in err
     assert err.index("lmplz:") < err.index("build_binary:")
+
+
+def test_an_lm_rebuilt_during_a_decode_is_not_mixed_into_it(english, tmp_path, monkeypatch):
+    """A review: an LM rebuilt into its folder while a decode ran gave the decode the new n-gram under the old
+    words and lm.json (the binary was opened by path when the beam search was built, and again at each tuning
+    point). The binary is held from the folder's reading on; a folder replaced while it is read is refused."""
+    import lm.folder
+    from asr.errors import InputError
+    from asr.folders import replace_folder
+    from lm.folder import LMFolder
+    from lm.perplexity import load
+
+    def build(text: str, out: Path) -> Path:
+        (tmp_path / f"{out.name}.txt").write_text(text, encoding="utf-8")
+        args = ["build", "--text", str(tmp_path / f"{out.name}.txt"), "--order", "2", "--normalize", "en"]
+        assert lm_main([*args, "--out", str(out)]) == 0
+        return out
+
+    first = build((english["root"] / "train.txt").read_text(encoding="utf-8"), tmp_path / "lm")
+    held = LMFolder.load(first)
+    sentence = " ".join(held.unigrams[:4])
+    before = load(held.model_path).score(sentence)
+    replace_folder(build("other words entirely\n" * 3, tmp_path / "other"), first)  # as a rebuild moves it in
+    assert load(held.model_path).score(sentence) == before != load(first / "lm.bin").score(sentence)
+
+    read_info = lm.folder.read_info
+
+    def replaced_meanwhile(folder: Path) -> dict:
+        info = read_info(folder)
+        replace_folder(build("yet other words\n", tmp_path / "third"), folder)
+        return info
+
+    monkeypatch.setattr(lm.folder, "read_info", replaced_meanwhile)
+    with pytest.raises(InputError, match="replaced while it was read"):
+        LMFolder.load(first)

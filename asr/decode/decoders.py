@@ -181,7 +181,7 @@ class BeamSearch:
             from pyctcdecode import build_ctcdecoder
         lm_args = {}
         if self.lm is not None:
-            lm_args = {"kenlm_model_path": str(self.lm.binary), "unigrams": self.lm.unigrams}
+            lm_args = {"kenlm_model_path": self.lm.model_path, "unigrams": self.lm.unigrams}
         try:
             return build_ctcdecoder(list(self.labels.tokens), alpha=self.settings.alpha, beta=self.settings.beta,
                                     **lm_args)  # fmt: skip
