@@ -131,7 +131,7 @@ def test_everything_failing_is_an_error(tmp_path):
         check_and_write({"dev": []}, tmp_path / "e", default_normalizer("en"), "x", {})
 
 
-def test_kaldi_dir_with_segments(tmp_path, audio):
+def test_kaldi_dir_with_segments(tmp_path, audio, capsys):
     data = tmp_path / "data" / "dev"
     data.mkdir(parents=True)
     (data / "wav.scp").write_text(f"rec1 {audio['u0']}\nrec2 {audio['u1']}\n")
@@ -154,6 +154,9 @@ def test_kaldi_dir_with_segments(tmp_path, audio):
     assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "o2")]) == 0
     rejected = [json.loads(line) for line in (tmp_path / "o2" / "dev.rejected.jsonl").read_text().splitlines()]
     assert [(r["id"], r["reason"]) for r in rejected] == [("spk2-rec2-b", "empty transcript")]
+    assert (rejected[0]["offset"], round(rejected[0]["duration"], 3)) == (0.1, 0.4)  # where in the recording
+    err = capsys.readouterr().err
+    assert f"note: {data / 'text'}: 1 utterance(s) of segments have no line here, e.g. 'spk2-rec2-b'" in err
     for name in ("wav.scp", "text"):  # as Windows editors save them: the BOM read as part of the first id
         (data / name).write_bytes(b"\xef\xbb\xbf" + (data / name).read_bytes())
     assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(tmp_path / "bom")]) == 0
@@ -222,7 +225,9 @@ def test_audiofolder_with_split_folders(tmp_path, audio, capsys):
     (root / "train" / "unlisted.WAV").write_bytes(audio["u0"].read_bytes())  # left out without a word
     out = tmp_path / "out"
     assert data_main(["prepare", "--source", f"audiofolder:{root}", "--lang", "en", "--out", str(out)]) == 0
-    assert f"note: {root}: 1 audio file(s) that no metadata row names are left out" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"note: {root}: 1 audio file(s) that no metadata row names are left out" in err
+    assert f"e.g. {root / 'train' / 'unlisted.WAV'}" in err
     assert [u.text for u in read_manifest(out / "train.jsonl")] == ["text of train"]  # val and eval were train
     assert [u.id for u in read_manifest(out / "test.jsonl")] == ["seval_a"]
     assert [u.id for u in read_manifest(out / "dev.jsonl")] == ["sval_a"]

@@ -111,10 +111,12 @@ class CheckResult:
         return dict(Counter(note.split(" (")[0] for _, note in self.notes).most_common())
 
     def rejected_records(self) -> list[dict]:
-        """One record per rejected utterance (id, reason, detail, audio, text): the `<split>.rejected.jsonl`
-        lines and `asr data check --json`'s list, so that what a check or an engine refused can be read."""
+        """One record per rejected utterance (id, reason, detail, audio, text; a segment's offset and duration
+        too): the `<split>.rejected.jsonl` lines and `asr data check --json`'s list, so that what a check or an
+        engine refused can be read (a segment of a long recording could not be found without its offset)."""
         return [
             {"id": u.id, "reason": reason, "detail": detail, "audio": u.audio, "text": u.text}
+            | ({"offset": u.offset, "duration": u.duration} if u.offset is not None else {})
             for u, reason, detail in self.rejected
         ]
 

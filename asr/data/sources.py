@@ -213,7 +213,12 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
     channels_of = functools.cache(_channels)  # a recording's header read once, however many segments name it
     # an utterance with no line in `text` (but a recording or a segment) has an empty transcript, which the
     # checks count and list, instead of leaving it out unseen
-    listed = list(dict.fromkeys([*texts, *(u for u in (segments or wav_scp) if u not in texts)]))
+    untexted = [u for u in (segments or wav_scp) if u not in texts]
+    if untexted:
+        print(f"note: {data / 'text'}: {len(untexted)} utterance(s) of {'segments' if segments else 'wav.scp'} have "
+              f"no line here, e.g. '{untexted[0]}': kept with empty transcripts, which the checks filter and "
+              "list", file=sys.stderr)  # fmt: skip
+    listed = list(dict.fromkeys([*texts, *untexted]))
     for utt_id in listed:
         text = texts.get(utt_id, "")
         offset = duration = None
@@ -350,8 +355,8 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
     for split, utts in splits.items():  # x.wav beside x.flac were one id: one of them dropped as a duplicate
         check_unique_ids(utts, raw[split], f"{root} ({split})")
     if unlisted := _unlisted_audio(files, {u.audio for utts in splits.values() for u in utts}):
-        print(f"note: {root}: {unlisted} audio file(s) that no metadata row names are left out (as datasets' "
-              "audiofolder leaves them)", file=sys.stderr)  # fmt: skip
+        print(f"note: {root}: {len(unlisted)} audio file(s) that no metadata row names are left out (as datasets' "
+              f"audiofolder leaves them), e.g. {unlisted[0]}", file=sys.stderr)  # fmt: skip
     return splits
 
 
@@ -366,13 +371,13 @@ def _folder_split(folders: tuple[str, ...]) -> tuple[int, str] | None:
     return None
 
 
-def _unlisted_audio(files: list[Path], listed: set[str]) -> int:
-    """How many audio `files` (by suffix: what libsndfile reads, and opus) are not in `listed`."""
+def _unlisted_audio(files: list[Path], listed: set[str]) -> list[Path]:
+    """The audio `files` (by suffix: what libsndfile reads, and opus) not in `listed`."""
     import soundfile
 
     suffixes = {f".{ext.lower()}" for ext in soundfile.available_formats()} | {".opus"}
     audio = (p for p in files if p.suffix.lower() in suffixes and p.is_file())
-    return sum(os.path.normpath(p.absolute()) not in listed for p in audio)
+    return [p for p in audio if os.path.normpath(p.absolute()) not in listed]
 
 
 def _load_commonvoice(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
