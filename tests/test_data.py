@@ -131,6 +131,25 @@ def test_everything_failing_is_an_error(tmp_path):
         check_and_write({"dev": []}, tmp_path / "e", default_normalizer("en"), "x", {})
 
 
+def test_a_wav_whose_header_was_never_finished_is_named_so(tmp_path, audio):
+    """A review: a WAV whose data chunk says 0 bytes (a recorder stopped before finishing its header) was
+    rejected as "empty audio" with no word on the audio that follows it."""
+    data = bytearray(audio["u0"].read_bytes())
+    at = data.find(b"data")
+    data[at + 4 : at + 8] = bytes(4)
+    (tmp_path / "unfinished.wav").write_bytes(bytes(data))
+    rows = [{"id": "a_1", "audio": str(audio["u0"]), "text": "fine"},
+            {"id": "a_2", "audio": str(tmp_path / "unfinished.wav"), "text": "lost"}]  # fmt: skip
+    out = tmp_path / "out"
+    assert data_main(["prepare", "--source", f"jsonl:{_jsonl(tmp_path / 'train.jsonl', rows)}", "--lang", "en",
+                      "--out", str(out)]) == 0  # fmt: skip
+    (rejected,) = [json.loads(line) for line in (out / "train.rejected.jsonl").read_text().splitlines()]
+    follow = len(data) - at - 8
+    assert rejected["reason"] == "empty audio" and rejected["detail"].startswith(
+        f"its header says 0 samples, {follow} bytes follow it"
+    )
+
+
 def test_kaldi_dir_with_segments(tmp_path, audio, capsys):
     data = tmp_path / "data" / "dev"
     data.mkdir(parents=True)

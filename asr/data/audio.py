@@ -39,10 +39,9 @@ def audio_info(path: str | Path) -> AudioInfo:
     return AudioInfo(info.samplerate, info.channels, info.frames)
 
 
-def wav_header_frames(path: str | Path) -> int | None:
-    """The frames a RIFF/WAVE file's header promises (its data chunk's size); None for other files and for
-    streamed WAVs whose header leaves the size open. libsndfile counts the frames the file really holds, so a
-    truncated WAV is found only by reading its header (written by hand: `wave` reads PCM headers only)."""
+def _wav_data_chunk(path: str | Path) -> tuple[int, int | None, int] | None:
+    """(size, the fmt chunk's block align, the bytes after its header) of a RIFF/WAVE file's data chunk; None for
+    other files (read by hand: `wave` reads PCM headers only)."""
     with open(path, "rb") as f:
         if f.read(12)[8:12] != b"WAVE":
             return None
@@ -53,11 +52,27 @@ def wav_header_frames(path: str | Path) -> int | None:
                 fmt = f.read(size + size % 2)
                 block_align = int.from_bytes(fmt[12:14], "little")
             elif chunk == b"data":
-                unknown = size in (0, 0xFFFFFFFF) or size >= 0x7FFFF000 or not block_align
-                return None if unknown else size // block_align
+                return size, block_align, os.fstat(f.fileno()).st_size - f.tell()
             else:
                 f.seek(size + size % 2, 1)
     return None
+
+
+def wav_header_frames(path: str | Path) -> int | None:
+    """The frames a RIFF/WAVE file's header promises (its data chunk's size); None for other files and for
+    streamed WAVs whose header leaves the size open. libsndfile counts the frames the file really holds, so a
+    truncated WAV is found only by reading its header."""
+    data = _wav_data_chunk(path)
+    if data is None or data[0] in (0, 0xFFFFFFFF) or data[0] >= 0x7FFFF000 or not data[1]:
+        return None
+    return data[0] // data[1]
+
+
+def unfinished_wav_bytes(path: str | Path) -> int:
+    """The bytes after a WAV's data chunk whose header says 0 (a recording stopped before its header was
+    finished: libsndfile reads no samples); 0 for any other file."""
+    data = _wav_data_chunk(path)
+    return data[2] if data is not None and data[0] == 0 else 0
 
 
 def non_finite(samples: np.ndarray) -> int:

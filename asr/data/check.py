@@ -33,6 +33,7 @@ from asr.data.audio import (
     duration_differs,
     load_audio,
     non_finite,
+    unfinished_wav_bytes,
     unreadable,
     wav_header_frames,
 )
@@ -178,7 +179,10 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
     except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as err:
         raise Unusable("unreadable audio", unreadable(path, err)) from None
     if duration <= 0:
-        raise Unusable("empty audio")
+        unfinished = unfinished_wav_bytes(path)
+        why = (f"its header says 0 samples, {unfinished} bytes follow it (a recording whose header was never "
+               "finished: rewrite it, e.g. sox --ignore-length IN OUT)")  # fmt: skip
+        raise Unusable("empty audio", why if unfinished else "")
     if (cut := _truncation(path, info, segment, duration)) is not None:
         raise Unusable("truncated audio", f"the header promises {cut[0]:.2f} s, the file holds {cut[1]:.2f} s")
     if bad := non_finite(samples):
