@@ -6,6 +6,7 @@ Writes an LM folder (`lm.folder.LMFolder` reads it): ``lm.arpa``, ``lm.bin`` (tr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -41,14 +42,18 @@ class BuildOptions:
 
 
 def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
-    """Writes the normalised sentences to `out`; returns counts; `InputError` for a file that gives nothing."""
+    """Writes the normalised sentences to `out`; returns counts and the text's digest (which a decode records
+    of its LM: two LMs from other texts under the same file names and counts were told apart by nothing);
+    `InputError` for a file that gives nothing."""
     per_file: Counter = Counter()
     dropped: Counter = Counter()
     words = longest = 0
+    digest = hashlib.sha256()
     sentences = normalized_sentences(paths, normalize, dropped)
     with open(out, "w", encoding="utf-8") as f:
         for path, sentence in progress_bar(sentences, desc="normalise", unit=" sentences", delay=2):
             f.write(sentence + "\n")
+            digest.update(sentence.encode("utf-8") + b"\n")
             per_file[path] += 1
             n = sentence.count(" ") + 1
             words += n
@@ -64,6 +69,7 @@ def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
         "dropped_lines": dropped_lines(paths, dropped),
         "words": words,
         "longest_sentence": longest,
+        "sha256": digest.hexdigest()[:16],
     }
 
 

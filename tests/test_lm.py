@@ -37,11 +37,16 @@ def english(tmp_path_factory) -> dict:
 
 
 def test_build_writes_a_loadable_kenlm_model(english):
+    import hashlib
+
     import kenlm
 
     lm = english["lm"]
     info = json.loads((lm / "lm.json").read_text(encoding="utf-8"))
     assert info["order"] == 3 and info["normalizer"] == "en@3" and info["text"]["sentences"] == 3000
+    # the normalised text's digest: what a decode's record of its LM tells two LMs' texts apart by
+    text = (lm / "text.txt").read_bytes()
+    assert info["text"]["sha256"] == hashlib.sha256(text).hexdigest()[:16]
     assert set(info["ngrams"]) == {"1", "2", "3"} and all(n > 0 for n in info["ngrams"].values())
     words = (lm / "unigrams.txt").read_text(encoding="utf-8").split()
     assert len(words) == info["vocabulary"] > 1000 and not {"<s>", "</s>", "<unk>"} & set(words)
