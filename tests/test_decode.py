@@ -1113,3 +1113,26 @@ def test_a_cache_entry_being_written_by_another_decode_is_left_to_it(tmp_path):
     save_cache(path, post, {"network": {"seconds": 1}})
     cached, network = load_cache(path)
     assert network == {"seconds": 1} and cached.logprobs["u1"].shape == (3, 4) and not partial.exists()
+
+
+def test_results_describe_the_model_as_it_was_loaded(es, tmp_path, monkeypatch):
+    """A review: results.json's training record was read after the decode, so a model folder rewritten
+    meanwhile (a training run writing its model/) gave the loaded weights another run's record."""
+    import shutil
+
+    import asr.decode.run
+
+    model = tmp_path / "model"
+    shutil.copytree(MODEL, model)
+    steps = json.loads((model / "run_info.json").read_text())["steps"]
+    decode_split = asr.decode.run.decode_split
+
+    def rewritten_meanwhile(*args, **kwargs):
+        info = json.loads((model / "run_info.json").read_text())
+        (model / "run_info.json").write_text(json.dumps(info | {"steps": steps + 1}))
+        return decode_split(*args, **kwargs)
+
+    monkeypatch.setattr(asr.decode.run, "decode_split", rewritten_meanwhile)
+    out = tmp_path / "dec"
+    assert decode_main(["--model", str(model), "--manifest", str(es["test"]), "--out", str(out), "--no-cache"]) == 0
+    assert json.loads((out / "results.json").read_text())["model"]["train_info"]["steps"] == steps

@@ -284,6 +284,8 @@ def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | N
     state = _state()
     rescorer = Rescorer(opts.rescore, str(state.device)) if opts.rescore else None
     model = CTCInference.load(opts.model, str(state.device), opts.dtype, opts.adapter, opts.chunk_seconds)
+    described = model_record(opts, model)  # now: a model folder rewritten during the decode (a training's
+    # model/) gave results.json the new run's training record beside the loaded weights' hash
     own = ModelFolder.of(opts.model).normalizer()
     normalize = get_normalizer(opts.normalize) if opts.normalize else own
     labels = Labels.from_tokenizer(model.processor.tokenizer)
@@ -296,7 +298,7 @@ def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | N
         rescorer.check_against(own.id)
     reused = None  # checked before the forward passes
     if opts.tuned_from:
-        reused = tuning_to_reuse(opts, model_record(opts, model), lm and lm.summary(), rescorer and rescorer.summary())
+        reused = tuning_to_reuse(opts, described, lm and lm.summary(), rescorer and rescorer.summary())
     tune_manifest = opts.tune_manifest() if opts.tune else None
     dev = load_posteriors(model, tune_manifest, opts) if tune_manifest else None
     splits = [dev if m == tune_manifest else load_posteriors(model, m, opts) for m in opts.manifests]
@@ -331,7 +333,7 @@ def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | N
                 decoded = dev.manifest in opts.manifests  # --dev is not decoded, so it has none
                 record = {**tuning, **({"reused_from": str(opts.out_dir(dev.manifest) / "results.json")} if decoded
                                        else {"tuned_on": str(dev.manifest)})}  # fmt: skip
-            results = decode_result(opts, split, model, (lm, rescoring), decoding, record, provenance)
+            results = decode_result(opts, split, described, (lm, rescoring), decoding, record, provenance)
             write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.depth > 1)
             outputs.append(results)
         return outputs
@@ -536,14 +538,14 @@ def tune_on_dev(
 def decode_result(
     opts: DecodeOptions,
     test: Split,
-    model: CTCInference,
+    model: dict,
     lms: tuple[LMFolder | None, dict | None],
     decoding: Decoding,
     tuning: dict | None,
     provenance: dict,
 ) -> DecodeResult:
-    """A split's results.json: its scores, timing, and what made them (model, decoder, LMs and the rescoring
-    `lms` holds, the tuning, provenance)."""
+    """A split's results.json: its scores, timing, and what made them (the `model_record`, decoder, LMs and the
+    rescoring `lms` holds, the tuning, provenance)."""
     (lm, rescoring), rows, score = lms, decoding.rows, decoding.score
     wer, cer = _rates(score)
     decoder = {"name": opts.decoder}
@@ -559,7 +561,7 @@ def decode_result(
         wer=wer,
         cer=cer,
         test_set=test_set | {"hours": round(test.audio_seconds / 3600, 4)},
-        model=model_record(opts, model),
+        model=model,
         decoder=decoder,
         lm=None if lm is None else lm.summary(),
         rescoring=rescoring,
