@@ -655,7 +655,8 @@ def test_the_feature_cache_runs_the_encoder_once_per_dev_batch(setup):
 
 def test_a_finished_run_and_a_model_inside_output_dir_are_never_trained_over(setup, tmp_path):
     """With its checkpoints removed, a finished run was trained over afresh by a run of another config; a
-    --model in output_dir/model was replaced by the run that read it."""
+    --model in output_dir/model was replaced by the run that read it. A path spelled otherwise that names the
+    same file is the same config."""
     run = tmp_path / "run"
     assert train_main(_args(setup, run, max_steps=2, dev_manifest="")) == 0
     for checkpoint in run.glob("checkpoint-*"):
@@ -668,7 +669,10 @@ def test_a_finished_run_and_a_model_inside_output_dir_are_never_trained_over(set
     proc = _run(_args(setup, run, model=run / "model", max_steps=2, dev_manifest=""))
     assert proc.returncode == 2 and "lies in output_dir" in proc.stderr
     assert (run / "model" / "model.safetensors").read_bytes() == weights
-    assert train_main(_args(setup, run, max_steps=2, dev_manifest="")) == 0  # the same config: trained again
+    # the same config, its manifest named through a link (a review: refused as "another config"): trained again
+    (tmp_path / "data_link").symlink_to(setup["data"])
+    linked = tmp_path / "data_link" / "train.jsonl"
+    assert train_main(_args(setup, run, max_steps=2, dev_manifest="", train_manifest=linked)) == 0
 
 
 def test_a_later_epoch_of_fewer_batches_than_accumulated_is_one_step_of_them(setup, tmp_path):

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -228,7 +229,9 @@ class Trainer:
         """Refuses to train afresh over the finished run of `path` (run_info.json) unless it had this config."""
         try:
             config = json.loads(path.read_text(encoding="utf-8"))["config"]
-            changes = self.cfg.changes_from(config)
+            # a path spelled otherwise (relative, through a link) that names the same file is the same input
+            same = {k for k in MOVABLE if _same_file(config.get(k), getattr(self.cfg, k, ""))}
+            changes = self.cfg.changes_from(config, free=same)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             changes = {"run_info.json": ["not readable", "this run"]}
         if changes:
@@ -875,6 +878,14 @@ def _digest(files: list[Path]) -> str:
     for path in files:
         sha.update(path.read_bytes())
     return sha.hexdigest()[:12]
+
+
+def _same_file(a: object, b: object) -> bool:
+    """Whether the paths `a` and `b` both name one existing file or folder."""
+    try:
+        return bool(a) and bool(b) and os.path.samefile(str(a), str(b))
+    except OSError:
+        return False
 
 
 def _written_by_runs(inside: Path) -> bool:
