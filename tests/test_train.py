@@ -487,8 +487,9 @@ def test_a_diverged_run_stops_at_its_first_non_finite_gradient_and_saves_no_nan_
     turned every weight NaN, and with ctc_zero_infinity every later (NaN) step was skipped: the run saved an
     all-NaN model/ and exited 0."""
     out = tmp_path / "diverged"
+    # float32 on every machine: a CPU with bf16 instructions trains in bf16 by default, and diverged otherwise
     proc = _run(_args(setup, out, dev_manifest="", max_steps=10, learning_rate=10, warmup_steps=0,
-                      ctc_zero_infinity="true", save_steps=1))  # fmt: skip
+                      ctc_zero_infinity="true", save_steps=1, mixed_precision="no"))  # fmt: skip
     assert proc.returncode == 2 and "non-finite gradient norm at step" in proc.stderr, proc.stderr
     assert not (out / "model").exists()
     for weights in out.glob("checkpoint-*/model.safetensors"):
