@@ -25,8 +25,10 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
     check_not_current(out, option)
     out = out.resolve() if out.is_symlink() else out.absolute()  # the partial folder beside the target
     partial = out.with_name(out.name + ".partial")
-    # held while written: two commands writing one `out` emptied each other's partial folder (both failed)
-    with writing_alone(partial, option, shown=out):
+    # held while written: two commands writing one `out` emptied each other's partial folder (both failed); and
+    # `out` itself, where it is: a decode writing its results there lost its hold when it was moved away
+    held = writing_alone(out, option) if out.is_dir() else contextlib.nullcontext()
+    with writing_alone(partial, option, shown=out), held:
         for leftover in partial.iterdir():  # of a write that was killed
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover)
@@ -152,7 +154,9 @@ def run_folder(out: Path, option: str = "output_dir") -> contextlib.AbstractCont
     """A training run's output_dir (a decode's --out) while it writes there: the main process's
     `output_folder` (under accelerate launch the other processes are its own; they only remove it if it is left
     empty)."""
-    return output_folder(out, option) if os.environ.get("RANK", "0") == "0" else removed_if_left_empty(out)
+    # RANK alone (a SLURM or Kubernetes job's) is not a process group: a lone process holds its folder
+    main = os.environ.get("RANK", "0") == "0" or os.environ.get("WORLD_SIZE", "1") == "1"
+    return output_folder(out, option) if main else removed_if_left_empty(out)
 
 
 def files_under(root: Path) -> list[Path]:

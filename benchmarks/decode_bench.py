@@ -27,26 +27,22 @@ MODEL = Path(__file__).resolve().parent.parent / "models" / "synth-ctc-tiny"
 def prepare(root: Path, hours: float) -> tuple[list, list[float], Path]:
     """(log-probabilities, durations) of the dev + test utterances, and the LM folder."""
     from asr.data.manifest import read_manifest
-    from asr.decode import logits as cache
-    from asr.inference import CHUNK_SECONDS, CTCInference
+    from asr.inference import CTCInference, manifest_audio
 
     data = clean_spanish(root, hours)
     if not (root / "lm" / "lm.json").exists():
         run_asr("lm", "build", "--text", str(data / "lm_text.txt"), "--order", "4", "--processor", str(MODEL),
                 "--out", str(root / "lm"), quiet=False)  # fmt: skip
-    key = cache.model_fingerprint(CTCInference.load(str(MODEL)), "float32", None, CHUNK_SECONDS)  # asr decode's
+    # asr decode's network pass, on the CPU on any machine (its logits cache was read here under a key worked out
+    # again, which on a GPU holds the batching too: the file was not found)
+    model = CTCInference.load(str(MODEL))
     logprobs, durations = [], []
     for split in ("dev", "test"):
         manifest = data / f"{split}.jsonl"
-        path = cache.cache_path(root / "cache", key, manifest, read_manifest(manifest))
-        if not path.exists():
-            out = root / f"greedy_{split}"
-            run_asr("decode", "--model", str(MODEL), "--manifest", str(manifest), "--out", str(out),
-                    "--logits-cache", str(root / "cache"), quiet=False)  # fmt: skip
-        post, _ = cache.load_cache(path)
-        for utt in read_manifest(manifest):
-            logprobs.append(post.logprobs[utt.id])
-            durations.append(utt.duration)
+        utts = read_manifest(manifest)
+        post = model.log_probs(utts, manifest_audio(manifest.parent, model.rate), 0, f"network {split}")
+        logprobs += [post.logprobs[utt.id] for utt in utts]
+        durations += [utt.duration for utt in utts]
     return logprobs, durations, root / "lm"
 
 

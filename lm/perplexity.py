@@ -9,17 +9,24 @@ from pathlib import Path
 from asr.errors import InputError
 
 
-def load(path: Path):
-    """A `kenlm.Model` (ARPA or binary); `InputError` for a file KenLM cannot read (truncated, damaged)."""
+def load(path: Path | str, shown: Path | None = None):
+    """A `kenlm.Model` (ARPA or binary); `InputError` for a file KenLM cannot read (truncated, damaged), naming
+    it `shown` where given (`path` another way to it: an LM folder's held binary, /dev/fd/N)."""
     import kenlm
 
     try:
         return kenlm.Model(str(path))
     except (OSError, RuntimeError, ValueError) as err:
-        words = " ".join(str(err).split())  # KenLM's reason comes last, after where in its code it was thrown
-        raise InputError(
-            f"{path}: KenLM cannot load it ({words if len(words) <= 200 else words[:80] + ' ... ' + words[-110:]})"
-        ) from None
+        raise InputError(f"{shown or path}: KenLM cannot load it ({kenlm_reason(err, str(path), shown)})") from None
+
+
+def kenlm_reason(err: Exception, opened: str, shown: Path | None = None) -> str:
+    """KenLM's error in one line of about 200 characters at most, its reason kept (it comes last, after where in
+    KenLM's code it was thrown), the file it `opened` named `shown` where given."""
+    words = " ".join(str(err).split())
+    if shown is not None:
+        words = words.replace(opened, str(shown))
+    return words if len(words) <= 200 else words[:80] + " ... " + words[-110:]
 
 
 def perplexity(model, sentences: Iterable[str]) -> dict:

@@ -1074,7 +1074,7 @@ def test_a_decode_leaves_its_callers_options_as_given_and_releases_its_lm(es, tm
     assert again[0].tuning == first.tuning and again[0].wer == first.wer
 
 
-def test_a_second_decode_into_an_out_being_written_is_refused(es, tmp_path, capsys):
+def test_a_second_decode_into_an_out_being_written_is_refused(es, tmp_path, capsys, monkeypatch):
     """A review: two decodes into one --out wrote their parts under one name; one failed, and the
     results.json of the other went out beside hypotheses mixed from both. The folder is held while a decode
     runs (here by the test, as a running decode holds it); a second is refused before anything is written."""
@@ -1087,6 +1087,18 @@ def test_a_second_decode_into_an_out_being_written_is_refused(es, tmp_path, caps
         assert list(out.iterdir()) == []
     assert f"--out {out}: another command is writing there now" in capsys.readouterr().err
     assert decode_main(args) == 0 and (out / "results.json").is_file()
+    # a RANK without a process group (a SLURM or Kubernetes job's) is a lone process: it holds the folder too
+    monkeypatch.setenv("RANK", "1")
+    with writing_alone(out, "--out"):
+        assert decode_main(args) == 2
+    monkeypatch.delenv("RANK")
+    # two manifests of one name, which would share a folder: said so, not "another command is writing"
+    twin = tmp_path / "twin" / es["test"].name
+    twin.parent.mkdir()
+    twin.write_text(es["test"].read_text().replace('"audio": "', f'"audio": "{es["test"].parent}/'))
+    several = ["--model", str(MODEL), "--manifest", str(es["test"]), str(twin), "--out", str(tmp_path / "two")]
+    assert decode_main(several) == 2
+    assert "several manifests share a name" in capsys.readouterr().err and not (tmp_path / "two").exists()
 
 
 def test_a_cache_entry_being_written_by_another_decode_is_left_to_it(tmp_path):
@@ -1136,3 +1148,62 @@ def test_results_describe_the_model_as_it_was_loaded(es, tmp_path, monkeypatch):
     out = tmp_path / "dec"
     assert decode_main(["--model", str(model), "--manifest", str(es["test"]), "--out", str(out), "--no-cache"]) == 0
     assert json.loads((out / "results.json").read_text())["model"]["train_info"]["steps"] == steps
+
+
+def test_a_damaged_lm_binary_is_named_by_its_path(es, tmp_path, capsys):
+    """A review: with the binary held open (read through /dev/fd/N), KenLM's error named /dev/fd/N."""
+    import shutil
+
+    lm = tmp_path / "lm"
+    shutil.copytree(es["lm"], lm)
+    (lm / "lm.bin").write_bytes((lm / "lm.bin").read_bytes()[:2000])
+    args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(tmp_path / "d"), "--no-cache"]
+    assert decode_main([*args, "--decoder", "beam_lm", "--lm", str(lm)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith(f"asr decode: error: {lm / 'lm.bin'}: cannot load it (")
+    assert "/dev/fd" not in err
+
+
+def test_lm_attach_exports_the_lm_it_read_when_it_is_rebuilt_meanwhile(es, tmp_path, monkeypatch):
+    """A review: an LM rebuilt while `asr lm attach` copied the model went out as the new n-gram under the old
+    words (pyctcdecode copied the binary from its path when saving the processor)."""
+    import shutil
+
+    import asr.decode.export
+    from asr.cli import main as asr_main
+    from asr.folders import replace_folder
+
+    lm = tmp_path / "lm"
+    shutil.copytree(es["lm"], lm)
+    binary = (lm / "lm.bin").read_bytes()
+    copytree = shutil.copytree
+
+    def rebuilt_meanwhile(*args, **kwargs):
+        other = tmp_path / "other"
+        copytree(es["lm"], other)
+        (other / "lm.bin").write_bytes(b"another n-gram")
+        replace_folder(other, lm)
+        return copytree(*args, **kwargs)
+
+    monkeypatch.setattr(asr.decode.export.shutil, "copytree", rebuilt_meanwhile)
+    out = tmp_path / "attached"
+    assert asr_main(["lm", "attach", "--model", str(MODEL), "--lm", str(lm), "--out", str(out)]) == 0
+    assert (lm / "lm.bin").read_bytes() == b"another n-gram"
+    assert sorted(p.name for p in (out / "language_model").iterdir()) == ["attrs.json", "lm.bin", "unigrams.txt"]
+    assert (out / "language_model" / "lm.bin").read_bytes() == binary
+
+
+def test_a_folder_a_decode_writes_in_is_not_replaced_under_it(es, tmp_path, capsys):
+    """A review: `asr lm attach` in place replaced a model folder that a decode was writing its results in (the
+    decode's hold went with the folder moved away, and a second decode into it was let in)."""
+    import shutil
+
+    from asr.cli import main as asr_main
+    from asr.folders import writing_alone
+
+    model = tmp_path / "model"
+    shutil.copytree(MODEL, model)
+    with writing_alone(model, "--out"):  # as a decode with --out the model folder holds it
+        assert asr_main(["lm", "attach", "--model", str(model), "--lm", str(es["lm"])]) == 2
+    assert f"--model {model}: another command is writing there now" in capsys.readouterr().err
+    assert not (model / "language_model").exists()

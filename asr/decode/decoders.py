@@ -22,6 +22,7 @@ from asr.errors import InputError, worker_pool
 from asr.progress import progress_bar
 from asr.text import UNK_SYMBOL  # what pyctcdecode writes for the unknown token
 from lm.folder import LMFolder
+from lm.perplexity import kenlm_reason
 
 BACKENDS = ("ctcbeam", "pyctcdecode")
 DECODERS = ("greedy", "beam", "beam_lm")
@@ -186,7 +187,10 @@ class BeamSearch:
             return build_ctcdecoder(list(self.labels.tokens), alpha=self.settings.alpha, beta=self.settings.beta,
                                     **lm_args)  # fmt: skip
         except (OSError, RuntimeError, ValueError) as err:  # a truncated or damaged lm.bin
-            raise InputError(f"{self.lm.binary if self.lm else 'decoder'}: cannot load it ({str(err)[:200]})") from None
+            if self.lm is None:
+                raise InputError(f"decoder: cannot be built ({str(err)[:200]})") from None
+            reason = kenlm_reason(err, self.lm.model_path, self.lm.binary)
+            raise InputError(f"{self.lm.binary}: cannot load it ({reason})") from None
 
     def set_weights(self, alpha: float, beta: float) -> None:
         """New LM weight and insertion bonus. pyctcdecode's decoder takes them in place (rebuilt, it loaded its LM

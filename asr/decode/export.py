@@ -47,7 +47,8 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
     labels = Labels.from_tokenizer(processor.tokenizer)
     lm = LMFolder.load(lm_dir)
     lm.check_against(labels.alphabet(), folder_normalizer(model_dir).id)
-    decoder = build_ctcdecoder(list(labels.tokens), str(lm.binary), lm.unigrams, alpha=alpha, beta=beta)
+    # the binary as LMFolder.load holds it (an LM rebuilt meanwhile went out under the words read before)
+    decoder = build_ctcdecoder(list(labels.tokens), lm.model_path, lm.unigrams, alpha=alpha, beta=beta)
     features = processor.feature_extractor  # what the model takes, from its config (not the processor file)
     features.return_attention_mask = uses_attention_mask(network.config)
     with_lm = Wav2Vec2ProcessorWithLM(feature_extractor=features, tokenizer=processor.tokenizer, decoder=decoder)
@@ -55,6 +56,8 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
     def write(folder: Path) -> None:  # the model without an LM attached before, then the processor with this one
         shutil.copytree(model_dir, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*ATTACHED))
         with_lm.save_pretrained(str(folder))
+        saved = folder / "language_model" / Path(lm.model_path).name  # pyctcdecode keeps the name it read (4)
+        saved.replace(saved.with_name(lm.binary.name))
         _mark_feature_extractor(folder / "processor_config.json")
 
     # whole or not at all: pyctcdecode refuses to write over a language_model/, after the processor files

@@ -25,7 +25,7 @@ class NgramPart:
 
         from lm.perplexity import load
 
-        self.model = load(lm.model_path)  # a second handle on the binary (KenLM maps it read-only)
+        self.model = load(lm.model_path, lm.binary)  # a second handle on the binary (KenLM maps it read-only)
         self.unigrams = set(lm.unigrams)
         self.hotwords = HotwordScorer.build_scorer(hotwords, hotword_weight)
 

@@ -274,13 +274,15 @@ def run(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
     went with the other's hypotheses)."""
     with contextlib.ExitStack() as stack:
         for manifest in opts.manifests:
+            stack.enter_context(removed_if_left_empty(opts.out_dir(manifest)))
+        check_options(opts)  # before the folders are held: two manifests of one name share one (said so)
+        for manifest in opts.manifests:
             stack.enter_context(run_folder(opts.out_dir(manifest), "--out"))
         # the beam settings are the decoder's to change (spellable hotwords, tuned weights): the caller's stay as given
         return _decode_all(replace(opts, beam=replace(opts.beam)), provenance)
 
 
 def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | None:
-    check_options(opts)
     state = _state()
     rescorer = Rescorer(opts.rescore, str(state.device)) if opts.rescore else None
     model = CTCInference.load(opts.model, str(state.device), opts.dtype, opts.adapter, opts.chunk_seconds)
