@@ -359,7 +359,10 @@ class CTCInference:
         ) as bar:
             for batch in self.batches(utts, batch_seconds):
                 start = time.perf_counter()
-                outputs = self._batch_log_probs([self.checked(u, audio(u)) for u in batch], batch_seconds)
+                arrays = [self.checked(u, audio(u)) for u in batch]
+                # a long recording's chunks move the bar as they go (it sat at 0 for the whole recording)
+                moved = functools.partial(_moved_to, bar, done)
+                outputs = self._batch_log_probs(arrays, batch_seconds, moved)
                 seconds = time.perf_counter() - start
                 batch_audio = sum(u.duration for u in batch)
                 for utt, logprobs in zip(batch, outputs, strict=True):
@@ -370,23 +373,29 @@ class CTCInference:
         self.model.train(was_training)
         return post
 
-    def _batch_log_probs(self, arrays: list[np.ndarray], batch_seconds: float) -> list[np.ndarray]:
-        """`forward` for a batch; a recording longer than `chunk_seconds` runs on its own, in chunks."""
+    def _batch_log_probs(
+        self, arrays: list[np.ndarray], batch_seconds: float, advance: Callable[[float], object] | None = None
+    ) -> list[np.ndarray]:
+        """`forward` for a batch; a recording longer than `chunk_seconds` runs on its own, in chunks (`advance`
+        told the seconds of it done after each group of them)."""
         long = [bool(self.chunk_seconds) and len(a) > self.chunk_seconds * self.rate for a in arrays]
         if not any(long):
             return self.forward(arrays)
         short = iter(self.forward([a for a, is_long in zip(arrays, long, strict=True) if not is_long]))
         return [
-            self.long_log_probs(a, batch_seconds) if is_long else next(short)
+            self.long_log_probs(a, batch_seconds, advance) if is_long else next(short)
             for a, is_long in zip(arrays, long, strict=True)
         ]
 
-    def long_log_probs(self, samples: np.ndarray, batch_seconds: float) -> np.ndarray:
+    def long_log_probs(
+        self, samples: np.ndarray, batch_seconds: float, advance: Callable[[float], object] | None = None
+    ) -> np.ndarray:
         """Log-probabilities of a long recording in bounded memory: overlapping chunks of `chunk_seconds` with
         `chunk_seconds / 6` of context on each side (as transformers' ASR pipeline with chunk_length_s and its
         default stride), at most `batch_seconds` of chunks at a time; each chunk's context frames are dropped and
         the rest joined. Chunks start on the frame grid and each keeps the frames between its own boundaries, so
-        the joined frames are as many as an unchunked run's, and word times do not drift."""
+        the joined frames are as many as an unchunked run's, and word times do not drift. `advance`, where given,
+        is told the seconds done after each group of chunks."""
         hop = self.frame_samples
         # chunks, contexts and steps whole frames long (a chunk a multiple of 6 frames), so every chunk's frames
         # lie on the unchunked run's frame grid
@@ -400,11 +409,18 @@ class CTCInference:
             for (a, b, left, right), logprobs in zip(group, outputs, strict=True):
                 end = len(logprobs) if right == 0 else math.ceil((b - a - right) / hop)
                 kept.append(logprobs[math.ceil(left / hop) : end])
+            if advance is not None:
+                advance(group[-1][1] / self.rate)
         return np.concatenate(kept)
 
     def parameters(self) -> int:
         """The network's parameter count."""
         return sum(p.numel() for p in self.model.parameters())
+
+
+def _moved_to(bar, before: float, seconds: float) -> None:
+    """Moves a bar counting audio seconds to `before` + `seconds` (never back)."""
+    bar.update(max(0, round(before + seconds) - bar.n))
 
 
 def weights_digest(model) -> str:

@@ -1127,3 +1127,13 @@ def test_a_folder_reached_both_ways_is_found_under_its_own_name(tmp_path):
     for name in ("a", "b", "zz"):  # names before and after "data"
         (tmp_path / name).symlink_to(tmp_path / "data" / "train")
     assert files_under(tmp_path) == [tmp_path / "data" / "train" / "metadata.csv"]
+
+
+def test_a_long_recordings_stated_duration_may_be_off_by_a_second_at_most():
+    """A review: 1% of a 20-minute recording let its manifest state 1190 s for 1201 s of audio; the words of
+    the last 11 s were stamped as points at 1190 s in hyp.ctm."""
+    from asr.data.audio import duration_differs
+
+    assert not duration_differs(2.0, 2.04) and duration_differs(2.0, 2.06)  # 50 ms
+    assert not duration_differs(60.0, 60.5) and duration_differs(60.0, 60.7)  # 1%
+    assert duration_differs(1190.0, 1201.27) and not duration_differs(1190.0, 1190.9)  # at most 1 s

@@ -1003,7 +1003,9 @@ def test_chunked_frames_are_as_many_as_unchunked_ones_so_times_do_not_drift(chun
     model = CTCInference.load(str(MODEL), chunk_seconds=chunk_seconds)
     for length in (16000 * 35 + 123, 16000 * 95 + 7777):
         samples = (np.random.default_rng(length).standard_normal(length) * 0.1).astype(np.float32)
-        assert len(model.long_log_probs(samples, 30)) == len(model.forward([samples])[0])
+        done = []  # a review: a long recording's progress sat at 0 until its last chunk
+        assert len(model.long_log_probs(samples, 30, done.append)) == len(model.forward([samples])[0])
+        assert len(done) > 1 and done == sorted(done) and done[-1] == length / 16000
 
 
 def test_a_model_with_an_output_adapter_has_longer_frames_and_chunks_lose_none(tmp_path):
@@ -1207,3 +1209,30 @@ def test_a_folder_a_decode_writes_in_is_not_replaced_under_it(es, tmp_path, caps
         assert asr_main(["lm", "attach", "--model", str(model), "--lm", str(es["lm"])]) == 2
     assert f"--model {model}: another command is writing there now" in capsys.readouterr().err
     assert not (model / "language_model").exists()
+
+
+def test_a_text_listed_twice_in_an_nbest_list_keeps_its_first_place():
+    """A review: a text's later listing, with the better acoustic score, took the first one's place with its
+    lower total and other words: the list was out of order, and its first entry's words were not hyp.jsonl's."""
+    from asr.decode.decoders import _by_text
+
+    hyps = [{"text": "a b", "words": [("a", 0, 1), ("b", 2, 3)], "total": -12.0, "acoustic": -10.0},
+            {"text": "a c", "words": [("a", 0, 1), ("c", 2, 3)], "total": -13.0, "acoustic": -11.0},
+            {"text": "a b", "words": [("a", 0, 1), ("b", 4, 6)], "total": -29.0, "acoustic": -9.0}]  # fmt: skip
+    kept = _by_text(hyps, lambda text: -1.0)
+    assert [(h["text"], h["total"], h["acoustic"], h["words"]) for h in kept] == [
+        ("a b", -12.0, -9.0, [("a", 0, 1), ("b", 2, 3)]), ("a c", -13.0, -11.0, [("a", 0, 1), ("c", 2, 3)])
+    ]  # fmt: skip
+
+
+def test_a_beam_search_over_a_long_recording_is_noted(capsys):
+    """A review: the network runs long recordings in chunks, but the beam search took a 20-minute one whole
+    (5.8 GB, 111 s) while the README said only the audio, the output and the scoring grow with the length."""
+    from asr.data.manifest import Utterance
+    from asr.decode.run import Split, note_long_searches
+
+    utts = [Utterance(f"u{i}", f"u{i}.wav", seconds, "x", "", "es") for i, seconds in enumerate((30, 1200, 601))]
+    note_long_searches(Split(Path("long.jsonl"), utts[:1], None, False, {}))
+    assert capsys.readouterr().err == ""
+    note_long_searches(Split(Path("long.jsonl"), utts, None, False, {}))
+    assert "note: long.jsonl: 2 utterance(s) over 10 minutes, the longest u1 (20 min)" in capsys.readouterr().err

@@ -144,11 +144,14 @@ def _timed_decode(args: tuple[np.ndarray, BeamSettings, int]) -> Decoded:
 
 
 def _by_text(hyps: list[dict], ngram_part: Callable[[str], float]) -> list[dict]:
-    """The hypotheses with their texts' n-gram parts, each text once (the better acoustic score), in order."""
+    """The hypotheses with their texts' n-gram parts, each text once: at its first place, with its first words
+    and total (best first, as the beam search ranked them and the 1-best's hyp.jsonl has them) and the best of its
+    acoustic scores (a later place's took the first's place, its lower total out of order)."""
     kept: dict[str, dict] = {}
     for hyp in hyps:
-        if hyp["text"] not in kept or hyp["acoustic"] > kept[hyp["text"]]["acoustic"]:
-            kept[hyp["text"]] = hyp
+        first = kept.setdefault(hyp["text"], hyp)
+        if hyp["acoustic"] > first["acoustic"]:
+            kept[hyp["text"]] = {**first, "acoustic": hyp["acoustic"]}
     return [{**h, "ngram": ngram_part(h["text"])} for h in kept.values()]
 
 
@@ -215,7 +218,7 @@ class BeamSearch:
     def decode(self, logprobs: list[np.ndarray], nbest: int = 1, desc: str | None = None) -> list[Decoded]:
         """Each utterance's decoding (with up to `nbest` hypotheses), in input order; a progress bar named `desc`
         where one is given. With an LM and n-best lists, each hypothesis's n-gram part is its text's
-        (`NgramPart`), and a text listed twice is kept once, with its better acoustic score."""
+        (`NgramPart`), and a text listed twice is kept once, at its first place, with its better acoustic score."""
         self.prepare()
         jobs = [(x, self.settings, nbest) for x in logprobs]
         if self.workers <= 1:
