@@ -1225,14 +1225,34 @@ def test_a_text_listed_twice_in_an_nbest_list_keeps_its_first_place():
     ]  # fmt: skip
 
 
-def test_a_beam_search_over_a_long_recording_is_noted(capsys):
-    """A review: the network runs long recordings in chunks, but the beam search took a 20-minute one whole
-    (5.8 GB, 111 s) while the README said only the audio, the output and the scoring grow with the length."""
-    from asr.data.manifest import Utterance
-    from asr.decode.run import Split, note_long_searches
+def test_a_long_utterance_is_beam_searched_in_pieces_cut_at_pauses(es, monkeypatch):
+    """A review: both beam search backends took a long recording's frames whole, their memory and time growing
+    faster than its length (20 minutes: 5.8 GB, 111 s). Past `MAX_SEARCH_FRAMES` an utterance is searched in
+    pieces cut in pauses, and without an LM the joined text is the whole search's, its word frames within one."""
+    import asr.decode.decoders as decoders
+    from asr.data.manifest import read_manifest
+    from asr.decode.decoders import BeamSearch, BeamSettings, Labels
+    from asr.inference import CTCInference, manifest_audio
 
-    utts = [Utterance(f"u{i}", f"u{i}.wav", seconds, "x", "", "es") for i, seconds in enumerate((30, 1200, 601))]
-    note_long_searches(Split(Path("long.jsonl"), utts[:1], None, False, {}))
-    assert capsys.readouterr().err == ""
-    note_long_searches(Split(Path("long.jsonl"), utts, None, False, {}))
-    assert "note: long.jsonl: 2 utterance(s) over 10 minutes, the longest u1 (20 min)" in capsys.readouterr().err
+    model = CTCInference.load(str(MODEL))
+    labels = Labels.from_tokenizer(model.processor.tokenizer)
+    utts = read_manifest(es["test"])[:3]
+    post = model.log_probs(utts, manifest_audio(es["test"].parent, model.rate), 0)
+    pause = np.full((61, len(labels.tokens)), -30.0, dtype=np.float32)  # 0.6 s, a word delimiter in its middle
+    pause[:, labels.blank] = 0.0
+    pause[30, labels.blank], pause[30, labels.tokens.index(" ")] = -30.0, 0.0
+    parts = [post.logprobs[u.id] for u in utts]
+    recording = np.concatenate([parts[0], pause, parts[1], pause, parts[2]])
+    search = BeamSearch(labels, BeamSettings(beam_width=16), None)
+    (whole,) = search.decode([recording], nbest=3)
+    monkeypatch.setattr(decoders, "MAX_SEARCH_FRAMES", max(len(p) for p in parts) + 60)
+    assert len(decoders.search_pieces(recording, labels.blank)) >= 3
+    (pieces,) = search.decode([recording], nbest=3)
+    assert pieces.text == whole.text and whole.text.count(" ") > 10
+    # the frames the utterance's; a piece's first words' by pyctcdecode's own count, which gave them one frame
+    # less than in the whole search
+    assert [w for w, _, _ in pieces.words] == [w for w, _, _ in whole.words]
+    assert max(abs(a[k] - b[k]) for a, b in zip(pieces.words, whole.words, strict=True) for k in (1, 2)) <= 1
+    assert len(pieces.nbest) == 1 and pieces.nbest[0]["acoustic"] == pytest.approx(whole.nbest[0]["acoustic"], 0.01)
+    monkeypatch.setattr(decoders, "MAX_SEARCH_FRAMES", 30)  # no pause in reach: cut at the first one after
+    assert all(b - a > 15 for a, b in decoders.search_pieces(recording, labels.blank))

@@ -10,6 +10,7 @@ its top hypothesis can differ).
 from __future__ import annotations
 
 import functools
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -121,11 +122,24 @@ class BeamSettings:
 _WORKER_DECODER = None  # the decoder a forked pyctcdecode worker inherits
 
 
-def _timed_decode(args: tuple[np.ndarray, BeamSettings, int]) -> Decoded:
-    """`decode_beams` with the history pruning that `decode()` applies (so the best beam is `decode()`'s),
-    keeping the word frames and the first `nbest` beams with their scores."""
-    logprobs, s, nbest = args
+def _timed_decode(args: tuple[np.ndarray, BeamSettings, int, int]) -> Decoded:
+    """The beam search of one utterance (`_searched`); one longer than `MAX_SEARCH_FRAMES` is searched in pieces
+    cut at pauses (`search_pieces`) and joined, its n-best list the joined 1-best alone."""
+    logprobs, s, nbest, blank = args
     start = time.perf_counter()
+    pieces = search_pieces(logprobs, blank)
+    if len(pieces) == 1:
+        listed = _searched(logprobs, s, nbest)
+    else:
+        listed = _joined([(a, _searched(logprobs[a:b], s, 1)) for a, b in pieces])
+    if not listed:
+        return Decoded("", [], [], time.perf_counter() - start)
+    return Decoded(listed[0]["text"], listed[0]["words"], listed, time.perf_counter() - start)
+
+
+def _searched(logprobs: np.ndarray, s: BeamSettings, nbest: int) -> list[dict]:
+    """`decode_beams` with the history pruning that `decode()` applies (so the best beam is `decode()`'s): the
+    first `nbest` beams with their word frames and scores."""
     beams = _WORKER_DECODER.decode_beams(
         logprobs,
         beam_width=s.beam_width,
@@ -135,12 +149,49 @@ def _timed_decode(args: tuple[np.ndarray, BeamSettings, int]) -> Decoded:
         hotwords=s.hotwords or None,
         hotword_weight=s.hotword_weight,
     )
-    if not beams:
-        return Decoded("", [], [], time.perf_counter() - start)
-    listed = [{"text": " ".join(text.split()), "words": _word_frames(frames), "acoustic": float(acoustic),
-               "ngram": float(total - acoustic), "total": float(total)}
-              for text, _, frames, acoustic, total in beams[:nbest]]  # fmt: skip
-    return Decoded(listed[0]["text"], listed[0]["words"], listed, time.perf_counter() - start)
+    return [{"text": " ".join(text.split()), "words": _word_frames(frames), "acoustic": float(acoustic),
+             "ngram": float(total - acoustic), "total": float(total)}
+            for text, _, frames, acoustic, total in beams[:nbest]]  # fmt: skip
+
+
+# Both backends' memory and time grow faster than an utterance's frames (a review, tiny model, 3-gram: 10 minutes
+# 2 GB and 20 s of search, 20 minutes 5.8 GB and 111 s): a longer utterance is searched in pieces of about 5
+# minutes of 20 ms frames, cut only in the middle of a pause (half a second of frames whose blank is sure: never
+# inside a word, as a cut at the surest blank frame was), the last pause of a piece's second half, else the first
+# pause after it; an utterance without one is searched whole
+MAX_SEARCH_FRAMES = 15_000
+SILENCE_LOGP = math.log(0.999)
+SILENCE_FRAMES = 25
+
+
+def search_pieces(logprobs: np.ndarray, blank: int) -> list[tuple[int, int]]:
+    """[start, end) frame pieces covering an utterance, of about `MAX_SEARCH_FRAMES` each, cut at pauses."""
+    n, limit = len(logprobs), MAX_SEARCH_FRAMES
+    runs = np.flatnonzero(np.diff(np.concatenate([[0], (logprobs[:, blank] > SILENCE_LOGP).astype(np.int8), [0]])))
+    starts, ends = runs[::2], runs[1::2]
+    pauses = ((starts + ends) // 2)[ends - starts >= SILENCE_FRAMES]
+    pieces, start = [], 0
+    while n - start > limit:
+        later = pauses[pauses > start + limit // 2]
+        if not len(later):
+            break
+        inside = later[later <= start + limit]
+        cut = int(inside[-1] if len(inside) else later[0])
+        pieces.append((start, cut))
+        start = cut
+    return [*pieces, (start, n)]
+
+
+def _joined(parts: list[tuple[int, list[dict]]]) -> list[dict]:
+    """One hypothesis of the pieces' best ones (each with its first frame): texts and words in order, the words'
+    frames the utterance's, the scores summed (each piece scored as a sentence of its own); [] where none has one."""
+    best = [(start, hyps[0]) for start, hyps in parts if hyps]
+    if not best:
+        return []
+    acoustic, total = sum(h["acoustic"] for _, h in best), sum(h["total"] for _, h in best)
+    return [{"text": " ".join(h["text"] for _, h in best if h["text"]),
+             "words": [(w, first + start, end + start) for start, h in best for w, first, end in h["words"]],
+             "acoustic": acoustic, "ngram": total - acoustic, "total": total}]  # fmt: skip
 
 
 def _by_text(hyps: list[dict], ngram_part: Callable[[str], float]) -> list[dict]:
@@ -220,7 +271,7 @@ class BeamSearch:
         where one is given. With an LM and n-best lists, each hypothesis's n-gram part is its text's
         (`NgramPart`), and a text listed twice is kept once, at its first place, with its better acoustic score."""
         self.prepare()
-        jobs = [(x, self.settings, nbest) for x in logprobs]
+        jobs = [(x, self.settings, nbest, self.labels.blank) for x in logprobs]
         if self.workers <= 1:
             decoded = map(_timed_decode, jobs)
         else:

@@ -325,8 +325,6 @@ def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | N
             rescoring = {**rescorer.summary(), "nbest": opts.depth, "gamma": transcribe.gamma}
         for split in splits:  # an interrupt after the first set's outputs left an earlier decode's for the others
             (opts.out_dir(split.manifest) / RESULTS_FILE).unlink(missing_ok=True)
-            if opts.decoder != "greedy":
-                note_long_searches(split)
         outputs = []
         for split in splits:
             if rescorer is not None:
@@ -341,21 +339,6 @@ def _decode_all(opts: DecodeOptions, provenance: dict) -> list[DecodeResult] | N
             write_outputs(opts.out_dir(split.manifest), decoding, normalize, results, opts.depth > 1)
             outputs.append(results)
         return outputs
-
-
-LONG_SEARCH_SECONDS = 600  # an utterance the beam search takes whole: its memory and time grow faster than it
-
-
-def note_long_searches(split: Split) -> None:
-    """A note for a split's utterances over `LONG_SEARCH_SECONDS`: the network runs them in chunks, but both beam
-    search backends take all frames in one search (a review: 10 min 2-3.4 GB, 20 min 5.8 GB and 111 s)."""
-    long = [u for u in split.utts if u.duration > LONG_SEARCH_SECONDS]
-    if long:
-        longest = max(long, key=lambda u: u.duration)
-        print(f"note: {split.manifest}: {len(long)} utterance(s) over {LONG_SEARCH_SECONDS // 60} minutes, the "
-              f"longest {longest.id} ({longest.duration / 60:.0f} min): the beam search's memory and time grow "
-              "faster than an utterance's length (20 min: about 6 GB); decode long recordings as segments "
-              "(a manifest with offsets)", file=sys.stderr)  # fmt: skip
 
 
 def check_options(opts: DecodeOptions) -> None:
