@@ -834,6 +834,7 @@ STUB = """#!/usr/bin/env bash
 echo "asr $*"
 cmd="$1 ${2-}"
 [[ $cmd != "${STUB_FAILS:-none}"* ]] || { echo "asr $cmd: a failure" >&2; exit 3; }
+[[ $cmd != "${STUB_WAITS:-none}"* ]] || { touch waiting; sleep 60 >/dev/null 2>&1 & wait; exit 143; }
 while (($#)); do
     case $1 in --out) out=$2 ;; --langs) langs=$2 ;; esac
     shift
@@ -892,6 +893,24 @@ def test_a_failed_stage_is_named_with_its_log(tmp_path):
     line = f"stage 4 (train): failed (exit status 3); log: e/logs/{log.name}"
     assert failed.returncode == 3 and failed.stdout.rstrip().endswith(line) and line in log.read_text()
     assert "FAILED" not in run("--lang", "es", "--exp", "e", "--stop-stage", "2").stdout.upper()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_stage_stopped_by_a_signal_to_the_whole_job_is_named(tmp_path, stop):
+    """A SIGTERM to the recipe's process group (a scheduler ending the job, `timeout`) ended it with no line
+    naming the stage: the EXIT trap saw status 0 (and tee, stopped too, took the last lines with it)."""
+    stubbed(tmp_path, RUN)  # writes the stub
+    proc = subprocess.Popen(["bash", str(RUN), "--lang", "es", "--exp", "e"], stdout=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env={**os.environ, "ASR": str(tmp_path / "stub_asr"),
+                                               "STUB_WAITS": "train --model"}, start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "waiting").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, stop)
+    out, _ = proc.communicate(timeout=60)
+    line = f"stage 4 (train): interrupted ({stop.name}, exit status {128 + stop}); log: "
+    assert proc.returncode == 128 + stop and line in out, out[-500:]
+    assert line in next((tmp_path / "e" / "logs").glob("run.*.log")).read_text()
 
 
 def test_stages_before_the_first_selected_one_are_checked_and_mixed_results_are_never_published(tmp_path):

@@ -327,8 +327,16 @@ begin_recipe() {
         echo "$0: note: --exp $exp cannot be locked here (no locks on its file system?): a second run on it at" \
             "the same time would not be refused" >&2; }
     LOG_FILE="$exp/logs/run.$(date +%Y%m%d-%H%M%S).log"
-    exec > >(tee -i -a "$LOG_FILE") 2>&1  # -i: a Ctrl-C to the group leaves the log (and the last lines) to tee
+    # tee ignores what stops the group (Ctrl-C, a hangup, SIGTERM): the last lines, the stage's among them, reach
+    # the terminal and the log, and tee ends at the recipe's end of output
+    exec > >(trap '' INT HUP TERM; exec tee -a "$LOG_FILE") 2>&1
     trap '_stage_failed $?' EXIT
+    # a hangup, Ctrl-C or SIGTERM to the whole process group (a scheduler's job end, `timeout`) ended the shell
+    # with the EXIT trap seeing status 0: no line named the stage. Each ends it with its own status, once the
+    # stage's command (which takes the same signal) has stopped
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
     if ((num_processes > 1)); then
         TRAIN_CMD=("$ACCELERATE" launch --multi_gpu --num_processes "$num_processes" -m asr train)
     else
