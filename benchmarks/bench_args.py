@@ -56,10 +56,14 @@ def folders_in(root: Path) -> Callable[[str], list[str]]:
     return lambda text: among(*sorted(p.name for p in root.iterdir() if p.is_dir()))(text)
 
 
-def synth_folder(text: str) -> Path:
-    """A folder made by `asr data synth --langs en` (en/train.jsonl and en/test.jsonl in it)."""
-    folder = Path(text)
-    missing = [f"en/{s}.jsonl" for s in ("train", "test") if not (folder / "en" / f"{s}.jsonl").is_file()]
-    if missing:
-        raise argparse.ArgumentTypeError(f"{text}: no {' or '.join(missing)} (made by asr data synth --langs en)")
-    return folder
+def synth_folder(*splits: str) -> Callable[[str], Path]:
+    """A folder made by `asr data synth --langs en`, with en/<split>.jsonl of each of `splits` in it."""
+
+    def parse(text: str) -> Path:
+        folder = Path(text)
+        missing = [f"en/{s}.jsonl" for s in splits if not (folder / "en" / f"{s}.jsonl").is_file()]
+        if missing:
+            raise argparse.ArgumentTypeError(f"{text}: no {' or '.join(missing)} (made by asr data synth --langs en)")
+        return folder
+
+    return parse

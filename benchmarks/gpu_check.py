@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--steps", type=positive(int), default=100, help="training steps of each trainer")
     parser.add_argument("--hours", type=positive(), default=0.5, help="hours of synthetic English")
     parser.add_argument("--batch-seconds", type=positive(), default=200.0, help="audio seconds per batch")
-    parser.add_argument("--data", type=synth_folder, help=DATA_HELP)
+    parser.add_argument("--data", type=synth_folder("train", "test"), help=DATA_HELP)
     parser.add_argument("--smoke", action="store_true", help="tiny preset, few steps, on the CPU")
     parser.add_argument("--json", type=output_file, help="also write the rows here")
     args = parser.parse_args()

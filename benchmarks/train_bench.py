@@ -136,7 +136,7 @@ def main() -> None:
     parser.add_argument("--hours", type=positive(), default=0.1, help="hours of synthetic English to train on")
     parser.add_argument("--batch-seconds", type=positive(), default=60.0)
     parser.add_argument("--gpu", action="store_true", help="train on the GPU in bf16 (both)")
-    parser.add_argument("--data", type=synth_folder, help=DATA_HELP)
+    parser.add_argument("--data", type=synth_folder("train"), help=DATA_HELP)
     args = parser.parse_args()
     r = compare(args.preset, args.steps, args.hours, args.batch_seconds, args.gpu, args.data)
     print(f"{r['preset']} model, {r['steps']} optimizer steps, {r['train_hours']:.3f} h of train audio, "
