@@ -109,19 +109,27 @@ def writing_alone(folder: Path, option: str, shown: Path | None = None) -> Itera
     them). The lock (flock, on the folder itself: nothing is written) ends with the process, however it ends."""
     fd = os.open(writable_dir(folder, option), os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if os.fstat(fd).st_ino != os.stat(folder).st_ino:  # the holder moved it away (write_whole) and ended
-                raise BlockingIOError
-        except (BlockingIOError, FileNotFoundError):
+        if not locked_alone(fd, folder):
             raise InputError(f"{option} {shown or folder}: another command is writing there now; wait for it to "
-                             f"end, or give another {option}") from None  # fmt: skip
-        except OSError as err:  # a file system without locks (some FUSE mounts): written unheld, as before locks
-            if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-                raise
+                             f"end, or give another {option}")  # fmt: skip
         yield
     finally:
         os.close(fd)
+
+
+def locked_alone(fd: int, path: Path) -> bool:
+    """Takes an exclusive lock on `fd`, the open file or folder `path`, without waiting: False where another
+    process holds it, or where `path` now names another one (the holder moved it away and ended); True also on a
+    file system without locks (some FUSE mounts: written unheld, as before locks). Released with the fd."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except (BlockingIOError, FileNotFoundError):
+        return False
+    except OSError as err:
+        if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+        return True
 
 
 @contextlib.contextmanager

@@ -11,8 +11,6 @@ trusted.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -26,6 +24,7 @@ import numpy as np
 
 from asr.data.manifest import Utterance
 from asr.errors import InputError
+from asr.folders import locked_alone
 from asr.inference import CTCInference, Posteriors
 
 CACHE_VERSION = 8  # 4: the network pass (seconds, processes, device) in the metadata; 5: its batch seconds; 6:
@@ -107,15 +106,7 @@ def _held_alone(tmp: Path) -> Iterator[BinaryIO | None]:
     decodes sharing a cache wrote one partial file at once, and one moved in the other's half-written file."""
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o644)
     with os.fdopen(fd, "wb") as f:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            held = os.fstat(fd).st_ino == os.stat(tmp).st_ino  # not a file the holder has moved in and left
-        except (BlockingIOError, FileNotFoundError):
-            held = False
-        except OSError as err:  # a file system without locks: written unheld, as before
-            if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-                raise
-            held = True
+        held = locked_alone(fd, tmp)  # False also for a file the holder has moved in and left
         if held:
             f.truncate(0)
         yield f if held else None
