@@ -98,16 +98,14 @@ class LMFolder:
         replaced = InputError(f"{folder}: replaced while it was read (an 'asr lm build' into it?); run again")
         try:
             fd = os.open(binary, os.O_RDONLY)
+            try:
+                unigrams = words.read_text(encoding="utf-8").split()
+            except BaseException:
+                os.close(fd)
+                raise
         except FileNotFoundError:
             raise replaced from None
-        try:
-            lm = cls(folder, binary, words.read_text(encoding="utf-8").split(), info["normalizer"], info, fd)
-        except FileNotFoundError:
-            os.close(fd)
-            raise replaced from None
-        except BaseException:
-            os.close(fd)
-            raise
+        lm = cls(folder, binary, unigrams, info["normalizer"], info, fd)
         weakref.finalize(lm, os.close, fd)
         if _identity(folder) != identity or _identity(binary) != os.fstat(fd).st_ino:
             raise replaced
