@@ -41,17 +41,53 @@ def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
     )
     if own_stop:
         signal.signal(signal.SIGTERM, _terminate)
+    stdout = sys.stdout
+    if stdout is not None:  # None: a caller of the command's main() without one (the CLI refuses to start)
+        sys.stdout = _NamedStdout(stdout)
     try:
         return _reported(prog, fn)
     finally:
+        if isinstance(sys.stdout, _NamedStdout):  # not where stopped_reading set it aside
+            sys.stdout = stdout
         if own_stop:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+class _NamedStdout:
+    """Standard output whose write errors name it: a full disk under `> FILE`, or `> /dev/full`, gave
+    "error: No space left on device" naming nothing (the OSError of a write to a stream has no file name)."""
+
+    NAME = "standard output"
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+    def write(self, text: str) -> int:
+        return self._named(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._named(self._stream.flush)
+
+    @staticmethod
+    def _named(call: Callable, *args):
+        try:
+            return call(*args)
+        except OSError as err:
+            if err.filename is None and not isinstance(err, BrokenPipeError):
+                err.filename = _NamedStdout.NAME
+            raise
 
 
 def _reported(prog: str, fn: Callable[[], int]) -> int:
     """`fn()`, its errors and stops as `run_reporting_errors` says."""
     try:
-        return fn()
+        status = fn()
+        if sys.stdout is not None:
+            sys.stdout.flush()  # its last buffered text, whose write may fail too (while its errors are named)
+        return status
     except InputError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -68,6 +104,8 @@ def _reported(prog: str, fn: Callable[[], int]) -> int:
         names = " -> ".join(os.fsdecode(n) if isinstance(n, bytes) else str(n)
                             for n in (err.filename, err.filename2) if n is not None)  # fmt: skip
         print(f"{prog}: error: {names + ': ' if names else ''}{err.strerror or err}", file=sys.stderr)
+        if err.filename == _NamedStdout.NAME:  # its unwritten text set aside: the interpreter's last flush fails too
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 2
 
 

@@ -352,6 +352,21 @@ def test_a_closed_standard_output_is_refused(w):
     ), proc.stderr
 
 
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_full_standard_output_is_named(w, unbuffered):
+    """A review: `asr score ... > /dev/full` (a full disk under a redirection) said "error: No space left on
+    device", naming nothing; with Python's buffered standard output a small report failed only at the
+    interpreter's last flush: "Exception ignored", exit 120."""
+    hyp = w / "full.jsonl"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"} | {"PYTHONUNBUFFERED": unbuffered}
+    for lines in (1, 4000):
+        hyp.write_text("".join(f'{{"id": "u{i}", "ref": "a b", "hyp": "a"}}\n' for i in range(lines)), encoding="utf-8")
+        proc = subprocess.run(["bash", "-c", f'"{sys.executable}" -m asr score "{hyp}" > /dev/full'],
+                              capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+        assert proc.returncode == 2, (lines, proc.stderr)
+        assert proc.stderr == "asr score: error: standard output: No space left on device\n", (lines, proc.stderr)
+
+
 def test_output_piped_into_a_command_that_stops_reading_ends_quietly(w):
     """A review: `asr train --help | head -1` was a traceback (BrokenPipeError), and a score cut short exited 1,
     `asr data check`'s status; both end as a command SIGPIPE ended: 141, nothing on stderr."""
