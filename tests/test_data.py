@@ -855,6 +855,11 @@ def test_audiofolder_ids_come_from_the_path_under_the_split_and_collisions_are_r
     (root / "train" / "s1" / "metadata.csv").write_text("file_name,transcription\n1.wav,one\n1.flac,two\n")
     assert data_main([*args, "--out", str(tmp_path / "o2")]) == 2
     assert "both become 's1-1'" in capsys.readouterr().err
+    # R30: one file listed twice said "ids 'train/s1/1.wav' and 'train/s1/1.wav' both become 's1-1'"
+    (root / "train" / "s1" / "metadata.csv").write_text("file_name,transcription\n1.wav,one\n1.wav,one again\n")
+    assert data_main([*args, "--out", str(tmp_path / "o2")]) == 2
+    said = f"{root / 'train' / 's1' / 'metadata.csv'}:3: 1.wav is listed again (first at "
+    assert said in capsys.readouterr().err
     (root / "train" / "s1" / "metadata.jsonl").write_text('{"file_name": "1.wav", "transcription": "a"}\n["x"]\n')
     (root / "train" / "s1" / "metadata.csv").unlink()
     assert data_main([*args, "--out", str(tmp_path / "o3")]) == 2  # was an AttributeError traceback

@@ -72,7 +72,7 @@ def test_optimisation_steps_reduce_the_loss(setup, tmp_path):
     # with the feature cache and speed perturbation: the resumed run fills the cache in other batches than the
     # whole run did (its rows, computed inside padded batches, differed in their last bits: 49 tensors differed)
     [
-        (12, 4, {}),
+        (12, 4, {"logging_steps": 3, "eval_steps": 6}),  # a log interval that a checkpoint (4, 8) cuts
         (30, 12, {"freeze_feature_encoder": "true", "speed_perturb": "[0.9,1.0,1.1]", "max_batch_seconds": 8}),
     ],
     ids=["plain", "cached-speed-perturbed"],
@@ -100,6 +100,8 @@ def test_killed_run_resumes_to_the_same_weights(setup, tmp_path, steps, kill_at,
     assert dev == [
         {k: r.get(k) for k in ("step", "dev_wer", "dev_cer")} for r in whole_info["history"] if "dev_wer" in r
     ]
+    # the losses logged, means over the steps since the row before, also across the resume
+    assert [(r["step"], r["loss"]) for r in info["history"]] == [(r["step"], r["loss"]) for r in whole_info["history"]]
     # the steps logged after the last checkpoint by the killed run are not logged twice
     logged = [row.split(",")[0] for row in (killed / "train_log.csv").read_text().splitlines()[1:]]
     assert logged == [row.split(",")[0] for row in (whole / "train_log.csv").read_text().splitlines()[1:]]
@@ -830,6 +832,28 @@ def test_an_accumulated_step_logs_the_mean_of_its_batches_losses(setup, tmp_path
     assert train_main(args) == 0
     info = json.loads((run / "run_info.json").read_text())
     assert len(losses) == 2 and info["history"][0]["loss"] == pytest.approx(sum(losses) / 2, rel=1e-6)
+
+
+def test_a_log_row_holds_the_mean_loss_of_the_steps_since_the_row_before(setup, tmp_path, monkeypatch):
+    """R29: a row logged every `logging_steps` held its own step's loss alone, where transformers' Trainer logs
+    the mean over the interval (batches grouped by length: one step's loss samples one length bucket)."""
+    from transformers import Wav2Vec2ForCTC
+
+    forward, losses = Wav2Vec2ForCTC.forward, []
+
+    def recorded(self, *args, **kwargs):
+        out = forward(self, *args, **kwargs)
+        if self.training:
+            losses.append(float(out.loss.detach()))
+        return out
+
+    monkeypatch.setattr(Wav2Vec2ForCTC, "forward", recorded)
+    run = tmp_path / "run"
+    assert train_main(_args(setup, run, max_steps=7, logging_steps=3, dev_manifest="")) == 0
+    history = json.loads((run / "run_info.json").read_text())["history"]
+    assert [r["step"] for r in history] == [3, 6, 7] and len(losses) == 7
+    for row, steps in zip(history, (losses[:3], losses[3:6], losses[6:]), strict=True):
+        assert row["loss"] == pytest.approx(sum(steps) / len(steps), rel=1e-6), row
 
 
 def test_a_second_run_into_an_output_dir_being_trained_in_is_refused(setup, tmp_path, capsys):

@@ -320,6 +320,7 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
         raise InputError(f"{root}: no metadata.csv or metadata.jsonl")
     splits: dict[str, list[Utterance]] = {}
     raw: dict[str, list[str]] = {}  # per split, each utterance's file under the root (for check_unique_ids)
+    listed: dict[Path, str] = {}  # each audio file's row (FILE:LINE)
     for meta in metadata:
         located = _metadata_rows(meta)
         if bad := next((where for where, row in located if not isinstance(row, dict)), None):
@@ -342,6 +343,10 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
             top = Path(os.path.normpath(root.absolute()))
             if not audio.is_relative_to(top) or audio == top:
                 raise InputError(f"{where}: {row['file_name']} lies outside {root}")
+            if audio in listed:  # one recording twice (two ids, or one id said to be two files' collision)
+                raise InputError(f"{where}: {row['file_name']} is listed again (first at {listed[audio]}); one row "
+                                 "per audio file")  # fmt: skip
+            listed[audio] = where
             under = audio.relative_to(top).parts
             level, split = _folder_split(under[:-1]) or (0, split_name(options.split or "train"))
             speaker = str(row.get(spk_col) or "") if spk_col else ""

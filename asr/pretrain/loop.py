@@ -191,12 +191,15 @@ class Pretrainer(Trainer):
         cfg = self.cfg
         return max(cfg.max_gumbel_temperature * cfg.gumbel_temperature_decay**step, cfg.min_gumbel_temperature)
 
-    def _row(self, loss: float) -> dict:
-        """The log row, with the last step's contrastive loss, codebook perplexity and Gumbel temperature (in
-        run_info.json and TensorBoard; train_log.csv keeps the columns of earlier versions' runs)."""
-        last = self.state.last_steps[-1] if self.state.last_steps else {}
-        figures = {k: last[k] for k in ("contrastive", "codevector_perplexity") if k in last}
-        return super()._row(loss) | figures | {"gumbel_temperature": self._gumbel_temperature(self.state.step - 1)}
+    def _step_figures(self, loss: float) -> dict:
+        """The step's loss, contrastive loss and codebook perplexity (kept by `_optimizer_step`)."""
+        return self.state.last_steps[-1]
+
+    def _row(self) -> dict:
+        """The log row, with the contrastive loss and codebook perplexity (means since the last row, as the loss)
+        and the Gumbel temperature (in run_info.json and TensorBoard; train_log.csv keeps the columns of earlier
+        versions' runs)."""
+        return super()._row() | {"gumbel_temperature": self._gumbel_temperature(self.state.step - 1)}
 
     def evaluate(self, split: EvalSet, name: str = "dev") -> dict:
         """The loss per masked frame over the whole split, in batches of eval_batch_seconds dealt out to the

@@ -111,6 +111,8 @@ class LoopState:
     short_steps: int = 0  # steps of fewer than gradient_accumulation_steps batches (a later epoch's few batches)
     history: list[dict] = field(default_factory=list)
     changes: list[dict] = field(default_factory=list)  # every resume with changes: the step, what changed
+    #: each figure's sum and count of finite values over the steps since the last log row
+    unlogged: dict[str, list] = field(default_factory=dict)
 
     def state_dict(self) -> dict:
         return asdict(self)
@@ -722,26 +724,38 @@ class Trainer:
             if not progress.disable and (rate := progress.format_dict["rate"]):  # the steps the budget has room
                 progress.total = min(cfg.max_steps, step + round(60 * left * rate))  # for: the bar's ETA is its end
         progress.set_postfix(postfix, refresh=False)  # drawn with the step (a redraw each: a log's line grew)
+        for key, value in self._step_figures(loss).items():
+            total = self.state.unlogged.setdefault(key, [0.0, 0])
+            if value is not None and math.isfinite(value):  # not a skipped step's
+                total[0], total[1] = total[0] + value, total[1] + 1
         last = step >= cfg.max_steps or self._time_up()  # logged, and evaluated, whatever the intervals
         if self.dev is not None and (step % cfg.eval_steps == 0 or last):
-            self._evaluate_and_log(loss)
+            self._evaluate_and_log()
         elif step % cfg.logging_steps == 0 or last:
-            self._log(self._row(loss))
+            self._log(self._row())
         if step % cfg.save_steps == 0:
             self._save_checkpoint()
 
-    def _row(self, loss: float) -> dict:
-        """The log row of a step whose loss (the processes' mean) is `loss` (NaN: a skipped step, logged None)."""
+    def _step_figures(self, loss: float) -> dict:
+        """The figures of the step just taken whose loss (the processes' mean) is `loss` (NaN: skipped)."""
+        return {"loss": loss}
+
+    def _row(self) -> dict:
+        """The log row of the step just taken: its figures are the means over the steps since the last row, as
+        transformers' Trainer logs them (the last step's alone sampled one length bucket in `logging_steps`);
+        None where every one of them was skipped."""
+        means = {key: total / n if n else None for key, (total, n) in self.state.unlogged.items()}
+        self.state.unlogged = {}
         return {
             "step": self.state.step, "epoch": self.state.epoch, "minutes": round(self.state.elapsed / 60, 3),
-            "loss": None if math.isnan(loss) else loss, "lr": self.step_lr,
+            "loss": means.pop("loss", None), "lr": self.step_lr, **means,
         }  # fmt: skip
 
-    def _evaluate_and_log(self, loss: float) -> None:
+    def _evaluate_and_log(self) -> None:
         """Logs the step's row with its dev scores, and saves the model as best/ where they are the best yet. A
         non-finite score (a pretraining dev loss) is logged as null and chooses nothing: a NaN chose best/ and
         froze it there (no score is below NaN), and run_info.json held NaN, which is not JSON."""
-        row = self._row(loss) | finite_or_none(self.evaluate(self.dev))
+        row = self._row() | finite_or_none(self.evaluate(self.dev))
         if self._better(row):
             self.state.best_score, self.state.best_step = row[self.dev_metric], self.state.step
             scores = {k: row[k] for k in (self.dev_metric, _OTHER_SCORE.get(self.dev_metric)) if k in row}
