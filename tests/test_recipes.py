@@ -535,6 +535,18 @@ def test_the_board_keeps_what_it_did_not_write_and_checks_each_decode_against_it
     notes = [line for line in (tmp_path / "b8" / "RESULTS.md").read_text().splitlines() if "were chosen on" in line]
     assert len(notes) == 2 and "(beam 7)" not in notes[0] and "(beam 7)" in notes[1], notes
     assert notes[0].startswith("- es/dev: the LM weights of ") and notes[1].startswith("- es/test: the LM weights of ")
+    # R31: beside a row tuned on a set not in the table, the dev note named "the rows marked tuned", that one too;
+    # results.json and results.csv said nothing of which cells were tuned on their own set
+    other = {"tuning.dev_manifest": "/elsewhere/dev.jsonl", "tuning.dev_content": "0123abcd", "decoder.beam_width": 9}
+    elsewhere = _copy_decode(recipe, tmp_path / "elsewhere", **other)
+    assert leaderboard_main([str(decodes), str(elsewhere), "--out", str(tmp_path / "b9")]) == 0
+    notes = [line for line in (tmp_path / "b9" / "RESULTS.md").read_text().splitlines() if "were chosen on" in line]
+    assert len(notes) == 1 and "rows marked tuned" not in notes[0] and "(beam 9)" not in notes[0], notes
+    rows = json.loads((tmp_path / "b9" / "results.json").read_text(encoding="utf-8"))
+    tuned = [(r["decoder"], r["test_set"]) for r in rows if r["tuned_on_it"]]
+    assert len(tuned) == 1 and tuned[0][0].startswith("beam_lm") and tuned[0][1] == "es/dev", tuned
+    flagged = [line for line in (tmp_path / "b9" / "results.csv").read_text().splitlines() if "tuned on it" in line]
+    assert len(flagged) == 1 and flagged[0].endswith("es/dev: LM weights tuned on it"), flagged
     assert markdown_row(["a*b*", "<b>x</b>", "p < 0.001", "c\\"]) == "| a\\*b\\* | &lt;b>x&lt;/b> | p < 0.001 | c\\\\ |"
     tagged = _copy_decode(recipe, tmp_path / "tagged", "greedy", **{"test_set.name": "<img src=x>/test"})
     assert leaderboard_main([str(tagged), "--out", str(tmp_path / "b7")]) == 0

@@ -812,10 +812,9 @@ def test_durations_outside_the_limits_are_counted_and_the_test_set_is_scored_on_
     assert (info["test_wer"], info["test_cer"]) == real[1]
 
 
-def test_an_accumulated_step_logs_the_mean_of_its_batches_losses(setup, tmp_path, monkeypatch):
-    """Found by a mutation review: a loss not divided by the batches accumulated (twice the gradient, hidden by
-    AdamW, and twice the logged loss) passed every test. The forward passes' own losses, recorded: the step logs
-    their mean."""
+@pytest.fixture
+def train_losses(monkeypatch) -> list[float]:
+    """The loss of each training forward pass of the CTC model, in order (recorded as the runs go)."""
     from transformers import Wav2Vec2ForCTC
 
     forward, losses = Wav2Vec2ForCTC.forward, []
@@ -827,30 +826,27 @@ def test_an_accumulated_step_logs_the_mean_of_its_batches_losses(setup, tmp_path
         return out
 
     monkeypatch.setattr(Wav2Vec2ForCTC, "forward", recorded)
+    return losses
+
+
+def test_an_accumulated_step_logs_the_mean_of_its_batches_losses(setup, tmp_path, train_losses):
+    """Found by a mutation review: a loss not divided by the batches accumulated (twice the gradient, hidden by
+    AdamW, and twice the logged loss) passed every test. The forward passes' own losses, recorded: the step logs
+    their mean."""
     run = tmp_path / "run"
     args = _args(setup, run, max_steps=1, gradient_accumulation_steps=2, max_batch_seconds=6, dev_manifest="")
     assert train_main(args) == 0
     info = json.loads((run / "run_info.json").read_text())
+    losses = train_losses
     assert len(losses) == 2 and info["history"][0]["loss"] == pytest.approx(sum(losses) / 2, rel=1e-6)
 
 
-def test_a_log_row_holds_the_mean_loss_of_the_steps_since_the_row_before(setup, tmp_path, monkeypatch):
+def test_a_log_row_holds_the_mean_loss_of_the_steps_since_the_row_before(setup, tmp_path, train_losses):
     """R29: a row logged every `logging_steps` held its own step's loss alone, where transformers' Trainer logs
     the mean over the interval (batches grouped by length: one step's loss samples one length bucket)."""
-    from transformers import Wav2Vec2ForCTC
-
-    forward, losses = Wav2Vec2ForCTC.forward, []
-
-    def recorded(self, *args, **kwargs):
-        out = forward(self, *args, **kwargs)
-        if self.training:
-            losses.append(float(out.loss.detach()))
-        return out
-
-    monkeypatch.setattr(Wav2Vec2ForCTC, "forward", recorded)
     run = tmp_path / "run"
     assert train_main(_args(setup, run, max_steps=7, logging_steps=3, dev_manifest="")) == 0
-    history = json.loads((run / "run_info.json").read_text())["history"]
+    history, losses = json.loads((run / "run_info.json").read_text())["history"], train_losses
     assert [r["step"] for r in history] == [3, 6, 7] and len(losses) == 7
     for row, steps in zip(history, (losses[:3], losses[3:6], losses[6:]), strict=True):
         assert row["loss"] == pytest.approx(sum(steps) / len(steps), rel=1e-6), row

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from asr.errors import InputError
-from asr.leaderboard.collect import Run, set_name
+from asr.leaderboard.collect import Run
 from asr.leaderboard.significance import bootstrap_interval, p_value_text, paired_bootstrap
 from asr.text import written_without_spaces
 
@@ -74,21 +74,13 @@ class Table:
 
     def _tuned_notes(self) -> list[str]:
         """A note per test set of the table that LM weights were tuned on, naming the rows so tuned where not
-        every row marked tuned was (a row tuned on dev was blamed for another's tuning on test)."""
-        names = {r.result.test_set["manifest"]: r.test_set for r in self.runs}  # as each decode recorded it
-        contents = {r.content_id: r.test_set for r in self.runs}
+        every row marked tuned was (a row tuned on dev was blamed for another's tuning on test, or elsewhere)."""
         tuned_on: dict[str, set[tuple]] = {}  # test set -> the systems tuned on it
-        for run in (r for r in self.runs if r.result.tuning):
-            tuning = run.result.tuning
-            if "dev_content" in tuning:  # by its utterances (a decode of an earlier version: by its manifest)
-                name = contents.get(tuning["dev_content"])
-            else:
-                name = names.get(tuning["dev_manifest"]) or set_name(tuning["dev_manifest"])
-            if name:
-                tuned_on.setdefault(name, set()).add(run.system_key)
-        every = set().union(*tuned_on.values()) if tuned_on else set()
+        for run in (r for r in self.runs if r.tuned_on_itself):
+            tuned_on.setdefault(run.test_set, set()).add(run.system_key)
+        every = {r.system_key for r in self.runs if r.result.tuning}  # the rows marked tuned
         notes = []
-        for name in sorted(set(tuned_on) & set(self.test_sets)):
+        for name in sorted(tuned_on):
             systems = [self.system_of(key) for key in sorted(tuned_on[name])]
             rows = ("the rows marked tuned" if tuned_on[name] == every
                     else "; ".join(f"{system['model']} {system['decoder']}" for system in systems))  # fmt: skip
@@ -229,6 +221,7 @@ def csv_text(table: Table) -> str:
             ";".join(sorted({str(getattr(r.result, k)) for r in runs}))
             for k in ("normalizer", "scoring", "git_revision")
         ]
-        flags = "; ".join(v for (s, _), v in table.flags.items() if s == system)
-        writer.writerow([names[c] for c in SYSTEM_COLUMNS] + values + provenance + [flags])
+        flags = [v for (s, _), v in table.flags.items() if s == system]
+        flags += [f"{r.test_set}: LM weights tuned on it" for r in runs if r.tuned_on_itself]
+        writer.writerow([names[c] for c in SYSTEM_COLUMNS] + values + provenance + ["; ".join(flags)])
     return buf.getvalue()
