@@ -7,9 +7,9 @@ corpus (espeak-ng + Festival voices, clean), run one after the other:
   pretrain+ctc   `asr pretrain` for share x M minutes on the same audio, then `asr train` for the rest
 
 Both CTC stages schedule their learning rate by the clock (`schedule_by: budget`). Reported: the steps of each
-stage, the CTC training loss at the end (mean of the last five log rows, each the mean of its `logging_steps` steps: it separates runs that are both
-still in CTC's all-blank phase, where CER is 100%) and the greedy dev and test CER/WER of each final model
-(`asr decode`), as a table and JSON.
+stage, the CTC training loss at the end (mean of the last five log rows, each the mean of its `logging_steps`
+steps: it separates runs that are both still in CTC's all-blank phase, where CER is 100%) and the greedy dev
+and test CER/WER of each final model (`asr decode`), as a table and JSON.
 
 Run: .venv/bin/python benchmarks/pretrain_bench.py [--minutes 20] [--share 0.5] [--langs it,fi] [--hours 0.3]
 """
