@@ -1225,6 +1225,33 @@ def test_a_text_listed_twice_in_an_nbest_list_keeps_its_first_place():
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("backend", ["ctcbeam", "pyctcdecode"])
+def test_a_beam_words_end_is_its_last_characters_not_past_a_pause(backend):
+    """R33: pyctcdecode keeps the word frames of the first of two merged beams, and "cara" ran on across a
+    1.1 s pause to the next word's "a" (frame 58, where greedy decoding ends it at 17): 65 frames of a real
+    decode (tiny-wide, Spanish; its probabilities to two places, 7 of its tokens), blank where not listed."""
+    tokens = ("", " ", "a", "á", "c", "r", "h")
+    listed = {
+        1: {"": 0.99, " ": 0.01}, 2: {"": 0.1, " ": 0.9}, 3: {"": 0.13, " ": 0.87}, 4: {"c": 1.0},
+        9: {"a": 0.99, "á": 0.01}, 10: {"": 0.97, "a": 0.03}, 14: {"r": 1.0}, 15: {"": 0.97, "r": 0.03},
+        16: {"": 0.38, "a": 0.62}, 50: {"": 0.99, " ": 0.01}, 51: {"": 0.02, " ": 0.98}, 52: {"": 0.71, " ": 0.29},
+        55: {"": 0.98, "h": 0.02}, 56: {"": 0.94, "a": 0.01, "h": 0.05}, 57: {"a": 0.77, "á": 0.23},
+        58: {"": 0.61, " ": 0.1, "a": 0.28, "á": 0.01}, 59: {"": 0.99, "a": 0.01}, 60: {"": 0.99, "a": 0.01},
+        64: {"c": 1.0},
+    }  # fmt: skip
+    probs = np.full((65, len(tokens)), 1e-4)
+    probs[:, 0] = 1.0
+    for frame, row in listed.items():
+        probs[frame, 0] = 1e-4
+        for token, p in row.items():
+            probs[frame, tokens.index(token)] = p
+    logprobs = np.log(probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    search = BeamSearch(Labels(tokens, 0), BeamSettings(), None, backend)
+    (decoded,) = search.decode([logprobs])
+    search.close()
+    assert decoded.text == "cara ac" and decoded.words[0] == ("cara", 4, 17) and decoded.words[1][2] == 65
+
+
 def test_a_long_utterance_is_beam_searched_in_pieces_cut_at_pauses(es, monkeypatch):
     """A review: both beam search backends took a long recording's frames whole, their memory and time growing
     faster than its length (20 minutes: 5.8 GB, 111 s). Past `MAX_SEARCH_FRAMES` an utterance is searched in

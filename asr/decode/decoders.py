@@ -9,6 +9,7 @@ its top hypothesis can differ).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 import time
@@ -122,24 +123,24 @@ class BeamSettings:
 _WORKER_DECODER = None  # the decoder a forked pyctcdecode worker inherits
 
 
-def _timed_decode(args: tuple[np.ndarray, BeamSettings, int, int]) -> Decoded:
+def _timed_decode(args: tuple[np.ndarray, BeamSettings, int, Labels]) -> Decoded:
     """The beam search of one utterance (`_searched`); one longer than `MAX_SEARCH_FRAMES` is searched in pieces
     cut at pauses (`search_pieces`) and joined, its n-best list the joined 1-best alone."""
-    logprobs, s, nbest, blank = args
+    logprobs, s, nbest, labels = args
     start = time.perf_counter()
-    pieces = search_pieces(logprobs, blank)
+    pieces = search_pieces(logprobs, labels.blank)
     if len(pieces) == 1:
-        listed = _searched(logprobs, s, nbest)
+        listed = _searched(logprobs, s, nbest, labels)
     else:
-        listed = _joined([(a, _searched(logprobs[a:b], s, 1)) for a, b in pieces])
+        listed = _joined([(a, _searched(logprobs[a:b], s, 1, labels)) for a, b in pieces])
     if not listed:
         return Decoded("", [], [], time.perf_counter() - start)
     return Decoded(listed[0]["text"], listed[0]["words"], listed, time.perf_counter() - start)
 
 
-def _searched(logprobs: np.ndarray, s: BeamSettings, nbest: int) -> list[dict]:
+def _searched(logprobs: np.ndarray, s: BeamSettings, nbest: int, labels: Labels) -> list[dict]:
     """`decode_beams` with the history pruning that `decode()` applies (so the best beam is `decode()`'s): the
-    first `nbest` beams with their word frames and scores."""
+    first `nbest` beams with their word frames (ends as `_ended` puts them) and scores."""
     beams = _WORKER_DECODER.decode_beams(
         logprobs,
         beam_width=s.beam_width,
@@ -149,9 +150,38 @@ def _searched(logprobs: np.ndarray, s: BeamSettings, nbest: int) -> list[dict]:
         hotwords=s.hotwords or None,
         hotword_weight=s.hotword_weight,
     )
-    return [{"text": " ".join(text.split()), "words": _word_frames(frames), "acoustic": float(acoustic),
+    runs = _character_runs(logprobs, labels)
+    return [{"text": " ".join(text.split()), "words": _ended(_word_frames(frames), runs), "acoustic": float(acoustic),
              "ngram": float(total - acoustic), "total": float(total)}
             for text, _, frames, acoustic, total in beams[:nbest]]  # fmt: skip
+
+
+def _character_runs(logprobs: np.ndarray, labels: Labels) -> list[tuple[str, int, int]]:
+    """The greedy path's runs of one character (not blank, not the word delimiter): (character, first, end)."""
+    best = logprobs.argmax(axis=1)
+    edges = np.flatnonzero(np.diff(best)) + 1
+    firsts, ends = np.concatenate([[0], edges]).tolist(), np.concatenate([edges, [len(best)]]).tolist()
+    runs = zip(best[firsts].tolist(), firsts, ends, strict=True)
+    return [(labels.tokens[t], a, b) for t, a, b in runs if labels.tokens[t].strip()]  # blank "", delimiter " "
+
+
+def _ended(words: list[tuple[str, int, int]], runs: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """Each word's end at the end of its last character's run on the greedy path, where its characters are
+    found there in order between its first frame and the next word's, as greedy decoding ends a word;
+    pyctcdecode's own ends keep the frames of the first of two merged beams: a few frames off greedy's, and now
+    and then a word running on across a pause into the next one (a review: 41 and 56 frames). A word not found
+    there keeps the search's end."""
+    firsts = [first for _, first, _ in runs]
+    out = []
+    for k, (word, first, end) in enumerate(words):
+        limit = words[k + 1][1] if k + 1 < len(words) else math.inf
+        i, done, last = bisect.bisect_left(firsts, first), 0, end
+        while i < len(runs) and runs[i][1] < limit and done < len(word):
+            if word.startswith(runs[i][0], done):
+                done, last = done + len(runs[i][0]), runs[i][2]
+            i += 1
+        out.append((word, first, min(last, limit) if done == len(word) else end))
+    return out
 
 
 # Both backends' memory and time grow faster than an utterance's frames (a review, tiny model, 3-gram: 10 minutes
@@ -271,7 +301,7 @@ class BeamSearch:
         where one is given. With an LM and n-best lists, each hypothesis's n-gram part is its text's
         (`NgramPart`), and a text listed twice is kept once, at its first place, with its better acoustic score."""
         self.prepare()
-        jobs = [(x, self.settings, nbest, self.labels.blank) for x in logprobs]
+        jobs = [(x, self.settings, nbest, self.labels) for x in logprobs]
         if self.workers <= 1:
             decoded = map(_timed_decode, jobs)
         else:
