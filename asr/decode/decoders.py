@@ -156,6 +156,9 @@ def _searched(logprobs: np.ndarray, s: BeamSettings, nbest: int, labels: Labels)
             for text, _, frames, acoustic, total in beams[:nbest]]  # fmt: skip
 
 
+SEARCH_START_SLACK = 4  # frames a beam word's first can lie after greedy's (a review measured up to 4)
+
+
 def _character_runs(logprobs: np.ndarray, labels: Labels) -> list[tuple[str, int, int]]:
     """The greedy path's runs of one character (not blank, not the word delimiter): (character, first, end)."""
     best = logprobs.argmax(axis=1)
@@ -171,11 +174,14 @@ def _ended(words: list[tuple[str, int, int]], runs: list[tuple[str, int, int]]) 
     pyctcdecode's own ends keep the frames of the first of two merged beams: a few frames off greedy's, and now
     and then a word running on across a pause into the next one (a review: 41 and 56 frames). A word not found
     there keeps the search's end."""
-    firsts = [first for _, first, _ in runs]
-    out = []
+    ends = [end for _, _, end in runs]
+    out: list[tuple[str, int, int]] = []
     for k, (word, first, end) in enumerate(words):
         limit = words[k + 1][1] if k + 1 < len(words) else math.inf
-        i, done, last = bisect.bisect_left(firsts, first), 0, end
+        # from the run holding its first frame, or one ending just before it (the search's first frame can be a
+        # few after greedy's), never one of the word before
+        since = max(out[-1][2] if out else 0, first - SEARCH_START_SLACK)
+        i, done, last = bisect.bisect_right(ends, since), 0, end
         while i < len(runs) and runs[i][1] < limit and done < len(word):
             if word.startswith(runs[i][0], done):
                 done, last = done + len(runs[i][0]), runs[i][2]
