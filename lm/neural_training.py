@@ -93,11 +93,11 @@ def train_neural_lm(
     if dev:
         print(f"asr lm train: dev perplexity of {len(dev_sentences)} sentence(s)", file=sys.stderr)
     info = {"schema": LM_SCHEMA_VERSION, "kind": "transformer", "normalizer": normalize.id, "from": from_model,
-            "steps": progress.steps, "max_steps": max_steps, "max_minutes": max_minutes,
+            "seed": seed, "steps": progress.steps, "max_steps": max_steps, "max_minutes": max_minutes,
             "epochs": round(progress.seen / len(sentences), 2), "minutes": round(progress.seconds / 60, 2),
             "parameters": sum(p.numel() for p in lm.model.parameters()), "vocabulary": len(lm.tokenizer),
             "text": {"files": {str(p): kept[p] for p in texts}, "sentences": len(sentences),  # as an n-gram's
-                     "cut_to_context": cut, "dropped_lines": dropped_lines(texts, dropped)},
+                     "sha256": settings["text"], "cut_to_context": cut, "dropped_lines": dropped_lines(texts, dropped)},
             "dev": {"files": [str(p) for p in dev], "dropped_lines": dropped_lines(dev, dev_dropped),
                     **lm.perplexity(dev_sentences)} if dev else None}  # fmt: skip
 

@@ -146,6 +146,8 @@ CASES = {
     "train, eval_steps 0": (f"{TRAIN} --eval_steps 0", "eval_steps: expected at least 1"),
     "train, save_steps 0": (f"{TRAIN} --save_steps 0", "save_steps: expected at least 1"),
     "train, scalar tri_stage_ratios": (f"{TRAIN} --tri_stage_ratios 0.5", "tri_stage_ratios: expected three"),
+    "train, new_head_init without new_head": (f"{TRAIN} --new_head_init random",  # R34: taken, recorded, unread
+                                              "new_head_init random goes with new_head"),
     "train, another head size": (TRAIN, "(32 outputs); set new_head=true"),
     "train, output_dir a file": (f"{TRAIN}/../afile/t --new_head", "cannot write there"),
 }  # fmt: skip

@@ -506,6 +506,9 @@ def test_a_warm_up_longer_than_the_run_is_said(setup, tmp_path):
     )
     lrs = [r["lr"] for r in json.loads((tmp_path / "w" / "run_info.json").read_text())["history"]]
     assert lrs == [3e-3 / 8, 3e-3 * 2 / 8]
+    # R34: a key the schedule does not read was taken and recorded without a word
+    proc = _run(_args(setup, tmp_path / "t", dev_manifest="", max_steps=1, lr_schedule="tri_stage"))
+    assert proc.returncode == 0 and "note: warmup_steps 2: not read by lr_schedule tri_stage" in proc.stderr
 
 
 def test_a_non_finite_loss_on_alignable_utterances_is_named_whether_it_stops_the_run_or_is_skipped(

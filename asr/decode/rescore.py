@@ -61,7 +61,7 @@ class Rescorer:
 
     def summary(self) -> dict:
         """What a decode records of the neural LM."""
-        keys = ("from", "parameters", "vocabulary", "steps", "minutes", "text", "dev")
+        keys = ("from", "seed", "parameters", "vocabulary", "steps", "minutes", "text", "dev")
         return {"path": str(self.folder), **{k: self.info.get(k) for k in keys}}
 
     def score(self, texts: list[str]) -> float:

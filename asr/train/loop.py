@@ -252,6 +252,9 @@ class Trainer:
             weight_decay=cfg.weight_decay,
         )  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+        if (unused := cfg.unused_by_schedule()) and self.acc.is_main_process:  # R34: taken, recorded, unread
+            print(f"note: {', '.join(f'{k} {getattr(cfg, k)}' for k in unused)}: not read by lr_schedule "
+                  f"{cfg.lr_schedule}", file=sys.stderr)  # fmt: skip
         if cfg.lr_schedule == "linear" and cfg.warmup_steps > cfg.max_steps and self.acc.is_main_process:
             peak = cfg.max_steps / cfg.warmup_steps
             print(f"note: warmup_steps {cfg.warmup_steps} > max_steps {cfg.max_steps}: the learning rate rises to "

@@ -64,6 +64,7 @@ Options every recipe takes (recipes/_lib/common.sh; a value follows its option a
   --normalize SPEC       asr vocab's text normaliser (default: the train manifest language's)
   --lm-text FILE, --lm-order N         more n-gram LM text; the n-gram order (default: the recipe's)
   --alpha-grid LIST, --beta-grid LIST, --gamma-grid LIST   asr decode's LM weight grids, comma-separated
+                         (--gamma-grid: recipes that rescore n-best lists, recipes/librispeech)
   --results-md FILE      where the leaderboard's RESULTS.md is published (default: the recipe's, in its own run)
   --KEY VALUE            any other key: an asr train config key (.venv/bin/asr train --help lists them)
 Environment: ASR and ACCELERATE name the asr and accelerate commands the stages run (default: the checkout's
@@ -312,6 +313,9 @@ begin_recipe() {
     ((stage <= last_stage)) || { echo "$0: --stage $stage is past the last stage ($last_stage)" >&2; exit 2; }
     # read by the LM stages: found missing there, after the data stage
     [[ -z $lm_text || -r $lm_text ]] || { echo "$0: --lm-text $lm_text: no such file" >&2; exit 2; }
+    # read only by a recipe that rescores n-best lists: elsewhere it was taken, recorded, and used by no decode
+    [[ -z $gamma_grid || " ${decoders[*]-} " == *" rescore "* ]] || { echo "$0: --gamma-grid: this recipe" \
+        "rescores no n-best lists (its decoders: ${decoders[*]:-greedy beam beam_lm})" >&2; exit 2; }
     if [[ -n ${train_config-} ]]; then  # its keys and values, as training will read them
         "$ASR" train --check-options --config "$train_config" "${TRAIN_OVERRIDES[@]}" || exit 2
     fi
