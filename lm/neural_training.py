@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from asr.errors import InputError
+from asr.errors import InputError, Terminated
 from asr.folders import write_together, write_whole
 from asr.text import Normalizer
 from lm.folder import LM_SCHEMA_VERSION, check_out
@@ -143,8 +143,8 @@ def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, 
         return progress.seconds >= max_minutes * 60 or 0 < max_steps <= progress.steps
 
     total = round(max_minutes * 60)
-    with _ctrl_c_between_steps() as stopped, progress_bar(total=total, initial=round(progress.seconds), desc="train LM",
-                                                   unit="s") as bar:  # fmt: skip
+    bar = progress_bar(total=total, initial=round(progress.seconds), desc="train LM", unit="s")
+    with _stopped_between_steps() as stopped, bar:
         while not done():
             progress.epoch_rng = rng.getstate()
             sentences = order.epoch(rng)
@@ -161,7 +161,7 @@ def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, 
                 if stopped:
                     done()  # the seconds trained, to the last step
                     save()
-                    raise KeyboardInterrupt
+                    raise _stop(stopped[0])
                 if done():
                     save()
                     return
@@ -172,25 +172,34 @@ def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, 
 
 
 @contextlib.contextmanager
-def _ctrl_c_between_steps() -> Iterator[list[bool]]:
-    """A list that a first Ctrl-C fills (the loop stops after its step); a second Ctrl-C stops at once (the last
-    checkpoint stays). Outside the main thread, where no handler can be set, Ctrl-C stops at once."""
-    pending: list[bool] = []
+def _stopped_between_steps() -> Iterator[list[int]]:
+    """A list that a first Ctrl-C or SIGTERM fills with its signal (the loop stops after its step, see `_stop`); a
+    second stops at once (the last checkpoint stays). A SIGTERM (a scheduler's or `kill`'s stop) stopped at once
+    and lost the training since the last checkpoint (R35). Outside the main thread, where no handler can be set,
+    they stop at once."""
+    pending: list[int] = []
 
     def handler(signum, frame) -> None:
         if pending:
-            raise KeyboardInterrupt
-        pending.append(True)
+            raise _stop(signum)
+        pending.append(signum)
 
+    stops = (signal.SIGINT, signal.SIGTERM)
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = [signal.signal(signum, handler) for signum in stops]
     except ValueError:  # not the main thread
         yield pending
         return
     try:
         yield pending
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, before in zip(stops, previous, strict=True):
+            signal.signal(signum, before)
+
+
+def _stop(signum: int) -> KeyboardInterrupt:
+    """What a stop by `signum` raises: `Terminated` for SIGTERM (exit 143), else KeyboardInterrupt (130)."""
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 def _digest(sentences: list[str]) -> str:

@@ -340,10 +340,12 @@ def test_an_lm_out_that_is_a_link_rebuilds_its_target(tmp_path):
     assert json.loads((tmp_path / "real" / "lm.json").read_text(encoding="utf-8"))["order"] == 3
 
 
-def test_a_stopped_transformer_lm_run_goes_on_to_the_same_weights(english, tmp_path, monkeypatch, capsys):
-    """Found by a review: Ctrl-C lost the training (the rerun started at step 0). A Ctrl-C in the middle of a
-    step stops the run after it (saved mid-step, the rerun drew other dropout masks); the rerun goes on from
-    the checkpoint, across epochs (200 sentences: 7 batches each), to the weights of a run never stopped."""
+@pytest.mark.parametrize(("stop", "status"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_stopped_transformer_lm_run_goes_on_to_the_same_weights(english, tmp_path, monkeypatch, capsys, stop, status):
+    """Found by a review: Ctrl-C lost the training (the rerun started at step 0), and a SIGTERM still did (R35).
+    A stop in the middle of a step stops the run after it (saved mid-step, the rerun drew other dropout masks);
+    the rerun goes on from the checkpoint, across epochs (200 sentences: 7 batches each), to the weights of a
+    run never stopped."""
     import signal
 
     import torch
@@ -360,11 +362,11 @@ def test_a_stopped_transformer_lm_run_goes_on_to_the_same_weights(english, tmp_p
         result = update(self, *args, **kwargs)
         calls.append(1)
         if len(calls) == 9:
-            signal.raise_signal(signal.SIGINT)  # the weights updated, the step not counted yet
+            signal.raise_signal(getattr(signal, stop))  # the weights updated, the step not counted yet
         return result
 
     monkeypatch.setattr(torch.optim.AdamW, "step", ctrl_c_in_the_ninth_step)
-    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == 130 and len(calls) == 9
+    assert lm_main([*args, "--out", str(tmp_path / "lm")]) == status and len(calls) == 9
     monkeypatch.setattr(torch.optim.AdamW, "step", update)
     assert (tmp_path / "lm.checkpoint" / "state.pt").is_file() and not (tmp_path / "lm").exists()
     assert lm_main([*args, "--seed", "1", "--out", str(tmp_path / "lm")]) == 2  # other settings: named
@@ -385,7 +387,8 @@ def test_a_stopped_transformer_lm_run_goes_on_to_the_same_weights(english, tmp_p
     assert info["steps"] == 20 and info["epochs"] == (2 * 200 + 6 * 32) / 200  # two epochs of 7 batches, 6 more
     whole, resumed = ((tmp_path / d / "model.safetensors").read_bytes() for d in ("whole", "lm"))
     assert whole == resumed
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is given back
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handlers are given back
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
 def test_a_transformer_lm_stopped_after_training_trains_no_step_again(english, tmp_path, monkeypatch):
