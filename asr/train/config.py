@@ -217,7 +217,7 @@ class TrainConfig:
                              f"as fin or cmn-script_simplified), got {self.adapter_lang!r}")  # fmt: skip
         if self.adapter_lang and not self.adapters_only:  # ignored without a word before
             raise InputError("config key adapter_lang goes with adapters_only (it names the adapter file it writes)")
-        if self.new_head_init != self.default("new_head_init") and not self.new_head:  # R34: ignored, recorded
+        if self.new_head_init != self.defaults()["new_head_init"] and not self.new_head:  # R34: ignored, recorded
             raise InputError(f"config key new_head_init {self.new_head_init} goes with new_head (it says how a new "
                              "head starts)")  # fmt: skip
         factors = self.speed_perturb
@@ -232,18 +232,12 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    @classmethod
-    def default(cls, key: str) -> object:
-        """The default value of the config key `key`."""
-        spec = cls.__dataclass_fields__[key]
-        return spec.default_factory() if spec.default is dataclasses.MISSING else spec.default
-
     def unused_by_schedule(self) -> list[str]:
         """The keys set away from their defaults that `lr_schedule` does not read (each reads its own)."""
         read = {"linear": {"warmup_steps"}, "tri_stage": {"tri_stage_ratios", "tri_stage_final_scale"},
                 "constant": set()}[self.lr_schedule]  # fmt: skip
-        keys = ("warmup_steps", "tri_stage_ratios", "tri_stage_final_scale")
-        return [k for k in keys if k not in read and getattr(self, k) != self.default(k)]
+        keys, defaults = ("warmup_steps", "tri_stage_ratios", "tri_stage_final_scale"), self.defaults()
+        return [k for k in keys if k not in read and getattr(self, k) != defaults[k]]
 
     def changes_from(self, saved: dict, free: set[str] = frozenset()) -> dict[str, list]:
         """The keys, other than `free` and those a resumed run may change freely, whose values differ from a
