@@ -81,25 +81,23 @@ def greedy_decoded(logprobs: np.ndarray, labels: Labels) -> Decoded:
     """Greedy decoding with word frames: a word runs from the frame of its first character to the one after
     its last (blanks and repeats between characters belong to the word)."""
     start = time.perf_counter()
-    best = logprobs.argmax(axis=1)
     words: list[tuple[str, int, int]] = []
-    chars, first, last, previous = [], 0, 0, labels.blank
-    for frame, token in enumerate(best.tolist()):
-        if token != previous and token != labels.blank:
-            char = labels.tokens[token]
-            if char == " ":
-                if chars:
-                    words.append(("".join(chars), first, last + 1))
-                chars = []
-            else:
-                if not chars:
-                    first = frame
-                chars.append(char)
-        if token != labels.blank and labels.tokens[token] != " " and chars:
-            last = frame
-        previous = token
+    chars, first, end = [], 0, 0
+    for token, a, b in _token_runs(logprobs):
+        if token == labels.blank:
+            continue
+        char = labels.tokens[token]
+        if char == " ":
+            if chars:
+                words.append(("".join(chars), first, end))
+            chars = []
+        else:
+            if not chars:
+                first = a
+            chars.append(char)
+            end = b
     if chars:
-        words.append(("".join(chars), first, last + 1))
+        words.append(("".join(chars), first, end))
     text = " ".join(w for w, _, _ in words)
     score = float(logprobs.max(axis=1).sum())
     return Decoded(text, words, [{"text": text, "words": words, "acoustic": score, "ngram": 0.0, "total": score}],
@@ -159,12 +157,19 @@ def _searched(logprobs: np.ndarray, s: BeamSettings, nbest: int, labels: Labels)
 SEARCH_START_SLACK = 4  # frames a beam word's first can lie after greedy's (a review measured up to 4)
 
 
-def _character_runs(logprobs: np.ndarray, labels: Labels) -> list[tuple[str, int, int]]:
-    """The greedy path's runs of one character (not blank, not the word delimiter): (character, first, end)."""
+def _token_runs(logprobs: np.ndarray) -> list[tuple[int, int, int]]:
+    """The greedy path (each frame's likeliest token) as runs of one token: (token, first frame, end frame)."""
     best = logprobs.argmax(axis=1)
+    if not len(best):
+        return []
     edges = np.flatnonzero(np.diff(best)) + 1
     firsts, ends = np.concatenate([[0], edges]).tolist(), np.concatenate([edges, [len(best)]]).tolist()
-    runs = zip(best[firsts].tolist(), firsts, ends, strict=True)
+    return list(zip(best[firsts].tolist(), firsts, ends, strict=True))
+
+
+def _character_runs(logprobs: np.ndarray, labels: Labels) -> list[tuple[str, int, int]]:
+    """The greedy path's runs of one character (not blank, not the word delimiter): (character, first, end)."""
+    runs = _token_runs(logprobs)
     return [(labels.tokens[t], a, b) for t, a, b in runs if labels.tokens[t].strip()]  # blank "", delimiter " "
 
 
