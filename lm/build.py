@@ -6,7 +6,6 @@ Writes an LM folder (`lm.folder.LMFolder` reads it): ``lm.arpa``, ``lm.bin`` (tr
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -25,7 +24,7 @@ from lm import arpa
 from lm.folder import LM_FILES, LM_SCHEMA_VERSION, check_out
 from lm.kenlm_tools import run_kenlm
 from lm.perplexity import load, perplexity
-from lm.text import dropped_lines, normalized_sentences, raw_lines, sentences_of
+from lm.text import TextDigest, dropped_lines, normalized_sentences, raw_lines, sentences_of
 
 MAX_ORDER = 6  # KenLM's default build (KENLM_MAX_ORDER)
 MAX_QUANTIZE_BITS = 25  # build_binary -q/-b: "quantizing probability supports at most 25 bits"
@@ -48,12 +47,12 @@ def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
     per_file: Counter = Counter()
     dropped: Counter = Counter()
     words = longest = 0
-    digest = hashlib.sha256()
+    digest = TextDigest()
     sentences = normalized_sentences(paths, normalize, dropped)
     with open(out, "w", encoding="utf-8") as f:
         for path, sentence in progress_bar(sentences, desc="normalise", unit=" sentences", delay=2):
             f.write(sentence + "\n")
-            digest.update(sentence.encode("utf-8") + b"\n")
+            digest.add(sentence)
             per_file[path] += 1
             n = sentence.count(" ") + 1
             words += n
@@ -69,7 +68,7 @@ def write_text(paths: list[Path], normalize: Normalizer, out: Path) -> dict:
         "dropped_lines": dropped_lines(paths, dropped),
         "words": words,
         "longest_sentence": longest,
-        "sha256": digest.hexdigest()[:16],
+        "sha256": digest.hexdigest(),
     }
 
 

@@ -27,7 +27,7 @@ from asr.folders import write_together, write_whole
 from asr.text import Normalizer
 from lm.folder import LM_SCHEMA_VERSION, check_out
 from lm.neural import INFO_FILE, NeuralLM, scratch_lm
-from lm.text import dropped_lines, sentences_of
+from lm.text import dropped_lines, sentences_of, text_sha256
 
 CHECKPOINT_SECONDS = 300.0  # a killed run loses at most this much training
 STATE_FILE = "state.pt"
@@ -97,7 +97,8 @@ def train_neural_lm(
             "epochs": round(progress.seen / len(sentences), 2), "minutes": round(progress.seconds / 60, 2),
             "parameters": sum(p.numel() for p in lm.model.parameters()), "vocabulary": len(lm.tokenizer),
             "text": {"files": {str(p): kept[p] for p in texts}, "sentences": len(sentences),  # as an n-gram's
-                     "sha256": settings["text"], "cut_to_context": cut, "dropped_lines": dropped_lines(texts, dropped)},
+                     "sha256": text_sha256(sentences), "cut_to_context": cut,
+                     "dropped_lines": dropped_lines(texts, dropped)},
             "dev": {"files": [str(p) for p in dev], "dropped_lines": dropped_lines(dev, dev_dropped),
                     **lm.perplexity(dev_sentences)} if dev else None}  # fmt: skip
 

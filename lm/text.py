@@ -3,8 +3,9 @@ normalised by the same normaliser as the acoustic model's training targets."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from asr.data.manifest import read_manifest
@@ -13,6 +14,28 @@ from asr.text import Normalizer
 
 #: words KenLM reserves (lmplz stops on them in its text); the Transformer LM's tokenizer has them as tokens
 RESERVED_WORDS = ("<s>", "</s>", "<unk>")
+
+
+class TextDigest:
+    """The SHA-256 (its first 16 hex digits) of normalised sentences as the LM text holds them, one a line:
+    what an n-gram's and a Transformer LM's lm.json record, so that one text gives both the same digest."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+
+    def add(self, sentence: str) -> None:
+        self._sha.update(sentence.encode("utf-8") + b"\n")
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()[:16]
+
+
+def text_sha256(sentences: Iterable[str]) -> str:
+    """`TextDigest` of `sentences`."""
+    digest = TextDigest()
+    for sentence in sentences:
+        digest.add(sentence)
+    return digest.hexdigest()
 
 
 def is_manifest(path: Path) -> bool:

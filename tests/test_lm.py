@@ -212,6 +212,9 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     assert info["kind"] == "transformer" and info["normalizer"] == "en@3" and info["steps"] == 40
     # R34: two seeds' LMs had the same record (decodes' `rescoring` too), as had two texts of one size
     assert info["seed"] == 0 and len(info["text"]["sha256"]) == 16
+    # one text, one digest: the n-gram's of the same file and normaliser (the Transformer's left out the last
+    # line's end)
+    assert info["text"]["sha256"] == json.loads((english["lm"] / "lm.json").read_text())["text"]["sha256"]
     assert info["epochs"] == round(40 * 32 / 3000, 2)  # sentences seen, not a started epoch counted whole
     # counted as KenLM counts: the same words, the same OOVs (the n-gram's vocabulary), </s> per sentence
     assert (dev["words"], dev["oov"], dev["sentences"]) == (ngram["words"], ngram["oov"], ngram["sentences"])
