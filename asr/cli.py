@@ -18,7 +18,7 @@ from asr.errors import stopped_reading
 COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("asr.data.cli", "prepare manifests from a corpus, check them, build the built-in corpora"),
     "vocab": ("asr.vocab.cli", "character vocabulary from the train split, saved as a Wav2Vec2Processor"),
-    "model": ("asr.model.cli", "write a randomly initialised wav2vec2-family CTC model (tiny, tiny-wide, small, base)"),
+    "model": ("asr.model.cli", "write a randomly initialised wav2vec2-family CTC model of a preset size"),
     "train": ("asr.train.cli", "fine-tune a CTC model on manifests (one process or accelerate launch)"),
     "pretrain": ("asr.pretrain.cli", "self-supervised wav2vec 2.0 pretraining on unlabeled manifests"),
     "lm": ("lm.cli", "language models: KenLM n-grams (build, perplexity), Transformer LMs (train); attach one"),

@@ -570,6 +570,24 @@ def test_below_float32_and_off_the_cpu_the_cache_is_keyed_on_the_batching():
     assert len(keys("float32")) == 3
 
 
+def test_a_float32_model_on_a_gpu_convolves_in_ieee_float32_and_the_setting_is_restored():
+    """PyTorch runs cuDNN's float32 convolutions in TF32, which made an H200's hypotheses depend on the batch
+    size (2 of 347); the network pass turns it off for float32 on a GPU only, and gives the setting back."""
+    import torch
+
+    from asr.inference import ieee_float32_convolutions
+
+    conv = torch.backends.cudnn.conv
+    before = conv.fp32_precision
+    assert before != "ieee"  # PyTorch's default, else this test proves nothing
+    with ieee_float32_convolutions(torch.device("cuda", 0), torch.float32):
+        assert conv.fp32_precision == "ieee"
+    assert conv.fp32_precision == before
+    for device, dtype in ((torch.device("cpu"), torch.float32), (torch.device("cuda"), torch.bfloat16)):
+        with ieee_float32_convolutions(device, dtype):
+            assert conv.fp32_precision == before
+
+
 def test_the_cache_knows_an_audio_file_rewritten_under_the_same_size_and_time(es, tmp_path):
     """The data key was the audio files' sizes and modification times: a file rewritten in the same tick, or
     given its old time back, kept its old logits."""

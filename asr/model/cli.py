@@ -15,11 +15,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = sub.add_parser("init", help="write a randomly initialised CTC model")
-    p.add_argument("--preset", choices=list(SIZES), default="tiny", help="size: tiny, tiny-wide, small or base")
+    p.add_argument("--preset", choices=list(SIZES), default="tiny", help=f"size: {', '.join(SIZES)}")
     p.add_argument("--family", choices=list(FAMILIES), default="wav2vec2", help="the architecture")
     norm_help = (
         "feature encoder: group (base models, no attention masks), layer, or stable (layer norm and a "
-        "pre-norm transformer, as large/XLS-R/MMS); default stable for tiny, tiny-wide and small, group for base; "
+        "pre-norm transformer, as large/XLS-R/MMS); default stable for the tiny sizes and small, group for base; "
         "data2vec-audio has layer only"
     )
     p.add_argument("--norm", choices=list(NORMS), help=norm_help)

@@ -2,7 +2,8 @@
 
 There is no model hub here, so training starts from a local folder exactly as it would from
 ``facebook/wav2vec2-xls-r-300m``. Sizes: ``tiny`` (about 0.7 M parameters, trainable on 2 CPU cores),
-``tiny-wide`` (tiny's feature encoder under a 4-layer, 256-wide transformer: 3.8 M), ``small`` (about 6 M) and
+``tiny-wide`` (tiny's feature encoder under a 4-layer, 256-wide transformer: 3.8 M), ``tiny-deep`` (under 8 layers
+of 320: 10.8 M, a GPU-trained starting-checkpoint candidate, README), ``small`` (about 6 M) and
 ``base`` (the wav2vec2-base architecture, 95 M). Families: wav2vec2, HuBERT, WavLM and Data2VecAudio.
 The feature encoder's normalisation is a choice: ``group`` (wav2vec2-base, HuBERT-base,
 WavLM: no attention masks), ``layer`` or ``stable`` (layer norm, pre-norm transformer, as wav2vec2-large,
@@ -24,6 +25,9 @@ SIZES: dict[str, dict] = {
     "tiny": TINY,
     # tiny's feature encoder (so --encoder-from can copy a trained tiny one) under a wider, deeper transformer
     "tiny-wide": TINY | {"hidden_size": 256, "num_hidden_layers": 4, "intermediate_size": 1024},
+    # the same encoder under 8 layers of 320 (a GPU-trained candidate, recipes/synth/conf/start_checkpoint_gpu.yaml)
+    "tiny-deep": TINY | {"hidden_size": 320, "num_hidden_layers": 8, "num_attention_heads": 5,
+                         "intermediate_size": 1280},
     "small": {
         "hidden_size": 256, "num_hidden_layers": 6, "num_attention_heads": 4, "intermediate_size": 1024,
         "conv_dim": (256,) * 7, "num_conv_pos_embeddings": 64, "num_conv_pos_embedding_groups": 8,
@@ -31,7 +35,7 @@ SIZES: dict[str, dict] = {
     "base": {},  # transformers' defaults are wav2vec2-base (and HuBERT-base, WavLM-base)
 }  # fmt: skip
 #: each size's feature-encoder normalisation when none is asked for
-DEFAULT_NORM = {"tiny": "stable", "tiny-wide": "stable", "small": "stable", "base": "group"}
+DEFAULT_NORM = {"tiny": "stable", "tiny-wide": "stable", "tiny-deep": "stable", "small": "stable", "base": "group"}
 NORMS = {
     "group": {"feat_extract_norm": "group", "do_stable_layer_norm": False},
     "layer": {"feat_extract_norm": "layer", "do_stable_layer_norm": False},
