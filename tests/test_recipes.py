@@ -1041,7 +1041,11 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
         (synth, ["--lm-order", "x"], "--lm-order x: expected a whole number"),
         (synth, ["--hours", "0"], "--hours 0: expected a number above 0"),
         # R34: taken, recorded in the decode stage's marker and read by no decode
-        (synth, ["--gamma-grid", "0.1,0.2"], "--gamma-grid: this recipe rescores no n-best lists (its decoders: "),
+        (
+            synth,
+            ["--gamma-grid", "0.1,0.2"],
+            "--gamma-grid: this recipe rescores no n-best lists (its decoders: greedy beam beam_lm)",
+        ),
     ):
         proc = run("--exp", "x", *args)
         assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, (args, proc.stderr)

@@ -315,7 +315,7 @@ begin_recipe() {
     [[ -z $lm_text || -r $lm_text ]] || { echo "$0: --lm-text $lm_text: no such file" >&2; exit 2; }
     # read only by a recipe that rescores n-best lists: elsewhere it was taken, recorded, and used by no decode
     [[ -z $gamma_grid || " ${decoders[*]-} " == *" rescore "* ]] || { echo "$0: --gamma-grid: this recipe" \
-        "rescores no n-best lists (its decoders: ${decoders[*]:-greedy beam beam_lm})" >&2; exit 2; }
+        "rescores no n-best lists (its decoders: ${decoders[*]:-${DEFAULT_DECODERS[*]}})" >&2; exit 2; }
     if [[ -n ${train_config-} ]]; then  # its keys and values, as training will read them
         "$ASR" train --check-options --config "$train_config" "${TRAIN_OVERRIDES[@]}" || exit 2
     fi

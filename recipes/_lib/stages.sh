@@ -18,6 +18,8 @@
 # Each runs only when selected and not finished (run_stage); a stage run for another folder than $exp/train
 # (stage_train 6 "$exp/train_1h") has a marker of its own, NAME.<folder> (6.train.train_1h).
 
+DEFAULT_DECODERS=(greedy beam beam_lm)  # stage_decode's where a recipe sets no decoders
+
 # _named NAME DIR: NAME for the recipe's default run folder, NAME.<folder> for another one
 _named() { [[ $2 == "$exp/train" ]] && echo "$1" || echo "$1.$(basename "$2")"; }
 
@@ -74,7 +76,7 @@ stage_train() {
 stage_decode() {
     local dir=${2:-$exp/train} out=${3:-$exp/decode}
     run_stage "$1" "$(_named decode "$dir")" || return 0
-    local tune=${tune_set:-dev} set decoder target lm_args manifests=() decs=(greedy beam beam_lm) grids=()
+    local tune=${tune_set:-dev} set decoder target lm_args manifests=() decs=("${DEFAULT_DECODERS[@]}") grids=()
     [[ -z $alpha_grid ]] || grids+=(--alpha-grid "$alpha_grid")
     [[ -z $beta_grid ]] || grids+=(--beta-grid "$beta_grid")
     [[ -n ${decoders+set} ]] && decs=("${decoders[@]}")
