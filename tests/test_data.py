@@ -203,6 +203,21 @@ def test_kaldi_paths_are_read_from_the_current_folder_and_ids_get_their_speaker(
     assert [(u.id, u.speaker, u.audio) for u in utts] == [("spkA_r0", "spkA", str(tmp_path / "wav" / "r0.wav"))]
 
 
+def test_a_kaldi_text_splits_at_ascii_white_space_and_refuses_control_characters(tmp_path, audio):
+    """As Kaldi and asr score read it: a no-break space after the id, or at a transcript's end, is text (it was
+    split and trimmed on, so the prepared corpus and asr score read two ids); a control character no normaliser
+    removes (a cp1252 apostrophe read as Latin-1) became a token of the vocabulary."""
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"r0 {audio['u0']}\nr1 {audio['u0']}\n")
+    (data / "text").write_text("r0 hello\u00a0world\u3000\nr1\tplain words\n", encoding="utf-8")
+    utts = load_source(f"kaldi:{data}", "en", tmp_path / "o", SourceOptions())["train"]
+    assert [u.text for u in utts] == ["hello\u00a0world\u3000", "plain words"]
+    (data / "text").write_text("r0 hello\nr1 don\x92t\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"d/text:2: the transcript holds the control character U\+0092"):
+        load_source(f"kaldi:{data}", "en", tmp_path / "o2", SourceOptions())
+
+
 def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_path, audio):
     """TSVs without quoting (a quote is a character), clips as MP3, client_id as speaker; dev.tsv is dev."""
     root = tmp_path / "cv-corpus-21.0" / "fi"
@@ -508,6 +523,15 @@ def test_hub_ids_are_made_safe_and_colliding_ids_refused_before_anything_is_writ
             "'duration' is 0; 'asr data prepare jsonl:FILE' writes",
         ),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": 1, "offset": -2}, "'offset' is -2, expected"),
+        # no normaliser removed them: invisible tokens in the vocabulary (a cp1252 apostrophe read as Latin-1)
+        (
+            {"id": "a", "audio": "x.wav", "text": "don\x92t", "duration": 1},
+            r"'text' holds the control character U\+0092 \(U\+0080-U\+009F: Windows-1252 text read as Latin-1\?\)",
+        ),
+        (
+            {"id": "a", "audio": "x.wav", "text": "a\x7fb", "duration": 1},
+            r"'text' holds the control character U\+007F;",
+        ),
     ],
 )
 def test_manifest_fields_of_the_wrong_type_are_one_line_errors(tmp_path, line, message):

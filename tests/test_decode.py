@@ -715,6 +715,11 @@ def test_asr_score_of_a_decodes_hyp_jsonl_gives_its_wer(es, tmp_path, capsys):
         score_main([str(tmp_path / "g" / "hyp.jsonl"), "--normalize", "none", "--json", str(tmp_path / "r.json")]) == 0
     )
     assert json.loads((tmp_path / "r.json").read_text())["normalizer"] == "none@1"
+    hyps = (tmp_path / "g" / "hyp.jsonl").read_bytes()
+    for edited in (b"\xef\xbb\xbf" + hyps, b"\n" + hyps):  # saved by an editor: a BOM, a blank line first
+        (tmp_path / "g" / "hyp.jsonl").write_bytes(edited)  # both were scored with none, exit 0
+        assert score_main([str(tmp_path / "g" / "hyp.jsonl"), "--json", str(tmp_path / "e.json")]) == 0
+        assert json.loads((tmp_path / "e.json").read_text())["word"]["rate"] == results["wer"]
     (tmp_path / "g" / "results.json").write_text("")  # a decode that failed while writing it scored with none
     assert score_main([str(tmp_path / "g" / "hyp.jsonl")]) == 2
     assert "results.json: no normaliser readable (JSONDecodeError)" in capsys.readouterr().err

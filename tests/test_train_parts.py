@@ -462,3 +462,18 @@ def test_metric_for_best_model_is_no_config_change_on_resume():
     saved = {k: v for k, v in TrainConfig().to_dict().items() if k != "metric_for_best_model"}
     assert TrainConfig(metric_for_best_model="wer").changes_from(saved) == {}
     assert TrainConfig(max_steps=7).changes_from(saved) == {"max_steps": [1000, 7]}
+
+
+def test_a_config_file_not_in_utf8_or_not_a_mapping_is_named_in_one_line(tmp_path):
+    """A Latin-1 config was a UnicodeDecodeError traceback; a non-breaking space after a colon (no YAML
+    whitespace) made the file one string, 'not a mapping' with nothing to show why."""
+    (tmp_path / "latin1.yaml").write_bytes(b"max_steps: 5\n# caf\xe9\n")
+    with pytest.raises(InputError, match=r"latin1.yaml:2: not valid UTF-8 \(byte 0xe9\)"):
+        TrainConfig.load(str(tmp_path / "latin1.yaml"), {})
+    (tmp_path / "nbsp.yaml").write_text("max_steps:\u00a05\n", encoding="utf-8")
+    with pytest.raises(
+        InputError, match=r"not a mapping of keys to values \(YAML reads it as the str 'max_steps:\\xa05'\)"
+    ):
+        TrainConfig.load(str(tmp_path / "nbsp.yaml"), {})
+    (tmp_path / "bom.yaml").write_bytes(b"\xef\xbb\xbfmax_steps: 5\r\n")  # as a Windows editor saves it
+    assert TrainConfig.load(str(tmp_path / "bom.yaml"), {}, required=False).max_steps == 5

@@ -155,6 +155,7 @@ def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -
     if any(c.isspace() or unicodedata.category(c) == "Cc" for c in obj["id"]):  # an escape sequence printed raw
         raise InputError(f"{where}: 'id' is {json.dumps(obj['id'])}: ids cannot hold whitespace (Kaldi, trn, CTM "
                          "and STM files split on it) or control characters (a terminal runs them)")  # fmt: skip
+    refuse_control_characters(obj["text"], f"{where}: 'text'")
     if obj["id"].startswith(";;"):
         raise InputError(f"{where}: 'id' is {json.dumps(obj['id'])}: ids cannot start with ';;' (a comment line "
                          "in CTM and STM files: sclite would pass the utterance over)")  # fmt: skip
@@ -172,6 +173,27 @@ def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -
         raise InputError(f"{where}: an 'offset' without a 'duration': a segment needs its length")
     return Utterance(obj["id"], obj["audio"], duration, obj["text"], obj.get("speaker") or "", obj.get("lang") or "",
                      offset)  # fmt: skip
+
+
+def refuse_control_characters(text: str, where: str) -> None:
+    """`InputError` where a transcript holds a control character that is no whitespace: no normaliser removes
+    one, so it became an invisible token of the vocabulary, a target the model cannot hear."""
+    if control := next((c for c in text if unicodedata.category(c) == "Cc" and not c.isspace()), None):
+        cp1252 = " (U+0080-U+009F: Windows-1252 text read as Latin-1?)" if 0x80 <= ord(control) <= 0x9F else ""
+        raise InputError(f"{where} holds the control character U+{ord(control):04X}{cp1252}; remove it or write "
+                         "the character meant")  # fmt: skip
+
+
+#: the whitespace that Kaldi's and sclite's files split and trim on (str.split() also split at a no-break space,
+#: U+3000 or U+2028 inside a transcript and took them off its end, where sclite keeps them in its last word)
+ASCII_SPACE = " \t\n\r\f\v"
+
+
+def split_key(line: str) -> tuple[str, str]:
+    """A ``key rest...`` line (Kaldi's text, wav.scp, ...) split at its first run of ASCII whitespace, both
+    parts trimmed of it."""
+    parts = re.split(f"[{ASCII_SPACE}]+", line.strip(ASCII_SPACE), maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 def _seconds(value: object, key: str, where: str) -> float:

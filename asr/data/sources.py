@@ -35,7 +35,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from asr.data.audio import audio_info
-from asr.data.manifest import Utterance, read_jsonl, read_manifest, text_lines, utf8_text
+from asr.data.manifest import (
+    Utterance,
+    read_jsonl,
+    read_manifest,
+    refuse_control_characters,
+    split_key,
+    text_lines,
+    utf8_text,
+)
 from asr.errors import InputError
 from asr.folders import files_under
 from asr.hub import offline_without_network
@@ -120,6 +128,7 @@ def transcript(value: object, where: str) -> str:
         return ""
     if not isinstance(value, str):
         raise InputError(f"{where}: the transcript is {value!r}, not text")
+    refuse_control_characters(value, f"{where}: the transcript")
     return value
 
 
@@ -189,21 +198,23 @@ def _load_jsonl(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
     return {one_split(path, options): utts}
 
 
-def _read_table(path: Path) -> dict[str, str]:
-    """A Kaldi two-column file: ``key value...`` per line."""
+def _read_table(path: Path, transcripts: bool = False) -> dict[str, str]:
+    """A Kaldi two-column file: ``key value...`` per line (`transcripts`: the values are, and are checked)."""
     table: dict[str, str] = {}
     for lineno, line in text_lines(path):
-        key, value = [*line.strip().split(maxsplit=1), ""][:2]  # any white space, as Kaldi splits
+        key, value = split_key(line)  # at ASCII white space, as Kaldi and asr score split
         if key in table:
             raise InputError(f"{path}:{lineno}: duplicate id '{key}'")
-        table[key] = value.strip()
+        if transcripts:
+            refuse_control_characters(value, f"{path}:{lineno}: the transcript")
+        table[key] = value
     return table
 
 
 def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     data = Path(rest)
     wav_scp = _read_table(data / "wav.scp")
-    texts = _read_table(data / "text")
+    texts = _read_table(data / "text", transcripts=True)
     utt2spk = _read_table(data / "utt2spk") if (data / "utt2spk").exists() else {}
     segments = _read_table(data / "segments") if (data / "segments").exists() else {}
     for rec_id, value in wav_scp.items():

@@ -86,8 +86,7 @@ def _decode_normalizer(path: Path) -> str | None:
     hypotheses beside no results.json (a decode stopped or failed while writing) or an unreadable one (scored
     with none, silently: WER 79% against the decode's 75%)."""
     if str(path) == "-":  # standard input: a decode's lines, with no results.json to read beside them
-        lines = text_lines(path)
-        if lines and _decode_line(lines[0][1]):
+        if _decoded(path):
             raise InputError("standard input holds an asr decode's hyp.jsonl, whose normaliser is in the "
                              "results.json beside it; give the file's path, or --normalize")  # fmt: skip
         return None
@@ -110,20 +109,13 @@ def _decode_normalizer(path: Path) -> str | None:
 
 
 def _decoded(path: Path) -> bool:
-    """Whether the JSONL file `path` is an asr decode's hyp.jsonl (its first line has a decode's fields)."""
+    """Whether the JSONL file `path` is an asr decode's hyp.jsonl: its first line that is not blank has a
+    decode's fields, read as the scoring reads it (a BOM dropped: with it, or after a blank line, the decode's
+    normaliser went unused and the WER was that of `none`)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            first = f.readline()
-    except (OSError, ValueError):  # ValueError: not UTF-8
-        return False
-    return _decode_line(first)
-
-
-def _decode_line(line: str) -> bool:
-    """Whether a JSONL line is an asr decode's hyp.jsonl line."""
-    try:
-        first = json.loads(line)
-    except ValueError:
+        lines = text_lines(path)
+        first = json.loads(lines[0][1]) if lines else None
+    except (InputError, ValueError):  # unreadable, not UTF-8 or not JSON: the scoring's own reading says so
         return False
     return isinstance(first, dict) and {"ref", "hyp", "am_seconds"} <= first.keys()  # every version's decodes
 

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from asr.data.manifest import loads_text, text_lines
+from asr.data.manifest import ASCII_SPACE, loads_text, split_key, text_lines
 from asr.errors import InputError
 from asr.scoring.corpus import speaker_label
 
@@ -82,16 +82,6 @@ def detect_format(path: Path, lines: list[tuple[int, str]] | None = None) -> For
     return "kaldi"
 
 
-#: the whitespace sclite splits and trims on; str.strip() also took a no-break space, U+3000 or U+2028 off the end
-#: of a transcript, which sclite keeps as part of its last word
-_ASCII_SPACE = " \t\n\r\f\v"
-
-
-def _parse_kaldi(line: str) -> tuple[str, str]:
-    parts = re.split(f"[{_ASCII_SPACE}]+", line.strip(_ASCII_SPACE), maxsplit=1)
-    return parts[0], parts[1] if len(parts) > 1 else ""
-
-
 def _parse_tsv(line: str) -> tuple[str, str]:
     if "\t" not in line:
         raise ValueError("no tab between the id and the text")
@@ -107,7 +97,7 @@ def _parse_trn(line: str) -> tuple[str, str]:
     match = _TRN_ID.search(line)
     if not match or not match.group(1):
         raise ValueError("no '(id)' at the end of the trn line")
-    return match.group(1), line[: match.start()].strip(_ASCII_SPACE)
+    return match.group(1), line[: match.start()].strip(ASCII_SPACE)
 
 
 def _json_parser(role: Role):
@@ -146,7 +136,7 @@ def read_transcripts(path: str | Path, role: Role = "hyp", fmt: Format | None = 
     path = Path(path)
     lines = text_lines(path)
     fmt = fmt or detect_format(path, lines)
-    parse = {"kaldi": _parse_kaldi, "tsv": _parse_tsv, "trn": _parse_trn}.get(fmt) or _json_parser(role)
+    parse = {"kaldi": split_key, "tsv": _parse_tsv, "trn": _parse_trn}.get(fmt) or _json_parser(role)
     out: dict[str, str] = {}
     first_line: dict[str, int] = {}
     for lineno, line in lines:

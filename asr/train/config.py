@@ -17,6 +17,7 @@ from typing import ClassVar
 import yaml
 
 from asr.data.audio import SPEED_RANGE
+from asr.data.manifest import utf8_text
 from asr.errors import InputError, is_number
 from asr.inference import ZERO_BATCH_SECONDS_HELP
 
@@ -146,12 +147,14 @@ class TrainConfig:
         False, the keys every run sets (model, manifests) may be missing (a recipe checks its options)."""
         values: dict = {}
         if path:
+            text = utf8_text(Path(path))  # a file not in UTF-8 is named with its line (it was a traceback)
             try:
-                values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError) as err:
+                values = yaml.safe_load(text) or {}
+            except yaml.YAMLError as err:
                 raise InputError(f"{path}: cannot read the config: {' '.join(str(err).split())}") from None
-            if not isinstance(values, dict):
-                raise InputError(f"{path}: the config is not a mapping of keys to values")
+            if not isinstance(values, dict):  # its repr shows what made it so (a non-breaking space after a colon)
+                raise InputError(f"{path}: the config is not a mapping of keys to values (YAML reads it as the "
+                                 f"{type(values).__name__} {str(values)[:60]!r})")  # fmt: skip
         known = {f.name: f for f in cls.used_fields()}
         values |= {key: _override(known.get(key), key, value) for key, value in overrides.items()}
         unknown = sorted(set(values) - set(known))
