@@ -547,6 +547,17 @@ def test_audio_given_as_a_manifest_is_named_so(audio):
         read_manifest(audio["u0"])
 
 
+def test_a_manifest_in_latin1_or_utf16_is_named_as_such(tmp_path):
+    """A Latin-1 manifest was told it might be audio; a UTF-16 one (Notepad's "Unicode") was 'byte 0xff'."""
+    line = '{"id": "a", "audio": "a.wav", "text": "caf\u00e9", "duration": 1}\n'
+    (tmp_path / "latin1.jsonl").write_bytes(line.encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1.jsonl:1: not valid UTF-8 \(byte 0xe9\)$"):
+        read_manifest(tmp_path / "latin1.jsonl")
+    (tmp_path / "utf16.jsonl").write_bytes(line.encode("utf-16"))
+    with pytest.raises(InputError, match=r"utf16.jsonl: UTF-16 text \(its byte-order mark\); save it as UTF-8"):
+        read_manifest(tmp_path / "utf16.jsonl")
+
+
 def test_audiofolder_rows_without_transcription_are_filtered_and_without_file_name_refused(tmp_path, audio):
     root = tmp_path / "folder"
     root.mkdir()

@@ -95,18 +95,22 @@ def loads_text(line: str) -> object:
     return obj
 
 
-def utf8_text(path: Path, hint: str = "") -> str:
+def utf8_text(path: Path, binary_hint: str = "") -> str:
     """A text file decoded as strict UTF-8 (a BOM, as Windows editors write, is dropped); `InputError` naming the
-    line of a byte that is not UTF-8, with `hint`. The path `-` is standard input (read once, for every caller)."""
+    line of a byte that is not UTF-8, with `binary_hint` where the file holds NUL bytes (no text but UTF-16 does),
+    or naming UTF-16. The path `-` is standard input (read once, for every caller)."""
     path = Path(path)
     try:
         data = _stdin_bytes() if str(path) == "-" else path.read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Notepad's "Unicode"
+        raise InputError(f"{path}: UTF-16 text (its byte-order mark); save it as UTF-8")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:  # its line, counted as text_lines splits them
         line = len(re.split(rb"\r\n|\r|\n", data[: err.start]))
+        hint = binary_hint if b"\0" in data[:65536] else ""  # Latin-1 text is no audio file
         raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x}){hint}") from None
 
 
@@ -115,9 +119,9 @@ def _stdin_bytes() -> bytes:
     return sys.stdin.buffer.read()
 
 
-def text_lines(path: Path, hint: str = "") -> list[tuple[int, str]]:
+def text_lines(path: Path, binary_hint: str = "") -> list[tuple[int, str]]:
     """(line number, line) for every non-blank line of a text file (`utf8_text`)."""
-    text = utf8_text(path, hint)
+    text = utf8_text(path, binary_hint)
     # lines end with \n, \r\n or (classic Mac) a lone \r; str.splitlines() would also split on \x1c, \x85,
     # \u2028 inside a transcript
     text = text.replace("\r\n", "\n").replace("\r", "\n")
