@@ -92,6 +92,10 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
                     parts[path].write_text(write, encoding="utf-8")
                 else:
                     write(parts[path])
+        # a folder in a file's place fails its move: found before any, not after some moved in (a decode's new
+        # hypotheses stood beside the old score reports)
+        if blocked := next((path for path in parts if path.is_dir()), None):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(blocked))
         with stops_deferred():
             for path, part in parts.items():
                 part.replace(path)

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from asr.data.manifest import read_manifest
+from asr.data.manifest import read_jsonl, read_manifest, refuse_control_characters
 from asr.errors import InputError
 from asr.text import Normalizer
 
@@ -45,6 +45,9 @@ def is_manifest(path: Path) -> bool:
 
 def raw_lines(path: Path) -> Iterator[tuple[int | str, str]]:
     """(line number, sentence) for the lines of a text file, or (utterance id, transcript) for a manifest's."""
+    if path.suffix.lower() == ".json":
+        yield from _nemo_transcripts(path)
+        return
     if is_manifest(path):
         yield from ((u.id, u.text) for u in read_manifest(path, durations=False))
         return
@@ -55,6 +58,16 @@ def raw_lines(path: Path) -> Iterator[tuple[int | str, str]]:
         raise InputError(f"{path}:{_first_undecodable_line(path)}: not valid UTF-8 text") from None
     except OSError as err:
         raise InputError(f"{path}: cannot read text: {err.strerror or err}") from None
+
+
+def _nemo_transcripts(path: Path) -> Iterator[tuple[int | str, str]]:
+    """(id, or else line number; transcript) of a NeMo manifest's lines (``audio_filepath``, ``duration``,
+    ``text``: no id, so read_manifest refused them)."""
+    for lineno, obj in read_jsonl(path):
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            raise InputError(f"{path}:{lineno}: a manifest line without a 'text' string")
+        refuse_control_characters(obj["text"], f"{path}:{lineno}: 'text'")
+        yield obj.get("id") or lineno, obj["text"]
 
 
 def _first_undecodable_line(path: Path) -> int | str:

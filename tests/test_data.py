@@ -829,6 +829,11 @@ def test_files_written_together_all_move_in_when_stopped_and_leave_no_part_when_
         write_together({tmp_path / "a": "5", tmp_path / "b": failing_writer})
     assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {"a": "3", "b": "2"}
     assert err.value.filename == str(tmp_path / "b")  # named: a full disk's write error names no file
+    (tmp_path / "b").unlink()
+    (tmp_path / "b").mkdir()  # a folder where a file goes: none moves in (the first did, before)
+    with pytest.raises(IsADirectoryError):
+        write_together({tmp_path / "a": "6", tmp_path / "b": "7"})
+    assert (tmp_path / "a").read_text() == "3" and not list(tmp_path.glob("*.part"))
 
 
 def test_a_folder_of_a_long_name_is_replaced_whole_and_a_full_disk_is_named(tmp_path):

@@ -720,12 +720,25 @@ def test_asr_score_of_a_decodes_hyp_jsonl_gives_its_wer(es, tmp_path, capsys):
         (tmp_path / "g" / "hyp.jsonl").write_bytes(edited)  # both were scored with none, exit 0
         assert score_main([str(tmp_path / "g" / "hyp.jsonl"), "--json", str(tmp_path / "e.json")]) == 0
         assert json.loads((tmp_path / "e.json").read_text())["word"]["rate"] == results["wer"]
+    (tmp_path / "g" / "hyp.jsonl").write_bytes(hyps)
+    # known by its lines, not its name: a copy renamed beside it, or the decode's file given as REF, was scored
+    # with none (exit 0); one moved away from its results.json is refused as an unrenamed one is
+    renamed = tmp_path / "g" / "greedy_test.jsonl"
+    renamed.write_bytes(hyps)
+    other = tmp_path / "other.trn"
+    other.write_text("".join(f"{r['hyp']} ({r['id']})\n" for r in map(json.loads, hyps.decode().splitlines())))
+    for args in ([str(renamed)], [str(tmp_path / "g" / "hyp.jsonl"), str(other)]):
+        assert score_main([*args, "--json", str(tmp_path / "e.json")]) == 0
+        assert json.loads((tmp_path / "e.json").read_text())["word"]["rate"] == results["wer"]
+    (tmp_path / "moved").mkdir()
+    assert score_main([str(renamed.replace(tmp_path / "moved" / "greedy.jsonl"))]) == 2
+    assert "with no results.json beside them (moved away from it" in capsys.readouterr().err
     (tmp_path / "g" / "results.json").write_text("")  # a decode that failed while writing it scored with none
     assert score_main([str(tmp_path / "g" / "hyp.jsonl")]) == 2
     assert "results.json: no normaliser readable (JSONDecodeError)" in capsys.readouterr().err
     (tmp_path / "g" / "results.json").unlink()
     assert score_main([str(tmp_path / "g" / "hyp.jsonl")]) == 2
-    assert "hypotheses with no results.json beside them" in capsys.readouterr().err
+    assert "hypotheses (its lines have a decode's fields) with no results.json beside them" in capsys.readouterr().err
     assert score_main([str(tmp_path / "g" / "hyp.jsonl"), "--normalize", "none"]) == 0
     own = tmp_path / "own"  # one's own hyp.jsonl beside another tool's results.json: scored as before
     own.mkdir()
@@ -879,6 +892,10 @@ def test_a_tuned_weight_at_an_end_of_its_grid_is_named(capsys):
     assert result["best"]["beta"] == 2.0 and "note: beta 2 is the largest of its grid" in capsys.readouterr().err
     tune(lambda w: (abs(w["beta"] - 1), 0.0), {"alpha": 0.5, "beta": 0.0}, {"beta"}, grids, on="x")
     assert "note" not in capsys.readouterr().err  # inside the grid
+    # a starting value outside the grid given, not beaten (--alpha-grid 0,0.25 kept the default 0.5 silently)
+    result = tune(lambda w: (abs(w["beta"] - 4), 0.0), {"alpha": 0.5, "beta": 4.0}, {"beta"}, grids, on="x")
+    assert result["best"]["beta"] == 4.0
+    assert "note: beta 4, the starting value, is above its grid (0, 1, 2) and was not beaten" in capsys.readouterr().err
 
 
 def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):

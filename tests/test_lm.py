@@ -118,6 +118,10 @@ def test_every_text_option_counts_and_a_manifest_is_known_in_any_spelling(tmp_pa
     info = json.loads((tmp_path / "lm" / "lm.json").read_text(encoding="utf-8"))
     assert info["text"]["files"] == {str(text): 2, str(manifest): 1}
     assert (tmp_path / "lm" / "text.txt").read_text().splitlines()[-1] == "seven eight"
+    nemo = tmp_path / "nemo.json"  # NeMo's own lines have no id (refused as "manifest line without id, audio")
+    nemo.write_text(json.dumps({"audio_filepath": "a.wav", "duration": 1.0, "text": "nine ten"}) + "\n")
+    assert lm_main([*args, "--text", str(nemo), "--out", str(tmp_path / "lm2")]) == 0
+    assert (tmp_path / "lm2" / "text.txt").read_text().splitlines()[-1] == "nine ten"
 
 
 @pytest.mark.parametrize(

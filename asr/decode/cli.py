@@ -60,7 +60,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    "them on the --tune-on or --dev manifest first")  # fmt: skip
     p.add_argument("--tune-on", help="tune on this one of the --manifest files (its name, e.g. dev); the others reuse")
     p.add_argument("--dev", type=Path, help="a manifest to tune on that is not decoded itself")
-    p.add_argument("--tuned-from", type=Path, help="reuse the alpha/beta tuned by an earlier decode (its results.json)")
+    p.add_argument("--tuned-from", type=Path,
+                   help="reuse the alpha, beta and gamma an earlier decode tuned (its results.json)")  # fmt: skip
     p.add_argument("--tune-metric", choices=("auto", "wer", "cer"), default="auto",
                    help="the dev score --tune lowers, the other breaking ties; auto: cer for a language written "
                    "without spaces between words (zh ja th lo km my yue wuu bo), by the model's language or else "

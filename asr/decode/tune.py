@@ -105,10 +105,15 @@ def tune(
 
 
 def _note_edges(best: dict[str, float], params: set[str], grids: dict[str, tuple[float, ...]]) -> None:
-    """Says which tuned weights ended at an end of their grid, where the best may lie beyond it."""
+    """Says which tuned weights ended at an end of their grid, or beyond it (the starting value, outside a grid
+    given), where the best may lie further."""
     for name in (n for n in WEIGHTS if n in params):
         value, grid = best[name], grids[name]
-        if len(grid) > 1 and value in (min(grid), max(grid)):
+        if value > max(grid) or value < min(grid):
+            side, values = "above" if value > max(grid) else "below", ", ".join(f"{g:g}" for g in grid)
+            print(f"note: {name} {value:g}, the starting value, is {side} its grid ({values}) and was not beaten: "
+                  f"--{name}-grid can search beyond it", file=sys.stderr)  # fmt: skip
+        elif len(grid) > 1 and value in (min(grid), max(grid)):
             edge = "largest" if value == max(grid) else "smallest"
             print(f"note: {name} {value:g} is the {edge} of its grid: --{name}-grid can search beyond it",
                   file=sys.stderr)  # fmt: skip

@@ -80,6 +80,16 @@ def _write_outputs(args: argparse.Namespace, score: CorpusScore, report: dict, s
         print(f"\nreports: {', '.join(str(p) for p in written)}", file=stream)
 
 
+def _decodes_normalizer(ref: Path, hyp: Path) -> tuple[str, Path] | None:
+    """The normaliser of the asr decode whose hyp.jsonl REF or HYP is (`_decode_normalizer`), with that file;
+    `InputError` where both are decodes' scored with two normalisers."""
+    found = {path: spec for path in dict.fromkeys((ref, hyp)) if (spec := _decode_normalizer(path))}
+    if len(set(found.values())) > 1:
+        named = " and ".join(f"{path} ({spec})" for path, spec in found.items())
+        raise InputError(f"{named}: decodes scored with two normalisers; give --normalize")
+    return next(iter((spec, path) for path, spec in found.items()), None)
+
+
 def _decode_normalizer(path: Path) -> str | None:
     """The normaliser an `asr decode` scored its hyp.jsonl with (its raw references against the model's output),
     from the results.json beside it; None for any other file. `InputError` where it cannot be known: a decode's
@@ -90,14 +100,14 @@ def _decode_normalizer(path: Path) -> str | None:
             raise InputError("standard input holds an asr decode's hyp.jsonl, whose normaliser is in the "
                              "results.json beside it; give the file's path, or --normalize")  # fmt: skip
         return None
-    if path.name != "hyp.jsonl":
-        return None
     if not _decoded(path):  # a file of one's own (beside another tool's results.json, perhaps)
         return None
-    results = path.parent / "results.json"
+    results = path.parent / "results.json"  # known by its lines, not its name: a copy renamed was scored with none
     if not results.exists():
-        raise InputError(f"{path}: an asr decode's hypotheses with no results.json beside them (the decode did "
-                         "not finish): its normaliser is unknown; give --normalize, or decode again")  # fmt: skip
+        raise InputError(f"{path}: an asr decode's hypotheses (its lines have a decode's fields) with no "
+                         "results.json beside them (moved away from it, or a decode that did not finish): their "
+                         "normaliser is unknown; give --normalize (the decode's is in its results.json), or decode "
+                         "again")  # fmt: skip
     try:
         spec = json.loads(results.read_text(encoding="utf-8"))["normalizer"]
     except (OSError, ValueError, KeyError, TypeError) as err:
@@ -126,11 +136,11 @@ def run(args: argparse.Namespace) -> int:
     if str(args.ref) == str(args.hyp) == "-":  # one stream read twice: scored against itself
         raise InputError("REF and HYP cannot both be standard input ('-'); give one of them as a file")
     hyp_path = args.hyp or args.ref
-    decoded = _decode_normalizer(hyp_path) if args.normalize is None else None
-    normalizer = get_normalizer(decoded or args.normalize or "none")
+    decoded = _decodes_normalizer(args.ref, hyp_path) if args.normalize is None else None
+    normalizer = get_normalizer(decoded[0] if decoded else args.normalize or "none")
     if decoded:  # the decode's WER, not the raw references' (48% against 35% on a Hindi decode)
         print(
-            f"normalised with {decoded}, as the decode beside {hyp_path} scored it (results.json); "
+            f"normalised with {decoded[0]}, as the decode beside {decoded[1]} scored it (results.json); "
             "--normalize none scores the raw texts",
             file=sys.stderr,
         )
