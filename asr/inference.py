@@ -34,7 +34,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from asr.data.audio import check_duration, non_finite, read_utterance_audio
+from asr.data.audio import check_duration, read_utterance_audio
 from asr.data.manifest import Utterance
 from asr.errors import InputError
 from asr.hub import refuse_unfound
@@ -314,12 +314,9 @@ class CTCInference:
 
     def checked(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
         """`samples`, or one line naming the utterance where they are too few for one output frame, or where the
-        manifest's duration (which hours and RTFx are counted from) is not the audio's, or where some are NaN or
-        Inf (they were decoded as text: greedy's token 0 for every frame)."""
+        manifest's duration (which hours and RTFx are counted from) is not the audio's (NaN or Inf samples are
+        `read_utterance_audio`'s)."""
         check_duration(utt.id, samples, self.rate, utt.duration)
-        if bad := non_finite(samples):
-            raise InputError(f"utterance {utt.id}: {bad} NaN or Inf samples in its audio (asr data check lists "
-                             "such utterances)")  # fmt: skip
         if len(samples) < (needed := self.min_samples):
             raise InputError(f"utterance {utt.id}: {len(samples)} samples of audio, fewer than the {needed} "
                              f"({needed / self.rate * 1000:.0f} ms) the model needs for one frame")  # fmt: skip

@@ -585,16 +585,22 @@ def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refus
     sf.write(tmp_path / "whole.mp3", noise, 16000, format="MP3")
     mp3 = (tmp_path / "whole.mp3").read_bytes()
     (tmp_path / "cut.mp3").write_bytes(mp3[: len(mp3) // 2])  # its Xing tag still counts 4 s (it was kept whole)
+    sf.write(tmp_path / "whole.opus", noise, 16000, format="OGG", subtype="OPUS")
+    opus = (tmp_path / "whole.opus").read_bytes()  # Ogg holds no length: a cut one was kept at what was left
+    (tmp_path / "cut.opus").write_bytes(opus[: opus.rfind(b"OggS", 0, len(opus) // 2)])  # at a page's start too
     rows = [{"id": "a_1", "audio": str(audio["u0"]), "text": "hello there"},
             {"id": "a_2", "audio": str(tmp_path / "truncated.wav"), "text": "hello there"},
             {"id": "a_3", "audio": str(tmp_path / "nan.wav"), "text": "good morning"},
             {"id": "a_4", "audio": str(tmp_path / "whole.mp3"), "text": "noise"},
-            {"id": "a_5", "audio": str(tmp_path / "cut.mp3"), "text": "noise"}]  # fmt: skip
+            {"id": "a_5", "audio": str(tmp_path / "cut.mp3"), "text": "noise"},
+            {"id": "a_6", "audio": str(tmp_path / "whole.opus"), "text": "noise"},
+            {"id": "a_7", "audio": str(tmp_path / "cut.opus"), "text": "noise"}]  # fmt: skip
     proc = subprocess.run([*ASR, "data", "check", str(_jsonl(tmp_path / "m.jsonl", rows))], capture_output=True,
                           text=True)  # fmt: skip
     assert proc.returncode == 1
     assert "a_2: truncated audio" in proc.stdout and "a_3: non-finite samples" in proc.stdout
     assert "a_5: truncated audio" in proc.stdout and proc.stdout.count("a_4: ") == 1  # its missing duration only
+    assert "a_7: truncated audio (an Ogg stream cut short" in proc.stdout and proc.stdout.count("a_6: ") == 1
 
     data = tmp_path / "kaldi"
     data.mkdir()

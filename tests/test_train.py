@@ -14,7 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from asr.data.cli import main as data_main
@@ -345,6 +347,17 @@ def test_bad_input_is_reported(setup, tmp_path):
     proc = _run(_args(setup, tmp_path / "noise", dev_manifest=lost, max_steps=8))
     assert proc.returncode == 2 and f"utterance {rows[1]['id']}: cannot read" in proc.stderr
     assert not (tmp_path / "noise").exists()  # before the first step: its TensorBoard log was left (a review)
+
+    # NaN samples in a train file: "non-finite loss ... try a lower learning_rate", or with ctc_zero_infinity the
+    # batches holding it skipped, blamed on the same (a review)
+    train = _rows(setup, "train")
+    samples, rate = sf.read(train[0]["audio"], dtype="float32")
+    samples[10] = np.nan
+    sf.write(tmp_path / "nan.wav", samples, rate, subtype="FLOAT")
+    train[0]["audio"] = str(tmp_path / "nan.wav")
+    (tmp_path / "nan.jsonl").write_text(json.dumps(train[0]) + "\n", encoding="utf-8")  # in every batch
+    proc = _run(_args(setup, tmp_path / "nan", train_manifest=tmp_path / "nan.jsonl", max_steps=2))
+    assert proc.returncode == 2 and f"utterance {train[0]['id']}: 1 NaN or Inf samples in its audio" in proc.stderr
 
     other = tmp_path / "other_model"
     shutil.copytree(setup["model"], other)

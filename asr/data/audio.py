@@ -68,6 +68,27 @@ def wav_header_frames(path: str | Path) -> int | None:
     return data[0] // data[1]
 
 
+OGG_PAGE_MAX = 27 + 255 + 255 * 255  # header, segment table, body: the largest page an Ogg stream can hold
+
+
+def ogg_cut_short(path: str | Path) -> bool:
+    """Whether an Ogg file (Vorbis, Opus, FLAC in Ogg) ends in a page cut short or in no end-of-stream page; False
+    for other files. Ogg holds no total length: libsndfile takes it from the last whole page, so a truncated
+    file was read as a shorter recording, silently (a review: 1.6 of 5.1 s kept with the whole transcript)."""
+    with open(path, "rb") as f:
+        if f.read(4) != b"OggS":
+            return False
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - OGG_PAGE_MAX))
+        tail = f.read()
+    start = tail.rfind(b"OggS\0")  # the last page's capture pattern and version
+    if start < 0 or len(tail) - start < 27:
+        return True
+    segments = tail[start + 26]
+    page = 27 + segments + sum(tail[start + 27 : start + 27 + segments])
+    return len(tail) - start != page or not tail[start + 5] & 0x04  # 0x04: the end-of-stream flag
+
+
 def unfinished_wav_bytes(path: str | Path) -> int:
     """The bytes after a WAV's data chunk whose header says 0 (a recording stopped before its header was
     finished: libsndfile reads no samples); 0 for any other file."""
@@ -133,11 +154,17 @@ def load_audio(
 
 def read_utterance_audio(utt_id: str, path: Path, rate: int, offset: float = 0.0, duration: float | None = None
                          ) -> np.ndarray:  # fmt: skip
-    """`load_audio` for an utterance; one line naming it and its file where the audio cannot be read."""
+    """`load_audio` for an utterance; one line naming it and its file where the audio cannot be read, or holds
+    NaN or Inf samples (decoded, they were text: greedy's token 0 for every frame; in training, a non-finite
+    loss blamed on the learning rate)."""
     try:
-        return load_audio(path, rate, offset, duration)
+        samples = load_audio(path, rate, offset, duration)
     except (OSError, RuntimeError, ValueError) as err:  # soundfile's errors are RuntimeErrors
         raise InputError(f"utterance {utt_id}: cannot read {path}: {unreadable(path, err)}") from None
+    if bad := non_finite(samples):
+        raise InputError(f"utterance {utt_id}: {bad} NaN or Inf samples in its audio, {path} (asr data check "
+                         "lists such utterances)")  # fmt: skip
+    return samples
 
 
 def unreadable(path: Path, err: Exception) -> str:

@@ -33,6 +33,7 @@ from asr.data.audio import (
     duration_differs,
     load_audio,
     non_finite,
+    ogg_cut_short,
     unfinished_wav_bytes,
     unreadable,
     wav_header_frames,
@@ -185,6 +186,8 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
         raise Unusable("empty audio", why if unfinished else "")
     if (cut := _truncation(path, info, segment, duration)) is not None:
         raise Unusable("truncated audio", f"the header promises {cut[0]:.2f} s, the file holds {cut[1]:.2f} s")
+    if ogg_cut_short(path):
+        raise Unusable("truncated audio", "an Ogg stream cut short (no end-of-stream page): its length is what is left")
     if bad := non_finite(samples):
         raise Unusable("non-finite samples", f"{bad} NaN or Inf samples")
     notes = []
