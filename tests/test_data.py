@@ -585,6 +585,13 @@ def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refus
     sf.write(tmp_path / "whole.mp3", noise, 16000, format="MP3")
     mp3 = (tmp_path / "whole.mp3").read_bytes()
     (tmp_path / "cut.mp3").write_bytes(mp3[: len(mp3) // 2])  # its Xing tag still counts 4 s (it was kept whole)
+    # VBR MP3s without their Xing header: libsndfile guesses the length from the first frame's bit rate and reads
+    # no further; a loud first frame made 4.1 s read as 0.99 s (kept whole), a silent one 4.6 s promised as 8.5 s
+    tone = 0.05 * np.sin(2 * np.pi * 440 * np.arange(3 * 16000) / 16000).astype(np.float32)
+    for name, samples in (("loud", np.concatenate([noise[:16000], tone])), ("quiet", np.concatenate([tone * 0, tone]))):
+        sf.write(tmp_path / f"{name}.mp3", samples, 16000, format="MP3")
+        mp3 = (tmp_path / f"{name}.mp3").read_bytes()
+        (tmp_path / f"{name}.mp3").write_bytes(mp3[mp3.find(b"\xff\xf3", 4) :])  # from the frame after it (MPEG-2)
     sf.write(tmp_path / "whole.opus", noise, 16000, format="OGG", subtype="OPUS")
     opus = (tmp_path / "whole.opus").read_bytes()  # Ogg holds no length: a cut one was kept at what was left
     (tmp_path / "cut.opus").write_bytes(opus[: opus.rfind(b"OggS", 0, len(opus) // 2)])  # at a page's start too
@@ -594,13 +601,17 @@ def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refus
             {"id": "a_4", "audio": str(tmp_path / "whole.mp3"), "text": "noise"},
             {"id": "a_5", "audio": str(tmp_path / "cut.mp3"), "text": "noise"},
             {"id": "a_6", "audio": str(tmp_path / "whole.opus"), "text": "noise"},
-            {"id": "a_7", "audio": str(tmp_path / "cut.opus"), "text": "noise"}]  # fmt: skip
+            {"id": "a_7", "audio": str(tmp_path / "cut.opus"), "text": "noise"},
+            {"id": "a_8", "audio": str(tmp_path / "loud.mp3"), "text": "noise"},
+            {"id": "a_9", "audio": str(tmp_path / "quiet.mp3"), "text": "noise"}]  # fmt: skip
     proc = subprocess.run([*ASR, "data", "check", str(_jsonl(tmp_path / "m.jsonl", rows))], capture_output=True,
                           text=True)  # fmt: skip
     assert proc.returncode == 1
     assert "a_2: truncated audio" in proc.stdout and "a_3: non-finite samples" in proc.stdout
     assert "a_5: truncated audio" in proc.stdout and proc.stdout.count("a_4: ") == 1  # its missing duration only
     assert "a_7: truncated audio (an Ogg stream cut short" in proc.stdout and proc.stdout.count("a_6: ") == 1
+    assert "a_8: truncated audio (its MP3 frames hold 4.10 s, libsndfile reads 0.99 s of them" in proc.stdout
+    assert "a_9: no duration stated (6.0" in proc.stdout and proc.stdout.count("a_9: ") == 1
 
     data = tmp_path / "kaldi"
     data.mkdir()

@@ -89,6 +89,36 @@ def ogg_cut_short(path: str | Path) -> bool:
     return len(tail) - start != page or not tail[start + 5] & 0x04  # 0x04: the end-of-stream flag
 
 
+# Layer III bit rates (kbit/s) by bit-rate index, MPEG-1 and MPEG-2/2.5; sample rates by version and index
+_MP3_KBPS = {True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+             False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)}  # fmt: skip
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def mp3_frames(path: str | Path) -> tuple[float, bool] | None:
+    """(the seconds an MP3's Layer III frames hold, counted frame by frame; whether its first frame is a
+    Xing/Info/VBRI header), or None for a file that does not start as an MP3 stream (after its ID3v2 tag).
+    Written here: libsndfile takes a file's length from that header, else from the first frame's bit rate, and
+    reads no further (a VBR file without one was read 63% long, or said to hold 34 s of its 5)."""
+    data = Path(path).read_bytes()
+    i = 0
+    if data[:3] == b"ID3":  # its size is 7 bits a byte ("syncsafe"), a footer of 10 bytes where flagged
+        i = 10 + sum((data[6 + k] & 0x7F) << (7 * (3 - k)) for k in range(4)) + (10 if data[5] & 0x10 else 0)
+    samples, rate, first, headed = 0, 0, i, False
+    while i + 4 <= len(data):
+        h = int.from_bytes(data[i : i + 4], "big")
+        version, layer, kbps_index, rate_index = (h >> 19) & 3, (h >> 17) & 3, (h >> 12) & 15, (h >> 10) & 3
+        if h >> 21 != 0x7FF or version == 1 or layer != 1 or kbps_index in (0, 15) or rate_index == 3:
+            break  # the audio's end (an ID3v1 or APE tag) or damage, which the decoding meets as well
+        mpeg1 = version == 3
+        rate = _MP3_RATES[version][rate_index]
+        samples += 1152 if mpeg1 else 576
+        i += (144 if mpeg1 else 72) * _MP3_KBPS[mpeg1][kbps_index] * 1000 // rate + ((h >> 9) & 1)
+        if samples == (1152 if mpeg1 else 576):
+            headed = any(tag in data[first:i] for tag in (b"Xing", b"Info", b"VBRI"))
+    return (samples / rate, headed) if rate else None
+
+
 def unfinished_wav_bytes(path: str | Path) -> int:
     """The bytes after a WAV's data chunk whose header says 0 (a recording stopped before its header was
     finished: libsndfile reads no samples); 0 for any other file."""

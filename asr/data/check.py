@@ -32,6 +32,7 @@ from asr.data.audio import (
     audio_info,
     duration_differs,
     load_audio,
+    mp3_frames,
     non_finite,
     ogg_cut_short,
     unfinished_wav_bytes,
@@ -139,18 +140,28 @@ class CheckResult:
 TAG = re.compile(r"(?<!\S)(?:\[[^\s\[\]]+\]|<[^\s<>]+>|\{[^\s{}]+\})(?!\S)")
 
 TRUNCATION_SLACK = 0.05  # seconds an audio file may decode shorter than its header says (an MP3's last frame)
+MP3_FRAMES_SLACK = 0.35  # seconds an MP3's frames may hold beyond its decoding: its header frame, encoder delay
+# and padding (0.23 s at 8 kHz)
 
 
-def _truncation(path: Path, info: AudioInfo, segment: float | None, decoded: float) -> tuple[float, float] | None:
-    """(promised, held) seconds of a file cut short, else None. libsndfile reads what is there, silently: a WAV's
-    frames are counted from the file, so its header's data size says what was promised; a compressed file's
-    count comes from its header (an MP3's Xing tag), so the decoded length (of the `segment`'s seconds, where it
-    is one) is compared with it."""
+def _truncation(path: Path, info: AudioInfo, segment: float | None, decoded: float) -> str | None:
+    """Why a file read shorter than it is, else None. libsndfile reads what is there, silently: a WAV's frames
+    are counted from the file, so its header's data size says what was promised; a compressed file's count comes
+    from its header (an MP3's Xing tag), so the decoded length (of the `segment`'s seconds, where it is one) is
+    compared with it; an MP3 without that header has its frames counted (`mp3_frames`)."""
     header_frames = wav_header_frames(path)
     if header_frames is not None and header_frames > info.frames:
-        return header_frames / info.rate, info.frames / info.rate
-    promised = segment if segment is not None else info.frames / info.rate
-    return (promised, decoded) if promised - decoded > TRUNCATION_SLACK else None
+        return f"the header promises {header_frames / info.rate:.2f} s, the file holds {info.duration:.2f} s"
+    if segment is None and (mp3 := mp3_frames(path)) is not None:
+        if mp3[0] - decoded > MP3_FRAMES_SLACK:
+            return (f"its MP3 frames hold {mp3[0]:.2f} s, libsndfile reads {decoded:.2f} s of them: a VBR file "
+                    "without a Xing header; re-encode it")  # fmt: skip
+        if not mp3[1]:  # libsndfile's length is a guess from the first frame's bit rate; the frames are all read
+            return None
+    promised = segment if segment is not None else info.duration
+    if promised - decoded > TRUNCATION_SLACK:
+        return f"the header promises {promised:.2f} s, the file holds {decoded:.2f} s"
+    return None
 
 
 MAX_OVERSHOOT = 0.5  # seconds a segment may end past its file's end, cut there (Kaldi's extract-segments' default)
@@ -185,7 +196,7 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
                "finished: rewrite it, e.g. sox --ignore-length IN OUT)")  # fmt: skip
         raise Unusable("empty audio", why if unfinished else "")
     if (cut := _truncation(path, info, segment, duration)) is not None:
-        raise Unusable("truncated audio", f"the header promises {cut[0]:.2f} s, the file holds {cut[1]:.2f} s")
+        raise Unusable("truncated audio", cut)
     if ogg_cut_short(path):
         raise Unusable("truncated audio", "an Ogg stream cut short (no end-of-stream page): its length is what is left")
     if bad := non_finite(samples):
