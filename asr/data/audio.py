@@ -100,7 +100,11 @@ def mp3_frames(path: str | Path) -> tuple[float, bool] | None:
     Xing/Info/VBRI header), or None for a file that does not start as an MP3 stream (after its ID3v2 tag).
     Written here: libsndfile takes a file's length from that header, else from the first frame's bit rate, and
     reads no further (a VBR file without one was read 63% long, or said to hold 34 s of its 5)."""
-    data = Path(path).read_bytes()
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if head[:3] != b"ID3" and (len(head) < 2 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0):
+            return None  # no MP3 (a WAV's or FLAC's samples are not read twice)
+        data = head + f.read()
     i = 0
     if data[:3] == b"ID3":  # its size is 7 bits a byte ("syncsafe"), a footer of 10 bytes where flagged
         i = 10 + sum((data[6 + k] & 0x7F) << (7 * (3 - k)) for k in range(4)) + (10 if data[5] & 0x10 else 0)
