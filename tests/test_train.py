@@ -688,10 +688,17 @@ def test_a_finished_run_and_a_model_inside_output_dir_are_never_trained_over(set
     proc = _run(_args(setup, run, model=run / "model", max_steps=2, dev_manifest=""))
     assert proc.returncode == 2 and "lies in output_dir" in proc.stderr
     assert (run / "model" / "model.safetensors").read_bytes() == weights
-    # the same config, its manifest named through a link (a review: refused as "another config"): trained again
+    # the same config, its manifest named through a link (a review: refused as "another config"): no step taken,
+    # as with its checkpoints kept (it was trained afresh: model/, with an LM attached to it, and run_info.json
+    # replaced, a budget run's by another model)
     (tmp_path / "data_link").symlink_to(setup["data"])
     linked = tmp_path / "data_link" / "train.jsonl"
-    assert train_main(_args(setup, run, max_steps=2, dev_manifest="", train_manifest=linked)) == 0
+    (run / "model" / "attached.arpa").write_text("an LM attached in place")
+    info = (run / "run_info.json").read_text()
+    proc = _run(_args(setup, run, max_steps=2, dev_manifest="", train_manifest=linked))
+    assert proc.returncode == 0 and "holds this config's finished run (its checkpoints removed): no step" in proc.stderr
+    assert (run / "run_info.json").read_text() == info and (run / "model" / "attached.arpa").exists()
+    assert (run / "model" / "model.safetensors").read_bytes() == weights
 
 
 def test_a_later_epoch_of_fewer_batches_than_accumulated_is_one_step_of_them(setup, tmp_path):

@@ -216,7 +216,8 @@ class Trainer:
     def _check_output_dir(self) -> None:
         """Refuses an output_dir that is the --model folder (its run_info.json was taken for the model's own) or
         holds it where the run writes (model/, best/, a checkpoint: the starting model was replaced), and one
-        holding a finished run of another config without a checkpoint to compare (it was trained over afresh)."""
+        holding a finished run of another config without a checkpoint to compare (it was trained over afresh);
+        one of this config without its checkpoints (removed to free the disk) is `finished_before`."""
         model = Path(self.cfg.model)
         if self.cfg.model and self.out.resolve() == model.resolve():  # "": pretraining from scratch
             raise InputError(f"output_dir {self.out} is the --model folder; write the run elsewhere")
@@ -224,11 +225,13 @@ class Trainer:
         if inside and _written_by_runs(model.resolve().relative_to(self.out.resolve())):
             raise InputError(f"--model {model} lies in output_dir {self.out}, where the run writes over it; copy "
                              "it elsewhere, or write the run elsewhere")  # fmt: skip
+        self.finished_before = False
         if checkpoints.last_checkpoint(self.out) is None and (self.out / "run_info.json").is_file():
             self._check_finished_run(self.out / "run_info.json")
+            self.finished_before = (self.out / "model").is_dir()
 
     def _check_finished_run(self, path: Path) -> None:
-        """Refuses to train afresh over the finished run of `path` (run_info.json) unless it had this config."""
+        """Refuses the finished run of `path` (run_info.json) unless it had this config."""
         try:
             config = json.loads(path.read_text(encoding="utf-8"))["config"]
             # a path spelled otherwise (relative, through a link) that names the same file is the same input
@@ -632,6 +635,11 @@ class Trainer:
 
     def _run(self) -> dict:
         cfg = self.cfg
+        if self.finished_before:  # run again with its checkpoints removed: it was trained afresh, model/ replaced
+            if self.acc.is_main_process:
+                print(f"note: output_dir {self.out} holds this config's finished run (its checkpoints removed): no "
+                      "step taken, model/ and run_info.json left as they are", file=sys.stderr)  # fmt: skip
+            return json.loads((self.out / "run_info.json").read_text(encoding="utf-8"))
         if self.acc.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
         self.acc.wait_for_everyone()
