@@ -101,18 +101,23 @@ def ieee_float32_convolutions(device, dtype) -> Iterator[None]:
     """cuDNN's convolutions in IEEE float32 while a float32 model runs on a GPU. PyTorch runs them in TF32 by
     default (a 10-bit mantissa), whose rounding follows the kernel chosen for the batch's shape: measured on an
     H200, 2 of 347 dev hypotheses of a trained model changed between batches of 160 and 20 s with TF32, none
-    without it (README, "GPU")."""
+    without it (README, "GPU"). The setting is the process's: threads running GPU passes at once may meet it."""
     import torch
 
-    conv = torch.backends.cudnn.conv  # the new API alone: reading the legacy allow_tf32 after it raises
     if device.type != "cuda" or dtype != torch.float32:
         yield
         return
-    before, conv.fp32_precision = conv.fp32_precision, "ieee"
+    # PyTorch 2.9's API where it exists (reading the legacy allow_tf32 after it is set raises), else the legacy one
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    owner, name, off = (
+        (conv, "fp32_precision", "ieee") if conv is not None else (torch.backends.cudnn, "allow_tf32", False)
+    )
+    before = getattr(owner, name)
+    setattr(owner, name, off)
     try:
         yield
     finally:
-        conv.fp32_precision = before
+        setattr(owner, name, before)
 
 
 def uses_attention_mask(config) -> bool:

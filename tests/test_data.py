@@ -595,6 +595,8 @@ def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refus
     sf.write(tmp_path / "whole.opus", noise, 16000, format="OGG", subtype="OPUS")
     opus = (tmp_path / "whole.opus").read_bytes()  # Ogg holds no length: a cut one was kept at what was left
     (tmp_path / "cut.opus").write_bytes(opus[: opus.rfind(b"OggS", 0, len(opus) // 2)])  # at a page's start too
+    (tmp_path / "tagged.opus").write_bytes(opus + b"TAG" + bytes(125))  # an ID3v1 tag after its pages: whole
+    (tmp_path / "chained.opus").write_bytes(opus + opus)  # libsndfile reads the first stream alone
     rows = [{"id": "a_1", "audio": str(audio["u0"]), "text": "hello there"},
             {"id": "a_2", "audio": str(tmp_path / "truncated.wav"), "text": "hello there"},
             {"id": "a_3", "audio": str(tmp_path / "nan.wav"), "text": "good morning"},
@@ -603,15 +605,18 @@ def test_truncated_and_non_finite_audio_is_filtered_and_bad_kaldi_segments_refus
             {"id": "a_6", "audio": str(tmp_path / "whole.opus"), "text": "noise"},
             {"id": "a_7", "audio": str(tmp_path / "cut.opus"), "text": "noise"},
             {"id": "a_8", "audio": str(tmp_path / "loud.mp3"), "text": "noise"},
-            {"id": "a_9", "audio": str(tmp_path / "quiet.mp3"), "text": "noise"}]  # fmt: skip
+            {"id": "a_9", "audio": str(tmp_path / "quiet.mp3"), "text": "noise"},
+            {"id": "a_10", "audio": str(tmp_path / "tagged.opus"), "text": "noise"},
+            {"id": "a_11", "audio": str(tmp_path / "chained.opus"), "text": "noise"}]  # fmt: skip
     proc = subprocess.run([*ASR, "data", "check", str(_jsonl(tmp_path / "m.jsonl", rows))], capture_output=True,
                           text=True)  # fmt: skip
     assert proc.returncode == 1
     assert "a_2: truncated audio" in proc.stdout and "a_3: non-finite samples" in proc.stdout
     assert "a_5: truncated audio" in proc.stdout and proc.stdout.count("a_4: ") == 1  # its missing duration only
     assert "a_7: truncated audio (an Ogg stream cut short" in proc.stdout and proc.stdout.count("a_6: ") == 1
-    assert "a_8: truncated audio (its MP3 frames hold 4.10 s, libsndfile reads 0.99 s of them" in proc.stdout
+    assert "a_8: truncated audio (its MP3 frames hold 4.10 s, libsndfile reads 0.99 s: a VBR file" in proc.stdout
     assert "a_9: no duration stated (6.0" in proc.stdout and proc.stdout.count("a_9: ") == 1
+    assert proc.stdout.count("a_10: ") == 1 and "a_11: truncated audio (chained Ogg streams" in proc.stdout
 
     data = tmp_path / "kaldi"
     data.mkdir()

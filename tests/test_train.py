@@ -699,6 +699,13 @@ def test_a_finished_run_and_a_model_inside_output_dir_are_never_trained_over(set
     assert proc.returncode == 0 and "holds this config's finished run (its checkpoints removed): no step" in proc.stderr
     assert (run / "run_info.json").read_text() == info and (run / "model" / "attached.arpa").exists()
     assert (run / "model" / "model.safetensors").read_bytes() == weights
+    # a test set or a budget added: no checkpoint to go on from, so another config (no step was taken for them)
+    proc = _run(_args(setup, run, max_steps=2, dev_manifest="", test_manifest=setup["data"] / "dev.jsonl"))
+    assert proc.returncode == 2 and "holds a finished run of another config (test_manifest: '' -> " in proc.stderr
+    older = json.loads(info)  # an earlier version's run_info.json, returned as it is: a KeyError in the summary
+    del older["train_unknown_characters"]
+    (run / "run_info.json").write_text(json.dumps(older))
+    assert train_main(_args(setup, run, max_steps=2, dev_manifest="")) == 0
 
 
 def test_a_later_epoch_of_fewer_batches_than_accumulated_is_one_step_of_them(setup, tmp_path):

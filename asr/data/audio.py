@@ -68,25 +68,26 @@ def wav_header_frames(path: str | Path) -> int | None:
     return data[0] // data[1]
 
 
-OGG_PAGE_MAX = 27 + 255 + 255 * 255  # header, segment table, body: the largest page an Ogg stream can hold
-
-
-def ogg_cut_short(path: str | Path) -> bool:
-    """Whether an Ogg file (Vorbis, Opus, FLAC in Ogg) ends in a page cut short or in no end-of-stream page; False
-    for other files. Ogg holds no total length: libsndfile takes it from the last whole page, so a truncated
-    file was read as a shorter recording, silently (a review: 1.6 of 5.1 s kept with the whole transcript)."""
+def ogg_cut_short(path: str | Path) -> str | None:
+    """Why libsndfile reads an Ogg file (Vorbis, Opus, FLAC in Ogg) short, else None (other files too): its last
+    page cut or without the end-of-stream flag (Ogg holds no total length, so a truncated file was read as a
+    shorter recording: 1.6 of 5.1 s kept with the whole transcript), or streams chained one after another (it
+    reads the first alone). Its pages are walked from the start; bytes after the last (a tag) are no page."""
     with open(path, "rb") as f:
-        if f.read(4) != b"OggS":
-            return False
-        size = f.seek(0, os.SEEK_END)
-        f.seek(max(0, size - OGG_PAGE_MAX))
-        tail = f.read()
-    start = tail.rfind(b"OggS\0")  # the last page's capture pattern and version
-    if start < 0 or len(tail) - start < 27:
-        return True
-    segments = tail[start + 26]
-    page = 27 + segments + sum(tail[start + 27 : start + 27 + segments])
-    return len(tail) - start != page or not tail[start + 5] & 0x04  # 0x04: the end-of-stream flag
+        data = f.read(4)
+        if data != b"OggS":
+            return None
+        data += f.read()
+    i, flags, ended = 0, 0, False
+    while data[i : i + 5] == b"OggS\0" and i + 27 <= len(data):
+        flags, segments = data[i + 5], data[i + 26]
+        if ended and flags & 0x02:  # a stream begins after one ended
+            return "chained Ogg streams: libsndfile reads the first alone"
+        ended = ended or bool(flags & 0x04)
+        i += 27 + segments + sum(data[i + 27 : i + 27 + segments])
+    if i > len(data) or not flags & 0x04:
+        return "an Ogg stream cut short (no end-of-stream page): its length is what is left"
+    return None
 
 
 # Layer III bit rates (kbit/s) by bit-rate index, MPEG-1 and MPEG-2/2.5; sample rates by version and index

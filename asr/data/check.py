@@ -154,8 +154,8 @@ def _truncation(path: Path, info: AudioInfo, segment: float | None, decoded: flo
         return f"the header promises {header_frames / info.rate:.2f} s, the file holds {info.duration:.2f} s"
     if segment is None and (mp3 := mp3_frames(path)) is not None:
         if mp3[0] - decoded > MP3_FRAMES_SLACK:
-            return (f"its MP3 frames hold {mp3[0]:.2f} s, libsndfile reads {decoded:.2f} s of them: a VBR file "
-                    "without a Xing header; re-encode it")  # fmt: skip
+            header = "its Xing header counts fewer frames" if mp3[1] else "a VBR file without a Xing header"
+            return f"its MP3 frames hold {mp3[0]:.2f} s, libsndfile reads {decoded:.2f} s: {header}; re-encode it"
         if not mp3[1]:  # libsndfile's length is a guess from the first frame's bit rate; the frames are all read
             return None
     promised = segment if segment is not None else info.duration
@@ -197,8 +197,8 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
         raise Unusable("empty audio", why if unfinished else "")
     if (cut := _truncation(path, info, segment, duration)) is not None:
         raise Unusable("truncated audio", cut)
-    if ogg_cut_short(path):
-        raise Unusable("truncated audio", "an Ogg stream cut short (no end-of-stream page): its length is what is left")
+    if why := ogg_cut_short(path):
+        raise Unusable("truncated audio", why)
     if bad := non_finite(samples):
         raise Unusable("non-finite samples", f"{bad} NaN or Inf samples")
     notes = []

@@ -75,7 +75,10 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
         info = train(cfg, shlex.join(["asr", "train", *argv]))
         if os.environ.get("RANK", "0") != "0":  # under accelerate launch, the main process reports
             return 0
-        notes = [f"{k.replace('_', ' ')}: {info[k]}" for k in ("train_filtered", "train_unknown_characters") if info[k]]
+        # .get: a finished run's run_info.json of an earlier version, returned as it is, lacks the later keys
+        notes = [
+            f"{k.replace('_', ' ')}: {v}" for k in ("train_filtered", "train_unknown_characters") if (v := info.get(k))
+        ]
         print(f"{info['steps']} steps in {info['minutes']:.1f} min; best dev {_best(info)}; "
               f"{''.join(n + '; ' for n in notes)}model in {cfg.output_dir}/model")  # fmt: skip
         return 0

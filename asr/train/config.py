@@ -242,14 +242,17 @@ class TrainConfig:
         keys, defaults = ("warmup_steps", "tri_stage_ratios", "tri_stage_final_scale"), self.defaults()
         return [k for k in keys if k not in read and getattr(self, k) != defaults[k]]
 
-    def changes_from(self, saved: dict, free: set[str] = frozenset()) -> dict[str, list]:
-        """The keys, other than `free` and those a resumed run may change freely, whose values differ from a
-        checkpoint's config: {key: [saved, now]}."""
+    def changes_from(self, saved: dict, free: set[str] = frozenset(), resuming: bool = True) -> dict[str, list]:
+        """The keys, other than `free` and those a resumed run may change freely (`resuming`; else those that
+        change nothing a finished run wrote), whose values differ from a checkpoint's or a run's config:
+        {key: [saved, now]}."""
         now = self.to_dict()
         # a key an earlier version did not have ran as its default does (speed_perturb: None -> [] refused it)
         saved = {**{k: v for k, v in self.defaults().items() if k not in saved}, **saved}
         # on the clock's schedule the budget places every step in the warm-up, hold and decay
-        free = (FREE_ON_RESUME | free) - ({"max_minutes"} if now.get("schedule_by") == "budget" else set())
+        free = ((FREE_ON_RESUME if resuming else FREE_WHEN_FINISHED) | free) - (
+            {"max_minutes"} if now.get("schedule_by") == "budget" else set()
+        )
         keys = (set(now) | set(saved)) - free
         return {k: [saved.get(k), now.get(k)] for k in sorted(keys) if saved.get(k) != now.get(k)}
 
@@ -276,6 +279,12 @@ class TrainConfig:
 FREE_ON_RESUME = {
     "output_dir", "resume", "resume_with_changes", "max_minutes", "eval_steps", "eval_batch_seconds", "save_steps",
     "save_total_limit", "logging_steps", "sync_check", "test_manifest", "cache_audio_hours", "metric_for_best_model",
+}  # fmt: skip
+#: the keys a finished run's rerun may change, with no checkpoint to go on from: none changes what it wrote (a
+#: longer budget or a test set were taken for this config's finished run, and no step taken)
+FREE_WHEN_FINISHED = {
+    "output_dir", "resume", "resume_with_changes", "save_steps", "save_total_limit", "logging_steps", "sync_check",
+    "cache_audio_hours", "eval_batch_seconds",
 }  # fmt: skip
 
 

@@ -236,7 +236,7 @@ class Trainer:
             config = json.loads(path.read_text(encoding="utf-8"))["config"]
             # a path spelled otherwise (relative, through a link) that names the same file is the same input
             same = {k for k in MOVABLE if _same_file(config.get(k), getattr(self.cfg, k, ""))}
-            changes = self.cfg.changes_from(config, free=same)
+            changes = self.cfg.changes_from(config, free=same, resuming=False)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             changes = {"run_info.json": ["not readable", "this run"]}
         if changes:
