@@ -2,8 +2,8 @@
 
 Corpus: 20,000 utterance pairs of 20 words (5,000-word vocabulary; per reference word 7% substitution,
 5% deletion, 3% insertion; seed 12345), written as trn. Each scorer runs as a whole process (start-up,
-reading, aligning, reporting), timed by wall clock (the median of --repeats runs; sclite runs once) with peak
-RSS from wait4():
+reading, aligning, reporting), timed by wall clock (the median of --repeats runs; the long pair's sclite runs
+once) with peak RSS from wait4():
 
 - `asr score --compat sclite` and `--compat jiwer`, word+char level;
 - a Python script that reads the trn files and calls jiwer.process_words and jiwer.process_characters;

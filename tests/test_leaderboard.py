@@ -286,3 +286,16 @@ def test_names_with_dollar_signs_are_drawn_as_written(decode: Path, tmp_path: Pa
     assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(tmp_path / "board")]) == 0
     assert (tmp_path / "board" / "plots" / "wer_by_system.png").is_file()
     assert learning_curve([{"minutes": 1.0, "dev_cer": 0.2, "dev_wer": 0.5}], tmp_path / "c.png", r"a$\bad$ on $x$")
+
+
+def test_a_training_over_several_processes_is_published_as_launched(decode: Path, tmp_path: Path) -> None:
+    """A review: RESULTS.md gave `asr train ...` for a run of 2 processes, each step of which took both their
+    batches: the command printed trained another model."""
+    _system(decode, tmp_path / "decodes" / "a", "team/alpha", (1, 1))
+    path = tmp_path / "decodes" / "a" / "results.json"
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results["model"]["train_info"] = {"command": "asr train --config run.yaml", "num_processes": 2}
+    path.write_text(json.dumps(results), encoding="utf-8")
+    assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(tmp_path / "board")]) == 0
+    text = (tmp_path / "board" / "RESULTS.md").read_text(encoding="utf-8")
+    assert "accelerate launch --multi_gpu --num_processes 2 -m asr train --config run.yaml" in text

@@ -48,7 +48,7 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
     else:  # decodes made with other library versions: each set named, none hidden behind the first run's
         lines += [f"- {count} decode(s): {versions}" for versions, count in environments.most_common()]
     lines += ["", "## Commands", ""]
-    trained = {r.system["model"]: r.result.train_info.get("command") for r in runs}
+    trained = {r.system["model"]: _launched(r.result.train_info) for r in runs}
     for model, command in trained.items():
         if command:
             lines += [f"Training of {markdown_text(model)}:", "", code_block(command), ""]
@@ -60,3 +60,14 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
                                            f"{run.result.git_revision}, {run.result.date}"),
                   "", code_block(run.result.command, "   "), ""]  # fmt: skip
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _launched(train_info: dict) -> str | None:
+    """The training's command as it was run: under accelerate launch for several processes (each step took
+    their batches together; the `asr train` line alone trains another model)."""
+    command, processes = train_info.get("command"), train_info.get("num_processes") or 1
+    return (
+        f"accelerate launch --multi_gpu --num_processes {processes} -m {command}"
+        if command and processes > 1
+        else command
+    )

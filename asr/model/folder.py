@@ -73,7 +73,8 @@ class ModelFolder:
             "best_dev_cer",
             "final_model",
             "git_revision",
-        )  # which weights of the run the model is, and the code that trained it
+            "num_processes",
+        )  # which weights of the run the model is, the code that trained it, and over how many processes
         summary = {k: info.get(k) for k in kept}
         extra = {"train_manifest": info.get("config", {}).get("train_manifest"), "command": info.get("command")}
         return summary | extra | {"dev_curve": curve}

@@ -62,7 +62,8 @@ Options every recipe takes (recipes/_lib/common.sh; a value follows its option a
   --model DIR|HUB_ID     the starting checkpoint (default: the recipe's)
   --train-config FILE    the asr train config (default: the recipe's conf/)
   --normalize SPEC       asr vocab's text normaliser (default: the train manifest language's)
-  --lm-text FILE, --lm-order N         more n-gram LM text; the n-gram order (default: the recipe's)
+  --lm-text FILE, --lm-order N         n-gram LM text (added to the recipe's; recipes/librispeech: instead of
+                         it); the n-gram order (default: the recipe's)
   --alpha-grid LIST, --beta-grid LIST, --gamma-grid LIST   asr decode's LM weight grids, comma-separated
                          (--gamma-grid: recipes that rescore n-best lists, recipes/librispeech)
   --results-md FILE      where the leaderboard's RESULTS.md is published (default: the recipe's, in its own run)
