@@ -28,6 +28,8 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
     # held while written: two commands writing one `out` emptied each other's partial folder (both failed); and
     # `out` itself, where it is: a decode writing its results there lost its hold when it was moved away
     held = writing_alone(out, option) if out.is_dir() else contextlib.nullcontext()
+    if partial.is_symlink():  # planted beside a downloaded folder: its target was emptied (files deleted outside)
+        partial.unlink()
     with writing_alone(partial, option, shown=out), held:
         for leftover in partial.iterdir():  # of a write that was killed
             if leftover.is_dir() and not leftover.is_symlink():
@@ -88,6 +90,9 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
     try:
         for path, write in writes.items():
             with writing(path):
+                # a leftover part is ours to replace, and a link planted there (a downloaded folder's) was written
+                # through: anywhere, as the report's text
+                parts[path].unlink(missing_ok=True)
                 if isinstance(write, str):
                     parts[path].write_text(write, encoding="utf-8")
                 else:

@@ -1204,3 +1204,24 @@ def test_a_long_recordings_stated_duration_may_be_off_by_a_second_at_most():
     assert not duration_differs(2.0, 2.04) and duration_differs(2.0, 2.06)  # 50 ms
     assert not duration_differs(60.0, 60.5) and duration_differs(60.0, 60.7)  # 1%
     assert duration_differs(1190.0, 1201.27) and not duration_differs(1190.0, 1190.9)  # at most 1 s
+
+
+def test_links_planted_where_outputs_are_first_written_are_not_written_through(tmp_path):
+    """A security review: a downloaded folder's `<report>.part` link had the report written into its target (a
+    .pth file in site-packages runs at Python's start), and a linked `<out>.partial` had its target emptied."""
+    from asr.folders import write_together, write_whole
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "r.txt.part").symlink_to(victim)
+    write_together({tmp_path / "out" / "r.txt": "report"})
+    assert victim.read_text() == "mine" and (tmp_path / "out" / "r.txt").read_text() == "report"
+    assert not (tmp_path / "out" / "r.txt").is_symlink()
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "a.txt").write_text("keep")
+    (tmp_path / "m.partial").symlink_to(precious)
+    write_whole(tmp_path / "m", lambda folder: (folder / "f").write_text("x"))
+    assert (precious / "a.txt").read_text() == "keep" and (tmp_path / "m" / "f").read_text() == "x"
+    assert not (tmp_path / "m").is_symlink()

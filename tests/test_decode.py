@@ -449,6 +449,11 @@ def test_lm_attach_refuses_what_decode_refuses(es, tmp_path, capsys):
         assert message in capsys.readouterr().err and not Path(str(folder) + "_lm").exists()
         assert decode_main(["--model", str(folder), "--manifest", str(es["test"]), "--out", str(tmp_path / "o")]) == 2
         assert message in capsys.readouterr().err
+    linked = tmp_path / "linked"  # a security review: a downloaded model's link to /dev/zero was copied without end
+    shutil.copytree(MODEL, linked)
+    (linked / "big.bin").symlink_to("/dev/zero")
+    assert asr_main(["lm", "attach", "--model", str(linked), "--lm", str(es["lm"]), "--out", str(tmp_path / "l")]) == 2
+    assert "big.bin: not a regular file" in capsys.readouterr().err and not (tmp_path / "l").exists()
 
 
 def test_a_model_path_that_names_no_model_says_why(es, tmp_path, capsys):

@@ -10,6 +10,7 @@ binary LM, its words and alpha/beta) beside the model, so that ``processor.batch
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -54,7 +55,8 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
     with_lm = Wav2Vec2ProcessorWithLM(feature_extractor=features, tokenizer=processor.tokenizer, decoder=decoder)
 
     def write(folder: Path) -> None:  # the model without an LM attached before, then the processor with this one
-        shutil.copytree(model_dir, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*ATTACHED))
+        shutil.copytree(model_dir, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*ATTACHED),
+                        copy_function=_copy_regular_file)  # fmt: skip
         with_lm.save_pretrained(str(folder))
         saved = folder / "language_model" / Path(lm.model_path).name  # pyctcdecode keeps the name it read (4)
         saved.replace(saved.with_name(lm.binary.name))
@@ -66,6 +68,14 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
     finally:  # pyctcdecode keeps every decoder's KenLM model in a class-level container
         decoder.cleanup()
     return out_dir
+
+
+def _copy_regular_file(source: str, target: str) -> None:
+    """`shutil.copy2` of a regular file, a link to one included (a hub snapshot's files are links); a link to a
+    device or pipe (`/dev/zero` in a downloaded model folder) was copied without end."""
+    if not os.path.isfile(source):
+        raise InputError(f"{source}: not a regular file (a device or pipe, through a link?); remove it from the model")
+    shutil.copy2(source, target)
 
 
 def _mark_feature_extractor(path: Path) -> None:
