@@ -299,3 +299,11 @@ def test_a_training_over_several_processes_is_published_as_launched(decode: Path
     assert leaderboard_main([str(tmp_path / "decodes"), "--out", str(tmp_path / "board")]) == 0
     text = (tmp_path / "board" / "RESULTS.md").read_text(encoding="utf-8")
     assert "accelerate launch --multi_gpu --num_processes 2 -m asr train --config run.yaml" in text
+
+
+def test_a_line_break_in_a_name_stays_inside_its_table_cell() -> None:
+    """A review: a test set named after a folder with a newline split RESULTS.md's header row over three lines,
+    and no table was rendered."""
+    from asr.leaderboard.tables import markdown_text
+
+    assert markdown_text("x\ny\r\nz|w") == "x&#10;y&#10;z\\|w"

@@ -165,13 +165,14 @@ def rows(table: Table, intervals: bool = False) -> list[list[str]]:
     return out
 
 
-_MARKDOWN = re.compile(r"[\\|*`]|<(?=[A-Za-z/!?])")  # a < that starts no tag ("< 0.001") stays as it is
+_MARKDOWN = re.compile(r"[\\|*`]|<(?=[A-Za-z/!?])|\r\n?|\n")  # a < that starts no tag ("< 0.001") stays as it is
+_ESCAPED = {"<": "&lt;", "\n": "&#10;", "\r": "&#10;", "\r\n": "&#10;"}  # a line break ended a table row
 
 
 def markdown_text(text: str) -> str:
     """`text` with what Markdown would read in it (a model or test set named with ``|``, ``*``, ``<b>``, a
-    trailing backslash) escaped."""
-    return _MARKDOWN.sub(lambda m: "&lt;" if m[0] == "<" else "\\" + m[0], text)
+    trailing backslash, a line break: a folder's name may hold one) escaped."""
+    return _MARKDOWN.sub(lambda m: _ESCAPED.get(m[0], "\\" + m[0]), text)
 
 
 def _fence(text: str, least: int) -> str:
