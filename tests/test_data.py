@@ -218,6 +218,18 @@ def test_a_kaldi_text_splits_at_ascii_white_space_and_refuses_control_characters
         load_source(f"kaldi:{data}", "en", tmp_path / "o2", SourceOptions())
 
 
+def test_kaldi_ids_rewritten_for_the_files_they_name_are_said(tmp_path, audio, capsys):
+    """A review: 'A/B-1' became 'A-B-1' without a word, and scoring against the corpus's own text then failed."""
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"A/B-1 {audio['u0']}\nok-2 {audio['u0']}\n")
+    (data / "text").write_text("A/B-1 hello\nok-2 there\n")
+    utts = load_source(f"kaldi:{data}", "en", tmp_path / "o", SourceOptions())["train"]
+    assert sorted(u.id for u in utts) == ["A-B-1", "ok-2"]
+    err = capsys.readouterr().err
+    assert "text: 1 utterance id(s) rewritten" in err and "'A/B-1' -> 'A-B-1'" in err
+
+
 def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_path, audio):
     """TSVs without quoting (a quote is a character), clips as MP3, client_id as speaker; dev.tsv is dev."""
     root = tmp_path / "cv-corpus-21.0" / "fi"

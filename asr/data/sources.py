@@ -248,6 +248,11 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
         utts.append(Utterance(speaker_prefixed(speaker, utt_id), str(audio), duration or 0.0, text, speaker, lang,
                               offset))  # fmt: skip
     check_unique_ids(utts, listed, str(data), "start each utterance id with its speaker, as Kaldi asks")
+    if rewritten := [(raw, utt.id) for raw, utt in zip(listed, utts, strict=True) if safe_id(raw) != raw]:
+        # the corpus's own ids, which its text and any scoring against it use: a change is said
+        examples = ", ".join(f"{raw!r} -> {new!r}" for raw, new in rewritten[:3])
+        print(f"note: {data / 'text'}: {len(rewritten)} utterance id(s) rewritten (whitespace, parentheses, path "
+              f"separators or a leading '.', '-' or ';' cannot be in an id): {examples}", file=sys.stderr)  # fmt: skip
     return {one_split(data, options): utts}
 
 
