@@ -307,3 +307,12 @@ def test_a_line_break_in_a_name_stays_inside_its_table_cell() -> None:
     from asr.leaderboard.tables import markdown_text
 
     assert markdown_text("x\ny\r\nz|w") == "x&#10;y&#10;z\\|w"
+
+
+def test_test_sets_whose_names_clean_to_one_get_distinct_dataset_names() -> None:
+    """A review: 'n2/x y' and 'n2/x-y' were both DATASET_n2_x-y in the Open ASR files (the number went to the
+    model part, so the pair read as two systems on one dataset)."""
+    from asr.leaderboard.export import dataset_names
+
+    names = dataset_names(["n2/x y", "n2/x-y", "n2/x y", "es/test", "plain"])
+    assert names == {"n2/x y": "n2_x-y", "n2/x-y": "n2_x-y-2", "es/test": "es_test", "plain": "data_plain"}

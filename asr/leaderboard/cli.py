@@ -123,8 +123,9 @@ def _write(table, runs: list, audio: list[dict[str, str]], out: Path, args: argp
     (out / "results.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     write_html(table, runs, plots.draw_all(table, runs, out / "plots"), out, args.title, args.significance)
     exported: set[Path] = set()
+    datasets = export.dataset_names(r.result.test_set["name"] for r in runs)
     for run, paths in zip(runs, audio, strict=True):
-        export.open_asr_jsonl(run, paths, out / "open_asr", exported)
+        export.open_asr_jsonl(run, paths, out / "open_asr", exported, datasets[run.result.test_set["name"]])
 
 
 def _model_cards(runs: list) -> list[Path]:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -33,17 +35,29 @@ def audio_paths(run: Run) -> dict[str, str]:
     return {u.id: str(u.audio_path(manifest.parent).resolve()) for u in read_manifest(manifest, durations=False)}
 
 
-def open_asr_jsonl(run: Run, audio: dict[str, str], out: Path, taken: set[Path]) -> Path:
-    """``MODEL_<model>-<decoder>[-<lm>]_DATASET_<corpus>_<split>.jsonl``: audio_filepath (from `audio`, as
-    `audio_paths` gives it), duration, time, text, pred_text (raw); a name already in `taken` (two systems alike
-    in model, decoder and LM folder name) gets a number, so no system's file overwrites another's."""
+def dataset_names(test_sets: Iterable[str]) -> dict[str, str]:
+    """Each test set's DATASET name in the Open ASR files: ``<corpus>_<split>`` in file-name characters; test
+    sets whose names clean to one (``x y``, ``x-y``) are numbered (they read as one dataset)."""
+    names: dict[str, str] = {}
+    for name in dict.fromkeys(test_sets):
+        corpus, _, split = name.rpartition("/")
+        base = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{corpus or 'data'}_{split}")
+        names[name] = next(
+            c for c in itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2))) if c not in names.values()
+        )
+    return names
+
+
+def open_asr_jsonl(run: Run, audio: dict[str, str], out: Path, taken: set[Path], dataset: str) -> Path:
+    """``MODEL_<model>-<decoder>[-<lm>]_DATASET_<dataset>.jsonl`` (`dataset`: `dataset_names`'): audio_filepath
+    (from `audio`, as `audio_paths` gives it), duration, time, text, pred_text (raw); a name already in `taken`
+    (two systems alike in model, decoder and LM folder name) gets a number, so no system's file overwrites
+    another's."""
     model = re.sub(r"[^A-Za-z0-9._-]+", "-", run.system["model"]).strip("-")
-    corpus, _, split = run.result.test_set["name"].rpartition("/")
     system = "-".join(
         [model, run.result.decoder["name"], *([Path(run.result.lm["path"]).name] if run.result.lm else [])]
     )
     system = re.sub(r"[^A-Za-z0-9._-]+", "-", system)
-    dataset = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{corpus or 'data'}_{split}")
     path = out / f"MODEL_{system}_DATASET_{dataset}.jsonl"
     number = 1
     while path in taken:
