@@ -109,7 +109,7 @@ def mp3_frames(path: str | Path) -> tuple[float, bool] | None:
     i = 0
     if data[:3] == b"ID3":  # its size is 7 bits a byte ("syncsafe"), a footer of 10 bytes where flagged
         i = 10 + sum((data[6 + k] & 0x7F) << (7 * (3 - k)) for k in range(4)) + (10 if data[5] & 0x10 else 0)
-    samples, rate, first, headed = 0, 0, i, False
+    samples, rate, frames, headed = 0, 0, 0, False
     while i + 4 <= len(data):
         h = int.from_bytes(data[i : i + 4], "big")
         version, layer, kbps_index, rate_index = (h >> 19) & 3, (h >> 17) & 3, (h >> 12) & 15, (h >> 10) & 3
@@ -117,10 +117,10 @@ def mp3_frames(path: str | Path) -> tuple[float, bool] | None:
             break  # the audio's end (an ID3v1 or APE tag) or damage, which the decoding meets as well
         mpeg1 = version == 3
         rate = _MP3_RATES[version][rate_index]
-        samples += 1152 if mpeg1 else 576
+        samples, frames, start = samples + (1152 if mpeg1 else 576), frames + 1, i
         i += (144 if mpeg1 else 72) * _MP3_KBPS[mpeg1][kbps_index] * 1000 // rate + ((h >> 9) & 1)
-        if samples == (1152 if mpeg1 else 576):
-            headed = any(tag in data[first:i] for tag in (b"Xing", b"Info", b"VBRI"))
+        if frames == 1:
+            headed = any(tag in data[start:i] for tag in (b"Xing", b"Info", b"VBRI"))
     return (samples / rate, headed) if rate else None
 
 

@@ -148,7 +148,10 @@ def _truncation(path: Path, info: AudioInfo, segment: float | None, decoded: flo
     """Why a file read shorter than it is, else None. libsndfile reads what is there, silently: a WAV's frames
     are counted from the file, so its header's data size says what was promised; a compressed file's count comes
     from its header (an MP3's Xing tag), so the decoded length (of the `segment`'s seconds, where it is one) is
-    compared with it; an MP3 without that header has its frames counted (`mp3_frames`)."""
+    compared with it; an MP3 without that header has its frames counted (`mp3_frames`); an Ogg file has no
+    length in a header, so its pages say where it ends (`ogg_cut_short`)."""
+    if why := ogg_cut_short(path):
+        return why
     header_frames = wav_header_frames(path)
     if header_frames is not None and header_frames > info.frames:
         return f"the header promises {header_frames / info.rate:.2f} s, the file holds {info.duration:.2f} s"
@@ -197,8 +200,6 @@ def _inspect(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]:
         raise Unusable("empty audio", why if unfinished else "")
     if (cut := _truncation(path, info, segment, duration)) is not None:
         raise Unusable("truncated audio", cut)
-    if why := ogg_cut_short(path):
-        raise Unusable("truncated audio", why)
     if bad := non_finite(samples):
         raise Unusable("non-finite samples", f"{bad} NaN or Inf samples")
     notes = []

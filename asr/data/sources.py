@@ -205,9 +205,7 @@ def _read_table(path: Path, transcripts: bool = False) -> dict[str, str]:
         key, value = split_key(line)  # at ASCII white space, as Kaldi and asr score split
         if key in table:
             raise InputError(f"{path}:{lineno}: duplicate id '{key}'")
-        if transcripts:
-            refuse_control_characters(value, f"{path}:{lineno}: the transcript")
-        table[key] = value
+        table[key] = transcript(value, f"{path}:{lineno}") if transcripts else value
     return table
 
 

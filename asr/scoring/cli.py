@@ -123,11 +123,20 @@ def _decoded(path: Path) -> bool:
     decode's fields, read as the scoring reads it (a BOM dropped: with it, or after a blank line, the decode's
     normaliser went unused and the WER was that of `none`)."""
     try:
-        lines = text_lines(path)
-        first = json.loads(lines[0][1]) if lines else None
-    except (InputError, ValueError):  # unreadable, not UTF-8 or not JSON: the scoring's own reading says so
+        first = json.loads(_first_line(path) or "null")
+    except (InputError, OSError, ValueError):  # unreadable, not UTF-8 or not JSON: the scoring's own reading says so
         return False
     return isinstance(first, dict) and {"ref", "hyp", "am_seconds"} <= first.keys()  # every version's decodes
+
+
+def _first_line(path: Path) -> str:
+    """The first line of `path` that is not blank, split and stripped of a BOM as `text_lines` reads it, without
+    reading a whole file that the scoring reads next (standard input is read once for every caller)."""
+    if str(path) == "-":
+        lines = text_lines(path)
+        return lines[0][1] if lines else ""
+    with open(path, encoding="utf-8-sig") as f:  # universal newlines: \n, \r\n and a lone \r, as text_lines
+        return next((line for line in f if line.strip()), "")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -280,12 +280,9 @@ FREE_ON_RESUME = {
     "output_dir", "resume", "resume_with_changes", "max_minutes", "eval_steps", "eval_batch_seconds", "save_steps",
     "save_total_limit", "logging_steps", "sync_check", "test_manifest", "cache_audio_hours", "metric_for_best_model",
 }  # fmt: skip
-#: the keys a finished run's rerun may change, with no checkpoint to go on from: none changes what it wrote (a
-#: longer budget or a test set were taken for this config's finished run, and no step taken)
-FREE_WHEN_FINISHED = {
-    "output_dir", "resume", "resume_with_changes", "save_steps", "save_total_limit", "logging_steps", "sync_check",
-    "cache_audio_hours", "eval_batch_seconds",
-}  # fmt: skip
+#: the keys a finished run's rerun may change, with no checkpoint to go on from: those of FREE_ON_RESUME that change
+#: nothing it wrote (a longer budget or a test set were taken for this config's finished run, and no step taken)
+FREE_WHEN_FINISHED = FREE_ON_RESUME - {"max_minutes", "eval_steps", "test_manifest", "metric_for_best_model"}
 
 
 def _override(f: dataclasses.Field | None, key: str, value: str) -> object:

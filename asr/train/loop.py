@@ -217,7 +217,7 @@ class Trainer:
         """Refuses an output_dir that is the --model folder (its run_info.json was taken for the model's own) or
         holds it where the run writes (model/, best/, a checkpoint: the starting model was replaced), and one
         holding a finished run of another config without a checkpoint to compare (it was trained over afresh);
-        one of this config without its checkpoints (removed to free the disk) is `finished_before`."""
+        one of this config without its checkpoints (removed to free the disk) is `finished_before` (its run_info)."""
         model = Path(self.cfg.model)
         if self.cfg.model and self.out.resolve() == model.resolve():  # "": pretraining from scratch
             raise InputError(f"output_dir {self.out} is the --model folder; write the run elsewhere")
@@ -225,15 +225,16 @@ class Trainer:
         if inside and _written_by_runs(model.resolve().relative_to(self.out.resolve())):
             raise InputError(f"--model {model} lies in output_dir {self.out}, where the run writes over it; copy "
                              "it elsewhere, or write the run elsewhere")  # fmt: skip
-        self.finished_before = False
+        self.finished_before: dict | None = None
         if checkpoints.last_checkpoint(self.out) is None and (self.out / "run_info.json").is_file():
-            self._check_finished_run(self.out / "run_info.json")
-            self.finished_before = (self.out / "model").is_dir()
+            info = self._check_finished_run(self.out / "run_info.json")
+            self.finished_before = info if (self.out / "model").is_dir() else None
 
-    def _check_finished_run(self, path: Path) -> None:
-        """Refuses the finished run of `path` (run_info.json) unless it had this config."""
+    def _check_finished_run(self, path: Path) -> dict:
+        """The finished run of `path` (its run_info.json); refused unless it had this config."""
         try:
-            config = json.loads(path.read_text(encoding="utf-8"))["config"]
+            info = json.loads(path.read_text(encoding="utf-8"))
+            config = info["config"]
             # a path spelled otherwise (relative, through a link) that names the same file is the same input
             same = {k for k in MOVABLE if _same_file(config.get(k), getattr(self.cfg, k, ""))}
             changes = self.cfg.changes_from(config, free=same, resuming=False)
@@ -243,6 +244,7 @@ class Trainer:
             listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in changes.items())
             raise InputError(f"output_dir {self.out} holds a finished run of another config ({listed}) and no "
                              "checkpoint; use a new output_dir, or remove it to train afresh")  # fmt: skip
+        return info
 
     def _prepare(self, model, rate: int) -> None:
         """Optimizer, schedule and budget for `model` (prepared by the accelerator), the loop state and the
@@ -639,7 +641,7 @@ class Trainer:
             if self.acc.is_main_process:
                 print(f"note: output_dir {self.out} holds this config's finished run (its checkpoints removed): no "
                       "step taken, model/ and run_info.json left as they are", file=sys.stderr)  # fmt: skip
-            return json.loads((self.out / "run_info.json").read_text(encoding="utf-8"))
+            return self.finished_before
         if self.acc.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
         self.acc.wait_for_everyone()
