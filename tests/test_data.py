@@ -218,8 +218,9 @@ def test_a_kaldi_text_splits_at_ascii_white_space_and_refuses_control_characters
         load_source(f"kaldi:{data}", "en", tmp_path / "o2", SourceOptions())
 
 
-def test_kaldi_ids_rewritten_for_the_files_they_name_are_said(tmp_path, audio, capsys):
-    """A review: 'A/B-1' became 'A-B-1' without a word, and scoring against the corpus's own text then failed."""
+def test_corpus_ids_rewritten_for_the_files_they_name_are_said(tmp_path, audio, capsys):
+    """A review: 'A/B-1' became 'A-B-1' without a word, and scoring against the corpus's own text then failed;
+    so an audiofolder's id column (its file names are no ids: rewritten without a note)."""
     data = tmp_path / "d"
     data.mkdir()
     (data / "wav.scp").write_text(f"A/B-1 {audio['u0']}\nok-2 {audio['u0']}\n")
@@ -228,6 +229,22 @@ def test_kaldi_ids_rewritten_for_the_files_they_name_are_said(tmp_path, audio, c
     assert sorted(u.id for u in utts) == ["A-B-1", "ok-2"]
     err = capsys.readouterr().err
     assert "text: 1 utterance id(s) rewritten" in err and "'A/B-1' -> 'A-B-1'" in err
+    root = tmp_path / "af"
+    root.mkdir()
+    for name in ("a b.wav", "c.wav"):
+        (root / name).write_bytes(audio["u0"].read_bytes())
+    (root / "metadata.csv").write_text("file_name,text\na b.wav,one\nc.wav,two\n")
+    assert [u.id for u in load_source(f"audiofolder:{root}", "en", tmp_path / "o2", SourceOptions())["train"]] == [
+        "a-b",
+        "c",
+    ]
+    assert "rewritten" not in capsys.readouterr().err
+    (root / "metadata.csv").write_text("file_name,text,id\na b.wav,one,x (1)\nc.wav,two,c\n")
+    assert [u.id for u in load_source(f"audiofolder:{root}", "en", tmp_path / "o3", SourceOptions())["train"]] == [
+        "x-1-",
+        "c",
+    ]
+    assert f"note: {root}: 1 utterance id(s) rewritten" in capsys.readouterr().err
 
 
 def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_path, audio):
@@ -339,7 +356,7 @@ def test_an_mp3_segment_is_the_files_own_samples(tmp_path):
         assert np.abs(segment - whole[start : start + 16000]).max() < 1e-6, offset
 
 
-def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):
+def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio, capsys):
     datasets = pytest.importorskip("datasets")
     files = [str(audio[k]) for k in ("u0", "u1", "u2")]
     ds = datasets.Dataset.from_dict(
@@ -366,6 +383,12 @@ def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio):
     out2 = tmp_path / "out2"
     assert data_main(["prepare", "--source", f"hf:{tmp_path / 'pq'}", "--lang", "en", "--out", str(out2)]) == 0
     assert len(read_manifest(out2 / "train.jsonl")) == 3
+    # an id column's ids that cannot be file names are rewritten with a note (scoring against them would fail)
+    ds.add_column("id", ["a/1", "b 2", "c"]).save_to_disk(str(tmp_path / "ids"))
+    capsys.readouterr()
+    utts = load_source(f"hf:{tmp_path / 'ids'}", "en", tmp_path / "o_ids", SourceOptions())["train"]
+    assert [u.id for u in utts] == ["c1_a-1", "c2_b-2", "c1_c"]
+    assert "2 utterance id(s) rewritten" in capsys.readouterr().err
 
 
 def test_a_hub_datasets_eval_split_beside_its_test_split_is_another_split(tmp_path, audio):

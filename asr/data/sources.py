@@ -143,6 +143,15 @@ def check_unique_ids(
         seen[utt.id] = original
 
 
+def note_rewritten_ids(ids: list[tuple[str, str]], where: str) -> None:
+    """Says which of a corpus's own ids (Kaldi's, an id column's; pairs of the id and the utterance's) `safe_id`
+    changed: the corpus's text, and any scoring against it, use them."""
+    if rewritten := [(old, new) for old, new in ids if safe_id(old) != old]:
+        examples = ", ".join(f"{old!r} -> {new!r}" for old, new in rewritten[:3])
+        print(f"note: {where}: {len(rewritten)} utterance id(s) rewritten (whitespace, parentheses, path separators "
+              f"or a leading '.', '-' or ';' cannot be in an id): {examples}", file=sys.stderr)  # fmt: skip
+
+
 def speaker_prefixed(speaker: str, utt_id: str) -> str:
     """``speaker_id``, so that scoring groups by speaker; ids already starting with the speaker and a separator
     are kept (``19-198-0000`` of 19; ``198-0001`` of 19 is ``19_198-0001``, not another speaker's)."""
@@ -246,11 +255,7 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
         utts.append(Utterance(speaker_prefixed(speaker, utt_id), str(audio), duration or 0.0, text, speaker, lang,
                               offset))  # fmt: skip
     check_unique_ids(utts, listed, str(data), "start each utterance id with its speaker, as Kaldi asks")
-    if rewritten := [(raw, utt.id) for raw, utt in zip(listed, utts, strict=True) if safe_id(raw) != raw]:
-        # the corpus's own ids, which its text and any scoring against it use: a change is said
-        examples = ", ".join(f"{raw!r} -> {new!r}" for raw, new in rewritten[:3])
-        print(f"note: {data / 'text'}: {len(rewritten)} utterance id(s) rewritten (whitespace, parentheses, path "
-              f"separators or a leading '.', '-' or ';' cannot be in an id): {examples}", file=sys.stderr)  # fmt: skip
+    note_rewritten_ids(list(zip(listed, (utt.id for utt in utts), strict=True)), str(data / "text"))
     return {one_split(data, options): utts}
 
 
@@ -335,6 +340,7 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
     splits: dict[str, list[Utterance]] = {}
     raw: dict[str, list[str]] = {}  # per split, each utterance's file under the root (for check_unique_ids)
     listed: dict[Path, str] = {}  # each audio file's row (FILE:LINE)
+    given: list[tuple[str, str]] = []  # the id column's ids and the utterances'
     for meta in metadata:
         located = _metadata_rows(meta)
         if bad := next((where for where, row in located if not isinstance(row, dict)), None):
@@ -367,12 +373,16 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
             # without an id column, the file's path under the split's folder (s1/1.wav and s2/1.wav: s1-1 and
             # s2-1, from one metadata file or one in each folder)
             name = "-".join(Path(*under[level:]).with_suffix("").parts).lstrip(".-")
-            utt_id = speaker_prefixed(speaker, str((row.get(id_col) if id_col else None) or name))
+            given_id = str(row.get(id_col) or "") if id_col else ""
+            utt_id = speaker_prefixed(speaker, given_id or name)
+            if given_id:
+                given.append((given_id, utt_id))
             text = transcript(row.get(text_col), where)
             splits.setdefault(split, []).append(Utterance(utt_id, str(audio), 0.0, text, speaker, lang))
             raw.setdefault(split, []).append(str(Path(*under)))
     for split, utts in splits.items():  # x.wav beside x.flac were one id: one of them dropped as a duplicate
         check_unique_ids(utts, raw[split], f"{root} ({split})")
+    note_rewritten_ids(given, str(root))
     if unlisted := _unlisted_audio(files, {u.audio for utts in splits.values() for u in utts}):
         print(f"note: {root}: {len(unlisted)} audio file(s) that no metadata row names are left out (as datasets' "
               f"audiofolder leaves them), e.g. {unlisted[0]}", file=sys.stderr)  # fmt: skip
@@ -533,6 +543,8 @@ def _hf_split(ds, split: str, lang: str, audio_dir: Path, options: SourceOptions
             path = str(Path(path).absolute())
         utts.append(Utterance(utt_id, path, 0.0, transcript(row[text_col], f"{where} row {i}"), speaker, lang))
     check_unique_ids(utts, raw_ids, where)  # before anything is written
+    if id_col:
+        note_rewritten_ids(list(zip(raw_ids, (utt.id for utt in utts), strict=True)), where)
     for path, i in embedded.items():  # only now the audio: ids are safe names and unique
         target = audio_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
