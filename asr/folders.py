@@ -46,6 +46,16 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
     return result
 
 
+def umask_modes(path: Path) -> None:
+    """Gives the safetensors file `path`, or those in the folder `path`, the mode a plain write would: safetensors
+    0.8 writes through a private temporary file, 0600 whatever the umask (safetensors#782, open): colleagues
+    could read a model's config but not its weights."""
+    mask = os.umask(0)
+    os.umask(mask)
+    for file in [path] if path.is_file() else path.glob("*.safetensors"):
+        file.chmod(0o666 & ~mask)
+
+
 def check_not_current(out: Path, option: str = "--out") -> None:
     """Refuses an `out` to be replaced whole that is the current folder or one above it (the move set the
     folder aside with the process inside it, and relative paths then named places inside the old folder)."""

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from asr.errors import InputError, Terminated
-from asr.folders import write_together, write_whole
+from asr.folders import umask_modes, write_together, write_whole
 from asr.text import Normalizer
 from lm.folder import LM_SCHEMA_VERSION, check_out
 from lm.neural import INFO_FILE, NeuralLM, scratch_lm
@@ -104,6 +104,7 @@ def train_neural_lm(
 
     def write(folder: Path) -> dict:
         lm.model.save_pretrained(str(folder), safe_serialization=True)
+        umask_modes(folder)
         lm.tokenizer.save_pretrained(str(folder))
         (folder / INFO_FILE).write_text(json.dumps(info, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         return info

@@ -46,6 +46,16 @@ VOCAB = {
 }
 
 
+@pytest.fixture
+def group_umask():
+    """Umask 002 (a shared group's) for the test; the modes every ``*.safetensors`` under a folder has."""
+    import os
+
+    old = os.umask(0o002)
+    yield lambda root: {p.stat().st_mode & 0o777 for p in Path(root).rglob("*.safetensors")}
+    os.umask(old)
+
+
 def random_pair(rng: random.Random) -> tuple[str, str]:
     """A reference and a hypothesis: empty ones, repeated words, edits, or unrelated word strings."""
     langs = rng.sample(sorted(VOCAB), rng.choice([1, 1, 2]))

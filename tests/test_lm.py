@@ -202,7 +202,7 @@ def test_words_the_model_cannot_write_are_named_at_build(tmp_path, capsys):
     assert f"{tmp_path / 'm' / 'vocab.json'}: not a readable vocabulary" in capsys.readouterr().err
 
 
-def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, capsys):
+def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, capsys, group_umask):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from lm.neural import NeuralLM
@@ -211,6 +211,7 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     args = ["train", "--text", str(root / "train.txt"), "--normalize", "en", "--dev", str(root / "dev.txt")]
     assert lm_main([*args, "--max-minutes", "5", "--max-steps", "40", "--out", str(out)]) == 0  # not load-bound
     info = json.loads((out / "lm.json").read_text(encoding="utf-8"))
+    assert group_umask(out) == {0o664}
     ngram = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
     dev = info["dev"]
     assert info["kind"] == "transformer" and info["normalizer"] == "en@3" and info["steps"] == 40

@@ -40,7 +40,7 @@ def pretrain(tiny: dict, out, *extra: str) -> dict:
     return json.loads((out / "run_info.json").read_text(encoding="utf-8"))
 
 
-def test_pretraining_lowers_its_loss_and_asr_train_fine_tunes_the_result(tiny, tmp_path):
+def test_pretraining_lowers_its_loss_and_asr_train_fine_tunes_the_result(tiny, tmp_path, group_umask):
     # 30 steps: contrastive loss 2.393 -> 2.255, codevector perplexity 110 -> 163 of 640 (60: 2.246 and 212)
     info = pretrain(tiny, tmp_path / "pt", "--max_steps", "30", "--learning_rate", "1e-3", "--dev_manifest",
                     str(tiny["dev"]), "--eval_steps", "15", "--save_steps", "15")  # fmt: skip
@@ -51,6 +51,7 @@ def test_pretraining_lowers_its_loss_and_asr_train_fine_tunes_the_result(tiny, t
     assert len(dev) == 2 and info["best_dev_loss"] == min(dev) and (tmp_path / "pt" / "learning_curve.png").is_file()
     model = tmp_path / "pt" / "model"
     assert {"model.safetensors", "config.json", "preprocessor_config.json"} <= {p.name for p in model.iterdir()}
+    assert group_umask(tmp_path / "pt") == {0o664}
     args = ["--model", str(model), "--processor", str(tiny["processor"]), "--train_manifest", str(tiny["train"]),
             "--output_dir", str(tmp_path / "ft"), "--max_steps", "2", "--max_batch_seconds", "20"]  # fmt: skip
     assert train_main(args) == 0  # no CTC head in a pretrained checkpoint: a new one, no new_head needed

@@ -59,8 +59,12 @@ def _weights(path: Path) -> dict:
     return load_file(str(path))
 
 
-def test_optimisation_steps_reduce_the_loss(setup, tmp_path):
+def test_optimisation_steps_reduce_the_loss(setup, tmp_path, group_umask):
     assert train_main(_args(setup, tmp_path / "run", max_steps=10, mask_time_prob=0.0, hidden_dropout=0.0)) == 0
+    # R44: safetensors 0.8 wrote every weights file 0600 (colleagues read configs, not weights)
+    assert group_umask(tmp_path / "run") == {0o664}
+    init_model("tiny", tmp_path / "init", setup["processor"])
+    assert group_umask(tmp_path / "init") == {0o664}
     info = json.loads((tmp_path / "run" / "run_info.json").read_text())
     losses = [row["loss"] for row in info["history"] if row.get("loss") is not None]
     assert info["steps"] == 10 and len(losses) >= 8

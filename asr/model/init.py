@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from asr.errors import InputError, writable_dir, writing
+from asr.folders import umask_modes
 from asr.hub import refuse_unfound
 
 TINY = {
@@ -130,6 +131,7 @@ def init_model(
     writable_dir(out_dir, "--out")
     with writing(out_dir):  # a full disk: one line (a rerun writes the folder again: it holds no model)
         model.save_pretrained(str(out_dir), safe_serialization=True)
+        umask_modes(out_dir)
         if processor is not None:
             processor.feature_extractor.return_attention_mask = uses_attention_mask(config)
             processor.save_pretrained(str(out_dir))

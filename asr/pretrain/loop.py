@@ -21,7 +21,7 @@ from asr.data.audio import TARGET_RATE, duration_tolerance
 from asr.data.check import ctc_frames
 from asr.data.manifest import Utterance
 from asr.errors import InputError
-from asr.folders import run_folder
+from asr.folders import run_folder, umask_modes
 from asr.inference import batch_seconds, uses_attention_mask
 from asr.pretrain.config import PretrainConfig
 from asr.train.data import Example, Split, fastest_speed, length_grouped_batches, load_split
@@ -223,6 +223,7 @@ class Pretrainer(Trainer):
     def _write_model(self, folder: Path) -> None:
         self.acc.unwrap_model(self.model).save_pretrained(str(folder), safe_serialization=True)
         self.feature_extractor.save_pretrained(str(folder))
+        umask_modes(folder)
 
     def _codevectors(self) -> int:
         """How many codewords the quantiser has (groups x entries): the perplexity's ceiling."""

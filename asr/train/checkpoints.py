@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.errors import InputError, writing
-from asr.folders import replace_folder
+from asr.folders import replace_folder, umask_modes
 
 STATE_FILE = "trainer_state.json"
 
@@ -85,6 +85,7 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
         try:  # a full disk: one line naming the checkpoint, none of it left (the rerun resumes from the last)
             with writing(partial):
                 save_file(weights, str(partial / "model.safetensors"))
+                umask_modes(partial)
                 torch.save(state.optimizer.state_dict(), partial / "optimizer.pt")
                 (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
         except BaseException:
@@ -168,6 +169,7 @@ def _save_rng(folder: Path, rank: int) -> None:
     if torch.cuda.is_available():
         tensors |= {f"cuda_{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())}
     save_file(tensors, str(folder / f"rng_{rank}.safetensors"))
+    umask_modes(folder / f"rng_{rank}.safetensors")
 
 
 def _read_rng(folder: Path, rank: int) -> tuple[dict, dict] | None:

@@ -31,7 +31,7 @@ from asr.data.check import ctc_frames, ctc_min_frames, encoder_layers
 from asr.data.manifest import Utterance, read_utterances
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
-from asr.folders import run_folder, write_whole
+from asr.folders import run_folder, umask_modes, write_whole
 from asr.inference import CTCInference, gloo_on_cpus, manifest_audio, raised_together
 from asr.model.adapters import adapter_file, save_adapter, start_from_own_adapter
 from asr.model.folder import ModelFolder
@@ -610,6 +610,7 @@ class Trainer:
         self.processor.save_pretrained(str(folder))
         if self.adapter_lang:
             save_adapter(model, folder, self.adapter_lang)
+        umask_modes(folder)
         self.processor_folder.copy_text_config(folder)
 
     def _log(self, row: dict) -> None:
