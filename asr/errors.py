@@ -1,5 +1,6 @@
 """The error type every stage raises for bad input: the CLI prints its one-line message and exits 2."""
 
+import codecs
 import contextlib
 import errno
 import os
@@ -66,7 +67,11 @@ class _NamedStdout:
         return getattr(self._stream, name)
 
     def write(self, text: str) -> int:
-        return self._named(self._stream.write, text)
+        try:
+            return self._named(self._stream.write, text)
+        except UnicodeEncodeError:  # a locale that cannot write it (PYTHONIOENCODING=ascii; LC_ALL=C, PYTHONUTF8=0):
+            encoding = self._stream.encoding  # escaped, as standard error escapes it (it was a traceback, exit 1)
+            return self._named(self._stream.write, text.encode(encoding, "backslashreplace").decode(encoding))
 
     def flush(self) -> None:
         self._named(self._stream.flush)
@@ -99,6 +104,15 @@ def _reported(prog: str, fn: Callable[[], int]) -> int:
         return 130
     except BrokenPipeError:
         return stopped_reading()
+    except UnicodeEncodeError as err:
+        if codecs.lookup(err.encoding).name != codecs.lookup(sys.getfilesystemencoding()).name == "ascii":
+            raise
+        # a file name or text in a locale without UTF-8 (LC_ALL=C with PYTHONUTF8=0): libsndfile's names were a
+        # traceback
+        what = err.object[err.start : err.end].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        print(f"{prog}: error: {what!a} cannot be written in this locale's encoding ({err.encoding}); run with a "
+              "UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONUTF8=1", file=sys.stderr)  # fmt: skip
+        return 2
     except OSError as err:
         # a file name given as bytes (KenLM's, os.link's) printed as b'...'
         names = " -> ".join(os.fsdecode(n) if isinstance(n, bytes) else str(n)

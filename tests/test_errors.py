@@ -369,6 +369,27 @@ def test_a_full_standard_output_is_named(w, unbuffered):
         assert proc.stderr == "asr score: error: standard output: No space left on device\n", (lines, proc.stderr)
 
 
+def test_text_a_locale_without_utf_8_cannot_write_is_escaped_or_one_line(w, tmp_path):
+    """R44: with PYTHONIOENCODING=ascii (or LC_ALL=C and PYTHONUTF8=0) a non-ASCII speaker in asr score's
+    table was a UnicodeEncodeError traceback, exit 1 (asr vocab's characters, the leaderboard's α too): escaped
+    as standard error escapes it; a non-ASCII audio path, which libsndfile takes in the locale's encoding, is
+    one line."""
+    trn = tmp_path / "r.trn"
+    trn.write_text("ça va (spkä-1)\n", encoding="utf-8")
+    ascii_out = os.environ | {"PYTHONIOENCODING": "ascii"}
+    proc = subprocess.run([sys.executable, "-m", "asr", "score", str(trn), str(trn)], capture_output=True, text=True,
+                          timeout=60, env=ascii_out)  # fmt: skip
+    assert proc.returncode == 0 and "| spk\\xe4 |" in proc.stdout, proc.stderr
+    c_locale = os.environ | {"LC_ALL": "C", "PYTHONUTF8": "0"}
+    proc = subprocess.run([sys.executable, "-m", "asr", "data", "synth", "--langs", "es", "--hours", "0.01", "--out",
+                           str(tmp_path / "ä")], capture_output=True, text=True, timeout=120, env=c_locale)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "asr data synth: error: '\\xe4' cannot be written in this locale's encoding (ascii); run with a UTF-8 locale "
+        "(LC_ALL=C.UTF-8) or PYTHONUTF8=1"
+    )
+
+
 def test_output_piped_into_a_command_that_stops_reading_ends_quietly(w):
     """A review: `asr train --help | head -1` was a traceback (BrokenPipeError), and a score cut short exited 1,
     `asr data check`'s status; both end as a command SIGPIPE ended: 141, nothing on stderr."""
