@@ -96,6 +96,15 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
     them takes effect once all are in; only a kill there leaves the parts not yet moved (a rerun replaces them).
     A link's target is written, not the link."""
     writes = {(path.resolve() if path.is_symlink() else path): write for path, write in writes.items()}
+    # a folder in a file's place fails its move: found before any, not after some moved in (a decode's new
+    # hypotheses stood beside the old score reports); a device or a pipe was replaced by a file (as root,
+    # `asr data merge --out /dev/null` made the system's /dev/null a manifest)
+    for path in writes:
+        if path.is_dir() or not path.name:
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if path.exists() and not path.is_file():
+            raise InputError(f"{path}: not a regular file (a device or a pipe), which a written file would replace; "
+                             "write to a file")  # fmt: skip
     parts = {path: part_path(path) for path in writes}
     try:
         for path, write in writes.items():
@@ -107,10 +116,6 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
                     parts[path].write_text(write, encoding="utf-8")
                 else:
                     write(parts[path])
-        # a folder in a file's place fails its move: found before any, not after some moved in (a decode's new
-        # hypotheses stood beside the old score reports)
-        if blocked := next((path for path in parts if path.is_dir()), None):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(blocked))
         with stops_deferred():
             for path, part in parts.items():
                 part.replace(path)

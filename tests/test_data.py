@@ -675,6 +675,7 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
     special = _jsonl(tmp_path / "special.jsonl", [{**rows[0], "text": "hello <s> world", "lang": "xx"}])
     twice = _jsonl(tmp_path / "twice.jsonl", [rows[0], rows[1], rows[0]])
     (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "folder" / "fifo")
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.safetensors").write_bytes(b"")
     (tmp_path / "hub").mkdir()  # a downloaded model: weights in another format, and a vocab.json
@@ -682,6 +683,9 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         (tmp_path / "hub" / name).write_text("{}")
     for main, args, message in (
         (data_main, ["merge", str(manifest), "--out", str(tmp_path / "folder")], "cannot write the manifest"),
+        # R46: a FIFO (or, as root, /dev/null) was replaced by the manifest, exit 0; '' and '.' were tracebacks
+        (data_main, ["merge", str(manifest), "--out", str(tmp_path / "folder" / "fifo")], "fifo: not a regular file"),
+        (data_main, ["subset", str(manifest), "--hours", "0.0001", "--out", ""], ".: cannot write the manifest"),
         (data_main, ["subset", str(manifest), "--hours", "nan", "--out", str(tmp_path / "s.jsonl")], "--hours nan"),
         (
             data_main,
