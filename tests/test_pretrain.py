@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -93,6 +94,15 @@ def test_an_interrupted_pretraining_run_resumes_to_the_same_run(tiny, tmp_path, 
     again = pretrain(tiny, tmp_path / "whole", "--max_steps", "8", *constant)
     assert (tmp_path / "whole" / "train_log.csv").read_text() == log
     assert [again[k] for k in figures] == [whole_info[k] for k in figures]
+    # R47: so with its checkpoints removed (it was refused as "another config (run_info.json: 'not readable')",
+    # and a key really changed was not named)
+    for checkpoint in (tmp_path / "whole").glob("checkpoint-*"):
+        shutil.rmtree(checkpoint)
+    pretrain(tiny, tmp_path / "whole", "--max_steps", "8", *constant)
+    assert (tmp_path / "whole" / "train_log.csv").read_text() == log
+    assert pretrain_main([*args, "--output_dir", str(tmp_path / "whole"), *QUICK, *constant[:2], "--learning_rate",
+                          "2e-3", *constant[4:]]) == 2  # fmt: skip
+    assert "finished run of another config (learning_rate: 0.001 -> 0.002)" in capsys.readouterr().err
     # the Gumbel temperature of each step: 2 halved every step, down to 0.3 (a mutation review: min() for max()
     # held it at the floor from the start)
     temperatures = [r["gumbel_temperature"] for r in info["history"]]

@@ -43,10 +43,10 @@ class PretrainConfig(TrainConfig):
     min_gumbel_temperature: float = option(0.5, "Gumbel softmax temperature floor")
     gumbel_temperature_decay: float = option(0.999995, "temperature factor per step")
 
-    def changes_from(self, saved: dict, free: set[str] = frozenset()) -> dict[str, list]:
+    def changes_from(self, saved: dict, free: set[str] = frozenset(), resuming: bool = True) -> dict[str, list]:
         """`asr train`'s, and eval_batch_seconds too: the dev loss's fixed masks depend on the batches, so a
         resumed run's dev losses would not compare with the earlier ones that chose best/."""
-        changes = super().changes_from(saved, free)
+        changes = super().changes_from(saved, free, resuming)
         if saved.get("eval_batch_seconds") != self.eval_batch_seconds:
             changes["eval_batch_seconds"] = [saved.get("eval_batch_seconds"), self.eval_batch_seconds]
         return changes
