@@ -28,3 +28,11 @@ class ArgumentParser(argparse.ArgumentParser):
         # a negative number in scientific notation is a value too: `--beta -1e-3` was refused as an option
         # (argparse's matcher knows -1 and -.5 only; Python 3.13's any -digit)
         self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+    def given(self, argv: list[str]) -> frozenset[str]:
+        """The options (by dest) that `argv` gives, at their defaults too, which parse_args does not tell apart:
+        an option the command would ignore is refused however its value is spelled."""
+        unset = object()  # argparse fills in a default only where the namespace lacks the name
+        singles = [a.dest for a in self._actions if a.option_strings and a.nargs in (None, 0, "?")]
+        args = self.parse_args(argv, argparse.Namespace(**dict.fromkeys(singles, unset)))
+        return frozenset(dest for dest in singles if getattr(args, dest) is not unset)

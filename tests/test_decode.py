@@ -981,6 +981,13 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         (["--logits-cache", "FILE"], "/FILE: cannot write there"),  # a traceback after the network
         (["--decoder", "beam", "--hotwords", "日本"], "--hotwords '日本': the model cannot write it"),
         (["--decoder", "beam", "--alpha", "2"], "--alpha goes with --decoder beam_lm"),  # no LM: nothing used it
+        # R46: so at their default values, which were passed over (exit 0); hotwords that are no words
+        (["--decoder", "beam", "--alpha", "0.5"], "--alpha goes with --decoder beam_lm"),
+        (["--beam-width", "100"], "greedy would ignore them"),
+        (["--decoder", "beam", "--gamma", "0.5"], "--gamma goes with --rescore"),
+        (["--decoder", "beam", "--hotword-weight", "10"], "--hotword-weight goes with --hotwords"),
+        (["--decoder", "beam", "--hotwords", ",", "--hotword-weight", "5"], "--hotwords: no words"),
+        (["--decoder", "beam", "--tuned-from", "FILE", "--beta", "0"], "--beta goes without --tuned-from"),
         # the test set tuned on itself and recorded as tuned on a dev set; a rescoring that re-ranks nothing
         (["--decoder", "beam", "--rescore", "NEURAL", "--tune", "beta", "--dev", "TEST"], "is decoded too"),
         (["--decoder", "beam", "--rescore", "NEURAL", "--nbest", "1"], "--rescore with --nbest 1 re-ranks nothing"),

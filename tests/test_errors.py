@@ -87,12 +87,13 @@ CASES = {
                             "no CTC head (lm_head.bias, lm_head.weight): its config names Wav2Vec2ForPreTraining"),
     "decode, --beam-width 0": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --beam-width 0",
                                "--beam-width 0: expected at least 1"),
-    "decode, --alpha-grid abc": (f"decode --model {{model}} {TEST} --out {{w}}/o --alpha-grid abc", "grid 'abc'"),
+    "decode, --alpha-grid abc": (f"decode --model {{model}} {TEST} --out {{w}}/o --alpha-grid abc",
+                                 "--alpha-grid 'abc'"),
     # every beam score infinite, the search's order arbitrary, no error
     "decode, --alpha 1e308": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam_lm --lm {{w}}/nlm "
                               "--alpha 1e308", "--alpha 1e+308: expected a number from -1000 to 1000"),
     "decode, --beta-grid 0,1e308": (f"decode --model {{model}} {TEST} --out {{w}}/o --beta-grid 0,1e308",
-                                    "grid '0,1e308': expected numbers from -1000 to 1000"),
+                                    "--beta-grid '0,1e308': expected numbers from -1000 to 1000"),
     "decode, --tuned-from and --gamma": (f"decode --model {{model}} {TEST} --out {{w}}/o --decoder beam --tuned-from "
                                          "{w}/r.json --gamma 1", "--gamma goes without --tuned-from"),  # was dropped
     # options a decode would ignore were taken silently

@@ -86,7 +86,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return p
 
 
-def options(args: argparse.Namespace):
+def options(args: argparse.Namespace, given: frozenset[str] = frozenset()):
     from asr.decode.run import DecodeOptions
 
     tune = tuple(t for t in args.tune.replace(" ", "").split(",") if t)
@@ -101,8 +101,8 @@ def options(args: argparse.Namespace):
         backend=args.backend, beam=beam, workers=args.workers, batch_seconds=args.batch_seconds, dtype=args.dtype,
         cache_dir=None if args.no_cache else args.logits_cache or _default_cache(), normalize=args.normalize,
         dev=args.dev, tune=tune, tuned_from=args.tuned_from, tune_metric=args.tune_metric,
-        alpha_grid=parse_grid(args.alpha_grid), beta_grid=parse_grid(args.beta_grid),
-        gamma_grid=parse_grid(args.gamma_grid),
+        alpha_grid=parse_grid(args.alpha_grid, "--alpha-grid"), beta_grid=parse_grid(args.beta_grid, "--beta-grid"),
+        gamma_grid=parse_grid(args.gamma_grid, "--gamma-grid"), given=given,
     )  # fmt: skip
 
 
@@ -116,11 +116,11 @@ def _default_cache() -> Path | None:
         return None
 
 
-def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
+def _run(args: argparse.Namespace, argv: list[str], prog: str, given: frozenset[str]) -> int:
     from asr.decode.run import run
     from asr.provenance import provenance
 
-    opts = options(args)
+    opts = options(args, given)
     for manifest, results in zip(opts.manifests, run(opts, provenance(prog, argv)) or [], strict=False):
         tuned = results.tuning["best"] if results.tuning else {}
         extra = "".join(f" {k} {tuned[k]:g}" for k in WEIGHTS if k in tuned)
@@ -136,5 +136,6 @@ def main(argv: list[str] | None = None, prog: str = "asr decode") -> int:
     import sys
 
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(prog).parse_args(argv)
-    return run_reporting_errors(prog, lambda: _run(args, argv, prog))
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    return run_reporting_errors(prog, lambda: _run(args, argv, prog, parser.given(argv)))

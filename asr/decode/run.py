@@ -70,6 +70,12 @@ class DecodeOptions:
     alpha_grid: tuple[float, ...] = ALPHA_GRID
     beta_grid: tuple[float, ...] = BETA_GRID
     gamma_grid: tuple[float, ...] = GAMMA_GRID
+    given: frozenset[str] = frozenset()  # the options given on the command line (their dests), at defaults too
+
+    def gave(self, name: str, value: object, usual: object) -> bool:
+        """Whether the option `name` (its dest) was given on the command line, at its default too, or holds
+        another value than `usual` (a caller in the same process gives no command line)."""
+        return name in self.given or value != usual
 
     def weight_names(self) -> tuple[str, ...]:
         """The weights tuning can search: alpha and beta of a beam search with an n-gram, beta (a word bonus) of
@@ -366,8 +372,9 @@ def _check_decoder_and_tuning(opts: DecodeOptions) -> None:
         raise InputError("--tune-on goes with --tune alpha,beta")
     if opts.tuned_from and (opts.decoder == "greedy" or opts.tune):
         raise InputError("--tuned-from goes with a beam decoder and without --tune")
-    given = {"--alpha": opts.beam.alpha != BeamSettings.alpha, "--beta": opts.beam.beta != BeamSettings.beta,
-             "--gamma": opts.gamma != DEFAULT_GAMMA}  # fmt: skip
+    given = {"--alpha": opts.gave("alpha", opts.beam.alpha, BeamSettings.alpha),
+             "--beta": opts.gave("beta", opts.beam.beta, BeamSettings.beta),
+             "--gamma": opts.gave("gamma", opts.gamma, DEFAULT_GAMMA)}  # fmt: skip
     if opts.tuned_from and (weights := [option for option, differs in given.items() if differs]):
         raise InputError(
             f"{weights[0]} goes without --tuned-from (its weights replace every one); give one or the other"
@@ -384,24 +391,35 @@ def _check_decoder_and_tuning(opts: DecodeOptions) -> None:
 
 
 def _check_unused(opts: DecodeOptions) -> None:
-    """Options given where nothing would use them (the decode would silently ignore them)."""
-    if opts.decoder == "greedy" and (opts.beam != BeamSettings() or opts.nbest is not None
-                                     or (opts.backend, opts.workers) != ("ctcbeam", 0)):  # fmt: skip
+    """Options given where nothing would use them (the decode would silently ignore them): given on the command
+    line (`given`: at their default values too, which were passed over) or set to another value than the
+    default."""
+    beam, default, given = opts.beam, BeamSettings(), opts.gave
+    beam_options = [
+        given(name, getattr(beam, name), getattr(default, name))
+        for name in ("beam_width", "alpha", "beta", "beam_prune_logp", "token_min_logp", "hotwords", "hotword_weight")
+    ]
+    beam_options += [given("nbest", opts.nbest, None), given("backend", opts.backend, "ctcbeam"),
+                     given("workers", opts.workers, 0)]  # fmt: skip
+    if opts.decoder == "greedy" and any(beam_options):
         raise InputError("beam settings (--beam-width, --alpha, --beta, --hotwords, --nbest, --backend, --workers, "
                          "...) go with --decoder beam or beam_lm; greedy would ignore them")  # fmt: skip
-    if opts.decoder == "beam" and opts.beam.alpha != BeamSettings.alpha:
+    if opts.decoder == "beam" and given("alpha", beam.alpha, default.alpha):
         raise InputError("--alpha goes with --decoder beam_lm (the n-gram LM's weight); without an LM nothing uses it")
-    if opts.decoder == "beam" and opts.beam.beta != BeamSettings.beta and not opts.rescore:
+    if opts.decoder == "beam" and given("beta", beam.beta, default.beta) and not opts.rescore:
         raise InputError("--beta goes with --decoder beam_lm or --rescore (a word bonus with an LM); nothing uses it")
-    if opts.beam.hotword_weight != BeamSettings.hotword_weight and not opts.beam.hotwords:
+    if "hotwords" in opts.given and not beam.hotwords:
+        raise InputError("--hotwords: no words (a comma-separated list of words to favour)")
+    if given("hotword_weight", beam.hotword_weight, default.hotword_weight) and not beam.hotwords:
         raise InputError("--hotword-weight goes with --hotwords (without them nothing uses it)")
-    if opts.gamma != DEFAULT_GAMMA and not opts.rescore:
+    if given("gamma", opts.gamma, DEFAULT_GAMMA) and not opts.rescore:
         raise InputError("--gamma goes with --rescore (the Transformer LM's weight); without it nothing uses it")
-    grids = {"alpha": opts.alpha_grid != ALPHA_GRID, "beta": opts.beta_grid != BETA_GRID,
-             "gamma": opts.gamma_grid != GAMMA_GRID}  # fmt: skip
-    if unused := [weight for weight, given in grids.items() if given and weight not in opts.tune]:
+    grids = {"alpha": given("alpha_grid", opts.alpha_grid, ALPHA_GRID),
+             "beta": given("beta_grid", opts.beta_grid, BETA_GRID),
+             "gamma": given("gamma_grid", opts.gamma_grid, GAMMA_GRID)}  # fmt: skip
+    if unused := [weight for weight, grid in grids.items() if grid and weight not in opts.tune]:
         raise InputError(f"--{unused[0]}-grid goes with --tune {unused[0]} (without it the grid is not searched)")
-    if opts.tune_metric != "auto" and not opts.tune:
+    if given("tune_metric", opts.tune_metric, "auto") and not opts.tune:
         raise InputError("--tune-metric goes with --tune (without it nothing is tuned)")
 
 

@@ -32,14 +32,14 @@ def usable_weight(value: object) -> bool:
     return is_number(value) and abs(value) <= MAX_WEIGHT
 
 
-def parse_grid(text: str) -> tuple[float, ...]:
-    """``"0,0.5,1"`` or ``"0 0.5 1"`` -> (0.0, 0.5, 1.0); `InputError` for anything else."""
+def parse_grid(text: str, option: str = "grid") -> tuple[float, ...]:
+    """``"0,0.5,1"`` or ``"0 0.5 1"`` -> (0.0, 0.5, 1.0); `InputError` naming `option` for anything else."""
     try:
         grid = tuple(sorted({float(v) for v in text.replace(",", " ").split()}))
     except ValueError:
         grid = ()
     if not grid or not all(usable_weight(v) for v in grid):
-        raise InputError(f"grid {text!r}: expected numbers from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g} such as 0,0.5,1")
+        raise InputError(f"{option} {text!r}: expected numbers from -{MAX_WEIGHT:g} to {MAX_WEIGHT:g} such as 0,0.5,1")
     return grid
 
 
