@@ -104,6 +104,14 @@ def _reported(prog: str, fn: Callable[[], int]) -> int:
         return 130
     except BrokenPipeError:
         return stopped_reading()
+    except (MemoryError, RuntimeError) as err:
+        # numpy's and torch's (a CPU's "can't allocate memory", a GPU's OutOfMemoryError): a size asked for that
+        # this machine does not have (num_negatives 10**9 was a traceback); other errors are bugs to show
+        if not isinstance(err, MemoryError) and not _out_of_memory(err):
+            raise
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        print(f"{prog}: error: out of memory ({reason}); ask for less (batch seconds, a size)", file=sys.stderr)
+        return 2
     except UnicodeEncodeError as err:
         if codecs.lookup(err.encoding).name != codecs.lookup(sys.getfilesystemencoding()).name == "ascii":
             raise
@@ -121,6 +129,11 @@ def _reported(prog: str, fn: Callable[[], int]) -> int:
         if err.filename == _NamedStdout.NAME:  # its unwritten text set aside: the interpreter's last flush fails too
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 2
+
+
+def _out_of_memory(err: RuntimeError) -> bool:
+    """torch's allocation failures: a GPU's OutOfMemoryError, a CPU's allocator's RuntimeError."""
+    return type(err).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(err)
 
 
 def stopped_reading() -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 
 class _DefaultsShown(argparse.HelpFormatter):
@@ -36,3 +37,11 @@ class ArgumentParser(argparse.ArgumentParser):
         singles = [a.dest for a in self._actions if a.option_strings and a.nargs in (None, 0, "?")]
         args = self.parse_args(argv, argparse.Namespace(**dict.fromkeys(singles, unset)))
         return frozenset(dest for dest in singles if getattr(args, dest) is not unset)
+
+
+def folder_path(text: str) -> Path:
+    """An option's folder: an empty value is refused (``Path("")`` is the current folder, which a model was
+    written into beside whatever it held)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty value")
+    return Path(text)

@@ -36,6 +36,10 @@ def w(tmp_path_factory) -> Path:
     for name, lines in variants.items():
         (root / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     (root / "afile").write_text("")
+    # R47: YAML's on: is the key True (a traceback); a key given twice kept the last; a list became a folder's name
+    (root / "on.yaml").write_text("max_steps: 3\non: 1\n")
+    (root / "twice.yaml").write_text("learning_rate: 0.5\nlearning_rate: 1e-4\n")
+    (root / "list.yaml").write_text("test_manifest: [a.jsonl]\n")
     (root / "nowords.txt").write_text("\n")
     (root / "empty.jsonl").write_text("")
     (root / "dd").mkdir()  # a manifest where the decode writes its hypotheses
@@ -151,6 +155,13 @@ CASES = {
                                               "new_head_init random goes with new_head"),
     "train, another head size": (TRAIN, "(32 outputs); set new_head=true"),
     "train, output_dir a file": (f"{TRAIN}/../afile/t --new_head", "cannot write there"),
+    "train, a YAML key no name": (f"{TRAIN} --config {{w}}/on.yaml", "on.yaml: the key True is no name"),
+    "train, a YAML key twice": (f"{TRAIN} --config {{w}}/twice.yaml", "the key 'learning_rate' is given twice"),
+    "train, a list for a path": (f"{TRAIN} --config {{w}}/list.yaml", "test_manifest: expected text, got the list"),
+    "train, --config twice": (f"{TRAIN} --config {{w}}/on.yaml --config {{w}}/list.yaml", "--config given twice"),
+    "train, learning_rate 0": (f"{TRAIN} --learning_rate 0", "learning_rate: expected more than 0"),  # no step's
+    "train, learning_rate 1e39": (f"{TRAIN} --learning_rate 1e39", "expected more than 0 and at most 1"),
+    "train, a 401-digit float": (f"{TRAIN} --max_minutes 1{'0' * 400}", "max_minutes: expected float"),  # Overflow
 }  # fmt: skip
 
 
@@ -406,6 +417,24 @@ def test_bad_options_and_help_return_a_status_to_a_caller_in_the_same_process(ca
     """argparse's SystemExit reached a notebook calling asr.cli.main (asr train and pretrain returned 2)."""
     assert (asr_main(["decode", "--bogus"]), asr_main(["nonsense"]), asr_main(["score", "--help"])) == (2, 2, 0)
     assert "the following arguments are required: --model" in capsys.readouterr().err
+
+
+def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path, monkeypatch, capsys):
+    """R47: `asr model init --out ''` wrote a model into the current folder, beside what it held; a size asked for
+    that the machine lacks (num_negatives 10**9, --adapter-dim 10**9) was numpy's or torch's traceback."""
+    monkeypatch.chdir(tmp_path)
+    assert asr_main(["model", "init", "--out", "", "--processor", str(MODEL)]) == 2
+    assert "argument --out: expected a folder, got an empty value" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    import torch
+
+    def too_large(*args, **kwargs):
+        return torch.empty(2**62, dtype=torch.uint8)  # torch's CPU allocator: RuntimeError
+
+    monkeypatch.setattr("asr.model.cli.init_model", too_large)
+    assert asr_main(["model", "init", "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("asr model init: error: out of memory (") and err.count("\n") == 1, err
 
 
 def test_negative_number_lists_are_joined_to_their_option_only():

@@ -34,6 +34,8 @@ def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
             value = argv[i + 1] if has_value else "true"
         i += 2 if has_value else 1
         if key == "config":
+            if config is not None:  # the first file was dropped without a word
+                raise InputError(f"--config given twice ({config}, {value}): give one file, and keys as --key value")
             config = value
         else:
             overrides[key] = value

@@ -108,7 +108,7 @@ class TrainConfig:
         [], "speed perturbation: each epoch every train utterance plays at one of these factors, drawn per (seed, "
         "epoch, utterance), tempo and pitch together as Kaldi's and ESPnet's [0.9, 1.0, 1.1]; [] = none"
     )  # fmt: skip
-    max_duration: float = option(20.0, "longest train utterance kept (seconds); dev is never filtered")
+    max_duration: float = option(20.0, "longest train utterance kept (seconds; 0 = no limit); dev is never filtered")
     min_duration: float = option(0.0, "shortest train utterance kept (seconds)")
     cache_audio_hours: float = option(
         4.0, "keep decoded train audio (and a frozen layer-norm feature encoder's output) in memory when the split "
@@ -149,12 +149,15 @@ class TrainConfig:
         if path:
             text = utf8_text(Path(path))  # a file not in UTF-8 is named with its line (it was a traceback)
             try:
-                values = yaml.safe_load(text) or {}
+                values = yaml.load(text, _UniqueKeys) or {}  # SafeLoader, with duplicate keys refused
             except yaml.YAMLError as err:
                 raise InputError(f"{path}: cannot read the config: {' '.join(str(err).split())}") from None
             if not isinstance(values, dict):  # its repr shows what made it so (a non-breaking space after a colon)
                 raise InputError(f"{path}: the config is not a mapping of keys to values (YAML reads it as the "
                                  f"{type(values).__name__} {str(values)[:60]!r})")  # fmt: skip
+            if named := next((key for key in values if not isinstance(key, str)), None):  # `on:` is True
+                raise InputError(f"{path}: the key {named!r} is no name (YAML reads an unquoted on, yes, null or "
+                                 "number so); quote it")  # fmt: skip
         known = {f.name: f for f in cls.used_fields()}
         values |= {key: _override(known.get(key), key, value) for key, value in overrides.items()}
         unknown = sorted(set(values) - set(known))
@@ -192,7 +195,9 @@ class TrainConfig:
                     "max_batch_size", "mask_time_length", "mask_feature_length"):  # fmt: skip
             if getattr(self, key) < 1:
                 raise InputError(f"config key {key}: expected at least 1, got {getattr(self, key)}")
-        for key in ("max_minutes", "learning_rate", "warmup_steps", "max_duration", "min_duration", "save_total_limit",
+        if not 0 < self.learning_rate <= 1:  # 0 trained nothing, exit 0; 1e39 overflowed in AdamW's first step
+            raise InputError(f"config key learning_rate: expected more than 0 and at most 1, got {self.learning_rate}")
+        for key in ("max_minutes", "warmup_steps", "max_duration", "min_duration", "save_total_limit",
                     "eval_batch_seconds", "weight_decay", "max_grad_norm"):  # fmt: skip
             if getattr(self, key) < 0:
                 raise InputError(f"config key {key}: expected 0 or more, got {getattr(self, key)}")
@@ -202,9 +207,7 @@ class TrainConfig:
             raise InputError(f"config key tri_stage_final_scale: expected more than 0 and at most 1, got "
                              f"{self.tri_stage_final_scale}")  # fmt: skip
         ratios = self.tri_stage_ratios
-        numbers = (
-            isinstance(ratios, list) and len(ratios) == 3 and all(is_number(r) and math.isfinite(r) for r in ratios)
-        )
+        numbers = isinstance(ratios, list) and len(ratios) == 3 and all(is_number(r) and abs(r) <= 1e9 for r in ratios)
         if not numbers or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
             raise InputError(
                 f"config key tri_stage_ratios: expected three shares of max_steps (warm-up, hold, decay) that sum "
@@ -285,6 +288,21 @@ FREE_ON_RESUME = {
 FREE_WHEN_FINISHED = FREE_ON_RESUME - {"max_minutes", "eval_steps", "test_manifest", "metric_for_best_model"}
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """`yaml.safe_load`'s loader that refuses a key given twice in one mapping (PyYAML keeps the last without a
+    word: a learning rate set twice trained at the second); keys merged in with ``<<`` may be given again."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key, _ in node.value:
+            if key.tag != "tag:yaml.org,2002:merge" and isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"the key {key.value!r} is given twice",
+                                                            key.start_mark)  # fmt: skip
+                seen.add(key.value)
+        return super().construct_mapping(node, deep)
+
+
 def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
     """A ``--key value`` override: the text itself for a string key (YAML would read 'no' as false and '0x10'
     as 16), a number with leading zeros in decimal, else the value as a YAML scalar."""
@@ -311,6 +329,8 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
         raise InputError(f"config key {f.name}: expected {_EXPECTED[kind]}, got null (an empty value)")
     if kind is str and isinstance(value, int | float) and not isinstance(value, bool):  # YAML's 0755 is 493
         raise InputError(f"config key {f.name}: YAML read an unquoted {value!r} as a number; quote it")
+    if kind is str and isinstance(value, list | dict | set):  # output_dir: [a] trained into the folder "['a']"
+        raise InputError(f"config key {f.name}: expected text, got the {type(value).__name__} {value!r}")
     if kind is str and isinstance(value, bool):  # YAML reads an unquoted true/false/no/yes as a bool
         if not f.metadata["choices"]:  # a name or a path: adapter_lang: no was the adapter "false"
             raise InputError(f"config key {f.name}: YAML read an unquoted word as {str(value).lower()}; quote it")
@@ -322,5 +342,5 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
         raise InputError(f"config key {f.name}: expected {_EXPECTED[kind]}, got {value!r}")
     try:
         return kind(value)
-    except (TypeError, ValueError):
-        raise InputError(f"config key {f.name}: expected {kind.__name__}, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):  # an int of 400 digits is no float
+        raise InputError(f"config key {f.name}: expected {kind.__name__}, got {str(value)[:40]!r}") from None
