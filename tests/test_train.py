@@ -114,9 +114,16 @@ def test_killed_run_resumes_to_the_same_weights(setup, tmp_path, steps, kill_at,
     assert not list(killed.glob("checkpoint-*/*.pkl"))
 
 
-def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path):
+def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path, capsys):
     out = tmp_path / "run"
     assert train_main(_args(setup, out, max_steps=4, eval_steps=100)) == 0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(threads + 1)  # R45: another CPU's threads sum in another order: said, not refused
+    try:
+        assert train_main(_args(setup, out, max_steps=4, eval_steps=100)) == 0  # finished: resumed, no step
+    finally:
+        torch.set_num_threads(threads)
+    assert f"was saved by a run on {threads} CPU threads, this one has {threads + 1}" in capsys.readouterr().err
     proc = _run(_args(setup, out, max_steps=8, learning_rate=1e-2, seed=3, eval_steps=100))
     assert proc.returncode == 2 and "checkpoint-4 was saved by a run with another config" in proc.stderr
     assert "learning_rate: 0.003 -> 0.01" in proc.stderr and "seed: 0 -> 3" in proc.stderr
@@ -129,8 +136,6 @@ def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path):
     # logged lr is its step's own (it was the next step's: a linear run ended on a row saying 0)
     changed = dict(learning_rate=1e-2, weight_decay=0.5, lr_schedule="constant", warmup_steps=0, eval_steps=100)
     assert train_main(_args(setup, out, max_steps=10, resume_with_changes="true", **changed)) == 0
-    import torch
-
     groups = torch.load(out / "checkpoint-10" / "optimizer.pt", weights_only=True)["param_groups"]
     assert {(g["lr"], g["weight_decay"]) for g in groups} == {(1e-2, 0.5)}
     log = (out / "train_log.csv").read_text().splitlines()

@@ -520,8 +520,8 @@ class Trainer:
     def _what_was_read(self) -> dict:
         """What the run reads besides its config: digests of the manifests' bytes, the vocabulary's and the
         processor's and starting model's settings (a file remade in place under the same name is another run's
-        data), the files its paths name (`MOVABLE`), and its number of processes (the global batch and each one's
-        shard). The model's weights are the checkpoint's on resume."""
+        data), the files its paths name (`MOVABLE`), its number of processes (the global batch and each one's
+        shard) and of CPU threads (a note only). The model's weights are the checkpoint's on resume."""
         cfg = self.cfg
         processor = getattr(cfg, "processor", "")  # pretraining has none
         files = {"train_manifest": cfg.train_manifest and [Path(cfg.train_manifest)],
@@ -532,7 +532,7 @@ class Trainer:
                  "model": cfg.model and [Path(cfg.model) / "config.json"]}  # fmt: skip
         digests = {k: _digest(paths) for k, paths in files.items() if paths and all(p.is_file() for p in paths)}
         named = {k: str(Path(v).resolve()) for k in MOVABLE if (v := getattr(cfg, k, "")) and Path(v).exists()}
-        return digests | {"paths": named, "processes": self.acc.num_processes}
+        return digests | {"paths": named, "processes": self.acc.num_processes, "threads": torch.get_num_threads()}
 
     def _save_checkpoint(self) -> None:
         checkpoints.save_checkpoint(
@@ -554,7 +554,9 @@ class Trainer:
         same = {k for k in MOVABLE if k in named and named[k] == now["paths"].get(k)}  # spelled otherwise
         self.config_changes = self.cfg.changes_from(saved["config"], free=same)
         self.config_changes |= {f"{k} (content)" if k != "processes" else k: [old, now.get(k)]
-                                for k, old in inputs.items() if k != "paths" and old != now.get(k)}  # fmt: skip
+                                for k, old in inputs.items() if k not in ("paths", "threads")
+                                and old != now.get(k)}  # fmt: skip
+        self._note_other_threads(path, inputs.get("threads"))
         if self.config_changes and not self.cfg.resume_with_changes:
             listed = "; ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in self.config_changes.items())
             raise InputError(
@@ -573,6 +575,16 @@ class Trainer:
             self._reposition(before)
         self._saved_loop = self.state.state_dict()
         self._adopt_newer_best()
+
+    def _note_other_threads(self, path: Path, before: object) -> None:
+        """Says that a run resumed on a CPU with another number of threads ends in other weights than the
+        uninterrupted run (sums in another order: the last bits in float32, far more in bf16), not refused: the
+        machine's cores are not the run's settings."""
+        now = torch.get_num_threads()
+        if isinstance(before, int) and before != now and self.acc.device.type == "cpu" and self.acc.is_main_process:
+            print(f"note: {path} was saved by a run on {before} CPU threads, this one has {now}: its weights will "
+                  "differ from an uninterrupted run's in their last bits (more in bf16); OMP_NUM_THREADS="
+                  f"{before} resumes it to the bit", file=sys.stderr)  # fmt: skip
 
     def _adopt_newer_best(self) -> None:
         """A best/ written after the checkpoint (by the interrupted run, between an evaluation and its next
