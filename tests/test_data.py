@@ -81,6 +81,9 @@ def test_prepare_counts_every_filtered_item(tmp_path, audio):
     assert summary["hours"] == round(seconds / 3600, 4)
     rejected = [json.loads(line) for line in (out / "train.rejected.jsonl").read_text().splitlines()]
     assert {r["id"]: r["reason"] for r in rejected}["a_6"] == "unreadable audio"
+    # R45: in the source's line order (a Kaldi folder's lines reversed gave other files): by id, ties by name
+    assert [r["id"] for r in rejected] == sorted(r["id"] for r in rejected)
+    assert list(summary["filtered"]) == sorted(summary["filtered"])
 
 
 def test_check_exit_codes(tmp_path, audio):

@@ -93,7 +93,9 @@ class CheckResult:
     notes: list[tuple[str, str]] = field(default_factory=list)  # (id, note)
 
     def reason_counts(self) -> dict[str, int]:
-        return dict(Counter(reason for _, reason, _ in self.rejected).most_common())
+        """Rejections by reason, most first (ties by name: not by which came first)."""
+        counts = Counter(reason for _, reason, _ in self.rejected)
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
     def tags(self) -> dict[str, int]:
         """The bracketed tags (`TAG`) in the usable transcripts, by count."""

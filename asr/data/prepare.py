@@ -81,6 +81,7 @@ def check_and_write(
     for split, utts in sorted(splits.items()):
         result = check_utterances(utts, base, normalizer, desc=f"checking {split}", workers=workers)
         result.rejected.extend((rejected or {}).get(split, []))
+        result.rejected.sort(key=lambda item: item[0].id)  # as the manifests: not the source's line order (R45)
         if not result.usable:
             first = ""  # the folder is not kept: its rejected list would not be read
             if result.rejected:
