@@ -158,8 +158,9 @@ def _train(lm, optimizer, order: Order, progress: Progress, max_minutes: float, 
                 optimizer.zero_grad()
                 progress.steps, progress.batches = progress.steps + 1, progress.batches + 1
                 progress.seen += len(sentences[k : k + size])
-                bar.n = min(round(time.monotonic() - start), bar.total)
-                bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{progress.seen / len(sentences):.1f}")
+                # drawn by update, at most every LOG_INTERVAL into a log (a redraw each step: R44)
+                bar.set_postfix(loss=f"{loss.item():.3f}", epoch=f"{progress.seen / len(sentences):.1f}", refresh=False)
+                bar.update(min(round(time.monotonic() - start), bar.total) - bar.n)
                 if stopped:
                     done()  # the seconds trained, to the last step
                     save()

@@ -228,6 +228,8 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     assert dev["perplexity_no_oov"] > 1 and "without OOV words" in said.out
     # the phases before and after the bar are said (reading the text took 20 s at 5M words without a word)
     assert "reading and normalising 1 text file(s)" in said.err and "dev perplexity of 3" in said.err
+    # R44: redrawn every step into a log (40 here); LOG_INTERVAL apart now (the first and last, a few between)
+    assert said.err.count("train LM:") <= 2 + info["minutes"] * 60 / 10, said.err.count("train LM:")
     assert lm_main(["ppl", "--lm", str(out), "--text", str(root / "dev.txt")]) == 0  # the Transformer LM's own
     ppl = json.loads(capsys.readouterr().out)
     assert ppl["kind"] == "transformer" and ppl["perplexity"] == pytest.approx(dev["perplexity"], rel=1e-6)
