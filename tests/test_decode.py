@@ -323,6 +323,10 @@ def test_a_full_disk_loses_neither_the_decode_to_its_cache_nor_the_earlier_outpu
     (tmp_path / "file").write_text("")  # the default cache where it cannot be: a read-only home refused the decode
     monkeypatch.setattr("asr.decode.cli.DEFAULT_CACHE", tmp_path / "file" / "logits")
     assert decode_main(args) == 0 and "decoding without a logits cache" in capsys.readouterr().err
+    monkeypatch.undo()  # R44: no HOME, and a user the system does not know (every command stopped at an import)
+    monkeypatch.delenv("HOME")
+    monkeypatch.setattr("pwd.getpwuid", lambda uid: (_ for _ in ()).throw(KeyError(uid)))
+    assert decode_main(args) == 0 and "no home folder for ~/.cache" in capsys.readouterr().err
 
 
 def test_two_processes_decode_like_one(es, tmp_path):

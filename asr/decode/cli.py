@@ -20,7 +20,7 @@ from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.inference import ZERO_BATCH_SECONDS_HELP
 from asr.options import ArgumentParser
 
-DEFAULT_CACHE = Path.home() / ".cache" / "asr-toolkit" / "logits"
+DEFAULT_CACHE = Path("~/.cache/asr-toolkit/logits")  # in the home folder, found when a decode needs it
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -109,8 +109,12 @@ def options(args: argparse.Namespace, given: frozenset[str] = frozenset()):
 def _default_cache() -> Path | None:
     """`DEFAULT_CACHE`, or None (a warning) where it cannot be written (a read-only home refused every decode
     for an option it was never given)."""
-    try:
-        return writable_dir(DEFAULT_CACHE, "--logits-cache")
+    try:  # without HOME a user the system does not know has no home (it stopped every command at its import)
+        return writable_dir(DEFAULT_CACHE.expanduser(), "--logits-cache")
+    except RuntimeError:
+        print(f"warning: no home folder for {DEFAULT_CACHE} (HOME is not set); decoding without a logits cache",
+              file=sys.stderr)  # fmt: skip
+        return None
     except InputError as err:
         print(f"warning: {err}; decoding without a logits cache", file=sys.stderr)
         return None
