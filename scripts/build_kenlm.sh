@@ -4,7 +4,7 @@
 # Needs: cmake, g++, Boost (program-options, system, thread, test), zlib, bz2, lzma dev packages (setup.sh).
 set -euo pipefail
 unset CDPATH
-cd "$(dirname "$0")/.."
+cd "$(dirname "$(readlink -f "$0")")/.."
 KENLM_VERSION=0.3.0
 # built again where a library they link went away (Boost after a Debian upgrade)
 if [[ -x .venv/bin/lmplz && -x .venv/bin/build_binary &&

@@ -4,7 +4,7 @@
 # a CUDA build of several GB), then this package, editable, with its development extras.
 set -euo pipefail
 unset CDPATH  # cd would look up relative folders there (and print the one it found)
-cd "$(dirname "$0")/.."
+cd "$(dirname "$(readlink -f "$0")")/.."
 
 # sctk: NIST sclite, the scoring yardstick; espeak-ng and the fortunes: the synthetic corpus (voices, text);
 # asterisk-core-sounds-*: real recorded prompts (transcripts, and the 8 kHz recordings in the -wav packages)

@@ -897,6 +897,15 @@ def test_markers_naming_the_checkout_through_a_link_are_the_same_settings(tmp_pa
     assert moved.returncode == 2 and "but stage 4 (train) was made with model=" in moved.stdout
 
 
+def test_a_recipe_runs_through_a_link_and_into_an_exp_named_like_an_option(tmp_path):
+    """R44: run.sh reached through a link could not find common.sh ('command not found', exit 127); an --exp
+    starting with '-' was read as mkdir's option."""
+    (tmp_path / "run.sh").symlink_to(RUN)
+    proc = stubbed(tmp_path, tmp_path / "run.sh")("--lang", "es", "--exp", "-e", "--stop-stage", "1")
+    assert proc.returncode == 0 and "stage 1 (data): done" in proc.stdout, proc.stderr
+    assert (tmp_path / "-e" / ".done" / "1.data").is_file()
+
+
 def test_a_failed_stage_is_named_with_its_log(tmp_path):
     """A failed stage ended the recipe on the failing command's own line: neither the stage nor the log named."""
     run = stubbed(tmp_path, RUN)
@@ -1058,7 +1067,35 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
     assert (tmp_path / "new" / "R.md").is_file()
     used = synth("--lang", "es", "--exp", "u", "--stop-stage", "3", "--lm-text", "extra.txt", "--normalize", "none")
     assert used.returncode == 0 and "--normalize none" in used.stdout
-    assert "asr lm build --text u/data/es/lm_text.txt u/data/es/train.jsonl extra.txt" in used.stdout
+    assert f"asr lm build --text u/data/es/lm_text.txt u/data/es/train.jsonl {tmp_path / 'extra.txt'}" in used.stdout
+    # R44: the same relative name from another folder, another file: its stage was skipped as done with it
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "extra.txt").write_text("other sentences\n")
+    again = subprocess.run(
+        [
+            "bash",
+            str(RUN),
+            "--lang",
+            "es",
+            "--exp",
+            str(tmp_path / "u"),
+            "--stop-stage",
+            "3",
+            "--lm-text",
+            "extra.txt",
+            "--normalize",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path / "elsewhere",
+        env={**os.environ, "ASR": str(tmp_path / "stub_asr")},
+    )
+    assert (
+        "stage 3 (lm): done before, skipped (--force to redo); WARNING: it was made with "
+        f'lm_text="{tmp_path / "extra.txt"}"' in again.stdout
+    ), again.stdout
 
 
 def test_a_forced_data_stage_starts_afresh(tmp_path):

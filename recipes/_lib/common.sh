@@ -1,7 +1,7 @@
 # Shared by recipes/<corpus>/run.sh (sourced, never run): options, logging and stages.
 #
 # A recipe sets its own defaults as shell variables, then sources this file with its arguments:
-#   lang=hi hours=3; . "$(dirname "$0")/../_lib/common.sh" "$@"
+#   lang=hi hours=3; . "$(dirname "$(readlink -f "$0")")/../_lib/common.sh" "$@"
 # Then it computes what depends on the options and calls begin_recipe. The settings every recipe has are declared
 # here (exp, model, train_config, lm_text, lm_order, results_md, and the LM weight grids alpha_grid, beta_grid,
 # gamma_grid of the decode stage's tuning; empty means the recipe's or asr decode's default), and the shared
@@ -126,7 +126,7 @@ log() { echo "$(date '+%F %T') $*"; }
 # seed-0 corpora of up to 0.75 h, and a smaller corpus of that seed voices the same first sentences of its order
 # in other splits (the published runs, 1.5 h and more, do not).
 note_heard_sentences() {
-    if [[ $2 == 0 && $model == "$ROOT"/models/synth-ctc-tiny* ]] && awk -v h="$1" 'BEGIN {exit !(h < 0.75)}'; then
+    if [[ $2 == 0 && $model == "$ROOT"/models/synth-ctc-tiny* ]] && LC_ALL=C awk -v h="$1" 'BEGIN {exit !(h < 0.75)}'; then
         log "note: --hours $1 < 0.75 with data seed 0: dev and test sentences are among those the starting" \
             "checkpoint trained on (seed-0 corpora of up to 0.75 h); their scores are not held out"
     fi
@@ -311,9 +311,16 @@ _stale() {
 begin_recipe() {
     last_stage=$1
     [[ -n $exp ]] || { echo "$0: --exp is empty" >&2; exit 2; }
+    [[ $exp != -* ]] || exp=./$exp  # not an option of the commands it is given to (mkdir's, asr's)
     ((stage <= last_stage)) || { echo "$0: --stage $stage is past the last stage ($last_stage)" >&2; exit 2; }
     # read by the LM stages: found missing there, after the data stage
     [[ -z $lm_text || -r $lm_text ]] || { echo "$0: --lm-text $lm_text: no such file" >&2; exit 2; }
+    # files named relative to the current folder are recorded absolute: the same words from another folder,
+    # naming another file, had its stage skipped as done with them
+    local name
+    for name in lm_text train_config model; do
+        [[ -z ${!name} || ! -e ${!name} ]] || printf -v "$name" '%s' "$(realpath -s -- "${!name}")"
+    done
     # read only by a recipe that rescores n-best lists: elsewhere it was taken, recorded, and used by no decode
     [[ -z $gamma_grid || " ${decoders[*]-} " == *" rescore "* ]] || { echo "$0: --gamma-grid: this recipe" \
         "rescores no n-best lists (its decoders: ${decoders[*]:-${DEFAULT_DECODERS[*]}})" >&2; exit 2; }

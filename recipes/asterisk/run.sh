@@ -8,7 +8,7 @@
 # Stages: 1 data, 2 vocab, 3 lm, 4 train, 5 decode, 6 leaderboard.
 lang=en
 lm_order=3
-. "$(dirname "$0")/../_lib/common.sh" "$@"
+. "$(dirname "$(readlink -f "$0")")/../_lib/common.sh" "$@"  # through a link too
 # 0.2 h of one speaker is learnt by heart in 10 minutes (train loss 0.2 against dev CER 32%): stronger
 # SpecAugment than the synthetic recipes', and a higher peak learning rate (3e-3 against train_cpu.yaml's 2e-3),
 # both chosen on dev. English dev CER of the kept model, 1,075 steps each (README): learning rate 1e-3 32.04%,

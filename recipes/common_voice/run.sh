@@ -12,7 +12,7 @@
 lang=fi
 dataset=
 model=facebook/wav2vec2-xls-r-300m
-. "$(dirname "$0")/../_lib/common.sh" "$@"
+. "$(dirname "$(readlink -f "$0")")/../_lib/common.sh" "$@"  # through a link too
 exp=${exp:-exp/common_voice/$lang}
 dataset=${dataset:-hf:mozilla-foundation/common_voice_17_0:$lang}
 train_config=${train_config:-$ROOT/recipes/common_voice/conf/xlsr_300m.yaml}

@@ -18,7 +18,7 @@ subsets=
 lang=en
 hours=1.5     # --corpus synth: hours of each of the clean and the other corpus
 nlm_minutes=10  # training minutes of the Transformer LM (stage_nlm)
-. "$(dirname "$0")/../_lib/common.sh" "$@"
+. "$(dirname "$(readlink -f "$0")")/../_lib/common.sh" "$@"  # through a link too
 [[ $corpus == librispeech || $corpus == synth ]] || { echo "$0: --corpus $corpus: expected librispeech or synth" >&2; exit 2; }
 for _opt in hours lang; do  # LibriSpeech is English, and as large as it is
     [[ $corpus == synth || " ${GIVEN[*]} " != *" $_opt "* ]] || { echo "$0: --$_opt is for --corpus synth" >&2; exit 2; }
@@ -49,8 +49,8 @@ for subset in "${subsets[@]}"; do  # before any stage: a wrong name failed at st
     [[ -v subset_hours[$subset] ]] || { echo "$0: --subsets: unknown subset '$subset' (known: ${!subset_hours[*]})" >&2; exit 2; }
     # --corpus synth: train is 80% of the sentences, whose audio runs 10-15% short of --hours: about 70% of it
     # (0.67-0.72 measured); a larger subset failed at stage 2, after the data stage
-    [[ $corpus != synth ]] || awk -v h="$hours" -v s="${subset_hours[$subset]}" 'BEGIN { exit !(0.7 * h >= s) }' ||
-        { echo "$0: --subsets $subset: --hours $hours gives about $(awk -v h="$hours" 'BEGIN { print 0.7 * h }') h of train audio; give --hours $(awk -v s="${subset_hours[$subset]}" 'BEGIN { printf "%.2f", s / 0.7 + 0.005 }') or more" >&2; exit 2; }
+    [[ $corpus != synth ]] || LC_ALL=C awk -v h="$hours" -v s="${subset_hours[$subset]}" 'BEGIN { exit !(0.7 * h >= s) }' ||
+        { echo "$0: --subsets $subset: --hours $hours gives about $(LC_ALL=C awk -v h="$hours" 'BEGIN { print 0.7 * h }') h of train audio; give --hours $(LC_ALL=C awk -v s="${subset_hours[$subset]}" 'BEGIN { printf "%.2f", s / 0.7 + 0.005 }') or more" >&2; exit 2; }
 done
 # a grid finished by an earlier version has one stage-2 marker for all its subsets: each made subset takes it
 if [[ -e $exp/.done/2.subsets ]]; then

@@ -27,7 +27,7 @@
 [[ $# -gt 0 && $1 != -* ]] && set -- --exp "$@"  # EXP_DIR as the first argument, as before the stages
 exp="" from="" phase2=""
 OWN_OPTIONS_ONLY=1  # --help: the usage above only (common.sh's shared options are refused here)
-. "$(dirname "$0")/../_lib/common.sh" "$@"
+. "$(dirname "$(readlink -f "$0")")/../_lib/common.sh" "$@"  # through a link too
 fail() { echo "make_start_checkpoint.sh: $*" >&2; exit 2; }
 # the three phases' training settings are their configs (conf/start_checkpoint*.yaml): no --key value for them,
 # nor the other recipes' settings that common.sh declares (taken and ignored before)

@@ -13,7 +13,7 @@
 lang=hi
 hours=3
 data_seed=0  # the corpus's (asr data synth --seed); --seed is the training's, as in every recipe
-. "$(dirname "$0")/../_lib/common.sh" "$@"
+. "$(dirname "$(readlink -f "$0")")/../_lib/common.sh" "$@"  # through a link too
 # 10 minutes see each of 1-2 h of utterances 3-9 times, and English ends underfitted (greedy CER 29% on its own
 # train utterances, 32% on test): no dropout or time masking. English test CER without / with them: 29.73 /
 # 31.60% (seed 0), 30.13 / 32.16% (seed 1, one session); Hindi, which learns its 91 words by heart, 1.63 / 1.25%
