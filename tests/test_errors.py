@@ -40,6 +40,7 @@ def w(tmp_path_factory) -> Path:
     (root / "on.yaml").write_text("max_steps: 3\non: 1\n")
     (root / "twice.yaml").write_text("learning_rate: 0.5\nlearning_rate: 1e-4\n")
     (root / "list.yaml").write_text("test_manifest: [a.jsonl]\n")
+    (root / "octal.yaml").write_text("max_steps: 010\n")  # YAML 1.1: 8 (--max_steps 010 is 10)
     (root / "nowords.txt").write_text("\n")
     (root / "empty.jsonl").write_text("")
     (root / "dd").mkdir()  # a manifest where the decode writes its hypotheses
@@ -158,6 +159,8 @@ CASES = {
     "train, a YAML key no name": (f"{TRAIN} --config {{w}}/on.yaml", "on.yaml: the key True is no name"),
     "train, a YAML key twice": (f"{TRAIN} --config {{w}}/twice.yaml", "the key 'learning_rate' is given twice"),
     "train, a list for a path": (f"{TRAIN} --config {{w}}/list.yaml", "test_manifest: expected text, got the list"),
+    "train, a leading 0": (f"{TRAIN} --config {{w}}/octal.yaml", "010: YAML reads a leading 0 as octal"),
+    "train, cache_audio_hours -1": (f"{TRAIN} --cache_audio_hours -1", "cache_audio_hours: expected 0 or more"),
     "train, --config twice": (f"{TRAIN} --config {{w}}/on.yaml --config {{w}}/list.yaml", "--config given twice"),
     "train, learning_rate 0": (f"{TRAIN} --learning_rate 0", "learning_rate: expected more than 0"),  # no step's
     "train, learning_rate 1e39": (f"{TRAIN} --learning_rate 1e39", "expected more than 0 and at most 1"),

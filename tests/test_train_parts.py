@@ -217,8 +217,15 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
     with pytest.raises(InputError, match="adapter_lang: YAML read an unquoted word as false; quote it"):
         TrainConfig.load(str(tmp_path / "d.yaml"), required)
     (tmp_path / "e.yaml").write_text("output_dir: 0755\n")  # YAML 1.1's octal: it trained into exp folder 493
-    with pytest.raises(InputError, match="output_dir: YAML read an unquoted 493 as a number; quote it"):
+    with pytest.raises(InputError, match="0755: YAML reads a leading 0 as octal"):
         TrainConfig.load(str(tmp_path / "e.yaml"), required)
+    (tmp_path / "e.yaml").write_text("output_dir: 1755\n")
+    with pytest.raises(InputError, match="output_dir: YAML read an unquoted 1755 as a number; quote it"):
+        TrainConfig.load(str(tmp_path / "e.yaml"), required)
+    # R47: YAML 1.1 reads 1e-1 as text (a scalar key's was read as a number, a list's refused)
+    (tmp_path / "f.yaml").write_text("tri_stage_ratios: [1e-1, 4e-1, 5E-1]\nspeed_perturb: [9e-1, 1.0]\n")
+    config = TrainConfig.load(str(tmp_path / "f.yaml"), required)
+    assert (config.tri_stage_ratios, config.speed_perturb) == ([0.1, 0.4, 0.5], [0.9, 1.0])
     for key, value in (("speed_perturb", "[true, 1.1]"), ("tri_stage_ratios", "[true, false, false]")):
         with pytest.raises(InputError, match=f"config key {key}: expected"):
             TrainConfig.load(None, required | {key: value})

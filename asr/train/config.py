@@ -198,7 +198,7 @@ class TrainConfig:
         if not 0 < self.learning_rate <= 1:  # 0 trained nothing, exit 0; 1e39 overflowed in AdamW's first step
             raise InputError(f"config key learning_rate: expected more than 0 and at most 1, got {self.learning_rate}")
         for key in ("max_minutes", "warmup_steps", "max_duration", "min_duration", "save_total_limit",
-                    "eval_batch_seconds", "weight_decay", "max_grad_norm"):  # fmt: skip
+                    "eval_batch_seconds", "weight_decay", "max_grad_norm", "cache_audio_hours"):  # fmt: skip
             if getattr(self, key) < 0:
                 raise InputError(f"config key {key}: expected 0 or more, got {getattr(self, key)}")
         if self.max_batch_seconds <= 0:
@@ -290,7 +290,16 @@ FREE_WHEN_FINISHED = FREE_ON_RESUME - {"max_minutes", "eval_steps", "test_manife
 
 class _UniqueKeys(yaml.SafeLoader):
     """`yaml.safe_load`'s loader that refuses a key given twice in one mapping (PyYAML keeps the last without a
-    word: a learning rate set twice trained at the second); keys merged in with ``<<`` may be given again."""
+    word: a learning rate set twice trained at the second; keys merged in with ``<<`` may be given again) and a
+    whole number written with a leading zero (YAML 1.1's octal: max_steps: 010 trained 8 steps, where --max_steps
+    010 is 10), and reads 1e-3 as a number in lists too (YAML 1.1 wants 1.0e-3: [1e-1, 4e-1, 5e-1] was refused
+    as three strings)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        if re.fullmatch(r"[+-]?0[0-9_]+", node.value):
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value}: YAML reads a leading 0 as octal; "
+                                                    "write the number without it", node.start_mark)  # fmt: skip
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -301,6 +310,12 @@ class _UniqueKeys(yaml.SafeLoader):
                                                             key.start_mark)  # fmt: skip
                 seen.add(key.value)
         return super().construct_mapping(node, deep)
+
+
+_UniqueKeys.add_constructor("tag:yaml.org,2002:int", _UniqueKeys.construct_yaml_int)
+_UniqueKeys.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"), list("-+.0123456789")
+)
 
 
 def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
