@@ -119,6 +119,10 @@ CASES = {
     "lm build, --quantize 26": (f"{LM} --order 3 --quantize 26 --out {{w}}/lmq", "--quantize 26: KenLM quantizes"),
     "lm build, --dev without words": (f"{LM} --order 3 --dev {{w}}/nowords.txt --out {{w}}/lm2", "no words after"),
     "lm build, --out a file": (f"{LM} --order 3 --out {{w}}/afile/z", "cannot write there"),
+    # R46: lmplz's own errors, naming no option (--memory=-1 asked malloc for 5e18 bytes)
+    "lm build, --memory=-1": (f"{LM} --order 3 --memory=-1 --out {{w}}/lmm", "--memory '-1': expected a whole number"),
+    "lm build, --memory 1.5G": (f"{LM} --order 3 --memory 1.5G --out {{w}}/lmm", "--memory '1.5G': expected"),
+    "lm build, --prune 1,0": (f"{LM} --order 3 --prune 1,0 --out {{w}}/lmp", "--prune 1,0: thresholds may not fall"),
     # only a note at build time: a recipe found it at its decode stage, after the training
     "lm build, words the model cannot write": ("lm build --text {w}/greek.txt --processor {model} --order 2 --out "
                                                "{w}/lmg", "of 24 LM words use characters the model cannot write"),
