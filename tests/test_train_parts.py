@@ -469,6 +469,10 @@ def test_metric_for_best_model_is_no_config_change_on_resume():
     saved = {k: v for k, v in TrainConfig().to_dict().items() if k != "metric_for_best_model"}
     assert TrainConfig(metric_for_best_model="wer").changes_from(saved) == {}
     assert TrainConfig(max_steps=7).changes_from(saved) == {"max_steps": [1000, 7]}
+    # R47: keys the schedule does not read were refused as changes (warm-up steps of a constant schedule)
+    constant = TrainConfig(lr_schedule="constant").to_dict()
+    assert TrainConfig(lr_schedule="constant", warmup_steps=7, max_steps=9).changes_from(constant) == {}
+    assert TrainConfig(warmup_steps=7, tri_stage_final_scale=0.5).changes_from(saved) == {"warmup_steps": [500, 7]}
 
 
 def test_a_config_file_not_in_utf8_or_not_a_mapping_is_named_in_one_line(tmp_path):

@@ -240,10 +240,8 @@ class TrainConfig:
 
     def unused_by_schedule(self) -> list[str]:
         """The keys set away from their defaults that `lr_schedule` does not read (each reads its own)."""
-        read = {"linear": {"warmup_steps"}, "tri_stage": {"tri_stage_ratios", "tri_stage_final_scale"},
-                "constant": set()}[self.lr_schedule]  # fmt: skip
         keys, defaults = ("warmup_steps", "tri_stage_ratios", "tri_stage_final_scale"), self.defaults()
-        return [k for k in keys if k not in read and getattr(self, k) != defaults[k]]
+        return [k for k in keys if k not in SCHEDULE_READS[self.lr_schedule] and getattr(self, k) != defaults[k]]
 
     def changes_from(self, saved: dict, free: set[str] = frozenset(), resuming: bool = True) -> dict[str, list]:
         """The keys, other than `free` and those a resumed run may change freely (`resuming`; else those that
@@ -256,6 +254,8 @@ class TrainConfig:
         free = ((FREE_ON_RESUME if resuming else FREE_WHEN_FINISHED) | free) - (
             {"max_minutes"} if now.get("schedule_by") == "budget" else set()
         )
+        if resuming and saved.get("lr_schedule") == self.lr_schedule:  # what it does not read changes no step
+            free |= set().union(*SCHEDULE_READS.values()) - SCHEDULE_READS[self.lr_schedule]
         keys = (set(now) | set(saved)) - free
         return {k: [saved.get(k), now.get(k)] for k in sorted(keys) if saved.get(k) != now.get(k)}
 
@@ -283,6 +283,9 @@ FREE_ON_RESUME = {
     "output_dir", "resume", "resume_with_changes", "max_minutes", "eval_steps", "eval_batch_seconds", "save_steps",
     "save_total_limit", "logging_steps", "sync_check", "test_manifest", "cache_audio_hours", "metric_for_best_model",
 }  # fmt: skip
+#: the keys each learning-rate schedule reads (a constant one none: a resume may go on for more steps)
+SCHEDULE_READS = {"linear": {"warmup_steps", "max_steps"}, "constant": set(),
+                  "tri_stage": {"tri_stage_ratios", "tri_stage_final_scale", "max_steps"}}  # fmt: skip
 #: the keys a finished run's rerun may change, with no checkpoint to go on from: those of FREE_ON_RESUME that change
 #: nothing it wrote (a longer budget or a test set were taken for this config's finished run, and no step taken)
 FREE_WHEN_FINISHED = FREE_ON_RESUME - {"max_minutes", "eval_steps", "test_manifest", "metric_for_best_model"}
