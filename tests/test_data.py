@@ -386,6 +386,13 @@ def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio, capsys):
     out2 = tmp_path / "out2"
     assert data_main(["prepare", "--source", f"hf:{tmp_path / 'pq'}", "--lang", "en", "--out", str(out2)]) == 0
     assert len(read_manifest(out2 / "train.jsonl")) == 3
+    # R49: a hub layout's split named dev (MLS's) was left out without a word (validation was asked for)
+    for split in ("train", "dev"):
+        ds.to_parquet(str(tmp_path / "mls" / "data" / f"{split}-00000-of-00001.parquet"))
+    out3 = tmp_path / "out3"
+    assert data_main(["prepare", "--source", f"hf:{tmp_path / 'mls'}", "--lang", "en", "--out", str(out3)]) == 0
+    assert sorted(p.name for p in out3.glob("*.jsonl")) == ["dev.jsonl", "dev.rejected.jsonl", "train.jsonl",
+                                                           "train.rejected.jsonl"]  # fmt: skip
     # an id column's ids that cannot be file names are rewritten with a note (scoring against them would fail)
     ds.add_column("id", ["a/1", "b 2", "c"]).save_to_disk(str(tmp_path / "ids"))
     capsys.readouterr()

@@ -463,7 +463,8 @@ def _load_hf(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> d
     else:
         name, _, config = rest.partition(":")
         wanted, available = {}, "see the dataset's card"
-        for split in options.asked():
+        own = [] if options.splits_named() else _default_splits(datasets, name, config)
+        for split in own or options.asked():
             try:
                 wanted[split] = datasets.load_dataset(name, config or None, split=split)
             except ValueError as err:  # an unknown split: refused where named, skipped among the default ones
@@ -483,6 +484,17 @@ def _load_hf(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> d
         same = ", ".join(s for s in wanted if split_name(s) in twice)
         raise InputError(f"hf:{rest}: splits {same} are all {', '.join(twice)}; name the one to take with --split")
     return {split_name(s): _hf_split(ds, split_name(s), lang, audio_dir, options, rest) for s, ds in wanted.items()}
+
+
+def _default_splits(datasets, name: str, config: str) -> list[str]:
+    """A hub or Parquet dataset's own splits that are train, dev and test by their usual names (MLS's ``dev``,
+    which the default ``validation`` missed without a word); empty where none or the names cannot be had (then
+    loading the default names says why)."""
+    try:
+        found = datasets.get_dataset_split_names(name, config or None)
+    except (OSError, ConnectionError, ValueError, RuntimeError, ImportError, datasets.exceptions.DatasetsError):
+        return []
+    return [split for split in found if SPLIT_NAMES.get(split.lower()) in ("train", "dev", "test")]
 
 
 def _load_error(err: Exception, folder: Path) -> str:
