@@ -250,6 +250,38 @@ def test_corpus_ids_rewritten_for_the_files_they_name_are_said(tmp_path, audio, 
     assert f"note: {root}: 1 utterance id(s) rewritten" in capsys.readouterr().err
 
 
+def test_odd_values_and_names_of_real_corpora_are_read_as_their_loaders_read_them(tmp_path, audio):
+    """R49: an audiofolder JSONL's speaker 0 was no speaker and its id 0 the file's name, a list a speaker
+    "['a', 'b']"; --split was ignored beside split folders; Kaldi's test_clean went into train."""
+    root = tmp_path / "af" / "train"
+    root.mkdir(parents=True)
+    for name in ("a.wav", "b.wav"):
+        (root / name).write_bytes(audio["u0"].read_bytes())
+    rows = [{"file_name": "a.wav", "text": "one", "speaker_id": 0, "id": 0},
+            {"file_name": "b.wav", "text": "two", "speaker_id": 1, "id": 1}]  # fmt: skip
+    (root / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    utts = load_source(f"audiofolder:{root.parent}", "en", tmp_path / "o", SourceOptions())["train"]
+    assert [(u.id, u.speaker) for u in utts] == [("0", "0"), ("1", "1")]
+    with pytest.raises(InputError, match=r"--split test: .* has split folders \(train\)"):
+        load_source(f"audiofolder:{root.parent}", "en", tmp_path / "o", SourceOptions(split="test"))
+    rows[1]["speaker_id"] = ["a", "b"]
+    (root / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(InputError, match=r"metadata.jsonl:2: its speaker_id is \['a', 'b'\], not one value"):
+        load_source(f"audiofolder:{root.parent}", "en", tmp_path / "o", SourceOptions())
+    fleurs = tmp_path / "fleurs"  # both transcripts: the original one (README), not the normalised one
+    fleurs.mkdir()
+    (fleurs / "a.wav").write_bytes(audio["u0"].read_bytes())
+    (fleurs / "metadata.csv").write_text('file_name,transcription,raw_transcription\na.wav,hello world,"Hi, World!"\n')
+    (read,) = load_source(f"audiofolder:{fleurs}", "en", tmp_path / "o", SourceOptions())["train"]
+    assert read.text == "Hi, World!"
+    for name, split in (("test_clean", "test"), ("train_dev", "dev"), ("test_eval92", "test"), ("contest", "train")):
+        data = tmp_path / name
+        data.mkdir()
+        (data / "wav.scp").write_text(f"s-1 {audio['u0']}\n")
+        (data / "text").write_text("s-1 hello\n")
+        assert list(load_source(f"kaldi:{data}", "en", tmp_path / "o", SourceOptions())) == [split], name
+
+
 def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_path, audio):
     """TSVs without quoting (a quote is a character), clips as MP3, client_id as speaker; dev.tsv is dev."""
     root = tmp_path / "cv-corpus-21.0" / "fi"

@@ -54,7 +54,9 @@ SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "valid": "de
 FOLDER_SPLITS = SPLIT_NAMES | {"training": "train", "val": "dev", "testing": "test", "eval": "test",
                                "evaluation": "test"}  # fmt: skip
 _SPLIT_WORD = re.compile(rf"(?:^|[-._ 0-9])({'|'.join(FOLDER_SPLITS)})(?=[-._ 0-9]|$)")
-TEXT_COLUMNS = ("sentence", "text", "transcription", "transcript", "normalized_text", "raw_transcription")
+#: the transcript's column, the first found: the original text before a corpus's normalised one (FLEURS's
+#: raw_transcription before its lower-cased, unpunctuated transcription; VoxPopuli's raw_text)
+TEXT_COLUMNS = ("sentence", "text", "raw_transcription", "raw_text", "transcription", "transcript", "normalized_text")
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id", "spk_id")
 _UNSAFE_ID = re.compile(r"[\s()/\\]+")
 _SPLIT = re.compile(r"\w[\w.-]*")
@@ -108,10 +110,15 @@ def split_name(name: str) -> str:
 
 
 def one_split(path: Path, options: SourceOptions) -> str:
-    """The split of a one-split source file: --split, else from its name, else train."""
+    """The split of a one-split source (a file, a Kaldi folder): --split, else its name, else the last split word
+    in its name as an audiofolder's folders are read (Kaldi's test_clean, train_dev, test_eval92: they went into
+    train without a word), else train."""
     if options.split:
         return split_name(options.split)
-    return SPLIT_NAMES.get(path.stem.lower()) or SPLIT_NAMES.get(path.name.lower(), "train")
+    if found := SPLIT_NAMES.get(path.stem.lower()) or SPLIT_NAMES.get(path.name.lower()):
+        return found
+    words = _SPLIT_WORD.findall(path.name.lower())
+    return FOLDER_SPLITS[words[-1]] if words else "train"
 
 
 def safe_id(text: str) -> str:
@@ -369,11 +376,14 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
             listed[audio] = where
             under = audio.relative_to(top).parts
             level, split = _folder_split(under[:-1]) or (0, split_name(options.split or "train"))
-            speaker = str(row.get(spk_col) or "") if spk_col else ""
+            if level and options.split:  # it was ignored without a word
+                raise InputError(f"--split {options.split}: {root} has split folders ({Path(*under[:level])}), which "
+                                 "name their splits; give a folder without them")  # fmt: skip
+            speaker = _cell(row, spk_col, where)
             # without an id column, the file's path under the split's folder (s1/1.wav and s2/1.wav: s1-1 and
             # s2-1, from one metadata file or one in each folder)
             name = "-".join(Path(*under[level:]).with_suffix("").parts).lstrip(".-")
-            given_id = str(row.get(id_col) or "") if id_col else ""
+            given_id = _cell(row, id_col, where)
             utt_id = speaker_prefixed(speaker, given_id or name)
             if given_id:
                 given.append((given_id, utt_id))
@@ -387,6 +397,13 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
         print(f"note: {root}: {len(unlisted)} audio file(s) that no metadata row names are left out (as datasets' "
               f"audiofolder leaves them), e.g. {unlisted[0]}", file=sys.stderr)  # fmt: skip
     return splits
+
+
+def _cell(row: dict, column: str | None, where: str) -> str:
+    """A metadata row's speaker or id as text ("" where it has none): a JSONL row's 0 is "0" (it was no speaker),
+    a list is refused."""
+    value = row.get(column) if column else None
+    return "" if value is None else _label(value, column, where)
 
 
 def _folder_split(folders: tuple[str, ...]) -> tuple[int, str] | None:
