@@ -113,13 +113,9 @@ def _reported(prog: str, fn: Callable[[], int]) -> int:
         print(f"{prog}: error: out of memory ({reason}); ask for less (batch seconds, a size)", file=sys.stderr)
         return 2
     except UnicodeEncodeError as err:
-        if codecs.lookup(err.encoding).name != codecs.lookup(sys.getfilesystemencoding()).name == "ascii":
+        if (reason := _unwritable_name(err)) is None:
             raise
-        # a file name or text in a locale without UTF-8 (LC_ALL=C with PYTHONUTF8=0): libsndfile's names were a
-        # traceback
-        what = err.object[err.start : err.end].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        print(f"{prog}: error: {what!a} cannot be written in this locale's encoding ({err.encoding}); run with a "
-              "UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONUTF8=1", file=sys.stderr)  # fmt: skip
+        print(f"{prog}: error: {reason}", file=sys.stderr)
         return 2
     except OSError as err:
         # a file name given as bytes (KenLM's, os.link's) printed as b'...'
@@ -129,6 +125,26 @@ def _reported(prog: str, fn: Callable[[], int]) -> int:
         if err.filename == _NamedStdout.NAME:  # its unwritten text set aside: the interpreter's last flush fails too
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 2
+
+
+def _unwritable_name(err: UnicodeEncodeError) -> str | None:
+    """Why a name could not be written, where the locale is the reason (else None: a bug to show): a file name
+    of bytes that are not text in the locale's encoding (surrogate-escaped: written into a UTF-8 report, or one
+    of its characters under LC_ALL=C without PYTHONUTF8), or any non-ASCII name where the locale is ASCII
+    (libsndfile takes names in it). Both were tracebacks."""
+    ascii_locale = codecs.lookup(sys.getfilesystemencoding()).name == "ascii"
+    failed = err.object[err.start : err.end]
+    if not (any("\udc80" <= c <= "\udcff" for c in failed) or (ascii_locale and codecs.lookup(err.encoding).name
+                                                                 == "ascii")):  # fmt: skip
+        return None
+    text, start, end = err.object, err.start, err.end  # the name: up to a space, a quote or a line's end around
+    while start > 0 and text[start - 1] not in " \t\n\"'":
+        start -= 1
+    while end < len(text) and text[end] not in " \t\n\"'":
+        end += 1
+    shown = text[start:end].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    advice = "run with a UTF-8 locale (LC_ALL=C.UTF-8) or PYTHONUTF8=1" if ascii_locale else "rename it"
+    return f"{shown!a}: a name this locale's encoding ({sys.getfilesystemencoding()}) cannot write; {advice}"
 
 
 def _out_of_memory(err: RuntimeError) -> bool:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors
-from asr.options import ArgumentParser
+from asr.options import ArgumentParser, folder_path
 from asr.text import Normalizer, get_normalizer
 
 
@@ -52,7 +52,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--text", type=Path, nargs="+", action="extend", required=True, help="text files (a sentence a line) or .jsonl"
     )
     b.add_argument("--order", type=int, default=4, help="the n-gram order")
-    b.add_argument("--out", type=Path, required=True, help="the LM folder to write")
+    b.add_argument("--out", type=folder_path, required=True, help="the LM folder to write")
     b.add_argument(
         "--dev", type=Path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
     )
@@ -64,7 +64,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     t.add_argument(
         "--text", type=Path, nargs="+", action="extend", required=True, help="text files (a sentence a line) or .jsonl"
     )
-    t.add_argument("--out", type=Path, required=True, help="the LM folder to write")
+    t.add_argument("--out", type=folder_path, required=True, help="the LM folder to write")
     t.add_argument(
         "--dev", type=Path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
     )

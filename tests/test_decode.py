@@ -991,6 +991,7 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         (["--decoder", "beam", "--gamma", "0.5"], "--gamma goes with --rescore"),
         (["--decoder", "beam", "--hotword-weight", "10"], "--hotword-weight goes with --hotwords"),
         (["--decoder", "beam", "--hotwords", ",", "--hotword-weight", "5"], "--hotwords: no words"),
+        (["--no-cache", "--logits-cache", "FILE"], "--logits-cache goes without --no-cache"),  # R48: ignored
         (["--decoder", "beam", "--tuned-from", "FILE", "--beta", "0"], "--beta goes without --tuned-from"),
         # the test set tuned on itself and recorded as tuned on a dev set; a rescoring that re-ranks nothing
         (["--decoder", "beam", "--rescore", "NEURAL", "--tune", "beta", "--dev", "TEST"], "is decoded too"),

@@ -122,6 +122,8 @@ CASES = {
     # R46: lmplz's own errors, naming no option (--memory=-1 asked malloc for 5e18 bytes)
     "lm build, --memory=-1": (f"{LM} --order 3 --memory=-1 --out {{w}}/lmm", "--memory '-1': expected a whole number"),
     "lm build, --memory 1.5G": (f"{LM} --order 3 --memory 1.5G --out {{w}}/lmm", "--memory '1.5G': expected"),
+    "lm build, --memory 200%": (f"{LM} --order 3 --memory 200% --out {{w}}/lmm", "--memory '200%': expected"),
+    "lm build, --memory 1000": (f"{LM} --order 3 --memory 1000 --out {{w}}/lmm", "--memory '1000': expected"),
     "lm build, --prune 1,0": (f"{LM} --order 3 --prune 1,0 --out {{w}}/lmp", "--prune 1,0: thresholds may not fall"),
     # only a note at build time: a recipe found it at its decode stage, after the training
     "lm build, words the model cannot write": ("lm build --text {w}/greek.txt --processor {model} --order 2 --out "
@@ -403,10 +405,20 @@ def test_text_a_locale_without_utf_8_cannot_write_is_escaped_or_one_line(w, tmp_
     proc = subprocess.run([sys.executable, "-m", "asr", "data", "synth", "--langs", "es", "--hours", "0.01", "--out",
                            str(tmp_path / "ä")], capture_output=True, text=True, timeout=120, env=c_locale)  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.splitlines()[-1] == (
-        "asr data synth: error: '\\xe4' cannot be written in this locale's encoding (ascii); run with a UTF-8 locale "
-        "(LC_ALL=C.UTF-8) or PYTHONUTF8=1"
+    last = proc.stderr.splitlines()[-1]
+    assert last.startswith(f"asr data synth: error: '{tmp_path}/\\xe4/es/audio/") and last.endswith(
+        ".flac': a name this locale's encoding (ascii) cannot write; run with a UTF-8 locale (LC_ALL=C.UTF-8) or "
+        "PYTHONUTF8=1"
     )
+    # R48: a file name of bytes that are not UTF-8, written into the JSON report (a traceback under LC_ALL=C too)
+    odd = os.fsdecode(bytes(tmp_path / "r") + b"\xff.trn")
+    Path(odd).write_text("a b (s-1)\n", encoding="utf-8")
+    for env in (os.environ, c_locale):
+        proc = subprocess.run([sys.executable, "-m", "asr", "score", odd, odd, "--json", str(tmp_path / "o.json")],
+                              capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr and "r\\\\xff.trn': a name" in proc.stderr, (
+            proc.stderr
+        )
 
 
 def test_output_piped_into_a_command_that_stops_reading_ends_quietly(w):
@@ -430,8 +442,12 @@ def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path,
     """R47: `asr model init --out ''` wrote a model into the current folder, beside what it held; a size asked for
     that the machine lacks (num_negatives 10**9, --adapter-dim 10**9) was numpy's or torch's traceback."""
     monkeypatch.chdir(tmp_path)
-    assert asr_main(["model", "init", "--out", "", "--processor", str(MODEL)]) == 2
-    assert "argument --out: expected a folder, got an empty value" in capsys.readouterr().err
+    for command in (["model", "init", "--processor", str(MODEL)], ["decode", "--model", str(MODEL), "--manifest",
+                    "m.jsonl"], ["leaderboard", "r"], ["data", "synth", "--langs", "en"],
+                    ["data", "prepare", "--source", "jsonl:m.jsonl", "--lang", "en"],
+                    ["lm", "build", "--text", "t.txt", "--normalize", "none"]):  # fmt: skip
+        assert asr_main([*command, "--out", ""]) == 2, command  # decode, leaderboard, data too (R48)
+        assert "argument --out: expected a folder, got an empty value" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     import torch
 

@@ -226,6 +226,11 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
     (tmp_path / "f.yaml").write_text("tri_stage_ratios: [1e-1, 4e-1, 5E-1]\nspeed_perturb: [9e-1, 1.0]\n")
     config = TrainConfig.load(str(tmp_path / "f.yaml"), required)
     assert (config.tri_stage_ratios, config.speed_perturb) == ([0.1, 0.4, 0.5], [0.9, 1.0])
+    assert TrainConfig.load(None, required | {"tri_stage_ratios": "[1e-1, 4e-1, 5e-1]"}).tri_stage_ratios == [
+        0.1,
+        0.4,
+        0.5,
+    ]  # on the command line too (R48)
     for key, value in (("speed_perturb", "[true, 1.1]"), ("tri_stage_ratios", "[true, false, false]")):
         with pytest.raises(InputError, match=f"config key {key}: expected"):
             TrainConfig.load(None, required | {key: value})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.folders import output_folder
-from asr.options import ArgumentParser
+from asr.options import ArgumentParser, folder_path
 from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer, manifest_normalizer
 
 
@@ -42,7 +42,7 @@ def _add_prepare(sub) -> None:
         "--source", required=True, help="hf:NAME[:CONFIG], commonvoice:DIR, audiofolder:DIR, kaldi:DIR or jsonl:FILE"
     )
     p.add_argument("--lang", required=True, help="language code (en, fi, de, hi, ...)")
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--out", required=True, type=folder_path, help="output folder")
     p.add_argument(
         "--splits",
         help="splits of a hf or commonvoice source, comma-separated (default: those of train, validation "
@@ -71,7 +71,9 @@ def _add_synth(sub) -> None:
     p.add_argument("--hours", type=float, default=0.5,
                    help="about this many hours of audio per language (all splits): planned from the sentences' "
                    "text length; the table and summary.json give the hours made")  # fmt: skip
-    p.add_argument("--out", required=True, type=Path, help="the corpus folder: OUT/<lang>/{train,dev,test}.jsonl")
+    p.add_argument(
+        "--out", required=True, type=folder_path, help="the corpus folder: OUT/<lang>/{train,dev,test}.jsonl"
+    )
     p.add_argument(
         "--seed", type=int, default=0, help="of the sentences' order, the voices' and the augmentation's draws"
     )
@@ -98,7 +100,7 @@ def _add_synth(sub) -> None:
 def _add_asterisk(sub) -> None:
     p = sub.add_parser("asterisk", help="real recorded telephone prompts (Debian asterisk-core-sounds-*)")
     p.add_argument("--lang", required=True, help="en, es, fr, it or ru")
-    p.add_argument("--out", required=True, type=Path,
+    p.add_argument("--out", required=True, type=folder_path,
                    help="the corpus folder: OUT/{train,dev,test}.jsonl, skipped.jsonl, summary.json")  # fmt: skip
 
 

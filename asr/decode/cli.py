@@ -18,7 +18,7 @@ from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHTS, parse_grid
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.inference import ZERO_BATCH_SECONDS_HELP
-from asr.options import ArgumentParser
+from asr.options import ArgumentParser, folder_path
 
 DEFAULT_CACHE = Path("~/.cache/asr-toolkit/logits")  # in the home folder, found when a decode needs it
 
@@ -33,7 +33,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         required=True,
-        type=Path,
+        type=folder_path,
         help="folder for hyp.jsonl, results.json, score/ (OUT/<manifest stem>/ for several manifests)",
     )
     p.add_argument("--adapter", help="load this language's adapter of an MMS-style model (adapter.LANG.safetensors)")
@@ -89,6 +89,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def options(args: argparse.Namespace, given: frozenset[str] = frozenset()):
     from asr.decode.run import DecodeOptions
 
+    if args.no_cache and args.logits_cache is not None:  # the cache it named was never written (R48)
+        raise InputError("--logits-cache goes without --no-cache (which writes no cache)")
     tune = tuple(t for t in args.tune.replace(" ", "").split(",") if t)
     if not set(tune) <= set(WEIGHTS):
         raise InputError(f"--tune {args.tune!r}: expected some of {','.join(WEIGHTS)}")

@@ -20,7 +20,7 @@ from asr.decode.tune import WEIGHT_RANGE, usable_weight
 from asr.errors import InputError, run_reporting_errors
 from asr.folders import write_whole
 from asr.inference import load_checked, uses_attention_mask
-from asr.options import ArgumentParser
+from asr.options import ArgumentParser, folder_path
 from asr.text import folder_normalizer
 from lm.folder import LMFolder
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None, prog: str = "asr lm attach") -> int:
     p.add_argument("--lm", type=Path, required=True, help="an LM folder (from 'asr lm build')")
     p.add_argument("--alpha", type=float, default=0.5, help="LM weight (take the tuned one from results.json)")
     p.add_argument("--beta", type=float, default=1.5, help="word insertion bonus")
-    p.add_argument("--out", type=Path, help="write a copy of the model there (default: into the model folder)")
+    p.add_argument("--out", type=folder_path, help="write a copy of the model there (default: into the model folder)")
     args = p.parse_args(argv)
 
     def run() -> int:

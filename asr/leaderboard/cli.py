@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, stops_deferred, writable_dir
-from asr.options import ArgumentParser
+from asr.options import ArgumentParser, folder_path
 
 BUILDING = ".building-"  # the prefix of the folder a run writes its outputs in before they are moved out
 OUTPUTS = ("RESULTS.md", "results.csv", "results.json", "index.html", "plots", "open_asr")  # all that --out gets
@@ -26,7 +26,9 @@ OUTPUTS = ("RESULTS.md", "results.csv", "results.json", "index.html", "plots", "
 def build_parser(prog: str) -> argparse.ArgumentParser:
     p = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("results", nargs="+", help="results.json files, folders or glob patterns")
-    p.add_argument("--out", required=True, type=Path, help="folder for RESULTS.md, results.csv/json, index.html, plots")
+    p.add_argument(
+        "--out", required=True, type=folder_path, help="folder for RESULTS.md, results.csv/json, index.html, plots"
+    )
     p.add_argument("--title", default="ASR results", help="the title of index.html (RESULTS.md is headed Results)")
     p.add_argument("--significance", action="store_true",
                    help="95%% bootstrap intervals on WER (CER for text written without spaces between words); "

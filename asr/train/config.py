@@ -329,7 +329,7 @@ def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
     if re.fullmatch(r"[+-]?0\d+", value):  # YAML 1.1 reads 010 as octal 8: on a command line, it means 10
         return int(value, 10)
     try:
-        return yaml.safe_load(value)
+        return yaml.load(value, _UniqueKeys)  # as the file's values: [1e-1, 4e-1, 5e-1] are numbers
     except yaml.YAMLError:
         raise InputError(f"--{key} {value!r}: not a value") from None
 
