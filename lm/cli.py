@@ -27,9 +27,12 @@ def _add_normalizer(p: argparse.ArgumentParser, required: bool = True) -> None:
 
 def _processor_folder(args: argparse.Namespace) -> Path | None:
     """--processor's folder (a hub id's snapshot: `local_folder`), or None without one."""
-    from asr.hub import local_folder
+    from asr.hub import local_folder, refuse_unfound
 
-    return None if args.processor is None else local_folder(args.processor)
+    if args.processor is None:
+        return None
+    refuse_unfound(args.processor)  # exp/hi/nonexist: "no such folder" (it was "no asr_text.json", after a hub note)
+    return local_folder(args.processor)
 
 
 def _normalizer(args: argparse.Namespace) -> Normalizer:

@@ -122,6 +122,8 @@ CASES = {
     # R46: lmplz's own errors, naming no option (--memory=-1 asked malloc for 5e18 bytes)
     "lm build, --memory=-1": (f"{LM} --order 3 --memory=-1 --out {{w}}/lmm", "--memory '-1': expected a whole number"),
     "lm build, --memory 1.5G": (f"{LM} --order 3 --memory 1.5G --out {{w}}/lmm", "--memory '1.5G': expected"),
+    "lm build, --processor missing": ("lm build --text {w}/data/es/lm_text.txt --processor {w}/no/such --out {w}/lmz",
+                                      "no/such: no such folder"),  # R50: "no asr_text.json", after a hub note
     "lm build, --memory 200%": (f"{LM} --order 3 --memory 200% --out {{w}}/lmm", "--memory '200%': expected"),
     "lm build, --memory 1000": (f"{LM} --order 3 --memory 1000 --out {{w}}/lmm", "--memory '1000': expected"),
     "lm build, --prune 1,0": (f"{LM} --order 3 --prune 1,0 --out {{w}}/lmp", "--prune 1,0: thresholds may not fall"),
