@@ -42,7 +42,8 @@ def es(tmp_path_factory) -> dict:
 
 def decode(es: dict, out: Path, *extra: str) -> tuple[list[dict], dict]:
     args = ["--model", str(MODEL), "--manifest", str(es["test"]), "--out", str(out)]
-    assert decode_main([*args, "--logits-cache", str(es["root"] / "cache"), *extra]) == 0
+    cache = [] if "--no-cache" in extra else ["--logits-cache", str(es["root"] / "cache")]  # refused together
+    assert decode_main([*args, *cache, *extra]) == 0
     rows = [json.loads(line) for line in (out / "hyp.jsonl").read_text(encoding="utf-8").splitlines()]
     return rows, json.loads((out / "results.json").read_text(encoding="utf-8"))
 
@@ -359,7 +360,8 @@ def test_two_processes_decode_like_one(es, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("".join(json.dumps(r) + "\n" for r in [*rows[:-1], last]), encoding="utf-8")
     cmd[cmd.index(str(es["test"]))] = str(bad)
-    proc = subprocess.run([*cmd, "--no-cache"], env=env, capture_output=True, text=True, timeout=300)
+    cmd[cmd.index("--logits-cache") : cmd.index("--logits-cache") + 2] = ["--no-cache"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     said = f"asr decode: error: utterance {last['id']}: cannot read"
     assert proc.returncode != 0 and proc.stderr.count(said) == 2 and "Connection closed" not in proc.stderr, proc.stderr
 

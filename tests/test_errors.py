@@ -171,7 +171,7 @@ CASES = {
     "train, cache_audio_hours -1": (f"{TRAIN} --cache_audio_hours -1", "cache_audio_hours: expected 0 or more"),
     "train, --config twice": (f"{TRAIN} --config {{w}}/on.yaml --config {{w}}/list.yaml", "--config given twice"),
     "train, learning_rate 0": (f"{TRAIN} --learning_rate 0", "learning_rate: expected more than 0"),  # no step's
-    "train, learning_rate 1e39": (f"{TRAIN} --learning_rate 1e39", "expected more than 0 and at most 1"),
+    "train, learning_rate 1e39": (f"{TRAIN} --learning_rate 1e39", "expected more than 0 and at most 1000"),
     "train, a 401-digit float": (f"{TRAIN} --max_minutes 1{'0' * 400}", "max_minutes: expected float"),  # Overflow
 }  # fmt: skip
 
@@ -456,6 +456,21 @@ def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path,
     def too_large(*args, **kwargs):
         return torch.empty(2**62, dtype=torch.uint8)  # torch's CPU allocator: RuntimeError
 
+    # R51: a stop or a full disk after the weights left them without a processor, and the rerun refused the folder
+    from asr.model.folder import ModelFolder
+
+    def full(*args) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ModelFolder, "copy_text_config", full)
+        assert asr_main(["model", "init", "--processor", str(MODEL), "--out", str(tmp_path / "m")]) == 2
+    assert list(tmp_path.iterdir()) == []  # nothing, no part
+    assert asr_main(["model", "init", "--processor", str(MODEL), "--out", str(tmp_path / "m")]) == 0
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")  # a folder replaced whole: its files would be lost
+    assert asr_main(["model", "init", "--processor", str(MODEL), "--out", str(tmp_path / "notes")]) == 2
+    assert "notes holds files (todo.txt); the model folder is written whole" in capsys.readouterr().err
     monkeypatch.setattr("asr.model.cli.init_model", too_large)
     assert asr_main(["model", "init", "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.errors import InputError, writable_dir, writing
-from asr.folders import umask_modes
+from asr.errors import InputError
+from asr.folders import umask_modes, write_whole
 from asr.hub import refuse_unfound
 
 TINY = {
@@ -128,14 +128,19 @@ def init_model(
         model = AutoModelForCTC.from_config(config)
     if encoder_from is not None:
         copy_feature_encoder(model, encoder_from)
-    writable_dir(out_dir, "--out")
-    with writing(out_dir):  # a full disk: one line (a rerun writes the folder again: it holds no model)
-        model.save_pretrained(str(out_dir), safe_serialization=True)
-        umask_modes(out_dir)
+    if out_dir.is_dir() and (held := sorted(p.name for p in out_dir.iterdir())):
+        raise InputError(f"--out {out_dir} holds files ({', '.join(held[:3])}); the model folder is written whole: "
+                         "give an empty or new --out")  # fmt: skip
+
+    def write(folder: Path) -> None:  # whole or not at all: a stop left weights without a processor, refused
+        model.save_pretrained(str(folder), safe_serialization=True)  # by the rerun as "holds a model already"
+        umask_modes(folder)
         if processor is not None:
             processor.feature_extractor.return_attention_mask = uses_attention_mask(config)
-            processor.save_pretrained(str(out_dir))
-            ModelFolder(processor_dir).copy_text_config(out_dir)
+            processor.save_pretrained(str(folder))
+            ModelFolder(processor_dir).copy_text_config(folder)
+
+    write_whole(out_dir, write)
     return sum(p.numel() for p in model.parameters())
 
 

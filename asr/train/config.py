@@ -195,8 +195,9 @@ class TrainConfig:
                     "max_batch_size", "mask_time_length", "mask_feature_length"):  # fmt: skip
             if getattr(self, key) < 1:
                 raise InputError(f"config key {key}: expected at least 1, got {getattr(self, key)}")
-        if not 0 < self.learning_rate <= 1:  # 0 trained nothing, exit 0; 1e39 overflowed in AdamW's first step
-            raise InputError(f"config key learning_rate: expected more than 0 and at most 1, got {self.learning_rate}")
+        if not 0 < self.learning_rate <= MAX_LEARNING_RATE:  # 0 trained nothing, exit 0; 1e39 overflowed in AdamW
+            raise InputError(f"config key learning_rate: expected more than 0 and at most {MAX_LEARNING_RATE:g}, got "
+                             f"{self.learning_rate}")  # fmt: skip
         for key in ("max_minutes", "warmup_steps", "max_duration", "min_duration", "save_total_limit",
                     "eval_batch_seconds", "weight_decay", "max_grad_norm", "cache_audio_hours"):  # fmt: skip
             if getattr(self, key) < 0:
@@ -283,6 +284,8 @@ FREE_ON_RESUME = {
     "output_dir", "resume", "resume_with_changes", "max_minutes", "eval_steps", "eval_batch_seconds", "save_steps",
     "save_total_limit", "logging_steps", "sync_check", "test_manifest", "cache_audio_hours", "metric_for_best_model",
 }  # fmt: skip
+#: far above any run's (a diverging one is stopped at its first non-finite gradient), far below float32's limit
+MAX_LEARNING_RATE = 1000.0
 #: the keys each learning-rate schedule reads (a constant one none: a resume may go on for more steps)
 SCHEDULE_READS = {"linear": {"warmup_steps", "max_steps"}, "constant": set(),
                   "tri_stage": {"tri_stage_ratios", "tri_stage_final_scale", "max_steps"}}  # fmt: skip
