@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +75,22 @@ def test_synth_on_a_full_disk_is_one_line_naming_the_file_and_leaves_no_part(tmp
     err = capsys.readouterr().err
     assert "Traceback" not in err and ".part.flac: not written: System error. (" in err
     assert not list(out.rglob("*.part.flac"))
+
+
+def test_a_stopped_synth_leaves_nothing_in_the_temporary_folder(tmp_path):
+    """R51: each worker that Ctrl-C stopped left its engine's tmpXXXX folder (up to 150 kB) in TMPDIR."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "asr", "data", "synth", "--langs", "en", "--hours", "1", "--out",
+                             str(tmp_path / "c"), "--workers", "2"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(tmp)})  # fmt: skip
+    seen = ""
+    while "synth en:" not in seen:  # the engines at work (a stop there left their folders, often)
+        seen += proc.stderr.read(1)
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    assert [p.name for p in tmp.iterdir() if p.name.startswith(("tmp", "asr-synth-"))] == []  # espeak's pulse-*
 
 
 def test_a_second_data_command_into_a_folder_being_written_is_refused(tmp_path, capsys):

@@ -1163,7 +1163,7 @@ def test_a_second_decode_into_an_out_being_written_is_refused(es, tmp_path, caps
     assert "several manifests share a name" in capsys.readouterr().err and not (tmp_path / "two").exists()
 
 
-def test_a_cache_entry_being_written_by_another_decode_is_left_to_it(tmp_path):
+def test_a_cache_entry_being_written_by_another_decode_is_left_to_it(tmp_path, monkeypatch):
     """A review: two decodes sharing a --logits-cache wrote one partial file at once, and one moved the other's
     half-written file in. The partial file is held while written; a second writer of the entry (the same key:
     the same logits) leaves it to the first, and a later one writes it."""
@@ -1187,6 +1187,14 @@ def test_a_cache_entry_being_written_by_another_decode_is_left_to_it(tmp_path):
     save_cache(path, post, {"network": {"seconds": 1}})
     cached, network = load_cache(path)
     assert network == {"seconds": 1} and cached.logprobs["u1"].shape == (3, 4) and not partial.exists()
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", stopped)  # R51: a stop mid-write left the part, as large as the entry
+    with pytest.raises(KeyboardInterrupt):
+        save_cache(tmp_path / "cache" / "other.0123.npz", post, {})
+    assert sorted(p.name for p in path.parent.iterdir()) == ["test.0123.npz"]
 
 
 def test_results_describe_the_model_as_it_was_loaded(es, tmp_path, monkeypatch):

@@ -98,6 +98,9 @@ def save_cache(path: Path, post: Posteriors, meta: dict) -> None:
         tmp.unlink(missing_ok=True)
         print(f"warning: {path}: logits cache not written ({err.strerror or err}); decoding without it",
               file=sys.stderr)  # fmt: skip
+    except BaseException:  # a stop mid-write left the part, as large as the entry, until a decode of its key
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextlib.contextmanager

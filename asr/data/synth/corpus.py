@@ -57,14 +57,14 @@ def _seed(*parts: object) -> int:
     return zlib.crc32(":".join(map(str, parts)).encode())
 
 
-def synthesize(job: Job, settings: Augmentation) -> dict:
+def synthesize(job: Job, settings: Augmentation, scratch: str | None = None) -> dict:
     """Synthesises, augments and writes one utterance (unless its file exists); returns {"applied": the values
     its augmentation drew} (also in the audio file's comment tag, where a resumed run reads them back; None for
     files written before the tag), or {"failed": why} when the engine gave no audio (no file is written; a rerun
-    tries again)."""
+    tries again). The engine writes under `scratch` (default: the temporary folder)."""
     if job.path.exists():
         return {"resumed": True, "applied": json.loads(audio_comment(job.path) or "null")}
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         wav = Path(tmp) / "u.wav"
         # text through stdin: a sentence starting with "-" would be read as an option
         cmd, encoding = job.speaker.command(wav)
@@ -82,7 +82,7 @@ def synthesize(job: Job, settings: Augmentation) -> dict:
     return {"applied": applied}
 
 
-def _run(args: tuple[Job, Augmentation]) -> dict:
+def _run(args: tuple[Job, Augmentation, str]) -> dict:
     return synthesize(*args)
 
 
@@ -240,9 +240,9 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
     for job in all_jobs:
         job.path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with worker_pool(workers) as pool:
-            work = pool.imap(_run, [(job, settings) for job in all_jobs], chunksize=8)
+    try:  # the engines write in one folder this process removes: a stopped worker left its own (R51)
+        with tempfile.TemporaryDirectory(prefix="asr-synth-") as scratch, worker_pool(workers) as pool:
+            work = pool.imap(_run, [(job, settings, scratch) for job in all_jobs], chunksize=8)
             bar = progress_bar(work, total=len(all_jobs), desc=f"synth {lang}", unit="utt")
             outcomes = dict(zip((job.id for job in all_jobs), bar, strict=True))
     except BaseException:  # the pool's workers were ended mid-write (a failure, a stop): their parts go too
