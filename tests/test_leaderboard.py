@@ -210,6 +210,19 @@ def test_a_score_json_without_character_counts_is_one_line(systems: Path, tmp_pa
     assert "score.json: not a score.json written by 'asr score'" in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_full_disk_names_the_board_and_leaves_no_empty_folder(systems: Path, tmp_path: Path, monkeypatch, capsys):
+    """R51: "error: No space left on device", naming nothing, and an empty --out left behind."""
+
+    def full(*args, **kwargs) -> str:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("asr.leaderboard.tables.csv_text", full)
+    board = tmp_path / "new" / "board"
+    assert leaderboard_main([str(systems), "--out", str(board)]) == 2
+    assert f"error: {board}: No space left on device" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+
+
 def test_plots_leave_a_callers_pyplot_as_it_was(systems: Path, tmp_path: Path) -> None:
     """A review: the leaderboard and the training's learning curve switched the calling process's pyplot to Agg
     (a notebook's figures stopped showing); they draw on figures of their own."""

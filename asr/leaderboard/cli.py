@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from asr.errors import InputError, run_reporting_errors, stops_deferred, writable_dir
+from asr.errors import InputError, run_reporting_errors, stops_deferred, writable_dir, writing
+from asr.folders import removed_if_left_empty
 from asr.options import ArgumentParser, folder_path
 
 BUILDING = ".building-"  # the prefix of the folder a run writes its outputs in before they are moved out
@@ -54,17 +55,19 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
     audio = [export.audio_paths(run) for run in runs]  # before anything is written: it can fail
     table = Table(runs)
     _check_replaceable(args.out)
-    out = writable_dir(args.out, "--out")
-    building = Path(tempfile.mkdtemp(dir=out, prefix=f"{BUILDING}{os.getpid()}-"))
-    try:
-        _write(table, runs, audio, building, args, provenance(prog, argv)["command"])
-        with stops_deferred():  # all written: now each replaces its old self (stale plots and exports go), unstopped
-            for name in OUTPUTS:
-                if (out / name).is_dir():
-                    shutil.rmtree(out / name)
-                (building / name).replace(out / name)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+    with removed_if_left_empty(args.out):  # a failed first write left an empty --out (R51)
+        out = writable_dir(args.out, "--out")
+        building = Path(tempfile.mkdtemp(dir=out, prefix=f"{BUILDING}{os.getpid()}-"))
+        try:
+            with writing(out):  # a full disk named no file
+                _write(table, runs, audio, building, args, provenance(prog, argv)["command"])
+            with stops_deferred():  # all written: each replaces its old self (stale plots and exports go), unstopped
+                for name in OUTPUTS:
+                    if (out / name).is_dir():
+                        shutil.rmtree(out / name)
+                    (building / name).replace(out / name)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
     cards = _model_cards(runs) if args.model_cards else []
     print((out / "RESULTS.md").read_text(encoding="utf-8").split("## Commands")[0].rstrip())
     print(f"\n{len(runs)} results -> {out}/ (RESULTS.md, results.csv, results.json, index.html)"
