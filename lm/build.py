@@ -96,10 +96,10 @@ def build_lm(texts: list[Path], out: Path, normalize: Normalizer, options: Build
                          "next (KenLM: a pruned n-gram's longer n-grams would be kept)")  # fmt: skip
     # lmplz -S: a whole number with a unit, or a share of the memory (-1 asked malloc for 5e18 bytes, 200% and a
     # bare number, in KB, aborted lmplz)
-    size = re.fullmatch(r"0*([1-9][0-9]*)([KMGTPEZY%])", options.memory)
+    size = re.fullmatch(r"0*([1-9][0-9]*)([bKMGTPEZY%])", options.memory)
     if not size or (size[2] == "%" and int(size[1]) > 100):
-        raise InputError(f"--memory {options.memory!r}: expected a whole number with a unit, such as 1G or 500M, or "
-                         "a share of the machine's memory up to 100%")  # fmt: skip
+        raise InputError(f"--memory {options.memory!r}: expected a whole number with a unit (b, K, M, G...), such as "
+                         "1G or 500M, or a share of the machine's memory up to 100%")  # fmt: skip
     if not 0 <= options.quantize <= MAX_QUANTIZE_BITS:
         raise InputError(f"--quantize {options.quantize}: KenLM quantizes to 1 to {MAX_QUANTIZE_BITS} bits (0: exact)")
     if dev:

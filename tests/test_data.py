@@ -250,7 +250,7 @@ def test_corpus_ids_rewritten_for_the_files_they_name_are_said(tmp_path, audio, 
     assert f"note: {root}: 1 utterance id(s) rewritten" in capsys.readouterr().err
 
 
-def test_odd_values_and_names_of_real_corpora_are_read_as_their_loaders_read_them(tmp_path, audio):
+def test_odd_values_and_names_of_real_corpora_are_read_as_their_loaders_read_them(tmp_path, audio, monkeypatch):
     """R49: an audiofolder JSONL's speaker 0 was no speaker and its id 0 the file's name, a list a speaker
     "['a', 'b']"; --split was ignored beside split folders; Kaldi's test_clean went into train."""
     root = tmp_path / "af" / "train"
@@ -280,6 +280,8 @@ def test_odd_values_and_names_of_real_corpora_are_read_as_their_loaders_read_the
         (data / "wav.scp").write_text(f"s-1 {audio['u0']}\n")
         (data / "text").write_text("s-1 hello\n")
         assert list(load_source(f"kaldi:{data}", "en", tmp_path / "o", SourceOptions())) == [split], name
+    monkeypatch.chdir(tmp_path / "test_clean")  # R52: kaldi:. was train, kaldi:../test_clean test
+    assert list(load_source("kaldi:.", "en", tmp_path / "o", SourceOptions())) == ["test"]
 
 
 def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_path, audio):
@@ -421,6 +423,10 @@ def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio, capsys):
     # R49: a hub layout's split named dev (MLS's) was left out without a word (validation was asked for)
     for split in ("train", "dev"):
         ds.to_parquet(str(tmp_path / "mls" / "data" / f"{split}-00000-of-00001.parquet"))
+    for split in ("train", "validation", "dev"):  # R52: both (refused as one split twice): validation, as before
+        ds.select([0]).to_parquet(str(tmp_path / "both" / "data" / f"{split}-00000-of-00001.parquet"))
+    both = load_source(f"hf:{tmp_path / 'both'}", "en", tmp_path / "o_both", SourceOptions())
+    assert sorted(both) == ["dev", "train"]
     out3 = tmp_path / "out3"
     assert data_main(["prepare", "--source", f"hf:{tmp_path / 'mls'}", "--lang", "en", "--out", str(out3)]) == 0
     assert sorted(p.name for p in out3.glob("*.jsonl")) == ["dev.jsonl", "dev.rejected.jsonl", "train.jsonl",

@@ -467,10 +467,21 @@ def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path,
         assert asr_main(["model", "init", "--processor", str(MODEL), "--out", str(tmp_path / "m")]) == 2
     assert list(tmp_path.iterdir()) == []  # nothing, no part
     assert asr_main(["model", "init", "--processor", str(MODEL), "--out", str(tmp_path / "m")]) == 0
+    written = {p.name for p in (tmp_path / "m").iterdir()}
+    assert {"asr_text.json", "config.json", "model.safetensors", "vocab.json"} <= written and len(written) > 4
     (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "todo.txt").write_text("mine")  # a folder replaced whole: its files would be lost
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
     assert asr_main(["model", "init", "--processor", str(MODEL), "--out", str(tmp_path / "notes")]) == 2
-    assert "notes holds files (todo.txt); the model folder is written whole" in capsys.readouterr().err
+    assert "notes holds files (todo.txt); give an empty or new --out" in capsys.readouterr().err
+    # R52: a file as --out was replaced by the model folder; an empty folder lost its mode (a folder replaced whole)
+    assert asr_main(["model", "init", "--out", str(tmp_path / "notes" / "todo.txt")]) == 2
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "mine"
+    (tmp_path / "shared").mkdir(mode=0o2770)
+    (tmp_path / "shared").chmod(0o2770)
+    assert asr_main(["model", "init", "--out", str(tmp_path / "shared")]) == 0
+    assert (tmp_path / "shared").stat().st_mode & 0o7777 == 0o2770
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["config.json", "model.safetensors"]
+    capsys.readouterr()
     monkeypatch.setattr("asr.model.cli.init_model", too_large)
     assert asr_main(["model", "init", "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err

@@ -34,6 +34,8 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import yaml
+
 from asr.data.audio import audio_info
 from asr.data.manifest import (
     Utterance,
@@ -115,6 +117,7 @@ def one_split(path: Path, options: SourceOptions) -> str:
     train without a word), else train."""
     if options.split:
         return split_name(options.split)
+    path = Path(os.path.normpath(path.absolute()))  # kaldi:. is its folder's name, as kaldi:../test_clean is
     if found := SPLIT_NAMES.get(path.stem.lower()) or SPLIT_NAMES.get(path.name.lower()):
         return found
     words = _SPLIT_WORD.findall(path.name.lower())
@@ -487,7 +490,8 @@ def _load_hf(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> d
             except ValueError as err:  # an unknown split: refused where named, skipped among the default ones
                 if "split" not in str(err).lower() or options.split or options.splits_named():
                     raise InputError(f"hf:{rest}: {err}") from None
-            except (OSError, ConnectionError, RuntimeError, ImportError, datasets.exceptions.DatasetsError) as err:
+            except (OSError, ConnectionError, RuntimeError, ImportError, datasets.exceptions.DatasetsError,
+                    yaml.YAMLError) as err:  # fmt: skip
                 # no hub, no data; RuntimeError: a dataset with a loading script, which datasets 4+ no longer runs;
                 # DatasetsError: files that do not build a dataset (parquet splits of other columns); ImportError:
                 # a folder of audio files, which datasets builds only with torchcodec (use audiofolder: for it)
@@ -509,9 +513,15 @@ def _default_splits(datasets, name: str, config: str) -> list[str]:
     loading the default names says why)."""
     try:
         found = datasets.get_dataset_split_names(name, config or None)
-    except (OSError, ConnectionError, ValueError, RuntimeError, ImportError, datasets.exceptions.DatasetsError):
+    except (OSError, ConnectionError, ValueError, RuntimeError, ImportError, datasets.exceptions.DatasetsError,
+            yaml.YAMLError):  # fmt: skip
         return []
-    return [split for split in found if SPLIT_NAMES.get(split.lower()) in ("train", "dev", "test")]
+    by_name: dict[str, str] = {}  # one a name: validation where there is dev or valid too (as the defaults took it)
+    for split in found:
+        usual = SPLIT_NAMES.get(split.lower())
+        if usual and (usual not in by_name or split.lower() in ("train", "validation", "test")):
+            by_name[usual] = split
+    return list(by_name.values())
 
 
 def _load_error(err: Exception, folder: Path) -> str:

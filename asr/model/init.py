@@ -12,10 +12,14 @@ XLS-R and MMS). ``adapter_dim`` adds MMS-style attention adapters to a wav2vec2 
 
 from __future__ import annotations
 
+import functools
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
-from asr.errors import InputError
-from asr.folders import umask_modes, write_whole
+from asr.errors import InputError, writing
+from asr.folders import removed_if_left_empty, umask_modes, write_together, writing_alone
 from asr.hub import refuse_unfound
 
 TINY = {
@@ -128,20 +132,30 @@ def init_model(
         model = AutoModelForCTC.from_config(config)
     if encoder_from is not None:
         copy_feature_encoder(model, encoder_from)
-    if out_dir.is_dir() and (held := sorted(p.name for p in out_dir.iterdir())):
-        raise InputError(f"--out {out_dir} holds files ({', '.join(held[:3])}); the model folder is written whole: "
-                         "give an empty or new --out")  # fmt: skip
-
-    def write(folder: Path) -> None:  # whole or not at all: a stop left weights without a processor, refused
-        model.save_pretrained(str(folder), safe_serialization=True)  # by the rerun as "holds a model already"
-        umask_modes(folder)
-        if processor is not None:
-            processor.feature_extractor.return_attention_mask = uses_attention_mask(config)
-            processor.save_pretrained(str(folder))
-            ModelFolder(processor_dir).copy_text_config(folder)
-
-    write_whole(out_dir, write)
+    with removed_if_left_empty(out_dir), writing_alone(out_dir, "--out"):  # a file as --out: one line
+        for leftover in out_dir.glob(f"{STAGING}*"):  # of a run that was killed
+            shutil.rmtree(leftover, ignore_errors=True)
+        if held := sorted(p.name for p in out_dir.iterdir()):
+            raise InputError(f"--out {out_dir} holds files ({', '.join(held[:3])}); give an empty or new --out")
+        # written beside, then moved in together: a stop or a full disk after the weights left them without a
+        # processor, refused by the rerun as "holds a model already" (the folder itself is kept: its owner,
+        # mode and group, a mount point)
+        staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=STAGING))
+        try:
+            with writing(out_dir):
+                model.save_pretrained(str(staging), safe_serialization=True)
+                umask_modes(staging)
+                if processor is not None:
+                    processor.feature_extractor.return_attention_mask = uses_attention_mask(config)
+                    processor.save_pretrained(str(staging))
+                    ModelFolder(processor_dir).copy_text_config(staging)
+            write_together({out_dir / p.name: functools.partial(os.replace, p) for p in staging.iterdir()})
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return sum(p.numel() for p in model.parameters())
+
+
+STAGING = ".init-"  # the folder in --out that a model is written in before it is moved in
 
 
 #: the config keys that make a convolutional feature encoder what it is
