@@ -236,3 +236,15 @@ def test_the_scores_come_last_in_one_line_after_the_tables_and_reports(tmp_path,
     assert asr_main(["score", str(ref), str(hyp), "--report-dir", str(tmp_path / "r")]) == 0
     last = capsys.readouterr().out.rstrip().splitlines()[-1]
     assert last == "WER 14.29%, CER 4.55% (3 utterances)"  # 1 of 7 words; 1 of 22 letters (i for a), by hand
+
+
+def test_reports_that_cannot_be_written_leave_no_folder_they_made(tmp_path, monkeypatch, capsys):
+    """R51: a full disk left the empty report folder `--report-dir` had made."""
+    ref = _write(tmp_path / "ref.txt", "a_1 the cat sat\n")
+
+    def full(texts: dict) -> None:
+        raise OSError(28, "No space left on device", str(next(iter(texts))))
+
+    monkeypatch.setattr("asr.scoring.report.write_together", full)
+    assert asr_main(["score", str(ref), str(ref), "--report-dir", str(tmp_path / "new" / "r")]) == 2
+    assert "No space left on device" in capsys.readouterr().err and not (tmp_path / "new").exists()

@@ -22,7 +22,7 @@ from pathlib import Path
 from wcwidth import wcswidth
 
 from asr.errors import InputError
-from asr.folders import part_path, write_together
+from asr.folders import part_path, removed_if_left_empty, write_together
 from asr.scoring.align import LEVELS, UNITS, Alignment, Level
 from asr.scoring.corpus import CorpusScore, Totals
 
@@ -243,8 +243,9 @@ def remove_other_levels(out_dir: Path, levels: Iterable[str]) -> None:
 
 def write_report_dir(score: CorpusScore, out_dir: Path, score_json: dict) -> list[Path]:
     """Writes the .sys, .pra and .dtl reports of every level and score.json together (`write_together`: a
-    failed write leaves the earlier reports as they were, not a mix); returns the paths."""
-    texts = report_texts(score, out_dir, score_json)
-    write_together(texts)
+    failed write leaves the earlier reports as they were, not a mix, and no folder it made); returns the paths."""
+    with removed_if_left_empty(Path(out_dir)):  # a full disk left the empty folder (R51)
+        texts = report_texts(score, out_dir, score_json)
+        write_together(texts)
     remove_other_levels(out_dir, score.levels)
     return list(texts)
