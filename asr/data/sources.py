@@ -490,11 +490,7 @@ def _load_hf(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> d
             except ValueError as err:  # an unknown split: refused where named, skipped among the default ones
                 if "split" not in str(err).lower() or options.split or options.splits_named():
                     raise InputError(f"hf:{rest}: {err}") from None
-            except (OSError, ConnectionError, RuntimeError, ImportError, datasets.exceptions.DatasetsError,
-                    yaml.YAMLError) as err:  # fmt: skip
-                # no hub, no data; RuntimeError: a dataset with a loading script, which datasets 4+ no longer runs;
-                # DatasetsError: files that do not build a dataset (parquet splits of other columns); ImportError:
-                # a folder of audio files, which datasets builds only with torchcodec (use audiofolder: for it)
+            except _hub_errors(datasets) as err:
                 said = f"{err} {err.__cause__ or ''}"  # a DatasetGenerationError's reason is its cause
                 raise InputError(f"hf:{rest}: {' '.join(said.split())[:300]}") from None
     if not wanted:
@@ -507,14 +503,21 @@ def _load_hf(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> d
     return {split_name(s): _hf_split(ds, split_name(s), lang, audio_dir, options, rest) for s, ds in wanted.items()}
 
 
+def _hub_errors(datasets) -> tuple[type[Exception], ...]:
+    """What loading a hub or Parquet dataset raises for a reason a user can act on: no hub, no data (OSError,
+    ConnectionError); a dataset with a loading script, which datasets 4+ no longer runs (RuntimeError); files that
+    do not build a dataset, parquet splits of other columns (DatasetsError); a folder of audio files, which
+    datasets builds only with torchcodec (ImportError: use audiofolder: for it); a card of malformed YAML."""
+    return OSError, ConnectionError, RuntimeError, ImportError, datasets.exceptions.DatasetsError, yaml.YAMLError
+
+
 def _default_splits(datasets, name: str, config: str) -> list[str]:
     """A hub or Parquet dataset's own splits that are train, dev and test by their usual names (MLS's ``dev``,
     which the default ``validation`` missed without a word); empty where none or the names cannot be had (then
     loading the default names says why)."""
     try:
         found = datasets.get_dataset_split_names(name, config or None)
-    except (OSError, ConnectionError, ValueError, RuntimeError, ImportError, datasets.exceptions.DatasetsError,
-            yaml.YAMLError):  # fmt: skip
+    except (ValueError, *_hub_errors(datasets)):
         return []
     by_name: dict[str, str] = {}  # one a name: validation where there is dev or valid too (as the defaults took it)
     for split in found:
