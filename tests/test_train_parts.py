@@ -52,6 +52,7 @@ def test_overrides_keep_strings_and_numbers_are_not_made_up():
         ("tri_stage_final_scale", "0", "tri_stage_final_scale: expected more than 0"),
         ("tri_stage_ratios", "[0.5, -0.2, 0.7]", "that sum to 1"),
         ("tri_stage_ratios", "[0.1, 0.4, 0.1]", "that sum to 1"),
+        ("tri_stage_ratios", f"[1{'0' * 400}, 0, 0]", "0000...0000"),  # it was printed whole
         ("max_batch_seconds", "[unclosed", "--max_batch_seconds '[unclosed': not a value"),
     ):
         with pytest.raises(InputError, match=re.escape(message)):

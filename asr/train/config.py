@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import reprlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
@@ -212,7 +213,7 @@ class TrainConfig:
         if not numbers or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
             raise InputError(
                 f"config key tri_stage_ratios: expected three shares of max_steps (warm-up, hold, decay) that sum "
-                f"to 1, such as [0.1, 0.4, 0.5], got {ratios!r}"
+                f"to 1, such as [0.1, 0.4, 0.5], got {reprlib.repr(ratios)}"  # a 400-digit number was printed whole
             )
 
         if not 0 <= self.seed < 2**32:  # torch and numpy take no other (a traceback after the model loaded)
