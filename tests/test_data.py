@@ -379,6 +379,28 @@ def test_audiofolder_split_words_at_any_depth_open_quotes_and_jsonl_columns(tmp_
     assert [u.speaker for u in splits["dev"]] == ["ann"]
 
 
+def test_audiofolder_metadata_parquet_and_audio_file_name_are_read_as_datasets_reads_them(tmp_path, audio):
+    """R49: datasets' audiofolder reads metadata.parquet and an audio_file_name column; both were refused."""
+    import pyarrow
+    import pyarrow.parquet
+
+    root = tmp_path / "folder"
+    (root / "test").mkdir(parents=True)
+    for name in ("a", "b"):
+        (root / "test" / f"{name}.wav").write_bytes(audio["u0"].read_bytes())
+    table = {"audio_file_name": ["test/a.wav", "test/b.wav"], "transcription": ["one", None], "speaker_id": [7, 0]}
+    pyarrow.parquet.write_table(pyarrow.table(table), root / "metadata.parquet")
+    splits = load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+    assert [(u.id, u.text, u.speaker) for u in splits["test"]] == [("7_a", "one", "7"), ("0_b", "", "0")]
+    (root / "metadata.parquet").write_bytes(b"PAR1 not a table")
+    with pytest.raises(InputError, match=r"metadata.parquet: not a Parquet table"):
+        load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+    table["audio_file_name"][1] = None
+    pyarrow.parquet.write_table(pyarrow.table(table), root / "metadata.parquet")
+    with pytest.raises(InputError, match=r"metadata.parquet row 2: no audio_file_name"):
+        load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+
+
 def test_an_mp3_segment_is_the_files_own_samples(tmp_path):
     """A review: libsndfile's MP3 decoder, sought to a segment's offset, gave its first 70-245 ms silent or
     wrong (a Kaldi segment or a manifest offset into an MP3 lost the start of its speech, unnoticed)."""

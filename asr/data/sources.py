@@ -9,7 +9,7 @@ Source specs:
   on disk are referenced.
 - ``commonvoice:DIR``: a Common Voice release's language folder (``cv-corpus-*/fi``): ``train.tsv``,
   ``dev.tsv``, ``test.tsv`` (``--splits`` may name others, such as ``validated``) and ``clips/``.
-- ``audiofolder:DIR``: ``metadata.csv`` / ``metadata.jsonl`` files with ``file_name`` and ``transcription``
+- ``audiofolder:DIR``: ``metadata.csv`` / ``.jsonl`` / ``.parquet`` files with ``file_name`` and ``transcription``
   or ``text``; the split is the first folder under DIR when it is a split name, else ``train``.
 - ``kaldi:DIR``: ``wav.scp`` (relative paths from the current folder, as Kaldi reads them), ``text``, optional
   ``utt2spk`` and ``segments``; one split.
@@ -60,6 +60,8 @@ _SPLIT_WORD = re.compile(rf"(?:^|[-._ 0-9])({'|'.join(FOLDER_SPLITS)})(?=[-._ 0-
 #: raw_transcription before its lower-cased, unpunctuated transcription; VoxPopuli's raw_text)
 TEXT_COLUMNS = ("sentence", "text", "raw_transcription", "raw_text", "transcription", "transcript", "normalized_text")
 SPEAKER_COLUMNS = ("speaker", "speaker_id", "client_id", "spk_id")
+METADATA_FILES = ("metadata.csv", "metadata.jsonl", "metadata.parquet")  # datasets' audiofolder reads these
+FILE_COLUMNS = ("file_name", "audio_file_name")  # datasets: file_name, or the audio feature's <feature>_file_name
 _UNSAFE_ID = re.compile(r"[\s()/\\]+")
 _SPLIT = re.compile(r"\w[\w.-]*")
 
@@ -313,9 +315,18 @@ def _check_channel(channels: int | None, audio: Path, channel: int, utt_id: str,
 
 
 def _metadata_rows(path: Path) -> list[tuple[str, object]]:
-    """(``FILE:LINE``, row) of a metadata.csv or metadata.jsonl."""
+    """(``FILE:LINE``, row) of a metadata.csv or metadata.jsonl; (``FILE row N``, row) of a metadata.parquet."""
     if path.suffix == ".csv":
         return _table_rows(path, {}, "quote a transcript with commas")
+    if path.suffix == ".parquet":
+        import pyarrow
+        import pyarrow.parquet
+
+        try:
+            rows = pyarrow.parquet.read_table(path).to_pylist()
+        except (pyarrow.ArrowException, OSError) as err:
+            raise InputError(f"{path}: not a Parquet table ({err})") from None
+        return [(f"{path} row {number}", row) for number, row in enumerate(rows, 1)]
     return [(f"{path}:{lineno}", row) for lineno, row in read_jsonl(path)]
 
 
@@ -344,9 +355,9 @@ def _table_rows(path: Path, dialect: dict, hint: str) -> list[tuple[str, dict[st
 def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:
     root = Path(rest)
     files = files_under(root)
-    metadata = [p for p in files if p.name in ("metadata.csv", "metadata.jsonl")]
+    metadata = [p for p in files if p.name in METADATA_FILES]
     if not metadata:
-        raise InputError(f"{root}: no metadata.csv or metadata.jsonl")
+        raise InputError(f"{root}: no {', '.join(METADATA_FILES)}")
     splits: dict[str, list[Utterance]] = {}
     raw: dict[str, list[str]] = {}  # per split, each utterance's file under the root (for check_unique_ids)
     listed: dict[Path, str] = {}  # each audio file's row (FILE:LINE)
@@ -357,7 +368,8 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
             raise InputError(f"{bad}: not an object with file_name and text")
         columns = list(dict.fromkeys(key for _, row in located for key in row))  # a JSONL row may add keys
         found = f"its columns: {', '.join(map(repr, columns))}"
-        if located and "file_name" not in columns:
+        file_col = next((c for c in FILE_COLUMNS if c in columns), FILE_COLUMNS[0])
+        if located and file_col not in columns:
             raise InputError(f"{meta}: no 'file_name' column ({found})")
         text_col = _pick(columns, options.text_column, TEXT_COLUMNS, "text", str(meta))
         if located and text_col is None:
@@ -365,16 +377,17 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
         spk_col = _pick(columns, options.speaker_column, SPEAKER_COLUMNS, "speaker", str(meta))
         id_col = _pick(columns, options.id_column, ("id",), "id", str(meta))
         for where, row in located:
-            if not isinstance(row.get("file_name"), str) or not row["file_name"]:
-                raise InputError(f"{where}: no file_name")
+            file_name = row.get(file_col)
+            if not isinstance(file_name, str) or not file_name:
+                raise InputError(f"{where}: no {file_col}")
             # '..' is resolved by name, links are not followed: a link in the folder to audio kept elsewhere is
             # the folder's file, a file_name climbing out of it is refused
-            audio = Path(os.path.normpath((meta.parent / row["file_name"]).absolute()))
+            audio = Path(os.path.normpath((meta.parent / file_name).absolute()))
             top = Path(os.path.normpath(root.absolute()))
             if not audio.is_relative_to(top) or audio == top:
-                raise InputError(f"{where}: {row['file_name']} lies outside {root}")
+                raise InputError(f"{where}: {file_name} lies outside {root}")
             if audio in listed:  # one recording twice (two ids, or one id said to be two files' collision)
-                raise InputError(f"{where}: {row['file_name']} is listed again (first at {listed[audio]}); one row "
+                raise InputError(f"{where}: {file_name} is listed again (first at {listed[audio]}); one row "
                                  "per audio file")  # fmt: skip
             listed[audio] = where
             under = audio.relative_to(top).parts
