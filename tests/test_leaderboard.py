@@ -242,6 +242,24 @@ def test_plots_leave_a_callers_pyplot_as_it_was(systems: Path, tmp_path: Path) -
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_plot_labels_tell_systems_apart_and_log_bars_start_a_decade_below() -> None:
+    """R54: two beam_lm systems of other LM weights were one label twice on the bar plots (the table tells
+    them apart), and an autoscaled log axis drew RTFx 20.7 as an almost empty bar beside 20.9."""
+    from asr.leaderboard.plots import _labels, log_bottom
+
+    def system(decoder: str, model: str = "exp/a/model") -> dict[str, str]:
+        return {"model": model, "labeled": "1.00 h", "lm": "3-gram", "decoder": decoder}
+
+    a, b = system("beam_lm (beam 100) α=0.5 β=1.5"), system("beam_lm (beam 100) α=1 β=1.5")
+    greedy = system("greedy", "exp/b/model")
+    assert _labels([a, b, greedy], sep=" | ") == [
+        "a/model | 3-gram | beam_lm (beam 100) α=0.5 β=1.5", "a/model | 3-gram | beam_lm (beam 100) α=1 β=1.5",
+        "b/model | 3-gram | greedy",
+    ]  # fmt: skip
+    assert _labels([a, greedy], sep=" | ")[0] == "a/model | 3-gram | beam_lm"  # the table gives beam and weights
+    assert (log_bottom([20.7, 20.9]), log_bottom([10.0, 350.0]), log_bottom([0.0])) == (10.0, 1.0, None)
+
+
 def test_decodes_in_linked_folders_are_read_once(systems: Path, tmp_path: Path) -> None:
     """A review: Path.rglob enters no linked folder, so decodes linked into the folder searched were left out
     unseen; a decode reached twice (its folder and a link to it) is one row."""

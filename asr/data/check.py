@@ -130,7 +130,7 @@ class CheckResult:
         return {
             "items": len(self.usable) + len(self.rejected),
             "kept": len(self.usable),
-            "hours": round(sum(u.duration for u in self.usable) / 3600, 4),
+            "hours": sum(u.duration for u in self.usable) / 3600,  # unrounded: tables rounded it twice (R54)
             "filtered": self.reason_counts(),
             "converted_on_load": self.note_counts(),
             "bracketed_tags": self.tags(),

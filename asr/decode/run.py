@@ -580,7 +580,7 @@ def decode_result(
     return DecodeResult(
         wer=wer,
         cer=cer,
-        test_set=test_set | {"hours": round(test.audio_seconds / 3600, 4)},
+        test_set=test_set | {"hours": test.audio_seconds / 3600},
         model=model,
         decoder=decoder,
         lm=None if lm is None else lm.summary(),

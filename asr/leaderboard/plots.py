@@ -3,6 +3,7 @@ time, and RTFx. Each function returns the file it wrote, or None when the runs h
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from asr.leaderboard.collect import Run
@@ -26,12 +27,22 @@ def draw_all(table: Table, runs: list[Run], out: Path) -> list[Path]:
     return [path for path in drawn if path is not None]
 
 
-def _label(system: dict[str, str], models: list[str] | None = None, sep: str = "\n") -> str:
-    """Model, LM and decoder (without its beam and weights, which the table gives; with the settings that tell
-    it from a system of the same label); the model by what tells it from the other `models`."""
+def _labels(systems: list[dict[str, str]], sep: str = "\n") -> list[str]:
+    """Each system's model, LM and decoder, the model by what tells it from the others': the decoder without
+    its beam and weights, which the table gives, except where that would read as another system's label (two
+    systems of other LM weights were drawn as one label twice: R54)."""
+    models = [system["model"] for system in systems]
+    short = [_label(system, models, sep, whole=False) for system in systems]
+    return [label if short.count(label) == 1 else _label(system, models, sep, whole=True)
+            for system, label in zip(systems, short, strict=True)]  # fmt: skip
+
+
+def _label(system: dict[str, str], models: list[str], sep: str, whole: bool) -> str:
+    """Model, LM and decoder (`whole`, or less its beam and weights; with the settings that tell it from a
+    system of the same label)."""
     decoder, bracket, variant = system["decoder"].partition(" [")
-    decoder = decoder.split(" (")[0] + bracket + variant
-    return sep.join([_short(system["model"], models or [system["model"]]), system["lm"], decoder])
+    decoder = (decoder if whole else decoder.split(" (")[0]) + bracket + variant
+    return sep.join([_short(system["model"], models), system["lm"], decoder])
 
 
 def _short(model: str, models: list[str]) -> str:
@@ -59,6 +70,7 @@ def _grouped_bars(table: Table, value, ylabel: str, title: str, path: Path, log:
     fig = _figure((max(6.0, 1.6 * len(table.systems)), 4))
     ax = fig.subplots()
     width = 0.8 / max(len(table.test_sets), 1)
+    drawn: list[float] = []
     for k, test_set in enumerate(table.test_sets):
         xs, ys, flagged = [], [], []
         for i, system in enumerate(table.systems):
@@ -68,16 +80,18 @@ def _grouped_bars(table: Table, value, ylabel: str, title: str, path: Path, log:
                 ys.append(value(run))
                 flagged.append((system, test_set) in table.flags)
         bars = ax.bar(xs, ys, width, label=test_set)
+        drawn += ys
         for bar, mark in zip(bars, flagged, strict=True):  # not comparable with its column, as the table marks it
             if mark:
                 ax.annotate("†", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom")
-    models = [table.system_of(s)["model"] for s in table.systems]
-    labels = [_label(table.system_of(s), models) for s in table.systems]
+    labels = _labels([table.system_of(s) for s in table.systems])
     ax.set_xticks([i + width * (len(table.test_sets) - 1) / 2 for i in range(len(table.systems))], labels, fontsize=8)
     if log:
         from matplotlib.ticker import LogFormatter
 
         ax.set_yscale("log")
+        if (bottom := log_bottom(drawn)) is not None:
+            ax.set_ylim(bottom=bottom)
         # its own labels are math text ($\mathdefault{10^{1}}$), drawn raw where draw_all turns math off
         ax.yaxis.set_major_formatter(LogFormatter())
         ax.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
@@ -85,6 +99,13 @@ def _grouped_bars(table: Table, value, ylabel: str, title: str, path: Path, log:
     ax.set_title(f"{title} (model, LM, decoder)")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def log_bottom(values: list[float]) -> float | None:
+    """Where the bars of a log axis start: the power of ten below the least positive value (autoscaled, a bar
+    of 20.7 beside one of 20.9 was drawn almost empty: R54)."""
+    lowest = min((v for v in values if 0 < v < math.inf), default=None)
+    return None if lowest is None else 10.0 ** (math.ceil(math.log10(lowest)) - 1)
 
 
 def lm_sweep(runs: list[Run], out: Path) -> Path | None:
@@ -99,7 +120,8 @@ def lm_sweep(runs: list[Run], out: Path) -> Path | None:
         return None
     fig = _figure((5 * len(tuned), 3.6))
     axes = fig.subplots(1, len(tuned), squeeze=False)
-    for ax, run in zip(axes[0], tuned, strict=True):
+    titles = _labels([run.system for run in tuned], sep=", ")
+    for ax, run, title in zip(axes[0], tuned, titles, strict=True):
         best, metric = run.result.tuning["best"], run.result.tuning.get("metric", "wer")  # earlier decodes: WER
         points = [p for p in run.result.tuning["points"] if p.get("gamma") == best.get("gamma")]  # at the chosen γ
         for beta in sorted({p["beta"] for p in points}):
@@ -109,7 +131,7 @@ def lm_sweep(runs: list[Run], out: Path) -> Path | None:
         ax.set_xlabel("LM weight α")
         ax.set_ylabel(f"dev {metric.upper()} (%)")
         dev = run.result.tuning["dev_manifest"].split("/")[-1]
-        ax.set_title(f"{_label(run.system, sep=', ')} on {dev}", fontsize=8, wrap=True)
+        ax.set_title(f"{title} on {dev}", fontsize=8, wrap=True)
         ax.legend(fontsize=7)
     return _save(fig, out / "lm_sweep.png")
 

@@ -1,5 +1,6 @@
-"""Bootstrap confidence intervals on error rates (WER, or CER from character counts) and the paired bootstrap test
-between two systems (Bisani & Ney, 2004), over utterances: the resampling unit is the utterance. This is not
+"""Bootstrap confidence intervals on error rates (WER, or CER from character counts; Bisani & Ney, 2004) and the
+paired bootstrap test between two systems (Koehn, 2004, as the README says; Bisani & Ney's probability of
+improvement is its complement), over utterances: the resampling unit is the utterance. This is not
 sclite's sc_stats matched-pair test (MAPSSWE), which compares error counts over segments bounded by words both
 systems got right, with a normal approximation: its p-values are not this test's."""
 

@@ -873,7 +873,7 @@ class Trainer:
             "train_utterances": len(self.train.examples),
             "train_filtered": self.train.filtered,
             "train_unknown_characters": self.train.unknown_characters,
-            "train_hours": round(sum(ex.duration for ex in self.train.examples) / 3600, 4),
+            "train_hours": sum(ex.duration for ex in self.train.examples) / 3600,  # printed rounded once
         }
 
     def _best_scores(self) -> dict:
@@ -897,7 +897,7 @@ class Trainer:
             "infeasible_utterances": self.state.infeasible_utterances,
             "adapter": self.adapter_lang,
             "feature_encoder_cached": self.feature_cache is not None,
-            "audio_hours_trained": round(self.state.audio_seconds / 3600, 4),
+            "audio_hours_trained": self.state.audio_seconds / 3600,
             "audio_seconds_per_second": round(self.state.audio_seconds / max(self.state.elapsed, 1e-9), 2),
             "history": self.state.history,
         }
