@@ -950,6 +950,13 @@ def test_stages_before_the_first_selected_one_are_checked_and_mixed_results_are_
     with (tmp_path / "e" / ".done" / "1.data").open("a") as marker:  # a setting an earlier version had
         marker.write('declare -- nlm_minutes="10"\n')
     assert "WARNING" not in run(*common).stdout
+    marker = tmp_path / "e" / ".done" / "1.data"  # R53: a setting added since the marker's version (it was skipped
+    marker.write_text("".join(x for x in marker.read_text().splitlines(True) if "data_seed=" not in x))  # silently)
+    unrecorded = run(*common)  # publishing: refused, as for a setting changed
+    assert (
+        unrecorded.returncode == 2
+        and "was made with data_seed that an earlier version did not record: run it" in unrecorded.stdout
+    )
     assert run(*common, "--stage", "1", "--stop-stage", "1", "--force").returncode == 0
     later = run(*common, "--stage", "5")
     assert later.returncode == 2 and "stage 2 (vocab) has not finished in e" in later.stdout

@@ -259,7 +259,8 @@ _settings() {
 # _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where this run has them otherwise, or nothing
 # (a setting this version no longer has is passed over, as are the training keys of a stage before training,
 # which earlier versions recorded in every marker); an empty marker, of a version that recorded none, may have
-# been made with any: said so (its stages were skipped without a word, and published as the default run's)
+# been made with any: said so (its stages were skipped without a word, and published as the default run's), as
+# is each setting a marker lacks (an earlier version's, before it: --data-seed, --normalize, the grids: R53)
 _changed() {
     [[ -s $1 ]] || { echo "settings an earlier version did not record"; return 0; }
     local now line name current changed=()
@@ -276,6 +277,11 @@ _changed() {
         fi
         changed+=("$line")
     done <"$1"
+    while IFS= read -r line; do  # a setting the marker's (earlier) version did not have: its value is not known
+        name=${line#declare -* }
+        [[ $line == "declare "* ]] && ! grep -q "^declare -[^ ]* ${name%%=*}=" "$1" &&
+            changed+=("${name%%=*} that an earlier version did not record")
+    done <<<"$now"
     local IFS=';'
     echo "${changed[*]}"
 }
