@@ -520,6 +520,10 @@ def test_the_board_keeps_what_it_did_not_write_and_checks_each_decode_against_it
     earlier = _copy_decode(recipe, tmp_path / "earlier", "greedy", **{"model.weights": None})
     assert leaderboard_main([str(decodes / "greedy" / "dev"), str(earlier), "--out", str(tmp_path / "b5")]) == 0
     assert len(json.loads((tmp_path / "b5" / "results.json").read_text(encoding="utf-8"))) == 2
+    unchunked = _copy_decode(recipe, tmp_path / "unchunked", "greedy", **{"model.chunk_seconds": None})  # R53: a
+    assert leaderboard_main([str(decodes / "greedy" / "dev"), str(unchunked), "--out", str(tmp_path / "b7")]) == 0
+    rows = json.loads((tmp_path / "b7" / "results.json").read_text(encoding="utf-8"))  # row 'chunk_seconds=None'
+    assert len(rows) == 2 and {r["decoder"] for r in rows} == {"greedy"}
     assert leaderboard_main([str(decodes / "greedy" / "dev"), str(earlier), str(retrained), "--out",
                              str(tmp_path / "b6")]) == 0  # fmt: skip
     rows = json.loads((tmp_path / "b6" / "results.json").read_text(encoding="utf-8"))

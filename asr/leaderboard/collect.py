@@ -228,7 +228,7 @@ def collect(specs: list[str], passed_over: dict[str, list[Path]] | None = None) 
     unique: dict[Path, Path] = {}
     for path in paths:  # a file named twice (as a folder and a glob, relative and absolute) is one run
         unique.setdefault(path.resolve(), path)
-    results = with_weights({path: DecodeResult.read(path) for path in unique.values()})
+    results = with_recorded({path: DecodeResult.read(path) for path in unique.values()})
     read = progress_bar(results.items(), desc="read decodes", unit="decode", delay=2)
     runs = [_checked(Run(path, result)) for path, result in read]
     return sorted(name_variants(name_columns(runs)), key=lambda r: (r.system_key, r.test_set))
@@ -240,18 +240,25 @@ def model_path(result: DecodeResult) -> object:
     return os.path.normpath(path) if isinstance(path, str) else path
 
 
-def with_weights(results: dict[Path, DecodeResult]) -> dict[Path, DecodeResult]:
-    """A decode of an earlier version recorded no hash of its weights: it is taken for the weights the other
-    decodes of its model path have, where they agree on one (else it stays a row of its own)."""
-    hashes: dict[str, set[str]] = {}
-    for result in results.values():  # (a damaged path or hash is left to _checked's line)
-        path, weights = model_path(result), result.model.get("weights")
-        if isinstance(path, str) and isinstance(weights, str):
-            hashes.setdefault(path, set()).add(weights)
-    for name, result in results.items():
-        known = hashes.get(path, set()) if isinstance(path := model_path(result), str) else set()
-        if not result.model.get("weights") and len(known) == 1:
-            results[name] = replace(result, model={**result.model, "weights": next(iter(known))})
+#: model settings an earlier version's results.json did not record (the weights' hash; the chunking of long
+#: recordings, before 8ef3f3e, whose decodes chunked at the same default of 30 s)
+UNRECORDED = ("weights", "chunk_seconds")
+
+
+def with_recorded(results: dict[Path, DecodeResult]) -> dict[Path, DecodeResult]:
+    """A decode of an earlier version that recorded no hash of its weights or no chunking is taken for the ones
+    the other decodes of its model path have, where they agree on one (else it stays a row of its own: a decode
+    of 272961b was a row of 'chunk_seconds=None' beside its twin, R53)."""
+    for key in UNRECORDED:
+        known: dict[str, set] = {}
+        for result in results.values():  # (a damaged path or value is left to _checked's line)
+            path, value = model_path(result), result.model.get(key)
+            if isinstance(path, str) and value not in (None, "") and not isinstance(value, list | dict):
+                known.setdefault(path, set()).add(value)
+        for name, result in results.items():
+            values = known.get(path, set()) if isinstance(path := model_path(result), str) else set()
+            if result.model.get(key) in (None, "") and len(values) == 1:
+                results[name] = replace(result, model={**result.model, key: next(iter(values))})
     return results
 
 
