@@ -1037,7 +1037,7 @@ def test_audiofolder_ids_come_from_the_path_under_the_split_and_collisions_are_r
     assert "metadata.jsonl:2: not an object" in capsys.readouterr().err
 
 
-def test_prepare_claims_its_out_before_it_reads_and_never_writes_outside_it(tmp_path, audio, capsys):
+def test_prepare_claims_its_out_before_it_reads_and_never_writes_outside_it(tmp_path, audio, capsys, monkeypatch):
     rows = [{"id": f"a_{i}", "audio": str(audio["u0"]), "text": "hello"} for i in range(2)]
     (tmp_path / "src").mkdir(), (tmp_path / "stray").mkdir()
     src = _jsonl(tmp_path / "src" / "train.jsonl", rows)
@@ -1056,6 +1056,11 @@ def test_prepare_claims_its_out_before_it_reads_and_never_writes_outside_it(tmp_
     assert data_main([*args, "--source", f"jsonl:{src}", "--out", str(tmp_path / "f")]) == 0
     assert data_main([*args, "--source", f"jsonl:{failing}", "--out", str(tmp_path / "f")]) == 2
     assert "holds a corpus prepared from jsonl:" in capsys.readouterr().err  # a corpus made: its source's
+    summary = json.loads((tmp_path / "f" / "summary.json").read_text())  # R53: an earlier version's relative
+    (tmp_path / "f" / "summary.json").write_text(json.dumps(summary | {"source": "jsonl:src/train.jsonl"}))  # source
+    monkeypatch.chdir(tmp_path)  # where it names this source: taken for it, whichever folder it was relative to
+    assert data_main([*args, "--source", f"jsonl:{src}", "--out", str(tmp_path / "f")]) == 2
+    assert "prepared from jsonl:src/train.jsonl, which an earlier version recorded relative" in capsys.readouterr().err
 
 
 def test_check_refuses_stated_durations_that_are_not_the_audios_and_no_output_replaces_an_input(tmp_path, audio):

@@ -156,11 +156,26 @@ def claim_prepared(out_dir: Path, source: str) -> bool:
     if not (out_dir / "summary.json").is_file():
         return False
     earlier = _earlier_summary(out_dir)
-    if canonical_source(str(earlier.get("source"))) != canonical_source(source):
+    if _relative(recorded := str(earlier.get("source"))):  # read from this folder, it was taken for another's (R53)
+        raise InputError(
+            f"--out {out_dir} holds a corpus prepared from {recorded}, which an earlier version "
+            "recorded relative to a folder it did not record; use another --out, or remove it"
+        )
+    if canonical_source(recorded) != canonical_source(source):
         made = earlier.get("source") or "an unknown source (its summary.json names none)"
         raise InputError(f"--out {out_dir} holds a corpus prepared from {made}; use another --out (a recipe: "
                          "--force, or another --exp)")  # fmt: skip
     return True
+
+
+def _relative(spec: str) -> bool:
+    """Whether a source as summary.json records it names a path relative to an unknown folder (earlier versions
+    recorded it as typed; this one absolute). A hub id is no path."""
+    try:
+        kind, rest = parse_source(spec)
+    except InputError:
+        return False
+    return kind != "hf" and not Path(rest).is_absolute()
 
 
 def _earlier_summary(out_dir: Path) -> dict:
