@@ -39,6 +39,13 @@ class ArgumentParser(argparse.ArgumentParser):
         return frozenset(dest for dest in singles if getattr(args, dest) is not unset)
 
 
+def file_name(text: str) -> str:
+    """An option's output file: an empty value is refused (``asr score --json ''`` wrote no report, exit 0)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file, got an empty value")
+    return text
+
+
 def folder_path(text: str) -> Path:
     """An option's folder: an empty value is refused (``Path("")`` is the current folder, which a model was
     written into beside whatever it held)."""

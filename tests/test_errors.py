@@ -446,10 +446,15 @@ def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path,
     monkeypatch.chdir(tmp_path)
     for command in (["model", "init", "--processor", str(MODEL)], ["decode", "--model", str(MODEL), "--manifest",
                     "m.jsonl"], ["leaderboard", "r"], ["data", "synth", "--langs", "en"],
-                    ["data", "prepare", "--source", "jsonl:m.jsonl", "--lang", "en"],
-                    ["lm", "build", "--text", "t.txt", "--normalize", "none"]):  # fmt: skip
-        assert asr_main([*command, "--out", ""]) == 2, command  # decode, leaderboard, data too (R48)
-        assert "argument --out: expected a folder, got an empty value" in capsys.readouterr().err
+                    ["data", "prepare", "--source", "jsonl:m.jsonl", "--lang", "en"], ["data", "asterisk", "en"],
+                    ["lm", "build", "--text", "t.txt", "--normalize", "none"], ["vocab", "--train", "m.jsonl"],
+                    ["lm", "train", "--text", "t.txt", "--normalize", "none"], ["lm", "attach", "--model", "m",
+                    "--lm", "l"], ["score", "r.trn", "h.trn", "--report-dir"]):  # fmt: skip
+        option = command.pop() if command[-1].startswith("--") else "--out"  # R55: score's wrote into this folder
+        assert asr_main([*command, option, ""]) == 2, command  # decode, leaderboard, data too (R48)
+        assert f"argument {option}: expected a folder, got an empty value" in capsys.readouterr().err
+    assert asr_main(["score", "r.trn", "h.trn", "--json", ""]) == 2  # R55: no report, exit 0
+    assert "argument --json: expected a file, got an empty value" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     import torch
 
@@ -505,6 +510,11 @@ def test_negative_number_lists_are_joined_to_their_option_only():
     # asr train and pretrain read --key=value (the joined form was a key of its own)
     assert parse_args(["--tri_stage_ratios=-0.1,0.5,0.6", "--resume"])[1] == {"tri_stage_ratios": "-0.1,0.5,0.6",
                                                                              "resume": "true"}  # fmt: skip
+    from asr.errors import InputError
+
+    for empty in (["--config", ""], ["--config="]):  # R55: no file was read, exit 0
+        with pytest.raises(InputError, match="--config: expected a file, got an empty value"):
+            parse_args(empty)
 
 
 def test_a_model_folder_carrying_code_of_its_own_is_refused_without_a_prompt(tmp_path):

@@ -15,7 +15,7 @@ from typing import TextIO
 
 from asr.data.manifest import text_lines
 from asr.errors import InputError, run_reporting_errors
-from asr.options import ArgumentParser
+from asr.options import ArgumentParser, file_name, folder_path
 from asr.scoring.align import COMPAT, LEVELS, Level
 from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
 from asr.scoring.report import closing_line, report_files, report_json, summary_text, write_report_dir
@@ -49,8 +49,12 @@ def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
         help="speaker = id prefix before the first of these characters found, tried in order (default: '-_', "
         "as sclite -i rm), where the reference's JSONL line names no speaker",
     )  # fmt: skip
-    parser.add_argument("--json", metavar="PATH", help="write the JSON report here ('-': standard output)")
-    parser.add_argument("--report-dir", type=Path, metavar="DIR", help="write .sys/.pra/.dtl reports and score.json")
+    parser.add_argument(
+        "--json", type=file_name, metavar="PATH", help="write the JSON report here ('-': standard output)"
+    )
+    parser.add_argument(
+        "--report-dir", type=folder_path, metavar="DIR", help="write .sys/.pra/.dtl reports and score.json"
+    )
     return parser
 
 

@@ -36,6 +36,8 @@ def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
         if key == "config":
             if config is not None:  # the first file was dropped without a word
                 raise InputError(f"--config given twice ({config}, {value}): give one file, and keys as --key value")
+            if not value.strip():  # no file was read, without a word (R55)
+                raise InputError("--config: expected a file, got an empty value")
             config = value
         else:
             overrides[key] = value
