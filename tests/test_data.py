@@ -445,10 +445,10 @@ def test_hf_dataset_saved_to_disk_and_parquet(tmp_path, audio, capsys):
     # R49: a hub layout's split named dev (MLS's) was left out without a word (validation was asked for)
     for split in ("train", "dev"):
         ds.to_parquet(str(tmp_path / "mls" / "data" / f"{split}-00000-of-00001.parquet"))
-    for split in ("train", "validation", "dev"):  # R52: both (refused as one split twice): validation, as before
-        ds.select([0]).to_parquet(str(tmp_path / "both" / "data" / f"{split}-00000-of-00001.parquet"))
+    for row, split in enumerate(("train", "validation", "dev")):  # R52: both (refused as one split twice):
+        ds.select([row]).to_parquet(str(tmp_path / "both" / "data" / f"{split}-00000-of-00001.parquet"))
     both = load_source(f"hf:{tmp_path / 'both'}", "en", tmp_path / "o_both", SourceOptions())
-    assert sorted(both) == ["dev", "train"]
+    assert sorted(both) == ["dev", "train"] and [u.text for u in both["dev"]] == ["good morning"]  # validation's
     out3 = tmp_path / "out3"
     assert data_main(["prepare", "--source", f"hf:{tmp_path / 'mls'}", "--lang", "en", "--out", str(out3)]) == 0
     assert sorted(p.name for p in out3.glob("*.jsonl")) == ["dev.jsonl", "dev.rejected.jsonl", "train.jsonl",
@@ -514,7 +514,13 @@ def test_hf_datasets_that_cannot_be_prepared_are_one_line(tmp_path, audio, capsy
     for n, column in enumerate(("sentence", "text")):
         table = datasets.Dataset.from_dict({"audio": [audio["u0"].read_bytes()], column: ["hi"]})
         table.to_parquet(str(tmp_path / "mixed" / f"train-{n}.parquet"))
+    (tmp_path / "card").mkdir()  # a dataset card's YAML that does not parse (a yaml traceback: R52, R55)
+    datasets.Dataset.from_dict({"audio": [audio["u0"].read_bytes()], "sentence": ["hi"]}).to_parquet(
+        str(tmp_path / "card" / "train.parquet")
+    )
+    (tmp_path / "card" / "README.md").write_text("---\nconfigs: [a: b\n---\n")
     for source, message in (("both", "splits validation, dev are all dev"), ("arrays", "holds decoded arrays"),
+                            ("card", "while parsing a flow sequence"),
                             ("mixed", "because column names don't match"), ("nullid", "row 0: its id (id) is null"),
                             ("scripted", "Dataset scripts are no longer supported"),
                             ("numbers", "column 'audio' is not audio (its type: Value('int64'))"),

@@ -995,6 +995,9 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         (["--decoder", "beam", "--hotwords", ",", "--hotword-weight", "5"], "--hotwords: no words"),
         (["--no-cache", "--logits-cache", "FILE"], "--logits-cache goes without --no-cache"),  # R48: ignored
         (["--decoder", "beam", "--tuned-from", "FILE", "--beta", "0"], "--beta goes without --tuned-from"),
+        (["--decoder", "beam", "--beta", "1.5"], "--beta goes with --decoder beam_lm"),  # R55: at their defaults
+        (["--tune-metric", "auto"], "--tune-metric goes with --tune"),
+        (["--decoder", "beam_lm", "--lm", "LM", "--beta-grid=-1,0,0.5,1,1.5,2,3,4,6,8"], "--beta-grid goes with"),
         # the test set tuned on itself and recorded as tuned on a dev set; a rescoring that re-ranks nothing
         (["--decoder", "beam", "--rescore", "NEURAL", "--tune", "beta", "--dev", "TEST"], "is decoded too"),
         (["--decoder", "beam", "--rescore", "NEURAL", "--nbest", "1"], "--rescore with --nbest 1 re-ranks nothing"),

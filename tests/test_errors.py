@@ -415,12 +415,13 @@ def test_text_a_locale_without_utf_8_cannot_write_is_escaped_or_one_line(w, tmp_
     # R48: a file name of bytes that are not UTF-8, written into the JSON report (a traceback under LC_ALL=C too)
     odd = os.fsdecode(bytes(tmp_path / "r") + b"\xff.trn")
     Path(odd).write_text("a b (s-1)\n", encoding="utf-8")
-    for env in (os.environ, c_locale):
+    for env, advice in ((os.environ, "rename it"), (c_locale, "PYTHONUTF8=1")):  # (R55: the advice untested)
         proc = subprocess.run([sys.executable, "-m", "asr", "score", odd, odd, "--json", str(tmp_path / "o.json")],
                               capture_output=True, text=True, timeout=60, env=env)  # fmt: skip
         assert proc.returncode == 2 and "Traceback" not in proc.stderr and "r\\\\xff.trn': a name" in proc.stderr, (
             proc.stderr
         )
+        assert proc.stderr.rstrip().endswith(advice), proc.stderr
 
 
 def test_output_piped_into_a_command_that_stops_reading_ends_quietly(w):
@@ -486,6 +487,10 @@ def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path,
     assert asr_main(["model", "init", "--out", str(tmp_path / "shared")]) == 0
     assert (tmp_path / "shared").stat().st_mode & 0o7777 == 0o2770
     assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == ["config.json", "model.safetensors"]
+    (tmp_path / "killed" / ".init-abc").mkdir(parents=True)  # a killed init's staging folder (R55: untested)
+    (tmp_path / "killed" / ".init-abc" / "model.safetensors").write_bytes(b"part")
+    assert asr_main(["model", "init", "--out", str(tmp_path / "killed")]) == 0
+    assert sorted(p.name for p in (tmp_path / "killed").iterdir()) == ["config.json", "model.safetensors"]
     capsys.readouterr()
     monkeypatch.setattr("asr.model.cli.init_model", too_large)
     assert asr_main(["model", "init", "--out", str(tmp_path / "m")]) == 2

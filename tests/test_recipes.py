@@ -1076,11 +1076,15 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
     (tmp_path / "extra.txt").touch()
     assert synth("--lang", "es", "--exp", "r", "--results-md", "new/R.md").returncode == 0  # cp failed at the end
     assert (tmp_path / "new" / "R.md").is_file()
-    used = synth("--lang", "es", "--exp", "u", "--stop-stage", "3", "--lm-text", "extra.txt", "--normalize", "none")
+    for folder in (tmp_path, tmp_path / "elsewhere"):  # the training's files named relative too (R55: untested)
+        (folder / "mdl").mkdir(parents=True)
+        (folder / "cfg.yaml").write_text("max_steps: 5\n")
+    named = ("--train-config", "cfg.yaml", "--model", "mdl")
+    used = synth("--lang", "es", "--exp", "u", "--stop-stage", "4", "--lm-text", "extra.txt", "--normalize", "none",
+                 *named)  # fmt: skip
     assert used.returncode == 0 and "--normalize none" in used.stdout
     assert f"asr lm build --text u/data/es/lm_text.txt u/data/es/train.jsonl {tmp_path / 'extra.txt'}" in used.stdout
     # R44: the same relative name from another folder, another file: its stage was skipped as done with it
-    (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "extra.txt").write_text("other sentences\n")
     again = subprocess.run(
         [
@@ -1091,11 +1095,12 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
             "--exp",
             str(tmp_path / "u"),
             "--stop-stage",
-            "3",
+            "4",
             "--lm-text",
             "extra.txt",
             "--normalize",
             "none",
+            *named,
         ],
         capture_output=True,
         text=True,
@@ -1106,6 +1111,10 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
     assert (
         "stage 3 (lm): done before, skipped (--force to redo); WARNING: it was made with "
         f'lm_text="{tmp_path / "extra.txt"}"' in again.stdout
+    ), again.stdout
+    assert (
+        "stage 4 (train): done before, skipped (--force to redo); WARNING: it was made with "
+        f'model="{tmp_path / "mdl"}";train_config="{tmp_path / "cfg.yaml"}"' in again.stdout
     ), again.stdout
 
 

@@ -479,6 +479,16 @@ def test_metric_for_best_model_is_no_config_change_on_resume():
     constant = TrainConfig(lr_schedule="constant").to_dict()
     assert TrainConfig(lr_schedule="constant", warmup_steps=7, max_steps=9).changes_from(constant) == {}
     assert TrainConfig(warmup_steps=7, tri_stage_final_scale=0.5).changes_from(saved) == {"warmup_steps": [500, 7]}
+    # a finished run rerun (not resuming): more steps are a change, whatever the schedule (R55: untested)
+    assert TrainConfig(lr_schedule="constant", max_steps=9).changes_from(constant, resuming=False) == {
+        "max_steps": [1000, 9]
+    }
+    from asr.pretrain.config import PretrainConfig
+
+    eight = PretrainConfig(lr_schedule="constant", max_steps=8).to_dict()
+    assert PretrainConfig(lr_schedule="constant", max_steps=16).changes_from(eight, resuming=False) == {
+        "max_steps": [8, 16]
+    }
 
 
 def test_a_config_file_not_in_utf8_or_not_a_mapping_is_named_in_one_line(tmp_path):
