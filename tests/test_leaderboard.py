@@ -260,6 +260,21 @@ def test_plot_labels_tell_systems_apart_and_log_bars_start_a_decade_below() -> N
     assert (log_bottom([20.7, 20.9]), log_bottom([10.0, 350.0]), log_bottom([0.0])) == (10.0, 1.0, None)
 
 
+def test_a_plot_of_labels_too_long_for_its_figure_warns_nothing(tmp_path: Path) -> None:
+    """R56: from about 50 systems, tight_layout's two-line UserWarning reached stderr."""
+    import warnings
+
+    from asr.leaderboard.plots import _figure, _save
+
+    fig = _figure((6.0, 4.0))
+    ax = fig.subplots()
+    ax.bar(range(3), [1, 2, 3])
+    ax.set_xticks(range(3), ["\n".join(["a model", "an LM", "beam_lm α=0.5 β=1.5 tuned"] * 8)] * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _save(fig, tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_decodes_in_linked_folders_are_read_once(systems: Path, tmp_path: Path) -> None:
     """A review: Path.rglob enters no linked folder, so decodes linked into the folder searched were left out
     unseen; a decode reached twice (its folder and a link to it) is one row."""

@@ -4,6 +4,7 @@ time, and RTFx. Each function returns the file it wrote, or None when the runs h
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 from asr.leaderboard.collect import Run
@@ -55,8 +56,10 @@ def _short(model: str, models: list[str]) -> str:
 
 
 def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with warnings.catch_warnings():  # tick labels too long for tight_layout (about 50 systems) were two lines of
+        warnings.simplefilter("ignore", UserWarning)  # matplotlib's warning on stderr (R56); the box below takes
+        fig.tight_layout()  # them in
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     return path
 
 
