@@ -124,3 +124,30 @@ def test_long_sequences_in_blocks_match_the_reference(n, seed, max_move_bytes):
     ref = [rng.choice("abcd") for _ in range(n)]
     hyp = [t if rng.random() < 0.8 else rng.choice("abcde") for t in ref if rng.random() < 0.95]
     assert sclite_ops(ref, hyp, max_move_bytes).decode() == sclite_reference(ref, hyp)
+
+
+def test_a_long_pairs_progress_is_counted_as_its_rows_are_filled(monkeypatch):
+    """R56: a 40,000-word pair at character level held `asr score`'s bar at 0% for a minute; the C alignment
+    counts its rows (in blocks too) and the bar follows them while it runs."""
+    from array import array
+
+    from asr.scoring import corpus
+
+    rng = random.Random(0)
+    ref, hyp = ("".join(rng.choice("abc") for _ in range(10_000)) for _ in range(2))
+    for budget in (1 << 28, 1 << 16):  # all rows kept, or in blocks (a first pass, then the backtrace's)
+        progress = array("q", [0, 0])
+        assert sclite_ops(ref, hyp, budget, progress) == sclite_ops(ref, hyp)
+        assert progress[0] <= progress[1] == (10_000 if budget > 1 << 20 else 19_999)
+
+    class Bar:
+        disable, updates = False, []
+
+        def update(self, n: int) -> None:
+            self.updates.append(n)
+
+    monkeypatch.setattr(corpus, "LONG_PAIR_CELLS", 1e7)
+    monkeypatch.setattr(corpus, "FOLLOW_SECONDS", 0.01)
+    bar = Bar()
+    assert corpus._aligned(ref, hyp, "sclite", bar) == align(ref, hyp)
+    assert sum(bar.updates) == 10_000 * 10_000 and len([n for n in bar.updates if n]) >= 3, bar.updates

@@ -141,14 +141,17 @@ static void trace_block(const TokenSeq *ref, const TokenSeq *hyp, const uint8_t 
     *pi = i; *pj = j; *ppos = pos;
 }
 
-/* The alignment, in `ops` (capacity n+m); returns the number of ops, or -1 when out of memory.
+/* The alignment, in `ops` (capacity n+m); returns the number of ops, or -1 when out of memory. Where
+ * `progress` is not NULL, progress[1] is set to the rows it will fill and progress[0] counts those filled (a
+ * caller's thread reads them while this runs: a long pair's progress bar stood at 0% for a minute, R56).
  *
  * The moves of all n rows take n*m/4 bytes. Where that exceeds `budget`, the rows are cut into blocks of
  * budget/stride rows: a first pass keeps only the cost row that starts each block (checkpoints), then the
  * backtrace recomputes the moves one block at a time, last block first. The path is the same (every move
  * is recomputed from the same costs); the time at most doubles, and memory stays within the budget plus one
  * cost row per block. Runs without the GIL. */
-static Py_ssize_t align_sclite(const TokenSeq *ref, const TokenSeq *hyp, size_t budget, char *ops) {
+static Py_ssize_t align_sclite(const TokenSeq *ref, const TokenSeq *hyp, size_t budget, char *ops,
+                               volatile int64_t *progress) {
     Py_ssize_t n = ref->len, m = hyp->len;
     size_t stride = ((size_t)m + 3) / 4;
     Py_ssize_t block = (Py_ssize_t)(stride ? budget / stride : (size_t)n);
@@ -160,10 +163,15 @@ static Py_ssize_t align_sclite(const TokenSeq *ref, const TokenSeq *hyp, size_t 
     uint8_t *moves = malloc((size_t)block * stride + 1);
     if (!checkpoints || !moves) { rows_free(&w); free(checkpoints); free(moves); return -1; }
     for (Py_ssize_t j = 0; j <= m; j++) checkpoints[j] = COST_INS * (int32_t)j;
+    int64_t unused = 0;
+    volatile int64_t *filled = progress ? progress : &unused;
+    *filled = 0;
+    if (progress) progress[1] = blocks > 1 ? 2 * (int64_t)n - 1 : n;
     if (blocks > 1) {  /* first pass: the cost rows block, 2*block, ... */
         memcpy(w.prev, checkpoints, sizeof(int32_t) * (m + 1));
         for (Py_ssize_t i = 1; i < n; i++) {
             fill_row(&w, ref->ids[i - 1], hyp->ids, m, i, moves, stride);
+            ++*filled;
             if (i % block == 0) memcpy(checkpoints + (size_t)(i / block) * (m + 1), w.prev, sizeof(int32_t) * (m + 1));
         }
     }
@@ -171,7 +179,7 @@ static Py_ssize_t align_sclite(const TokenSeq *ref, const TokenSeq *hyp, size_t 
     for (Py_ssize_t b = blocks - 1; b >= 0; b--) {
         Py_ssize_t row0 = b * block;
         memcpy(w.prev, checkpoints + (size_t)b * (m + 1), sizeof(int32_t) * (m + 1));
-        for (Py_ssize_t r = row0 + 1; r <= i; r++)
+        for (Py_ssize_t r = row0 + 1; r <= i; r++, ++*filled)
             fill_row(&w, ref->ids[r - 1], hyp->ids, m, r, moves + (size_t)(r - row0 - 1) * stride, stride);
         trace_block(ref, hyp, moves, stride, row0, &i, &j, ops, &pos);
     }
@@ -199,19 +207,34 @@ static int to_seqs(PyObject *ref, PyObject *hyp, TokenSeq *r, TokenSeq *h) {
 #define DEFAULT_BUDGET ((size_t)256 << 20)  /* bytes of moves kept at once: a 32,000-token square pair */
 
 PyDoc_STRVAR(sclite_ops_doc,
-"sclite_ops(ref, hyp, max_move_bytes=256 MiB) -> bytes\n\n"
+"sclite_ops(ref, hyp, max_move_bytes=256 MiB, progress=None) -> bytes\n\n"
 "Aligns two token sequences (two str, compared by code point, or two sequences of hashable tokens)\n"
 "with NIST sclite's costs and tie-breaking; returns the operations in order as bytes of\n"
 "b'C' (correct), b'S' (substitution), b'D' (deletion) and b'I' (insertion). Longer pairs than\n"
-"max_move_bytes allows are aligned in blocks of rows (same result, up to twice the time).");
+"max_move_bytes allows are aligned in blocks of rows (same result, up to twice the time).\n"
+"progress, a writable buffer of two int64 (array('q', [0, 0])), receives [rows filled, rows to fill]\n"
+"while the alignment runs without the GIL, for another thread to show.");
 
-static PyObject *sclite_ops(PyObject *self, PyObject *args) {
-    PyObject *ref_obj, *hyp_obj;
+static PyObject *sclite_ops(PyObject *self, PyObject *args, PyObject *kwargs) {
+    static char *names[] = {"ref", "hyp", "max_move_bytes", "progress", NULL};
+    PyObject *ref_obj, *hyp_obj, *progress_obj = Py_None;
     Py_ssize_t budget = (Py_ssize_t)DEFAULT_BUDGET;
-    if (!PyArg_ParseTuple(args, "OO|n:sclite_ops", &ref_obj, &hyp_obj, &budget)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|nO:sclite_ops", names, &ref_obj, &hyp_obj, &budget,
+                                     &progress_obj))
+        return NULL;
     if (budget < 1) { PyErr_SetString(PyExc_ValueError, "max_move_bytes must be positive"); return NULL; }
+    Py_buffer view = {0};
+    if (progress_obj != Py_None) {
+        if (PyObject_GetBuffer(progress_obj, &view, PyBUF_WRITABLE) < 0) return NULL;
+        if (view.len < 2 * (Py_ssize_t)sizeof(int64_t) || ((uintptr_t)view.buf % sizeof(int64_t))) {
+            PyBuffer_Release(&view);
+            PyErr_SetString(PyExc_ValueError, "progress must be a writable buffer of two int64");
+            return NULL;
+        }
+    }
+    volatile int64_t *progress = view.buf;
     TokenSeq ref, hyp;
-    if (to_seqs(ref_obj, hyp_obj, &ref, &hyp)) return NULL;
+    if (to_seqs(ref_obj, hyp_obj, &ref, &hyp)) { PyBuffer_Release(&view); return NULL; }
     PyObject *result = NULL;
     char *ops = PyMem_Malloc(ref.len + hyp.len + 1);
     if (!ops) {
@@ -219,7 +242,7 @@ static PyObject *sclite_ops(PyObject *self, PyObject *args) {
     } else {
         Py_ssize_t count;
         Py_BEGIN_ALLOW_THREADS
-        count = align_sclite(&ref, &hyp, (size_t)budget, ops);
+        count = align_sclite(&ref, &hyp, (size_t)budget, ops, progress);
         Py_END_ALLOW_THREADS
         if (count < 0) PyErr_NoMemory();
         else result = PyBytes_FromStringAndSize(ops, count);
@@ -227,11 +250,12 @@ static PyObject *sclite_ops(PyObject *self, PyObject *args) {
     PyMem_Free(ops);
     seq_free(&ref);
     seq_free(&hyp);
+    if (view.obj) PyBuffer_Release(&view);
     return result;
 }
 
 static PyMethodDef methods[] = {
-    {"sclite_ops", sclite_ops, METH_VARARGS, sclite_ops_doc},
+    {"sclite_ops", (PyCFunction)(void (*)(void))sclite_ops, METH_VARARGS | METH_KEYWORDS, sclite_ops_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -17,6 +17,7 @@ lone tab or no-break space stays inside a word); characters of the stripped text
 from __future__ import annotations
 
 import re
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -128,16 +129,18 @@ def _jiwer_ops(ref: Tokens, hyp: Tokens) -> str:
     return "".join(parts)
 
 
-def align_ops(ref: Tokens, hyp: Tokens, compat: Compat = "sclite") -> str:
-    """Aligns two token sequences; returns one letter per operation (C, S, D, I) in order."""
+def align_ops(ref: Tokens, hyp: Tokens, compat: Compat = "sclite", progress: array | None = None) -> str:
+    """Aligns two token sequences; returns one letter per operation (C, S, D, I) in order. `progress`
+    (``array("q", [0, 0])``, sclite's model) receives [rows filled, rows to fill] as the alignment runs."""
     if compat == "sclite":
-        return sclite_ops(ref, hyp).decode("ascii")
+        return sclite_ops(ref, hyp, progress=progress).decode("ascii")
     if compat == "jiwer":
         return _jiwer_ops(ref, hyp)
     raise ValueError(f"unknown compat {compat!r}; expected one of {', '.join(COMPAT)}")
 
 
-def align(ref: Tokens, hyp: Tokens, compat: Compat = "sclite") -> Alignment:
-    """Aligns two token sequences (two str compare by character) with the named cost model."""
-    ops = align_ops(ref, hyp, compat)
+def align(ref: Tokens, hyp: Tokens, compat: Compat = "sclite", progress: array | None = None) -> Alignment:
+    """Aligns two token sequences (two str compare by character) with the named cost model (`progress`: as
+    `align_ops`)."""
+    ops = align_ops(ref, hyp, compat, progress)
     return Alignment(ref, hyp, ops, Counts.from_ops(ops))
