@@ -1323,7 +1323,7 @@ def test_a_beam_words_end_is_its_last_characters_not_past_a_pause(backend):
     assert decoded.text == "cara ac" and decoded.words[0] == ("cara", 4, 17) and decoded.words[1][2] == 65
 
 
-def test_a_long_utterance_is_beam_searched_in_pieces_cut_at_pauses(es, monkeypatch):
+def test_a_long_utterance_is_beam_searched_in_pieces_cut_at_pauses(es, monkeypatch, capsys):
     """A review: both beam search backends took a long recording's frames whole, their memory and time growing
     faster than its length (20 minutes: 5.8 GB, 111 s). Past `MAX_SEARCH_FRAMES` an utterance is searched in
     pieces cut in pauses, and without an LM the joined text is the whole search's, its word frames within one."""
@@ -1352,5 +1352,12 @@ def test_a_long_utterance_is_beam_searched_in_pieces_cut_at_pauses(es, monkeypat
     assert [w for w, _, _ in pieces.words] == [w for w, _, _ in whole.words]
     assert max(abs(a[k] - b[k]) for a, b in zip(pieces.words, whole.words, strict=True) for k in (1, 2)) <= 1
     assert len(pieces.nbest) == 1 and pieces.nbest[0]["acoustic"] == pytest.approx(whole.nbest[0]["acoustic"], 0.01)
+    # R56: each piece a job, which the bar counts (an 80-minute recording stood at 0/1 utt); results in order
+    (first,) = search.decode([parts[0]], nbest=3)
+    capsys.readouterr()
+    jobs = len(decoders.search_pieces(recording, labels.blank)) + 1
+    both = search.decode([recording, parts[0]], nbest=3, desc="beam search")
+    assert [(d.text, d.words, d.nbest) for d in both] == [(d.text, d.words, d.nbest) for d in (pieces, first)]
+    assert f"{jobs}/{jobs} [" in capsys.readouterr().err.replace("piece", "")
     monkeypatch.setattr(decoders, "MAX_SEARCH_FRAMES", 30)  # no pause in reach: cut at the first one after
     assert all(b - a > 15 for a, b in decoders.search_pieces(recording, labels.blank))

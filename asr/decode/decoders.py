@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -121,19 +122,23 @@ class BeamSettings:
 _WORKER_DECODER = None  # the decoder a forked pyctcdecode worker inherits
 
 
-def _timed_decode(args: tuple[np.ndarray, BeamSettings, int, Labels]) -> Decoded:
-    """The beam search of one utterance (`_searched`); one longer than `MAX_SEARCH_FRAMES` is searched in pieces
-    cut at pauses (`search_pieces`) and joined, its n-best list the joined 1-best alone."""
-    logprobs, s, nbest, labels = args
+def _timed_search(args: tuple[np.ndarray, BeamSettings, int, Labels]) -> tuple[list[dict], float]:
+    """The beam search of one utterance or piece (`_searched`) and its seconds."""
     start = time.perf_counter()
-    pieces = search_pieces(logprobs, labels.blank)
-    if len(pieces) == 1:
-        listed = _searched(logprobs, s, nbest, labels)
-    else:
-        listed = _joined([(a, _searched(logprobs[a:b], s, 1, labels)) for a, b in pieces])
-    if not listed:
-        return Decoded("", [], [], time.perf_counter() - start)
-    return Decoded(listed[0]["text"], listed[0]["words"], listed, time.perf_counter() - start)
+    return _searched(*args), time.perf_counter() - start
+
+
+def _decoded(pieces: list[tuple[int, int]], searched: list[tuple[list[dict], float]]) -> Decoded:
+    """An utterance's decoding from its pieces' searches: one piece's n-best list, or the pieces' best ones
+    joined (`_joined`), its n-best list that 1-best alone."""
+    starts = [a for a, _ in pieces]
+    listed = (
+        searched[0][0]
+        if len(pieces) == 1
+        else _joined([(a, hyps) for a, (hyps, _) in zip(starts, searched, strict=True)])
+    )
+    seconds = sum(t for _, t in searched)
+    return Decoded(listed[0]["text"], listed[0]["words"], listed, seconds) if listed else Decoded("", [], [], seconds)
 
 
 def _searched(logprobs: np.ndarray, s: BeamSettings, nbest: int, labels: Labels) -> list[dict]:
@@ -312,13 +317,20 @@ class BeamSearch:
         where one is given. With an LM and n-best lists, each hypothesis's n-gram part is its text's
         (`NgramPart`), and a text listed twice is kept once, at its first place, with its better acoustic score."""
         self.prepare()
-        jobs = [(x, self.settings, nbest, self.labels) for x in logprobs]
+        # an utterance longer than MAX_SEARCH_FRAMES is searched in pieces cut at pauses, each a job of its own,
+        # which the bar counts (an 80-minute recording stood at 0/1 utt for 3 minutes: R56)
+        pieces = [search_pieces(x, self.labels.blank) for x in logprobs]
+        jobs = [(x[a:b], self.settings, nbest if len(cuts) == 1 else 1, self.labels)
+                for x, cuts in zip(logprobs, pieces, strict=True) for a, b in cuts]  # fmt: skip
         if self.workers <= 1:
-            decoded = map(_timed_decode, jobs)
+            searched = map(_timed_search, jobs)
         else:
-            decoded = (self._pool.map if self.backend == "ctcbeam" else self._pool.imap)(_timed_decode, jobs)
-        with progress_bar(decoded, total=len(jobs), desc=desc, unit="utt", disable=desc is None) as bar:
-            results = list(bar)
+            searched = (self._pool.map if self.backend == "ctcbeam" else self._pool.imap)(_timed_search, jobs)
+        unit = "utt" if len(jobs) == len(logprobs) else "piece"
+        with progress_bar(searched, total=len(jobs), desc=desc, unit=unit, disable=desc is None) as bar:
+            done = list(bar)
+        ends = itertools.accumulate(len(cuts) for cuts in pieces)
+        results = [_decoded(cuts, done[end - len(cuts) : end]) for cuts, end in zip(pieces, ends, strict=True)]
         if nbest > 1 and self.lm is not None:
             part = functools.partial(self._ngram_part, alpha=self.settings.alpha, beta=self.settings.beta)
             results = [replace(d, nbest=_by_text(d.nbest, part)) for d in results]
