@@ -31,6 +31,7 @@ from pathlib import Path
 from asr.errors import InputError
 
 _APOSTROPHES = "'\u2019\u02bc\u2018`\u00b4"
+_OKINA = "\u02bb"  # ʻ, Uzbek's and Hawaiian's: an apostrophe look-alike since lower-nopunct@6 and the languages' @4
 UNK_SYMBOL = "\u2047"  # ⁇: a hypothesis's unknown token (pyctcdecode's, and the greedy decoder's): part of its word
 
 
@@ -56,6 +57,10 @@ class Normalizer:
     def ignoring(self, chars: str) -> Normalizer:
         """The same normaliser that first removes each of `chars` (as transformers' ``chars_to_ignore``)."""
         if self.canonical_ignore:
+            if split := next((ch for ch in chars if len(unicodedata.normalize("NFC", ch)) > 1), None):  # R58: क़
+                base, *marks = unicodedata.normalize("NFC", split)  # (every क was removed, without a word)
+                raise InputError(f"+ignore={chars}: NFC writes {split} as {base} and {''.join(marks)}, so every "
+                                 f"{base} would go too; give {''.join(marks)} alone to ignore the mark")  # fmt: skip
             chars = unicodedata.normalize("NFC", chars)  # é typed e + U+0301 is one character, not e and a mark
         # canonically: marks first, in canonical order (a letter before a mark in the id, a and U+0301, was one
         # letter, á, when the id was read back, and NFC reorders marks by their combining class)
@@ -99,6 +104,45 @@ def _canonical_lower(text: str, canonical: bool) -> str:
     return unicodedata.normalize("NFC", text.replace(_ZWSP, " ")) if canonical else text
 
 
+#: removed wherever they are since lower-nopunct@6 and the languages' @4 (R58): variation selectors (an emoji's
+#: presentation: ❤️ was ❤ and an invisible word of U+FE0F, and a label of the vocabulary) and the Armenian
+#: emphasis, exclamation and question marks, written on a word's stressed vowel (ինչո՞ւ was two words)
+_REMOVED = dict.fromkeys([*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), 0x055B, 0x055C, 0x055E])
+#: Malayalam chillus in the older encoding (consonant, virama, zero-width joiner) as the atomic letters, before
+#: format characters go (the dropped joiner made അവന്‍ "he" into അവന് "to him")
+_CHILLUS = {"\u0d23\u0d4d\u200d": "\u0d7a", "\u0d28\u0d4d\u200d": "\u0d7b", "\u0d30\u0d4d\u200d": "\u0d7c",
+            "\u0d32\u0d4d\u200d": "\u0d7d", "\u0d33\u0d4d\u200d": "\u0d7e", "\u0d15\u0d4d\u200d": "\u0d7f"}  # fmt: skip
+_CHILLU = re.compile("|".join(_CHILLUS))
+_INNER_DOT = re.compile(r"(?<=[^\W\d_])\u00b7(?=[^\W\d_])")  # Catalan's l·l (and ŀl): inside one word
+_FINAL_SIGMA = re.compile(r"(?<=\w)\u03c3(?!\w)")  # σ ending a word, which lower-casing ΟΔΟΣ.ΚΑΙ left
+
+
+def _unified(text: str) -> str:
+    """Lower-cased NFC text with the spellings that read alike made one (lower-nopunct@6, the languages' @4):
+    old-style chillus, `_REMOVED` characters, Catalan's ŀ and l·l."""
+    if "\u200d" in text:
+        text = _CHILLU.sub(lambda m: _CHILLUS[m[0]], text)
+    text = text.translate(_REMOVED).replace("\u0140", "l\u00b7")
+    return _INNER_DOT.sub("", text) if "\u00b7" in text else text
+
+
+def _finished(text: str) -> str:
+    """Normalised text from its characters (lower-nopunct@6, the languages' @4): a mark whose letter became a
+    space goes with it, σ ending a word is ς (lower-casing saw ΟΔΟΣ.ΚΑΙ as one word), NFC again (a letter and
+    its mark met where a character between them went: ا ـ ٓ), whitespace collapsed."""
+    words = [_unmarked(w) if unicodedata.category(w[0])[0] == "M" else w for w in text.split()]
+    text = unicodedata.normalize("NFC", " ".join(w for w in words if w))
+    return _FINAL_SIGMA.sub("\u03c2", text) if "\u03c3" in text else text
+
+
+def _unmarked(word: str) -> str:
+    """`word` without the marks it starts with."""
+    start = 0
+    while start < len(word) and unicodedata.category(word[start])[0] == "M":
+        start += 1
+    return word[start:]
+
+
 def _lower_nopunct(text: str, apostrophes: str, keep: str = "", drop_format: bool = False, version: int = 4) -> str:
     spaced = "PS" if version >= 5 else "P"  # symbols ($ + = emoji) too since @5, as the language normalisers
     if text.isascii():  # each character on its own: one table (an LM corpus's lines went at 2 MB/s, char by char)
@@ -106,15 +150,19 @@ def _lower_nopunct(text: str, apostrophes: str, keep: str = "", drop_format: boo
     text = _canonical_lower(text, version >= 5)
     if version >= 5:
         text, apostrophes = _HEBREW_QUOTE.sub("", text), apostrophes + _HEBREW_MARKS
-    chars = (_nopunct_char(ch, apostrophes, keep, drop_format, spaced) for ch in text)
-    return " ".join("".join(chars).split())
+    if version >= 6:
+        text = _unified(text)
+    chars = "".join(_nopunct_char(ch, apostrophes, keep, drop_format, spaced, version) for ch in text)
+    return _finished(chars) if version >= 6 else " ".join(chars.split())
 
 
-def _nopunct_char(ch: str, apostrophes: str, keep: str, drop_format: bool, spaced: str) -> str:
-    """What lower-nopunct writes for one lower-cased character: nothing, a space or itself."""
-    if ch in apostrophes or (drop_format and unicodedata.category(ch) == "Cf"):
+def _nopunct_char(ch: str, apostrophes: str, keep: str, drop_format: bool, spaced: str, version: int = 4) -> str:
+    """What lower-nopunct writes for one lower-cased character: nothing, a space or itself (an enclosing mark,
+    a keycap's or a circle's, nothing since @6)."""
+    category = unicodedata.category(ch)
+    if ch in apostrophes or (drop_format and category == "Cf") or (version >= 6 and category == "Me"):
         return ""
-    return " " if unicodedata.category(ch)[0] in spaced and ch not in keep else ch
+    return " " if category[0] in spaced and ch not in keep else ch
 
 
 @functools.cache
@@ -142,22 +190,31 @@ def _language(
         return " ".join(text.split())
     text = _canonical_lower(unicodedata.normalize("NFC", text).translate(case_map or {}), version >= 3)
     text = text.translate(char_map)
+    apostrophes = _APOSTROPHES + _OKINA if version >= 4 else _APOSTROPHES
+    if version >= 4:
+        text = _unified(text)
     if version >= 2:  # format characters go first, so that they cannot split a word at an apostrophe
         text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     inner = _word_char if version >= 2 else str.isalpha  # v1: letters only (digits, matras, ⁇ split words)
+    if version >= 4:  # an apostrophe beside another is inside no word (‘ʼ: ʼ is a letter, and was kept)
+        inner = functools.partial(_unless, inner, apostrophes)
     chars = []
     for i, ch in enumerate(text):
         category = unicodedata.category(ch)
-        if ch in _APOSTROPHES:
+        if ch in apostrophes:
             inside = 0 < i < len(text) - 1 and inner(text[i - 1]) and inner(text[i + 1])
             chars.append("'" if keep_apostrophe and inside else "" if inside else " ")
-        elif category == "Cf":
+        elif category == "Cf" or (version >= 4 and category == "Me"):  # enclosing marks: a keycap's, a circle's
             continue
         elif category[0] in "PS" and not (version >= 2 and ch == UNK_SYMBOL):
             chars.append(" ")
         else:
             chars.append(ch)
-    return " ".join("".join(chars).split())
+    return _finished("".join(chars)) if version >= 4 else " ".join("".join(chars).split())
+
+
+def _unless(inner: Callable[[str], bool], apostrophes: str, ch: str) -> bool:
+    return ch not in apostrophes and inner(ch)
 
 
 #: code: language, apostrophes kept inside words, letters written otherwise (after lower-casing) and what that says
@@ -191,10 +248,16 @@ _LANGUAGE_CHANGES = {
     "letters is inside a word (format characters dropped first)",
     3: "; since @3 ignored characters are compared canonically (an ignored mark goes from precomposed letters too), "
     "the zero-width space is a space and the lower case is composed again",
+    4: "; since @4 "
+    + (
+        _SINCE_4 := "variation selectors, enclosing marks and Armenian in-word marks removed, a "
+        "mark whose letter became a space with it, ʻ an apostrophe, old-style Malayalam chillus atomic, Catalan l·l "
+        "and ŀl one word, σ ending a word ς, and the result NFC"
+    ),
 }
 
 
-def _language_normalizer(code: str, version: int = 3) -> Normalizer:
+def _language_normalizer(code: str, version: int = 4) -> Normalizer:
     language, keep_apostrophe, char_map, mapped = _LANGUAGES[code]
     apostrophes = "kept inside words" if keep_apostrophe else "removed"
     return Normalizer(
@@ -222,12 +285,13 @@ NORMALIZERS: dict[str, Normalizer] = {
         Normalizer("none", 1, "text as given", lambda text: text, canonical_ignore=False),
         Normalizer(
             "lower-nopunct",
-            5,
-            "Unicode NFC, lower case, apostrophes (' \u2019 \u02bc \u2018 ` \u00b4, Hebrew geresh and gershayim "
-            'and " between Hebrew letters) and format characters (Unicode Cf: zero-width joiners, soft hyphens) '
-            "removed, punctuation and symbols (Unicode P* and S*) but the unknown-token symbol \u2047 and the "
-            "zero-width space turned into spaces, whitespace collapsed; ignored characters compared canonically",
-            partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL, drop_format=True, version=5),
+            6,
+            "Unicode NFC, lower case, apostrophes (' \u2019 \u02bc \u2018 ` \u00b4 \u02bb, Hebrew geresh and "
+            'gershayim and " between Hebrew letters) and format characters (Unicode Cf: zero-width joiners, soft '
+            "hyphens) removed, punctuation and symbols (Unicode P* and S*) but the unknown-token symbol \u2047 and "
+            "the zero-width space turned into spaces, whitespace collapsed; ignored characters compared canonically; "
+            + _SINCE_4,
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES + _OKINA, keep=UNK_SYMBOL, drop_format=True, version=6),
         ),
         *(_language_normalizer(code) for code in _LANGUAGES),
     )
@@ -267,10 +331,17 @@ EARLIER_VERSIONS: dict[str, Normalizer] = {
             partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL, drop_format=True),
             canonical_ignore=False,
         ),
+        Normalizer(
+            "lower-nopunct",
+            5,
+            "as lower-nopunct@6, but variation selectors, enclosing marks, Armenian in-word marks and ʻ kept, "
+            "marks of a spaced letter kept, chillus, l·l and word-final σ as typed, the result not NFC again",
+            partial(_lower_nopunct, apostrophes=_APOSTROPHES, keep=UNK_SYMBOL, drop_format=True, version=5),
+        ),
         *(
             _language_normalizer(code, version)
             for code in _LANGUAGES
-            for version in range(_FIRST_VERSION.get(code, 1), 3)
+            for version in range(_FIRST_VERSION.get(code, 1), 4)
         ),
     )
 }

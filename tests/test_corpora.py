@@ -43,7 +43,7 @@ def test_synth_splits_are_disjoint_in_sentences_and_voices(synth):
         for u in manifests["test"]:
             assert u.id.startswith(u.speaker + "_") and (synth / lang / u.audio).is_file() and u.duration > 0.3
     summary = json.loads((synth / "hi" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["normalizer"] == "hi@3" and set(summary["splits"]) == set(SPLITS)
+    assert summary["normalizer"] == "hi@4" and set(summary["splits"]) == set(SPLITS)
 
 
 def test_no_test_or_lm_sentence_repeats_a_voiced_one_once_normalised(tmp_path):
@@ -307,8 +307,8 @@ def test_vocab_from_train_only_reports_unseen_characters(synth, tmp_path):
     assert processor.tokenizer.pad_token == "[PAD]" and processor.tokenizer.word_delimiter_token == "|"
     assert "å" not in vocab and " " not in vocab and "|" in vocab
     report = json.loads((out / "vocab_report.json").read_text(encoding="utf-8"))
-    assert report["missing"][str(dev)]["å"] == 2 and report["normalizer"] == "en@3"
-    assert json.loads((out / "asr_text.json").read_text())["normalizer"] == "en@3"
+    assert report["missing"][str(dev)]["å"] == 2 and report["normalizer"] == "en@4"
+    assert json.loads((out / "asr_text.json").read_text())["normalizer"] == "en@4"
     ids = processor.tokenizer("hello world").input_ids
     assert processor.tokenizer.decode(ids, group_tokens=False) == "hello world"
 

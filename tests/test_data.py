@@ -860,7 +860,7 @@ def test_a_mix_of_languages_needs_a_named_normalizer(tmp_path, audio, capsys):
         )
     assert not (tmp_path / "v").exists()
     assert vocab_main(["--train", str(manifest), "--out", str(tmp_path / "v"), "--normalize", "lower-nopunct"]) == 0
-    assert read_text_config(tmp_path / "v") == {"normalizer": "lower-nopunct@5", "lang": ""}  # not the first's "en"
+    assert read_text_config(tmp_path / "v") == {"normalizer": "lower-nopunct@6", "lang": ""}  # not the first's "en"
 
 
 def test_an_out_prepared_from_another_source_is_refused_and_a_segment_needs_a_duration(tmp_path, audio, capsys):

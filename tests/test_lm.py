@@ -43,7 +43,7 @@ def test_build_writes_a_loadable_kenlm_model(english):
 
     lm = english["lm"]
     info = json.loads((lm / "lm.json").read_text(encoding="utf-8"))
-    assert info["order"] == 3 and info["normalizer"] == "en@3" and info["text"]["sentences"] == 3000
+    assert info["order"] == 3 and info["normalizer"] == "en@4" and info["text"]["sentences"] == 3000
     # the normalised text's digest: what a decode's record of its LM tells two LMs' texts apart by
     text = (lm / "text.txt").read_bytes()
     assert info["text"]["sha256"] == hashlib.sha256(text).hexdigest()[:16]
@@ -77,7 +77,7 @@ def test_in_domain_text_has_lower_perplexity_than_shuffled_text(english, capsys)
     own = json.loads(printed.out)
     assert f"perplexity per word {own['perplexity']:.1f}," in printed.err  # and a line for a person (a review)
     built = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
-    assert own["normalizer"] == "en@3" and own["perplexity"] == results["dev"]["perplexity"] == built["perplexity"]
+    assert own["normalizer"] == "en@4" and own["perplexity"] == results["dev"]["perplexity"] == built["perplexity"]
 
 
 def test_perplexity_with_another_normaliser_than_the_lms_is_refused(english, tmp_path, capsys):
@@ -85,10 +85,10 @@ def test_perplexity_with_another_normaliser_than_the_lms_is_refused(english, tmp
     text.write_text("THE CAT, IS ON THE MAT.\n", encoding="utf-8")
     assert lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(text), "--normalize", "none"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "normalised with en@3, not none" in err and len(err.splitlines()) == 1
+    assert "normalised with en@4, not none" in err and len(err.splitlines()) == 1
     text.write_text("!!! ...\n", encoding="utf-8")  # no words: refused, not a perplexity of null
     assert lm_main(["ppl", "--lm", str(english["lm"]), "--text", str(text)]) == 2
-    assert "no words after normalisation (en@3)" in capsys.readouterr().err
+    assert "no words after normalisation (en@4)" in capsys.readouterr().err
 
 
 def test_lines_that_normalise_to_nothing_are_counted_and_named(tmp_path, capsys):
@@ -128,7 +128,7 @@ def test_every_text_option_counts_and_a_manifest_is_known_in_any_spelling(tmp_pa
     ("lines", "extra", "message"),
     [
         ("", [], "empty"),
-        ("!!! ???\n...\n", [], "no words left after normalisation with lower-nopunct@5"),
+        ("!!! ???\n...\n", [], "no words left after normalisation with lower-nopunct@6"),
         ("one two three\n", ["--order", "7"], "KenLM builds orders 2 to 6"),
         ("one two three\n", ["--order", "1"], "KenLM builds orders 2 to 6"),
         ("hello\nworld\n", ["--order", "5"], "needs sentences of at least 3 words; the longest of"),
@@ -214,7 +214,7 @@ def test_a_transformer_lm_trains_loads_and_scores_per_word(english, tmp_path, ca
     assert group_umask(out) == {0o664}
     ngram = json.loads((english["lm"] / "lm.json").read_text(encoding="utf-8"))["dev"]
     dev = info["dev"]
-    assert info["kind"] == "transformer" and info["normalizer"] == "en@3" and info["steps"] == 40
+    assert info["kind"] == "transformer" and info["normalizer"] == "en@4" and info["steps"] == 40
     # R34: two seeds' LMs had the same record (decodes' `rescoring` too), as had two texts of one size
     assert info["seed"] == 0 and len(info["text"]["sha256"]) == 16
     # one text, one digest: the n-gram's of the same file and normaliser (the Transformer's left out the last

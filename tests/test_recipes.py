@@ -305,7 +305,7 @@ def test_the_common_voice_recipe_runs_on_a_local_stand_in_dataset(recipe, tmp_pa
            "--results-md", str(tmp_path / "RESULTS.md"), *QUICK]  # fmt: skip
     proc = subprocess.run([*cmd, "--stop-stage", "3"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert json.loads((exp / "lm" / "lm.json").read_text(encoding="utf-8"))["normalizer"] == "es@3"
+    assert json.loads((exp / "lm" / "lm.json").read_text(encoding="utf-8"))["normalizer"] == "es@4"
     prepared = read_manifest(exp / "data" / "cv_es" / "train.jsonl")
     assert sorted(u.text for u in prepared) == sorted(u.text for u in read_manifest(data / "train.jsonl"))
     folder = tmp_path / "af_es"  # an audiofolder: splits in folders (the recipe's --splits refused it)
@@ -336,7 +336,7 @@ def test_the_asterisk_recipe_prepares_the_real_recordings(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert all(read_manifest(exp / "data" / "asterisk_it" / f"{split}.jsonl") for split in ("train", "dev", "test"))
     for folder in (exp / "processor" / "asr_text.json", exp / "lm" / "lm.json"):
-        assert json.loads(folder.read_text(encoding="utf-8"))["normalizer"] == "it@3"
+        assert json.loads(folder.read_text(encoding="utf-8"))["normalizer"] == "it@4"
 
 
 def test_the_librispeech_grid_runs_in_miniature_on_the_synthetic_corpus(tmp_path):
@@ -386,7 +386,7 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
     board = tmp_path / "board"
     assert leaderboard_main([str(recipe["exp"] / "decode"), str(tmp_path / "other"), "--out", str(board)]) == 0
     text = (board / "RESULTS.md").read_text(encoding="utf-8")
-    assert "es/test: normaliser none@1, scoring sclite (the column uses es@3, sclite)" in text and " †" in text
+    assert "es/test: normaliser none@1, scoring sclite (the column uses es@4, sclite)" in text and " †" in text
     rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
     assert [r["model"] for r in rows if r["flag"]] == ["someone/else-model"]
     # a flagged row with the lowest WER is neither the best of the paired tests nor tested
@@ -503,7 +503,7 @@ def test_the_board_keeps_what_it_did_not_write_and_checks_each_decode_against_it
     folder = rescored / "greedy" / "test"
     assert score_main([str(folder / "hyp.jsonl"), "--report-dir", str(folder / "score"), "--normalize", "none"]) == 0
     assert leaderboard_main([str(rescored), "--out", str(tmp_path / "b2"), "--significance"]) == 2
-    assert "scored with normaliser none@1, scoring sclite; results.json beside it says es@3" in capsys.readouterr().err
+    assert "scored with normaliser none@1, scoring sclite; results.json beside it says es@4" in capsys.readouterr().err
     results = DecodeResult.read(decodes / "greedy" / "test" / "results.json")
     assert len(results.model["weights"]) == 16  # a hash of the weights decoded
     respelled = f"{Path(results.model['path']).parent}/./model/"
@@ -555,7 +555,7 @@ def test_the_board_keeps_what_it_did_not_write_and_checks_each_decode_against_it
     tagged = _copy_decode(recipe, tmp_path / "tagged", "greedy", **{"test_set.name": "<img src=x>/test"})
     assert leaderboard_main([str(tagged), "--out", str(tmp_path / "b7")]) == 0
     report = (tmp_path / "b7" / "RESULTS.md").read_text(encoding="utf-8")  # a line outside the table kept the tag
-    assert "<img" not in report and "per test set: &lt;img src=x>/test: es@3, sclite." in report
+    assert "<img" not in report and "per test set: &lt;img src=x>/test: es@4, sclite." in report
 
 
 def test_results_with_a_field_of_another_type_are_one_line(recipe, tmp_path, capsys):
