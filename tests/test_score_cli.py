@@ -194,6 +194,29 @@ def test_a_transcript_ending_in_non_ascii_whitespace_scores_as_sclite_does(tmp_p
     assert _score(capsys, kaldi, _write(tmp_path / "hyp.txt", "s-1 a b\n"), "--level", "word")["word"]["S"] == 1
 
 
+def test_a_trn_id_holding_a_space_is_read_as_sclite_reads_it(tmp_path, capsys):
+    """R57: (spk b-004) was no trn id: a .trn file was refused ("no '(id)' at the end"), a .txt one read as Kaldi
+    text, its first words the ids and the (ids) scored as words (WER 20.00% of 10 where sclite says 22.2% of 9)."""
+    from tests.conftest import SCLITE
+
+    for suffix in (".trn", ".txt"):
+        ref = _write(tmp_path / f"ref{suffix}", "alpha b c (spkA-001)\nbeta e (spkA-002)\ndelta y z w (spk b-004)\n")
+        hyp = _write(tmp_path / f"hyp{suffix}", "alpha b c (spkA-001)\nbeta e (spkA-002)\ndelta y (spk b-004)\n")
+        report = _score(capsys, ref, hyp, "--level", "word")
+        assert (report["word"]["N"], report["word"]["E"], sorted(report["utterances"])) == (
+            9,
+            2,
+            ["spk b-004", "spkA-001", "spkA-002"],
+        )
+    command = [str(SCLITE), "-r", str(tmp_path / "ref.trn"), "trn", "-h", str(tmp_path / "hyp.trn"), "trn", "-i",
+               "rm", "-s", "-o", "sum", "stdout"]  # fmt: skip
+    summary = " ".join(
+        subprocess.run(command, capture_output=True, text=True, check=True).stdout.replace("|", " ").split()
+    )
+    assert "Sum/Avg 3 9 77.8 0.0 22.2 0.0 22.2" in summary and "spk b 1 4 50.0" in summary
+    assert _score(capsys, tmp_path / "ref.trn", tmp_path / "hyp.trn")["speakers"]["spk b"]["word"]["N"] == 4
+
+
 def test_the_python_api_refuses_an_utterance_id_given_twice():
     """Found by a review: score_corpus kept the last of two pairs with one id, the other lost from the counts."""
     from asr.errors import InputError

@@ -26,7 +26,7 @@ Format = Literal["kaldi", "tsv", "trn", "jsonl"]
 FORMATS: tuple[Format, ...] = ("kaldi", "tsv", "trn", "jsonl")
 Role = Literal["ref", "hyp"]
 
-_TRN_ID = re.compile(r"\(([^()\s]*)\)\s*$")
+_TRN_ID = re.compile(r"\(([^()]*)\)\s*$")  # sclite's ids may hold spaces: (spk b-004) (R57)
 _SUFFIXES = {".trn": "trn", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 _SNIFF_LINES = 50
 # first-column names of a TSV header line: such a line was scored as an utterance
@@ -95,7 +95,7 @@ def _parse_tsv(line: str) -> tuple[str, str]:
 
 def _parse_trn(line: str) -> tuple[str, str]:
     match = _TRN_ID.search(line)
-    if not match or not match.group(1):
+    if not match or not match.group(1).strip():
         raise ValueError("no '(id)' at the end of the trn line")
     return match.group(1), line[: match.start()].strip(ASCII_SPACE)
 
