@@ -170,19 +170,20 @@ def _not_a_ctc_model(name: str) -> str:
     return f": its config names {', '.join(architectures)}, not a CTC model; fine-tune it with 'asr train'"
 
 
-def _check_loaded(name: str, model, processor, info: dict) -> None:
+def check_loaded(name: str, model, processor, info: dict) -> None:
     """One line for a model this path cannot run: one that reads features other than the raw waveform (no
     convolutional feature encoder), whose weights leave part of the network random (a config naming another
     architecture loaded every encoder weight as missing; ``masked_spec_embed`` is used in training only), or hold
     feature-encoder or transformer weights it does not use (layer-norm weights under a config saying group norm:
     another network). Pretraining's weights outside them (quantizer, projections) are dropped, as they should."""
     config = model.config
-    if not all(hasattr(config, key) for key in ("conv_kernel", "conv_stride")) or "input_values" not in getattr(
-        processor.feature_extractor, "model_input_names", ["input_values"]
-    ):
-        raise InputError(f"{name}: a {config.model_type} model reads {processor.feature_extractor.model_input_names}, "
-                         "not the raw waveform through a convolutional feature encoder: asr runs the wav2vec2 "
-                         "family (wav2vec2, HuBERT, WavLM, Data2VecAudio, SEW, UniSpeech, conformer)")  # fmt: skip
+    inputs = getattr(processor.feature_extractor, "model_input_names", ["input_values"])
+    if not all(hasattr(config, key) for key in ("conv_kernel", "conv_stride")) or "input_values" not in inputs:
+        # a w2v-bert model beside a wav2vec2 processor was said to read input_values, not the waveform (R59)
+        reads = f"reads {inputs}" if "input_values" not in inputs else "has no convolutional feature encoder"
+        raise InputError(f"{name}: a {config.model_type} model {reads}, not the raw waveform through a "
+                         "convolutional feature encoder: asr runs the wav2vec2 family (wav2vec2, HuBERT, WavLM, "
+                         "Data2VecAudio, SEW, UniSpeech, conformer)")  # fmt: skip
     if missing := sorted(k for k in info["missing_keys"] if not k.endswith("masked_spec_embed")):
         raise InputError(f"{name}: its weights lack {len(missing)} of the model's ({_some(missing)}): they would be "
                          "random; is config.json this checkpoint's?")  # fmt: skip
@@ -230,7 +231,7 @@ def load_checked(name: str, adapter: str | None = None, with_lm: bool = True):
                          f"{_not_a_ctc_model(name)}") from None  # fmt: skip
     if head := sorted(key for key in info["missing_keys"] if key.startswith("lm_head")):  # a random head: WER ~100%
         raise InputError(f"{name}: its weights hold no CTC head ({', '.join(head)}){_not_a_ctc_model(name)}")
-    _check_loaded(name, model, processor, info)
+    check_loaded(name, model, processor, info)
     if adapter:
         from asr.model.adapters import load_adapter
 

@@ -46,6 +46,11 @@ def file_name(text: str) -> str:
     return text
 
 
+def file_path(text: str) -> Path:
+    """`file_name` as a path (``Path("")`` is the current folder: an error named it ".")."""
+    return Path(file_name(text))
+
+
 def folder_path(text: str) -> Path:
     """An option's folder: an empty value is refused (``Path("")`` is the current folder, which a model was
     written into beside whatever it held)."""

@@ -113,7 +113,7 @@ _REMOVED = dict.fromkeys([*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), 0x05
 _CHILLUS = {"\u0d23\u0d4d\u200d": "\u0d7a", "\u0d28\u0d4d\u200d": "\u0d7b", "\u0d30\u0d4d\u200d": "\u0d7c",
             "\u0d32\u0d4d\u200d": "\u0d7d", "\u0d33\u0d4d\u200d": "\u0d7e", "\u0d15\u0d4d\u200d": "\u0d7f"}  # fmt: skip
 _CHILLU = re.compile("|".join(_CHILLUS))
-_INNER_DOT = re.compile(r"(?<=[^\W\d_])\u00b7(?=[^\W\d_])")  # Catalan's l·l (and ŀl): inside one word
+_INNER_DOT = re.compile(r"(?<=l)\u00b7(?=l)")  # Catalan's l·l (and ŀl): one word (한·미, Greek's · stay two)
 _FINAL_SIGMA = re.compile(r"(?<=\w)\u03c3(?!\w)")  # σ ending a word, which lower-casing ΟΔΟΣ.ΚΑΙ left
 
 
@@ -124,6 +124,19 @@ def _unified(text: str) -> str:
         text = _CHILLU.sub(lambda m: _CHILLUS[m[0]], text)
     text = text.translate(_REMOVED).replace("\u0140", "l\u00b7")
     return _INNER_DOT.sub("", text) if "\u00b7" in text else text
+
+
+def _unanchored_marks_dropped(text: str) -> str:
+    """`text` without format characters, enclosing marks (a keycap's, a circle's) and the marks that follow a
+    space, punctuation or a symbol (or begin it): what is left of a word is decided before its apostrophes are."""
+    kept, anchored = [], False
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cf" or category == "Me" or (category[0] == "M" and not anchored):
+            continue
+        kept.append(ch)
+        anchored = category[0] in "LMN" or ch in _APOSTROPHES + _OKINA or ch == UNK_SYMBOL
+    return "".join(kept)
 
 
 def _finished(text: str) -> str:
@@ -193,7 +206,9 @@ def _language(
     apostrophes = _APOSTROPHES + _OKINA if version >= 4 else _APOSTROPHES
     if version >= 4:
         text = _unified(text)
-    if version >= 2:  # format characters go first, so that they cannot split a word at an apostrophe
+    if version >= 4:  # and enclosing marks, and marks whose letter becomes a space (they decided whether an
+        text = _unanchored_marks_dropped(text)  # apostrophe was inside a word, then went: x ́'a was x 'a: R60)
+    elif version >= 2:  # format characters go first, so that they cannot split a word at an apostrophe
         text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     inner = _word_char if version >= 2 else str.isalpha  # v1: letters only (digits, matras, ⁇ split words)
     if version >= 4:  # an apostrophe beside another is inside no word (‘ʼ: ʼ is a letter, and was kept)

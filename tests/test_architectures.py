@@ -276,6 +276,19 @@ def test_a_model_whose_parts_do_not_fit_is_named_in_one_line(data, tmp_path, cap
     Wav2Vec2BertProcessor(SeamlessM4TFeatureExtractor(), tokenizer).save_pretrained(tmp_path / "bert")
     with pytest.raises(InputError, match=r"reads .*input_features.*, not the raw waveform"):
         CTCInference.load(str(tmp_path / "bert"))
+    # R59: asr train made none of these checks (the bert model a traceback, the others trained without a word)
+    other_norm = "group" if config["feat_extract_norm"] == "layer" else "layer"
+    for folder, message in (
+        (copy("regrouped", feat_extract_norm=other_norm), "is config.json this checkpoint's?"),
+        (tmp_path / "hubert", "its weights lack"),
+        (tmp_path / "bert", "wav2vec2-bert model has no convolutional feature encoder, not the raw waveform"),
+    ):
+        options = {"model": folder, "processor": data["processor"], "train_manifest": data["train"],
+                   "output_dir": tmp_path / "run", "max_steps": 1}  # fmt: skip
+        capsys.readouterr()
+        assert train_main([token for key, value in options.items() for token in (f"--{key}", str(value))]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
 
 
 def test_an_output_adapter_makes_padding_inexact():

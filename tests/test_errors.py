@@ -450,12 +450,16 @@ def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path,
                     ["data", "prepare", "--source", "jsonl:m.jsonl", "--lang", "en"], ["data", "asterisk", "en"],
                     ["lm", "build", "--text", "t.txt", "--normalize", "none"], ["vocab", "--train", "m.jsonl"],
                     ["lm", "train", "--text", "t.txt", "--normalize", "none"], ["lm", "attach", "--model", "m",
-                    "--lm", "l"], ["score", "r.trn", "h.trn", "--report-dir"]):  # fmt: skip
+                    "--lm", "l"], ["score", "r.trn", "h.trn", "--report-dir"], ["decode", "--model", str(MODEL),
+                    "--manifest", "m.jsonl", "--out", "o", "--logits-cache"]):  # fmt: skip
         option = command.pop() if command[-1].startswith("--") else "--out"  # R55: score's wrote into this folder
         assert asr_main([*command, option, ""]) == 2, command  # decode, leaderboard, data too (R48)
         assert f"argument {option}: expected a folder, got an empty value" in capsys.readouterr().err
-    assert asr_main(["score", "r.trn", "h.trn", "--json", ""]) == 2  # R55: no report, exit 0
-    assert "argument --json: expected a file, got an empty value" in capsys.readouterr().err
+    for command in (["score", "r.trn", "h.trn", "--json"], ["data", "check", "m.jsonl", "--json"],
+                    ["data", "subset", "m.jsonl", "--hours", "1", "--out"],
+                    ["data", "merge", "a", "b", "--out"]):  # fmt: skip
+        assert asr_main([*command, ""]) == 2  # R55: score's wrote no report, exit 0; R60: the others named "."
+        assert f"argument {command[-1]}: expected a file, got an empty value" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     import torch
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.folders import output_folder
-from asr.options import ArgumentParser, folder_path
+from asr.options import ArgumentParser, file_path, folder_path
 from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer, manifest_normalizer
 
 
@@ -60,7 +60,7 @@ def _add_check(sub) -> None:
     p = sub.add_parser("check", help="check a manifest: exit 0 if every utterance is usable, 1 if not, 2 if unreadable")
     p.add_argument("manifest", type=Path)
     p.add_argument("--normalize", help="normaliser for the transcripts (default: the manifest language's)")
-    p.add_argument("--json", type=Path, help="write every problem and conversion note here ('-': standard output)")
+    p.add_argument("--json", type=file_path, help="write every problem and conversion note here ('-': standard output)")
 
 
 def _add_synth(sub) -> None:
@@ -220,7 +220,7 @@ def run_asterisk(args: argparse.Namespace) -> int:
 def _add_merge(sub) -> None:
     p = sub.add_parser("merge", help="merge manifests (several languages, say) into one, audio paths kept valid")
     p.add_argument("manifests", nargs="+", type=Path)
-    p.add_argument("--out", required=True, type=Path, help="the merged manifest")
+    p.add_argument("--out", required=True, type=file_path, help="the merged manifest")
 
 
 def run_merge(args: argparse.Namespace) -> int:
@@ -243,7 +243,7 @@ def _add_subset(sub) -> None:
     p.add_argument("manifest", type=Path)
     p.add_argument("--hours", type=float, required=True, help="audio hours to keep (e.g. 0.1667 for 10 minutes)")
     p.add_argument("--seed", type=int, default=0, help="of the utterances' order")
-    p.add_argument("--out", required=True, type=Path, help="the subset manifest")
+    p.add_argument("--out", required=True, type=file_path, help="the subset manifest")
 
 
 def run_subset(args: argparse.Namespace) -> int:

@@ -79,7 +79,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
                    help="the network's precision (bfloat16/float16 on a GPU)")  # fmt: skip
-    p.add_argument("--logits-cache", type=Path,
+    p.add_argument("--logits-cache", type=folder_path,
                    help=f"default {DEFAULT_CACHE} (where it cannot be written: none, with a warning)")  # fmt: skip
     p.add_argument("--no-cache", action="store_true", help="always run the network, write no cache")
     p.add_argument("--normalize", help="normaliser for scoring (default: the model's asr_text.json)")

@@ -7,6 +7,7 @@ import sys
 
 from asr.errors import InputError
 from asr.hub import refuse_unfound
+from asr.inference import check_loaded
 from asr.model.adapters import train_adapters_only
 from asr.train.config import TrainConfig
 from asr.train.head import init_new_head, own_vocab
@@ -62,7 +63,12 @@ def load_model(cfg: TrainConfig, processor):
     old_blank = config.pad_token_id
     config.update(cfg.model_options())
     config.update({"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id, "ctc_loss_reduction": "mean"})
-    model = from_pretrained(AutoModelForCTC, cfg.model, config=config, ignore_mismatched_sizes=cfg.new_head)
+    model, info = from_pretrained(AutoModelForCTC, cfg.model, config=config, ignore_mismatched_sizes=cfg.new_head,
+                                  output_loading_info=True)  # fmt: skip
+    # the checks a decode makes (a wav2vec2-bert model was a traceback, weights a config has no place for were
+    # dropped and another network trained: R59); the CTC head may be new (a pretrained or headless checkpoint)
+    check_loaded(cfg.model, model, processor, {**info, "missing_keys": [
+        key for key in info["missing_keys"] if not key.startswith("lm_head.")]})  # fmt: skip
     if cfg.new_head:  # transformers' load report above says the head was reinitialised: so it was, then this
         carried = init_new_head(model, cfg.model, old_blank, tokenizer, carry=cfg.new_head_init == "carry")
         if PartialState().is_main_process:
