@@ -107,7 +107,7 @@ def _canonical_lower(text: str, canonical: bool) -> str:
 #: removed wherever they are since lower-nopunct@6 and the languages' @4 (R58): variation selectors (an emoji's
 #: presentation: ❤️ was ❤ and an invisible word of U+FE0F, and a label of the vocabulary) and the Armenian
 #: emphasis, exclamation and question marks, written on a word's stressed vowel (ինչո՞ւ was two words)
-_REMOVED = dict.fromkeys([*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), 0x055B, 0x055C, 0x055E])
+_REMOVED = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\u055b\u055c\u055e]")
 #: Malayalam chillus in the older encoding (consonant, virama, zero-width joiner) as the atomic letters, before
 #: format characters go (the dropped joiner made അവന്‍ "he" into അവന് "to him")
 _CHILLUS = {"\u0d23\u0d4d\u200d": "\u0d7a", "\u0d28\u0d4d\u200d": "\u0d7b", "\u0d30\u0d4d\u200d": "\u0d7c",
@@ -122,20 +122,27 @@ def _unified(text: str) -> str:
     old-style chillus, `_REMOVED` characters, Catalan's ŀ and l·l."""
     if "\u200d" in text:
         text = _CHILLU.sub(lambda m: _CHILLUS[m[0]], text)
-    text = text.translate(_REMOVED).replace("\u0140", "l\u00b7")
+    text = _REMOVED.sub("", text).replace("\u0140", "l\u00b7")
     return _INNER_DOT.sub("", text) if "\u00b7" in text else text
+
+
+_ANCHORS = _APOSTROPHES + _OKINA + UNK_SYMBOL  # what a mark after it stays with, besides letters, marks, digits
 
 
 def _unanchored_marks_dropped(text: str) -> str:
     """`text` without format characters, enclosing marks (a keycap's, a circle's) and the marks that follow a
     space, punctuation or a symbol (or begin it): what is left of a word is decided before its apostrophes are."""
-    kept, anchored = [], False
+    kept, anchored, category_of = [], False, unicodedata.category
     for ch in text:
-        category = unicodedata.category(ch)
-        if category == "Cf" or category == "Me" or (category[0] == "M" and not anchored):
+        category = category_of(ch)
+        if category[0] == "M":
+            if category == "Me" or not anchored:
+                continue
+        elif category == "Cf":
             continue
+        else:  # a kept mark leaves it anchored
+            anchored = category[0] in "LN" or ch in _ANCHORS
         kept.append(ch)
-        anchored = category[0] in "LMN" or ch in _APOSTROPHES + _OKINA or ch == UNK_SYMBOL
     return "".join(kept)
 
 
