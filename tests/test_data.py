@@ -761,7 +761,7 @@ def test_merge_subset_and_vocab_refuse_what_they_cannot_do_before_writing(tmp_pa
         (data_main, ["merge", str(manifest), "--out", str(tmp_path / "folder")], "cannot write the manifest"),
         # R46: a FIFO (or, as root, /dev/null) was replaced by the manifest, exit 0; '' and '.' were tracebacks
         (data_main, ["merge", str(manifest), "--out", str(tmp_path / "folder" / "fifo")], "fifo: not a regular file"),
-        (data_main, ["subset", str(manifest), "--hours", "0.0001", "--out", ""], ".: cannot write the manifest"),
+        (data_main, ["subset", str(manifest), "--hours", "0.0001", "--out", "."], ".: cannot write the manifest"),
         (data_main, ["subset", str(manifest), "--hours", "nan", "--out", str(tmp_path / "s.jsonl")], "--hours nan"),
         (
             data_main,
