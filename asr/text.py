@@ -211,10 +211,9 @@ def _language(
     text = _canonical_lower(unicodedata.normalize("NFC", text).translate(case_map or {}), version >= 3)
     text = text.translate(char_map)
     apostrophes = _APOSTROPHES + _OKINA if version >= 4 else _APOSTROPHES
-    if version >= 4:
-        text = _unified(text)
-    if version >= 4:  # and enclosing marks, and marks whose letter becomes a space (they decided whether an
-        text = _unanchored_marks_dropped(text)  # apostrophe was inside a word, then went: x ́'a was x 'a: R60)
+    if version >= 4:  # format characters go first, and enclosing marks and marks whose letter becomes a space
+        # (they decided whether an apostrophe was inside a word, then went: x ́'a was x 'a, R60)
+        text = _unanchored_marks_dropped(_unified(text))
     elif version >= 2:  # format characters go first, so that they cannot split a word at an apostrophe
         text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     inner = _word_char if version >= 2 else str.isalpha  # v1: letters only (digits, matras, ⁇ split words)
@@ -226,7 +225,7 @@ def _language(
         if ch in apostrophes:
             inside = 0 < i < len(text) - 1 and inner(text[i - 1]) and inner(text[i + 1])
             chars.append("'" if keep_apostrophe and inside else "" if inside else " ")
-        elif category == "Cf" or (version >= 4 and category == "Me"):  # enclosing marks: a keycap's, a circle's
+        elif category == "Cf":  # (v1)
             continue
         elif category[0] in "PS" and not (version >= 2 and ch == UNK_SYMBOL):
             chars.append(" ")
@@ -265,17 +264,17 @@ _FIRST_VERSION = {"tr": 2, "az": 2, "ar": 3, "fa": 3}
 _CASE_MAPS: dict[str, dict[int, str]] = {code: {ord("İ"): "i", ord("I"): "ı"} for code in ("tr", "az")}
 
 
+#: what lower-nopunct@6 and the languages' @4 changed (R58)
+_UNIFIED = ("variation selectors, enclosing marks and Armenian in-word marks removed, a mark whose letter became a "
+            "space with it, ʻ an apostrophe, old-style Malayalam chillus atomic, Catalan l·l and ŀl one word, σ "
+            "ending a word ς, and the result NFC")  # fmt: skip
+
 _LANGUAGE_CHANGES = {
     2: "; since @2 the unknown-token symbol ⁇ stays inside its word and an apostrophe between digits, marks or "
     "letters is inside a word (format characters dropped first)",
     3: "; since @3 ignored characters are compared canonically (an ignored mark goes from precomposed letters too), "
     "the zero-width space is a space and the lower case is composed again",
-    4: "; since @4 "
-    + (
-        _SINCE_4 := "variation selectors, enclosing marks and Armenian in-word marks removed, a "
-        "mark whose letter became a space with it, ʻ an apostrophe, old-style Malayalam chillus atomic, Catalan l·l "
-        "and ŀl one word, σ ending a word ς, and the result NFC"
-    ),
+    4: "; since @4 " + _UNIFIED,
 }
 
 
@@ -312,7 +311,7 @@ NORMALIZERS: dict[str, Normalizer] = {
             'gershayim and " between Hebrew letters) and format characters (Unicode Cf: zero-width joiners, soft '
             "hyphens) removed, punctuation and symbols (Unicode P* and S*) but the unknown-token symbol \u2047 and "
             "the zero-width space turned into spaces, whitespace collapsed; ignored characters compared canonically; "
-            + _SINCE_4,
+            + _UNIFIED,
             partial(_lower_nopunct, apostrophes=_APOSTROPHES + _OKINA, keep=UNK_SYMBOL, drop_format=True, version=6),
         ),
         *(_language_normalizer(code) for code in _LANGUAGES),
