@@ -131,12 +131,8 @@ def _timed_search(args: tuple[np.ndarray, BeamSettings, int, Labels]) -> tuple[l
 def _decoded(pieces: list[tuple[int, int]], searched: list[tuple[list[dict], float]]) -> Decoded:
     """An utterance's decoding from its pieces' searches: one piece's n-best list, or the pieces' best ones
     joined (`_joined`), its n-best list that 1-best alone."""
-    starts = [a for a, _ in pieces]
-    listed = (
-        searched[0][0]
-        if len(pieces) == 1
-        else _joined([(a, hyps) for a, (hyps, _) in zip(starts, searched, strict=True)])
-    )
+    joined = [(a, hyps) for (a, _), (hyps, _) in zip(pieces, searched, strict=True)]
+    listed = searched[0][0] if len(pieces) == 1 else _joined(joined)
     seconds = sum(t for _, t in searched)
     return Decoded(listed[0]["text"], listed[0]["words"], listed, seconds) if listed else Decoded("", [], [], seconds)
 
