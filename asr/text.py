@@ -57,11 +57,13 @@ class Normalizer:
     def ignoring(self, chars: str) -> Normalizer:
         """The same normaliser that first removes each of `chars` (as transformers' ``chars_to_ignore``)."""
         if self.canonical_ignore:
-            if split := next((ch for ch in chars if len(unicodedata.normalize("NFC", ch)) > 1), None):  # R58: क़
-                base, *marks = unicodedata.normalize("NFC", split)  # (every क was removed, without a word)
-                raise InputError(f"+ignore={chars}: NFC writes {split} as {base} and {''.join(marks)}, so every "
-                                 f"{base} would go too; give {''.join(marks)} alone to ignore the mark")  # fmt: skip
             chars = unicodedata.normalize("NFC", chars)  # é typed e + U+0301 is one character, not e and a mark
+            # a letter NFC writes with its mark apart (क़ U+0958, or typed क + ़): ignoring both removed every क
+            if letter := next(
+                (chars[i : i + 2] for i in range(len(chars) - 1) if _letter_and_mark(chars[i : i + 2])), ""
+            ):
+                raise InputError(f"+ignore={chars}: NFC writes {letter} as {letter[0]} and {letter[1]}, so every "
+                                 f"{letter[0]} would go too; give {letter[1]} alone to ignore the mark")  # fmt: skip
         # canonically: marks first, in canonical order (a letter before a mark in the id, a and U+0301, was one
         # letter, á, when the id was read back, and NFC reorders marks by their combining class)
         chars = "".join(sorted(set(self.ignore + chars), key=_id_order if self.canonical_ignore else None))
@@ -75,6 +77,11 @@ class Normalizer:
         if not self.canonical_ignore:
             return self.fn(text.translate(self._table))
         return self.fn(_without(unicodedata.normalize("NFC", text), self.ignore, self._table))
+
+
+def _letter_and_mark(pair: str) -> bool:
+    """A letter, then a mark (R58, R61): one letter to a reader, two characters in NFC."""
+    return unicodedata.category(pair[0])[0] == "L" and unicodedata.category(pair[1])[0] == "M"
 
 
 def _id_order(ch: str) -> tuple[bool, int, str]:

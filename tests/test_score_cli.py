@@ -196,18 +196,21 @@ def test_a_transcript_ending_in_non_ascii_whitespace_scores_as_sclite_does(tmp_p
 
 def test_a_trn_id_holding_a_space_is_read_as_sclite_reads_it(tmp_path, capsys):
     """R57: (spk b-004) was no trn id: a .trn file was refused ("no '(id)' at the end"), a .txt one read as Kaldi
-    text, its first words the ids and the (ids) scored as words (WER 20.00% of 10 where sclite says 22.2% of 9)."""
+    text, its first words the ids and the (ids) scored as words (WER 20.00% of 10 where sclite says 22.2% of 9).
+    R61: such a file without the suffix may be either (Kaldi text ending in (a b) was read as trn): asked."""
     from tests.conftest import SCLITE
 
-    for suffix in (".trn", ".txt"):
+    for suffix, extra in ((".trn", ()), (".txt", ("--format", "trn"))):
         ref = _write(tmp_path / f"ref{suffix}", "alpha b c (spkA-001)\nbeta e (spkA-002)\ndelta y z w (spk b-004)\n")
         hyp = _write(tmp_path / f"hyp{suffix}", "alpha b c (spkA-001)\nbeta e (spkA-002)\ndelta y (spk b-004)\n")
-        report = _score(capsys, ref, hyp, "--level", "word")
+        report = _score(capsys, ref, hyp, "--level", "word", *extra)
         assert (report["word"]["N"], report["word"]["E"], sorted(report["utterances"])) == (
             9,
             2,
             ["spk b-004", "spkA-001", "spkA-002"],
         )
+    assert asr_main(["score", str(tmp_path / "ref.txt"), str(tmp_path / "hyp.txt")]) == 2
+    assert "one with a space inside ('delta y z w (spk b-004)'): trn ids" in capsys.readouterr().err
     command = [str(SCLITE), "-r", str(tmp_path / "ref.trn"), "trn", "-h", str(tmp_path / "hyp.trn"), "trn", "-i",
                "rm", "-s", "-o", "sum", "stdout"]  # fmt: skip
     summary = " ".join(

@@ -27,6 +27,7 @@ FORMATS: tuple[Format, ...] = ("kaldi", "tsv", "trn", "jsonl")
 Role = Literal["ref", "hyp"]
 
 _TRN_ID = re.compile(r"\(([^()]*)\)\s*$")  # sclite's ids may hold spaces: (spk b-004) (R57)
+_SPACED_ID = re.compile(r"\([^()]*\s[^()]*\)\s*$")  # or is it Kaldi text ending in a phrase in brackets? (R61)
 _SUFFIXES = {".trn": "trn", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 _SNIFF_LINES = 50
 # first-column names of a TSV header line: such a line was scored as an utterance
@@ -76,6 +77,10 @@ def detect_format(path: Path, lines: list[tuple[int, str]] | None = None) -> For
     if all(line.lstrip().startswith("{") for line in sample):
         return "jsonl"
     if all(_TRN_ID.search(line) for line in sample):
+        if spaced := next((line for line in sample if _SPACED_ID.search(line)), None):
+            raise InputError(f"{path}: its lines end in (...), one with a space inside ({spaced.strip()[-40:]!r}): trn "
+                             "ids (sclite reads (spk b-004)) or Kaldi text ending in words in brackets? give "
+                             "--format trn or --format kaldi (or name the file .trn)")  # fmt: skip
         return "trn"
     if all("\t" in line for line in sample):
         return "tsv"
