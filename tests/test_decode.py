@@ -996,6 +996,10 @@ def test_gamma_is_tuned_on_dev_and_reused(es, neural, tmp_path, capsys):
         (["--no-cache", "--logits-cache", "FILE"], "--logits-cache goes without --no-cache"),  # R48: ignored
         (["--decoder", "beam", "--tuned-from", "FILE", "--beta", "0"], "--beta goes without --tuned-from"),
         (["--decoder", "beam", "--beta", "1.5"], "--beta goes with --decoder beam_lm"),  # R55: at their defaults
+        (
+            ["--decoder", "beam_lm", "--lm", "LM", "--tune", "alpha", "--tune-on", "TEST", "--dev", "DEV"],
+            "--tune-on and --dev exclude each other",
+        ),  # R62: "needs one of" them, both given
         (["--tune-metric", "auto"], "--tune-metric goes with --tune"),
         (["--decoder", "beam_lm", "--lm", "LM", "--beta-grid=-1,0,0.5,1,1.5,2,3,4,6,8"], "--beta-grid goes with"),
         # the test set tuned on itself and recorded as tuned on a dev set; a rescoring that re-ranks nothing

@@ -439,6 +439,8 @@ def test_bad_options_and_help_return_a_status_to_a_caller_in_the_same_process(ca
     """argparse's SystemExit reached a notebook calling asr.cli.main (asr train and pretrain returned 2)."""
     assert (asr_main(["decode", "--bogus"]), asr_main(["nonsense"]), asr_main(["score", "--help"])) == (2, 2, 0)
     assert "the following arguments are required: --model" in capsys.readouterr().err
+    for command in ("train", "pretrain"):  # R62: help after other options was an unknown key 'help'
+        assert asr_main([command, "--config", "f.yaml", "--help"]) == 0 and "keys:" in capsys.readouterr().out
 
 
 def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path, monkeypatch, capsys):

@@ -1059,6 +1059,7 @@ def test_recipe_options_that_would_be_ignored_or_override_its_wiring_are_refused
         # the recipes' own numbers: --nlm-minutes failed at stage 5, after the data and LM stages
         (librispeech, ["--corpus", "synth", "--nlm-minutes", "abc"], "--nlm-minutes abc: expected a number above 0"),
         (synth, ["--lm-order", "x"], "--lm-order x: expected a whole number"),
+        (synth, ["--lm-order", "7"], "--lm-order 7: expected 2 to 6"),  # R62: it failed at stage 3, after the data
         (synth, ["--hours", "0"], "--hours 0: expected a number above 0"),
         # R34: taken, recorded in the decode stage's marker and read by no decode
         (

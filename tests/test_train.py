@@ -315,6 +315,8 @@ def test_two_processes_stay_in_sync(setup, tmp_path):
     dev_count = sum(1 for _ in (setup["data"] / "dev.jsonl").open())
     assert dev_rows and all(r["dev_utterances"] == dev_count for r in dev_rows)
     assert (out / "model" / "model.safetensors").exists() and info["test_utterances"] == dev_count
+    closing = f"test WER {100 * info['test_wer']:.2f}%, CER {100 * info['test_cer']:.2f}%; "  # R62: run_info's alone
+    assert closing in proc.stdout.splitlines()[-1], proc.stdout[-500:]
 
 
 def test_saved_model_transcribes_in_a_pipeline(setup, tmp_path):

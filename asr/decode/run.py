@@ -366,7 +366,9 @@ def _check_decoder_and_tuning(opts: DecodeOptions) -> None:
     beta_alone = opts.rescore and "alpha" not in opts.tune  # beta as a word bonus in rescoring
     if {"alpha", "beta"} & set(opts.tune) and not (opts.decoder == "beam_lm" or beta_alone):
         raise InputError("--tune alpha,beta needs --decoder beam_lm (beta alone: --decoder beam with --rescore)")
-    if opts.tune and (opts.dev is None) == (opts.tune_on is None):
+    if opts.tune and opts.dev is not None and opts.tune_on is not None:  # "needs one of" them, said of both (R62)
+        raise InputError("--tune-on and --dev exclude each other: tune on a decoded manifest or on --dev")
+    if opts.tune and opts.dev is None and opts.tune_on is None:
         raise InputError("--tune needs one of --tune-on (a decoded manifest) or --dev")
     if opts.tune_on and not opts.tune:
         raise InputError("--tune-on goes with --tune alpha,beta")

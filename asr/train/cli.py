@@ -60,7 +60,7 @@ def check_options(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["-h"], ["--help"]):
+    if {"-h", "--help"} & set(argv):  # anywhere, as every other command takes it (R62)
         print(f"usage: {prog} --config FILE [--key value ...]\n\n{__doc__}")
         from asr.train.config import TrainConfig
 
@@ -83,11 +83,18 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
         notes = [
             f"{k.replace('_', ' ')}: {v}" for k in ("train_filtered", "train_unknown_characters") if (v := info.get(k))
         ]
-        print(f"{info['steps']} steps in {info['minutes']:.1f} min; best dev {_best(info)}; "
+        print(f"{info['steps']} steps in {info['minutes']:.1f} min; best dev {_best(info)}; {_test(info)}"
               f"{''.join(n + '; ' for n in notes)}model in {cfg.output_dir}/model")  # fmt: skip
         return 0
 
     return run_reporting_errors(prog, run)
+
+
+def _test(info: dict) -> str:
+    """``test WER 12.34%, CER 5.67%; `` where the run scored a test set (R62: in run_info.json alone), else ""."""
+    if info.get("test_wer") is None:
+        return ""
+    return f"test WER {100 * info['test_wer']:.2f}%, CER {100 * info['test_cer']:.2f}%; "
 
 
 def _best(info: dict) -> str:

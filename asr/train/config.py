@@ -205,6 +205,9 @@ class TrainConfig:
                 raise InputError(f"config key {key}: expected 0 or more, got {getattr(self, key)}")
         if self.max_batch_seconds <= 0:
             raise InputError(f"config key max_batch_seconds: expected more than 0, got {self.max_batch_seconds}")
+        if self.max_duration and self.min_duration > self.max_duration:  # no utterance kept, at training (R62)
+            raise InputError(f"config key min_duration: {self.min_duration} is above max_duration "
+                             f"{self.max_duration}: no train utterance would be kept")  # fmt: skip
         if not 0 < self.tri_stage_final_scale <= 1:
             raise InputError(f"config key tri_stage_final_scale: expected more than 0 and at most 1, got "
                              f"{self.tri_stage_final_scale}")  # fmt: skip
