@@ -59,11 +59,9 @@ class Normalizer:
         if self.canonical_ignore:
             chars = unicodedata.normalize("NFC", chars)  # é typed e + U+0301 is one character, not e and a mark
             # a letter NFC writes with its mark apart (क़ U+0958, or typed क + ़): ignoring both removed every क
-            if letter := next(
-                (chars[i : i + 2] for i in range(len(chars) - 1) if _letter_and_mark(chars[i : i + 2])), ""
-            ):
-                raise InputError(f"+ignore={chars}: NFC writes {letter} as {letter[0]} and {letter[1]}, so every "
-                                 f"{letter[0]} would go too; give {letter[1]} alone to ignore the mark")  # fmt: skip
+            if letter := next((d for d in _uncomposed() if d in chars), ""):
+                raise InputError(f"+ignore={chars}: NFC writes {letter} as {' and '.join(letter)}, so every "
+                                 f"{letter[0]} would go too; give {letter[1:]} alone to ignore the mark")  # fmt: skip
         # canonically: marks first, in canonical order (a letter before a mark in the id, a and U+0301, was one
         # letter, á, when the id was read back, and NFC reorders marks by their combining class)
         chars = "".join(sorted(set(self.ignore + chars), key=_id_order if self.canonical_ignore else None))
@@ -79,9 +77,11 @@ class Normalizer:
         return self.fn(_without(unicodedata.normalize("NFC", text), self.ignore, self._table))
 
 
-def _letter_and_mark(pair: str) -> bool:
-    """A letter, then a mark (R58, R61): one letter to a reader, two characters in NFC."""
-    return unicodedata.category(pair[0])[0] == "L" and unicodedata.category(pair[1])[0] == "M"
+@functools.cache
+def _uncomposed() -> tuple[str, ...]:
+    """The NFC forms of the characters NFC writes as several (composition exclusions: क़ is क and ़, שׁ is ש and
+    ׁ): one letter to a reader (R58, R61; any letter before any mark was too many: R63)."""
+    return tuple(nfc for c in range(0x30000) if len(nfc := unicodedata.normalize("NFC", chr(c))) > 1)
 
 
 def _id_order(ch: str) -> tuple[bool, int, str]:
@@ -133,9 +133,6 @@ def _unified(text: str) -> str:
     return _INNER_DOT.sub("", text) if "\u00b7" in text else text
 
 
-_ANCHORS = _APOSTROPHES + _OKINA + UNK_SYMBOL  # what a mark after it stays with, besides letters, marks, digits
-
-
 def _unanchored_marks_dropped(text: str) -> str:
     """`text` without format characters, enclosing marks (a keycap's, a circle's) and the marks that follow a
     space, punctuation or a symbol (or begin it): what is left of a word is decided before its apostrophes are."""
@@ -147,8 +144,8 @@ def _unanchored_marks_dropped(text: str) -> str:
                 continue
         elif category == "Cf":
             continue
-        else:  # a kept mark leaves it anchored
-            anchored = category[0] in "LN" or ch in _ANCHORS
+        else:  # a kept mark leaves it anchored; one on an apostrophe is not (x '́'a was x 'a: R63)
+            anchored = category[0] in "LN" or ch == UNK_SYMBOL
         kept.append(ch)
     return "".join(kept)
 

@@ -441,6 +441,9 @@ def test_bad_options_and_help_return_a_status_to_a_caller_in_the_same_process(ca
     assert "the following arguments are required: --model" in capsys.readouterr().err
     for command in ("train", "pretrain"):  # R62: help after other options was an unknown key 'help'
         assert asr_main([command, "--config", "f.yaml", "--help"]) == 0 and "keys:" in capsys.readouterr().out
+    checked = ["train", "--check-options", "--model", "m", "--processor", "p", "--train_manifest", "t"]
+    assert asr_main([*checked, "--learning_rate", "-h"]) == 2  # R63: a value -h printed the help, exit 0
+    assert "learning_rate" in capsys.readouterr().err
 
 
 def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path, monkeypatch, capsys):

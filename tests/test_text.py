@@ -55,6 +55,7 @@ def test_chars_to_ignore_and_id_round_trip():
         with pytest.raises(InputError, match=f"so every {base} would go too"):  # as NFC holds it, it was taken
             get_normalizer(f"hi+ignore={letter}")
     assert get_normalizer("hi+ignore=«\u093c").ignore == "\u093c«"  # a mark after punctuation is no letter's
+    assert get_normalizer("ar+ignore=\u0640\u064e").ignore == "\u064e\u0640"  # R63: tatweel, then harakat
     assert get_normalizer("hi+ignore=\u093c")("\u0958\u092e\u0932") == "\u0915\u092e\u0932"  # the nukta alone
 
 
@@ -189,7 +190,9 @@ _MIXED = st.text(alphabet=st.one_of(st.characters(categories=("L", "M", "N", "P"
 @pytest.mark.parametrize("spec", sorted(set(NORMALIZERS) - {"none"}))
 @settings(max_examples=300, deadline=None)
 @given(text=_MIXED)
-@example(text="x \u0301'a l\u2019\u20e3's ok \u20e3's rock\u2018\u02bcn")  # R60's, which hypothesis seldom meets
+@example(
+    text="x \u0301'a l\u2019\u20e3's ok \u20e3's rock\u2018\u02bcn x '\u0301'a"
+)  # R60's, which hypothesis seldom meets
 @example(text="\u0627\u0640\u0653 I \u2764\ufe0f \u039f\u0394\u039f\u03a3.\u039a\u0391\u0399 col\u00b7lecci\u00f3")
 def test_the_current_normalisers_are_idempotent_and_read_nfc_and_nfd_alike(spec, text):
     """R60: en@4 wrote x ́'a as x 'a (a mark decided the apostrophe was inside a word, then went), which

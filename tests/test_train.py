@@ -409,7 +409,7 @@ def test_a_run_started_afresh_never_takes_an_earlier_runs_best_model(setup, tmp_
     assert info["final_model"] == "last" and not info["best_step"] and not (run / "best").exists()
 
 
-def test_a_finished_run_run_again_changes_nothing_and_the_last_step_is_logged_once(setup, tmp_path):
+def test_a_finished_run_run_again_changes_nothing_and_the_last_step_is_logged_once(setup, tmp_path, capsys):
     """The run's record too stays the one its training wrote (a review: rewritten by the rerun, it named the
     rerun's code and resumption, and a decode tuned on the model no longer matched it)."""
     out = tmp_path / "run"
@@ -423,6 +423,12 @@ def test_a_finished_run_run_again_changes_nothing_and_the_last_step_is_logged_on
     steps = [line.split(",")[0] for line in log.splitlines()[1:]]
     assert len(steps) == len(set(steps)) == info["steps"]  # one row a step, the last one with its dev scores
     assert log.splitlines()[-1].split(",")[3] and info["history"][-1]["dev_wer"] is not None
+    capsys.readouterr()  # R63: a test set given to the finished run was not scored, without a word
+    test = setup["data"] / "dev.jsonl"
+    options = {"max_steps": 1000, "max_minutes": 0.004, "eval_steps": 1000, "save_steps": 1000}
+    assert train_main(_args(setup, out, **options, test_manifest=test)) == 0
+    assert f"--test_manifest {test} is not scored" in capsys.readouterr().err
+    assert (out / "run_info.json").read_text() == record
 
 
 def test_a_finished_run_run_again_at_an_epoch_end_reports_the_same_run(setup, tmp_path):

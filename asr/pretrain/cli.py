@@ -20,7 +20,7 @@ from asr.errors import run_reporting_errors
 
 def main(argv: list[str] | None = None, prog: str = "asr pretrain") -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):  # anywhere, as every other command takes it (R62)
+    if argv[:1] == ["-h"] or "--help" in argv:  # a key anywhere (R62); -h is a value after a key (R63)
         from asr.pretrain.config import PretrainConfig
 
         print(f"usage: {prog} --config FILE [--key value ...]\n\n{__doc__}\nkeys:\n{PretrainConfig.help()}")

@@ -78,9 +78,10 @@ def detect_format(path: Path, lines: list[tuple[int, str]] | None = None) -> For
         return "jsonl"
     if all(_TRN_ID.search(line) for line in sample):
         if spaced := next((line for line in sample if _SPACED_ID.search(line)), None):
+            rename = "" if str(path) == "-" else " (or name the file .trn)"  # standard input has no name (R63)
             raise InputError(f"{path}: its lines end in (...), one with a space inside ({spaced.strip()[-40:]!r}): trn "
                              "ids (sclite reads (spk b-004)) or Kaldi text ending in words in brackets? give "
-                             "--format trn or --format kaldi (or name the file .trn)")  # fmt: skip
+                             f"--format trn or --format kaldi{rename}")  # fmt: skip
         return "trn"
     if all("\t" in line for line in sample):
         return "tsv"

@@ -60,7 +60,7 @@ def check_options(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if {"-h", "--help"} & set(argv):  # anywhere, as every other command takes it (R62)
+    if argv[:1] == ["-h"] or "--help" in argv:  # a key anywhere (R62); -h is a value after a key (R63)
         print(f"usage: {prog} --config FILE [--key value ...]\n\n{__doc__}")
         from asr.train.config import TrainConfig
 

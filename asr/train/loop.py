@@ -825,6 +825,13 @@ class Trainer:
         # a finished run run again keeps the record of the run that trained it (rewritten, it named this code
         # and command, and a decode tuned on the model no longer matched it)
         info = recorded or self._run_info(resumed)
+        test = self.cfg.test_manifest
+        if recorded and test and recorded.get("config", {}).get("test_manifest") != test and self.acc.is_main_process:
+            print(
+                f"note: {self.out} holds a finished run, kept as it was: --test_manifest {test} is not scored "
+                f"(asr decode --model {final} --manifest {test} scores it)",
+                file=sys.stderr,
+            )  # R63: silently
         self.runlog.finish(info, final, f"{self.cfg.model} on {self.cfg.train_manifest}")
         self.acc.wait_for_everyone()
         self._leave_process_group()
