@@ -11,9 +11,11 @@ A change to what a normaliser does bumps its version; the earlier version stays 
 The language normalisers apply Unicode NFC, lower-case, drop format characters (zero-width joiners and the
 like), turn punctuation and symbols (Unicode P* and S*) into spaces, and collapse whitespace. They keep
 every letter, mark and digit: the language's own letters (ä ö å, ß, ñ, Devanagari matras, virama and nukta)
-are never stripped. Per language: apostrophes inside words are kept in en, fr and it (``don't``,
-``l'homme``) and removed elsewhere; Russian ё is written е, as most Russian text does; Turkish and
-Azerbaijani lower-case İ to i and I to ı.
+are never stripped; since @4 (lower-nopunct@6) only a mark without its letter goes (one whose letter became a
+space, an enclosing mark, a variation selector), and spellings that read alike are made one (`_UNIFIED`).
+Per language: apostrophes inside words are kept in en, fr and it (``don't``, ``l'homme``) and removed
+elsewhere; Russian ё is written е, as most Russian text does; Turkish and Azerbaijani lower-case İ to i and I
+to ı.
 """
 
 from __future__ import annotations
