@@ -116,14 +116,15 @@ def _canonical_lower(text: str, canonical: bool) -> str:
 #: removed wherever they are since lower-nopunct@6 and the languages' @4 (R58): variation selectors (an emoji's
 #: presentation: ❤️ was ❤ and an invisible word of U+FE0F, and a label of the vocabulary) and the Armenian
 #: emphasis, exclamation and question marks, written on a word's stressed vowel (ինչո՞ւ was two words)
-_REMOVED = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\u055b\u055c\u055e]")
+_REMOVED = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\u180b-\u180d\u180f\u055b\u055c\u055e]")  # +Mongolian's
 #: Malayalam chillus in the older encoding (consonant, virama, zero-width joiner) as the atomic letters, before
 #: format characters go (the dropped joiner made അവന്‍ "he" into അവന് "to him")
 _CHILLUS = {"\u0d23\u0d4d\u200d": "\u0d7a", "\u0d28\u0d4d\u200d": "\u0d7b", "\u0d30\u0d4d\u200d": "\u0d7c",
             "\u0d32\u0d4d\u200d": "\u0d7d", "\u0d33\u0d4d\u200d": "\u0d7e", "\u0d15\u0d4d\u200d": "\u0d7f"}  # fmt: skip
 _CHILLU = re.compile("|".join(_CHILLUS))
 _INNER_DOT = re.compile(r"(?<=l)\u00b7(?=l)")  # Catalan's l·l (and ŀl): one word (한·미, Greek's · stay two)
-_FINAL_SIGMA = re.compile(r"(?<=\w)\u03c3(?!\w)")  # σ ending a word, which lower-casing ΟΔΟΣ.ΚΑΙ left
+_FINAL_SIGMA = re.compile(r"(?<=\w)\u03c3(?![\w\u2047])")  # σ ending a word (not before ⁇, inside it: R64)
+_INNER_SIGMA = re.compile(r"\u03c2(?=[\w\u2047])")  # ς inside one (lower-casing ΑΣ⁇Α ended a word at ⁇)
 
 
 def _unified(text: str) -> str:
@@ -158,7 +159,9 @@ def _finished(text: str) -> str:
     its mark met where a character between them went: ا ـ ٓ), whitespace collapsed."""
     words = [_unmarked(w) if unicodedata.category(w[0])[0] == "M" else w for w in text.split()]
     text = unicodedata.normalize("NFC", " ".join(w for w in words if w))
-    return _FINAL_SIGMA.sub("\u03c2", text) if "\u03c3" in text else text
+    if "\u03c3" in text or "\u03c2" in text:
+        text = _FINAL_SIGMA.sub("\u03c2", _INNER_SIGMA.sub("\u03c3", text))
+    return text
 
 
 def _unmarked(word: str) -> str:

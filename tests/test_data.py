@@ -1214,7 +1214,9 @@ def test_audiofolder_splits_linked_in_are_read_and_a_header_error_lists_the_colu
     assert {split: [u.text for u in utts] for split, utts in splits.items()} == {
         "train": ["hello there"], "test": ["good morning"]}  # fmt: skip
     (elsewhere / "metadata.csv").write_text("file_name;transcription\na.wav;hello there\n")
-    with pytest.raises(InputError, match=r"no 'file_name' column \(its columns: 'file_name;transcription'\)"):
+    with pytest.raises(
+        InputError, match=r"no 'file_name' or 'audio_file_name' column \(its columns: 'file_name;transcription'\)"
+    ):
         load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
 
 

@@ -78,6 +78,9 @@ def test_lower_nopunct_versions():
     assert get_normalizer("lower-nopunct@2")("the na\u2047ve") == "the na ve"
     # R60: a middle dot joins Catalan's l·l alone (Korean 한·미 and Greek's ano teleia were joined into one word)
     assert get_normalizer("lower-nopunct")("col·lecció 한·미 ΛΟΓΟΣ·ΚΑΙ") == "collecció 한 미 λογος και"
+    # R64: σ before ⁇ is inside its word; Mongolian's variation selectors go as the others do
+    assert get_normalizer("lower-nopunct")("ασ⁇α ΑΣ⁇Α \u1820\u180b\u1828") == "ασ⁇α ασ⁇α \u1820\u1828"
+    assert get_normalizer("en")("ΑΣ⁇Α ΟΔΟΣ") == "ασ⁇α οδος"
 
 
 def test_turkish_and_azerbaijani_lower_case_their_own_i():

@@ -9,8 +9,9 @@ Source specs:
   on disk are referenced.
 - ``commonvoice:DIR``: a Common Voice release's language folder (``cv-corpus-*/fi``): ``train.tsv``,
   ``dev.tsv``, ``test.tsv`` (``--splits`` may name others, such as ``validated``) and ``clips/``.
-- ``audiofolder:DIR``: ``metadata.csv`` / ``.jsonl`` / ``.parquet`` files with ``file_name`` and ``transcription``
-  or ``text``; the split is the first folder under DIR when it is a split name, else ``train``.
+- ``audiofolder:DIR``: ``metadata.csv`` / ``.jsonl`` / ``.parquet`` files with ``file_name`` (or
+  ``audio_file_name``) and a text column (`TEXT_COLUMNS`, the first found); the split is the first folder below
+  DIR whose name holds a split word, at any depth (``dev-clean``, ``corpus/test``), else ``train``.
 - ``kaldi:DIR``: ``wav.scp`` (relative paths from the current folder, as Kaldi reads them), ``text``, optional
   ``utt2spk`` and ``segments``; one split.
 - ``jsonl:FILE`` (or a path ending in .jsonl): a manifest; one split.
@@ -370,7 +371,7 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
         found = f"its columns: {', '.join(map(repr, columns))}"
         file_col = next((c for c in FILE_COLUMNS if c in columns), FILE_COLUMNS[0])
         if located and file_col not in columns:
-            raise InputError(f"{meta}: no 'file_name' column ({found})")
+            raise InputError(f"{meta}: no 'file_name' or 'audio_file_name' column ({found})")
         text_col = _pick(columns, options.text_column, TEXT_COLUMNS, "text", str(meta))
         if located and text_col is None:
             raise InputError(f"{meta}: no text column (one of {', '.join(TEXT_COLUMNS)}; {found})")

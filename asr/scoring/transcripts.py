@@ -4,7 +4,8 @@ Formats (one utterance a line; blank lines are skipped, trn lines starting with 
 
 - ``kaldi``: ``<id> <words...>``
 - ``tsv``: ``<id>\\t<text>``
-- ``trn``: ``<words...> (<id>)``
+- ``trn``: ``<words...> (<id>)``, the id as sclite reads it (``(spk b-004)`` too: a file of such lines without the
+  ``.trn`` suffix, which Kaldi text ending in a phrase in brackets would also be, is asked about)
 - ``jsonl``: ``{"id": ..., "hyp": ...}``, ``{"id": ..., "ref": ..., "hyp": ...}`` or a manifest line
   ``{"id": ..., "text": ...}``; a reference is read from ``ref`` (else ``text``), a hypothesis from ``hyp``.
 
