@@ -20,7 +20,9 @@ from asr.errors import run_reporting_errors
 
 def main(argv: list[str] | None = None, prog: str = "asr pretrain") -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["-h"] or "--help" in argv:  # a key anywhere (R62); -h is a value after a key (R63)
+    from asr.train.cli import asks_help, parse_args
+
+    if asks_help(argv):
         from asr.pretrain.config import PretrainConfig
 
         print(f"usage: {prog} --config FILE [--key value ...]\n\n{__doc__}\nkeys:\n{PretrainConfig.help()}")
@@ -29,7 +31,6 @@ def main(argv: list[str] | None = None, prog: str = "asr pretrain") -> int:
     def run() -> int:
         from asr.pretrain.config import PretrainConfig
         from asr.pretrain.loop import pretrain
-        from asr.train.cli import parse_args
 
         config, overrides = parse_args(argv)
         cfg = PretrainConfig.load(config, overrides)

@@ -60,7 +60,7 @@ def check_options(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["-h"] or "--help" in argv:  # a key anywhere (R62); -h is a value after a key (R63)
+    if asks_help(argv):
         print(f"usage: {prog} --config FILE [--key value ...]\n\n{__doc__}")
         from asr.train.config import TrainConfig
 
@@ -90,20 +90,29 @@ def main(argv: list[str] | None = None, prog: str = "asr train") -> int:
     return run_reporting_errors(prog, run)
 
 
+def asks_help(argv: list[str]) -> bool:
+    """Whether a command line of ``--key value`` options asks for help: ``--help`` anywhere (a key; R62), ``-h``
+    first (after a key it is that key's value: R63)."""
+    return argv[:1] == ["-h"] or "--help" in argv
+
+
 def _test(info: dict) -> str:
     """``test WER 12.34%, CER 5.67%; `` where the run scored a test set (R62: in run_info.json alone), else ""."""
-    if info.get("test_wer") is None:
-        return ""
-    return f"test WER {100 * info['test_wer']:.2f}%, CER {100 * info['test_cer']:.2f}%; "
+    return "" if info.get("test_wer") is None else f"test {_rates(info, 'test', ('WER', 'CER'))}; "
 
 
 def _best(info: dict) -> str:
     """``WER 12.34%, CER 5.67%``, the score that chose best/ first (``n/a`` without a dev set)."""
-    scores = {name: info.get(f"best_dev_{name.lower()}") for name in ("WER", "CER")}  # none: an earlier version's
-    if scores["WER"] is None:
+    if info.get("best_dev_wer") is None:  # none: an earlier version's
         return "WER n/a"
     order = ("CER", "WER") if info.get("metric_for_best_model") == "dev_cer" else ("WER", "CER")
-    return ", ".join(f"{name} {100 * scores[name]:.2f}%" for name in order if scores[name] is not None)
+    return _rates(info, "best_dev", order)
+
+
+def _rates(info: dict, prefix: str, order: tuple[str, ...]) -> str:
+    """``WER 12.34%, CER 5.67%`` of run_info's ``<prefix>_wer`` and ``<prefix>_cer``, in `order` (those it has)."""
+    rates = ((name, info.get(f"{prefix}_{name.lower()}")) for name in order)
+    return ", ".join(f"{name} {100 * rate:.2f}%" for name, rate in rates if rate is not None)
 
 
 if __name__ == "__main__":
