@@ -39,11 +39,16 @@ class ArgumentParser(argparse.ArgumentParser):
         return frozenset(dest for dest in singles if getattr(args, dest) is not unset)
 
 
+def _given(text: str, what: str) -> str:
+    """`text`, refused where empty (argparse's one line naming the option)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected {what}, got an empty value")
+    return text
+
+
 def file_name(text: str) -> str:
     """An option's output file: an empty value is refused (``asr score --json ''`` wrote no report, exit 0)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a file, got an empty value")
-    return text
+    return _given(text, "a file")
 
 
 def file_path(text: str) -> Path:
@@ -54,6 +59,4 @@ def file_path(text: str) -> Path:
 def folder_path(text: str) -> Path:
     """An option's folder: an empty value is refused (``Path("")`` is the current folder, which a model was
     written into beside whatever it held)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder, got an empty value")
-    return Path(text)
+    return Path(_given(text, "a folder"))
