@@ -47,13 +47,19 @@ def _given(text: str, what: str) -> str:
 
 
 def file_name(text: str) -> str:
-    """An option's output file: an empty value is refused (``asr score --json ''`` wrote no report, exit 0)."""
+    """An option's file: an empty value is refused (``asr score --json ''`` wrote no report, exit 0; an input
+    file's error named ".")."""
     return _given(text, "a file")
 
 
 def file_path(text: str) -> Path:
     """`file_name` as a path (``Path("")`` is the current folder: an error named it ".")."""
     return Path(file_name(text))
+
+
+def model_name(text: str) -> str:
+    """An option's model, a folder or a hub id: an empty value is refused (the error named no model)."""
+    return _given(text, "a model folder or hub id")
 
 
 def folder_path(text: str) -> Path:

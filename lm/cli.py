@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors
-from asr.options import ArgumentParser, folder_path
+from asr.options import ArgumentParser, file_path, folder_path
 from asr.text import Normalizer, get_normalizer
 
 
@@ -52,12 +52,17 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="action", required=True)
     b = sub.add_parser("build", help="build an ARPA + binary KenLM model from text files or manifests")
     b.add_argument(
-        "--text", type=Path, nargs="+", action="extend", required=True, help="text files (a sentence a line) or .jsonl"
+        "--text",
+        type=file_path,
+        nargs="+",
+        action="extend",
+        required=True,
+        help="text files (a sentence a line) or .jsonl",
     )
     b.add_argument("--order", type=int, default=4, help="the n-gram order")
     b.add_argument("--out", type=folder_path, required=True, help="the LM folder to write")
     b.add_argument(
-        "--dev", type=Path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
+        "--dev", type=file_path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
     )
     b.add_argument("--prune", default="", help="lmplz --prune count thresholds per order, e.g. 0,0,1")
     b.add_argument("--memory", default="1G", help="lmplz -S sorting memory (default 1G)")
@@ -65,11 +70,16 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     _add_normalizer(b)
     t = sub.add_parser("train", help="train a causal Transformer LM on the same normalised text (lm/neural.py)")
     t.add_argument(
-        "--text", type=Path, nargs="+", action="extend", required=True, help="text files (a sentence a line) or .jsonl"
+        "--text",
+        type=file_path,
+        nargs="+",
+        action="extend",
+        required=True,
+        help="text files (a sentence a line) or .jsonl",
     )
     t.add_argument("--out", type=folder_path, required=True, help="the LM folder to write")
     t.add_argument(
-        "--dev", type=Path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
+        "--dev", type=file_path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
     )
     t.add_argument("--max-minutes", type=float, default=5.0, help="training time (default 5)")
     t.add_argument("--max-steps", type=int, default=0,
@@ -79,9 +89,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="of the initialisation and the batches")
     _add_normalizer(t)
     p = sub.add_parser("ppl", help="perplexity and OOV rate of text under an LM folder (n-gram or Transformer)")
-    p.add_argument("--lm", type=Path, required=True, help="an LM folder ('asr lm build' or 'asr lm train')")
+    p.add_argument("--lm", type=folder_path, required=True, help="an LM folder ('asr lm build' or 'asr lm train')")
     p.add_argument(
-        "--text", type=Path, nargs="+", action="extend", required=True, help="text files or .jsonl manifests"
+        "--text", type=file_path, nargs="+", action="extend", required=True, help="text files or .jsonl manifests"
     )
     _add_normalizer(p, required=False)  # default: the LM's own; another one is refused
     return parser

@@ -465,6 +465,14 @@ def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path,
                     ["data", "merge", "a", "b", "--out"]):  # fmt: skip
         assert asr_main([*command, ""]) == 2  # R55: score's wrote no report, exit 0; R60: the others named "."
         assert f"argument {command[-1]}: expected a file, got an empty value" in capsys.readouterr().err
+    for command, option, what in ((["vocab", "--out", "o", "--train"], "--train", "a file"),  # named "." before
+                                  (["score", ""], "REF", "a file"), (["data", "check", ""], "manifest", "a file"),
+                                  (["lm", "ppl", "--text", "t", "--lm", ""], "--lm", "a folder"),
+                                  (["decode", "--manifest", "m", "--model", ""], "--model", "a model folder or hub id"),
+                                  (["model", "init", "--out", "o", "--encoder-from", ""], "--encoder-from",
+                                   "a model folder or hub id")):  # fmt: skip
+        assert asr_main([*command, ""] if command[-1] else command) == 2, command
+        assert f"argument {option}: expected {what}, got an empty value" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     import torch
 

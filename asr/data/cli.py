@@ -58,7 +58,7 @@ def _add_prepare(sub) -> None:
 
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="check a manifest: exit 0 if every utterance is usable, 1 if not, 2 if unreadable")
-    p.add_argument("manifest", type=Path)
+    p.add_argument("manifest", type=file_path)
     p.add_argument("--normalize", help="normaliser for the transcripts (default: the manifest language's)")
     p.add_argument("--json", type=file_path, help="write every problem and conversion note here ('-': standard output)")
 
@@ -219,7 +219,7 @@ def run_asterisk(args: argparse.Namespace) -> int:
 
 def _add_merge(sub) -> None:
     p = sub.add_parser("merge", help="merge manifests (several languages, say) into one, audio paths kept valid")
-    p.add_argument("manifests", nargs="+", type=Path)
+    p.add_argument("manifests", nargs="+", type=file_path)
     p.add_argument("--out", required=True, type=file_path, help="the merged manifest")
 
 
@@ -240,7 +240,7 @@ def _add_subset(sub) -> None:
         "seed's order until the hours are reached (so up to one utterance over; a smaller subset of a seed lies "
         "inside a larger one); audio paths written absolute",
     )
-    p.add_argument("manifest", type=Path)
+    p.add_argument("manifest", type=file_path)
     p.add_argument("--hours", type=float, required=True, help="audio hours to keep (e.g. 0.1667 for 10 minutes)")
     p.add_argument("--seed", type=int, default=0, help="of the utterances' order")
     p.add_argument("--out", required=True, type=file_path, help="the subset manifest")

@@ -18,7 +18,7 @@ from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHTS, parse_grid
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.inference import ZERO_BATCH_SECONDS_HELP
-from asr.options import ArgumentParser, folder_path
+from asr.options import ArgumentParser, file_path, folder_path, model_name
 
 DEFAULT_CACHE = Path("~/.cache/asr-toolkit/logits")  # in the home folder, found when a decode needs it
 
@@ -26,9 +26,16 @@ DEFAULT_CACHE = Path("~/.cache/asr-toolkit/logits")  # in the home folder, found
 def build_parser(prog: str) -> argparse.ArgumentParser:
     d = BeamSettings()
     p = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, help="a CTC model folder (with its processor) or a hub id")
     p.add_argument(
-        "--manifest", required=True, type=Path, nargs="+", action="extend", help="the split(s) to transcribe (JSONL)"
+        "--model", required=True, type=model_name, help="a CTC model folder (with its processor) or a hub id"
+    )
+    p.add_argument(
+        "--manifest",
+        required=True,
+        type=file_path,
+        nargs="+",
+        action="extend",
+        help="the split(s) to transcribe (JSONL)",
     )
     p.add_argument(
         "--out",
@@ -39,7 +46,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--adapter", help="load this language's adapter of an MMS-style model (adapter.LANG.safetensors)")
     p.add_argument("--decoder", choices=DECODERS, default="greedy", help="greedy CTC, beam search, or beam search "
                    "with the --lm n-gram")  # fmt: skip
-    p.add_argument("--lm", type=Path, help="an LM folder from 'asr lm build' (for beam_lm)")
+    p.add_argument("--lm", type=folder_path, help="an LM folder from 'asr lm build' (for beam_lm)")
     p.add_argument("--alpha", type=float, default=d.alpha, help=f"LM weight (default {d.alpha})")
     p.add_argument("--beta", type=float, default=d.beta, help=f"word insertion bonus (default {d.beta})")
     p.add_argument("--beam-width", type=int, default=d.beam_width, help="hypotheses kept at each frame")
@@ -49,7 +56,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                    help="tokens below this log-probability in a frame are not tried")  # fmt: skip
     p.add_argument("--nbest", type=int, help=f"keep (and rescore) this many hypotheses per utterance, written to "
                    f"nbest.jsonl (default 1; {DEFAULT_DEPTH} with --rescore)")  # fmt: skip
-    p.add_argument("--rescore", type=Path, help="rescore the n-best lists with this Transformer LM ('asr lm train')")
+    p.add_argument(
+        "--rescore", type=folder_path, help="rescore the n-best lists with this Transformer LM ('asr lm train')"
+    )
     p.add_argument("--gamma", type=float, default=DEFAULT_GAMMA,
                    help=f"the Transformer LM's weight in rescoring (default {DEFAULT_GAMMA})")  # fmt: skip
     p.add_argument("--hotwords", default="", help="comma-separated words to favour")
@@ -59,8 +68,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--tune", default="", help="'alpha,beta' (',gamma' with --rescore; or some of them): search "
                    "them on the --tune-on or --dev manifest first")  # fmt: skip
     p.add_argument("--tune-on", help="tune on this one of the --manifest files (its name, e.g. dev); the others reuse")
-    p.add_argument("--dev", type=Path, help="a manifest to tune on that is not decoded itself")
-    p.add_argument("--tuned-from", type=Path,
+    p.add_argument("--dev", type=file_path, help="a manifest to tune on that is not decoded itself")
+    p.add_argument("--tuned-from", type=file_path,
                    help="reuse the alpha, beta and gamma an earlier decode tuned (its results.json)")  # fmt: skip
     p.add_argument("--tune-metric", choices=("auto", "wer", "cer"), default="auto",
                    help="the dev score --tune lowers, the other breaking ties; auto: cer for a language written "

@@ -91,8 +91,8 @@ def _mark_feature_extractor(path: Path) -> None:
 
 def main(argv: list[str] | None = None, prog: str = "asr lm attach") -> int:
     p = ArgumentParser(prog=prog, description="save a Wav2Vec2ProcessorWithLM beside a model")
-    p.add_argument("--model", type=Path, required=True, help="a model folder (from 'asr train')")
-    p.add_argument("--lm", type=Path, required=True, help="an LM folder (from 'asr lm build')")
+    p.add_argument("--model", type=folder_path, required=True, help="a model folder (from 'asr train')")
+    p.add_argument("--lm", type=folder_path, required=True, help="an LM folder (from 'asr lm build')")
     p.add_argument("--alpha", type=float, default=0.5, help="LM weight (take the tuned one from results.json)")
     p.add_argument("--beta", type=float, default=1.5, help="word insertion bonus")
     p.add_argument("--out", type=folder_path, help="write a copy of the model there (default: into the model folder)")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from asr.errors import run_reporting_errors
 from asr.model.init import FAMILIES, NORMS, SIZES, init_model
-from asr.options import ArgumentParser, folder_path
+from asr.options import ArgumentParser, folder_path, model_name
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -25,10 +24,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--norm", choices=list(NORMS), help=norm_help)
     p.add_argument("--adapter-dim", type=int, default=0, help="add MMS-style adapter layers of this size")
     p.add_argument("--out", required=True, type=folder_path, help="the model folder to write")
-    p.add_argument("--processor", type=Path, help="size the CTC head to this processor's vocabulary and copy it")
+    p.add_argument("--processor", type=folder_path, help="size the CTC head to this processor's vocabulary and copy it")
     p.add_argument("--seed", type=int, default=0, help="of the random initialisation")
     p.add_argument(
-        "--encoder-from", help="copy the convolutional feature encoder of this checkpoint (a folder or hub id)"
+        "--encoder-from",
+        type=model_name,
+        help="copy the convolutional feature encoder of this checkpoint (a folder or hub id)",
     )
     return parser
 

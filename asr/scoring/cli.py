@@ -15,7 +15,7 @@ from typing import TextIO
 
 from asr.data.manifest import text_lines
 from asr.errors import InputError, run_reporting_errors
-from asr.options import ArgumentParser, file_name, folder_path
+from asr.options import ArgumentParser, file_name, file_path, folder_path
 from asr.scoring.align import COMPAT, LEVELS, Level
 from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
 from asr.scoring.report import closing_line, report_files, report_json, summary_text, write_report_dir
@@ -27,9 +27,9 @@ _MAX_LISTED = 10
 
 def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
     parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("ref", metavar="REF", type=Path, help="reference transcripts")
+    parser.add_argument("ref", metavar="REF", type=file_path, help="reference transcripts")
     parser.add_argument(
-        "hyp", metavar="HYP", type=Path, nargs="?",
+        "hyp", metavar="HYP", type=file_path, nargs="?",
         help="hypothesis transcripts ('-': standard input; omit when REF is a JSONL file with 'ref' and 'hyp' "
         "fields)",
     )  # fmt: skip

@@ -12,7 +12,7 @@ from asr.data.audio import TARGET_RATE
 from asr.data.manifest import read_manifest
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.folders import check_not_current, removed_if_left_empty, write_whole
-from asr.options import ArgumentParser, folder_path
+from asr.options import ArgumentParser, file_path, folder_path
 from asr.text import TEXT_CONFIG, manifest_normalizer
 from asr.vocab.build import UNK, build_vocab, missing_chars, save_processor
 
@@ -21,13 +21,13 @@ REPORT = "vocab_report.json"
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", required=True, type=Path, help="the train manifest")
+    parser.add_argument("--train", required=True, type=file_path, help="the train manifest")
     parser.add_argument("--out", required=True, type=folder_path, help="processor folder")
     parser.add_argument(
         "--check",
         nargs="*",
         action="extend",
-        type=Path,
+        type=file_path,
         default=[],
         help="dev/test manifests to check for unseen characters",
     )
