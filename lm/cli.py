@@ -216,4 +216,6 @@ def _perplexity(folder: Path, kind: str, sentences: list[str]) -> dict:
 
 def main(argv: list[str] | None = None, prog: str = "asr lm") -> int:
     args = build_parser(prog).parse_args(argv)
-    return run_reporting_errors(prog, lambda: {"build": _build, "ppl": _ppl, "train": _train}[args.action](args))
+    return run_reporting_errors(
+        f"{prog} {args.action}", lambda: {"build": _build, "ppl": _ppl, "train": _train}[args.action](args)
+    )

@@ -142,6 +142,7 @@ def test_bad_text_is_reported(tmp_path, capsys, lines, extra, message):
     assert lm_main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+    assert err.startswith("asr lm build: error: ")  # as the other commands name themselves (was "asr lm:")
 
 
 def test_text_that_is_not_utf8_is_named_by_its_line(tmp_path, capsys):
