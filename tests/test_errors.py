@@ -572,11 +572,11 @@ def _carry_code_of_its_own(model: Path) -> None:
     (model / "custom.py").write_text("raise SystemExit('custom code ran')\n")
 
 
-@pytest.mark.parametrize("load", ["train", "encoder", "neural_lm"])
+@pytest.mark.parametrize("load", ["train", "encoder", "processor", "neural_lm"])
 def test_the_training_and_lm_loads_run_no_code_of_a_model_folder(tmp_path, monkeypatch, load):
-    """The same refusal where `asr train`, `asr model init --encoder-from` and a neural LM load a model; a "y"
-    waiting on standard input (transformers reads its answer from any stdin, a pipe too) would have run the
-    folder's code had any of them left transformers to ask."""
+    """The same refusal where `asr train`, `asr model init --encoder-from` and `--processor` (R67: its "y" ran a
+    tokenizer's own code) and a neural LM load a model; a "y" waiting on standard input (transformers reads its
+    answer from any stdin, a pipe too) would have run the folder's code had any of them left transformers to ask."""
     import io
     import shutil
 
@@ -585,9 +585,16 @@ def test_the_training_and_lm_loads_run_no_code_of_a_model_folder(tmp_path, monke
     model = tmp_path / "custom"
     shutil.copytree(MODEL, model)
     _carry_code_of_its_own(model)
+    tokenizer = json.loads((model / "tokenizer_config.json").read_text())
+    tokenizer |= {"tokenizer_class": "Custom", "auto_map": {"AutoTokenizer": ["custom.Tokenizer", None]}}
+    (model / "tokenizer_config.json").write_text(json.dumps(tokenizer))
     monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))
     with pytest.raises(InputError, match="contains custom code"):
-        if load == "train":
+        if load == "processor":
+            from asr.model.init import init_model
+
+            init_model("tiny", tmp_path / "out", processor_dir=model)
+        elif load == "train":
             from asr.train.config import TrainConfig
             from asr.train.modeling import model_config
 

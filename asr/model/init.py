@@ -120,7 +120,7 @@ def init_model(
                 f"--processor {processor_dir}: not a processor folder (no vocab.json; asr vocab writes one)"
             )
         try:
-            processor = Wav2Vec2Processor.from_pretrained(str(processor_dir))
+            processor = Wav2Vec2Processor.from_pretrained(str(processor_dir), trust_remote_code=False)
         except (OSError, ValueError) as err:
             raise InputError(f"--processor {processor_dir}: {str(err).splitlines()[0]}") from None
         extra = {"vocab_size": len(processor.tokenizer), "pad_token_id": processor.tokenizer.pad_token_id}
