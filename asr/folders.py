@@ -46,6 +46,15 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
     return result
 
 
+def unlinked(path: Path) -> Path:
+    """`path`, a name a command chooses in its own output folder (best/, model/, a checkpoint, a log), with a link
+    planted there removed (a downloaded run folder's; never what it points to): what is written or removed there
+    stays in the folder (R67: a `best` link's target was emptied and the model written there)."""
+    if path.is_symlink():
+        path.unlink()
+    return path
+
+
 def umask_modes(path: Path) -> None:
     """Gives the safetensors file `path`, or those in the folder `path`, the mode a plain write would: safetensors
     0.8 writes through a private temporary file, 0600 whatever the umask (safetensors#782, open): colleagues

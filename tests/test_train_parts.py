@@ -125,6 +125,30 @@ def test_saving_checkpoints_keeps_the_last_ones_and_restores_everything(tmp_path
     assert (random.random(), np.random.rand(), torch.rand(1)) == draws  # the generators continue as they were
 
 
+def test_links_planted_in_a_run_folder_are_replaced_not_written_through(tmp_path):
+    """R67: a downloaded run folder's links at the names a run writes (a checkpoint being saved or rotated out,
+    the log cut on resume, TensorBoard's folder) had their targets emptied or written; the run's files are
+    written in its folder and the targets left as they were."""
+    run, victim = tmp_path / "run", tmp_path / "victim"
+    (victim / "folder").mkdir(parents=True)
+    (victim / "folder" / "thesis.txt").write_text("precious")
+    (victim / "log.txt").write_text("precious")
+    run.mkdir()
+    for name in ("checkpoint-1", "checkpoint-2.partial", "tensorboard"):
+        (run / name).symlink_to(victim / "folder")
+    (run / "train_log.csv").write_text("step,loss\n1,2.5\n")
+    (run / "train_log.partial").symlink_to(victim / "log.txt")
+    acc, state = _training_state()
+    for step in (2, 3):
+        checkpoints.save_checkpoint(acc, run, step, keep=2, state=state)
+    RunLog(run, active=True, resumed_step=1).close()
+    assert sorted(p.name for p in run.iterdir() if p.is_symlink()) == []
+    assert sorted(p.name for p in run.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-3"]
+    assert (run / "train_log.csv").read_text().splitlines()[1].startswith("1,")
+    assert [p.name for p in (victim / "folder").iterdir()] == ["thesis.txt"]
+    assert (victim / "log.txt").read_text() == "precious"
+
+
 def test_a_checkpoint_is_never_unpickled(tmp_path):
     import pickle
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.errors import InputError, writing
-from asr.folders import replace_folder, umask_modes
+from asr.folders import replace_folder, umask_modes, unlinked
 
 STATE_FILE = "trainer_state.json"
 
@@ -73,7 +73,7 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
     final = output_dir / f"checkpoint-{step}"
     partial = output_dir / f"{final.name}.partial"
     if acc.is_main_process:
-        shutil.rmtree(partial, ignore_errors=True)  # left by a run killed while saving
+        shutil.rmtree(unlinked(partial), ignore_errors=True)  # left by a run killed while saving
         partial.mkdir(parents=True)
     acc.wait_for_everyone()
     _save_rng(partial, acc.process_index)
@@ -93,9 +93,9 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
             raise
     acc.wait_for_everyone()
     if acc.is_main_process:
-        replace_folder(partial, final)  # the end-of-run save can write a step saved already
+        replace_folder(partial, unlinked(final))  # the end-of-run save can write a step saved already
         for path in checkpoints(output_dir)[:-keep] if keep > 0 else []:
-            shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(unlinked(path), ignore_errors=True)
     acc.wait_for_everyone()
 
 

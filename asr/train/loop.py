@@ -31,7 +31,7 @@ from asr.data.check import ctc_frames, ctc_min_frames, encoder_layers
 from asr.data.manifest import Utterance, read_utterances
 from asr.decode.decoders import Labels, greedy
 from asr.errors import InputError, writable_dir
-from asr.folders import run_folder, umask_modes, write_whole
+from asr.folders import run_folder, umask_modes, unlinked, write_whole
 from asr.inference import CTCInference, gloo_on_cpus, manifest_audio, raised_together
 from asr.model.adapters import adapter_file, save_adapter, start_from_own_adapter
 from asr.model.folder import ModelFolder
@@ -614,7 +614,7 @@ class Trainer:
             if record is not None:
                 (partial / BEST_RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
 
-        write_whole(self.out / folder, write, "output_dir")
+        write_whole(unlinked(self.out / folder), write, "output_dir")
 
     def _write_model(self, folder: Path) -> None:
         model = self.acc.unwrap_model(self.model)
@@ -664,7 +664,7 @@ class Trainer:
         if resumed:
             self._resume(resumed)
         elif self.acc.is_main_process:  # an earlier run's best/ would be adopted by this run's resume, or kept
-            shutil.rmtree(self.out / "best", ignore_errors=True)
+            shutil.rmtree(unlinked(self.out / "best"), ignore_errors=True)
         if self.dev:  # its audio read now (and kept), not at the first evaluation, up to eval_steps steps later
             raised_together(lambda: self._read_checked(self.dev), self.acc)
         if self.test:  # read now and again at the end: kept, it would hold memory through the whole run
@@ -819,7 +819,7 @@ class Trainer:
             if self.state.best_step and (self.out / "best").exists():
                 copy = functools.partial(shutil.copytree, self.out / "best", dirs_exist_ok=True,
                                          ignore=shutil.ignore_patterns(BEST_RECORD))  # fmt: skip
-                write_whole(final, copy, "output_dir")
+                write_whole(unlinked(final), copy, "output_dir")
             else:
                 self._save_model("model")
         # a finished run run again keeps the record of the run that trained it (rewritten, it named this code

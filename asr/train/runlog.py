@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+from asr.folders import unlinked
 from asr.train.plot import learning_curve
 
 COLUMNS = [
@@ -47,7 +48,7 @@ class RunLog:
             return
         with path.open(newline="") as f:
             rows = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= step]
-        tmp = path.with_suffix(".partial")
+        tmp = unlinked(path.with_suffix(".partial"))
         with tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, COLUMNS)
             writer.writeheader()
@@ -60,7 +61,7 @@ class RunLog:
         except ImportError:
             return None
         purge = None if resumed_step is None else resumed_step + 1  # events from this step on are dropped
-        return SummaryWriter(str(self.out / "tensorboard"), purge_step=purge)
+        return SummaryWriter(str(unlinked(self.out / "tensorboard")), purge_step=purge)
 
     def write(self, row: dict) -> None:
         if not self.active:
