@@ -457,9 +457,31 @@ def test_lm_attach_refuses_what_decode_refuses(es, tmp_path, capsys):
         assert message in capsys.readouterr().err
     linked = tmp_path / "linked"  # a security review: a downloaded model's link to /dev/zero was copied without end
     shutil.copytree(MODEL, linked)
-    (linked / "big.bin").symlink_to("/dev/zero")
+    os.mkfifo(linked / "big.bin")
     assert asr_main(["lm", "attach", "--model", str(linked), "--lm", str(es["lm"]), "--out", str(tmp_path / "l")]) == 2
     assert "big.bin: not a regular file" in capsys.readouterr().err and not (tmp_path / "l").exists()
+    (linked / "big.bin").unlink()  # R67: a link out of the folder (a key, a folder) was copied into what is published
+    (tmp_path / "secret").mkdir()
+    for name, target in (("notes.txt", tmp_path / "secret" / "id_rsa"), ("extras", tmp_path / "secret"),
+                         ("zero.bin", Path("/dev/zero"))):  # fmt: skip
+        (tmp_path / "secret" / "id_rsa").write_text("PRIVATE KEY")
+        (linked / name).symlink_to(target)
+        assert (
+            asr_main(["lm", "attach", "--model", str(linked), "--lm", str(es["lm"]), "--out", str(tmp_path / "l")]) == 2
+        )
+        assert f"{name} is a link to {target}, outside the model folder" in capsys.readouterr().err
+        assert not (tmp_path / "l").exists()
+        (linked / name).unlink()
+    snapshot = tmp_path / "hub" / "models--asr--tiny" / "snapshots" / "rev1"  # a hub snapshot's links to its blobs
+    shutil.copytree(MODEL, snapshot)
+    (snapshot.parent.parent / "blobs").mkdir()
+    (snapshot / "model.safetensors").rename(snapshot.parent.parent / "blobs" / "0123")
+    (snapshot / "model.safetensors").symlink_to(Path("..", "..", "blobs", "0123"))
+    assert (
+        asr_main(["lm", "attach", "--model", str(snapshot), "--lm", str(es["lm"]), "--out", str(tmp_path / "h")]) == 0
+    )
+    copied = tmp_path / "h" / "model.safetensors"
+    assert copied.is_file() and not copied.is_symlink()
 
 
 def test_a_model_path_that_names_no_model_says_why(es, tmp_path, capsys):

@@ -42,6 +42,7 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
         raise InputError(f"--out {out_dir}: not empty; the model would be merged into what is there")
     if out != model and out.is_relative_to(model):
         raise InputError(f"--out {out_dir}: inside --model {model_dir} (the copy would copy itself)")
+    _check_links(model_dir)
     # asr decode's checks: a folder without a CTC head, with weights of another network or a processor of another
     # head was attached, and the pipeline then ran a random head or failed on its first utterance
     network, processor = load_checked(str(model_dir), with_lm=False)
@@ -68,6 +69,21 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
     finally:  # pyctcdecode keeps every decoder's KenLM model in a class-level container
         decoder.cleanup()
     return out_dir
+
+
+def _check_links(model_dir: Path) -> None:
+    """Refuses a link in the model folder to anything outside it, its hub snapshot's blobs aside (R67: a
+    downloaded folder's `notes.txt -> ~/.ssh/id_rsa` was copied into the folder users publish)."""
+    inside = [model_dir.resolve()]
+    if model_dir.absolute().parent.name == "snapshots":  # a hub cache's snapshot: links to ../../blobs/<hash>
+        inside.append((model_dir.absolute().parent.parent / "blobs").resolve())
+    for folder, subfolders, files in os.walk(model_dir):
+        for name in [*subfolders, *files]:
+            link = Path(folder, name)
+            if link.is_symlink() and not any(link.resolve().is_relative_to(root) for root in inside):
+                raise InputError(f"--model {model_dir}: {link.relative_to(model_dir)} is a link to "
+                                 f"{link.resolve()}, outside the model folder, which the copy would publish; copy in "
+                                 "what it holds")  # fmt: skip
 
 
 def _copy_regular_file(source: str, target: str) -> None:
