@@ -134,6 +134,17 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
         raise
 
 
+def write_report(path: Path, text: str) -> None:
+    """Writes the report file `path` whole (`write_together`: a full disk or a kill left a cut JSON in place of
+    the earlier report), or straight into the device or pipe it names (`--json /dev/stdout`, a shell's
+    ``>(jq ...)``), which a file must not replace."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with writing(path):
+            path.write_text(text, encoding="utf-8")
+    else:
+        write_together({path: text})
+
+
 @contextlib.contextmanager
 def writing_alone(folder: Path, option: str, shown: Path | None = None) -> Iterator[None]:
     """Holds an exclusive lock on the folder `folder` (made here) while this command writes in it: another

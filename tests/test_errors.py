@@ -392,6 +392,19 @@ def test_a_full_standard_output_is_named(w, unbuffered):
         assert proc.stderr == "asr score: error: standard output: No space left on device\n", (lines, proc.stderr)
 
 
+def test_a_json_report_that_cannot_be_written_whole_leaves_the_earlier_one(w, tmp_path):
+    """R65: `asr score --json` and `asr data check --json` wrote in place: a full disk (here a file size limit)
+    or a kill left a cut JSON where the earlier report was."""
+    hyp = w / "reported.jsonl"
+    hyp.write_text("".join(f'{{"id": "u{i}", "ref": "a b", "hyp": "a"}}\n' for i in range(200)), encoding="utf-8")
+    report = tmp_path / "score.json"
+    report.write_text('{"earlier": 1}\n')
+    proc = subprocess.run(["bash", "-c", f'ulimit -f 4; "{sys.executable}" -m asr score "{hyp}" --json "{report}"'],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2 and "File too large" in proc.stderr, proc.stderr
+    assert report.read_text() == '{"earlier": 1}\n' and sorted(tmp_path.iterdir()) == [report]
+
+
 def test_text_a_locale_without_utf_8_cannot_write_is_escaped_or_one_line(w, tmp_path):
     """R44: with PYTHONIOENCODING=ascii (or LC_ALL=C and PYTHONUTF8=0) a non-ASCII speaker in asr score's
     table was a UnicodeEncodeError traceback, exit 1 (asr vocab's characters, the leaderboard's α too): escaped

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
-from asr.folders import output_folder
+from asr.folders import output_folder, write_report
 from asr.options import ArgumentParser, file_path, folder_path
 from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer, manifest_normalizer
 
@@ -317,7 +317,7 @@ def run_check(args: argparse.Namespace) -> int:
         if to_stdout:
             sys.stdout.write(text)
         else:
-            args.json.write_text(text, encoding="utf-8")
+            write_report(args.json, text)
     return 1 if result.rejected else 0
 
 

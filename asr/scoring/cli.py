@@ -15,6 +15,7 @@ from typing import TextIO
 
 from asr.data.manifest import text_lines
 from asr.errors import InputError, run_reporting_errors
+from asr.folders import write_report
 from asr.options import ArgumentParser, file_name, file_path, folder_path
 from asr.scoring.align import COMPAT, LEVELS, Level
 from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
@@ -78,7 +79,7 @@ def _write_outputs(args: argparse.Namespace, score: CorpusScore, report: dict, s
             sys.stdout.write(text)
         else:
             Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(text, encoding="utf-8")
+            write_report(Path(args.json), text)
     if args.report_dir:
         written = write_report_dir(score, args.report_dir, report)
         print(f"\nreports: {', '.join(str(p) for p in written)}", file=stream)

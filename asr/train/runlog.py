@@ -8,7 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from asr.folders import unlinked
+from asr.folders import unlinked, write_together
 from asr.train.plot import learning_curve
 
 COLUMNS = [
@@ -83,8 +83,7 @@ class RunLog:
         if not self.active:
             return
         text = json.dumps(info, indent=1) + "\n"
-        (model_dir / "run_info.json").write_text(text)
-        (self.out / "run_info.json").write_text(text)
+        write_together({model_dir / "run_info.json": text, self.out / "run_info.json": text})
         learning_curve(info["history"], self.out / "learning_curve.png", title)
         self.close()
 
