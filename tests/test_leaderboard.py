@@ -362,3 +362,24 @@ def test_test_sets_whose_names_clean_to_one_get_distinct_dataset_names() -> None
 
     names = dataset_names(["n2/x y", "n2/x-y", "n2/x y", "es/test", "plain"])
     assert names == {"n2/x y": "n2_x-y", "n2/x-y": "n2_x-y-2", "es/test": "es_test", "plain": "data_plain"}
+
+
+def test_a_killed_runs_building_folder_is_cleared_while_its_process_is_a_zombie(tmp_path: Path) -> None:
+    """R65: a run killed with its parent stays a zombie for a while, which `kill(pid, 0)` finds: the rerun kept
+    its building folder as a running run's."""
+    import subprocess
+    import sys
+    import time
+
+    from asr.leaderboard.cli import BUILDING, _clear_killed_runs
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])  # not waited for: a zombie once it ends
+    while Path(f"/proc/{ended.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.05)
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    for pid in (ended.pid, running.pid):
+        (tmp_path / f"{BUILDING}{pid}-x").mkdir()
+    _clear_killed_runs(tmp_path)
+    running.kill()
+    ended.wait(), running.wait()
+    assert [p.name for p in tmp_path.iterdir()] == [f"{BUILDING}{running.pid}-x"]

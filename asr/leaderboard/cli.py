@@ -92,7 +92,10 @@ def _running(pid: int) -> bool:
         return False
     except PermissionError:  # another user's
         return True
-    return True
+    try:  # a zombie has ended: a killed run whose parent was killed too stays one for a while (R65)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (not Linux)
+        return True
 
 
 def _check_replaceable(out: Path) -> None:
