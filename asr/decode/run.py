@@ -134,9 +134,14 @@ def load_posteriors(model: CTCInference, manifest: Path, opts: DecodeOptions) ->
     if cached is not None:
         post, network = cached
         return Split(manifest, utts, post, True, network)
-    with state.split_between_processes(utts) as mine:
+    # whole batches of all the utterances shared out (R66: each process batching its share padded utterances
+    # otherwise, and the n-best scores of 2 processes differed from 1's by 1e-5); a share of batches, formed
+    # again, is the same batches
+    batches = model.batches(utts, model.batch_seconds(opts.batch_seconds))
+    with state.split_between_processes(batches) as mine:
         audio = manifest_audio(manifest.parent, model.rate)
-        post = raised_together(lambda: model.log_probs(mine, audio, opts.batch_seconds, f"network {manifest.name}"),
+        desc = f"network {manifest.name}" if state.is_main_process else None  # one bar (each process drew its own)
+        post = raised_together(lambda: model.log_probs([u for b in mine for u in b], audio, opts.batch_seconds, desc),
                                state)  # fmt: skip
     seconds = sum(post.am_seconds.values())
     if state.num_processes > 1:
