@@ -394,6 +394,10 @@ def test_bad_input_is_reported(setup, tmp_path):
     assert proc.returncode == 2 and "mask_time_length 300 is more than the" in proc.stderr
     assert not (tmp_path / "m" / "train_log.csv").exists()
 
+    few = _args(setup, tmp_path / "f", max_steps=1, max_batch_seconds=1000, gradient_accumulation_steps=2)
+    assert train_main(few) == 2  # R66: refused for too few batches, it left its TensorBoard log
+    assert not (tmp_path / "f").exists()
+
 
 def test_a_run_started_afresh_never_takes_an_earlier_runs_best_model(setup, tmp_path):
     """A run killed before its first checkpoint left best/; the next run in the folder, without a dev set,

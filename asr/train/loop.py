@@ -669,6 +669,8 @@ class Trainer:
             raised_together(lambda: self._read_checked(self.dev), self.acc)
         if self.test:  # read now and again at the end: kept, it would hold memory through the whole run
             raised_together(lambda: self._read_checked(self.test, keep=False), self.acc)
+        if self.state.epoch == 0:  # refused for too few batches before its log is begun, as below (R66)
+            self._epoch_batches(0)
         # after the reads: a run refused for its audio left its TensorBoard log in an otherwise empty output_dir
         self.runlog = RunLog(self.out, self.acc.is_main_process, self.state.step if resumed else None)
         self._first_step = self.state.step
