@@ -249,13 +249,20 @@ def stops_deferred() -> Iterator[None]:
             signal.raise_signal(stops[0])
 
 
-def worker_pool(processes: int) -> "multiprocessing.pool.Pool":  # noqa: F821 - imported here, not at every start
+def worker_pool(processes: int, *setup: object) -> "multiprocessing.pool.Pool":  # noqa: F821 - imported here
     """A pool of `processes` forked workers that leave Ctrl-C to the parent and end at SIGTERM (`ignore_interrupts`),
-    started with both held (`stops_held`)."""
+    started with both held (`stops_held`); `setup`, a function and its arguments (handed over in the fork, not
+    pickled), is called in each worker as it starts."""
     import multiprocessing
 
     with stops_held():
-        return multiprocessing.get_context("fork").Pool(processes, initializer=ignore_interrupts)
+        return multiprocessing.get_context("fork").Pool(processes, initializer=_worker_started, initargs=setup)
+
+
+def _worker_started(setup: Callable[..., object] | None = None, *args: object) -> None:
+    ignore_interrupts()
+    if setup is not None:
+        setup(*args)
 
 
 def ignore_interrupts() -> None:

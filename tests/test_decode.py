@@ -110,6 +110,28 @@ def test_the_lm_wins_where_the_acoustics_are_ambiguous(cat_lm, backend):
     assert with_lm.decode([x])[0].text == "the cat"
 
 
+@pytest.mark.parametrize(("backend", "workers"), [("ctcbeam", 1), ("pyctcdecode", 1), ("pyctcdecode", 2)])
+def test_each_search_decodes_with_its_own_decoder(cat_lm, backend, workers, monkeypatch):
+    """R68: the decoder was a module's global, set as a search was prepared: two decodes in threads of one
+    process (a notebook's) used each other's LM and weights, their results.json naming their own."""
+    from asr.decode import decoders
+
+    x = frames("the kat", {4: {"k": 0.55, "c": 0.43}})
+    with_lm = BeamSearch(LABELS, BeamSettings(), cat_lm, backend, workers)
+    plain = BeamSearch(LABELS, BeamSettings(), None, backend, workers)
+    cut = decoders.search_pieces
+
+    def other_thread_prepares(*args):  # the other thread's decode starting while this one searches
+        plain.prepare()
+        return cut(*args)
+
+    monkeypatch.setattr(decoders, "search_pieces", other_thread_prepares)
+    assert with_lm.decode([x])[0].text == "the cat"
+    monkeypatch.setattr(decoders, "search_pieces", cut)
+    assert plain.decode([x])[0].text == "the kat"
+    with_lm.close(), plain.close()
+
+
 @pytest.mark.parametrize("backend", ["ctcbeam", "pyctcdecode"])
 def test_new_weights_reach_the_decoder(cat_lm, backend):
     """Found by a mutation review: a decoder not rebuilt by set_weights (the tuning's every point decoded with

@@ -119,13 +119,21 @@ class BeamSettings:
     hotword_weight: float = 10.0
 
 
-_WORKER_DECODER = None  # the decoder a forked pyctcdecode worker inherits
+_WORKER_DECODER = None  # a forked pyctcdecode worker's decoder, handed over as its pool started it
 
 
-def _timed_search(args: tuple[np.ndarray, BeamSettings, int, Labels]) -> tuple[list[dict], float]:
-    """The beam search of one utterance or piece (`_searched`) and its seconds."""
+def _hold_decoder(decoder: object) -> None:
+    global _WORKER_DECODER
+    _WORKER_DECODER = decoder
+
+
+def _timed_search(
+    args: tuple[np.ndarray, BeamSettings, int, Labels], decoder: object = None
+) -> tuple[list[dict], float]:
+    """The beam search of one utterance or piece (`_searched`) with `decoder` (a worker process's own where
+    None) and its seconds."""
     start = time.perf_counter()
-    return _searched(*args), time.perf_counter() - start
+    return _searched(*args, decoder=_WORKER_DECODER if decoder is None else decoder), time.perf_counter() - start
 
 
 def _decoded(pieces: list[tuple[int, int]], searched: list[tuple[list[dict], float]]) -> Decoded:
@@ -137,10 +145,10 @@ def _decoded(pieces: list[tuple[int, int]], searched: list[tuple[list[dict], flo
     return Decoded(listed[0]["text"], listed[0]["words"], listed, seconds) if listed else Decoded("", [], [], seconds)
 
 
-def _searched(logprobs: np.ndarray, s: BeamSettings, nbest: int, labels: Labels) -> list[dict]:
-    """`decode_beams` with the history pruning that `decode()` applies (so the best beam is `decode()`'s): the
-    first `nbest` beams with their word frames (ends as `_ended` puts them) and scores."""
-    beams = _WORKER_DECODER.decode_beams(
+def _searched(logprobs: np.ndarray, s: BeamSettings, nbest: int, labels: Labels, decoder) -> list[dict]:
+    """`decoder.decode_beams` with the history pruning that `decode()` applies (so the best beam is `decode()`'s):
+    the first `nbest` beams with their word frames (ends as `_ended` puts them) and scores."""
+    beams = decoder.decode_beams(
         logprobs,
         beam_width=s.beam_width,
         beam_prune_logp=s.beam_prune_logp,
@@ -301,12 +309,12 @@ class BeamSearch:
 
     def prepare(self) -> None:
         """Builds the decoder (loading the LM) and the workers: one-time costs, kept out of a timed decoding."""
-        global _WORKER_DECODER
         if self._decoder is None:
             self._decoder = self._build()
-        _WORKER_DECODER = self._decoder  # before the fork: the workers take it with them
-        if self.workers > 1 and self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers) if self.backend == "ctcbeam" else worker_pool(self.workers)
+        if self.workers > 1 and self._pool is None:  # forked workers are handed this decoder (a module's global
+            # set here was another thread's decode's by the fork: R68, two decodes in threads swapped their LMs)
+            self._pool = (ThreadPoolExecutor(self.workers) if self.backend == "ctcbeam"
+                          else worker_pool(self.workers, _hold_decoder, self._decoder))  # fmt: skip
 
     def decode(self, logprobs: list[np.ndarray], nbest: int = 1, desc: str | None = None) -> list[Decoded]:
         """Each utterance's decoding (with up to `nbest` hypotheses), in input order; a progress bar named `desc`
@@ -318,10 +326,11 @@ class BeamSearch:
         pieces = [search_pieces(x, self.labels.blank) for x in logprobs]
         jobs = [(x[a:b], self.settings, nbest if len(cuts) == 1 else 1, self.labels)
                 for x, cuts in zip(logprobs, pieces, strict=True) for a, b in cuts]  # fmt: skip
+        here = functools.partial(_timed_search, decoder=self._decoder)  # in this process
         if self.workers <= 1:
-            searched = map(_timed_search, jobs)
+            searched = map(here, jobs)
         else:
-            searched = (self._pool.map if self.backend == "ctcbeam" else self._pool.imap)(_timed_search, jobs)
+            searched = self._pool.map(here, jobs) if self.backend == "ctcbeam" else self._pool.imap(_timed_search, jobs)
         unit = "utt" if len(jobs) == len(logprobs) else "piece"
         with progress_bar(searched, total=len(jobs), desc=desc, unit=unit, disable=desc is None) as bar:
             done = list(bar)
@@ -338,10 +347,7 @@ class BeamSearch:
 
     def close(self) -> None:
         """Ends the worker pool and drops the decoder (with its LM: the workers' reference too)."""
-        global _WORKER_DECODER
         self._close_pool()
-        if _WORKER_DECODER is self._decoder:
-            _WORKER_DECODER = None
         if self._decoder is not None and hasattr(self._decoder, "cleanup"):  # pyctcdecode keeps every decoder's
             self._decoder.cleanup()  # KenLM model in a class-level container: one LM more per tuning point
         self._decoder = None
