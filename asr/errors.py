@@ -12,6 +12,8 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from asr.process_state import as_a_fresh_process
+
 
 class InputError(Exception):
     """Bad input named by its file and line or utterance id; shown to the user without a traceback."""
@@ -35,7 +37,7 @@ def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
     cannot be written or read once the work has started (a folder in the way, no permission: they were
     tracebacks); Ctrl-C one line and exit status 130, SIGTERM one line and 143 (work that resumes, resumes on
     the next run; partial outputs are removed as on Ctrl-C: they were left behind). A process that called it (a
-    notebook, a script) gets its own SIGTERM handling back."""
+    notebook, a script) gets its own SIGTERM handling and random generators back (`as_a_fresh_process`)."""
     # not where a caller (accelerate, a test) set its own; Python takes handlers in its main thread only
     own_stop = (
         signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and threading.current_thread() is threading.main_thread()
@@ -46,7 +48,8 @@ def run_reporting_errors(prog: str, fn: Callable[[], int]) -> int:
     if stdout is not None:  # None: a caller of the command's main() without one (the CLI refuses to start)
         sys.stdout = _NamedStdout(stdout)
     try:
-        return _reported(prog, fn)
+        with as_a_fresh_process():
+            return _reported(prog, fn)
     finally:
         if isinstance(sys.stdout, _NamedStdout):  # not where stopped_reading set it aside
             sys.stdout = stdout

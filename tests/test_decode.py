@@ -1194,6 +1194,11 @@ def test_a_decode_leaves_its_callers_options_as_given_and_releases_its_lm(es, tm
     assert (opts.beam.alpha, opts.beam.beta, opts.beam.hotwords) == given
     assert first.tuning["start"] == {"alpha": 3.0, "beta": -2.0} and first.decoder["hotwords"] == ["hola", "zzz"]
     assert decoders._WORKER_DECODER is None
+    import torch
+
+    generator = torch.get_rng_state()  # R68: loading the model drew from the caller's generator
+    assert decode_main([*args[:6], "--out", str(tmp_path / "c")]) == 0
+    assert torch.equal(torch.get_rng_state(), generator)
     again = run(options(build_parser("asr decode").parse_args([*args, "--out", str(tmp_path / "b")])), {"command": "t"})
     assert again[0].tuning == first.tuning and again[0].wer == first.wer
 

@@ -975,11 +975,19 @@ def test_a_run_stopped_part_way_ends_its_tensorboard_writer_and_its_bar(setup, t
     assert capsys.readouterr().err.endswith("asr train: interrupted\n")
 
 
-def test_a_callers_own_accelerate_state_outlives_a_run(setup, tmp_path):
+def test_a_callers_own_accelerate_state_and_random_generators_outlive_a_run(setup, tmp_path):
     """A review: a run reset accelerate's process state whole, a PartialState the caller held (a decode's, its
-    own) with it; a run resets only what it set up."""
+    own) with it; a run resets only what it set up. R68: the caller's generators were left at the run's seed (an
+    unseeded sweep drew the same learning rate after every run), and a caller's no_grad failed it."""
+    import random
+
     from accelerate.state import PartialState
 
     caller = PartialState(cpu=True)
-    assert train_main(_args(setup, tmp_path / "run", max_steps=1, dev_manifest="")) == 0
+    states = (random.getstate(), np.random.get_state()[1].tolist(), torch.get_rng_state())
+    with torch.no_grad():  # R68: a traceback ("element 0 of tensors does not require grad")
+        assert train_main(_args(setup, tmp_path / "run", max_steps=1, dev_manifest="")) == 0
+        assert not torch.is_grad_enabled()
     assert caller.is_main_process and caller.num_processes == 1
+    assert random.getstate() == states[0] and np.random.get_state()[1].tolist() == states[1]
+    assert torch.equal(torch.get_rng_state(), states[2])

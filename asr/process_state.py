@@ -1,0 +1,34 @@
+"""A command called in a caller's process (a notebook, a sweep) runs as in a fresh one and leaves the caller's
+random generators as it found them."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sys
+from collections.abc import Iterator
+
+
+@contextlib.contextmanager
+def as_a_fresh_process() -> Iterator[None]:
+    """Runs the body with torch's gradients on where the caller has imported torch (a caller's ``no_grad`` made a
+    training a traceback), and restores Python's global generator, and NumPy's and torch's where the caller has
+    imported them (torch's on the CPU and on each GPU already initialised), as the body found them (R68: a
+    training seeded them, and an unseeded sweep's every draw after a run repeated; loading a model drew from
+    torch's)."""
+    python = random.getstate()
+    numpy = sys.modules.get("numpy")
+    numpy_state = numpy.random.get_state() if numpy is not None else None
+    torch = sys.modules.get("torch")
+    kept = contextlib.ExitStack()
+    if torch is not None:
+        kept.enter_context(torch.enable_grad())
+        gpus = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []
+        kept.enter_context(torch.random.fork_rng(devices=gpus))
+    try:
+        with kept:
+            yield
+    finally:
+        random.setstate(python)
+        if numpy is not None:
+            numpy.random.set_state(numpy_state)
