@@ -32,3 +32,13 @@ def as_a_fresh_process() -> Iterator[None]:
         random.setstate(python)
         if numpy is not None:
             numpy.random.set_state(numpy_state)
+
+
+@contextlib.contextmanager
+def default_plot_style() -> Iterator[None]:
+    """matplotlib's default style, math notation off (a ``$`` in a name is drawn as written), whatever the caller
+    set (R68: a caller's dark style, dpi or font size changed the toolkit's plots)."""
+    import matplotlib.style
+
+    with matplotlib.style.context("default"), matplotlib.rc_context({"text.parse_math": False}):
+        yield

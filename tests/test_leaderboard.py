@@ -225,8 +225,8 @@ def test_a_full_disk_names_the_board_and_leaves_no_empty_folder(systems: Path, t
 
 def test_plots_leave_a_callers_pyplot_as_it_was(systems: Path, tmp_path: Path) -> None:
     """A review: the leaderboard and the training's learning curve switched the calling process's pyplot to Agg
-    (a notebook's figures stopped showing); they draw on figures of their own."""
-    import matplotlib
+    (a notebook's figures stopped showing); they draw on figures of their own, in matplotlib's default style."""
+    import matplotlib.style
 
     from asr.train.plot import learning_curve
 
@@ -240,6 +240,11 @@ def test_plots_leave_a_callers_pyplot_as_it_was(systems: Path, tmp_path: Path) -
         matplotlib.use(backend)
     assert (tmp_path / "board" / "plots" / "wer_by_system.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    with matplotlib.style.context("dark_background"), matplotlib.rc_context({"figure.dpi": 42, "font.size": 14}):
+        assert leaderboard_main([str(systems), "--out", str(tmp_path / "styled")]) == 0  # R68: drawn in its style
+        assert learning_curve([{"minutes": 1.0, "dev_cer": 0.2, "dev_wer": 0.5}], tmp_path / "d.png", "run")
+    for made, styled in (("board/plots/wer_by_system.png", "styled/plots/wer_by_system.png"), ("c.png", "d.png")):
+        assert (tmp_path / made).read_bytes() == (tmp_path / styled).read_bytes()
 
 
 def test_plot_labels_tell_systems_apart_and_log_bars_start_a_decade_below() -> None:

@@ -21,9 +21,9 @@ def _figure(figsize: tuple[float, float]):
 def draw_all(table: Table, runs: list[Run], out: Path) -> list[Path]:
     """Every picture the runs hold something for, into `out`. Names from the results are drawn as written: a
     ``$`` in a test set or model name was read as matplotlib's math notation (a traceback, and no leaderboard)."""
-    import matplotlib
+    from asr.process_state import default_plot_style
 
-    with matplotlib.rc_context({"text.parse_math": False}):
+    with default_plot_style():
         drawn = [wer_by_system(table, out), lm_sweep(runs, out), training_curves(runs, out), rtfx(table, out)]
     return [path for path in drawn if path is not None]
 

@@ -11,9 +11,9 @@ def learning_curve(history: list[dict], path: Path, title: str) -> bool:
     rows = [r for r in history if r.get("dev_cer") is not None or r.get("dev_loss") is not None]
     if not rows:
         return False
-    import matplotlib
+    from asr.process_state import default_plot_style
 
-    with matplotlib.rc_context({"text.parse_math": False}):  # a $ in the title's paths is no math notation
+    with default_plot_style():  # a $ in the title's paths is no math notation
         _draw(rows, path, title)
     return True
 
