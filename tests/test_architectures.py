@@ -352,9 +352,14 @@ def test_init_model_draws_the_same_weights_for_a_seed_whatever_was_drawn_before(
     init_model("tiny", tmp_path / "b", seed=0)
     assert torch.equal(torch.get_rng_state(), state)  # a review: a calling process's generator was left seeded
     init_model("tiny", tmp_path / "c", seed=1)
-    a, b, c = (load_file(str(tmp_path / name / "model.safetensors")) for name in "abc")
-    assert a.keys() == b.keys() == c.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    torch.set_default_dtype(torch.float64)  # R68: a caller's float64 default made a float64 model of other weights
+    try:
+        init_model("tiny", tmp_path / "d", seed=0)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    a, b, c, d = (load_file(str(tmp_path / name / "model.safetensors")) for name in "abcd")
+    assert a.keys() == b.keys() == c.keys() == d.keys()
+    assert all(torch.equal(a[k], b[k]) and torch.equal(a[k], d[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 

@@ -129,7 +129,7 @@ def init_model(
     # (torch.manual_seed seeded every GPU's too)
     with torch.random.fork_rng(devices=[]):
         torch.random.default_generator.manual_seed(seed)
-        model = AutoModelForCTC.from_config(config)
+        model = AutoModelForCTC.from_config(config, dtype=torch.float32)  # not a caller's default dtype (R68)
     if encoder_from is not None:
         copy_feature_encoder(model, encoder_from)
     with removed_if_left_empty(out_dir), writing_alone(out_dir, "--out"):  # a file as --out: one line
