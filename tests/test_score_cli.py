@@ -60,6 +60,17 @@ def test_hypotheses_read_from_standard_input_score_as_their_file_does(tmp_path):
     assert piped.returncode == 2 and "standard input holds an asr decode's hyp.jsonl" in piped.stderr
 
 
+def test_each_standard_input_a_caller_gives_is_read_anew(tmp_path, monkeypatch, capsys):
+    """R68: a second `asr score REF -` in one process (a caller's next standard input) scored the first one's."""
+    import io
+
+    ref = _write(tmp_path / "ref.trn", "a b (s1-u1)\n")
+    for hyp, wer in (("a b (s1-u1)\n", "0.00%"), ("x y (s1-u1)\n", "100.00%")):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(hyp.encode())))
+        assert asr_main(["score", str(ref), "-", "--level", "word"]) == 0
+        assert f"WER {wer}" in capsys.readouterr().out
+
+
 def test_empty_references_give_undefined_rates(tmp_path, capsys):
     ref = _write(tmp_path / "ref.trn", "(u_1)\n(u_2)\n")
     hyp = _write(tmp_path / "hyp.trn", "extra words (u_1)\n(u_2)\n")

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TextIO
 
 from asr.errors import InputError, is_number
 from asr.folders import write_together
@@ -114,9 +115,15 @@ def utf8_text(path: Path, binary_hint: str = "") -> str:
         raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x}){hint}") from None
 
 
-@functools.cache
 def _stdin_bytes() -> bytes:
-    return sys.stdin.buffer.read()
+    return _read_once(sys.stdin)
+
+
+@functools.lru_cache(maxsize=1)
+def _read_once(stream: TextIO) -> bytes:
+    """`stream`'s bytes, read once for every caller; a caller's next standard input is read anew (R68: a second
+    `asr score REF -` in one process scored the first one's)."""
+    return stream.buffer.read()
 
 
 def text_lines(path: Path, binary_hint: str = "") -> list[tuple[int, str]]:
