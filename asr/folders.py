@@ -55,6 +55,18 @@ def unlinked(path: Path) -> Path:
     return path
 
 
+def leads_outside(path: Path, folder: Path) -> bool:
+    """Whether `path`, in `folder`, is a link to something outside it; a hub cache snapshot's links to its
+    ``../../blobs/<hash>`` count as inside (the snapshot reached through a link too)."""
+    if not path.is_symlink():
+        return False
+    real = folder.resolve()
+    inside = [real]
+    if real.parent.name == "snapshots":
+        inside.append((real.parent.parent / "blobs").resolve())
+    return not any(path.resolve().is_relative_to(root) for root in inside)
+
+
 def umask_modes(path: Path) -> None:
     """Gives the safetensors file `path`, or those in the folder `path`, the mode a plain write would: safetensors
     0.8 writes through a private temporary file, 0600 whatever the umask (safetensors#782, open): colleagues

@@ -62,6 +62,11 @@ def model_name(text: str) -> str:
     return _given(text, "a model folder or hub id")
 
 
+def language_code(text: str) -> str:
+    """An option's language code: an empty value is refused (``asr decode --adapter ''`` loaded no adapter)."""
+    return _given(text, "a language code")
+
+
 def folder_path(text: str) -> Path:
     """An option's folder: an empty value is refused (``Path("")`` is the current folder, which a model was
     written into beside whatever it held)."""

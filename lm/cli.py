@@ -13,14 +13,16 @@ import sys
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors
-from asr.options import ArgumentParser, file_path, folder_path
+from asr.options import ArgumentParser, file_path, folder_path, model_name
 from asr.text import Normalizer, get_normalizer
 
 
 def _add_normalizer(p: argparse.ArgumentParser, required: bool = True) -> None:
     group = p.add_mutually_exclusive_group(required=required)
     group.add_argument(
-        "--processor", help="the acoustic model's processor or model folder, or its hub id: its normaliser"
+        "--processor",
+        type=model_name,
+        help="the acoustic model's processor or model folder, or its hub id: its normaliser",
     )
     group.add_argument("--normalize", help="a normaliser name (as 'asr vocab --normalize')")
 
@@ -85,7 +87,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     t.add_argument("--max-steps", type=int, default=0,
                    help="stop after this many steps where they come before --max-minutes (a run that does not "
                         "depend on the machine's speed; default 0: no limit)")  # fmt: skip
-    t.add_argument("--from", dest="from_model", help="fine-tune this causal LM (folder or hub id, e.g. gpt2)")
+    t.add_argument(
+        "--from", dest="from_model", type=model_name, help="fine-tune this causal LM (folder or hub id, e.g. gpt2)"
+    )
     t.add_argument("--seed", type=int, default=0, help="of the initialisation and the batches")
     _add_normalizer(t)
     p = sub.add_parser("ppl", help="perplexity and OOV rate of text under an LM folder (n-gram or Transformer)")

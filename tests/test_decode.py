@@ -515,6 +515,9 @@ def test_lm_attach_refuses_what_decode_refuses(es, tmp_path, capsys):
     )
     copied = tmp_path / "h" / "model.safetensors"
     assert copied.is_file() and not copied.is_symlink()
+    (tmp_path / "snaplink").symlink_to(snapshot)  # R69: the snapshot reached through a link was refused
+    assert asr_main(["lm", "attach", "--model", str(tmp_path / "snaplink"), "--lm", str(es["lm"]),
+                     "--out", str(tmp_path / "h2")]) == 0  # fmt: skip
 
 
 def test_a_model_path_that_names_no_model_says_why(es, tmp_path, capsys):

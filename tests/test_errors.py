@@ -483,7 +483,14 @@ def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path,
                                   (["lm", "ppl", "--text", "t", "--lm", ""], "--lm", "a folder"),
                                   (["decode", "--manifest", "m", "--model", ""], "--model", "a model folder or hub id"),
                                   (["model", "init", "--out", "o", "--encoder-from", ""], "--encoder-from",
-                                   "a model folder or hub id")):  # fmt: skip
+                                   "a model folder or hub id"),  # R69: these went on as if not given, exit 0
+                                  (["leaderboard", "--out", "o", "r", ""], "results", "a file"),
+                                  (["lm", "train", "--text", "t", "--out", "o", "--normalize", "none", "--from", ""],
+                                   "--from", "a model folder or hub id"),
+                                  (["lm", "build", "--text", "t", "--out", "o", "--processor", ""], "--processor",
+                                   "a model folder or hub id"),
+                                  (["decode", "--manifest", "m", "--model", "m", "--adapter", ""], "--adapter",
+                                   "a language code")):  # fmt: skip
         assert asr_main([*command, ""] if command[-1] else command) == 2, command
         assert f"argument {option}: expected {what}, got an empty value" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -636,3 +643,21 @@ def test_a_command_called_from_a_thread_runs_without_taking_signals():
     thread.start()
     thread.join()
     assert returned == [0] and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_model_init_refuses_a_processor_text_config_linked_out_of_its_folder(tmp_path):
+    """R69: `asr model init --processor` copied a planted ``asr_text.json -> ~/.ssh/id_rsa`` into the new model
+    folder, the one users publish."""
+    import shutil
+
+    from asr.errors import InputError
+    from asr.model.init import init_model
+
+    processor, secret = tmp_path / "proc", tmp_path / "id_rsa"
+    shutil.copytree(MODEL, processor)
+    secret.write_text("PRIVATE KEY")
+    (processor / "asr_text.json").unlink()
+    (processor / "asr_text.json").symlink_to(secret)
+    with pytest.raises(InputError, match="asr_text.json: a link to .*id_rsa, outside"):
+        init_model("tiny", tmp_path / "out", processor_dir=processor)
+    assert not (tmp_path / "out").exists()

@@ -413,19 +413,25 @@ def test_a_run_started_afresh_never_takes_an_earlier_runs_best_model(setup, tmp_
     assert info["final_model"] == "last" and not info["best_step"] and not (run / "best").exists()
 
 
-def test_best_and_model_links_planted_in_a_run_folder_are_replaced_not_written_through(setup, tmp_path):
+def test_links_planted_in_a_run_folder_are_replaced_not_written_through(setup, tmp_path):
     """R67: a `best` or `model` link in a downloaded run folder had its target emptied and the model written
-    there (and a `.partial` folder made beside the target, outside the run)."""
+    there (and a `.partial` folder made beside the target, outside the run); R69: a run_info.json or
+    learning_curve.png link had its target replaced by the run's record or plot."""
     run, victim = tmp_path / "run", tmp_path / "victim"
     victim.mkdir()
     (victim / "thesis.txt").write_text("precious")
     run.mkdir()
     for name in ("best", "model"):
         (run / name).symlink_to(victim)
+    for name in ("run_info.json", "learning_curve.png"):
+        (run / name).symlink_to(victim / "thesis.txt")
     assert train_main(_args(setup, run, max_steps=2, eval_steps=1, save_steps=2)) == 0
     assert [p.name for p in victim.iterdir()] == ["thesis.txt"] and sorted(tmp_path.iterdir()) == [run, victim]
+    assert (victim / "thesis.txt").read_text() == "precious"
     for name in ("best", "model"):
         assert not (run / name).is_symlink() and (run / name / "model.safetensors").is_file()
+    assert not any((run / name).is_symlink() for name in ("run_info.json", "learning_curve.png"))
+    assert json.loads((run / "run_info.json").read_text())["final_model"]
 
 
 def test_a_finished_run_run_again_changes_nothing_and_the_last_step_is_logged_once(setup, tmp_path, capsys):

@@ -18,7 +18,7 @@ from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHTS, parse_grid
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.inference import ZERO_BATCH_SECONDS_HELP
-from asr.options import ArgumentParser, file_path, folder_path, model_name
+from asr.options import ArgumentParser, file_path, folder_path, language_code, model_name
 
 DEFAULT_CACHE = Path("~/.cache/asr-toolkit/logits")  # in the home folder, found when a decode needs it
 
@@ -43,7 +43,11 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         type=folder_path,
         help="folder for hyp.jsonl, results.json, score/ (OUT/<manifest stem>/ for several manifests)",
     )
-    p.add_argument("--adapter", help="load this language's adapter of an MMS-style model (adapter.LANG.safetensors)")
+    p.add_argument(
+        "--adapter",
+        type=language_code,
+        help="load this language's adapter of an MMS-style model (adapter.LANG.safetensors)",
+    )
     p.add_argument("--decoder", choices=DECODERS, default="greedy", help="greedy CTC, beam search, or beam search "
                    "with the --lm n-gram")  # fmt: skip
     p.add_argument("--lm", type=folder_path, help="an LM folder from 'asr lm build' (for beam_lm)")

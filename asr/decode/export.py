@@ -18,7 +18,7 @@ from pathlib import Path
 from asr.decode.decoders import Labels
 from asr.decode.tune import WEIGHT_RANGE, usable_weight
 from asr.errors import InputError, run_reporting_errors
-from asr.folders import write_whole
+from asr.folders import leads_outside, write_whole
 from asr.inference import load_checked, uses_attention_mask
 from asr.options import ArgumentParser, folder_path
 from asr.text import folder_normalizer
@@ -74,13 +74,10 @@ def attach(model_dir: Path, lm_dir: Path, out_dir: Path, alpha: float, beta: flo
 def _check_links(model_dir: Path) -> None:
     """Refuses a link in the model folder to anything outside it, its hub snapshot's blobs aside (R67: a
     downloaded folder's `notes.txt -> ~/.ssh/id_rsa` was copied into the folder users publish)."""
-    inside = [model_dir.resolve()]
-    if model_dir.absolute().parent.name == "snapshots":  # a hub cache's snapshot: links to ../../blobs/<hash>
-        inside.append((model_dir.absolute().parent.parent / "blobs").resolve())
     for folder, subfolders, files in os.walk(model_dir):
         for name in [*subfolders, *files]:
             link = Path(folder, name)
-            if link.is_symlink() and not any(link.resolve().is_relative_to(root) for root in inside):
+            if leads_outside(link, model_dir):
                 raise InputError(f"--model {model_dir}: {link.relative_to(model_dir)} is a link to "
                                  f"{link.resolve()}, outside the model folder, which the copy would publish; copy in "
                                  "what it holds")  # fmt: skip

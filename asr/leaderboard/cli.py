@@ -18,7 +18,7 @@ from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, stops_deferred, writable_dir, writing
 from asr.folders import removed_if_left_empty
-from asr.options import ArgumentParser, folder_path
+from asr.options import ArgumentParser, file_name, folder_path
 
 BUILDING = ".building-"  # the prefix of the folder a run writes its outputs in before they are moved out
 OUTPUTS = ("RESULTS.md", "results.csv", "results.json", "index.html", "plots", "open_asr")  # all that --out gets
@@ -26,7 +26,7 @@ OUTPUTS = ("RESULTS.md", "results.csv", "results.json", "index.html", "plots", "
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     p = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    p.add_argument("results", nargs="+", help="results.json files, folders or glob patterns")
+    p.add_argument("results", nargs="+", type=file_name, help="results.json files, folders or glob patterns")
     p.add_argument(
         "--out", required=True, type=folder_path, help="folder for RESULTS.md, results.csv/json, index.html, plots"
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asr.errors import InputError
+from asr.folders import leads_outside
 from asr.hub import RUN_INFO, local_folder
 from asr.text import TEXT_CONFIG, Normalizer, folder_normalizer, read_text_config
 
@@ -41,8 +42,12 @@ class ModelFolder:
         return read_text_config(self.path).get("lang", "")
 
     def copy_text_config(self, dest: Path) -> None:
-        """Copies asr_text.json (when there is one) into `dest`."""
+        """Copies asr_text.json (when there is one) into `dest`; refuses a link to a file outside the folder (R69:
+        a planted ``asr_text.json -> ~/.ssh/id_rsa`` was copied into the new model folder users publish)."""
         source = self.path / TEXT_CONFIG
+        if leads_outside(source, self.path):
+            raise InputError(f"{source}: a link to {source.resolve()}, outside {self.path}, which the copy would "
+                             "publish; copy in what it holds")  # fmt: skip
         if source.is_file():
             shutil.copy(source, Path(dest) / TEXT_CONFIG)
 

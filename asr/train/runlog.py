@@ -83,8 +83,10 @@ class RunLog:
         if not self.active:
             return
         text = json.dumps(info, indent=1) + "\n"
-        write_together({model_dir / "run_info.json": text, self.out / "run_info.json": text})
-        learning_curve(info["history"], self.out / "learning_curve.png", title)
+        # links planted at the run folder's own files are replaced, not written through (R69)
+        ours = [unlinked(path) for path in (model_dir / "run_info.json", self.out / "run_info.json")]
+        write_together(dict.fromkeys(ours, text))
+        learning_curve(info["history"], unlinked(self.out / "learning_curve.png"), title)
         self.close()
 
     def close(self) -> None:
