@@ -7,12 +7,14 @@ import contextlib
 import random
 import sys
 from collections.abc import Iterator
+from types import ModuleType
 
 
 @contextlib.contextmanager
 def as_a_fresh_process() -> Iterator[None]:
-    """Runs the body with torch's gradients on where the caller has imported torch (a caller's ``no_grad`` made a
-    training a traceback), and restores Python's global generator, and NumPy's and torch's where the caller has
+    """Runs the body with torch's gradients on and float32 its default dtype where the caller has imported torch
+    (a caller's ``no_grad`` or ``inference_mode`` made a training a traceback, R68/R69; a float64 default wrote an
+    LM twice the size, R69), and restores Python's global generator, and NumPy's and torch's where the caller has
     imported them (torch's on the CPU and on each GPU already initialised), as the body found them (R68: a
     training seeded them, and an unseeded sweep's every draw after a run repeated; loading a model drew from
     torch's)."""
@@ -22,7 +24,9 @@ def as_a_fresh_process() -> Iterator[None]:
     torch = sys.modules.get("torch")
     kept = contextlib.ExitStack()
     if torch is not None:
+        kept.enter_context(torch.inference_mode(False))
         kept.enter_context(torch.enable_grad())
+        kept.enter_context(_float32_default(torch))
         gpus = range(torch.cuda.device_count()) if torch.cuda.is_initialized() else []
         kept.enter_context(torch.random.fork_rng(devices=gpus))
     try:
@@ -32,6 +36,17 @@ def as_a_fresh_process() -> Iterator[None]:
         random.setstate(python)
         if numpy is not None:
             numpy.random.set_state(numpy_state)
+
+
+@contextlib.contextmanager
+def _float32_default(torch: ModuleType) -> Iterator[None]:
+    """torch's default dtype float32 in the body, the caller's again after it."""
+    callers = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(callers)
 
 
 @contextlib.contextmanager

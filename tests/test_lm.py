@@ -432,11 +432,23 @@ def test_a_transformer_lm_stopped_after_training_trains_no_step_again(english, t
 
 
 def test_sentences_longer_than_the_context_are_counted(tmp_path, capsys):
-    """Found by a review: a 400-word line trained on its first 254 words without a word said."""
+    """Found by a review: a 400-word line trained on its first 254 words without a word said. R69: called under a
+    caller's inference_mode the training was a traceback, and a caller's float64 default wrote a float64 LM."""
+    import torch
+    from safetensors.torch import load_file
+
     text = tmp_path / "long.txt"
     text.write_text("a b c d\nb c d e\n" + " ".join(["a", "b", "c", "d"] * 100) + "\n", encoding="utf-8")
     args = ["train", "--text", str(text), "--normalize", "none", "--max-steps", "1", "--out", str(tmp_path / "lm")]
-    assert lm_main(args) == 0
+    torch.set_default_dtype(torch.float64)
+    try:
+        with torch.inference_mode():
+            assert lm_main(args) == 0
+        assert torch.get_default_dtype() == torch.float64
+    finally:
+        torch.set_default_dtype(torch.float32)
+    weights = load_file(str(tmp_path / "lm" / "model.safetensors"))
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float32}
     assert "1 sentence(s) longer than the model's context (256 tokens)" in capsys.readouterr().err
     assert json.loads((tmp_path / "lm" / "lm.json").read_text(encoding="utf-8"))["text"]["cut_to_context"] == 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,11 @@ def test_each_standard_input_a_caller_gives_is_read_anew(tmp_path, monkeypatch, 
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(hyp.encode())))
         assert asr_main(["score", str(ref), "-", "--level", "word"]) == 0
         assert f"WER {wer}" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a x (s1-u1)\n"))  # R69: a text stream had no buffer: a traceback
+    assert asr_main(["score", str(ref), "-", "--level", "word"]) == 0 and "WER 50.00%" in capsys.readouterr().out
+    closed = subprocess.run([*ASR, "score", str(ref), "-"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            preexec_fn=lambda: os.close(0))  # fmt: skip
+    assert closed.returncode == 2 and closed.stderr == "asr score: error: -: cannot read: standard input is closed\n"
 
 
 def test_empty_references_give_undefined_rates(tmp_path, capsys):

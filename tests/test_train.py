@@ -994,6 +994,9 @@ def test_a_callers_own_accelerate_state_and_random_generators_outlive_a_run(setu
     with torch.no_grad():  # R68: a traceback ("element 0 of tensors does not require grad")
         assert train_main(_args(setup, tmp_path / "run", max_steps=1, dev_manifest="")) == 0
         assert not torch.is_grad_enabled()
+    with torch.inference_mode():  # R69: the same traceback
+        assert train_main(_args(setup, tmp_path / "run2", max_steps=1, dev_manifest="")) == 0
+        assert torch.is_inference_mode_enabled()
     assert caller.is_main_process and caller.num_processes == 1
     assert random.getstate() == states[0] and np.random.get_state()[1].tolist() == states[1]
     assert torch.equal(torch.get_rng_state(), states[2])

@@ -116,6 +116,8 @@ def utf8_text(path: Path, binary_hint: str = "") -> str:
 
 
 def _stdin_bytes() -> bytes:
+    if sys.stdin is None:  # started with it closed (`0<&-`): R69, a traceback
+        raise InputError("-: cannot read: standard input is closed")
     return _read_once(sys.stdin)
 
 
@@ -123,7 +125,8 @@ def _stdin_bytes() -> bytes:
 def _read_once(stream: TextIO) -> bytes:
     """`stream`'s bytes, read once for every caller; a caller's next standard input is read anew (R68: a second
     `asr score REF -` in one process scored the first one's)."""
-    return stream.buffer.read()
+    buffer = getattr(stream, "buffer", None)  # none in a caller's text stream (io.StringIO)
+    return buffer.read() if buffer is not None else stream.read().encode("utf-8")
 
 
 def text_lines(path: Path, binary_hint: str = "") -> list[tuple[int, str]]:
