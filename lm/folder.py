@@ -112,7 +112,21 @@ class LMFolder:
         # without its words a binary LM decodes ~3x slower with only a warning: they are required here
         if not lm.unigrams:
             raise InputError(f"{words}: no words")
+        lm.check_whole()
         return lm
+
+    def check_whole(self) -> None:
+        """Refuses words or a binary other than lm.json describes (R70: a unigrams.txt cut short, or another LM's
+        lm.bin copied in, decoded to another WER under this LM's description)."""
+        rebuild = "; rebuild the LM with 'asr lm build'"
+        built = self.info.get("vocabulary")
+        if built is not None and len(self.unigrams) != built:
+            raise InputError(f"{self.folder / LM_FILES['unigrams']}: {len(self.unigrams)} words, lm.json says "
+                             f"{built} (cut short or replaced?){rebuild}")  # fmt: skip
+        size = (self.info.get("bytes") or {}).get("binary")
+        if size is not None and os.fstat(self.binary_fd).st_size != size:
+            raise InputError(f"{self.binary}: {os.fstat(self.binary_fd).st_size} bytes, lm.json says {size} (cut "
+                             f"short or another LM's?){rebuild}")  # fmt: skip
 
     @property
     def model_path(self) -> str:

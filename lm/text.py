@@ -4,6 +4,7 @@ normalised by the same normaliser as the acoustic model's training targets."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -38,6 +39,10 @@ def text_sha256(sentences: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
+#: the control characters that are no whitespace (`refuse_control_characters`), found fast in a large text
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
 def is_manifest(path: Path) -> bool:
     """A JSONL manifest (``.jsonl``, or NeMo's ``.json``, in any case), whose transcripts are the text."""
     return path.suffix.lower() in (".jsonl", ".json")
@@ -53,7 +58,10 @@ def raw_lines(path: Path) -> Iterator[tuple[int | str, str]]:
         return
     try:
         with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is no part of the first word
-            yield from enumerate(f, 1)
+            for number, line in enumerate(f, 1):
+                if _CONTROL.search(line):  # R70: a crash's zero bytes became a word of the LM
+                    refuse_control_characters(line, f"{path}:{number}")
+                yield number, line
     except UnicodeDecodeError:  # its position is one in a read buffer, not in the file
         raise InputError(f"{path}:{_first_undecodable_line(path)}: not valid UTF-8 text") from None
     except OSError as err:

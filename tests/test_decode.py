@@ -789,6 +789,11 @@ def test_asr_score_of_a_decodes_hyp_jsonl_gives_its_wer(es, tmp_path, capsys):
         (tmp_path / "g" / "hyp.jsonl").write_bytes(edited)  # both were scored with none, exit 0
         assert score_main([str(tmp_path / "g" / "hyp.jsonl"), "--json", str(tmp_path / "e.json")]) == 0
         assert json.loads((tmp_path / "e.json").read_text())["word"]["rate"] == results["wer"]
+    (tmp_path / "g" / "hyp.jsonl").write_bytes(hyps.rsplit(b"\n", 2)[0] + b"\n")  # R70: cut short, scored (exit 0)
+    assert score_main([str(tmp_path / "g" / "hyp.jsonl")]) == 2
+    utterances = results["test_set"]["utterances"]
+    err = capsys.readouterr().err
+    assert f"hyp.jsonl: {utterances - 1} utterances, the decode beside it" in err and f"wrote {utterances} (" in err
     (tmp_path / "g" / "hyp.jsonl").write_bytes(hyps)
     # known by its lines, not its name: a copy renamed beside it, or the decode's file given as REF, was scored
     # with none (exit 0); one moved away from its results.json is refused as an unrenamed one is

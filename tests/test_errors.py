@@ -658,6 +658,6 @@ def test_model_init_refuses_a_processor_text_config_linked_out_of_its_folder(tmp
     secret.write_text("PRIVATE KEY")
     (processor / "asr_text.json").unlink()
     (processor / "asr_text.json").symlink_to(secret)
-    with pytest.raises(InputError, match="asr_text.json: a link to .*id_rsa, outside"):
+    with pytest.raises(InputError, match=r"asr_text\.json: a link to .*id_rsa, outside"):
         init_model("tiny", tmp_path / "out", processor_dir=processor)
     assert not (tmp_path / "out").exists()

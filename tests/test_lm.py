@@ -133,6 +133,9 @@ def test_every_text_option_counts_and_a_manifest_is_known_in_any_spelling(tmp_pa
         ("one two three\n", ["--order", "1"], "KenLM builds orders 2 to 6"),
         ("hello\nworld\n", ["--order", "5"], "needs sentences of at least 3 words; the longest of"),
         ("a b c\n", ["--order", "2", "--prune", "0,0,1"], "3 thresholds for an order-2 model"),
+        # R70: a crash's zero bytes after a line cut short: the half word and the zeros became words of the LM
+        ("a b c\nd e f\nthe cat is on the ma" + "\0" * 64, [],
+         "text.txt:3 holds the control character U+0000 (zero bytes: a file cut short by a crash?)"),
     ],
 )
 def test_bad_text_is_reported(tmp_path, capsys, lines, extra, message):
@@ -143,6 +146,25 @@ def test_bad_text_is_reported(tmp_path, capsys, lines, extra, message):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert err.startswith("asr lm build: error: ")  # as the other commands name themselves (was "asr lm:")
+
+
+def test_an_lm_folder_whose_words_or_binary_lm_json_does_not_describe_is_refused(english, tmp_path):
+    """R70: a unigrams.txt cut short, or another LM's lm.bin copied in, decoded to another WER (exit 0) with the
+    original LM's description in results.json."""
+    from asr.errors import InputError
+    from lm.folder import LMFolder
+
+    damaged = tmp_path / "lm"
+    shutil.copytree(english["lm"], damaged)
+    words = (damaged / "unigrams.txt").read_text(encoding="utf-8").splitlines()
+    (damaged / "unigrams.txt").write_text("\n".join(words[: len(words) // 3]) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=f"unigrams.txt: {len(words) // 3} words, lm.json says {len(words)}"):
+        LMFolder.load(damaged)
+    shutil.copy(english["lm"] / "unigrams.txt", damaged / "unigrams.txt")
+    with (damaged / "lm.bin").open("r+b") as binary:
+        binary.truncate(binary.seek(0, 2) // 2)
+    with pytest.raises(InputError, match=r"lm.bin: \d+ bytes, lm.json says \d+ \(cut short"):
+        LMFolder.load(damaged)
 
 
 def test_text_that_is_not_utf8_is_named_by_its_line(tmp_path, capsys):

@@ -193,8 +193,9 @@ def refuse_control_characters(text: str, where: str) -> None:
     """`InputError` where a transcript holds a control character that is no whitespace: no normaliser removes
     one, so it became an invisible token of the vocabulary, a target the model cannot hear."""
     if control := next((c for c in text if unicodedata.category(c) == "Cc" and not c.isspace()), None):
-        cp1252 = " (U+0080-U+009F: Windows-1252 text read as Latin-1?)" if 0x80 <= ord(control) <= 0x9F else ""
-        raise InputError(f"{where} holds the control character U+{ord(control):04X}{cp1252}; remove it or write "
+        hint = " (U+0080-U+009F: Windows-1252 text read as Latin-1?)" if 0x80 <= ord(control) <= 0x9F else ""
+        hint = " (zero bytes: a file cut short by a crash?)" if control == "\0" else hint
+        raise InputError(f"{where} holds the control character U+{ord(control):04X}{hint}; remove it or write "
                          "the character meant")  # fmt: skip
 
 

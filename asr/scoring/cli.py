@@ -85,21 +85,21 @@ def _write_outputs(args: argparse.Namespace, score: CorpusScore, report: dict, s
         print(f"\nreports: {', '.join(str(p) for p in written)}", file=stream)
 
 
-def _decodes_normalizer(ref: Path, hyp: Path) -> tuple[str, Path] | None:
-    """The normaliser of the asr decode whose hyp.jsonl REF or HYP is (`_decode_normalizer`), with that file;
-    `InputError` where both are decodes' scored with two normalisers."""
-    found = {path: spec for path in dict.fromkeys((ref, hyp)) if (spec := _decode_normalizer(path))}
-    if len(set(found.values())) > 1:
-        named = " and ".join(f"{path} ({spec})" for path, spec in found.items())
+def _decodes(ref: Path, hyp: Path) -> dict[Path, dict]:
+    """The results.json of each `asr decode` whose hyp.jsonl REF or HYP is (`_decode_results`), by that file;
+    `InputError` where two decodes were scored with two normalisers."""
+    found = {path: results for path in dict.fromkeys((ref, hyp)) if (results := _decode_results(path))}
+    if len({results["normalizer"] for results in found.values()}) > 1:
+        named = " and ".join(f"{path} ({results['normalizer']})" for path, results in found.items())
         raise InputError(f"{named}: decodes scored with two normalisers; give --normalize")
-    return next(iter((spec, path) for path, spec in found.items()), None)
+    return found
 
 
-def _decode_normalizer(path: Path) -> str | None:
-    """The normaliser an `asr decode` scored its hyp.jsonl with (its raw references against the model's output),
-    from the results.json beside it; None for any other file. `InputError` where it cannot be known: a decode's
-    hypotheses beside no results.json (a decode stopped or failed while writing) or an unreadable one (scored
-    with none, silently: WER 79% against the decode's 75%)."""
+def _decode_results(path: Path) -> dict | None:
+    """The results.json beside an `asr decode`'s hyp.jsonl, with the normaliser it scored the hypotheses with
+    (its raw references against the model's output); None for any other file. `InputError` where it cannot be
+    known: a decode's hypotheses beside no results.json (a decode stopped or failed while writing) or an
+    unreadable one (scored with none, silently: WER 79% against the decode's 75%)."""
     if str(path) == "-":  # standard input: a decode's lines, with no results.json to read beside them
         if _decoded(path):
             raise InputError("standard input holds an asr decode's hyp.jsonl, whose normaliser is in the "
@@ -107,20 +107,32 @@ def _decode_normalizer(path: Path) -> str | None:
         return None
     if not _decoded(path):  # a file of one's own (beside another tool's results.json, perhaps)
         return None
-    results = path.parent / "results.json"  # known by its lines, not its name: a copy renamed was scored with none
-    if not results.exists():
+    results_path = path.parent / "results.json"  # known by its lines, not its name: a renamed copy was scored with none
+    if not results_path.exists():
         raise InputError(f"{path}: an asr decode's hypotheses (its lines have a decode's fields) with no "
                          "results.json beside them (moved away from it, or a decode that did not finish): their "
                          "normaliser is unknown; give --normalize (the decode's is in its results.json), or decode "
                          "again")  # fmt: skip
     try:
-        spec = json.loads(results.read_text(encoding="utf-8"))["normalizer"]
+        results = json.loads(results_path.read_text(encoding="utf-8"))
+        spec = results["normalizer"]
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise InputError(f"{results}: no normaliser readable ({type(err).__name__}) for the decode's hypotheses "
-                         f"beside it; give --normalize, or decode again") from None  # fmt: skip
+        raise InputError(f"{results_path}: no normaliser readable ({type(err).__name__}) for the decode's "
+                         f"hypotheses beside it; give --normalize, or decode again") from None  # fmt: skip
     if not isinstance(spec, str):
-        raise InputError(f"{results}: its normalizer is {spec!r}, not a name; give --normalize, or decode again")
-    return spec
+        raise InputError(f"{results_path}: its normalizer is {spec!r}, not a name; give --normalize, or decode again")
+    return results
+
+
+def _check_whole(path: Path, results: dict, read: int) -> None:
+    """Refuses a decode's hyp.jsonl holding other than the utterances its results.json counts (R70: one cut
+    short by a copy was scored on what was left, WER 81% against the decode's 75%, exit 0)."""
+    test_set = results.get("test_set")
+    decoded = test_set.get("utterances") if isinstance(test_set, dict) else None
+    if isinstance(decoded, int) and decoded != read:
+        raise InputError(f"{path}: {read} utterances, the decode beside it ({path.parent / 'results.json'}) wrote "
+                         f"{decoded} (cut short by a copy?); decode again, or score a copy of your own with "
+                         "--normalize")  # fmt: skip
 
 
 def _decoded(path: Path) -> bool:
@@ -150,12 +162,13 @@ def run(args: argparse.Namespace) -> int:
     if str(args.ref) == str(args.hyp) == "-":  # one stream read twice: scored against itself
         raise InputError("REF and HYP cannot both be standard input ('-'); give one of them as a file")
     hyp_path = args.hyp or args.ref
-    decoded = _decodes_normalizer(args.ref, hyp_path) if args.normalize is None else None
-    normalizer = get_normalizer(decoded[0] if decoded else args.normalize or "none")
+    decodes = _decodes(args.ref, hyp_path) if args.normalize is None else {}
+    decoded = next(iter(decodes.items()), None)
+    normalizer = get_normalizer(decoded[1]["normalizer"] if decoded else args.normalize or "none")
     if decoded:  # the decode's WER, not the raw references' (48% against 35% on a Hindi decode)
         print(
-            f"normalised with {decoded[0]}, as the decode beside {decoded[1]} scored it (results.json); "
-            "--normalize none scores the raw texts",
+            f"normalised with {decoded[1]['normalizer']}, as the decode beside {decoded[0]} scored it "
+            "(results.json); --normalize none scores the raw texts",
             file=sys.stderr,
         )
     if args.hyp is None and (args.format or detect_format(args.ref)) != "jsonl":
@@ -170,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
     hyps = read_transcripts(hyp_path, "hyp", args.format)
     if not refs:
         raise InputError(f"{args.ref}: no utterances")
+    for path, results in decodes.items():
+        _check_whole(path, results, len(refs if path == args.ref else hyps))
     refs = {utt_id: normalizer(text) for utt_id, text in refs.items()}
     hyps = {utt_id: normalizer(text) for utt_id, text in hyps.items()}
     try:
