@@ -134,8 +134,11 @@ def test_every_text_option_counts_and_a_manifest_is_known_in_any_spelling(tmp_pa
         ("hello\nworld\n", ["--order", "5"], "needs sentences of at least 3 words; the longest of"),
         ("a b c\n", ["--order", "2", "--prune", "0,0,1"], "3 thresholds for an order-2 model"),
         # R70: a crash's zero bytes after a line cut short: the half word and the zeros became words of the LM
-        ("a b c\nd e f\nthe cat is on the ma" + "\0" * 64, [],
-         "text.txt:3 holds the control character U+0000 (zero bytes: a file cut short by a crash?)"),
+        (
+            "a b c\nd e f\nthe cat is on the ma" + "\0" * 64,
+            [],
+            "text.txt:3 holds the control character U+0000 (zero bytes: a file cut short by a crash?)",
+        ),
     ],
 )
 def test_bad_text_is_reported(tmp_path, capsys, lines, extra, message):
