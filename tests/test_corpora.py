@@ -112,14 +112,17 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     args = ["synth", "--langs", "en", "--hours", "0.03", "--out", str(out), "--seed", "3"]
     assert data_main(args) == 0
     assert (out / "en" / "train.jsonl").read_text() == (synth / "en" / "train.jsonl").read_text()
-    first = read_manifest(out / "en" / "dev.jsonl")[0]
+    first, empty, cut = read_manifest(out / "en" / "dev.jsonl")[:3]
     assert (out / "en" / first.audio).read_bytes() == (synth / "en" / first.audio).read_bytes()
     (out / "en" / first.audio).unlink()
+    (out / "en" / empty.audio).write_bytes(b"")  # R70: a crash's files: a traceback, and one rejected every rerun
+    (out / "en" / cut.audio).write_bytes((synth / "en" / cut.audio).read_bytes()[:3000])
     assert data_main(args) == 0
     summary = json.loads((out / "en" / "summary.json").read_text())
     total = sum(s["items"] for s in summary["splits"].values())
-    assert summary["resumed_utterances"] == total - 1
-    assert (out / "en" / first.audio).read_bytes() == (synth / "en" / first.audio).read_bytes()
+    assert summary["resumed_utterances"] == total - 3
+    for utterance in (first, empty, cut):
+        assert (out / "en" / utterance.audio).read_bytes() == (synth / "en" / utterance.audio).read_bytes()
     # each utterance's draws, read back from the audio files' tags on the resume: the same as the first run's
     draws = [json.loads(line) for line in (out / "en" / "augmentation.jsonl").read_text().splitlines()]
     assert (out / "en" / "augmentation.jsonl").read_text() == (synth / "en" / "augmentation.jsonl").read_text()

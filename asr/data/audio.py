@@ -227,10 +227,14 @@ def write_audio(path: str | Path, samples: np.ndarray, rate: int = TARGET_RATE, 
         raise
 
 
-def audio_comment(path: str | Path) -> str:
-    """The comment tag of an audio file ("" where it has none)."""
-    with sf.SoundFile(str(path)) as f:
-        return f.comment
+def whole_audio_comment(path: str | Path) -> str | None:
+    """The comment tag of an audio file ("" where it has none), or None where the whole of its audio does not
+    decode (a crash's file: zero bytes, or cut short)."""
+    try:
+        with sf.SoundFile(str(path)) as f:
+            return f.comment if len(f.read(dtype="float32")) == f.frames else None
+    except sf.SoundFileError:
+        return None
 
 
 def duration_tolerance(stated: float) -> float:

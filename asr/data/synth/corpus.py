@@ -20,7 +20,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from asr.data.audio import TARGET_RATE, audio_comment, audio_info, resample, write_audio
+from asr.data.audio import TARGET_RATE, audio_info, resample, whole_audio_comment, write_audio
 from asr.data.check import Rejected
 from asr.data.manifest import Utterance, write_jsonl
 from asr.data.prepare import check_and_write
@@ -58,12 +58,14 @@ def _seed(*parts: object) -> int:
 
 
 def synthesize(job: Job, settings: Augmentation, scratch: str | None = None) -> dict:
-    """Synthesises, augments and writes one utterance (unless its file exists); returns {"applied": the values
+    """Synthesises, augments and writes one utterance (unless its file exists whole); returns {"applied": the values
     its augmentation drew} (also in the audio file's comment tag, where a resumed run reads them back; None for
     files written before the tag), or {"failed": why} when the engine gave no audio (no file is written; a rerun
     tries again). The engine writes under `scratch` (default: the temporary folder)."""
     if job.path.exists():
-        return {"resumed": True, "applied": json.loads(audio_comment(job.path) or "null")}
+        if (comment := whole_audio_comment(job.path)) is not None:
+            return {"resumed": True, "applied": json.loads(comment or "null")}
+        job.path.unlink()  # a crash's file made again (R70: zero bytes were a traceback; one cut short, rejected)
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         wav = Path(tmp) / "u.wav"
         # text through stdin: a sentence starting with "-" would be read as an option
