@@ -127,6 +127,8 @@ def test_jiwer_compat_and_single_level(tmp_path, capsys):
         ("u_1 a b\n", "u_1 a b (laughs)\n", [], "(the files were read as kaldi and trn; --format names"),
         # valid JSON, but half a character: a traceback when the report was written out
         ('{"id": "u_1", "ref": "a \\ud83d b"}\n', "u_1 a b\n", [], "ref.txt:1: a lone UTF-16 surrogate escape"),
+        # R70: the last of two values was scored (and a manifest's the last "text"), exit 0
+        ('{"id": "u_1", "ref": "a b", "ref": "c"}\n', "u_1 a b\n", [], "ref.txt:1: the key 'ref' twice in one object"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, ref, hyp, extra, message):

@@ -86,13 +86,24 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> None:
 
 def loads_text(line: str) -> object:
     """`json.loads` of a line whose strings must be text: a lone UTF-16 surrogate escape (``"\\ud83d"``, half an
-    emoji cut by a JavaScript writer) is valid JSON but no character, and failed when written out as UTF-8."""
-    obj = json.loads(line)
+    emoji cut by a JavaScript writer) is valid JSON but no character, and failed when written out as UTF-8; and
+    whose objects hold each key once (`_once_each`)."""
+    obj = json.loads(line, object_pairs_hook=_once_each)
     if "\\u" in line.lower():  # the only way a surrogate gets into a decoded line
         try:
             json.dumps(obj, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("a lone UTF-16 surrogate escape (half of a character), not text") from None
+    return obj
+
+
+def _once_each(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object's pairs as a dict; ValueError for a key given twice (R70: the last "text" of a line holding
+    two was silently the transcript)."""
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        twice = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
+        raise ValueError(f"the key {twice!r} twice in one object (which value is meant?)")
     return obj
 
 
