@@ -39,6 +39,7 @@ def write_whole(out: Path, write: Callable[[Path], T], option: str = "--out") ->
         try:
             with writing(out):
                 result = write(partial)
+                synced(partial)
                 replace_folder(partial, out)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
@@ -105,6 +106,26 @@ def replace_folder(new: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def synced(path: Path) -> None:
+    """Flushes the file `path`, or the folder `path` with everything in it, to the disk (`fsync`) before it is
+    renamed into place: what a power loss leaves is then the old or the new, never a file of zeros or one cut
+    short under the new name (R70: a checkpoint's weights, all zeros at the end, resumed as a diverging run)."""
+    found = [path]
+    if path.is_dir():
+        found += [Path(root, name) for root, folders, files in os.walk(path) for name in [*folders, *files]]
+    for item in found:
+        if item.is_symlink() or not (item.is_file() or item.is_dir()):
+            continue
+        fd = os.open(item, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        except OSError as err:
+            if item.is_file() or err.errno not in (errno.EINVAL, errno.ENOTSUP):  # some file systems sync no folder
+                raise
+        finally:
+            os.close(fd)
+
+
 def part_path(path: Path) -> Path:
     """The name `write_together` first writes `path` under."""
     return path.with_name(path.name + ".part")
@@ -137,6 +158,7 @@ def write_together(writes: dict[Path, str | Callable[[Path], object]]) -> None:
                     parts[path].write_text(write, encoding="utf-8")
                 else:
                     write(parts[path])
+                synced(parts[path])
         with stops_deferred():
             for path, part in parts.items():
                 part.replace(path)

@@ -973,6 +973,28 @@ def test_files_written_together_all_move_in_when_stopped_and_leave_no_part_when_
     assert (tmp_path / "a").read_text() == "3" and not list(tmp_path.glob("*.part"))
 
 
+def test_what_is_moved_into_place_is_on_the_disk_first(tmp_path, monkeypatch):
+    """R70: files renamed into place unflushed could be zeros after a power loss (a checkpoint's weights were):
+    every file of a folder written whole, and each file written together, is flushed before its rename."""
+    import os
+
+    from asr.folders import write_together, write_whole
+
+    flushed, fsync, replace = [], os.fsync, Path.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (flushed.append(os.readlink(f"/proc/self/fd/{fd}")), fsync(fd)))
+
+    def moved(self: Path, target: Path) -> Path:
+        assert str(self) in flushed  # on the disk before its new name is
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", moved)
+    write_together({tmp_path / "a": "1", tmp_path / "b": "2"})
+    out = tmp_path / "out"
+    write_whole(out, lambda folder: [(folder / name).write_text(name) for name in ("x", "y")])
+    partial = str(out) + ".partial"
+    assert {f"{partial}/x", f"{partial}/y", partial} <= set(flushed) and (out / "y").read_text() == "y"
+
+
 def test_a_folder_of_a_long_name_is_replaced_whole_and_a_full_disk_is_named(tmp_path):
     """A 245-byte --out could never be replaced: its set-aside name passed the 255-byte limit, and the complete
     new folder was stranded in <out>.partial."""

@@ -166,6 +166,9 @@ def test_a_checkpoint_is_never_unpickled(tmp_path):
     for name in ("custom_checkpoint_0.pkl", "random_states_0.pkl", "scheduler.bin"):
         (folder / name).write_bytes(pickle.dumps(Payload()))
     torch.save({"state": Payload()}, folder / "optimizer.pt")  # a hostile optimizer file is refused
+    trainer = json.loads((folder / checkpoints.STATE_FILE).read_text())  # its digest made to fit: not damaged
+    trainer["sha256"]["optimizer.pt"] = checkpoints._sha256(folder / "optimizer.pt")
+    (folder / checkpoints.STATE_FILE).write_text(json.dumps(trainer))
     acc, fresh = _training_state()
     with pytest.raises(InputError, match="not a checkpoint this version can resume"):
         checkpoints.load_checkpoint(acc, folder, fresh)
@@ -176,17 +179,28 @@ def test_a_checkpoint_is_never_unpickled(tmp_path):
 
 
 def test_a_damaged_checkpoint_is_one_line(tmp_path):
-    """A truncated model.safetensors and a missing generator file were tracebacks."""
+    """A truncated model.safetensors and a missing generator file were tracebacks. R70: weights with a crash's
+    zeros at the end resumed as a run diverging at once, and an empty trainer_state.json was blamed on the
+    version; the message names the checkpoint before it."""
     acc, state = _training_state()
-    checkpoints.save_checkpoint(acc, tmp_path, 1, keep=0, state=state)
-    folder = tmp_path / "checkpoint-1"
+    for step in (1, 2):
+        checkpoints.save_checkpoint(acc, tmp_path, step, keep=0, state=state)
+    folder = tmp_path / "checkpoint-2"
+    weights = folder / "model.safetensors"
+    whole = weights.read_bytes()
+    damaged = r"checkpoint-2: damaged \(model.safetensors is not the file saved: cut short, or zeros a crash left\?\)"
+    for cut in (whole[: len(whole) // 2], whole[: len(whole) // 2] + bytes(len(whole) - len(whole) // 2)):
+        weights.write_bytes(cut)
+        with pytest.raises(InputError, match=damaged + "; remove it to resume from checkpoint-1$"):
+            checkpoints.load_checkpoint(acc, folder, _training_state()[1])
+    weights.write_bytes(whole)
     (folder / "rng_0.safetensors").unlink()
     with pytest.raises(InputError, match="not a checkpoint this version can resume"):
         checkpoints.load_checkpoint(acc, folder, _training_state()[1])
-    weights = folder / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(InputError, match="not a checkpoint this version can resume"):
-        checkpoints.load_checkpoint(acc, folder, _training_state()[1])
+    (tmp_path / "checkpoint-1" / checkpoints.STATE_FILE).write_bytes(b"")
+    with pytest.raises(InputError, match=r"checkpoint-1: damaged \(trainer_state.json is no JSON: .*\); remove it to "
+                                         "start the run afresh"):  # fmt: skip
+        checkpoints.load_checkpoint(acc, tmp_path / "checkpoint-1", _training_state()[1])
 
 
 def test_a_run_that_starts_afresh_drops_the_log_of_one_killed_before_its_first_checkpoint(tmp_path):

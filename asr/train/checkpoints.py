@@ -3,16 +3,18 @@ cannot run code.
 
 A checkpoint holds ``model.safetensors`` (weights), ``optimizer.pt`` (tensors and numbers only: loaded with
 ``torch.load(weights_only=True)``), ``trainer_state.json`` (the loop state, the scheduler, the gradient
-scaler and the config the run was started with) and per process ``rng_<rank>.json`` + ``rng_<rank>.safetensors``
-(Python, NumPy and torch generator states). Nothing is unpickled on resume, unlike accelerate's ``save_state``
-(whose ``custom_checkpoint_*.pkl`` and ``random_states_*.pkl`` are loaded with ``weights_only=False``: a planted
-file would run code). A checkpoint is written to ``checkpoint-<step>.partial`` and renamed when whole, so a
-kill never leaves half a checkpoint; a ``.partial`` folder left by a kill is ignored and cleared by the next
+scaler, the config the run was started with and the SHA-256 of the two files before it) and per process
+``rng_<rank>.json`` + ``rng_<rank>.safetensors`` (Python, NumPy and torch generator states). Nothing is
+unpickled on resume, unlike accelerate's ``save_state`` (whose ``custom_checkpoint_*.pkl`` and
+``random_states_*.pkl`` are loaded with ``weights_only=False``: a planted file would run code). A checkpoint is
+written to ``checkpoint-<step>.partial``, flushed to the disk and renamed when whole, so neither a kill nor a
+power loss leaves half a checkpoint; a ``.partial`` folder left by a kill is ignored and cleared by the next
 save.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import random
@@ -23,9 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from asr.errors import InputError, writing
-from asr.folders import replace_folder, umask_modes, unlinked
+from asr.folders import replace_folder, synced, umask_modes, unlinked
 
 STATE_FILE = "trainer_state.json"
+#: the files whose SHA-256 trainer_state.json records, compared on resume
+CHECKED = ("model.safetensors", "optimizer.pt")
 
 
 def checkpoints(output_dir: Path) -> list[Path]:
@@ -87,7 +91,9 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
                 save_file(weights, str(partial / "model.safetensors"))
                 umask_modes(partial)
                 torch.save(state.optimizer.state_dict(), partial / "optimizer.pt")
+                trainer["sha256"] = {name: _sha256(partial / name) for name in CHECKED}
                 (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
+                synced(partial)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
@@ -104,8 +110,10 @@ def read_state(path: Path) -> dict:
     is loaded, so that a run can compare configs first."""
     try:
         state = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+    except OSError as err:
         raise InputError(f"{path}: not a checkpoint this version can resume ({str(err).splitlines()[0]})") from None
+    except ValueError as err:  # empty, zeros, cut short: a crash's
+        raise _damaged(path, f"{STATE_FILE} is no JSON: {str(err).splitlines()[0]}") from None
     missing = [k for k in ("loop", "scheduler", "config") if not isinstance(state, dict) or k not in state]
     if missing:
         raise InputError(f"{path}: not a checkpoint this version can resume ({STATE_FILE} lacks {', '.join(missing)})")
@@ -122,6 +130,10 @@ def load_checkpoint(acc, path: Path, state: TrainingState) -> None:
     from safetensors.torch import load_file
 
     trainer = read_state(path)
+    recorded = trainer.get("sha256")  # none in a checkpoint of an earlier version
+    for name, digest in recorded.items() if isinstance(recorded, dict) else ():
+        if name in CHECKED and _sha256(path / name) != digest:
+            raise _damaged(path, f"{name} is not the file saved: cut short, or zeros a crash left?")
     try:
         weights = load_file(str(path / "model.safetensors"))
         optimizer = torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)
@@ -143,6 +155,23 @@ def load_checkpoint(acc, path: Path, state: TrainingState) -> None:
         acc.scaler.load_state_dict(trainer["scaler"])
     if rng is not None:
         _set_rng(*rng)
+
+
+def _sha256(path: Path) -> str | None:
+    """The file's SHA-256 (None where it is missing): about 1 GB/s, seconds for a large model's checkpoint."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _damaged(path: Path, why: str) -> InputError:
+    """The error for the damaged checkpoint `path`, naming the one before it, which a run resumes from once
+    `path` is removed (R70: a crash's zeros were blamed on the version, or resumed as a diverging run)."""
+    earlier = [c for c in checkpoints(path.parent) if int(c.name.split("-")[-1]) < int(path.name.split("-")[-1])]
+    then = f"remove it to resume from {earlier[-1].name}" if earlier else "remove it to start the run afresh"
+    return InputError(f"{path}: damaged ({why}); {then}")
 
 
 def _take_config(state: TrainingState) -> None:
