@@ -12,7 +12,6 @@ Run: .venv/bin/python benchmarks/data_bench.py [--hours 0.1] [--copies 4]
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from dataclasses import replace
@@ -24,7 +23,7 @@ from asr_cli import run_asr
 from bench_args import positive
 
 from asr.data.asterisk import load_prompts
-from asr.data.check import check_utterances
+from asr.data.check import check_processes, check_utterances
 from asr.text import get_normalizer
 
 
@@ -66,7 +65,8 @@ def main() -> None:
 
     datasets.disable_progress_bars()
     peers = {}
-    for procs in sorted({1, os.cpu_count() or 1}):  # the peer as the example runs it, and with our processes
+    processes = check_processes(len(utts))  # ours, which a restricted CPU set (taskset, SLURM) limits (R71)
+    for procs in sorted({1, processes}):  # the peer as the example runs it, and with our processes
         with tempfile.TemporaryDirectory() as cache:
             ds = datasets.Dataset.from_dict({"audio": [u.audio for u in utts]})
             start = time.perf_counter()
@@ -75,7 +75,7 @@ def main() -> None:
             peers[procs] = time.perf_counter() - start
 
     print(f"\nloading + resampling {len(utts)} real 8 kHz prompts ({audio_hours:.2f} h) to 16 kHz:")
-    print(f"{f'asr data prepare checks ({os.cpu_count()} processes)':<44} {ours:7.2f} s {len(utts) / ours:8.1f} utt/s")
+    print(f"{f'asr data prepare checks ({processes} processes)':<44} {ours:7.2f} s {len(utts) / ours:8.1f} utt/s")
     for procs, peer in peers.items():
         label = f"datasets.map, num_proc {procs} (same work)"
         print(f"{label:<44} {peer:7.2f} s {len(utts) / peer:8.1f} utt/s   ours: {peer / ours:.2f}x as fast")

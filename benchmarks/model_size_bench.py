@@ -25,6 +25,7 @@ from bench_args import among, output_file, positive
 from transformers import Wav2Vec2ForCTC
 
 from asr.model.init import SIZES, model_config
+from asr.train.config import TrainConfig
 from asr.train.feature_cache import FeatureCache
 from asr.train.loop import cpu_computes_bf16
 
@@ -55,8 +56,13 @@ def seconds_per_step(model: Wav2Vec2ForCTC, steps: int, cache: FeatureCache | No
 
 
 def measure(size: str, setting: str, precision: str, minutes: int, steps: int) -> dict:
-    """One row: a fresh model of `size` trained in `setting` at `precision` (fp32 or bf16)."""
-    model = Wav2Vec2ForCTC(model_config(size, vocab_size=80, pad_token_id=0))
+    """One row: a fresh model of `size` (the same draws for every row) trained in `setting` at `precision` (fp32
+    or bf16), with the dropouts and masking an `asr train` run sets (R71: the config's own layerdrop skipped a
+    random 15-18% of the layer passes, another share in each row)."""
+    torch.manual_seed(0)
+    config = model_config(size, vocab_size=80, pad_token_id=0)
+    config.update(TrainConfig().model_options())
+    model = Wav2Vec2ForCTC(config)
     if "frozen" in setting:
         model.freeze_feature_encoder()
     cache = FeatureCache(model) if "cached" in setting else None
@@ -80,7 +86,6 @@ def main() -> None:
     parser.add_argument("--steps", type=positive(int), default=8)
     parser.add_argument("--json", type=output_file, help="also write the figures here")
     args = parser.parse_args()
-    torch.manual_seed(0)
     rows = []
     for size in args.sizes:
         for setting, minutes in BUDGET_MINUTES.items():

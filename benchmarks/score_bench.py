@@ -17,8 +17,10 @@ Run: .venv/bin/python benchmarks/score_bench.py [--pairs 20000] [--words 20] [--
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from pathlib import Path
 from bench_args import positive
 
 SCLITE = "/usr/lib/sctk/bin/sclite"
+LEVELS = ("word", "char")
 VENV_BIN = Path(sys.executable).parent
 
 JIWER_SCRIPT = """
@@ -93,9 +96,43 @@ def measure(cmd: list[str], repeats: int) -> tuple[float, float]:
 
 
 def sclite_cmd(ref: Path, hyp: Path, out: Path, char: bool) -> list[str]:
+    """sclite scoring `ref` against `hyp` (word or char level), its rsum report written into `out`."""
+    return [*_sclite(ref, hyp, char), "-O", str(out), "-n", "c" if char else "w", "-o", "rsum"]
+
+
+def _sclite(ref: str | Path, hyp: str | Path, char: bool) -> list[str]:
     extra = ["-e", "utf-8", "-c"] if char else []
-    return [SCLITE, "-r", str(ref), "trn", "-h", str(hyp), "trn", "-i", "rm", "-s", *extra,
-            "-O", str(out), "-n", "c" if char else "w", "-o", "rsum"]  # fmt: skip
+    return [SCLITE, "-r", str(ref), "trn", "-h", str(hyp), "trn", "-i", "rm", "-s", *extra]
+
+
+def check_agreement(asr: str, ref: str, hyp: str) -> str:
+    """Runs each scorer once more, untimed, and compares their errors and reference sizes at both levels;
+    SystemExit where one differs (R71: a scorer made fast and wrong would still have been "as fast")."""
+    counts = {}
+    for compat in ("sclite", "jiwer"):
+        out = subprocess.run([asr, "score", ref, hyp, "--compat", compat, "--json", "-"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        report = json.loads(out)
+        counts[f"asr score --compat {compat}"] = tuple((report[lvl]["E"], report[lvl]["N"]) for lvl in LEVELS)
+    dtl = [subprocess.run([*_sclite(ref, hyp, lvl == "char"), "-o", "dtl", "stdout"], capture_output=True,
+                          text=True, check=True).stdout for lvl in LEVELS]  # fmt: skip
+    counts["sclite"] = tuple((int(_field(d, "Percent Total Error")), int(_field(d, "Ref. words"))) for d in dtl)
+    rates = subprocess.run([sys.executable, "-c", JIWER_SCRIPT, ref, hyp], capture_output=True,
+                           text=True, check=True).stdout.split()  # fmt: skip
+    ours = counts["asr score --compat jiwer"]
+    if any(abs(float(rate) - errors / n) > 1e-12 for rate, (errors, n) in zip(rates, ours, strict=True)):
+        raise SystemExit(f"jiwer's WER and CER {rates} are not asr score --compat jiwer's {ours}")
+    if counts["sclite"] != counts["asr score --compat sclite"]:  # jiwer's characters count the spaces: its own
+        raise SystemExit(f"sclite and asr score disagree (errors, reference size per level): {counts}")
+    return "; ".join(f"{name}: WER {w[0] / w[1]:.4%}, CER {c[0] / c[1]:.4%}" for name, (w, c) in counts.items())
+
+
+def _field(report: str, name: str) -> str:
+    """The count in brackets of sclite's dtl report line `name`."""
+    found = re.search(rf"^{re.escape(name)}\s*=.*\(\s*(\d+)\)", report, re.MULTILINE)
+    if found is None:
+        raise SystemExit(f"sclite's dtl report has no line {name!r}")
+    return found.group(1)
 
 
 def main() -> None:
@@ -106,6 +143,8 @@ def main() -> None:
     parser.add_argument("--long-char-words", type=positive(int), default=8000, help="words of the long char-level pair")
     parser.add_argument("--repeats", type=positive(int), default=3)
     args = parser.parse_args()
+    if not os.access(SCLITE, os.X_OK):  # found after minutes of measuring, a traceback
+        raise SystemExit(f"{SCLITE}: not found; install Debian's sctk (scripts/setup.sh does)")
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -136,7 +175,8 @@ def main() -> None:
         ours = rows["asr score --compat sclite (word+char)"][0]
         jiwer_t = rows["jiwer script (process_words+process_characters)"][0]
         sclite_t = rows["sclite word (-o rsum)"][0] + rows["sclite char (-e utf-8 -c -o rsum)"][0]
-        print(f"\nasr score (sclite mode) vs jiwer script: {jiwer_t / ours:.2f}x as fast (target >= 1)")
+        print(f"\nthe same results as their peers (jiwer, sclite): {check_agreement(asr, *files)}")
+        print(f"asr score (sclite mode) vs jiwer script: {jiwer_t / ours:.2f}x as fast (target >= 1)")
         print(f"asr score (sclite mode) vs sclite word+char: {sclite_t / ours:.1f}x as fast (target >= 10)")
 
         long_ref, long_hyp = make_corpus(1, args.long_words, seed=7)

@@ -225,6 +225,12 @@ def _inspected(utt: Utterance, base: Path, rate: int) -> tuple[float, list[str]]
         return err
 
 
+def check_processes(utterances: int, workers: int = 0) -> int:
+    """The processes `check_utterances` checks that many utterances in: at most `workers` (default: the cores
+    this process may use), and one for a few utterances."""
+    return min(workers or len(os.sched_getaffinity(0)), utterances // CHUNK + 1)
+
+
 def check_utterances(
     utterances: Sequence[Utterance],
     base: Path,
@@ -241,8 +247,7 @@ def check_utterances(
     result = CheckResult()
     seen: set[str] = set()
     inspect = functools.partial(_inspected, base=base, rate=TARGET_RATE)
-    # at most `workers` (default: the cores this process may use), and none for a few utterances
-    workers = min(workers or len(os.sched_getaffinity(0)), len(utterances) // CHUNK + 1)
+    workers = check_processes(len(utterances), workers)
     with ExitStack() as stack:
         if workers > 1:
             context = multiprocessing.get_context("fork")
