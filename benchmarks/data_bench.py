@@ -24,6 +24,7 @@ from bench_args import positive
 
 from asr.data.asterisk import load_prompts
 from asr.data.check import check_processes, check_utterances
+from asr.errors import InputError
 from asr.text import get_normalizer
 
 
@@ -44,6 +45,10 @@ def main() -> None:
         "--copies", type=positive(int), default=4, help="how many times the Asterisk prompts are loaded"
     )
     args = parser.parse_args()
+    try:  # before any measuring (R71: after the synthesis, a missing sound package was a traceback)
+        splits, _ = load_prompts("en")
+    except InputError as err:
+        raise SystemExit(f"data_bench: {err}") from None
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
@@ -52,7 +57,6 @@ def main() -> None:
         n = sum(1 for s in ("train", "dev", "test") for _ in (Path(tmp) / "en" / f"{s}.jsonl").open())
         print(f"asr data synth: {n} utterances ({args.hours} h) in {seconds:.1f} s = {n / seconds:.1f} utt/s")
 
-    splits, _ = load_prompts("en")
     prompts = [u for us in splits.values() for u in us]
     utts = [replace(u, id=f"{u.id}-{copy}") for copy in range(args.copies) for u in prompts]
 
