@@ -423,8 +423,8 @@ def test_links_planted_in_a_run_folder_are_replaced_not_written_through(setup, t
     run.mkdir()
     for name in ("best", "model"):
         (run / name).symlink_to(victim)
-    for name in ("run_info.json", "learning_curve.png"):
-        (run / name).symlink_to(victim / "thesis.txt")
+    (run / "run_info.json").symlink_to(victim / "new.json")  # a file made outside the run
+    (run / "learning_curve.png").symlink_to(victim / "thesis.txt")  # a file replaced
     assert train_main(_args(setup, run, max_steps=2, eval_steps=1, save_steps=2)) == 0
     assert [p.name for p in victim.iterdir()] == ["thesis.txt"] and sorted(tmp_path.iterdir()) == [run, victim]
     assert (victim / "thesis.txt").read_text() == "precious"
