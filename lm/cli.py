@@ -48,41 +48,28 @@ def _normalizer(args: argparse.Namespace) -> Normalizer:
     return folder_normalizer(folder)
 
 
+def _add_texts(p: argparse.ArgumentParser) -> None:
+    """--text, --out and --dev, as `build` and `train` take them."""
+    p.add_argument("--text", type=file_path, nargs="+", action="extend", required=True,
+                   help="text files (a sentence a line) or .jsonl")  # fmt: skip
+    p.add_argument("--out", type=folder_path, required=True, help="the LM folder to write")
+    p.add_argument("--dev", type=file_path, nargs="*", action="extend", default=[],
+                   help="text or manifests for the dev perplexity")  # fmt: skip
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
     epilog = f"and {prog} attach: a model saved with its LM (see its --help)"
     parser = ArgumentParser(prog=prog, description=__doc__, epilog=epilog)
     sub = parser.add_subparsers(dest="action", required=True)
     b = sub.add_parser("build", help="build an ARPA + binary KenLM model from text files or manifests")
-    b.add_argument(
-        "--text",
-        type=file_path,
-        nargs="+",
-        action="extend",
-        required=True,
-        help="text files (a sentence a line) or .jsonl",
-    )
+    _add_texts(b)
     b.add_argument("--order", type=int, default=4, help="the n-gram order")
-    b.add_argument("--out", type=folder_path, required=True, help="the LM folder to write")
-    b.add_argument(
-        "--dev", type=file_path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
-    )
     b.add_argument("--prune", default="", help="lmplz --prune count thresholds per order, e.g. 0,0,1")
     b.add_argument("--memory", default="1G", help="lmplz -S sorting memory (default 1G)")
     b.add_argument("--quantize", type=int, default=0, help="build_binary -q/-b bits (0: exact, default)")
     _add_normalizer(b)
     t = sub.add_parser("train", help="train a causal Transformer LM on the same normalised text (lm/neural.py)")
-    t.add_argument(
-        "--text",
-        type=file_path,
-        nargs="+",
-        action="extend",
-        required=True,
-        help="text files (a sentence a line) or .jsonl",
-    )
-    t.add_argument("--out", type=folder_path, required=True, help="the LM folder to write")
-    t.add_argument(
-        "--dev", type=file_path, nargs="*", action="extend", default=[], help="text or manifests for the dev perplexity"
-    )
+    _add_texts(t)
     t.add_argument("--max-minutes", type=float, default=5.0, help="training time (default 5)")
     t.add_argument("--max-steps", type=int, default=0,
                    help="stop after this many steps where they come before --max-minutes (a run that does not "
