@@ -4,7 +4,8 @@
 2. Loading + resampling to 16 kHz of real 8 kHz recordings (the Asterisk English prompts, repeated to
    --copies x): the checks of `asr data prepare` (decode every sample with soundfile, resample with soxr, in one
    process per core) against a plain `datasets.Dataset.map` doing the same decode + resample (keeping the
-   lengths, as the checks keep durations), in one process and in as many as ours, in one run.
+   lengths, as the checks keep durations, and checked equal to theirs), in one process and in as many as ours,
+   in one run.
 
 Run: .venv/bin/python benchmarks/data_bench.py [--hours 0.1] [--copies 4]
 """
@@ -64,6 +65,10 @@ def main() -> None:
     result = check_utterances(utts, Path("/"), get_normalizer("en"), desc="asr checks")
     ours = time.perf_counter() - start
     audio_hours = sum(u.duration for u in result.usable) / 3600
+    if len(result.usable) != len(utts):
+        raise SystemExit(f"data_bench: {len(utts) - len(result.usable)} prompts failed the checks; the peer would "
+                         "do more work than ours")  # fmt: skip
+    ours_seconds = [u.duration for u in result.usable]  # in the order of `utts`, as the peer's rows
 
     import datasets
 
@@ -74,9 +79,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             ds = datasets.Dataset.from_dict({"audio": [u.audio for u in utts]})
             start = time.perf_counter()
-            ds.map(_decode_resample, batched=True, batch_size=32, num_proc=procs if procs > 1 else None,
-                   cache_file_name=f"{cache}/map.arrow")  # fmt: skip
+            mapped = ds.map(_decode_resample, batched=True, batch_size=32, num_proc=procs if procs > 1 else None,
+                            cache_file_name=f"{cache}/map.arrow")  # fmt: skip
             peers[procs] = time.perf_counter() - start
+            # the same work, the same result (R71: not compared); the checks keep durations to 0.1 ms: a sample
+            if any(abs(n / 16000 - s) > 1 / 16000 for n, s in zip(mapped["samples"], ours_seconds, strict=True)):
+                raise SystemExit("data_bench: datasets.map resampled to other lengths than the checks measured")
 
     print(f"\nloading + resampling {len(utts)} real 8 kHz prompts ({audio_hours:.2f} h) to 16 kHz:")
     print(f"{f'asr data prepare checks ({processes} processes)':<44} {ours:7.2f} s {len(utts) / ours:8.1f} utt/s")
