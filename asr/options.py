@@ -67,6 +67,12 @@ def language_code(text: str) -> str:
     return _given(text, "a language code")
 
 
+def normalizer_name(text: str) -> str:
+    """An option's normaliser: an empty value is refused (``asr score --normalize ''`` scored a decode's
+    hypotheses with ``none``; ``asr lm build --normalize ''`` was a traceback)."""
+    return _given(text, "a normaliser name")
+
+
 def folder_path(text: str) -> Path:
     """An option's folder: an empty value is refused (``Path("")`` is the current folder, which a model was
     written into beside whatever it held)."""

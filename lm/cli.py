@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors
-from asr.options import ArgumentParser, file_path, folder_path, model_name
+from asr.options import ArgumentParser, file_path, folder_path, model_name, normalizer_name
 from asr.text import Normalizer, get_normalizer
 
 
@@ -24,7 +24,7 @@ def _add_normalizer(p: argparse.ArgumentParser, required: bool = True) -> None:
         type=model_name,
         help="the acoustic model's processor or model folder, or its hub id: its normaliser",
     )
-    group.add_argument("--normalize", help="a normaliser name (as 'asr vocab --normalize')")
+    group.add_argument("--normalize", type=normalizer_name, help="a normaliser name (as 'asr vocab --normalize')")
 
 
 def _processor_folder(args: argparse.Namespace) -> Path | None:
@@ -196,13 +196,11 @@ def _perplexity(folder: Path, kind: str, sentences: list[str]) -> dict:
         from lm.neural import NeuralLM
 
         return NeuralLM.load(str(folder)).perplexity(sentences)
-    from lm.folder import LM_FILES
+    from lm.folder import LMFolder
     from lm.perplexity import load, perplexity
 
-    binary = folder / LM_FILES["binary"]
-    if not binary.is_file():
-        raise InputError(f"{folder}: {binary.name} is missing (rebuild with 'asr lm build')")
-    return perplexity(load(binary), sentences)
+    lm = LMFolder.load(folder)  # checked whole as a decode checks it (R72: another LM's lm.bin was measured)
+    return perplexity(load(lm.model_path, shown=lm.binary), sentences)
 
 
 def main(argv: list[str] | None = None, prog: str = "asr lm") -> int:

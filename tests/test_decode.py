@@ -794,6 +794,8 @@ def test_asr_score_of_a_decodes_hyp_jsonl_gives_its_wer(es, tmp_path, capsys):
     utterances = results["test_set"]["utterances"]
     err = capsys.readouterr().err
     assert f"hyp.jsonl: {utterances - 1} utterances, the decode beside it" in err and f"wrote {utterances} (" in err
+    assert score_main([str(tmp_path / "g" / "hyp.jsonl"), "--normalize", results["normalizer"]]) == 2  # R72: scored
+    assert f"{utterances - 1} utterances, the decode beside it" in capsys.readouterr().err
     (tmp_path / "g" / "hyp.jsonl").write_bytes(hyps)
     # known by its lines, not its name: a copy renamed beside it, or the decode's file given as REF, was scored
     # with none (exit 0); one moved away from its results.json is refused as an unrenamed one is

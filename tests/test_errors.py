@@ -490,7 +490,10 @@ def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path,
                                   (["lm", "build", "--text", "t", "--out", "o", "--processor", ""], "--processor",
                                    "a model folder or hub id"),
                                   (["decode", "--manifest", "m", "--model", "m", "--adapter", ""], "--adapter",
-                                   "a language code")):  # fmt: skip
+                                   "a language code"),  # R72: a decode's hypotheses scored with none; a traceback
+                                  (["score", "r.trn", "--normalize", ""], "--normalize", "a normaliser name"),
+                                  (["lm", "build", "--text", "t", "--out", "o", "--normalize", ""], "--normalize",
+                                   "a normaliser name")):  # fmt: skip
         assert asr_main([*command, ""] if command[-1] else command) == 2, command
         assert f"argument {option}: expected {what}, got an empty value" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

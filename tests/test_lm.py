@@ -168,6 +168,11 @@ def test_an_lm_folder_whose_words_or_binary_lm_json_does_not_describe_is_refused
         binary.truncate(binary.seek(0, 2) // 2)
     with pytest.raises(InputError, match=r"lm.bin: \d+ bytes, lm.json says \d+ \(cut short"):
         LMFolder.load(damaged)
+    (damaged / "lm.bin").write_bytes((english["lm"] / "lm.bin").read_bytes() + bytes(4096))  # KenLM loads it
+    with pytest.raises(InputError, match=r"lm.bin: \d+ bytes, lm.json says \d+ \(cut short"):
+        LMFolder.load(damaged)
+    ppl = ["ppl", "--lm", str(damaged), "--text", str(english["root"] / "dev.txt")]  # R72: measured, exit 0
+    assert lm_main(ppl) == 2
 
 
 def test_text_that_is_not_utf8_is_named_by_its_line(tmp_path, capsys):

@@ -147,6 +147,12 @@ def test_links_planted_in_a_run_folder_are_replaced_not_written_through(tmp_path
     assert (run / "train_log.csv").read_text().splitlines()[1].startswith("1,")
     assert [p.name for p in (victim / "folder").iterdir()] == ["thesis.txt"]
     assert (victim / "log.txt").read_text() == "precious"
+    (run / "train_log.csv").unlink()  # R72: a link to a file not there yet was appended through on resume
+    (run / "train_log.csv").symlink_to(victim / "new.csv")
+    log = RunLog(run, active=True, resumed_step=1)
+    log.write({"step": 2, "loss": 2.4})
+    log.close()
+    assert not (victim / "new.csv").exists() and (run / "train_log.csv").read_text().splitlines()[1].startswith("2,")
 
 
 def test_a_checkpoint_is_never_unpickled(tmp_path):

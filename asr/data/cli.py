@@ -12,7 +12,7 @@ from pathlib import Path
 
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.folders import output_folder, write_report
-from asr.options import ArgumentParser, file_path, folder_path
+from asr.options import ArgumentParser, file_path, folder_path, normalizer_name
 from asr.text import NORMALIZERS, Normalizer, default_normalizer, get_normalizer, manifest_normalizer
 
 
@@ -53,13 +53,19 @@ def _add_prepare(sub) -> None:
     p.add_argument("--text-column", help="default: the first of sentence, text, transcription, transcript, ...")
     p.add_argument("--speaker-column", help="default: the first of speaker, speaker_id, client_id, spk_id")
     p.add_argument("--id-column", help="default: id, else the audio file's name")
-    p.add_argument("--normalize", help=f"normaliser for the checks (default: the language's; {', '.join(NORMALIZERS)})")
+    p.add_argument(
+        "--normalize",
+        type=normalizer_name,
+        help=f"normaliser for the checks (default: the language's; {', '.join(NORMALIZERS)})",
+    )
 
 
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="check a manifest: exit 0 if every utterance is usable, 1 if not, 2 if unreadable")
     p.add_argument("manifest", type=file_path)
-    p.add_argument("--normalize", help="normaliser for the transcripts (default: the manifest language's)")
+    p.add_argument(
+        "--normalize", type=normalizer_name, help="normaliser for the transcripts (default: the manifest language's)"
+    )
     p.add_argument("--json", type=file_path, help="write every problem and conversion note here ('-': standard output)")
 
 

@@ -18,7 +18,7 @@ from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHTS, parse_grid
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.inference import ZERO_BATCH_SECONDS_HELP
-from asr.options import ArgumentParser, file_path, folder_path, language_code, model_name
+from asr.options import ArgumentParser, file_path, folder_path, language_code, model_name, normalizer_name
 
 DEFAULT_CACHE = Path("~/.cache/asr-toolkit/logits")  # in the home folder, found when a decode needs it
 
@@ -95,7 +95,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--logits-cache", type=folder_path,
                    help=f"default {DEFAULT_CACHE} (where it cannot be written: none, with a warning)")  # fmt: skip
     p.add_argument("--no-cache", action="store_true", help="always run the network, write no cache")
-    p.add_argument("--normalize", help="normaliser for scoring (default: the model's asr_text.json)")
+    p.add_argument(
+        "--normalize", type=normalizer_name, help="normaliser for scoring (default: the model's asr_text.json)"
+    )
     return p
 
 

@@ -16,7 +16,7 @@ from typing import TextIO
 from asr.data.manifest import text_lines
 from asr.errors import InputError, run_reporting_errors
 from asr.folders import write_report
-from asr.options import ArgumentParser, file_name, file_path, folder_path
+from asr.options import ArgumentParser, file_name, file_path, folder_path, normalizer_name
 from asr.scoring.align import COMPAT, LEVELS, Level
 from asr.scoring.corpus import CorpusScore, pair_transcripts, score_corpus
 from asr.scoring.report import closing_line, report_files, report_json, summary_text, write_report_dir
@@ -41,7 +41,7 @@ def build_parser(prog: str = "asr score") -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--level", default="word,char", help="comma-separated levels: word, char (default: both)")
     parser.add_argument(
-        "--normalize", metavar="NAME",
+        "--normalize", metavar="NAME", type=normalizer_name,
         help=f"text normaliser applied to both sides: {', '.join(NORMALIZERS)} (default: none; for an asr decode's "
         "hyp.jsonl, the decode's, from the results.json beside it)",
     )  # fmt: skip
@@ -85,11 +85,19 @@ def _write_outputs(args: argparse.Namespace, score: CorpusScore, report: dict, s
         print(f"\nreports: {', '.join(str(p) for p in written)}", file=stream)
 
 
-def _decodes(ref: Path, hyp: Path) -> dict[Path, dict]:
+def _decodes(ref: Path, hyp: Path, normalize_given: bool) -> dict[Path, dict]:
     """The results.json of each `asr decode` whose hyp.jsonl REF or HYP is (`_decode_results`), by that file;
-    `InputError` where two decodes were scored with two normalisers."""
-    found = {path: results for path in dict.fromkeys((ref, hyp)) if (results := _decode_results(path))}
-    if len({results["normalizer"] for results in found.values()}) > 1:
+    `InputError` where two decodes were scored with two normalisers. With a normaliser given, one that cannot
+    be read is passed over (its utterance count is then not compared either)."""
+    found = {}
+    for path in dict.fromkeys((ref, hyp)):
+        try:
+            if results := _decode_results(path):
+                found[path] = results
+        except InputError:
+            if not normalize_given:
+                raise
+    if not normalize_given and len({results["normalizer"] for results in found.values()}) > 1:
         named = " and ".join(f"{path} ({results['normalizer']})" for path, results in found.items())
         raise InputError(f"{named}: decodes scored with two normalisers; give --normalize")
     return found
@@ -131,8 +139,8 @@ def _check_whole(path: Path, results: dict, read: int) -> None:
     decoded = test_set.get("utterances") if isinstance(test_set, dict) else None
     if isinstance(decoded, int) and decoded != read:
         raise InputError(f"{path}: {read} utterances, the decode beside it ({path.parent / 'results.json'}) wrote "
-                         f"{decoded} (cut short by a copy?); decode again, or score a copy of your own with "
-                         "--normalize")  # fmt: skip
+                         f"{decoded} (cut short by a copy?); decode again, or to score what is left, copy it "
+                         "out of the decode's folder and give --normalize")  # fmt: skip
 
 
 def _decoded(path: Path) -> bool:
@@ -162,8 +170,9 @@ def run(args: argparse.Namespace) -> int:
     if str(args.ref) == str(args.hyp) == "-":  # one stream read twice: scored against itself
         raise InputError("REF and HYP cannot both be standard input ('-'); give one of them as a file")
     hyp_path = args.hyp or args.ref
-    decodes = _decodes(args.ref, hyp_path) if args.normalize is None else {}
-    decoded = next(iter(decodes.items()), None)
+    # read with --normalize too: a copy cut short was scored on what was left with any normaliser (R72)
+    decodes = _decodes(args.ref, hyp_path, normalize_given=args.normalize is not None)
+    decoded = next(iter(decodes.items()), None) if args.normalize is None else None
     normalizer = get_normalizer(decoded[1]["normalizer"] if decoded else args.normalize or "none")
     if decoded:  # the decode's WER, not the raw references' (48% against 35% on a Hindi decode)
         print(

@@ -14,11 +14,13 @@ save.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import pickle
 import random
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,23 +88,32 @@ def save_checkpoint(acc, output_dir: Path, step: int, keep: int, state: Training
         scaler = acc.scaler.state_dict() if acc.scaler is not None else None
         trainer = {"loop": state.loop, "scheduler": state.scheduler.state_dict(), "scaler": scaler,
                    "config": state.config, "inputs": state.inputs}  # fmt: skip
-        try:  # a full disk: one line naming the checkpoint, none of it left (the rerun resumes from the last)
-            with writing(partial):
-                save_file(weights, str(partial / "model.safetensors"))
-                umask_modes(partial)
-                torch.save(state.optimizer.state_dict(), partial / "optimizer.pt")
-                trainer["sha256"] = {name: _sha256(partial / name) for name in CHECKED}
-                (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
-                synced(partial)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
+        with _or_removed(partial):
+            save_file(weights, str(partial / "model.safetensors"))
+            umask_modes(partial)
+            torch.save(state.optimizer.state_dict(), partial / "optimizer.pt")
+            trainer["sha256"] = {name: _sha256(partial / name) for name in CHECKED}
+            (partial / STATE_FILE).write_text(json.dumps(trainer, indent=1) + "\n", encoding="utf-8")
     acc.wait_for_everyone()
     if acc.is_main_process:
+        with _or_removed(partial):  # every process's files written (R72: another's was being renamed into place)
+            synced(partial)
         replace_folder(partial, unlinked(final))  # the end-of-run save can write a step saved already
         for path in checkpoints(output_dir)[:-keep] if keep > 0 else []:
             shutil.rmtree(unlinked(path), ignore_errors=True)
     acc.wait_for_everyone()
+
+
+@contextlib.contextmanager
+def _or_removed(partial: Path) -> Iterator[None]:
+    """Removes the checkpoint folder being written where the body fails (a full disk: one line naming it, none of
+    it left; the rerun resumes from the last)."""
+    try:
+        with writing(partial):
+            yield
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def read_state(path: Path) -> dict:

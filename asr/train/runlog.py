@@ -43,7 +43,7 @@ class RunLog:
         self.tensorboard = self._open_tensorboard(resumed_step) if active else None
 
     def _cut_csv(self, step: int) -> None:
-        path = self.out / "train_log.csv"
+        path = unlinked(self.out / "train_log.csv")  # a planted link: appended through on resume (R72)
         if not path.is_file():
             return
         with path.open(newline="") as f:

@@ -12,7 +12,7 @@ from asr.data.audio import TARGET_RATE
 from asr.data.manifest import read_manifest
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.folders import check_not_current, removed_if_left_empty, write_whole
-from asr.options import ArgumentParser, file_path, folder_path
+from asr.options import ArgumentParser, file_path, folder_path, normalizer_name
 from asr.text import TEXT_CONFIG, manifest_normalizer
 from asr.vocab.build import UNK, build_vocab, missing_chars, save_processor
 
@@ -32,7 +32,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="dev/test manifests to check for unseen characters",
     )
     parser.add_argument(
-        "--normalize", help="normaliser spec (default: the train manifest language's; needed for a mix of languages)"
+        "--normalize",
+        type=normalizer_name,
+        help="normaliser spec (default: the train manifest language's; needed for a mix of languages)",
     )
     parser.add_argument("--sampling-rate", type=int, default=TARGET_RATE, help="the feature extractor's rate in Hz")
     return parser
