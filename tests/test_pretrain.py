@@ -152,13 +152,14 @@ def test_a_non_finite_dev_loss_is_logged_as_null_and_never_chosen_as_best(tiny, 
 
 
 def test_manifests_without_transcripts_pretrain(tiny, tmp_path):
-    """Unlabeled audio has no text field (it was refused: 'manifest line without text')."""
+    """Unlabeled audio has no text field (it was refused: 'manifest line without text'), or one that is not text
+    (R74: a null was refused though the texts are unused)."""
     for split in ("train", "dev"):
         lines = []
-        for line in tiny[split].read_text().splitlines():
+        for number, line in enumerate(tiny[split].read_text().splitlines()):
             row = json.loads(line)
             row |= {"audio": str(tiny[split].parent / row["audio"])}
-            lines.append(json.dumps({k: v for k, v in row.items() if k != "text"}))
+            lines.append(json.dumps({k: v for k, v in row.items() if k != "text"} | ({"text": None} if number else {})))
         (tmp_path / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
     info = pretrain(dict(tiny, train=tmp_path / "train.jsonl"), tmp_path / "pt", "--max_steps", "2", "--dev_manifest",
                     str(tmp_path / "dev.jsonl"), "--eval_steps", "2")  # fmt: skip
@@ -237,3 +238,37 @@ def test_pretraining_runs_of_other_precisions_follow_one_another_in_one_process(
     for precision in ("bf16", "no"):
         info = pretrain(tiny, tmp_path / precision, "--max_steps", "1", "--mixed_precision", precision)
         assert info["mixed_precision"] == precision
+
+
+def test_masks_fall_on_the_audio_and_on_frames_the_model_does_not_see(tiny, tmp_path, capsys):
+    """R74: a group-norm model's masks and negatives were drawn in the batch's zero padding too (12% of them);
+    a model whose config turned SpecAugment off was shown the frames it had to identify (the loss halved in 30
+    steps); a model with an output adapter was a traceback at step 1."""
+    from asr.pretrain.config import PretrainConfig
+    from asr.pretrain.loop import Pretrainer, load_pretraining_model
+    from asr.train.cli import parse_args
+
+    group = tmp_path / "group"
+    assert model_main(["init", "--preset", "tiny", "--norm", "group", "--processor", str(tiny["processor"]),
+                       "--out", str(group)]) == 0  # fmt: skip
+    args = ["--train_manifest", str(tiny["train"]), "--output_dir", str(tmp_path / "x"), *QUICK]
+    trainer = Pretrainer(PretrainConfig.load(*parse_args(["--model", str(group), *args])), "x")
+    examples = sorted(trainer.train.examples, key=lambda ex: ex.duration)
+    batch = [examples[0], examples[-1]]  # the short one padded to the long one's length
+    mask = trainer._masks(trainer._inputs(batch))["mask_time_indices"]
+    model = trainer.acc.unwrap_model(trainer.model)
+    for row, ex in enumerate(batch):
+        frames = int(model._get_feat_extract_output_lengths(round(ex.duration * 16000)))
+        assert mask[row, :frames].any() and not mask[row, frames:].any()
+    for key, value in (("apply_spec_augment", False), ("add_adapter", True)):
+        changed = tmp_path / key
+        shutil.copytree(tiny["init"], changed)
+        config = json.loads((changed / "config.json").read_text())
+        (changed / "config.json").write_text(json.dumps(config | {key: value, "output_hidden_size": 32}))
+        cfg = PretrainConfig.load(*parse_args(["--model", str(changed), *args]))
+        if key == "apply_spec_augment":
+            assert load_pretraining_model(cfg).config.apply_spec_augment is True
+        else:
+            run = tmp_path / "adapter_run"
+            assert pretrain_main(["--model", str(changed), *args, "--output_dir", str(run)]) == 2
+            assert "has an output adapter (add_adapter)" in capsys.readouterr().err and not run.exists()

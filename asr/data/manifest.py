@@ -57,8 +57,8 @@ _REQUIRED = ("id", "audio", "text")
 def read_manifest(path: str | Path, durations: bool = True, labeled: bool = True) -> list[Utterance]:
     """Reads a manifest; `InputError` naming the file and line for anything malformed. With `durations`
     (training, decoding, subsets) every line must carry its duration; the checks (`asr data check|prepare`),
-    which measure the audio, and text readers do without. Without `labeled` (pretraining) a line may lack its
-    text (read as "")."""
+    which measure the audio, and text readers do without. Without `labeled` (pretraining) a line's text is not
+    read (R74: a ``"text": null`` was refused in a manifest whose texts are unused): it is ""."""
     path = Path(path)
     return [_utterance(obj, f"{path}:{lineno}", durations, labeled) for lineno, obj in read_jsonl(path)]
 
@@ -166,7 +166,7 @@ def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -
     """One manifest line's utterance, its fields' types checked: a wrong type is an error, never a transcript
     such as "None" or "4711"."""
     if not labeled and isinstance(obj, dict):
-        obj = {"text": ""} | obj
+        obj = obj | {"text": ""}
     missing = [k for k in _REQUIRED if not isinstance(obj, dict) or k not in obj]
     if missing:
         raise InputError(f"{where}: manifest line without {', '.join(missing)}")

@@ -346,14 +346,14 @@ class Trainer:
             self.feature_cache.prepare([ex.key for ex in examples], inputs)
         return inputs
 
-    def _features(self, arrays: list) -> dict:
+    def _features(self, arrays: list, padding_mask: bool = False) -> dict:
         """A padded batch of audio arrays for the model (zero-padded without masks for group-norm models, as
-        the transformers example trains them)."""
+        the transformers example trains them; with `padding_mask` the mask is given for every model)."""
         fe = self.feature_extractor
         features = fe(arrays, sampling_rate=fe.sampling_rate, padding=True, return_tensors="pt",
                       return_attention_mask=True)  # fmt: skip
         inputs = {"input_values": features.input_values.to(self.acc.device)}
-        if self.attention_mask:
+        if self.attention_mask or padding_mask:
             inputs["attention_mask"] = features.attention_mask.to(self.acc.device)
         return inputs
 
