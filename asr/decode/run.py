@@ -484,8 +484,9 @@ def spellable_hotwords(hotwords: list[str], normalize: Normalizer, alphabet: set
     it cannot spell (a capitalised word boosted nothing, without a word)."""
     spelled = [" ".join(normalize(h).split()) for h in hotwords]
     for typed, word in zip(hotwords, spelled, strict=True):
-        if missing := "".join(sorted(set(word.replace(" ", "")) - alphabet)):
-            raise InputError(f"--hotwords {typed!r}: the model cannot write it ({missing!r} not in its vocabulary)")
+        if missing := sorted(set(word.replace(" ", "")) - alphabet):
+            listed = ", ".join(map(repr, missing))
+            raise InputError(f"--hotwords {typed!r}: the model cannot write it ({listed} not in its vocabulary)")
         if not word:
             raise InputError(f"--hotwords {typed!r}: nothing left after the model's normaliser ({normalize.id})")
     return spelled

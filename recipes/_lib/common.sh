@@ -110,7 +110,7 @@ done
 _checked() {  # NAME PATTERN WHAT: exits naming --NAME unless its value (when the recipe has it) is PATTERN
     [[ -z ${!1+set} || ${!1} =~ $2 ]] || { echo "$0: --${1//_/-} ${!1}: expected $3" >&2; exit 2; }
 }
-for _opt in stage stop_stage num_processes lm_order; do _checked $_opt '^[1-9][0-9]*$' "a whole number above 0"; done
+for _opt in stage stop_stage num_processes lm_order; do _checked $_opt '^[1-9][0-9]*$' "a whole number above 0, without leading zeros"; done
 _checked lm_order '^[2-6]$' "2 to 6, the orders KenLM builds"  # it failed at stage 3, after the data (R62)
 _checked data_seed '^(0|[1-9][0-9]*)$' "a whole number"  # 00 made seed 0's corpus, but no marker read it as 0
 _weight='(1000(\.0*)?|[0-9]{1,3}(\.[0-9]*)?|\.[0-9]+)'  # within asr decode's bound, ±1000
