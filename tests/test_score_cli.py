@@ -293,3 +293,16 @@ def test_reports_that_cannot_be_written_leave_no_folder_they_made(tmp_path, monk
     monkeypatch.setattr("asr.scoring.report.write_together", full)
     assert asr_main(["score", str(ref), str(ref), "--report-dir", str(tmp_path / "new" / "r")]) == 2
     assert "No space left on device" in capsys.readouterr().err and not (tmp_path / "new").exists()
+
+
+def test_a_pipe_given_as_a_file_is_scored_whole(tmp_path):
+    """R75: a process substitution's first lines were read ahead, to tell a decode's hypotheses, and were
+    missing from the scoring (WER 100%, exit 0)."""
+    import shlex
+
+    ref = _write(tmp_path / "ref.txt", "u1 a b c\nu2 d e f\nu3 g h i\n")
+    hyp = _write(tmp_path / "hyp.txt", "u1 a b c\nu2 d e x\nu3 g h i\n")
+    for extra in ("", " --normalize none"):
+        line = f"{shlex.join([*ASR, 'score', str(ref)])} <(cat {shlex.quote(str(hyp))}) --level word{extra}"
+        proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True)
+        assert proc.returncode == 0 and "WER 11.11%" in proc.stdout, proc.stderr

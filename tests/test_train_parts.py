@@ -153,6 +153,12 @@ def test_links_planted_in_a_run_folder_are_replaced_not_written_through(tmp_path
     log.write({"step": 2, "loss": 2.4})
     log.close()
     assert not (victim / "new.csv").exists() and (run / "train_log.csv").read_text().splitlines()[1].startswith("2,")
+    (run / "train_log.csv").unlink()  # R75: a link to a log elsewhere (a DVC checkout's) is cut, not emptied
+    (victim / "log.csv").write_text("step,loss\n1,2.5\n2,2.4\n3,2.3\n")
+    (run / "train_log.csv").symlink_to(victim / "log.csv")
+    RunLog(run, active=True, resumed_step=2).close()
+    assert [row.split(",")[0] for row in (run / "train_log.csv").read_text().splitlines()[1:]] == ["1", "2"]
+    assert not (run / "train_log.csv").is_symlink() and (victim / "log.csv").read_text().endswith("3,2.3\n")
 
 
 def test_a_checkpoint_is_never_unpickled(tmp_path):

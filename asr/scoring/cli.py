@@ -146,7 +146,10 @@ def _check_whole(path: Path, results: dict, read: int) -> None:
 def _decoded(path: Path) -> bool:
     """Whether the JSONL file `path` is an asr decode's hyp.jsonl: its first line that is not blank has a
     decode's fields, read as the scoring reads it (a BOM dropped: with it, or after a blank line, the decode's
-    normaliser went unused and the WER was that of `none`)."""
+    normaliser went unused and the WER was that of `none`). A pipe or device other than standard input is not
+    read ahead (R75: a process substitution's lines read here were missing from the scoring: WER 100%)."""
+    if str(path) != "-" and not path.is_file():
+        return False
     try:
         first = json.loads(_first_line(path) or "null")
     except (InputError, OSError, ValueError):  # unreadable, not UTF-8 or not JSON: the scoring's own reading says so

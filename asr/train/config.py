@@ -364,7 +364,7 @@ def _coerce(f: dataclasses.Field, value: object) -> object:
     if (kind is bool and not isinstance(value, bool)) or (
         kind in (int, float) and (isinstance(value, bool) or (kind is int and isinstance(value, float)))
     ):
-        flag = " (a --key given without a value is true)" if isinstance(value, bool) else ""
+        flag = " (a --key given without a value is true, as is YAML's yes)" if value is True else ""
         raise InputError(f"config key {f.name}: expected {_EXPECTED[kind]}, got {value!r}{flag}")
     try:
         return kind(value)

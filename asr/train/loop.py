@@ -263,7 +263,7 @@ class Trainer:
         if cfg.lr_schedule == "linear" and cfg.warmup_steps > cfg.max_steps and self.acc.is_main_process:
             peak = cfg.max_steps / cfg.warmup_steps
             print(f"note: warmup_steps {cfg.warmup_steps} > max_steps {cfg.max_steps}: the learning rate rises to "
-                  f"{100 * peak:.2g}% of learning_rate and never decays", file=sys.stderr)  # fmt: skip
+                  f"{100 * peak:.3g}% of learning_rate and never decays", file=sys.stderr)  # fmt: skip
         self.model, self.optimizer = self.acc.prepare(model, optimizer)
         # for mixed precision accelerate wraps the model's forward in autocast; the train step enters
         # `acc.autocast()` itself, so the wrapper is taken off (in place) and dev evaluation runs in float32, as

@@ -43,8 +43,9 @@ class RunLog:
         self.tensorboard = self._open_tensorboard(resumed_step) if active else None
 
     def _cut_csv(self, step: int) -> None:
-        path = unlinked(self.out / "train_log.csv")  # a planted link: appended through on resume (R72)
-        if not path.is_file():
+        path = self.out / "train_log.csv"
+        if not path.is_file():  # a link planted to no file was appended through on resume (R72)
+            unlinked(path)
             return
         with path.open(newline="") as f:
             rows = [r for r in csv.DictReader(f) if r.get("step", "").isdigit() and int(r["step"]) <= step]
