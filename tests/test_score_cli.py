@@ -306,3 +306,18 @@ def test_a_pipe_given_as_a_file_is_scored_whole(tmp_path):
         line = f"{shlex.join([*ASR, 'score', str(ref)])} <(cat {shlex.quote(str(hyp))}) --level word{extra}"
         proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True)
         assert proc.returncode == 0 and "WER 11.11%" in proc.stdout, proc.stderr
+
+
+def test_a_rate_is_rounded_alike_in_every_place_it_is_written(tmp_path, capsys):
+    """R77: 23 errors in 160 words were WER 14.37% in the headline (``100 * 0.14375`` is 14.3749...) and 14.38
+    in the Sum row and the .dtl, which compute ``100 * 23 / 160``; the leaderboard and decode printed 14.37."""
+    from asr.scoring.report import percent
+
+    words = [[f"w{i}x{j}" for j in range(10)] for i in range(16)]
+    hyps = [["zz" if 10 * i + j < 23 else word for j, word in enumerate(ws)] for i, ws in enumerate(words)]
+    ref = _write(tmp_path / "ref.txt", "".join(f"s{i % 2}-u{i} {' '.join(ws)}\n" for i, ws in enumerate(words)))
+    hyp = _write(tmp_path / "hyp.txt", "".join(f"s{i % 2}-u{i} {' '.join(ws)}\n" for i, ws in enumerate(hyps)))
+    assert asr_main(["score", str(ref), str(hyp), "--level", "word", "--report-dir", str(tmp_path / "r")]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("WER 14.38% (16 utterances)")
+    assert "Percent Total Error       =   14.38%" in (tmp_path / "r" / "word.dtl").read_text().replace("  14.38", "   14.38") or "14.38% (23)" in (tmp_path / "r" / "word.dtl").read_text()
+    assert [percent(e / 160) for e in (23, 49, 51)] == ["14.38", "30.62", "31.88"]

@@ -19,6 +19,7 @@ from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHTS, parse_gr
 from asr.errors import InputError, run_reporting_errors, writable_dir
 from asr.inference import ZERO_BATCH_SECONDS_HELP
 from asr.options import ArgumentParser, file_path, folder_path, language_code, model_name, normalizer_name
+from asr.scoring.report import percent
 
 DEFAULT_CACHE = Path("~/.cache/asr-toolkit/logits")  # in the home folder, found when a decode needs it
 
@@ -148,7 +149,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str, given: frozenset[
         name = results.decoder["name"] + (" + rescoring" if results.rescoring else "")
         name += f", tuned{extra}" if extra else ""
         first = f" ({results.timing['rtfx_first_pass']} without rescoring)" if results.rescoring else ""
-        print(f"{manifest} ({name}): WER {100 * results.wer:.2f}%  CER {100 * results.cer:.2f}%  "
+        print(f"{manifest} ({name}): WER {percent(results.wer)}%  CER {percent(results.cer)}%  "
               f"RTFx {results.timing['rtfx']}{first}  -> {opts.out_dir(manifest)}")  # fmt: skip
     return 0
 

@@ -16,6 +16,7 @@ from asr.errors import InputError
 from asr.folders import write_together
 from asr.leaderboard.collect import Run
 from asr.leaderboard.tables import markdown_row, markdown_text
+from asr.scoring.report import percent
 
 CARD_MARK = "<!-- written by asr leaderboard -->"
 
@@ -100,7 +101,7 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
         results.append({
             "task": {"type": "automatic-speech-recognition", "name": "Speech Recognition"},
             "dataset": {"type": corpus or "data", "name": run.test_set, "split": split},
-            "metrics": [{"type": m, "value": round(100 * run.result.rate(m), 2), "name": f"{m.upper()} ({label})"}
+            "metrics": [{"type": m, "value": float(percent(run.result.rate(m))), "name": f"{m.upper()} ({label})"}
                         for m in ("wer", "cer")],
         })  # fmt: skip
     meta = {"library_name": "transformers", "pipeline_tag": "automatic-speech-recognition",
@@ -109,7 +110,7 @@ def model_card(model_dir: Path, runs: list[Run]) -> Path | None:
     lines = ["---", yaml.safe_dump(meta, allow_unicode=True, sort_keys=False).rstrip()]
     marks = [" †" if r.tuned_on_itself else "" for r in runs]
     cells = [[r.test_set, r.system["decoder"], r.system["lm"], r.result.normalizer,
-              f"{100 * r.result.wer:.2f}{mark}", f"{100 * r.result.cer:.2f}{mark}"]
+              f"{percent(r.result.wer)}{mark}", f"{percent(r.result.cer)}{mark}"]
              for r, mark in zip(runs, marks, strict=True)]  # fmt: skip
     table = "\n".join(markdown_row(row) for row in cells)
     lines += ["---", CARD_MARK, f"# {markdown_text(model_dir.name)}", "",

@@ -10,6 +10,7 @@ from asr.leaderboard.details import run_details
 from asr.leaderboard.significance import RESAMPLES
 from asr.leaderboard.tables import PAIRED_HEADER, Table, header, intervals_note, rows
 from asr.progress import progress_bar
+from asr.scoring.report import percent
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }
@@ -71,7 +72,7 @@ def _run_section(number: int, run: Run) -> str:
             f"git {r.git_revision}, {r.date}")  # fmt: skip
     return (
         f"<details><summary>#{number} {escape(run.system['decoder'])} · {escape(run.system['model'])} on "
-        f"{escape(run.test_set)}: WER {100 * r.wer:.2f}%, CER {100 * r.cer:.2f}%</summary>"
+        f"{escape(run.test_set)}: WER {percent(r.wer)}%, CER {percent(r.cer)}%</summary>"
         f"<p class='meta'>{escape(meta)}</p><pre>{escape(r.command)}</pre>"
         f"<h4>Per speaker</h4>{speakers}<h4>Worst utterances</h4>{worst or '<p>none</p>'}"
         f"<h4>Most frequent substitutions</h4>{confusions}</details>"

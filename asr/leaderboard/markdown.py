@@ -17,6 +17,7 @@ from asr.leaderboard.tables import (
     markdown_text,
 )
 from asr.provenance import git_revision
+from asr.scoring.report import percent
 
 
 def results_markdown(table: Table, runs: list[Run], command: str, significance: bool) -> str:
@@ -55,7 +56,7 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
     for i, run in enumerate(runs, 1):
         t = run.result.timing
         lines += [f"{i}. " + markdown_text(f"{run.test_set}, {run.system['decoder']}, LM {run.system['lm']}: WER "
-                                           f"{100 * run.result.wer:.2f}%, RTFx {t['rtfx']}; normaliser "
+                                           f"{percent(run.result.wer)}%, RTFx {t['rtfx']}; normaliser "
                                            f"{run.result.normalizer}, scoring {run.result.scoring}, git "
                                            f"{run.result.git_revision}, {run.result.date}"),
                   "", code_block(run.result.command, "   "), ""]  # fmt: skip

@@ -14,6 +14,7 @@ from functools import cached_property
 from asr.errors import InputError
 from asr.leaderboard.collect import Run
 from asr.leaderboard.significance import bootstrap_interval, p_value_text, paired_bootstrap
+from asr.scoring.report import percent
 from asr.text import written_without_spaces
 
 SYSTEM_COLUMNS = ("model", "labeled", "lm", "decoder")
@@ -111,7 +112,7 @@ class Table:
             for run in runs:
                 if run is not best:
                     test = paired_bootstrap(*[r.utterance_counts(LEVELS[metric]) for r in (run, best)])
-                    rates = [f"{100 * test[k]:.2f}" for k in ("rate_b", "rate_a")] + [p_value_text(test["p_value"])]
+                    rates = [percent(test[k]) for k in ("rate_b", "rate_a")] + [p_value_text(test["p_value"])]
                     out.append([test_set, metric.upper(), system_label(best, runs), system_label(run, runs), *rates])
         return out
 
@@ -146,7 +147,7 @@ def _cell(table: Table, system: tuple, test_set: str, metric: str, intervals: bo
     run = table.cells.get((system, test_set))
     if run is None:
         return "-"
-    text = f"{100 * run.result.rate(metric):.2f}"
+    text = percent(run.result.rate(metric))
     if intervals and metric == table.metrics[test_set]:
         text += " " + interval_text(*table.intervals[system, test_set])
     return text + (" †" if (system, test_set) in table.flags else "")
@@ -217,7 +218,7 @@ def csv_text(table: Table) -> str:
         values = []
         for t in table.test_sets:
             run = table.cells.get((system, t))
-            values += ["" if run is None else f"{100 * run.result.rate(m):.4f}" for m in ("wer", "cer")]
+            values += ["" if run is None else percent(run.result.rate(m), 4) for m in ("wer", "cer")]
         provenance = [
             ";".join(sorted({str(getattr(r.result, k)) for r in runs}))
             for k in ("normalizer", "scoring", "git_revision")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
+from fractions import Fraction
 from pathlib import Path
 
 from wcwidth import wcswidth
@@ -44,8 +45,16 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.2f}" if whole else "undef"
+def _pct(part: int, whole: int, digits: int = 2) -> str:
+    return f"{100 * part / whole:.{digits}f}" if whole else "undef"
+
+
+def percent(rate: float, digits: int = 2) -> str:
+    """`rate` in percent as the reports' tables print it from the counts (`_pct`: ``100 * E / N``): the rate read
+    back as the fraction E/N it is (N up to 10^7), where ``100 * rate`` rounds another way at a tie (R77: 23/160
+    was 14.37% in the headline and the leaderboard, 14.38 in the Sum row and the .dtl)."""
+    exact = Fraction(rate).limit_denominator(10**7)
+    return _pct(exact.numerator, exact.denominator, digits)
 
 
 def _row_values(totals: Totals) -> list[tuple[int, int]]:
@@ -84,7 +93,7 @@ def summary_table(score: CorpusScore, level: Level, percent: bool = True) -> str
 def _headline(score: CorpusScore, level: Level) -> str:
     rate = score.totals[level].counts.rate
     name = "WER" if level == "word" else "CER"
-    return f"{name} {100 * rate:.2f}%" if rate is not None else f"{name} undefined (no reference tokens)"
+    return f"{name} {percent(rate)}%" if rate is not None else f"{name} undefined (no reference tokens)"
 
 
 def closing_line(score: CorpusScore) -> str:

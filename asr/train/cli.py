@@ -18,6 +18,7 @@ import shlex
 import sys
 
 from asr.errors import InputError, run_reporting_errors
+from asr.scoring.report import percent
 
 
 def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
@@ -112,7 +113,7 @@ def _best(info: dict) -> str:
 def _rates(info: dict, prefix: str, order: tuple[str, ...]) -> str:
     """``WER 12.34%, CER 5.67%`` of run_info's ``<prefix>_wer`` and ``<prefix>_cer``, in `order` (those it has)."""
     rates = ((name, info.get(f"{prefix}_{name.lower()}")) for name in order)
-    return ", ".join(f"{name} {100 * rate:.2f}%" for name, rate in rates if rate is not None)
+    return ", ".join(f"{name} {percent(rate)}%" for name, rate in rates if rate is not None)
 
 
 if __name__ == "__main__":
