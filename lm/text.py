@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from asr.data.manifest import read_jsonl, read_manifest, refuse_control_characters
+from asr.data.manifest import read_jsonl, read_manifest, refuse_control_characters, text_lines
 from asr.errors import InputError
 from asr.text import Normalizer
 
@@ -56,16 +56,24 @@ def raw_lines(path: Path) -> Iterator[tuple[int | str, str]]:
     if is_manifest(path):
         yield from ((u.id, u.text) for u in read_manifest(path, durations=False))
         return
+    if path.exists() and not path.is_file():  # a pipe, read once for every caller (R76: --dev read again: none)
+        yield from _checked(text_lines(path), path)
+        return
     try:
         with open(path, encoding="utf-8-sig") as f:  # a byte-order mark is no part of the first word
-            for number, line in enumerate(f, 1):
-                if _CONTROL.search(line):  # R70: a crash's zero bytes became a word of the LM
-                    refuse_control_characters(line, f"{path}:{number}")
-                yield number, line
+            yield from _checked(enumerate(f, 1), path)
     except UnicodeDecodeError:  # its position is one in a read buffer, not in the file
         raise InputError(f"{path}:{_first_undecodable_line(path)}: not valid UTF-8 text") from None
     except OSError as err:
         raise InputError(f"{path}: cannot read text: {err.strerror or err}") from None
+
+
+def _checked(lines: Iterable[tuple[int, str]], path: Path) -> Iterator[tuple[int, str]]:
+    """`lines`, a control character refused by its line (R70: a crash's zero bytes became a word of the LM)."""
+    for number, line in lines:
+        if _CONTROL.search(line):
+            refuse_control_characters(line, f"{path}:{number}")
+        yield number, line
 
 
 def _nemo_transcripts(path: Path) -> Iterator[tuple[int | str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -797,6 +798,14 @@ def test_asr_score_of_a_decodes_hyp_jsonl_gives_its_wer(es, tmp_path, capsys):
     assert score_main([str(tmp_path / "g" / "hyp.jsonl"), "--normalize", results["normalizer"]]) == 2  # R72: scored
     assert f"{utterances - 1} utterances, the decode beside it" in capsys.readouterr().err
     (tmp_path / "g" / "hyp.jsonl").write_bytes(hyps)
+    (tmp_path / "linked").mkdir()  # R76: a link's was scored by the results.json beside the link (normaliser none)
+    (tmp_path / "linked" / "results.json").write_text(json.dumps({"normalizer": "none@1"}))
+    (tmp_path / "linked" / "hyp.jsonl").symlink_to(tmp_path / "g" / "hyp.jsonl")
+    assert score_main([str(tmp_path / "linked" / "hyp.jsonl"), "--json", str(tmp_path / "l.json")]) == 0
+    assert json.loads((tmp_path / "l.json").read_text())["word"]["rate"] == results["wer"]
+    piped = subprocess.run(["bash", "-c", f"{shlex.join([sys.executable, '-m', 'asr', 'score'])} <(cat "
+                            f"{tmp_path / 'g' / 'hyp.jsonl'})"], capture_output=True, text=True)  # fmt: skip
+    assert piped.returncode == 2 and "a pipe holding an asr decode's hyp.jsonl" in piped.stderr  # scored with none
     # known by its lines, not its name: a copy renamed beside it, or the decode's file given as REF, was scored
     # with none (exit 0); one moved away from its results.json is refused as an unrenamed one is
     renamed = tmp_path / "g" / "greedy_test.jsonl"

@@ -735,3 +735,19 @@ def test_an_lm_rebuilt_during_a_decode_is_not_mixed_into_it(english, tmp_path, m
     monkeypatch.setattr(lm.folder, "read_info", replaced_meanwhile)
     with pytest.raises(InputError, match="replaced while it was read"):
         LMFolder.load(first)
+
+
+def test_text_and_dev_text_given_as_pipes_are_read_once(tmp_path):
+    """R76: `--dev <(...)` was read for its check, then again for the perplexity: none, a traceback."""
+    import shlex
+    import subprocess
+    import sys
+
+    (tmp_path / "t.txt").write_text("a b c\nb c d\nc d e\na c e\n")
+    (tmp_path / "d.txt").write_text("a b c\n")
+    build = shlex.join([sys.executable, "-m", "asr", "lm", "build", "--order", "2", "--normalize", "none"])
+    line = f"{build} --out {tmp_path / 'lm'} --text <(cat {tmp_path / 't.txt'}) --dev <(cat {tmp_path / 'd.txt'})"
+    proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    dev = json.loads((tmp_path / "lm" / "lm.json").read_text())["dev"]
+    assert dev["sentences"] == 1 and dev["perplexity"] > 1

@@ -306,6 +306,21 @@ def test_a_pipe_given_as_a_file_is_scored_whole(tmp_path):
         line = f"{shlex.join([*ASR, 'score', str(ref)])} <(cat {shlex.quote(str(hyp))}) --level word{extra}"
         proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True)
         assert proc.returncode == 0 and "WER 11.11%" in proc.stdout, proc.stderr
+    # R76: a pipe read again (to guess its format, for HYP) gave nothing, and a FIFO waited for ever
+    both = _write(tmp_path / "both.jsonl", "".join(json.dumps({"id": f"u{i}", "ref": "a b", "hyp": "a b"}) + "\n"
+                                                   for i in range(3)))  # fmt: skip
+    score = shlex.join([*ASR, "score", "--level", "word"])
+    for line, wer in ((f"{score} --format jsonl <(cat {both})", "WER 0.00%"),
+                      (f"{score} <(cat {ref}) <(cat {hyp})", "WER 11.11%")):  # fmt: skip
+        proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True)
+        assert proc.returncode == 0 and wer in proc.stdout, proc.stderr
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    line = f"(cat {ref} > {fifo} &); {shlex.join([*ASR, 'score', str(fifo), str(hyp), '--level', 'word'])}"
+    proc = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "WER 11.11%" in proc.stdout, proc.stderr
+    one = subprocess.run([*ASR, "score", "-", "/dev/stdin"], input=ref.read_text(), capture_output=True, text=True)
+    assert one.returncode == 2 and "cannot both be standard input ('-') or one pipe" in one.stderr
 
 
 def test_a_rate_is_rounded_alike_in_every_place_it_is_written(tmp_path, capsys):
@@ -319,5 +334,9 @@ def test_a_rate_is_rounded_alike_in_every_place_it_is_written(tmp_path, capsys):
     hyp = _write(tmp_path / "hyp.txt", "".join(f"s{i % 2}-u{i} {' '.join(ws)}\n" for i, ws in enumerate(hyps)))
     assert asr_main(["score", str(ref), str(hyp), "--level", "word", "--report-dir", str(tmp_path / "r")]) == 0
     assert capsys.readouterr().out.rstrip().endswith("WER 14.38% (16 utterances)")
-    assert "Percent Total Error       =   14.38%" in (tmp_path / "r" / "word.dtl").read_text().replace("  14.38", "   14.38") or "14.38% (23)" in (tmp_path / "r" / "word.dtl").read_text()
+    assert (
+        "Percent Total Error       =   14.38%"
+        in (tmp_path / "r" / "word.dtl").read_text().replace("  14.38", "   14.38")
+        or "14.38% (23)" in (tmp_path / "r" / "word.dtl").read_text()
+    )
     assert [percent(e / 160) for e in (23, 49, 51)] == ["14.38", "30.62", "31.88"]

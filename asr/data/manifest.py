@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import random
 import re
+import stat
 import sys
 import unicodedata
 from collections import Counter
@@ -110,10 +112,10 @@ def _once_each(pairs: list[tuple[str, object]]) -> dict:
 def utf8_text(path: Path, binary_hint: str = "") -> str:
     """A text file decoded as strict UTF-8 (a BOM, as Windows editors write, is dropped); `InputError` naming the
     line of a byte that is not UTF-8, with `binary_hint` where the file holds NUL bytes (no text but UTF-16 does),
-    or naming UTF-16. The path `-` is standard input (read once, for every caller)."""
+    or naming UTF-16. The path `-` is standard input (read once, for every caller), as is any other pipe."""
     path = Path(path)
     try:
-        data = _stdin_bytes() if str(path) == "-" else path.read_bytes()
+        data = _stdin_bytes() if str(path) == "-" else _file_bytes(path)
     except OSError as err:
         raise InputError(f"{path}: cannot read: {err.strerror or err}") from None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Notepad's "Unicode"
@@ -124,6 +126,32 @@ def utf8_text(path: Path, binary_hint: str = "") -> str:
         line = len(re.split(rb"\r\n|\r|\n", data[: err.start]))
         hint = binary_hint if b"\0" in data[:65536] else ""  # Latin-1 text is no audio file
         raise InputError(f"{path}:{line}: not valid UTF-8 (byte {data[err.start]:#04x}){hint}") from None
+
+
+def _file_bytes(path: Path) -> bytes:
+    """A file's bytes; a pipe's (``<(...)``, /dev/stdin, a FIFO) read once for every caller, as standard input is
+    (R76: read again to guess its format or to score it, it gave nothing, WER 100%, or waited for ever)."""
+    if path.is_file():
+        return path.read_bytes()
+    found = path.stat()
+    key = (found.st_dev, found.st_ino)  # one pipe under two names (/dev/stdin, /dev/fd/0) is read once
+    if key not in _STREAMS:
+        if len(_STREAMS) >= 8:  # the oldest dropped: a caller's later pipe may take a closed one's number
+            del _STREAMS[next(iter(_STREAMS))]
+        _STREAMS[key] = path.read_bytes()
+    return _STREAMS[key]
+
+
+_STREAMS: dict[tuple[int, int], bytes] = {}
+
+
+def same_stream(a: Path, b: Path) -> bool:
+    """Whether `a` and `b` are one pipe (``-`` and /dev/stdin, or a FIFO named twice), which one reading empties."""
+    try:
+        ids = [os.fstat(0) if str(p) == "-" else p.stat() for p in (a, b)]
+    except OSError:
+        return False
+    return not stat.S_ISREG(ids[0].st_mode) and (ids[0].st_dev, ids[0].st_ino) == (ids[1].st_dev, ids[1].st_ino)
 
 
 def _stdin_bytes() -> bytes:

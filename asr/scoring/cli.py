@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from asr.data.manifest import text_lines
+from asr.data.manifest import same_stream, text_lines
 from asr.errors import InputError, run_reporting_errors
 from asr.folders import write_report
 from asr.options import ArgumentParser, file_name, file_path, folder_path, normalizer_name
@@ -108,14 +108,16 @@ def _decode_results(path: Path) -> dict | None:
     (its raw references against the model's output); None for any other file. `InputError` where it cannot be
     known: a decode's hypotheses beside no results.json (a decode stopped or failed while writing) or an
     unreadable one (scored with none, silently: WER 79% against the decode's 75%)."""
-    if str(path) == "-":  # standard input: a decode's lines, with no results.json to read beside them
+    if _piped(path):  # standard input or another pipe: a decode's lines, with no results.json beside them
         if _decoded(path):
-            raise InputError("standard input holds an asr decode's hyp.jsonl, whose normaliser is in the "
-                             "results.json beside it; give the file's path, or --normalize")  # fmt: skip
+            where = "standard input holds" if str(path) == "-" else f"{path}: a pipe holding"
+            raise InputError(f"{where} an asr decode's hyp.jsonl, whose normaliser is in the results.json beside "
+                             "it; give the file's path, or --normalize")  # fmt: skip
         return None
     if not _decoded(path):  # a file of one's own (beside another tool's results.json, perhaps)
         return None
-    results_path = path.parent / "results.json"  # known by its lines, not its name: a renamed copy was scored with none
+    # known by its lines, not its name (a renamed copy was scored with none); beside a link's target (R76)
+    results_path = path.resolve().parent / "results.json"
     if not results_path.exists():
         raise InputError(f"{path}: an asr decode's hypotheses (its lines have a decode's fields) with no "
                          "results.json beside them (moved away from it, or a decode that did not finish): their "
@@ -143,13 +145,16 @@ def _check_whole(path: Path, results: dict, read: int) -> None:
                          "out of the decode's folder and give --normalize")  # fmt: skip
 
 
+def _piped(path: Path) -> bool:
+    """Whether `path` is standard input or another pipe (``<(...)``, /dev/stdin, a FIFO): read once, and with
+    no results.json beside it."""
+    return str(path) == "-" or (path.exists() and not path.is_file())
+
+
 def _decoded(path: Path) -> bool:
     """Whether the JSONL file `path` is an asr decode's hyp.jsonl: its first line that is not blank has a
     decode's fields, read as the scoring reads it (a BOM dropped: with it, or after a blank line, the decode's
-    normaliser went unused and the WER was that of `none`). A pipe or device other than standard input is not
-    read ahead (R75: a process substitution's lines read here were missing from the scoring: WER 100%)."""
-    if str(path) != "-" and not path.is_file():
-        return False
+    normaliser went unused and the WER was that of `none`)."""
     try:
         first = json.loads(_first_line(path) or "null")
     except (InputError, OSError, ValueError):  # unreadable, not UTF-8 or not JSON: the scoring's own reading says so
@@ -159,8 +164,9 @@ def _decoded(path: Path) -> bool:
 
 def _first_line(path: Path) -> str:
     """The first line of `path` that is not blank, split and stripped of a BOM as `text_lines` reads it, without
-    reading a whole file that the scoring reads next (standard input is read once for every caller)."""
-    if str(path) == "-":
+    reading a whole file that the scoring reads next (standard input and other pipes are read once for every
+    caller)."""
+    if _piped(path):
         lines = text_lines(path)
         return lines[0][1] if lines else ""
     with open(path, encoding="utf-8-sig") as f:  # universal newlines: \n, \r\n and a lone \r, as text_lines
@@ -170,8 +176,8 @@ def _first_line(path: Path) -> str:
 def run(args: argparse.Namespace) -> int:
     """Scores, prints and writes the reports for parsed arguments."""
     levels = _levels(args.level)
-    if str(args.ref) == str(args.hyp) == "-":  # one stream read twice: scored against itself
-        raise InputError("REF and HYP cannot both be standard input ('-'); give one of them as a file")
+    if str(args.ref) == str(args.hyp) == "-" or (args.hyp and same_stream(args.ref, args.hyp)):  # read once
+        raise InputError("REF and HYP cannot both be standard input ('-') or one pipe; give one of them as a file")
     hyp_path = args.hyp or args.ref
     # read with --normalize too: a copy cut short was scored on what was left with any normaliser (R72)
     decodes = _decodes(args.ref, hyp_path, normalize_given=args.normalize is not None)
