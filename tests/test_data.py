@@ -1369,3 +1369,15 @@ def test_links_planted_where_outputs_are_first_written_are_not_written_through(t
     write_whole(tmp_path / "m", lambda folder: (folder / "f").write_text("x"))
     assert (precious / "a.txt").read_text() == "keep" and (tmp_path / "m" / "f").read_text() == "x"
     assert not (tmp_path / "m").is_symlink()
+
+
+def test_a_piped_manifest_resolves_its_audio_from_the_current_folder(tmp_path):
+    """R76: `asr data check <(cat m.jsonl)` looked for its audio in /dev/fd: every utterance missing."""
+    import shlex
+    import subprocess
+
+    sf.write(tmp_path / "s.wav", np.zeros(16000, dtype="float32"), 16000)
+    (tmp_path / "m.jsonl").write_text(json.dumps({"id": "a_1", "audio": "s.wav", "text": "hi", "duration": 1.0}) + "\n")
+    line = f"{shlex.join([*ASR, 'data', 'check'])} <(cat m.jsonl)"
+    proc = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0 and "1 of 1 utterances usable" in proc.stdout, proc.stdout + proc.stderr

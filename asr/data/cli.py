@@ -299,7 +299,8 @@ def run_check(args: argparse.Namespace) -> int:
         _not_an_input(args.json, [args.manifest], "--json")
         writable_dir(args.json.parent, "--json")
     normalize, _ = manifest_normalizer([u.lang for u in utts], args.normalize, str(args.manifest))
-    result = check_utterances(utts, args.manifest.parent, normalize, stated_durations=True)
+    base = args.manifest.parent if args.manifest.is_file() else Path()  # a pipe's (R76: /dev/fd/a.wav) is here
+    result = check_utterances(utts, base, normalize, stated_durations=True)
     listing = sys.stderr if to_stdout else sys.stdout
     for utt, reason, detail in result.rejected[:LISTED]:
         print(f"{utt.id}: {reason}" + (f" ({detail})" if detail else ""), file=listing)
