@@ -350,7 +350,10 @@ def test_lm_text_is_read_as_sentences_whatever_the_normaliser(english, tmp_path,
     assert lm_main([*train, "--max-steps", "-1"]) == 2
     assert "--max-steps -1: expected" in capsys.readouterr().err
     binary = (tmp_path / "lm" / "lm.bin").read_bytes()
-    (tmp_path / "lm" / "lm.bin").write_bytes(binary[: len(binary) // 2])  # truncated
+    (tmp_path / "lm" / "lm.bin").write_bytes(binary[: len(binary) // 2])  # truncated: lm.json's size says so
+    assert lm_main(["ppl", "--lm", str(tmp_path / "lm"), "--text", str(text)]) == 2
+    assert "bytes, lm.json says" in capsys.readouterr().err
+    (tmp_path / "lm" / "lm.bin").write_bytes(b"x" * 100 + binary[100:])  # damaged at its size: KenLM's own error
     assert lm_main(["ppl", "--lm", str(tmp_path / "lm"), "--text", str(text)]) == 2
     assert "KenLM cannot load it" in capsys.readouterr().err
 
