@@ -89,6 +89,9 @@ class Pretrainer(Trainer):
     STATE = PretrainState
     BAR = "pretrain"
     CHECKS_DURATIONS = True  # masks are drawn from the stated durations (train and dev): shorter audio failed
+    # masks and negatives drawn on the audio's frames only (R74: a group-norm model's fell in the zero padding
+    # too, 12% of them on a synthetic corpus); `_loss` gives the mask to the models that take one
+    PADDING_MASK = True
 
     def __init__(self, cfg: PretrainConfig, command: str) -> None:
         from transformers import Wav2Vec2FeatureExtractor
@@ -137,12 +140,6 @@ class Pretrainer(Trainer):
                 f"{dev.manifest}: {len(short)} utterance(s) shorter than {self.min_frames} frames, the shortest that "
                 f"mask_time_length {self.cfg.mask_time_length} can mask ({', '.join(short[:3])}); leave them out"
             )
-
-    def _features(self, arrays: list, padding_mask: bool = True) -> dict:
-        """The padded batch with its padding mask for every model: masks and negatives are drawn on the audio's
-        frames only (R74: a group-norm model's were drawn in the zero padding too, 12% of them on a synthetic
-        corpus); `_loss` gives the mask to the models that take one."""
-        return super()._features(arrays, padding_mask=padding_mask)
 
     def _masks(self, inputs: dict) -> dict:
         """Masked spans and sampled negatives for a batch, as the model's forward takes them."""

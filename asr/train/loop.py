@@ -154,6 +154,7 @@ class Trainer:
     dev_metric = "dev_wer"
     STATE: type[LoopState] = LoopState  # what a checkpoint saves of the loop
     CHECKS_DURATIONS = False  # train audio read against its stated duration (CTC batches need no exact one)
+    PADDING_MASK = False  # a batch's padding mask made for every model, not only those that take one
     runlog: RunLog | None = None  # made once the inputs are read
     BAR = "train"  # the progress bar's name
     _bar = None  # the progress bar, once the steps begin
@@ -346,14 +347,14 @@ class Trainer:
             self.feature_cache.prepare([ex.key for ex in examples], inputs)
         return inputs
 
-    def _features(self, arrays: list, padding_mask: bool = False) -> dict:
+    def _features(self, arrays: list) -> dict:
         """A padded batch of audio arrays for the model (zero-padded without masks for group-norm models, as
-        the transformers example trains them; with `padding_mask` the mask is given for every model)."""
+        the transformers example trains them; with PADDING_MASK the mask is given for every model)."""
         fe = self.feature_extractor
         features = fe(arrays, sampling_rate=fe.sampling_rate, padding=True, return_tensors="pt",
                       return_attention_mask=True)  # fmt: skip
         inputs = {"input_values": features.input_values.to(self.acc.device)}
-        if self.attention_mask or padding_mask:
+        if self.attention_mask or self.PADDING_MASK:
             inputs["attention_mask"] = features.attention_mask.to(self.acc.device)
         return inputs
 
