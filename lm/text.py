@@ -4,7 +4,6 @@ normalised by the same normaliser as the acoustic model's training targets."""
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -39,10 +38,6 @@ def text_sha256(sentences: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-#: the control characters that are no whitespace (`refuse_control_characters`), found fast in a large text
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
-
-
 def is_manifest(path: Path) -> bool:
     """A JSONL manifest (``.jsonl``, or NeMo's ``.json``, in any case), whose transcripts are the text."""
     return path.suffix.lower() in (".jsonl", ".json")
@@ -71,8 +66,7 @@ def raw_lines(path: Path) -> Iterator[tuple[int | str, str]]:
 def _checked(lines: Iterable[tuple[int, str]], path: Path) -> Iterator[tuple[int, str]]:
     """`lines`, a control character refused by its line (R70: a crash's zero bytes became a word of the LM)."""
     for number, line in lines:
-        if _CONTROL.search(line):
-            refuse_control_characters(line, f"{path}:{number}")
+        refuse_control_characters(line, f"{path}:{number}")
         yield number, line
 
 

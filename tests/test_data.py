@@ -1381,3 +1381,13 @@ def test_a_piped_manifest_resolves_its_audio_from_the_current_folder(tmp_path):
     line = f"{shlex.join([*ASR, 'data', 'check'])} <(cat m.jsonl)"
     proc = subprocess.run(["bash", "-c", line], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0 and "1 of 1 utterances usable" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_control_character_pattern_is_category_cc_without_whitespace():
+    """The hand-written pattern (fast on a large LM text) against its definition, over every code point."""
+    import unicodedata
+
+    from asr.data.manifest import _CONTROL
+
+    defined = {chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cc" and not chr(c).isspace()}
+    assert {chr(c) for c in range(0x110000) if _CONTROL.match(chr(c))} == defined
