@@ -116,8 +116,7 @@ def _decode_results(path: Path) -> dict | None:
         return None
     if not _decoded(path):  # a file of one's own (beside another tool's results.json, perhaps)
         return None
-    # known by its lines, not its name (a renamed copy was scored with none); beside a link's target (R76)
-    results_path = path.resolve().parent / "results.json"
+    results_path = _results_path(path)
     if not results_path.exists():
         raise InputError(f"{path}: an asr decode's hypotheses (its lines have a decode's fields) with no "
                          "results.json beside them (moved away from it, or a decode that did not finish): their "
@@ -134,13 +133,19 @@ def _decode_results(path: Path) -> dict | None:
     return results
 
 
+def _results_path(path: Path) -> Path:
+    """The results.json of the decode whose hyp.jsonl `path` is: known by its lines, not its name (a renamed copy
+    was scored with none), and beside a link's target (R76)."""
+    return path.resolve().parent / "results.json"
+
+
 def _check_whole(path: Path, results: dict, read: int) -> None:
     """Refuses a decode's hyp.jsonl holding other than the utterances its results.json counts (R70: one cut
     short by a copy was scored on what was left, WER 81% against the decode's 75%, exit 0)."""
     test_set = results.get("test_set")
     decoded = test_set.get("utterances") if isinstance(test_set, dict) else None
     if isinstance(decoded, int) and decoded != read:
-        raise InputError(f"{path}: {read} utterances, the decode beside it ({path.parent / 'results.json'}) wrote "
+        raise InputError(f"{path}: {read} utterances, the decode beside it ({_results_path(path)}) wrote "
                          f"{decoded} (cut short by a copy?); decode again, or to score what is left, copy it "
                          "out of the decode's folder and give --normalize")  # fmt: skip
 

@@ -91,9 +91,9 @@ def summary_table(score: CorpusScore, level: Level, percent: bool = True) -> str
 
 
 def _headline(score: CorpusScore, level: Level) -> str:
-    rate = score.totals[level].counts.rate
+    counts = score.totals[level].counts
     name = "WER" if level == "word" else "CER"
-    return f"{name} {percent(rate)}%" if rate is not None else f"{name} undefined (no reference tokens)"
+    return f"{name} {_pct(counts.E, counts.N)}%" if counts.N else f"{name} undefined (no reference tokens)"
 
 
 def closing_line(score: CorpusScore) -> str:
