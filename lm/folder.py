@@ -123,10 +123,9 @@ class LMFolder:
         if built is not None and len(self.unigrams) != built:
             raise InputError(f"{self.folder / LM_FILES['unigrams']}: {len(self.unigrams)} words, lm.json says "
                              f"{built} (cut short or replaced?){rebuild}")  # fmt: skip
-        size = (self.info.get("bytes") or {}).get("binary")
-        if size is not None and os.fstat(self.binary_fd).st_size != size:
-            raise InputError(f"{self.binary}: {os.fstat(self.binary_fd).st_size} bytes, lm.json says {size} (cut "
-                             f"short or another LM's?){rebuild}")  # fmt: skip
+        size, held = (self.info.get("bytes") or {}).get("binary"), os.fstat(self.binary_fd).st_size
+        if size is not None and held != size:
+            raise InputError(f"{self.binary}: {held} bytes, lm.json says {size} (cut short or another LM's?){rebuild}")
 
     @property
     def model_path(self) -> str:

@@ -37,7 +37,12 @@ CHECKED = ("model.safetensors", "optimizer.pt")
 def checkpoints(output_dir: Path) -> list[Path]:
     """The whole checkpoints in `output_dir` (not ``*.partial`` ones), oldest step first."""
     found = [p for p in output_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+    return sorted(found, key=_step)
+
+
+def _step(checkpoint: Path) -> int:
+    """The step of ``checkpoint-<step>``."""
+    return int(checkpoint.name.split("-")[-1])
 
 
 def last_checkpoint(output_dir: Path) -> Path | None:
@@ -180,7 +185,7 @@ def _sha256(path: Path) -> str | None:
 def _damaged(path: Path, why: str) -> InputError:
     """The error for the damaged checkpoint `path`, naming the one before it, which a run resumes from once
     `path` is removed (R70: a crash's zeros were blamed on the version, or resumed as a diverging run)."""
-    earlier = [c for c in checkpoints(path.parent) if int(c.name.split("-")[-1]) < int(path.name.split("-")[-1])]
+    earlier = [c for c in checkpoints(path.parent) if _step(c) < _step(path)]
     then = f"remove it to resume from {earlier[-1].name}" if earlier else "remove it to start the run afresh"
     return InputError(f"{path}: damaged ({why}); {then}")
 
