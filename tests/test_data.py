@@ -1391,3 +1391,61 @@ def test_the_control_character_pattern_is_category_cc_without_whitespace():
 
     defined = {chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cc" and not chr(c).isspace()}
     assert {chr(c) for c in range(0x110000) if _CONTROL.match(chr(c))} == defined
+
+
+def test_librispeech_style_evaluation_folders_stay_apart_and_kaldi_leftovers_are_noted(tmp_path, audio, capsys):
+    """R78: test-clean and test-other were pooled into one test set (scored as neither), exit 0; an audiofolder
+    named test-clean was train; utterances only in utt2spk and recordings no segment cuts vanished unseen; a
+    segment to its recording's end was written as the non-JSON `Infinity`; a FIFO named for a segment's channel
+    hung the run; a byte-order mark inside a joined file stayed in an id."""
+    root = tmp_path / "ls"
+    for folder, key in (("train-clean-100", "u0"), ("train-clean-360", "u0"), ("test-clean", "u1"),
+                        ("test-other", "u2")):  # fmt: skip
+        (root / folder).mkdir(parents=True)
+        shutil.copy(audio[key], root / folder / f"{folder}.wav")  # LibriSpeech's names: unique in the corpus
+        (root / folder / "metadata.csv").write_text(f"file_name,text\n{folder}.wav,{folder}\n")
+    with pytest.raises(InputError, match=r"the folders test-clean, test-other are all split test, and would be "):
+        load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+    shutil.rmtree(root / "test-other")
+    splits = load_source(f"audiofolder:{root}", "en", tmp_path / "o", SourceOptions())
+    assert [u.text for u in splits["train"]] == ["train-clean-100", "train-clean-360"]
+    assert "split train pools the folders train-clean-100, train-clean-360" in capsys.readouterr().err
+    assert set(load_source(f"audiofolder:{root / 'test-clean'}", "en", tmp_path / "o", SourceOptions())) == {"test"}
+    # a pandas column of speakers with gaps is float: 103.0 and NaN
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"file_name": ["a.wav", "b.wav"], "text": ["one", "two"], "speaker_id": [103, None]})
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("a.wav", "b.wav"):
+        shutil.copy(audio["u0"], flat / name)
+    frame.to_parquet(flat / "metadata.parquet")
+    utts = load_source(f"audiofolder:{flat}", "en", tmp_path / "o", SourceOptions())["train"]
+    assert [(u.id, u.speaker) for u in utts] == [("103_a", "103"), ("b", "")]
+
+    data = tmp_path / "kaldi"
+    data.mkdir()
+    (data / "wav.scp").write_text(f"rec1 {audio['u0']}\nrec2 {audio['u1']}\n")
+    (data / "segments").write_text("u1 rec1 0 0.5\nu2 rec1 0.2 -1\n")
+    (data / "text").write_text("u1 hello\n")
+    (data / "utt2spk").write_text("u1 u1\nu2 u2\nu3 u3\n")
+    out = tmp_path / "k"
+    assert data_main(["prepare", "--source", f"kaldi:{data}", "--lang", "en", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {data / 'utt2spk'}: 1 utterance(s) with no line in text or segments are left out, e.g. 'u3'" in err
+    assert f"note: {data / 'wav.scp'}: 1 recording(s) that no segment names are left out, e.g. 'rec2'" in err
+
+    def strict(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    (rejected,) = (json.loads(line, parse_constant=strict) for line in (out / "train.rejected.jsonl").open())
+    assert (rejected["id"], rejected["offset"], rejected["duration"]) == ("u2", 0.2, None)
+    os.mkfifo(tmp_path / "fifo.wav")
+    (data / "wav.scp").write_text(f"rec1 {tmp_path / 'fifo.wav'}\n")
+    (data / "segments").write_text("u1 rec1 0 0.5 0\n")
+    (data / "utt2spk").unlink()
+    proc = subprocess.run([sys.executable, "-m", "asr", "data", "prepare", "--source", f"kaldi:{data}", "--lang", "en",
+                           "--out", str(tmp_path / "f")], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2 and "missing audio file" in proc.stderr, proc.stderr
+    (data / "wav.scp").write_bytes(f"rec0 {audio['u0']}\n\ufeffrec1 {audio['u0']}\n".encode())  # two files, cat
+    with pytest.raises(InputError, match=r"wav.scp:2: starts with a byte-order mark \(U\+FEFF\)"):
+        load_source(f"kaldi:{data}", "en", tmp_path / "o", SourceOptions())

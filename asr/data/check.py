@@ -84,6 +84,10 @@ class Unusable(Exception):
         return Unusable, (self.reason, self.detail)
 
 
+def _finite(seconds: float) -> float | None:
+    return seconds if math.isfinite(seconds) else None
+
+
 @dataclass
 class CheckResult:
     """Usable utterances (durations from the audio), rejected ones with reasons, and conversion notes."""
@@ -118,10 +122,11 @@ class CheckResult:
     def rejected_records(self) -> list[dict]:
         """One record per rejected utterance (id, reason, detail, audio, text; a segment's offset and duration
         too): the `<split>.rejected.jsonl` lines and `asr data check --json`'s list, so that what a check or an
-        engine refused can be read (a segment of a long recording could not be found without its offset)."""
+        engine refused can be read (a segment of a long recording could not be found without its offset). A
+        segment to its recording's end (Kaldi's end time -1) has a null duration (R78: `Infinity`, not JSON)."""
         return [
             {"id": u.id, "reason": reason, "detail": detail, "audio": u.audio, "text": u.text}
-            | ({"offset": u.offset, "duration": u.duration} if u.offset is not None else {})
+            | ({"offset": u.offset, "duration": _finite(u.duration)} if u.offset is not None else {})
             for u, reason, detail in self.rejected
         ]
 

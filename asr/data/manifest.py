@@ -174,7 +174,12 @@ def text_lines(path: Path, binary_hint: str = "") -> list[tuple[int, str]]:
     # lines end with \n, \r\n or (classic Mac) a lone \r; str.splitlines() would also split on \x1c, \x85,
     # \u2028 inside a transcript
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+    lines = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
+    # R78: a file joined from files saved with one (cat) kept it invisible in a Kaldi key ('\ufeffu2', no match)
+    if bom := next((n for n, line in lines if line.startswith("\ufeff")), None):
+        raise InputError(f"{path}:{bom}: starts with a byte-order mark (U+FEFF), as a file joined from files saved "
+                         "with one does; remove it")  # fmt: skip
+    return lines
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, object]]:

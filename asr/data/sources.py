@@ -115,7 +115,8 @@ def split_name(name: str) -> str:
 
 
 def one_split(path: Path, options: SourceOptions) -> str:
-    """The split of a one-split source (a file, a Kaldi folder): --split, else its name, else the last split word
+    """The split of a one-split source (a file, a Kaldi folder, an audiofolder without split folders): --split,
+    else its name, else the last split word
     in its name as an audiofolder's folders are read (Kaldi's test_clean, train_dev, test_eval92: they went into
     train without a word), else train."""
     if options.split:
@@ -268,8 +269,22 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
         utts.append(Utterance(speaker_prefixed(speaker, utt_id), str(audio), duration or 0.0, text, speaker, lang,
                               offset))  # fmt: skip
     check_unique_ids(utts, listed, str(data), "start each utterance id with its speaker, as Kaldi asks")
+    _note_unread(data, listed, utt2spk, wav_scp, segments)
     note_rewritten_ids(list(zip(listed, (utt.id for utt in utts), strict=True)), str(data / "text"))
     return {one_split(data, options): utts}
+
+
+def _note_unread(data: Path, listed: list[str], utt2spk: dict, wav_scp: dict, segments: dict) -> None:
+    """Says what of a Kaldi folder no utterance reads (R78: a speaker's utterance named only in utt2spk, and a
+    recording no segment cuts, were left out unseen: a segments file cut short looked whole)."""
+    kept = set(listed)
+    if unread := [u for u in utt2spk if u not in kept]:
+        print(f"note: {data / 'utt2spk'}: {len(unread)} utterance(s) with no line in text or "
+              f"{'segments' if segments else 'wav.scp'} are left out, e.g. '{unread[0]}'", file=sys.stderr)  # fmt: skip
+    cut = {segments[u].split(maxsplit=1)[0] for u in listed} if segments else wav_scp.keys()  # every one, without
+    if unread := [r for r in wav_scp if r not in cut]:
+        print(f"note: {data / 'wav.scp'}: {len(unread)} recording(s) that no segment names are left out, e.g. "
+              f"'{unread[0]}'", file=sys.stderr)  # fmt: skip
 
 
 def _segment(value: str, utt_id: str, path: Path) -> tuple[float, float, str, int | None]:
@@ -296,7 +311,10 @@ def _segment(value: str, utt_id: str, path: Path) -> tuple[float, float, str, in
 
 
 def _channels(audio: Path) -> int | None:
-    """The channels of a recording; None where it cannot be read (the checks count it)."""
+    """The channels of a recording; None where it is no file (a FIFO would block: R78) or cannot be read (the checks
+    count it)."""
+    if not audio.is_file():
+        return None
     try:
         return audio_info(audio).channels
     except (RuntimeError, OSError):
@@ -363,6 +381,7 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
     raw: dict[str, list[str]] = {}  # per split, each utterance's file under the root (for check_unique_ids)
     listed: dict[Path, str] = {}  # each audio file's row (FILE:LINE)
     given: list[tuple[str, str]] = []  # the id column's ids and the utterances'
+    folders: dict[str, set[Path]] = {}  # each split's folders
     for meta in metadata:
         located = _metadata_rows(meta)
         if bad := next((where for where, row in located if not isinstance(row, dict)), None):
@@ -392,10 +411,11 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
                                  "per audio file")  # fmt: skip
             listed[audio] = where
             under = audio.relative_to(top).parts
-            level, split = _folder_split(under[:-1]) or (0, split_name(options.split or "train"))
+            level, split = _folder_split(under[:-1]) or (0, one_split(root, options))
             if level and options.split:  # it was ignored without a word
                 raise InputError(f"--split {options.split}: {root} has split folders ({Path(*under[:level])}), which "
                                  "name their splits; give a folder without them")  # fmt: skip
+            folders.setdefault(split, set()).add(Path(*under[:level]))
             speaker = _cell(row, spk_col, where)
             # without an id column, the file's path under the split's folder (s1/1.wav and s2/1.wav: s1-1 and
             # s2-1, from one metadata file or one in each folder)
@@ -407,6 +427,7 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
             text = transcript(row.get(text_col), where)
             splits.setdefault(split, []).append(Utterance(utt_id, str(audio), 0.0, text, speaker, lang))
             raw.setdefault(split, []).append(str(Path(*under)))
+    _check_pooled(root, folders)
     for split, utts in splits.items():  # x.wav beside x.flac were one id: one of them dropped as a duplicate
         check_unique_ids(utts, raw[split], f"{root} ({split})")
     note_rewritten_ids(given, str(root))
@@ -416,11 +437,24 @@ def _load_audiofolder(rest: str, lang: str, audio_dir: Path, options: SourceOpti
     return splits
 
 
+def _check_pooled(root: Path, folders: dict[str, set[Path]]) -> None:
+    """Refuses a dev or test split of several folders (R78: LibriSpeech's test-clean and test-other were one test
+    set, scored as neither, without a word); says which folders a train split pools (train-clean-100 and
+    train-clean-360: LibriSpeech's 460 h, as datasets pools them)."""
+    for split, found in sorted(folders.items()):
+        names = ", ".join(sorted(map(str, found)))
+        if len(found) > 1 and split != "train":
+            raise InputError(f"audiofolder:{root}: the folders {names} are all split {split}, and would be scored as "
+                             f"one; prepare each on its own (audiofolder:{root / min(found)} is split {split} by its "
+                             "name), or join them with asr data merge")  # fmt: skip
+        if len(found) > 1:
+            print(f"note: audiofolder:{root}: split {split} pools the folders {names}", file=sys.stderr)
+
+
 def _cell(row: dict, column: str | None, where: str) -> str:
     """A metadata row's speaker or id as text ("" where it has none): a JSONL row's 0 is "0" (it was no speaker),
     a list is refused."""
-    value = row.get(column) if column else None
-    return "" if value is None else _label(value, column, where)
+    return _label(row.get(column), column, where) if column else ""
 
 
 def _folder_split(folders: tuple[str, ...]) -> tuple[int, str] | None:
@@ -552,10 +586,14 @@ def _load_error(err: Exception, folder: Path) -> str:
 
 
 def _label(value: object, column: str, where: str) -> str:
-    """A speaker or id value as text: never the text of a list or a mapping ("['spk']")."""
+    """A speaker or id value as text, "" for none (null, or the NaN of a pandas column with gaps); never the text
+    of a list or a mapping ("['spk']"). An integral float is the integer that pandas made it of in a column with
+    gaps (R78: speaker 103 was "103.0", and every unknown speaker one speaker "nan")."""
     if isinstance(value, list | tuple | dict):
         raise InputError(f"{where}: its {column} is {value!r}, not one value")
-    return str(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _hf_split(ds, split: str, lang: str, audio_dir: Path, options: SourceOptions, name: str) -> list[Utterance]:
@@ -584,12 +622,11 @@ def _hf_split(ds, split: str, lang: str, audio_dir: Path, options: SourceOptions
     for i, row in enumerate(ds):
         audio = row[options.audio_column] or {}
         source_path = audio.get("path") or ""
-        speaker = _label(row[spk_col], spk_col, f"{where} row {i}") if spk_col and row[spk_col] is not None else ""
-        if id_col and row[id_col] is None:
-            raise InputError(f"{where} row {i}: its id ({id_col}) is null")
-        raw_ids.append(
-            _label(row[id_col], id_col, f"{where} row {i}") if id_col else (Path(source_path).stem or f"{split}{i:07d}")
-        )
+        speaker = _label(row[spk_col], spk_col, f"{where} row {i}") if spk_col else ""
+        given_id = _label(row[id_col], id_col, f"{where} row {i}") if id_col else ""
+        if id_col and not given_id:
+            raise InputError(f"{where} row {i}: its id ({id_col}) is null or empty")
+        raw_ids.append(given_id or Path(source_path).stem or f"{split}{i:07d}")
         utt_id = speaker_prefixed(speaker, raw_ids[-1])
         path = source_path
         if audio.get("bytes"):
