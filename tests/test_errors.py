@@ -461,6 +461,10 @@ def test_bad_options_and_help_return_a_status_to_a_caller_in_the_same_process(ca
     assert "max_steps: expected a whole number, got True (a --key given without a value is true" in (
         capsys.readouterr().err
     )
+    for key in ("output_dir", "dev_manifest"):  # R79: `--output_dir $EMPTY` trained into ./true
+        assert asr_main([*checked, f"--{key}", "--max_steps", "2"]) == 2
+        assert f"--{key}: expected a value after it" in capsys.readouterr().err
+    assert asr_main([*checked, "--resume"]) == 0  # a choice of auto, true and false: true
 
 
 def test_an_empty_model_folder_and_memory_a_machine_lacks_are_one_line(tmp_path, monkeypatch, capsys):

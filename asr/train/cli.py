@@ -21,8 +21,9 @@ from asr.errors import InputError, run_reporting_errors
 from asr.scoring.report import percent
 
 
-def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
-    """(config path, {key: value}) from ``--config PATH --key value --key=value --flag ...``."""
+def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str | bool]]:
+    """(config path, {key: value}) from ``--config PATH --key value --key=value --flag ...``; a ``--flag`` given
+    without a value is True (which a key of text refuses: `TrainConfig.load`)."""
     config, overrides, i = None, {}, 0
     while i < len(argv):
         token = argv[i]
@@ -32,12 +33,12 @@ def parse_args(argv: list[str]) -> tuple[str | None, dict[str, str]]:
         key = key.replace("-", "_")
         has_value = not joined and i + 1 < len(argv) and not argv[i + 1].startswith("--")
         if not joined:
-            value = argv[i + 1] if has_value else "true"
+            value = argv[i + 1] if has_value else True
         i += 2 if has_value else 1
         if key == "config":
             if config is not None:  # the first file was dropped without a word
                 raise InputError(f"--config given twice ({config}, {value}): give one file, and keys as --key value")
-            if not value.strip():  # no file was read, without a word (R55)
+            if value is True or not value.strip():  # no file was read, without a word (R55)
                 raise InputError("--config: expected a file, got an empty value")
             config = value
         else:

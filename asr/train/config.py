@@ -143,7 +143,7 @@ class TrainConfig:
         return [f for f in fields(cls) if f.name not in cls.UNUSED]
 
     @classmethod
-    def load(cls, path: str | None, overrides: dict[str, str], required: bool = True) -> TrainConfig:
+    def load(cls, path: str | None, overrides: dict[str, str | bool], required: bool = True) -> TrainConfig:
         """Defaults, then the YAML file, then the overrides (values parsed as YAML scalars); with `required`
         False, the keys every run sets (model, manifests) may be missing (a recipe checks its options)."""
         values: dict = {}
@@ -328,10 +328,17 @@ _UniqueKeys.add_implicit_resolver(
 )
 
 
-def _override(f: dataclasses.Field | None, key: str, value: str) -> object:
+def _override(f: dataclasses.Field | None, key: str, value: str | bool) -> object:
     """A ``--key value`` override: the text itself for a string key (YAML would read 'no' as false and '0x10'
-    as 16), a number with leading zeros in decimal, else the value as a YAML scalar."""
-    if f is not None and str(f.type) == "str":
+    as 16), a number with leading zeros in decimal, else the value as a YAML scalar; a ``--key`` given without a
+    value (True) is true, and refused for a key of text (R79: `--output_dir $EMPTY` trained into ./true)."""
+    text = f is not None and str(f.type) == "str"
+    if value is True and text and "true" in f.metadata["choices"]:  # --resume: a choice of auto, true, false
+        return "true"
+    if value is True and text:
+        raise InputError(f"--{key}: expected a value after it (a --key given without one is true, for a true/false "
+                         "key)")  # fmt: skip
+    if value is True or text:
         return value
     if re.fullmatch(r"[+-]?0\d+", value):  # YAML 1.1 reads 010 as octal 8: on a command line, it means 10
         return int(value, 10)
