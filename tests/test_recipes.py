@@ -1006,6 +1006,18 @@ def test_publishing_looks_at_what_each_stage_reads_and_refuses_before_any_stage(
     grown = grid(*board, "--subsets", "10min 1h")
     assert grown.returncode == 2 and ": start" not in grown.stdout  # before the 1h subset's training
     assert "stage 6 (train.train_10min) was made with train overrides: '--max_steps' '5'" in grown.stdout
+    # R79: a train config edited in place was "done before, skipped" without a word, and published
+    config = tmp_path / "train.yaml"
+    config.write_text("learning_rate: 1.0e-3\n")
+    mine = ("--lang", "es", "--exp", "t", "--train-config", str(config))
+    assert run(*mine, "--results-md", str(published)).returncode == 0
+    config.write_text("learning_rate: 5.0e-3\n")
+    edited = run(*mine, "--results-md", str(published))
+    assert edited.returncode == 2 and "stage 4 (train) was made with train config and model content: " in edited.stdout
+    kept = run(*mine)  # not published: skipped, and said
+    assert "stage 4 (train): done before, skipped (--force to redo); WARNING: it was made with train config" in (
+        kept.stdout
+    )
 
 
 def test_a_recipe_run_by_a_relative_path_ignores_cdpath(tmp_path):

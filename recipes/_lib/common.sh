@@ -254,7 +254,23 @@ _settings() {
         declare -p "$name" 2>/dev/null || true
     done
     [[ $kind != train ]] || echo "train overrides: ${TRAIN_OVERRIDES[*]@Q}"
+    [[ $kind != train ]] || echo "train config and model content: $(_digests "$train_config" "$model")"
     [[ $kind != leaderboard ]] || echo "reads: ${BOARD_READS[*]@Q}"
+}
+
+# _digests PATH...: the start of the SHA-256 of each file, and of a model folder's config.json and weights (R79:
+# a --train-config file or a start model changed in place was a training "done before, skipped", and published
+# under the changed file's name); nothing for a hub id
+_digests() {
+    local path
+    for path; do
+        if [[ -d $path ]]; then
+            find "$path" -maxdepth 1 -type f \( -name config.json -o -name "*.safetensors" -o -name "*.bin" \) \
+                -print0 | sort -z | xargs -0r sha256sum
+        elif [[ -f $path ]]; then
+            sha256sum "$path"
+        fi
+    done | cut -c1-12 | paste -sd " " -
 }
 
 # _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where this run has them otherwise, or nothing
