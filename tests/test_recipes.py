@@ -462,6 +462,9 @@ def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe
     assert ", LM 4-gram (lm_bigger)) |" in report.split("## Paired bootstrap tests")[1]  # equal decoders told apart
     exports = sorted((board / "open_asr").glob("*_DATASET_es_test.jsonl"))
     assert len(exports) == 6  # greedy, beam, beam_lm, the twin's and the other LM's beam_lm, the smaller set's
+    index = json.loads((board / "open_asr" / "index.json").read_text(encoding="utf-8"))  # R80: which is which
+    assert {e["file"] for e in index} == {p.name for p in (board / "open_asr").glob("*.jsonl")}
+    assert {e["test_set"] for e in index if e["file"] in {p.name for p in exports}} == columns
     assert any(r["lm"] == "4-gram (lm_bigger)" for r in rows)
     # the same ids with other transcripts are another test set, not the same column
     relabelled = tmp_path / "relabelled" / "greedy" / "test"

@@ -69,7 +69,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str) -> int:
         finally:
             shutil.rmtree(building, ignore_errors=True)
     cards = _model_cards(runs) if args.model_cards else []
-    print((out / "RESULTS.md").read_text(encoding="utf-8").split("## Commands")[0].rstrip())
+    print((out / "RESULTS.md").read_text(encoding="utf-8").split("\n## Commands\n")[0].rstrip())  # the heading
     print(f"\n{len(runs)} results -> {out}/ (RESULTS.md, results.csv, results.json, index.html)"
           + (f"; {len(cards)} model card(s)" if cards else ""))  # fmt: skip
     return 0
@@ -132,8 +132,12 @@ def _write(table, runs: list, audio: list[dict[str, str]], out: Path, args: argp
     write_html(table, runs, plots.draw_all(table, runs, out / "plots"), out, args.title, args.significance)
     exported: set[Path] = set()
     datasets = export.dataset_names(r.result.test_set["name"] for r in runs)
+    index = []  # which file holds which test set and system (R80: no output said so)
     for run, paths in zip(runs, audio, strict=True):
-        export.open_asr_jsonl(run, paths, out / "open_asr", exported, datasets[run.result.test_set["name"]])
+        path = export.open_asr_jsonl(run, paths, out / "open_asr", exported, datasets[run.result.test_set["name"]])
+        index.append({"file": path.name, "test_set": run.test_set, "content_id": run.content_id, **run.system,
+                      "results": str(run.path)})  # fmt: skip
+    (out / "open_asr" / "index.json").write_text(json.dumps(index, indent=1, ensure_ascii=False) + "\n", "utf-8")
 
 
 def _model_cards(runs: list) -> list[Path]:

@@ -355,13 +355,17 @@ def name_variants(runs: list[Run]) -> list[Run]:
 
 def name_columns(runs: list[Run]) -> list[Run]:
     """Each run's column: the test set's name, or where several sets of utterances share a name (es/test with
-    2 utterances and with 1), the name with the size and content id of each, so they are never mixed."""
+    2 utterances and with 1), the name with the size and content id of each, so they are never mixed: again
+    where that made a name another set's (R80: a set named ``es/test [2 utt 8b3e1801]`` joined that column)."""
+    out = [replace(run, column=run.result.test_set["name"]) for run in runs]
+    while clashes := _columns_of_several_sets(out):
+        out = [replace(r, column=f"{r.column} [{len(r.hypotheses)} utt {r.content_id}]") if r.column in clashes else r
+               for r in out]  # fmt: skip
+    return out
+
+
+def _columns_of_several_sets(runs: list[Run]) -> set[str]:
     contents: dict[str, set[str]] = {}
     for run in runs:
-        contents.setdefault(run.result.test_set["name"], set()).add(run.content_id)
-    out = []
-    for run in runs:
-        name = run.result.test_set["name"]
-        column = name if len(contents[name]) == 1 else f"{name} [{len(run.hypotheses)} utt {run.content_id}]"
-        out.append(replace(run, column=column))
-    return out
+        contents.setdefault(run.column, set()).add(run.content_id)
+    return {column for column, ids in contents.items() if len(ids) > 1}

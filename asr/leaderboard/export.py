@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -36,17 +36,42 @@ def audio_paths(run: Run) -> dict[str, str]:
     return {u.id: str(u.audio_path(manifest.parent).resolve()) for u in read_manifest(manifest, durations=False)}
 
 
+#: what a file name part may not hold: separators, white space, control characters, what shells and other
+#: systems' file names refuse (any other letter stays: R78 made every Devanagari name one "-")
+_UNSAFE = re.compile(r'[\s/\\:*?"<>|\x00-\x1f\x7f]+')
+_NAME_BYTES = 255  # a file name's limit on Linux file systems
+
+
+def file_part(text: str) -> str:
+    """`text` in file-name characters (`_UNSAFE` runs as ``-``)."""
+    return _UNSAFE.sub("-", text).strip("-") or "-"
+
+
 def dataset_names(test_sets: Iterable[str]) -> dict[str, str]:
-    """Each test set's DATASET name in the Open ASR files: ``<corpus>_<split>`` in file-name characters; test
-    sets whose names clean to one (``x y``, ``x-y``) are numbered (they read as one dataset)."""
+    """Each test set's DATASET name in the Open ASR files: ``<corpus>_<split>`` in file-name characters, and
+    where that changed the name (``x y``), a hash of the name, so that names cleaning to one (``x-y``) stay two
+    datasets, each named as in every other board (R80: numbered by their order, a file held another set in the
+    next board)."""
     names: dict[str, str] = {}
     for name in dict.fromkeys(test_sets):
         corpus, _, split = name.rpartition("/")
-        base = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{corpus or 'data'}_{split}")
-        names[name] = next(
-            c for c in itertools.chain([base], (f"{base}-{n}" for n in itertools.count(2))) if c not in names.values()
-        )
+        base = f"{file_part(corpus or 'data')}_{file_part(split)}"
+        names[name] = base if base == f"{corpus or 'data'}_{split}" else f"{base}-{_hash(name)}"
     return names
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def export_file_name(system: str, dataset: str) -> str:
+    """``MODEL_<system>_DATASET_<dataset>.jsonl``, each part cut short, with a hash of the whole, where the name
+    would pass the file system's limit (R80: a long model path or test set name failed the whole board)."""
+    name = f"MODEL_{system}_DATASET_{dataset}.jsonl"
+    if len(name.encode()) <= _NAME_BYTES:
+        return name
+    cut = [part.encode()[:100].decode(errors="ignore") for part in (system, dataset)]
+    return f"MODEL_{cut[0]}_DATASET_{cut[1]}-{_hash(name)}.jsonl"
 
 
 def open_asr_jsonl(run: Run, audio: dict[str, str], out: Path, taken: set[Path], dataset: str) -> Path:
@@ -54,16 +79,13 @@ def open_asr_jsonl(run: Run, audio: dict[str, str], out: Path, taken: set[Path],
     (from `audio`, as `audio_paths` gives it), duration, time, text, pred_text (raw); a name already in `taken`
     (two systems alike in model, decoder and LM folder name) gets a number, so no system's file overwrites
     another's."""
-    model = re.sub(r"[^A-Za-z0-9._-]+", "-", run.system["model"]).strip("-")
-    system = "-".join(
-        [model, run.result.decoder["name"], *([Path(run.result.lm["path"]).name] if run.result.lm else [])]
-    )
-    system = re.sub(r"[^A-Za-z0-9._-]+", "-", system)
-    path = out / f"MODEL_{system}_DATASET_{dataset}.jsonl"
+    system = "-".join(map(file_part, [run.system["model"], run.result.decoder["name"],
+                                      *([Path(run.result.lm["path"]).name] if run.result.lm else [])]))  # fmt: skip
+    path = out / export_file_name(system, dataset)
     number = 1
     while path in taken:
         number += 1
-        path = out / f"MODEL_{system}-{number}_DATASET_{dataset}.jsonl"
+        path = out / export_file_name(f"{system}-{number}", dataset)
     taken.add(path)
     times = wall_clock_shares(run)
     with open(path, "w", encoding="utf-8") as f:

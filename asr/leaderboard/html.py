@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from html import escape
+import html
 from pathlib import Path
 
 from asr.leaderboard.collect import Run
 from asr.leaderboard.details import run_details
 from asr.leaderboard.significance import RESAMPLES
-from asr.leaderboard.tables import PAIRED_HEADER, Table, header, intervals_note, rows
+from asr.leaderboard.tables import PAIRED_HEADER, Table, bidi_shown, header, intervals_note, rows
 from asr.progress import progress_bar
 from asr.scoring.report import percent
+
+
+def escape(text: str) -> str:
+    """`text` as HTML text, its direction controls shown (`bidi_shown`)."""
+    return html.escape(bidi_shown(text))
+
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1400px; }

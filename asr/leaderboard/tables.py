@@ -166,14 +166,28 @@ def rows(table: Table, intervals: bool = False) -> list[list[str]]:
     return out
 
 
-_MARKDOWN = re.compile(r"[\\|*`]|<(?=[A-Za-z/!?])|\r\n?|\n")  # a < that starts no tag ("< 0.001") stays as it is
-_ESCAPED = {"<": "&lt;", "\n": "&#10;", "\r": "&#10;", "\r\n": "&#10;"}  # a line break ended a table row
+# a < that starts no tag ("< 0.001") stays as it is, as do a word's inner _ (train_10min) and an & of no entity;
+# R80: links ([x](url): its "](" escaped; an interval's [1, 2] stays), emphasis (__b__), strikethrough (~~s~~),
+# entities (&amp;) and a leading # (a heading in a list item) were read as Markdown
+_MARKDOWN = re.compile(
+    r"[\\|*`~]|\](?=[(\[:])|(?<![^\W_])_|_(?![^\W_])|&(?=#?\w+;)|<(?=[A-Za-z/!?])|^[#>]|^[+-](?=\s|$)|\r\n?|\n"
+)
+_ESCAPED = {"<": "&lt;", "&": "&amp;", "\n": "&#10;", "\r": "&#10;", "\r\n": "&#10;"}  # a line break ended a row
+#: the controls of the direction of text: an override left open reversed what followed it ("84.00%" read
+#: "%00.48"); shown as their code points
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def bidi_shown(text: str) -> str:
+    """`text` with its bidirectional controls written as ``\\u202e`` (R80)."""
+    return _BIDI.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 def markdown_text(text: str) -> str:
-    """`text` with what Markdown would read in it (a model or test set named with ``|``, ``*``, ``<b>``, a
-    trailing backslash, a line break: a folder's name may hold one) escaped."""
-    return _MARKDOWN.sub(lambda m: _ESCAPED.get(m[0], "\\" + m[0]), text)
+    """`text` with what Markdown would read in it (a model or test set named with ``|``, ``*``, ``<b>``, ``[a](b)``,
+    a trailing backslash, a line break: a folder's name may hold one) escaped, and its direction controls shown."""
+    text = _MARKDOWN.sub(lambda m: _ESCAPED.get(m[0], "\\" + m[0]), bidi_shown(text))
+    return re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", text)  # "1. x" would start a list
 
 
 def _fence(text: str, least: int) -> str:
@@ -183,7 +197,9 @@ def _fence(text: str, least: int) -> str:
 
 
 def code_span(text: str) -> str:
-    """`text` as inline code, whatever backticks it holds."""
+    """`text` as inline code, whatever backticks it holds; a line break is shown as ``\\n`` (R80: a blank line, or
+    a line of ``#`` or ``<img ...>`` after one, ended the span and was read as Markdown and HTML)."""
+    text = bidi_shown(text).replace("\r", "\\r").replace("\n", "\\n")
     fence = _fence(text, 1)
     return f"{fence} {text} {fence}" if text.startswith("`") or text.endswith("`") else f"{fence}{text}{fence}"
 
