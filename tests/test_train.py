@@ -882,6 +882,16 @@ def test_durations_outside_the_limits_are_counted_and_the_test_set_is_scored_on_
     assert info["train_utterances"] == len(durations) - 4
     assert info["best_step"] == 1 and real[1] != real[6]  # else this test could not tell the two apart
     assert (info["test_wer"], info["test_cer"]) == real[1]
+    # R79: resumed without its dev set, the run scored its last weights, and shipped best/ as model/
+    for path in [
+        run / "model",
+        run / "run_info.json",
+        *(p for p in run.glob("checkpoint-*") if p.name != "checkpoint-4"),
+    ]:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert train_main([*args, "--dev_manifest", "", "--resume_with_changes", "true"]) == 0
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["final_model"] == "best" and (info["test_wer"], info["test_cer"]) == real[1]
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from asr.options import ArgumentParser, file_name, folder_path
 
 BUILDING = ".building-"  # the prefix of the folder a run writes its outputs in before they are moved out
 OUTPUTS = ("RESULTS.md", "results.csv", "results.json", "index.html", "plots", "open_asr")  # all that --out gets
+OPEN_ASR_INDEX = "index.json"  # which open_asr file holds which test set and system
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -101,12 +102,13 @@ def _running(pid: int) -> bool:
 def _check_replaceable(out: Path) -> None:
     """The outputs `--out` holds are replaced whole: refused where a folder of them holds what no leaderboard
     writes (a decode, notes of one's own), which went with it."""
-    for name, suffix in (("plots", ".png"), ("open_asr", ".jsonl")):
+    for name, suffix, index in (("plots", ".png", ""), ("open_asr", ".jsonl", OPEN_ASR_INDEX)):
         folder = out / name
         if not folder.exists() and not folder.is_symlink():
             continue
         others = [folder] if folder.is_symlink() or not folder.is_dir() else [
-            p for p in folder.iterdir() if p.is_symlink() or not p.is_file() or p.suffix != suffix]  # fmt: skip
+            p for p in folder.iterdir()
+            if p.is_symlink() or not p.is_file() or (p.suffix != suffix and p.name != index)]  # fmt: skip
         if others:
             raise InputError(f"--out {out}: {others[0]} is not a leaderboard's output, and {folder} is replaced "
                              "whole: move it, or write the leaderboard elsewhere")  # fmt: skip
@@ -137,7 +139,7 @@ def _write(table, runs: list, audio: list[dict[str, str]], out: Path, args: argp
         path = export.open_asr_jsonl(run, paths, out / "open_asr", exported, datasets[run.result.test_set["name"]])
         index.append({"file": path.name, "test_set": run.test_set, "content_id": run.content_id, **run.system,
                       "results": str(run.path)})  # fmt: skip
-    (out / "open_asr" / "index.json").write_text(json.dumps(index, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    (out / "open_asr" / OPEN_ASR_INDEX).write_text(json.dumps(index, indent=1, ensure_ascii=False) + "\n", "utf-8")
 
 
 def _model_cards(runs: list) -> list[Path]:

@@ -802,10 +802,11 @@ class Trainer:
         return score < best or (score == best and row.get(tie, math.inf) < kept.get(tie, math.inf))
 
     def _test(self) -> dict:
-        """Greedy test WER/CER of the final model (the best on dev, loaded back, when there is one)."""
+        """Greedy test WER/CER of the final model (the best on dev, loaded back, when there is one: as `_finish`
+        ships it, also where a run resumed without its dev set, R79)."""
         if self.test is None:
             return {}
-        if self.dev is not None and (self.out / "best" / "model.safetensors").exists():
+        if self.state.best_step and (self.out / "best" / "model.safetensors").exists():
             from safetensors.torch import load_file
 
             best = load_file(str(self.out / "best" / "model.safetensors"))  # copied to the model's device: a
