@@ -1445,3 +1445,16 @@ def test_a_long_utterance_is_beam_searched_in_pieces_cut_at_pauses(es, monkeypat
     assert f"{jobs}/{jobs} [" in capsys.readouterr().err.replace("piece", "")
     monkeypatch.setattr(decoders, "MAX_SEARCH_FRAMES", 30)  # no pause in reach: cut at the first one after
     assert all(b - a > 15 for a, b in decoders.search_pieces(recording, labels.blank))
+
+
+def test_a_long_manifest_name_gives_a_cache_file_name_the_file_system_takes(tmp_path):
+    """R80: a manifest named with 240 characters (which Linux takes) failed its decode: "File name too long"."""
+    from asr.decode.logits import cache_path
+
+    manifests = [tmp_path / ("é" * 120 + f"{n}.jsonl") for n in (1, 2)]
+    for manifest in manifests:
+        manifest.write_text(manifest.name)  # two manifests of other utterances (the cache is keyed on them)
+    paths = [cache_path(tmp_path, "model", manifest, []) for manifest in manifests]
+    for path in paths:
+        path.with_suffix(".partial.npz").write_bytes(b"")  # the longest name it writes
+    assert paths[0] != paths[1] and paths[0].name.startswith("é" * 50)

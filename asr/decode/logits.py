@@ -66,10 +66,11 @@ def data_fingerprint(manifest: Path, utts: list[Utterance]) -> str:
 
 
 def cache_path(cache_dir: Path, model_key: str, manifest: Path, utts: list[Utterance]) -> Path:
-    """The cache file of a model (its `model_fingerprint`) on a manifest and the audio it names."""
+    """The cache file of a model (its `model_fingerprint`) on a manifest and the audio it names; named by the
+    manifest's name, its first 100 bytes (R80: a long one passed the file system's limit, and no decode ran)."""
     data = data_fingerprint(manifest, utts)
     key = hashlib.sha1(f"{CACHE_VERSION}|{model_key}|{data}".encode()).hexdigest()
-    return cache_dir / f"{manifest.stem}.{key[:16]}.npz"
+    return cache_dir / f"{manifest.stem.encode()[:100].decode(errors='ignore')}.{key[:16]}.npz"
 
 
 def save_cache(path: Path, post: Posteriors, meta: dict) -> None:
