@@ -114,7 +114,7 @@ def test_killed_run_resumes_to_the_same_weights(setup, tmp_path, steps, kill_at,
     assert not list(killed.glob("checkpoint-*/*.pkl"))
 
 
-def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path, capsys):
+def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     assert train_main(_args(setup, out, max_steps=4, eval_steps=100)) == 0
     threads = torch.get_num_threads()
@@ -124,6 +124,14 @@ def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path, c
     finally:
         torch.set_num_threads(threads)
     assert f"was saved by a run on {threads} CPU threads, this one has {threads + 1}" in capsys.readouterr().err
+    from asr.train import loop
+
+    native = loop.cpu_computes_bf16()
+    with monkeypatch.context() as other_cpu:  # R79: auto resolved otherwise went on in another precision unsaid
+        other_cpu.setattr(loop, "cpu_computes_bf16", lambda: not native)
+        assert train_main(_args(setup, out, max_steps=4, eval_steps=100)) == 2
+    precisions = ("'bf16' -> 'no'") if native else ("'no' -> 'bf16'")
+    assert f"mixed_precision as resolved: {precisions}" in capsys.readouterr().err
     proc = _run(_args(setup, out, max_steps=8, learning_rate=1e-2, seed=3, eval_steps=100))
     assert proc.returncode == 2 and "checkpoint-4 was saved by a run with another config" in proc.stderr
     assert "learning_rate: 0.003 -> 0.01" in proc.stderr and "seed: 0 -> 3" in proc.stderr

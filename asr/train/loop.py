@@ -63,6 +63,9 @@ BEST_RECORD = "asr_best.json"  # in best/: the step and dev score of its weights
 MOVABLE = ("train_manifest", "dev_manifest", "processor", "model")
 MAX_EPOCHS_PASSED_OVER = 10  # speed perturbation drew fewer batches than processes so often: the set is too small
 
+#: how a change in what a checkpoint's run read or ran on is named (the others: "<key> (content)")
+_INPUT_LABELS = {"processes": "processes", "precision": "mixed_precision as resolved"}
+
 
 def mixed_precision(setting: str) -> str:
     """The accelerator's precision for a config's `mixed_precision`: "auto" is bf16 where the hardware computes
@@ -522,7 +525,8 @@ class Trainer:
         """What the run reads besides its config: digests of the manifests' bytes, the vocabulary's and the
         processor's and starting model's settings (a file remade in place under the same name is another run's
         data), the files its paths name (`MOVABLE`), its number of processes (the global batch and each one's
-        shard) and of CPU threads (a note only). The model's weights are the checkpoint's on resume."""
+        shard), its precision as resolved (auto: the hardware's) and of CPU threads (a note only). The model's
+        weights are the checkpoint's on resume."""
         cfg = self.cfg
         processor = getattr(cfg, "processor", "")  # pretraining has none
         files = {"train_manifest": cfg.train_manifest and [Path(cfg.train_manifest)],
@@ -533,7 +537,8 @@ class Trainer:
                  "model": cfg.model and [Path(cfg.model) / "config.json"]}  # fmt: skip
         digests = {k: _digest(paths) for k, paths in files.items() if paths and all(p.is_file() for p in paths)}
         named = {k: str(Path(v).resolve()) for k in MOVABLE if (v := getattr(cfg, k, "")) and Path(v).exists()}
-        return digests | {"paths": named, "processes": self.acc.num_processes, "threads": torch.get_num_threads()}
+        return digests | {"paths": named, "processes": self.acc.num_processes, "threads": torch.get_num_threads(),
+                          "precision": self.acc.mixed_precision}  # fmt: skip
 
     def _save_checkpoint(self) -> None:
         checkpoints.save_checkpoint(
@@ -554,7 +559,8 @@ class Trainer:
         named = inputs.get("paths") or {}
         same = {k for k in MOVABLE if k in named and named[k] == now["paths"].get(k)}  # spelled otherwise
         self.config_changes = self.cfg.changes_from(saved["config"], free=same)
-        self.config_changes |= {f"{k} (content)" if k != "processes" else k: [old, now.get(k)]
+        # R79: mixed_precision auto, resumed on a CPU without bf16, went on in float32 without a word
+        self.config_changes |= {_INPUT_LABELS.get(k, f"{k} (content)"): [old, now.get(k)]
                                 for k, old in inputs.items() if k not in ("paths", "threads")
                                 and old != now.get(k)}  # fmt: skip
         self._note_other_threads(path, inputs.get("threads"))
