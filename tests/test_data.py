@@ -626,6 +626,11 @@ def test_hub_ids_are_made_safe_and_colliding_ids_refused_before_anything_is_writ
         ({"id": "a b", "audio": "x.wav", "text": "t", "duration": 1}, "'id' is \"a b\": ids cannot hold whitespace"),
         # a terminal ran an id's escape sequences where a listing printed it (a title set, colours changed)
         ({"id": "a\x1bc", "audio": "x.wav", "text": "t", "duration": 1}, "'id' is \"a\\\\u001bc\": ids cannot"),
+        # R82: a NUL in a speaker crashed sclite on ref.stm
+        (
+            {"id": "a", "audio": "x.wav", "text": "t", "speaker": "a\x00b", "duration": 1},
+            "'speaker' is \"a\\\\u0000b\"",
+        ),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": "long"}, "'duration' is \"long\", expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": [1]}, "'duration' is [1], expected a number"),
         ({"id": "a", "audio": "x.wav", "text": "t", "duration": -1.0}, "'duration' is -1.0, expected a number"),

@@ -875,6 +875,11 @@ def test_sclite_files_hold_one_line_per_reference_segments_keep_their_offset_and
     capsys.readouterr()
     assert decode_main([*args, "--out", str(tmp_path / "e")]) == 0
     assert "2 utterance(s) hold characters that sclite reads as syntax" in capsys.readouterr().err
+    rows[0]["text"] = "IGNORE_TIME_SEGMENT_IN_SCORING"  # R82: sclite passed the utterance over, without a word
+    rows[1:] = [{**r, "text": r["text"].replace(";", " ").strip("()")} for r in rows[1:]]
+    manifest.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert decode_main([*args, "--out", str(tmp_path / "f")]) == 0
+    assert "1 utterance(s) hold characters that sclite reads as syntax" in capsys.readouterr().err
 
 
 def test_speaker_tables_follow_the_manifest_speakers(es, tmp_path):
@@ -1458,3 +1463,14 @@ def test_a_long_manifest_name_gives_a_cache_file_name_the_file_system_takes(tmp_
     for path in paths:
         path.with_suffix(".partial.npz").write_bytes(b"")  # the longest name it writes
     assert paths[0] != paths[1] and paths[0].name.startswith("é" * 50)
+
+
+def test_a_beam_word_starts_no_later_than_its_first_characters_run():
+    """R82: the search put a one-frame "a" a frame after greedy's, whose run then ended it: start and end alike,
+    a word of no length in hyp.ctm (15 of 992 words of a beam decode)."""
+    from asr.decode.decoders import _ended
+
+    assert _ended([("a", 138, 140)], [("a", 137, 138)]) == [("a", 137, 138)]
+    runs = [("d", 10, 11), ("o", 11, 12), ("s", 12, 14), ("e", 20, 21), ("e", 22, 23)]  # greedy's runs
+    assert _ended([("dos", 11, 15), ("ee", 21, 23)], runs) == [("dos", 10, 14), ("ee", 20, 23)]
+    assert _ended([("dos", 11, 15), ("s", 14, 16)], runs[:3]) == [("dos", 10, 14), ("s", 14, 16)]  # not before

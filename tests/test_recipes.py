@@ -855,6 +855,7 @@ echo "asr $*"
 cmd="$1 ${2-}"
 [[ $cmd != "${STUB_FAILS:-none}"* ]] || { echo "asr $cmd: a failure" >&2; exit 3; }
 [[ $cmd != "${STUB_WAITS:-none}"* ]] || { touch waiting; sleep 60 >/dev/null 2>&1 & wait; exit 143; }
+[[ $cmd != "train "* || -z ${STUB_EDITS-} ]] || echo "# edited by $$" >>"$STUB_EDITS"  # while it trains
 while (($#)); do
     case $1 in --out) out=$2 ;; --langs) langs=$2 ;; esac
     shift
@@ -1017,11 +1018,26 @@ def test_publishing_looks_at_what_each_stage_reads_and_refuses_before_any_stage(
     assert run(*mine, "--results-md", str(published)).returncode == 0
     config.write_text("learning_rate: 5.0e-3\n")
     edited = run(*mine, "--results-md", str(published))
-    assert edited.returncode == 2 and "stage 4 (train) was made with train config and model content: " in edited.stdout
+    assert edited.returncode == 2 and f"stage 4 (train) was made with content of {config}: " in edited.stdout
     kept = run(*mine)  # not published: skipped, and said
-    assert "stage 4 (train): done before, skipped (--force to redo); WARNING: it was made with train config" in (
+    assert "stage 4 (train): done before, skipped (--force to redo); WARNING: it was made with content of " in (
         kept.stdout
     )
+    edits = ("--lang", "es", "--exp", "d", "--train-config", str(config), "--results-md", str(published))
+    assert run(*edits, STUB_EDITS=str(config)).returncode == 0  # R81: recorded at the end, as edited meanwhile
+    assert run(*edits).returncode == 2
+    (tmp_path / "models").mkdir()  # R81: a model reached through a link had no content recorded
+    for name in ("v1", "v2"):
+        shutil.copytree(
+            ROOT / "models" / f"synth-ctc-tiny{'' if name == 'v1' else '-wide'}", tmp_path / "models" / name
+        )
+    (tmp_path / "current").symlink_to(tmp_path / "models" / "v1")
+    linked = ("--lang", "es", "--exp", "l", "--model", str(tmp_path / "current"), "--results-md", str(published))
+    assert run(*linked).returncode == 0
+    (tmp_path / "current").unlink()
+    (tmp_path / "current").symlink_to(tmp_path / "models" / "v2")
+    swapped = run(*linked)
+    assert swapped.returncode == 2 and f"made with content of {tmp_path / 'current'}/config.json" in swapped.stdout
 
 
 def test_a_recipe_run_by_a_relative_path_ignores_cdpath(tmp_path):

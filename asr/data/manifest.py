@@ -220,6 +220,9 @@ def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -
     for key in ("speaker", "lang"):
         if obj.get(key) is not None and not isinstance(obj[key], str):
             raise InputError(f"{where}: {key!r} is {json.dumps(obj[key])}, expected a string")
+    if any(unicodedata.category(c) == "Cc" for c in obj.get("speaker") or ""):  # R82: a NUL crashed sclite
+        raise InputError(f"{where}: 'speaker' is {json.dumps(obj['speaker'])}: speakers cannot hold control "
+                         "characters (ref.stm's speaker field: sclite, and a terminal, read them)")  # fmt: skip
     if durations and obj.get("duration") is None:
         raise InputError(f"{where}: no duration; 'asr data prepare jsonl:FILE' writes the manifest with measured ones")
     duration = _seconds(obj.get("duration", 0.0), "duration", where)

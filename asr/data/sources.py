@@ -445,8 +445,8 @@ def _check_pooled(root: Path, folders: dict[str, set[Path]]) -> None:
         names = ", ".join(sorted(map(str, found)))
         if len(found) > 1 and split != "train":
             raise InputError(f"audiofolder:{root}: the folders {names} are all split {split}, and would be scored as "
-                             f"one; prepare each on its own (audiofolder:{root / min(found)} is split {split} by its "
-                             "name), or join them with asr data merge")  # fmt: skip
+                             f"one; prepare each on its own, its rows in a metadata file inside it (audiofolder:"
+                             f"{root / min(found)} is then split {split} by its name)")  # fmt: skip
         if len(found) > 1:
             print(f"note: audiofolder:{root}: split {split} pools the folders {names}", file=sys.stderr)
 

@@ -187,20 +187,23 @@ def _ended(words: list[tuple[str, int, int]], runs: list[tuple[str, int, int]]) 
     found there in order between its first frame and the next word's, as greedy decoding ends a word;
     pyctcdecode's own ends keep the frames of the first of two merged beams: a few frames off greedy's, and now
     and then a word running on across a pause into the next one (a review: 41 and 56 frames). A word not found
-    there keeps the search's end."""
+    there keeps the search's end. A word found there starts no later than its first character's run (R82: the
+    search's first frame after greedy's one-frame "a" made a word of no length, start and end alike)."""
     ends = [end for _, _, end in runs]
     out: list[tuple[str, int, int]] = []
     for k, (word, first, end) in enumerate(words):
         limit = words[k + 1][1] if k + 1 < len(words) else math.inf
         # from the run holding its first frame, or one ending just before it (the search's first frame can be a
         # few after greedy's), never one of the word before
-        since = max(out[-1][2] if out else 0, first - SEARCH_START_SLACK)
-        i, done, last = bisect.bisect_right(ends, since), 0, end
+        before = out[-1][2] if out else 0
+        since = max(before, first - SEARCH_START_SLACK)
+        i, done, last, start = bisect.bisect_right(ends, since), 0, end, first
         while i < len(runs) and runs[i][1] < limit and done < len(word):
             if word.startswith(runs[i][0], done):
+                start = start if done else min(first, max(runs[i][1], before))
                 done, last = done + len(runs[i][0]), runs[i][2]
             i += 1
-        out.append((word, first, min(last, limit) if done == len(word) else end))
+        out.append((word, start, min(last, limit)) if done == len(word) else (word, first, end))
     return out
 
 

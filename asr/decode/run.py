@@ -27,7 +27,7 @@ from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greedy_decoded
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
 from asr.decode.results import RESULTS_FILE, DecodeResult, content_id
-from asr.decode.sclite_files import SCLITE_SYNTAX, sclite_syntax, sclite_texts
+from asr.decode.sclite_files import SCLITE_IGNORED, SCLITE_SYNTAX, sclite_syntax, sclite_texts
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHT_RANGE, tune, usable_weight
 from asr.errors import InputError, writable_dir
 from asr.folders import removed_if_left_empty, run_folder, write_together
@@ -656,8 +656,9 @@ def write_outputs(out: Path, decoding: Decoding, normalize: Normalizer, results:
     if syntax := sclite_syntax(decoding.rows, normalize):
         marks = " ".join(sorted(SCLITE_SYNTAX))
         print(f"note: {out}: {syntax} utterance(s) hold characters that sclite reads as syntax in ref.stm and "
-              f"hyp.ctm ({marks}): sclite scores them otherwise than results.json (a normaliser that removes "
-              "them, such as the language's, keeps the two equal)", file=sys.stderr)  # fmt: skip
+              f"hyp.ctm ({marks}), or a reference {SCLITE_IGNORED.upper()}, which sclite passes over: sclite scores "
+              "them otherwise than results.json (a normaliser that removes them, such as the language's, keeps the "
+              "two equal)", file=sys.stderr)  # fmt: skip
     sources = {"ref": results.test_set["manifest"], "hyp": str(out / "hyp.jsonl")}  # as `asr score`'s report
     writes: dict[Path, str | Callable[[Path], object]] = {out / "hyp.jsonl": lambda p: write_jsonl(p, decoding.rows)}
     if nbest:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -49,15 +50,17 @@ def file_part(text: str) -> str:
 
 def dataset_names(test_sets: Iterable[str]) -> dict[str, str]:
     """Each test set's DATASET name in the Open ASR files: ``<corpus>_<split>`` in file-name characters, and
-    where that changed the name (``x y``), a hash of the name, so that names cleaning to one (``x-y``) stay two
-    datasets, each named as in every other board (R80: numbered by their order, a file held another set in the
+    a hash of the name where that changed it (``x y``) or another name gives the same (``a_b/c``, ``a/b_c``), so
+    that two sets are never one dataset, nor numbered in the order of a board (R80: a file held another set in the
     next board)."""
-    names: dict[str, str] = {}
+    bases, raw = {}, {}
     for name in dict.fromkeys(test_sets):
         corpus, _, split = name.rpartition("/")
-        base = f"{file_part(corpus or 'data')}_{file_part(split)}"
-        names[name] = base if base == f"{corpus or 'data'}_{split}" else f"{base}-{_hash(name)}"
-    return names
+        bases[name] = f"{file_part(corpus or 'data')}_{file_part(split)}"
+        raw[name] = f"{corpus or 'data'}_{split}"
+    counts = Counter(bases.values())
+    return {name: base if base == raw[name] and counts[base] == 1 else f"{base}-{_hash(name)}"
+            for name, base in bases.items()}  # fmt: skip
 
 
 def _hash(text: str) -> str:

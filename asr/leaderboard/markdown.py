@@ -12,6 +12,7 @@ from asr.leaderboard.tables import (
     code_block,
     code_span,
     intervals_note,
+    markdown_item,
     markdown_row,
     markdown_table,
     markdown_text,
@@ -33,10 +34,10 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         + markdown_text("; ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items())) + ".",
     ]  # fmt: skip
     if table.notes:
-        lines += ["", *[f"- {markdown_text(note)}" for note in table.notes]]
+        lines += ["", *[f"- {markdown_item(note)}" for note in table.notes]]
     if table.flags:
         lines += ["", "† not comparable with the rest of its column:", ""]
-        lines += [f"- {markdown_text(text)}" for text in dict.fromkeys(table.flags.values())]
+        lines += [f"- {markdown_item(text)}" for text in dict.fromkeys(table.flags.values())]
     if significance:
         lines += ["", f"## Paired bootstrap tests ({RESAMPLES} resamples of utterances)", "",
                   markdown_row(list(PAIRED_HEADER)), "|---" * len(PAIRED_HEADER) + "|"]  # fmt: skip
@@ -55,7 +56,7 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
             lines += [f"Training of {markdown_text(model)}:", "", code_block(command), ""]
     for i, run in enumerate(runs, 1):
         t = run.result.timing
-        lines += [f"{i}. " + markdown_text(f"{run.test_set}, {run.system['decoder']}, LM {run.system['lm']}: WER "
+        lines += [f"{i}. " + markdown_item(f"{run.test_set}, {run.system['decoder']}, LM {run.system['lm']}: WER "
                                            f"{percent(run.result.wer)}%, RTFx {t['rtfx']}; normaliser "
                                            f"{run.result.normalizer}, scoring {run.result.scoring}, git "
                                            f"{run.result.git_revision}, {run.result.date}"),

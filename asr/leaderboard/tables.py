@@ -168,10 +168,8 @@ def rows(table: Table, intervals: bool = False) -> list[list[str]]:
 
 # a < that starts no tag ("< 0.001") stays as it is, as do a word's inner _ (train_10min) and an & of no entity;
 # R80: links ([x](url): its "](" escaped; an interval's [1, 2] stays), emphasis (__b__), strikethrough (~~s~~),
-# entities (&amp;) and a leading # (a heading in a list item) were read as Markdown
-_MARKDOWN = re.compile(
-    r"[\\|*`~]|\](?=[(\[:])|(?<![^\W_])_|_(?![^\W_])|&(?=#?\w+;)|<(?=[A-Za-z/!?])|^[#>]|^[+-](?=\s|$)|\r\n?|\n"
-)
+# entities (&amp;) and (`markdown_item`) a leading # (a heading in a list item) were read as Markdown
+_MARKDOWN = re.compile(r"[\\|*`~]|\](?=[(\[:])|(?<![^\W_])_|_(?![^\W_])|&(?=#?\w+;)|<(?=[A-Za-z/!?])|\r\n?|\n")
 _ESCAPED = {"<": "&lt;", "&": "&amp;", "\n": "&#10;", "\r": "&#10;", "\r\n": "&#10;"}  # a line break ended a row
 #: the controls of the direction of text: an override left open reversed what followed it ("84.00%" read
 #: "%00.48"); shown as their code points
@@ -186,8 +184,14 @@ def bidi_shown(text: str) -> str:
 def markdown_text(text: str) -> str:
     """`text` with what Markdown would read in it (a model or test set named with ``|``, ``*``, ``<b>``, ``[a](b)``,
     a trailing backslash, a line break: a folder's name may hold one) escaped, and its direction controls shown."""
-    text = _MARKDOWN.sub(lambda m: _ESCAPED.get(m[0], "\\" + m[0]), bidi_shown(text))
-    return re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", text)  # "1. x" would start a list
+    return _MARKDOWN.sub(lambda m: _ESCAPED.get(m[0], "\\" + m[0]), bidi_shown(text))
+
+
+def markdown_item(text: str) -> str:
+    """`markdown_text` for the start of a list item, where a leading ``#``, ``>``, ``- ``, ``+ `` or ``1. `` would
+    start a heading, quote or list inside it (a table cell reads them as text)."""
+    return re.sub(r"^(?:[#>]|[+-](?=\s|$)|\d+(?=[.)](?:\s|$)))", lambda m: "\\" + m[0] if m[0][0] in "#>+-"
+                  else m[0] + "\\", markdown_text(text))  # fmt: skip
 
 
 def _fence(text: str, least: int) -> str:
@@ -206,7 +210,7 @@ def code_span(text: str) -> str:
 
 def code_block(text: str, indent: str = "") -> str:
     """`text` as a fenced code block (each line indented by `indent`, inside a list item), whatever it holds."""
-    text = str(text)
+    text = bidi_shown(str(text)).replace("\r\n", "\n").replace("\r", "\\r")  # R81: a lone \r ended a line too
     fence = _fence(text, 3)
     return "\n".join(f"{indent}{line}" for line in (fence, *text.split("\n"), fence))
 

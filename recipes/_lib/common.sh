@@ -181,6 +181,8 @@ run_stage() {
     mapfile -t stale < <(_stale "$n" "$name")
     rm -f "$marker" "${stale[@]}"  # a marker never outlives what it vouches for
     STAGE=("$n" "$name")  # the stage running (forced_afresh)
+    # what training reads, as it starts (R81: taken at its end, a config edited meanwhile was recorded as used)
+    [[ ${name%%.*} != train ]] || TRAIN_CONTENT=$(_digests "$train_config" "$model")
     log "stage $n ($name): start"
     return 0
 }
@@ -237,6 +239,7 @@ stage_done() {
     _settings "$2" >"$exp/.done/.$1.$2.part"
     mv -f "$exp/.done/.$1.$2.part" "$exp/.done/$1.$2"
     STAGE=()
+    unset TRAIN_CONTENT
     log "stage $1 ($2): done"
 }
 
@@ -254,23 +257,24 @@ _settings() {
         declare -p "$name" 2>/dev/null || true
     done
     [[ $kind != train ]] || echo "train overrides: ${TRAIN_OVERRIDES[*]@Q}"
-    [[ $kind != train ]] || echo "train config and model content: $(_digests "$train_config" "$model")"
+    [[ $kind != train ]] || echo "${TRAIN_CONTENT-$(_digests "$train_config" "$model")}"
     [[ $kind != leaderboard ]] || echo "reads: ${BOARD_READS[*]@Q}"
 }
 
-# _digests PATH...: the start of the SHA-256 of each file, and of a model folder's config.json and weights (R79:
-# a --train-config file or a start model changed in place was a training "done before, skipped", and published
-# under the changed file's name); nothing for a hub id
+# _digests PATH...: a line "content of FILE: <SHA-256, its start>" for each file, and for a model folder's
+# config.json and weights, through links (R79: a --train-config file or a start model changed in place was a
+# training "done before, skipped", and published under the changed file's name; R81: a model reached through a
+# link, or a hub snapshot's linked files, had none); nothing for a hub id
 _digests() {
     local path
     for path; do
         if [[ -d $path ]]; then
-            find "$path" -maxdepth 1 -type f \( -name config.json -o -name "*.safetensors" -o -name "*.bin" \) \
+            find -L "$path" -maxdepth 1 -type f \( -name config.json -o -name "*.safetensors" -o -name "*.bin" \) \
                 -print0 | sort -z | xargs -0r sha256sum
         elif [[ -f $path ]]; then
             sha256sum "$path"
         fi
-    done | cut -c1-12 | paste -sd " " -
+    done | sed -E 's/^([0-9a-f]{12})[0-9a-f]* [ *](.*)$/content of \2: \1/'
 }
 
 # _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where this run has them otherwise, or nothing
