@@ -116,9 +116,8 @@ def split_name(name: str) -> str:
 
 def one_split(path: Path, options: SourceOptions) -> str:
     """The split of a one-split source (a file, a Kaldi folder, an audiofolder without split folders): --split,
-    else its name, else the last split word
-    in its name as an audiofolder's folders are read (Kaldi's test_clean, train_dev, test_eval92: they went into
-    train without a word), else train."""
+    else its name, else the last split word in its name as an audiofolder's folders are read (Kaldi's test_clean,
+    train_dev, test_eval92: they went into train without a word), else train."""
     if options.split:
         return split_name(options.split)
     path = Path(os.path.normpath(path.absolute()))  # kaldi:. is its folder's name, as kaldi:../test_clean is

@@ -38,7 +38,7 @@ def audio_paths(run: Run) -> dict[str, str]:
 
 
 #: what a file name part may not hold: separators, white space, control characters, what shells and other
-#: systems' file names refuse (any other letter stays: R78 made every Devanagari name one "-")
+#: systems' file names refuse (any other letter stays: R80, every Devanagari name was one "-")
 _UNSAFE = re.compile(r'[\s/\\:*?"<>|\x00-\x1f\x7f]+')
 _NAME_BYTES = 255  # a file name's limit on Linux file systems
 
