@@ -562,7 +562,7 @@ def test_negative_number_lists_are_joined_to_their_option_only():
     assert (args.beta, args.alpha) == (-1e-3, -2)
     # asr train and pretrain read --key=value (the joined form was a key of its own)
     assert parse_args(["--tri_stage_ratios=-0.1,0.5,0.6", "--resume"])[1] == {"tri_stage_ratios": "-0.1,0.5,0.6",
-                                                                             "resume": "true"}  # fmt: skip
+                                                                             "resume": True}  # fmt: skip
     from asr.errors import InputError
 
     for empty in (["--config", ""], ["--config="]):  # R55: no file was read, exit 0
