@@ -1426,6 +1426,10 @@ def test_librispeech_style_evaluation_folders_stay_apart_and_kaldi_leftovers_are
     frame.to_parquet(flat / "metadata.parquet")
     utts = load_source(f"audiofolder:{flat}", "en", tmp_path / "o", SourceOptions())["train"]
     assert [(u.id, u.speaker) for u in utts] == [("103_a", "103"), ("b", "")]
+    (flat / "metadata.parquet").unlink()  # R83: a manifest written with it, which every later command refused
+    (flat / "metadata.csv").write_text("file_name,text,speaker_id\na.wav,one,ana\x07b\nb.wav,two,\n")
+    with pytest.raises(InputError, match=r"metadata.csv:2: its speaker_id holds the control character U\+0007"):
+        load_source(f"audiofolder:{flat}", "en", tmp_path / "o", SourceOptions())
 
     data = tmp_path / "kaldi"
     data.mkdir()

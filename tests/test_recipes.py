@@ -1012,15 +1012,18 @@ def test_publishing_looks_at_what_each_stage_reads_and_refuses_before_any_stage(
     assert grown.returncode == 2 and ": start" not in grown.stdout  # before the 1h subset's training
     assert "stage 6 (train.train_10min) was made with train overrides: '--max_steps' '5'" in grown.stdout
     # R79: a train config edited in place was "done before, skipped" without a word, and published
-    config = tmp_path / "train.yaml"
+    config = tmp_path / "conf [1]" / "train.yaml"  # R83: [ in a path was read as a pattern: no change found
+    config.parent.mkdir()
     config.write_text("learning_rate: 1.0e-3\n")
     mine = ("--lang", "es", "--exp", "t", "--train-config", str(config))
     assert run(*mine, "--results-md", str(published)).returncode == 0
     config.write_text("learning_rate: 5.0e-3\n")
     edited = run(*mine, "--results-md", str(published))
-    assert edited.returncode == 2 and f"stage 4 (train) was made with content of {config}: " in edited.stdout
+    assert edited.returncode == 2 and f"stage 4 (train) was made with train config and model content: '{config}' " in (
+        edited.stdout
+    )
     kept = run(*mine)  # not published: skipped, and said
-    assert "stage 4 (train): done before, skipped (--force to redo); WARNING: it was made with content of " in (
+    assert "stage 4 (train): done before, skipped (--force to redo); WARNING: it was made with train config and " in (
         kept.stdout
     )
     edits = ("--lang", "es", "--exp", "d", "--train-config", str(config), "--results-md", str(published))
@@ -1037,7 +1040,11 @@ def test_publishing_looks_at_what_each_stage_reads_and_refuses_before_any_stage(
     (tmp_path / "current").unlink()
     (tmp_path / "current").symlink_to(tmp_path / "models" / "v2")
     swapped = run(*linked)
-    assert swapped.returncode == 2 and f"made with content of {tmp_path / 'current'}/config.json" in swapped.stdout
+    assert swapped.returncode == 2 and f"'{tmp_path / 'current'}/config.json' " in swapped.stdout
+    (tmp_path / "models" / "v2" / "model.safetensors").rename(tmp_path / "models" / "v2" / "pytorch_model.bin")
+    assert run(*linked, "--stage", "4", "--force").returncode == 0
+    (tmp_path / "models" / "v2" / "pytorch_model.bin").rename(tmp_path / "models" / "v2" / "model.safetensors")
+    assert run(*linked).returncode == 2  # R83: the same bytes under another weights file: another model to load
 
 
 def test_a_recipe_run_by_a_relative_path_ignores_cdpath(tmp_path):

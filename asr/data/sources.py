@@ -265,6 +265,7 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
         if channel is not None:
             _check_channel(channels_of(audio), audio, channel, utt_id, data / "segments")
         speaker = utt2spk.get(utt_id, "")
+        refuse_control_characters(speaker, f"{data / 'utt2spk'}: the speaker of '{utt_id}'")
         utts.append(Utterance(speaker_prefixed(speaker, utt_id), str(audio), duration or 0.0, text, speaker, lang,
                               offset))  # fmt: skip
     check_unique_ids(utts, listed, str(data), "start each utterance id with its speaker, as Kaldi asks")
@@ -592,7 +593,9 @@ def _label(value: object, column: str, where: str) -> str:
         raise InputError(f"{where}: its {column} is {value!r}, not one value")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    refuse_control_characters(text, f"{where}: its {column}")  # R83: a manifest every later command refused
+    return text
 
 
 def _hf_split(ds, split: str, lang: str, audio_dir: Path, options: SourceOptions, name: str) -> list[Utterance]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -49,18 +48,17 @@ def file_part(text: str) -> str:
 
 
 def dataset_names(test_sets: Iterable[str]) -> dict[str, str]:
-    """Each test set's DATASET name in the Open ASR files: ``<corpus>_<split>`` in file-name characters, and
-    a hash of the name where that changed it (``x y``) or another name gives the same (``a_b/c``, ``a/b_c``), so
-    that two sets are never one dataset, nor numbered in the order of a board (R80: a file held another set in the
-    next board)."""
-    bases, raw = {}, {}
+    """Each test set's DATASET name in the Open ASR files: ``<corpus>_<split>`` in file-name characters, with a
+    hash of the name where that changed it (``x y``) or where either part holds ``_`` (``cv_es/test`` and
+    ``cv/es_test`` would be one ``cv_es_test``): one name per test set, the same in every board (R80: numbered in
+    the order of a board, a file held another set in the next one; R83: hashed only where a board held both)."""
+    names = {}
     for name in dict.fromkeys(test_sets):
         corpus, _, split = name.rpartition("/")
-        bases[name] = f"{file_part(corpus or 'data')}_{file_part(split)}"
-        raw[name] = f"{corpus or 'data'}_{split}"
-    counts = Counter(bases.values())
-    return {name: base if base == raw[name] and counts[base] == 1 else f"{base}-{_hash(name)}"
-            for name, base in bases.items()}  # fmt: skip
+        base = f"{file_part(corpus or 'data')}_{file_part(split)}"
+        plain = base == f"{corpus or 'data'}_{split}" and "_" not in corpus + split
+        names[name] = base if plain else f"{base}-{_hash(name)}"
+    return names
 
 
 def _hash(text: str) -> str:

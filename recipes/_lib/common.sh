@@ -261,20 +261,26 @@ _settings() {
     [[ $kind != leaderboard ]] || echo "reads: ${BOARD_READS[*]@Q}"
 }
 
-# _digests PATH...: a line "content of FILE: <SHA-256, its start>" for each file, and for a model folder's
-# config.json and weights, through links (R79: a --train-config file or a start model changed in place was a
-# training "done before, skipped", and published under the changed file's name; R81: a model reached through a
-# link, or a hub snapshot's linked files, had none); nothing for a hub id
+# _digests PATH...: one line, "train config and model content: " and each file with the start of its SHA-256,
+# of each PATH that is a file and of a model folder's config.json and weights, through links (R79: a
+# --train-config file or a start model changed in place was a training "done before, skipped", and published
+# under the changed file's name; R81: a model reached through a link, or a hub snapshot's linked files, had
+# none); nothing for a hub id. One line: a weights file gone or added is a change too, and a path's characters
+# never reach a pattern (R83)
 _digests() {
-    local path
+    local path file files out=()
     for path; do
+        files=()
         if [[ -d $path ]]; then
-            find -L "$path" -maxdepth 1 -type f \( -name config.json -o -name "*.safetensors" -o -name "*.bin" \) \
-                -print0 | sort -z | xargs -0r sha256sum
+            mapfile -d "" -t files < <(find -L "$path" -maxdepth 1 -type f \( -name config.json -o -name "*.safetensors" \
+                -o -name "*.bin" \) -print0 | sort -z)
         elif [[ -f $path ]]; then
-            sha256sum "$path"
+            files=("$path")
         fi
-    done | sed -E 's/^([0-9a-f]{12})[0-9a-f]* [ *](.*)$/content of \2: \1/'
+        for file in "${files[@]}"; do out+=("${file@Q} $(sha256sum <"$file" | cut -c1-12)"); done
+    done
+    local IFS=";"
+    echo "train config and model content: ${out[*]}"
 }
 
 # _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where this run has them otherwise, or nothing
