@@ -156,6 +156,10 @@ def test_resuming_with_another_config_is_refused_unless_asked(setup, tmp_path, c
     info = json.loads((out / "run_info.json").read_text())
     assert (out / "run_info.json").read_text() == record and [c["step"] for c in info["changes_by_step"]] == [4, 8]
     assert info["changes_by_step"][1]["changes"]["learning_rate"] == [3e-3, 1e-2]
+    frozen = _run(_args(setup, out, max_steps=12, resume_with_changes="true", freeze_feature_encoder="true", **changed))
+    assert frozen.returncode == 2 and "saved by a run with freeze_feature_encoder: False, and this one has True" in (
+        frozen.stderr
+    )  # R79: "not a checkpoint of this model", the checkpoint blamed for the key
 
 
 def test_resuming_on_data_remade_in_place_or_on_the_clock_with_another_budget_is_refused(setup, tmp_path):

@@ -63,6 +63,8 @@ BEST_RECORD = "asr_best.json"  # in best/: the step and dev score of its weights
 MOVABLE = ("train_manifest", "dev_manifest", "processor", "model")
 MAX_EPOCHS_PASSED_OVER = 10  # speed perturbation drew fewer batches than processes so often: the set is too small
 
+#: keys that choose which weights train: the optimizer's state of a checkpoint holds those of its run alone
+TRAINED_SET_KEYS = ("freeze_feature_encoder", "adapters_only")
 #: how a change in what a checkpoint's run read or ran on is named (the others: "<key> (content)")
 _INPUT_LABELS = {"processes": "processes", "precision": "mixed_precision as resolved"}
 
@@ -570,6 +572,11 @@ class Trainer:
                 f"{path} was saved by a run with another config ({listed}); resume with that config, use a new "
                 f"output_dir, or set resume_with_changes=true"
             )
+        if trained := [k for k in TRAINED_SET_KEYS if k in self.config_changes]:  # R79: "not a checkpoint of this
+            old, new = self.config_changes[trained[0]]  # model" blamed the checkpoint, whose optimizer trained others
+            raise InputError(f"{path} was saved by a run with {trained[0]}: {old}, and this one has {new}: another set "
+                             f"of weights trains, which a resume cannot take, even with resume_with_changes; resume "
+                             f"with {trained[0]}: {old}, or start in a new output_dir")  # fmt: skip
         checkpoints.load_checkpoint(self.acc, path, self._training_state())
         try:
             self.state.load_state_dict(saved["loop"])
