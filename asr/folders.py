@@ -78,6 +78,12 @@ def umask_modes(path: Path) -> None:
         file.chmod(0o666 & ~mask)
 
 
+def name_start(text: str, limit: int = 100) -> str:
+    """The whole characters of `text`'s first `limit` bytes: a part of a file name made from a name of any length
+    (a file system takes 255 bytes), which a hash beside it keeps apart from others."""
+    return text.encode()[:limit].decode(errors="ignore")
+
+
 def check_not_current(out: Path, option: str = "--out") -> None:
     """Refuses an `out` to be replaced whole that is the current folder or one above it (the move set the
     folder aside with the process inside it, and relative paths then named places inside the old folder)."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from asr.data.manifest import Utterance
 from asr.errors import InputError
-from asr.folders import locked_alone
+from asr.folders import locked_alone, name_start
 from asr.inference import CTCInference, Posteriors
 
 CACHE_VERSION = 8  # 4: the network pass (seconds, processes, device) in the metadata; 5: its batch seconds; 6:
@@ -70,7 +70,7 @@ def cache_path(cache_dir: Path, model_key: str, manifest: Path, utts: list[Utter
     manifest's name, its first 100 bytes (R80: a long one passed the file system's limit, and no decode ran)."""
     data = data_fingerprint(manifest, utts)
     key = hashlib.sha1(f"{CACHE_VERSION}|{model_key}|{data}".encode()).hexdigest()
-    return cache_dir / f"{manifest.stem.encode()[:100].decode(errors='ignore')}.{key[:16]}.npz"
+    return cache_dir / f"{name_start(manifest.stem)}.{key[:16]}.npz"
 
 
 def save_cache(path: Path, post: Posteriors, meta: dict) -> None:

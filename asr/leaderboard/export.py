@@ -13,7 +13,7 @@ import yaml
 
 from asr.data.manifest import read_manifest
 from asr.errors import InputError
-from asr.folders import write_together
+from asr.folders import name_start, write_together
 from asr.leaderboard.collect import Run
 from asr.leaderboard.tables import markdown_row, markdown_text
 from asr.scoring.report import percent
@@ -71,8 +71,7 @@ def export_file_name(system: str, dataset: str) -> str:
     name = f"MODEL_{system}_DATASET_{dataset}.jsonl"
     if len(name.encode()) <= _NAME_BYTES:
         return name
-    cut = [part.encode()[:100].decode(errors="ignore") for part in (system, dataset)]
-    return f"MODEL_{cut[0]}_DATASET_{cut[1]}-{_hash(name)}.jsonl"
+    return f"MODEL_{name_start(system)}_DATASET_{name_start(dataset)}-{_hash(name)}.jsonl"
 
 
 def open_asr_jsonl(run: Run, audio: dict[str, str], out: Path, taken: set[Path], dataset: str) -> Path:

@@ -190,8 +190,8 @@ def markdown_text(text: str) -> str:
 def markdown_item(text: str) -> str:
     """`markdown_text` for the start of a list item, where a leading ``#``, ``>``, ``- ``, ``+ `` or ``1. `` would
     start a heading, quote or list inside it (a table cell reads them as text)."""
-    return re.sub(r"^(?:[#>]|[+-](?=\s|$)|\d+(?=[.)](?:\s|$)))", lambda m: "\\" + m[0] if m[0][0] in "#>+-"
-                  else m[0] + "\\", markdown_text(text))  # fmt: skip
+    text = re.sub(r"^([#>]|[+-](?=\s|$))", r"\\\1", markdown_text(text))
+    return re.sub(r"^(\d+)([.)])(?=\s|$)", r"\1\\\2", text)
 
 
 def _fence(text: str, least: int) -> str:
