@@ -746,6 +746,44 @@ def test_the_checkpoint_script_skips_finished_stages_and_those_a_given_model_rep
     ]
 
 
+def test_a_phase_made_with_another_config_or_start_model_is_named_and_not_shipped(tmp_path):
+    """Left by R83: the checkpoint script's phases recorded neither their config nor their start model, so a phase
+    config edited in place, or another --from model, was "done before, skipped" without a word, and stage 7
+    shipped the checkpoint as made with the edited one."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(ROOT / "recipes", checkout / "recipes")  # a config of its own to edit
+    script, exp = checkout / "recipes" / "synth" / "make_start_checkpoint.sh", tmp_path / "exp"
+    start = tmp_path / "start"
+    shutil.copytree(ROOT / "models" / "synth-ctc-tiny", start)
+    (start / "run_info.json").write_text("{}")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(script), str(exp), *args], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "ASR": "true"})  # fmt: skip
+
+    assert run("--stop-stage", "4").returncode == 0
+    assert run("--stop-stage", "4").stdout.count("WARNING") == 0
+    config = checkout / "recipes" / "synth" / "conf" / "start_checkpoint.yaml"
+    config.write_text(config.read_text() + "seed: 1\n")
+    edited = run("--stop-stage", "4").stdout
+    assert "stage 2 (phase1): done before, skipped (--force to redo); WARNING: it was made with train config and " \
+        "model content: 'recipes/synth/conf/start_checkpoint.yaml' " in edited, edited  # fmt: skip
+    shipped = run("--stage", "7")
+    refusal = f"{script}: the checkpoint would be written to models/synth-ctc-tiny-wide, but stage 2 (phase1) was made"
+    assert shipped.returncode == 2 and refusal in shipped.stdout, shipped.stdout
+    assert run("--stage", "2", "--stop-stage", "6", "--force").returncode == 0
+    given = run("--phase2", str(start), "--stop-stage", "6").stdout  # the data stages read no model: not named
+    warned = [line[20:] for line in given.splitlines() if "WARNING" in line]
+    said = 'stage 6 (phase3): done before, skipped (--force to redo); WARNING: it was made with phase2="";train '
+    assert len(warned) == 1 and warned[0].startswith(said), given
+    assert run("--phase2", str(start), "--stage", "6", "--stop-stage", "6", "--force").returncode == 0
+    (start / "config.json").write_text((start / "config.json").read_text().replace("{", '{"x": 1,', 1))
+    changed = run("--phase2", str(start))
+    assert changed.returncode == 2 and "but stage 6 (phase3) was made with train config and model content: " \
+        "'recipes/synth/conf/start_checkpoint_wide.yaml' " in changed.stdout, changed.stdout  # fmt: skip
+    assert f"'{start}/config.json' " in changed.stdout
+
+
 def _start_checkpoint_stages(tmp_path: Path, exp: Path, *args: str) -> str:
     """make_start_checkpoint.sh EXP ARGS with a stub `asr` that prints its command line: the commands it ran."""
     stub = tmp_path / "asr"

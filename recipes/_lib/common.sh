@@ -182,7 +182,8 @@ run_stage() {
     rm -f "$marker" "${stale[@]}"  # a marker never outlives what it vouches for
     STAGE=("$n" "$name")  # the stage running (forced_afresh)
     # what training reads, as it starts (R81: taken at its end, a config edited meanwhile was recorded as used)
-    [[ ${name%%.*} != train ]] || TRAIN_CONTENT=$(_digests "$train_config" "$model")
+    stage_inputs "$name"
+    ((${#INPUTS[@]} == 0)) || STAGE_CONTENT=$(_digests "${INPUTS[@]}")
     log "stage $n ($name): start"
     return 0
 }
@@ -235,11 +236,14 @@ _remade_since() {
 # stage_done N NAME: marks stage N finished, with the settings it ran with (a stage interrupted before this is
 # redone on the next run).
 stage_done() {
-    # written beside it, then moved in: a kill while writing left an empty marker, a stage done with no settings
-    _settings "$2" >"$exp/.done/.$1.$2.part"
+    # written beside it, then moved in: a kill while writing left an empty marker, a stage done with no settings;
+    # a stage that reads none says so (an empty marker is an earlier version's, which recorded none)
+    local settings
+    settings=$(_settings "$2")
+    echo "${settings:-settings: none}" >"$exp/.done/.$1.$2.part"
     mv -f "$exp/.done/.$1.$2.part" "$exp/.done/$1.$2"
     STAGE=()
-    unset TRAIN_CONTENT
+    unset STAGE_CONTENT
     log "stage $1 ($2): done"
 }
 
@@ -257,8 +261,17 @@ _settings() {
         declare -p "$name" 2>/dev/null || true
     done
     [[ $kind != train ]] || echo "train overrides: ${TRAIN_OVERRIDES[*]@Q}"
-    [[ $kind != train ]] || echo "${TRAIN_CONTENT-$(_digests "$train_config" "$model")}"
+    stage_inputs "$1"
+    ((${#INPUTS[@]} == 0)) || echo "${STAGE_CONTENT-$(_digests "${INPUTS[@]}")}"
     [[ $kind != leaderboard ]] || echo "reads: ${BOARD_READS[*]@Q}"
+}
+
+# stage_inputs NAME: sets INPUTS to the files whose content the marker of stage NAME records (_digests): a
+# training stage's (NAME train...) config and start model. A recipe whose training stages have other names or
+# inputs defines its own after sourcing this file (make_start_checkpoint.sh's phases).
+stage_inputs() {
+    INPUTS=()
+    [[ ${1%%.*} != train ]] || INPUTS=("$train_config" "$model")
 }
 
 # _digests PATH...: one line, "train config and model content: " and each file with the start of its SHA-256,
@@ -393,10 +406,13 @@ begin_recipe() {
     _may_publish
 }
 
-# _may_publish: where this run would publish RESULTS.md, refuses it before any stage when a finished stage that
-# it does not redo by --force was made with other settings (its results would be published as this run's)
+# _may_publish: where this run would publish RESULTS.md (or what PUBLISHES says, a recipe publishing something
+# else), refuses it before any stage when a finished stage that it does not redo by --force, nor leaves out
+# (REPLACED: the stage numbers a given model replaces), was made with other settings (its results would be
+# published as this run's)
 _may_publish() {
-    [[ -n $results_md ]] && ((stop_stage >= last_stage)) || return 0
+    local publishes=${PUBLISHES:-${results_md:+RESULTS.md would be published to $results_md}}
+    [[ -n $publishes ]] && ((stop_stage >= last_stage)) || return 0
     local marker markers file n changed
     mapfile -d "" -t markers < <(_markers)
     for marker in "${markers[@]}"; do
@@ -404,9 +420,10 @@ _may_publish() {
         n=$((10#${file%%.*}))
         [[ $force == true ]] && ((n >= stage)) && continue
         [[ ${file#*.} != leaderboard ]] || continue  # it publishes only when it runs, and then it is redone
+        [[ " ${REPLACED[*]-} " != *" $n "* ]] || continue
         changed=$(_changed "$marker" "${file#*.}")
         [[ -z $changed ]] && continue
-        echo "$0: RESULTS.md would be published to $results_md, but stage $n (${file#*.}) was made with" \
+        echo "$0: $publishes, but stage $n (${file#*.}) was made with" \
             "$changed: run it again (--stage $n --force)" >&2
         exit 2
     done

@@ -43,6 +43,30 @@ done
 [[ -z $from || -z $phase2 ]] || fail "--from and --phase2 exclude each other"
 exp=$(realpath -m "${exp:-$ROOT/exp/start_checkpoint}")
 cd "$ROOT"
+phase1_model=${from:-$exp/phase1/model}
+phase2_model=${phase2:-$exp/train/model}
+conf=recipes/synth/conf
+# stage_inputs NAME: each phase's config and start model, whose content its marker records (a config edited in
+# place made a phase "done before, skipped" without a word, and the checkpoint was shipped as the edited one's)
+stage_inputs() {
+    case $1 in
+    phase1) INPUTS=("$conf/start_checkpoint.yaml") ;;
+    phase2) INPUTS=("$conf/start_checkpoint_varied.yaml" "$phase1_model") ;;
+    phase3) INPUTS=("$conf/start_checkpoint_wide.yaml" "$phase2_model") ;;
+    *) INPUTS=() ;;
+    esac
+}
+# the phases' start models: read by their stages alone (other stages recorded them, and named each rerun with
+# --phase2 as made with other settings)
+READ_BY+=([phase2]="from" [phase3]="phase2" [card]="phase2")
+given=${from:+from}${phase2:+phase2}  # the option that gives a model made before, if any
+REPLACED=()                              # the stages its model replaces (neither run nor read)
+[[ $given == from ]] && REPLACED=(1 2)
+[[ $given == phase2 ]] && REPLACED=(1 2 4)
+new=models/synth-ctc-tiny-wide
+# stage 7 writes the checkpoint; where it finished, only --force runs a stage again (a stage run takes the
+# later stages' markers, so none is missing)
+[[ -e $exp/.done/7.card && $force != true ]] || PUBLISHES="the checkpoint would be written to $new"
 begin_recipe 7
 clean_langs=(de es it ru fi)
 langs=(en de es fi hi it ru)
@@ -51,15 +75,9 @@ asterisk_langs=(en es fr it ru)
 # responses (--reverb-drr first), made before their direct-to-reverberant ratio was drawn from real rooms' range
 varied=(--engines espeak-ng,festival --noise-prob 0.5 --reverb-prob 0.3 --reverb-drr first --noise-colours white,pink,brown,blue,violet
     --telephone-prob 0.15 --codec-prob 0.15 --level-dbfs=-35,-15)
-phase1_model=${from:-$exp/phase1/model}
-phase2_model=${phase2:-$exp/train/model}
-given=${from:+from}${phase2:+phase2}  # the option that gives a model made before, if any
-replaced=()                              # the stages its model replaces
-[[ $given == from ]] && replaced=(1 2)
-[[ $given == phase2 ]] && replaced=(1 2 4)
 # wanted N NAME: run_stage N NAME, unless the given model replaces stage N (said when the stage is selected)
 wanted() {
-    if [[ " ${replaced[*]} " == *" $1 "* ]]; then
+    if [[ " ${REPLACED[*]} " == *" $1 "* ]]; then
         ((stage <= $1 && $1 <= stop_stage)) && log "stage $1 ($2): skipped, --$given ${!given} replaces it"
         return 1
     fi
@@ -89,7 +107,7 @@ if wanted 1 clean_corpus; then
 fi
 if wanted 2 phase1; then
     new_model tiny "$exp/init" --processor "$exp/clean_processor"
-    train_into "$exp/init" "$exp/phase1" --config recipes/synth/conf/start_checkpoint.yaml \
+    train_into "$exp/init" "$exp/phase1" --config "$conf/start_checkpoint.yaml" \
         --processor "$exp/clean_processor" --train_manifest "$exp/clean_train.jsonl" \
         --dev_manifest "$exp/clean_dev.jsonl"
     stage_done 2 phase1
@@ -108,7 +126,7 @@ if wanted 3 varied_corpus; then
     stage_done 3 varied_corpus
 fi
 if wanted 4 phase2; then
-    train_into "$phase1_model" "$exp/train" --config recipes/synth/conf/start_checkpoint_varied.yaml \
+    train_into "$phase1_model" "$exp/train" --config "$conf/start_checkpoint_varied.yaml" \
         --processor "$exp/processor" --train_manifest "$exp/train.jsonl" --dev_manifest "$exp/dev.jsonl"
     stage_done 4 phase2
 fi
@@ -122,12 +140,11 @@ if wanted 5 more_english; then  # 2 h more English, from sentences no recipe voi
 fi
 if wanted 6 phase3; then  # a tiny-wide transformer over the phase-2 model's feature encoder (frozen)
     new_model tiny-wide "$exp/wide_init" --processor "$exp/processor" --encoder-from "$phase2_model"
-    train_into "$exp/wide_init" "$exp/wide" --config recipes/synth/conf/start_checkpoint_wide.yaml \
+    train_into "$exp/wide_init" "$exp/wide" --config "$conf/start_checkpoint_wide.yaml" \
         --processor "$exp/processor" --train_manifest "$exp/train_wide.jsonl" --dev_manifest "$exp/dev_wide.jsonl"
     stage_done 6 phase3
 fi
 
-new=models/synth-ctc-tiny-wide
 if wanted 7 card; then  # the checkpoint with its model card (test decodes) in $new
     rm -rf "$new.new"
     cp -r "$exp/wide/model" "$new.new"
