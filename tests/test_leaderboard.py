@@ -89,7 +89,9 @@ def _sections(text: str) -> dict[str, str]:
     return {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts[1:]}
 
 
-def test_paired_tests_name_the_lowest_wer_best_and_show_each_systems_wer(systems: Path, tmp_path: Path) -> None:
+def test_paired_tests_name_the_lowest_wer_best_and_show_each_systems_wer(
+    systems: Path, tmp_path: Path, two_are_enough
+) -> None:
     """A mutation review: the paired tests' best could be the worst system (max for min), and their best and
     other WER columns could be swapped, with every test passing."""
     board = tmp_path / "board"
@@ -114,7 +116,7 @@ def test_paired_tests_name_the_lowest_wer_best_and_show_each_systems_wer(systems
     ]
 
 
-def test_a_set_written_without_spaces_is_bounded_and_tested_on_cer(decode: Path, tmp_path: Path) -> None:
+def test_a_set_written_without_spaces_is_bounded_and_tested_on_cer(decode: Path, tmp_path: Path, two_are_enough):
     """A Chinese or Thai "word" is a phrase: the intervals and the paired tests were on WER, which called the
     system that gets one character of each phrase wrong the worse one."""
     for model, words, chars in (("team/phrases", (1, 1), (9, 9)), ("team/letters", (3, 3), (2, 2))):
@@ -141,6 +143,80 @@ def test_a_set_written_without_spaces_is_bounded_and_tested_on_cer(decode: Path,
     assert "95% bootstrap intervals on CER" in whole  # the page says what its intervals are on, as RESULTS.md
     page = whole.split("Paired bootstrap tests")[1].split("</table>")[0]
     assert page.count("<th>") == len(page.split("</tr>")[1].split("<td>")) - 1 == 7  # its score column headed too
+    # R85: the runs' details were on words (every speaker at WER 100%, whole phrases as the confusions)
+    details = whole.split("<h2>Runs</h2>")[1]
+    assert "<th>CER %</th>" in details and "<th>WER %</th>" not in details and " character errors</p>" in details
+
+
+def test_a_set_of_a_few_utterances_gets_no_intervals_or_tests(systems: Path, tmp_path: Path) -> None:
+    """R85: on one utterance the board printed [75.0, 75.0] and p < 0.001 (a bootstrap of a few utterances
+    claims what no exact test over them could: a sign test's least p over n is 2^-n)."""
+    board = tmp_path / "board"
+    assert leaderboard_main([str(systems), "--out", str(board), "--significance"]) == 0
+    text = (board / "RESULTS.md").read_text(encoding="utf-8")
+    sections = _sections(text)
+    table = next(v for k, v in sections.items() if k.startswith("WER / CER (%)"))
+    assert "[" not in table.split("\n\n")[1] and "- es/test: 2 utterances, fewer than 10: no bootstrap " in table
+    paired = next(v for k, v in sections.items() if k.startswith("Paired bootstrap tests"))
+    assert "| es/test" not in paired and "fewer than 10 utterances get no intervals or tests" in paired
+    rows = json.loads((board / "results.json").read_text(encoding="utf-8"))
+    assert all(r["significance"] == {"metric": "wer", "interval": None, "best": False, "p_value": None} for r in rows)
+
+
+def test_intervals_and_paired_tests_reach_results_json_and_csv(systems: Path, tmp_path: Path, two_are_enough):
+    """R85: --significance put its intervals and p-values in RESULTS.md and index.html only, and neither said
+    the seed, the one side or that several tests go uncorrected."""
+    board = tmp_path / "board"
+    assert leaderboard_main([str(systems), "--out", str(board), "--significance"]) == 0
+    rows = {r["model"]: r["significance"] for r in json.loads((board / "results.json").read_text(encoding="utf-8"))}
+    assert rows["team/bravo"]["best"] and rows["team/bravo"]["p_value"] is None
+    assert rows["team/alpha"]["p_value"] == rows["team/charlie"]["p_value"] == 0.0 and not rows["team/alpha"]["best"]
+    assert rows["team/odd"]["p_value"] is None and not rows["team/odd"]["best"]  # flagged: not tested
+    for model, test in rows.items():
+        low, high = test["interval"]
+        assert low <= json.loads((board / "results.json").read_text())[0]["wer"] or model != "team/alpha"
+        assert low <= high
+    with open(board / "results.csv", encoding="utf-8", newline="") as f:
+        csv_rows = {r["model"]: r for r in csv.DictReader(f)}
+    for model, test in rows.items():
+        row = csv_rows[model]
+        assert float(row["es/test WER 95% low"]) == pytest.approx(100 * test["interval"][0], abs=1e-4)
+        assert float(row["es/test WER 95% high"]) == pytest.approx(100 * test["interval"][1], abs=1e-4)
+        assert float(row["es/test WER 95% low"]) <= float(row["es/test WER"]) <= float(row["es/test WER 95% high"])
+    assert [csv_rows[m]["es/test p (other not worse)"] for m in sorted(csv_rows)] == ["0.000", "best", "0.000", ""]
+    text = (board / "RESULTS.md").read_text(encoding="utf-8")
+    note = "(seed 0) in which the other system is not worse than the best, one-sided towards the best, which is "
+    assert note in text and "the 2 tests are not corrected for their number" in text
+    assert note in (board / "index.html").read_text(encoding="utf-8")
+
+
+def test_the_same_utterances_over_other_audio_are_another_test_set(decode: Path, tmp_path: Path) -> None:
+    """R85: a noisy copy of a corpus (the same ids and references, other audio) was one test set with the clean
+    one: one column, and a paired test between systems that heard different audio."""
+    import numpy as np
+    import soundfile as sf
+
+    from asr.data.manifest import read_utterances
+    from asr.decode.results import audio_content
+
+    data = decode.parent / "data" / "es"
+    copy = tmp_path / "noisy_data" / "es"  # es/test, as the clean one
+    shutil.copytree(data, copy)
+    manifest = data / "test.jsonl"
+    assert audio_content(read_utterances(manifest), data) == audio_content(read_utterances(copy / "test.jsonl"), copy)
+    utt = read_utterances(copy / "test.jsonl")[0]
+    samples, rate = sf.read(utt.audio_path(copy))
+    sf.write(utt.audio_path(copy), samples + np.random.default_rng(0).normal(0, 0.05, len(samples)), rate)
+    noisy = tmp_path / "noisy"
+    args = ["--model", str(MODEL), "--manifest", str(copy / "test.jsonl"), "--out", str(noisy), "--no-cache"]
+    assert decode_main(args) == 0
+    clean = json.loads((decode / "results.json").read_text(encoding="utf-8"))["test_set"]["audio_content"]
+    assert json.loads((noisy / "results.json").read_text(encoding="utf-8"))["test_set"]["audio_content"] != clean
+    board = tmp_path / "board"
+    assert leaderboard_main([str(decode), str(noisy), "--out", str(board)]) == 0  # one system: it was refused
+    columns = {r["test_set"] for r in json.loads((board / "results.json").read_text(encoding="utf-8"))}
+    assert len(columns) == 2 and all(c.startswith("es/test [2 utt ") for c in columns)
+    assert "results under this name hold other utterances or audio" in (board / "RESULTS.md").read_text()
 
 
 def test_only_the_row_scored_unlike_the_majority_is_flagged(systems: Path, tmp_path: Path) -> None:

@@ -373,7 +373,7 @@ def test_a_run_in_another_exp_publishes_no_results_file(recipe):
     assert "RESULTS.md ->" not in proc.stdout and published.read_bytes() == before
 
 
-def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path):
+def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path, two_are_enough):
     from asr.leaderboard.cli import main as leaderboard_main
 
     other = tmp_path / "other" / "greedy" / "test"
@@ -423,7 +423,7 @@ def test_results_that_are_not_comparable_are_flagged_not_mixed(recipe, tmp_path)
     assert leaderboard_main([str(tmp_path / "other"), "--out", str(tmp_path / "b2"), "--significance"]) == 2
 
 
-def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe, tmp_path):
+def test_test_sets_are_told_apart_by_content_and_no_export_is_overwritten(recipe, tmp_path, two_are_enough):
     from asr.leaderboard.cli import main as leaderboard_main
 
     smaller = tmp_path / "smaller" / "greedy" / "test"  # es/test with one utterance fewer, another model

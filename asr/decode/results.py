@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from asr.data.manifest import Utterance
 from asr.errors import InputError, is_number
 
 SCHEMA_VERSION = 3  # 3: rescoring (absent before: no rescoring)
@@ -27,13 +28,28 @@ def content_id(pairs: Iterable[tuple[str, str]]) -> str:
     return hashlib.sha1("\n".join(sorted(f"{i}\t{ref}" for i, ref in pairs)).encode()).hexdigest()[:8]
 
 
+def audio_content(utts: Iterable[Utterance], base: Path) -> str:
+    """Identifies a test set's audio: each utterance's file by its bytes' SHA-1 (each file read once) and its
+    segment (R85: a noisy copy of a corpus, the same ids and references over other audio, was one test set with
+    the clean one: one column, and paired tests between systems that heard different audio)."""
+    files: dict[Path, str] = {}
+    lines = []
+    for utt in utts:
+        path = utt.audio_path(base)
+        if path not in files:
+            with path.open("rb") as f:
+                files[path] = hashlib.file_digest(f, "sha1").hexdigest()
+        lines.append(f"{utt.id}\t{files[path]}\t{utt.offset}\t{utt.segment_duration}")
+    return hashlib.sha1("\n".join(sorted(lines)).encode()).hexdigest()[:8]
+
+
 @dataclass
 class DecodeResult:
     """The content of a results.json."""
 
     wer: float
     cer: float
-    test_set: dict  # manifest, name (e.g. hi/test), utterances, hours
+    test_set: dict  # manifest, name (e.g. hi/test), utterances, hours, audio_content (since this version)
     model: dict  # path, parameters, weights (a hash), adapter, dtype, train_info (a ModelFolder's train_summary)
     decoder: dict  # name, backend and beam settings
     lm: dict | None  # path, order, normaliser, ... of the LM folder

@@ -26,7 +26,7 @@ from asr.data.manifest import Utterance, read_utterances, write_jsonl
 from asr.decode import logits as cache
 from asr.decode.decoders import BeamSearch, BeamSettings, Decoded, Labels, greedy_decoded
 from asr.decode.rescore import DEFAULT_DEPTH, DEFAULT_GAMMA, Rescorer
-from asr.decode.results import RESULTS_FILE, DecodeResult, content_id
+from asr.decode.results import RESULTS_FILE, DecodeResult, audio_content, content_id
 from asr.decode.sclite_files import SCLITE_IGNORED, SCLITE_SYNTAX, sclite_syntax, sclite_texts
 from asr.decode.tune import ALPHA_GRID, BETA_GRID, GAMMA_GRID, WEIGHT_RANGE, tune, usable_weight
 from asr.errors import InputError, writable_dir
@@ -585,10 +585,11 @@ def decode_result(
                 decoder.pop("beta")
     name = f"{test.manifest.resolve().parent.name}/{test.manifest.stem}"  # e.g. hi/test (also from its folder)
     test_set = {"manifest": str(test.manifest), "name": name, "utterances": len(rows)}
+    base = test.manifest.parent  # the audio's, as hyp.jsonl resolves it
     return DecodeResult(
         wer=wer,
         cer=cer,
-        test_set=test_set | {"hours": test.audio_seconds / 3600},
+        test_set=test_set | {"hours": test.audio_seconds / 3600, "audio_content": audio_content(test.utts, base)},
         model=model,
         decoder=decoder,
         lm=None if lm is None else lm.summary(),

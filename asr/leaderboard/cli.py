@@ -124,11 +124,12 @@ def _write(table, runs: list, audio: list[dict[str, str]], out: Path, args: argp
     (out / "plots").mkdir()
     (out / "open_asr").mkdir()
     (out / "RESULTS.md").write_text(results_markdown(table, runs, command, args.significance), encoding="utf-8")
-    (out / "results.csv").write_text(csv_text(table), encoding="utf-8")
+    (out / "results.csv").write_text(csv_text(table, args.significance), encoding="utf-8")
     rows = [{"results": str(r.path), "test_set": r.test_set, **r.system, "wer": r.result.wer,
              "cer": r.result.cer, "normalizer": r.result.normalizer, "scoring": r.result.scoring,
              "git_revision": r.result.git_revision, "flag": table.flags.get((r.system_key, r.test_set)),
              "tuned_on_it": r.tuned_on_itself}
+            | ({"significance": table.significance(r.system_key, r.test_set)} if args.significance else {})
             for r in runs]  # fmt: skip
     (out / "results.json").write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     write_html(table, runs, plots.draw_all(table, runs, out / "plots"), out, args.title, args.significance)

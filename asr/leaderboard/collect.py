@@ -4,6 +4,7 @@ decoder) scored on one test set."""
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -87,8 +88,13 @@ class Run:
 
     @property
     def content_id(self) -> str:
-        """`DecodeFiles.content_id`: the test set by its utterances."""
-        return self.files.content_id
+        """The test set by its utterances (`DecodeFiles.content_id`) and the audio the decode recorded (R85: a
+        noisy copy's decodes, the same ids and references, were one test set with the clean copy's). Decodes of
+        earlier versions recorded no audio: their id is of the utterances alone."""
+        audio = self.result.test_set.get("audio_content")
+        if audio is None:
+            return self.files.content_id
+        return hashlib.sha1(f"{self.files.content_id}|{audio}".encode()).hexdigest()[:8]
 
     @property
     def hypotheses(self) -> list[dict]:
@@ -107,8 +113,8 @@ class Run:
         as the decode wrote it, or its test set's name: the two decodes of --tuned-from spell one file as each
         was given it)."""
         tuning = self.result.tuning or {}
-        if "dev_content" in tuning:
-            return tuning["dev_content"] == self.content_id
+        if "dev_content" in tuning:  # the sentences, whatever audio voiced them
+            return tuning["dev_content"] == self.files.content_id
         tuned, test = tuning.get("dev_manifest"), self.result.test_set
         return tuned is not None and (tuned == test["manifest"] or set_name(tuned) == test["name"])
 
@@ -298,7 +304,7 @@ def _checked(run: Run) -> Run:
                 if len(counts) != 4 or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
                     raise ValueError(f"{level} counts {counts}, not C S D I")
         for levels in run.score_report["speakers"].values():
-            int(levels["word"]["N"])
+            int(levels["word"]["N"]), int(levels["char"]["N"])  # the page's per-speaker table is on the set's metric
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
         raise InputError(
             f"{run.folder / 'score' / 'score.json'}: not a score.json written by 'asr score' ({err!r})"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from asr.leaderboard.collect import Run
 from asr.leaderboard.details import run_details
-from asr.leaderboard.significance import RESAMPLES
-from asr.leaderboard.tables import PAIRED_HEADER, Table, bidi_shown, header, intervals_note, rows
+from asr.leaderboard.significance import RESAMPLES, method_note
+from asr.leaderboard.tables import LEVELS, PAIRED_HEADER, Table, bidi_shown, header, intervals_note, rows
 from asr.progress import progress_bar
 from asr.scoring.report import percent
 
@@ -62,14 +62,16 @@ def _table(head: list[str], body: list[list[str]], sortable: bool = True) -> str
     return f"<table{cls}><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 
-def _run_section(number: int, run: Run) -> str:
-    d = run_details(run)
+def _run_section(number: int, run: Run, metric: str) -> str:
+    """A run's details on its test set's metric (`Table.metrics`): per speaker, worst utterances, confusions."""
+    d = run_details(run, LEVELS[metric])
     r = run.result
-    speakers = _table(["speaker", "#Snt", "#Wrd", "Sub", "Del", "Ins", "WER %"],
+    unit = {"wer": ("#Wrd", "word"), "cer": ("#Chr", "character")}[metric]
+    speakers = _table(["speaker", "#Snt", unit[0], "Sub", "Del", "Ins", f"{metric.upper()} %"],
                       [[s, str(t["sentences"]), str(t["N"]), str(t["S"]), str(t["D"]), str(t["I"]),
                         "-" if t["rate"] is None else f"{100 * t['rate']:.2f}"] for s, t in d.speakers])  # fmt: skip
     worst = "".join(
-        f"<p class='meta'>{escape(utt)}: {errors} word errors</p><pre>REF:  {escape(rows_[0])}\n"
+        f"<p class='meta'>{escape(utt)}: {errors} {unit[1]} errors</p><pre>REF:  {escape(rows_[0])}\n"
         f"HYP:  {escape(rows_[1])}\nEval: {escape(rows_[2])}</pre>"
         for utt, errors, rows_ in d.worst
     )
@@ -90,11 +92,12 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
     """Writes OUT/index.html; the plots are referenced by their paths relative to OUT. With `significance`, the
     WER cells (CER for a set written without spaces between words) carry their bootstrap intervals and the paired
     tests follow the table, as in RESULTS.md."""
-    flags = "".join(f"<li>{escape(text)}</li>" for text in table.notes)
+    notes = table.notes + (table.significance_notes if significance else [])
+    flags = "".join(f"<li>{escape(text)}</li>" for text in notes)
     flags += "".join(f"<li class='flag'>† {escape(text)}</li>" for text in dict.fromkeys(table.flags.values()))
     images = "".join(f'<img src="{escape(str(p.relative_to(out)))}" alt="{escape(p.stem)}">' for p in plots)
     numbered = progress_bar(enumerate(runs, 1), total=len(runs), desc="runs' details", unit="run", delay=2)
-    sections = "".join(_run_section(i, run) for i, run in numbered)
+    sections = "".join(_run_section(i, run, table.metrics[run.test_set]) for i, run in numbered)
     settings = ", ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items())
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{STYLE}</style></head>
@@ -114,4 +117,5 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
 
 def _paired(table: Table) -> str:
     tests = _table(list(PAIRED_HEADER), table.paired_tests)
-    return f"<h2>Paired bootstrap tests ({RESAMPLES} resamples of utterances)</h2>{tests}"
+    note = f'<p class="meta">{escape(method_note(len(table.paired_tests)))}</p>'
+    return f"<h2>Paired bootstrap tests ({RESAMPLES} resamples of utterances)</h2>{tests}{note}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from asr.leaderboard.collect import Run
-from asr.leaderboard.significance import RESAMPLES
+from asr.leaderboard.significance import RESAMPLES, method_note
 from asr.leaderboard.tables import (
     PAIRED_HEADER,
     Table,
@@ -33,8 +33,9 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         "Normaliser and scoring per test set: "
         + markdown_text("; ".join(f"{t}: {n}, {s}" for t, (n, s) in table.settings.items())) + ".",
     ]  # fmt: skip
-    if table.notes:
-        lines += ["", *[f"- {markdown_item(note)}" for note in table.notes]]
+    notes = table.notes + (table.significance_notes if significance else [])
+    if notes:
+        lines += ["", *[f"- {markdown_item(note)}" for note in notes]]
     if table.flags:
         lines += ["", "† not comparable with the rest of its column:", ""]
         lines += [f"- {markdown_item(text)}" for text in dict.fromkeys(table.flags.values())]
@@ -42,6 +43,7 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         lines += ["", f"## Paired bootstrap tests ({RESAMPLES} resamples of utterances)", "",
                   markdown_row(list(PAIRED_HEADER)), "|---" * len(PAIRED_HEADER) + "|"]  # fmt: skip
         lines += [markdown_row(row) for row in table.paired_tests]
+        lines += ["", markdown_text(method_note(len(table.paired_tests)))]
     environments = Counter(markdown_text(", ".join(f"{k} {v}" for k, v in r.result.versions.items() if v) or "unknown")
                            for r in runs)  # fmt: skip
     lines += ["", "## Environment", ""]

@@ -11,6 +11,11 @@ import numpy as np
 from asr.errors import InputError
 
 RESAMPLES = 1000
+SEED = 0  # of every interval and test: a board made again prints the same figures
+#: the fewest utterances a test set's intervals and paired tests are made on: over n utterances no exact test
+#: gets below p = 2^-n (a sign test's least), while a bootstrap of a few utterances printed p < 0.001 and
+#: intervals of width 0 (R85: one utterance gave [75.0, 75.0] and p < 0.001; five, where a sign test gives 0.031)
+MIN_UTTERANCES = 10
 _CHUNK_CELLS = 2_000_000  # utterance draws made at once (16 MB of indices): 1000 x n at once took 3 GB at 200k
 
 
@@ -33,7 +38,7 @@ def _arrays(counts: dict[str, list[int]], ids: list[str]) -> tuple[np.ndarray, n
     return rows[:, 1:].sum(axis=1), rows[:, :3].sum(axis=1)
 
 
-def bootstrap_interval(counts: dict[str, list[int]], seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_interval(counts: dict[str, list[int]], seed: int = SEED, level: float = 0.95) -> tuple[float, float]:
     """The `level` percentile interval of corpus WER over utterance resamples; a resample of empty references
     only has no WER (E / 0) and is left out (taken as E / 1 it made intervals above 100%)."""
     errors, totals = _resampled_sums(seed, *_arrays(counts, sorted(counts)))
@@ -44,7 +49,7 @@ def bootstrap_interval(counts: dict[str, list[int]], seed: int = 0, level: float
     return float(low), float(high)
 
 
-def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int = 0) -> dict:
+def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int = SEED) -> dict:
     """How often system `b` is not better than `a` over resamples of their common utterances (a p-value for
     "b is better than a" when b's error rate is lower; the rates of the counts given: words or characters)."""
     if set(a) != set(b):
@@ -60,6 +65,16 @@ def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int
         "rate_b": float(errors_b.sum() / max(words.sum(), 1)),
         "p_value": float((diff <= 0).mean()),
     }
+
+
+def method_note(tests: int) -> str:
+    """What the paired tests' table needs beside it to be read and made again (R85: the seed, the one side and
+    the uncorrected tests were only in the README, not on the page that is published)."""
+    several = f"; the {tests} tests are not corrected for their number" if tests > 1 else ""
+    return (f"p: the share of {RESAMPLES} paired resamples of the utterances (seed {SEED}) in which the other system "
+            f"is not worse than the best, one-sided towards the best, which is chosen on the same data (read p < "
+            f"0.025 as a two-sided 5%){several}; < {1 / RESAMPLES:.3f}: in none of them. Test sets of fewer than "
+            f"{MIN_UTTERANCES} utterances get no intervals or tests.")  # fmt: skip
 
 
 def p_value_text(p: float) -> str:

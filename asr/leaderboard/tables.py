@@ -13,7 +13,7 @@ from functools import cached_property
 
 from asr.errors import InputError
 from asr.leaderboard.collect import Run
-from asr.leaderboard.significance import bootstrap_interval, p_value_text, paired_bootstrap
+from asr.leaderboard.significance import MIN_UTTERANCES, bootstrap_interval, p_value_text, paired_bootstrap
 from asr.scoring.report import percent
 from asr.text import written_without_spaces
 
@@ -59,8 +59,8 @@ class Table:
         }
         # a column told apart by content is comparable within itself (flagging it took its paired tests away)
         shared = sorted({r.result.test_set["name"] for r in self.runs if r.column != r.result.test_set["name"]})
-        self.notes = [f"{name}: results under this name hold other utterances; their columns are told apart by "
-                      f"size and content id" for name in shared]  # fmt: skip
+        self.notes = [f"{name}: results under this name hold other utterances or audio; their columns are told "
+                      f"apart by size and content id" for name in shared]  # fmt: skip
         self.notes += self._tuned_notes()
         for test_set in self.test_sets:
             runs = [r for r in self.runs if r.test_set == test_set]
@@ -93,17 +93,31 @@ class Table:
         return next(r.system for r in self.runs if r.system_key == key)
 
     @cached_property
-    def intervals(self) -> dict[tuple[tuple, str], tuple[float, float]]:
-        """Each cell's 95% bootstrap interval on its test set's metric (`metrics`)."""
-        return {(system, test_set): bootstrap_interval(run.utterance_counts(LEVELS[self.metrics[test_set]]))
-                for (system, test_set), run in self.cells.items()}  # fmt: skip
+    def too_small(self) -> dict[str, int]:
+        """The test sets of fewer than `MIN_UTTERANCES` utterances (no intervals or paired tests), with their
+        number."""
+        sizes = {r.test_set: len(r.hypotheses) for r in self.runs}
+        return {test_set: n for test_set, n in sizes.items() if n < MIN_UTTERANCES}
+
+    @property
+    def significance_notes(self) -> list[str]:
+        """A note per test set too small for intervals and paired tests."""
+        return [f"{test_set}: {n} utterance{'s' * (n != 1)}, fewer than {MIN_UTTERANCES}: no bootstrap intervals or "
+                "paired tests" for test_set, n in sorted(self.too_small.items())]  # fmt: skip
 
     @cached_property
-    def paired_tests(self) -> list[list[str]]:
-        """Per test set: the best system (lowest WER; CER for text written without spaces between words) against each
-        other one, among the rows comparable with the column (a flagged row is neither the best nor tested)."""
+    def intervals(self) -> dict[tuple[tuple, str], tuple[float, float]]:
+        """Each cell's 95% bootstrap interval on its test set's metric (`metrics`), but in sets `too_small`."""
+        return {(system, test_set): bootstrap_interval(run.utterance_counts(LEVELS[self.metrics[test_set]]))
+                for (system, test_set), run in self.cells.items() if test_set not in self.too_small}  # fmt: skip
+
+    @cached_property
+    def paired(self) -> list[dict]:
+        """Per test set (but those `too_small`): the best system (lowest WER; CER for text written without spaces
+        between words) against each other one, among the rows comparable with the column (a flagged row is
+        neither the best nor tested): test_set, metric, best and other (runs), their rates and p_value."""
         out = []
-        for test_set in self.test_sets:
+        for test_set in (t for t in self.test_sets if t not in self.too_small):
             runs = [r for (s, t), r in self.cells.items() if t == test_set and (s, t) not in self.flags]
             if not runs:
                 continue
@@ -112,9 +126,27 @@ class Table:
             for run in runs:
                 if run is not best:
                     test = paired_bootstrap(*[r.utterance_counts(LEVELS[metric]) for r in (run, best)])
-                    rates = [percent(test[k]) for k in ("rate_b", "rate_a")] + [p_value_text(test["p_value"])]
-                    out.append([test_set, metric.upper(), system_label(best, runs), system_label(run, runs), *rates])
+                    out.append({"test_set": test_set, "metric": metric, "best": best, "other": run, "runs": runs,
+                                "best_rate": test["rate_b"], "other_rate": test["rate_a"],
+                                "p_value": test["p_value"]})  # fmt: skip
         return out
+
+    def significance(self, system: tuple, test_set: str) -> dict:
+        """A cell's interval and paired test, for machines: the metric, its interval (fractions; None in a set
+        `too_small`), whether it is its column's best, and the p-value of its test against the best (None where
+        there is none)."""
+        test = next((t for t in self.paired if t["test_set"] == test_set and t["other"].system_key == system), None)
+        best = any(t["test_set"] == test_set and t["best"].system_key == system for t in self.paired)
+        interval = self.intervals.get((system, test_set), (math.nan, math.nan))  # nan: no resample had words
+        return {"metric": self.metrics[test_set], "interval": list(interval) if math.isfinite(interval[0]) else None,
+                "best": best, "p_value": None if test is None else test["p_value"]}  # fmt: skip
+
+    @property
+    def paired_tests(self) -> list[list[str]]:
+        """`paired` as the rows of a table (`PAIRED_HEADER`)."""
+        return [[t["test_set"], t["metric"].upper(), system_label(t["best"], t["runs"]),
+                 system_label(t["other"], t["runs"]), percent(t["best_rate"]), percent(t["other_rate"]),
+                 p_value_text(t["p_value"])] for t in self.paired]  # fmt: skip
 
 
 def intervals_note(table: Table) -> str:
@@ -148,7 +180,7 @@ def _cell(table: Table, system: tuple, test_set: str, metric: str, intervals: bo
     if run is None:
         return "-"
     text = percent(run.result.rate(metric))
-    if intervals and metric == table.metrics[test_set]:
+    if intervals and metric == table.metrics[test_set] and (system, test_set) in table.intervals:
         text += " " + interval_text(*table.intervals[system, test_set])
     return text + (" †" if (system, test_set) in table.flags else "")
 
@@ -226,11 +258,16 @@ def markdown_table(table: Table, intervals: bool = False) -> str:
     return "\n".join(lines)
 
 
-def csv_text(table: Table) -> str:
-    """One row per system; WER and CER in percent, unrounded beyond 4 decimals; flags in their own column."""
+def csv_text(table: Table, significance: bool = False) -> str:
+    """One row per system; WER and CER in percent, unrounded beyond 4 decimals; with `significance`, each test
+    set's interval on its metric and the p-value against its best ("best" for the best); flags in their own
+    column."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     metrics = [f"{t} {m}" for t in table.test_sets for m in ("WER", "CER")]
+    if significance:  # R85: only RESULTS.md and index.html had them
+        metrics += [f"{t} {table.metrics[t].upper()} {c}" for t in table.test_sets for c in ("95% low", "95% high")]
+        metrics += [f"{t} p (other not worse)" for t in table.test_sets]
     writer.writerow([*SYSTEM_COLUMNS, *metrics, "normalizer", "scoring", "git_revision", "flags"])
     for system in table.systems:
         names = table.system_of(system)
@@ -239,6 +276,11 @@ def csv_text(table: Table) -> str:
         for t in table.test_sets:
             run = table.cells.get((system, t))
             values += ["" if run is None else percent(run.result.rate(m), 4) for m in ("wer", "cer")]
+        if significance:
+            for t in table.test_sets:
+                interval = table.significance(system, t)["interval"] if (system, t) in table.cells else None
+                values += [percent(x, 4) for x in interval] if interval else ["", ""]
+            values += [_p_cell(table, system, t) for t in table.test_sets]
         provenance = [
             ";".join(sorted({str(getattr(r.result, k)) for r in runs}))
             for k in ("normalizer", "scoring", "git_revision")
@@ -247,3 +289,11 @@ def csv_text(table: Table) -> str:
         flags += [f"{r.test_set}: LM weights tuned on it" for r in runs if r.tuned_on_itself]
         writer.writerow([names[c] for c in SYSTEM_COLUMNS] + values + provenance + ["; ".join(flags)])
     return buf.getvalue()
+
+
+def _p_cell(table: Table, system: tuple, test_set: str) -> str:
+    """The CSV's p-value cell: the test's against the best, "best", or empty (no test)."""
+    if (system, test_set) not in table.cells:
+        return ""
+    test = table.significance(system, test_set)
+    return "best" if test["best"] else "" if test["p_value"] is None else f"{test['p_value']:.3f}"
