@@ -1430,6 +1430,9 @@ def test_librispeech_style_evaluation_folders_stay_apart_and_kaldi_leftovers_are
     (flat / "metadata.csv").write_text("file_name,text,speaker_id\na.wav,one,ana\x07b\nb.wav,two,\n")
     with pytest.raises(InputError, match=r"metadata.csv:2: its speaker_id holds the control character U\+0007"):
         load_source(f"audiofolder:{flat}", "en", tmp_path / "o", SourceOptions())
+    (flat / "metadata.csv").write_text('file_name,text,speaker_id\na.wav,one,"ana\tb"\nb.wav,two,\n')  # as manifests
+    with pytest.raises(InputError, match=r"metadata.csv:2: its speaker_id holds the control character U\+0009"):
+        load_source(f"audiofolder:{flat}", "en", tmp_path / "o", SourceOptions())
 
     data = tmp_path / "kaldi"
     data.mkdir()

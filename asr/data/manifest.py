@@ -238,12 +238,15 @@ def _utterance(obj: object, where: str, durations: bool, labeled: bool = True) -
 
 #: the control characters (category Cc) that are no whitespace, as one pattern: found fast in a large LM text
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+_ANY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # category Cc, whitespace too
 
 
-def refuse_control_characters(text: str, where: str) -> None:
+def refuse_control_characters(text: str, where: str, name: bool = False) -> None:
     """`InputError` where a transcript holds a control character that is no whitespace: no normaliser removes
-    one, so it became an invisible token of the vocabulary, a target the model cannot hear."""
-    if found := _CONTROL.search(text):
+    one, so it became an invisible token of the vocabulary, a target the model cannot hear. A `name` (a speaker,
+    an id) may hold none, a tab neither, as the manifest reader refuses them (a source prepared a speaker with a
+    tab into a manifest that every later command refused)."""
+    if found := (_ANY_CONTROL if name else _CONTROL).search(text):
         control = found.group()
         hint = " (U+0080-U+009F: Windows-1252 text read as Latin-1?)" if 0x80 <= ord(control) <= 0x9F else ""
         hint = " (zero bytes: a file cut short by a crash?)" if control == "\0" else hint

@@ -265,7 +265,7 @@ def _load_kaldi(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -
         if channel is not None:
             _check_channel(channels_of(audio), audio, channel, utt_id, data / "segments")
         speaker = utt2spk.get(utt_id, "")
-        refuse_control_characters(speaker, f"{data / 'utt2spk'}: the speaker of '{utt_id}'")
+        refuse_control_characters(speaker, f"{data / 'utt2spk'}: the speaker of '{utt_id}'", name=True)
         utts.append(Utterance(speaker_prefixed(speaker, utt_id), str(audio), duration or 0.0, text, speaker, lang,
                               offset))  # fmt: skip
     check_unique_ids(utts, listed, str(data), "start each utterance id with its speaker, as Kaldi asks")
@@ -594,7 +594,7 @@ def _label(value: object, column: str, where: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-    refuse_control_characters(text, f"{where}: its {column}")  # R83: a manifest every later command refused
+    refuse_control_characters(text, f"{where}: its {column}", name=True)  # R83: a manifest later commands refused
     return text
 
 
