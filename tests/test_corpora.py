@@ -61,6 +61,45 @@ def test_no_test_or_lm_sentence_repeats_a_voiced_one_once_normalised(tmp_path):
     assert stats["sentences_with_audio"] == sum(len(j) for j in jobs.values())
 
 
+def test_letter_art_is_left_out_and_every_other_utterance_is_as_before(tmp_path, monkeypatch):
+    """R86: an ASCII-art picture of fortunes-it ("MMM MMM; M M :M' AMMMMMMV'") was voiced as 39 s of letter
+    names under a reference of 333 M's, most of a test split's audio. It is left out after the seed's order and
+    splits are drawn, so that every other utterance keeps its id, voice and seed (the shipped checkpoints'
+    corpora share the recipes' order)."""
+    from asr.data.synth import corpus
+    from asr.data.synth.texts import letter_art
+
+    assert letter_art(".MMM MMM; M M :M' AMMMMMMV'") and letter_art("Well thaaaaaaat's okay.")
+    assert letter_art('"Ritorno al Futuro - III"') and not letter_art("Die Schifffahrt ist frei, Herr Rossi.")
+    jobs, lm_texts, stats = corpus.plan("it", 0.02, 1904, tmp_path)
+    assert stats["letter_art_left_out"]["test"] == 1 and "train" not in stats["letter_art_left_out"]
+    monkeypatch.setattr(corpus, "letter_art", lambda text: False)  # as earlier versions planned it
+    before, lm_before, _ = corpus.plan("it", 0.02, 1904, tmp_path)
+    for split, split_jobs in before.items():
+        assert jobs[split] == [j for j in split_jobs if not letter_art(j.text)]
+    assert len(before["test"]) == len(jobs["test"]) + 1
+    assert lm_texts == [t for t in lm_before if not letter_art(t)] and len(lm_texts) < len(lm_before)
+
+
+def test_a_resample_past_full_scale_is_limited_not_clipped(tmp_path, monkeypatch):
+    """R86: the peak limit (0.95) comes before the 22.05 kHz voice's resample to 16 kHz, which took a peak past
+    full scale: 2 samples of a Finnish utterance were written clipped at 32767."""
+    import numpy as np
+    import soundfile as sf
+
+    from asr.data.synth import corpus
+    from asr.data.synth.voices import Speaker
+
+    def square(samples, rate, settings, seed):  # a square wave at the limit: the resample's ripple overshoots it
+        return np.where(np.arange(len(samples)) % 40 < 20, 0.95, -0.95).astype(np.float32), {}
+
+    monkeypatch.setattr(corpus, "augment", square)
+    job = corpus.Job("x", "Hola a todos.", Speaker("es", "es", "", 0, 175), tmp_path / "x.flac", 0)
+    assert "applied" in corpus.synthesize(job, corpus.Augmentation())
+    written, _ = sf.read(job.path, dtype="int16")
+    assert np.abs(written.astype(int)).max() <= round(0.95 * 32767) + 1
+
+
 def test_synth_on_a_full_disk_is_one_line_naming_the_file_and_leaves_no_part(tmp_path, monkeypatch, capsys):
     """Found by a review: libsndfile's "System error." came back from the pool's workers as a traceback naming
     no file, and left the utterance's .part.flac."""

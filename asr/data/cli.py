@@ -203,8 +203,10 @@ def _print_synth_summary(lang: str, hours: float, summary: dict) -> None:
     from asr.data.synth.corpus import MAX_AUDIO_SHARE
 
     repeats = ", ".join(f"{where} {n}" for where, n in summary["repeats_left_out"].items())
+    art = ", ".join(f"{where} {n}" for where, n in summary["letter_art_left_out"].items())
     print(f"{lang}: {summary['sentences_with_audio']} sentences with audio, {summary['lm_sentences']} for the LM"
-          + (f"; left out, repeating a voiced sentence: {repeats}" if repeats else ""))  # fmt: skip
+          + (f"; left out, repeating a voiced sentence: {repeats}" if repeats else "")
+          + (f"; left out, letter art or stretched words: {art}" if art else ""))  # fmt: skip
     print(summary_table(summary))
     if summary["hours_capped_at"] is not None:
         print(f"{lang}: --hours {hours:g} is more than the {MAX_AUDIO_SHARE:.0%} of its sentences that get audio: "

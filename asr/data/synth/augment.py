@@ -151,7 +151,10 @@ def augment(samples: np.ndarray, rate: int, settings: Augmentation, seed: int) -
     if settings.level_dbfs is not None:
         applied["level_dbfs"] = round(float(rng.uniform(*settings.level_dbfs)), 1)
         samples = set_level(samples, applied["level_dbfs"])
-    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
-    if peak > 0.95:
-        samples = samples * (0.95 / peak)
-    return samples.astype(np.float32), applied
+    return peak_limited(samples), applied
+
+
+def peak_limited(samples: np.ndarray, limit: float = 0.95) -> np.ndarray:
+    """`samples` (float32) scaled down where their peak is above `limit`."""
+    peak = float(np.max(np.abs(samples), initial=0.0))
+    return (samples * (limit / peak) if peak > limit else samples).astype(np.float32)

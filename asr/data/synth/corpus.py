@@ -18,14 +18,15 @@ import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import soundfile as sf
 
 from asr.data.audio import TARGET_RATE, audio_info, resample, whole_audio_comment, write_audio
 from asr.data.check import Rejected
 from asr.data.manifest import Utterance, write_jsonl
 from asr.data.prepare import check_and_write
-from asr.data.synth.augment import Augmentation, augment
-from asr.data.synth.texts import MAX_AUDIO_SHARE, sentences
+from asr.data.synth.augment import Augmentation, augment, peak_limited
+from asr.data.synth.texts import MAX_AUDIO_SHARE, letter_art, sentences
 from asr.data.synth.voices import ENGINES, Speaker, make_speakers
 from asr.errors import InputError, worker_pool, writable_dir
 from asr.folders import write_together
@@ -79,7 +80,10 @@ def synthesize(job: Job, settings: Augmentation, scratch: str | None = None) -> 
             error = " ".join(proc.stderr.decode(errors="replace").split())[:300]
             return {"failed": f"{cmd[0]} gave no audio: {error or 'no message'}"}
     samples, applied = augment(samples, rate, settings, job.seed)
-    write_audio(job.part, resample(samples, rate, TARGET_RATE), TARGET_RATE, comment=json.dumps(applied))
+    audio = resample(samples, rate, TARGET_RATE)
+    if np.max(np.abs(audio), initial=0.0) >= 1.0:  # R86: the resample took a limited peak past full scale (clipped)
+        audio = peak_limited(audio)  # those files alone: the others keep their audio draw for draw
+    write_audio(job.part, audio, TARGET_RATE, comment=json.dumps(applied))
     job.part.replace(job.path)  # whole files only: an interrupted run leaves no truncated audio
     return {"applied": applied}
 
@@ -120,19 +124,33 @@ def plan(lang: str, hours: float, seed: int, lang_dir: Path, engines: tuple[str,
             utt_id = f"{speaker.id}_{lang}{tag}{split}{i:06d}"
             path = lang_dir / "audio" / split / f"{utt_id}.flac"
             jobs[split].append(Job(utt_id, text, speaker, path, _seed(seed, lang, split, i)))
-    jobs, lm_texts, repeats = _without_repeats(jobs, texts[used:], lang, main_share)
+    jobs, lm_texts, art = _without_letter_art(jobs, texts[used:])
+    jobs, lm_texts, repeats = _without_repeats(jobs, lm_texts, lang, main_share)
     stats = {
         "sentences_available": len(texts),
         "sentences_rejected": dict(rejected.most_common()),
         "sentences_with_audio": sum(len(split_jobs) for split_jobs in jobs.values()),
         "lm_sentences": len(lm_texts),
         "repeats_left_out": repeats,
+        "letter_art_left_out": art,
         "speakers": {split: sorted({j.speaker.id for j in js}) for split, js in jobs.items()},
         "held_out_voices": sorted(held_out_voices(jobs)),
         # the hours of text planned, where the share of sentences that get audio stopped it short of --hours
         "hours_capped_at": round(total / 3600, 3) if total < budget else None,
     }
     return jobs, lm_texts, stats
+
+
+def _without_letter_art(jobs: dict[str, list[Job]], lm_texts: list[str]) -> tuple[dict, list[str], dict]:
+    """The jobs and LM sentences without letter art (`letter_art`), counted by where. It is left out here, after
+    the seed's order and splits are drawn, and the other jobs keep their ids, voices and seeds: a corpus is the
+    one an earlier version made less these utterances, so the shipped checkpoints' corpora still share the
+    recipes' sentence order (no recipe's dev or test sentence among the checkpoints' training sentences), and a
+    corpus folder of an earlier version resumes."""
+    kept = {split: [j for j in split_jobs if not letter_art(j.text)] for split, split_jobs in jobs.items()}
+    lm_kept = [text for text in lm_texts if not letter_art(text)]
+    counts = {split: len(jobs[split]) - len(kept[split]) for split in jobs} | {"lm_text": len(lm_texts) - len(lm_kept)}
+    return kept, lm_kept, {k: v for k, v in counts.items() if v}
 
 
 def _without_repeats(

@@ -5,7 +5,8 @@ fortunes, fortunes-de, fortunes-ru, fortunes-es, fortunes-it: entries separated 
 the offensive collections and the topics listed in `_EXCLUDED`; Finnish and Hindi from `grammar`.
 Sentences are cut at . ! ? and kept when they have 3 to 20 words, no digits (espeak-ng would read them as
 number words that the transcript lacks) and no characters outside letters and light punctuation; every
-rejected sentence is counted by reason.
+rejected sentence is counted by reason. Letter art (`letter_art`) is left out later, by the corpus plan, so that
+the order of the other sentences, and each seed's corpus, stay as they were.
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ def sentence_filter(sentence: str) -> str | None:
     if _mojibake(sentence):
         return "mojibake"
     return None
+
+
+#: a letter four times in a row, or a word of one letter three times or more: letter art and stretched words
+#: ("MMM MMM; M M :M' AMMMMMMV'", "thaaaaaaat's", "III"), which a voice spells out or reads as it likes (R86: an
+#: ASCII-art picture of fortunes-it was 39 s of "emme emme ..." under a reference of 333 M's, most of a test split)
+_LETTER_ART = re.compile(r"(\w)\1{3,}|(?<!\w)(\w)\2{2,}(?!\w)")
+
+
+def letter_art(sentence: str) -> bool:
+    """Whether `sentence` holds letter art or a stretched word (`_LETTER_ART`)."""
+    return bool(_LETTER_ART.search(sentence))
 
 
 def _mojibake(sentence: str) -> bool:
