@@ -316,6 +316,8 @@ def test_config_values_no_run_can_use_are_one_line(key, value, expected):
     assert TrainConfig.load(None, required | {"hidden_dropout": "0.1", "mask_time_prob": "1"}).hidden_dropout == 0.1
     with pytest.raises(InputError, match="adapter_lang goes with adapters_only"):  # was ignored
         TrainConfig.load(None, required | {"adapter_lang": "fin"})
+    with pytest.raises(InputError, match="freeze_feature_encoder false goes against adapters_only"):  # ignored too
+        TrainConfig.load(None, required | {"adapters_only": "true", "freeze_feature_encoder": "false"})
     with pytest.raises(InputError, match=r"min_duration: 25\.0 is above max_duration 20\.0"):  # R62: no utterance kept
         TrainConfig.load(None, required | {"min_duration": "25"})
     assert TrainConfig.load(None, required | {"min_duration": "25", "max_duration": "0"}).min_duration == 25

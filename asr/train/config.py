@@ -228,6 +228,9 @@ class TrainConfig:
                              f"as fin or cmn-script_simplified), got {self.adapter_lang!r}")  # fmt: skip
         if self.adapter_lang and not self.adapters_only:  # ignored without a word before
             raise InputError("config key adapter_lang goes with adapters_only (it names the adapter file it writes)")
+        if self.adapters_only and not self.freeze_feature_encoder:  # R79: ignored, and recorded as false
+            raise InputError("config key freeze_feature_encoder false goes against adapters_only (which trains the "
+                             "adapters and the head alone)")  # fmt: skip
         if self.new_head_init != self.defaults()["new_head_init"] and not self.new_head:  # R34: ignored, recorded
             raise InputError(f"config key new_head_init {self.new_head_init} goes with new_head (it says how a new "
                              "head starts)")  # fmt: skip
