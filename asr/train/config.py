@@ -312,7 +312,21 @@ class _UniqueKeys(yaml.SafeLoader):
         if re.fullmatch(r"[+-]?0[0-9_]+", node.value):
             raise yaml.constructor.ConstructorError(None, None, f"{node.value}: YAML reads a leading 0 as octal; "
                                                     "write the number without it", node.start_mark)  # fmt: skip
+        self._refuse_other_bases(node)
         return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        self._refuse_other_bases(node)
+        return super().construct_yaml_float(node)
+
+    @staticmethod
+    def _refuse_other_bases(node: yaml.ScalarNode) -> None:
+        """Refuses YAML 1.1's base 60 (max_minutes: 1:30 is 90) and hexadecimal or binary numbers (0x10 is 16), in
+        a config file and in --key value alike (left by R79: taken without a word)."""
+        if ":" in node.value or re.match(r"[+-]?0[xXbB]", node.value):
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value}: YAML 1.1 reads it as a number in "
+                                                    "another base (1:30 is 90, 0x10 is 16); write the decimal number, "
+                                                    "or quote it", node.start_mark)  # fmt: skip
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -326,6 +340,7 @@ class _UniqueKeys(yaml.SafeLoader):
 
 
 _UniqueKeys.add_constructor("tag:yaml.org,2002:int", _UniqueKeys.construct_yaml_int)
+_UniqueKeys.add_constructor("tag:yaml.org,2002:float", _UniqueKeys.construct_yaml_float)
 _UniqueKeys.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+$"), list("-+.0123456789")
 )
