@@ -385,7 +385,12 @@ def test_speed_perturbation_draws_a_speed_per_utterance_and_epoch_and_renders_th
         assert ex.duration == pytest.approx(1.0 / ex.speed)
         assert len(store.get(ex)) == round(16000 / ex.speed)
     # each rendering is kept under its own key, beside the audio as read
-    assert set(store.cache) == {ex.key for ex in epochs[0] + epochs[1]} | {ex.id for ex in examples}
+    assert set(store.cache) == {ex.key for ex in epochs[0] + epochs[1]} | {(ex.id, 1.0) for ex in examples}
+    # R87: keys joined as "u0@0.9" gave an utterance of that id the slowed audio of u0
+    sf.write(tmp_path / "b.wav", np.zeros(8000, dtype="float32"), 16000)
+    named = Example("u0@0.9", tmp_path / "b.wav", None, 0.5, "a", (1,))
+    store.get(Example("u0", tmp_path / "a.wav", None, 1.0, "a", (1,), speed=0.9))
+    assert len(store.get(named)) == 8000
 
 
 @pytest.mark.parametrize(("before", "now", "steps"), [(1, 2, 5), (2, 1, 2), (2, 3, 3), (3, 2, 2), (2, 4, 1)])

@@ -30,9 +30,10 @@ class Example:
     speed: float = 1.0  # speed perturbation: `duration` is the perturbed audio's
 
     @property
-    def key(self) -> str:
-        """The id of this rendering of the utterance's audio (the id, with the speed where it is perturbed)."""
-        return self.id if self.speed == 1.0 else f"{self.id}@{self.speed:g}"
+    def key(self) -> tuple[str, float]:
+        """This rendering of the utterance's audio: its id and speed (R87: joined as "id@0.9", an utterance whose
+        id was another's plus "@0.9" was trained on the other's slowed audio)."""
+        return self.id, self.speed
 
 
 @dataclass
@@ -140,7 +141,7 @@ class AudioStore:
 
     def __init__(self, rate: int, cache: bool, check: bool = False) -> None:
         self.rate, self.check = rate, check  # check: audio other than its stated duration is one line
-        self.cache: dict[str, np.ndarray] | None = {} if cache else None
+        self.cache: dict[tuple[str, float], np.ndarray] | None = {} if cache else None
 
     def get(self, ex: Example) -> np.ndarray:
         if self.cache is not None and ex.key in self.cache:

@@ -37,7 +37,7 @@ class FeatureCache:
         self.model = model
         self.encoder = model.base_model.feature_extractor
         self.compute = self.encoder.forward
-        self.rows: dict[str, torch.Tensor] = {}
+        self.rows: dict[tuple[str, float], torch.Tensor] = {}
         self.evaluated: dict[bytes, torch.Tensor] = {}
         self.pending: torch.Tensor | None = None
         self.encoder.forward = self._forward
@@ -55,7 +55,7 @@ class FeatureCache:
             self.evaluated[digest] = self.compute(input_values)
         return self.evaluated[digest].clone()
 
-    def prepare(self, ids: list[str], inputs: dict) -> None:
+    def prepare(self, ids: list[tuple[str, float]], inputs: dict) -> None:
         """Sets the batch's encoder output (batch, channels, frames) for the next forward pass, computing the
         rows of utterances not seen before from the padded `inputs` (input_values and attention_mask), each from
         its own samples alone: computed inside a padded batch, a row differed in its last bits with the batch's

@@ -207,14 +207,21 @@ class Trainer:
     def _start(self, cfg: TrainConfig, command: str) -> None:
         """The config, the output folder, the accelerator (devices, processes, precision) and the seed."""
         from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs, set_seed
+        from accelerate.utils import DistributedDataParallelKwargs, GradientAccumulationPlugin, set_seed
 
         self.cfg, self.command = cfg, command
         self.out = Path(cfg.output_dir)
         self._check_output_dir()
-        handlers = [DistributedDataParallelKwargs(find_unused_parameters=cfg.layerdrop > 0)]
+        # a step may leave parameters out: layers dropped, or the masked-frame embedding that feature masking
+        # makes and only time masking reads (R87: mask_time_prob 0 with mask_feature_prob > 0 was DDP's traceback)
+        unused = cfg.layerdrop > 0 or (cfg.mask_time_prob == 0 and cfg.mask_feature_prob > 0)
+        handlers = [DistributedDataParallelKwargs(find_unused_parameters=unused)]
         precision = mixed_precision(cfg.mixed_precision)
-        self.acc = Accelerator(mixed_precision=precision, kwargs_handlers=handlers, cpu=gloo_on_cpus())
+        # the loop accumulates gradients itself (gradient_accumulation_steps): accelerate's own count, which it
+        # takes from ACCELERATE_GRADIENT_ACCUMULATION_STEPS over an argument, divided every loss by it (R87)
+        accumulation = GradientAccumulationPlugin(num_steps=1)
+        self.acc = Accelerator(mixed_precision=precision, kwargs_handlers=handlers, cpu=gloo_on_cpus(),
+                               gradient_accumulation_plugin=accumulation)  # fmt: skip
         if self.acc.is_main_process:
             writable_dir(self.out, "output_dir")
         set_seed(cfg.seed)
