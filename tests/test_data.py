@@ -308,6 +308,11 @@ def test_a_common_voice_release_folder_is_read_as_the_hubs_loader_read_it(tmp_pa
     (root / "dev.tsv").write_text(header + "spk1\n")  # a TypeError traceback
     with pytest.raises(InputError, match=r"dev\.tsv:2: no path"):
         load_source(f"commonvoice:{root}", "fi", tmp_path / "o5", SourceOptions())
+    # R88: a client_id holding a control character was prepared into ids and speakers every later command refused
+    (root / "dev.tsv").write_text(header + "sp\x07k\tcommon_voice_fi_1.mp3\tx1\thei\t2\n")
+    with pytest.raises(InputError, match=r'the dev utterance "sp\\u0007k_common_voice_fi_1" holds the control '
+                                         r"character U\+0007"):  # fmt: skip
+        load_source(f"commonvoice:{root}", "fi", tmp_path / "o6", SourceOptions())
     (root / "dev.tsv").write_text(header)
     (root / "test.tsv").write_text(header + "spk\tcommon_voice_fi_2.mp3\tx\ta\tb\t2\n")
     with pytest.raises(InputError, match=r"test.tsv:2: 6 fields, the header has 5"):

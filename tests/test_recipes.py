@@ -763,6 +763,13 @@ def test_a_phase_made_with_another_config_or_start_model_is_named_and_not_shippe
 
     assert run("--stop-stage", "4").returncode == 0
     assert run("--stop-stage", "4").stdout.count("WARNING") == 0
+    marker = exp / ".done" / "2.phase1"  # R88: as the previous version wrote it, without the content
+    recorded = marker.read_text()
+    marker.write_text('declare -- from=""\ndeclare -- phase2=""\n')
+    old = run("--stage", "7")
+    assert old.returncode == 2 and "stage 2 (phase1) was made with train config and model content that an " \
+        "earlier version did not record" in old.stdout, old.stdout  # fmt: skip
+    marker.write_text(recorded)
     config = checkout / "recipes" / "synth" / "conf" / "start_checkpoint.yaml"
     config.write_text(config.read_text() + "seed: 1\n")
     edited = run("--stop-stage", "4").stdout

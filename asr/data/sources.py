@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import json
 import math
 import os
 import re
@@ -207,7 +208,13 @@ def load_source(spec: str, lang: str, audio_dir: Path, options: SourceOptions) -
     """Utterances per split of the corpus named by `spec` (see the module docstring); audio embedded in it is
     written under `audio_dir`, and its paths are relative to it."""
     kind, rest = parse_source(spec)
-    return _LOADERS[kind](rest, lang, audio_dir, options)
+    splits = _LOADERS[kind](rest, lang, audio_dir, options)
+    for split, utts in splits.items():  # R88: a Common Voice client_id, a file name or a Kaldi id holding one
+        for utt in utts:  # was prepared into a manifest that every later command refused
+            where = f"{spec}: the {split} utterance {json.dumps(utt.id)}"
+            refuse_control_characters(utt.id, where, name=True)
+            refuse_control_characters(utt.speaker, f"{where}: its speaker", name=True)
+    return splits
 
 
 def _load_jsonl(rest: str, lang: str, audio_dir: Path, options: SourceOptions) -> dict[str, list[Utterance]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from asr.leaderboard.collect import Run
 from asr.leaderboard.details import run_details
-from asr.leaderboard.significance import RESAMPLES, method_note
+from asr.leaderboard.significance import NO_TESTS, RESAMPLES, method_note
 from asr.leaderboard.tables import LEVELS, PAIRED_HEADER, Table, bidi_shown, header, intervals_note, rows
 from asr.progress import progress_bar
 from asr.scoring.report import percent
@@ -116,6 +116,8 @@ def write_html(table: Table, runs: list[Run], plots: list[Path], out: Path, titl
 
 
 def _paired(table: Table) -> str:
+    heading = f"<h2>Paired bootstrap tests ({RESAMPLES} resamples of utterances)</h2>"
+    if not table.paired_tests:
+        return f"{heading}<p>{escape(NO_TESTS)}</p>"
     tests = _table(list(PAIRED_HEADER), table.paired_tests)
-    note = f'<p class="meta">{escape(method_note(len(table.paired_tests)))}</p>'
-    return f"<h2>Paired bootstrap tests ({RESAMPLES} resamples of utterances)</h2>{tests}{note}"
+    return f'{heading}{tests}<p class="meta">{escape(method_note(len(table.paired_tests)))}</p>'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from asr.leaderboard.collect import Run
-from asr.leaderboard.significance import RESAMPLES, method_note
+from asr.leaderboard.significance import NO_TESTS, RESAMPLES, method_note
 from asr.leaderboard.tables import (
     PAIRED_HEADER,
     Table,
@@ -40,10 +40,13 @@ def results_markdown(table: Table, runs: list[Run], command: str, significance: 
         lines += ["", "† not comparable with the rest of its column:", ""]
         lines += [f"- {markdown_item(text)}" for text in dict.fromkeys(table.flags.values())]
     if significance:
-        lines += ["", f"## Paired bootstrap tests ({RESAMPLES} resamples of utterances)", "",
-                  markdown_row(list(PAIRED_HEADER)), "|---" * len(PAIRED_HEADER) + "|"]  # fmt: skip
-        lines += [markdown_row(row) for row in table.paired_tests]
-        lines += ["", markdown_text(method_note(len(table.paired_tests)))]
+        lines += ["", f"## Paired bootstrap tests ({RESAMPLES} resamples of utterances)", ""]
+        if table.paired_tests:
+            lines += [markdown_row(list(PAIRED_HEADER)), "|---" * len(PAIRED_HEADER) + "|"]
+            lines += [markdown_row(row) for row in table.paired_tests]
+            lines += ["", markdown_text(method_note(len(table.paired_tests)))]
+        else:  # R88: an empty table, and a note on its tests
+            lines.append(NO_TESTS)
     environments = Counter(markdown_text(", ".join(f"{k} {v}" for k, v in r.result.versions.items() if v) or "unknown")
                            for r in runs)  # fmt: skip
     lines += ["", "## Environment", ""]

@@ -67,6 +67,9 @@ def paired_bootstrap(a: dict[str, list[int]], b: dict[str, list[int]], seed: int
     }
 
 
+NO_TESTS = f"None: no test set of {MIN_UTTERANCES} utterances or more has two comparable systems."
+
+
 def method_note(tests: int) -> str:
     """What the paired tests' table needs beside it to be read and made again (R85: the seed, the one side and
     the uncorrected tests were only in the README, not on the page that is published)."""

@@ -13,7 +13,13 @@ from functools import cached_property
 
 from asr.errors import InputError
 from asr.leaderboard.collect import Run
-from asr.leaderboard.significance import MIN_UTTERANCES, bootstrap_interval, p_value_text, paired_bootstrap
+from asr.leaderboard.significance import (
+    MIN_UTTERANCES,
+    RESAMPLES,
+    bootstrap_interval,
+    p_value_text,
+    paired_bootstrap,
+)
 from asr.scoring.report import percent
 from asr.text import written_without_spaces
 
@@ -111,18 +117,25 @@ class Table:
         return {(system, test_set): bootstrap_interval(run.utterance_counts(LEVELS[self.metrics[test_set]]))
                 for (system, test_set), run in self.cells.items() if test_set not in self.too_small}  # fmt: skip
 
+    def comparable(self, test_set: str) -> list[Run]:
+        """The runs of a column that are comparable with it (not flagged)."""
+        return [r for (s, t), r in self.cells.items() if t == test_set and (s, t) not in self.flags]
+
+    @cached_property
+    def best(self) -> dict[str, Run]:
+        """Per test set (but those `too_small`): the comparable run of the lowest WER (CER for text written
+        without spaces between words), also where it is the only one (R88: a lone system was not the best)."""
+        return {test_set: min(runs, key=lambda r: r.result.rate(self.metrics[test_set]))
+                for test_set in self.test_sets if test_set not in self.too_small
+                if (runs := self.comparable(test_set))}  # fmt: skip
+
     @cached_property
     def paired(self) -> list[dict]:
-        """Per test set (but those `too_small`): the best system (lowest WER; CER for text written without spaces
-        between words) against each other one, among the rows comparable with the column (a flagged row is
-        neither the best nor tested): test_set, metric, best and other (runs), their rates and p_value."""
+        """Per test set: its `best` against each other comparable run (a flagged row is neither the best nor
+        tested): test_set, metric, best and other (runs), their rates and p_value."""
         out = []
-        for test_set in (t for t in self.test_sets if t not in self.too_small):
-            runs = [r for (s, t), r in self.cells.items() if t == test_set and (s, t) not in self.flags]
-            if not runs:
-                continue
-            metric = self.metrics[test_set]
-            best = min(runs, key=lambda r: r.result.rate(metric))
+        for test_set, best in self.best.items():
+            runs, metric = self.comparable(test_set), self.metrics[test_set]
             for run in runs:
                 if run is not best:
                     test = paired_bootstrap(*[r.utterance_counts(LEVELS[metric]) for r in (run, best)])
@@ -134,12 +147,13 @@ class Table:
     def significance(self, system: tuple, test_set: str) -> dict:
         """A cell's interval and paired test, for machines: the metric, its interval (fractions; None in a set
         `too_small`), whether it is its column's best, and the p-value of its test against the best (None where
-        there is none)."""
+        there is none: 0 where none of the `resamples` found it not worse, a p below 1 / resamples)."""
         test = next((t for t in self.paired if t["test_set"] == test_set and t["other"].system_key == system), None)
-        best = any(t["test_set"] == test_set and t["best"].system_key == system for t in self.paired)
+        best = test_set in self.best and self.best[test_set].system_key == system
         interval = self.intervals.get((system, test_set), (math.nan, math.nan))  # nan: no resample had words
         return {"metric": self.metrics[test_set], "interval": list(interval) if math.isfinite(interval[0]) else None,
-                "best": best, "p_value": None if test is None else test["p_value"]}  # fmt: skip
+                "best": best, "p_value": None if test is None else test["p_value"],
+                "resamples": RESAMPLES}  # fmt: skip
 
     @property
     def paired_tests(self) -> list[list[str]]:
@@ -296,4 +310,4 @@ def _p_cell(table: Table, system: tuple, test_set: str) -> str:
     if (system, test_set) not in table.cells:
         return ""
     test = table.significance(system, test_set)
-    return "best" if test["best"] else "" if test["p_value"] is None else f"{test['p_value']:.3f}"
+    return "best" if test["best"] else "" if test["p_value"] is None else p_value_text(test["p_value"])

@@ -274,7 +274,8 @@ stage_inputs() {
     [[ ${1%%.*} != train ]] || INPUTS=("$train_config" "$model")
 }
 
-# _digests PATH...: one line, "train config and model content: " and each file with the start of its SHA-256,
+CONTENT="train config and model content"  # the label of _digests' line
+# _digests PATH...: one line, "$CONTENT: " and each file with the start of its SHA-256,
 # of each PATH that is a file and of a model folder's config.json and weights, through links (R79: a
 # --train-config file or a start model changed in place was a training "done before, skipped", and published
 # under the changed file's name; R81: a model reached through a link, or a hub snapshot's linked files, had
@@ -293,7 +294,7 @@ _digests() {
         for file in "${files[@]}"; do out+=("${file@Q} $(sha256sum <"$file" | cut -c1-12)"); done
     done
     local IFS=";"
-    echo "train config and model content: ${out[*]}"
+    echo "$CONTENT: ${out[*]}"
 }
 
 # _changed MARKER NAME: the settings MARKER (of stage NAME) recorded where this run has them otherwise, or nothing
@@ -321,6 +322,10 @@ _changed() {
         name=${line#declare -* }
         [[ $line == "declare "* ]] && ! grep -q "^declare -[^ ]* ${name%%=*}=" "$1" &&
             changed+=("${name%%=*} that an earlier version did not record")
+        # R88: a phase of make_start_checkpoint.sh recorded no content before this version (edited since: shipped)
+        if [[ $line == "$CONTENT: "* ]] && ! grep -q "^$CONTENT: " "$1"; then
+            changed+=("$CONTENT that an earlier version did not record")
+        fi
     done <<<"$now"
     local IFS=';'
     echo "${changed[*]}"

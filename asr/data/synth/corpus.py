@@ -258,6 +258,7 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
     jobs, lm_text, stats = planned or plan(lang, hours, seed, lang_dir, engines, sentence_pool)  # bad settings first
     claim_folder(lang_dir, corpus_settings(hours, seed, settings, engines, sentence_pool))
     all_jobs = [job for split_jobs in jobs.values() for job in split_jobs]
+    _remove_unplanned(lang_dir, {job.path for job in all_jobs}, lang)
     for job in all_jobs:
         job.path.parent.mkdir(parents=True, exist_ok=True)
     try:  # the engines write in one folder this process removes: a stopped worker left its own (R51)
@@ -286,6 +287,19 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
         **stats,
     }
     return check_and_write(splits, lang_dir, default_normalizer(lang), f"synth {lang}", extra, failed, workers)
+
+
+def _remove_unplanned(lang_dir: Path, planned: set[Path], lang: str) -> None:
+    """Removes the audio files in the corpus's split folders that no utterance of the plan has: a corpus of an
+    earlier version resumed kept the audio of the utterances this one leaves out (R88: letter art), and a run
+    stopped mid-write its parts."""
+    files = [p for split in ("train", "dev", "test") if (lang_dir / "audio" / split).is_dir()
+             for p in (lang_dir / "audio" / split).iterdir() if p.suffix == ".flac" and p not in planned]  # fmt: skip
+    for path in files:
+        path.unlink()
+    if left := [p for p in files if not p.name.endswith(".part.flac")]:
+        print(f"synth {lang}: {len(left)} audio file(s) of utterances an earlier version made and this one leaves "
+              f"out removed, e.g. {left[0].name}")  # fmt: skip
 
 
 DRAWS_FILE = "augmentation.jsonl"
