@@ -157,9 +157,11 @@ def test_synth_is_deterministic_and_resumes(synth, tmp_path):
     (out / "en" / empty.audio).write_bytes(b"")  # R70: a crash's files: a traceback, and one rejected every rerun
     (out / "en" / cut.audio).write_bytes((synth / "en" / cut.audio).read_bytes()[:3000])
     left = out / "en" / "audio" / "test" / "x_entest999999.flac"  # R88: an earlier version's, no utterance now
-    left.write_bytes((synth / "en" / cut.audio).read_bytes())
+    mine = out / "en" / "audio" / "test" / "my_recording.flac"  # R89: a user's, which was removed with it
+    for path in (left, mine):
+        path.write_bytes((synth / "en" / cut.audio).read_bytes())
     assert data_main(args) == 0
-    assert not left.exists()
+    assert not left.exists() and mine.exists()
     summary = json.loads((out / "en" / "summary.json").read_text())
     total = sum(s["items"] for s in summary["splits"].values())
     assert summary["resumed_utterances"] == total - 3

@@ -47,7 +47,7 @@ def test_overrides_keep_strings_and_numbers_are_not_made_up():
     assert (cfg.adapter_lang, cfg.output_dir, cfg.processor) == ("no", "0x10", "[unclosed")  # YAML: false, 16, error
     assert TrainConfig.load(None, required | {"max_steps": "010"}).max_steps == 10  # YAML 1.1: octal 8
     for key, value in (("max_minutes", "1:30"), ("max_steps", "0x10"), ("learning_rate", "1:0.5")):  # 90, 16, 60.5
-        with pytest.raises(InputError, match=re.escape(f"--{key} {value!r}: not a value")):
+        with pytest.raises(InputError, match=re.escape(f"--{key} {value!r}: YAML 1.1 reads {value} as a number in")):
             TrainConfig.load(None, required | {key: value})
     for key, value, message in (
         ("max_steps", "2.7", "max_steps: expected a whole number"),
@@ -274,7 +274,7 @@ def test_config_values_with_choices_are_checked_and_yaml_no_stays_no(tmp_path):
     with pytest.raises(InputError, match="0755: YAML reads a leading 0 as octal"):
         TrainConfig.load(str(tmp_path / "e.yaml"), required)
     (tmp_path / "e.yaml").write_text("max_minutes: 1:30\n")  # YAML 1.1's base 60: 90 minutes
-    with pytest.raises(InputError, match=re.escape("1:30: YAML 1.1 reads it as a number in another base")):
+    with pytest.raises(InputError, match=re.escape("YAML 1.1 reads 1:30 as a number in another base")):
         TrainConfig.load(str(tmp_path / "e.yaml"), required)
     (tmp_path / "e.yaml").write_text("output_dir: 1755\n")
     with pytest.raises(InputError, match="output_dir: YAML read an unquoted 1755 as a number; quote it"):

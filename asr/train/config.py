@@ -324,9 +324,9 @@ class _UniqueKeys(yaml.SafeLoader):
         """Refuses YAML 1.1's base 60 (max_minutes: 1:30 is 90) and hexadecimal or binary numbers (0x10 is 16), in
         a config file and in --key value alike (left by R79: taken without a word)."""
         if ":" in node.value or re.match(r"[+-]?0[xXbB]", node.value):
-            raise yaml.constructor.ConstructorError(None, None, f"{node.value}: YAML 1.1 reads it as a number in "
-                                                    "another base (1:30 is 90, 0x10 is 16); write the decimal number, "
-                                                    "or quote it", node.start_mark)  # fmt: skip
+            raise yaml.constructor.ConstructorError(None, None, f"YAML 1.1 reads {node.value} as a number in another "
+                                                    "base (1:30 is 90, 0x10 is 16): write it in decimal (text: "
+                                                    "quote it)", node.start_mark)  # fmt: skip
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -362,6 +362,8 @@ def _override(f: dataclasses.Field | None, key: str, value: str | bool) -> objec
         return int(value, 10)
     try:
         return yaml.load(value, _UniqueKeys)  # as the file's values: [1e-1, 4e-1, 5e-1] are numbers
+    except yaml.constructor.ConstructorError as err:  # R89: a number in base 60 or 16 was "not a value"
+        raise InputError(f"--{key} {value!r}: {err.problem}") from None
     except yaml.YAMLError:
         raise InputError(f"--{key} {value!r}: not a value") from None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import tempfile
 import zlib
@@ -290,11 +291,15 @@ def synth_language(lang: str, hours: float, out_dir: Path, seed: int, settings: 
 
 
 def _remove_unplanned(lang_dir: Path, planned: set[Path], lang: str) -> None:
-    """Removes the audio files in the corpus's split folders that no utterance of the plan has: a corpus of an
-    earlier version resumed kept the audio of the utterances this one leaves out (R88: letter art), and a run
-    stopped mid-write its parts."""
-    files = [p for split in ("train", "dev", "test") if (lang_dir / "audio" / split).is_dir()
-             for p in (lang_dir / "audio" / split).iterdir() if p.suffix == ".flac" and p not in planned]  # fmt: skip
+    """Removes the audio files of this corpus's utterances (named as `plan` names them) that its plan no longer
+    has: a corpus of an earlier version resumed kept the audio of the utterances this one leaves out (R88:
+    letter art), and a run stopped mid-write its parts. Files named otherwise are not the corpus's: kept (R89: a
+    user's recording in the folder was removed)."""
+    files = []
+    for split in ("train", "dev", "test"):
+        ours = re.compile(rf".+_{lang}(reserve)?{split}\d{{6}}(\.part)?\.flac")
+        folder = lang_dir / "audio" / split
+        files += [p for p in folder.iterdir() if p not in planned and ours.fullmatch(p.name)] if folder.is_dir() else []
     for path in files:
         path.unlink()
     if left := [p for p in files if not p.name.endswith(".part.flac")]:
