@@ -220,6 +220,10 @@ def test_unreadable_audio_and_models_and_another_models_checkpoint_are_one_line_
         (["--model", str(tiny["init"]), "--output_dir", str(tiny["init"])], "is the --model folder"),
         (["--model", str(weightless)], "cannot load its weights"),
         (["--model", str(tmp_path / "group"), "--output_dir", str(tmp_path / "run")], "saved by a run with another"),
+        (
+            ["--model", str(tiny["init"]), "--mask_feature_prob", "0.1", "--mask_feature_length", "1000"],
+            "mask_feature_length 1000 is more than the model's",
+        ),  # R90: a traceback at the first step
     ):
         out = [] if "--output_dir" in extra else ["--output_dir", str(tmp_path / "x")]
         assert pretrain_main([*args, *extra, *out]) == 2

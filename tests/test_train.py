@@ -575,6 +575,11 @@ def test_a_warm_up_longer_than_the_run_is_said(setup, tmp_path):
     )
     lrs = [r["lr"] for r in json.loads((tmp_path / "w" / "run_info.json").read_text())["history"]]
     assert lrs == [3e-3 / 8, 3e-3 * 2 / 8]
+    # R90: on the clock, 100 warm-up steps of a placeholder max_steps of 100000 warmed up over 0.4 s of 6 minutes
+    clock = {"dev_manifest": "", "schedule_by": "budget", "max_minutes": 0.05, "max_steps": 100000}
+    proc = _run(_args(setup, tmp_path / "c", **clock, warmup_steps=100, lr_schedule="linear"))
+    assert proc.returncode == 0 and "note: warmup_steps 100 of max_steps 100000 under schedule_by budget: the " \
+        "warm-up is 0.1% of max_minutes (0.003 s)" in proc.stderr, proc.stderr[-2000:]  # fmt: skip
     # R34: a key the schedule does not read was taken and recorded without a word
     proc = _run(_args(setup, tmp_path / "t", dev_manifest="", max_steps=1, lr_schedule="tri_stage"))
     assert proc.returncode == 0 and "note: warmup_steps 2: not read by lr_schedule tri_stage" in proc.stderr

@@ -111,6 +111,7 @@ class Pretrainer(Trainer):
             self._check_maskable(self.dev)
         self.micro_figures: list[dict] = []
         self._prepare(model, TARGET_RATE)
+        self._check_feature_mask()  # R90: a traceback at the first step
 
     def _sure_frames(self, stated: float, speed: float = 1.0) -> int:
         """The feature frames that audio of `stated` seconds is sure to give played `speed` times as fast: its
@@ -158,8 +159,8 @@ class Pretrainer(Trainer):
 
     def _loss(self, inputs: dict) -> tuple[torch.Tensor, int, dict]:
         """The contrastive + weighted diversity loss summed over the masked frames, their number, and per masked
-        frame the contrastive loss and the codebooks' perplexity (how many codewords are in use; near 1 is
-        collapse)."""
+        frame the contrastive loss and the codebooks' perplexity (summed over the codebook groups: about how many
+        codewords are in use; near the number of groups is collapse)."""
         masks = self._masks(inputs)
         if not self.attention_mask:  # a group-norm model is trained on zero padding without a mask
             inputs = {key: value for key, value in inputs.items() if key != "attention_mask"}

@@ -226,6 +226,16 @@ class Trainer:
             writable_dir(self.out, "output_dir")
         set_seed(cfg.seed)
 
+    def _note_clock_warm_up(self, cfg: TrainConfig) -> None:
+        """Says where a linear warm-up on the clock is under 1% of the budget: warmup_steps are a share of
+        max_steps, and so of max_minutes (R90: 100 of a placeholder 100000 warmed up over 0.4 s of 6 minutes)."""
+        share = cfg.warmup_steps / cfg.max_steps
+        clock = cfg.schedule_by == "budget" and cfg.max_minutes and cfg.lr_schedule == "linear"
+        if clock and 0 < share < 0.01 and self.acc.is_main_process:
+            print(f"note: warmup_steps {cfg.warmup_steps} of max_steps {cfg.max_steps} under schedule_by budget: the "
+                  f"warm-up is {100 * share:.2g}% of max_minutes ({share * cfg.max_minutes * 60:.3g} s) or of the "
+                  f"steps, whichever comes first", file=sys.stderr)  # fmt: skip
+
     def _check_output_dir(self) -> None:
         """Refuses an output_dir that is the --model folder (its run_info.json was taken for the model's own) or
         holds it where the run writes (model/, best/, a checkpoint: the starting model was replaced), and one
@@ -277,6 +287,7 @@ class Trainer:
             peak = cfg.max_steps / cfg.warmup_steps
             print(f"note: warmup_steps {cfg.warmup_steps} > max_steps {cfg.max_steps}: the learning rate rises to "
                   f"{100 * peak:.3g}% of learning_rate and never decays", file=sys.stderr)  # fmt: skip
+        self._note_clock_warm_up(cfg)
         self.model, self.optimizer = self.acc.prepare(model, optimizer)
         # for mixed precision accelerate wraps the model's forward in autocast; the train step enters
         # `acc.autocast()` itself, so the wrapper is taken off (in place) and dev evaluation runs in float32, as
@@ -317,13 +328,18 @@ class Trainer:
                 advice = f"leave that speed out, or {advice}" if fastest > 1 else advice
             raise TrainError(f"{len(infeasible)} train utterance(s) ({ids}) have more labels than frames{where}, "
                              f"so the CTC loss would be infinite; {advice}")  # fmt: skip
-        config = self.acc.unwrap_model(self.model).config
-        if cfg.mask_feature_prob > 0 and cfg.mask_feature_length > config.hidden_size:
-            raise TrainError(f"mask_feature_length {cfg.mask_feature_length} is more than the model's "
-                             f"{config.hidden_size} channels")  # fmt: skip
+        self._check_feature_mask()
         if cfg.mask_time_prob > 0 and cfg.mask_time_length > (shortest := min(map(self._frames, examples))):
             raise TrainError(f"mask_time_length {cfg.mask_time_length} is more than the {shortest} frames of the "
                              "shortest train utterance (min_duration leaves such utterances out)")  # fmt: skip
+
+    def _check_feature_mask(self) -> None:
+        """A feature mask wider than the model's channels is one line before the first step (transformers'
+        ValueError at the first step drawing one)."""
+        cfg, config = self.cfg, self.acc.unwrap_model(self.model).config
+        if cfg.mask_feature_prob > 0 and cfg.mask_feature_length > config.hidden_size:
+            raise TrainError(f"mask_feature_length {cfg.mask_feature_length} is more than the model's "
+                             f"{config.hidden_size} channels")  # fmt: skip
 
     @functools.cached_property
     def _frame_rule(self) -> tuple[list[tuple[int, int]], int]:
