@@ -88,14 +88,26 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _report_unspellable(folder: Path, processor: str, vocab: dict, out: Path) -> None:
+def _word_delimiter(processor: Path) -> str:
+    """The processor's word delimiter token (tokenizer_config.json; "|" where it names none)."""
+    config = processor / "tokenizer_config.json"
+    try:
+        settings = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(f"{config}: not readable ({err})") from None
+    delimiter = settings.get("word_delimiter_token") if isinstance(settings, dict) else None
+    return delimiter if isinstance(delimiter, str) and delimiter else "|"
+
+
+def _report_unspellable(folder: Path, processor: str, vocab: dict, delimiter: str, out: Path) -> None:
     """Names the words of the LM built in `folder` (for `out`) that the processor's characters cannot spell (the
     beam search can never reach them), and refuses the LM as `asr decode` would with a model of this processor
     (more than 5% of them): found here, not after a recipe's training, and before the LM takes `out`'s place."""
     from lm.folder import LMFolder
 
     lm = LMFolder.load(folder)
-    alphabet = {token for token in vocab if len(token) == 1}
+    # the word delimiter is a space to the decoder (R91: "casa|azul" was spellable here, and not in asr decode)
+    alphabet = {token for token in vocab if len(token) == 1} - {delimiter}
     if bad := lm.unspellable(alphabet):
         print(f"  {len(bad)} of {len(lm.unigrams)} words use characters {processor}'s vocabulary lacks (the model "
               f"cannot write them), e.g. {', '.join(bad[:3])}")  # fmt: skip
@@ -125,7 +137,8 @@ def _build(args: argparse.Namespace) -> int:
             vocab = json.loads((processor / "vocab.json").read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise InputError(f"{processor / 'vocab.json'}: not a readable vocabulary ({err})") from None
-        check = functools.partial(_report_unspellable, processor=args.processor, vocab=vocab, out=args.out)
+        check = functools.partial(_report_unspellable, processor=args.processor, vocab=vocab,
+                                  delimiter=_word_delimiter(processor), out=args.out)  # fmt: skip
     info = build_lm(args.text, args.out, _normalizer(args), options, args.dev, check)
     counts = " ".join(f"{n}-grams {c}" for n, c in info["ngrams"].items())
     print(f"{args.out}: order {info['order']}, {info['text']['sentences']} sentences, vocabulary {info['vocabulary']}")

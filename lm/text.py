@@ -12,8 +12,9 @@ from asr.data.manifest import read_jsonl, read_manifest, refuse_control_characte
 from asr.errors import InputError
 from asr.text import Normalizer
 
-#: words KenLM reserves (lmplz stops on them in its text); the Transformer LM's tokenizer has them as tokens
-RESERVED_WORDS = ("<s>", "</s>", "<unk>")
+#: words KenLM reserves (lmplz stops on them in its text), and the Transformer LM's tokenizer has as tokens:
+#: <pad> too (R91: the n-gram counted it as a word, the Transformer as out of vocabulary)
+RESERVED_WORDS = ("<s>", "</s>", "<unk>", "<pad>")
 
 
 class TextDigest:
@@ -118,8 +119,9 @@ def normalized_sentences(
             if words := normalize(line).split():
                 if reserved := [w for w in RESERVED_WORDS if w in words]:
                     where = f"{path}:{at}" if isinstance(at, int) else f"{path}: utterance {at}"
-                    raise InputError(f"{where}: {reserved[0]!r} is a word language models reserve (lmplz refuses "
-                                     f"it); remove it from the text, or normalise it away")  # fmt: skip
+                    raise InputError(f"{where}: {reserved[0]!r} is a word language models reserve (lmplz or the "
+                                     f"Transformer LM's tokenizer); remove it from the text, or normalise it "
+                                     f"away")  # fmt: skip
                 yield path, " ".join(words)
             elif dropped is not None and line.strip():
                 dropped[path] += 1
