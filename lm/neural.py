@@ -34,7 +34,7 @@ def word_tokenizer(sentences: list[str]):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    words = sorted({w for s in sentences for w in s.split()} - set(SPECIAL))  # lm.text refuses <s> </s> <unk>
+    words = sorted({w for s in sentences for w in s.split()} - set(SPECIAL))  # lm.text refuses them (RESERVED_WORDS)
     vocab = {token: i for i, token in enumerate([*SPECIAL, *words])}
     core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()

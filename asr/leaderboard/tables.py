@@ -291,10 +291,10 @@ def csv_text(table: Table, significance: bool = False) -> str:
             run = table.cells.get((system, t))
             values += ["" if run is None else percent(run.result.rate(m), 4) for m in ("wer", "cer")]
         if significance:
-            for t in table.test_sets:
-                interval = table.significance(system, t)["interval"] if (system, t) in table.cells else None
-                values += [percent(x, 4) for x in interval] if interval else ["", ""]
-            values += [_p_cell(table, system, t) for t in table.test_sets]
+            tests = [table.significance(system, t) if (system, t) in table.cells else None for t in table.test_sets]
+            for test in tests:
+                values += [percent(x, 4) for x in test["interval"]] if test and test["interval"] else ["", ""]
+            values += [_p_cell(test) for test in tests]
         provenance = [
             ";".join(sorted({str(getattr(r.result, k)) for r in runs}))
             for k in ("normalizer", "scoring", "git_revision")
@@ -305,9 +305,9 @@ def csv_text(table: Table, significance: bool = False) -> str:
     return buf.getvalue()
 
 
-def _p_cell(table: Table, system: tuple, test_set: str) -> str:
-    """The CSV's p-value cell: the test's against the best, "best", or empty (no test)."""
-    if (system, test_set) not in table.cells:
+def _p_cell(test: dict | None) -> str:
+    """The CSV's p-value cell of a cell's `Table.significance` (None: no cell): the test's against the best,
+    "best", or empty (no test)."""
+    if test is None:
         return ""
-    test = table.significance(system, test_set)
     return "best" if test["best"] else "" if test["p_value"] is None else p_value_text(test["p_value"])
