@@ -89,16 +89,15 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _word_delimiter(processor: Path) -> str:
-    """The processor's word delimiter token (tokenizer_config.json; `WORD_DELIMITER` where it names none)."""
-    from asr.vocab.build import WORD_DELIMITER
-
+    """The processor's word delimiter token (tokenizer_config.json; "|", transformers' default, where it names
+    none; lm/ reads no asr.vocab: tests/test_layout.py)."""
     config = processor / "tokenizer_config.json"
     try:
         settings = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"{config}: not readable ({err})") from None
     delimiter = settings.get("word_delimiter_token") if isinstance(settings, dict) else None
-    return delimiter if isinstance(delimiter, str) and delimiter else WORD_DELIMITER
+    return delimiter if isinstance(delimiter, str) and delimiter else "|"
 
 
 def _report_unspellable(folder: Path, processor: str, vocab: dict, delimiter: str, out: Path) -> None:
